@@ -1,0 +1,114 @@
+/* The configuration model: connections (IKE settings + children) and shared secrets,
+ * with strongSwan's swanctl.conf key names and defaults. Built from a ctree by
+ * config_build(); a strongSwan key that tsunagi does not implement is an error that
+ * names the key and file:line. */
+#ifndef TSUNAGI_CONF_CONFIG_H
+#define TSUNAGI_CONF_CONFIG_H
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "conf/tree.h"
+#include "lib/selector.h"
+
+#define CONF_MAX_TS 16
+
+enum child_mode { MODE_TUNNEL, MODE_TRANSPORT };
+enum start_action { START_NONE, START_TRAP, START_START };
+enum sa_action { ACTION_NONE, ACTION_CLEAR, ACTION_TRAP, ACTION_RESTART };	/* dpd/close */
+enum unique_policy { UNIQUE_NO, UNIQUE_NEVER, UNIQUE_REPLACE, UNIQUE_KEEP };
+enum auth_method { AUTH_PSK = 1 };
+
+struct ts_cfg {
+	bool dynamic;		/* "dynamic": the SA's own address */
+	struct selector sel;	/* valid when !dynamic */
+};
+
+struct child_cfg {
+	char *name;
+	struct ts_cfg local_ts[CONF_MAX_TS], remote_ts[CONF_MAX_TS];
+	size_t n_local_ts, n_remote_ts;		/* default: one "dynamic" each */
+	char **esp_proposals;			/* as written; default {"default"} */
+	size_t n_esp_proposals;
+	enum child_mode mode;			/* default tunnel */
+	enum start_action start_action;		/* default none */
+	enum sa_action dpd_action;		/* default clear */
+	enum sa_action close_action;		/* default none */
+	uint64_t rekey_time, life_time, rand_time;	/* seconds; defaults 3600, 1.1x, diff */
+	uint64_t rekey_bytes, life_bytes, rand_bytes;	/* 0 = off */
+	uint64_t rekey_packets, life_packets, rand_packets;
+	uint32_t replay_window;			/* default 32 */
+	uint32_t reqid;				/* 0 = allocate */
+	struct child_cfg *next;
+};
+
+struct auth_cfg {
+	enum auth_method auth;	/* only psk now */
+	char *id;		/* NULL: the IKE address is the identity */
+	int round;		/* the "local-N"/"remote-N" suffix */
+};
+
+struct conn_cfg {
+	char *name;
+	int version;				/* 0 any, 1, 2; default 0 (tsunagi: 2) */
+	char **local_addrs, **remote_addrs;	/* default {"%any"} each */
+	size_t n_local_addrs, n_remote_addrs;
+	uint16_t local_port, remote_port;	/* default 500 */
+	char **proposals;			/* default {"default"} */
+	size_t n_proposals;
+	bool encap;				/* default no */
+	bool mobike;				/* default yes (accepted, not implemented) */
+	uint32_t dpd_delay, dpd_timeout;	/* seconds; default 0 (off) */
+	uint64_t rekey_time, reauth_time, over_time, rand_time;	/* defaults 14400,0,10%,=over */
+	uint32_t keyingtries;			/* default 1; 0 = forever */
+	enum unique_policy unique;		/* default no */
+	bool aggressive;			/* IKEv1 only; default no */
+	struct auth_cfg local, remote;
+	struct child_cfg *children;
+	char *file;				/* where it was defined, for messages */
+	int line;
+	struct conn_cfg *next;
+};
+
+struct secret_cfg {
+	char *name;		/* "ike-site" */
+	char **ids;		/* id, id-foo...; empty = any peer */
+	size_t n_ids;
+	uint8_t *secret;	/* wiped when freed */
+	size_t secret_len;
+	struct secret_cfg *next;
+};
+
+/* tsunagi's own settings: section "tsunagi { ... }" in the same file. */
+struct daemon_cfg {
+	int log_level[16];		/* per subsystem (lib/log.h), -2 = unset */
+	unsigned esp_threads;		/* data-plane workers; 0 = one per core */
+	char *tun_name;			/* default "tsunagi0" */
+	uint16_t ike_port, ike_port_natt;	/* default 500, 4500 */
+	uint32_t natt_keepalive;	/* seconds; default 20 */
+	uint32_t retransmit_timeout_ms;	/* default 4000 */
+	double retransmit_base;		/* default 1.8 */
+	uint32_t retransmit_tries;	/* default 5 */
+};
+
+struct config {
+	struct conn_cfg *conns;
+	struct secret_cfg *secrets;
+	struct daemon_cfg daemon;
+};
+
+/* Builds from a tree whose root holds "connections", "secrets" and "tsunagi" sections.
+ * On error returns NULL and writes "file:line: message" to err. Nothing else is
+ * changed, so the caller keeps its running configuration. */
+struct config *config_build(const struct ctree *root, char *err, size_t errlen);
+/* One connection from a VICI load-conn message: root is the connection's section. */
+struct conn_cfg *config_build_conn(const struct ctree *conn, char *err, size_t errlen);
+struct secret_cfg *config_build_secret(const struct ctree *sec, char *err, size_t errlen);
+/* Reads a swanctl.conf file (with include) into a tree, then builds it. */
+struct config *config_load_file(const char *path, char *err, size_t errlen);
+void config_free(struct config *c);
+void conn_cfg_free(struct conn_cfg *c);
+void secret_cfg_free(struct secret_cfg *s);
+struct conn_cfg *config_find_conn(const struct config *c, const char *name);
+void daemon_cfg_defaults(struct daemon_cfg *d);
+#endif
