@@ -110,5 +110,7 @@ void config_free(struct config *c);
 void conn_cfg_free(struct conn_cfg *c);
 void secret_cfg_free(struct secret_cfg *s);
 struct conn_cfg *config_find_conn(const struct config *c, const char *name);
+/* Sets every default (tun_name is strdup'd "tsunagi0"); daemon_cfg_clear() frees. */
 void daemon_cfg_defaults(struct daemon_cfg *d);
+void daemon_cfg_clear(struct daemon_cfg *d);
 #endif

@@ -35,6 +35,9 @@ size_t dh_public_len(uint16_t group);		/* expected KE data length; 0 unknown */
 /* Computes the shared secret g^ir into out (wipe it with buf_wipe_free). -1 on an
  * invalid peer value (wrong length, point not on the curve, 0/1/p-1). */
 int dh_shared(struct dh *dh, const uint8_t *peer, size_t peerlen, struct buf *out);
+/* For known-answer tests only: a key pair from a fixed private value (big endian
+ * scalar/exponent; 32 raw bytes for Curve25519). Never use it for real exchanges. */
+struct dh *dh_new_from_private(uint16_t group, const uint8_t *priv, size_t priv_len);
 
 /* --- Key lengths ----------------------------------------------------------------- */
 /* Encryption key bytes including salt for AEAD (AES-GCM 16/32 + 4 salt; ChaCha20-
@@ -62,6 +65,15 @@ int ike_derive_keys(struct ike_keys *k, uint16_t encr, uint16_t encr_keylen, uin
 		    const uint8_t *ni, size_t ni_len, const uint8_t *nr, size_t nr_len,
 		    const uint8_t spi_i[8], const uint8_t spi_r[8],
 		    const uint8_t *old_sk_d, size_t old_sk_d_len);
+/* The same for an IKE SA rekey where the old SA negotiated a different PRF: RFC 7296
+ * 2.18 computes SKEYSEED with the OLD SA's PRF (old_prf) and the rest with the new
+ * one. ike_derive_keys() with old_sk_d is this with old_prf == prf. */
+int ike_derive_rekey_keys(struct ike_keys *k, uint16_t encr, uint16_t encr_keylen,
+			  uint16_t integ, uint16_t prf, uint16_t old_prf,
+			  const uint8_t *gir, size_t gir_len,
+			  const uint8_t *ni, size_t ni_len, const uint8_t *nr, size_t nr_len,
+			  const uint8_t spi_i[8], const uint8_t spi_r[8],
+			  const uint8_t *old_sk_d, size_t old_sk_d_len);
 void ike_keys_wipe(struct ike_keys *k);
 
 /* KEYMAT = prf+(SK_d, [g^ir (new)] | Ni | Nr), split as: initiator->responder
@@ -73,7 +85,11 @@ int child_derive_keys(uint16_t prf, const uint8_t *sk_d, size_t sk_d_len,
 		      uint8_t *enc_i, uint8_t *auth_i, uint8_t *enc_r, uint8_t *auth_r);
 
 /* --- SK payload (2.14, RFC 5282) ----------------------------------------------------
- * `initiator` is who sends (selects SK_ei/SK_ai vs SK_er/SK_ar).
+ * `initiator` is whether the message's SENDER is the original initiator, for both
+ * functions (selects SK_ei/SK_ai vs SK_er/SK_ar): decrypt passes the peer's role.
+ * The SK payload must be the last payload (its length ends the message). Classic
+ * ciphers pad with zeros to the block size; AEAD adds no padding (pad length 0);
+ * IVs are random.
  * Encrypt: `msg` holds the IKE header and the SK payload header already, with the
  * header lengths set to their final values (use sk_overhead()); appends IV, the
  * encrypted `plain` with padding and pad length, and the ICV, computed over msg.

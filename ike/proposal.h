@@ -54,8 +54,14 @@ struct proposal {
  * list, which for IKE is two proposals: non-AEAD and AEAD, as strongSwan has).
  * For ESP, a DH keyword means PFS; "esn"/"noesn" select ESN (default: noesn).
  * Returns the number of proposals written (<= max), or -1 with a message in err
- * naming the bad keyword ("unknown algorithm 'aes257'"). A proposal without
- * integrity (non-AEAD cipher and no integ) is refused with a message. */
+ * naming the bad keyword ("unknown algorithm 'aes257' in proposal 'aes257-sha256'").
+ * A proposal without integrity (non-AEAD cipher and no integ) is refused
+ * ("transform without integrity: 'aes128-modp2048'"), as are mixed AEAD/non-AEAD
+ * ciphers, and IKE proposals without a DH group or PRF (the PRF is derived from the
+ * integrity algorithms when not given, as strongSwan does; AEAD needs prfXXX).
+ * "default" for IKE: [classic, AEAD]; for ESP: [AES-GCM-16, classic], both noesn.
+ * A comma-separated list is also accepted. Proposals are numbered 1.. in `out`;
+ * spi_len is 0 for IKE and 4 for ESP (the caller fills in the SPI). */
 int proposal_parse(const char *text, enum proto_id proto, struct proposal *out, size_t max,
 		   char *err, size_t errlen);
 
@@ -75,9 +81,14 @@ bool proposal_has_dh(const struct proposal *p);
 uint16_t proposal_first_dh(const struct proposal *p, size_t n);
 /* Does any proposal of the list allow this DH group? */
 bool proposal_allows_dh(const struct proposal *p, size_t n, uint16_t group);
-/* Removes every DH transform but `group` (after INVALID_KE_PAYLOAD, to reorder). */
+/* Moves `group` to the front of the DH transforms of every proposal that has it
+ * (after INVALID_KE_PAYLOAD, so the next KE and selection use it first). */
+void proposal_promote_dh(struct proposal *p, size_t n, uint16_t group);
+/* Removes all DH transforms (and NONE) from one proposal: the child SA created with
+ * IKE_AUTH is selected without them, as strongSwan's PROPOSAL_SKIP_KE. */
+void proposal_remove_dh(struct proposal *p);
 
-/* "AES_GCM_16_256/PRF_HMAC_SHA2_256/CURVE_25519" as strongSwan logs it. */
+/* "IKE:AES_GCM_16_256/PRF_HMAC_SHA2_256/CURVE_25519" as strongSwan logs it. */
 const char *proposal_fmt(const struct proposal *p, char *out, size_t outlen);
 /* Several, separated by ", ". */
 const char *proposal_list_fmt(const struct proposal *p, size_t n, char *out, size_t outlen);

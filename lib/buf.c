@@ -41,10 +41,16 @@ bool buf_reserve(struct buf *b, size_t extra)
 	size_t cap = b->cap ? b->cap : 256;
 	while (cap < b->len + extra)
 		cap *= 2;
-	uint8_t *p = realloc(b->data, cap);
+	/* Not realloc: the old block may hold key material, so copy and wipe it. */
+	uint8_t *p = malloc(cap);
 	if (!p) {
 		b->oom = true;
 		return false;
+	}
+	if (b->data) {
+		memcpy(p, b->data, b->len);
+		wipe(b->data, b->cap);
+		free(b->data);
 	}
 	b->data = p;
 	b->cap = cap;

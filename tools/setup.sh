@@ -8,7 +8,7 @@ PACKAGES="
   clang libclang-rt-14-dev
   iproute2 nftables iputils-ping procps psmisc
   strongswan-charon strongswan-swanctl libcharon-extra-plugins libstrongswan-extra-plugins
-  iperf3 tshark tcpdump wireguard-go ike-scan python3
+  iperf3 tshark tcpdump wireguard-go wireguard-tools ike-scan python3 xxd util-linux
 "
 missing=""
 for p in $PACKAGES; do

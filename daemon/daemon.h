@@ -1,0 +1,45 @@
+/* tsunagid: the I/O shell around the pure cores. It owns the event loop, the IKE
+ * socket on port 500, the clock, signals and configuration reloads; the ESP engine
+ * owns the TUN device and the NAT-T and raw ESP sockets; the VICI server answers
+ * control clients. */
+#ifndef TSUNAGI_DAEMON_H
+#define TSUNAGI_DAEMON_H
+#include <event2/event.h>
+#include <stdbool.h>
+
+#include "conf/config.h"
+#include "esp/esp_engine.h"
+#include "ike/ike.h"
+#include "vici/vici_server.h"
+
+struct daemon {
+	struct event_base *base;
+	struct ike *ike;
+	struct esp_engine *esp;
+	struct vici_server *vici;
+	const char *config_path;
+	const char *vici_uri;
+	struct daemon_cfg settings;
+	int ike_fd;			/* UDP 500, IPv4 */
+	struct event *ev_ike, *ev_natt, *ev_notify, *ev_timer, *ev_tick;
+	struct event *ev_sigterm, *ev_sigint, *ev_sighup;
+	uint64_t rx_malformed;		/* datagrams too short to be IKE */
+	bool shutting_down;
+};
+
+/* daemon/ike_io.c */
+int ike_io_open(struct daemon *d);
+void ike_io_close(struct daemon *d);
+void ike_io_env(struct daemon *d, struct ike_env *env);
+/* Re-arms the IKE core's timer for its next deadline. */
+void daemon_schedule(struct daemon *d, ms_t next);
+
+/* daemon/ctl.c: the VICI commands and events. */
+int ctl_register(struct daemon *d);
+/* Completes initiate commands whose outcome is known (after every event). */
+void ctl_check_pending(struct daemon *d);
+void ctl_updown(struct daemon *d, const struct ike_sa *sa, const struct child_sa *c, bool up);
+/* Reads and applies the configuration file (SIGHUP, startup). 0 or -1 (logged; the
+ * running configuration stays). */
+int daemon_reload(struct daemon *d);
+#endif

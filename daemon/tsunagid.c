@@ -1,0 +1,216 @@
+/* tsunagid: the IPsec gateway daemon. */
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <sodium.h>
+
+#include "daemon/daemon.h"
+#include "lib/log.h"
+
+static void usage(FILE *out)
+{
+	fprintf(out,
+		"usage: tsunagid [--foreground] [--config FILE] [--vici URI] [--pidfile PATH]\n"
+		"                [--debug] [--log SUBSYS=LEVEL]...\n"
+		"  --config FILE   swanctl.conf syntax (default /etc/tsunagi/tsunagi.conf)\n"
+		"  --vici URI      control socket (default %s)\n"
+		"  --pidfile PATH  (default /run/tsunagid.pid)\n"
+		"  --foreground    do not detach; log to stderr\n"
+		"  --debug         log level 2 for every subsystem\n"
+		"  --log ike=2     level of one subsystem (dmn ike cfg net enc esp knl nat vici)\n",
+		VICI_DEFAULT_URI);
+}
+
+static void apply_log_levels(const struct daemon_cfg *s)
+{
+	for (int i = 0; i < LOG_SUBSYS_COUNT; i++)
+		if (s->log_level[i] != -2)
+			log_set_level((enum log_subsys)i, s->log_level[i]);
+}
+
+int daemon_reload(struct daemon *d)
+{
+	char err[512];
+	struct config *cfg = config_load_file(d->config_path, err, sizeof(err));
+	if (!cfg) {
+		log_err(LOG_CFG, "%s; keeping the running configuration", err);
+		return -1;
+	}
+	apply_log_levels(&cfg->daemon);
+	log_info(LOG_CFG, "loaded configuration %s", d->config_path);
+	ike_load_config(d->ike, cfg, clock_now_ms());
+	daemon_schedule(d, ike_tick(d->ike, clock_now_ms()));
+	return 0;
+}
+
+static void on_signal(evutil_socket_t sig, short what, void *arg)
+{
+	struct daemon *d = arg;
+	if (sig == SIGHUP) {
+		log_info(LOG_DMN, "SIGHUP: reloading %s", d->config_path);
+		daemon_reload(d);
+		return;
+	}
+	log_info(LOG_DMN, "signal %d: shutting down", (int)sig);
+	d->shutting_down = true;
+	event_base_loopbreak(d->base);
+}
+
+static int write_pidfile(const char *path)
+{
+	FILE *f = fopen(path, "w");
+	if (!f) {
+		log_err(LOG_DMN, "unable to write pidfile %s: %s", path, strerror(errno));
+		return -1;
+	}
+	fprintf(f, "%d\n", (int)getpid());
+	fclose(f);
+	return 0;
+}
+
+static int setup(struct daemon *d)
+{
+	char err[512];
+	struct config *cfg = config_load_file(d->config_path, err, sizeof(err));
+	if (!cfg) {
+		log_err(LOG_CFG, "%s", err);
+		return -1;
+	}
+	d->settings = cfg->daemon;
+	apply_log_levels(&d->settings);
+
+	struct esp_engine_cfg ec = { 0 };
+	ec.tun_name = d->settings.tun_name;
+	ec.natt_port = d->settings.ike_port_natt;
+	ec.threads = d->settings.esp_threads;
+	d->esp = esp_engine_new(&ec);
+	if (!d->esp) {
+		config_free(cfg);
+		return -1;
+	}
+	if (ike_io_open(d) < 0) {
+		config_free(cfg);
+		return -1;
+	}
+	struct ike_env env;
+	struct ike_timing t = {
+		.retransmit_timeout_ms = d->settings.retransmit_timeout_ms,
+		.retransmit_base = d->settings.retransmit_base,
+		.retransmit_tries = d->settings.retransmit_tries,
+		.natt_keepalive_s = d->settings.natt_keepalive,
+		.port = d->settings.ike_port,
+		.port_natt = d->settings.ike_port_natt,
+		.half_open_timeout_s = 30,
+	};
+	ike_io_env(d, &env);
+	d->ike = ike_new(&env, &t);
+	d->vici = vici_server_new(d->base, d->vici_uri, NULL, err, sizeof(err));
+	if (!d->ike || !d->vici) {
+		log_err(LOG_DMN, "unable to start the VICI server on %s: %s", d->vici_uri, err);
+		config_free(cfg);
+		return -1;
+	}
+	ctl_register(d);
+	ike_load_config(d->ike, cfg, clock_now_ms());
+	daemon_schedule(d, ike_tick(d->ike, clock_now_ms()));
+	return 0;
+}
+
+static void teardown(struct daemon *d)
+{
+	if (d->ike)
+		ike_free(d->ike, clock_now_ms());
+	if (d->vici)
+		vici_server_free(d->vici);
+	ike_io_close(d);
+	if (d->esp)
+		esp_engine_free(d->esp);
+	struct event *evs[] = { d->ev_sigterm, d->ev_sigint, d->ev_sighup };
+	for (size_t i = 0; i < 3; i++)
+		if (evs[i])
+			event_free(evs[i]);
+	event_base_free(d->base);
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "foreground", no_argument, NULL, 'f' },
+		{ "config", required_argument, NULL, 'c' },
+		{ "vici", required_argument, NULL, 'v' },
+		{ "pidfile", required_argument, NULL, 'p' },
+		{ "debug", no_argument, NULL, 'd' },
+		{ "log", required_argument, NULL, 'l' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct daemon d = { .ike_fd = -1 };
+	const char *pidfile = "/run/tsunagid.pid";
+	bool foreground = false;
+	int c;
+
+	d.config_path = "/etc/tsunagi/tsunagi.conf";
+	d.vici_uri = VICI_DEFAULT_URI;
+	while ((c = getopt_long(argc, argv, "fc:v:p:dl:h", opts, NULL)) != -1) {
+		switch (c) {
+		case 'f': foreground = true; break;
+		case 'c': d.config_path = optarg; break;
+		case 'v': d.vici_uri = optarg; break;
+		case 'p': pidfile = optarg; break;
+		case 'd': log_set_all_levels(2); break;
+		case 'l': {
+			char name[16];
+			int level;
+			if (sscanf(optarg, "%15[a-z]=%d", name, &level) != 2 ||
+			    log_subsys_parse(name) < 0) {
+				fprintf(stderr, "tsunagid: bad --log '%s' (want e.g. ike=2)\n", optarg);
+				return 2;
+			}
+			log_set_level((enum log_subsys)log_subsys_parse(name), level);
+			break;
+		}
+		case 'h': usage(stdout); return 0;
+		default: usage(stderr); return 2;
+		}
+	}
+	if (sodium_init() < 0) {
+		fprintf(stderr, "tsunagid: libsodium failed to initialise\n");
+		return 1;
+	}
+	if (!foreground) {
+		if (daemon(0, 0) < 0) {
+			perror("daemon");
+			return 1;
+		}
+		log_use_stderr(false);
+		log_use_syslog(true, "tsunagid");
+	}
+	signal(SIGPIPE, SIG_IGN);
+	d.base = event_base_new();
+	if (!d.base)
+		return 1;
+	d.ev_sigterm = evsignal_new(d.base, SIGTERM, on_signal, &d);
+	d.ev_sigint = evsignal_new(d.base, SIGINT, on_signal, &d);
+	d.ev_sighup = evsignal_new(d.base, SIGHUP, on_signal, &d);
+	event_add(d.ev_sigterm, NULL);
+	event_add(d.ev_sigint, NULL);
+	event_add(d.ev_sighup, NULL);
+	log_info(LOG_DMN, "tsunagid %s starting", PACKAGE_VERSION);
+	if (setup(&d) < 0) {
+		teardown(&d);
+		return 1;
+	}
+	if (pidfile && *pidfile)
+		write_pidfile(pidfile);
+	event_base_dispatch(d.base);
+	teardown(&d);
+	if (pidfile && *pidfile)
+		unlink(pidfile);
+	log_info(LOG_DMN, "tsunagid stopped");
+	return 0;
+}

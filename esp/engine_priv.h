@@ -1,0 +1,157 @@
+/* The engine's insides, shared by esp_engine.c (control: PF_KEY, timers, queues),
+ * esp_path.c (one packet in each direction) and esp_io.c (threads and sockets). */
+#ifndef TSUNAGI_ESP_ENGINE_PRIV_H
+#define TSUNAGI_ESP_ENGINE_PRIV_H
+#include <pthread.h>
+#include <stdatomic.h>
+#include <sys/socket.h>
+
+#include "esp/esp_engine.h"
+#include "esp/sad.h"
+#include "esp/spd.h"
+#include "esp/tun.h"
+
+#define ESP_BATCH	32
+/* Room in front of a packet in a buffer slot: an ESP header and the longest IV
+ * before an outbound payload (so esp_encap works in place), or a rebuilt IPv6
+ * header in front of a transport-mode payload inbound. */
+#define ESP_HEADROOM	64
+/* Room after it: padding, trailer and the longest ICV. */
+#define ESP_TAILROOM	(ESP_MAX_BLOCK_LEN + ESP_TRAILER_LEN + ESP_MAX_ICV_LEN + 16)
+
+/* --- notification queue (data plane -> control thread) ----------------------------- */
+
+enum esp_event_type { EV_ACQUIRE = 1, EV_EXPIRE_SOFT, EV_EXPIRE_HARD };
+
+struct esp_event {
+	uint8_t type;
+	uint32_t spi;		/* EXPIRE: the SA */
+	struct addr dst;
+	uint64_t gen;
+	uint32_t policy_id;	/* ACQUIRE: the policy and the packet */
+	struct pkt_tuple pkt;
+};
+
+#define EVQ_SIZE 1024
+
+struct evq {
+	pthread_mutex_t lock;
+	unsigned head, len;
+	struct esp_event ev[EVQ_SIZE];
+	int fd;			/* eventfd */
+};
+
+/* A packet for the IKE daemon (from the NAT-T socket). */
+struct ike_pkt {
+	struct ike_pkt *next;
+	struct addr local, remote;
+	size_t len;
+	uint8_t data[];
+};
+
+#define IKEQ_MAX 256
+
+struct ikeq {
+	pthread_mutex_t lock;
+	struct ike_pkt *head, **tail;
+	unsigned len;
+	int fd;
+};
+
+/* --- per-thread context ------------------------------------------------------------- */
+
+/* A batch of outgoing ESP packets for one socket. */
+struct send_batch {
+	unsigned n;
+	struct mmsghdr msg[ESP_BATCH];
+	struct iovec iov[ESP_BATCH];
+	struct sockaddr_storage name[ESP_BATCH];
+	union {
+		struct cmsghdr align;
+		uint8_t buf[CMSG_SPACE(sizeof(struct in_pktinfo))];
+	} ctl[ESP_BATCH];
+};
+
+struct esp_ctx {
+	struct esp_engine *e;
+	size_t slot;		/* bytes per buffer slot */
+	uint8_t *bufs;		/* ESP_BATCH slots */
+	struct send_batch raw, udp;	/* only in data-plane threads */
+	bool batching;		/* false: send each packet at once */
+	int tun_fd;
+};
+
+struct route_ref {
+	struct route_ref *next;
+	struct addr dst;
+	int plen;
+	unsigned refs;
+};
+
+struct esp_engine {
+	struct esp_engine_cfg cfg;
+	char tun_name_buf[16];
+
+	/* SAD + SPD: written by the control thread only, under the write lock; the
+	 * data plane reads under the read lock, once per batch. The control thread
+	 * itself reads without taking it. */
+	pthread_rwlock_t db_lock;
+	struct sad sad;
+	struct spd spd;
+	pthread_mutex_t hold_lock;	/* trap state of policies */
+	atomic_uint_fast64_t now_ms;
+
+	struct evq evq;
+	struct ikeq ikeq;
+	struct esp_ctx ctl;		/* the control thread's buffers */
+	uint32_t acquire_seq;
+
+	struct {
+		atomic_uint_fast64_t no_policy, discarded, held, hold_dropped, acquires, no_sa,
+			bad_packet, ike_in, keepalives, send_errors, tun_errors;
+	} st;
+
+	/* I/O (esp_io.c) */
+	struct tun tun;
+	int raw_fd, udp_fd, stop_fd;
+	unsigned nthreads;
+	pthread_t threads[TUN_MAX_QUEUES + 1];
+	struct esp_ctx *wctx[TUN_MAX_QUEUES + 1];
+	bool rule_installed;
+	struct route_ref *routes;
+};
+
+#define STAT_INC(e, field) atomic_fetch_add_explicit(&(e)->st.field, 1, memory_order_relaxed)
+
+static inline ms_t engine_now(const struct esp_engine *e)
+{
+	return atomic_load_explicit(&e->now_ms, memory_order_relaxed);
+}
+
+/* esp_engine.c */
+int evq_push(struct evq *q, const struct esp_event *ev);
+void engine_report_expiry(struct esp_engine *e, struct sa *sa, int level);
+int ikeq_push(struct ikeq *q, const struct addr *local, const struct addr *remote,
+	      const uint8_t *data, size_t len);
+
+/* esp_path.c: the caller holds the read lock (data plane) or is the control thread.
+ * pkt lies in a ctx slot with ESP_HEADROOM before and ESP_TAILROOM after it. */
+int ctx_init(struct esp_ctx *c, struct esp_engine *e, bool batching);
+void ctx_free(struct esp_ctx *c);
+enum esp_verdict path_output(struct esp_ctx *c, uint8_t *pkt, size_t len);
+enum esp_verdict path_input(struct esp_ctx *c, const struct addr *src, const struct addr *dst,
+			    bool udp_encap, uint8_t *pkt, size_t len);
+/* Sends what the batches hold (sendmmsg) and empties them. */
+void path_flush(struct esp_ctx *c);
+
+/* esp_io.c */
+/* Opens the TUN device and sockets, installs the rule, starts the threads. */
+int io_start(struct esp_engine *e);
+/* Stops and joins the threads. */
+void io_stop(struct esp_engine *e);
+/* Removes the remaining routes and the rule, closes sockets and the device. */
+void io_close(struct esp_engine *e);
+void io_route_add(struct esp_engine *e, const struct selector *dst);
+void io_route_del(struct esp_engine *e, const struct selector *dst);
+void io_tun_write(struct esp_engine *e, int fd, const uint8_t *pkt, size_t len);
+#endif

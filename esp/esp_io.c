@@ -1,0 +1,377 @@
+/* The engine's I/O shell: the TUN device, the raw ESP and NAT-T sockets, routes,
+ * and the data-plane threads. One thread per TUN queue reads clear packets and
+ * sends ESP (TUN -> net); one thread receives ESP and IKE-on-4500 and writes to the
+ * TUN device (net -> TUN). Each reads a batch, takes the database read lock once,
+ * processes the batch, and sends it with one sendmmsg per socket. */
+#include <errno.h>
+#include <netinet/ip.h>
+#include <poll.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include "esp/engine_priv.h"
+#include "lib/log.h"
+
+#define SLOT_PAYLOAD (65535)
+
+/* --- sockets ------------------------------------------------------------------------ */
+
+static void sock_tune(int fd, uint32_t mark)
+{
+	int v = IP_PMTUDISC_DONT;	/* let the kernel fragment outer packets */
+	setsockopt(fd, IPPROTO_IP, IP_MTU_DISCOVER, &v, sizeof(v));
+	if (mark && setsockopt(fd, SOL_SOCKET, SO_MARK, &mark, sizeof(mark)) < 0)
+		log_err(LOG_ESP, "cannot set SO_MARK: %s", strerror(errno));
+	int sz = 4 << 20;
+	if (setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &sz, sizeof(sz)) < 0)
+		setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &sz, sizeof(sz));
+	if (setsockopt(fd, SOL_SOCKET, SO_SNDBUFFORCE, &sz, sizeof(sz)) < 0)
+		setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &sz, sizeof(sz));
+}
+
+static int open_sockets(struct esp_engine *e)
+{
+	uint32_t mark = e->rule_installed ? e->cfg.fwmark : 0;
+	struct addr bind_addr = e->cfg.bind_addr;
+	if (!bind_addr.family)
+		bind_addr.family = AF_INET;
+	struct sockaddr_storage ss;
+	socklen_t sl;
+
+	e->raw_fd = socket(AF_INET, SOCK_RAW | SOCK_NONBLOCK | SOCK_CLOEXEC, IPPROTO_ESP);
+	if (e->raw_fd < 0) {
+		log_err(LOG_ESP, "cannot open raw ESP socket: %s", strerror(errno));
+		return -1;
+	}
+	sock_tune(e->raw_fd, mark);
+	bind_addr.port = 0;
+	sl = addr_to_sockaddr(&bind_addr, &ss);
+	if (e->cfg.bind_addr.family && bind(e->raw_fd, (struct sockaddr *)&ss, sl) < 0) {
+		log_err(LOG_ESP, "cannot bind raw ESP socket: %s", strerror(errno));
+		return -1;
+	}
+
+	e->udp_fd = socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, IPPROTO_UDP);
+	if (e->udp_fd < 0)
+		return -1;
+	int one = 1;
+	setsockopt(e->udp_fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	setsockopt(e->udp_fd, IPPROTO_IP, IP_PKTINFO, &one, sizeof(one));
+	sock_tune(e->udp_fd, mark);
+	bind_addr.port = e->cfg.natt_port;
+	sl = addr_to_sockaddr(&bind_addr, &ss);
+	if (bind(e->udp_fd, (struct sockaddr *)&ss, sl) < 0) {
+		log_err(LOG_ESP, "cannot bind UDP port %u: %s", e->cfg.natt_port, strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+void io_tun_write(struct esp_engine *e, int fd, const uint8_t *pkt, size_t len)
+{
+	if (write(fd, pkt, len) < 0)
+		STAT_INC(e, tun_errors);
+}
+
+/* --- threads -------------------------------------------------------------------------- */
+
+static uint8_t *slot_at(struct esp_ctx *c, unsigned i)
+{
+	return c->bufs + (size_t)i * c->slot + ESP_HEADROOM;
+}
+
+static void *tun_to_net(void *arg)
+{
+	struct esp_ctx *c = arg;
+	struct esp_engine *e = c->e;
+	struct pollfd pf[2] = { { .fd = c->tun_fd, .events = POLLIN },
+				{ .fd = e->stop_fd, .events = POLLIN } };
+	size_t lens[ESP_BATCH];
+	for (;;) {
+		if (poll(pf, 2, -1) < 0 && errno != EINTR)
+			break;
+		if (pf[1].revents)
+			break;
+		unsigned n = 0;
+		while (n < ESP_BATCH) {
+			ssize_t r = read(c->tun_fd, slot_at(c, n), SLOT_PAYLOAD);
+			if (r <= 0)
+				break;
+			lens[n++] = (size_t)r;
+		}
+		if (!n)
+			continue;
+		pthread_rwlock_rdlock(&e->db_lock);
+		for (unsigned i = 0; i < n; i++)
+			path_output(c, slot_at(c, i), lens[i]);
+		pthread_rwlock_unlock(&e->db_lock);
+		path_flush(c);
+	}
+	return NULL;
+}
+
+struct rx_batch {
+	struct mmsghdr msg[ESP_BATCH];
+	struct iovec iov[ESP_BATCH];
+	struct sockaddr_storage name[ESP_BATCH];
+	union {
+		struct cmsghdr align;
+		uint8_t buf[CMSG_SPACE(sizeof(struct in_pktinfo))];
+	} ctl[ESP_BATCH];
+};
+
+static int rx(struct esp_ctx *c, int fd, struct rx_batch *b)
+{
+	for (unsigned i = 0; i < ESP_BATCH; i++) {
+		b->iov[i].iov_base = slot_at(c, i);
+		b->iov[i].iov_len = SLOT_PAYLOAD;
+		struct msghdr *m = &b->msg[i].msg_hdr;
+		memset(m, 0, sizeof(*m));
+		m->msg_iov = &b->iov[i];
+		m->msg_iovlen = 1;
+		m->msg_name = &b->name[i];
+		m->msg_namelen = sizeof(b->name[i]);
+		m->msg_control = b->ctl[i].buf;
+		m->msg_controllen = sizeof(b->ctl[i].buf);
+	}
+	return recvmmsg(fd, b->msg, ESP_BATCH, MSG_DONTWAIT, NULL);
+}
+
+/* Raw sockets hand over the IP header: take the addresses from it and skip it. */
+static void input_raw(struct esp_ctx *c, uint8_t *p, size_t len)
+{
+	if (len < 20 || (p[0] >> 4) != 4) {
+		STAT_INC(c->e, bad_packet);
+		return;
+	}
+	size_t ihl = (size_t)(p[0] & 0x0f) * 4;
+	if (ihl < 20 || ihl > len) {
+		STAT_INC(c->e, bad_packet);
+		return;
+	}
+	struct addr src = { .family = AF_INET }, dst = { .family = AF_INET };
+	memcpy(src.u.b, p + 12, 4);
+	memcpy(dst.u.b, p + 16, 4);
+	path_input(c, &src, &dst, false, p + ihl, len - ihl);
+}
+
+static void input_udp(struct esp_ctx *c, struct msghdr *m, uint8_t *p, size_t len)
+{
+	struct esp_engine *e = c->e;
+	struct addr src, dst = e->cfg.bind_addr;
+	addr_from_sockaddr(&src, (struct sockaddr *)m->msg_name);
+	for (struct cmsghdr *cm = CMSG_FIRSTHDR(m); cm; cm = CMSG_NXTHDR(m, cm)) {
+		if (cm->cmsg_level == IPPROTO_IP && cm->cmsg_type == IP_PKTINFO) {
+			struct in_pktinfo pi;
+			memcpy(&pi, CMSG_DATA(cm), sizeof(pi));
+			dst.family = AF_INET;
+			dst.u.v4 = pi.ipi_addr;
+		}
+	}
+	dst.port = e->cfg.natt_port;
+	path_input(c, &src, &dst, true, p, len);
+}
+
+static void *net_to_tun(void *arg)
+{
+	struct esp_ctx *c = arg;
+	struct esp_engine *e = c->e;
+	struct rx_batch *b = malloc(sizeof(*b));
+	if (!b)
+		return NULL;
+	struct pollfd pf[3] = { { .fd = e->raw_fd, .events = POLLIN },
+				{ .fd = e->udp_fd, .events = POLLIN },
+				{ .fd = e->stop_fd, .events = POLLIN } };
+	for (;;) {
+		if (poll(pf, 3, -1) < 0 && errno != EINTR)
+			break;
+		if (pf[2].revents)
+			break;
+		for (int s = 0; s < 2; s++) {
+			if (!pf[s].revents)
+				continue;
+			int n = rx(c, pf[s].fd, b);
+			if (n <= 0)
+				continue;
+			pthread_rwlock_rdlock(&e->db_lock);
+			for (int i = 0; i < n; i++) {
+				uint8_t *p = slot_at(c, (unsigned)i);
+				size_t len = b->msg[i].msg_len;
+				if (s == 0)
+					input_raw(c, p, len);
+				else
+					input_udp(c, &b->msg[i].msg_hdr, p, len);
+			}
+			pthread_rwlock_unlock(&e->db_lock);
+		}
+	}
+	free(b);
+	return NULL;
+}
+
+static int start_thread(struct esp_engine *e, void *(*fn)(void *), int tun_fd)
+{
+	struct esp_ctx *c = malloc(sizeof(*c));
+	if (!c || ctx_init(c, e, true) < 0) {
+		free(c);
+		return -1;
+	}
+	c->tun_fd = tun_fd;
+	if (pthread_create(&e->threads[e->nthreads], NULL, fn, c) != 0) {
+		ctx_free(c);
+		free(c);
+		return -1;
+	}
+	e->wctx[e->nthreads++] = c;
+	return 0;
+}
+
+int io_start(struct esp_engine *e)
+{
+	int queues = (int)e->cfg.threads - 1;
+	if (tun_open(&e->tun, e->cfg.tun_name, e->cfg.mtu, queues) < 0)
+		return -1;
+	if (!e->cfg.no_routes && e->cfg.route_table != 254) {
+		int err = tun_rule_add(AF_INET, e->cfg.route_table, e->cfg.fwmark,
+				       ESP_ENGINE_RULE_PRIO);
+		if (err < 0)
+			log_err(LOG_ESP, "cannot add the routing rule for table %u: %s",
+				e->cfg.route_table, strerror(-err));
+		else
+			e->rule_installed = true;
+	}
+	if (open_sockets(e) < 0)
+		return -1;
+	e->stop_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	if (e->stop_fd < 0)
+		return -1;
+	if (start_thread(e, net_to_tun, e->tun.fd[0]) < 0)
+		return -1;
+	for (int q = 0; q < e->tun.nqueues; q++)
+		if (start_thread(e, tun_to_net, e->tun.fd[q]) < 0)
+			return -1;
+	log_info(LOG_ESP, "ESP engine on %s: %u data-plane threads, NAT-T port %u", e->tun.name,
+		 e->nthreads, e->cfg.natt_port);
+	return 0;
+}
+
+void io_stop(struct esp_engine *e)
+{
+	if (e->stop_fd >= 0) {
+		uint64_t one = 1;
+		if (write(e->stop_fd, &one, sizeof(one)) < 0)
+			log_err(LOG_ESP, "cannot stop the data-plane threads: %s", strerror(errno));
+	}
+	for (unsigned i = 0; i < e->nthreads; i++) {
+		pthread_join(e->threads[i], NULL);
+		ctx_free(e->wctx[i]);
+		free(e->wctx[i]);
+		e->wctx[i] = NULL;
+	}
+	e->nthreads = 0;
+}
+
+void io_close(struct esp_engine *e)
+{
+	while (e->routes) {
+		struct route_ref *r = e->routes;
+		e->routes = r->next;
+		tun_route_del(&e->tun, e->cfg.route_table, &r->dst, r->plen);
+		free(r);
+	}
+	if (e->rule_installed)
+		tun_rule_del(AF_INET, e->cfg.route_table, e->cfg.fwmark, ESP_ENGINE_RULE_PRIO);
+	e->rule_installed = false;
+	int *fds[] = { &e->raw_fd, &e->udp_fd, &e->stop_fd };
+	for (size_t i = 0; i < sizeof(fds) / sizeof(fds[0]); i++) {
+		if (*fds[i] >= 0)
+			close(*fds[i]);
+		*fds[i] = -1;
+	}
+	tun_close(&e->tun);
+}
+
+/* --- routes ----------------------------------------------------------------------------- */
+
+/* The route for a selector: its prefix, or the smallest prefix covering a range. */
+static void route_of(const struct selector *sel, struct addr *dst, int *plen)
+{
+	memset(dst, 0, sizeof(*dst));
+	dst->family = sel->family;
+	size_t n = sel->family == AF_INET ? 4 : 16;
+	int bits = 0;
+	for (size_t i = 0; i < n; i++) {
+		uint8_t diff = sel->lo[i] ^ sel->hi[i];
+		if (!diff) {
+			bits += 8;
+			continue;
+		}
+		while (!(diff & 0x80)) {
+			bits++;
+			diff = (uint8_t)(diff << 1);
+		}
+		break;
+	}
+	for (size_t i = 0; i < n; i++) {
+		int b = bits - (int)i * 8;
+		uint8_t mask = b >= 8 ? 0xff : b <= 0 ? 0 : (uint8_t)(0xff << (8 - b));
+		dst->u.b[i] = sel->lo[i] & mask;
+	}
+	*plen = bits;
+}
+
+static struct route_ref **route_find(struct esp_engine *e, const struct addr *dst, int plen)
+{
+	struct route_ref **pp = &e->routes;
+	for (; *pp; pp = &(*pp)->next)
+		if ((*pp)->plen == plen && addr_equal_ip(&(*pp)->dst, dst))
+			break;
+	return pp;
+}
+
+void io_route_add(struct esp_engine *e, const struct selector *sel)
+{
+	if (e->cfg.no_routes)
+		return;
+	struct addr dst;
+	int plen;
+	route_of(sel, &dst, &plen);
+	struct route_ref **pp = route_find(e, &dst, plen);
+	if (*pp) {
+		(*pp)->refs++;
+		return;
+	}
+	struct route_ref *r = calloc(1, sizeof(*r));
+	if (!r)
+		return;
+	r->dst = dst;
+	r->plen = plen;
+	r->refs = 1;
+	*pp = r;
+	char a[ADDR_STRLEN];
+	int err = tun_route_add(&e->tun, e->cfg.route_table, &dst, plen);
+	if (err < 0)
+		log_err(LOG_ESP, "cannot route %s/%d through %s: %s", addr_ntop(&dst, a, sizeof(a)),
+			plen, e->tun.name, strerror(-err));
+	else
+		log_ctl(LOG_ESP, "route %s/%d via %s (table %u)", addr_ntop(&dst, a, sizeof(a)),
+			plen, e->tun.name, e->cfg.route_table);
+}
+
+void io_route_del(struct esp_engine *e, const struct selector *sel)
+{
+	if (e->cfg.no_routes)
+		return;
+	struct addr dst;
+	int plen;
+	route_of(sel, &dst, &plen);
+	struct route_ref **pp = route_find(e, &dst, plen);
+	struct route_ref *r = *pp;
+	if (!r || --r->refs)
+		return;
+	*pp = r->next;
+	free(r);
+	tun_route_del(&e->tun, e->cfg.route_table, &dst, plen);
+}

@@ -1,0 +1,367 @@
+/* One packet in each direction: TUN -> policy -> SA -> ESP -> network, and
+ * network -> SA -> ESP -> selector check -> TUN. No allocation, no locks but the
+ * SA's own (the caller holds the database read lock for the whole batch). */
+#include <arpa/inet.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "esp/engine_priv.h"
+#include "lib/buf.h"
+#include "lib/log.h"
+
+#define SLOT_PAYLOAD 65535
+
+int ctx_init(struct esp_ctx *c, struct esp_engine *e, bool batching)
+{
+	memset(c, 0, sizeof(*c));
+	c->e = e;
+	c->batching = batching;
+	c->tun_fd = -1;
+	c->slot = (ESP_HEADROOM + SLOT_PAYLOAD + ESP_TAILROOM + 63) & ~(size_t)63;
+	c->bufs = aligned_alloc(64, ESP_BATCH * c->slot);
+	return c->bufs ? 0 : -1;
+}
+
+void ctx_free(struct esp_ctx *c)
+{
+	free(c->bufs);
+	c->bufs = NULL;
+}
+
+/* --- sending ---------------------------------------------------------------------- */
+
+static void batch_add(struct esp_ctx *c, const struct sa *sa, const uint8_t *pkt, size_t len)
+{
+	bool udp = sa->cfg.natt_type != 0;
+	struct send_batch *b = udp ? &c->udp : &c->raw;
+	if (b->n == ESP_BATCH)
+		path_flush(c);
+	unsigned i = b->n++;
+	struct addr dst = sa->cfg.dst;
+	dst.port = udp ? sa->cfg.natt_dport : 0;
+	struct msghdr *m = &b->msg[i].msg_hdr;
+	memset(m, 0, sizeof(*m));
+	b->iov[i].iov_base = (void *)pkt;
+	b->iov[i].iov_len = len;
+	m->msg_iov = &b->iov[i];
+	m->msg_iovlen = 1;
+	m->msg_name = &b->name[i];
+	m->msg_namelen = addr_to_sockaddr(&dst, &b->name[i]);
+	/* Choose the SA's source address unless the socket is bound to one. */
+	if (!c->e->cfg.bind_addr.family && sa->cfg.src.family == AF_INET) {
+		m->msg_control = b->ctl[i].buf;
+		m->msg_controllen = sizeof(b->ctl[i].buf);
+		struct cmsghdr *cm = CMSG_FIRSTHDR(m);
+		cm->cmsg_level = IPPROTO_IP;
+		cm->cmsg_type = IP_PKTINFO;
+		cm->cmsg_len = CMSG_LEN(sizeof(struct in_pktinfo));
+		struct in_pktinfo pi = { .ipi_spec_dst = sa->cfg.src.u.v4 };
+		memcpy(CMSG_DATA(cm), &pi, sizeof(pi));
+	}
+}
+
+static void emit_net(struct esp_ctx *c, const struct sa *sa, const uint8_t *pkt, size_t len)
+{
+	struct esp_engine *e = c->e;
+	if (e->cfg.no_io) {
+		if (e->cfg.net_send) {
+			bool udp = sa->cfg.natt_type != 0;
+			struct addr src = sa->cfg.src, dst = sa->cfg.dst;
+			src.port = udp ? sa->cfg.natt_sport : 0;
+			dst.port = udp ? sa->cfg.natt_dport : 0;
+			e->cfg.net_send(e->cfg.hook_arg, &src, &dst, udp, pkt, len);
+		}
+	} else {
+		batch_add(c, sa, pkt, len);
+		if (!c->batching)
+			path_flush(c);
+	}
+}
+
+static void flush_one(struct esp_engine *e, int fd, struct send_batch *b)
+{
+	unsigned done = 0;
+	while (done < b->n) {
+		int n = sendmmsg(fd, b->msg + done, b->n - done, 0);
+		if (n <= 0) {
+			/* Skip the packet that failed (unreachable, buffer full) and go on. */
+			STAT_INC(e, send_errors);
+			done++;
+			continue;
+		}
+		done += (unsigned)n;
+	}
+	b->n = 0;
+}
+
+void path_flush(struct esp_ctx *c)
+{
+	if (c->raw.n)
+		flush_one(c->e, c->e->raw_fd, &c->raw);
+	if (c->udp.n)
+		flush_one(c->e, c->e->udp_fd, &c->udp);
+}
+
+static void emit_tun(struct esp_ctx *c, const uint8_t *pkt, size_t len)
+{
+	struct esp_engine *e = c->e;
+	if (e->cfg.no_io) {
+		if (e->cfg.tun_write)
+			e->cfg.tun_write(e->cfg.hook_arg, pkt, len);
+	} else {
+		io_tun_write(e, c->tun_fd >= 0 ? c->tun_fd : e->tun.fd[0], pkt, len);
+	}
+}
+
+/* --- outbound ----------------------------------------------------------------------- */
+
+static enum esp_verdict hold(struct esp_ctx *c, struct sp *sp, const struct pkt_tuple *t,
+			     const uint8_t *pkt, size_t len)
+{
+	struct esp_engine *e = c->e;
+	ms_t now = engine_now(e);
+	size_t hold_slot = e->cfg.mtu;
+	enum esp_verdict v = ESP_V_HELD;
+	pthread_mutex_lock(&e->hold_lock);
+	/* One allocation per trap policy, on its first packet, not per packet. */
+	if (!sp->held)
+		sp->held = malloc(SP_HOLD_MAX * hold_slot);
+	if (sp->held && len <= hold_slot && sp->nheld < e->cfg.hold_packets) {
+		memcpy(sp->held + sp->nheld * hold_slot, pkt, len);
+		sp->held_len[sp->nheld] = (uint16_t)len;
+		sp->held_ms[sp->nheld] = now;
+		sp->nheld++;
+		STAT_INC(e, held);
+	} else {
+		STAT_INC(e, hold_dropped);
+		v = ESP_V_DROPPED;
+	}
+	if (!sp->acquire_ms || now - sp->acquire_ms >= e->cfg.acquire_retry_ms) {
+		struct esp_event ev = { .type = EV_ACQUIRE, .policy_id = sp->p.id, .pkt = *t };
+		if (evq_push(&e->evq, &ev) == 0) {
+			sp->acquire_ms = now ? now : 1;
+			STAT_INC(e, acquires);
+		}
+	}
+	pthread_mutex_unlock(&e->hold_lock);
+	return v;
+}
+
+static enum esp_verdict encap_send(struct esp_ctx *c, struct sa *sa, const struct pkt_tuple *t,
+				   uint8_t *pkt, size_t len)
+{
+	struct esp_engine *e = c->e;
+	uint8_t nh;
+	uint8_t *payload = pkt;
+	size_t plen = len;
+	if (sa->cfg.mode == IPSEC_MODE_TUNNEL) {
+		nh = t->family == AF_INET ? ESP_NH_IPV4 : ESP_NH_IPV6;
+	} else {
+		nh = t->proto;
+		payload = pkt + t->hdrlen;
+		plen = t->total - t->hdrlen;
+	}
+	uint8_t *out = payload - ESP_HDR_LEN - esp_crypto_iv_len(sa->crypto);
+	size_t cap = (size_t)(payload + plen + ESP_TAILROOM - out);
+	pthread_mutex_lock(&sa->lock);
+	ssize_t n = esp_encap(&sa->out, payload, plen, nh, out, cap);
+	bool exhausted = n < 0 && esp_out_sa_exhausted(&sa->out);
+	pthread_mutex_unlock(&sa->lock);
+	if (n < 0) {
+		atomic_fetch_add_explicit(&sa->ctr.other, 1, memory_order_relaxed);
+		if (exhausted)
+			engine_report_expiry(e, sa, 2);
+		return ESP_V_DROPPED;
+	}
+	int level = sa_account(sa, len, engine_now(e));
+	if (level)
+		engine_report_expiry(e, sa, level);
+	emit_net(c, sa, out, (size_t)n);
+	return ESP_V_SENT;
+}
+
+enum esp_verdict path_output(struct esp_ctx *c, uint8_t *pkt, size_t len)
+{
+	struct esp_engine *e = c->e;
+	struct pkt_tuple t;
+	if (pkt_parse(pkt, len, &t) < 0) {
+		STAT_INC(e, bad_packet);
+		return ESP_V_DROPPED;
+	}
+	struct sp *sp = spd_lookup(&e->spd, IPSEC_DIR_OUTBOUND, &t);
+	if (!sp) {
+		STAT_INC(e, no_policy);
+		return ESP_V_DROPPED;
+	}
+	if (sp->p.type != IPSEC_POLICY_IPSEC) {
+		STAT_INC(e, discarded);
+		return ESP_V_DROPPED;
+	}
+	struct addr peer;
+	if (sp->p.mode == IPSEC_MODE_TUNNEL && sp->p.tunnel_dst.family) {
+		peer = sp->p.tunnel_dst;
+	} else {
+		memset(&peer, 0, sizeof(peer));
+		peer.family = t.family;
+		memcpy(peer.u.b, t.dst, t.family == AF_INET ? 4 : 16);
+	}
+	struct sa *sa = sad_out(&e->sad, sp->p.reqid, &peer);
+	if (!sa)
+		return hold(c, sp, &t, pkt, t.total);
+	return encap_send(c, sa, &t, pkt, t.total);
+}
+
+/* --- inbound ------------------------------------------------------------------------- */
+
+/* After decapsulation the inner packet must lie within the SA's selectors (RFC 4301
+ * 5.2): the SA's own, or else those of the inbound policies with its reqid. */
+static bool inner_allowed(const struct esp_engine *e, const struct sa *sa,
+			  const struct pkt_tuple *t)
+{
+	if (sa->cfg.has_sel)
+		return pkt_match(t, &sa->cfg.sel_src, &sa->cfg.sel_dst);
+	bool constrained = false;
+	static const uint8_t dirs[] = { IPSEC_DIR_INBOUND, IPSEC_DIR_FWD };
+	for (size_t d = 0; d < sizeof(dirs); d++) {
+		for (const struct sp *sp = e->spd.list[dirs[d]]; sp; sp = sp->next) {
+			if (sp->p.type != IPSEC_POLICY_IPSEC || sp->p.reqid != sa->cfg.reqid)
+				continue;
+			constrained = true;
+			if (pkt_match(t, &sp->p.src, &sp->p.dst))
+				return true;
+		}
+	}
+	return !constrained;
+}
+
+static void log_selector_drop(const struct sa *sa, const struct pkt_tuple *t)
+{
+	if (!log_enabled(LOG_ESP, 1))
+		return;
+	char s[INET6_ADDRSTRLEN], d[INET6_ADDRSTRLEN];
+	inet_ntop(t->family, t->src, s, sizeof(s));
+	inet_ntop(t->family, t->dst, d, sizeof(d));
+	log_info(LOG_ESP, "SA %08x: inner packet %s[%u] -> %s[%u] proto %u outside the SA's "
+		 "selectors, dropped", sa->cfg.spi, s, t->sport, d, t->dport, t->proto);
+}
+
+/* Transport mode: puts an IP header from the outer addresses in front of the payload
+ * (there is room: the ESP header and IV were there). Returns the new start. */
+static uint8_t *rebuild_ip(const struct addr *src, const struct addr *dst, uint8_t nh,
+			   uint8_t *payload, size_t *len)
+{
+	if (src->family == AF_INET) {
+		uint8_t *h = payload - 20;
+		memset(h, 0, 20);
+		h[0] = 0x45;
+		put_u16(h + 2, (uint16_t)(*len + 20));
+		h[8] = 64;
+		h[9] = nh;
+		memcpy(h + 12, src->u.b, 4);
+		memcpy(h + 16, dst->u.b, 4);
+		uint32_t sum = 0;
+		for (int i = 0; i < 20; i += 2)
+			sum += get_u16(h + i);
+		while (sum >> 16)
+			sum = (sum & 0xffff) + (sum >> 16);
+		put_u16(h + 10, (uint16_t)~sum);
+		*len += 20;
+		return h;
+	}
+	uint8_t *h = payload - 40;
+	memset(h, 0, 40);
+	h[0] = 0x60;
+	put_u16(h + 4, (uint16_t)*len);
+	h[6] = nh;
+	h[7] = 64;
+	memcpy(h + 8, src->u.b, 16);
+	memcpy(h + 24, dst->u.b, 16);
+	*len += 40;
+	return h;
+}
+
+static void count_error(struct sa *sa, enum esp_result r, uint64_t seq)
+{
+	switch (r) {
+	case ESP_ERR_REPLAY:
+		atomic_fetch_add_explicit(&sa->ctr.replay, 1, memory_order_relaxed);
+		log_ctl(LOG_ESP, "SA %08x: replayed packet, seq %llu, dropped", sa->cfg.spi,
+			(unsigned long long)seq);
+		break;
+	case ESP_ERR_INTEGRITY:
+		atomic_fetch_add_explicit(&sa->ctr.integrity, 1, memory_order_relaxed);
+		break;
+	case ESP_ERR_PADDING:
+		atomic_fetch_add_explicit(&sa->ctr.padding, 1, memory_order_relaxed);
+		break;
+	default:
+		atomic_fetch_add_explicit(&sa->ctr.other, 1, memory_order_relaxed);
+		break;
+	}
+}
+
+static enum esp_verdict input_esp(struct esp_ctx *c, const struct addr *src,
+				  const struct addr *dst, uint8_t *pkt, size_t len)
+{
+	struct esp_engine *e = c->e;
+	if (len < ESP_HDR_LEN) {
+		STAT_INC(e, bad_packet);
+		return ESP_V_DROPPED;
+	}
+	struct sa *sa = sad_find(&e->sad, get_u32(pkt), dst);
+	if (!sa || sa->larval || atomic_load_explicit(&sa->dead, memory_order_relaxed)) {
+		STAT_INC(e, no_sa);
+		return ESP_V_DROPPED;
+	}
+	uint8_t *inner;
+	size_t ilen;
+	uint8_t nh;
+	pthread_mutex_lock(&sa->lock);
+	enum esp_result r = esp_decap(&sa->in, pkt, len, &inner, &ilen, &nh);
+	uint64_t seq = sa->in.last_seq;
+	pthread_mutex_unlock(&sa->lock);
+	if (r == ESP_DUMMY)
+		return ESP_V_DROPPED;
+	if (r != ESP_OK) {
+		count_error(sa, r, seq);
+		return ESP_V_DROPPED;
+	}
+	if (sa->cfg.mode != IPSEC_MODE_TUNNEL)
+		inner = rebuild_ip(src, dst, nh, inner, &ilen);
+	struct pkt_tuple t;
+	if (pkt_parse(inner, ilen, &t) < 0) {
+		atomic_fetch_add_explicit(&sa->ctr.other, 1, memory_order_relaxed);
+		return ESP_V_DROPPED;
+	}
+	if (!inner_allowed(e, sa, &t)) {
+		atomic_fetch_add_explicit(&sa->ctr.selector, 1, memory_order_relaxed);
+		log_selector_drop(sa, &t);
+		return ESP_V_DROPPED;
+	}
+	int level = sa_account(sa, t.total, engine_now(e));
+	if (level)
+		engine_report_expiry(e, sa, level);
+	emit_tun(c, inner, t.total);
+	return ESP_V_DELIVERED;
+}
+
+enum esp_verdict path_input(struct esp_ctx *c, const struct addr *src, const struct addr *dst,
+			    bool udp_encap, uint8_t *pkt, size_t len)
+{
+	struct esp_engine *e = c->e;
+	if (udp_encap) {
+		/* RFC 3948 2.2/2.3: a single 0xFF is a keepalive, a zero SPI field is the
+		 * non-ESP marker in front of an IKE message. */
+		if (len == 1 && pkt[0] == 0xff) {
+			STAT_INC(e, keepalives);
+			return ESP_V_KEEPALIVE;
+		}
+		if (len >= 4 && get_u32(pkt) == 0) {
+			if (ikeq_push(&e->ikeq, dst, src, pkt + 4, len - 4) < 0)
+				return ESP_V_DROPPED;
+			STAT_INC(e, ike_in);
+			return ESP_V_IKE;
+		}
+	}
+	return input_esp(c, src, dst, pkt, len);
+}

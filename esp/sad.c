@@ -1,0 +1,269 @@
+/* Security association database (see sad.h). */
+#include "esp/sad.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "lib/wipe.h"
+
+static unsigned spi_bucket(const struct sad *d, uint32_t spi)
+{
+	/* SPIs are random (ours) or chosen by the peer; mix anyway so a peer's
+	 * sequential SPIs do not line up in one bucket. */
+	uint32_t h = spi * 0x9e3779b1u;
+	return (h ^ (h >> 16)) & (d->nbuckets - 1);
+}
+
+static unsigned reqid_bucket(const struct sad *d, uint32_t reqid)
+{
+	return (reqid * 0x9e3779b1u >> 8) & (d->nbuckets - 1);
+}
+
+int sad_init(struct sad *d, unsigned nbuckets)
+{
+	memset(d, 0, sizeof(*d));
+	unsigned n = 16;
+	while (n < nbuckets && n < (1u << 20))
+		n <<= 1;
+	d->nbuckets = n;
+	d->by_spi = calloc(n, sizeof(*d->by_spi));
+	d->by_reqid = calloc(n, sizeof(*d->by_reqid));
+	if (!d->by_spi || !d->by_reqid) {
+		free(d->by_spi);
+		free(d->by_reqid);
+		return -1;
+	}
+	d->next_gen = 1;
+	return 0;
+}
+
+void sad_destroy(struct sad *d)
+{
+	struct sa *sa = d->all;
+	while (sa) {
+		struct sa *next = sa->all_next;
+		sa_free(sa);
+		sa = next;
+	}
+	free(d->by_spi);
+	free(d->by_reqid);
+	memset(d, 0, sizeof(*d));
+}
+
+/* --- one SA ---------------------------------------------------------------------- */
+
+static int sa_make_transform(struct sa *sa, const struct pfkey_sa *p, char *err, size_t errlen)
+{
+	enum esp_cipher c;
+	enum esp_integ i;
+	if (!esp_cipher_from_sadb(p->ealg, &c)) {
+		snprintf(err, errlen, "unsupported encryption algorithm %u", p->ealg);
+		return -1;
+	}
+	if (!esp_integ_from_sadb(p->aalg, &i)) {
+		snprintf(err, errlen, "unsupported integrity algorithm %u", p->aalg);
+		return -1;
+	}
+	if (p->mode != IPSEC_MODE_TUNNEL && p->mode != IPSEC_MODE_TRANSPORT) {
+		snprintf(err, errlen, "unsupported mode %u", p->mode);
+		return -1;
+	}
+	struct esp_crypto *ec = esp_crypto_new(c, p->ekey, p->ekey_len, i,
+					       p->akey_len ? p->akey : NULL, p->akey_len,
+					       err, errlen);
+	if (!ec)
+		return -1;
+	struct replay_window rw;
+	if (replay_init(&rw, p->replay_window, p->esn) < 0) {
+		snprintf(err, errlen, "replay window %u too large (max %u)", p->replay_window,
+			 REPLAY_WINDOW_MAX);
+		esp_crypto_free(ec);
+		return -1;
+	}
+	esp_crypto_free(sa->crypto);
+	sa->crypto = ec;
+	sa->out = (struct esp_out_sa){ .spi = p->spi, .seq = 0, .esn = p->esn, .c = ec };
+	sa->in.spi = p->spi;
+	sa->in.tunnel = p->mode == IPSEC_MODE_TUNNEL;
+	sa->in.c = ec;
+	sa->in.rw = rw;
+	sa->in.last_seq = 0;
+	return 0;
+}
+
+/* Copies p into the SA's settings without the keys. */
+static void sa_set_cfg(struct sa *sa, const struct pfkey_sa *p)
+{
+	sa->cfg = *p;
+	wipe(sa->cfg.ekey, sizeof(sa->cfg.ekey));
+	wipe(sa->cfg.akey, sizeof(sa->cfg.akey));
+}
+
+struct sa *sa_new(const struct pfkey_sa *p, bool larval, ms_t now, char *err, size_t errlen)
+{
+	struct sa *sa = calloc(1, sizeof(*sa));
+	if (!sa) {
+		snprintf(err, errlen, "out of memory");
+		return NULL;
+	}
+	pthread_mutex_init(&sa->lock, NULL);
+	sa->larval = larval;
+	sa->add_ms = now;
+	if (!larval && sa_make_transform(sa, p, err, errlen) < 0) {
+		sa_free(sa);
+		return NULL;
+	}
+	sa_set_cfg(sa, p);
+	sa->cfg.state = larval ? SADB_SASTATE_LARVAL : SADB_SASTATE_MATURE;
+	return sa;
+}
+
+int sa_install(struct sa *sa, const struct pfkey_sa *p, ms_t now, char *err, size_t errlen)
+{
+	if (sa_make_transform(sa, p, err, errlen) < 0)
+		return -1;
+	sa_set_cfg(sa, p);
+	sa->cfg.state = SADB_SASTATE_MATURE;
+	sa->larval = false;
+	sa->add_ms = now;
+	atomic_store(&sa->use_ms, 0);
+	atomic_store(&sa->dead, false);
+	atomic_store(&sa->soft_state, SA_EXP_NONE);
+	atomic_store(&sa->hard_state, SA_EXP_NONE);
+	return 0;
+}
+
+void sa_free(struct sa *sa)
+{
+	if (!sa)
+		return;
+	esp_crypto_free(sa->crypto);
+	pthread_mutex_destroy(&sa->lock);
+	wipe_free(sa, sizeof(*sa));	/* also the replay window and settings */
+}
+
+/* --- the tables ---------------------------------------------------------------------- */
+
+void sad_insert(struct sad *d, struct sa *sa)
+{
+	unsigned b = spi_bucket(d, sa->cfg.spi);
+	sa->spi_next = d->by_spi[b];
+	d->by_spi[b] = sa;
+	b = reqid_bucket(d, sa->cfg.reqid);
+	sa->reqid_next = d->by_reqid[b];
+	d->by_reqid[b] = sa;
+	sa->all_next = d->all;
+	d->all = sa;
+	sa->gen = d->next_gen++;
+	d->count++;
+}
+
+static void unlink_from(struct sa **head, struct sa *sa, size_t next_off)
+{
+	for (struct sa **pp = head; *pp; pp = (struct sa **)((char *)*pp + next_off)) {
+		if (*pp == sa) {
+			*pp = *(struct sa **)((char *)sa + next_off);
+			return;
+		}
+	}
+}
+
+void sad_remove(struct sad *d, struct sa *sa)
+{
+	unlink_from(&d->by_spi[spi_bucket(d, sa->cfg.spi)], sa, offsetof(struct sa, spi_next));
+	unlink_from(&d->by_reqid[reqid_bucket(d, sa->cfg.reqid)], sa,
+		    offsetof(struct sa, reqid_next));
+	unlink_from(&d->all, sa, offsetof(struct sa, all_next));
+	d->count--;
+}
+
+struct sa *sad_find(const struct sad *d, uint32_t spi, const struct addr *dst)
+{
+	for (struct sa *sa = d->by_spi[spi_bucket(d, spi)]; sa; sa = sa->spi_next) {
+		if (sa->cfg.spi != spi)
+			continue;
+		if (!dst || !dst->family || addr_equal_ip(&sa->cfg.dst, dst))
+			return sa;
+	}
+	return NULL;
+}
+
+bool sad_spi_used(const struct sad *d, uint32_t spi)
+{
+	return sad_find(d, spi, NULL) != NULL;
+}
+
+struct sa *sad_out(const struct sad *d, uint32_t reqid, const struct addr *dst)
+{
+	struct sa *best = NULL;
+	for (struct sa *sa = d->by_reqid[reqid_bucket(d, reqid)]; sa; sa = sa->reqid_next) {
+		if (sa->cfg.reqid != reqid || sa->larval || atomic_load(&sa->dead))
+			continue;
+		if (!addr_equal_ip(&sa->cfg.dst, dst))
+			continue;
+		if (!best || sa->gen > best->gen)
+			best = sa;
+	}
+	return best;
+}
+
+/* --- lifetimes ------------------------------------------------------------------------- */
+
+static int64_t wall_of(ms_t t, ms_t now)
+{
+	return clock_wall_s() - (int64_t)((now - t) / 1000);
+}
+
+void sa_describe(const struct sa *sa, ms_t now, struct pfkey_sa *p)
+{
+	*p = sa->cfg;
+	p->ekey_len = p->akey_len = 0;	/* keys never leave the engine */
+	p->state = sa->larval ? SADB_SASTATE_LARVAL
+		 : atomic_load(&sa->dead) ? SADB_SASTATE_DEAD
+		 : atomic_load(&sa->soft_state) != SA_EXP_NONE ? SADB_SASTATE_DYING
+		 : SADB_SASTATE_MATURE;
+	p->has_current = true;
+	p->current.packets = atomic_load(&sa->ctr.packets);
+	p->current.bytes = atomic_load(&sa->ctr.bytes);
+	p->current.addtime = (uint64_t)wall_of(sa->add_ms, now);
+	ms_t used = atomic_load(&sa->use_ms);
+	p->current.usetime = used ? (uint64_t)wall_of(used, now) : 0;
+}
+
+static bool over(uint64_t limit, uint64_t value)
+{
+	return limit && value >= limit;
+}
+
+static bool time_over(uint64_t limit_s, ms_t since, ms_t now)
+{
+	return limit_s && now >= since && now - since >= limit_s * 1000;
+}
+
+int sa_account(struct sa *sa, size_t len, ms_t now)
+{
+	uint64_t packets = atomic_fetch_add_explicit(&sa->ctr.packets, 1, memory_order_relaxed) + 1;
+	uint64_t bytes = atomic_fetch_add_explicit(&sa->ctr.bytes, len, memory_order_relaxed) + len;
+	if (atomic_load_explicit(&sa->use_ms, memory_order_relaxed) == 0) {
+		uint_fast64_t zero = 0;
+		atomic_compare_exchange_strong(&sa->use_ms, &zero, now ? now : 1);
+	}
+	const struct pfkey_sa *c = &sa->cfg;
+	if (over(c->hard.packets, packets) || over(c->hard.bytes, bytes))
+		return 2;
+	if (over(c->soft.packets, packets) || over(c->soft.bytes, bytes))
+		return 1;
+	return 0;
+}
+
+int sa_check_time(struct sa *sa, ms_t now)
+{
+	const struct pfkey_sa *c = &sa->cfg;
+	ms_t used = atomic_load(&sa->use_ms);
+	if (time_over(c->hard.addtime, sa->add_ms, now) || (used && time_over(c->hard.usetime, used, now)))
+		return 2;
+	if (time_over(c->soft.addtime, sa->add_ms, now) || (used && time_over(c->soft.usetime, used, now)))
+		return 1;
+	return 0;
+}

@@ -1,0 +1,73 @@
+/* The security policy database: which packets are protected, by which reqid, in
+ * which mode and between which tunnel endpoints. One list per direction, kept in
+ * lookup order: lower priority value first (as Linux), then the most specific
+ * selectors first, so a /32 policy wins over the /16 it lies in.
+ *
+ * Locking is the engine's (see sad.h); the trap state of a policy (held packets,
+ * last ACQUIRE) is guarded by the engine's hold mutex because data-plane threads
+ * change it under the read lock. */
+#ifndef TSUNAGI_ESP_SPD_H
+#define TSUNAGI_ESP_SPD_H
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "lib/clock.h"
+#include "pfkey/pfkey.h"
+
+/* The fields of an IP packet that selectors look at. Ports are host order; for
+ * ICMP both carry type << 8 | code (as IKEv2 traffic selectors do); for non-first
+ * fragments and protocols without ports both are 0. */
+struct pkt_tuple {
+	uint8_t family;		/* AF_INET / AF_INET6 */
+	uint8_t proto;
+	uint16_t sport, dport;
+	uint8_t src[16], dst[16];
+	size_t hdrlen;		/* IP header length including IPv6 extension headers */
+	size_t total;		/* the packet's length from its header (<= buffer length) */
+};
+
+/* Parses the IP header of pkt. Returns 0, or -1 if it is not a well-formed IPv4/IPv6
+ * packet (the TUN device gives whole packets, so short ones are garbage). */
+int pkt_parse(const uint8_t *pkt, size_t len, struct pkt_tuple *t);
+/* Does the packet match the pair of selectors? */
+bool pkt_match(const struct pkt_tuple *t, const struct selector *src,
+	       const struct selector *dst);
+
+#define SP_HOLD_MAX 8
+
+struct sp {
+	struct sp *next;
+	struct pfkey_policy p;
+	unsigned score;		/* specificity, higher first */
+	bool route;		/* a route for p.dst through the TUN device is ours */
+	/* Trap state: guarded by the engine's hold mutex. */
+	ms_t acquire_ms;	/* last ACQUIRE queued; 0 = none */
+	unsigned nheld;
+	ms_t held_ms[SP_HOLD_MAX];
+	uint16_t held_len[SP_HOLD_MAX];
+	uint8_t *held;		/* SP_HOLD_MAX slots of the engine's packet size, lazily */
+};
+
+struct spd {
+	struct sp *list[IPSEC_DIR_MAX];	/* by direction: 1 in, 2 out, 3 fwd */
+	uint32_t next_index;
+	unsigned count;
+};
+
+void spd_init(struct spd *s);
+void spd_destroy(struct spd *s);
+
+/* Adds a copy of p (assigning p->id when 0). Returns the new entry, or NULL with
+ * *err = EEXIST (same direction, selectors and priority), EINVAL, ENOMEM. */
+struct sp *spd_add(struct spd *s, struct pfkey_policy *p, int *err);
+/* Unlinks and returns the entry; the caller frees it with sp_free. */
+void spd_remove(struct spd *s, struct sp *sp);
+void sp_free(struct sp *sp);
+
+struct sp *spd_find_exact(const struct spd *s, uint8_t dir, const struct selector *src,
+			  const struct selector *dst);
+struct sp *spd_find_id(const struct spd *s, uint32_t id);
+/* The first (most important) policy of direction dir matching the packet. */
+struct sp *spd_lookup(const struct spd *s, uint8_t dir, const struct pkt_tuple *t);
+#endif

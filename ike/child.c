@@ -1,0 +1,489 @@
+/* CHILD_SAs: ESP proposals, traffic selectors (with narrowing, RFC 7296 2.9), and their
+ * installation in the ESP engine through PF_KEY (SAs and policies). */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ike/ike_private.h"
+#include "lib/wipe.h"
+
+#define SPI_MIN 0xc0000000u
+#define SPI_MAX 0xcfffffffu
+
+static uint32_t pfkey_seq;
+
+struct child_sa *child_sa_new(struct ike_sa *sa, struct child_cfg *cc, bool initiator)
+{
+	struct child_sa *c = calloc(1, sizeof(*c));
+	if (!c)
+		return NULL;
+	c->cfg = cc;
+	c->uniqueid = sa->core->next_child_id++;
+	if (!cc->reqid)
+		cc->reqid = ike_alloc_reqid(sa->core, cc);
+	c->reqid = cc->reqid;
+	c->mode = cc->mode;
+	c->initiator = initiator;
+	c->state = CHILD_CREATED;
+	c->rekey_at = c->expire_at = MS_NEVER;
+	return c;
+}
+
+void child_sa_free(struct child_sa *c)
+{
+	if (!c)
+		return;
+	wipe_free(c->sa_in, sizeof(*c->sa_in));
+	wipe_free(c->sa_out, sizeof(*c->sa_out));
+	wipe(c, sizeof(*c));
+	free(c);
+}
+
+static int pfkey_call(struct ike_sa *sa, struct buf *req, struct buf *reply)
+{
+	struct ike *core = sa->core;
+	if (!core->env.pfkey || req->oom)
+		return EINVAL;
+	return core->env.pfkey(core->env.arg, req->data, req->len, reply);
+}
+
+/* ---- proposals ---- */
+
+static size_t esp_proposals(const struct child_cfg *cc, struct proposal *out, size_t max,
+			    bool with_dh)
+{
+	size_t n = 0;
+	char err[256];
+	for (size_t i = 0; i < cc->n_esp_proposals && n < max; i++) {
+		int k = proposal_parse(cc->esp_proposals[i], PROTO_ESP, out + n, max - n, err,
+				       sizeof(err));
+		if (k > 0)
+			n += (size_t)k;
+	}
+	for (size_t i = 0; i < n; i++) {
+		out[i].num = (uint8_t)(i + 1);
+		if (with_dh)
+			continue;
+		/* IKE_AUTH's child uses the IKE SA's keys: no DH transforms (RFC 7296 1.2). */
+		size_t w = 0;
+		for (size_t j = 0; j < out[i].n_xf; j++)
+			if (out[i].xf[j].type != XF_DH)
+				out[i].xf[w++] = out[i].xf[j];
+		out[i].n_xf = w;
+	}
+	return n;
+}
+
+int child_offer(struct ike_sa *sa, struct child_sa *c, struct proposal *out, size_t max,
+		bool with_dh)
+{
+	size_t n = esp_proposals(c->cfg, out, max, with_dh);
+	for (size_t i = 0; i < n; i++) {
+		out[i].spi_len = 4;
+		put_u32(out[i].spi, c->spi_in);
+	}
+	return (int)n;
+}
+
+/* ---- traffic selectors ---- */
+
+static void ts_resolve(const struct ts_cfg *ts, size_t n, const struct addr *self,
+		       struct selector *out, size_t *n_out)
+{
+	*n_out = 0;
+	for (size_t i = 0; i < n && *n_out < IKEV2_MAX_TS; i++) {
+		if (ts[i].dynamic)
+			selector_from_addr(&out[(*n_out)++], self);
+		else
+			out[(*n_out)++] = ts[i].sel;
+	}
+	if (n == 0)
+		selector_from_addr(&out[(*n_out)++], self);
+}
+
+void child_local_ts(struct ike_sa *sa, const struct child_cfg *cc, struct selector *out,
+		    size_t *n)
+{
+	ts_resolve(cc->local_ts, cc->n_local_ts, &sa->local, out, n);
+}
+
+void child_remote_ts(struct ike_sa *sa, const struct child_cfg *cc, struct selector *out,
+		     size_t *n)
+{
+	ts_resolve(cc->remote_ts, cc->n_remote_ts, &sa->remote, out, n);
+}
+
+/* Narrowing: every intersection of what we allow with what they propose. */
+static size_t narrow(const struct selector *ours, size_t n_ours, const struct selector *theirs,
+		     size_t n_theirs, struct selector *out)
+{
+	size_t n = 0;
+	for (size_t i = 0; i < n_theirs; i++)
+		for (size_t j = 0; j < n_ours && n < IKEV2_MAX_TS; j++)
+			if (selector_intersect(&theirs[i], &ours[j], &out[n]))
+				n++;
+	return n;
+}
+
+static void ts_list_fmt(const struct selector *ts, size_t n, char *out, size_t outlen)
+{
+	size_t pos = 0;
+	out[0] = '\0';
+	for (size_t i = 0; i < n && pos < outlen; i++) {
+		char s[SELECTOR_STRLEN];
+		int k = snprintf(out + pos, outlen - pos, "%s%s", i ? " " : "",
+				 selector_fmt(&ts[i], s, sizeof(s)));
+		if (k > 0)
+			pos += (size_t)k;
+	}
+}
+
+int child_select(struct ike_sa *sa, struct child_sa *c, const struct ikev2_payloads *pl,
+		 bool with_dh)
+{
+	struct proposal mine[IKEV2_MAX_PROPOSALS];
+	char tag[128];
+	size_t n = esp_proposals(c->cfg, mine, IKEV2_MAX_PROPOSALS, with_dh);
+	ike_sa_tag(sa, tag, sizeof(tag));
+	if (!proposal_select(mine, n, pl->props, pl->n_props, &c->prop)) {
+		char ours[1024], theirs[1024];
+		proposal_list_fmt(mine, n, ours, sizeof(ours));
+		proposal_list_fmt(pl->props, pl->n_props, theirs, sizeof(theirs));
+		log_err(LOG_IKE, "%s: CHILD_SA '%s' proposal mismatch: peer offered %s, local "
+			"accepts %s; sending NO_PROPOSAL_CHOSEN", tag, c->cfg->name, theirs, ours);
+		return N_NO_PROPOSAL_CHOSEN;
+	}
+	if (c->prop.spi_len != 4) {
+		log_err(LOG_IKE, "%s: ESP proposal with SPI size %u", tag, c->prop.spi_len);
+		return N_INVALID_SYNTAX;
+	}
+	c->spi_out = get_u32(c->prop.spi);
+	/* The request's TSi is the initiator's side: the remote side for us. */
+	struct selector cl[IKEV2_MAX_TS], cr[IKEV2_MAX_TS];
+	size_t ncl, ncr;
+	child_local_ts(sa, c->cfg, cl, &ncl);
+	child_remote_ts(sa, c->cfg, cr, &ncr);
+	c->n_remote_ts = narrow(cr, ncr, pl->tsi, pl->n_tsi, c->remote_ts);
+	c->n_local_ts = narrow(cl, ncl, pl->tsr, pl->n_tsr, c->local_ts);
+	if (c->n_local_ts == 0 || c->n_remote_ts == 0) {
+		char a[512], b[512], x[512], y[512];
+		ts_list_fmt(pl->tsi, pl->n_tsi, a, sizeof(a));
+		ts_list_fmt(pl->tsr, pl->n_tsr, b, sizeof(b));
+		ts_list_fmt(cr, ncr, x, sizeof(x));
+		ts_list_fmt(cl, ncl, y, sizeof(y));
+		log_err(LOG_IKE, "%s: traffic selectors %s === %s (peer's view) unacceptable for "
+			"CHILD_SA '%s' configured %s === %s; sending TS_UNACCEPTABLE", tag, a, b,
+			c->cfg->name, x, y);
+		return N_TS_UNACCEPTABLE;
+	}
+	const struct xform *dh = proposal_get(&c->prop, XF_DH);
+	c->pfs_group = dh ? dh->id : DH_NONE;
+	if (ikev2_find_notify(pl, N_USE_TRANSPORT_MODE)) {
+		if (c->cfg->mode != MODE_TRANSPORT) {
+			log_err(LOG_IKE, "%s: peer asks for transport mode, '%s' is tunnel mode",
+				tag, c->cfg->name);
+			return N_NO_PROPOSAL_CHOSEN;
+		}
+	} else if (c->cfg->mode == MODE_TRANSPORT) {
+		log_info(LOG_IKE, "%s: peer wants tunnel mode, using it for '%s'", tag, c->cfg->name);
+		c->mode = MODE_TUNNEL;
+	}
+	return 0;
+}
+
+/* ---- PF_KEY installation ---- */
+
+uint32_t child_alloc_spi(struct ike_sa *sa, struct child_sa *c)
+{
+	struct buf req, reply;
+	struct pfkey_msg m;
+	struct pfkey_sa psa;
+	char err[256];
+	uint32_t spi = 0;
+	buf_init(&req);
+	buf_init(&reply);
+	pfkey_build_getspi(&req, ++pfkey_seq, &sa->remote, &sa->local, SPI_MIN, SPI_MAX, c->reqid);
+	int rc = pfkey_call(sa, &req, &reply);
+	if (rc == 0 && pfkey_decode(reply.data, reply.len, &m, err, sizeof(err)) == 0 &&
+	    pfkey_msg_sa(&m, &psa, err, sizeof(err)) == 0)
+		spi = psa.spi;
+	else
+		log_err(LOG_KNL, "unable to allocate an SPI from the ESP engine (%s)",
+			rc ? strerror(rc) : err);
+	buf_free(&req);
+	buf_free(&reply);
+	return spi;
+}
+
+static void fill_sa(struct ike_sa *sa, struct child_sa *c, struct pfkey_sa *p, bool inbound,
+		    const uint8_t *ekey, size_t ek_len, const uint8_t *akey, size_t ak_len)
+{
+	const struct child_cfg *cc = c->cfg;
+	const struct xform *e = proposal_get(&c->prop, XF_ENCR);
+	const struct xform *i = proposal_get(&c->prop, XF_INTEG);
+	const struct xform *esn = proposal_get(&c->prop, XF_ESN);
+	memset(p, 0, sizeof(*p));
+	p->spi = inbound ? c->spi_in : c->spi_out;
+	p->satype = SADB_SATYPE_ESP;
+	p->mode = c->mode == MODE_TRANSPORT ? IPSEC_MODE_TRANSPORT : IPSEC_MODE_TUNNEL;
+	p->reqid = c->reqid;
+	p->src = inbound ? sa->remote : sa->local;
+	p->dst = inbound ? sa->local : sa->remote;
+	p->src.port = p->dst.port = 0;
+	pfkey_ealg_from_ikev2(e->id, e->keylen, &p->ealg);
+	if (i && i->id != INTEG_NONE)
+		pfkey_aalg_from_ikev2(i->id, &p->aalg);
+	p->ekey_len = (uint16_t)ek_len;
+	memcpy(p->ekey, ekey, ek_len);
+	p->akey_len = (uint16_t)ak_len;
+	if (ak_len)
+		memcpy(p->akey, akey, ak_len);
+	p->replay_window = inbound ? cc->replay_window : 0;
+	p->esn = esn && esn->id == ESN_YES;
+	p->state = SADB_SASTATE_MATURE;
+	/* Time limits are the IKE core's (it rekeys); volume limits are counted where the
+	 * packets are, in the engine, which sends EXPIRE. */
+	if (cc->life_bytes || cc->life_packets) {
+		p->has_hard = true;
+		p->hard.bytes = cc->life_bytes;
+		p->hard.packets = cc->life_packets;
+	}
+	if (cc->rekey_bytes || cc->rekey_packets) {
+		p->has_soft = true;
+		p->soft.bytes = cc->rekey_bytes;
+		p->soft.packets = cc->rekey_packets;
+	}
+	if (sa->natt) {
+		p->natt_type = UDP_ENCAP_ESPINUDP;
+		p->natt_sport = inbound ? sa->remote.port : sa->local.port;
+		p->natt_dport = inbound ? sa->local.port : sa->remote.port;
+	}
+	p->has_sel = c->n_local_ts && c->n_remote_ts;
+	p->sel_src = inbound ? c->remote_ts[0] : c->local_ts[0];
+	p->sel_dst = inbound ? c->local_ts[0] : c->remote_ts[0];
+}
+
+static int install_one(struct ike_sa *sa, struct pfkey_sa *p, uint8_t type)
+{
+	struct buf req, reply;
+	buf_init(&req);
+	buf_init(&reply);
+	pfkey_build_sa(&req, type, ++pfkey_seq, p);
+	int rc = pfkey_call(sa, &req, &reply);
+	buf_wipe_free(&req);
+	buf_free(&reply);
+	if (rc)
+		log_err(LOG_KNL, "unable to %s SA with SPI %08x: %s",
+			type == SADB_UPDATE ? "update" : "add", p->spi, strerror(rc));
+	return rc ? -1 : 0;
+}
+
+int child_install(struct ike_sa *sa, struct child_sa *c, const uint8_t *gir, size_t gir_len,
+		  const uint8_t *ni, size_t ni_len, const uint8_t *nr, size_t nr_len)
+{
+	if (!ni) {
+		/* Re-install with the same keys (the peer's NAT mapping moved). */
+		if (!c->sa_in || !c->sa_out)
+			return -1;
+		fill_sa(sa, c, c->sa_out, false, c->sa_out->ekey, c->sa_out->ekey_len,
+			c->sa_out->akey, c->sa_out->akey_len);
+		fill_sa(sa, c, c->sa_in, true, c->sa_in->ekey, c->sa_in->ekey_len,
+			c->sa_in->akey, c->sa_in->akey_len);
+		return install_one(sa, c->sa_in, SADB_UPDATE) | install_one(sa, c->sa_out, SADB_UPDATE);
+	}
+	const struct xform *e = proposal_get(&c->prop, XF_ENCR);
+	const struct xform *i = proposal_get(&c->prop, XF_INTEG);
+	const struct xform *p = proposal_get(&sa->prop, XF_PRF);
+	if (!e || !p)
+		return -1;
+	size_t ek = encr_key_len(e->id, e->keylen);
+	size_t ak = i && i->id != INTEG_NONE ? integ_key_len(i->id) : 0;
+	uint8_t enc_i[IKE_MAX_KEY + 4], auth_i[IKE_MAX_KEY], enc_r[IKE_MAX_KEY + 4],
+		auth_r[IKE_MAX_KEY];
+	int rc = -1;
+	if (ek == 0 || ek > sizeof(enc_i) || ak > sizeof(auth_i))
+		return -1;
+	if (child_derive_keys(p->id, sa->keys.sk_d, sa->keys.prf_len, gir, gir_len, ni, ni_len,
+			      nr, nr_len, ek, ak, enc_i, auth_i, enc_r, auth_r) < 0)
+		goto out;
+	c->sa_in = calloc(1, sizeof(*c->sa_in));
+	c->sa_out = calloc(1, sizeof(*c->sa_out));
+	if (!c->sa_in || !c->sa_out)
+		goto out;
+	/* Keys of the exchange's initiator protect what it sends (RFC 7296 2.17). */
+	bool i_sends = c->initiator;
+	fill_sa(sa, c, c->sa_out, false, i_sends ? enc_i : enc_r, ek, i_sends ? auth_i : auth_r, ak);
+	fill_sa(sa, c, c->sa_in, true, i_sends ? enc_r : enc_i, ek, i_sends ? auth_r : auth_i, ak);
+	c->encap = sa->natt;
+	if (install_one(sa, c->sa_in, SADB_UPDATE) < 0 || install_one(sa, c->sa_out, SADB_ADD) < 0)
+		goto out;
+	child_policies(sa, c, true);
+	c->state = CHILD_INSTALLED;
+	c->installed_at = sa->core->now;
+	rc = 0;
+out:
+	wipe(enc_i, sizeof(enc_i));
+	wipe(enc_r, sizeof(enc_r));
+	wipe(auth_i, sizeof(auth_i));
+	wipe(auth_r, sizeof(auth_r));
+	return rc;
+}
+
+static void policy_msg(struct ike_sa *sa, uint8_t type, uint8_t dir, const struct selector *src,
+		       const struct selector *dst, uint32_t reqid, enum child_mode mode,
+		       const struct addr *tsrc, const struct addr *tdst)
+{
+	struct pfkey_policy pol;
+	struct buf req, reply;
+	memset(&pol, 0, sizeof(pol));
+	pol.dir = dir;
+	pol.type = IPSEC_POLICY_IPSEC;
+	pol.src = *src;
+	pol.dst = *dst;
+	pol.mode = mode == MODE_TRANSPORT ? IPSEC_MODE_TRANSPORT : IPSEC_MODE_TUNNEL;
+	pol.reqid = reqid;
+	if (mode == MODE_TUNNEL) {
+		pol.tunnel_src = *tsrc;
+		pol.tunnel_dst = *tdst;
+		pol.tunnel_src.port = pol.tunnel_dst.port = 0;
+	}
+	buf_init(&req);
+	buf_init(&reply);
+	pfkey_build_policy(&req, type, ++pfkey_seq, &pol);
+	int rc = pfkey_call(sa, &req, &reply);
+	if (rc && !(rc == EEXIST && type == SADB_X_SPDADD) && !(rc == ENOENT && type == SADB_X_SPDDELETE)) {
+		char a[SELECTOR_STRLEN], b[SELECTOR_STRLEN];
+		log_err(LOG_KNL, "unable to %s policy %s === %s %s: %s",
+			type == SADB_X_SPDADD ? "install" : "remove", selector_fmt(src, a, sizeof(a)),
+			selector_fmt(dst, b, sizeof(b)), dir == IPSEC_DIR_OUTBOUND ? "out" : "in",
+			strerror(rc));
+	}
+	buf_free(&req);
+	buf_free(&reply);
+}
+
+static void policies_for(struct ike_sa *sa, const struct selector *l, size_t nl,
+			 const struct selector *r, size_t nr, uint32_t reqid, enum child_mode mode,
+			 const struct addr *local, const struct addr *remote, bool add)
+{
+	uint8_t type = add ? SADB_X_SPDADD : SADB_X_SPDDELETE;
+	for (size_t i = 0; i < nl; i++) {
+		for (size_t j = 0; j < nr; j++) {
+			policy_msg(sa, type, IPSEC_DIR_OUTBOUND, &l[i], &r[j], reqid, mode, local, remote);
+			policy_msg(sa, type, IPSEC_DIR_INBOUND, &r[j], &l[i], reqid, mode, remote, local);
+		}
+	}
+}
+
+void child_policies(struct ike_sa *sa, struct child_sa *c, bool add)
+{
+	policies_for(sa, c->local_ts, c->n_local_ts, c->remote_ts, c->n_remote_ts, c->reqid,
+		     c->mode, &sa->local, &sa->remote, add);
+}
+
+static void delete_sa(struct ike_sa *sa, const struct pfkey_sa *p)
+{
+	struct buf req, reply;
+	struct pfkey_sa d;
+	memset(&d, 0, sizeof(d));
+	d.spi = p->spi;
+	d.satype = SADB_SATYPE_ESP;
+	d.src = p->src;
+	d.dst = p->dst;
+	d.reqid = p->reqid;
+	buf_init(&req);
+	buf_init(&reply);
+	pfkey_build_sa(&req, SADB_DELETE, ++pfkey_seq, &d);
+	pfkey_call(sa, &req, &reply);
+	buf_free(&req);
+	buf_free(&reply);
+}
+
+/* Is another live child (e.g. its rekeyed successor) using the same policies? */
+static bool reqid_in_use(struct ike_sa *sa, struct child_sa *c)
+{
+	for (struct child_sa *o = sa->children; o; o = o->next)
+		if (o != c && o->reqid == c->reqid &&
+		    (o->state == CHILD_INSTALLED || o->state == CHILD_REKEYING))
+			return true;
+	return false;
+}
+
+void child_uninstall(struct ike_sa *sa, struct child_sa *c, bool keep_policies)
+{
+	if (c->sa_in)
+		delete_sa(sa, c->sa_in);
+	if (c->sa_out)
+		delete_sa(sa, c->sa_out);
+	bool trap = c->cfg->start_action == START_TRAP && sa->conn && !sa->conn->retired;
+	if (!keep_policies && !trap && !reqid_in_use(sa, c) && c->n_local_ts)
+		child_policies(sa, c, false);
+}
+
+void child_attach(struct ike_sa *sa, struct child_sa *c)
+{
+	c->next = sa->children;
+	sa->children = c;
+}
+
+void child_detach_and_free(struct ike_sa *sa, struct child_sa *c, bool keep_policies)
+{
+	for (struct child_sa **pp = &sa->children; *pp; pp = &(*pp)->next) {
+		if (*pp == c) {
+			*pp = c->next;
+			break;
+		}
+	}
+	bool was_up = c->state == CHILD_INSTALLED || c->state == CHILD_REKEYING ||
+		      c->state == CHILD_REKEYED || c->state == CHILD_DELETING;
+	child_uninstall(sa, c, keep_policies);
+	if (was_up && sa->core->env.updown)
+		sa->core->env.updown(sa->core->env.arg, sa, c, false);
+	child_sa_free(c);
+}
+
+void child_schedule(struct ike_sa *sa, struct child_sa *c)
+{
+	const struct child_cfg *cc = c->cfg;
+	ms_t now = sa->core->now;
+	uint32_t r = 0;
+	crypto_random(&r, sizeof(r));
+	if (cc->life_time)
+		c->expire_at = now + cc->life_time * 1000;
+	if (cc->rekey_time) {
+		uint64_t jitter = cc->rand_time ? r % (cc->rand_time * 1000) : 0;
+		c->rekey_at = now + cc->rekey_time * 1000 - jitter;
+	}
+}
+
+/* start_action = trap: policies without SAs; the engine answers their first packet with
+ * ACQUIRE, and ike_pfkey_input() starts the negotiation. */
+void trap_install(struct ike *core, struct conn *conn, bool add)
+{
+	struct ike_sa fake;
+	const struct conn_cfg *cfg = conn->cfg;
+	memset(&fake, 0, sizeof(fake));
+	fake.core = core;
+	fake.conn = conn;
+	for (struct child_cfg *cc = cfg->children; cc; cc = cc->next) {
+		if (cc->start_action != START_TRAP)
+			continue;
+		if (cfg->n_remote_addrs == 0 || addr_parse(cfg->remote_addrs[0], &fake.remote) < 0) {
+			log_err(LOG_CFG, "'%s': start_action=trap needs a remote address", cc->name);
+			continue;
+		}
+		if (!(cfg->n_local_addrs && addr_parse(cfg->local_addrs[0], &fake.local) == 0) &&
+		    (!core->env.route_src || core->env.route_src(core->env.arg, &fake.remote, &fake.local) < 0))
+			continue;
+		if (!cc->reqid)
+			cc->reqid = ike_alloc_reqid(core, cc);
+		struct selector l[IKEV2_MAX_TS], r[IKEV2_MAX_TS];
+		size_t nl, nr;
+		child_local_ts(&fake, cc, l, &nl);
+		child_remote_ts(&fake, cc, r, &nr);
+		policies_for(&fake, l, nl, r, nr, cc->reqid, cc->mode, &fake.local, &fake.remote, add);
+		log_info(LOG_CFG, "%s trap policy for '%s' (reqid %u)", add ? "installed" : "removed",
+			 cc->name, cc->reqid);
+	}
+}

@@ -1,0 +1,89 @@
+/* The IKE daemon core: a pure state machine over (state, input, time). It never opens a
+ * socket or reads a clock: the I/O shell (daemon/) passes received messages, PF_KEY
+ * messages from the ESP engine and the time in, and gets messages to send, PF_KEY
+ * requests and up/down events out through struct ike_env. Tests run two cores against
+ * each other with a mock env and a mock clock. */
+#ifndef TSUNAGI_IKE_H
+#define TSUNAGI_IKE_H
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "conf/config.h"
+#include "lib/addr.h"
+#include "lib/buf.h"
+#include "lib/clock.h"
+
+struct ike;
+struct ike_sa;
+struct child_sa;
+
+struct ike_env {
+	void *arg;
+	/* Sends one IKE message. The shell picks the socket by local->port and adds the
+	 * non-ESP marker on the NAT-T port. */
+	void (*send)(void *arg, const struct addr *local, const struct addr *remote,
+		     const uint8_t *msg, size_t len);
+	/* A NAT-T keepalive (one 0xFF byte) from local to remote. */
+	void (*keepalive)(void *arg, const struct addr *local, const struct addr *remote);
+	/* A synchronous PF_KEY request to the ESP engine; its answer (if any) is appended
+	 * to reply. Returns the answer's errno (0 = success). */
+	int (*pfkey)(void *arg, const uint8_t *req, size_t len, struct buf *reply);
+	/* The source address the system would use towards remote (for %any). 0 or -1. */
+	int (*route_src)(void *arg, const struct addr *remote, struct addr *local);
+	/* An IKE or CHILD SA came up or went down (child NULL: the IKE SA). */
+	void (*updown)(void *arg, const struct ike_sa *ike, const struct child_sa *child, bool up);
+};
+
+/* Timing knobs (daemon_cfg has the configured values). */
+struct ike_timing {
+	uint32_t retransmit_timeout_ms;	/* 4000 */
+	double retransmit_base;		/* 1.8 */
+	uint32_t retransmit_tries;	/* 5 */
+	uint32_t natt_keepalive_s;	/* 20 */
+	uint16_t port, port_natt;	/* 500, 4500 */
+	uint32_t half_open_timeout_s;	/* 30 */
+};
+
+struct ike *ike_new(const struct ike_env *env, const struct ike_timing *t);
+/* Sends DELETE for every IKE SA (no wait), removes every SA and policy, frees all. */
+void ike_free(struct ike *ike, ms_t now);
+
+/* Configuration. The core takes ownership of what it is given. Established SAs keep
+ * the connection they were made with until they end. */
+void ike_load_config(struct ike *ike, struct config *cfg, ms_t now);
+int ike_load_conn(struct ike *ike, struct conn_cfg *conn, ms_t now);	/* replaces same name */
+int ike_unload_conn(struct ike *ike, const char *name, ms_t now);
+void ike_load_secret(struct ike *ike, struct secret_cfg *s);		/* replaces same name */
+int ike_unload_secret(struct ike *ike, const char *name);
+const struct conn_cfg *ike_conn_first(const struct ike *ike);
+const struct conn_cfg *ike_conn_next(const struct ike *ike, const struct conn_cfg *c);
+const struct secret_cfg *ike_secret_first(const struct ike *ike);
+
+/* Input. */
+void ike_input(struct ike *ike, const struct addr *local, const struct addr *remote,
+	       const uint8_t *msg, size_t len, ms_t now);
+/* ACQUIRE and EXPIRE from the ESP engine. */
+void ike_pfkey_input(struct ike *ike, const uint8_t *msg, size_t len, ms_t now);
+/* Runs what is due; returns when it wants to run next (MS_NEVER if idle). */
+ms_t ike_tick(struct ike *ike, ms_t now);
+
+/* Control (VICI). 0 on success, -1 with a message in err. */
+int ike_initiate(struct ike *ike, const char *conn, const char *child, ms_t now,
+		 char *err, size_t errlen);
+int ike_terminate(struct ike *ike, const char *ike_name, uint32_t ike_id, const char *child,
+		  uint32_t child_id, ms_t now, char *err, size_t errlen);
+int ike_rekey(struct ike *ike, const char *ike_name, uint32_t ike_id, const char *child,
+	      uint32_t child_id, ms_t now, char *err, size_t errlen);
+
+/* Walking the SAs (for list-sas). */
+const struct ike_sa *ike_sa_first(const struct ike *ike);
+const struct ike_sa *ike_sa_next(const struct ike_sa *sa);
+
+struct ike_stats {
+	uint64_t ike_sas, half_open, child_sas;
+	uint64_t rx_messages, tx_messages, rx_invalid, rx_no_sa, retransmits;
+	uint64_t established_total, auth_failures;
+};
+void ike_get_stats(const struct ike *ike, struct ike_stats *st);
+#endif

@@ -1,0 +1,114 @@
+/* Internals shared by the IKE core's files (not for the I/O shell). */
+#ifndef TSUNAGI_IKE_PRIVATE_H
+#define TSUNAGI_IKE_PRIVATE_H
+#include "ike/ike.h"
+#include "ike/ike_sa.h"
+#include "lib/log.h"
+
+struct ike {
+	struct ike_env env;
+	struct ike_timing t;
+	struct conn *conns;
+	struct secret_cfg *secrets;
+	struct ike_sa *sas;
+	uint32_t next_ike_id, next_child_id, next_reqid;
+	struct ike_stats st;
+	ms_t now;			/* of the input being processed */
+};
+
+/* A decoded, authenticated incoming message. */
+struct msg_in {
+	struct ikev2_hdr hdr;
+	struct ikev2_payloads pl;
+	struct buf plain;		/* decrypted SK contents (pl points into it) */
+	const uint8_t *raw;		/* the whole datagram */
+	size_t raw_len;
+	struct addr local, remote;
+};
+
+/* ike_core.c */
+struct ike_sa *ike_sa_new(struct ike *core, struct conn *conn, bool initiator);
+void ike_sa_destroy(struct ike_sa *sa);
+void ike_sa_set_state(struct ike_sa *sa, enum ike_state st);
+void ike_sa_queue(struct ike_sa *sa, enum task_kind kind, struct child_cfg *cc, uint32_t child_id);
+void ike_sa_run_tasks(struct ike_sa *sa);
+/* Sends a request built from inner payloads (encrypted unless IKE_SA_INIT) and arms the
+ * retransmit timer. */
+void ike_send_request(struct ike_sa *sa, uint8_t exchange, struct ikev2_builder *inner);
+/* Sends (and caches) the response to the message being processed. */
+void ike_send_response(struct ike_sa *sa, const struct msg_in *m, struct ikev2_builder *inner);
+/* Encodes a message into out (encrypting when keys exist and exchange != IKE_SA_INIT). */
+int ike_encode(struct ike_sa *sa, uint8_t exchange, uint32_t msgid, bool response,
+	       struct ikev2_builder *inner, struct buf *out);
+void ike_request_done(struct ike_sa *sa);
+void ike_request_clear(struct ike_sa *sa);
+void conn_put(struct ike *core, struct conn *c);
+struct secret_cfg *ike_find_psk(struct ike *core, const struct identity *me,
+				const struct identity *peer);
+void ike_sa_schedule_rekey(struct ike_sa *sa);
+uint32_t ike_alloc_reqid(struct ike *core, const struct child_cfg *cc);
+/* The IKE SA's peer, connection and state for log lines: "site[3] 198.51.100.2". */
+const char *ike_sa_tag(const struct ike_sa *sa, char *out, size_t outlen);
+
+/* identity.c */
+int identity_from_string(const char *s, struct identity *id);
+void identity_from_addr(const struct addr *a, struct identity *id);
+void identity_from_payload(const struct ikev2_id *p, struct identity *id);
+bool identity_equal(const struct identity *a, const struct identity *b);
+/* Does a configured id string ("%any", NULL, or an identity) accept this one? */
+bool identity_matches_cfg(const char *cfg_id, const struct identity *id);
+
+/* ikev2_init.c */
+void ikev2_init_start(struct ike_sa *sa);
+void ikev2_init_request_in(struct ike *core, struct msg_in *m);
+void ikev2_init_response_in(struct ike_sa *sa, struct msg_in *m);
+int ikev2_natd_check(struct ike_sa *sa, const struct msg_in *m, bool *nat_here, bool *nat_there);
+void ikev2_add_natd(struct ike_sa *sa, struct ikev2_builder *k, const struct addr *src,
+		    const struct addr *dst);
+
+/* ikev2_auth.c */
+void ikev2_auth_start(struct ike_sa *sa);
+void ikev2_auth_request_in(struct ike_sa *sa, struct msg_in *m);
+void ikev2_auth_response_in(struct ike_sa *sa, struct msg_in *m);
+
+/* ikev2_create.c */
+void ikev2_create_start(struct ike_sa *sa, enum task_kind kind, struct child_cfg *cc,
+			uint32_t child_id);
+void ikev2_create_request_in(struct ike_sa *sa, struct msg_in *m);
+void ikev2_create_response_in(struct ike_sa *sa, struct msg_in *m);
+
+/* ikev2_info.c */
+void ikev2_info_start(struct ike_sa *sa, enum task_kind kind, uint32_t child_id);
+void ikev2_info_request_in(struct ike_sa *sa, struct msg_in *m);
+void ikev2_info_response_in(struct ike_sa *sa, struct msg_in *m);
+/* An unprotected notify-only response/request (errors in IKE_SA_INIT). */
+void ikev2_send_notify_plain(struct ike *core, const struct msg_in *m, uint16_t type,
+			     const uint8_t *data, size_t len);
+
+/* child.c: selectors, proposals, and installation through PF_KEY */
+int child_offer(struct ike_sa *sa, struct child_sa *c, struct proposal *out, size_t max,
+		bool with_dh);
+/* Responder: picks proposal and narrows selectors. Returns 0, or the notify type to
+ * answer with (NO_PROPOSAL_CHOSEN, TS_UNACCEPTABLE). */
+int child_select(struct ike_sa *sa, struct child_sa *c, const struct ikev2_payloads *pl,
+		 bool tsi_is_remote);
+void child_local_ts(struct ike_sa *sa, const struct child_cfg *cc, struct selector *out,
+		    size_t *n);
+void child_remote_ts(struct ike_sa *sa, const struct child_cfg *cc, struct selector *out,
+		     size_t *n);
+struct child_sa *child_sa_new(struct ike_sa *sa, struct child_cfg *cc, bool initiator);
+void child_sa_free(struct child_sa *c);
+uint32_t child_alloc_spi(struct ike_sa *sa, struct child_sa *c);
+int child_install(struct ike_sa *sa, struct child_sa *c, const uint8_t *gir, size_t gir_len,
+		  const uint8_t *ni, size_t ni_len, const uint8_t *nr, size_t nr_len);
+void child_uninstall(struct ike_sa *sa, struct child_sa *c, bool keep_policies);
+void child_policies(struct ike_sa *sa, struct child_sa *c, bool add);
+void child_attach(struct ike_sa *sa, struct child_sa *c);
+void child_detach_and_free(struct ike_sa *sa, struct child_sa *c, bool keep_policies);
+void child_schedule(struct ike_sa *sa, struct child_sa *c);
+void trap_install(struct ike *core, struct conn *conn, bool add);
+/* ikev2_auth.c, shared with CREATE_CHILD_SA */
+void child_established(struct ike_sa *sa, struct child_sa *c);
+int child_accept_response(struct ike_sa *sa, struct child_sa *c, const struct msg_in *m,
+			  const struct proposal *offered, size_t n_offered);
+#endif

@@ -1,0 +1,139 @@
+/* IKE and CHILD SA state: what the exchanges read and write, and what list-sas shows. */
+#ifndef TSUNAGI_IKE_SA_H
+#define TSUNAGI_IKE_SA_H
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "conf/config.h"
+#include "ike/ike.h"
+#include "ike/ike_crypto.h"
+#include "ike/ikev2_msg.h"
+#include "ike/proposal.h"
+#include "lib/addr.h"
+#include "lib/buf.h"
+#include "lib/clock.h"
+#include "pfkey/pfkey.h"
+
+/* strongSwan's state names, so swanctl and operators read the same words. */
+enum ike_state {
+	IKE_CREATED, IKE_CONNECTING, IKE_ESTABLISHED, IKE_PASSIVE, IKE_REKEYING,
+	IKE_REKEYED, IKE_DELETING, IKE_DESTROYING,
+};
+enum child_state {
+	CHILD_CREATED, CHILD_ROUTED, CHILD_INSTALLING, CHILD_INSTALLED, CHILD_UPDATING,
+	CHILD_REKEYING, CHILD_REKEYED, CHILD_RETRYING, CHILD_DELETING, CHILD_DESTROYING,
+};
+const char *ike_state_name(enum ike_state s);
+const char *child_state_name(enum child_state s);
+
+#define IKE_NONCE_LEN 32
+#define IKE_MAX_ID 256
+
+/* A connection as the core holds it: reference counted, so SAs outlive a reload. */
+struct conn {
+	struct conn_cfg *cfg;
+	int refs;
+	bool retired;
+	struct conn *next;
+};
+
+struct identity {
+	uint8_t type;		/* ikev2_id_type */
+	uint8_t len;
+	uint8_t data[IKE_MAX_ID];
+};
+
+struct child_sa {
+	struct child_cfg *cfg;
+	uint32_t uniqueid, reqid;
+	enum child_state state;
+	uint32_t spi_in, spi_out;	/* host order */
+	struct proposal prop;		/* chosen ESP proposal */
+	struct selector local_ts[IKEV2_MAX_TS], remote_ts[IKEV2_MAX_TS];
+	size_t n_local_ts, n_remote_ts;
+	enum child_mode mode;
+	bool encap;
+	bool initiator;			/* we created it (for rekey collision rules) */
+	uint16_t pfs_group;
+	ms_t installed_at, rekey_at, expire_at;
+	uint8_t nonce_min[IKE_NONCE_LEN];	/* lowest nonce of its creating exchange (2.8.1) */
+	struct pfkey_sa *sa_in, *sa_out;	/* as installed (keys wiped on free) */
+	struct child_sa *next;
+};
+
+/* The kinds of exchange we start; one is outstanding at a time (window size 1). */
+enum task_kind {
+	TASK_NONE, TASK_IKE_INIT, TASK_IKE_AUTH, TASK_CHILD_CREATE, TASK_CHILD_REKEY,
+	TASK_IKE_REKEY, TASK_CHILD_DELETE, TASK_IKE_DELETE, TASK_DPD,
+};
+
+struct task {
+	enum task_kind kind;
+	struct child_cfg *child_cfg;	/* CHILD_CREATE */
+	uint32_t child_id;		/* CHILD_REKEY, CHILD_DELETE: by uniqueid */
+	struct task *next;
+};
+
+/* The request we sent and wait an answer for, with its working state. */
+struct request {
+	enum task_kind kind;
+	uint32_t msgid;
+	struct buf packet;		/* for retransmission */
+	ms_t retransmit_at;
+	unsigned tries;
+	struct dh *dh;
+	uint8_t nonce[IKE_NONCE_LEN];
+	struct child_sa *child;		/* being created (not yet in the list) */
+	uint32_t old_child_id;		/* CHILD_REKEY */
+	uint8_t new_spi[8];		/* IKE_REKEY: our new SPI */
+	struct proposal offered[IKEV2_MAX_PROPOSALS];
+	size_t n_offered;
+};
+
+struct ike_sa {
+	struct ike *core;
+	struct conn *conn;
+	uint32_t uniqueid;
+	enum ike_state state;
+	bool initiator;			/* original initiator of this IKE SA */
+	uint8_t spi_i[8], spi_r[8];
+	struct addr local, remote;	/* current endpoints, with ports */
+	bool natt;			/* floated to the NAT-T port */
+	bool nat_here, nat_there;	/* NAT in front of us / of the peer */
+	struct proposal prop;		/* chosen IKE proposal */
+	struct ike_keys keys;
+	bool have_keys;
+	uint8_t ni[256], nr[256];
+	size_t ni_len, nr_len;
+	struct dh *dh;			/* until keys are derived */
+	uint16_t ke_group;		/* the group we send (after INVALID_KE, the asked one) */
+	struct buf init_i, init_r;	/* IKE_SA_INIT messages, for AUTH */
+	struct buf cookie;
+	struct identity my_id, peer_id;
+	/* message IDs */
+	uint32_t next_msgid;		/* of our next request */
+	uint32_t peer_msgid;		/* of the peer's next request */
+	struct buf last_response;	/* our answer to peer_msgid - 1, for retransmits */
+	uint8_t last_request_hash[16];	/* of the request it answers */
+	bool have_last_response;
+	struct request req;		/* kind TASK_NONE when idle */
+	struct task *tasks;		/* queued, FIFO */
+	struct child_sa *children;
+	struct child_cfg *initial_child;	/* what IKE_AUTH creates */
+	uint32_t keyingtry;
+	uint16_t remote_index;		/* which remote_addrs entry (backup peers) */
+	/* times */
+	ms_t created_at, established_at, rekey_at, expire_at, dpd_at, keepalive_at;
+	ms_t last_rx;			/* last authenticated message from the peer */
+	bool reauth_refused_logged;
+	struct ike_sa *next;
+};
+
+/* lookup helpers used across the exchange files */
+struct ike_sa *ike_sa_find(struct ike *core, const uint8_t spi_i[8], const uint8_t spi_r[8],
+			   bool by_initiator_spi_only);
+struct child_sa *child_sa_find_by_spi(struct ike_sa *sa, uint32_t spi, bool inbound);
+struct child_sa *child_sa_find_by_id(struct ike_sa *sa, uint32_t uniqueid);
+const char *ike_sa_name(const struct ike_sa *sa);
+const char *identity_fmt(const struct identity *id, char *out, size_t outlen);
+#endif

@@ -1,0 +1,440 @@
+/* IKE_AUTH (RFC 7296 1.2, 2.15) with pre-shared keys, and the first CHILD_SA. */
+#include <stdio.h>
+#include <string.h>
+
+#include <sodium.h>
+
+#include "ike/ike_private.h"
+#include "lib/wipe.h"
+
+static void id_body(const struct identity *id, uint8_t *out, size_t *len)
+{
+	out[0] = id->type;
+	out[1] = out[2] = out[3] = 0;
+	memcpy(out + 4, id->data, id->len);
+	*len = 4 + (size_t)id->len;
+}
+
+static void my_identity(struct ike_sa *sa)
+{
+	const char *cfg_id = sa->conn->cfg->local.id;
+	if (!cfg_id || identity_from_string(cfg_id, &sa->my_id) < 0)
+		identity_from_addr(&sa->local, &sa->my_id);
+}
+
+/* AUTH for the given signer: `msg` is the signer's IKE_SA_INIT message, `nonce` the
+ * other side's nonce, sk_p the signer's SK_p. */
+static int compute_auth(struct ike_sa *sa, const struct secret_cfg *psk, const struct buf *msg,
+			const uint8_t *nonce, size_t nonce_len, bool signer_is_initiator,
+			const struct identity *signer, uint8_t *out, size_t *outlen)
+{
+	uint8_t body[4 + IKE_MAX_ID];
+	size_t body_len;
+	const struct xform *p = proposal_get(&sa->prop, XF_PRF);
+	id_body(signer, body, &body_len);
+	return ike_psk_auth(p->id, psk->secret, psk->secret_len, msg->data, msg->len, nonce,
+			    nonce_len, signer_is_initiator ? sa->keys.sk_pi : sa->keys.sk_pr,
+			    sa->keys.prf_len, body, body_len, out, outlen);
+}
+
+static void established(struct ike_sa *sa)
+{
+	char me[128], peer[128], a[ADDR_STRLEN], b[ADDR_STRLEN];
+	ike_sa_set_state(sa, IKE_ESTABLISHED);
+	sa->established_at = sa->core->now;
+	sa->last_rx = sa->core->now;
+	sa->core->st.established_total++;
+	ike_sa_schedule_rekey(sa);
+	log_info(LOG_IKE, "IKE_SA %s[%u] established between %s[%s]...%s[%s]", ike_sa_name(sa),
+		 sa->uniqueid, addr_ntop(&sa->local, a, sizeof(a)),
+		 identity_fmt(&sa->my_id, me, sizeof(me)), addr_ntop(&sa->remote, b, sizeof(b)),
+		 identity_fmt(&sa->peer_id, peer, sizeof(peer)));
+	if (sa->core->env.updown)
+		sa->core->env.updown(sa->core->env.arg, sa, NULL, true);
+}
+
+void child_established(struct ike_sa *sa, struct child_sa *c)
+{
+	char l[512] = "", r[512] = "";
+	for (size_t i = 0; i < c->n_local_ts; i++) {
+		char s[SELECTOR_STRLEN];
+		size_t n = strlen(l);
+		snprintf(l + n, sizeof(l) - n, "%s%s", i ? " " : "", selector_fmt(&c->local_ts[i], s, sizeof(s)));
+	}
+	for (size_t i = 0; i < c->n_remote_ts; i++) {
+		char s[SELECTOR_STRLEN];
+		size_t n = strlen(r);
+		snprintf(r + n, sizeof(r) - n, "%s%s", i ? " " : "", selector_fmt(&c->remote_ts[i], s, sizeof(s)));
+	}
+	child_attach(sa, c);
+	child_schedule(sa, c);
+	log_info(LOG_IKE, "CHILD_SA %s{%u} established with SPIs %08x_i %08x_o and TS %s === %s%s",
+		 c->cfg->name, c->uniqueid, c->spi_in, c->spi_out, l, r,
+		 c->encap ? " (UDP-encapsulated)" : "");
+	if (sa->core->env.updown)
+		sa->core->env.updown(sa->core->env.arg, sa, c, true);
+}
+
+static struct secret_cfg *find_psk_or_log(struct ike_sa *sa)
+{
+	char me[128], peer[128];
+	struct secret_cfg *psk = ike_find_psk(sa->core, &sa->my_id, &sa->peer_id);
+	if (!psk)
+		log_err(LOG_CFG, "no shared key found for '%s' - '%s'",
+			identity_fmt(&sa->my_id, me, sizeof(me)),
+			identity_fmt(&sa->peer_id, peer, sizeof(peer)));
+	return psk;
+}
+
+/* Other IKE SAs with the same peer identity on this connection (INITIAL_CONTACT,
+ * unique=replace): the peer has restarted, they are stale. */
+static void drop_duplicates(struct ike_sa *sa)
+{
+	for (struct ike_sa *o = sa->core->sas; o; o = o->next) {
+		if (o == sa || o->state == IKE_DESTROYING || o->conn != sa->conn ||
+		    !identity_equal(&o->peer_id, &sa->peer_id))
+			continue;
+		log_info(LOG_IKE, "destroying duplicate IKE_SA %s[%u] of peer that sent "
+			 "INITIAL_CONTACT", ike_sa_name(o), o->uniqueid);
+		ike_sa_destroy(o);
+	}
+}
+
+void ikev2_auth_start(struct ike_sa *sa)
+{
+	struct request *r = &sa->req;
+	const struct conn_cfg *cfg = sa->conn->cfg;
+	struct ikev2_builder k;
+	uint8_t auth[IKE_MAX_PRF_OUT];
+	size_t auth_len = sizeof(auth);
+
+	r->kind = TASK_IKE_AUTH;
+	my_identity(sa);
+	if (!cfg->remote.id || identity_from_string(cfg->remote.id, &sa->peer_id) < 0 ||
+	    strcmp(cfg->remote.id, "%any") == 0)
+		identity_from_addr(&sa->remote, &sa->peer_id);
+	struct secret_cfg *psk = find_psk_or_log(sa);
+	if (!psk || compute_auth(sa, psk, &sa->init_i, sa->nr, sa->nr_len, true, &sa->my_id,
+				 auth, &auth_len) < 0) {
+		ike_sa_destroy(sa);
+		return;
+	}
+	ikb_init(&k);
+	ikb_id(&k, PL_IDI, sa->my_id.type, sa->my_id.data, sa->my_id.len);
+	bool other = false;
+	for (struct ike_sa *o = sa->core->sas; o; o = o->next)
+		other |= o != sa && o->state == IKE_ESTABLISHED && addr_equal_ip(&o->remote, &sa->remote);
+	if (!other && cfg->unique != UNIQUE_NEVER)
+		ikb_notify(&k, 0, NULL, 0, N_INITIAL_CONTACT, NULL, 0);
+	if (cfg->remote.id && strcmp(cfg->remote.id, "%any") != 0)
+		ikb_id(&k, PL_IDR, sa->peer_id.type, sa->peer_id.data, sa->peer_id.len);
+	ikb_auth(&k, AUTH_METHOD_PSK, auth, auth_len);
+	wipe(auth, sizeof(auth));
+
+	struct child_cfg *cc = sa->initial_child ? sa->initial_child : cfg->children;
+	if (cc) {
+		struct child_sa *c = child_sa_new(sa, cc, true);
+		if (c) {
+			c->spi_in = child_alloc_spi(sa, c);
+			int n = child_offer(sa, c, r->offered, IKEV2_MAX_PROPOSALS, false);
+			r->n_offered = (size_t)(n > 0 ? n : 0);
+			child_local_ts(sa, cc, c->local_ts, &c->n_local_ts);
+			child_remote_ts(sa, cc, c->remote_ts, &c->n_remote_ts);
+			if (cc->mode == MODE_TRANSPORT)
+				ikb_notify(&k, 0, NULL, 0, N_USE_TRANSPORT_MODE, NULL, 0);
+			ikb_sa(&k, r->offered, r->n_offered);
+			ikb_ts(&k, PL_TSI, c->local_ts, c->n_local_ts);
+			ikb_ts(&k, PL_TSR, c->remote_ts, c->n_remote_ts);
+			r->child = c;
+		}
+	}
+	log_info(LOG_IKE, "authentication of '%s' (myself) with pre-shared key",
+		 identity_fmt(&sa->my_id, (char[128]){ 0 }, 128));
+	ike_send_request(sa, IKE_AUTH, &k);
+}
+
+/* Responder: the connection that fits the peer's identity (it may differ from the one
+ * IKE_SA_INIT picked by address). */
+static struct conn *conn_for_identity(struct ike_sa *sa, const struct msg_in *m)
+{
+	if (sa->conn && identity_matches_cfg(sa->conn->cfg->remote.id, &sa->peer_id))
+		return sa->conn;
+	for (struct conn *c = sa->core->conns; c; c = c->next) {
+		if (c->retired || c == sa->conn || c->cfg->version == 1)
+			continue;
+		if (identity_matches_cfg(c->cfg->remote.id, &sa->peer_id))
+			return c;
+	}
+	(void)m;
+	return NULL;
+}
+
+static void auth_failed(struct ike_sa *sa, const struct msg_in *m)
+{
+	struct ikev2_builder k;
+	ikb_init(&k);
+	ikb_notify(&k, 0, NULL, 0, N_AUTHENTICATION_FAILED, NULL, 0);
+	ike_send_response(sa, m, &k);
+	sa->core->st.auth_failures++;
+	ike_sa_destroy(sa);
+}
+
+static void responder_child(struct ike_sa *sa, const struct msg_in *m, struct ikev2_builder *k)
+{
+	char tag[128];
+	int error = N_NO_PROPOSAL_CHOSEN;
+	struct child_sa *c = NULL;
+	if (!m->pl.has_sa || !m->pl.has_tsi || !m->pl.has_tsr)
+		return;
+	for (struct child_cfg *cc = sa->conn->cfg->children; cc; cc = cc->next) {
+		c = child_sa_new(sa, cc, false);
+		if (!c)
+			return;
+		int rc = child_select(sa, c, &m->pl, false);
+		if (rc == 0)
+			break;
+		error = rc;
+		child_sa_free(c);
+		c = NULL;
+	}
+	if (!c) {
+		if (!sa->conn->cfg->children)
+			log_err(LOG_CFG, "%s: connection has no children to accept a CHILD_SA",
+				ike_sa_tag(sa, tag, sizeof(tag)));
+		ikb_notify(k, 0, NULL, 0, (uint16_t)error, NULL, 0);
+		return;
+	}
+	c->spi_in = child_alloc_spi(sa, c);
+	if (!c->spi_in || child_install(sa, c, NULL, 0, sa->ni, sa->ni_len, sa->nr, sa->nr_len) < 0) {
+		log_err(LOG_IKE, "%s: unable to install CHILD_SA '%s'", ike_sa_tag(sa, tag, sizeof(tag)),
+			c->cfg->name);
+		child_sa_free(c);
+		ikb_notify(k, 0, NULL, 0, N_NO_PROPOSAL_CHOSEN, NULL, 0);
+		return;
+	}
+	struct proposal p = c->prop;
+	p.spi_len = 4;
+	put_u32(p.spi, c->spi_in);
+	if (c->mode == MODE_TRANSPORT)
+		ikb_notify(k, 0, NULL, 0, N_USE_TRANSPORT_MODE, NULL, 0);
+	ikb_sa(k, &p, 1);
+	ikb_ts(k, PL_TSI, c->remote_ts, c->n_remote_ts);
+	ikb_ts(k, PL_TSR, c->local_ts, c->n_local_ts);
+	child_established(sa, c);
+}
+
+void ikev2_auth_request_in(struct ike_sa *sa, struct msg_in *m)
+{
+	char tag[128], peer[128], want[128], a[ADDR_STRLEN];
+	uint8_t expect[IKE_MAX_PRF_OUT], auth[IKE_MAX_PRF_OUT];
+	size_t expect_len = sizeof(expect), auth_len = sizeof(auth);
+
+	if (sa->state != IKE_CONNECTING || sa->initiator) {
+		log_err(LOG_IKE, "unexpected IKE_AUTH request, ignored");
+		return;
+	}
+	if (!m->pl.has_idi || !m->pl.has_auth) {
+		log_err(LOG_IKE, "IKE_AUTH request without IDi or AUTH from %s",
+			addr_ntop(&sa->remote, a, sizeof(a)));
+		auth_failed(sa, m);
+		return;
+	}
+	identity_from_payload(&m->pl.idi, &sa->peer_id);
+	ike_sa_tag(sa, tag, sizeof(tag));
+	struct conn *conn = conn_for_identity(sa, m);
+	if (!conn) {
+		const char *cfg_id = sa->conn ? sa->conn->cfg->remote.id : NULL;
+		log_err(LOG_CFG, "%s: identity mismatch: peer identifies as '%s', but connection "
+			"'%s' expects '%s' and no other connection accepts it; sending "
+			"AUTHENTICATION_FAILED", tag, identity_fmt(&sa->peer_id, peer, sizeof(peer)),
+			ike_sa_name(sa), cfg_id ? cfg_id : "%any");
+		auth_failed(sa, m);
+		return;
+	}
+	if (conn != sa->conn) {
+		log_info(LOG_CFG, "switching to connection '%s' for peer '%s'", conn->cfg->name,
+			 identity_fmt(&sa->peer_id, peer, sizeof(peer)));
+		conn->refs++;
+		if (sa->conn)
+			conn_put(sa->core, sa->conn);
+		sa->conn = conn;
+	}
+	my_identity(sa);
+	if (m->pl.has_idr) {
+		struct identity asked;
+		identity_from_payload(&m->pl.idr, &asked);
+		if (!identity_equal(&asked, &sa->my_id)) {
+			log_err(LOG_CFG, "%s: identity mismatch: peer wants to talk to '%s', we are '%s'; "
+				"sending AUTHENTICATION_FAILED", tag,
+				identity_fmt(&asked, want, sizeof(want)),
+				identity_fmt(&sa->my_id, peer, sizeof(peer)));
+			auth_failed(sa, m);
+			return;
+		}
+	}
+	struct secret_cfg *psk = find_psk_or_log(sa);
+	if (!psk || m->pl.auth_method != AUTH_METHOD_PSK ||
+	    compute_auth(sa, psk, &sa->init_i, sa->nr, sa->nr_len, true, &sa->peer_id, expect,
+			 &expect_len) < 0 ||
+	    expect_len != m->pl.auth_len || sodium_memcmp(expect, m->pl.auth, expect_len) != 0) {
+		if (psk && m->pl.auth_method != AUTH_METHOD_PSK)
+			log_err(LOG_IKE, "%s: peer '%s' uses auth method %u, we expect a pre-shared key; "
+				"sending AUTHENTICATION_FAILED", tag,
+				identity_fmt(&sa->peer_id, peer, sizeof(peer)), m->pl.auth_method);
+		else if (psk)
+			log_err(LOG_IKE, "%s: AUTH payload of '%s' does not verify: probable pre-shared "
+				"key mismatch with %s; sending AUTHENTICATION_FAILED", tag,
+				identity_fmt(&sa->peer_id, peer, sizeof(peer)),
+				addr_ntop(&sa->remote, a, sizeof(a)));
+		wipe(expect, sizeof(expect));
+		auth_failed(sa, m);
+		return;
+	}
+	wipe(expect, sizeof(expect));
+	log_info(LOG_IKE, "authentication of '%s' with pre-shared key successful",
+		 identity_fmt(&sa->peer_id, peer, sizeof(peer)));
+	compute_auth(sa, psk, &sa->init_r, sa->ni, sa->ni_len, false, &sa->my_id, auth, &auth_len);
+
+	struct ikev2_builder k;
+	ikb_init(&k);
+	ikb_id(&k, PL_IDR, sa->my_id.type, sa->my_id.data, sa->my_id.len);
+	ikb_auth(&k, AUTH_METHOD_PSK, auth, auth_len);
+	wipe(auth, sizeof(auth));
+	if (ikev2_find_notify(&m->pl, N_INITIAL_CONTACT) || sa->conn->cfg->unique == UNIQUE_REPLACE)
+		drop_duplicates(sa);
+	established(sa);
+	responder_child(sa, m, &k);
+	ike_send_response(sa, m, &k);
+}
+
+static bool ts_within_any(const struct selector *ts, size_t n, const struct selector *ours,
+			  size_t n_ours)
+{
+	for (size_t i = 0; i < n; i++) {
+		bool ok = false;
+		for (size_t j = 0; j < n_ours && !ok; j++)
+			ok = selector_within(&ts[i], &ours[j]);
+		if (!ok)
+			return false;
+	}
+	return n > 0;
+}
+
+/* Initiator: adopt the responder's choice for a child we proposed. Shared with
+ * CREATE_CHILD_SA. Returns 0 or -1 (logged). */
+int child_accept_response(struct ike_sa *sa, struct child_sa *c, const struct msg_in *m,
+			  const struct proposal *offered, size_t n_offered)
+{
+	char tag[128];
+	ike_sa_tag(sa, tag, sizeof(tag));
+	const struct ikev2_notify *n = ikev2_error_notify(&m->pl);
+	if (n) {
+		const char *name = ikev2_notify_name(n->type);
+		if (n->type == N_TS_UNACCEPTABLE) {
+			char l[SELECTOR_STRLEN], r[SELECTOR_STRLEN];
+			log_err(LOG_IKE, "%s: CHILD_SA '%s' failed: peer answered TS_UNACCEPTABLE to "
+				"our traffic selectors %s === %s", tag, c->cfg->name,
+				selector_fmt(&c->local_ts[0], l, sizeof(l)),
+				selector_fmt(&c->remote_ts[0], r, sizeof(r)));
+		} else if (n->type == N_NO_PROPOSAL_CHOSEN) {
+			char ours[1024];
+			proposal_list_fmt(offered, n_offered, ours, sizeof(ours));
+			log_err(LOG_IKE, "%s: CHILD_SA '%s' failed: peer answered NO_PROPOSAL_CHOSEN to "
+				"our ESP proposals %s", tag, c->cfg->name, ours);
+		} else {
+			log_err(LOG_IKE, "%s: CHILD_SA '%s' failed: peer answered %s", tag, c->cfg->name,
+				name ? name : "an error");
+		}
+		return -1;
+	}
+	if (!m->pl.has_sa || m->pl.n_props != 1 || !m->pl.has_tsi || !m->pl.has_tsr ||
+	    !proposal_select(offered, n_offered, m->pl.props, 1, &c->prop) || c->prop.spi_len != 4) {
+		log_err(LOG_IKE, "%s: CHILD_SA '%s': response without an acceptable SA or TS", tag,
+			c->cfg->name);
+		return -1;
+	}
+	c->spi_out = get_u32(c->prop.spi);
+	struct selector cl[IKEV2_MAX_TS], cr[IKEV2_MAX_TS];
+	size_t ncl, ncr;
+	child_local_ts(sa, c->cfg, cl, &ncl);
+	child_remote_ts(sa, c->cfg, cr, &ncr);
+	if (!ts_within_any(m->pl.tsi, m->pl.n_tsi, cl, ncl) ||
+	    !ts_within_any(m->pl.tsr, m->pl.n_tsr, cr, ncr)) {
+		log_err(LOG_IKE, "%s: CHILD_SA '%s': responder's traffic selectors are not within "
+			"what we proposed", tag, c->cfg->name);
+		return -1;
+	}
+	memcpy(c->local_ts, m->pl.tsi, m->pl.n_tsi * sizeof(struct selector));
+	c->n_local_ts = m->pl.n_tsi;
+	memcpy(c->remote_ts, m->pl.tsr, m->pl.n_tsr * sizeof(struct selector));
+	c->n_remote_ts = m->pl.n_tsr;
+	bool transport = ikev2_find_notify(&m->pl, N_USE_TRANSPORT_MODE) != NULL;
+	c->mode = transport ? MODE_TRANSPORT : MODE_TUNNEL;
+	const struct xform *dh = proposal_get(&c->prop, XF_DH);
+	c->pfs_group = dh ? dh->id : DH_NONE;
+	return 0;
+}
+
+void ikev2_auth_response_in(struct ike_sa *sa, struct msg_in *m)
+{
+	struct request *r = &sa->req;
+	char tag[128], me[128], peer[128], a[ADDR_STRLEN];
+	uint8_t expect[IKE_MAX_PRF_OUT];
+	size_t expect_len = sizeof(expect);
+
+	ike_sa_tag(sa, tag, sizeof(tag));
+	if (ikev2_find_notify(&m->pl, N_AUTHENTICATION_FAILED)) {
+		log_err(LOG_IKE, "%s: peer %s answered AUTHENTICATION_FAILED: it rejected our identity "
+			"'%s' or the pre-shared key (check both on the peer)", tag,
+			addr_ntop(&sa->remote, a, sizeof(a)), identity_fmt(&sa->my_id, me, sizeof(me)));
+		sa->core->st.auth_failures++;
+		ike_sa_destroy(sa);
+		return;
+	}
+	if (!m->pl.has_idr || !m->pl.has_auth) {
+		const struct ikev2_notify *n = ikev2_error_notify(&m->pl);
+		const char *name = n ? ikev2_notify_name(n->type) : NULL;
+		log_err(LOG_IKE, "%s: IKE_AUTH failed: %s", tag,
+			name ? name : "response without IDr or AUTH");
+		ike_sa_destroy(sa);
+		return;
+	}
+	struct identity got;
+	identity_from_payload(&m->pl.idr, &got);
+	const char *cfg_id = sa->conn->cfg->remote.id;
+	if (!identity_matches_cfg(cfg_id, &got)) {
+		log_err(LOG_IKE, "%s: identity mismatch: peer identifies as '%s', expected '%s'", tag,
+			identity_fmt(&got, peer, sizeof(peer)), cfg_id);
+		sa->core->st.auth_failures++;
+		ike_sa_destroy(sa);
+		return;
+	}
+	sa->peer_id = got;
+	struct secret_cfg *psk = find_psk_or_log(sa);
+	if (!psk || m->pl.auth_method != AUTH_METHOD_PSK ||
+	    compute_auth(sa, psk, &sa->init_r, sa->ni, sa->ni_len, false, &sa->peer_id, expect,
+			 &expect_len) < 0 ||
+	    expect_len != m->pl.auth_len || sodium_memcmp(expect, m->pl.auth, expect_len) != 0) {
+		log_err(LOG_IKE, "%s: AUTH payload of '%s' does not verify: probable pre-shared key "
+			"mismatch with %s", tag, identity_fmt(&sa->peer_id, peer, sizeof(peer)),
+			addr_ntop(&sa->remote, a, sizeof(a)));
+		wipe(expect, sizeof(expect));
+		sa->core->st.auth_failures++;
+		ike_sa_destroy(sa);
+		return;
+	}
+	wipe(expect, sizeof(expect));
+	log_info(LOG_IKE, "authentication of '%s' with pre-shared key successful",
+		 identity_fmt(&sa->peer_id, peer, sizeof(peer)));
+	established(sa);
+	struct child_sa *c = r->child;
+	r->child = NULL;
+	if (c) {
+		if (child_accept_response(sa, c, m, r->offered, r->n_offered) == 0 &&
+		    child_install(sa, c, NULL, 0, sa->ni, sa->ni_len, sa->nr, sa->nr_len) == 0)
+			child_established(sa, c);
+		else
+			child_sa_free(c);
+	}
+	ike_request_done(sa);
+}

@@ -1,0 +1,68 @@
+#!/bin/bash
+# Runs every interop scenario (tests/interop/t-*.sh) and prints their result lines
+# (PASS: / FAIL: / SKIP:, one per scenario), then the counts. Exits 0 even when some
+# fail: the caller counts the FAIL lines.
+#   BUILD=DIR   build directory holding tsunagid and tsunagictl (default ../../build-check)
+#   ONLY=REGEX  run only the scenarios whose name matches
+#   SCENARIO_TIMEOUT=SECONDS  per scenario (default 120)
+#   VERBOSE=1   progress notes on stderr
+set -u
+here=$(cd "$(dirname "$0")" && pwd)
+export BUILD=${BUILD:-$here/../../build-check}
+BUILD=$(cd "$BUILD" 2>/dev/null && pwd || echo "$BUILD")
+limit=${SCENARIO_TIMEOUT:-120}
+
+scenarios=()
+for t in "$here"/t-*.sh; do
+	[ -f "$t" ] || continue
+	name=$(basename "$t" .sh)
+	name=${name#t-}
+	[ -n "${ONLY:-}" ] && ! [[ $name =~ $ONLY ]] && continue
+	scenarios+=("$t")
+done
+
+skip_all() {
+	for t in "${scenarios[@]}"; do
+		n=$(basename "$t" .sh)
+		echo "SKIP: ${n#t-}: $1"
+	done
+	echo "interop: 0 passed, 0 failed, ${#scenarios[@]} skipped"
+	exit 0
+}
+[ "$(id -u)" = 0 ] || skip_all "needs root (network namespaces)"
+command -v ip >/dev/null 2>&1 || skip_all "iproute2 (ip) not installed"
+probe="tsi$$-probe"
+ip netns add "$probe" 2>/dev/null || skip_all "ip netns unavailable"
+ip netns del "$probe"
+
+# Namespaces left by an earlier run that was killed outright.
+. "$here/lib.sh"
+iop_reap_stale
+
+pass=0 fail=0 skip=0
+for t in "${scenarios[@]}"; do
+	n=$(basename "$t" .sh)
+	n=${n#t-}
+	out=$(mktemp)
+	start=$SECONDS
+	timeout -k 10 "$limit" bash "$t" >"$out" 2>&1
+	rc=$?
+	result=$(grep -E '^(PASS|FAIL|SKIP): ' "$out" | tail -1)
+	if [ -z "$result" ]; then
+		if [ $rc = 124 ] || [ $rc = 137 ]; then
+			result="FAIL: $n: timed out after ${limit} s"
+		else
+			result="FAIL: $n: no result line (exit $rc)"
+		fi
+	fi
+	# Diagnostics (indented, never counted) for what did not pass.
+	case "$result" in
+	PASS:*) pass=$((pass + 1)) ;;
+	SKIP:*) skip=$((skip + 1)) ;;
+	*) fail=$((fail + 1)); grep -vE '^(PASS|FAIL|SKIP): ' "$out" | sed 's/^\([^ ]\)/    \1/' ;;
+	esac
+	echo "$result ($((SECONDS - start)) s)"
+	rm -f "$out"
+done
+echo "interop: $pass passed, $fail failed, $skip skipped"
+exit 0

@@ -1,0 +1,213 @@
+#include "tests/unit/ike_harness.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "conf/parser.h"
+
+static struct harness *current;
+
+static void h_send(void *arg, const struct addr *local, const struct addr *remote,
+		   const uint8_t *msg, size_t len)
+{
+	struct h_peer *p = arg;
+	p->sent++;
+	if (p->drop_out)
+		return;
+	if (p->drop_next > 0) {
+		p->drop_next--;
+		return;
+	}
+	if (current->n_wire >= H_MAX_WIRE || len > sizeof(current->wire[0].data))
+		return;
+	struct h_wire_msg *w = &current->wire[current->n_wire++];
+	w->to = p->other;
+	w->local = *remote;
+	w->remote = *local;
+	memcpy(w->data, msg, len);
+	w->len = len;
+}
+
+static const struct pfkey_sa *find(struct h_peer *p, uint32_t spi)
+{
+	for (size_t i = 0; i < p->n_sas; i++)
+		if (p->sas[i].spi == spi)
+			return &p->sas[i];
+	return NULL;
+}
+
+const struct pfkey_sa *h_find_sa(struct h_peer *p, uint32_t spi)
+{
+	return find(p, spi);
+}
+
+static int h_pfkey(void *arg, const uint8_t *req, size_t len, struct buf *reply)
+{
+	struct h_peer *p = arg;
+	struct pfkey_msg m;
+	struct pfkey_sa sa;
+	char err[256];
+	if (pfkey_decode(req, len, &m, err, sizeof(err)) < 0) {
+		fprintf(stderr, "harness: bad PF_KEY message from core: %s\n", err);
+		return EINVAL;
+	}
+	switch (m.hdr->sadb_msg_type) {
+	case SADB_GETSPI: {
+		struct pfkey_sa r = { 0 };
+		r.spi = p->next_spi++;
+		r.satype = SADB_SATYPE_ESP;
+		r.state = SADB_SASTATE_LARVAL;
+		struct pfkey_getspi g;
+		pfkey_msg_getspi(&m, &g, err, sizeof(err));
+		r.src = g.src;
+		r.dst = g.dst;
+		pfkey_build_sa(reply, SADB_GETSPI, m.hdr->sadb_msg_seq, &r);
+		return 0;
+	}
+	case SADB_ADD:
+	case SADB_UPDATE:
+		if (pfkey_msg_sa(&m, &sa, err, sizeof(err)) < 0 || p->n_sas >= H_MAX_SAS)
+			return EINVAL;
+		for (size_t i = 0; i < p->n_sas; i++) {
+			if (p->sas[i].spi == sa.spi) {
+				p->sas[i] = sa;
+				return 0;
+			}
+		}
+		p->sas[p->n_sas++] = sa;
+		return 0;
+	case SADB_DELETE:
+		if (pfkey_msg_sa(&m, &sa, err, sizeof(err)) < 0)
+			return EINVAL;
+		for (size_t i = 0; i < p->n_sas; i++)
+			if (p->sas[i].spi == sa.spi)
+				p->sas[i].spi = 0;
+		return 0;
+	case SADB_X_SPDADD:
+	case SADB_X_SPDDELETE: {
+		/* As the engine: one policy per direction and selector pair. */
+		struct pfkey_policy pol;
+		if (pfkey_msg_policy(&m, &pol, err, sizeof(err)) < 0)
+			return EINVAL;
+		for (int i = 0; i < p->n_policies; i++) {
+			if (p->pols[i].dir == pol.dir && selector_equal(&p->pols[i].src, &pol.src) &&
+			    selector_equal(&p->pols[i].dst, &pol.dst)) {
+				if (m.hdr->sadb_msg_type == SADB_X_SPDADD)
+					return EEXIST;
+				p->pols[i] = p->pols[--p->n_policies];
+				return 0;
+			}
+		}
+		if (m.hdr->sadb_msg_type == SADB_X_SPDDELETE)
+			return ENOENT;
+		if (p->n_policies < H_MAX_SAS)
+			p->pols[p->n_policies++] = pol;
+		return 0;
+	}
+	}
+	return 0;
+}
+
+static int h_route(void *arg, const struct addr *remote, struct addr *local)
+{
+	struct h_peer *p = arg;
+	*local = p->addr;
+	return 0;
+}
+
+static void h_updown(void *arg, const struct ike_sa *sa, const struct child_sa *c, bool up)
+{
+	struct h_peer *p = arg;
+	if (up)
+		p->updown_up++;
+	else
+		p->updown_down++;
+}
+
+static int peer_init(struct harness *h, struct h_peer *p, const char *name, const char *ip,
+		     const char *conf, uint32_t spi_base)
+{
+	char err[512];
+	struct ike_env env = { p, h_send, NULL, h_pfkey, h_route, h_updown };
+	struct ike_timing t = { 4000, 1.8, 3, 20, 500, 4500, 30 };
+	p->name = name;
+	addr_parse(ip, &p->addr);
+	p->next_spi = spi_base;
+	p->core = ike_new(&env, &t);
+	struct ctree *tree = conf_parse_string(conf, name, err, sizeof(err));
+	struct config *cfg = tree ? config_build(tree, err, sizeof(err)) : NULL;
+	ctree_free(tree);
+	if (!cfg) {
+		fprintf(stderr, "harness config %s: %s\n", name, err);
+		return -1;
+	}
+	ike_load_config(p->core, cfg, h->now);
+	return 0;
+}
+
+int h_init(struct harness *h, const char *conf_a, const char *conf_b)
+{
+	memset(h, 0, sizeof(*h));
+	current = h;
+	h->now = 1000000;
+	h->a.other = &h->b;
+	h->b.other = &h->a;
+	if (peer_init(h, &h->a, "a.conf", "192.0.2.1", conf_a, 0xa0000001) < 0 ||
+	    peer_init(h, &h->b, "b.conf", "198.51.100.2", conf_b, 0xb0000001) < 0)
+		return -1;
+	return 0;
+}
+
+void h_free(struct harness *h)
+{
+	current = h;
+	ike_free(h->a.core, h->now);
+	ike_free(h->b.core, h->now);
+}
+
+void h_pump(struct harness *h)
+{
+	current = h;
+	for (int rounds = 0; rounds < 200 && h->n_wire; rounds++) {
+		struct h_wire_msg w = h->wire[0];
+		memmove(h->wire, h->wire + 1, (h->n_wire - 1) * sizeof(h->wire[0]));
+		h->n_wire--;
+		ike_input(w.to->core, &w.local, &w.remote, w.data, w.len, h->now);
+	}
+}
+
+void h_advance(struct harness *h, ms_t ms)
+{
+	current = h;
+	ms_t end = h->now + ms;
+	while (h->now < end) {
+		h->now += 500;
+		ike_tick(h->a.core, h->now);
+		ike_tick(h->b.core, h->now);
+		h_pump(h);
+	}
+}
+
+const struct ike_sa *h_first_sa(struct h_peer *p)
+{
+	return ike_sa_first(p->core);
+}
+
+int h_count_sas(struct h_peer *p, enum ike_state st)
+{
+	int n = 0;
+	for (const struct ike_sa *sa = ike_sa_first(p->core); sa; sa = ike_sa_next(sa))
+		n += sa->state == st;
+	return n;
+}
+
+int h_count_children(struct h_peer *p)
+{
+	int n = 0;
+	for (const struct ike_sa *sa = ike_sa_first(p->core); sa; sa = ike_sa_next(sa))
+		for (const struct child_sa *c = sa->children; c; c = c->next)
+			n++;
+	return n;
+}

@@ -1,0 +1,57 @@
+/* Two IKE cores talking to each other in one process, with a mock clock, a mock
+ * ESP engine (a PF_KEY recorder) and a wire that can drop messages. */
+#ifndef TSUNAGI_TEST_IKE_HARNESS_H
+#define TSUNAGI_TEST_IKE_HARNESS_H
+#include "ike/ike.h"
+#include "ike/ike_sa.h"
+#include "pfkey/pfkey.h"
+
+#define H_MAX_SAS 64
+#define H_MAX_WIRE 32
+
+struct h_peer;
+
+struct h_wire_msg {
+	struct h_peer *to;
+	struct addr local, remote;	/* as the receiver sees them */
+	uint8_t data[4096];
+	size_t len;
+};
+
+struct h_peer {
+	const char *name;
+	struct ike *core;
+	struct addr addr;
+	struct h_peer *other;
+	struct pfkey_sa sas[H_MAX_SAS];		/* installed, deleted ones have spi 0 */
+	size_t n_sas;
+	int n_policies;		/* distinct policies installed */
+	struct pfkey_policy pols[H_MAX_SAS];
+	uint32_t next_spi;
+	int sent;
+	int updown_up, updown_down;
+	bool drop_out;				/* drop everything this peer sends */
+	int drop_next;				/* drop the next N messages it sends */
+};
+
+struct harness {
+	struct h_peer a, b;
+	ms_t now;
+	struct h_wire_msg wire[H_MAX_WIRE];
+	size_t n_wire;
+};
+
+/* Sets up peer a (192.0.2.1) and b (198.51.100.2) with the two configs (swanctl.conf
+ * text). Returns 0 or -1 (config error, printed). */
+int h_init(struct harness *h, const char *conf_a, const char *conf_b);
+void h_free(struct harness *h);
+/* Delivers queued messages until the wire is empty (bounded). */
+void h_pump(struct harness *h);
+/* Advances time by ms in steps, running timers and pumping. */
+void h_advance(struct harness *h, ms_t ms);
+const struct ike_sa *h_first_sa(struct h_peer *p);
+int h_count_sas(struct h_peer *p, enum ike_state st);
+int h_count_children(struct h_peer *p);
+/* The installed SA with this SPI, or NULL. */
+const struct pfkey_sa *h_find_sa(struct h_peer *p, uint32_t spi);
+#endif

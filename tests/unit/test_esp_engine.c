@@ -1,0 +1,909 @@
+/* esp/ engine through its control interface only: PF_KEY messages in, PF_KEY replies
+ * and notifications out, packets through the socket-less entry points. Two engines
+ * (A and B) with mirrored SAs show the whole path: encrypt on A, decrypt on B. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <arpa/inet.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "esp/esp_engine.h"
+#include "esp/spd.h"
+#include "lib/buf.h"
+#include "lib/log.h"
+#include "pfkey/pfkey.h"
+
+/* --- capture of what the engine says ---------------------------------------------- */
+
+#define CAP_MAX 32
+
+struct capture {
+	unsigned n;
+	struct buf msg[CAP_MAX];
+};
+
+static void cap_deliver(void *arg, const uint8_t *msg, size_t len)
+{
+	struct capture *c = arg;
+	assert_true(c->n < CAP_MAX);
+	buf_init(&c->msg[c->n]);
+	buf_put(&c->msg[c->n], msg, len);
+	c->n++;
+}
+
+static void cap_clear(struct capture *c)
+{
+	for (unsigned i = 0; i < c->n; i++)
+		buf_free(&c->msg[i]);
+	c->n = 0;
+}
+
+static const struct sadb_msg *cap_hdr(const struct capture *c, unsigned i)
+{
+	assert_true(i < c->n);
+	assert_true(c->msg[i].len >= sizeof(struct sadb_msg));
+	return (const struct sadb_msg *)c->msg[i].data;
+}
+
+static void cap_decode(const struct capture *c, unsigned i, struct pfkey_msg *m)
+{
+	char err[128];
+	assert_true(i < c->n);
+	if (pfkey_decode(c->msg[i].data, c->msg[i].len, m, err, sizeof(err)) < 0)
+		fail_msg("reply does not decode: %s", err);
+}
+
+/* Packets the engine sends to the network or writes to the TUN device. */
+struct wire {
+	unsigned sent, written;
+	uint8_t last[4096];
+	size_t last_len;
+	struct addr last_src, last_dst;
+	bool last_udp;
+	uint8_t tun[4096];
+	size_t tun_len;
+};
+
+static void hook_net(void *arg, const struct addr *src, const struct addr *dst, bool udp,
+		     const uint8_t *pkt, size_t len)
+{
+	struct wire *w = arg;
+	assert_true(len <= sizeof(w->last));
+	memcpy(w->last, pkt, len);
+	w->last_len = len;
+	w->last_src = *src;
+	w->last_dst = *dst;
+	w->last_udp = udp;
+	w->sent++;
+}
+
+static void hook_tun(void *arg, const uint8_t *pkt, size_t len)
+{
+	struct wire *w = arg;
+	assert_true(len <= sizeof(w->tun));
+	memcpy(w->tun, pkt, len);
+	w->tun_len = len;
+	w->written++;
+}
+
+struct fixture {
+	struct esp_engine *e;
+	struct capture cap;
+	struct pfkey_endpoint ep;
+	struct wire wire;
+};
+
+static ms_t T0 = 1000000;
+
+static struct fixture *fixture_new(void)
+{
+	struct fixture *f = calloc(1, sizeof(*f));
+	assert_non_null(f);
+	struct esp_engine_cfg cfg = {
+		.no_io = true, .net_send = hook_net, .tun_write = hook_tun, .hook_arg = &f->wire,
+	};
+	f->e = esp_engine_new(&cfg);
+	assert_non_null(f->e);
+	f->ep.deliver = cap_deliver;
+	f->ep.arg = &f->cap;
+	esp_engine_tick(f->e, T0);
+	return f;
+}
+
+static void fixture_free(struct fixture *f)
+{
+	esp_engine_free(f->e);
+	cap_clear(&f->cap);
+	free(f);
+}
+
+/* Sends one built request and returns the errno of the (single, first) reply. */
+static int request(struct fixture *f, struct buf *b)
+{
+	cap_clear(&f->cap);
+	assert_false(b->oom);
+	esp_engine_pfkey_input(f->e, b->data, b->len, &f->ep);
+	buf_wipe_free(b);
+	assert_true(f->cap.n >= 1);
+	return cap_hdr(&f->cap, 0)->sadb_msg_errno;
+}
+
+/* --- message builders ------------------------------------------------------------------ */
+
+static struct addr A(const char *s)
+{
+	struct addr a;
+	assert_int_equal(addr_parse(s, &a), 0);
+	return a;
+}
+
+static struct selector S(const char *s)
+{
+	struct selector sel;
+	assert_int_equal(selector_parse(s, &sel), 0);
+	return sel;
+}
+
+#define GW_A "192.0.2.1"
+#define GW_B "198.51.100.1"
+
+static struct pfkey_sa gcm_sa(uint32_t spi, uint32_t reqid, const char *src, const char *dst)
+{
+	struct pfkey_sa p;
+	memset(&p, 0, sizeof(p));
+	p.spi = spi;
+	p.satype = SADB_SATYPE_ESP;
+	p.mode = IPSEC_MODE_TUNNEL;
+	p.reqid = reqid;
+	p.src = A(src);
+	p.dst = A(dst);
+	p.ealg = SADB_X_EALG_AES_GCM_ICV16;
+	p.ekey_len = 20;
+	for (int i = 0; i < 20; i++)
+		p.ekey[i] = (uint8_t)(spi + i);
+	p.replay_window = 64;
+	return p;
+}
+
+static int add_sa(struct fixture *f, uint8_t type, const struct pfkey_sa *p)
+{
+	struct buf b;
+	buf_init(&b);
+	pfkey_build_sa(&b, type, 7, p);
+	return request(f, &b);
+}
+
+static int sa_op(struct fixture *f, uint8_t type, uint32_t spi, const char *src, const char *dst)
+{
+	struct pfkey_sa p;
+	memset(&p, 0, sizeof(p));
+	p.spi = spi;
+	p.satype = SADB_SATYPE_ESP;
+	p.src = A(src);
+	p.dst = A(dst);
+	struct buf b;
+	buf_init(&b);
+	pfkey_build_sa(&b, type, 8, &p);
+	return request(f, &b);
+}
+
+static struct pfkey_policy policy(uint8_t dir, const char *src, const char *dst, uint32_t reqid,
+				  const char *tsrc, const char *tdst)
+{
+	struct pfkey_policy p;
+	memset(&p, 0, sizeof(p));
+	p.dir = dir;
+	p.type = IPSEC_POLICY_IPSEC;
+	p.src = S(src);
+	p.dst = S(dst);
+	p.has_sel = true;
+	p.mode = IPSEC_MODE_TUNNEL;
+	p.reqid = reqid;
+	p.tunnel_src = A(tsrc);
+	p.tunnel_dst = A(tdst);
+	return p;
+}
+
+static int spd_msg(struct fixture *f, uint8_t type, const struct pfkey_policy *p)
+{
+	struct buf b;
+	buf_init(&b);
+	pfkey_build_policy(&b, type, 9, p);
+	return request(f, &b);
+}
+
+static int simple(struct fixture *f, uint8_t type)
+{
+	struct buf b;
+	buf_init(&b);
+	pfkey_build_simple(&b, type, SADB_SATYPE_ESP, 10);
+	return request(f, &b);
+}
+
+/* An IPv4 UDP packet with a recognisable payload. */
+static size_t udp_packet(uint8_t *p, const char *src, const char *dst, uint16_t dport,
+			 size_t payload)
+{
+	struct addr s = A(src), d = A(dst);
+	size_t len = 28 + payload;
+	memset(p, 0, len);
+	p[0] = 0x45;
+	put_u16(p + 2, (uint16_t)len);
+	p[8] = 64;
+	p[9] = IPPROTO_UDP;
+	memcpy(p + 12, s.u.b, 4);
+	memcpy(p + 16, d.u.b, 4);
+	put_u16(p + 20, 33333);
+	put_u16(p + 22, dport);
+	put_u16(p + 24, (uint16_t)(8 + payload));
+	for (size_t i = 0; i < payload; i++)
+		p[28 + i] = (uint8_t)(i * 7);
+	return len;
+}
+
+static struct esp_sa_stats stats(struct fixture *f, uint32_t spi, const char *dst)
+{
+	struct esp_sa_stats st;
+	struct addr d = A(dst);
+	assert_int_equal(esp_engine_sa_stats(f->e, spi, &d, &st), 0);
+	return st;
+}
+
+/* --- SA messages --------------------------------------------------------------------------- */
+
+static void test_getspi(void **state)
+{
+	struct fixture *f = fixture_new();
+	struct buf b;
+	uint32_t spis[2];
+	for (int i = 0; i < 2; i++) {
+		buf_init(&b);
+		struct addr s = A(GW_B), d = A(GW_A);
+		pfkey_build_getspi(&b, 42, &s, &d, 0xc0000000, 0xc00000ff, 3);
+		assert_int_equal(request(f, &b), 0);
+		struct pfkey_msg m;
+		struct pfkey_sa sa;
+		char err[128];
+		cap_decode(&f->cap, 0, &m);
+		assert_int_equal(m.hdr->sadb_msg_type, SADB_GETSPI);
+		assert_int_equal(m.hdr->sadb_msg_seq, 42);
+		assert_int_equal(pfkey_msg_sa(&m, &sa, err, sizeof(err)), 0);
+		assert_true(sa.spi >= 0xc0000000 && sa.spi <= 0xc00000ff);
+		assert_int_equal(sa.reqid, 3);
+		assert_int_equal(sa.state, SADB_SASTATE_LARVAL);
+		spis[i] = sa.spi;
+	}
+	assert_int_not_equal(spis[0], spis[1]);
+	/* A one-SPI range that is taken cannot be served. */
+	buf_init(&b);
+	struct addr s = A(GW_B), d = A(GW_A);
+	pfkey_build_getspi(&b, 43, &s, &d, spis[0], spis[0], 3);
+	assert_int_equal(request(f, &b), EAGAIN);
+	fixture_free(f);
+}
+
+static void test_add_get_delete(void **state)
+{
+	struct fixture *f = fixture_new();
+	struct pfkey_sa p = gcm_sa(0x1001, 1, GW_A, GW_B);
+	p.has_hard = true;
+	p.hard.bytes = 1000000;
+	assert_int_equal(add_sa(f, SADB_ADD, &p), 0);
+	/* The reply echoes the SA but never the keys. */
+	struct pfkey_msg m;
+	cap_decode(&f->cap, 0, &m);
+	assert_int_equal(m.hdr->sadb_msg_type, SADB_ADD);
+	assert_null(m.ext[SADB_EXT_KEY_ENCRYPT]);
+	assert_non_null(m.ext[SADB_EXT_SA]);
+
+	assert_int_equal(add_sa(f, SADB_ADD, &p), EEXIST);
+	struct pfkey_sa other = gcm_sa(0x2002, 1, GW_A, GW_B);
+	assert_int_equal(add_sa(f, SADB_UPDATE, &other), ESRCH);
+
+	assert_int_equal(sa_op(f, SADB_GET, 0x1001, GW_A, GW_B), 0);
+	struct pfkey_sa got;
+	char err[128];
+	cap_decode(&f->cap, 0, &m);
+	assert_int_equal(pfkey_msg_sa(&m, &got, err, sizeof(err)), 0);
+	assert_int_equal(got.spi, 0x1001);
+	assert_true(got.has_current);
+	assert_int_equal(got.current.bytes, 0);
+	assert_true(got.has_hard);
+	assert_int_equal(got.hard.bytes, 1000000);
+	assert_int_equal(got.ealg, SADB_X_EALG_AES_GCM_ICV16);
+	assert_int_equal(got.ekey_len, 0);
+
+	/* Same SPI towards another address is another SA. */
+	assert_int_equal(sa_op(f, SADB_GET, 0x1001, GW_B, "203.0.113.9"), ESRCH);
+	assert_int_equal(sa_op(f, SADB_DELETE, 0x1001, GW_A, GW_B), 0);
+	assert_int_equal(cap_hdr(&f->cap, 0)->sadb_msg_type, SADB_DELETE);
+	assert_int_equal(sa_op(f, SADB_GET, 0x1001, GW_A, GW_B), ESRCH);
+	assert_int_equal(sa_op(f, SADB_DELETE, 0x1001, GW_A, GW_B), ESRCH);
+	fixture_free(f);
+}
+
+static void test_update_larval(void **state)
+{
+	struct fixture *f = fixture_new();
+	struct buf b;
+	buf_init(&b);
+	struct addr s = A(GW_B), d = A(GW_A);
+	pfkey_build_getspi(&b, 1, &s, &d, 0x100, 0xffffffff, 4);
+	assert_int_equal(request(f, &b), 0);
+	struct pfkey_msg m;
+	struct pfkey_sa larval;
+	char err[128];
+	cap_decode(&f->cap, 0, &m);
+	assert_int_equal(pfkey_msg_sa(&m, &larval, err, sizeof(err)), 0);
+
+	struct pfkey_sa p = gcm_sa(larval.spi, 4, GW_B, GW_A);
+	assert_int_equal(add_sa(f, SADB_UPDATE, &p), 0);
+	assert_int_equal(sa_op(f, SADB_GET, larval.spi, GW_B, GW_A), 0);
+	struct pfkey_sa got;
+	cap_decode(&f->cap, 0, &m);
+	assert_int_equal(pfkey_msg_sa(&m, &got, err, sizeof(err)), 0);
+	assert_int_equal(got.state, SADB_SASTATE_MATURE);
+	/* Updating it a second time is allowed (endpoints change after NAT). */
+	assert_int_equal(add_sa(f, SADB_UPDATE, &p), 0);
+	fixture_free(f);
+}
+
+static void test_larval_timeout(void **state)
+{
+	struct fixture *f = fixture_new();
+	struct buf b;
+	buf_init(&b);
+	struct addr s = A(GW_B), d = A(GW_A);
+	pfkey_build_getspi(&b, 1, &s, &d, 0x5000, 0x5000, 4);
+	assert_int_equal(request(f, &b), 0);
+	esp_engine_tick(f->e, T0 + 179000);
+	assert_int_equal(sa_op(f, SADB_GET, 0x5000, GW_B, GW_A), 0);
+	esp_engine_tick(f->e, T0 + 180000);
+	assert_int_equal(sa_op(f, SADB_GET, 0x5000, GW_B, GW_A), ESRCH);
+	fixture_free(f);
+}
+
+static void test_dump_and_flush(void **state)
+{
+	struct fixture *f = fixture_new();
+	assert_int_equal(simple(f, SADB_DUMP), ENOENT);
+	for (uint32_t i = 0; i < 3; i++) {
+		struct pfkey_sa p = gcm_sa(0x3000 + i, 1, GW_A, GW_B);
+		assert_int_equal(add_sa(f, SADB_ADD, &p), 0);
+	}
+	assert_int_equal(simple(f, SADB_DUMP), 0);
+	assert_int_equal(f->cap.n, 3);
+	bool seen[3] = { false };
+	for (unsigned i = 0; i < 3; i++) {
+		struct pfkey_msg m;
+		struct pfkey_sa sa;
+		char err[128];
+		cap_decode(&f->cap, i, &m);
+		assert_int_equal(m.hdr->sadb_msg_type, SADB_DUMP);
+		assert_int_equal(m.hdr->sadb_msg_seq, 2 - i);	/* counts down to 0 */
+		assert_null(m.ext[SADB_EXT_KEY_ENCRYPT]);
+		assert_int_equal(pfkey_msg_sa(&m, &sa, err, sizeof(err)), 0);
+		assert_true(sa.spi >= 0x3000 && sa.spi < 0x3003);
+		seen[sa.spi - 0x3000] = true;
+	}
+	assert_true(seen[0] && seen[1] && seen[2]);
+	assert_int_equal(simple(f, SADB_FLUSH), 0);
+	assert_int_equal(simple(f, SADB_DUMP), ENOENT);
+	fixture_free(f);
+}
+
+static void test_bad_messages(void **state)
+{
+	struct fixture *f = fixture_new();
+	/* Too short for a header: nothing to answer. */
+	uint8_t tiny[8] = { PF_KEY_V2, SADB_ADD };
+	esp_engine_pfkey_input(f->e, tiny, sizeof(tiny), &f->ep);
+	assert_int_equal(f->cap.n, 0);
+
+	/* A header whose length disagrees with the buffer. */
+	struct sadb_msg h = { .sadb_msg_version = PF_KEY_V2, .sadb_msg_type = SADB_ADD,
+			      .sadb_msg_satype = SADB_SATYPE_ESP, .sadb_msg_len = 5,
+			      .sadb_msg_seq = 77 };
+	esp_engine_pfkey_input(f->e, (uint8_t *)&h, sizeof(h), &f->ep);
+	assert_int_equal(f->cap.n, 1);
+	assert_int_equal(cap_hdr(&f->cap, 0)->sadb_msg_errno, EINVAL);
+	assert_int_equal(cap_hdr(&f->cap, 0)->sadb_msg_seq, 77);
+
+	/* ADD without the SA extension. */
+	struct buf b;
+	buf_init(&b);
+	pfkey_build_simple(&b, SADB_ADD, SADB_SATYPE_ESP, 1);
+	assert_int_equal(request(f, &b), EINVAL);
+
+	/* No integrity and no AEAD: refused. */
+	struct pfkey_sa p = gcm_sa(0x4001, 1, GW_A, GW_B);
+	p.ealg = SADB_X_EALG_AESCBC;
+	p.ekey_len = 16;
+	assert_int_equal(add_sa(f, SADB_ADD, &p), EINVAL);
+	/* Wrong key length for the cipher. */
+	p = gcm_sa(0x4002, 1, GW_A, GW_B);
+	p.ekey_len = 7;
+	assert_int_equal(add_sa(f, SADB_ADD, &p), EINVAL);
+	/* AH is not offered. */
+	p = gcm_sa(0x4003, 1, GW_A, GW_B);
+	p.satype = SADB_SATYPE_AH;
+	assert_int_equal(add_sa(f, SADB_ADD, &p), EPROTONOSUPPORT);
+	/* A message type the engine does not handle. */
+	buf_init(&b);
+	pfkey_build_simple(&b, SADB_REGISTER, SADB_SATYPE_ESP, 1);
+	assert_int_equal(request(f, &b), EOPNOTSUPP);
+	assert_int_equal(simple(f, SADB_DUMP), ENOENT);
+	fixture_free(f);
+}
+
+/* --- SPD messages -------------------------------------------------------------------------- */
+
+static void test_spd(void **state)
+{
+	struct fixture *f = fixture_new();
+	assert_int_equal(simple(f, SADB_X_SPDDUMP), ENOENT);
+	struct pfkey_policy out = policy(IPSEC_DIR_OUTBOUND, "10.1.0.0/16", "10.2.0.0/16", 1,
+					 GW_A, GW_B);
+	struct pfkey_policy in = policy(IPSEC_DIR_INBOUND, "10.2.0.0/16", "10.1.0.0/16", 1,
+					GW_B, GW_A);
+	assert_int_equal(spd_msg(f, SADB_X_SPDADD, &out), 0);
+	struct pfkey_msg m;
+	struct pfkey_policy got;
+	char err[128];
+	cap_decode(&f->cap, 0, &m);
+	assert_int_equal(pfkey_msg_policy(&m, &got, err, sizeof(err)), 0);
+	assert_int_not_equal(got.id, 0);	/* the engine chose one */
+	assert_int_equal(got.dir, IPSEC_DIR_OUTBOUND);
+	uint32_t out_id = got.id;
+	assert_int_equal(spd_msg(f, SADB_X_SPDADD, &in), 0);
+	assert_int_equal(spd_msg(f, SADB_X_SPDADD, &in), EEXIST);
+	/* SPDUPDATE replaces. */
+	in.reqid = 2;
+	assert_int_equal(spd_msg(f, SADB_X_SPDUPDATE, &in), 0);
+
+	assert_int_equal(simple(f, SADB_X_SPDDUMP), 0);
+	assert_int_equal(f->cap.n, 2);
+	unsigned reqid2 = 0;
+	for (unsigned i = 0; i < 2; i++) {
+		cap_decode(&f->cap, i, &m);
+		assert_int_equal(m.hdr->sadb_msg_seq, 1 - i);
+		assert_int_equal(pfkey_msg_policy(&m, &got, err, sizeof(err)), 0);
+		reqid2 += got.dir == IPSEC_DIR_INBOUND && got.reqid == 2;
+	}
+	assert_int_equal(reqid2, 1);
+
+	/* SPDGET and SPDDELETE2 by id; SPDDELETE by selectors. */
+	struct pfkey_policy byid;
+	memset(&byid, 0, sizeof(byid));
+	byid.id = out_id;
+	byid.dir = IPSEC_DIR_OUTBOUND;
+	byid.type = IPSEC_POLICY_DISCARD;
+	assert_int_equal(spd_msg(f, SADB_X_SPDGET, &byid), 0);
+	cap_decode(&f->cap, 0, &m);
+	assert_int_equal(pfkey_msg_policy(&m, &got, err, sizeof(err)), 0);
+	assert_true(selector_equal(&got.dst, &out.dst));
+	assert_int_equal(spd_msg(f, SADB_X_SPDDELETE2, &byid), 0);
+	assert_int_equal(spd_msg(f, SADB_X_SPDGET, &byid), ENOENT);
+	assert_int_equal(spd_msg(f, SADB_X_SPDDELETE, &in), 0);
+	assert_int_equal(spd_msg(f, SADB_X_SPDDELETE, &in), ENOENT);
+	assert_int_equal(simple(f, SADB_X_SPDDUMP), ENOENT);
+	fixture_free(f);
+}
+
+static void test_spd_most_specific(void **state)
+{
+	struct pkt_tuple t;
+	uint8_t pkt[64];
+	size_t len = udp_packet(pkt, "10.1.0.5", "10.2.3.4", 53, 4);
+	assert_int_equal(pkt_parse(pkt, len, &t), 0);
+	struct spd s;
+	spd_init(&s);
+	int err;
+	struct pfkey_policy wide = policy(IPSEC_DIR_OUTBOUND, "10.1.0.0/16", "10.2.0.0/16", 1,
+					  GW_A, GW_B);
+	struct pfkey_policy narrow = policy(IPSEC_DIR_OUTBOUND, "10.1.0.0/16", "10.2.3.0/24", 2,
+					    GW_A, GW_B);
+	struct pfkey_policy port = policy(IPSEC_DIR_OUTBOUND, "10.1.0.0/16",
+					  "10.2.3.0/24[udp/53]", 3, GW_A, GW_B);
+	assert_non_null(spd_add(&s, &wide, &err));
+	assert_non_null(spd_add(&s, &narrow, &err));
+	assert_int_equal(spd_lookup(&s, IPSEC_DIR_OUTBOUND, &t)->p.reqid, 2);
+	assert_non_null(spd_add(&s, &port, &err));
+	assert_int_equal(spd_lookup(&s, IPSEC_DIR_OUTBOUND, &t)->p.reqid, 3);
+	len = udp_packet(pkt, "10.1.0.5", "10.2.9.4", 53, 4);
+	assert_int_equal(pkt_parse(pkt, len, &t), 0);
+	assert_int_equal(spd_lookup(&s, IPSEC_DIR_OUTBOUND, &t)->p.reqid, 1);
+	len = udp_packet(pkt, "10.9.0.5", "10.2.9.4", 53, 4);
+	assert_int_equal(pkt_parse(pkt, len, &t), 0);
+	assert_null(spd_lookup(&s, IPSEC_DIR_OUTBOUND, &t));
+	/* Truncated packets are not parsed. */
+	assert_int_equal(pkt_parse(pkt, 19, &t), -1);
+	put_u16(pkt + 2, 200);
+	assert_int_equal(pkt_parse(pkt, len, &t), -1);
+	spd_destroy(&s);
+}
+
+/* --- the data path ------------------------------------------------------------------------ */
+
+/* A: 10.1/16 behind 192.0.2.1; B: 10.2/16 behind 198.51.100.1. */
+static void setup_pair(struct fixture *a, struct fixture *b, bool udp)
+{
+	struct pfkey_policy out = policy(IPSEC_DIR_OUTBOUND, "10.1.0.0/16", "10.2.0.0/16", 1,
+					 GW_A, GW_B);
+	assert_int_equal(spd_msg(a, SADB_X_SPDADD, &out), 0);
+	struct pfkey_policy in = policy(IPSEC_DIR_INBOUND, "10.1.0.0/16", "10.2.0.0/16", 1,
+					GW_A, GW_B);
+	assert_int_equal(spd_msg(b, SADB_X_SPDADD, &in), 0);
+	struct pfkey_sa sa = gcm_sa(0xa0001, 1, GW_A, GW_B);
+	if (udp) {
+		sa.natt_type = UDP_ENCAP_ESPINUDP;
+		sa.natt_sport = 4500;
+		sa.natt_dport = 4500;
+	}
+	assert_int_equal(add_sa(a, SADB_ADD, &sa), 0);
+	assert_int_equal(add_sa(b, SADB_ADD, &sa), 0);
+}
+
+static enum esp_verdict deliver_to(struct fixture *to, struct fixture *from)
+{
+	return esp_engine_input_packet(to->e, &from->wire.last_src, &from->wire.last_dst,
+				       from->wire.last_udp, from->wire.last, from->wire.last_len);
+}
+
+static void test_roundtrip(void **state)
+{
+	struct fixture *a = fixture_new(), *b = fixture_new();
+	setup_pair(a, b, false);
+	uint8_t pkt[256];
+	size_t len = udp_packet(pkt, "10.1.0.5", "10.2.0.9", 7, 100);
+	assert_int_equal(esp_engine_output_packet(a->e, pkt, len), ESP_V_SENT);
+	assert_int_equal(a->wire.sent, 1);
+	assert_false(a->wire.last_udp);
+	char s[ADDR_STRLEN];
+	assert_string_equal(addr_ntop(&a->wire.last_dst, s, sizeof(s)), GW_B);
+	assert_int_equal(get_u32(a->wire.last), 0xa0001);
+	assert_memory_not_equal(a->wire.last + 8 + 8, pkt, 28);	/* encrypted */
+
+	assert_int_equal(deliver_to(b, a), ESP_V_DELIVERED);
+	assert_int_equal(b->wire.written, 1);
+	assert_int_equal(b->wire.tun_len, len);
+	assert_memory_equal(b->wire.tun, pkt, len);
+	assert_int_equal(stats(a, 0xa0001, GW_B).packets, 1);
+	assert_int_equal(stats(a, 0xa0001, GW_B).bytes, len);
+	assert_int_equal(stats(b, 0xa0001, GW_B).packets, 1);
+
+	/* The same packet again is a replay. */
+	assert_int_equal(deliver_to(b, a), ESP_V_DROPPED);
+	assert_int_equal(stats(b, 0xa0001, GW_B).replay, 1);
+	assert_int_equal(b->wire.written, 1);
+
+	/* A flipped bit is an integrity failure. */
+	assert_int_equal(esp_engine_output_packet(a->e, pkt, len), ESP_V_SENT);
+	a->wire.last[a->wire.last_len - 20] ^= 1;
+	assert_int_equal(deliver_to(b, a), ESP_V_DROPPED);
+	assert_int_equal(stats(b, 0xa0001, GW_B).integrity, 1);
+
+	/* Unknown SPI. */
+	struct esp_engine_stats est;
+	put_u32(a->wire.last, 0xdead);
+	assert_int_equal(deliver_to(b, a), ESP_V_DROPPED);
+	esp_engine_stats(b->e, &est);
+	assert_int_equal(est.no_sa, 1);
+
+	/* No policy for this destination on A. */
+	len = udp_packet(pkt, "10.1.0.5", "10.7.0.9", 7, 10);
+	assert_int_equal(esp_engine_output_packet(a->e, pkt, len), ESP_V_DROPPED);
+	esp_engine_stats(a->e, &est);
+	assert_int_equal(est.no_policy, 1);
+	fixture_free(a);
+	fixture_free(b);
+}
+
+static void test_selector_mismatch(void **state)
+{
+	struct fixture *a = fixture_new(), *b = fixture_new();
+	setup_pair(a, b, false);
+	/* A also sends 10.3/16 through the same reqid; B's policy does not allow it. */
+	struct pfkey_policy extra = policy(IPSEC_DIR_OUTBOUND, "10.1.0.0/16", "10.3.0.0/16", 1,
+					   GW_A, GW_B);
+	assert_int_equal(spd_msg(a, SADB_X_SPDADD, &extra), 0);
+	uint8_t pkt[256];
+	size_t len = udp_packet(pkt, "10.1.0.5", "10.3.0.9", 7, 20);
+	assert_int_equal(esp_engine_output_packet(a->e, pkt, len), ESP_V_SENT);
+	assert_int_equal(deliver_to(b, a), ESP_V_DROPPED);
+	assert_int_equal(stats(b, 0xa0001, GW_B).selector, 1);
+	assert_int_equal(stats(b, 0xa0001, GW_B).packets, 0);
+	assert_int_equal(b->wire.written, 0);
+
+	/* With selectors on the SA itself, they are what counts. */
+	struct pfkey_sa sa = gcm_sa(0xb0002, 2, GW_A, GW_B);
+	sa.has_sel = true;
+	sa.sel_src = S("10.1.0.0/16");
+	sa.sel_dst = S("10.3.0.0/16");
+	assert_int_equal(add_sa(b, SADB_ADD, &sa), 0);
+	sa.reqid = 1;
+	struct pfkey_sa sa_a = sa;
+	sa_a.has_sel = false;
+	assert_int_equal(sa_op(a, SADB_DELETE, 0xa0001, GW_A, GW_B), 0);
+	assert_int_equal(add_sa(a, SADB_ADD, &sa_a), 0);
+	assert_int_equal(esp_engine_output_packet(a->e, pkt, len), ESP_V_SENT);
+	assert_int_equal(get_u32(a->wire.last), 0xb0002);
+	assert_int_equal(deliver_to(b, a), ESP_V_DELIVERED);
+	fixture_free(a);
+	fixture_free(b);
+}
+
+static void test_udp_encap(void **state)
+{
+	struct fixture *a = fixture_new(), *b = fixture_new();
+	setup_pair(a, b, true);
+	uint8_t pkt[256];
+	size_t len = udp_packet(pkt, "10.1.0.5", "10.2.0.9", 7, 60);
+	assert_int_equal(esp_engine_output_packet(a->e, pkt, len), ESP_V_SENT);
+	assert_true(a->wire.last_udp);
+	assert_int_equal(a->wire.last_dst.port, 4500);
+	assert_int_equal(deliver_to(b, a), ESP_V_DELIVERED);
+	assert_memory_equal(b->wire.tun, pkt, len);
+
+	/* Keepalive and IKE on the same port. */
+	struct addr peer = A(GW_A), me = A(GW_B);
+	peer.port = 4500;
+	me.port = 4500;
+	uint8_t ka = 0xff;
+	assert_int_equal(esp_engine_input_packet(b->e, &peer, &me, true, &ka, 1), ESP_V_KEEPALIVE);
+	uint8_t ike[12] = { 0, 0, 0, 0, 0x11, 0x22, 0x33, 0x44, 5, 6, 7, 8 };
+	assert_int_equal(esp_engine_input_packet(b->e, &peer, &me, true, ike, sizeof(ike)),
+			 ESP_V_IKE);
+	uint8_t got[64];
+	struct addr local, remote;
+	assert_int_equal(esp_engine_ike_recv(b->e, got, sizeof(got), &local, &remote), 8);
+	assert_memory_equal(got, ike + 4, 8);
+	assert_true(addr_equal(&remote, &peer));
+	assert_true(addr_equal(&local, &me));
+	assert_int_equal(esp_engine_ike_recv(b->e, got, sizeof(got), &local, &remote), 0);
+	fixture_free(a);
+	fixture_free(b);
+}
+
+static void test_transport_mode(void **state)
+{
+	struct fixture *a = fixture_new(), *b = fixture_new();
+	struct pfkey_policy out = policy(IPSEC_DIR_OUTBOUND, GW_A "/32", GW_B "/32[udp/1701]", 9,
+					 GW_A, GW_B);
+	out.mode = IPSEC_MODE_TRANSPORT;
+	memset(&out.tunnel_src, 0, sizeof(out.tunnel_src));
+	memset(&out.tunnel_dst, 0, sizeof(out.tunnel_dst));
+	assert_int_equal(spd_msg(a, SADB_X_SPDADD, &out), 0);
+	struct pfkey_sa sa = gcm_sa(0xc0003, 9, GW_A, GW_B);
+	sa.mode = IPSEC_MODE_TRANSPORT;
+	assert_int_equal(add_sa(a, SADB_ADD, &sa), 0);
+	assert_int_equal(add_sa(b, SADB_ADD, &sa), 0);
+	uint8_t pkt[256];
+	size_t len = udp_packet(pkt, GW_A, GW_B, 1701, 30);
+	assert_int_equal(esp_engine_output_packet(a->e, pkt, len), ESP_V_SENT);
+	/* ESP carries only the UDP datagram: 8 + 8 (IV) + 38 + pad + 2 + 16. */
+	assert_true(a->wire.last_len < len + 8 + 8 + 2 + 16 + 4 - 20 + 4);
+	assert_int_equal(deliver_to(b, a), ESP_V_DELIVERED);
+	assert_int_equal(b->wire.tun_len, len);
+	assert_memory_equal(b->wire.tun + 12, pkt + 12, 8);	/* addresses */
+	assert_memory_equal(b->wire.tun + 20, pkt + 20, len - 20);	/* the datagram */
+	assert_int_equal(b->wire.tun[9], IPPROTO_UDP);
+	fixture_free(a);
+	fixture_free(b);
+}
+
+static void test_acquire_and_release(void **state)
+{
+	struct fixture *a = fixture_new();
+	struct pfkey_policy out = policy(IPSEC_DIR_OUTBOUND, "10.1.0.0/16", "10.2.0.0/16", 5,
+					 GW_A, GW_B);
+	assert_int_equal(spd_msg(a, SADB_X_SPDADD, &out), 0);
+	uint8_t pkt[256];
+	size_t len = udp_packet(pkt, "10.1.0.5", "10.2.0.9", 53, 20);
+	assert_int_equal(esp_engine_output_packet(a->e, pkt, len), ESP_V_HELD);
+	assert_int_equal(esp_engine_output_packet(a->e, pkt, len), ESP_V_HELD);
+	cap_clear(&a->cap);
+	esp_engine_drain(a->e, &a->ep);
+	assert_int_equal(a->cap.n, 1);	/* one ACQUIRE for both packets */
+	struct pfkey_msg m;
+	struct pfkey_acquire acq;
+	char err[128];
+	cap_decode(&a->cap, 0, &m);
+	assert_int_equal(pfkey_msg_acquire(&m, &acq, err, sizeof(err)), 0);
+	assert_int_equal(acq.policy.reqid, 5);
+	assert_int_equal(acq.policy.dir, IPSEC_DIR_OUTBOUND);
+	char s[ADDR_STRLEN];
+	assert_string_equal(addr_ntop(&acq.dst, s, sizeof(s)), GW_B);
+	assert_true(acq.has_pkt);
+	assert_int_equal(acq.pkt_dst.proto, IPPROTO_UDP);
+	assert_int_equal(acq.pkt_dst.port_lo, 53);
+	assert_int_equal(a->wire.sent, 0);
+
+	/* The SA arrives: both held packets leave at once. */
+	struct pfkey_sa sa = gcm_sa(0xd0004, 5, GW_A, GW_B);
+	assert_int_equal(add_sa(a, SADB_ADD, &sa), 0);
+	assert_int_equal(a->wire.sent, 2);
+	assert_int_equal(stats(a, 0xd0004, GW_B).packets, 2);
+	assert_int_equal(esp_engine_output_packet(a->e, pkt, len), ESP_V_SENT);
+	fixture_free(a);
+}
+
+static void test_held_packets_expire(void **state)
+{
+	struct fixture *a = fixture_new();
+	struct pfkey_policy out = policy(IPSEC_DIR_OUTBOUND, "10.1.0.0/16", "10.2.0.0/16", 5,
+					 GW_A, GW_B);
+	assert_int_equal(spd_msg(a, SADB_X_SPDADD, &out), 0);
+	uint8_t pkt[256];
+	size_t len = udp_packet(pkt, "10.1.0.5", "10.2.0.9", 53, 20);
+	for (int i = 0; i < 4; i++)
+		assert_int_equal(esp_engine_output_packet(a->e, pkt, len), ESP_V_HELD);
+	assert_int_equal(esp_engine_output_packet(a->e, pkt, len), ESP_V_DROPPED);
+	esp_engine_tick(a->e, T0 + 3000);	/* held longer than hold_ms */
+	struct pfkey_sa sa = gcm_sa(0xd0005, 5, GW_A, GW_B);
+	assert_int_equal(add_sa(a, SADB_ADD, &sa), 0);
+	assert_int_equal(a->wire.sent, 0);
+	struct esp_engine_stats st;
+	esp_engine_stats(a->e, &st);
+	assert_int_equal(st.held, 4);
+	assert_int_equal(st.hold_dropped, 5);
+	fixture_free(a);
+}
+
+static int drain_expires(struct fixture *f, bool *hard)
+{
+	cap_clear(&f->cap);
+	esp_engine_drain(f->e, &f->ep);
+	for (unsigned i = 0; i < f->cap.n; i++) {
+		struct pfkey_msg m;
+		cap_decode(&f->cap, i, &m);
+		assert_int_equal(m.hdr->sadb_msg_type, SADB_EXPIRE);
+		*hard = pfkey_msg_expire_is_hard(&m);
+	}
+	return (int)f->cap.n;
+}
+
+static void test_expire_time(void **state)
+{
+	struct fixture *f = fixture_new();
+	struct pfkey_sa p = gcm_sa(0xe0001, 1, GW_A, GW_B);
+	p.has_soft = p.has_hard = true;
+	p.soft.addtime = 10;
+	p.hard.addtime = 20;
+	assert_int_equal(add_sa(f, SADB_ADD, &p), 0);
+	bool hard = false;
+	esp_engine_tick(f->e, T0 + 9999);
+	assert_int_equal(drain_expires(f, &hard), 0);
+	esp_engine_tick(f->e, T0 + 10000);
+	assert_int_equal(drain_expires(f, &hard), 1);
+	assert_false(hard);
+	esp_engine_tick(f->e, T0 + 15000);	/* soft goes out once */
+	assert_int_equal(drain_expires(f, &hard), 0);
+	assert_int_equal(sa_op(f, SADB_GET, 0xe0001, GW_A, GW_B), 0);
+	esp_engine_tick(f->e, T0 + 20000);
+	assert_int_equal(drain_expires(f, &hard), 1);
+	assert_true(hard);
+	/* Hard expiry deleted the SA. */
+	assert_int_equal(sa_op(f, SADB_GET, 0xe0001, GW_A, GW_B), ESRCH);
+	fixture_free(f);
+}
+
+static void test_expire_packets(void **state)
+{
+	struct fixture *a = fixture_new();
+	struct pfkey_policy out = policy(IPSEC_DIR_OUTBOUND, "10.1.0.0/16", "10.2.0.0/16", 1,
+					 GW_A, GW_B);
+	assert_int_equal(spd_msg(a, SADB_X_SPDADD, &out), 0);
+	struct pfkey_sa p = gcm_sa(0xe0002, 1, GW_A, GW_B);
+	p.has_soft = p.has_hard = true;
+	p.soft.packets = 2;
+	p.hard.packets = 3;
+	assert_int_equal(add_sa(a, SADB_ADD, &p), 0);
+	uint8_t pkt[256];
+	size_t len = udp_packet(pkt, "10.1.0.5", "10.2.0.9", 53, 20);
+	bool hard = false;
+	assert_int_equal(esp_engine_output_packet(a->e, pkt, len), ESP_V_SENT);
+	assert_int_equal(drain_expires(a, &hard), 0);
+	assert_int_equal(esp_engine_output_packet(a->e, pkt, len), ESP_V_SENT);
+	assert_int_equal(drain_expires(a, &hard), 1);
+	assert_false(hard);
+	assert_int_equal(esp_engine_output_packet(a->e, pkt, len), ESP_V_SENT);
+	/* The SA is dead from here on: the next packet asks for a new one. */
+	assert_int_equal(esp_engine_output_packet(a->e, pkt, len), ESP_V_HELD);
+	cap_clear(&a->cap);
+	esp_engine_drain(a->e, &a->ep);
+	assert_int_equal(a->cap.n, 2);
+	bool saw_hard = false, saw_acquire = false;
+	for (unsigned i = 0; i < 2; i++) {
+		struct pfkey_msg m;
+		cap_decode(&a->cap, i, &m);
+		saw_hard |= m.hdr->sadb_msg_type == SADB_EXPIRE && pfkey_msg_expire_is_hard(&m);
+		saw_acquire |= m.hdr->sadb_msg_type == SADB_ACQUIRE;
+	}
+	assert_true(saw_hard && saw_acquire);
+	assert_int_equal(sa_op(a, SADB_GET, 0xe0002, GW_A, GW_B), ESRCH);
+	fixture_free(a);
+}
+
+static void test_make_before_break(void **state)
+{
+	struct fixture *a = fixture_new(), *b = fixture_new();
+	setup_pair(a, b, false);
+	uint8_t pkt[256];
+	size_t len = udp_packet(pkt, "10.1.0.5", "10.2.0.9", 7, 40);
+	assert_int_equal(esp_engine_output_packet(a->e, pkt, len), ESP_V_SENT);
+	uint8_t old_pkt[4096];
+	size_t old_len = a->wire.last_len;
+	memcpy(old_pkt, a->wire.last, old_len);
+
+	/* Rekey: the new SA takes over outbound at once... */
+	struct pfkey_sa sa2 = gcm_sa(0xa0002, 1, GW_A, GW_B);
+	assert_int_equal(add_sa(a, SADB_ADD, &sa2), 0);
+	assert_int_equal(add_sa(b, SADB_ADD, &sa2), 0);
+	assert_int_equal(esp_engine_output_packet(a->e, pkt, len), ESP_V_SENT);
+	assert_int_equal(get_u32(a->wire.last), 0xa0002);
+	assert_int_equal(deliver_to(b, a), ESP_V_DELIVERED);
+	/* ...while the old inbound SA still decrypts what was in flight. */
+	struct addr s = A(GW_A), d = A(GW_B);
+	assert_int_equal(esp_engine_input_packet(b->e, &s, &d, false, old_pkt, old_len),
+			 ESP_V_DELIVERED);
+	/* Deleting the new one falls back to the old one. */
+	assert_int_equal(sa_op(a, SADB_DELETE, 0xa0002, GW_A, GW_B), 0);
+	assert_int_equal(esp_engine_output_packet(a->e, pkt, len), ESP_V_SENT);
+	assert_int_equal(get_u32(a->wire.last), 0xa0001);
+	fixture_free(a);
+	fixture_free(b);
+}
+
+static void test_cbc_sha256(void **state)
+{
+	struct fixture *a = fixture_new(), *b = fixture_new();
+	struct pfkey_policy out = policy(IPSEC_DIR_OUTBOUND, "10.1.0.0/16", "10.2.0.0/16", 1,
+					 GW_A, GW_B);
+	assert_int_equal(spd_msg(a, SADB_X_SPDADD, &out), 0);
+	struct pfkey_sa sa = gcm_sa(0xf0001, 1, GW_A, GW_B);
+	sa.ealg = SADB_X_EALG_AESCBC;
+	sa.ekey_len = 32;
+	sa.aalg = SADB_X_AALG_SHA2_256HMAC;
+	sa.akey_len = 32;
+	memset(sa.akey, 0x5a, 32);
+	assert_int_equal(add_sa(a, SADB_ADD, &sa), 0);
+	assert_int_equal(add_sa(b, SADB_ADD, &sa), 0);
+	uint8_t pkt[256];
+	size_t len = udp_packet(pkt, "10.1.0.5", "10.2.0.9", 7, 77);
+	assert_int_equal(esp_engine_output_packet(a->e, pkt, len), ESP_V_SENT);
+	assert_int_equal(deliver_to(b, a), ESP_V_DELIVERED);
+	assert_memory_equal(b->wire.tun, pkt, len);
+	fixture_free(a);
+	fixture_free(b);
+}
+
+int main(void)
+{
+	log_set_all_levels(-1);
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_getspi),
+		cmocka_unit_test(test_add_get_delete),
+		cmocka_unit_test(test_update_larval),
+		cmocka_unit_test(test_larval_timeout),
+		cmocka_unit_test(test_dump_and_flush),
+		cmocka_unit_test(test_bad_messages),
+		cmocka_unit_test(test_spd),
+		cmocka_unit_test(test_spd_most_specific),
+		cmocka_unit_test(test_roundtrip),
+		cmocka_unit_test(test_selector_mismatch),
+		cmocka_unit_test(test_udp_encap),
+		cmocka_unit_test(test_transport_mode),
+		cmocka_unit_test(test_acquire_and_release),
+		cmocka_unit_test(test_held_packets_expire),
+		cmocka_unit_test(test_expire_time),
+		cmocka_unit_test(test_expire_packets),
+		cmocka_unit_test(test_make_before_break),
+		cmocka_unit_test(test_cbc_sha256),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

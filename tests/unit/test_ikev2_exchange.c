@@ -1,0 +1,400 @@
+/* In-process IKEv2 exchanges: two tsunagi IKE cores talk to each other through a mock
+ * wire, with a mock clock and a PF_KEY recorder in place of the ESP engine. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "ike/ike_private.h"
+#include "lib/log.h"
+#include "tests/unit/ike_harness.h"
+
+static char conf_a[2048], conf_b[2048];
+
+static void make_conf(char *out, size_t len, const char *local, const char *remote,
+		      const char *lnet, const char *rnet, const char *ike, const char *esp,
+		      const char *psk, const char *extra, const char *child_extra)
+{
+	snprintf(out, len,
+		 "connections {\n"
+		 "  site {\n"
+		 "    local_addrs = %s\n"
+		 "    remote_addrs = %s\n"
+		 "    proposals = %s\n"
+		 "%s"
+		 "    local {\n      auth = psk\n      id = %s\n    }\n"
+		 "    remote {\n      auth = psk\n      id = %s\n    }\n"
+		 "    children {\n"
+		 "      net {\n"
+		 "        local_ts = %s\n"
+		 "        remote_ts = %s\n"
+		 "        esp_proposals = %s\n"
+		 "%s"
+		 "      }\n"
+		 "    }\n"
+		 "  }\n"
+		 "}\n"
+		 "secrets {\n"
+		 "  ike-site {\n    id-a = 192.0.2.1\n    id-b = 198.51.100.2\n    secret = %s\n  }\n"
+		 "}\n",
+		 local, remote, ike, extra, local, remote, lnet, rnet, esp, child_extra, psk);
+}
+
+static void confs(const char *ike_a, const char *ike_b, const char *esp_a, const char *esp_b,
+		  const char *psk_b, const char *extra, const char *child_extra)
+{
+	make_conf(conf_a, sizeof(conf_a), "192.0.2.1", "198.51.100.2", "10.1.0.0/24",
+		  "10.2.0.0/24", ike_a, esp_a, "s3cret-key", extra, child_extra);
+	make_conf(conf_b, sizeof(conf_b), "198.51.100.2", "192.0.2.1", "10.2.0.0/24",
+		  "10.1.0.0/24", ike_b, esp_b, psk_b, extra, child_extra);
+}
+
+static void establish(struct harness *h)
+{
+	char err[256];
+	assert_int_equal(ike_initiate(h->a.core, "site", "net", h->now, err, sizeof(err)), 0);
+	h_pump(h);
+}
+
+/* The two ends installed mirrored SAs with the same keys. */
+static void assert_child_pair(struct harness *h)
+{
+	const struct ike_sa *sa = h_first_sa(&h->a), *sb = h_first_sa(&h->b);
+	assert_non_null(sa);
+	assert_non_null(sb);
+	const struct child_sa *ca = sa->children, *cb = sb->children;
+	assert_non_null(ca);
+	assert_non_null(cb);
+	assert_int_equal(ca->spi_out, cb->spi_in);
+	assert_int_equal(ca->spi_in, cb->spi_out);
+	const struct pfkey_sa *a_out = h_find_sa(&h->a, ca->spi_out);
+	const struct pfkey_sa *b_in = h_find_sa(&h->b, cb->spi_in);
+	assert_non_null(a_out);
+	assert_non_null(b_in);
+	assert_int_equal(a_out->ekey_len, b_in->ekey_len);
+	assert_memory_equal(a_out->ekey, b_in->ekey, a_out->ekey_len);
+	assert_int_equal(a_out->akey_len, b_in->akey_len);
+	assert_memory_equal(a_out->akey, b_in->akey, a_out->akey_len);
+	const struct pfkey_sa *a_in = h_find_sa(&h->a, ca->spi_in);
+	assert_non_null(a_in);
+	/* Each direction has its own keys. */
+	assert_memory_not_equal(a_in->ekey, a_out->ekey, a_out->ekey_len);
+}
+
+static void test_establish_aead(void **state)
+{
+	struct harness h;
+	confs("aes256gcm16-prfsha256-x25519", "aes256gcm16-prfsha256-x25519", "aes256gcm16",
+	      "aes256gcm16", "s3cret-key", "", "");
+	assert_int_equal(h_init(&h, conf_a, conf_b), 0);
+	establish(&h);
+	assert_int_equal(h_count_sas(&h.a, IKE_ESTABLISHED), 1);
+	assert_int_equal(h_count_sas(&h.b, IKE_ESTABLISHED), 1);
+	assert_int_equal(h_count_children(&h.a), 1);
+	assert_child_pair(&h);
+	const struct child_sa *c = h_first_sa(&h.b)->children;
+	char s[SELECTOR_STRLEN];
+	assert_string_equal(selector_fmt(&c->local_ts[0], s, sizeof(s)), "10.2.0.0/24");
+	assert_string_equal(selector_fmt(&c->remote_ts[0], s, sizeof(s)), "10.1.0.0/24");
+	assert_int_equal(h.a.n_policies, 2);
+	h_free(&h);
+}
+
+static void test_establish_cbc_modp(void **state)
+{
+	struct harness h;
+	confs("aes128-sha256-modp2048", "aes128-sha256-modp2048", "aes128-sha256",
+	      "aes128-sha256", "s3cret-key", "", "");
+	assert_int_equal(h_init(&h, conf_a, conf_b), 0);
+	establish(&h);
+	assert_int_equal(h_count_sas(&h.a, IKE_ESTABLISHED), 1);
+	assert_child_pair(&h);
+	const struct pfkey_sa *p = h_find_sa(&h.a, h_first_sa(&h.a)->children->spi_out);
+	assert_int_equal(p->ekey_len, 16);
+	assert_int_equal(p->akey_len, 32);
+	h_free(&h);
+}
+
+static void test_wrong_psk(void **state)
+{
+	struct harness h;
+	confs("aes256gcm16-prfsha256-x25519", "aes256gcm16-prfsha256-x25519", "aes256gcm16",
+	      "aes256gcm16", "another-key", "", "");
+	assert_int_equal(h_init(&h, conf_a, conf_b), 0);
+	establish(&h);
+	assert_int_equal(h_count_sas(&h.a, IKE_ESTABLISHED), 0);
+	assert_int_equal(h_count_sas(&h.b, IKE_ESTABLISHED), 0);
+	assert_null(h_first_sa(&h.a));
+	assert_null(h_first_sa(&h.b));
+	struct ike_stats st;
+	ike_get_stats(h.b.core, &st);
+	assert_int_equal(st.auth_failures, 1);
+	ike_get_stats(h.a.core, &st);
+	assert_int_equal(st.auth_failures, 1);
+	assert_int_equal(h.a.n_sas, 0);
+	h_free(&h);
+}
+
+static void test_ike_proposal_mismatch(void **state)
+{
+	struct harness h;
+	confs("aes256gcm16-prfsha256-x25519", "aes128-sha1-modp2048", "aes256gcm16",
+	      "aes256gcm16", "s3cret-key", "", "");
+	assert_int_equal(h_init(&h, conf_a, conf_b), 0);
+	establish(&h);
+	assert_null(h_first_sa(&h.a));
+	assert_null(h_first_sa(&h.b));
+	h_free(&h);
+}
+
+static void test_child_proposal_mismatch_keeps_ike(void **state)
+{
+	struct harness h;
+	confs("aes256gcm16-prfsha256-x25519", "aes256gcm16-prfsha256-x25519", "aes256gcm16",
+	      "aes128-sha1", "s3cret-key", "", "");
+	assert_int_equal(h_init(&h, conf_a, conf_b), 0);
+	establish(&h);
+	/* RFC 7296 1.2: the IKE SA stands, no CHILD_SA is created. */
+	assert_int_equal(h_count_sas(&h.a, IKE_ESTABLISHED), 1);
+	assert_int_equal(h_count_sas(&h.b, IKE_ESTABLISHED), 1);
+	assert_int_equal(h_count_children(&h.a), 0);
+	assert_int_equal(h_count_children(&h.b), 0);
+	h_free(&h);
+}
+
+static void test_invalid_ke_retry(void **state)
+{
+	struct harness h;
+	/* a sends MODP 2048 first; b only takes Curve25519 and asks for it. */
+	confs("aes256gcm16-prfsha256-modp2048-x25519", "aes256gcm16-prfsha256-x25519",
+	      "aes256gcm16", "aes256gcm16", "s3cret-key", "", "");
+	assert_int_equal(h_init(&h, conf_a, conf_b), 0);
+	establish(&h);
+	assert_int_equal(h_count_sas(&h.a, IKE_ESTABLISHED), 1);
+	const struct xform *dh = proposal_get(&h_first_sa(&h.a)->prop, XF_DH);
+	assert_non_null(dh);
+	assert_int_equal(dh->id, DH_CURVE25519);
+	assert_child_pair(&h);
+	h_free(&h);
+}
+
+static void test_retransmit_lost_init(void **state)
+{
+	struct harness h;
+	confs("aes256gcm16-prfsha256-x25519", "aes256gcm16-prfsha256-x25519", "aes256gcm16",
+	      "aes256gcm16", "s3cret-key", "", "");
+	assert_int_equal(h_init(&h, conf_a, conf_b), 0);
+	h.a.drop_next = 1;
+	establish(&h);
+	assert_null(h_first_sa(&h.b));
+	h_advance(&h, 5000);	/* first retransmit after 4 s */
+	assert_int_equal(h_count_sas(&h.a, IKE_ESTABLISHED), 1);
+	assert_int_equal(h_count_sas(&h.b, IKE_ESTABLISHED), 1);
+	struct ike_stats st;
+	ike_get_stats(h.a.core, &st);
+	assert_true(st.retransmits >= 1);
+	h_free(&h);
+}
+
+static void test_lost_response_answered_from_cache(void **state)
+{
+	struct harness h;
+	confs("aes256gcm16-prfsha256-x25519", "aes256gcm16-prfsha256-x25519", "aes256gcm16",
+	      "aes256gcm16", "s3cret-key", "", "");
+	assert_int_equal(h_init(&h, conf_a, conf_b), 0);
+	establish(&h);
+	assert_child_pair(&h);
+	/* Lose b's answer to a's liveness check: a retransmits, b answers from its cache
+	 * without processing the request twice. */
+	h.b.drop_next = 1;
+	char err[64];
+	struct ike_sa *sa = (struct ike_sa *)h_first_sa(&h.a);
+	ike_sa_queue(sa, TASK_DPD, NULL, 0);
+	h_pump(&h);
+	assert_int_equal(sa->req.kind, TASK_DPD);
+	h_advance(&h, 5000);
+	assert_int_equal(sa->req.kind, TASK_NONE);
+	assert_int_equal(h_count_sas(&h.a, IKE_ESTABLISHED), 1);
+	(void)err;
+	h_free(&h);
+}
+
+static void test_child_rekey(void **state)
+{
+	struct harness h;
+	char err[128];
+	confs("aes256gcm16-prfsha256-x25519", "aes256gcm16-prfsha256-x25519", "aes256gcm16",
+	      "aes256gcm16", "s3cret-key", "", "");
+	assert_int_equal(h_init(&h, conf_a, conf_b), 0);
+	establish(&h);
+	uint32_t old_in = h_first_sa(&h.a)->children->spi_in;
+	assert_int_equal(ike_rekey(h.a.core, NULL, 0, "net", 0, h.now, err, sizeof(err)), 0);
+	h_pump(&h);
+	assert_int_equal(h_count_children(&h.a), 1);
+	assert_int_equal(h_count_children(&h.b), 1);
+	assert_int_not_equal(h_first_sa(&h.a)->children->spi_in, old_in);
+	assert_null(h_find_sa(&h.a, old_in));	/* deleted from the engine */
+	assert_child_pair(&h);
+	/* Policies stay in place across the rekey (make-before-break). */
+	assert_int_equal(h.a.n_policies, 2);
+	assert_int_equal(h.b.n_policies, 2);
+	h_free(&h);
+}
+
+static void test_child_rekey_pfs(void **state)
+{
+	struct harness h;
+	char err[128];
+	confs("aes256gcm16-prfsha256-x25519", "aes256gcm16-prfsha256-x25519",
+	      "aes256gcm16-ecp256", "aes256gcm16-ecp256", "s3cret-key", "", "");
+	assert_int_equal(h_init(&h, conf_a, conf_b), 0);
+	establish(&h);
+	assert_int_equal(h_count_children(&h.a), 1);
+	assert_int_equal(ike_rekey(h.a.core, NULL, 0, "net", 0, h.now, err, sizeof(err)), 0);
+	h_pump(&h);
+	const struct child_sa *c = h_first_sa(&h.a)->children;
+	assert_non_null(c);
+	assert_null(c->next);
+	assert_int_equal(c->pfs_group, DH_ECP256);
+	assert_child_pair(&h);
+	h_free(&h);
+}
+
+static void test_ike_rekey_keeps_children(void **state)
+{
+	struct harness h;
+	char err[128];
+	confs("aes256gcm16-prfsha256-x25519", "aes256gcm16-prfsha256-x25519", "aes256gcm16",
+	      "aes256gcm16", "s3cret-key", "", "");
+	assert_int_equal(h_init(&h, conf_a, conf_b), 0);
+	establish(&h);
+	uint32_t old_id = h_first_sa(&h.a)->uniqueid;
+	uint32_t spi_in = h_first_sa(&h.a)->children->spi_in;
+	assert_int_equal(ike_rekey(h.a.core, "site", 0, NULL, 0, h.now, err, sizeof(err)), 0);
+	h_pump(&h);
+	assert_int_equal(h_count_sas(&h.a, IKE_ESTABLISHED), 1);
+	assert_int_equal(h_count_sas(&h.b, IKE_ESTABLISHED), 1);
+	assert_null(ike_sa_next(h_first_sa(&h.a)));
+	assert_int_not_equal(h_first_sa(&h.a)->uniqueid, old_id);
+	assert_int_equal(h_first_sa(&h.a)->children->spi_in, spi_in);
+	assert_non_null(h_find_sa(&h.a, spi_in));
+	/* The new SA works: a child rekey over it succeeds. */
+	assert_int_equal(ike_rekey(h.a.core, NULL, 0, "net", 0, h.now, err, sizeof(err)), 0);
+	h_pump(&h);
+	assert_child_pair(&h);
+	h_free(&h);
+}
+
+static void test_dpd_detects_dead_peer(void **state)
+{
+	struct harness h;
+	confs("aes256gcm16-prfsha256-x25519", "aes256gcm16-prfsha256-x25519", "aes256gcm16",
+	      "aes256gcm16", "s3cret-key", "    dpd_delay = 10s\n", "");
+	assert_int_equal(h_init(&h, conf_a, conf_b), 0);
+	establish(&h);
+	assert_int_equal(h_count_sas(&h.a, IKE_ESTABLISHED), 1);
+	h.b.drop_out = true;	/* b dies */
+	/* dpd_delay 10 s, then retransmits at 4, 7.2, 13 s and a last wait of 23 s. */
+	h_advance(&h, 9000);
+	assert_int_equal(h_count_sas(&h.a, IKE_ESTABLISHED), 1);
+	h_advance(&h, 10000 + 4000 + 7200 + 13000 + 23400 + 2000);
+	assert_null(h_first_sa(&h.a));
+	assert_int_equal(h_count_children(&h.a), 0);
+	h_free(&h);
+}
+
+static void test_terminate_deletes_both_sides(void **state)
+{
+	struct harness h;
+	char err[128];
+	confs("aes256gcm16-prfsha256-x25519", "aes256gcm16-prfsha256-x25519", "aes256gcm16",
+	      "aes256gcm16", "s3cret-key", "", "");
+	assert_int_equal(h_init(&h, conf_a, conf_b), 0);
+	establish(&h);
+	assert_int_equal(ike_terminate(h.a.core, "site", 0, NULL, 0, h.now, err, sizeof(err)), 0);
+	h_pump(&h);
+	assert_null(h_first_sa(&h.a));
+	assert_null(h_first_sa(&h.b));
+	assert_int_equal(h.a.n_policies, 0);
+	assert_int_equal(h.b.n_policies, 0);
+	h_free(&h);
+}
+
+static void test_ts_mismatch(void **state)
+{
+	struct harness h;
+	confs("aes256gcm16-prfsha256-x25519", "aes256gcm16-prfsha256-x25519", "aes256gcm16",
+	      "aes256gcm16", "s3cret-key", "", "");
+	/* b expects a different remote network. */
+	char *p = strstr(conf_b, "remote_ts = 10.1.0.0/24");
+	assert_non_null(p);
+	memcpy(p, "remote_ts = 10.9.0.0/24", strlen("remote_ts = 10.9.0.0/24"));
+	assert_int_equal(h_init(&h, conf_a, conf_b), 0);
+	establish(&h);
+	assert_int_equal(h_count_sas(&h.a, IKE_ESTABLISHED), 1);
+	assert_int_equal(h_count_children(&h.a), 0);
+	assert_int_equal(h_count_children(&h.b), 0);
+	h_free(&h);
+}
+
+static void test_garbage_does_not_disturb(void **state)
+{
+	struct harness h;
+	confs("aes256gcm16-prfsha256-x25519", "aes256gcm16-prfsha256-x25519", "aes256gcm16",
+	      "aes256gcm16", "s3cret-key", "", "");
+	assert_int_equal(h_init(&h, conf_a, conf_b), 0);
+	establish(&h);
+	const struct ike_sa *sa = h_first_sa(&h.b);
+	uint8_t junk[200];
+	memset(junk, 0x41, sizeof(junk));
+	/* A message with the SA's SPIs but a bad ICV. */
+	memcpy(junk, sa->spi_i, 8);
+	memcpy(junk + 8, sa->spi_r, 8);
+	junk[16] = PL_SK;
+	junk[17] = 0x20;
+	junk[18] = INFORMATIONAL;
+	junk[19] = IKEV2_FLAG_INITIATOR;
+	put_u32(junk + 20, 1);
+	put_u32(junk + 24, sizeof(junk));
+	junk[28] = 0;
+	junk[29] = 0;
+	put_u16(junk + 30, sizeof(junk) - 28);
+	ike_input(h.b.core, &h.b.addr, &h.a.addr, junk, sizeof(junk), h.now);
+	ike_input(h.b.core, &h.b.addr, &h.a.addr, junk, 27, h.now);
+	struct ike_stats st;
+	ike_get_stats(h.b.core, &st);
+	assert_int_equal(st.rx_invalid, 2);
+	assert_int_equal(h_count_sas(&h.b, IKE_ESTABLISHED), 1);
+	/* The SA still answers real requests with the right message ID. */
+	char err[64];
+	assert_int_equal(ike_rekey(h.a.core, NULL, 0, "net", 0, h.now, err, sizeof(err)), 0);
+	h_pump(&h);
+	assert_child_pair(&h);
+	h_free(&h);
+}
+
+int main(void)
+{
+	log_set_all_levels(-1);
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_establish_aead),
+		cmocka_unit_test(test_establish_cbc_modp),
+		cmocka_unit_test(test_wrong_psk),
+		cmocka_unit_test(test_ike_proposal_mismatch),
+		cmocka_unit_test(test_child_proposal_mismatch_keeps_ike),
+		cmocka_unit_test(test_invalid_ke_retry),
+		cmocka_unit_test(test_retransmit_lost_init),
+		cmocka_unit_test(test_lost_response_answered_from_cache),
+		cmocka_unit_test(test_child_rekey),
+		cmocka_unit_test(test_child_rekey_pfs),
+		cmocka_unit_test(test_ike_rekey_keeps_children),
+		cmocka_unit_test(test_dpd_detects_dead_peer),
+		cmocka_unit_test(test_terminate_deletes_both_sides),
+		cmocka_unit_test(test_ts_mismatch),
+		cmocka_unit_test(test_garbage_does_not_disturb),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,191 @@
+/* tsunagictl's readable tables: one line per IKE SA, an indented line per CHILD SA,
+ * in the spirit of `show crypto isakmp sa` / `show crypto ipsec sa`. */
+#include <stdio.h>
+#include <string.h>
+
+#include "tools/ctl.h"
+
+static const char *s(const struct ctree *t, const char *key)
+{
+	return vici_find_str(t, key, "");
+}
+
+static bool has(const struct ctree *t, const char *key)
+{
+	return vici_find_str(t, key, NULL) != NULL;
+}
+
+/* "AES_CBC-256/HMAC_SHA2_256_128/PRF_HMAC_SHA2_256/MODP_2048", skipping absent parts. */
+static const char *algs(const struct ctree *t, char *out, size_t outlen)
+{
+	static const char *const keys[][2] = {
+		{ "encr-alg", "encr-keysize" }, { "integ-alg", "integ-keysize" },
+		{ "prf-alg", NULL }, { "dh-group", NULL },
+	};
+	size_t n = 0;
+	out[0] = '\0';
+	for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]) && n < outlen; i++) {
+		const char *alg = vici_find_str(t, keys[i][0], NULL);
+		if (!alg)
+			continue;
+		const char *ks = keys[i][1] ? vici_find_str(t, keys[i][1], NULL) : NULL;
+		n += (size_t)snprintf(out + n, outlen - n, "%s%s%s%s", n ? "/" : "", alg,
+				      ks ? "-" : "", ks ? ks : "");
+	}
+	if (has(t, "esn") && n < outlen)
+		snprintf(out + n, outlen - n, "/ESN");
+	if (!out[0])
+		snprintf(out, outlen, "-");
+	return out;
+}
+
+/* List items joined by ", " ("10.1.0.0/24, 10.3.0.0/24"). */
+static const char *join_list(const struct ctree *t, const char *key, char *out, size_t outlen)
+{
+	const struct ctree *l = ctree_find(t, key);
+	size_t n = 0;
+	out[0] = '\0';
+	for (size_t i = 0; l && l->is_list && i < l->n_list && n < outlen; i++)
+		n += (size_t)snprintf(out + n, outlen - n, "%s%s", i ? ", " : "", l->list[i]);
+	if (l && l->value)
+		snprintf(out, outlen, "%s", l->value);
+	return out;
+}
+
+static void print_child(const struct ctree *c)
+{
+	char a[160], lts[256], rts[256], mode[48];
+	snprintf(mode, sizeof(mode), "%s%s", s(c, "mode"), has(c, "encap") ? "-in-UDP" : "");
+	printf("  %-14s #%-4s %-10s %-16s", s(c, "name"), s(c, "uniqueid"), s(c, "state"), mode);
+	if (has(c, "spi-in"))
+		printf(" %s_i %s_o", s(c, "spi-in"), s(c, "spi-out"));
+	printf(" %s", algs(c, a, sizeof(a)));
+	if (has(c, "bytes-in"))
+		printf(" in %sB/%sp out %sB/%sp", s(c, "bytes-in"), s(c, "packets-in"),
+		       s(c, "bytes-out"), s(c, "packets-out"));
+	if (has(c, "rekey-time"))
+		printf(" rekey in %ss", s(c, "rekey-time"));
+	printf(" %s === %s\n", join_list(c, "local-ts", lts, sizeof(lts)),
+	       join_list(c, "remote-ts", rts, sizeof(rts)));
+}
+
+void ctl_print_sa_table(const struct ctree *event)
+{
+	for (const struct ctree *ike = event->child; ike; ike = ike->next) {
+		if (!ctree_is_section(ike))
+			continue;
+		char peer[96], a[160];
+		snprintf(peer, sizeof(peer), "%s[%s]", s(ike, "remote-host"), s(ike, "remote-port"));
+		printf("%-16s #%-4s %-12s IKEv%s %-24s %-9s %s", ike->name, s(ike, "uniqueid"),
+		       s(ike, "state"), s(ike, "version"), peer,
+		       has(ike, "initiator") ? "initiator" : "responder", algs(ike, a, sizeof(a)));
+		if (has(ike, "established"))
+			printf(" established %ss", s(ike, "established"));
+		if (has(ike, "rekey-time"))
+			printf(" rekey in %ss", s(ike, "rekey-time"));
+		if (has(ike, "reauth-time"))
+			printf(" reauth in %ss", s(ike, "reauth-time"));
+		printf("\n");
+		printf("  local '%s' @ %s[%s]  remote '%s'%s\n", s(ike, "local-id"),
+		       s(ike, "local-host"), s(ike, "local-port"), s(ike, "remote-id"),
+		       has(ike, "nat-any") ? "  NAT detected" : "");
+		const struct ctree *children = ctree_find(ike, "child-sas");
+		for (const struct ctree *c = children ? children->child : NULL; c; c = c->next)
+			if (ctree_is_section(c))
+				print_child(c);
+	}
+}
+
+static void print_auth(const struct ctree *auth, const char *side)
+{
+	printf("  %s %s", side, s(auth, "class")[0] ? s(auth, "class") : "unspecified");
+	if (has(auth, "id"))
+		printf(" '%s'", s(auth, "id"));
+	printf("\n");
+}
+
+void ctl_print_conn_table(const struct ctree *event)
+{
+	for (const struct ctree *conn = event->child; conn; conn = conn->next) {
+		if (!ctree_is_section(conn))
+			continue;
+		char la[256], ra[256];
+		printf("%s: %s, %s -> %s, rekey %ss, reauth %ss", conn->name, s(conn, "version"),
+		       join_list(conn, "local_addrs", la, sizeof(la)),
+		       join_list(conn, "remote_addrs", ra, sizeof(ra)),
+		       vici_find_str(conn, "rekey_time", "0"),
+		       vici_find_str(conn, "reauth_time", "0"));
+		if (strcmp(vici_find_str(conn, "dpd_delay", "0"), "0") != 0)
+			printf(", dpd %ss", s(conn, "dpd_delay"));
+		printf("\n");
+		for (const struct ctree *c = conn->child; c; c = c->next) {
+			if (!ctree_is_section(c))
+				continue;
+			if (strncmp(c->name, "local", 5) == 0)
+				print_auth(c, "local ");
+			else if (strncmp(c->name, "remote", 6) == 0)
+				print_auth(c, "remote");
+		}
+		const struct ctree *children = ctree_find(conn, "children");
+		for (const struct ctree *c = children ? children->child : NULL; c; c = c->next) {
+			if (!ctree_is_section(c))
+				continue;
+			char lts[256], rts[256];
+			printf("  %s: %s, rekey %ss, start %s, dpd %s, close %s\n", c->name,
+			       s(c, "mode"), vici_find_str(c, "rekey_time", "0"),
+			       vici_find_str(c, "start_action", "none"),
+			       vici_find_str(c, "dpd_action", "clear"),
+			       vici_find_str(c, "close_action", "none"));
+			printf("    %s === %s\n", join_list(c, "local-ts", lts, sizeof(lts)),
+			       join_list(c, "remote-ts", rts, sizeof(rts)));
+		}
+	}
+}
+
+/* Everything in a reply as "key: value", sections as indented headings. */
+static void print_generic(const struct ctree *t, int indent)
+{
+	for (const struct ctree *c = t->child; c; c = c->next) {
+		if (c->is_list) {
+			char items[1024];
+			printf("%*s%s: %s\n", indent, "", c->name,
+			       join_list(t, c->name, items, sizeof(items)));
+		} else if (c->value) {
+			printf("%*s%s: %s\n", indent, "", c->name, c->value);
+		} else {
+			printf("%*s%s:\n", indent, "", c->name[0] ? c->name : "global");
+			print_generic(c, indent + 2);
+		}
+	}
+}
+
+void ctl_print_stats(const struct ctree *res)
+{
+	if (has(res, "uptime.running"))
+		printf("uptime: %s, since %s\n", s(res, "uptime.running"), s(res, "uptime.since"));
+	if (has(res, "ikesas.total"))
+		printf("IKE_SAs: %s total, %s half-open\n", s(res, "ikesas.total"),
+		       s(res, "ikesas.half-open"));
+	for (const struct ctree *c = res->child; c; c = c->next) {
+		if (strcmp(c->name, "uptime") == 0 || strcmp(c->name, "ikesas") == 0 ||
+		    strcmp(c->name, "workers") == 0 || strcmp(c->name, "queues") == 0 ||
+		    strcmp(c->name, "scheduled") == 0)
+			continue;	/* charon's thread pool: meaningless for tsunagid */
+		struct ctree one = *c;
+		one.next = NULL;
+		struct ctree wrap = { .child = &one };
+		print_generic(&wrap, 0);
+	}
+}
+
+void ctl_print_counters(const struct ctree *res)
+{
+	const struct ctree *counters = ctree_find(res, "counters");
+	if (counters)
+		print_generic(counters, 0);
+}
+
+void ctl_print_log_line(const struct ctree *event)
+{
+	printf("[%s] %s\n", s(event, "group"), s(event, "msg"));
+}

@@ -1,0 +1,401 @@
+/* tsunagictl: tsunagid's control tool. It speaks VICI like strongSwan's swanctl and
+ * takes the same verbs, so either tool drives either daemon:
+ *
+ *   tsunagictl [--uri unix:///run/tsunagi.vici] VERB [options] [--raw|--pretty|--json]
+ *
+ * Verbs: --version, --stats, --list-sas [--ike NAME], --list-conns,
+ * --initiate --child NAME [--ike NAME] [--timeout S], --terminate --ike NAME|--child NAME,
+ * --rekey --ike NAME|--child NAME [--reauth], --load-all [--file F],
+ * --counters [--name CONN] [--reset], --sad, --spd.
+ * The default URI is VICI_DEFAULT_URI (unix:///run/tsunagi.vici); TSUNAGI_VICI_URI in
+ * the environment overrides it. Exit status 0 on success, 1 on a failure the daemon
+ * reported (errmsg), 2 on usage errors, 3 when the daemon cannot be reached. */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "tools/ctl.h"
+#include "vici/vici_server.h"	/* VICI_DEFAULT_URI */
+
+enum verb {
+	V_NONE, V_VERSION, V_STATS, V_LIST_SAS, V_LIST_CONNS, V_INITIATE, V_TERMINATE,
+	V_REKEY, V_LOAD_ALL, V_COUNTERS, V_SAD, V_SPD,
+};
+
+struct opts {
+	enum verb verb;
+	const char *uri, *ike, *child, *file, *name, *timeout;
+	const char *ike_id, *child_id;
+	bool reset, reauth;
+	enum ctl_format fmt;
+};
+
+static void usage(FILE *out)
+{
+	fprintf(out,
+		"usage: tsunagictl [--uri URI] VERB [options] [--raw|--pretty|--json]\n"
+		"  --version                         daemon version\n"
+		"  --stats                           daemon statistics\n"
+		"  --list-sas [--ike NAME]           IKE and CHILD SAs\n"
+		"  --list-conns                      loaded connections\n"
+		"  --initiate --child NAME [--ike NAME] [--timeout SECONDS]\n"
+		"  --terminate --ike NAME | --child NAME | --ike-id N | --child-id N\n"
+		"  --rekey --ike NAME | --child NAME [--reauth]\n"
+		"  --load-all [--file FILE]          load secrets, pools and connections\n"
+		"  --counters [--name CONN] [--reset]\n"
+		"  --sad, --spd                      tsunagid's SA and policy databases\n"
+		"default URI: %s (or $TSUNAGI_VICI_URI)\n", VICI_DEFAULT_URI);
+}
+
+/* ---- shared helpers (ctl.h) ---- */
+
+struct ctree *ctl_request(struct ctl *ctl, const char *cmd, const struct vici_msg *req)
+{
+	char err[512];
+	struct ctree *res = vici_client_request(ctl->cl, cmd, req, err, sizeof(err));
+	if (!res)
+		fprintf(stderr, "%s request failed: %s\n", cmd, err);
+	return res;
+}
+
+bool ctl_check_success(const struct ctree *res, const char *what)
+{
+	if (strcmp(vici_find_str(res, "success", "no"), "yes") == 0)
+		return true;
+	fprintf(stderr, "%s failed: %s\n", what, vici_find_str(res, "errmsg", "(no reason given)"));
+	return false;
+}
+
+void ctl_print_reply(struct ctl *ctl, const char *cmd, const struct ctree *res)
+{
+	char label[300];
+	snprintf(label, sizeof(label), "%s reply", cmd);
+	if (ctl->fmt == CTL_JSON)
+		vici_print_json(stdout, res, true);
+	else
+		vici_print_raw(stdout, label, res, ctl->fmt == CTL_PRETTY);
+}
+
+void ctl_json_begin(struct ctl *ctl)
+{
+	ctl->events_printed = 0;
+	printf("[");
+}
+
+void ctl_json_end(struct ctl *ctl)
+{
+	printf("%s]\n", ctl->events_printed ? "\n" : "");
+}
+
+void ctl_json_event(struct ctl *ctl, const struct ctree *msg)
+{
+	printf("%s\n", ctl->events_printed++ ? "," : "");
+	vici_print_json(stdout, msg, true);
+}
+
+/* ---- events ---- */
+
+static void on_event(void *arg, const char *event, const struct ctree *msg)
+{
+	struct ctl *ctl = arg;
+	char label[300];
+	if (strcmp(event, "control-log") == 0) {
+		if (ctl->fmt == CTL_TABLE || ctl->fmt == CTL_JSON)
+			ctl_print_log_line(msg);	/* progress stays readable */
+		else
+			vici_print_raw(stdout, "control-log event", msg, ctl->fmt == CTL_PRETTY);
+		return;
+	}
+	switch (ctl->fmt) {
+	case CTL_JSON:
+		ctl_json_event(ctl, msg);
+		break;
+	case CTL_RAW:
+	case CTL_PRETTY:
+		snprintf(label, sizeof(label), "%s event", event);
+		vici_print_raw(stdout, label, msg, ctl->fmt == CTL_PRETTY);
+		break;
+	case CTL_TABLE:
+		if (strcmp(event, "list-sa") == 0)
+			ctl_print_sa_table(msg);
+		else if (strcmp(event, "list-conn") == 0)
+			ctl_print_conn_table(msg);
+		break;
+	}
+}
+
+static int with_events(struct ctl *ctl, const char *event, const char *cmd,
+		       const struct vici_msg *req)
+{
+	char err[512];
+	if (vici_client_register(ctl->cl, event, err, sizeof(err)) < 0) {
+		fprintf(stderr, "registering for %s failed: %s\n", event, err);
+		return 1;
+	}
+	if (ctl->fmt == CTL_JSON)
+		ctl_json_begin(ctl);
+	struct ctree *res = ctl_request(ctl, cmd, req);
+	if (ctl->fmt == CTL_JSON)
+		ctl_json_end(ctl);
+	if (!res)
+		return 1;
+	if (ctl->fmt == CTL_RAW || ctl->fmt == CTL_PRETTY)
+		ctl_print_reply(ctl, cmd, res);
+	ctree_free(res);
+	vici_client_unregister(ctl->cl, event, err, sizeof(err));
+	return 0;
+}
+
+/* ---- verbs ---- */
+
+static int do_simple(struct ctl *ctl, const char *cmd, void (*table)(const struct ctree *))
+{
+	struct ctree *res = ctl_request(ctl, cmd, NULL);
+	if (!res)
+		return 1;
+	int rc = 0;
+	if (ctl->fmt != CTL_TABLE)
+		ctl_print_reply(ctl, cmd, res);
+	else if (table)
+		table(res);
+	if (vici_find_str(res, "success", NULL) && !ctl_check_success(res, cmd))
+		rc = 1;
+	ctree_free(res);
+	return rc;
+}
+
+static void print_version(const struct ctree *res)
+{
+	printf("%s %s (%s, %s, %s)\n", vici_find_str(res, "daemon", ""),
+	       vici_find_str(res, "version", ""), vici_find_str(res, "sysname", ""),
+	       vici_find_str(res, "release", ""), vici_find_str(res, "machine", ""));
+}
+
+static void print_text(const struct ctree *res)
+{
+	const char *text = vici_find_str(res, "text", "");
+	fputs(text, stdout);
+	if (*text && text[strlen(text) - 1] != '\n')
+		putchar('\n');
+}
+
+/* initiate / terminate / rekey: control-log streamed, then success or errmsg. */
+static int do_control(struct ctl *ctl, const char *cmd, const struct opts *o)
+{
+	char err[512];
+	struct vici_msg m;
+	vici_msg_init(&m);
+	if (o->child)
+		vici_add_kv(&m, "child", o->child);
+	if (o->ike)
+		vici_add_kv(&m, "ike", o->ike);
+	if (o->child_id)
+		vici_add_kv(&m, "child-id", o->child_id);
+	if (o->ike_id)
+		vici_add_kv(&m, "ike-id", o->ike_id);
+	if (o->reauth)
+		vici_add_kv(&m, "reauth", "yes");
+	if (o->timeout)
+		vici_add_kvf(&m, "timeout", "%ld", strtol(o->timeout, NULL, 10) * 1000);
+	if (strcmp(cmd, "rekey") != 0) {
+		vici_add_kv(&m, "init-limits", "no");
+		vici_add_kv(&m, "loglevel", "1");
+		if (vici_client_register(ctl->cl, "control-log", err, sizeof(err)) < 0) {
+			fprintf(stderr, "registering for control-log failed: %s\n", err);
+			vici_msg_free(&m);
+			return 1;
+		}
+	}
+	struct ctree *res = ctl_request(ctl, cmd, &m);
+	vici_msg_free(&m);
+	if (!res)
+		return 1;
+	int rc = 0;
+	if (ctl->fmt != CTL_TABLE)
+		ctl_print_reply(ctl, cmd, res);
+	if (ctl_check_success(res, cmd)) {
+		if (ctl->fmt == CTL_TABLE)
+			printf("%s completed successfully\n", cmd);
+	} else {
+		rc = 1;
+	}
+	ctree_free(res);
+	return rc;
+}
+
+static int do_counters(struct ctl *ctl, const struct opts *o)
+{
+	const char *cmd = o->reset ? "reset-counters" : "get-counters";
+	struct vici_msg m;
+	vici_msg_init(&m);
+	if (o->name)
+		vici_add_kv(&m, "name", o->name);
+	else
+		vici_add_kv(&m, "all", "yes");
+	struct ctree *res = ctl_request(ctl, cmd, &m);
+	vici_msg_free(&m);
+	if (!res)
+		return 1;
+	int rc = 0;
+	if (ctl->fmt != CTL_TABLE)
+		ctl_print_reply(ctl, cmd, res);
+	if (!ctl_check_success(res, cmd))
+		rc = 1;
+	else if (ctl->fmt == CTL_TABLE && o->reset)
+		printf("reset-counters completed successfully\n");
+	else if (ctl->fmt == CTL_TABLE)
+		ctl_print_counters(res);
+	ctree_free(res);
+	return rc;
+}
+
+static int run(struct ctl *ctl, const struct opts *o)
+{
+	struct vici_msg m;
+	int rc;
+	switch (o->verb) {
+	case V_VERSION:
+		return do_simple(ctl, "version", print_version);
+	case V_STATS:
+		return do_simple(ctl, "stats", ctl_print_stats);
+	case V_SAD:
+		return do_simple(ctl, "tsunagi-sad", print_text);
+	case V_SPD:
+		return do_simple(ctl, "tsunagi-spd", print_text);
+	case V_LIST_SAS:
+		vici_msg_init(&m);
+		if (o->ike)
+			vici_add_kv(&m, "ike", o->ike);
+		if (o->ike_id)
+			vici_add_kv(&m, "ike-id", o->ike_id);
+		rc = with_events(ctl, "list-sa", "list-sas", &m);
+		vici_msg_free(&m);
+		return rc;
+	case V_LIST_CONNS:
+		vici_msg_init(&m);
+		if (o->ike)
+			vici_add_kv(&m, "ike", o->ike);
+		rc = with_events(ctl, "list-conn", "list-conns", &m);
+		vici_msg_free(&m);
+		return rc;
+	case V_INITIATE:
+		if (!o->child && !o->ike) {
+			fprintf(stderr, "--initiate needs --child NAME (and optionally --ike NAME)\n");
+			return 2;
+		}
+		return do_control(ctl, "initiate", o);
+	case V_TERMINATE:
+		if (!o->child && !o->ike && !o->ike_id && !o->child_id) {
+			fprintf(stderr, "--terminate needs --ike NAME or --child NAME\n");
+			return 2;
+		}
+		return do_control(ctl, "terminate", o);
+	case V_REKEY:
+		if (!o->child && !o->ike && !o->ike_id && !o->child_id) {
+			fprintf(stderr, "--rekey needs --ike NAME or --child NAME\n");
+			return 2;
+		}
+		return do_control(ctl, "rekey", o);
+	case V_LOAD_ALL:
+		return ctl_load_all(ctl, o->file ? o->file : SYSCONFDIR "/tsunagi/swanctl.conf");
+	case V_COUNTERS:
+		return do_counters(ctl, o);
+	case V_NONE:
+		break;
+	}
+	usage(stderr);
+	return 2;
+}
+
+static int parse_args(int argc, char **argv, struct opts *o)
+{
+	enum { O_URI = 256, O_IKE, O_CHILD, O_FILE, O_NAME, O_TIMEOUT, O_IKE_ID, O_CHILD_ID,
+	       O_RESET, O_REAUTH, O_RAW, O_PRETTY, O_JSON, O_HELP };
+	static const struct option longopts[] = {
+		{ "version", no_argument, NULL, V_VERSION },
+		{ "stats", no_argument, NULL, V_STATS },
+		{ "list-sas", no_argument, NULL, V_LIST_SAS },
+		{ "list-conns", no_argument, NULL, V_LIST_CONNS },
+		{ "initiate", no_argument, NULL, V_INITIATE },
+		{ "terminate", no_argument, NULL, V_TERMINATE },
+		{ "rekey", no_argument, NULL, V_REKEY },
+		{ "load-all", no_argument, NULL, V_LOAD_ALL },
+		{ "counters", no_argument, NULL, V_COUNTERS },
+		{ "sad", no_argument, NULL, V_SAD },
+		{ "spd", no_argument, NULL, V_SPD },
+		{ "uri", required_argument, NULL, O_URI },
+		{ "ike", required_argument, NULL, O_IKE },
+		{ "child", required_argument, NULL, O_CHILD },
+		{ "file", required_argument, NULL, O_FILE },
+		{ "name", required_argument, NULL, O_NAME },
+		{ "timeout", required_argument, NULL, O_TIMEOUT },
+		{ "ike-id", required_argument, NULL, O_IKE_ID },
+		{ "child-id", required_argument, NULL, O_CHILD_ID },
+		{ "reset", no_argument, NULL, O_RESET },
+		{ "reauth", no_argument, NULL, O_REAUTH },
+		{ "raw", no_argument, NULL, O_RAW },
+		{ "pretty", no_argument, NULL, O_PRETTY },
+		{ "json", no_argument, NULL, O_JSON },
+		{ "help", no_argument, NULL, O_HELP },
+		{ NULL, 0, NULL, 0 },
+	};
+	int ch;
+	while ((ch = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
+		switch (ch) {
+		case V_VERSION: case V_STATS: case V_LIST_SAS: case V_LIST_CONNS:
+		case V_INITIATE: case V_TERMINATE: case V_REKEY: case V_LOAD_ALL:
+		case V_COUNTERS: case V_SAD: case V_SPD:
+			if (o->verb != V_NONE) {
+				fprintf(stderr, "only one verb at a time\n");
+				return -1;
+			}
+			o->verb = (enum verb)ch;
+			break;
+		case O_URI: o->uri = optarg; break;
+		case O_IKE: o->ike = optarg; break;
+		case O_CHILD: o->child = optarg; break;
+		case O_FILE: o->file = optarg; break;
+		case O_NAME: o->name = optarg; break;
+		case O_TIMEOUT: o->timeout = optarg; break;
+		case O_IKE_ID: o->ike_id = optarg; break;
+		case O_CHILD_ID: o->child_id = optarg; break;
+		case O_RESET: o->reset = true; break;
+		case O_REAUTH: o->reauth = true; break;
+		case O_RAW: o->fmt = CTL_RAW; break;
+		case O_PRETTY: o->fmt = CTL_PRETTY; break;
+		case O_JSON: o->fmt = CTL_JSON; break;
+		case O_HELP: usage(stdout); exit(0);
+		default: return -1;
+		}
+	}
+	if (optind < argc) {
+		fprintf(stderr, "unexpected argument '%s'\n", argv[optind]);
+		return -1;
+	}
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	struct opts o = { .fmt = CTL_TABLE };
+	if (parse_args(argc, argv, &o) < 0 || o.verb == V_NONE) {
+		usage(stderr);
+		return 2;
+	}
+	if (!o.uri)
+		o.uri = getenv("TSUNAGI_VICI_URI");
+	if (!o.uri)
+		o.uri = VICI_DEFAULT_URI;
+	char err[512];
+	struct ctl ctl = { .fmt = o.fmt };
+	ctl.cl = vici_client_connect(o.uri, err, sizeof(err));
+	if (!ctl.cl) {
+		fprintf(stderr, "%s\n", err);
+		return 3;
+	}
+	vici_client_on_event(ctl.cl, on_event, &ctl);
+	int rc = run(&ctl, &o);
+	vici_client_close(ctl.cl);
+	return rc;
+}
