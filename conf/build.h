@@ -53,5 +53,6 @@ struct child_cfg *build_child(struct bctx *b, const struct ctree *sec, const cha
 void child_cfg_free(struct child_cfg *c);
 int build_proposals(struct bctx *b, const struct ctree *node, int proto, char ***out,
 		    size_t *n);
+int check_secret_type(struct bctx *b, const struct ctree *sec);
 int build_daemon(struct bctx *b, const struct ctree *sec, struct daemon_cfg *d);
 #endif

@@ -370,6 +370,8 @@ static int build_secrets(struct bctx *b, const struct ctree *sec, struct config 
 	if (!ctree_is_section(sec))
 		return berr(b, sec, "'secrets' must be a section");
 	for (const struct ctree *s = sec->child; s; s = s->next) {
+		if (check_secret_type(b, s) < 0)
+			return -1;
 		struct secret_cfg *x = config_build_secret(s, b->err, b->errlen);
 		if (!x)
 			return -1;

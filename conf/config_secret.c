@@ -62,17 +62,22 @@ static bool is_other_type(const char *name)
 	return false;
 }
 
+/* In a file, the section name says the type: ike<suffix> is a PSK, the others
+ * strongSwan knows are refused by name. */
+int check_secret_type(struct bctx *b, const struct ctree *sec)
+{
+	if (key_has_prefix(sec->name, "ike"))
+		return 0;
+	if (is_other_type(sec->name))
+		return berr(b, sec, "secret '%s': only ike secrets (PSK) are supported by tsunagi",
+			    sec->name);
+	return berr(b, sec, "unknown secret type '%s'", sec->name);
+}
+
+/* The name is free here: a VICI load-shared message names its key as it likes. */
 struct secret_cfg *config_build_secret(const struct ctree *sec, char *err, size_t errlen)
 {
 	struct bctx b = { .err = err, .errlen = errlen };
-	if (!key_has_prefix(sec->name, "ike")) {
-		if (is_other_type(sec->name))
-			berr(&b, sec, "secret '%s': only ike secrets (PSK) are supported by tsunagi",
-			     sec->name);
-		else
-			berr(&b, sec, "unknown secret type '%s'", sec->name);
-		return NULL;
-	}
 	snprintf(b.what, sizeof(b.what), "secret '%s'", sec->name);
 	if (!ctree_is_section(sec)) {
 		berr(&b, sec, "must be a section");

@@ -289,6 +289,20 @@ static void release_held(struct esp_engine *e, uint32_t reqid)
 	}
 }
 
+/* UPDATE of a live SA: same keys, new settings. The sequence number must go on
+ * (AEAD nonces are built from it: restarting would reuse them), and so do the
+ * replay window and the counters. No data-plane thread can still see `old`. */
+static void carry_over(struct sa *sa, const struct sa *old)
+{
+	sa->ctr = old->ctr;
+	sa->add_ms = old->add_ms;
+	atomic_store(&sa->use_ms, atomic_load(&old->use_ms));
+	/* mut */
+	if (old->in.rw.size == sa->in.rw.size && old->in.rw.esn == sa->in.rw.esn)
+		sa->in.rw = old->in.rw;
+	sa->in.last_seq = old->in.last_seq;
+}
+
 static int h_add_update(struct esp_engine *e, const struct pfkey_msg *m,
 			const struct pfkey_endpoint *to)
 {
@@ -328,11 +342,8 @@ static int h_add_update(struct esp_engine *e, const struct pfkey_msg *m,
 	if (old) {
 		/* An UPDATE of a live SA (new endpoints after a NAT change) keeps its
 		 * counters; one of a larval SA just fills it in. */
-		if (!old->larval) {
-			sa->ctr = old->ctr;
-			sa->add_ms = old->add_ms;
-			atomic_store(&sa->use_ms, atomic_load(&old->use_ms));
-		}
+		if (!old->larval)
+			carry_over(sa, old);
 		sa_free(old);
 	}
 	log_ctl(LOG_ESP, "installed %s (%s, %s)", desc,

@@ -261,9 +261,11 @@ int sa_check_time(struct sa *sa, ms_t now)
 {
 	const struct pfkey_sa *c = &sa->cfg;
 	ms_t used = atomic_load(&sa->use_ms);
-	if (time_over(c->hard.addtime, sa->add_ms, now) || (used && time_over(c->hard.usetime, used, now)))
+	if (time_over(c->hard.addtime, sa->add_ms, now) ||
+	    (used && time_over(c->hard.usetime, used, now)))
 		return 2;
-	if (time_over(c->soft.addtime, sa->add_ms, now) || (used && time_over(c->soft.usetime, used, now)))
+	if (time_over(c->soft.addtime, sa->add_ms, now) ||
+	    (used && time_over(c->soft.usetime, used, now)))
 		return 1;
 	return 0;
 }

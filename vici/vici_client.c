@@ -138,9 +138,10 @@ static int read_packet(struct vici_client *cl, struct vici_packet *pkt, int time
 		snprintf(err, errlen, "out of memory");
 		return -1;
 	}
-	r = read_full(cl, p, len, timeout_ms, err, errlen);
-	if (r <= 0)
-		return r < 0 ? -1 : -1;	/* a half-read packet cannot be resumed */
+	/* A packet once started must arrive whole: a half-read one cannot be resumed,
+	 * so a timeout here is an error, not a "nothing yet". */
+	if (read_full(cl, p, len, timeout_ms, err, errlen) <= 0)
+		return -1;
 	return vici_packet_decode(p, len, pkt, err, errlen) < 0 ? -1 : 1;
 }
 

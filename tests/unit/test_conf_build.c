@@ -417,6 +417,18 @@ static void test_secret_errors(void **state)
 		     "site-a.conf:2: secret 'eap-x': only ike secrets (PSK) are supported by "
 		     "tsunagi");
 	expect_error("secrets {\n foo {\n }\n}\n", "site-a.conf:2: unknown secret type 'foo'");
+
+	/* VICI load-shared names its key freely: the builder takes any name. */
+	struct ctree *sec = ctree_new("my key", "vici", 0);
+	ctree_add_value(sec, "secret", "0x00ff", "vici", 0);
+	ctree_add_value(sec, "id-0", "peer", "vici", 0);
+	struct secret_cfg *x = config_build_secret(sec, err, sizeof(err));
+	if (!x)
+		fail_msg("%s", err);
+	assert_int_equal(x->secret_len, 2);
+	assert_string_equal(x->ids[0], "peer");
+	secret_cfg_free(x);
+	ctree_free(sec);
 }
 
 static void test_daemon_section(void **state)

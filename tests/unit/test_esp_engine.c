@@ -859,6 +859,31 @@ static void test_make_before_break(void **state)
 	fixture_free(b);
 }
 
+static void test_update_keeps_sequence(void **state)
+{
+	struct fixture *a = fixture_new(), *b = fixture_new();
+	setup_pair(a, b, false);
+	uint8_t pkt[256];
+	size_t len = udp_packet(pkt, "10.1.0.5", "10.2.0.9", 7, 40);
+	assert_int_equal(esp_engine_output_packet(a->e, pkt, len), ESP_V_SENT);
+	assert_int_equal(get_u32(a->wire.last + 4), 1);
+	assert_int_equal(deliver_to(b, a), ESP_V_DELIVERED);
+	/* New endpoints (a NAT appeared): same keys, so the sequence must go on. */
+	struct pfkey_sa sa = gcm_sa(0xa0001, 1, GW_A, GW_B);
+	sa.natt_type = UDP_ENCAP_ESPINUDP;
+	sa.natt_sport = sa.natt_dport = 4500;
+	assert_int_equal(add_sa(a, SADB_UPDATE, &sa), 0);
+	assert_int_equal(add_sa(b, SADB_UPDATE, &sa), 0);
+	assert_int_equal(esp_engine_output_packet(a->e, pkt, len), ESP_V_SENT);
+	assert_true(a->wire.last_udp);
+	assert_int_equal(get_u32(a->wire.last + 4), 2);
+	assert_int_equal(deliver_to(b, a), ESP_V_DELIVERED);
+	assert_int_equal(stats(b, 0xa0001, GW_B).packets, 2);
+	assert_int_equal(stats(a, 0xa0001, GW_B).packets, 2);
+	fixture_free(a);
+	fixture_free(b);
+}
+
 static void test_cbc_sha256(void **state)
 {
 	struct fixture *a = fixture_new(), *b = fixture_new();
@@ -903,6 +928,7 @@ int main(void)
 		cmocka_unit_test(test_expire_time),
 		cmocka_unit_test(test_expire_packets),
 		cmocka_unit_test(test_make_before_break),
+		cmocka_unit_test(test_update_keeps_sequence),
 		cmocka_unit_test(test_cbc_sha256),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
