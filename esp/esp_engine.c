@@ -297,7 +297,7 @@ static void carry_over(struct sa *sa, const struct sa *old)
 	sa->ctr = old->ctr;
 	sa->add_ms = old->add_ms;
 	atomic_store(&sa->use_ms, atomic_load(&old->use_ms));
-	/* mut */
+	sa->out.seq = old->out.seq;
 	if (old->in.rw.size == sa->in.rw.size && old->in.rw.esn == sa->in.rw.esn)
 		sa->in.rw = old->in.rw;
 	sa->in.last_seq = old->in.last_seq;

@@ -8,6 +8,15 @@
 #include "ike/ike_private.h"
 #include "lib/wipe.h"
 
+/* A retry after a failed or collided rekey, with jitter so that two peers that
+ * collided do not collide again. */
+static ms_t retry_delay(void)
+{
+	uint32_t r;
+	crypto_random(&r, sizeof(r));
+	return 10000 + r % 20000;
+}
+
 static uint16_t child_pfs_group(const struct child_cfg *cc)
 {
 	struct proposal p[IKEV2_MAX_PROPOSALS];
@@ -22,6 +31,21 @@ static uint16_t child_pfs_group(const struct child_cfg *cc)
 		}
 	}
 	return DH_NONE;
+}
+
+/* Nonces compare as byte strings; a shorter one that is a prefix is lower. */
+static int nonce_cmp(const uint8_t *a, size_t alen, const uint8_t *b, size_t blen)
+{
+	int c = memcmp(a, b, alen < blen ? alen : blen);
+	return c ? c : (alen > blen) - (alen < blen);
+}
+
+static void lowest_nonce(const uint8_t *a, size_t alen, const uint8_t *b, size_t blen,
+			 uint8_t *out, size_t *outlen)
+{
+	bool first = nonce_cmp(a, alen, b, blen) <= 0;
+	*outlen = first ? alen : blen;
+	memcpy(out, first ? a : b, *outlen);
 }
 
 static void add_ke(struct ike_sa *sa, struct ikev2_builder *k, uint16_t group)
@@ -174,9 +198,9 @@ static int rekey_keys(struct ike_sa *old, struct ike_sa *n, const struct proposa
 	n->nr_len = nr_len;
 	/* SKEYSEED = prf(SK_d (old), g^ir (new) | Ni | Nr), with the old SA's PRF
 	 * (RFC 7296 2.18); ike_derive_keys takes the new transforms for the rest. */
-	if (ike_derive_keys(&n->keys, e->id, e->keylen, i ? i->id : INTEG_NONE, p->id, gir, gir_len,
-			    ni, ni_len, nr, nr_len, n->spi_i, n->spi_r, old->keys.sk_d,
-			    old->keys.prf_len) < 0)
+	if (ike_derive_rekey_keys(&n->keys, e->id, e->keylen, i ? i->id : INTEG_NONE, p->id,
+				  oldp->id, gir, gir_len, ni, ni_len, nr, nr_len, n->spi_i, n->spi_r,
+				  old->keys.sk_d, old->keys.prf_len) < 0)
 		return -1;
 	n->have_keys = true;
 	return 0;
@@ -285,9 +309,11 @@ static void child_request(struct ike_sa *sa, struct msg_in *m, const struct ikev
 			return;
 		}
 		cc = old->cfg;
-		if (old->state == CHILD_REKEYING)
-			log_info(LOG_IKE, "rekey collision: CHILD_SA %s{%u} is being rekeyed by both "
-				 "peers", cc->name, old->uniqueid);
+		if (old->state == CHILD_DELETING || old->state == CHILD_REKEYED) {
+			/* We already replaced or are deleting it: the peer learns soon. */
+			respond_error(sa, m, N_TEMPORARY_FAILURE, NULL, 0);
+			return;
+		}
 	}
 	int error = N_NO_PROPOSAL_CHOSEN;
 	struct child_sa *c = NULL;
@@ -355,8 +381,15 @@ static void child_request(struct ike_sa *sa, struct msg_in *m, const struct ikev
 	ikb_ts(&k, PL_TSR, c->local_ts, c->n_local_ts);
 	ike_send_response(sa, m, &k);
 	child_established(sa, c);
-	if (old && old->state == CHILD_INSTALLED)
+	if (old && old->state == CHILD_REKEYING) {
+		log_info(LOG_IKE, "rekey collision: CHILD_SA %s{%u} is being rekeyed by both peers",
+			 old->cfg->name, old->uniqueid);
+		old->collision_child = c->uniqueid;
+		lowest_nonce(m->pl.nonce, m->pl.nonce_len, nonce, sizeof(nonce),
+			     old->collision_nonce, &old->collision_nonce_len);
+	} else if (old) {
 		old->state = CHILD_REKEYED;	/* the rekey's initiator deletes it */
+	}
 out:
 	dh_free(mydh);
 	buf_wipe_free(&gir);
@@ -392,7 +425,7 @@ static void ike_rekey_response(struct ike_sa *sa, struct msg_in *m)
 		log_info(LOG_IKE, "IKE_SA %s[%u] rekey failed: peer answered %s; retrying later",
 			 ike_sa_name(sa), sa->uniqueid, name ? name : "an error");
 		ike_sa_set_state(sa, IKE_ESTABLISHED);
-		sa->rekey_at = sa->core->now + 30000;
+		sa->rekey_at = sa->core->now + retry_delay();
 		ike_request_done(sa);
 		return;
 	}
@@ -446,15 +479,37 @@ void ikev2_create_response_in(struct ike_sa *sa, struct msg_in *m)
 	buf_wipe_free(&gir);
 	if (!ok) {
 		child_sa_free(c);
-		if (old && old->state == CHILD_REKEYING) {
+		if (old && old->state == CHILD_REKEYING && !old->collision_child) {
 			old->state = CHILD_INSTALLED;
-			old->rekey_at = sa->core->now + 30000;	/* retry between soft and hard */
+			old->rekey_at = sa->core->now + retry_delay();	/* between soft and hard */
+		} else if (old && old->state == CHILD_REKEYING) {
+			old->state = CHILD_REKEYED;	/* the peer's rekey replaced it */
 		}
 		ike_request_done(sa);
 		return;
 	}
 	child_established(sa, c);
-	if (old) {
+	if (old && old->collision_child) {
+		/* Both rekeyed at once: the SA from the exchange with the lowest of the four
+		 * nonces is redundant and its initiator deletes it (RFC 7296 2.8.1); the winner
+		 * also deletes the old SA. Both sides reach the same verdict. */
+		uint8_t mine[256];
+		size_t mine_len;
+		lowest_nonce(r->nonce, IKE_NONCE_LEN, m->pl.nonce, m->pl.nonce_len, mine, &mine_len);
+		bool we_lose = nonce_cmp(mine, mine_len, old->collision_nonce,
+					 old->collision_nonce_len) < 0;
+		old->state = CHILD_REKEYED;
+		if (we_lose) {
+			log_info(LOG_IKE, "rekey collision: our CHILD_SA %s{%u} is redundant, deleting it",
+				 c->cfg->name, c->uniqueid);
+			c->state = CHILD_REKEYED;
+			ike_sa_queue(sa, TASK_CHILD_DELETE, NULL, c->uniqueid);
+		} else {
+			log_info(LOG_IKE, "rekey collision: our CHILD_SA %s{%u} wins, deleting %s{%u}",
+				 c->cfg->name, c->uniqueid, old->cfg->name, old->uniqueid);
+			ike_sa_queue(sa, TASK_CHILD_DELETE, NULL, old->uniqueid);
+		}
+	} else if (old) {
 		/* Make-before-break: the new SA carries traffic now; drop the old one. */
 		old->state = CHILD_REKEYED;
 		ike_sa_queue(sa, TASK_CHILD_DELETE, NULL, old->uniqueid);

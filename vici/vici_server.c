@@ -401,7 +401,7 @@ struct vici_server *vici_server_new(struct event_base *base, const char *uri,
 	srv->base = base;
 	srv->fd = -1;
 	buf_init(&srv->scratch);
-	srv->lim = (struct vici_server_limits){ 64, 8u << 20, 64 };
+	srv->lim = (struct vici_server_limits){ 64, 8u << 20 };
 	if (limits) {
 		if (limits->max_clients)
 			srv->lim.max_clients = limits->max_clients;

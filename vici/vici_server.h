@@ -43,7 +43,6 @@ typedef enum vici_reply (*vici_cmd_fn)(void *arg, struct vici_conn *c,
 struct vici_server_limits {
 	unsigned max_clients;	/* further connections are refused (default 64) */
 	size_t max_out;		/* queued output per client before it is dropped (8 MiB) */
-	unsigned max_events;	/* event registrations per client (default 64) */
 };
 
 struct vici_server_stats {

@@ -288,6 +288,57 @@ static void test_ike_rekey_keeps_children(void **state)
 	h_free(&h);
 }
 
+/* Both ends rekey the same CHILD_SA at once: one new SA survives on both sides, the
+ * redundant one and the old one are deleted, no SA is lost (RFC 7296 2.8.1). */
+static void test_child_rekey_collision(void **state)
+{
+	struct harness h;
+	char err[128];
+	confs("aes256gcm16-prfsha256-x25519", "aes256gcm16-prfsha256-x25519", "aes256gcm16",
+	      "aes256gcm16", "s3cret-key", "", "");
+	assert_int_equal(h_init(&h, conf_a, conf_b), 0);
+	establish(&h);
+	uint32_t old_a = h_first_sa(&h.a)->children->spi_in;
+	for (int round = 0; round < 4; round++) {
+		assert_int_equal(ike_rekey(h.a.core, NULL, 0, "net", 0, h.now, err, sizeof(err)), 0);
+		assert_int_equal(ike_rekey(h.b.core, NULL, 0, "net", 0, h.now, err, sizeof(err)), 0);
+		h_pump(&h);
+		h_advance(&h, 2000);
+		assert_int_equal(h_count_children(&h.a), 1);
+		assert_int_equal(h_count_children(&h.b), 1);
+		assert_child_pair(&h);
+		assert_int_equal(h_first_sa(&h.a)->children->state, CHILD_INSTALLED);
+		assert_int_equal(h_first_sa(&h.b)->children->state, CHILD_INSTALLED);
+		assert_int_not_equal(h_first_sa(&h.a)->children->spi_in, old_a);
+		assert_null(h_find_sa(&h.a, old_a));
+		old_a = h_first_sa(&h.a)->children->spi_in;
+		assert_int_equal(h.a.n_policies, 2);
+	}
+	h_free(&h);
+}
+
+/* Both ends rekey the IKE SA at once: exactly one IKE SA survives, with the child. */
+static void test_ike_rekey_collision(void **state)
+{
+	struct harness h;
+	char err[128];
+	confs("aes256gcm16-prfsha256-x25519", "aes256gcm16-prfsha256-x25519", "aes256gcm16",
+	      "aes256gcm16", "s3cret-key", "", "");
+	assert_int_equal(h_init(&h, conf_a, conf_b), 0);
+	establish(&h);
+	assert_int_equal(ike_rekey(h.a.core, "site", 0, NULL, 0, h.now, err, sizeof(err)), 0);
+	assert_int_equal(ike_rekey(h.b.core, "site", 0, NULL, 0, h.now, err, sizeof(err)), 0);
+	h_pump(&h);
+	h_advance(&h, 40000);	/* the retries after TEMPORARY_FAILURE */
+	assert_int_equal(h_count_sas(&h.a, IKE_ESTABLISHED), 1);
+	assert_int_equal(h_count_sas(&h.b, IKE_ESTABLISHED), 1);
+	assert_null(ike_sa_next(h_first_sa(&h.a)));
+	assert_null(ike_sa_next(h_first_sa(&h.b)));
+	assert_int_equal(h_count_children(&h.a), 1);
+	assert_child_pair(&h);
+	h_free(&h);
+}
+
 static void test_dpd_detects_dead_peer(void **state)
 {
 	struct harness h;
@@ -391,6 +442,8 @@ int main(void)
 		cmocka_unit_test(test_child_rekey),
 		cmocka_unit_test(test_child_rekey_pfs),
 		cmocka_unit_test(test_ike_rekey_keeps_children),
+		cmocka_unit_test(test_child_rekey_collision),
+		cmocka_unit_test(test_ike_rekey_collision),
 		cmocka_unit_test(test_dpd_detects_dead_peer),
 		cmocka_unit_test(test_terminate_deletes_both_sides),
 		cmocka_unit_test(test_ts_mismatch),
