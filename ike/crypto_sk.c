@@ -169,7 +169,8 @@ int sk_encrypt(const struct ike_keys *k, bool initiator, struct buf *msg,
 	uint8_t *inner = malloc(ct_len);
 	if (!inner || !buf_reserve(msg, overhead + plain_len))
 		goto out;
-	memcpy(inner, plain, plain_len);
+	if (plain_len)		/* an empty INFORMATIONAL has no payloads at all */
+		memcpy(inner, plain, plain_len);
 	memset(inner + plain_len, 0, pad);
 	inner[ct_len - 1] = (uint8_t)pad;
 
