@@ -5,6 +5,7 @@
 #include <string.h>
 #include <sys/utsname.h>
 #include <time.h>
+#include <pthread.h>
 
 #include "daemon/views.h"
 #include "ike/ike_sa.h"
@@ -14,6 +15,7 @@
 #include <sodium.h>
 
 static time_t started;
+static pthread_t main_thread;
 
 /* An initiate command waiting for its CHILD_SA (or failure), as charon's
  * "initiate" waits unless told not to block. */
@@ -498,6 +500,41 @@ void ctl_updown(struct daemon *d, const struct ike_sa *sa, const struct child_sa
 	free(st);
 }
 
+/* Log lines as VICI events: "log" for every listener (swanctl --log), "control-log"
+ * for clients waiting on an initiate. Only from the event loop's thread: the
+ * data-plane threads log too, and the VICI server is not thread-safe. */
+static void log_to_vici(void *arg, enum log_subsys s, int level, const char *line)
+{
+	static bool busy;
+	struct daemon *d = arg;
+	if (busy || !d->vici || !pthread_equal(pthread_self(), main_thread))
+		return;
+	bool any = vici_server_has_listeners(d->vici, "log");
+	if (!any && !pendings)
+		return;
+	busy = true;
+	struct vici_msg m;
+	vici_msg_init(&m);
+	vici_build_log(&m, log_subsys_name(s), level, NULL, 0, line);
+	if (any)
+		vici_server_emit(d->vici, "log", &m);
+	for (struct pending *p = pendings; p; p = p->next)
+		if (level <= 1)
+			vici_conn_event(p->conn, "control-log", &m);
+	vici_msg_free(&m);
+	busy = false;
+}
+
+void ctl_unregister(struct daemon *d)
+{
+	log_remove_sink(log_to_vici, d);
+	while (pendings) {
+		struct pending *p = pendings;
+		pendings = p->next;
+		pending_free(p);
+	}
+}
+
 int ctl_register(struct daemon *d)
 {
 	static const char *const events[] = {
@@ -519,6 +556,7 @@ int ctl_register(struct daemon *d)
 		{ "unload-shared", cmd_unload_shared, d },
 		{ "get-shared", cmd_get_shared, d },
 		{ "get-keys", cmd_empty_list, "keys" },
+		{ "unload-key", cmd_success, NULL },
 		{ "get-pools", cmd_empty_list, NULL },
 		{ "get-authorities", cmd_empty_list, "authorities" },
 		{ "list-policies", cmd_empty_list, NULL },
@@ -540,6 +578,8 @@ int ctl_register(struct daemon *d)
 		{ "tsunagi-spd", cmd_spd, d },
 	};
 	started = time(NULL);
+	main_thread = pthread_self();
+	log_add_sink(log_to_vici, d);
 	for (size_t i = 0; i < sizeof(events) / sizeof(events[0]); i++)
 		vici_server_add_event(d->vici, events[i]);
 	for (size_t i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++)

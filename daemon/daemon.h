@@ -36,6 +36,7 @@ void daemon_schedule(struct daemon *d, ms_t next);
 
 /* daemon/ctl.c: the VICI commands and events. */
 int ctl_register(struct daemon *d);
+void ctl_unregister(struct daemon *d);
 /* Completes initiate commands whose outcome is known (after every event). */
 void ctl_check_pending(struct daemon *d);
 void ctl_updown(struct daemon *d, const struct ike_sa *sa, const struct child_sa *c, bool up);

@@ -125,8 +125,11 @@ static void teardown(struct daemon *d)
 {
 	if (d->ike)
 		ike_free(d->ike, clock_now_ms());
-	if (d->vici)
+	if (d->vici) {
+		ctl_unregister(d);
 		vici_server_free(d->vici);
+		d->vici = NULL;
+	}
 	ike_io_close(d);
 	if (d->esp)
 		esp_engine_free(d->esp);

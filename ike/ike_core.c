@@ -777,34 +777,59 @@ out:
 
 /* ---- timers ---- */
 
+/* A fresh attempt for a connection whose IKE SA failed to come up. */
+static void reinitiate(struct ike *core, struct conn *conn, struct child_cfg *cc,
+		       uint16_t remote_index, uint32_t keyingtry)
+{
+	struct ike_sa *n = ike_sa_new(core, conn, true);
+	if (!n)
+		return;
+	n->remote_index = remote_index;
+	n->keyingtry = keyingtry;
+	ike_sa_queue(n, TASK_IKE_INIT, cc, 0);
+}
+
+static void peer_gave_up(struct ike_sa *sa)
+{
+	struct ike *core = sa->core;
+	struct conn *conn = sa->conn;
+	char tag[128];
+	log_err(LOG_IKE, "%s: peer not responding: giving up after %u retransmits of %s",
+		ike_sa_tag(sa, tag, sizeof(tag)), sa->req.tries,
+		sa->req.kind == TASK_DPD ? "a liveness check" : "a request");
+	bool up = sa->state == IKE_ESTABLISHED;
+	enum sa_action act = up && conn && conn->cfg->children ? conn->cfg->children->dpd_action :
+								  ACTION_NONE;
+	bool connecting = !up && conn && sa->initiator && !conn->retired;
+	const struct conn_cfg *cfg = conn ? conn->cfg : NULL;
+	uint16_t idx = sa->remote_index;
+	uint32_t tries = sa->keyingtry;
+	struct child_cfg *cc = sa->initial_child;
+	if (conn)
+		conn->refs++;	/* outlives the SA for the retry below */
+	ike_sa_destroy(sa);
+	if (act == ACTION_RESTART && !conn->retired) {
+		log_info(LOG_IKE, "dpd_action=restart: re-initiating '%s'", cfg->name);
+		for (struct child_cfg *c = cfg->children; c; c = c->next)
+			ike_initiate(core, cfg->name, c->name, core->now, NULL, 0);
+	} else if (connecting && idx + 1u < cfg->n_remote_addrs) {
+		/* Backup peers are tried in the configured order. */
+		log_info(LOG_IKE, "'%s': trying backup peer %s", cfg->name, cfg->remote_addrs[idx + 1]);
+		reinitiate(core, conn, cc, (uint16_t)(idx + 1), tries);
+	} else if (connecting && (cfg->keyingtries == 0 || tries + 1 < cfg->keyingtries)) {
+		log_info(LOG_IKE, "keying try %u of %u for '%s'", tries + 2, cfg->keyingtries,
+			 cfg->name);
+		reinitiate(core, conn, cc, 0, tries + 1);
+	}
+	if (conn)
+		conn_put(core, conn);
+}
+
 static void retransmit_due(struct ike_sa *sa)
 {
 	struct ike *core = sa->core;
 	if (sa->req.tries >= core->t.retransmit_tries) {
-		char tag[128];
-		log_err(LOG_IKE, "%s: peer not responding: giving up after %u retransmits of %s",
-			ike_sa_tag(sa, tag, sizeof(tag)), sa->req.tries,
-			sa->req.kind == TASK_DPD ? "a liveness check" : "a request");
-		struct conn *conn = sa->conn;
-		bool up = sa->state == IKE_ESTABLISHED;
-		enum sa_action act = ACTION_NONE;
-		if (up && conn && conn->cfg->children)
-			act = conn->cfg->children->dpd_action;
-		bool retry = !up && conn && sa->initiator &&
-			     (conn->cfg->keyingtries == 0 || sa->keyingtry + 1 < conn->cfg->keyingtries);
-		uint32_t tries = sa->keyingtry;
-		ike_sa_destroy(sa);
-		if (act == ACTION_RESTART && conn && !conn->retired) {
-			log_info(LOG_IKE, "dpd_action=restart: re-initiating '%s'", conn->cfg->name);
-			for (struct child_cfg *cc = conn->cfg->children; cc; cc = cc->next)
-				ike_initiate(core, conn->cfg->name, cc->name, core->now, NULL, 0);
-		} else if (retry && !conn->retired) {
-			log_info(LOG_IKE, "keying try %u of %u for '%s'", tries + 2,
-				 conn->cfg->keyingtries, conn->cfg->name);
-			ike_initiate(core, conn->cfg->name, NULL, core->now, NULL, 0);
-			if (core->sas && core->sas->conn == conn)
-				core->sas->keyingtry = tries + 1;
-		}
+		peer_gave_up(sa);
 		return;
 	}
 	sa->req.tries++;

@@ -22,6 +22,8 @@ static void h_send(void *arg, const struct addr *local, const struct addr *remot
 	}
 	if (current->n_wire >= H_MAX_WIRE || len > sizeof(current->wire[0].data))
 		return;
+	if (!addr_equal_ip(remote, &p->other->addr))
+		return;		/* nobody there */
 	struct h_wire_msg *w = &current->wire[current->n_wire++];
 	w->to = p->other;
 	w->local = *remote;

@@ -339,6 +339,31 @@ static void test_ike_rekey_collision(void **state)
 	h_free(&h);
 }
 
+/* remote_addrs lists a dead peer first: after its retransmits, the backup answers. */
+static void test_backup_peer(void **state)
+{
+	struct harness h;
+	confs("aes256gcm16-prfsha256-x25519", "aes256gcm16-prfsha256-x25519", "aes256gcm16",
+	      "aes256gcm16", "s3cret-key", "", "");
+	char *p = strstr(conf_a, "remote_addrs = 198.51.100.2");
+	assert_non_null(p);
+	char tail[2048];
+	snprintf(tail, sizeof(tail), "remote_addrs = 203.0.113.77, 198.51.100.2%s",
+		 p + strlen("remote_addrs = 198.51.100.2"));
+	strcpy(p, tail);
+	assert_int_equal(h_init(&h, conf_a, conf_b), 0);
+	establish(&h);
+	assert_null(h_first_sa(&h.b));
+	/* 3 retransmits: 4 + 7.2 + 13 s, then a last wait of 23.3 s. */
+	h_advance(&h, 4000 + 7200 + 12960 + 23328 + 1000);
+	assert_int_equal(h_count_sas(&h.a, IKE_ESTABLISHED), 1);
+	assert_int_equal(h_count_sas(&h.b, IKE_ESTABLISHED), 1);
+	char s[ADDR_STRLEN];
+	assert_string_equal(addr_ntop(&h_first_sa(&h.a)->remote, s, sizeof(s)), "198.51.100.2");
+	assert_child_pair(&h);
+	h_free(&h);
+}
+
 static void test_dpd_detects_dead_peer(void **state)
 {
 	struct harness h;
@@ -444,6 +469,7 @@ int main(void)
 		cmocka_unit_test(test_ike_rekey_keeps_children),
 		cmocka_unit_test(test_child_rekey_collision),
 		cmocka_unit_test(test_ike_rekey_collision),
+		cmocka_unit_test(test_backup_peer),
 		cmocka_unit_test(test_dpd_detects_dead_peer),
 		cmocka_unit_test(test_terminate_deletes_both_sides),
 		cmocka_unit_test(test_ts_mismatch),
