@@ -192,6 +192,31 @@ int child_select(struct ike_sa *sa, struct child_sa *c, const struct ikev2_paylo
 	return 0;
 }
 
+/* Responder: the first child config (or only `only`) that accepts the request. On
+ * failure returns NULL and the notify to answer with in *error. */
+struct child_sa *child_choose(struct ike_sa *sa, const struct ikev2_payloads *pl,
+			      struct child_cfg *only, bool with_dh, uint16_t *error)
+{
+	*error = N_NO_PROPOSAL_CHOSEN;
+	for (struct child_cfg *cc = only ? only : sa->conn->cfg->children; cc;
+	     cc = only ? NULL : cc->next) {
+		struct child_sa *c = child_sa_new(sa, cc, false);
+		if (!c)
+			return NULL;
+		int rc = child_select(sa, c, pl, with_dh);
+		if (rc == 0)
+			return c;
+		*error = (uint16_t)rc;
+		child_sa_free(c);
+	}
+	if (!sa->conn->cfg->children) {
+		char tag[128];
+		log_err(LOG_CFG, "%s: connection has no children to accept a CHILD_SA",
+			ike_sa_tag(sa, tag, sizeof(tag)));
+	}
+	return NULL;
+}
+
 /* ---- PF_KEY installation ---- */
 
 uint32_t child_alloc_spi(struct ike_sa *sa, struct child_sa *c)

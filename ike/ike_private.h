@@ -96,6 +96,8 @@ void child_local_ts(struct ike_sa *sa, const struct child_cfg *cc, struct select
 		    size_t *n);
 void child_remote_ts(struct ike_sa *sa, const struct child_cfg *cc, struct selector *out,
 		     size_t *n);
+struct child_sa *child_choose(struct ike_sa *sa, const struct ikev2_payloads *pl,
+			      struct child_cfg *only, bool with_dh, uint16_t *error);
 struct child_sa *child_sa_new(struct ike_sa *sa, struct child_cfg *cc, bool initiator);
 void child_sa_free(struct child_sa *c);
 uint32_t child_alloc_spi(struct ike_sa *sa, struct child_sa *c);

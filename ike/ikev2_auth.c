@@ -182,26 +182,12 @@ static void auth_failed(struct ike_sa *sa, const struct msg_in *m)
 static void responder_child(struct ike_sa *sa, const struct msg_in *m, struct ikev2_builder *k)
 {
 	char tag[128];
-	int error = N_NO_PROPOSAL_CHOSEN;
-	struct child_sa *c = NULL;
+	uint16_t error;
 	if (!m->pl.has_sa || !m->pl.has_tsi || !m->pl.has_tsr)
 		return;
-	for (struct child_cfg *cc = sa->conn->cfg->children; cc; cc = cc->next) {
-		c = child_sa_new(sa, cc, false);
-		if (!c)
-			return;
-		int rc = child_select(sa, c, &m->pl, false);
-		if (rc == 0)
-			break;
-		error = rc;
-		child_sa_free(c);
-		c = NULL;
-	}
+	struct child_sa *c = child_choose(sa, &m->pl, NULL, false, &error);
 	if (!c) {
-		if (!sa->conn->cfg->children)
-			log_err(LOG_CFG, "%s: connection has no children to accept a CHILD_SA",
-				ike_sa_tag(sa, tag, sizeof(tag)));
-		ikb_notify(k, 0, NULL, 0, (uint16_t)error, NULL, 0);
+		ikb_notify(k, 0, NULL, 0, error, NULL, 0);
 		return;
 	}
 	c->spi_in = child_alloc_spi(sa, c);

@@ -315,21 +315,10 @@ static void child_request(struct ike_sa *sa, struct msg_in *m, const struct ikev
 			return;
 		}
 	}
-	int error = N_NO_PROPOSAL_CHOSEN;
-	struct child_sa *c = NULL;
-	for (struct child_cfg *x = cc ? cc : sa->conn->cfg->children; x; x = cc ? NULL : x->next) {
-		c = child_sa_new(sa, x, false);
-		if (!c)
-			return;
-		int rc = child_select(sa, c, &m->pl, m->pl.has_ke);
-		if (rc == 0)
-			break;
-		error = rc;
-		child_sa_free(c);
-		c = NULL;
-	}
+	uint16_t error;
+	struct child_sa *c = child_choose(sa, &m->pl, cc, m->pl.has_ke, &error);
 	if (!c) {
-		respond_error(sa, m, (uint16_t)error, NULL, 0);
+		respond_error(sa, m, error, NULL, 0);
 		return;
 	}
 	uint16_t want = child_pfs_group(c->cfg);

@@ -84,13 +84,19 @@ static void assert_child_pair(struct harness *h)
 	assert_memory_not_equal(a_in->ekey, a_out->ekey, a_out->ekey_len);
 }
 
+/* The default pair (AES-GCM, Curve25519, one child), established. */
+static void up_default(struct harness *h)
+{
+	confs("aes256gcm16-prfsha256-x25519", "aes256gcm16-prfsha256-x25519", "aes256gcm16",
+	      "aes256gcm16", "s3cret-key", "", "");
+	assert_int_equal(h_init(h, conf_a, conf_b), 0);
+	establish(h);
+}
+
 static void test_establish_aead(void **state)
 {
 	struct harness h;
-	confs("aes256gcm16-prfsha256-x25519", "aes256gcm16-prfsha256-x25519", "aes256gcm16",
-	      "aes256gcm16", "s3cret-key", "", "");
-	assert_int_equal(h_init(&h, conf_a, conf_b), 0);
-	establish(&h);
+	up_default(&h);
 	assert_int_equal(h_count_sas(&h.a, IKE_ESTABLISHED), 1);
 	assert_int_equal(h_count_sas(&h.b, IKE_ESTABLISHED), 1);
 	assert_int_equal(h_count_children(&h.a), 1);
@@ -202,10 +208,7 @@ static void test_retransmit_lost_init(void **state)
 static void test_lost_response_answered_from_cache(void **state)
 {
 	struct harness h;
-	confs("aes256gcm16-prfsha256-x25519", "aes256gcm16-prfsha256-x25519", "aes256gcm16",
-	      "aes256gcm16", "s3cret-key", "", "");
-	assert_int_equal(h_init(&h, conf_a, conf_b), 0);
-	establish(&h);
+	up_default(&h);
 	assert_child_pair(&h);
 	/* Lose b's answer to a's liveness check: a retransmits, b answers from its cache
 	 * without processing the request twice. */
@@ -226,10 +229,7 @@ static void test_child_rekey(void **state)
 {
 	struct harness h;
 	char err[128];
-	confs("aes256gcm16-prfsha256-x25519", "aes256gcm16-prfsha256-x25519", "aes256gcm16",
-	      "aes256gcm16", "s3cret-key", "", "");
-	assert_int_equal(h_init(&h, conf_a, conf_b), 0);
-	establish(&h);
+	up_default(&h);
 	uint32_t old_in = h_first_sa(&h.a)->children->spi_in;
 	assert_int_equal(ike_rekey(h.a.core, NULL, 0, "net", 0, h.now, err, sizeof(err)), 0);
 	h_pump(&h);
@@ -267,10 +267,7 @@ static void test_ike_rekey_keeps_children(void **state)
 {
 	struct harness h;
 	char err[128];
-	confs("aes256gcm16-prfsha256-x25519", "aes256gcm16-prfsha256-x25519", "aes256gcm16",
-	      "aes256gcm16", "s3cret-key", "", "");
-	assert_int_equal(h_init(&h, conf_a, conf_b), 0);
-	establish(&h);
+	up_default(&h);
 	uint32_t old_id = h_first_sa(&h.a)->uniqueid;
 	uint32_t spi_in = h_first_sa(&h.a)->children->spi_in;
 	assert_int_equal(ike_rekey(h.a.core, "site", 0, NULL, 0, h.now, err, sizeof(err)), 0);
@@ -294,10 +291,7 @@ static void test_child_rekey_collision(void **state)
 {
 	struct harness h;
 	char err[128];
-	confs("aes256gcm16-prfsha256-x25519", "aes256gcm16-prfsha256-x25519", "aes256gcm16",
-	      "aes256gcm16", "s3cret-key", "", "");
-	assert_int_equal(h_init(&h, conf_a, conf_b), 0);
-	establish(&h);
+	up_default(&h);
 	uint32_t old_a = h_first_sa(&h.a)->children->spi_in;
 	for (int round = 0; round < 4; round++) {
 		assert_int_equal(ike_rekey(h.a.core, NULL, 0, "net", 0, h.now, err, sizeof(err)), 0);
@@ -322,10 +316,7 @@ static void test_ike_rekey_collision(void **state)
 {
 	struct harness h;
 	char err[128];
-	confs("aes256gcm16-prfsha256-x25519", "aes256gcm16-prfsha256-x25519", "aes256gcm16",
-	      "aes256gcm16", "s3cret-key", "", "");
-	assert_int_equal(h_init(&h, conf_a, conf_b), 0);
-	establish(&h);
+	up_default(&h);
 	assert_int_equal(ike_rekey(h.a.core, "site", 0, NULL, 0, h.now, err, sizeof(err)), 0);
 	assert_int_equal(ike_rekey(h.b.core, "site", 0, NULL, 0, h.now, err, sizeof(err)), 0);
 	h_pump(&h);
@@ -386,10 +377,7 @@ static void test_terminate_deletes_both_sides(void **state)
 {
 	struct harness h;
 	char err[128];
-	confs("aes256gcm16-prfsha256-x25519", "aes256gcm16-prfsha256-x25519", "aes256gcm16",
-	      "aes256gcm16", "s3cret-key", "", "");
-	assert_int_equal(h_init(&h, conf_a, conf_b), 0);
-	establish(&h);
+	up_default(&h);
 	assert_int_equal(ike_terminate(h.a.core, "site", 0, NULL, 0, h.now, err, sizeof(err)), 0);
 	h_pump(&h);
 	assert_null(h_first_sa(&h.a));
@@ -419,10 +407,7 @@ static void test_ts_mismatch(void **state)
 static void test_garbage_does_not_disturb(void **state)
 {
 	struct harness h;
-	confs("aes256gcm16-prfsha256-x25519", "aes256gcm16-prfsha256-x25519", "aes256gcm16",
-	      "aes256gcm16", "s3cret-key", "", "");
-	assert_int_equal(h_init(&h, conf_a, conf_b), 0);
-	establish(&h);
+	up_default(&h);
 	const struct ike_sa *sa = h_first_sa(&h.b);
 	uint8_t junk[200];
 	memset(junk, 0x41, sizeof(junk));
