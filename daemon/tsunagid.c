@@ -106,6 +106,7 @@ static int setup(struct daemon *d)
 		.port = d->settings.ike_port,
 		.port_natt = d->settings.ike_port_natt,
 		.half_open_timeout_s = 30,
+		.cookie_threshold = 30,
 	};
 	ike_io_env(d, &env);
 	d->ike = ike_new(&env, &t);

@@ -43,6 +43,7 @@ struct ike_timing {
 	uint32_t natt_keepalive_s;	/* 20 */
 	uint16_t port, port_natt;	/* 500, 4500 */
 	uint32_t half_open_timeout_s;	/* 30 */
+	uint32_t cookie_threshold;	/* half-open SAs before COOKIEs are required; 30 */
 };
 
 struct ike *ike_new(const struct ike_env *env, const struct ike_timing *t);
@@ -83,7 +84,7 @@ const struct ike_sa *ike_sa_next(const struct ike_sa *sa);
 struct ike_stats {
 	uint64_t ike_sas, half_open, child_sas;
 	uint64_t rx_messages, tx_messages, rx_invalid, rx_no_sa, retransmits;
-	uint64_t established_total, auth_failures;
+	uint64_t established_total, auth_failures, cookies_sent;
 };
 void ike_get_stats(const struct ike *ike, struct ike_stats *st);
 #endif

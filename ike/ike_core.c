@@ -41,6 +41,7 @@ struct ike *ike_new(const struct ike_env *env, const struct ike_timing *t)
 	core->next_ike_id = 1;
 	core->next_child_id = 1;
 	core->next_reqid = 1;
+	crypto_random(core->cookie_secret, sizeof(core->cookie_secret));
 	return core;
 }
 
@@ -1110,5 +1111,6 @@ void ike_free(struct ike *core, ms_t now)
 	}
 	while (core->secrets)
 		ike_unload_secret(core, core->secrets->name);
+	wipe(core, sizeof(*core));
 	free(core);
 }

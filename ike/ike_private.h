@@ -14,6 +14,7 @@ struct ike {
 	uint32_t next_ike_id, next_child_id, next_reqid;
 	struct ike_stats st;
 	ms_t now;			/* of the input being processed */
+	uint8_t cookie_secret[32];	/* for stateless COOKIEs (RFC 7296 2.6) */
 };
 
 /* A decoded, authenticated incoming message. */

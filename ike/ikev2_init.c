@@ -5,6 +5,8 @@
 
 #include "ike/ike_private.h"
 
+#include <sodium.h>
+
 #define MAX_CONN_PROPOSALS 16
 
 static size_t conn_proposals(const struct conn_cfg *cfg, struct proposal *out, size_t max)
@@ -130,15 +132,21 @@ void ikev2_init_start(struct ike_sa *sa)
 	}
 	if (!sa->ke_group)
 		sa->ke_group = proposal_first_dh(r->offered, r->n_offered);
-	r->dh = dh_new(sa->ke_group);
+	/* A retry after COOKIE repeats the same KE and nonce (RFC 7296 2.6). */
+	r->dh = sa->dh && dh_group(sa->dh) == sa->ke_group ? sa->dh : dh_new(sa->ke_group);
+	if (r->dh != sa->dh)
+		dh_free(sa->dh);
+	sa->dh = NULL;
 	if (!r->dh) {
 		log_err(LOG_IKE, "%s: DH group %s not supported", ike_sa_name(sa), dh_name(sa->ke_group));
 		ike_sa_destroy(sa);
 		return;
 	}
-	crypto_random(r->nonce, IKE_NONCE_LEN);
-	memcpy(sa->ni, r->nonce, IKE_NONCE_LEN);
-	sa->ni_len = IKE_NONCE_LEN;
+	if (!sa->ni_len) {
+		crypto_random(sa->ni, IKE_NONCE_LEN);
+		sa->ni_len = IKE_NONCE_LEN;
+	}
+	memcpy(r->nonce, sa->ni, IKE_NONCE_LEN);
 
 	struct buf ke;
 	buf_init(&ke);
@@ -247,6 +255,33 @@ static void log_no_proposal(struct ike *core, const struct msg_in *m)
 		"sending NO_PROPOSAL_CHOSEN", addr_ntop(&m->remote, a, sizeof(a)), theirs, ours);
 }
 
+/* COOKIE = SHA-256 over a secret, the peer's nonce, address and SPI: no state is kept
+ * for a peer until it proves it receives our packets (RFC 7296 2.6). */
+static void cookie_compute(struct ike *core, const struct msg_in *m, uint8_t out[32])
+{
+	crypto_generichash_state st;
+	crypto_generichash_init(&st, core->cookie_secret, sizeof(core->cookie_secret), 32);
+	crypto_generichash_update(&st, m->pl.nonce, m->pl.nonce_len);
+	crypto_generichash_update(&st, m->remote.u.b, addr_len(&m->remote));
+	crypto_generichash_update(&st, m->hdr.spi_i, 8);
+	crypto_generichash_final(&st, out, 32);
+}
+
+/* Under half-open load, a request must carry the COOKIE we handed out. */
+static bool cookie_ok(struct ike *core, const struct msg_in *m)
+{
+	uint8_t want[32];
+	if (core->st.half_open < core->t.cookie_threshold)
+		return true;
+	cookie_compute(core, m, want);
+	const struct ikev2_notify *n = ikev2_find_notify(&m->pl, N_COOKIE);
+	if (n && n->len == sizeof(want) && sodium_memcmp(n->data, want, sizeof(want)) == 0)
+		return true;
+	ikev2_send_notify_plain(core, m, N_COOKIE, want, sizeof(want));
+	core->st.cookies_sent++;
+	return false;
+}
+
 void ikev2_init_request_in(struct ike *core, struct msg_in *m)
 {
 	struct proposal chosen;
@@ -259,6 +294,8 @@ void ikev2_init_request_in(struct ike *core, struct msg_in *m)
 		core->st.rx_invalid++;
 		return;
 	}
+	if (!cookie_ok(core, m))
+		return;
 	struct conn *conn = select_conn(core, m, &chosen, &addr_match);
 	if (!conn) {
 		if (!addr_match)
@@ -326,7 +363,7 @@ void ikev2_init_request_in(struct ike *core, struct msg_in *m)
 
 static void restart_init(struct ike_sa *sa)
 {
-	dh_free(sa->req.dh);
+	sa->dh = sa->req.dh;	/* kept if the group stays, see ikev2_init_start() */
 	sa->req.dh = NULL;
 	buf_free(&sa->req.packet);
 	sa->req.kind = TASK_NONE;

@@ -10,8 +10,9 @@
  *        for IKE_AUTH, a for its response;
  *     3  as 2, and b answered IKE_AUTH (b is established, the answer not delivered);
  *     4  both established (everything delivered);
- *   bits 3-4, the IKE proposal a uses (b accepts all four): AES-GCM/X25519,
- *     AES-CBC-HMAC-SHA256/ECP-256, ChaCha20-Poly1305/X25519, AES-GCM-128/ECP-256.
+ *   bits 3-4, the IKE and ESP proposals a uses (b accepts all four): AES-GCM/X25519,
+ *     AES-CBC-HMAC-SHA256/ECP-256, ChaCha20-Poly1305/X25519, AES-GCM-128/ECP-256
+ *     (with PFS for the CHILD SAs).
  * The rest is a list of records, at most 64: op (1 byte), length (2 bytes, big
  * endian), data. The op's low 4 bits:
  *   0 / 1  data is a datagram to b / to a, as it is;
@@ -159,8 +160,13 @@ static int setup(struct run *r, unsigned stage, unsigned suite)
 
 	snprintf(b_ike, sizeof(b_ike), "%s, %s, %s, %s", ike_suites[0], ike_suites[1],
 		 ike_suites[2], ike_suites[3]);
-	snprintf(b_esp, sizeof(b_esp), "%s, %s, %s, %s", esp_suites[0], esp_suites[1],
-		 esp_suites[2], esp_suites[3]);
+	/* b's ESP list mixes PFS and no PFS only where a's needs it: the responder takes
+	 * the first DH group of its list as required for every rekey */
+	if (suite == 3)
+		snprintf(b_esp, sizeof(b_esp), "%s", esp_suites[3]);
+	else
+		snprintf(b_esp, sizeof(b_esp), "%s, %s, %s", esp_suites[0], esp_suites[1],
+			 esp_suites[2]);
 	make_conf(conf_a, sizeof(conf_a), "192.0.2.1", "198.51.100.2", "10.1.0.0/24",
 		  "10.2.0.0/24", ike_suites[suite], esp_suites[suite]);
 	make_conf(conf_b, sizeof(conf_b), "198.51.100.2", "192.0.2.1", "10.2.0.0/24",

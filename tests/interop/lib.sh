@@ -553,3 +553,109 @@ cap_ike_seeds() {
 		-e isakmp.exchangetype -e udp.payload 2>/dev/null)
 	echo $n
 }
+
+# --- scenarios: matrix/rekey/dpd/trap ---
+# Helpers for t-matrix, t-pfs, t-rekey-under-load, t-dpd and t-trap. The config files
+# rendered from conf/s2s.conf are edited in place (the template stays as it is).
+
+# conf_conn_add FILE LINE...: adds settings to the connection section (after "version").
+conf_conn_add() {
+	local f=$1 l; shift
+	for l in "$@"; do sed -i "/^\t\tversion = /a\\\t\t$l" "$f"; done
+}
+
+# conf_child_add FILE LINE...: adds settings to child "net" (after its start_action).
+conf_child_add() {
+	local f=$1 l; shift
+	for l in "$@"; do sed -i "/^\t\t\t\tstart_action = /a\\\t\t\t\t$l" "$f"; done
+}
+
+# tsu_daemon_add NS LINE...: adds settings to the "tsunagi { }" section that tsu_conf
+# appended last (its closing brace is the file's last line).
+tsu_daemon_add() {
+	local f l
+	f="$(tsu_dir "$1")/tsunagi.conf"; shift
+	for l in "$@"; do sed -i "\$i\\\t$l" "$f"; done
+}
+
+# tsu_fast_conf NS: tsunagid logs IKE at level 2 and gives up on an unanswered request
+# after about 2.2 s (0.5 s, then x1.4, two retransmits).
+tsu_fast_conf() {
+	tsu_daemon_add "$1" "retransmit_timeout = 0.5" "retransmit_base = 1.4" \
+		"retransmit_tries = 2" "log {" "	default = 1" "	ike = 2" "	knl = 2" "}"
+}
+
+# swan_fast_retransmit NS: the same retransmission schedule for charon (after swan_prepare).
+swan_fast_retransmit() {
+	local f
+	f="$(swan_dir "$1")/strongswan.conf"
+	sed -i -e 's/^\tretransmit_timeout = .*/\tretransmit_timeout = 0.5\n\tretransmit_base = 1.4/' \
+		-e 's/^\tretransmit_tries = .*/\tretransmit_tries = 2/' "$f"
+}
+
+# tsu_reload NS: tsunagid rereads its config file (SIGHUP); waits for the log line.
+tsu_reload() {
+	local ns=$1 log n
+	log="$(tsu_dir "$ns")/tsunagid.log"
+	n=$(grep -c "loaded configuration" "$log")
+	kill -HUP "${IOP_TSU_PID[$ns]}" 2>/dev/null || return 1
+	iop_wait 5 eval '[ "$(grep -c "loaded configuration" "$log")" -gt "$n" ]'
+}
+
+# swan_reload NS: swanctl --load-all (no failure exit; returns its status).
+swan_reload() { swan_ctl "$1" --load-all >"$(swan_dir "$1")/load.out" 2>&1; }
+
+# Counting SAs in the two listings (tsunagictl prints swanctl's layout in columns:
+# "CONN  #N  STATE ..." for an IKE SA, "  CHILD  #N  STATE ..." for a CHILD_SA).
+swan_ike_count() { swan_ctl "$1" --list-sas 2>/dev/null | grep -c '^[^ ].*: #[0-9]*, '; }
+swan_child_count() { swan_ctl "$1" --list-sas 2>/dev/null | grep -c '^  [^ ].*: #[0-9]*, reqid'; }
+tsu_ike_count() { tsu_ctl "$1" --list-sas 2>/dev/null | grep -c '^[^ ][^ ]* *#[0-9]'; }
+tsu_child_count() { tsu_ctl "$1" --list-sas 2>/dev/null | grep -c '^  [^ ][^ ]* *#[0-9]'; }
+
+# swan_child_spis NS / tsu_child_spis NS: "IN OUT" SPIs of every CHILD_SA, one per line.
+swan_child_spis() {
+	swan_ctl "$1" --list-sas 2>/dev/null | awk '/^    in  /{i=$2} /^    out /{print i, $2}' | tr -d ,
+}
+tsu_child_spis() {
+	tsu_ctl "$1" --list-sas 2>/dev/null | grep -o '[0-9a-f]\{8\}_i [0-9a-f]\{8\}_o' | sed 's/_i / /; s/_o$//'
+}
+# swan_ike_spis NS / tsu_ike_spis NS: the SPI pairs of every IKE SA, one per line.
+swan_ike_spis() { swan_ctl "$1" --list-sas 2>/dev/null | grep -o '[0-9a-f]\{16\}_i\*\? [0-9a-f]\{16\}_r\*\?' | tr -d '*'; }
+tsu_ike_spis() {
+	tsu_ctl "$1" --list-sas --pretty 2>/dev/null |
+		awk '/initiator-spi/{i=$3} /responder-spi/{print i"_i", $3"_r"}'
+}
+
+# sa_pair_ok SWAN_NS TSU_NS: exactly one IKE SA and one CHILD_SA on both ends, and the
+# two ends agree on the SPIs (strongSwan's in is tsunagid's out).
+sa_pair_ok() {
+	[ "$(swan_ike_count "$1")" = 1 ] && [ "$(swan_child_count "$1")" = 1 ] &&
+	[ "$(tsu_ike_count "$2")" = 1 ] && [ "$(tsu_child_count "$2")" = 1 ] || return 1
+	local s t
+	s=$(swan_child_spis "$1") t=$(tsu_child_spis "$2")
+	[ -n "$s" ] && [ "$s" = "${t#* } ${t% *}" ]
+}
+
+# sa_none SWAN_NS TSU_NS: neither end lists any SA.
+sa_none() {
+	[ "$(swan_ike_count "$1")" = 0 ] && [ "$(tsu_ike_count "$2")" = 0 ] &&
+	[ "$(tsu_child_count "$2")" = 0 ]
+}
+
+# iop_kill_pid PID: SIGKILL to one process we started (a crash, not a shutdown), waits.
+iop_kill_pid() {
+	local pid=$1
+	[ -n "$pid" ] || return 1
+	kill -KILL "$pid" 2>/dev/null || return 1
+	iop_wait 5 eval '! kill -0 "$pid"'
+}
+
+# ping_loss NS DST COUNT INTERVAL OUT: pings in the background (ping's pid in PING_PID);
+# ping_lost OUT: after it ended, how many went unanswered.
+ping_start() {
+	ip netns exec "$1" ping -n -c "$3" -i "$4" -W 1 "$2" >"$5" 2>&1 &
+	PING_PID=$!
+}
+ping_lost() {
+	awk '/packets transmitted/{print $1 - $4; f=1} END{if (!f) print 9999}' "$1"
+}

@@ -8,6 +8,7 @@
 #include "conf/parser.h"
 
 static struct harness *current;
+uint32_t h_cookie_threshold = 30;
 
 static void h_send(void *arg, const struct addr *local, const struct addr *remote,
 		   const uint8_t *msg, size_t len)
@@ -133,7 +134,7 @@ static int peer_init(struct harness *h, struct h_peer *p, const char *name, cons
 {
 	char err[512];
 	struct ike_env env = { p, h_send, NULL, h_pfkey, h_route, h_updown };
-	struct ike_timing t = { 4000, 1.8, 3, 20, 500, 4500, 30 };
+	struct ike_timing t = { 4000, 1.8, 3, 20, 500, 4500, 30, h_cookie_threshold };
 	p->name = name;
 	addr_parse(ip, &p->addr);
 	p->next_spi = spi_base;

@@ -44,6 +44,8 @@ struct harness {
 /* Sets up peer a (192.0.2.1) and b (198.51.100.2) with the two configs (swanctl.conf
  * text). Returns 0 or -1 (config error, printed). */
 int h_init(struct harness *h, const char *conf_a, const char *conf_b);
+/* Half-open SAs before a responder demands COOKIEs (default 30), for the next h_init. */
+extern uint32_t h_cookie_threshold;
 void h_free(struct harness *h);
 /* Delivers queued messages until the wire is empty (bounded). */
 void h_pump(struct harness *h);

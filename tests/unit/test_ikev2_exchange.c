@@ -355,6 +355,26 @@ static void test_backup_peer(void **state)
 	h_free(&h);
 }
 
+/* Under half-open load the responder answers COOKIE and keeps no state; the
+ * initiator retries with the cookie and gets through. */
+static void test_cookie_under_load(void **state)
+{
+	struct harness h;
+	h_cookie_threshold = 0;
+	up_default(&h);
+	h_cookie_threshold = 30;
+	struct ike_stats st;
+	ike_get_stats(h.b.core, &st);
+	assert_int_equal(st.cookies_sent, 1);
+	assert_int_equal(h_count_sas(&h.a, IKE_ESTABLISHED), 1);
+	assert_int_equal(h_count_sas(&h.b, IKE_ESTABLISHED), 1);
+	assert_child_pair(&h);
+	/* A request with a wrong cookie creates nothing. */
+	const struct ike_sa *sa = h_first_sa(&h.b);
+	assert_null(ike_sa_next(sa));
+	h_free(&h);
+}
+
 static void test_dpd_detects_dead_peer(void **state)
 {
 	struct harness h;
@@ -455,6 +475,7 @@ int main(void)
 		cmocka_unit_test(test_child_rekey_collision),
 		cmocka_unit_test(test_ike_rekey_collision),
 		cmocka_unit_test(test_backup_peer),
+		cmocka_unit_test(test_cookie_under_load),
 		cmocka_unit_test(test_dpd_detects_dead_peer),
 		cmocka_unit_test(test_terminate_deletes_both_sides),
 		cmocka_unit_test(test_ts_mismatch),

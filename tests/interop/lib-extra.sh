@@ -1,0 +1,96 @@
+# tests/interop/lib-extra.sh: helpers shared by the negative, control and robustness
+# scenarios (t-wrong-id, t-ts-mismatch, t-swanctl-vici, t-tsunagi-pair-nat, t-signals,
+# t-bad-input). Sourced after lib.sh; uses its topology, peers and result functions.
+
+# xt_swan_initiates_to_tsu [TSU_KEY=VALUE...] -- [SWAN_KEY=VALUE...]: the standard tunnel
+# with tsunagid responding at site-b and strongSwan initiating from site-a behind the NAT;
+# waits until both ends have the CHILD_SA and host-a pings host-b. Fails the scenario
+# otherwise.
+xt_swan_initiates_to_tsu() {
+	local tsu_args=() swan_args=()
+	while [ $# -gt 0 ] && [ "$1" != -- ]; do tsu_args+=("$1"); shift; done
+	[ "${1:-}" = -- ] && shift
+	swan_args=("$@")
+	tsu_conf "$NS_SB" b "${tsu_args[@]}"
+	tsu_start "$NS_SB"
+	swan_prepare "$NS_SA"
+	s2s_conf "$(swan_dir "$NS_SA")/swanctl.conf" a "${swan_args[@]}"
+	swan_start "$NS_SA"; swan_load "$NS_SA"
+	swan_initiate "$NS_SA" net
+	swan_wait_sa "$NS_SA" 20 || iop_fail "strongSwan (site-a) has no ESTABLISHED+INSTALLED SA within 20 s"
+	iop_wait 5 tsu_child_up "$NS_SB" || iop_fail "tsunagid (site-b) shows no INSTALLED CHILD_SA"
+	tsu_ensure_route "$NS_SB" "$TSU_TUN_B" $NET_A || iop_fail "tsunagid created no TUN device $TSU_TUN_B"
+	iop_ping "$NS_HA" $HOST_B 3 || iop_fail "host-a cannot ping host-b through the tunnel"
+}
+
+# xt_no_child SWAN_NS TSU_NS CASE: neither end has a CHILD_SA, host-a cannot reach host-b
+# and tsunagid still runs.
+xt_no_child() {
+	swan_child_up "$1" && iop_fail "$3: strongSwan installed a CHILD_SA"
+	tsu_child_up "$2" && iop_fail "$3: tsunagid installed a CHILD_SA: $(tsu_ctl "$2" --list-sas | head -4)"
+	ip netns exec "$NS_HA" ping -c1 -W1 $HOST_B >/dev/null 2>&1 &&
+		iop_fail "$3: host-a reaches host-b without a CHILD_SA"
+	tsu_alive "$2" || iop_fail "$3: tsunagid died"
+	return 0
+}
+
+# xt_swan_no_ike_sa NS: charon lists no IKE SA at all.
+xt_swan_no_ike_sa() {
+	local out
+	out=$(swan_ctl "$1" --list-sas 2>/dev/null) || return 1
+	! grep -Eq 'ESTABLISHED|CONNECTING|INSTALLED|REKEYING|DELETING' <<<"$out"
+}
+
+# xt_tsu_no_sa NS: tsunagictl --list-sas shows no SA.
+xt_tsu_no_sa() {
+	local out
+	out=$(tsu_ctl "$1" --list-sas 2>/dev/null) || return 1
+	! grep -Eq 'ESTABLISHED|CONNECTING|INSTALLED' <<<"$out"
+}
+
+# xt_tsu_log_count NS REGEX: how many lines of tsunagid's log match.
+xt_tsu_log_count() { grep -Eic "$2" "$(tsu_dir "$1")/tsunagid.log"; }
+
+# xt_counter NS NAME: a global counter from `tsunagictl --counters` (empty if absent).
+xt_counter() {
+	tsu_ctl "$1" --counters 2>/dev/null |
+		awk -v k="$2:" '$1 == k { print $2; exit }'
+}
+
+# xt_json NS PYEXPR ARGS...: evaluates PYEXPR (python3, `j` is the parsed JSON of
+# `tsunagictl ARGS --json`) and prints the result.
+xt_json() {
+	local ns=$1 expr=$2; shift 2
+	tsu_ctl "$ns" "$@" --json 2>/dev/null |
+		python3 -c "import json,sys
+j=json.load(sys.stdin)
+print($expr)" 2>/dev/null
+}
+
+# xt_first_child_json NS FIELD: a field of the first CHILD_SA of the first IKE SA in
+# `tsunagictl --list-sas --json`.
+xt_first_child_json() {
+	xt_json "$1" "[c for s in j for i in s.values() for c in i['child-sas'].values()][0]['$2']" --list-sas
+}
+
+# xt_first_ike_json NS FIELD: a field of the first IKE SA.
+xt_first_ike_json() {
+	xt_json "$1" "[i for s in j for i in s.values()][0]['$2']" --list-sas
+}
+
+# xt_py NS SCRIPT ARGS...: runs a python3 script (text) inside NS, bounded to 60 s.
+xt_py() {
+	local ns=$1 script=$2; shift 2
+	timeout 60 ip netns exec "$ns" python3 -c "$script" "$@"
+}
+
+# xt_tsu_stop NS: SIGTERM to tsunagid; waits up to 10 s and prints its exit status.
+xt_tsu_stop() {
+	local pid=${IOP_TSU_PID[$1]:-}
+	[ -n "$pid" ] || return 1
+	kill -TERM "$pid" 2>/dev/null
+	local rc
+	wait "$pid"
+	rc=$?
+	echo "$rc"
+}
