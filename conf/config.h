@@ -112,5 +112,8 @@ void secret_cfg_free(struct secret_cfg *s);
 struct conn_cfg *config_find_conn(const struct config *c, const char *name);
 /* Sets every default (tun_name is strdup'd "tsunagi0"); daemon_cfg_clear() frees. */
 void daemon_cfg_defaults(struct daemon_cfg *d);
+/* Logs a warning (with both file:line) for each pair of children of different
+ * connections whose selectors overlap; returns how many. */
+unsigned config_warn_overlaps(const struct conn_cfg *conns);
 void daemon_cfg_clear(struct daemon_cfg *d);
 #endif

@@ -1,6 +1,7 @@
 /* tsunagid: the IPsec gateway daemon. */
 #include <errno.h>
 #include <getopt.h>
+#include <ifaddrs.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -26,6 +27,40 @@ static void usage(FILE *out)
 		VICI_DEFAULT_URI);
 }
 
+/* "local address 198.51.100.9 is not assigned to any interface": a connection that
+ * can never send from its configured address, said at load time with file:line. */
+static void warn_unassigned_local_addrs(const struct config *cfg)
+{
+	struct ifaddrs *ifs;
+	if (getifaddrs(&ifs) < 0)
+		return;
+	for (const struct conn_cfg *c = cfg->conns; c; c = c->next) {
+		for (size_t i = 0; i < c->n_local_addrs; i++) {
+			struct addr want, have;
+			bool found = false;
+			if (addr_parse(c->local_addrs[i], &want) < 0)
+				continue;
+			for (struct ifaddrs *ifa = ifs; ifa && !found; ifa = ifa->ifa_next) {
+				if (!ifa->ifa_addr)
+					continue;
+				addr_from_sockaddr(&have, ifa->ifa_addr);
+				found = addr_equal_ip(&want, &have);
+			}
+			if (!found)
+				log_err(LOG_CFG, "%s:%d: connection '%s': local address %s is not "
+					"assigned to any interface", c->file ? c->file : "?", c->line,
+					c->name, c->local_addrs[i]);
+		}
+	}
+	freeifaddrs(ifs);
+}
+
+static void load_warnings(const struct config *cfg)
+{
+	warn_unassigned_local_addrs(cfg);
+	config_warn_overlaps(cfg->conns);
+}
+
 static void apply_log_levels(const struct daemon_cfg *s)
 {
 	for (int i = 0; i < LOG_SUBSYS_COUNT; i++)
@@ -42,6 +77,7 @@ int daemon_reload(struct daemon *d)
 		return -1;
 	}
 	apply_log_levels(&cfg->daemon);
+	load_warnings(cfg);
 	log_info(LOG_CFG, "loaded configuration %s", d->config_path);
 	ike_load_config(d->ike, cfg, clock_now_ms());
 	daemon_schedule(d, ike_tick(d->ike, clock_now_ms()));
@@ -83,12 +119,15 @@ static int setup(struct daemon *d)
 	}
 	d->settings = cfg->daemon;
 	apply_log_levels(&d->settings);
+	load_warnings(cfg);
 
 	struct esp_engine_cfg ec = { 0 };
 	ec.tun_name = d->settings.tun_name;
 	ec.natt_port = d->settings.ike_port_natt;
 	ec.threads = d->settings.esp_threads;
 	d->esp = esp_engine_new(&ec);
+	/* The copied settings' strings belong to cfg, which is freed after loading. */
+	d->settings.tun_name = NULL;
 	if (!d->esp) {
 		config_free(cfg);
 		return -1;

@@ -70,12 +70,13 @@ print($expr)" 2>/dev/null
 # xt_first_child_json NS FIELD: a field of the first CHILD_SA of the first IKE SA in
 # `tsunagictl --list-sas --json`.
 xt_first_child_json() {
-	xt_json "$1" "[c for s in j for i in s.values() for c in i['child-sas'].values()][0]['$2']" --list-sas
+	xt_json "$1" "[c for s in j for i in s.values() for c in i['child-sas'].values()][0].get('$2', '')" --list-sas
 }
 
-# xt_first_ike_json NS FIELD: a field of the first IKE SA.
+# xt_first_ike_json NS FIELD: a field of the first IKE SA (empty when absent: flags such
+# as nat-local are only listed when set).
 xt_first_ike_json() {
-	xt_json "$1" "[i for s in j for i in s.values()][0]['$2']" --list-sas
+	xt_json "$1" "[i for s in j for i in s.values()][0].get('$2', '')" --list-sas
 }
 
 # xt_py NS SCRIPT ARGS...: runs a python3 script (text) inside NS, bounded to 60 s.

@@ -659,3 +659,39 @@ ping_start() {
 ping_lost() {
 	awk '/packets transmitted/{print $1 - $4; f=1} END{if (!f) print 9999}' "$1"
 }
+
+# swan_charon_add NS LINE...: adds settings to the charon section of the instance's
+# strongswan.conf (after swan_prepare, before swan_start).
+swan_charon_add() {
+	local f l
+	f="$(swan_dir "$1")/strongswan.conf"; shift
+	for l in "$@"; do sed -i "/^\tinstall_routes = /a\\\t$l" "$f"; done
+}
+
+# child_rekeyed SWAN_NS TSU_NS OLD_TSU_SPIS: one IKE SA and one CHILD_SA on both ends
+# (strongSwan's rekeyed one gone too), agreeing on SPIs that differ from OLD_TSU_SPIS
+# ("IN OUT" as tsu_child_spis prints them).
+child_rekeyed() {
+	sa_pair_ok "$1" "$2" || return 1
+	local now
+	now=$(tsu_child_spis "$2")
+	[ "$now" != "$3" ] && [ "${now% *}" != "${3% *}" ] && [ "${now#* }" != "${3#* }" ]
+}
+
+# pair_start_tsu_initiator [TSU_KEY=VALUE...] -- [SWAN_KEY=VALUE...]: the usual pair on
+# the current topology: strongSwan responder at site-b (fast retransmits, rekeyed SAs
+# deleted after 1 s), tsunagid at site-a (tsu_fast_conf) initiating at start.
+pair_start_tsu_initiator() {
+	local targs=() sargs=()
+	while [ $# -gt 0 ] && [ "$1" != -- ]; do targs+=("$1"); shift; done
+	[ "${1:-}" = -- ] && shift
+	sargs=("$@")
+	swan_prepare "$NS_SB"
+	swan_fast_retransmit "$NS_SB"
+	swan_charon_add "$NS_SB" "delete_rekeyed_delay = 1"
+	s2s_conf "$(swan_dir "$NS_SB")/swanctl.conf" b "${sargs[@]}"
+	swan_start "$NS_SB"; swan_load "$NS_SB"
+	tsu_conf "$NS_SA" a START_ACTION=start "${targs[@]}"
+	tsu_fast_conf "$NS_SA"
+	tsu_start "$NS_SA"
+}

@@ -1,0 +1,78 @@
+/* Load-time warnings: overlapping selectors between tunnels, with both file:line. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "conf/config.h"
+#include "conf/parser.h"
+#include "lib/log.h"
+
+static char last[1024];
+static int lines;
+
+static void sink(void *arg, enum log_subsys s, int level, const char *line)
+{
+	snprintf(last, sizeof(last), "%s", line);
+	lines++;
+}
+
+static struct config *load(const char *text)
+{
+	char err[512];
+	struct ctree *t = conf_parse_string(text, "t.conf", err, sizeof(err));
+	assert_non_null(t);
+	struct config *c = config_build(t, err, sizeof(err));
+	ctree_free(t);
+	if (!c)
+		fail_msg("%s", err);
+	return c;
+}
+
+#define CONN(name, l, r) \
+	"  " name " {\n" \
+	"    remote_addrs = 198.51.100.2\n" \
+	"    local { auth = psk }\n" \
+	"    children { net { local_ts = " l "\n remote_ts = " r " } }\n" \
+	"  }\n"
+
+static void test_overlap_warned_with_both_places(void **state)
+{
+	struct config *c = load("connections {\n"
+				CONN("a", "10.1.0.0/24", "10.2.0.0/16")
+				CONN("b", "10.1.0.0/16", "10.2.5.0/24")
+				"}\n");
+	lines = 0;
+	assert_int_equal(config_warn_overlaps(c->conns), 1);
+	assert_int_equal(lines, 1);
+	assert_non_null(strstr(last, "t.conf:2: warning"));
+	assert_non_null(strstr(last, "'a/net' overlap with 'b/net' (t.conf:8)"));
+	assert_non_null(strstr(last, "10.1.0.0/24 === 10.2.5.0/24"));
+	config_free(c);
+}
+
+static void test_disjoint_not_warned(void **state)
+{
+	struct config *c = load("connections {\n"
+				CONN("a", "10.1.0.0/24", "10.2.0.0/24")
+				CONN("b", "10.1.0.0/24", "10.3.0.0/24")
+				"}\n");
+	lines = 0;
+	assert_int_equal(config_warn_overlaps(c->conns), 0);
+	assert_int_equal(lines, 0);
+	config_free(c);
+}
+
+int main(void)
+{
+	log_use_stderr(false);
+	log_add_sink(sink, NULL);
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_overlap_warned_with_both_places),
+		cmocka_unit_test(test_disjoint_not_warned),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
