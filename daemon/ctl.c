@@ -166,6 +166,44 @@ static enum vici_reply result(struct vici_msg *resp, int rc, const char *err)
 	return VICI_REPLY_DONE;
 }
 
+/* list-policies: the trap policies, as charon lists them ("<conn>/<child>"). */
+static void ts_list(struct vici_msg *m, const char *name, const struct ts_cfg *ts, size_t n)
+{
+	char s[SELECTOR_STRLEN];
+	vici_begin_list(m, name);
+	for (size_t i = 0; i < n; i++)
+		vici_add_item(m, ts[i].dynamic ? "dynamic" : selector_fmt(&ts[i].sel, s, sizeof(s)));
+	vici_end_list(m);
+}
+
+static enum vici_reply cmd_list_policies(void *arg, struct vici_conn *c, const struct ctree *req,
+					 struct vici_msg *resp)
+{
+	struct daemon *d = arg;
+	const char *only = str(req, "child");
+	struct vici_msg ev;
+	vici_msg_init(&ev);
+	for (const struct conn_cfg *cfg = ike_conn_first(d->ike); cfg; cfg = ike_conn_next(d->ike, cfg)) {
+		for (const struct child_cfg *cc = cfg->children; cc; cc = cc->next) {
+			if (cc->start_action != START_TRAP || (only && strcmp(only, cc->name) != 0))
+				continue;
+			char key[256];
+			snprintf(key, sizeof(key), "%s/%s", cfg->name, cc->name);
+			vici_msg_reset(&ev);
+			vici_begin_section(&ev, key);
+			vici_add_kv(&ev, "child", cc->name);
+			vici_add_kv(&ev, "ike", cfg->name);
+			vici_add_kv(&ev, "mode", cc->mode == MODE_TRANSPORT ? "TRANSPORT" : "TUNNEL");
+			ts_list(&ev, "local-ts", cc->local_ts, cc->n_local_ts);
+			ts_list(&ev, "remote-ts", cc->remote_ts, cc->n_remote_ts);
+			vici_end_section(&ev);
+			vici_conn_event(c, "list-policy", &ev);
+		}
+	}
+	vici_msg_free(&ev);
+	return VICI_REPLY_DONE;
+}
+
 /* ---- initiate: wait for the outcome ---- */
 
 static bool child_up(struct daemon *d, const char *ike, const char *child, ms_t since)
@@ -559,7 +597,7 @@ int ctl_register(struct daemon *d)
 		{ "unload-key", cmd_success, NULL },
 		{ "get-pools", cmd_empty_list, NULL },
 		{ "get-authorities", cmd_empty_list, "authorities" },
-		{ "list-policies", cmd_empty_list, NULL },
+		{ "list-policies", cmd_list_policies, d },
 		{ "list-certs", cmd_empty_list, NULL },
 		{ "list-authorities", cmd_empty_list, NULL },
 		{ "clear-creds", cmd_success, NULL },

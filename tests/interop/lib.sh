@@ -695,3 +695,13 @@ pair_start_tsu_initiator() {
 	tsu_fast_conf "$NS_SA"
 	tsu_start "$NS_SA"
 }
+
+# ike_rekeyed SWAN_NS TSU_NS OLD_IKE_SPIS: one IKE SA and one CHILD_SA on both ends, the
+# IKE SA under SPIs ("I_i R_r" as swan_ike_spis prints them) both ends agree on and that
+# differ from OLD_IKE_SPIS.
+ike_rekeyed() {
+	sa_pair_ok "$1" "$2" || return 1
+	local s t
+	s=$(swan_ike_spis "$1") t=$(tsu_ike_spis "$2")
+	[ -n "$s" ] && [ "$s" = "$t" ] && [ "$s" != "$3" ]
+}
