@@ -147,6 +147,12 @@ int child_select(struct ike_sa *sa, struct child_sa *c, const struct ikev2_paylo
 	size_t n = esp_proposals(c->cfg, mine, IKEV2_MAX_PROPOSALS, with_dh);
 	ike_sa_tag(sa, tag, sizeof(tag));
 	if (!proposal_select(mine, n, pl->props, pl->n_props, &c->prop)) {
+		uint16_t my_dh = proposal_first_dh(mine, n);
+		uint16_t their_dh = proposal_first_dh(pl->props, pl->n_props);
+		if (with_dh && (my_dh == DH_NONE) != (their_dh == DH_NONE))
+			log_err(LOG_IKE, "%s: PFS mismatch for CHILD_SA '%s': local requires %s, peer "
+				"offers %s", tag, c->cfg->name, my_dh ? dh_name(my_dh) : "no PFS",
+				their_dh ? dh_name(their_dh) : "no PFS");
 		char ours[1024], theirs[1024];
 		proposal_list_fmt(mine, n, ours, sizeof(ours));
 		proposal_list_fmt(pl->props, pl->n_props, theirs, sizeof(theirs));

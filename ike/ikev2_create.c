@@ -316,20 +316,21 @@ static void child_request(struct ike_sa *sa, struct msg_in *m, const struct ikev
 		}
 	}
 	uint16_t error;
-	struct child_sa *c = child_choose(sa, &m->pl, cc, m->pl.has_ke, &error);
+	/* DH transforms take part in the selection: PFS must be configured alike. */
+	struct child_sa *c = child_choose(sa, &m->pl, cc, true, &error);
 	if (!c) {
 		respond_error(sa, m, error, NULL, 0);
 		return;
 	}
-	uint16_t want = child_pfs_group(c->cfg);
-	if (want && !m->pl.has_ke) {
-		log_err(LOG_IKE, "%s: PFS mismatch for CHILD_SA '%s': we require %s, peer sent no KE",
-			tag, c->cfg->name, dh_name(want));
+	if (c->pfs_group && !m->pl.has_ke) {
+		log_err(LOG_IKE, "%s: CHILD_SA '%s': peer proposed %s but sent no KE payload", tag,
+			c->cfg->name, dh_name(c->pfs_group));
 		child_sa_free(c);
-		respond_error(sa, m, N_NO_PROPOSAL_CHOSEN, NULL, 0);
+		respond_error(sa, m, N_INVALID_SYNTAX, NULL, 0);
 		return;
 	}
-	if (m->pl.has_ke && c->pfs_group != m->pl.ke_group) {
+	/* A KE for a proposal chosen without DH is ignored (no PFS then). */
+	if (m->pl.has_ke && c->pfs_group && c->pfs_group != m->pl.ke_group) {
 		uint8_t g[2];
 		put_u16(g, c->pfs_group);
 		log_info(LOG_IKE, "%s: peer's KE uses %s, requesting %s", tag, dh_name(m->pl.ke_group),

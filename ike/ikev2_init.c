@@ -60,11 +60,14 @@ void ikev2_add_natd(struct ike_sa *sa, struct ikev2_builder *k, const struct add
 }
 
 /* Returns 0 when the peer sent NAT-D notifies, -1 when not (no NAT-T support). */
+/* The hashes are over the SPIs as the message carries them: in the IKE_SA_INIT
+ * request the responder's SPI is still zero (RFC 7296 2.23). */
 int ikev2_natd_check(struct ike_sa *sa, const struct msg_in *m, bool *nat_here, bool *nat_there)
 {
 	uint8_t h[20];
 	bool have_src = false, src_match = false, have_dst = false, dst_match = false;
-	natd_hash(sa->spi_i, sa->spi_r, &m->remote, h);
+	const uint8_t *spi_r = m->hdr.spi_r;
+	natd_hash(m->hdr.spi_i, spi_r, &m->remote, h);
 	for (size_t i = 0; i < m->pl.n_notify; i++) {
 		const struct ikev2_notify *n = &m->pl.notify[i];
 		if (n->type == N_NAT_DETECTION_SOURCE_IP) {
@@ -72,7 +75,7 @@ int ikev2_natd_check(struct ike_sa *sa, const struct msg_in *m, bool *nat_here, 
 			src_match |= n->len == 20 && memcmp(n->data, h, 20) == 0;
 		}
 	}
-	natd_hash(sa->spi_i, sa->spi_r, &m->local, h);
+	natd_hash(m->hdr.spi_i, spi_r, &m->local, h);
 	for (size_t i = 0; i < m->pl.n_notify; i++) {
 		const struct ikev2_notify *n = &m->pl.notify[i];
 		if (n->type == N_NAT_DETECTION_DESTINATION_IP) {

@@ -81,8 +81,10 @@ static int parse_proposal(struct rd *r, struct proposal *p, const char **err)
 			return -1;
 		}
 		struct rd tr = rd_sub(r, tlen - 4);
-		if (r->err || parse_transform(&tr, p, err) < 0)
+		if (r->err)
 			break;
+		if (parse_transform(&tr, p, err) < 0)
+			return -1;
 		if ((last == 0) != (i + 1 == n_xf)) {
 			*err = "transform count does not match the last-transform flags";
 			return -1;
@@ -90,6 +92,10 @@ static int parse_proposal(struct rd *r, struct proposal *p, const char **err)
 	}
 	if (r->err) {
 		*err = *err ? *err : "truncated proposal";
+		return -1;
+	}
+	if (rd_left(r) != 0) {
+		*err = "data after the last transform";
 		return -1;
 	}
 	return 0;
@@ -150,6 +156,10 @@ static int parse_ts(struct rd *r, struct selector *out, size_t *n_out, const cha
 		s.port_hi = rd_u16(&tr);
 		rd_copy(&tr, s.lo, alen);
 		rd_copy(&tr, s.hi, alen);
+		if (s.port_lo > s.port_hi || memcmp(s.lo, s.hi, alen) > 0) {
+			*err = "traffic selector range is reversed";
+			return -1;
+		}
 		if (*n_out < IKEV2_MAX_TS)
 			out[(*n_out)++] = s;
 	}

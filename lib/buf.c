@@ -59,6 +59,8 @@ bool buf_reserve(struct buf *b, size_t extra)
 
 uint8_t *buf_append(struct buf *b, size_t n)
 {
+	if (n == 0 && !b->data && !buf_reserve(b, 1))
+		return NULL;	/* a valid pointer even for nothing, never NULL + 0 */
 	if (!buf_reserve(b, n))
 		return NULL;
 	uint8_t *p = b->data + b->len;

@@ -647,6 +647,7 @@ iop_kill_pid() {
 	local pid=$1
 	[ -n "$pid" ] || return 1
 	kill -KILL "$pid" 2>/dev/null || return 1
+	wait "$pid" 2>/dev/null	# our own job: reaped here, without bash's "Killed" notice
 	iop_wait 5 eval '! kill -0 "$pid"'
 }
 
@@ -680,7 +681,9 @@ child_rekeyed() {
 
 # pair_start_tsu_initiator [TSU_KEY=VALUE...] -- [SWAN_KEY=VALUE...]: the usual pair on
 # the current topology: strongSwan responder at site-b (fast retransmits, rekeyed SAs
-# deleted after 1 s), tsunagid at site-a (tsu_fast_conf) initiating at start.
+# deleted after 1 s), tsunagid at site-a (tsu_fast_conf) initiating at start. Lines in the
+# arrays PAIR_TSU_CONN / PAIR_SWAN_CONN go into that side's connection section.
+PAIR_TSU_CONN=() PAIR_SWAN_CONN=()
 pair_start_tsu_initiator() {
 	local targs=() sargs=()
 	while [ $# -gt 0 ] && [ "$1" != -- ]; do targs+=("$1"); shift; done
@@ -690,8 +693,10 @@ pair_start_tsu_initiator() {
 	swan_fast_retransmit "$NS_SB"
 	swan_charon_add "$NS_SB" "delete_rekeyed_delay = 1"
 	s2s_conf "$(swan_dir "$NS_SB")/swanctl.conf" b "${sargs[@]}"
+	[ ${#PAIR_SWAN_CONN[@]} = 0 ] || conf_conn_add "$(swan_dir "$NS_SB")/swanctl.conf" "${PAIR_SWAN_CONN[@]}"
 	swan_start "$NS_SB"; swan_load "$NS_SB"
 	tsu_conf "$NS_SA" a START_ACTION=start "${targs[@]}"
+	[ ${#PAIR_TSU_CONN[@]} = 0 ] || conf_conn_add "$(tsu_dir "$NS_SA")/tsunagi.conf" "${PAIR_TSU_CONN[@]}"
 	tsu_fast_conf "$NS_SA"
 	tsu_start "$NS_SA"
 }
@@ -704,4 +709,9 @@ ike_rekeyed() {
 	local s t
 	s=$(swan_ike_spis "$1") t=$(tsu_ike_spis "$2")
 	[ -n "$s" ] && [ "$s" = "$t" ] && [ "$s" != "$3" ]
+}
+
+# tsu_counter NS NAME: one of tsunagictl --counters' values (e.g. esp-no-sa), 0 if absent.
+tsu_counter() {
+	tsu_ctl "$1" --counters --pretty 2>/dev/null | awk -v k="$2" '$1 == k {v=$3} END{print v+0}'
 }

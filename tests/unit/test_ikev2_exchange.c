@@ -106,6 +106,13 @@ static void test_establish_aead(void **state)
 	assert_string_equal(selector_fmt(&c->local_ts[0], s, sizeof(s)), "10.2.0.0/24");
 	assert_string_equal(selector_fmt(&c->remote_ts[0], s, sizeof(s)), "10.1.0.0/24");
 	assert_int_equal(h.a.n_policies, 2);
+	/* No NAT between them: neither side may think so (NAT-D of the request is
+	 * hashed with a zero responder SPI). */
+	assert_false(h_first_sa(&h.a)->nat_here);
+	assert_false(h_first_sa(&h.a)->nat_there);
+	assert_false(h_first_sa(&h.b)->nat_here);
+	assert_false(h_first_sa(&h.b)->nat_there);
+	assert_false(h_first_sa(&h.b)->natt);
 	h_free(&h);
 }
 
@@ -259,6 +266,47 @@ static void test_child_rekey_pfs(void **state)
 	assert_non_null(c);
 	assert_null(c->next);
 	assert_int_equal(c->pfs_group, DH_ECP256);
+	assert_child_pair(&h);
+	h_free(&h);
+}
+
+/* PFS as configured in the chosen proposal, not anywhere in the list: with
+ * "aes256gcm16, aes128gcm16-ecp256" the first proposal wins and needs no KE. */
+static void test_child_rekey_mixed_pfs_list(void **state)
+{
+	struct harness h;
+	char err[128];
+	confs("aes256gcm16-prfsha256-x25519", "aes256gcm16-prfsha256-x25519",
+	      "aes256gcm16, aes128gcm16-ecp256", "aes256gcm16, aes128gcm16-ecp256", "s3cret-key",
+	      "", "");
+	assert_int_equal(h_init(&h, conf_a, conf_b), 0);
+	establish(&h);
+	assert_int_equal(ike_rekey(h.a.core, NULL, 0, "net", 0, h.now, err, sizeof(err)), 0);
+	h_pump(&h);
+	assert_int_equal(h_count_children(&h.a), 1);
+	assert_int_equal(h_count_children(&h.b), 1);
+	assert_int_equal(h_first_sa(&h.a)->children->pfs_group, DH_NONE);
+	assert_child_pair(&h);
+	h_free(&h);
+}
+
+/* PFS required on one side only: the rekey fails, the old CHILD_SA stays. */
+static void test_pfs_mismatch_keeps_old_child(void **state)
+{
+	struct harness h;
+	char err[128];
+	confs("aes256gcm16-prfsha256-x25519", "aes256gcm16-prfsha256-x25519", "aes256gcm16",
+	      "aes256gcm16-ecp256", "s3cret-key", "", "");
+	assert_int_equal(h_init(&h, conf_a, conf_b), 0);
+	establish(&h);
+	/* IKE_AUTH's child has no DH either way, so it is up. */
+	assert_int_equal(h_count_children(&h.a), 1);
+	uint32_t spi = h_first_sa(&h.a)->children->spi_in;
+	assert_int_equal(ike_rekey(h.a.core, NULL, 0, "net", 0, h.now, err, sizeof(err)), 0);
+	h_pump(&h);
+	assert_int_equal(h_count_children(&h.a), 1);
+	assert_int_equal(h_first_sa(&h.a)->children->spi_in, spi);
+	assert_int_equal(h_first_sa(&h.a)->children->state, CHILD_INSTALLED);
 	assert_child_pair(&h);
 	h_free(&h);
 }
@@ -471,6 +519,8 @@ int main(void)
 		cmocka_unit_test(test_lost_response_answered_from_cache),
 		cmocka_unit_test(test_child_rekey),
 		cmocka_unit_test(test_child_rekey_pfs),
+		cmocka_unit_test(test_child_rekey_mixed_pfs_list),
+		cmocka_unit_test(test_pfs_mismatch_keeps_old_child),
 		cmocka_unit_test(test_ike_rekey_keeps_children),
 		cmocka_unit_test(test_child_rekey_collision),
 		cmocka_unit_test(test_ike_rekey_collision),

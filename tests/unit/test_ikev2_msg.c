@@ -257,6 +257,28 @@ static void test_malformed_substructures(void **state)
 	ikb_free(&k);
 	msg.data[28 + 8] = 9;	/* unknown TS type */
 	expect_reject(&msg, "traffic selector");
+	msg.data[28 + 8] = TS_IPV4_ADDR_RANGE;
+	put_u16(msg.data + 28 + 12, 80);	/* ports 80..65535, fine */
+	struct ikev2_hdr h;
+	struct ikev2_payloads pl;
+	const char *err;
+	assert_int_equal(parse(&msg, &h, &pl, &err), 0);
+	put_u16(msg.data + 28 + 14, 79);	/* 80..79: reversed */
+	expect_reject(&msg, "reversed");
+	put_u16(msg.data + 28 + 14, 65535);
+	msg.data[28 + 16] = 11;	/* start 11.0.0.0 > end 10.255.255.255 */
+	expect_reject(&msg, "reversed");
+	buf_free(&msg);
+
+	/* A transform with a truncated attribute fails the whole message. */
+	p.xf[0].keylen = 128;
+	ikb_init(&k);
+	ikb_sa(&k, &p, 1);
+	wrap(&msg, &k, CREATE_CHILD_SA);
+	ikb_free(&k);
+	size_t xf = 28 + 4 + 8 + 4;	/* transform header after the SPI */
+	put_u16(msg.data + xf + 2, 10);	/* 8 + half an attribute */
+	expect_reject(&msg, "");
 	buf_free(&msg);
 
 	uint8_t spis[8] = { 0 };

@@ -1,0 +1,53 @@
+#include "esp/mss_clamp.h"
+
+#include "lib/buf.h"
+
+#define TCP_SYN 0x02
+#define TCPOPT_EOL 0
+#define TCPOPT_NOP 1
+#define TCPOPT_MSS 2
+
+/* HC' = ~(~HC + ~m + m') for one 16-bit word (RFC 1624 eqn. 3). */
+static uint16_t csum_update(uint16_t hc, uint16_t old, uint16_t new)
+{
+	uint32_t sum = (uint16_t)~hc + (uint16_t)~old + new;
+	sum = (sum & 0xffff) + (sum >> 16);
+	sum = (sum & 0xffff) + (sum >> 16);
+	return (uint16_t)~sum;
+}
+
+bool mss_clamp(uint8_t *pkt, const struct pkt_tuple *t, uint16_t mss)
+{
+	if (t->proto != 6 || t->total < t->hdrlen + 20)
+		return false;
+	uint8_t *tcp = pkt + t->hdrlen;
+	size_t tcplen = t->total - t->hdrlen;
+	if (!(tcp[13] & TCP_SYN))
+		return false;
+	size_t doff = (size_t)(tcp[12] >> 4) * 4;
+	if (doff < 20 || doff > tcplen)
+		return false;
+	for (size_t o = 20; o < doff;) {
+		uint8_t kind = tcp[o];
+		if (kind == TCPOPT_EOL)
+			break;
+		if (kind == TCPOPT_NOP) {
+			o++;
+			continue;
+		}
+		if (o + 1 >= doff || tcp[o + 1] < 2 || o + tcp[o + 1] > doff)
+			return false;
+		/* The value sits on a 16-bit boundary of the segment in every stack we know;
+		 * an odd placement is left alone rather than patched across two words. */
+		if (kind == TCPOPT_MSS && tcp[o + 1] == 4 && (o & 1) == 0) {
+			uint16_t cur = get_u16(tcp + o + 2);
+			if (cur <= mss)
+				return false;
+			put_u16(tcp + o + 2, mss);
+			put_u16(tcp + 16, csum_update(get_u16(tcp + 16), cur, mss));
+			return true;
+		}
+		o += tcp[o + 1];
+	}
+	return false;
+}
