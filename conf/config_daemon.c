@@ -8,6 +8,9 @@
  *       }
  *       esp {
  *           threads = 2         # data-plane workers; 0 = one per core (default)
+ *           mtu = 1400          # of the TUN device (default 1400)
+ *           mss = auto          # TCP MSS clamp on tunnel traffic: auto (MTU - 40,
+ *                               #   IPv6 - 60; default), off, or a value (536..9000)
  *       }
  *       tun = tsunagi0          # TUN device name (default tsunagi0)
  *       port = 500              # charon.port
@@ -86,13 +89,38 @@ static int build_esp(struct bctx *b, const struct ctree *sec, struct daemon_cfg 
 		return berr(b, sec, "'esp' must be a section");
 	for (const struct ctree *k = sec->child; k; k = k->next) {
 		uint32_t v;
-		if (strcmp(k->name, "threads") != 0 || ctree_is_section(k))
+		if (ctree_is_section(k))
+			return berr_unknown(b, k);
+		if (strcmp(k->name, "mss") == 0) {
+			const char *s = bscalar(b, k);
+			if (s && strcmp(s, "auto") == 0) {
+				d->esp_mss = 0;
+				continue;
+			}
+			if (s && strcmp(s, "off") == 0) {
+				d->esp_mss = -1;
+				continue;
+			}
+			if (bget_u32(b, k, &v) < 0)
+				return -1;
+			if (v < 536 || v > 9000)
+				return berr_value(b, k, bscalar(b, k));
+			d->esp_mss = (int)v;
+			continue;
+		}
+		if (strcmp(k->name, "threads") != 0 && strcmp(k->name, "mtu") != 0)
 			return berr_unknown(b, k);
 		if (bget_u32(b, k, &v) < 0)
 			return -1;
-		if (v > 256)
+		if (strcmp(k->name, "mtu") == 0) {
+			if (v < 576 || v > 9000)
+				return berr_value(b, k, bscalar(b, k));
+			d->esp_mtu = v;
+		} else if (v > 256) {
 			return berr_value(b, k, bscalar(b, k));
-		d->esp_threads = v;
+		} else {
+			d->esp_threads = v;
+		}
 	}
 	return 0;
 }

@@ -451,6 +451,7 @@ static enum vici_reply cmd_counters(void *arg, struct vici_conn *c, const struct
 	vici_add_kvf(resp, "esp-bad-packet", "%llu", (unsigned long long)es.bad_packet);
 	vici_add_kvf(resp, "esp-acquires", "%llu", (unsigned long long)es.acquires);
 	vici_add_kvf(resp, "esp-keepalives-in", "%llu", (unsigned long long)es.keepalives);
+	vici_add_kvf(resp, "esp-mss-clamped", "%llu", (unsigned long long)es.mss_clamped);
 	vici_end_section(resp);
 	vici_end_section(resp);
 	vici_add_kv(resp, "success", "yes");

@@ -125,6 +125,8 @@ static int setup(struct daemon *d)
 	ec.tun_name = d->settings.tun_name;
 	ec.natt_port = d->settings.ike_port_natt;
 	ec.threads = d->settings.esp_threads;
+	ec.mtu = d->settings.esp_mtu;
+	ec.mss = d->settings.esp_mss;
 	d->esp = esp_engine_new(&ec);
 	/* The copied settings' strings belong to cfg, which is freed after loading. */
 	d->settings.tun_name = NULL;

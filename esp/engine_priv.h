@@ -108,7 +108,8 @@ struct esp_engine {
 
 	struct {
 		atomic_uint_fast64_t no_policy, discarded, held, hold_dropped, acquires, no_sa,
-			bad_packet, ike_in, keepalives, send_errors, tun_errors;
+			bad_packet, ike_in, keepalives, send_errors, tun_errors,
+			mss_clamped;
 	} st;
 
 	/* I/O (esp_io.c) */

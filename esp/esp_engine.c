@@ -789,6 +789,7 @@ void esp_engine_stats(struct esp_engine *e, struct esp_engine_stats *o)
 	o->keepalives = atomic_load(&e->st.keepalives);
 	o->send_errors = atomic_load(&e->st.send_errors);
 	o->tun_errors = atomic_load(&e->st.tun_errors);
+	o->mss_clamped = atomic_load(&e->st.mss_clamped);
 }
 
 enum esp_verdict esp_engine_output_packet(struct esp_engine *e, const uint8_t *pkt, size_t len)

@@ -30,6 +30,8 @@
 struct esp_engine_cfg {
 	const char *tun_name;	/* NULL = ESP_ENGINE_TUN_NAME */
 	unsigned mtu;		/* of the TUN device; 0 = ESP_ENGINE_MTU */
+	int mss;		/* TCP MSS clamp for tunnel traffic: 0 = from the MTU
+				 * (mtu - 40 for IPv4, - 60 for IPv6), -1 = off */
 	uint16_t natt_port;	/* 0 = 4500 */
 	struct addr bind_addr;	/* family 0 = any IPv4 address */
 	unsigned threads;	/* data-plane threads, >= 2: one net->TUN, the rest
@@ -109,6 +111,7 @@ struct esp_engine_stats {
 	uint64_t bad_packet;	/* not IP, truncated */
 	uint64_t ike_in, keepalives;
 	uint64_t send_errors, tun_errors;
+	uint64_t mss_clamped;	/* TCP SYNs whose MSS was lowered */
 };
 void esp_engine_stats(struct esp_engine *e, struct esp_engine_stats *out);
 

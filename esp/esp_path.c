@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "esp/engine_priv.h"
+#include "esp/mss_clamp.h"
 #include "lib/buf.h"
 #include "lib/log.h"
 
@@ -113,6 +114,17 @@ static void emit_tun(struct esp_ctx *c, const uint8_t *pkt, size_t len)
 	}
 }
 
+/* TCP SYNs in tunnel traffic get an MSS that fits the tunnel (both directions). */
+static void clamp(struct esp_engine *e, uint8_t *pkt, const struct pkt_tuple *t)
+{
+	if (t->proto != 6 || e->cfg.mss < 0)
+		return;
+	uint16_t limit = (uint16_t)(e->cfg.mtu - (t->family == AF_INET ? 40 : 60));
+	uint16_t mss = e->cfg.mss > 0 && e->cfg.mss < limit ? (uint16_t)e->cfg.mss : limit;
+	if (mss_clamp(pkt, t, mss))
+		STAT_INC(e, mss_clamped);
+}
+
 /* --- outbound ----------------------------------------------------------------------- */
 
 static enum esp_verdict hold(struct esp_ctx *c, struct sp *sp, const struct pkt_tuple *t,
@@ -205,6 +217,8 @@ enum esp_verdict path_output(struct esp_ctx *c, uint8_t *pkt, size_t len)
 		peer.family = t.family;
 		memcpy(peer.u.b, t.dst, t.family == AF_INET ? 4 : 16);
 	}
+	if (sp->p.mode == IPSEC_MODE_TUNNEL)
+		clamp(e, pkt, &t);
 	struct sa *sa = sad_out(&e->sad, sp->p.reqid, &peer);
 	if (!sa)
 		return hold(c, sp, &t, pkt, t.total);
@@ -338,6 +352,8 @@ static enum esp_verdict input_esp(struct esp_ctx *c, const struct addr *src,
 		log_selector_drop(sa, &t);
 		return ESP_V_DROPPED;
 	}
+	if (sa->cfg.mode == IPSEC_MODE_TUNNEL)
+		clamp(e, inner, &t);
 	int level = sa_account(sa, t.total, engine_now(e));
 	if (level)
 		engine_report_expiry(e, sa, level);

@@ -564,12 +564,6 @@ conf_conn_add() {
 	for l in "$@"; do sed -i "/^\t\tversion = /a\\\t\t$l" "$f"; done
 }
 
-# conf_child_add FILE LINE...: adds settings to child "net" (after its start_action).
-conf_child_add() {
-	local f=$1 l; shift
-	for l in "$@"; do sed -i "/^\t\t\t\tstart_action = /a\\\t\t\t\t$l" "$f"; done
-}
-
 # tsu_daemon_add NS LINE...: adds settings to the "tsunagi { }" section that tsu_conf
 # appended last (its closing brace is the file's last line).
 tsu_daemon_add() {
@@ -651,7 +645,7 @@ iop_kill_pid() {
 	iop_wait 5 eval '! kill -0 "$pid"'
 }
 
-# ping_loss NS DST COUNT INTERVAL OUT: pings in the background (ping's pid in PING_PID);
+# ping_start NS DST COUNT INTERVAL OUT: pings in the background (its pid in PING_PID);
 # ping_lost OUT: after it ended, how many went unanswered.
 ping_start() {
 	ip netns exec "$1" ping -n -c "$3" -i "$4" -W 1 "$2" >"$5" 2>&1 &

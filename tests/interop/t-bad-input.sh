@@ -261,6 +261,7 @@ EOF
 spi_i=$(xt_first_ike_json "$NS_SB" initiator-spi)
 spi_r=$(xt_first_ike_json "$NS_SB" responder-spi)
 parsed_before=$(xt_tsu_log_count "$NS_SB" "parsed [A-Z_]+ request")
+lines_before=$(wc -l <"$(tsu_dir "$NS_SB")/tsunagid.log")
 iop_note "forged plaintext requests (no SK payload) with the SA's SPIs"
 xt_py "$NS_SA" "$PLAIN_PROBE" $SITE_B_OUT "$spi_i" "$spi_r" || iop_fail "the plaintext probe could not be sent"
 sleep 1
@@ -268,8 +269,8 @@ parsed_after=$(xt_tsu_log_count "$NS_SB" "parsed [A-Z_]+ request")
 port=$(xt_first_ike_json "$NS_SB" remote-port)
 [ "$parsed_after" = "$parsed_before" ] && [ "$port" = 4500 ] && tsu_child_up "$NS_SB" ||
 	iop_fail "tsunagid accepted forged unencrypted requests (no SK payload) with the SA's SPIs:" \
-	"$(grep -E "parsed [A-Z_]+ request|peer moved|received DELETE for IKE_SA" "$(tsu_dir "$NS_SB")/tsunagid.log" |
-		tail -n +4 | head -4 | cut -c14- | tr '\n' ';')" \
+	"$(tail -n +$((lines_before + 1)) "$(tsu_dir "$NS_SB")/tsunagid.log" |
+		grep -E "parsed [A-Z_]+ request|peer moved|received DELETE for IKE_SA" | head -5 | cut -c14- | tr '\n' ';')" \
 	"(IKE SA remote port now '${port:-none}'); decrypt_in() in ike/ike_core.c returns success when" \
 	"a message has no SK payload, so one 36-byte datagram moves or deletes the IKE SA"
 iop_ping "$NS_HA" $HOST_B 3 || iop_fail "host-a cannot ping host-b after the plaintext probe"
