@@ -347,7 +347,10 @@ int child_install(struct ike_sa *sa, struct child_sa *c, const uint8_t *gir, siz
 	fill_sa(sa, c, c->sa_out, false, i_sends ? enc_i : enc_r, ek, i_sends ? auth_i : auth_r, ak);
 	fill_sa(sa, c, c->sa_in, true, i_sends ? enc_r : enc_i, ek, i_sends ? auth_r : auth_i, ak);
 	c->encap = sa->natt;
-	if (install_one(sa, c->sa_in, SADB_UPDATE) < 0 || install_one(sa, c->sa_out, SADB_ADD) < 0)
+	if (install_one(sa, c->sa_in, SADB_UPDATE) < 0)
+		goto out;
+	c->out_pending = c->defer_out;
+	if (!c->out_pending && install_one(sa, c->sa_out, SADB_ADD) < 0)
 		goto out;
 	child_policies(sa, c, true);
 	c->state = CHILD_INSTALLED;
@@ -458,8 +461,23 @@ void child_attach(struct ike_sa *sa, struct child_sa *c)
 	sa->children = c;
 }
 
+void child_install_pending_out(struct ike_sa *sa, struct child_sa *c)
+{
+	if (!c->out_pending || !c->sa_out)
+		return;
+	c->out_pending = false;
+	install_one(sa, c->sa_out, SADB_ADD);
+	log_ctl(LOG_IKE, "CHILD_SA %s{%u}: outbound SA %08x now in use", c->cfg->name, c->uniqueid,
+		c->spi_out);
+}
+
 void child_detach_and_free(struct ike_sa *sa, struct child_sa *c, bool keep_policies)
 {
+	/* The successor of a rekeyed SA takes over its outbound traffic first, then the
+	 * old SAs go: no packet finds no SA. */
+	for (struct child_sa *o = sa->children; o; o = o->next)
+		if (o != c && o->reqid == c->reqid && o->out_pending)
+			child_install_pending_out(sa, o);
 	for (struct child_sa **pp = &sa->children; *pp; pp = &(*pp)->next) {
 		if (*pp == c) {
 			*pp = c->next;

@@ -75,10 +75,29 @@ static struct conn *conn_find(struct ike *core, const char *name)
 	return NULL;
 }
 
+/* Is a CHILD_SA of this name up or being negotiated for the connection name (by any
+ * generation of the connection: a reload replaces the conn, not its SAs)? */
+static bool child_exists(struct ike *core, const char *conn, const char *child)
+{
+	for (struct ike_sa *sa = core->sas; sa; sa = sa->next) {
+		if (sa->state == IKE_DESTROYING || !sa->conn || strcmp(sa->conn->cfg->name, conn) != 0)
+			continue;
+		if (sa->state == IKE_CREATED || sa->state == IKE_CONNECTING)
+			return true;
+		for (struct child_sa *c = sa->children; c; c = c->next)
+			if (strcmp(c->cfg->name, child) == 0)
+				return true;
+		if (sa->req.child && strcmp(sa->req.child->cfg->name, child) == 0)
+			return true;
+	}
+	return false;
+}
+
 static void conn_start(struct ike *core, struct conn *c)
 {
 	for (struct child_cfg *cc = c->cfg->children; cc; cc = cc->next) {
-		if (cc->start_action == START_START) {
+		/* A reload must not start a second copy of what is already up. */
+		if (cc->start_action == START_START && !child_exists(core, c->cfg->name, cc->name)) {
 			char err[256];
 			if (ike_initiate(core, c->cfg->name, cc->name, core->now, err, sizeof(err)) < 0)
 				log_err(LOG_CFG, "starting '%s' failed: %s", c->cfg->name, err);
@@ -525,9 +544,8 @@ static void log_message(const char *dir, const struct ike_sa *sa, const struct i
 	if (!log_enabled(LOG_ENC, 1))
 		return;
 	ikev2_describe(h, pl, desc, sizeof(desc));
-	log_info(LOG_ENC, "%s %s (%zu bytes) %s %s %s", dir, desc, len,
-		 addr_fmt(from, a, sizeof(a)), strcmp(dir, "parsed") == 0 ? "from" : "to",
-		 addr_fmt(to, b, sizeof(b)));
+	log_info(LOG_ENC, "%s %s (%zu bytes) from %s to %s", dir, desc, len,
+		 addr_fmt(from, a, sizeof(a)), addr_fmt(to, b, sizeof(b)));
 	(void)sa;
 }
 
@@ -841,6 +859,8 @@ static void retransmit_due(struct ike_sa *sa)
 	transmit(sa, &sa->req.packet);
 }
 
+#define OUT_PENDING_MAX_MS 5000
+
 static ms_t min_ms(ms_t a, ms_t b)
 {
 	return a < b ? a : b;
@@ -881,6 +901,13 @@ static ms_t tick_sa(struct ike_sa *sa, ms_t now)
 	}
 	for (struct child_sa *c = sa->children, *cn; c; c = cn) {
 		cn = c->next;
+		/* If the old SA's DELETE never comes, use the new one anyway. */
+		if (c->out_pending) {
+			if (now >= c->installed_at + OUT_PENDING_MAX_MS)
+				child_install_pending_out(sa, c);
+			else
+				next = min_ms(next, c->installed_at + OUT_PENDING_MAX_MS);
+		}
 		if (c->state != CHILD_INSTALLED && c->state != CHILD_REKEYED)
 			continue;
 		if (now >= c->expire_at) {

@@ -107,6 +107,7 @@ int child_install(struct ike_sa *sa, struct child_sa *c, const uint8_t *gir, siz
 void child_uninstall(struct ike_sa *sa, struct child_sa *c, bool keep_policies);
 void child_policies(struct ike_sa *sa, struct child_sa *c, bool add);
 void child_attach(struct ike_sa *sa, struct child_sa *c);
+void child_install_pending_out(struct ike_sa *sa, struct child_sa *c);
 void child_detach_and_free(struct ike_sa *sa, struct child_sa *c, bool keep_policies);
 void child_schedule(struct ike_sa *sa, struct child_sa *c);
 void trap_install(struct ike *core, struct conn *conn, bool add);

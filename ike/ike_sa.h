@@ -58,6 +58,9 @@ struct child_sa {
 	ms_t installed_at, rekey_at, expire_at;
 	uint8_t nonce_min[IKE_NONCE_LEN];	/* lowest nonce of its creating exchange (2.8.1) */
 	struct pfkey_sa *sa_in, *sa_out;	/* as installed (keys wiped on free) */
+	/* Rekey responder: the new outbound SA waits until the old CHILD_SA is deleted,
+	 * because the initiator installs the new SAs only when our answer arrives. */
+	bool defer_out, out_pending;
 	/* Rekey collision (2.8.1): the child we created answering the peer's rekey of
 	 * this one while we rekeyed it too, and the lowest nonce of that exchange. */
 	uint32_t collision_child;

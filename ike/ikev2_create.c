@@ -346,6 +346,7 @@ static void child_request(struct ike_sa *sa, struct msg_in *m, const struct ikev
 	buf_init(&ke);
 	struct dh *mydh = c->pfs_group ? dh_new(c->pfs_group) : NULL;
 	c->spi_in = child_alloc_spi(sa, c);
+	c->defer_out = old != NULL;
 	if ((c->pfs_group && (!mydh || dh_shared(mydh, m->pl.ke, m->pl.ke_len, &gir) < 0)) ||
 	    !c->spi_in ||
 	    child_install(sa, c, gir.data, gir.len, m->pl.nonce, m->pl.nonce_len, nonce,

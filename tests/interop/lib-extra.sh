@@ -95,3 +95,15 @@ xt_tsu_stop() {
 	rc=$?
 	echo "$rc"
 }
+
+# xt_check_sanitizers: fails the scenario when a tsunagid log holds a sanitizer report
+# (builds configured with --enable-sanitizers; UBSan reports without stopping the daemon).
+xt_check_sanitizers() {
+	local f
+	for f in "$IOP_WORK"/tsu-*/tsunagid.log; do
+		[ -f "$f" ] || continue
+		grep -Eq 'runtime error:|AddressSanitizer|LeakSanitizer|UndefinedBehaviorSanitizer' "$f" &&
+			iop_fail "sanitizer report in tsunagid's log: $(grep -Em1 'runtime error:|Sanitizer' "$f")"
+	done
+	return 0
+}

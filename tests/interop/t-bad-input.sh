@@ -201,6 +201,7 @@ tsu_ctl "$NS_SB" --stats >/dev/null 2>&1 || iop_fail "tsunagictl --stats fails a
 iop_note "checking the SA"
 # --- the SA survived ------------------------------------------------------------------
 tsu_alive "$NS_SB" || iop_fail "tsunagid died"
+xt_check_sanitizers
 swan_sa_up "$NS_SA" || iop_fail "strongSwan lost its SA"
 [ "$(xt_first_child_json "$NS_SB" spi-in)" = "$esp_spi" ] || iop_fail "tsunagid's CHILD_SA changed"
 ip netns exec "$NS_HA" ping -q -c 5 -i 0.2 -W 2 $HOST_B >"$IOP_WORK/ping.out" 2>&1 ||
@@ -280,4 +281,5 @@ iop_ping "$NS_HA" $HOST_B 3 || iop_fail "host-a cannot ping host-b after the pla
 	"ICV check), but --list-sas --json shows no such per-SA counter (child keys: $child_keys);" \
 	"the engine counts them (esp_engine_sa_stats: integrity, replay, padding, selector, other)" \
 	"but daemon/views.c exposes only bytes and packets"
+xt_check_sanitizers
 iop_pass

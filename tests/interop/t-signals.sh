@@ -81,4 +81,5 @@ iop_wait 3 xt_swan_no_ike_sa "$NS_SA" || iop_fail "SIGTERM: strongSwan still has
 ip -n "$NS_SB" link show "$TSU_TUN_B" >/dev/null 2>&1 && iop_fail "SIGTERM: TUN device $TSU_TUN_B is still there"
 [ -S "$(tsu_dir "$NS_SB")/tsunagi.vici" ] && iop_note "the VICI socket file remains after exit"
 tsu_log_has "$NS_SB" "stopped" || iop_fail "SIGTERM: tsunagid did not log that it stopped"
+xt_check_sanitizers
 iop_pass

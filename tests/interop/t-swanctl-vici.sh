@@ -101,4 +101,5 @@ grep -q "spi=" <<<"$sad" && iop_fail "tsunagictl --sad still lists SAs after ter
 ip netns exec "$NS_HA" ping -c1 -W1 $HOST_B >/dev/null 2>&1 &&
 	iop_fail "host-a still reaches host-b after terminate"
 tsu_alive "$NS_SA" || iop_fail "tsunagid died"
+xt_check_sanitizers
 iop_pass

@@ -37,6 +37,7 @@ tsu_log_has "$NS_SB" "unacceptable.*'net'.*10\.1\.0\.0/24 === 10\.2\.0\.0/24" ||
 	iop_fail "responder: tsunagid's log does not print its configured selectors (10.1.0.0/24 === 10.2.0.0/24)"
 tsu_log_has "$NS_SB" "CHILD_SA net\{[0-9]+\} established" &&
 	iop_fail "responder: tsunagid logged an established CHILD_SA"
+xt_check_sanitizers
 iop_stop_gateways "$NS_SA" "$NS_SB"
 
 # Case 2: tsunagid initiates.
@@ -55,4 +56,5 @@ tsu_log_has "$NS_SA" "TS_UNACCEPTABLE.*10\.1\.0\.0/24 === 10\.9\.0\.0/24" ||
 xt_no_child "$NS_SB" "$NS_SA" initiator
 tsu_log_has "$NS_SA" "CHILD_SA net\{[0-9]+\} established" &&
 	iop_fail "initiator: tsunagid logged an established CHILD_SA"
+xt_check_sanitizers
 iop_pass

@@ -64,4 +64,5 @@ iop_note "NAT flags: site-a local=$na remote=$ra, site-b local=$nb remote=$rb"
 	"as the responder, tsunagid checks the IKE_SA_INIT request's NAT-D hashes with its own new SPIr" \
 	"instead of the zero SPIr the initiator hashed (ike/ikev2_init.c, ikev2_natd_check after ike_sa_new)"
 tsu_alive "$NS_SA" && tsu_alive "$NS_SB" || iop_fail "a tsunagid died"
+xt_check_sanitizers
 iop_pass

@@ -41,6 +41,7 @@ responder_case() {
 	tsu_log_has "$NS_SB" "sending AUTHENTICATION_FAILED" ||
 		iop_fail "$name: tsunagid's log does not say it sent AUTHENTICATION_FAILED"
 	iop_wait 5 xt_tsu_no_sa "$NS_SB" || iop_fail "$name: tsunagid keeps an SA: $(tsu_ctl "$NS_SB" --list-sas | head -3)"
+	xt_check_sanitizers
 	iop_stop_gateways "$NS_SA" "$NS_SB"
 }
 
@@ -70,6 +71,7 @@ initiator_case() {
 		iop_fail "$name: tsunagid claims a pre-shared key mismatch it cannot know"
 	xt_no_child "$NS_SB" "$NS_SA" "$name"
 	iop_wait 5 xt_tsu_no_sa "$NS_SA" || iop_fail "$name: tsunagid keeps an SA: $(tsu_ctl "$NS_SA" --list-sas | head -3)"
+	xt_check_sanitizers
 	iop_stop_gateways "$NS_SA" "$NS_SB"
 }
 
@@ -82,4 +84,5 @@ initiator_case initiator-idi REMOTE_ID=someone-else.example.net -- -- \
 	"peer configs matching .*\[site-b\.example\.net\]\.\.\..*\[site-a\.example\.net\]"
 initiator_case initiator-idr -- REMOTE_ID=other-gw.example.net -- \
 	"peer configs matching .*\[other-gw\.example\.net\]\.\.\..*\[site-a\.example\.net\]"
+xt_check_sanitizers
 iop_pass

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "conf/parser.h"
 #include "ike/ike_private.h"
 #include "lib/log.h"
 #include "tests/unit/ike_harness.h"
@@ -251,6 +252,35 @@ static void test_child_rekey(void **state)
 	h_free(&h);
 }
 
+/* b answers a's rekey: b keeps sending on the old SA until a's DELETE for it arrives
+ * (a installs the new SAs only when b's answer reaches it). */
+static void test_rekey_responder_defers_outbound(void **state)
+{
+	struct harness h;
+	char err[128];
+	up_default(&h);
+	uint32_t old_out = h_first_sa(&h.b)->children->spi_out;
+	h.a.drop_next = 0;
+	assert_int_equal(ike_rekey(h.a.core, NULL, 0, "net", 0, h.now, err, sizeof(err)), 0);
+	/* Deliver only a's request: b answers, a has not seen the answer yet. */
+	struct h_wire_msg w = h.wire[0];
+	h.n_wire = 0;
+	ike_input(h.b.core, &w.local, &w.remote, w.data, w.len, h.now);
+	const struct child_sa *c;
+	uint32_t new_out = 0;
+	for (c = h_first_sa(&h.b)->children; c; c = c->next)
+		if (c->spi_out != old_out)
+			new_out = c->spi_out;
+	assert_int_not_equal(new_out, 0);
+	assert_null(h_find_sa(&h.b, new_out));		/* not in the engine yet */
+	assert_non_null(h_find_sa(&h.b, old_out));
+	h_pump(&h);					/* answer, then a's DELETE */
+	assert_non_null(h_find_sa(&h.b, new_out));
+	assert_null(h_find_sa(&h.b, old_out));
+	assert_child_pair(&h);
+	h_free(&h);
+}
+
 static void test_child_rekey_pfs(void **state)
 {
 	struct harness h;
@@ -330,6 +360,30 @@ static void test_ike_rekey_keeps_children(void **state)
 	assert_int_equal(ike_rekey(h.a.core, NULL, 0, "net", 0, h.now, err, sizeof(err)), 0);
 	h_pump(&h);
 	assert_child_pair(&h);
+	h_free(&h);
+}
+
+/* A reload must not start a second copy of a start_action=start child. */
+static void test_reload_does_not_duplicate(void **state)
+{
+	struct harness h;
+	char err[512];
+	confs("aes256gcm16-prfsha256-x25519", "aes256gcm16-prfsha256-x25519", "aes256gcm16",
+	      "aes256gcm16", "s3cret-key", "", "        start_action = start\n");
+	assert_int_equal(h_init(&h, conf_a, conf_b), 0);	/* a starts it on load */
+	h_pump(&h);
+	assert_int_equal(h_count_children(&h.a), 1);
+	for (int i = 0; i < 2; i++) {
+		struct ctree *t = conf_parse_string(conf_a, "a.conf", err, sizeof(err));
+		struct config *cfg = config_build(t, err, sizeof(err));
+		ctree_free(t);
+		assert_non_null(cfg);
+		ike_load_config(h.a.core, cfg, h.now);
+		h_pump(&h);
+	}
+	assert_int_equal(h_count_sas(&h.a, IKE_ESTABLISHED), 1);
+	assert_int_equal(h_count_children(&h.a), 1);
+	assert_int_equal(h_count_children(&h.b), 1);
 	h_free(&h);
 }
 
@@ -518,10 +572,12 @@ int main(void)
 		cmocka_unit_test(test_retransmit_lost_init),
 		cmocka_unit_test(test_lost_response_answered_from_cache),
 		cmocka_unit_test(test_child_rekey),
+		cmocka_unit_test(test_rekey_responder_defers_outbound),
 		cmocka_unit_test(test_child_rekey_pfs),
 		cmocka_unit_test(test_child_rekey_mixed_pfs_list),
 		cmocka_unit_test(test_pfs_mismatch_keeps_old_child),
 		cmocka_unit_test(test_ike_rekey_keeps_children),
+		cmocka_unit_test(test_reload_does_not_duplicate),
 		cmocka_unit_test(test_child_rekey_collision),
 		cmocka_unit_test(test_ike_rekey_collision),
 		cmocka_unit_test(test_backup_peer),
