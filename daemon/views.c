@@ -44,6 +44,11 @@ static void child_view(struct daemon *d, const struct ike_sa *sa, const struct c
 	v->packets_in = in.packets;
 	v->bytes_out = out.bytes;
 	v->packets_out = out.packets;
+	v->drops_integrity = in.integrity;
+	v->drops_replay = in.replay;
+	v->drops_padding = in.padding;
+	v->drops_selector = in.selector;
+	v->drops_other = in.other;
 	v->use_in = v->use_out = -1;
 	v->rekey_time = secs_until(c->rekey_at, now);
 	v->life_time = secs_until(c->expire_at, now);

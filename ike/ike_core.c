@@ -568,6 +568,7 @@ void ike_send_request(struct ike_sa *sa, uint8_t exchange, struct ikev2_builder 
 {
 	struct ike *core = sa->core;
 	sa->req.msgid = sa->next_msgid;
+	sa->req.exchange = exchange;
 	if (ike_encode(sa, exchange, sa->req.msgid, false, inner, &sa->req.packet) < 0) {
 		log_err(LOG_IKE, "encoding %s request failed", ikev2_exchange_name(exchange));
 		ikb_free(inner);
@@ -607,11 +608,44 @@ void ike_send_response(struct ike_sa *sa, const struct msg_in *m, struct ikev2_b
 
 /* ---- input ---- */
 
+#define DROP_LOG_BURST 20
+#define DROP_LOG_WINDOW_MS 10000
+
+/* Counts a dropped message and logs why, at most DROP_LOG_BURST lines of each kind
+ * per window: garbage is cheap to send and must not flood the log, nor hide the
+ * integrity failures on an established SA behind it. */
+static void __attribute__((format(printf, 5, 6)))
+drop(struct ike *core, enum drop_kind kind, uint64_t *counter, int level, const char *fmt, ...)
+{
+	struct drop_limit *l = &core->drop_limits[kind];
+	(*counter)++;
+	if (core->now >= l->window + DROP_LOG_WINDOW_MS) {
+		if (l->suppressed)
+			log_info(LOG_NET, "%llu more dropped IKE messages of this kind were not logged",
+				 (unsigned long long)l->suppressed);
+		l->window = core->now;
+		l->logged = 0;
+		l->suppressed = 0;
+	}
+	if (l->logged >= DROP_LOG_BURST) {
+		l->suppressed++;
+		return;
+	}
+	l->logged++;
+	va_list ap;
+	va_start(ap, fmt);
+	log_vmsg(LOG_NET, level, fmt, ap);
+	va_end(ap);
+}
+
+
 static int decrypt_in(struct ike_sa *sa, struct msg_in *m)
 {
+	/* Only IKE_SA_INIT travels in the clear; everything after it must be protected
+	 * (RFC 7296 1.2): an unprotected message must not move message IDs, peers or SAs. */
 	if (!m->pl.has_sk)
-		return 0;
-	if (!sa->have_keys)
+		return m->hdr.exchange == IKE_SA_INIT ? 0 : -1;
+	if (!sa->have_keys || m->hdr.exchange == IKE_SA_INIT)
 		return -1;
 	bool from_initiator = m->hdr.flags & IKEV2_FLAG_INITIATOR;
 	if (sk_decrypt(&sa->keys, from_initiator, m->raw, m->raw_len, m->pl.sk_off, &m->plain) < 0)
@@ -658,6 +692,12 @@ static void request_hash(const struct msg_in *m, uint8_t out[16])
 static void handle_request(struct ike_sa *sa, struct msg_in *m)
 {
 	uint8_t hash[16];
+	if (m->hdr.exchange == IKE_SA_INIT) {
+		/* A new IKE_SA_INIT carries a zero SPIr; one with ours is not for us. */
+		drop(sa->core, DROP_WINDOW, &sa->core->st.rx_invalid, 1,
+		     "%s: IKE_SA_INIT request with our SPIs, dropped", ike_sa_name(sa));
+		return;
+	}
 	request_hash(m, hash);
 	/* Only a byte-identical retransmit gets the cached answer: a forged message with
 	 * the old message ID must not make us send anything. */
@@ -670,15 +710,15 @@ static void handle_request(struct ike_sa *sa, struct msg_in *m)
 		return;
 	}
 	if (m->hdr.msgid != sa->peer_msgid) {
-		log_ctl(LOG_IKE, "%s: request %u out of window (expected %u), dropped",
-			ike_sa_name(sa), m->hdr.msgid, sa->peer_msgid);
-		sa->core->st.rx_invalid++;
+		drop(sa->core, DROP_WINDOW, &sa->core->st.rx_invalid, 2,
+		     "%s: request %u out of window (expected %u), dropped", ike_sa_name(sa),
+		     m->hdr.msgid, sa->peer_msgid);
 		return;
 	}
 	if (decrypt_in(sa, m) < 0) {
-		log_err(LOG_ENC, "%s: integrity check of request %u failed, dropped",
-			ike_sa_name(sa), m->hdr.msgid);
-		sa->core->st.rx_invalid++;
+		drop(sa->core, DROP_INTEGRITY, &sa->core->st.rx_invalid, 0,
+		     "%s: %s request %u failed the integrity check or is unprotected, dropped",
+		     ike_sa_name(sa), ikev2_exchange_name(m->hdr.exchange), m->hdr.msgid);
 		return;
 	}
 	sa->peer_msgid++;
@@ -705,16 +745,17 @@ static void handle_request(struct ike_sa *sa, struct msg_in *m)
 
 static void handle_response(struct ike_sa *sa, struct msg_in *m)
 {
-	if (sa->req.kind == TASK_NONE || m->hdr.msgid != sa->req.msgid) {
-		log_ctl(LOG_IKE, "response %u does not match an outstanding request, dropped",
-			m->hdr.msgid);
-		sa->core->st.rx_invalid++;
+	if (sa->req.kind == TASK_NONE || m->hdr.msgid != sa->req.msgid ||
+	    m->hdr.exchange != sa->req.exchange) {
+		drop(sa->core, DROP_WINDOW, &sa->core->st.rx_invalid, 2,
+		     "%s: %s response %u does not match an outstanding request, dropped",
+		     ike_sa_name(sa), ikev2_exchange_name(m->hdr.exchange), m->hdr.msgid);
 		return;
 	}
 	if (decrypt_in(sa, m) < 0) {
-		log_err(LOG_ENC, "%s: integrity check of response %u failed, dropped",
-			ike_sa_name(sa), m->hdr.msgid);
-		sa->core->st.rx_invalid++;
+		drop(sa->core, DROP_INTEGRITY, &sa->core->st.rx_invalid, 0,
+		     "%s: %s response %u failed the integrity check or is unprotected, dropped",
+		     ike_sa_name(sa), ikev2_exchange_name(m->hdr.exchange), m->hdr.msgid);
 		return;
 	}
 	sa->next_msgid++;
@@ -757,9 +798,8 @@ void ike_input(struct ike *core, const struct addr *local, const struct addr *re
 	if (ikev2_parse_header(msg, len, &m.hdr, &err) < 0 ||
 	    ikev2_parse_payloads(m.hdr.next_payload, msg + IKEV2_HDR_LEN, len - IKEV2_HDR_LEN,
 				 IKEV2_HDR_LEN, &m.pl, &unsupported, &err) < 0) {
-		log_info(LOG_NET, "invalid IKE message from %s dropped: %s",
-			 addr_fmt(remote, from, sizeof(from)), err ? err : "?");
-		core->st.rx_invalid++;
+		drop(core, DROP_MALFORMED, &core->st.rx_invalid, 1, "invalid IKE message from %s dropped: %s",
+		     addr_fmt(remote, from, sizeof(from)), err ? err : "?");
 		goto out;
 	}
 	bool response = m.hdr.flags & IKEV2_FLAG_RESPONSE;
@@ -779,10 +819,10 @@ void ike_input(struct ike *core, const struct addr *local, const struct addr *re
 	}
 	struct ike_sa *sa = ike_sa_find(core, m.hdr.spi_i, m.hdr.spi_r, false);
 	if (!sa) {
-		log_info(LOG_NET, "IKE message from %s has no SA (%s %s %u), dropped",
-			 addr_fmt(remote, from, sizeof(from)), ikev2_exchange_name(m.hdr.exchange),
-			 response ? "response" : "request", m.hdr.msgid);
-		core->st.rx_no_sa++;
+		drop(core, DROP_NO_SA, &core->st.rx_no_sa, 1, "IKE message from %s has no SA (%s %s %u), "
+		     "dropped", addr_fmt(remote, from, sizeof(from)),
+		     ikev2_exchange_name(m.hdr.exchange), response ? "response" : "request",
+		     m.hdr.msgid);
 		goto out;
 	}
 	if (response)

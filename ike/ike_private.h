@@ -5,6 +5,15 @@
 #include "ike/ike_sa.h"
 #include "lib/log.h"
 
+/* Kinds of dropped messages, each with its own log budget. */
+enum drop_kind { DROP_MALFORMED, DROP_NO_SA, DROP_WINDOW, DROP_INTEGRITY, DROP_KINDS };
+
+struct drop_limit {
+	ms_t window;
+	unsigned logged;
+	uint64_t suppressed;
+};
+
 struct ike {
 	struct ike_env env;
 	struct ike_timing t;
@@ -15,6 +24,7 @@ struct ike {
 	struct ike_stats st;
 	ms_t now;			/* of the input being processed */
 	uint8_t cookie_secret[32];	/* for stateless COOKIEs (RFC 7296 2.6) */
+	struct drop_limit drop_limits[DROP_KINDS];	/* log rate limits, see drop() */
 };
 
 /* A decoded, authenticated incoming message. */

@@ -85,6 +85,7 @@ struct task {
 /* The request we sent and wait an answer for, with its working state. */
 struct request {
 	enum task_kind kind;
+	uint8_t exchange;		/* a response must be of the same type */
 	uint32_t msgid;
 	struct buf packet;		/* for retransmission */
 	ms_t retransmit_at;

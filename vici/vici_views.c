@@ -121,6 +121,11 @@ void vici_build_child_fields(struct vici_msg *m, const struct vici_child_view *c
 		vici_add_kvf(m, "packets-out", "%" PRIu64, c->packets_out);
 		if (c->use_out >= 0)
 			vici_add_kvf(m, "use-out", "%" PRId64, c->use_out);
+		vici_add_kvf(m, "drops-integrity", "%" PRIu64, c->drops_integrity);
+		vici_add_kvf(m, "drops-replay", "%" PRIu64, c->drops_replay);
+		vici_add_kvf(m, "drops-padding", "%" PRIu64, c->drops_padding);
+		vici_add_kvf(m, "drops-selector", "%" PRIu64, c->drops_selector);
+		vici_add_kvf(m, "drops-other", "%" PRIu64, c->drops_other);
 		if (c->rekey_time)
 			vici_add_kvf(m, "rekey-time", "%" PRId64, c->rekey_time);
 		if (c->life_time)

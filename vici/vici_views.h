@@ -35,6 +35,8 @@ struct vici_child_view {
 	const char *dh_group;		/* PFS group, NULL if none */
 	bool esn;
 	uint64_t bytes_in, packets_in, bytes_out, packets_out;
+	/* Inbound packets dropped, by cause (tsunagi's own keys: swanctl ignores them). */
+	uint64_t drops_integrity, drops_replay, drops_padding, drops_selector, drops_other;
 	int64_t use_in, use_out;	/* seconds since the last packet, -1: never */
 	int64_t rekey_time;		/* seconds until rekey, 0: not sent */
 	int64_t life_time;		/* seconds until expiry, 0: not sent */

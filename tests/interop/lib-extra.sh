@@ -85,17 +85,6 @@ xt_py() {
 	timeout 60 ip netns exec "$ns" python3 -c "$script" "$@"
 }
 
-# xt_tsu_stop NS: SIGTERM to tsunagid; waits up to 10 s and prints its exit status.
-xt_tsu_stop() {
-	local pid=${IOP_TSU_PID[$1]:-}
-	[ -n "$pid" ] || return 1
-	kill -TERM "$pid" 2>/dev/null
-	local rc
-	wait "$pid"
-	rc=$?
-	echo "$rc"
-}
-
 # xt_check_sanitizers: fails the scenario when a tsunagid log holds a sanitizer report
 # (builds configured with --enable-sanitizers; UBSan reports without stopping the daemon).
 xt_check_sanitizers() {

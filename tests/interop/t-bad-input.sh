@@ -224,7 +224,7 @@ d_esp_nosa=$((after[esp-no-sa] - before[esp-no-sa]))
 	iop_fail "ike-rx-invalid (+$d_inv) and ike-rx-no-sa (+$d_nosa) account for few of $n_ike malformed IKE datagrams"
 [ "$d_bad" -ge 1 ] || iop_fail "esp-bad-packet did not grow after short ESP packets"
 [ "$d_esp_nosa" -ge 100 ] || iop_fail "esp-no-sa grew by only $d_esp_nosa after random ESP SPIs"
-tsu_log_has "$NS_SB" "integrity check of (request|response) [0-9]+ failed" ||
+tsu_log_has "$NS_SB" "(request|response) [0-9]+ failed the integrity check" ||
 	iop_fail "tsunagid did not log the failed integrity checks of the forged SK payloads"
 
 # Per-SA counters (requirements: integrity failures, replay drops... per SA): the forged
@@ -271,7 +271,7 @@ port=$(xt_first_ike_json "$NS_SB" remote-port)
 [ "$parsed_after" = "$parsed_before" ] && [ "$port" = 4500 ] && tsu_child_up "$NS_SB" ||
 	iop_fail "tsunagid accepted forged unencrypted requests (no SK payload) with the SA's SPIs:" \
 	"$(tail -n +$((lines_before + 1)) "$(tsu_dir "$NS_SB")/tsunagid.log" |
-		grep -E "parsed [A-Z_]+ request|peer moved|received DELETE for IKE_SA" | head -5 | cut -c14- | tr '\n' ';')" \
+		grep -E "parsed [A-Z_]+ request|peer moved|received DELETE for IKE_SA" | head -3 | cut -c14- | tr '\n' ';')" \
 	"(IKE SA remote port now '${port:-none}'); decrypt_in() in ike/ike_core.c returns success when" \
 	"a message has no SK payload, so one 36-byte datagram moves or deletes the IKE SA"
 iop_ping "$NS_HA" $HOST_B 3 || iop_fail "host-a cannot ping host-b after the plaintext probe"

@@ -526,6 +526,54 @@ static void test_ts_mismatch(void **state)
 	h_free(&h);
 }
 
+/* After IKE_SA_INIT nothing is accepted unprotected: a plain DELETE or an empty
+ * request with the SA's SPIs and the next message ID changes nothing. */
+static void test_unprotected_messages_rejected(void **state)
+{
+	struct harness h;
+	up_default(&h);
+	const struct ike_sa *sa = h_first_sa(&h.b);
+	uint32_t msgid = sa->peer_msgid;
+	static const uint8_t exchanges[] = { INFORMATIONAL, CREATE_CHILD_SA, IKE_AUTH, IKE_SA_INIT };
+	for (size_t x = 0; x < sizeof(exchanges); x++) {
+		struct ikev2_builder k;
+		struct buf msg;
+		struct ikev2_hdr hdr = { 0 };
+		ikb_init(&k);
+		ikb_delete(&k, PROTO_IKE, NULL, 0, 0);
+		memcpy(hdr.spi_i, sa->spi_i, 8);
+		memcpy(hdr.spi_r, sa->spi_r, 8);
+		hdr.next_payload = k.first;
+		hdr.exchange = exchanges[x];
+		hdr.flags = IKEV2_FLAG_INITIATOR;
+		hdr.msgid = msgid;
+		hdr.length = (uint32_t)(IKEV2_HDR_LEN + k.b.len);
+		buf_init(&msg);
+		ikev2_put_header(&msg, &hdr);
+		buf_put(&msg, k.b.data, k.b.len);
+		struct addr from = h.a.addr;
+		from.port = 41012;	/* and from elsewhere */
+		struct addr to = h.b.addr;
+		to.port = 500;
+		ike_input(h.b.core, &to, &from, msg.data, msg.len, h.now);
+		buf_free(&msg);
+		ikb_free(&k);
+	}
+	assert_int_equal(h_count_sas(&h.b, IKE_ESTABLISHED), 1);
+	sa = h_first_sa(&h.b);
+	assert_int_equal(sa->peer_msgid, msgid);
+	assert_int_equal(sa->remote.port, 500);
+	struct ike_stats st;
+	ike_get_stats(h.b.core, &st);
+	assert_int_equal(st.rx_invalid, 4);
+	/* The real peer still gets through. */
+	char err[64];
+	assert_int_equal(ike_rekey(h.a.core, NULL, 0, "net", 0, h.now, err, sizeof(err)), 0);
+	h_pump(&h);
+	assert_child_pair(&h);
+	h_free(&h);
+}
+
 static void test_garbage_does_not_disturb(void **state)
 {
 	struct harness h;
@@ -585,6 +633,7 @@ int main(void)
 		cmocka_unit_test(test_dpd_detects_dead_peer),
 		cmocka_unit_test(test_terminate_deletes_both_sides),
 		cmocka_unit_test(test_ts_mismatch),
+		cmocka_unit_test(test_unprotected_messages_rejected),
 		cmocka_unit_test(test_garbage_does_not_disturb),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
