@@ -60,8 +60,9 @@ struct ikeq {
 
 /* --- per-thread context ------------------------------------------------------------- */
 
-/* A batch of outgoing ESP packets for one socket. */
-struct send_batch {
+/* A batch of datagrams for sendmmsg/recvmmsg on one socket (n: how many are filled,
+ * for sending). */
+struct mmsg_batch {
 	unsigned n;
 	struct mmsghdr msg[ESP_BATCH];
 	struct iovec iov[ESP_BATCH];
@@ -76,7 +77,7 @@ struct esp_ctx {
 	struct esp_engine *e;
 	size_t slot;		/* bytes per buffer slot */
 	uint8_t *bufs;		/* ESP_BATCH slots */
-	struct send_batch raw, udp;	/* only in data-plane threads */
+	struct mmsg_batch raw, udp;	/* only in data-plane threads */
 	bool batching;		/* false: send each packet at once */
 	int tun_fd;
 };

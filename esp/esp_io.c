@@ -112,17 +112,8 @@ static void *tun_to_net(void *arg)
 	return NULL;
 }
 
-struct rx_batch {
-	struct mmsghdr msg[ESP_BATCH];
-	struct iovec iov[ESP_BATCH];
-	struct sockaddr_storage name[ESP_BATCH];
-	union {
-		struct cmsghdr align;
-		uint8_t buf[CMSG_SPACE(sizeof(struct in_pktinfo))];
-	} ctl[ESP_BATCH];
-};
 
-static int rx(struct esp_ctx *c, int fd, struct rx_batch *b)
+static int rx(struct esp_ctx *c, int fd, struct mmsg_batch *b)
 {
 	for (unsigned i = 0; i < ESP_BATCH; i++) {
 		b->iov[i].iov_base = slot_at(c, i);
@@ -178,7 +169,7 @@ static void *net_to_tun(void *arg)
 {
 	struct esp_ctx *c = arg;
 	struct esp_engine *e = c->e;
-	struct rx_batch *b = malloc(sizeof(*b));
+	struct mmsg_batch *b = malloc(sizeof(*b));
 	if (!b)
 		return NULL;
 	struct pollfd pf[3] = { { .fd = e->raw_fd, .events = POLLIN },
@@ -301,19 +292,7 @@ static void route_of(const struct selector *sel, struct addr *dst, int *plen)
 	memset(dst, 0, sizeof(*dst));
 	dst->family = sel->family;
 	size_t n = sel->family == AF_INET ? 4 : 16;
-	int bits = 0;
-	for (size_t i = 0; i < n; i++) {
-		uint8_t diff = sel->lo[i] ^ sel->hi[i];
-		if (!diff) {
-			bits += 8;
-			continue;
-		}
-		while (!(diff & 0x80)) {
-			bits++;
-			diff = (uint8_t)(diff << 1);
-		}
-		break;
-	}
+	int bits = (int)selector_common_prefix(sel);
 	for (size_t i = 0; i < n; i++) {
 		int b = bits - (int)i * 8;
 		uint8_t mask = b >= 8 ? 0xff : b <= 0 ? 0 : (uint8_t)(0xff << (8 - b));

@@ -34,7 +34,7 @@ void ctx_free(struct esp_ctx *c)
 static void batch_add(struct esp_ctx *c, const struct sa *sa, const uint8_t *pkt, size_t len)
 {
 	bool udp = sa->cfg.natt_type != 0;
-	struct send_batch *b = udp ? &c->udp : &c->raw;
+	struct mmsg_batch *b = udp ? &c->udp : &c->raw;
 	if (b->n == ESP_BATCH)
 		path_flush(c);
 	unsigned i = b->n++;
@@ -79,7 +79,7 @@ static void emit_net(struct esp_ctx *c, const struct sa *sa, const uint8_t *pkt,
 	}
 }
 
-static void flush_one(struct esp_engine *e, int fd, struct send_batch *b)
+static void flush_one(struct esp_engine *e, int fd, struct mmsg_batch *b)
 {
 	unsigned done = 0;
 	while (done < b->n) {

@@ -115,30 +115,11 @@ bool pkt_match(const struct pkt_tuple *t, const struct selector *src,
 
 /* --- policies ------------------------------------------------------------------ */
 
-/* Bits of the address that are fixed over the range (the common prefix). */
-static unsigned fixed_bits(const struct selector *sel)
-{
-	size_t n = sel->family == AF_INET ? 4 : 16;
-	unsigned bits = 0;
-	for (size_t i = 0; i < n; i++) {
-		uint8_t diff = sel->lo[i] ^ sel->hi[i];
-		if (!diff) {
-			bits += 8;
-			continue;
-		}
-		while (!(diff & 0x80)) {
-			bits++;
-			diff <<= 1;
-		}
-		break;
-	}
-	return bits;
-}
 
 static unsigned specificity(const struct pfkey_policy *p)
 {
 	/* Addresses dominate; a protocol and then narrowed ports break ties. */
-	unsigned s = (fixed_bits(&p->dst) + fixed_bits(&p->src)) * 4;
+	unsigned s = (selector_common_prefix(&p->dst) + selector_common_prefix(&p->src)) * 4;
 	if (p->src.proto || p->dst.proto)
 		s += 2;
 	if (p->src.port_hi - p->src.port_lo < 65535 || p->dst.port_hi - p->dst.port_lo < 65535)

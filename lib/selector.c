@@ -145,6 +145,25 @@ void selector_from_addr(struct selector *sel, const struct addr *a)
 	memcpy(sel->hi, a->u.b, fam_len(a->family));
 }
 
+unsigned selector_common_prefix(const struct selector *sel)
+{
+	size_t n = fam_len(sel->family);
+	unsigned bits = 0;
+	for (size_t i = 0; i < n; i++) {
+		uint8_t diff = sel->lo[i] ^ sel->hi[i];
+		if (!diff) {
+			bits += 8;
+			continue;
+		}
+		while (!(diff & 0x80)) {
+			bits++;
+			diff = (uint8_t)(diff << 1);
+		}
+		break;
+	}
+	return bits;
+}
+
 int selector_prefixlen(const struct selector *sel)
 {
 	size_t n = fam_len(sel->family);

@@ -36,6 +36,9 @@ bool selector_equal(const struct selector *a, const struct selector *b);
 /* Does the packet (addresses in network order, ports host order) match? */
 bool selector_match(const struct selector *sel, uint8_t family, const uint8_t *addr,
 		    uint8_t proto, uint16_t port);
+/* Bits of the address that are the same over the whole range: the length of the
+ * smallest prefix covering it. */
+unsigned selector_common_prefix(const struct selector *sel);
 /* If the range is a prefix, its length; else -1. */
 int selector_prefixlen(const struct selector *sel);
 #endif

@@ -111,6 +111,20 @@ static void test_selector_narrowing(void **state)
 	assert_false(selector_intersect(&b, &c, &a));
 }
 
+static void test_selector_common_prefix(void **state)
+{
+	struct selector s;
+	selector_parse("10.1.0.0/16", &s);
+	assert_int_equal(selector_common_prefix(&s), 16);
+	selector_parse("10.0.0.1-10.0.0.9", &s);	/* ...0001 to ...1001: 28 bits */
+	assert_int_equal(selector_common_prefix(&s), 28);
+	assert_int_equal(selector_prefixlen(&s), -1);
+	selector_parse("0.0.0.0/0", &s);
+	assert_int_equal(selector_common_prefix(&s), 0);
+	selector_parse("2001:db8::1", &s);
+	assert_int_equal(selector_common_prefix(&s), 128);
+}
+
 static void test_selector_match(void **state)
 {
 	struct selector s;
@@ -133,6 +147,7 @@ int main(void)
 		cmocka_unit_test(test_addr_fmt),
 		cmocka_unit_test(test_selector_parse_fmt),
 		cmocka_unit_test(test_selector_narrowing),
+		cmocka_unit_test(test_selector_common_prefix),
 		cmocka_unit_test(test_selector_match),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
