@@ -458,6 +458,16 @@ static enum vici_reply cmd_counters(void *arg, struct vici_conn *c, const struct
 	return VICI_REPLY_DONE;
 }
 
+static enum vici_reply cmd_reset_counters(void *arg, struct vici_conn *c, const struct ctree *req,
+					  struct vici_msg *resp)
+{
+	struct daemon *d = arg;
+	ike_reset_stats(d->ike);
+	esp_engine_reset_stats(d->esp);
+	d->rx_malformed = 0;
+	return result(resp, 0, NULL);
+}
+
 static void collect(void *arg, const uint8_t *msg, size_t len)
 {
 	buf_put(arg, msg, len);
@@ -612,7 +622,7 @@ int ctl_register(struct daemon *d)
 		{ "unload-authority", cmd_unsupported, "unload-authority" },
 		{ "reload-settings", cmd_success, NULL },
 		{ "get-counters", cmd_counters, d },
-		{ "reset-counters", cmd_success, NULL },
+		{ "reset-counters", cmd_reset_counters, d },
 		{ "tsunagi-sad", cmd_sad, d },
 		{ "tsunagi-spd", cmd_spd, d },
 	};

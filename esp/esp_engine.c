@@ -792,6 +792,17 @@ void esp_engine_stats(struct esp_engine *e, struct esp_engine_stats *o)
 	o->mss_clamped = atomic_load(&e->st.mss_clamped);
 }
 
+void esp_engine_reset_stats(struct esp_engine *e)
+{
+	atomic_uint_fast64_t *all[] = {
+		&e->st.no_policy, &e->st.discarded, &e->st.held, &e->st.hold_dropped,
+		&e->st.acquires, &e->st.no_sa, &e->st.bad_packet, &e->st.ike_in,
+		&e->st.keepalives, &e->st.send_errors, &e->st.tun_errors, &e->st.mss_clamped,
+	};
+	for (size_t i = 0; i < sizeof(all) / sizeof(all[0]); i++)
+		atomic_store(all[i], 0);
+}
+
 enum esp_verdict esp_engine_output_packet(struct esp_engine *e, const uint8_t *pkt, size_t len)
 {
 	if (len > e->ctl.slot - ESP_HEADROOM - ESP_TAILROOM)

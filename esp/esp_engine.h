@@ -114,6 +114,7 @@ struct esp_engine_stats {
 	uint64_t mss_clamped;	/* TCP SYNs whose MSS was lowered */
 };
 void esp_engine_stats(struct esp_engine *e, struct esp_engine_stats *out);
+void esp_engine_reset_stats(struct esp_engine *e);
 
 /* --- One packet without sockets (tests, and the control thread's own use) ------------ */
 

@@ -87,4 +87,6 @@ struct ike_stats {
 	uint64_t established_total, auth_failures, cookies_sent;
 };
 void ike_get_stats(const struct ike *ike, struct ike_stats *st);
+/* Zeroes the event counters (not the gauges: SA counts stay). */
+void ike_reset_stats(struct ike *ike);
 #endif

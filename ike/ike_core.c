@@ -452,6 +452,12 @@ void ike_get_stats(const struct ike *core, struct ike_stats *st)
 			st->child_sas++;
 }
 
+void ike_reset_stats(struct ike *core)
+{
+	struct ike_stats keep = { .ike_sas = core->st.ike_sas, .half_open = core->st.half_open };
+	core->st = keep;
+}
+
 /* ---- tasks ---- */
 
 void ike_sa_queue(struct ike_sa *sa, enum task_kind kind, struct child_cfg *cc, uint32_t child_id)

@@ -117,6 +117,24 @@ static void test_establish_aead(void **state)
 	h_free(&h);
 }
 
+static void test_reset_stats_keeps_gauges(void **state)
+{
+	struct harness h;
+	struct ike_stats st;
+	up_default(&h);
+	ike_get_stats(h.a.core, &st);
+	assert_true(st.tx_messages >= 2);
+	assert_int_equal(st.ike_sas, 1);
+	ike_reset_stats(h.a.core);
+	ike_get_stats(h.a.core, &st);
+	assert_int_equal(st.tx_messages, 0);
+	assert_int_equal(st.rx_messages, 0);
+	assert_int_equal(st.established_total, 0);
+	assert_int_equal(st.ike_sas, 1);
+	assert_int_equal(st.child_sas, 1);
+	h_free(&h);
+}
+
 static void test_establish_cbc_modp(void **state)
 {
 	struct harness h;
@@ -612,6 +630,7 @@ int main(void)
 	log_set_all_levels(-1);
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_establish_aead),
+		cmocka_unit_test(test_reset_stats_keeps_gauges),
 		cmocka_unit_test(test_establish_cbc_modp),
 		cmocka_unit_test(test_wrong_psk),
 		cmocka_unit_test(test_ike_proposal_mismatch),
