@@ -398,6 +398,23 @@ struct ike_sa *ike_sa_find(struct ike *core, const uint8_t spi_i[8], const uint8
 	return NULL;
 }
 
+struct ike_sa *ike_sa_by_id(struct ike *core, uint32_t uniqueid)
+{
+	for (struct ike_sa *sa = core->sas; sa; sa = sa->next)
+		if (sa->uniqueid == uniqueid && sa->state != IKE_DESTROYING)
+			return sa;
+	return NULL;
+}
+
+void ike_sa_adopt_children(struct ike_sa *to, struct ike_sa *from)
+{
+	struct child_sa **tail = &to->children;
+	while (*tail)
+		tail = &(*tail)->next;
+	*tail = from->children;
+	from->children = NULL;
+}
+
 struct child_sa *child_sa_find_by_spi(struct ike_sa *sa, uint32_t spi, bool inbound)
 {
 	for (struct child_sa *c = sa->children; c; c = c->next)

@@ -41,6 +41,9 @@ struct msg_in {
 struct ike_sa *ike_sa_new(struct ike *core, struct conn *conn, bool initiator);
 void ike_sa_destroy(struct ike_sa *sa);
 void ike_sa_set_state(struct ike_sa *sa, enum ike_state st);
+struct ike_sa *ike_sa_by_id(struct ike *core, uint32_t uniqueid);
+/* Moves every CHILD_SA of `from` to `to` (rekeying hands them over). */
+void ike_sa_adopt_children(struct ike_sa *to, struct ike_sa *from);
 void ike_sa_queue(struct ike_sa *sa, enum task_kind kind, struct child_cfg *cc, uint32_t child_id);
 void ike_sa_run_tasks(struct ike_sa *sa);
 /* Sends a request built from inner payloads (encrypted unless IKE_SA_INIT) and arms the

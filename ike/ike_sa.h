@@ -134,6 +134,11 @@ struct ike_sa {
 	/* times */
 	ms_t created_at, established_at, rekey_at, expire_at, dpd_at, keepalive_at;
 	ms_t last_rx;			/* last authenticated message from the peer */
+	/* IKE rekey collision (RFC 7296 2.8.2): the SA we created answering the peer's
+	 * rekey while ours was under way, and the lowest nonce of that exchange. */
+	uint32_t collision_ike;
+	uint8_t collision_nonce[256];
+	size_t collision_nonce_len;
 	bool reauth_refused_logged;
 	struct ike_sa *next;
 };

@@ -162,7 +162,8 @@ static int shared_secret(struct dh *dh, const struct ikev2_payloads *pl, struct 
 
 /* A new IKE SA that takes over from `old` (rekeyed): same peer, conn and children. */
 static struct ike_sa *ike_sa_successor(struct ike_sa *old, bool initiator,
-				       const uint8_t spi_i[8], const uint8_t spi_r[8])
+				       const uint8_t spi_i[8], const uint8_t spi_r[8],
+				       bool take_children)
 {
 	struct ike_sa *n = ike_sa_new(old->core, old->conn, initiator);
 	if (!n)
@@ -176,8 +177,8 @@ static struct ike_sa *ike_sa_successor(struct ike_sa *old, bool initiator,
 	n->nat_there = old->nat_there;
 	n->my_id = old->my_id;
 	n->peer_id = old->peer_id;
-	n->children = old->children;
-	old->children = NULL;
+	if (take_children)
+		ike_sa_adopt_children(n, old);
 	return n;
 }
 
@@ -236,14 +237,10 @@ static void ike_rekey_request(struct ike_sa *sa, struct msg_in *m)
 		if (k > 0)
 			n += (size_t)k;
 	}
-	if (sa->req.kind == TASK_IKE_REKEY) {
-		/* Both sides rekey at once: answer TEMPORARY_FAILURE, as strongSwan does; our
-		 * own rekey proceeds. */
-		log_info(LOG_IKE, "rekey collision: %s[%u] is being rekeyed by both peers",
-			 ike_sa_name(sa), sa->uniqueid);
-		respond_error(sa, m, N_TEMPORARY_FAILURE, NULL, 0);
-		return;
-	}
+	/* Both sides rekeying at once (RFC 7296 2.8.2): both exchanges complete; which
+	 * new SA survives is decided when our own answer arrives. Until then the
+	 * CHILD_SAs stay on the old SA. */
+	bool collision = sa->req.kind == TASK_IKE_REKEY;
 	if (!proposal_select(mine, n, m->pl.props, m->pl.n_props, &chosen) || chosen.spi_len != 8 ||
 	    !m->pl.nonce || !m->pl.has_ke) {
 		respond_error(sa, m, N_NO_PROPOSAL_CHOSEN, NULL, 0);
@@ -265,7 +262,7 @@ static void ike_rekey_request(struct ike_sa *sa, struct msg_in *m)
 	buf_init(&ke);
 	struct ike_sa *nsa = NULL;
 	if (mydh && dh_shared(mydh, m->pl.ke, m->pl.ke_len, &gir) == 0)
-		nsa = ike_sa_successor(sa, false, chosen.spi, my_spi);
+		nsa = ike_sa_successor(sa, false, chosen.spi, my_spi, !collision);
 	if (!nsa || rekey_keys(sa, nsa, &chosen, gir.data, gir.len, m->pl.nonce, m->pl.nonce_len,
 			       nonce, sizeof(nonce)) < 0) {
 		if (nsa) {
@@ -286,8 +283,15 @@ static void ike_rekey_request(struct ike_sa *sa, struct msg_in *m)
 	ikb_ke(&k, dh->id, ke.data, ke.len);
 	ike_send_response(sa, m, &k);
 	ike_rekey_done(sa, nsa);
-	/* The initiator of the rekey deletes the old SA. */
-	ike_sa_set_state(sa, IKE_REKEYED);
+	if (collision) {
+		log_info(LOG_IKE, "rekey collision: IKE_SA %s[%u] is being rekeyed by both peers",
+			 ike_sa_name(sa), sa->uniqueid);
+		sa->collision_ike = nsa->uniqueid;
+		lowest_nonce(m->pl.nonce, m->pl.nonce_len, nonce, sizeof(nonce),
+			     sa->collision_nonce, &sa->collision_nonce_len);
+	} else {
+		ike_sa_set_state(sa, IKE_REKEYED);	/* its initiator deletes the old SA */
+	}
 out:
 	dh_free(mydh);
 	buf_wipe_free(&gir);
@@ -413,6 +417,17 @@ static void ike_rekey_response(struct ike_sa *sa, struct msg_in *m)
 	    !proposal_select(r->offered, r->n_offered, m->pl.props, 1, &chosen) ||
 	    chosen.spi_len != 8) {
 		const char *name = n ? ikev2_notify_name(n->type) : "an invalid response";
+		struct ike_sa *theirs = sa->collision_ike ? ike_sa_by_id(sa->core, sa->collision_ike) : NULL;
+		if (theirs) {
+			/* Ours failed but the peer's rekey of this SA went through: use it. */
+			log_info(LOG_IKE, "IKE_SA %s[%u] rekey failed (%s); the peer's rekey as "
+				 "%s[%u] takes over", ike_sa_name(sa), sa->uniqueid,
+				 name ? name : "error", ike_sa_name(theirs), theirs->uniqueid);
+			ike_sa_adopt_children(theirs, sa);
+			ike_request_clear(sa);
+			ike_sa_set_state(sa, IKE_REKEYED);	/* the peer deletes it */
+			return;
+		}
 		log_info(LOG_IKE, "IKE_SA %s[%u] rekey failed: peer answered %s; retrying later",
 			 ike_sa_name(sa), sa->uniqueid, name ? name : "an error");
 		ike_sa_set_state(sa, IKE_ESTABLISHED);
@@ -424,7 +439,7 @@ static void ike_rekey_response(struct ike_sa *sa, struct msg_in *m)
 	buf_init(&gir);
 	struct ike_sa *nsa = NULL;
 	if (shared_secret(r->dh, &m->pl, &gir) == 0)
-		nsa = ike_sa_successor(sa, true, r->new_spi, chosen.spi);
+		nsa = ike_sa_successor(sa, true, r->new_spi, chosen.spi, true);
 	if (!nsa || rekey_keys(sa, nsa, &chosen, gir.data, gir.len, r->nonce, IKE_NONCE_LEN,
 			       m->pl.nonce, m->pl.nonce_len) < 0) {
 		log_err(LOG_IKE, "IKE_SA %s[%u] rekey: key exchange failed", ike_sa_name(sa),
@@ -440,10 +455,29 @@ static void ike_rekey_response(struct ike_sa *sa, struct msg_in *m)
 		return;
 	}
 	buf_wipe_free(&gir);
+	/* The lowest nonce of our exchange, before the request (and our nonce) is wiped. */
+	uint8_t mine[256];
+	size_t mine_len;
+	lowest_nonce(r->nonce, IKE_NONCE_LEN, m->pl.nonce, m->pl.nonce_len, mine, &mine_len);
 	ike_rekey_done(sa, nsa);
 	ike_request_clear(sa);
-	/* Delete the old SA; its children already belong to the new one. */
 	ike_sa_set_state(sa, IKE_REKEYED);
+	struct ike_sa *theirs = sa->collision_ike ? ike_sa_by_id(sa->core, sa->collision_ike) : NULL;
+	if (theirs) {
+		/* The new SA from the exchange with the lowest of the four nonces is
+		 * redundant; its initiator deletes it, the winner deletes the old one. */
+		if (nonce_cmp(mine, mine_len, sa->collision_nonce, sa->collision_nonce_len) < 0) {
+			log_info(LOG_IKE, "rekey collision: our IKE_SA %s[%u] is redundant, deleting it; "
+				 "%s[%u] takes over", ike_sa_name(nsa), nsa->uniqueid,
+				 ike_sa_name(theirs), theirs->uniqueid);
+			ike_sa_adopt_children(theirs, nsa);
+			ike_sa_queue(nsa, TASK_IKE_DELETE, NULL, 0);
+			return;		/* the peer deletes the old SA */
+		}
+		log_info(LOG_IKE, "rekey collision: our IKE_SA %s[%u] wins", ike_sa_name(nsa),
+			 nsa->uniqueid);
+	}
+	/* Delete the old SA; its children already belong to the new one. */
 	ikev2_info_start(sa, TASK_IKE_DELETE, 0);
 }
 

@@ -56,6 +56,12 @@ void ikev2_info_request_in(struct ike_sa *sa, struct msg_in *m)
 			struct conn *conn = sa->conn;
 			struct ike *core = sa->core;
 			log_info(LOG_IKE, "received DELETE for IKE_SA %s[%u]", ike_sa_name(sa), sa->uniqueid);
+			/* The peer won a rekey collision and deletes the old SA before our own
+			 * answer told us: its new SA takes the CHILD_SAs. */
+			struct ike_sa *theirs = sa->collision_ike ?
+				ike_sa_by_id(sa->core, sa->collision_ike) : NULL;
+			if (theirs)
+				ike_sa_adopt_children(theirs, sa);
 			ikb_free(&k);
 			ikb_init(&k);
 			ike_send_response(sa, m, &k);
