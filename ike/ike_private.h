@@ -37,7 +37,13 @@ struct msg_in {
 	struct addr local, remote;
 };
 
+/* ike_conns.c */
+struct conn *conn_find(struct ike *core, const char *name);	/* not retired */
+
 /* ike_core.c */
+void ike_sa_reap(struct ike *core);	/* frees SAs marked for destruction */
+void ike_transmit(struct ike_sa *sa, const struct buf *pkt);
+ms_t ike_retransmit_delay(const struct ike *core, unsigned tries);
 struct ike_sa *ike_sa_new(struct ike *core, struct conn *conn, bool initiator);
 void ike_sa_destroy(struct ike_sa *sa);
 void ike_sa_set_state(struct ike_sa *sa, enum ike_state st);

@@ -1,0 +1,190 @@
+/* Time: retransmissions and giving up on a silent peer (backup peers, keyingtries,
+ * dpd_action), half-open timeouts, IKE and CHILD SA rekey and expiry, DPD liveness
+ * checks and NAT keepalives. ike_tick() returns when it wants to run next. */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <sodium.h>
+
+#include "ike/ike_private.h"
+#include "lib/wipe.h"
+
+/* A fresh attempt for a connection whose IKE SA failed to come up. */
+static void reinitiate(struct ike *core, struct conn *conn, struct child_cfg *cc,
+		       uint16_t remote_index, uint32_t keyingtry)
+{
+	struct ike_sa *n = ike_sa_new(core, conn, true);
+	if (!n)
+		return;
+	n->remote_index = remote_index;
+	n->keyingtry = keyingtry;
+	ike_sa_queue(n, TASK_IKE_INIT, cc, 0);
+}
+
+static void peer_gave_up(struct ike_sa *sa)
+{
+	struct ike *core = sa->core;
+	struct conn *conn = sa->conn;
+	char tag[128];
+	log_err(LOG_IKE, "%s: peer not responding: giving up after %u retransmits of %s",
+		ike_sa_tag(sa, tag, sizeof(tag)), sa->req.tries,
+		sa->req.kind == TASK_DPD ? "a liveness check" : "a request");
+	bool up = sa->state == IKE_ESTABLISHED;
+	enum sa_action act = up && conn && conn->cfg->children ? conn->cfg->children->dpd_action :
+								  ACTION_NONE;
+	bool connecting = !up && conn && sa->initiator && !conn->retired;
+	const struct conn_cfg *cfg = conn ? conn->cfg : NULL;
+	uint16_t idx = sa->remote_index;
+	uint32_t tries = sa->keyingtry;
+	struct child_cfg *cc = sa->initial_child;
+	if (conn)
+		conn->refs++;	/* outlives the SA for the retry below */
+	ike_sa_destroy(sa);
+	if (act == ACTION_RESTART && !conn->retired) {
+		log_info(LOG_IKE, "dpd_action=restart: re-initiating '%s'", cfg->name);
+		for (struct child_cfg *c = cfg->children; c; c = c->next)
+			ike_initiate(core, cfg->name, c->name, core->now, NULL, 0);
+	} else if (connecting && idx + 1u < cfg->n_remote_addrs) {
+		/* Backup peers are tried in the configured order. */
+		log_info(LOG_IKE, "'%s': trying backup peer %s", cfg->name, cfg->remote_addrs[idx + 1]);
+		reinitiate(core, conn, cc, (uint16_t)(idx + 1), tries);
+	} else if (connecting && (cfg->keyingtries == 0 || tries + 1 < cfg->keyingtries)) {
+		log_info(LOG_IKE, "keying try %u of %u for '%s'", tries + 2, cfg->keyingtries,
+			 cfg->name);
+		reinitiate(core, conn, cc, 0, tries + 1);
+	}
+	if (conn)
+		conn_put(core, conn);
+}
+
+static void retransmit_due(struct ike_sa *sa)
+{
+	struct ike *core = sa->core;
+	if (sa->req.tries >= core->t.retransmit_tries) {
+		peer_gave_up(sa);
+		return;
+	}
+	sa->req.tries++;
+	core->st.retransmits++;
+	sa->req.retransmit_at = core->now + ike_retransmit_delay(core, sa->req.tries);
+	log_info(LOG_IKE, "retransmit %u of request with message ID %u", sa->req.tries,
+		 sa->req.msgid);
+	ike_transmit(sa, &sa->req.packet);
+}
+
+#define OUT_PENDING_MAX_MS 5000
+
+static ms_t min_ms(ms_t a, ms_t b)
+{
+	return a < b ? a : b;
+}
+
+static ms_t tick_sa(struct ike_sa *sa, ms_t now)
+{
+	struct ike *core = sa->core;
+	ms_t next = MS_NEVER;
+
+	if (sa->req.kind != TASK_NONE && now >= sa->req.retransmit_at)
+		retransmit_due(sa);
+	if (sa->state == IKE_DESTROYING)
+		return MS_NEVER;
+	if (sa->req.kind != TASK_NONE)
+		next = min_ms(next, sa->req.retransmit_at);
+
+	if ((sa->state == IKE_CREATED || sa->state == IKE_CONNECTING) && !sa->initiator) {
+		ms_t limit = sa->created_at + (ms_t)core->t.half_open_timeout_s * 1000;
+		if (now >= limit) {
+			log_info(LOG_IKE, "half-open IKE SA from %s timed out", ike_sa_name(sa));
+			ike_sa_destroy(sa);
+			return MS_NEVER;
+		}
+		next = min_ms(next, limit);
+	}
+	if (sa->state != IKE_ESTABLISHED)
+		return next;
+
+	if (now >= sa->expire_at) {
+		log_info(LOG_IKE, "%s: IKE SA lifetime expired, deleting", ike_sa_name(sa));
+		ike_sa_queue(sa, TASK_IKE_DELETE, NULL, 0);
+		sa->expire_at = MS_NEVER;
+	}
+	if (now >= sa->rekey_at) {
+		sa->rekey_at = MS_NEVER;
+		ike_sa_queue(sa, TASK_IKE_REKEY, NULL, 0);
+	}
+	for (struct child_sa *c = sa->children, *cn; c; c = cn) {
+		cn = c->next;
+		/* If the old SA's DELETE never comes, use the new one anyway. */
+		if (c->out_pending) {
+			if (now >= c->installed_at + OUT_PENDING_MAX_MS)
+				child_install_pending_out(sa, c);
+			else
+				next = min_ms(next, c->installed_at + OUT_PENDING_MAX_MS);
+		}
+		if (c->state != CHILD_INSTALLED && c->state != CHILD_REKEYED)
+			continue;
+		if (now >= c->expire_at) {
+			c->expire_at = MS_NEVER;
+			log_info(LOG_IKE, "%s: CHILD_SA %s{%u} hard lifetime reached, deleting",
+				 ike_sa_name(sa), c->cfg->name, c->uniqueid);
+			ike_sa_queue(sa, TASK_CHILD_DELETE, NULL, c->uniqueid);
+		} else if (now >= c->rekey_at && c->state == CHILD_INSTALLED) {
+			c->rekey_at = MS_NEVER;
+			ike_sa_queue(sa, TASK_CHILD_REKEY, NULL, c->uniqueid);
+		}
+		next = min_ms(next, min_ms(c->rekey_at, c->expire_at));
+	}
+	uint32_t dpd = sa->conn ? sa->conn->cfg->dpd_delay : 0;
+	if (dpd && sa->req.kind == TASK_NONE) {
+		ms_t due = (sa->last_rx > sa->dpd_at || sa->dpd_at == MS_NEVER ? sa->last_rx : sa->dpd_at) +
+			   (ms_t)dpd * 1000;
+		if (now >= due) {
+			sa->dpd_at = now;
+			ike_sa_queue(sa, TASK_DPD, NULL, 0);
+		} else {
+			next = min_ms(next, due);
+		}
+	}
+	if (sa->nat_here && sa->natt && core->t.natt_keepalive_s) {
+		if (sa->keepalive_at == MS_NEVER)
+			sa->keepalive_at = now + (ms_t)core->t.natt_keepalive_s * 1000;
+		if (now >= sa->keepalive_at) {
+			if (core->env.keepalive)
+				core->env.keepalive(core->env.arg, &sa->local, &sa->remote);
+			sa->keepalive_at = now + (ms_t)core->t.natt_keepalive_s * 1000;
+		}
+		next = min_ms(next, sa->keepalive_at);
+	}
+	next = min_ms(next, min_ms(sa->rekey_at, sa->expire_at));
+	if (sa->req.kind != TASK_NONE)
+		next = min_ms(next, sa->req.retransmit_at);
+	return next;
+}
+
+ms_t ike_tick(struct ike *core, ms_t now)
+{
+	ms_t next = MS_NEVER;
+	core->now = now;
+	for (struct ike_sa *sa = core->sas; sa; sa = sa->next)
+		if (sa->state != IKE_DESTROYING)
+			next = min_ms(next, tick_sa(sa, now));
+	ike_sa_reap(core);
+	return next;
+}
+
+void ike_sa_schedule_rekey(struct ike_sa *sa)
+{
+	const struct conn_cfg *cfg = sa->conn ? sa->conn->cfg : NULL;
+	if (!cfg || !cfg->rekey_time) {
+		sa->rekey_at = sa->expire_at = MS_NEVER;
+		return;
+	}
+	uint32_t r = 0;
+	crypto_random(&r, sizeof(r));
+	uint64_t jitter = cfg->rand_time ? r % (cfg->rand_time * 1000) : 0;
+	sa->rekey_at = sa->core->now + cfg->rekey_time * 1000 - jitter;
+	uint64_t over = cfg->over_time ? cfg->over_time : cfg->rekey_time / 10;
+	sa->expire_at = sa->core->now + (cfg->rekey_time + over) * 1000;
+}
