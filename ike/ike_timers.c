@@ -147,7 +147,10 @@ static ms_t tick_sa(struct ike_sa *sa, ms_t now)
 			next = min_ms(next, due);
 		}
 	}
-	if (sa->nat_here && sa->natt && core->t.natt_keepalive_s) {
+	/* Behind a NAT, or forcing encapsulation (encap = yes, usually because some
+	 * NAT-like box is in the path): keep the mapping alive. */
+	bool forced = sa->conn && sa->conn->cfg->encap;
+	if ((sa->nat_here || forced) && sa->natt && core->t.natt_keepalive_s) {
 		if (sa->keepalive_at == MS_NEVER)
 			sa->keepalive_at = now + (ms_t)core->t.natt_keepalive_s * 1000;
 		if (now >= sa->keepalive_at) {

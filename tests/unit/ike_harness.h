@@ -30,6 +30,7 @@ struct h_peer {
 	uint32_t next_spi;
 	int sent;
 	int updown_up, updown_down;
+	int keepalives;
 	bool drop_out;				/* drop everything this peer sends */
 	int drop_next;				/* drop the next N messages it sends */
 };

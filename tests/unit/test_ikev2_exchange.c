@@ -136,6 +136,65 @@ static void test_reset_stats_keeps_gauges(void **state)
 	h_free(&h);
 }
 
+/* encap = yes: fake NAT-D makes the peer see a NAT, the SA floats to 4500, ESP is
+ * UDP-encapsulated, and the side that forced it sends keepalives every 20 s. */
+static void test_encap_forces_natt(void **state)
+{
+	struct harness h;
+	confs("aes256gcm16-prfsha256-x25519", "aes256gcm16-prfsha256-x25519", "aes256gcm16",
+	      "aes256gcm16", "s3cret-key", "    encap = yes\n", "");
+	assert_int_equal(h_init(&h, conf_a, conf_b), 0);
+	establish(&h);
+	const struct ike_sa *sa = h_first_sa(&h.a), *sb = h_first_sa(&h.b);
+	assert_int_equal(h_count_sas(&h.a, IKE_ESTABLISHED), 1);
+	assert_true(sa->natt);
+	assert_true(sb->natt);
+	assert_int_equal(sa->local.port, 4500);
+	assert_int_equal(sa->remote.port, 4500);
+	assert_true(sa->children->encap);
+	const struct pfkey_sa *out = h_find_sa(&h.a, sa->children->spi_out);
+	assert_int_equal(out->natt_type, UDP_ENCAP_ESPINUDP);
+	assert_int_equal(out->natt_sport, 4500);
+	assert_int_equal(out->natt_dport, 4500);
+	assert_child_pair(&h);
+	h_advance(&h, 21000);
+	assert_true(h.a.keepalives >= 1);
+	assert_true(h.a.keepalives <= 2);
+	h_free(&h);
+}
+
+/* The ESP engine's EXPIRE: soft asks for a rekey, hard means the SA is gone. */
+static void send_expire(struct harness *h, struct h_peer *p, uint32_t spi, bool hard)
+{
+	struct pfkey_sa psa = *h_find_sa(p, spi);
+	struct buf msg;
+	buf_init(&msg);
+	psa.has_current = true;
+	psa.current.bytes = 1000;
+	psa.has_hard = psa.has_soft = true;
+	pfkey_build_expire(&msg, &psa, hard);
+	ike_pfkey_input(p->core, msg.data, msg.len, h->now);
+	buf_wipe_free(&msg);
+	h_pump(h);
+}
+
+static void test_expire_soft_rekeys_hard_deletes(void **state)
+{
+	struct harness h;
+	up_default(&h);
+	uint32_t spi = h_first_sa(&h.a)->children->spi_in;
+	send_expire(&h, &h.a, spi, false);
+	assert_int_equal(h_count_children(&h.a), 1);
+	assert_int_not_equal(h_first_sa(&h.a)->children->spi_in, spi);
+	assert_child_pair(&h);
+	spi = h_first_sa(&h.a)->children->spi_out;
+	send_expire(&h, &h.a, spi, true);
+	assert_int_equal(h_count_children(&h.a), 0);
+	assert_int_equal(h_count_children(&h.b), 0);
+	assert_int_equal(h_count_sas(&h.a, IKE_ESTABLISHED), 1);
+	h_free(&h);
+}
+
 static void test_establish_cbc_modp(void **state)
 {
 	struct harness h;
@@ -640,6 +699,8 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_establish_aead),
 		cmocka_unit_test(test_reset_stats_keeps_gauges),
+		cmocka_unit_test(test_encap_forces_natt),
+		cmocka_unit_test(test_expire_soft_rekeys_hard_deletes),
 		cmocka_unit_test(test_establish_cbc_modp),
 		cmocka_unit_test(test_wrong_psk),
 		cmocka_unit_test(test_ike_proposal_mismatch),
