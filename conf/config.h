@@ -12,6 +12,8 @@
 #include "lib/selector.h"
 
 #define CONF_MAX_TS 16
+/* The ESP engine's largest anti-replay window (esp/replay.h REPLAY_WINDOW_MAX). */
+#define CONF_MAX_REPLAY_WINDOW 8192
 
 enum child_mode { MODE_TUNNEL, MODE_TRANSPORT };
 enum start_action { START_NONE, START_TRAP, START_START };

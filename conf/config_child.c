@@ -188,8 +188,14 @@ static int child_key(struct bctx *b, const struct ctree *k, struct child_cfg *c,
 		return get_action(b, k, &c->dpd_action);
 	if (strcmp(k->name, "close_action") == 0)
 		return get_action(b, k, &c->close_action);
-	if (strcmp(k->name, "replay_window") == 0)
-		return bget_u32(b, k, &c->replay_window);
+	if (strcmp(k->name, "replay_window") == 0) {
+		if (bget_u32(b, k, &c->replay_window) < 0)
+			return -1;
+		if (c->replay_window > CONF_MAX_REPLAY_WINDOW)
+			return berr(b, k, "replay_window %u is larger than tsunagi's maximum of %u",
+				    c->replay_window, CONF_MAX_REPLAY_WINDOW);
+		return 0;
+	}
 	if (strcmp(k->name, "reqid") == 0)
 		return bget_u32(b, k, &c->reqid);
 	if (lifetime_key(k->name, &kind) >= 0)

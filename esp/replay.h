@@ -11,7 +11,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#define REPLAY_WINDOW_MAX	8192
+#define REPLAY_WINDOW_MAX	8192	/* conf/config.h CONF_MAX_REPLAY_WINDOW says the same */
 /* One spare word, so the bits being cleared when the window slides never belong to
  * the window itself. */
 #define REPLAY_RING_WORDS	(REPLAY_WINDOW_MAX / 64 + 1)

@@ -66,6 +66,35 @@ static void test_disjoint_not_warned(void **state)
 	config_free(c);
 }
 
+static void test_replay_window_limit(void **state)
+{
+	char err[512];
+#define REPLAY_CONF "connections {\n" \
+			    "  a {\n" \
+			    "    local { auth = psk }\n" \
+			    "    children {\n" \
+			    "      net {\n" \
+			    "        replay_window = %u\n" \
+			    "      }\n" \
+			    "    }\n" \
+			    "  }\n" \
+			    "}\n"
+	char conf[512];
+	snprintf(conf, sizeof(conf), REPLAY_CONF, 8192u);
+	struct ctree *t = conf_parse_string(conf, "r.conf", err, sizeof(err));
+	struct config *c = config_build(t, err, sizeof(err));
+	assert_non_null(c);
+	assert_int_equal(c->conns->children->replay_window, 8192);
+	config_free(c);
+	ctree_free(t);
+	snprintf(conf, sizeof(conf), REPLAY_CONF, 8193u);
+	t = conf_parse_string(conf, "r.conf", err, sizeof(err));
+	assert_null(config_build(t, err, sizeof(err)));
+	assert_non_null(strstr(err, "r.conf:6:"));
+	assert_non_null(strstr(err, "replay_window 8193 is larger than tsunagi's maximum of 8192"));
+	ctree_free(t);
+}
+
 int main(void)
 {
 	log_use_stderr(false);
@@ -73,6 +102,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_overlap_warned_with_both_places),
 		cmocka_unit_test(test_disjoint_not_warned),
+		cmocka_unit_test(test_replay_window_limit),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
