@@ -55,8 +55,20 @@ static void warn_unassigned_local_addrs(const struct config *cfg)
 	freeifaddrs(ifs);
 }
 
-static void load_warnings(const struct config *cfg)
+/* The daemon listens on the IKE and NAT-T ports of its settings only. */
+static void warn_unserved_ports(const struct config *cfg, const struct daemon_cfg *s)
 {
+	for (const struct conn_cfg *c = cfg->conns; c; c = c->next)
+		if (c->local_port && c->local_port != s->ike_port && c->local_port != s->ike_port_natt)
+			log_err(LOG_CFG, "%s:%d: connection '%s': local_port %u is not one tsunagid "
+				"listens on (%u, %u; see tsunagi { port, port_nat_t })",
+				c->file ? c->file : "?", c->line, c->name, c->local_port, s->ike_port,
+				s->ike_port_natt);
+}
+
+static void load_warnings(const struct config *cfg, const struct daemon_cfg *s)
+{
+	warn_unserved_ports(cfg, s);
 	warn_unassigned_local_addrs(cfg);
 	config_warn_overlaps(cfg->conns);
 }
@@ -77,7 +89,7 @@ int daemon_reload(struct daemon *d)
 		return -1;
 	}
 	apply_log_levels(&cfg->daemon);
-	load_warnings(cfg);
+	load_warnings(cfg, &d->settings);
 	log_info(LOG_CFG, "loaded configuration %s", d->config_path);
 	ike_load_config(d->ike, cfg, clock_now_ms());
 	daemon_schedule(d, ike_tick(d->ike, clock_now_ms()));
@@ -119,7 +131,7 @@ static int setup(struct daemon *d)
 	}
 	d->settings = cfg->daemon;
 	apply_log_levels(&d->settings);
-	load_warnings(cfg);
+	load_warnings(cfg, &d->settings);
 
 	struct esp_engine_cfg ec = { 0 };
 	ec.tun_name = d->settings.tun_name;

@@ -113,6 +113,9 @@ static int resolve_endpoints(struct ike_sa *sa)
 		return -1;
 	}
 	sa->local.port = cfg->local_port ? cfg->local_port : core->t.port;
+	/* IKE on the NAT-T port carries the non-ESP marker from the first message on
+	 * (RFC 3948 2.2), as after a float. */
+	sa->natt = sa->local.port == core->t.port_natt;
 	return 0;
 }
 
