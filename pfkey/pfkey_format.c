@@ -94,10 +94,17 @@ void pfkey_format_sa(const struct pfkey_sa *sa, struct buf *out)
 	outf(out, "\n\t%s%s mode=%s spi=%" PRIu32 "(0x%08" PRIx32 ") reqid=%" PRIu32
 	     "(0x%08" PRIx32 ")\n", satype_name(sa->satype), sa->natt_type ? "-udp" : "",
 	     mode_name(sa->mode), sa->spi, sa->spi, sa->reqid, sa->reqid);
-	outf(out, "\tE: %s  (key %u bits)\n", pfkey_ealg_name(sa->ealg), sa->ekey_len * 8u);
-	if (sa->aalg != SADB_AALG_NONE || sa->akey_len)
-		outf(out, "\tA: %s  (key %u bits)\n", pfkey_aalg_name(sa->aalg),
-		     sa->akey_len * 8u);
+	/* Dumps carry no keys at all (not even their lengths): then say nothing of them. */
+	outf(out, "\tE: %s", pfkey_ealg_name(sa->ealg));
+	if (sa->ekey_len)
+		outf(out, "  (key %u bits)", sa->ekey_len * 8u);
+	outf(out, "\n");
+	if (sa->aalg != SADB_AALG_NONE || sa->akey_len) {
+		outf(out, "\tA: %s", pfkey_aalg_name(sa->aalg));
+		if (sa->akey_len)
+			outf(out, "  (key %u bits)", sa->akey_len * 8u);
+		outf(out, "\n");
+	}
 	outf(out, "\treplay=%" PRIu32 " flags=0x%08x state=%s%s\n", sa->replay_window,
 	     sa->esn ? SADB_X_SAFLAGS_ESN : 0, state_name(sa->state), sa->esn ? " esn" : "");
 	if (sa->natt_oa.family) {
