@@ -86,14 +86,22 @@ static struct secret_cfg *find_psk_or_log(struct ike_sa *sa)
 	return psk;
 }
 
+/* An established IKE SA of the same connection with the same peer identity. */
+static struct ike_sa *duplicate_of(struct ike_sa *sa, struct ike_sa *after)
+{
+	for (struct ike_sa *o = after ? after->next : sa->core->sas; o; o = o->next)
+		if (o != sa && o->state == IKE_ESTABLISHED && o->conn && sa->conn &&
+		    strcmp(o->conn->cfg->name, sa->conn->cfg->name) == 0 &&
+		    identity_equal(&o->peer_id, &sa->peer_id))
+			return o;
+	return NULL;
+}
+
 /* Other IKE SAs with the same peer identity on this connection (INITIAL_CONTACT,
  * unique=replace): the peer has restarted, they are stale. */
 static void drop_duplicates(struct ike_sa *sa)
 {
-	for (struct ike_sa *o = sa->core->sas; o; o = o->next) {
-		if (o == sa || o->state == IKE_DESTROYING || o->conn != sa->conn ||
-		    !identity_equal(&o->peer_id, &sa->peer_id))
-			continue;
+	for (struct ike_sa *o = duplicate_of(sa, NULL); o; o = duplicate_of(sa, o)) {
 		log_info(LOG_IKE, "destroying duplicate IKE_SA %s[%u] of peer that sent "
 			 "INITIAL_CONTACT", ike_sa_name(o), o->uniqueid);
 		ike_sa_destroy(o);
@@ -286,7 +294,17 @@ void ikev2_auth_request_in(struct ike_sa *sa, struct msg_in *m)
 	ikb_id(&k, PL_IDR, sa->my_id.type, sa->my_id.data, sa->my_id.len);
 	ikb_auth(&k, AUTH_METHOD_PSK, auth, auth_len);
 	wipe(auth, sizeof(auth));
-	if (ikev2_find_notify(&m->pl, N_INITIAL_CONTACT) || sa->conn->cfg->unique == UNIQUE_REPLACE)
+	enum unique_policy unique = sa->conn->cfg->unique;
+	if (unique == UNIQUE_KEEP && duplicate_of(sa, NULL)) {
+		log_err(LOG_IKE, "%s: unique=keep: an IKE_SA with '%s' exists already, rejecting the "
+			"new one", tag, identity_fmt(&sa->peer_id, peer, sizeof(peer)));
+		ikb_free(&k);
+		auth_failed(sa, m);
+		return;
+	}
+	/* unique=never: several SAs per peer are wanted, INITIAL_CONTACT is ignored. */
+	if ((ikev2_find_notify(&m->pl, N_INITIAL_CONTACT) && unique != UNIQUE_NEVER) ||
+	    unique == UNIQUE_REPLACE)
 		drop_duplicates(sa);
 	established(sa);
 	responder_child(sa, m, &k);

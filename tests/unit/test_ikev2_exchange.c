@@ -195,6 +195,37 @@ static void test_expire_soft_rekeys_hard_deletes(void **state)
 	h_free(&h);
 }
 
+/* A second IKE SA from the same peer identity, per unique policy at the responder. */
+static int second_sa(const char *unique)
+{
+	struct harness h;
+	char extra[64], err[128];
+	snprintf(extra, sizeof(extra), "    unique = %s\n", unique);
+	confs("aes256gcm16-prfsha256-x25519", "aes256gcm16-prfsha256-x25519", "aes256gcm16",
+	      "aes256gcm16", "s3cret-key", extra, "");
+	assert_int_equal(h_init(&h, conf_a, conf_b), 0);
+	establish(&h);
+	/* a starts another IKE SA as if it had forgotten the first (new SA object). */
+	struct ike_sa *first = (struct ike_sa *)h_first_sa(&h.a);
+	ike_sa_set_state(first, IKE_PASSIVE);	/* not "established", so a starts anew */
+	assert_int_equal(ike_initiate(h.a.core, "site", "net", h.now, err, sizeof(err)), 0);
+	ike_sa_set_state(first, IKE_ESTABLISHED);
+	h_pump(&h);
+	int n = h_count_sas(&h.b, IKE_ESTABLISHED);
+	h_free(&h);
+	return n;
+}
+
+static void test_unique_policies(void **state)
+{
+	/* INITIAL_CONTACT is sent only when a has no other SA with b: here it has one,
+	 * so "no" keeps both, "replace" drops the old, "keep" rejects the new. */
+	assert_int_equal(second_sa("no"), 2);
+	assert_int_equal(second_sa("never"), 2);
+	assert_int_equal(second_sa("replace"), 1);
+	assert_int_equal(second_sa("keep"), 1);
+}
+
 static void test_establish_cbc_modp(void **state)
 {
 	struct harness h;
@@ -701,6 +732,7 @@ int main(void)
 		cmocka_unit_test(test_reset_stats_keeps_gauges),
 		cmocka_unit_test(test_encap_forces_natt),
 		cmocka_unit_test(test_expire_soft_rekeys_hard_deletes),
+		cmocka_unit_test(test_unique_policies),
 		cmocka_unit_test(test_establish_cbc_modp),
 		cmocka_unit_test(test_wrong_psk),
 		cmocka_unit_test(test_ike_proposal_mismatch),
