@@ -3,6 +3,7 @@
 #include <getopt.h>
 #include <ifaddrs.h>
 #include <signal.h>
+#include <sys/mman.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -248,6 +249,11 @@ int main(int argc, char **argv)
 		log_use_syslog(true, "tsunagid");
 	}
 	signal(SIGPIPE, SIG_IGN);
+	/* Keys live in the heap of this process: keep all of it out of swap. Without
+	 * CAP_IPC_LOCK or a large enough RLIMIT_MEMLOCK this fails, and we say so. */
+	if (mlockall(MCL_CURRENT | MCL_FUTURE) < 0)
+		log_err(LOG_DMN, "could not lock memory, keys may be swapped out: %s",
+			strerror(errno));
 	d.base = event_base_new();
 	if (!d.base)
 		return 1;
