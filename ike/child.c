@@ -186,11 +186,11 @@ int child_select(struct ike_sa *sa, struct child_sa *c, const struct ikev2_paylo
 	const struct xform *dh = proposal_get(&c->prop, XF_DH);
 	c->pfs_group = dh ? dh->id : DH_NONE;
 	if (ikev2_find_notify(pl, N_USE_TRANSPORT_MODE)) {
-		if (c->cfg->mode != MODE_TRANSPORT) {
-			log_err(LOG_IKE, "%s: peer asks for transport mode, '%s' is tunnel mode",
-				tag, c->cfg->name);
-			return N_NO_PROPOSAL_CHOSEN;
-		}
+		/* Unwilling responders answer in tunnel mode, without the notify
+		 * (RFC 7296 1.3.1). */
+		if (c->cfg->mode != MODE_TRANSPORT)
+			log_info(LOG_IKE, "%s: peer asks for transport mode, '%s' is configured for "
+				 "tunnel mode: answering in tunnel mode", tag, c->cfg->name);
 	} else if (c->cfg->mode == MODE_TRANSPORT) {
 		log_info(LOG_IKE, "%s: peer wants tunnel mode, using it for '%s'", tag, c->cfg->name);
 		c->mode = MODE_TUNNEL;

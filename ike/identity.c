@@ -20,7 +20,7 @@ static int set_data(struct identity *id, uint8_t type, const void *data, size_t 
 	if (len > IKE_MAX_ID)
 		return -1;
 	id->type = type;
-	id->len = (uint8_t)len;
+	id->len = (uint16_t)len;
 	memcpy(id->data, data, len);
 	return 0;
 }
@@ -38,7 +38,7 @@ int identity_from_string(const char *s, struct identity *id)
 		if (n % 2 || n / 2 > IKE_MAX_ID)
 			return -1;
 		id->type = ID_KEY_ID;
-		id->len = (uint8_t)(n / 2);
+		id->len = (uint16_t)(n / 2);
 		for (size_t i = 0; i < n / 2; i++) {
 			int hi = hexval(s[2 + 2 * i]), lo = hexval(s[3 + 2 * i]);
 			if (hi < 0 || lo < 0)
@@ -65,8 +65,11 @@ void identity_from_addr(const struct addr *a, struct identity *id)
 void identity_from_payload(const struct ikev2_id *p, struct identity *id)
 {
 	memset(id, 0, sizeof(*id));
-	size_t len = p->len > IKE_MAX_ID ? IKE_MAX_ID : p->len;
-	set_data(id, p->type, p->data, len);
+	/* A longer identity than we keep would be cut and could then equal another:
+	 * it becomes no identity at all (type 0), which no configured id matches. */
+	if (p->len > IKE_MAX_ID)
+		return;
+	set_data(id, p->type, p->data, p->len);
 }
 
 bool identity_equal(const struct identity *a, const struct identity *b)

@@ -93,6 +93,8 @@ int ike_terminate(struct ike *core, const char *ike_name, uint32_t ike_id, const
 		if (sa->state == IKE_DESTROYING)
 			continue;
 		if (child || child_id) {
+			if ((ike_name || ike_id) && !sa_matches(sa, ike_name, ike_id))
+				continue;
 			for (struct child_sa *c = sa->children; c; c = c->next) {
 				if ((child_id && c->uniqueid != child_id) ||
 				    (child && strcmp(c->cfg->name, child) != 0))
@@ -124,7 +126,10 @@ int ike_rekey(struct ike *core, const char *ike_name, uint32_t ike_id, const cha
 	int n = 0;
 	core->now = now;
 	for (struct ike_sa *sa = core->sas; sa; sa = sa->next) {
-		if (sa->state != IKE_ESTABLISHED)
+		/* During an IKE rekey the CHILD_SA rekey is queued; it moves to the new SA. */
+		bool usable = sa->state == IKE_ESTABLISHED ||
+			      (sa->state == IKE_REKEYING && (child || child_id));
+		if (!usable)
 			continue;
 		if (child || child_id) {
 			for (struct child_sa *c = sa->children; c; c = c->next) {

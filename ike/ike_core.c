@@ -104,8 +104,8 @@ void ike_sa_destroy(struct ike_sa *sa)
 {
 	if (sa->state == IKE_DESTROYING)
 		return;
-	bool was_up = sa->state == IKE_ESTABLISHED || sa->state == IKE_REKEYING ||
-		      sa->state == IKE_DELETING;
+	bool was_up = (sa->state == IKE_ESTABLISHED || sa->state == IKE_REKEYING ||
+		       sa->state == IKE_DELETING) && !sa->superseded;
 	while (sa->children)
 		child_detach_and_free(sa, sa->children, false);
 	if (was_up && sa->core->env.updown)
@@ -189,6 +189,26 @@ struct ike_sa *ike_sa_by_id(struct ike *core, uint32_t uniqueid)
 	return NULL;
 }
 
+/* Tasks about CHILD_SAs travel with them (a rekeyed IKE SA runs no more tasks). */
+static void adopt_child_tasks(struct ike_sa *to, struct ike_sa *from)
+{
+	struct task **tail = &to->tasks;
+	while (*tail)
+		tail = &(*tail)->next;
+	for (struct task **pp = &from->tasks; *pp;) {
+		struct task *t = *pp;
+		if (t->kind == TASK_CHILD_CREATE || t->kind == TASK_CHILD_REKEY ||
+		    t->kind == TASK_CHILD_DELETE) {
+			*pp = t->next;
+			t->next = NULL;
+			*tail = t;
+			tail = &t->next;
+		} else {
+			pp = &t->next;
+		}
+	}
+}
+
 void ike_sa_adopt_children(struct ike_sa *to, struct ike_sa *from)
 {
 	struct child_sa **tail = &to->children;
@@ -196,6 +216,10 @@ void ike_sa_adopt_children(struct ike_sa *to, struct ike_sa *from)
 		tail = &(*tail)->next;
 	*tail = from->children;
 	from->children = NULL;
+	adopt_child_tasks(to, from);
+	/* A child whose rekey or expiry was due while the IKE SA was busy gets its
+	 * timer back if the task went nowhere. */
+	ike_sa_run_tasks(to);
 }
 
 struct child_sa *child_sa_find_by_spi(struct ike_sa *sa, uint32_t spi, bool inbound)

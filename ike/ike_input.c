@@ -106,9 +106,31 @@ static void request_hash(const struct msg_in *m, uint8_t out[16])
 	crypto_generichash(out, 16, m->raw, m->raw_len, NULL, 0);
 }
 
+/* The I flag says who sent the message; our own messages reflected back to us would
+ * otherwise decrypt with our own keys. */
+static bool from_peer(const struct ike_sa *sa, const struct msg_in *m)
+{
+	return !(m->hdr.flags & IKEV2_FLAG_INITIATOR) == sa->initiator;
+}
+
+/* A request we cannot act on still gets an answer, so message IDs stay in step. */
+static void answer_invalid(struct ike_sa *sa, const struct msg_in *m)
+{
+	struct ikev2_builder k;
+	ikb_init(&k);
+	ikb_notify(&k, 0, NULL, 0, N_INVALID_SYNTAX, NULL, 0);
+	ike_send_response(sa, m, &k);
+}
+
 static void handle_request(struct ike_sa *sa, struct msg_in *m)
 {
 	uint8_t hash[16];
+	if (!from_peer(sa, m)) {
+		drop(sa->core, DROP_INTEGRITY, &sa->core->st.rx_invalid, 1,
+		     "%s: request %u carries our own role (reflected?), dropped", ike_sa_name(sa),
+		     m->hdr.msgid);
+		return;
+	}
 	if (m->hdr.exchange == IKE_SA_INIT) {
 		/* A new IKE_SA_INIT carries a zero SPIr; one with ours is not for us. */
 		drop(sa->core, DROP_WINDOW, &sa->core->st.rx_invalid, 1,
@@ -144,6 +166,10 @@ static void handle_request(struct ike_sa *sa, struct msg_in *m)
 	log_message("parsed", sa, &m->hdr, &m->pl, &m->remote, &m->local, m->raw_len);
 	switch (m->hdr.exchange) {
 	case IKE_AUTH:
+		if (sa->state != IKE_CONNECTING || sa->initiator) {
+			answer_invalid(sa, m);
+			break;
+		}
 		follow_peer(sa, m);
 		ikev2_auth_request_in(sa, m);
 		break;
@@ -156,14 +182,16 @@ static void handle_request(struct ike_sa *sa, struct msg_in *m)
 		ikev2_info_request_in(sa, m);
 		break;
 	default:
-		log_err(LOG_IKE, "unexpected %s request, ignored", ikev2_exchange_name(m->hdr.exchange));
+		log_info(LOG_IKE, "%s: unknown exchange %u, answering INVALID_SYNTAX", ike_sa_name(sa),
+			 m->hdr.exchange);
+		answer_invalid(sa, m);
 	}
 }
 
 static void handle_response(struct ike_sa *sa, struct msg_in *m)
 {
 	if (sa->req.kind == TASK_NONE || m->hdr.msgid != sa->req.msgid ||
-	    m->hdr.exchange != sa->req.exchange) {
+	    m->hdr.exchange != sa->req.exchange || !from_peer(sa, m)) {
 		drop(sa->core, DROP_WINDOW, &sa->core->st.rx_invalid, 2,
 		     "%s: %s response %u does not match an outstanding request, dropped",
 		     ike_sa_name(sa), ikev2_exchange_name(m->hdr.exchange), m->hdr.msgid);

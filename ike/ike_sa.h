@@ -39,7 +39,7 @@ struct conn {
 
 struct identity {
 	uint8_t type;		/* ikev2_id_type */
-	uint8_t len;
+	uint16_t len;
 	uint8_t data[IKE_MAX_ID];
 };
 
@@ -137,6 +137,8 @@ struct ike_sa {
 	/* IKE rekey collision (RFC 7296 2.8.2): the SA we created answering the peer's
 	 * rekey while ours was under way, and the lowest nonce of that exchange. */
 	uint32_t collision_ike;
+	bool superseded;		/* rekeyed: its end is no "down" event */
+	ms_t gone_at;			/* a superseded SA is dropped by then at the latest */
 	uint8_t collision_nonce[256];
 	size_t collision_nonce_len;
 	bool reauth_refused_logged;

@@ -34,7 +34,8 @@ static void peer_gave_up(struct ike_sa *sa)
 	bool up = sa->state == IKE_ESTABLISHED;
 	enum sa_action act = up && conn && conn->cfg->children ? conn->cfg->children->dpd_action :
 								  ACTION_NONE;
-	bool connecting = !up && conn && sa->initiator && !conn->retired;
+	bool connecting = (sa->state == IKE_CREATED || sa->state == IKE_CONNECTING) && conn &&
+			  sa->initiator && !conn->retired && !sa->superseded;
 	const struct conn_cfg *cfg = conn ? conn->cfg : NULL;
 	uint16_t idx = sa->remote_index;
 	uint32_t tries = sa->keyingtry;
@@ -102,8 +103,21 @@ static ms_t tick_sa(struct ike_sa *sa, ms_t now)
 		}
 		next = min_ms(next, limit);
 	}
+	if (sa->superseded && sa->state == IKE_REKEYED) {
+		/* Waiting for the peer to delete it after a rekey: not for ever. */
+		if (now >= sa->gone_at) {
+			log_info(LOG_IKE, "rekeyed IKE_SA %s[%u] was not deleted by the peer, dropping it",
+				 ike_sa_name(sa), sa->uniqueid);
+			ike_sa_destroy(sa);
+			return MS_NEVER;
+		}
+		return min_ms(next, sa->gone_at);
+	}
 	if (sa->state != IKE_ESTABLISHED)
 		return next;
+	/* Tasks that could not start when queued (the SA was busy or not up yet). */
+	if (sa->req.kind == TASK_NONE && sa->tasks)
+		ike_sa_run_tasks(sa);
 
 	if (now >= sa->expire_at) {
 		log_info(LOG_IKE, "%s: IKE SA lifetime expired, deleting", ike_sa_name(sa));

@@ -207,14 +207,20 @@ static int rekey_keys(struct ike_sa *old, struct ike_sa *n, const struct proposa
 	return 0;
 }
 
+#define SUPERSEDED_GRACE_MS 30000
+
 static void ike_rekey_done(struct ike_sa *old, struct ike_sa *n)
 {
+	/* The old SA only waits for its DELETE now; if that never comes, it goes anyway. */
+	old->superseded = true;
+	old->gone_at = old->core->now + SUPERSEDED_GRACE_MS;
 	ike_sa_set_state(n, IKE_ESTABLISHED);
 	n->established_at = old->established_at;
 	n->last_rx = n->core->now;
 	ike_sa_schedule_rekey(n);
 	log_info(LOG_IKE, "IKE_SA %s[%u] rekeyed as %s[%u]", ike_sa_name(old), old->uniqueid,
 		 ike_sa_name(n), n->uniqueid);
+	ike_sa_run_tasks(n);	/* CHILD_SA tasks that came over from the old SA */
 }
 
 static void respond_error(struct ike_sa *sa, const struct msg_in *m, uint16_t type,
@@ -236,6 +242,15 @@ static void ike_rekey_request(struct ike_sa *sa, struct msg_in *m)
 				       IKEV2_MAX_PROPOSALS - n, err, sizeof(err));
 		if (k > 0)
 			n += (size_t)k;
+	}
+	/* The peer rekeys the IKE SA while we create, rekey or delete one of its
+	 * CHILD_SAs: the children must not move under our exchange (RFC 7296 2.25.2). */
+	enum task_kind busy = sa->req.kind;
+	if (busy == TASK_CHILD_CREATE || busy == TASK_CHILD_REKEY || busy == TASK_CHILD_DELETE) {
+		log_info(LOG_IKE, "IKE_SA %s[%u]: peer rekeys it during our CHILD_SA exchange, "
+			 "answering TEMPORARY_FAILURE", ike_sa_name(sa), sa->uniqueid);
+		respond_error(sa, m, N_TEMPORARY_FAILURE, NULL, 0);
+		return;
 	}
 	/* Both sides rekeying at once (RFC 7296 2.8.2): both exchanges complete; which
 	 * new SA survives is decided when our own answer arrives. Until then the

@@ -55,6 +55,7 @@ void ikev2_info_request_in(struct ike_sa *sa, struct msg_in *m)
 		if (d->proto == PROTO_IKE) {
 			struct conn *conn = sa->conn;
 			struct ike *core = sa->core;
+			bool live = sa->state == IKE_ESTABLISHED && !sa->superseded;
 			log_info(LOG_IKE, "received DELETE for IKE_SA %s[%u]", ike_sa_name(sa), sa->uniqueid);
 			/* The peer won a rekey collision and deletes the old SA before our own
 			 * answer told us: its new SA takes the CHILD_SAs. */
@@ -68,7 +69,7 @@ void ikev2_info_request_in(struct ike_sa *sa, struct msg_in *m)
 			if (conn)
 				conn->refs++;
 			ike_sa_destroy(sa);
-			after_close(core, conn, true);
+			after_close(core, conn, live);
 			if (conn)
 				conn_put(core, conn);
 			return;

@@ -594,6 +594,152 @@ static void test_cookie_under_load(void **state)
 	h_free(&h);
 }
 
+/* a rekeys the CHILD_SA while b rekeys the IKE SA: b's IKE rekey waits (TEMPORARY_FAILURE,
+ * RFC 7296 2.25.2), no child is stranded, policies stay, and b's retry succeeds. */
+static void test_child_rekey_crossing_ike_rekey(void **state)
+{
+	struct harness h;
+	char err[128];
+	up_default(&h);
+	uint32_t old_id = h_first_sa(&h.b)->uniqueid;
+	assert_int_equal(ike_rekey(h.a.core, NULL, 0, "net", 0, h.now, err, sizeof(err)), 0);
+	assert_int_equal(ike_rekey(h.b.core, "site", 0, NULL, 0, h.now, err, sizeof(err)), 0);
+	h_pump(&h);
+	assert_int_equal(h_count_children(&h.a), 1);
+	assert_int_equal(h_count_children(&h.b), 1);
+	assert_int_equal(h_first_sa(&h.a)->children->state, CHILD_INSTALLED);
+	assert_child_pair(&h);
+	assert_int_equal(h.a.n_policies, 2);
+	assert_int_equal(h.b.n_policies, 2);
+	h_advance(&h, 31000);	/* b retries its IKE rekey */
+	assert_int_equal(h_count_sas(&h.b, IKE_ESTABLISHED), 1);
+	assert_null(ike_sa_next(h_first_sa(&h.b)));
+	assert_int_not_equal(h_first_sa(&h.b)->uniqueid, old_id);
+	assert_child_pair(&h);
+	assert_int_equal(h.a.n_policies, 2);
+	h_free(&h);
+}
+
+/* A CHILD_SA rekey that falls due while the IKE SA is being rekeyed happens on the
+ * new IKE SA: the task is not lost with the old one. */
+static void test_child_task_survives_ike_rekey(void **state)
+{
+	struct harness h;
+	char err[128];
+	up_default(&h);
+	struct ike_sa *sa = (struct ike_sa *)h_first_sa(&h.a);
+	uint32_t spi = sa->children->spi_in;
+	assert_int_equal(ike_rekey(h.a.core, "site", 0, NULL, 0, h.now, err, sizeof(err)), 0);
+	/* queued behind the outstanding IKE rekey */
+	assert_int_equal(ike_rekey(h.a.core, NULL, 0, "net", 0, h.now, err, sizeof(err)), 0);
+	h_pump(&h);
+	h_advance(&h, 1000);
+	assert_int_equal(h_count_sas(&h.a, IKE_ESTABLISHED), 1);
+	assert_int_equal(h_count_children(&h.a), 1);
+	assert_int_not_equal(h_first_sa(&h.a)->children->spi_in, spi);
+	assert_child_pair(&h);
+	h_free(&h);
+}
+
+/* Our own request reflected back to us is not taken as the peer's. */
+static void test_reflected_request_dropped(void **state)
+{
+	struct harness h;
+	char err[128];
+	up_default(&h);
+	assert_int_equal(ike_rekey(h.a.core, NULL, 0, "net", 0, h.now, err, sizeof(err)), 0);
+	struct h_wire_msg w = h.wire[0];
+	uint32_t peer_msgid = h_first_sa(&h.a)->peer_msgid;
+	ike_input(h.a.core, &w.remote, &w.local, w.data, w.len, h.now);	/* back to a */
+	assert_int_equal(h_first_sa(&h.a)->peer_msgid, peer_msgid);
+	h_pump(&h);
+	assert_child_pair(&h);
+	/* b's next request is still in window at a. */
+	assert_int_equal(ike_rekey(h.b.core, NULL, 0, "net", 0, h.now, err, sizeof(err)), 0);
+	h_pump(&h);
+	assert_child_pair(&h);
+	assert_int_equal(h_count_sas(&h.a, IKE_ESTABLISHED), 1);
+	h_free(&h);
+}
+
+/* close_action=start acts when the peer closes, not when it deletes a rekeyed SA; and
+ * a rekey is no "down" event. */
+static void test_ike_rekey_is_no_close(void **state)
+{
+	struct harness h;
+	char err[128];
+	confs("aes256gcm16-prfsha256-x25519", "aes256gcm16-prfsha256-x25519", "aes256gcm16",
+	      "aes256gcm16", "s3cret-key", "", "        close_action = start\n");
+	assert_int_equal(h_init(&h, conf_a, conf_b), 0);
+	establish(&h);
+	int down_a = h.a.updown_down, down_b = h.b.updown_down;
+	assert_int_equal(ike_rekey(h.a.core, "site", 0, NULL, 0, h.now, err, sizeof(err)), 0);
+	h_pump(&h);
+	assert_int_equal(h_count_children(&h.a), 1);
+	assert_int_equal(h_count_children(&h.b), 1);
+	assert_int_equal(h.a.updown_down, down_a);
+	assert_int_equal(h.b.updown_down, down_b);
+	h_free(&h);
+}
+
+/* A rekeyed IKE SA whose DELETE never comes is dropped after a grace period. */
+static void test_superseded_sa_dropped(void **state)
+{
+	struct harness h;
+	char err[128];
+	up_default(&h);
+	assert_int_equal(ike_rekey(h.a.core, "site", 0, NULL, 0, h.now, err, sizeof(err)), 0);
+	/* Deliver a's request and b's answer; lose a's DELETE of the old SA. */
+	h_pump(&h);
+	assert_int_equal(h_count_sas(&h.b, IKE_ESTABLISHED), 1);
+	assert_null(ike_sa_next(h_first_sa(&h.b)));
+	h_free(&h);
+	up_default(&h);
+	assert_int_equal(ike_rekey(h.a.core, "site", 0, NULL, 0, h.now, err, sizeof(err)), 0);
+	struct h_wire_msg w = h.wire[0];
+	h.n_wire = 0;
+	ike_input(h.b.core, &w.local, &w.remote, w.data, w.len, h.now);	/* b answers */
+	h.n_wire = 0;		/* the answer is lost: a never deletes the old SA */
+	int n = 0;
+	for (const struct ike_sa *sa = ike_sa_first(h.b.core); sa; sa = ike_sa_next(sa))
+		n++;
+	assert_int_equal(n, 2);
+	h.a.drop_out = true;
+	h_advance(&h, 31000);
+	n = 0;
+	for (const struct ike_sa *sa = ike_sa_first(h.b.core); sa; sa = ike_sa_next(sa))
+		n++;
+	assert_int_equal(n, 1);
+	assert_int_equal(h_count_children(&h.b), 1);
+	h_free(&h);
+}
+
+/* One address cannot hold more than 10 half-open SAs (each costs us a DH). */
+static void test_half_open_per_peer_cap(void **state)
+{
+	struct harness h;
+	char err[128];
+	confs("aes256gcm16-prfsha256-x25519", "aes256gcm16-prfsha256-x25519", "aes256gcm16",
+	      "aes256gcm16", "s3cret-key", "", "");
+	assert_int_equal(h_init(&h, conf_a, conf_b), 0);
+	/* a's IKE_AUTH never reaches b: every attempt stays half-open there. */
+	for (int i = 0; i < 15; i++) {
+		assert_int_equal(ike_initiate(h.a.core, "site", "net", h.now, err, sizeof(err)), 0);
+		struct h_wire_msg w = h.wire[0];
+		h.n_wire = 0;
+		ike_input(h.b.core, &w.local, &w.remote, w.data, w.len, h.now);
+		h.n_wire = 0;
+		struct ike_sa *sa = (struct ike_sa *)h_first_sa(&h.a);
+		ike_sa_destroy(sa);	/* a forgets it and tries anew */
+		ike_tick(h.a.core, h.now);
+	}
+	struct ike_stats st;
+	ike_get_stats(h.b.core, &st);
+	assert_int_equal(st.half_open, 10);
+	assert_int_equal(st.half_open_refused, 5);
+	h_free(&h);
+}
+
 static void test_dpd_detects_dead_peer(void **state)
 {
 	struct harness h;
@@ -751,6 +897,12 @@ int main(void)
 		cmocka_unit_test(test_ike_rekey_collision),
 		cmocka_unit_test(test_backup_peer),
 		cmocka_unit_test(test_cookie_under_load),
+		cmocka_unit_test(test_child_rekey_crossing_ike_rekey),
+		cmocka_unit_test(test_child_task_survives_ike_rekey),
+		cmocka_unit_test(test_reflected_request_dropped),
+		cmocka_unit_test(test_ike_rekey_is_no_close),
+		cmocka_unit_test(test_superseded_sa_dropped),
+		cmocka_unit_test(test_half_open_per_peer_cap),
 		cmocka_unit_test(test_dpd_detects_dead_peer),
 		cmocka_unit_test(test_terminate_deletes_both_sides),
 		cmocka_unit_test(test_ts_mismatch),
