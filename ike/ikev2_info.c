@@ -1,6 +1,7 @@
 /* INFORMATIONAL (RFC 7296 1.4): DELETE of IKE and CHILD SAs (with the simultaneous-
  * delete rule of 1.4.1) and empty liveness checks for DPD. */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "ike/ike_private.h"
@@ -74,8 +75,12 @@ void ikev2_info_request_in(struct ike_sa *sa, struct msg_in *m)
 				conn_put(core, conn);
 			return;
 		}
-		uint8_t ours[4 * 16];
+		/* Our SPIs of the deleted CHILD_SAs go back in the answer: as many as the peer
+		 * named (the payload was length-checked against n_spi). */
+		uint8_t *ours = malloc((size_t)d->n_spi * 4 + 1);
 		uint16_t n_ours = 0;
+		if (!ours)
+			break;
 		for (uint16_t j = 0; j < d->n_spi; j++) {
 			uint32_t spi = get_u32(d->spis + 4 * j);
 			struct child_sa *c = child_sa_find_by_spi(sa, spi, false);
@@ -86,13 +91,14 @@ void ikev2_info_request_in(struct ike_sa *sa, struct msg_in *m)
 			log_info(LOG_IKE, "received DELETE for CHILD_SA %s{%u} with SPIs %08x_i %08x_o",
 				 c->cfg->name, c->uniqueid, c->spi_in, c->spi_out);
 			/* Both deleting at once: our own DELETE already covers it (1.4.1). */
-			if (c->state != CHILD_DELETING && n_ours < 16)
+			if (c->state != CHILD_DELETING)
 				put_u32(ours + 4 * n_ours++, c->spi_in);
 			bool rekeyed = c->state == CHILD_REKEYED;
 			child_detach_and_free(sa, c, rekeyed);
 		}
 		if (n_ours)
 			ikb_delete(&k, PROTO_ESP, ours, 4, n_ours);
+		free(ours);
 	}
 	ike_send_response(sa, m, &k);
 }

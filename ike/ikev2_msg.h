@@ -94,7 +94,7 @@ struct ikev2_id {
 
 #define IKEV2_MAX_PROPOSALS 16
 #define IKEV2_MAX_NOTIFY 24
-#define IKEV2_MAX_DELETE 8
+#define IKEV2_MAX_DELETE 32
 #define IKEV2_MAX_TS 16
 
 /* The payloads of one message (the clear ones, then those inside SK, merged). */
