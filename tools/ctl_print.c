@@ -52,6 +52,24 @@ static const char *join_list(const struct ctree *t, const char *key, char *out, 
 	return out;
 }
 
+/* Inbound drops by cause, only when there are any (like "show crypto ipsec sa"). */
+static void print_drops(const struct ctree *c)
+{
+	static const char *const keys[] = {
+		"drops-integrity", "drops-replay", "drops-padding", "drops-selector", "drops-other",
+	};
+	bool any = false;
+	for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
+		const char *v = vici_find_str(c, keys[i], "0");
+		if (strcmp(v, "0") == 0)
+			continue;
+		printf("%s %s %s", any ? "," : "                 dropped in:", v, keys[i] + 6);
+		any = true;
+	}
+	if (any)
+		printf("\n");
+}
+
 static void print_child(const struct ctree *c)
 {
 	char a[160], lts[256], rts[256], mode[48];
@@ -67,6 +85,7 @@ static void print_child(const struct ctree *c)
 		printf(" rekey in %ss", s(c, "rekey-time"));
 	printf(" %s === %s\n", join_list(c, "local-ts", lts, sizeof(lts)),
 	       join_list(c, "remote-ts", rts, sizeof(rts)));
+	print_drops(c);
 }
 
 void ctl_print_sa_table(const struct ctree *event)
