@@ -587,6 +587,34 @@ void ctl_unregister(struct daemon *d)
 	}
 }
 
+/* ike-rekey / child-rekey, as charon sends them (swanctl --monitor-sa). */
+void ctl_rekeyed(struct daemon *d, const struct ike_sa *old_ike, const struct ike_sa *new_ike,
+		 const struct child_sa *old_child, const struct child_sa *new_child)
+{
+	const char *ev = old_child ? "child-rekey" : "ike-rekey";
+	if (!d->vici || !vici_server_has_listeners(d->vici, ev))
+		return;
+	struct ike_view_storage *a = malloc(sizeof(*a)), *b = malloc(sizeof(*b));
+	struct vici_msg m;
+	vici_msg_init(&m);
+	if (a && b) {
+		views_ike(d, old_ike, a);
+		if (old_child) {
+			struct vici_child_view oc, nc;
+			views_child(d, old_ike, old_child, &oc);
+			views_child(d, old_ike, new_child, &nc);
+			vici_build_child_rekey(&m, &a->ike, &oc, &nc);
+		} else {
+			views_ike(d, new_ike, b);
+			vici_build_ike_rekey(&m, &a->ike, &b->ike);
+		}
+		vici_server_emit(d->vici, ev, &m);
+	}
+	vici_msg_free(&m);
+	free(a);
+	free(b);
+}
+
 int ctl_register(struct daemon *d)
 {
 	static const char *const events[] = {

@@ -40,6 +40,8 @@ void ctl_unregister(struct daemon *d);
 /* Completes initiate commands whose outcome is known (after every event). */
 void ctl_check_pending(struct daemon *d);
 void ctl_updown(struct daemon *d, const struct ike_sa *sa, const struct child_sa *c, bool up);
+void ctl_rekeyed(struct daemon *d, const struct ike_sa *old_ike, const struct ike_sa *new_ike,
+		 const struct child_sa *old_child, const struct child_sa *new_child);
 /* Reads and applies the configuration file (SIGHUP, startup). 0 or -1 (logged; the
  * running configuration stays). */
 int daemon_reload(struct daemon *d);

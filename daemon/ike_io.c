@@ -145,6 +145,12 @@ static void io_updown(void *arg, const struct ike_sa *sa, const struct child_sa 
 	ctl_updown(arg, sa, c, up);
 }
 
+static void io_rekeyed(void *arg, const struct ike_sa *old_ike, const struct ike_sa *new_ike,
+		       const struct child_sa *old_child, const struct child_sa *new_child)
+{
+	ctl_rekeyed(arg, old_ike, new_ike, old_child, new_child);
+}
+
 void ike_io_env(struct daemon *d, struct ike_env *env)
 {
 	memset(env, 0, sizeof(*env));
@@ -154,6 +160,7 @@ void ike_io_env(struct daemon *d, struct ike_env *env)
 	env->pfkey = io_pfkey;
 	env->route_src = io_route_src;
 	env->updown = io_updown;
+	env->rekeyed = io_rekeyed;
 }
 
 static void on_timer(evutil_socket_t fd, short what, void *arg)

@@ -50,8 +50,9 @@ static void child_view(struct daemon *d, const struct ike_sa *sa, const struct c
 	v->drops_selector = in.selector;
 	v->drops_other = in.other;
 	v->use_in = v->use_out = -1;
-	v->rekey_time = secs_until(c->rekey_at, now);
-	v->life_time = secs_until(c->expire_at, now);
+	bool going = c->state == CHILD_DELETING || c->state == CHILD_REKEYED;
+	v->rekey_time = going ? 0 : secs_until(c->rekey_at, now);
+	v->life_time = going ? 0 : secs_until(c->expire_at, now);
 	v->install_time = (int64_t)((now - c->installed_at) / 1000);
 	v->local_ts = c->local_ts;
 	v->n_local_ts = c->n_local_ts;

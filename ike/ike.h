@@ -33,6 +33,9 @@ struct ike_env {
 	int (*route_src)(void *arg, const struct addr *remote, struct addr *local);
 	/* An IKE or CHILD SA came up or went down (child NULL: the IKE SA). */
 	void (*updown)(void *arg, const struct ike_sa *ike, const struct child_sa *child, bool up);
+	/* An SA was rekeyed: IKE (old_child and new_child NULL) or CHILD (on one IKE SA). */
+	void (*rekeyed)(void *arg, const struct ike_sa *old_ike, const struct ike_sa *new_ike,
+			const struct child_sa *old_child, const struct child_sa *new_child);
 };
 
 /* Timing knobs (daemon_cfg has the configured values). */

@@ -181,6 +181,14 @@ struct ike_sa *ike_sa_find(struct ike *core, const uint8_t spi_i[8], const uint8
 	return NULL;
 }
 
+void ike_report_rekey(struct ike_sa *old_ike, struct ike_sa *new_ike, struct child_sa *old_child,
+		      struct child_sa *new_child)
+{
+	struct ike *core = old_ike->core;
+	if (core->env.rekeyed)
+		core->env.rekeyed(core->env.arg, old_ike, new_ike, old_child, new_child);
+}
+
 struct ike_sa *ike_sa_by_id(struct ike *core, uint32_t uniqueid)
 {
 	for (struct ike_sa *sa = core->sas; sa; sa = sa->next)

@@ -47,6 +47,8 @@ ms_t ike_retransmit_delay(const struct ike *core, unsigned tries);
 struct ike_sa *ike_sa_new(struct ike *core, struct conn *conn, bool initiator);
 void ike_sa_destroy(struct ike_sa *sa);
 void ike_sa_set_state(struct ike_sa *sa, enum ike_state st);
+void ike_report_rekey(struct ike_sa *old_ike, struct ike_sa *new_ike, struct child_sa *old_child,
+		      struct child_sa *new_child);
 struct ike_sa *ike_sa_by_id(struct ike *core, uint32_t uniqueid);
 /* Moves every CHILD_SA of `from` to `to` (rekeying hands them over). */
 void ike_sa_adopt_children(struct ike_sa *to, struct ike_sa *from);

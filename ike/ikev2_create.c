@@ -220,6 +220,7 @@ static void ike_rekey_done(struct ike_sa *old, struct ike_sa *n)
 	ike_sa_schedule_rekey(n);
 	log_info(LOG_IKE, "IKE_SA %s[%u] rekeyed as %s[%u]", ike_sa_name(old), old->uniqueid,
 		 ike_sa_name(n), n->uniqueid);
+	ike_report_rekey(old, n, NULL, NULL);
 	ike_sa_run_tasks(n);	/* CHILD_SA tasks that came over from the old SA */
 }
 
@@ -400,6 +401,8 @@ static void child_request(struct ike_sa *sa, struct msg_in *m, const struct ikev
 	} else if (old) {
 		old->state = CHILD_REKEYED;	/* the rekey's initiator deletes it */
 	}
+	if (old)
+		ike_report_rekey(sa, sa, old, c);
 out:
 	dh_free(mydh);
 	buf_wipe_free(&gir);
@@ -529,6 +532,8 @@ void ikev2_create_response_in(struct ike_sa *sa, struct msg_in *m)
 		return;
 	}
 	child_established(sa, c);
+	if (old)
+		ike_report_rekey(sa, sa, old, c);
 	if (old && old->collision_child) {
 		/* Both rekeyed at once: the SA from the exchange with the lowest of the four
 		 * nonces is redundant and its initiator deletes it (RFC 7296 2.8.1); the winner

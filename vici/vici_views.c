@@ -5,10 +5,12 @@
 #include <stdio.h>
 #include <string.h>
 
+/* SA details (SPIs, algorithms, counters) are sent while the SA exists in the data
+ * plane, and in the "down" event of one being deleted, so monitors see what went. */
 static bool child_installed(const char *state)
 {
 	return state && (strcmp(state, "INSTALLED") == 0 || strcmp(state, "REKEYING") == 0 ||
-			 strcmp(state, "REKEYED") == 0);
+			 strcmp(state, "REKEYED") == 0 || strcmp(state, "DELETING") == 0);
 }
 
 static void add_addr_list(struct vici_msg *m, const char *name, const struct addr *a, size_t n)

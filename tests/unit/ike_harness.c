@@ -113,6 +113,16 @@ static int h_pfkey(void *arg, const uint8_t *req, size_t len, struct buf *reply)
 	return 0;
 }
 
+static void h_rekeyed(void *arg, const struct ike_sa *oi, const struct ike_sa *ni,
+		      const struct child_sa *oc, const struct child_sa *nc)
+{
+	struct h_peer *p = arg;
+	if (oc)
+		p->child_rekeys++;
+	else
+		p->ike_rekeys++;
+}
+
 static void h_keepalive(void *arg, const struct addr *local, const struct addr *remote)
 {
 	struct h_peer *p = arg;
@@ -139,7 +149,7 @@ static int peer_init(struct harness *h, struct h_peer *p, const char *name, cons
 		     const char *conf, uint32_t spi_base)
 {
 	char err[512];
-	struct ike_env env = { p, h_send, h_keepalive, h_pfkey, h_route, h_updown };
+	struct ike_env env = { p, h_send, h_keepalive, h_pfkey, h_route, h_updown, h_rekeyed };
 	struct ike_timing t = { 4000, 1.8, 3, 20, 500, 4500, 30, h_cookie_threshold };
 	p->name = name;
 	addr_parse(ip, &p->addr);

@@ -31,6 +31,7 @@ struct h_peer {
 	int sent;
 	int updown_up, updown_down;
 	int keepalives;
+	int ike_rekeys, child_rekeys;
 	bool drop_out;				/* drop everything this peer sends */
 	int drop_next;				/* drop the next N messages it sends */
 };

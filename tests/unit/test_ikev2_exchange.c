@@ -358,6 +358,9 @@ static void test_child_rekey(void **state)
 	/* Policies stay in place across the rekey (make-before-break). */
 	assert_int_equal(h.a.n_policies, 2);
 	assert_int_equal(h.b.n_policies, 2);
+	/* Both ends report it as a rekey (VICI child-rekey). */
+	assert_int_equal(h.a.child_rekeys, 1);
+	assert_int_equal(h.b.child_rekeys, 1);
 	h_free(&h);
 }
 
@@ -465,6 +468,8 @@ static void test_ike_rekey_keeps_children(void **state)
 	assert_int_not_equal(h_first_sa(&h.a)->uniqueid, old_id);
 	assert_int_equal(h_first_sa(&h.a)->children->spi_in, spi_in);
 	assert_non_null(h_find_sa(&h.a, spi_in));
+	assert_int_equal(h.a.ike_rekeys, 1);
+	assert_int_equal(h.b.ike_rekeys, 1);
 	/* The new SA works: a child rekey over it succeeds. */
 	assert_int_equal(ike_rekey(h.a.core, NULL, 0, "net", 0, h.now, err, sizeof(err)), 0);
 	h_pump(&h);
