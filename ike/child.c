@@ -66,11 +66,7 @@ static size_t esp_proposals(const struct child_cfg *cc, struct proposal *out, si
 		if (with_dh)
 			continue;
 		/* IKE_AUTH's child uses the IKE SA's keys: no DH transforms (RFC 7296 1.2). */
-		size_t w = 0;
-		for (size_t j = 0; j < out[i].n_xf; j++)
-			if (out[i].xf[j].type != XF_DH)
-				out[i].xf[w++] = out[i].xf[j];
-		out[i].n_xf = w;
+		proposal_remove_dh(&out[i]);
 	}
 	return n;
 }

@@ -56,7 +56,6 @@ struct child_sa {
 	bool initiator;			/* we created it (for rekey collision rules) */
 	uint16_t pfs_group;
 	ms_t installed_at, rekey_at, expire_at;
-	uint8_t nonce_min[IKE_NONCE_LEN];	/* lowest nonce of its creating exchange (2.8.1) */
 	struct pfkey_sa *sa_in, *sa_out;	/* as installed (keys wiped on free) */
 	/* Rekey responder: the new outbound SA waits until the old CHILD_SA is deleted,
 	 * because the initiator installs the new SAs only when our answer arrives. */
@@ -141,7 +140,6 @@ struct ike_sa {
 	ms_t gone_at;			/* a superseded SA is dropped by then at the latest */
 	uint8_t collision_nonce[256];
 	size_t collision_nonce_len;
-	bool reauth_refused_logged;
 	struct ike_sa *next;
 };
 
