@@ -223,10 +223,7 @@ void ikev2_auth_request_in(struct ike_sa *sa, struct msg_in *m)
 	uint8_t expect[IKE_MAX_PRF_OUT], auth[IKE_MAX_PRF_OUT];
 	size_t expect_len = sizeof(expect), auth_len = sizeof(auth);
 
-	if (sa->state != IKE_CONNECTING || sa->initiator) {
-		log_err(LOG_IKE, "unexpected IKE_AUTH request, ignored");
-		return;
-	}
+	/* Only reached as responder in CONNECTING: ike_input.c answers the rest. */
 	if (!m->pl.has_idi || !m->pl.has_auth) {
 		log_err(LOG_IKE, "IKE_AUTH request without IDi or AUTH from %s",
 			addr_ntop(&sa->remote, a, sizeof(a)));
