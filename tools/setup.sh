@@ -7,7 +7,7 @@ PACKAGES="
   libssl-dev libevent-dev libsodium-dev libcmocka-dev
   clang libclang-rt-14-dev
   iproute2 nftables iputils-ping procps psmisc
-  strongswan-charon strongswan-swanctl libcharon-extra-plugins libstrongswan-extra-plugins
+  strongswan-charon strongswan-swanctl libstrongswan-standard-plugins libcharon-extra-plugins libstrongswan-extra-plugins
   iperf3 tshark tcpdump wireguard-go wireguard-tools ike-scan python3 xxd util-linux
 "
 missing=""
