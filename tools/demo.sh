@@ -13,11 +13,11 @@ bdir=${DEMO_BUILD:-$top/build-demo}
 say() { printf '\n== %s\n' "$*"; }
 
 [ "$(id -u)" = 0 ] || { echo "demo: needs root (network namespaces)"; exit 1; }
-if ! command -v /usr/lib/ipsec/charon >/dev/null || ! command -v swanctl >/dev/null ||
-	! command -v iperf3 >/dev/null || ! command -v autoreconf >/dev/null; then
+if ! sh "$top/tools/setup.sh" --check >/dev/null 2>&1; then
 	say "installing packages (tools/setup.sh)"
 	sh "$top/tools/setup.sh" || exit 1
 fi
+sh "$top/tools/setup.sh" --check || { echo "demo: packages missing (see above)"; exit 1; }
 
 say "building tsunagi in $bdir"
 (

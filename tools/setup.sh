@@ -1,15 +1,77 @@
 #!/bin/sh
 # Installs every Debian package that building, testing and the demo need.
 # Safe to run again. Needs root (apt-get).
+#
+#   tools/setup.sh           install what is missing
+#   tools/setup.sh --check   install nothing; check that every command and strongSwan
+#                            plugin the tests and the demo use is there, and name the
+#                            Debian package of each one that is not (exit 1)
 set -e
 PACKAGES="
   build-essential autoconf automake libtool pkg-config
   libssl-dev libevent-dev libsodium-dev libcmocka-dev
   clang libclang-rt-14-dev
-  iproute2 nftables iputils-ping procps psmisc
-  strongswan-charon strongswan-swanctl libstrongswan-standard-plugins libcharon-extra-plugins libstrongswan-extra-plugins
+  iproute2 nftables iputils-ping procps psmisc conntrack
+  strongswan-charon strongswan-swanctl libstrongswan-standard-plugins
+  libcharon-extra-plugins libstrongswan-extra-plugins
   iperf3 tshark tcpdump wireguard-go wireguard-tools ike-scan python3 xxd util-linux
 "
+
+# Commands the tests, the benchmark and the demo run, each with its package.
+COMMANDS="
+  autoreconf:autoconf automake:automake libtoolize:libtool pkg-config:pkg-config
+  cc:build-essential make:build-essential clang:clang
+  ip:iproute2 nft:nftables ping:iputils-ping sysctl:procps conntrack:conntrack
+  killall:psmisc nsenter:util-linux unshare:util-linux
+  /usr/lib/ipsec/charon:strongswan-charon swanctl:strongswan-swanctl
+  iperf3:iperf3 tshark:tshark tcpdump:tcpdump wireguard-go:wireguard-go wg:wireguard-tools
+  ike-scan:ike-scan python3:python3 xxd:xxd
+"
+
+# charon's plugins and the package each comes in. The interop tests load the plugins
+# named on the "load =" line of tests/interop/conf/strongswan.conf.
+plugin_package() {
+	case "$1" in
+	gcm|openssl|aesni|agent) echo libstrongswan-standard-plugins ;;
+	chapoly|curve25519) echo libstrongswan-extra-plugins ;;
+	kernel-libipsec) echo libcharon-extra-plugins ;;
+	socket-default|updown) echo strongswan-libcharon ;;
+	vici) echo strongswan-swanctl ;;
+	*) echo libstrongswan ;;
+	esac
+}
+
+here=$(cd "$(dirname "$0")" && pwd)
+swan_conf="$here/../tests/interop/conf/strongswan.conf"
+
+# check: prints "missing: WHAT (package P)" for each absent piece; fails if any.
+check() {
+	bad=0
+	for cp in $COMMANDS; do
+		cmd=${cp%%:*}
+		command -v "$cmd" >/dev/null 2>&1 && continue
+		echo "missing: command $cmd (package ${cp#*:})"
+		bad=1
+	done
+	for p in $(sed -n 's/^[[:space:]]*load = //p' "$swan_conf"); do
+		[ -f "/usr/lib/ipsec/plugins/libstrongswan-$p.so" ] && continue
+		echo "missing: strongSwan plugin $p (package $(plugin_package "$p"))"
+		bad=1
+	done
+	for lp in libssl:libssl-dev libevent:libevent-dev libsodium:libsodium-dev cmocka:libcmocka-dev; do
+		pkg-config --exists "${lp%%:*}" 2>/dev/null && continue
+		echo "missing: library ${lp%%:*} (package ${lp#*:})"
+		bad=1
+	done
+	[ $bad = 0 ] && echo "setup: every command, library and plugin is present"
+	return $bad
+}
+
+if [ "${1:-}" = "--check" ]; then
+	check
+	exit $?
+fi
+
 missing=""
 for p in $PACKAGES; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
@@ -28,3 +90,4 @@ apt-get install -y -q --no-install-recommends $missing
 if command -v systemctl >/dev/null 2>&1; then
 	systemctl disable --now strongswan-starter.service strongswan.service 2>/dev/null || true
 fi
+check

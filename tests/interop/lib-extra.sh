@@ -96,3 +96,18 @@ xt_check_sanitizers() {
 	done
 	return 0
 }
+
+# xt_add_child FILE NAME LOCAL_TS REMOTE_TS START_ACTION: a second child in the rendered
+# s2s connection of FILE (after the child "net"), with the same ESP proposals.
+xt_add_child() {
+	local f=$1 esp
+	esp=$(sed -n 's/^\t\t\t\tesp_proposals = //p' "$f" | head -1)
+	awk -v name="$2" -v l="$3" -v r="$4" -v sa="$5" -v esp="$esp" '
+		{ print }
+		/^\t\t\t\tstart_action = / { after = 1; next }
+		after && /^\t\t\t}$/ {
+			printf "\t\t\t%s {\n\t\t\t\tlocal_ts = %s\n\t\t\t\tremote_ts = %s\n", name, l, r
+			printf "\t\t\t\tesp_proposals = %s\n\t\t\t\tstart_action = %s\n\t\t\t}\n", esp, sa
+			after = 0
+		}' "$f" >"$f.new" && mv "$f.new" "$f" || iop_fail "xt_add_child: cannot edit $f"
+}

@@ -110,10 +110,11 @@ iop_interrupted() {
 	exit "$2"
 }
 
-# iop_require_cmd CMD PACKAGE...: SKIP when a tool is missing.
+# iop_require_cmd CMD PACKAGE...: FAIL at once, naming the package, when a tool is
+# missing (tools/setup.sh installs every one: a missing tool is a broken set-up).
 iop_require_cmd() {
 	local c=$1; shift
-	command -v "$c" >/dev/null 2>&1 || iop_skip "$c not installed (package $*; run tools/setup.sh)"
+	command -v "$c" >/dev/null 2>&1 || iop_fail "$c not installed (package $*; run tools/setup.sh)"
 }
 
 iop_require_tsunagid() {
@@ -382,6 +383,20 @@ swan_start() {
 	iop_register_log "charon stderr in ${ns#"$IOP_PFX"-}" "$dir/charon.stderr"
 	iop_wait 10 swan_ctl "$ns" --stats ||
 		iop_fail "strongSwan in ${ns#"$IOP_PFX"-}: VICI socket not up within 10 s"
+	swan_check_plugins "$ns"
+}
+
+# swan_check_plugins NS: a plugin that charon could not load (its package missing) would
+# make it offer what it cannot do and time out later; fail now and name the package.
+swan_check_plugins() {
+	local dir failed check
+	dir=$(swan_dir "$1")
+	failed=$(sed -n "s/.*plugin '\([^']*\)': failed to load.*/\1/p" "$dir/charon.log" \
+		"$dir/charon.stderr" 2>/dev/null | sort -u | paste -sd ' ' -)
+	[ -z "$failed" ] && return 0
+	check=$(sh "$IOP_TOP/tools/setup.sh" --check 2>&1 | grep '^missing:' | paste -sd ';' -)
+	iop_fail "strongSwan in ${1#"$IOP_PFX"-}: charon failed to load plugin(s) $failed;" \
+		"${check:-the plugin files are there: see charon.log}"
 }
 
 # swan_ctl NS COMMAND ARGS...: swanctl inside charon's network and mount namespaces, so that

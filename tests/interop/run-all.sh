@@ -35,6 +35,18 @@ probe="tsi$$-probe"
 ip netns add "$probe" 2>/dev/null || skip_all "ip netns unavailable"
 ip netns del "$probe"
 
+# Every command and strongSwan plugin the scenarios use must be installed: a missing one
+# fails every scenario at once, naming its package (never a time-out, never a skip).
+if ! missing=$(sh "$here/../../tools/setup.sh" --check 2>&1); then
+	why=$(grep '^missing:' <<<"$missing" | sed 's/^missing: //' | paste -sd ';' -)
+	for t in "${scenarios[@]}"; do
+		n=$(basename "$t" .sh)
+		echo "FAIL: ${n#t-}: not installed: $why (run tools/setup.sh)"
+	done
+	echo "interop: 0 passed, ${#scenarios[@]} failed, 0 skipped"
+	exit 0
+fi
+
 # Namespaces left by an earlier run that was killed outright.
 . "$here/lib.sh"
 iop_reap_stale
