@@ -184,9 +184,18 @@ ms_t ike_tick(struct ike *core, ms_t now)
 {
 	ms_t next = MS_NEVER;
 	core->now = now;
-	for (struct ike_sa *sa = core->sas; sa; sa = sa->next)
-		if (sa->state != IKE_DESTROYING)
-			next = min_ms(next, tick_sa(sa, now));
+	/* A pass can make new SAs (dpd_action=restart, keying tries, backup peers). They go
+	 * to the head of the list, before what this pass saw: take them in too, or their
+	 * retransmissions would never be scheduled. Destroyed SAs stay listed until the
+	 * reap, so `seen` stays valid. */
+	struct ike_sa *seen = NULL;
+	for (int round = 0; core->sas != seen && round < 8; round++) {
+		struct ike_sa *head = core->sas;
+		for (struct ike_sa *sa = head; sa && sa != seen; sa = sa->next)
+			if (sa->state != IKE_DESTROYING)
+				next = min_ms(next, tick_sa(sa, now));
+		seen = head;
+	}
 	ike_sa_reap(core);
 	return next;
 }

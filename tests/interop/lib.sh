@@ -579,6 +579,12 @@ conf_conn_add() {
 	for l in "$@"; do sed -i "/^\t\tversion = /a\\\t\t$l" "$f"; done
 }
 
+# conf_child_add FILE LINE...: adds settings to the child "net" (after its start_action).
+conf_child_add() {
+	local f=$1 l; shift
+	for l in "$@"; do sed -i "/^\t\t\t\tstart_action = /a\\\t\t\t\t$l" "$f"; done
+}
+
 # tsu_daemon_add NS LINE...: adds settings to the "tsunagi { }" section that tsu_conf
 # appended last (its closing brace is the file's last line).
 tsu_daemon_add() {
@@ -691,8 +697,10 @@ child_rekeyed() {
 # pair_start_tsu_initiator [TSU_KEY=VALUE...] -- [SWAN_KEY=VALUE...]: the usual pair on
 # the current topology: strongSwan responder at site-b (fast retransmits, rekeyed SAs
 # deleted after 1 s), tsunagid at site-a (tsu_fast_conf) initiating at start. Lines in the
-# arrays PAIR_TSU_CONN / PAIR_SWAN_CONN go into that side's connection section.
-PAIR_TSU_CONN=() PAIR_SWAN_CONN=()
+# arrays PAIR_TSU_CONN / PAIR_SWAN_CONN go into that side's connection section, those in
+# PAIR_TSU_CHILD into tsunagid's child "net", those in PAIR_TSU_DAEMON into its
+# "tsunagi { }" section (after tsu_fast_conf's, so they win).
+PAIR_TSU_CONN=() PAIR_SWAN_CONN=() PAIR_TSU_CHILD=() PAIR_TSU_DAEMON=()
 pair_start_tsu_initiator() {
 	local targs=() sargs=()
 	while [ $# -gt 0 ] && [ "$1" != -- ]; do targs+=("$1"); shift; done
@@ -706,7 +714,9 @@ pair_start_tsu_initiator() {
 	swan_start "$NS_SB"; swan_load "$NS_SB"
 	tsu_conf "$NS_SA" a START_ACTION=start "${targs[@]}"
 	[ ${#PAIR_TSU_CONN[@]} = 0 ] || conf_conn_add "$(tsu_dir "$NS_SA")/tsunagi.conf" "${PAIR_TSU_CONN[@]}"
+	[ ${#PAIR_TSU_CHILD[@]} = 0 ] || conf_child_add "$(tsu_dir "$NS_SA")/tsunagi.conf" "${PAIR_TSU_CHILD[@]}"
 	tsu_fast_conf "$NS_SA"
+	[ ${#PAIR_TSU_DAEMON[@]} = 0 ] || tsu_daemon_add "$NS_SA" "${PAIR_TSU_DAEMON[@]}"
 	tsu_start "$NS_SA"
 }
 

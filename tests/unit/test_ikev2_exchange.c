@@ -763,6 +763,35 @@ static void test_dpd_detects_dead_peer(void **state)
 	h_free(&h);
 }
 
+/* dpd_action=restart: the SA made by the give-up must have its IKE_SA_INIT
+ * retransmitted. The daemon sleeps until the time ike_tick() returns, so that time must
+ * be finite (it was "never": the new SA was made during the pass and not visited). */
+static void test_dpd_restart_schedules_retransmit(void **state)
+{
+	struct harness h;
+	confs("aes256gcm16-prfsha256-x25519", "aes256gcm16-prfsha256-x25519", "aes256gcm16",
+	      "aes256gcm16", "s3cret-key", "    dpd_delay = 10s\n    keyingtries = 0\n",
+	      "        dpd_action = restart\n");
+	assert_int_equal(h_init(&h, conf_a, conf_b), 0);
+	establish(&h);
+	assert_int_equal(h_count_sas(&h.a, IKE_ESTABLISHED), 1);
+	h.b.drop_out = true;	/* b stops answering */
+	/* Step exactly to each wake-up ike_tick() asks for, as the daemon does. */
+	int restarted = 0;
+	for (int i = 0; i < 20 && !restarted; i++) {
+		ms_t next = ike_tick(h.a.core, h.now);
+		h.n_wire = 0;
+		restarted = h_count_sas(&h.a, IKE_CONNECTING) + h_count_sas(&h.a, IKE_CREATED);
+		/* Never "never": first DPD and its retransmits, then the new SA's. */
+		assert_true(next != MS_NEVER);
+		if (restarted)
+			assert_true(next <= h.now + 5000);
+		h.now = next;
+	}
+	assert_true(restarted);
+	h_free(&h);
+}
+
 static void test_terminate_deletes_both_sides(void **state)
 {
 	struct harness h;
@@ -909,6 +938,7 @@ int main(void)
 		cmocka_unit_test(test_superseded_sa_dropped),
 		cmocka_unit_test(test_half_open_per_peer_cap),
 		cmocka_unit_test(test_dpd_detects_dead_peer),
+		cmocka_unit_test(test_dpd_restart_schedules_retransmit),
 		cmocka_unit_test(test_terminate_deletes_both_sides),
 		cmocka_unit_test(test_ts_mismatch),
 		cmocka_unit_test(test_unprotected_messages_rejected),
