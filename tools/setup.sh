@@ -5,7 +5,8 @@
 #   tools/setup.sh           install what is missing
 #   tools/setup.sh --check   install nothing; check that every command and strongSwan
 #                            plugin the tests and the demo use is there, and name the
-#                            Debian package of each one that is not (exit 1)
+#                            Debian package of each one that is not (exit 1);
+#                            SWAN_PLUGIN_DIR names another plugin folder (tests)
 set -e
 PACKAGES="
   build-essential autoconf automake libtool pkg-config
@@ -54,7 +55,7 @@ check() {
 		bad=1
 	done
 	for p in $(sed -n 's/^[[:space:]]*load = //p' "$swan_conf"); do
-		[ -f "/usr/lib/ipsec/plugins/libstrongswan-$p.so" ] && continue
+		[ -f "${SWAN_PLUGIN_DIR:-/usr/lib/ipsec/plugins}/libstrongswan-$p.so" ] && continue
 		echo "missing: strongSwan plugin $p (package $(plugin_package "$p"))"
 		bad=1
 	done
