@@ -8,6 +8,8 @@
  * Flow (ike/ -> esp/ unless noted):
  *   GETSPI (SPIRANGE, SA2 reqid)            -> reply GETSPI with a larval SA's SPI
  *   UPDATE / ADD (SA, SA2, keys, lifetimes, NAT-T, SA_REPLAY, selectors)
+ *     (an UPDATE may move a live SA to a new destination, after a NAT rebinding:
+ *     esp/ finds it by SPI, reqid and source, and keeps its sequence number)
  *   DELETE / GET (SA, addresses)
  *   X_SPDADD / X_SPDDELETE / X_SPDGET (X_POLICY with one ipsecrequest, selectors)
  *   FLUSH / DUMP / X_SPDFLUSH / X_SPDDUMP
