@@ -289,9 +289,17 @@ static void fill_sa(struct ike_sa *sa, struct child_sa *c, struct pfkey_sa *out,
 		p->natt_sport = inbound ? sa->remote.port : sa->local.port;
 		p->natt_dport = inbound ? sa->local.port : sa->remote.port;
 	}
-	p->has_sel = c->n_local_ts && c->n_remote_ts;
-	p->sel_src = inbound ? c->remote_ts[0] : c->local_ts[0];
-	p->sel_dst = inbound ? c->local_ts[0] : c->remote_ts[0];
+	/* Every negotiated selector: inbound traffic may come from any remote TS to any
+	 * local TS (the policies are their cross product). */
+	const struct selector *src = inbound ? c->remote_ts : c->local_ts;
+	const struct selector *dst = inbound ? c->local_ts : c->remote_ts;
+	size_t ns = inbound ? c->n_remote_ts : c->n_local_ts;
+	size_t nd = inbound ? c->n_local_ts : c->n_remote_ts;
+	p->n_sel_src = (uint8_t)(ns < PFKEY_MAX_SEL ? ns : PFKEY_MAX_SEL);
+	p->n_sel_dst = (uint8_t)(nd < PFKEY_MAX_SEL ? nd : PFKEY_MAX_SEL);
+	memcpy(p->sel_src, src, p->n_sel_src * sizeof(*src));
+	memcpy(p->sel_dst, dst, p->n_sel_dst * sizeof(*dst));
+	p->has_sel = ns && nd;
 	*out = tmp;
 	wipe(&tmp, sizeof(tmp));
 }

@@ -1066,6 +1066,73 @@ static void test_nat_rebind_address_moves_sas(void **state)
 	h_free(&h);
 }
 
+/* The SA carries every selector of a child, as installed and as rekeyed. */
+static void assert_sa_sels(struct h_peer *p, uint32_t spi, const char *src0, const char *src1,
+			   const char *dst0, const char *dst1)
+{
+	const struct pfkey_sa *s = h_find_sa(p, spi);
+	char x[SELECTOR_STRLEN];
+	assert_non_null(s);
+	assert_true(s->has_sel);
+	assert_int_equal(s->n_sel_src, 2);
+	assert_int_equal(s->n_sel_dst, 2);
+	assert_string_equal(selector_fmt(&s->sel_src[0], x, sizeof(x)), src0);
+	assert_string_equal(selector_fmt(&s->sel_src[1], x, sizeof(x)), src1);
+	assert_string_equal(selector_fmt(&s->sel_dst[0], x, sizeof(x)), dst0);
+	assert_string_equal(selector_fmt(&s->sel_dst[1], x, sizeof(x)), dst1);
+}
+
+static void assert_four_sels(struct harness *h)
+{
+	const struct child_sa *ca = h_first_sa(&h->a)->children;
+	const struct child_sa *cb = h_first_sa(&h->b)->children;
+	assert_sa_sels(&h->a, ca->spi_in, "10.2.0.0/24", "10.4.0.0/24", "10.1.0.0/24",
+		       "10.3.0.0/24");
+	assert_sa_sels(&h->a, ca->spi_out, "10.1.0.0/24", "10.3.0.0/24", "10.2.0.0/24",
+		       "10.4.0.0/24");
+	assert_sa_sels(&h->b, cb->spi_in, "10.1.0.0/24", "10.3.0.0/24", "10.2.0.0/24",
+		       "10.4.0.0/24");
+}
+
+/* Two local and two remote TS: four policies per direction pair, and inbound ESP from
+ * the second pair is delivered (it was once a selector drop: the SA had only the
+ * first pair). */
+static void test_child_several_ts(void **state)
+{
+	struct harness h;
+	struct sent sa_sent = { 0 }, sb_sent = { 0 };
+	char err[64];
+	make_conf(conf_a, sizeof(conf_a), "192.0.2.1", "198.51.100.2", "10.1.0.0/24,10.3.0.0/24",
+		  "10.2.0.0/24,10.4.0.0/24", "aes256gcm16-prfsha256-x25519", "aes256gcm16",
+		  "s3cret-key", "", "");
+	make_conf(conf_b, sizeof(conf_b), "198.51.100.2", "192.0.2.1", "10.2.0.0/24,10.4.0.0/24",
+		  "10.1.0.0/24,10.3.0.0/24", "aes256gcm16-prfsha256-x25519", "aes256gcm16",
+		  "s3cret-key", "", "");
+	assert_int_equal(h_init(&h, conf_a, conf_b), 0);
+	assert_int_equal(h_use_engine(&h.a, hook_sent, &sa_sent), 0);
+	assert_int_equal(h_use_engine(&h.b, hook_sent, &sb_sent), 0);
+	establish(&h);
+	assert_int_equal(h_count_children(&h.b), 1);
+	assert_int_equal(h.a.n_policies, 8);
+	assert_four_sels(&h);
+	uint8_t pkt[64];
+	size_t len = udp4(pkt, "10.3.0.5", "10.4.0.9");
+	assert_int_equal(esp_engine_output_packet(h.a.engine, pkt, len), ESP_V_SENT);
+	struct addr from = h.a.addr, to = h.b.addr;
+	assert_int_equal(esp_engine_input_packet(h.b.engine, &from, &to, false, sa_sent.pkt,
+						 sa_sent.len), ESP_V_DELIVERED);
+	/* The rekeyed child carries them all too. */
+	assert_int_equal(ike_rekey(h.a.core, NULL, 0, "net", 0, h.now, err, sizeof(err)), 0);
+	h_pump(&h);
+	assert_int_equal(h.a.child_rekeys, 1);
+	assert_int_equal(h_count_children(&h.a), 1);
+	assert_four_sels(&h);
+	assert_int_equal(esp_engine_output_packet(h.a.engine, pkt, len), ESP_V_SENT);
+	assert_int_equal(esp_engine_input_packet(h.b.engine, &from, &to, false, sa_sent.pkt,
+						 sa_sent.len), ESP_V_DELIVERED);
+	h_free(&h);
+}
+
 /* ==== end h-ike block ==== */
 
 int main(void)
@@ -1109,6 +1176,7 @@ int main(void)
 		/* h-ike */
 		cmocka_unit_test(test_nat_rebind_port_keeps_keys),
 		cmocka_unit_test(test_nat_rebind_address_moves_sas),
+		cmocka_unit_test(test_child_several_ts),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
