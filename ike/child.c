@@ -13,6 +13,9 @@
 
 static uint32_t pfkey_seq;
 
+static int pfkey_call(struct ike_sa *sa, struct buf *req, struct buf *reply);
+static int core_pfkey(struct ike *core, struct buf *req, struct buf *reply);
+
 struct child_sa *child_sa_new(struct ike_sa *sa, struct child_cfg *cc, bool initiator)
 {
 	struct child_sa *c = calloc(1, sizeof(*c));
@@ -30,22 +33,51 @@ struct child_sa *child_sa_new(struct ike_sa *sa, struct child_cfg *cc, bool init
 	return c;
 }
 
+/* The inbound SPI of a child that never got (or no longer has) an installed SA. */
+static void release_spi(struct child_sa *c)
+{
+	struct buf req, reply;
+	struct pfkey_sa d;
+	if (!c->core || !c->spi_in || c->spi_released)
+		return;
+	c->spi_released = true;
+	memset(&d, 0, sizeof(d));
+	d.spi = c->spi_in;
+	d.satype = SADB_SATYPE_ESP;
+	d.src = c->spi_src;
+	d.dst = c->spi_dst;
+	d.reqid = c->reqid;
+	buf_init(&req);
+	buf_init(&reply);
+	pfkey_build_sa(&req, SADB_DELETE, ++pfkey_seq, &d);
+	int rc = core_pfkey(c->core, &req, &reply);
+	if (rc && rc != ESRCH)
+		log_err(LOG_KNL, "unable to release unused SPI %08x: %s", c->spi_in, strerror(rc));
+	buf_free(&req);
+	buf_free(&reply);
+}
+
 void child_sa_free(struct child_sa *c)
 {
 	if (!c)
 		return;
+	release_spi(c);
 	wipe_free(c->sa_in, sizeof(*c->sa_in));
 	wipe_free(c->sa_out, sizeof(*c->sa_out));
 	wipe(c, sizeof(*c));
 	free(c);
 }
 
-static int pfkey_call(struct ike_sa *sa, struct buf *req, struct buf *reply)
+static int core_pfkey(struct ike *core, struct buf *req, struct buf *reply)
 {
-	struct ike *core = sa->core;
 	if (!core->env.pfkey || req->oom)
 		return EINVAL;
 	return core->env.pfkey(core->env.arg, req->data, req->len, reply);
+}
+
+static int pfkey_call(struct ike_sa *sa, struct buf *req, struct buf *reply)
+{
+	return core_pfkey(sa->core, req, reply);
 }
 
 /* ---- proposals ---- */
@@ -233,9 +265,14 @@ uint32_t child_alloc_spi(struct ike_sa *sa, struct child_sa *c)
 	pfkey_build_getspi(&req, ++pfkey_seq, &sa->remote, &sa->local, SPI_MIN, SPI_MAX, c->reqid);
 	int rc = pfkey_call(sa, &req, &reply);
 	if (rc == 0 && pfkey_decode(reply.data, reply.len, &m, err, sizeof(err)) == 0 &&
-	    pfkey_msg_sa(&m, &psa, err, sizeof(err)) == 0)
+	    pfkey_msg_sa(&m, &psa, err, sizeof(err)) == 0) {
 		spi = psa.spi;
-	else
+		c->core = sa->core;
+		c->spi_src = sa->remote;
+		c->spi_dst = sa->local;
+		c->spi_src.port = c->spi_dst.port = 0;
+		c->spi_released = false;
+	} else
 		log_err(LOG_KNL, "unable to allocate an SPI from the ESP engine (%s)",
 			rc ? strerror(rc) : err);
 	buf_free(&req);
@@ -445,8 +482,10 @@ static bool reqid_in_use(struct ike_sa *sa, struct child_sa *c)
 
 void child_uninstall(struct ike_sa *sa, struct child_sa *c, bool keep_policies)
 {
-	if (c->sa_in)
+	if (c->sa_in) {
 		delete_sa(sa, c->sa_in);
+		c->spi_released = true;
+	}
 	if (c->sa_out)
 		delete_sa(sa, c->sa_out);
 	bool trap = c->cfg->start_action == START_TRAP && sa->conn && !sa->conn->retired;

@@ -980,6 +980,11 @@ static void test_nat_rebind_port_keeps_keys(void **state)
 	h_free(&h);
 }
 
+static void h_collect(void *arg, const uint8_t *msg, size_t len)
+{
+	buf_put(arg, msg, len);
+}
+
 /* What b's engine sends. */
 struct sent {
 	unsigned n;
@@ -1133,6 +1138,99 @@ static void test_child_several_ts(void **state)
 	h_free(&h);
 }
 
+/* SAs (larval or not) the engine behind a peer holds. */
+static int engine_sa_count(struct h_peer *p)
+{
+	struct buf req, reply;
+	struct pfkey_endpoint to = { h_collect, &reply };
+	buf_init(&req);
+	buf_init(&reply);
+	pfkey_build_simple(&req, SADB_DUMP, SADB_SATYPE_ESP, 1);
+	esp_engine_pfkey_input(p->engine, req.data, req.len, &to);
+	int n = 0;
+	for (size_t off = 0, len; (len = pfkey_first_len(reply.data + off, reply.len - off));
+	     off += len) {
+		struct sadb_msg hdr;
+		memcpy(&hdr, reply.data + off, sizeof(hdr));
+		n += hdr.sadb_msg_errno == 0;
+	}
+	buf_free(&req);
+	buf_wipe_free(&reply);
+	return n;
+}
+
+static void engines_both(struct harness *h, struct sent *sa, struct sent *sb)
+{
+	assert_int_equal(h_use_engine(&h->a, hook_sent, sa), 0);
+	assert_int_equal(h_use_engine(&h->b, hook_sent, sb), 0);
+}
+
+/* A negotiation that fails leaves no larval SA (reserved SPI) in the engine: neither
+ * in IKE_AUTH (NO_PROPOSAL_CHOSEN, TS_UNACCEPTABLE, failed authentication) nor in
+ * CREATE_CHILD_SA. They used to stay for the engine's 180 s. */
+static void test_failed_child_releases_spi(void **state)
+{
+	struct harness h;
+	struct sent s1 = { 0 }, s2 = { 0 };
+	char err[128];
+	/* NO_PROPOSAL_CHOSEN in IKE_AUTH, then in CREATE_CHILD_SA. */
+	confs("aes256gcm16-prfsha256-x25519", "aes256gcm16-prfsha256-x25519", "aes256gcm16",
+	      "aes128-sha1", "s3cret-key", "", "");
+	assert_int_equal(h_init(&h, conf_a, conf_b), 0);
+	engines_both(&h, &s1, &s2);
+	establish(&h);
+	assert_int_equal(h_count_sas(&h.a, IKE_ESTABLISHED), 1);
+	assert_int_equal(h_count_children(&h.a), 0);
+	assert_int_equal(engine_sa_count(&h.a), 0);
+	assert_int_equal(engine_sa_count(&h.b), 0);
+	assert_int_equal(ike_initiate(h.a.core, "site", "net", h.now, err, sizeof(err)), 0);
+	h_pump(&h);
+	assert_int_equal(h_count_children(&h.a), 0);
+	assert_int_equal(engine_sa_count(&h.a), 0);
+	assert_int_equal(engine_sa_count(&h.b), 0);
+	h_free(&h);
+
+	/* TS_UNACCEPTABLE. */
+	confs("aes256gcm16-prfsha256-x25519", "aes256gcm16-prfsha256-x25519", "aes256gcm16",
+	      "aes256gcm16", "s3cret-key", "", "");
+	char *p = strstr(conf_b, "remote_ts = 10.1.0.0/24");
+	memcpy(p, "remote_ts = 10.9.0.0/24", strlen("remote_ts = 10.9.0.0/24"));
+	assert_int_equal(h_init(&h, conf_a, conf_b), 0);
+	engines_both(&h, &s1, &s2);
+	establish(&h);
+	assert_int_equal(h_count_sas(&h.a, IKE_ESTABLISHED), 1);
+	assert_int_equal(h_count_children(&h.a), 0);
+	assert_int_equal(engine_sa_count(&h.a), 0);
+	assert_int_equal(engine_sa_count(&h.b), 0);
+	h_free(&h);
+
+	/* Authentication failure. */
+	confs("aes256gcm16-prfsha256-x25519", "aes256gcm16-prfsha256-x25519", "aes256gcm16",
+	      "aes256gcm16", "another-key", "", "");
+	assert_int_equal(h_init(&h, conf_a, conf_b), 0);
+	engines_both(&h, &s1, &s2);
+	establish(&h);
+	h_advance(&h, 2000);
+	assert_null(h_first_sa(&h.a));
+	assert_int_equal(engine_sa_count(&h.a), 0);
+	assert_int_equal(engine_sa_count(&h.b), 0);
+	h_free(&h);
+
+	/* An established child and its deletion: its SAs go, no larval one stays. */
+	confs("aes256gcm16-prfsha256-x25519", "aes256gcm16-prfsha256-x25519", "aes256gcm16",
+	      "aes256gcm16", "s3cret-key", "", "");
+	assert_int_equal(h_init(&h, conf_a, conf_b), 0);
+	engines_both(&h, &s1, &s2);
+	establish(&h);
+	assert_int_equal(engine_sa_count(&h.a), 2);
+	assert_int_equal(engine_sa_count(&h.b), 2);
+	assert_int_equal(ike_terminate(h.a.core, NULL, 0, "net", 0, h.now, err, sizeof(err)), 0);
+	h_pump(&h);
+	assert_int_equal(engine_sa_count(&h.a), 0);
+	assert_int_equal(engine_sa_count(&h.b), 0);
+	h_free(&h);
+}
+
 /* ==== end h-ike block ==== */
 
 int main(void)
@@ -1177,6 +1275,7 @@ int main(void)
 		cmocka_unit_test(test_nat_rebind_port_keeps_keys),
 		cmocka_unit_test(test_nat_rebind_address_moves_sas),
 		cmocka_unit_test(test_child_several_ts),
+		cmocka_unit_test(test_failed_child_releases_spi),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
