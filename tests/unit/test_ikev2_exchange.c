@@ -1231,6 +1231,59 @@ static void test_failed_child_releases_spi(void **state)
 	h_free(&h);
 }
 
+static void reload_a(struct harness *h)
+{
+	char err[512];
+	struct ctree *t = conf_parse_string(conf_a, "a.conf", err, sizeof(err));
+	struct config *cfg = config_build(t, err, sizeof(err));
+	ctree_free(t);
+	assert_non_null(cfg);
+	ike_load_config(h->a.core, cfg, h->now);
+	h_pump(h);
+}
+
+static void assert_two_installed(struct harness *h)
+{
+	assert_int_equal(h_count_sas(&h->a, IKE_ESTABLISHED), 1);
+	assert_int_equal(h_count_sas(&h->b, IKE_ESTABLISHED), 1);
+	assert_int_equal(h_count_children(&h->a), 2);
+	assert_int_equal(h_count_children(&h->b), 2);
+	for (const struct child_sa *c = h_first_sa(&h->a)->children; c; c = c->next)
+		assert_int_equal(c->state, CHILD_INSTALLED);
+	for (const struct child_sa *c = h_first_sa(&h->b)->children; c; c = c->next)
+		assert_int_equal(c->state, CHILD_INSTALLED);
+	assert_string_not_equal(h_first_sa(&h->a)->children->cfg->name,
+				h_first_sa(&h->a)->children->next->cfg->name);
+}
+
+/* Every start_action=start child of a connection comes up (the first in IKE_AUTH, the
+ * other by CREATE_CHILD_SA; the second was once never tried), a reload starts no
+ * copies, and close_action=restart brings both back. */
+static void test_two_start_children(void **state)
+{
+	struct harness h;
+	char err[64];
+	confs_two("", "        start_action = start\n        close_action = restart\n",
+		  NET2_A "        start_action = start\n        close_action = restart\n", NET2_B);
+	/* Only a starts (b ignores them). */
+	for (char *p; (p = strstr(conf_b, "start_action = start"));)
+		memcpy(p, "start_action = none ", 20);
+	for (char *p; (p = strstr(conf_b, "close_action = restart"));)
+		memcpy(p, "close_action = none   ", 22);
+	assert_int_equal(h_init(&h, conf_a, conf_b), 0);	/* a starts them on load */
+	h_advance(&h, 5000);	/* b was not there yet: a retransmits */
+	assert_two_installed(&h);
+	reload_a(&h);
+	reload_a(&h);
+	assert_two_installed(&h);
+	/* b closes the IKE SA: a restarts both children. */
+	assert_int_equal(ike_terminate(h.b.core, NULL, 0, NULL, 0, h.now, err, sizeof(err)), 0);
+	h_pump(&h);
+	h_advance(&h, 2000);
+	assert_two_installed(&h);
+	h_free(&h);
+}
+
 /* ==== end h-ike block ==== */
 
 int main(void)
@@ -1276,6 +1329,7 @@ int main(void)
 		cmocka_unit_test(test_nat_rebind_address_moves_sas),
 		cmocka_unit_test(test_child_several_ts),
 		cmocka_unit_test(test_failed_child_releases_spi),
+		cmocka_unit_test(test_two_start_children),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
