@@ -303,6 +303,24 @@ static void carry_over(struct sa *sa, const struct sa *old)
 	sa->in.last_seq = old->in.last_seq;
 }
 
+/* h-ike: an UPDATE whose destination moved (the peer's NAT mapping changed its
+ * address): the one live SA with the same SPI, reqid and source. It must be updated
+ * in place, keeping its sequence number; an ADD would restart it under the same key.
+ * Two candidates (another peer chose the same SPI) are ambiguous: none is taken. */
+static struct sa *moved_sa(const struct sad *d, const struct pfkey_sa *p)
+{
+	struct sa *found = NULL;
+	for (struct sa *sa = d->all; sa; sa = sa->all_next) {
+		if (sa->cfg.spi != p->spi || sa->larval || sa->cfg.reqid != p->reqid ||
+		    !addr_equal_ip(&sa->cfg.src, &p->src))
+			continue;
+		if (found)
+			return NULL;
+		found = sa;
+	}
+	return found;
+}
+
 static int h_add_update(struct esp_engine *e, const struct pfkey_msg *m,
 			const struct pfkey_endpoint *to)
 {
@@ -315,6 +333,8 @@ static int h_add_update(struct esp_engine *e, const struct pfkey_msg *m,
 	}
 	int ret = 0;
 	struct sa *old = sad_find(&e->sad, p.spi, &p.dst);
+	if (!old && type == SADB_UPDATE)
+		old = moved_sa(&e->sad, &p);	/* h-ike: new destination */
 	if (p.satype != SADB_SATYPE_ESP) {
 		ret = EPROTONOSUPPORT;
 	} else if (type == SADB_ADD && old) {

@@ -229,11 +229,23 @@ enum esp_verdict path_output(struct esp_ctx *c, uint8_t *pkt, size_t len)
 
 /* After decapsulation the inner packet must lie within the SA's selectors (RFC 4301
  * 5.2): the SA's own, or else those of the inbound policies with its reqid. */
+static bool any_match(const struct selector *s, size_t n, const struct pkt_tuple *t,
+		      const uint8_t *a, uint16_t port)
+{
+	for (size_t i = 0; i < n && i < PFKEY_MAX_SEL; i++)
+		if (selector_match(&s[i], t->family, a, t->proto, port))
+			return true;
+	return false;
+}
+
+/* An SA with several selectors on a side (a CHILD_SA with several TS) admits a
+ * packet from any of its sources to any of its destinations. */
 static bool inner_allowed(const struct esp_engine *e, const struct sa *sa,
 			  const struct pkt_tuple *t)
 {
 	if (sa->cfg.has_sel)
-		return pkt_match(t, &sa->cfg.sel_src, &sa->cfg.sel_dst);
+		return any_match(sa->cfg.sel_src, sa->cfg.n_sel_src, t, t->src, t->sport) &&
+		       any_match(sa->cfg.sel_dst, sa->cfg.n_sel_dst, t, t->dst, t->dport);
 	bool constrained = false;
 	static const uint8_t dirs[] = { IPSEC_DIR_INBOUND, IPSEC_DIR_FWD };
 	for (size_t d = 0; d < sizeof(dirs); d++) {

@@ -13,6 +13,9 @@
 
 static uint32_t pfkey_seq;
 
+static int pfkey_call(struct ike_sa *sa, struct buf *req, struct buf *reply);
+static int core_pfkey(struct ike *core, struct buf *req, struct buf *reply);
+
 struct child_sa *child_sa_new(struct ike_sa *sa, struct child_cfg *cc, bool initiator)
 {
 	struct child_sa *c = calloc(1, sizeof(*c));
@@ -30,22 +33,51 @@ struct child_sa *child_sa_new(struct ike_sa *sa, struct child_cfg *cc, bool init
 	return c;
 }
 
+/* The inbound SPI of a child that never got (or no longer has) an installed SA. */
+static void release_spi(struct child_sa *c)
+{
+	struct buf req, reply;
+	struct pfkey_sa d;
+	if (!c->core || !c->spi_in || c->spi_released)
+		return;
+	c->spi_released = true;
+	memset(&d, 0, sizeof(d));
+	d.spi = c->spi_in;
+	d.satype = SADB_SATYPE_ESP;
+	d.src = c->spi_src;
+	d.dst = c->spi_dst;
+	d.reqid = c->reqid;
+	buf_init(&req);
+	buf_init(&reply);
+	pfkey_build_sa(&req, SADB_DELETE, ++pfkey_seq, &d);
+	int rc = core_pfkey(c->core, &req, &reply);
+	if (rc && rc != ESRCH)
+		log_err(LOG_KNL, "unable to release unused SPI %08x: %s", c->spi_in, strerror(rc));
+	buf_free(&req);
+	buf_free(&reply);
+}
+
 void child_sa_free(struct child_sa *c)
 {
 	if (!c)
 		return;
+	release_spi(c);
 	wipe_free(c->sa_in, sizeof(*c->sa_in));
 	wipe_free(c->sa_out, sizeof(*c->sa_out));
 	wipe(c, sizeof(*c));
 	free(c);
 }
 
-static int pfkey_call(struct ike_sa *sa, struct buf *req, struct buf *reply)
+static int core_pfkey(struct ike *core, struct buf *req, struct buf *reply)
 {
-	struct ike *core = sa->core;
 	if (!core->env.pfkey || req->oom)
 		return EINVAL;
 	return core->env.pfkey(core->env.arg, req->data, req->len, reply);
+}
+
+static int pfkey_call(struct ike_sa *sa, struct buf *req, struct buf *reply)
+{
+	return core_pfkey(sa->core, req, reply);
 }
 
 /* ---- proposals ---- */
@@ -233,9 +265,14 @@ uint32_t child_alloc_spi(struct ike_sa *sa, struct child_sa *c)
 	pfkey_build_getspi(&req, ++pfkey_seq, &sa->remote, &sa->local, SPI_MIN, SPI_MAX, c->reqid);
 	int rc = pfkey_call(sa, &req, &reply);
 	if (rc == 0 && pfkey_decode(reply.data, reply.len, &m, err, sizeof(err)) == 0 &&
-	    pfkey_msg_sa(&m, &psa, err, sizeof(err)) == 0)
+	    pfkey_msg_sa(&m, &psa, err, sizeof(err)) == 0) {
 		spi = psa.spi;
-	else
+		c->core = sa->core;
+		c->spi_src = sa->remote;
+		c->spi_dst = sa->local;
+		c->spi_src.port = c->spi_dst.port = 0;
+		c->spi_released = false;
+	} else
 		log_err(LOG_KNL, "unable to allocate an SPI from the ESP engine (%s)",
 			rc ? strerror(rc) : err);
 	buf_free(&req);
@@ -243,13 +280,16 @@ uint32_t child_alloc_spi(struct ike_sa *sa, struct child_sa *c)
 	return spi;
 }
 
-static void fill_sa(struct ike_sa *sa, struct child_sa *c, struct pfkey_sa *p, bool inbound,
+/* Builds the SA in a scratch copy first: the keys may come from *out itself (a
+ * re-install keeps them). */
+static void fill_sa(struct ike_sa *sa, struct child_sa *c, struct pfkey_sa *out, bool inbound,
 		    const uint8_t *ekey, size_t ek_len, const uint8_t *akey, size_t ak_len)
 {
 	const struct child_cfg *cc = c->cfg;
 	const struct xform *e = proposal_get(&c->prop, XF_ENCR);
 	const struct xform *i = proposal_get(&c->prop, XF_INTEG);
 	const struct xform *esn = proposal_get(&c->prop, XF_ESN);
+	struct pfkey_sa tmp, *p = &tmp;
 	memset(p, 0, sizeof(*p));
 	p->spi = inbound ? c->spi_in : c->spi_out;
 	p->satype = SADB_SATYPE_ESP;
@@ -286,9 +326,19 @@ static void fill_sa(struct ike_sa *sa, struct child_sa *c, struct pfkey_sa *p, b
 		p->natt_sport = inbound ? sa->remote.port : sa->local.port;
 		p->natt_dport = inbound ? sa->local.port : sa->remote.port;
 	}
-	p->has_sel = c->n_local_ts && c->n_remote_ts;
-	p->sel_src = inbound ? c->remote_ts[0] : c->local_ts[0];
-	p->sel_dst = inbound ? c->local_ts[0] : c->remote_ts[0];
+	/* Every negotiated selector: inbound traffic may come from any remote TS to any
+	 * local TS (the policies are their cross product). */
+	const struct selector *src = inbound ? c->remote_ts : c->local_ts;
+	const struct selector *dst = inbound ? c->local_ts : c->remote_ts;
+	size_t ns = inbound ? c->n_remote_ts : c->n_local_ts;
+	size_t nd = inbound ? c->n_local_ts : c->n_remote_ts;
+	p->n_sel_src = (uint8_t)(ns < PFKEY_MAX_SEL ? ns : PFKEY_MAX_SEL);
+	p->n_sel_dst = (uint8_t)(nd < PFKEY_MAX_SEL ? nd : PFKEY_MAX_SEL);
+	memcpy(p->sel_src, src, p->n_sel_src * sizeof(*src));
+	memcpy(p->sel_dst, dst, p->n_sel_dst * sizeof(*dst));
+	p->has_sel = ns && nd;
+	*out = tmp;
+	wipe(&tmp, sizeof(tmp));
 }
 
 static int install_one(struct ike_sa *sa, struct pfkey_sa *p, uint8_t type)
@@ -309,16 +359,6 @@ static int install_one(struct ike_sa *sa, struct pfkey_sa *p, uint8_t type)
 int child_install(struct ike_sa *sa, struct child_sa *c, const uint8_t *gir, size_t gir_len,
 		  const uint8_t *ni, size_t ni_len, const uint8_t *nr, size_t nr_len)
 {
-	if (!ni) {
-		/* Re-install with the same keys (the peer's NAT mapping moved). */
-		if (!c->sa_in || !c->sa_out)
-			return -1;
-		fill_sa(sa, c, c->sa_out, false, c->sa_out->ekey, c->sa_out->ekey_len,
-			c->sa_out->akey, c->sa_out->akey_len);
-		fill_sa(sa, c, c->sa_in, true, c->sa_in->ekey, c->sa_in->ekey_len,
-			c->sa_in->akey, c->sa_in->akey_len);
-		return install_one(sa, c->sa_in, SADB_UPDATE) | install_one(sa, c->sa_out, SADB_UPDATE);
-	}
 	const struct xform *e = proposal_get(&c->prop, XF_ENCR);
 	const struct xform *i = proposal_get(&c->prop, XF_INTEG);
 	const struct xform *p = proposal_get(&sa->prop, XF_PRF);
@@ -385,7 +425,8 @@ static void policy_msg(struct ike_sa *sa, uint8_t type, uint8_t dir, const struc
 	if (rc && !(rc == EEXIST && type == SADB_X_SPDADD) && !(rc == ENOENT && type == SADB_X_SPDDELETE)) {
 		char a[SELECTOR_STRLEN], b[SELECTOR_STRLEN];
 		log_err(LOG_KNL, "unable to %s policy %s === %s %s: %s",
-			type == SADB_X_SPDADD ? "install" : "remove", selector_fmt(src, a, sizeof(a)),
+			type == SADB_X_SPDADD ? "install" : type == SADB_X_SPDUPDATE ? "update" : "remove",
+			selector_fmt(src, a, sizeof(a)),
 			selector_fmt(dst, b, sizeof(b)), dir == IPSEC_DIR_OUTBOUND ? "out" : "in",
 			strerror(rc));
 	}
@@ -395,9 +436,8 @@ static void policy_msg(struct ike_sa *sa, uint8_t type, uint8_t dir, const struc
 
 static void policies_for(struct ike_sa *sa, const struct selector *l, size_t nl,
 			 const struct selector *r, size_t nr, uint32_t reqid, enum child_mode mode,
-			 const struct addr *local, const struct addr *remote, bool add)
+			 const struct addr *local, const struct addr *remote, uint8_t type)
 {
-	uint8_t type = add ? SADB_X_SPDADD : SADB_X_SPDDELETE;
 	for (size_t i = 0; i < nl; i++) {
 		for (size_t j = 0; j < nr; j++) {
 			policy_msg(sa, type, IPSEC_DIR_OUTBOUND, &l[i], &r[j], reqid, mode, local, remote);
@@ -409,7 +449,7 @@ static void policies_for(struct ike_sa *sa, const struct selector *l, size_t nl,
 void child_policies(struct ike_sa *sa, struct child_sa *c, bool add)
 {
 	policies_for(sa, c->local_ts, c->n_local_ts, c->remote_ts, c->n_remote_ts, c->reqid,
-		     c->mode, &sa->local, &sa->remote, add);
+		     c->mode, &sa->local, &sa->remote, add ? SADB_X_SPDADD : SADB_X_SPDDELETE);
 }
 
 static void delete_sa(struct ike_sa *sa, const struct pfkey_sa *p)
@@ -442,8 +482,10 @@ static bool reqid_in_use(struct ike_sa *sa, struct child_sa *c)
 
 void child_uninstall(struct ike_sa *sa, struct child_sa *c, bool keep_policies)
 {
-	if (c->sa_in)
+	if (c->sa_in) {
 		delete_sa(sa, c->sa_in);
+		c->spi_released = true;
+	}
 	if (c->sa_out)
 		delete_sa(sa, c->sa_out);
 	bool trap = c->cfg->start_action == START_TRAP && sa->conn && !sa->conn->retired;
@@ -465,6 +507,46 @@ void child_install_pending_out(struct ike_sa *sa, struct child_sa *c)
 	install_one(sa, c->sa_out, SADB_ADD);
 	log_ctl(LOG_IKE, "CHILD_SA %s{%u}: outbound SA %08x now in use", c->cfg->name, c->uniqueid,
 		c->spi_out);
+}
+
+/* The peer's NAT mapping moved (port, or address too): the child's SAs get the new
+ * endpoints and ports with the same keys. The engine's UPDATE of the outbound SA moves
+ * it to a new destination keeping its sequence number (a new SA under the same key
+ * would reuse AEAD nonces); the policies' tunnel endpoints follow. Returns -1 if a
+ * step failed (logged). */
+static int child_rebind(struct ike_sa *sa, struct child_sa *c)
+{
+	bool moved = !addr_equal_ip(&c->sa_out->dst, &sa->remote);
+	int rc = 0;
+	fill_sa(sa, c, c->sa_out, false, c->sa_out->ekey, c->sa_out->ekey_len, c->sa_out->akey,
+		c->sa_out->akey_len);
+	fill_sa(sa, c, c->sa_in, true, c->sa_in->ekey, c->sa_in->ekey_len, c->sa_in->akey,
+		c->sa_in->akey_len);
+	if (install_one(sa, c->sa_in, SADB_UPDATE) < 0)
+		rc = -1;
+	if (!c->out_pending && install_one(sa, c->sa_out, SADB_UPDATE) < 0)
+		rc = -1;
+	if (moved && c->mode == MODE_TUNNEL && c->n_local_ts)
+		policies_for(sa, c->local_ts, c->n_local_ts, c->remote_ts, c->n_remote_ts,
+			     c->reqid, c->mode, &sa->local, &sa->remote, SADB_X_SPDUPDATE);
+	return rc;
+}
+
+void child_rebind_all(struct ike_sa *sa)
+{
+	for (struct child_sa *c = sa->children; c; c = c->next) {
+		if (!c->sa_in || !c->sa_out || c->state == CHILD_DELETING ||
+		    c->state == CHILD_DESTROYING)
+			continue;
+		if (child_rebind(sa, c) == 0)
+			continue;
+		/* Its SAs still point at the old address: replace them by a rekey (new
+		 * SAs are installed towards the peer's current address). */
+		log_err(LOG_IKE, "%s: CHILD_SA %s{%u} could not follow the peer, rekeying it",
+			ike_sa_name(sa), c->cfg->name, c->uniqueid);
+		if (c->state == CHILD_INSTALLED)
+			c->rekey_at = sa->core->now;
+	}
 }
 
 void child_detach_and_free(struct ike_sa *sa, struct child_sa *c, bool keep_policies)
@@ -527,7 +609,8 @@ void trap_install(struct ike *core, struct conn *conn, bool add)
 		size_t nl, nr;
 		child_local_ts(&fake, cc, l, &nl);
 		child_remote_ts(&fake, cc, r, &nr);
-		policies_for(&fake, l, nl, r, nr, cc->reqid, cc->mode, &fake.local, &fake.remote, add);
+		policies_for(&fake, l, nl, r, nr, cc->reqid, cc->mode, &fake.local, &fake.remote,
+			     add ? SADB_X_SPDADD : SADB_X_SPDDELETE);
 		log_info(LOG_CFG, "%s trap policy for '%s' (reqid %u)", add ? "installed" : "removed",
 			 cc->name, cc->reqid);
 	}

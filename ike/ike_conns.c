@@ -39,20 +39,32 @@ struct conn *conn_find(struct ike *core, const char *name)
 	return NULL;
 }
 
-/* Is a CHILD_SA of this name up or being negotiated for the connection name (by any
- * generation of the connection: a reload replaces the conn, not its SAs)? */
+static bool cfg_named(const struct child_cfg *cc, const char *name)
+{
+	return cc && strcmp(cc->name, name) == 0;
+}
+
+/* Is a CHILD_SA of this name up, being negotiated or queued for the connection name
+ * (by any generation of the connection: a reload replaces the conn, not its SAs)?
+ * An IKE SA still connecting counts only for the child it was started for (or one
+ * queued on it), so a connection's other start children get started too. */
 static bool child_exists(struct ike *core, const char *conn, const char *child)
 {
 	for (struct ike_sa *sa = core->sas; sa; sa = sa->next) {
 		if (sa->state == IKE_DESTROYING || !sa->conn || strcmp(sa->conn->cfg->name, conn) != 0)
 			continue;
-		if (sa->state == IKE_CREATED || sa->state == IKE_CONNECTING)
+		if ((sa->state == IKE_CREATED || sa->state == IKE_CONNECTING) &&
+		    cfg_named(sa->initial_child ? sa->initial_child : sa->conn->cfg->children, child))
 			return true;
 		for (struct child_sa *c = sa->children; c; c = c->next)
 			if (strcmp(c->cfg->name, child) == 0)
 				return true;
 		if (sa->req.child && strcmp(sa->req.child->cfg->name, child) == 0)
 			return true;
+		for (struct task *t = sa->tasks; t; t = t->next)
+			if ((t->kind == TASK_IKE_INIT || t->kind == TASK_CHILD_CREATE) &&
+			    cfg_named(t->child_cfg, child))
+				return true;
 	}
 	return false;
 }

@@ -21,7 +21,8 @@ static struct child_cfg *child_cfg_find(struct conn *c, const char *name)
 static struct ike_sa *established_for(struct ike *core, struct conn *c)
 {
 	for (struct ike_sa *sa = core->sas; sa; sa = sa->next)
-		if (sa->conn == c && (sa->state == IKE_ESTABLISHED || sa->state == IKE_CONNECTING))
+		if (sa->conn == c && (sa->state == IKE_ESTABLISHED || sa->state == IKE_CONNECTING ||
+				      sa->state == IKE_CREATED))
 			return sa;
 	return NULL;
 }

@@ -95,10 +95,7 @@ static void follow_peer(struct ike_sa *sa, const struct msg_in *m)
 	log_info(LOG_IKE, "%s: peer moved from %s to %s, following it", ike_sa_name(sa),
 		 addr_fmt(&sa->remote, a, sizeof(a)), addr_fmt(&m->remote, b, sizeof(b)));
 	sa->remote = m->remote;
-	/* Child SAs carry the encapsulation ports; refresh them. */
-	for (struct child_sa *c = sa->children; c; c = c->next)
-		if (c->state == CHILD_INSTALLED && c->encap)
-			child_install(sa, c, NULL, 0, NULL, 0, NULL, 0);
+	child_rebind_all(sa);
 }
 
 static void request_hash(const struct msg_in *m, uint8_t out[16])

@@ -129,6 +129,8 @@ void child_uninstall(struct ike_sa *sa, struct child_sa *c, bool keep_policies);
 void child_policies(struct ike_sa *sa, struct child_sa *c, bool add);
 void child_attach(struct ike_sa *sa, struct child_sa *c);
 void child_install_pending_out(struct ike_sa *sa, struct child_sa *c);
+/* The peer's address or port changed: every child's SAs and policies follow it. */
+void child_rebind_all(struct ike_sa *sa);
 void child_detach_and_free(struct ike_sa *sa, struct child_sa *c, bool keep_policies);
 void child_schedule(struct ike_sa *sa, struct child_sa *c);
 void trap_install(struct ike *core, struct conn *conn, bool add);

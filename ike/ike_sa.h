@@ -57,6 +57,12 @@ struct child_sa {
 	uint16_t pfs_group;
 	ms_t installed_at, rekey_at, expire_at;
 	struct pfkey_sa *sa_in, *sa_out;	/* as installed (keys wiped on free) */
+	/* spi_in as GETSPI reserved it: child_sa_free() releases it unless the child's
+	 * uninstall deleted the SA (a negotiation that fails or is abandoned must not
+	 * leave its larval SA in the engine). */
+	struct ike *core;
+	struct addr spi_src, spi_dst;
+	bool spi_released;
 	/* Rekey responder: the new outbound SA waits until the old CHILD_SA is deleted,
 	 * because the initiator installs the new SAs only when our answer arrives. */
 	bool defer_out, out_pending;

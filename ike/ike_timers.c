@@ -43,9 +43,11 @@ static void peer_gave_up(struct ike_sa *sa)
 	if (conn)
 		conn->refs++;	/* outlives the SA for the retry below */
 	ike_sa_destroy(sa);
-	if (act == ACTION_RESTART && !conn->retired) {
+	/* A reload retired the SA's conn: the restart follows the one loaded now. */
+	struct conn *now_loaded = act == ACTION_RESTART ? conn_find(core, cfg->name) : NULL;
+	if (now_loaded) {
 		log_info(LOG_IKE, "dpd_action=restart: re-initiating '%s'", cfg->name);
-		for (struct child_cfg *c = cfg->children; c; c = c->next)
+		for (struct child_cfg *c = now_loaded->cfg->children; c; c = c->next)
 			ike_initiate(core, cfg->name, c->name, core->now, NULL, 0);
 	} else if (connecting && idx + 1u < cfg->n_remote_addrs) {
 		/* Backup peers are tried in the configured order. */

@@ -37,7 +37,9 @@ void ikev2_info_start(struct ike_sa *sa, enum task_kind kind, uint32_t child_id)
 
 static void after_close(struct ike *core, struct conn *conn, bool by_peer)
 {
-	if (!conn || conn->retired || !by_peer)
+	/* A reload retired the SA's conn: the restart follows the one loaded now. */
+	conn = conn ? conn_find(core, conn->cfg->name) : NULL;
+	if (!conn || !by_peer)
 		return;
 	for (struct child_cfg *cc = conn->cfg->children; cc; cc = cc->next) {
 		if (cc->close_action != ACTION_RESTART)

@@ -8,6 +8,8 @@
  * Flow (ike/ -> esp/ unless noted):
  *   GETSPI (SPIRANGE, SA2 reqid)            -> reply GETSPI with a larval SA's SPI
  *   UPDATE / ADD (SA, SA2, keys, lifetimes, NAT-T, SA_REPLAY, selectors)
+ *     (an UPDATE may move a live SA to a new destination, after a NAT rebinding:
+ *     esp/ finds it by SPI, reqid and source, and keeps its sequence number)
  *   DELETE / GET (SA, addresses)
  *   X_SPDADD / X_SPDDELETE / X_SPDGET (X_POLICY with one ipsecrequest, selectors)
  *   FLUSH / DUMP / X_SPDFLUSH / X_SPDDUMP
@@ -56,7 +58,9 @@ struct sadb_x_sa_replay {
 
 /* Private extensions (tsunagi): exact traffic selectors, because PF_KEY's address
  * extensions only express a prefix and one port, while IKEv2 TS are ranges.
- *   PFKEY_X_EXT_SELECTOR: an SA's or policy's inner selectors (src, dst)
+ *   PFKEY_X_EXT_SELECTOR: an SA's or policy's inner selectors (src, dst); an SA's
+ *                         may be followed by more of either side (a CHILD_SA with
+ *                         several TS: any src with any dst), see below
  *   PFKEY_X_EXT_PACKET:   in ACQUIRE, the packet that triggered it (host selectors)
  * 30 and 31 are beyond both Linux's (26) and FreeBSD's (29) SADB_EXT_MAX. */
 #define PFKEY_X_EXT_SELECTOR 30
@@ -76,6 +80,22 @@ struct sadb_x_tsunagi_sel {
 	uint8_t sadb_x_sel_dst_lo[16], sadb_x_sel_dst_hi[16];
 } __attribute__((packed));
 /* sizeof(struct sadb_x_tsunagi_sel) == 80 */
+
+/* After the first pair, PFKEY_X_EXT_SELECTOR may carry further selectors, each for
+ * one side with its own family: extension length = 80 + 40 * n, at most
+ * PFKEY_MAX_SEL selectors per side in all. PFKEY_X_EXT_PACKET is always 80 bytes. */
+#define PFKEY_MAX_SEL 16	/* as IKEV2_MAX_TS */
+#define PFKEY_SEL_SRC 1
+#define PFKEY_SEL_DST 2
+struct sadb_x_tsunagi_sel_more {
+	uint8_t sadb_x_sel_more_side;	/* PFKEY_SEL_SRC / PFKEY_SEL_DST */
+	uint8_t sadb_x_sel_more_family;
+	uint8_t sadb_x_sel_more_proto;
+	uint8_t sadb_x_sel_more_reserved;
+	uint16_t sadb_x_sel_more_port_lo, sadb_x_sel_more_port_hi;	/* host order */
+	uint8_t sadb_x_sel_more_lo[16], sadb_x_sel_more_hi[16];	/* network order */
+} __attribute__((packed));
+/* sizeof(struct sadb_x_tsunagi_sel_more) == 40 */
 
 /* UDP encapsulation of ESP (RFC 3948), the NAT-T type Linux uses. */
 #ifndef UDP_ENCAP_ESPINUDP
@@ -111,7 +131,10 @@ struct pfkey_sa {
 	uint16_t natt_type;	/* 0 = none, UDP_ENCAP_ESPINUDP */
 	uint16_t natt_sport, natt_dport;	/* host order */
 	struct addr natt_oa;	/* NAT-T original address; family 0 = none */
-	struct selector sel_src, sel_dst;	/* inner selectors, optional */
+	/* Inner selectors, optional: a packet from any sel_src to any sel_dst. The
+	 * builder sends them only if some src/dst pair has one family. */
+	struct selector sel_src[PFKEY_MAX_SEL], sel_dst[PFKEY_MAX_SEL];
+	uint8_t n_sel_src, n_sel_dst;
 	bool has_sel;
 };
 

@@ -124,6 +124,44 @@ static void put_private_selector(struct buf *out, uint16_t type, const struct se
 	put_ext(out, type, &w, sizeof(w), NULL, 0);
 }
 
+static void sel_more(const struct selector *s, uint8_t side, struct sadb_x_tsunagi_sel_more *w)
+{
+	memset(w, 0, sizeof(*w));
+	w->sadb_x_sel_more_side = side;
+	w->sadb_x_sel_more_family = s->family;
+	w->sadb_x_sel_more_proto = s->proto;
+	w->sadb_x_sel_more_port_lo = s->port_lo;
+	w->sadb_x_sel_more_port_hi = s->port_hi;
+	memcpy(w->sadb_x_sel_more_lo, s->lo, 16);
+	memcpy(w->sadb_x_sel_more_hi, s->hi, 16);
+}
+
+/* An SA's selector lists: a same-family pair first (the extension's fixed part has
+ * one family), then every other selector of either side. */
+static void put_sa_selectors(struct buf *out, const struct pfkey_sa *sa)
+{
+	size_t ns = sa->n_sel_src < PFKEY_MAX_SEL ? sa->n_sel_src : PFKEY_MAX_SEL;
+	size_t nd = sa->n_sel_dst < PFKEY_MAX_SEL ? sa->n_sel_dst : PFKEY_MAX_SEL;
+	size_t fs = ns, fd = nd;
+	for (size_t i = 0; i < ns && fs == ns; i++)
+		for (size_t j = 0; j < nd && fs == ns; j++)
+			if (sa->sel_src[i].family == sa->sel_dst[j].family)
+				fs = i, fd = j;
+	if (fs == ns)
+		return;
+	struct sadb_x_tsunagi_sel w;
+	struct sadb_x_tsunagi_sel_more more[2 * PFKEY_MAX_SEL];
+	size_t n = 0;
+	pfkey_sel_to_wire(&sa->sel_src[fs], &sa->sel_dst[fd], &w);
+	for (size_t i = 0; i < ns; i++)
+		if (i != fs)
+			sel_more(&sa->sel_src[i], PFKEY_SEL_SRC, &more[n++]);
+	for (size_t j = 0; j < nd; j++)
+		if (j != fd)
+			sel_more(&sa->sel_dst[j], PFKEY_SEL_DST, &more[n++]);
+	put_ext(out, PFKEY_X_EXT_SELECTOR, &w, sizeof(w), more, n * sizeof(more[0]));
+}
+
 static void put_sa(struct buf *out, const struct pfkey_sa *sa)
 {
 	struct sadb_sa w = {
@@ -212,8 +250,7 @@ void pfkey_build_sa(struct buf *out, uint8_t type, uint32_t seq, const struct pf
 			put_lifetime(out, SADB_EXT_LIFETIME_SOFT, &sa->soft);
 		put_natt(out, sa);
 		if (sa->has_sel)
-			put_private_selector(out, PFKEY_X_EXT_SELECTOR, &sa->sel_src,
-					     &sa->sel_dst);
+			put_sa_selectors(out, sa);
 	}
 	if (type_carries_keys(type)) {
 		if (sa->akey_len)

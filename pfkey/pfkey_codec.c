@@ -199,7 +199,33 @@ static int check_kmaddress(const uint8_t *p, size_t len, char *err, size_t errle
 	return 0;
 }
 
-static int check_selector(uint16_t type, const uint8_t *p, char *err, size_t errlen)
+static int check_sel_more(const uint8_t *p, size_t len, char *err, size_t errlen)
+{
+	struct sadb_x_tsunagi_sel_more x;
+	size_t n = len / sizeof(x), count[3] = { 0, 1, 1 };
+	if (len % sizeof(x))
+		return fail("selector extension: %zu bytes after the first pair, not a multiple "
+			    "of %zu", len, sizeof(x));
+	for (size_t i = 0; i < n; i++) {
+		memcpy(&x, p + i * sizeof(x), sizeof(x));
+		uint8_t side = x.sadb_x_sel_more_side, fam = x.sadb_x_sel_more_family;
+		size_t alen = fam == AF_INET ? 4 : 16;
+		if (side != PFKEY_SEL_SRC && side != PFKEY_SEL_DST)
+			return fail("selector extension: entry %zu has unknown side %u", i, side);
+		if (++count[side] > PFKEY_MAX_SEL)
+			return fail("selector extension: more than %u selectors on one side",
+				    PFKEY_MAX_SEL);
+		if (fam != AF_INET && fam != AF_INET6)
+			return fail("selector extension: entry %zu has unknown family %u", i, fam);
+		if (memcmp(x.sadb_x_sel_more_lo, x.sadb_x_sel_more_hi, alen) > 0 ||
+		    x.sadb_x_sel_more_port_lo > x.sadb_x_sel_more_port_hi)
+			return fail("selector extension: entry %zu has a reversed range", i);
+	}
+	return 0;
+}
+
+static int check_selector(uint16_t type, const uint8_t *p, size_t len, char *err,
+			  size_t errlen)
 {
 	struct sadb_x_tsunagi_sel s;
 	memcpy(&s, p, sizeof(s));
@@ -213,7 +239,9 @@ static int check_selector(uint16_t type, const uint8_t *p, char *err, size_t err
 	if (s.sadb_x_sel_src_port_lo > s.sadb_x_sel_src_port_hi ||
 	    s.sadb_x_sel_dst_port_lo > s.sadb_x_sel_dst_port_hi)
 		return fail("extension %u: selector port range is reversed", type);
-	return 0;
+	if (type == PFKEY_X_EXT_PACKET && len != sizeof(s))
+		return fail("extension %u: length %zu, not %zu", type, len, sizeof(s));
+	return check_sel_more(p + sizeof(s), len - sizeof(s), err, errlen);
 }
 
 /* The inner structure of one extension whose length is already known to be within
@@ -247,7 +275,7 @@ static int check_ext_body(uint16_t type, const uint8_t *p, size_t len, char *err
 		return check_kmaddress(p, len, err, errlen);
 	case PFKEY_X_EXT_SELECTOR:
 	case PFKEY_X_EXT_PACKET:
-		return check_selector(type, p, err, errlen);
+		return check_selector(type, p, len, err, errlen);
 	default:
 		return 0;
 	}

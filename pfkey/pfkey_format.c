@@ -111,9 +111,15 @@ void pfkey_format_sa(const struct pfkey_sa *sa, struct buf *out)
 		addr_ntop(&sa->natt_oa, a, sizeof(a));
 		outf(out, "\tnat-t oa: %s\n", a);
 	}
-	if (sa->has_sel)
-		outf(out, "\tselectors: %s %s\n", selector_fmt(&sa->sel_src, a, sizeof(a)),
-		     selector_fmt(&sa->sel_dst, b, sizeof(b)));
+	if (sa->has_sel) {
+		/* "src[,src...] dst[,dst...]" */
+		outf(out, "\tselectors:");
+		for (size_t i = 0; i < sa->n_sel_src && i < PFKEY_MAX_SEL; i++)
+			outf(out, "%s%s", i ? "," : " ", selector_fmt(&sa->sel_src[i], a, sizeof(a)));
+		for (size_t i = 0; i < sa->n_sel_dst && i < PFKEY_MAX_SEL; i++)
+			outf(out, "%s%s", i ? "," : " ", selector_fmt(&sa->sel_dst[i], b, sizeof(b)));
+		outf(out, "\n");
+	}
 	format_lifetimes(out, sa);
 }
 

@@ -74,6 +74,40 @@ static bool get_private_selector(const struct pfkey_msg *m, int t, struct select
 	return true;
 }
 
+/* An SA's selector lists: the first pair, then the extra ones (lengths, sides and
+ * counts were checked by the decoder; the counts are checked again here). */
+static bool get_sa_selectors(const struct pfkey_msg *m, struct pfkey_sa *sa)
+{
+	struct sadb_x_tsunagi_sel w;
+	struct sadb_ext e;
+	if (!get_ext(m, PFKEY_X_EXT_SELECTOR, &w, sizeof(w)))
+		return false;
+	memcpy(&e, m->ext[PFKEY_X_EXT_SELECTOR], sizeof(e));
+	pfkey_sel_from_wire(&w, &sa->sel_src[0], &sa->sel_dst[0]);
+	sa->n_sel_src = sa->n_sel_dst = 1;
+	const uint8_t *p = (const uint8_t *)m->ext[PFKEY_X_EXT_SELECTOR] + sizeof(w);
+	size_t n = ((size_t)e.sadb_ext_len * 8 - sizeof(w)) / sizeof(struct sadb_x_tsunagi_sel_more);
+	for (size_t i = 0; i < n; i++) {
+		struct sadb_x_tsunagi_sel_more x;
+		memcpy(&x, p + i * sizeof(x), sizeof(x));
+		bool src = x.sadb_x_sel_more_side == PFKEY_SEL_SRC;
+		uint8_t *cnt = src ? &sa->n_sel_src : &sa->n_sel_dst;
+		if (*cnt >= PFKEY_MAX_SEL)
+			break;
+		struct selector *s = src ? &sa->sel_src[*cnt] : &sa->sel_dst[*cnt];
+		size_t alen = x.sadb_x_sel_more_family == AF_INET ? 4 : 16;
+		memset(s, 0, sizeof(*s));
+		s->family = x.sadb_x_sel_more_family;
+		s->proto = x.sadb_x_sel_more_proto;
+		s->port_lo = x.sadb_x_sel_more_port_lo;
+		s->port_hi = x.sadb_x_sel_more_port_hi;
+		memcpy(s->lo, x.sadb_x_sel_more_lo, alen);
+		memcpy(s->hi, x.sadb_x_sel_more_hi, alen);
+		(*cnt)++;
+	}
+	return true;
+}
+
 static int get_key(const struct pfkey_msg *m, int t, uint8_t *key, uint16_t *len,
 		   char *err, size_t errlen)
 {
@@ -162,7 +196,7 @@ static int sa_fill(const struct pfkey_msg *m, struct pfkey_sa *sa, char *err, si
 	sa->has_soft = get_lifetime(m, SADB_EXT_LIFETIME_SOFT, &sa->soft);
 	sa->has_current = get_lifetime(m, SADB_EXT_LIFETIME_CURRENT, &sa->current);
 	get_natt(m, sa);
-	sa->has_sel = get_private_selector(m, PFKEY_X_EXT_SELECTOR, &sa->sel_src, &sa->sel_dst);
+	sa->has_sel = get_sa_selectors(m, sa);
 	return 0;
 }
 

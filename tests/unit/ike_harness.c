@@ -46,6 +46,8 @@ const struct pfkey_sa *h_find_sa(struct h_peer *p, uint32_t spi)
 	return find(p, spi);
 }
 
+static int engine_pfkey(struct h_peer *p, const uint8_t *req, size_t len, struct buf *reply);
+
 static int h_pfkey(void *arg, const uint8_t *req, size_t len, struct buf *reply)
 {
 	struct h_peer *p = arg;
@@ -55,6 +57,13 @@ static int h_pfkey(void *arg, const uint8_t *req, size_t len, struct buf *reply)
 	if (pfkey_decode(req, len, &m, err, sizeof(err)) < 0) {
 		fprintf(stderr, "harness: bad PF_KEY message from core: %s\n", err);
 		return EINVAL;
+	}
+	if (p->engine) {
+		int rc = engine_pfkey(p, req, len, reply);
+		if (rc || m.hdr->sadb_msg_type == SADB_GETSPI)
+			return rc;
+		buf_wipe_free(reply);
+		buf_init(reply);
 	}
 	switch (m.hdr->sadb_msg_type) {
 	case SADB_GETSPI: {
@@ -89,6 +98,7 @@ static int h_pfkey(void *arg, const uint8_t *req, size_t len, struct buf *reply)
 				p->sas[i].spi = 0;
 		return 0;
 	case SADB_X_SPDADD:
+	case SADB_X_SPDUPDATE:
 	case SADB_X_SPDDELETE: {
 		/* As the engine: one policy per direction and selector pair. */
 		struct pfkey_policy pol;
@@ -99,6 +109,10 @@ static int h_pfkey(void *arg, const uint8_t *req, size_t len, struct buf *reply)
 			    selector_equal(&p->pols[i].dst, &pol.dst)) {
 				if (m.hdr->sadb_msg_type == SADB_X_SPDADD)
 					return EEXIST;
+				if (m.hdr->sadb_msg_type == SADB_X_SPDUPDATE) {
+					p->pols[i] = pol;
+					return 0;
+				}
 				p->pols[i] = p->pols[--p->n_policies];
 				return 0;
 			}
@@ -184,6 +198,10 @@ void h_free(struct harness *h)
 	current = h;
 	ike_free(h->a.core, h->now);
 	ike_free(h->b.core, h->now);
+	if (h->a.engine)
+		esp_engine_free(h->a.engine);
+	if (h->b.engine)
+		esp_engine_free(h->b.engine);
 }
 
 void h_pump(struct harness *h)
@@ -229,4 +247,39 @@ int h_count_children(struct h_peer *p)
 		for (const struct child_sa *c = sa->children; c; c = c->next)
 			n++;
 	return n;
+}
+
+/* --- a real ESP engine behind a peer -------------------------------------------------- */
+
+static void reply_into(void *arg, const uint8_t *msg, size_t len)
+{
+	buf_put(arg, msg, len);
+}
+
+/* As the daemon's io_pfkey(): the engine's errno, its GETSPI reply in reply. */
+static int engine_pfkey(struct h_peer *p, const uint8_t *req, size_t len, struct buf *reply)
+{
+	struct pfkey_endpoint to = { reply_into, reply };
+	struct pfkey_msg m;
+	char err[128];
+	esp_engine_pfkey_input(p->engine, req, len, &to);
+	if (reply->len == 0)
+		return 0;
+	if (pfkey_decode(reply->data, pfkey_first_len(reply->data, reply->len), &m, err,
+			 sizeof(err)) < 0)
+		return EINVAL;
+	return m.hdr->sadb_msg_errno;
+}
+
+int h_use_engine(struct h_peer *p,
+		 void (*hook)(void *arg, const struct addr *src, const struct addr *dst,
+			      bool udp_encap, const uint8_t *pkt, size_t len),
+		 void *hook_arg)
+{
+	struct esp_engine_cfg cfg = { .no_io = true, .net_send = hook, .hook_arg = hook_arg };
+	p->engine = esp_engine_new(&cfg);
+	if (!p->engine)
+		return -1;
+	esp_engine_tick(p->engine, current ? current->now : 1000000);
+	return 0;
 }

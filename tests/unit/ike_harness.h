@@ -2,6 +2,7 @@
  * ESP engine (a PF_KEY recorder) and a wire that can drop messages. */
 #ifndef TSUNAGI_TEST_IKE_HARNESS_H
 #define TSUNAGI_TEST_IKE_HARNESS_H
+#include "esp/esp_engine.h"
 #include "ike/ike.h"
 #include "ike/ike_sa.h"
 #include "pfkey/pfkey.h"
@@ -32,6 +33,7 @@ struct h_peer {
 	int updown_up, updown_down;
 	int keepalives;
 	int ike_rekeys, child_rekeys;
+	struct esp_engine *engine;		/* h_use_engine(): a real one behind PF_KEY */
 	bool drop_out;				/* drop everything this peer sends */
 	int drop_next;				/* drop the next N messages it sends */
 };
@@ -58,4 +60,13 @@ int h_count_sas(struct h_peer *p, enum ike_state st);
 int h_count_children(struct h_peer *p);
 /* The installed SA with this SPI, or NULL. */
 const struct pfkey_sa *h_find_sa(struct h_peer *p, uint32_t spi);
+
+/* A real ESP engine (no I/O; packets it sends go to hook) behind the peer's PF_KEY:
+ * every request goes to it first, with the engine's rules (SAD keyed by SPI and
+ * destination, larval SAs, UPDATE/ADD errors); what it accepts is also recorded as
+ * above. Freed by h_free. Returns 0 or -1. */
+int h_use_engine(struct h_peer *p,
+		 void (*hook)(void *arg, const struct addr *src, const struct addr *dst,
+			      bool udp_encap, const uint8_t *pkt, size_t len),
+		 void *hook_arg);
 #endif

@@ -622,8 +622,9 @@ static void test_selector_mismatch(void **state)
 	/* With selectors on the SA itself, they are what counts. */
 	struct pfkey_sa sa = gcm_sa(0xb0002, 2, GW_A, GW_B);
 	sa.has_sel = true;
-	sa.sel_src = S("10.1.0.0/16");
-	sa.sel_dst = S("10.3.0.0/16");
+	sa.sel_src[0] = S("10.1.0.0/16");
+	sa.sel_dst[0] = S("10.3.0.0/16");
+	sa.n_sel_src = sa.n_sel_dst = 1;
 	assert_int_equal(add_sa(b, SADB_ADD, &sa), 0);
 	sa.reqid = 1;
 	struct pfkey_sa sa_a = sa;
@@ -907,6 +908,53 @@ static void test_cbc_sha256(void **state)
 	fixture_free(b);
 }
 
+/* ==== h-ike: SA selector lists ==== */
+
+/* A CHILD_SA with two TS on each side: traffic of any (src, dst) pair is accepted,
+ * traffic matching no pair is still a selector drop. */
+static void test_sa_selector_lists(void **state)
+{
+	struct fixture *a = fixture_new(), *b = fixture_new();
+	struct pfkey_policy out = policy(IPSEC_DIR_OUTBOUND, "10.0.0.0/8", "10.0.0.0/8", 1,
+					 GW_A, GW_B);
+	assert_int_equal(spd_msg(a, SADB_X_SPDADD, &out), 0);
+	struct pfkey_sa sa = gcm_sa(0xa0001, 1, GW_A, GW_B);
+	assert_int_equal(add_sa(a, SADB_ADD, &sa), 0);
+	sa.has_sel = true;
+	sa.n_sel_src = sa.n_sel_dst = 2;
+	sa.sel_src[0] = S("10.1.0.0/24");
+	sa.sel_src[1] = S("10.3.0.0/24");
+	sa.sel_dst[0] = S("10.2.0.0/24");
+	sa.sel_dst[1] = S("10.4.0.0/24");
+	assert_int_equal(add_sa(b, SADB_ADD, &sa), 0);
+	static const struct {
+		const char *src, *dst;
+		enum esp_verdict v;
+	} cases[] = {
+		{ "10.1.0.5", "10.2.0.9", ESP_V_DELIVERED },
+		{ "10.3.0.5", "10.4.0.9", ESP_V_DELIVERED },	/* the second pair */
+		{ "10.3.0.5", "10.2.0.9", ESP_V_DELIVERED },
+		{ "10.1.0.5", "10.4.0.9", ESP_V_DELIVERED },
+		{ "10.5.0.5", "10.2.0.9", ESP_V_DROPPED },
+		{ "10.3.0.5", "10.5.0.9", ESP_V_DROPPED },
+		{ "10.2.0.5", "10.1.0.9", ESP_V_DROPPED },	/* reversed */
+	};
+	unsigned drops = 0;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		uint8_t pkt[256];
+		size_t len = udp_packet(pkt, cases[i].src, cases[i].dst, 7, 20);
+		assert_int_equal(esp_engine_output_packet(a->e, pkt, len), ESP_V_SENT);
+		assert_int_equal(deliver_to(b, a), cases[i].v);
+		drops += cases[i].v == ESP_V_DROPPED;
+		assert_int_equal(stats(b, 0xa0001, GW_B).selector, drops);
+	}
+	assert_int_equal(stats(b, 0xa0001, GW_B).packets, 4);
+	fixture_free(a);
+	fixture_free(b);
+}
+
+/* ==== end h-ike block ==== */
+
 int main(void)
 {
 	log_set_all_levels(-1);
@@ -930,6 +978,8 @@ int main(void)
 		cmocka_unit_test(test_make_before_break),
 		cmocka_unit_test(test_update_keeps_sequence),
 		cmocka_unit_test(test_cbc_sha256),
+		/* h-ike */
+		cmocka_unit_test(test_sa_selector_lists),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

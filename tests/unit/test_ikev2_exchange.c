@@ -904,6 +904,417 @@ static void test_garbage_does_not_disturb(void **state)
 	h_free(&h);
 }
 
+/* ==== h-ike: CHILD_SA installation (NAT rebinding, selectors, SPIs, start children) ==== */
+
+/* Two children: "net" (10.1/24 === 10.2/24) and "net2" (10.1.1/24... as given). */
+static void confs_two(const char *extra, const char *child1_extra, const char *net2_a,
+		      const char *net2_b)
+{
+	char ca[1024], cb[1024];
+	snprintf(ca, sizeof(ca), "%s      }\n      net2 {\n%s        esp_proposals = aes256gcm16\n",
+		 child1_extra, net2_a);
+	snprintf(cb, sizeof(cb), "%s      }\n      net2 {\n%s        esp_proposals = aes256gcm16\n",
+		 child1_extra, net2_b);
+	make_conf(conf_a, sizeof(conf_a), "192.0.2.1", "198.51.100.2", "10.1.0.0/24",
+		  "10.2.0.0/24", "aes256gcm16-prfsha256-x25519", "aes256gcm16", "s3cret-key",
+		  extra, ca);
+	make_conf(conf_b, sizeof(conf_b), "198.51.100.2", "192.0.2.1", "10.2.0.0/24",
+		  "10.1.0.0/24", "aes256gcm16-prfsha256-x25519", "aes256gcm16", "s3cret-key",
+		  extra, cb);
+}
+
+#define NET2_A "        local_ts = 10.1.1.0/24\n        remote_ts = 10.2.1.0/24\n"
+#define NET2_B "        local_ts = 10.2.1.0/24\n        remote_ts = 10.1.1.0/24\n"
+
+/* Both children up over one NAT-T IKE SA. */
+static void up_two_natt(struct harness *h)
+{
+	confs_two("    encap = yes\n", "", NET2_A, NET2_B);
+	assert_int_equal(h_init(h, conf_a, conf_b), 0);
+}
+
+static void establish_two(struct harness *h)
+{
+	char err[128];
+	establish(h);
+	assert_int_equal(ike_initiate(h->a.core, "site", "net2", h->now, err, sizeof(err)), 0);
+	h_pump(h);
+	assert_int_equal(h_count_children(&h->a), 2);
+	assert_int_equal(h_count_children(&h->b), 2);
+	assert_true(h_first_sa(&h->b)->natt);
+}
+
+/* a sends an authenticated request (a liveness check) that reaches b from `from`. */
+static void dpd_from(struct harness *h, const struct addr *from)
+{
+	struct ike_sa *sa = (struct ike_sa *)h_first_sa(&h->a);
+	ike_sa_queue(sa, TASK_DPD, NULL, 0);
+	ike_sa_run_tasks(sa);
+	assert_int_equal(h->n_wire, 1);
+	h->wire[0].remote = *from;
+	h_pump(h);
+}
+
+struct sa_keys {
+	uint32_t spi;
+	uint8_t ekey[PFKEY_KEY_MAX];
+	uint16_t len;
+};
+
+static void save_keys(struct h_peer *p, uint32_t spi, struct sa_keys *k)
+{
+	const struct pfkey_sa *s = h_find_sa(p, spi);
+	assert_non_null(s);
+	k->spi = spi;
+	k->len = s->ekey_len;
+	memcpy(k->ekey, s->ekey, s->ekey_len);
+	assert_memory_not_equal(k->ekey, (uint8_t[PFKEY_KEY_MAX]){ 0 }, k->len);
+}
+
+static void assert_keys(struct h_peer *p, const struct sa_keys *k)
+{
+	const struct pfkey_sa *s = h_find_sa(p, k->spi);
+	assert_non_null(s);
+	assert_int_equal(s->ekey_len, k->len);
+	assert_memory_equal(s->ekey, k->ekey, k->len);
+}
+
+/* The peer's NAT mapping moves to another port: every child's SAs are re-installed
+ * with the new port and the same keys (they were once re-installed all-zero). */
+static void test_nat_rebind_port_keeps_keys(void **state)
+{
+	struct harness h;
+	up_two_natt(&h);
+	establish_two(&h);
+	struct sa_keys k[4];
+	int n = 0;
+	for (const struct child_sa *c = h_first_sa(&h.b)->children; c; c = c->next) {
+		save_keys(&h.b, c->spi_in, &k[n++]);
+		save_keys(&h.b, c->spi_out, &k[n++]);
+	}
+	struct addr from = h.a.addr;
+	from.port = 4501;
+	dpd_from(&h, &from);
+	assert_int_equal(h_first_sa(&h.b)->remote.port, 4501);
+	for (int i = 0; i < 4; i++)
+		assert_keys(&h.b, &k[i]);
+	for (const struct child_sa *c = h_first_sa(&h.b)->children; c; c = c->next) {
+		assert_int_equal(h_find_sa(&h.b, c->spi_out)->natt_dport, 4501);
+		assert_int_equal(h_find_sa(&h.b, c->spi_in)->natt_sport, 4501);
+		/* Still the peer's keys. */
+		const struct pfkey_sa *peer_in = h_find_sa(&h.a, c->spi_out);
+		assert_memory_equal(peer_in->ekey, h_find_sa(&h.b, c->spi_out)->ekey,
+				    peer_in->ekey_len);
+	}
+	h_free(&h);
+}
+
+static void h_collect(void *arg, const uint8_t *msg, size_t len)
+{
+	buf_put(arg, msg, len);
+}
+
+/* What b's engine sends. */
+struct sent {
+	unsigned n;
+	struct addr dst;
+	uint8_t pkt[2048];
+	size_t len;
+};
+
+static void hook_sent(void *arg, const struct addr *src, const struct addr *dst, bool udp,
+		      const uint8_t *pkt, size_t len)
+{
+	struct sent *s = arg;
+	s->n++;
+	s->dst = *dst;
+	s->len = len < sizeof(s->pkt) ? len : sizeof(s->pkt);
+	memcpy(s->pkt, pkt, s->len);
+}
+
+static size_t udp4(uint8_t *p, const char *src, const char *dst)
+{
+	struct addr s, d;
+	assert_int_equal(addr_parse(src, &s), 0);
+	assert_int_equal(addr_parse(dst, &d), 0);
+	memset(p, 0, 48);
+	p[0] = 0x45;
+	put_u16(p + 2, 48);
+	p[8] = 64;
+	p[9] = 17;
+	memcpy(p + 12, s.u.b, 4);
+	memcpy(p + 16, d.u.b, 4);
+	put_u16(p + 20, 1000);
+	put_u16(p + 22, 2000);
+	put_u16(p + 24, 28);
+	return 48;
+}
+
+/* The peer's NAT mapping moves to another address: the outbound SAs (keyed by SPI and
+ * destination in the engine) and the policies' tunnel endpoints follow it, and the
+ * sequence number goes on under the same key. */
+static void test_nat_rebind_address_moves_sas(void **state)
+{
+	struct harness h;
+	struct sent sent = { 0 };
+	up_two_natt(&h);
+	assert_int_equal(h_use_engine(&h.b, hook_sent, &sent), 0);
+	establish_two(&h);
+	uint8_t pkt[64];
+	size_t len = udp4(pkt, "10.2.0.5", "10.1.0.5");
+	assert_int_equal(esp_engine_output_packet(h.b.engine, pkt, len), ESP_V_SENT);
+	assert_int_equal(get_u32(sent.pkt + 4), 1);
+	struct sa_keys k[4];
+	int n = 0;
+	for (const struct child_sa *c = h_first_sa(&h.b)->children; c; c = c->next) {
+		save_keys(&h.b, c->spi_in, &k[n++]);
+		save_keys(&h.b, c->spi_out, &k[n++]);
+	}
+	struct addr from, old = h.a.addr;
+	assert_int_equal(addr_parse("203.0.113.7", &from), 0);
+	from.port = 4500;
+	dpd_from(&h, &from);
+	assert_true(addr_equal(&h_first_sa(&h.b)->remote, &from));
+	for (int i = 0; i < 4; i++)
+		assert_keys(&h.b, &k[i]);
+	struct esp_sa_stats st;
+	for (const struct child_sa *c = h_first_sa(&h.b)->children; c; c = c->next) {
+		assert_int_equal(esp_engine_sa_stats(h.b.engine, c->spi_out, &from, &st), 0);
+		assert_int_equal(esp_engine_sa_stats(h.b.engine, c->spi_out, &old, &st), -1);
+		assert_true(addr_equal_ip(&h_find_sa(&h.b, c->spi_out)->dst, &from));
+		assert_true(addr_equal_ip(&h_find_sa(&h.b, c->spi_in)->src, &from));
+	}
+	for (int i = 0; i < h.b.n_policies; i++) {
+		const struct pfkey_policy *p = &h.b.pols[i];
+		assert_true(addr_equal_ip(p->dir == IPSEC_DIR_OUTBOUND ? &p->tunnel_dst
+								   : &p->tunnel_src, &from));
+	}
+	/* ESP goes to the new address and its sequence number did not restart. */
+	assert_int_equal(esp_engine_output_packet(h.b.engine, pkt, len), ESP_V_SENT);
+	assert_true(addr_equal_ip(&sent.dst, &from));
+	assert_int_equal(sent.dst.port, 4500);
+	assert_int_equal(get_u32(sent.pkt + 4), 2);
+	len = udp4(pkt, "10.2.1.5", "10.1.1.5");
+	assert_int_equal(esp_engine_output_packet(h.b.engine, pkt, len), ESP_V_SENT);
+	assert_true(addr_equal_ip(&sent.dst, &from));
+	h_free(&h);
+}
+
+/* The SA carries every selector of a child, as installed and as rekeyed. */
+static void assert_sa_sels(struct h_peer *p, uint32_t spi, const char *src0, const char *src1,
+			   const char *dst0, const char *dst1)
+{
+	const struct pfkey_sa *s = h_find_sa(p, spi);
+	char x[SELECTOR_STRLEN];
+	assert_non_null(s);
+	assert_true(s->has_sel);
+	assert_int_equal(s->n_sel_src, 2);
+	assert_int_equal(s->n_sel_dst, 2);
+	assert_string_equal(selector_fmt(&s->sel_src[0], x, sizeof(x)), src0);
+	assert_string_equal(selector_fmt(&s->sel_src[1], x, sizeof(x)), src1);
+	assert_string_equal(selector_fmt(&s->sel_dst[0], x, sizeof(x)), dst0);
+	assert_string_equal(selector_fmt(&s->sel_dst[1], x, sizeof(x)), dst1);
+}
+
+static void assert_four_sels(struct harness *h)
+{
+	const struct child_sa *ca = h_first_sa(&h->a)->children;
+	const struct child_sa *cb = h_first_sa(&h->b)->children;
+	assert_sa_sels(&h->a, ca->spi_in, "10.2.0.0/24", "10.4.0.0/24", "10.1.0.0/24",
+		       "10.3.0.0/24");
+	assert_sa_sels(&h->a, ca->spi_out, "10.1.0.0/24", "10.3.0.0/24", "10.2.0.0/24",
+		       "10.4.0.0/24");
+	assert_sa_sels(&h->b, cb->spi_in, "10.1.0.0/24", "10.3.0.0/24", "10.2.0.0/24",
+		       "10.4.0.0/24");
+}
+
+/* Two local and two remote TS: four policies per direction pair, and inbound ESP from
+ * the second pair is delivered (it was once a selector drop: the SA had only the
+ * first pair). */
+static void test_child_several_ts(void **state)
+{
+	struct harness h;
+	struct sent sa_sent = { 0 }, sb_sent = { 0 };
+	char err[64];
+	make_conf(conf_a, sizeof(conf_a), "192.0.2.1", "198.51.100.2", "10.1.0.0/24,10.3.0.0/24",
+		  "10.2.0.0/24,10.4.0.0/24", "aes256gcm16-prfsha256-x25519", "aes256gcm16",
+		  "s3cret-key", "", "");
+	make_conf(conf_b, sizeof(conf_b), "198.51.100.2", "192.0.2.1", "10.2.0.0/24,10.4.0.0/24",
+		  "10.1.0.0/24,10.3.0.0/24", "aes256gcm16-prfsha256-x25519", "aes256gcm16",
+		  "s3cret-key", "", "");
+	assert_int_equal(h_init(&h, conf_a, conf_b), 0);
+	assert_int_equal(h_use_engine(&h.a, hook_sent, &sa_sent), 0);
+	assert_int_equal(h_use_engine(&h.b, hook_sent, &sb_sent), 0);
+	establish(&h);
+	assert_int_equal(h_count_children(&h.b), 1);
+	assert_int_equal(h.a.n_policies, 8);
+	assert_four_sels(&h);
+	uint8_t pkt[64];
+	size_t len = udp4(pkt, "10.3.0.5", "10.4.0.9");
+	assert_int_equal(esp_engine_output_packet(h.a.engine, pkt, len), ESP_V_SENT);
+	struct addr from = h.a.addr, to = h.b.addr;
+	assert_int_equal(esp_engine_input_packet(h.b.engine, &from, &to, false, sa_sent.pkt,
+						 sa_sent.len), ESP_V_DELIVERED);
+	/* The rekeyed child carries them all too. */
+	assert_int_equal(ike_rekey(h.a.core, NULL, 0, "net", 0, h.now, err, sizeof(err)), 0);
+	h_pump(&h);
+	assert_int_equal(h.a.child_rekeys, 1);
+	assert_int_equal(h_count_children(&h.a), 1);
+	assert_four_sels(&h);
+	assert_int_equal(esp_engine_output_packet(h.a.engine, pkt, len), ESP_V_SENT);
+	assert_int_equal(esp_engine_input_packet(h.b.engine, &from, &to, false, sa_sent.pkt,
+						 sa_sent.len), ESP_V_DELIVERED);
+	h_free(&h);
+}
+
+/* SAs (larval or not) the engine behind a peer holds. */
+static int engine_sa_count(struct h_peer *p)
+{
+	struct buf req, reply;
+	struct pfkey_endpoint to = { h_collect, &reply };
+	buf_init(&req);
+	buf_init(&reply);
+	pfkey_build_simple(&req, SADB_DUMP, SADB_SATYPE_ESP, 1);
+	esp_engine_pfkey_input(p->engine, req.data, req.len, &to);
+	int n = 0;
+	for (size_t off = 0, len; (len = pfkey_first_len(reply.data + off, reply.len - off));
+	     off += len) {
+		struct sadb_msg hdr;
+		memcpy(&hdr, reply.data + off, sizeof(hdr));
+		n += hdr.sadb_msg_errno == 0;
+	}
+	buf_free(&req);
+	buf_wipe_free(&reply);
+	return n;
+}
+
+static void engines_both(struct harness *h, struct sent *sa, struct sent *sb)
+{
+	assert_int_equal(h_use_engine(&h->a, hook_sent, sa), 0);
+	assert_int_equal(h_use_engine(&h->b, hook_sent, sb), 0);
+}
+
+/* A negotiation that fails leaves no larval SA (reserved SPI) in the engine: neither
+ * in IKE_AUTH (NO_PROPOSAL_CHOSEN, TS_UNACCEPTABLE, failed authentication) nor in
+ * CREATE_CHILD_SA. They used to stay for the engine's 180 s. */
+static void test_failed_child_releases_spi(void **state)
+{
+	struct harness h;
+	struct sent s1 = { 0 }, s2 = { 0 };
+	char err[128];
+	/* NO_PROPOSAL_CHOSEN in IKE_AUTH, then in CREATE_CHILD_SA. */
+	confs("aes256gcm16-prfsha256-x25519", "aes256gcm16-prfsha256-x25519", "aes256gcm16",
+	      "aes128-sha1", "s3cret-key", "", "");
+	assert_int_equal(h_init(&h, conf_a, conf_b), 0);
+	engines_both(&h, &s1, &s2);
+	establish(&h);
+	assert_int_equal(h_count_sas(&h.a, IKE_ESTABLISHED), 1);
+	assert_int_equal(h_count_children(&h.a), 0);
+	assert_int_equal(engine_sa_count(&h.a), 0);
+	assert_int_equal(engine_sa_count(&h.b), 0);
+	assert_int_equal(ike_initiate(h.a.core, "site", "net", h.now, err, sizeof(err)), 0);
+	h_pump(&h);
+	assert_int_equal(h_count_children(&h.a), 0);
+	assert_int_equal(engine_sa_count(&h.a), 0);
+	assert_int_equal(engine_sa_count(&h.b), 0);
+	h_free(&h);
+
+	/* TS_UNACCEPTABLE. */
+	confs("aes256gcm16-prfsha256-x25519", "aes256gcm16-prfsha256-x25519", "aes256gcm16",
+	      "aes256gcm16", "s3cret-key", "", "");
+	char *p = strstr(conf_b, "remote_ts = 10.1.0.0/24");
+	memcpy(p, "remote_ts = 10.9.0.0/24", strlen("remote_ts = 10.9.0.0/24"));
+	assert_int_equal(h_init(&h, conf_a, conf_b), 0);
+	engines_both(&h, &s1, &s2);
+	establish(&h);
+	assert_int_equal(h_count_sas(&h.a, IKE_ESTABLISHED), 1);
+	assert_int_equal(h_count_children(&h.a), 0);
+	assert_int_equal(engine_sa_count(&h.a), 0);
+	assert_int_equal(engine_sa_count(&h.b), 0);
+	h_free(&h);
+
+	/* Authentication failure. */
+	confs("aes256gcm16-prfsha256-x25519", "aes256gcm16-prfsha256-x25519", "aes256gcm16",
+	      "aes256gcm16", "another-key", "", "");
+	assert_int_equal(h_init(&h, conf_a, conf_b), 0);
+	engines_both(&h, &s1, &s2);
+	establish(&h);
+	h_advance(&h, 2000);
+	assert_null(h_first_sa(&h.a));
+	assert_int_equal(engine_sa_count(&h.a), 0);
+	assert_int_equal(engine_sa_count(&h.b), 0);
+	h_free(&h);
+
+	/* An established child and its deletion: its SAs go, no larval one stays. */
+	confs("aes256gcm16-prfsha256-x25519", "aes256gcm16-prfsha256-x25519", "aes256gcm16",
+	      "aes256gcm16", "s3cret-key", "", "");
+	assert_int_equal(h_init(&h, conf_a, conf_b), 0);
+	engines_both(&h, &s1, &s2);
+	establish(&h);
+	assert_int_equal(engine_sa_count(&h.a), 2);
+	assert_int_equal(engine_sa_count(&h.b), 2);
+	assert_int_equal(ike_terminate(h.a.core, NULL, 0, "net", 0, h.now, err, sizeof(err)), 0);
+	h_pump(&h);
+	assert_int_equal(engine_sa_count(&h.a), 0);
+	assert_int_equal(engine_sa_count(&h.b), 0);
+	h_free(&h);
+}
+
+static void reload_a(struct harness *h)
+{
+	char err[512];
+	struct ctree *t = conf_parse_string(conf_a, "a.conf", err, sizeof(err));
+	struct config *cfg = config_build(t, err, sizeof(err));
+	ctree_free(t);
+	assert_non_null(cfg);
+	ike_load_config(h->a.core, cfg, h->now);
+	h_pump(h);
+}
+
+static void assert_two_installed(struct harness *h)
+{
+	assert_int_equal(h_count_sas(&h->a, IKE_ESTABLISHED), 1);
+	assert_int_equal(h_count_sas(&h->b, IKE_ESTABLISHED), 1);
+	assert_int_equal(h_count_children(&h->a), 2);
+	assert_int_equal(h_count_children(&h->b), 2);
+	for (const struct child_sa *c = h_first_sa(&h->a)->children; c; c = c->next)
+		assert_int_equal(c->state, CHILD_INSTALLED);
+	for (const struct child_sa *c = h_first_sa(&h->b)->children; c; c = c->next)
+		assert_int_equal(c->state, CHILD_INSTALLED);
+	assert_string_not_equal(h_first_sa(&h->a)->children->cfg->name,
+				h_first_sa(&h->a)->children->next->cfg->name);
+}
+
+/* Every start_action=start child of a connection comes up (the first in IKE_AUTH, the
+ * other by CREATE_CHILD_SA; the second was once never tried), a reload starts no
+ * copies, and close_action=restart brings both back. */
+static void test_two_start_children(void **state)
+{
+	struct harness h;
+	char err[64];
+	confs_two("", "        start_action = start\n        close_action = restart\n",
+		  NET2_A "        start_action = start\n        close_action = restart\n", NET2_B);
+	/* Only a starts (b ignores them). */
+	for (char *p; (p = strstr(conf_b, "start_action = start"));)
+		memcpy(p, "start_action = none ", 20);
+	for (char *p; (p = strstr(conf_b, "close_action = restart"));)
+		memcpy(p, "close_action = none   ", 22);
+	assert_int_equal(h_init(&h, conf_a, conf_b), 0);	/* a starts them on load */
+	h_advance(&h, 5000);	/* b was not there yet: a retransmits */
+	assert_two_installed(&h);
+	reload_a(&h);
+	reload_a(&h);
+	assert_two_installed(&h);
+	/* b closes the IKE SA: a restarts both children. */
+	assert_int_equal(ike_terminate(h.b.core, NULL, 0, NULL, 0, h.now, err, sizeof(err)), 0);
+	h_pump(&h);
+	h_advance(&h, 2000);
+	assert_two_installed(&h);
+	h_free(&h);
+}
+
+/* ==== end h-ike block ==== */
+
 int main(void)
 {
 	log_set_all_levels(getenv("TLOG") ? atoi(getenv("TLOG")) : -1);
@@ -943,6 +1354,12 @@ int main(void)
 		cmocka_unit_test(test_ts_mismatch),
 		cmocka_unit_test(test_unprotected_messages_rejected),
 		cmocka_unit_test(test_garbage_does_not_disturb),
+		/* h-ike */
+		cmocka_unit_test(test_nat_rebind_port_keeps_keys),
+		cmocka_unit_test(test_nat_rebind_address_moves_sas),
+		cmocka_unit_test(test_child_several_ts),
+		cmocka_unit_test(test_failed_child_releases_spi),
+		cmocka_unit_test(test_two_start_children),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -79,8 +79,9 @@ static struct pfkey_sa sample_sa(void)
 	sa.natt_sport = 4500;
 	sa.natt_dport = 31337;
 	sa.natt_oa = mkaddr("10.9.9.9");
-	sa.sel_src = mksel("10.1.0.0/16");
-	sa.sel_dst = mksel("10.2.0.1-10.2.0.9[udp/500-510]");
+	sa.sel_src[0] = mksel("10.1.0.0/16");
+	sa.sel_dst[0] = mksel("10.2.0.1-10.2.0.9[udp/500-510]");
+	sa.n_sel_src = sa.n_sel_dst = 1;
 	sa.has_sel = true;
 	return sa;
 }
@@ -136,8 +137,12 @@ static void assert_sa_equal(const struct pfkey_sa *a, const struct pfkey_sa *b, 
 	assert_true(addr_equal(&a->natt_oa, &b->natt_oa));
 	assert_int_equal(a->has_sel, b->has_sel);
 	if (a->has_sel) {
-		assert_true(selector_equal(&a->sel_src, &b->sel_src));
-		assert_true(selector_equal(&a->sel_dst, &b->sel_dst));
+		assert_int_equal(a->n_sel_src, b->n_sel_src);
+		assert_int_equal(a->n_sel_dst, b->n_sel_dst);
+		for (size_t i = 0; i < a->n_sel_src; i++)
+			assert_true(selector_equal(&a->sel_src[i], &b->sel_src[i]));
+		for (size_t i = 0; i < a->n_sel_dst; i++)
+			assert_true(selector_equal(&a->sel_dst[i], &b->sel_dst[i]));
 	}
 }
 
@@ -811,6 +816,106 @@ static void test_format(void **state)
 	buf_free(&b);
 }
 
+/* ==== h-ike: SA selector lists (a CHILD_SA with several TS) ==== */
+
+static struct pfkey_sa list_sa(size_t ns, size_t nd)
+{
+	struct pfkey_sa sa = sample_sa();
+	char s[64];
+	sa.n_sel_src = (uint8_t)ns;
+	sa.n_sel_dst = (uint8_t)nd;
+	for (size_t i = 0; i < ns; i++) {
+		snprintf(s, sizeof(s), i == 2 ? "fd00:%zx::/64" : "10.%zu.0.0/16[tcp]", i + 1);
+		sa.sel_src[i] = mksel(s);
+	}
+	for (size_t i = 0; i < nd; i++) {
+		snprintf(s, sizeof(s), i == 1 ? "fd01:%zx::/64[udp/500]" : "172.16.%zu.0/24", i);
+		sa.sel_dst[i] = mksel(s);
+	}
+	return sa;
+}
+
+static void test_sa_selector_list_round_trip(void **state)
+{
+	static const size_t sizes[][2] = { { 2, 2 }, { 1, 3 }, { 4, 1 }, { 16, 16 } };
+	for (size_t k = 0; k < sizeof(sizes) / sizeof(sizes[0]); k++) {
+		struct pfkey_sa sa = list_sa(sizes[k][0], sizes[k][1]), out;
+		struct pfkey_msg m;
+		struct buf b;
+		char err[128];
+		buf_init(&b);
+		pfkey_build_sa(&b, SADB_UPDATE, 5, &sa);
+		if (k == 0)
+			write_corpus("update_selector_list", &b);
+		decode_ok(&b, &m);
+		assert_int_equal(pfkey_msg_sa(&m, &out, err, sizeof(err)), 0);
+		assert_sa_equal(&sa, &out, true);
+		buf_wipe_free(&b);
+	}
+	/* No src/dst pair of one family: no selectors are sent (the engine then
+	 * falls back to the policies). */
+	struct pfkey_sa sa = list_sa(1, 2), out;
+	sa.sel_dst[0] = sa.sel_dst[1];
+	sa.n_sel_dst = 1;
+	struct pfkey_msg m;
+	struct buf b;
+	char err[128];
+	buf_init(&b);
+	pfkey_build_sa(&b, SADB_ADD, 5, &sa);
+	decode_ok(&b, &m);
+	assert_int_equal(pfkey_msg_sa(&m, &out, err, sizeof(err)), 0);
+	assert_false(out.has_sel);
+	/* The first same-family pair leads; the rest follow. */
+	sa = list_sa(3, 2);
+	sa.sel_src[0] = sa.sel_src[2];	/* v6 first: pairs with dst[1] */
+	buf_reset(&b);
+	pfkey_build_sa(&b, SADB_ADD, 5, &sa);
+	decode_ok(&b, &m);
+	assert_int_equal(pfkey_msg_sa(&m, &out, err, sizeof(err)), 0);
+	assert_int_equal(out.n_sel_src, 3);
+	assert_int_equal(out.n_sel_dst, 2);
+	assert_true(selector_equal(&out.sel_src[0], &sa.sel_src[0]));
+	assert_true(selector_equal(&out.sel_dst[0], &sa.sel_dst[1]));
+	assert_true(selector_equal(&out.sel_dst[1], &sa.sel_dst[0]));
+	buf_wipe_free(&b);
+}
+
+static void test_reject_bad_selector_list(void **state)
+{
+	struct pfkey_sa sa = list_sa(16, 2);
+	struct buf b;
+	buf_init(&b);
+	pfkey_build_sa(&b, SADB_ADD, 1, &sa);
+	size_t off = ext_off(&b, PFKEY_X_EXT_SELECTOR);
+	size_t more = off + sizeof(struct sadb_x_tsunagi_sel);
+	size_t last = more + 15 * sizeof(struct sadb_x_tsunagi_sel_more);	/* the dst one */
+	struct sadb_ext e;
+	memcpy(&e, b.data + off, sizeof(e));
+	assert_int_equal(e.sadb_ext_len * 8, 80 + 16 * 40);
+	assert_int_equal(b.data[last], PFKEY_SEL_DST);
+	/* A 17th source. */
+	b.data[last] = PFKEY_SEL_SRC;
+	expect_reject(b.data, b.len, "more than 16 selectors");
+	b.data[last] = 3;
+	expect_reject(b.data, b.len, "unknown side 3");
+	b.data[last] = PFKEY_SEL_DST;
+	b.data[last + 1] = 99;
+	expect_reject(b.data, b.len, "unknown family 99");
+	b.data[last + 1] = AF_INET6;
+	b.data[last + 8] = 0xff;	/* lo above hi */
+	expect_reject(b.data, b.len, "reversed range");
+	b.data[last + 8] = 0xfd;
+	/* A length that leaves part of an entry. */
+	set_u16(b.data + off, (uint16_t)(e.sadb_ext_len - 1));
+	expect_reject(b.data, b.len, "not a multiple of 40");
+	set_u16(b.data + off, e.sadb_ext_len);
+	struct pfkey_msg m;
+	decode_ok(&b, &m);
+	buf_wipe_free(&b);
+}
+
+/* ==== end h-ike block ==== */
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -838,6 +943,9 @@ int main(void)
 		cmocka_unit_test(test_views_require_extensions),
 		cmocka_unit_test(test_alg_mapping),
 		cmocka_unit_test(test_format),
+		/* h-ike */
+		cmocka_unit_test(test_sa_selector_list_round_trip),
+		cmocka_unit_test(test_reject_bad_selector_list),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
