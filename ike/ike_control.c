@@ -18,12 +18,26 @@ static struct child_cfg *child_cfg_find(struct conn *c, const char *name)
 	return NULL;
 }
 
-static struct ike_sa *established_for(struct ike *core, struct conn *c)
+/* The IKE SA to start a child of connection c on, if one is up or coming up. After a
+ * reload, the SA still runs on the connection's previous generation: the child is then
+ * made from that generation's config of the same name (*cc), which lives as long as
+ * the SA does, rather than from the new one. */
+static struct ike_sa *established_for(struct ike *core, struct conn *c, struct child_cfg **cc)
 {
-	for (struct ike_sa *sa = core->sas; sa; sa = sa->next)
-		if (sa->conn == c && (sa->state == IKE_ESTABLISHED || sa->state == IKE_CONNECTING ||
-				      sa->state == IKE_CREATED))
+	for (struct ike_sa *sa = core->sas; sa; sa = sa->next) {
+		if (!sa->conn || (sa->state != IKE_ESTABLISHED && sa->state != IKE_CONNECTING &&
+				  sa->state != IKE_CREATED))
+			continue;
+		if (sa->conn == c)
 			return sa;
+		if (sa->conn->retired && *cc && strcmp(sa->conn->cfg->name, c->cfg->name) == 0) {
+			struct child_cfg *old = child_cfg_find(sa->conn, (*cc)->name);
+			if (old) {
+				*cc = old;
+				return sa;
+			}
+		}
+	}
 	return NULL;
 }
 
@@ -60,7 +74,7 @@ int ike_initiate(struct ike *core, const char *conn_name, const char *child, ms_
 	}
 	if (!cc)
 		cc = c->cfg->children;
-	struct ike_sa *sa = established_for(core, c);
+	struct ike_sa *sa = established_for(core, c, &cc);
 	if (sa) {
 		if (cc)
 			ike_sa_queue(sa, TASK_CHILD_CREATE, cc, 0);

@@ -9,8 +9,9 @@
 # unchanged: traffic flows both ways again, and neither end counts integrity failures
 # (before the fix, the SAs were reinstalled with all-zero keys; and on an address change
 # ESP went on to the old address).
-# A third case puts tsunagid behind the NAT as the initiator: strongSwan follows it, and
-# tsunagid's traffic goes on.
+# A third case puts tsunagid behind the NAT as the initiator: strongSwan follows it (and,
+# having no MOBIKE with kernel-libipsec, rekeys the CHILD_SA to move it), and the
+# traffic goes on through the new mapping.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/lib-extra.sh"
 iop_begin nat-rebinding
@@ -97,8 +98,9 @@ tsu_ensure_route "$NS_SA" "$TSU_TUN_A" $NET_B || iop_fail "initiator: no TUN dev
 iop_ping "$NS_HA" $HOST_B 3 || iop_fail "initiator: no traffic before the NAT moved"
 spis=$(tsu_child_spis "$NS_SA")
 nat_remap "ip protocol udp snat to $NAT_OUT:32000-32999"
+iop_wait 20 swan_log_has "$NS_SB" "remote endpoint changed from $NAT_OUT\[4500\] to $NAT_OUT\[32[0-9]{3}\]" ||
+	iop_fail "initiator: strongSwan never saw tsunagid's new mapping"
 flows_both_ways initiator
-[ "$(tsu_child_spis "$NS_SA")" = "$spis" ] || iop_fail "initiator: SPIs changed: a rekey hid the rebinding"
 d=$(tsu_integrity_drops "$NS_SA")
 [ "$d" = 0 ] || iop_fail "initiator: tsunagid counted $d integrity drops"
 swan_list_sas "$NS_SB" | grep -q "$NAT_OUT\[32[0-9][0-9][0-9]\]" ||

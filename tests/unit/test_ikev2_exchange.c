@@ -1305,6 +1305,14 @@ static void test_two_start_children(void **state)
 	reload_a(&h);
 	reload_a(&h);
 	assert_two_installed(&h);
+	/* After the reload, a child deleted and started again by hand goes on the running
+	 * IKE SA (it once made a second IKE SA: the SA's conn is the old generation). */
+	assert_int_equal(ike_terminate(h.a.core, NULL, 0, "net2", 0, h.now, err, sizeof(err)), 0);
+	h_pump(&h);
+	assert_int_equal(h_count_children(&h.a), 1);
+	assert_int_equal(ike_initiate(h.a.core, NULL, "net2", h.now, err, sizeof(err)), 0);
+	h_pump(&h);
+	assert_two_installed(&h);
 	/* b closes the IKE SA: a restarts both children. */
 	assert_int_equal(ike_terminate(h.b.core, NULL, 0, NULL, 0, h.now, err, sizeof(err)), 0);
 	h_pump(&h);
