@@ -707,28 +707,46 @@ static void expire_held(struct esp_engine *e, ms_t now)
 	pthread_mutex_unlock(&e->hold_lock);
 }
 
+static bool larval_stale(const struct esp_engine *e, const struct sa *sa, ms_t now)
+{
+	return sa->larval && now - sa->add_ms >= e->cfg.larval_ms;
+}
+
+/* Takes the unused SPIs out of the tables under the write lock. Returns them as a
+ * list through spi_next: only once an SA is out of its hash chain may that link be
+ * reused (data-plane threads walk the chains under the read lock). */
+static struct sa *remove_stale(struct esp_engine *e, ms_t now)
+{
+	struct sa *stale = NULL, *next;
+	pthread_rwlock_wrlock(&e->db_lock);
+	for (struct sa *sa = e->sad.all; sa; sa = next) {
+		next = sa->all_next;
+		if (!larval_stale(e, sa, now))
+			continue;
+		sad_remove(&e->sad, sa);
+		sa->spi_next = stale;
+		stale = sa;
+	}
+	pthread_rwlock_unlock(&e->db_lock);
+	return stale;
+}
+
+/* Runs on the control thread, the only one that changes the SAD: walking it here
+ * needs no lock. */
 void esp_engine_tick(struct esp_engine *e, ms_t now)
 {
 	atomic_store(&e->now_ms, now);
-	struct sa *stale = NULL;
+	bool any_stale = false;
 	for (struct sa *sa = e->sad.all; sa; sa = sa->all_next) {
 		if (sa->larval) {
-			if (now - sa->add_ms >= e->cfg.larval_ms) {
-				sa->spi_next = stale;	/* reused as a list link once removed */
-				stale = sa;
-			}
+			any_stale |= larval_stale(e, sa, now);
 			continue;
 		}
 		int level = atomic_load(&sa->dead) ? 2 : sa_check_time(sa, now);
 		if (level)
 			engine_report_expiry(e, sa, level);
 	}
-	if (stale) {
-		pthread_rwlock_wrlock(&e->db_lock);
-		for (struct sa *sa = stale; sa; sa = sa->spi_next)
-			sad_remove(&e->sad, sa);
-		pthread_rwlock_unlock(&e->db_lock);
-	}
+	struct sa *stale = any_stale ? remove_stale(e, now) : NULL;
 	while (stale) {
 		struct sa *next = stale->spi_next;
 		log_ctl(LOG_ESP, "SPI %08x allocated but never installed, freed", stale->cfg.spi);
