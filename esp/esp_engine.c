@@ -289,17 +289,35 @@ static void release_held(struct esp_engine *e, uint32_t reqid)
 	}
 }
 
-/* UPDATE of a live SA: same keys, new settings. The sequence number must go on
- * (AEAD nonces are built from it: restarting would reuse them), and so do the
- * replay window and the counters. No data-plane thread can still see `old`. */
+/* Marks the whole window as received: only numbers above top get through. */
+static void window_full(struct replay_window *w, uint64_t top)
+{
+	w->top = top;
+	memset(w->ring, 0xff, sizeof(w->ring));
+}
+
+/* UPDATE of a live SA: same keys, new settings (endpoints after a NAT change). To
+ * the peer and to IKE it is the same SA, so all its state goes on: the sequence
+ * number (AEAD nonces are built from it: restarting would reuse them), the replay
+ * window (a window of another size keeps its top and drops what is below), the
+ * counters, the expiry progress (or a second soft EXPIRE starts a second rekey) and
+ * the install order (an UPDATE of the old SA after a rekey must not make it win
+ * outbound). Called under the write lock after the swap: no data-plane thread is
+ * inside either SA, and none sees the new one before it has everything. */
 static void carry_over(struct sa *sa, const struct sa *old)
 {
+	sa->gen = old->gen;
 	sa->ctr = old->ctr;
 	sa->add_ms = old->add_ms;
 	atomic_store(&sa->use_ms, atomic_load(&old->use_ms));
+	atomic_store(&sa->dead, atomic_load(&old->dead));
+	atomic_store(&sa->soft_state, atomic_load(&old->soft_state));
+	atomic_store(&sa->hard_state, atomic_load(&old->hard_state));
 	sa->out.seq = old->out.seq;
 	if (old->in.rw.size == sa->in.rw.size && old->in.rw.esn == sa->in.rw.esn)
 		sa->in.rw = old->in.rw;
+	else
+		window_full(&sa->in.rw, old->in.rw.top);
 	sa->in.last_seq = old->in.last_seq;
 }
 
@@ -338,14 +356,11 @@ static int h_add_update(struct esp_engine *e, const struct pfkey_msg *m,
 	if (old)
 		sad_remove(&e->sad, old);
 	sad_insert(&e->sad, sa);
+	/* An UPDATE of a larval SA just fills it in. */
+	if (old && !old->larval)
+		carry_over(sa, old);
 	pthread_rwlock_unlock(&e->db_lock);
-	if (old) {
-		/* An UPDATE of a live SA (new endpoints after a NAT change) keeps its
-		 * counters; one of a larval SA just fills it in. */
-		if (!old->larval)
-			carry_over(sa, old);
-		sa_free(old);
-	}
+	sa_free(old);
 	log_ctl(LOG_ESP, "installed %s (%s, %s)", desc,
 		pfkey_ealg_name(sa->cfg.ealg), sa->cfg.mode == IPSEC_MODE_TUNNEL ? "tunnel"
 										 : "transport");

@@ -949,6 +949,64 @@ static void test_update_keeps_sequence(void **state)
 	fixture_free(b);
 }
 
+/* An UPDATE of a live SA is the same SA: replay window, counters and expiry progress
+ * go on (a second soft EXPIRE would start a second rekey), and it does not become
+ * newer than an SA installed after it. */
+static void test_update_keeps_state(void **state)
+{
+	struct fixture *a = fixture_new(), *b = fixture_new();
+	setup_pair(a, b, false);
+	struct pfkey_sa sa = gcm_sa(0xa0001, 1, GW_A, GW_B);
+	sa.has_soft = true;
+	sa.soft.packets = 1;
+	assert_int_equal(add_sa(a, SADB_UPDATE, &sa), 0);
+	uint8_t pkt[256], first[4096];
+	size_t len = udp_packet(pkt, "10.1.0.5", "10.2.0.9", 7, 40);
+	bool hard = false;
+	assert_int_equal(esp_engine_output_packet(a->e, pkt, len), ESP_V_SENT);
+	assert_int_equal(drain_expires(a, &hard), 1);
+	assert_false(hard);
+	size_t first_len = a->wire.last_len;
+	memcpy(first, a->wire.last, first_len);
+	assert_int_equal(deliver_to(b, a), ESP_V_DELIVERED);
+
+	/* New endpoints, same keys, on both sides. */
+	sa.natt_type = UDP_ENCAP_ESPINUDP;
+	sa.natt_sport = sa.natt_dport = 4500;
+	assert_int_equal(add_sa(a, SADB_UPDATE, &sa), 0);
+	assert_int_equal(add_sa(b, SADB_UPDATE, &sa), 0);
+	/* The soft expiry was reported already: not again, by packet or by timer. */
+	assert_int_equal(esp_engine_output_packet(a->e, pkt, len), ESP_V_SENT);
+	assert_int_equal(get_u32(a->wire.last + 4), 2);
+	assert_int_equal(drain_expires(a, &hard), 0);
+	esp_engine_tick(a->e, T0 + 1000);
+	assert_int_equal(drain_expires(a, &hard), 0);
+	assert_int_equal(stats(a, 0xa0001, GW_B).packets, 2);
+	/* B's window still knows packet 1. */
+	struct addr s = A(GW_A), d = A(GW_B);
+	assert_int_equal(esp_engine_input_packet(b->e, &s, &d, false, first, first_len),
+			 ESP_V_DROPPED);
+	assert_int_equal(stats(b, 0xa0001, GW_B).replay, 1);
+	assert_int_equal(stats(b, 0xa0001, GW_B).packets, 1);
+	/* A larger window does not forget what was received either. */
+	sa.replay_window = 128;
+	assert_int_equal(add_sa(b, SADB_UPDATE, &sa), 0);
+	assert_int_equal(esp_engine_input_packet(b->e, &s, &d, false, first, first_len),
+			 ESP_V_DROPPED);
+	assert_int_equal(deliver_to(b, a), ESP_V_DELIVERED);
+
+	/* After a rekey, an UPDATE of the old SA does not take traffic back from the new. */
+	struct pfkey_sa sa2 = gcm_sa(0xa0002, 1, GW_A, GW_B);
+	assert_int_equal(add_sa(a, SADB_ADD, &sa2), 0);
+	sa.natt_type = 0;
+	sa.natt_sport = sa.natt_dport = 0;
+	assert_int_equal(add_sa(a, SADB_UPDATE, &sa), 0);
+	assert_int_equal(esp_engine_output_packet(a->e, pkt, len), ESP_V_SENT);
+	assert_int_equal(get_u32(a->wire.last), 0xa0002);
+	fixture_free(a);
+	fixture_free(b);
+}
+
 static void test_cbc_sha256(void **state)
 {
 	struct fixture *a = fixture_new(), *b = fixture_new();
@@ -996,6 +1054,7 @@ int main(void)
 		cmocka_unit_test(test_expire_packets),
 		cmocka_unit_test(test_make_before_break),
 		cmocka_unit_test(test_update_keeps_sequence),
+		cmocka_unit_test(test_update_keeps_state),
 		cmocka_unit_test(test_cbc_sha256),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
