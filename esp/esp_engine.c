@@ -271,18 +271,21 @@ static void release_held(struct esp_engine *e, uint32_t reqid)
 {
 	size_t slot = e->cfg.mtu;
 	for (struct sp *sp = e->spd.list[IPSEC_DIR_OUTBOUND]; sp; sp = sp->next) {
-		if (sp->p.reqid != reqid || !sp->nheld)
+		if (sp->p.reqid != reqid)
 			continue;
 		unsigned n = 0;
 		uint16_t lens[SP_HOLD_MAX];
+		/* Data-plane threads hold packets under this lock: nheld is theirs too. */
 		pthread_mutex_lock(&e->hold_lock);
 		for (unsigned i = 0; i < sp->nheld && i < ESP_BATCH; i++, n++) {
 			memcpy(e->ctl.bufs + i * e->ctl.slot + ESP_HEADROOM, sp->held + i * slot,
 			       sp->held_len[i]);
 			lens[i] = sp->held_len[i];
 		}
-		sp->nheld = 0;
-		sp->acquire_ms = 0;
+		if (n) {
+			sp->nheld = 0;
+			sp->acquire_ms = 0;
+		}
 		pthread_mutex_unlock(&e->hold_lock);
 		for (unsigned i = 0; i < n; i++)
 			path_output(&e->ctl, e->ctl.bufs + i * e->ctl.slot + ESP_HEADROOM, lens[i]);
