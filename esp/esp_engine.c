@@ -271,35 +271,56 @@ static void release_held(struct esp_engine *e, uint32_t reqid)
 {
 	size_t slot = e->cfg.mtu;
 	for (struct sp *sp = e->spd.list[IPSEC_DIR_OUTBOUND]; sp; sp = sp->next) {
-		if (sp->p.reqid != reqid || !sp->nheld)
+		if (sp->p.reqid != reqid)
 			continue;
 		unsigned n = 0;
 		uint16_t lens[SP_HOLD_MAX];
+		/* Data-plane threads hold packets under this lock: nheld is theirs too. */
 		pthread_mutex_lock(&e->hold_lock);
 		for (unsigned i = 0; i < sp->nheld && i < ESP_BATCH; i++, n++) {
 			memcpy(e->ctl.bufs + i * e->ctl.slot + ESP_HEADROOM, sp->held + i * slot,
 			       sp->held_len[i]);
 			lens[i] = sp->held_len[i];
 		}
-		sp->nheld = 0;
-		sp->acquire_ms = 0;
+		if (n) {
+			sp->nheld = 0;
+			sp->acquire_ms = 0;
+		}
 		pthread_mutex_unlock(&e->hold_lock);
 		for (unsigned i = 0; i < n; i++)
 			path_output(&e->ctl, e->ctl.bufs + i * e->ctl.slot + ESP_HEADROOM, lens[i]);
 	}
 }
 
-/* UPDATE of a live SA: same keys, new settings. The sequence number must go on
- * (AEAD nonces are built from it: restarting would reuse them), and so do the
- * replay window and the counters. No data-plane thread can still see `old`. */
+/* Marks the whole window as received: only numbers above top get through. */
+static void window_full(struct replay_window *w, uint64_t top)
+{
+	w->top = top;
+	memset(w->ring, 0xff, sizeof(w->ring));
+}
+
+/* UPDATE of a live SA: same keys, new settings (endpoints after a NAT change). To
+ * the peer and to IKE it is the same SA, so all its state goes on: the sequence
+ * number (AEAD nonces are built from it: restarting would reuse them), the replay
+ * window (a window of another size keeps its top and drops what is below), the
+ * counters, the expiry progress (or a second soft EXPIRE starts a second rekey) and
+ * the install order (an UPDATE of the old SA after a rekey must not make it win
+ * outbound). Called under the write lock after the swap: no data-plane thread is
+ * inside either SA, and none sees the new one before it has everything. */
 static void carry_over(struct sa *sa, const struct sa *old)
 {
+	sa->gen = old->gen;
 	sa->ctr = old->ctr;
 	sa->add_ms = old->add_ms;
 	atomic_store(&sa->use_ms, atomic_load(&old->use_ms));
+	atomic_store(&sa->dead, atomic_load(&old->dead));
+	atomic_store(&sa->soft_state, atomic_load(&old->soft_state));
+	atomic_store(&sa->hard_state, atomic_load(&old->hard_state));
 	sa->out.seq = old->out.seq;
 	if (old->in.rw.size == sa->in.rw.size && old->in.rw.esn == sa->in.rw.esn)
 		sa->in.rw = old->in.rw;
+	else
+		window_full(&sa->in.rw, old->in.rw.top);
 	sa->in.last_seq = old->in.last_seq;
 }
 
@@ -358,14 +379,11 @@ static int h_add_update(struct esp_engine *e, const struct pfkey_msg *m,
 	if (old)
 		sad_remove(&e->sad, old);
 	sad_insert(&e->sad, sa);
+	/* An UPDATE of a larval SA just fills it in. */
+	if (old && !old->larval)
+		carry_over(sa, old);
 	pthread_rwlock_unlock(&e->db_lock);
-	if (old) {
-		/* An UPDATE of a live SA (new endpoints after a NAT change) keeps its
-		 * counters; one of a larval SA just fills it in. */
-		if (!old->larval)
-			carry_over(sa, old);
-		sa_free(old);
-	}
+	sa_free(old);
 	log_ctl(LOG_ESP, "installed %s (%s, %s)", desc,
 		pfkey_ealg_name(sa->cfg.ealg), sa->cfg.mode == IPSEC_MODE_TUNNEL ? "tunnel"
 										 : "transport");
@@ -727,28 +745,46 @@ static void expire_held(struct esp_engine *e, ms_t now)
 	pthread_mutex_unlock(&e->hold_lock);
 }
 
+static bool larval_stale(const struct esp_engine *e, const struct sa *sa, ms_t now)
+{
+	return sa->larval && now - sa->add_ms >= e->cfg.larval_ms;
+}
+
+/* Takes the unused SPIs out of the tables under the write lock. Returns them as a
+ * list through spi_next: only once an SA is out of its hash chain may that link be
+ * reused (data-plane threads walk the chains under the read lock). */
+static struct sa *remove_stale(struct esp_engine *e, ms_t now)
+{
+	struct sa *stale = NULL, *next;
+	pthread_rwlock_wrlock(&e->db_lock);
+	for (struct sa *sa = e->sad.all; sa; sa = next) {
+		next = sa->all_next;
+		if (!larval_stale(e, sa, now))
+			continue;
+		sad_remove(&e->sad, sa);
+		sa->spi_next = stale;
+		stale = sa;
+	}
+	pthread_rwlock_unlock(&e->db_lock);
+	return stale;
+}
+
+/* Runs on the control thread, the only one that changes the SAD: walking it here
+ * needs no lock. */
 void esp_engine_tick(struct esp_engine *e, ms_t now)
 {
 	atomic_store(&e->now_ms, now);
-	struct sa *stale = NULL;
+	bool any_stale = false;
 	for (struct sa *sa = e->sad.all; sa; sa = sa->all_next) {
 		if (sa->larval) {
-			if (now - sa->add_ms >= e->cfg.larval_ms) {
-				sa->spi_next = stale;	/* reused as a list link once removed */
-				stale = sa;
-			}
+			any_stale |= larval_stale(e, sa, now);
 			continue;
 		}
 		int level = atomic_load(&sa->dead) ? 2 : sa_check_time(sa, now);
 		if (level)
 			engine_report_expiry(e, sa, level);
 	}
-	if (stale) {
-		pthread_rwlock_wrlock(&e->db_lock);
-		for (struct sa *sa = stale; sa; sa = sa->spi_next)
-			sad_remove(&e->sad, sa);
-		pthread_rwlock_unlock(&e->db_lock);
-	}
+	struct sa *stale = any_stale ? remove_stale(e, now) : NULL;
 	while (stale) {
 		struct sa *next = stale->spi_next;
 		log_ctl(LOG_ESP, "SPI %08x allocated but never installed, freed", stale->cfg.spi);

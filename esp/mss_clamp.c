@@ -18,7 +18,9 @@ static uint16_t csum_update(uint16_t hc, uint16_t old, uint16_t new)
 
 bool mss_clamp(uint8_t *pkt, const struct pkt_tuple *t, uint16_t mss)
 {
-	if (t->proto != 6 || t->total < t->hdrlen + 20)
+	/* Only the first fragment has a TCP header, and only what lies in it counts:
+	 * the options must end within this fragment (checked against doff below). */
+	if (t->proto != 6 || t->later_fragment || t->total < t->hdrlen + 20)
 		return false;
 	uint8_t *tcp = pkt + t->hdrlen;
 	size_t tcplen = t->total - t->hdrlen;

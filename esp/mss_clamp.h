@@ -10,6 +10,8 @@
 #include "esp/spd.h"
 
 /* Lowers the MSS option of a TCP SYN in pkt (parsed as t) to mss if it is larger,
- * fixing the TCP checksum incrementally (RFC 1624). Returns true if it changed. */
+ * fixing the TCP checksum incrementally (RFC 1624). Fragments other than the first,
+ * and first fragments that end inside the TCP options, are left alone. Returns true
+ * if it changed. */
 bool mss_clamp(uint8_t *pkt, const struct pkt_tuple *t, uint16_t mss);
 #endif

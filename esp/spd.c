@@ -44,8 +44,8 @@ static int parse_v4(const uint8_t *pkt, size_t len, struct pkt_tuple *t)
 	memcpy(t->dst, pkt + 16, 4);
 	t->hdrlen = ihl;
 	t->total = total;
-	bool first_fragment = (get_u16(pkt + 6) & 0x1fff) == 0;
-	if (first_fragment)
+	t->later_fragment = (get_u16(pkt + 6) & 0x1fff) != 0;
+	if (!t->later_fragment)
 		tuple_ports(t, pkt + ihl, total - ihl);
 	return 0;
 }
@@ -87,6 +87,7 @@ static int parse_v6(const uint8_t *pkt, size_t len, struct pkt_tuple *t)
 	}
 	t->proto = nh;
 	t->hdrlen = off;
+	t->later_fragment = !first_fragment;
 	if (first_fragment)
 		tuple_ports(t, pkt + off, len - off);
 	return 0;

@@ -25,6 +25,7 @@ struct pkt_tuple {
 	uint8_t src[16], dst[16];
 	size_t hdrlen;		/* IP header length including IPv6 extension headers */
 	size_t total;		/* the packet's length from its header (<= buffer length) */
+	bool later_fragment;	/* a fragment other than the first: no transport header */
 };
 
 /* Parses the IP header of pkt. Returns 0, or -1 if it is not a well-formed IPv4/IPv6

@@ -367,6 +367,71 @@ static void test_larval_timeout(void **state)
 	fixture_free(f);
 }
 
+/* GETSPI of exactly one SPI; returns the errno. */
+static int getspi_one(struct fixture *f, uint32_t spi)
+{
+	struct buf b;
+	buf_init(&b);
+	struct addr s = A(GW_B), d = A(GW_A);
+	pfkey_build_getspi(&b, 1, &s, &d, spi, spi, 4);
+	return request(f, &b);
+}
+
+/* Many unused SPIs expiring in one tick, interleaved in the hash with live SAs: far
+ * more larval SPIs than the SAD has buckets, so several share a bucket and stand in
+ * front of live SAs (GETSPI inserts at the head of a chain). Once they are freed every
+ * live SA must still be found (under ASan: no freed SA is left in a chain). */
+static void test_larval_timeout_shared_buckets(void **state)
+{
+	struct fixture *f = fixture_new();
+	enum { LIVE = 256, LARVAL = 4096 };
+	for (uint32_t i = 0; i < LIVE; i++) {
+		struct pfkey_sa p = gcm_sa(0x70000 + i, 1, GW_B, GW_A);
+		assert_int_equal(add_sa(f, SADB_ADD, &p), 0);
+	}
+	for (uint32_t i = 0; i < LARVAL; i++)
+		assert_int_equal(getspi_one(f, 0x10000 + i), 0);
+	esp_engine_tick(f->e, T0 + 180000);
+	for (uint32_t i = 0; i < LIVE; i++)
+		assert_int_equal(sa_op(f, SADB_GET, 0x70000 + i, GW_B, GW_A), 0);
+	for (uint32_t i = 0; i < LARVAL; i++)
+		assert_int_equal(sa_op(f, SADB_GET, 0x10000 + i, GW_B, GW_A), ESRCH);
+	/* Inbound packets for the freed SPIs walk the same chains. */
+	uint8_t esp[64] = { 0 };
+	struct addr s = A(GW_B), d = A(GW_A);
+	for (uint32_t i = 0; i < LARVAL; i += 7) {
+		put_u32(esp, 0x10000 + i);
+		assert_int_equal(esp_engine_input_packet(f->e, &s, &d, false, esp, sizeof(esp)),
+				 ESP_V_DROPPED);
+	}
+	/* The SPIs are free again. */
+	assert_int_equal(getspi_one(f, 0x10000), 0);
+	fixture_free(f);
+}
+
+/* IKE deletes an SPI it allocated but never installed (a failed negotiation). */
+static void test_delete_larval(void **state)
+{
+	struct fixture *f = fixture_new();
+	assert_int_equal(getspi_one(f, 0x6000), 0);
+	assert_int_equal(getspi_one(f, 0x6001), 0);
+	assert_int_equal(sa_op(f, SADB_DELETE, 0x6000, GW_B, GW_A), 0);
+	assert_int_equal(cap_hdr(&f->cap, 0)->sadb_msg_type, SADB_DELETE);
+	assert_int_equal(sa_op(f, SADB_GET, 0x6000, GW_B, GW_A), ESRCH);
+	assert_int_equal(sa_op(f, SADB_DELETE, 0x6000, GW_B, GW_A), ESRCH);
+	/* An UPDATE of it now fails; the other one is untouched. */
+	struct pfkey_sa p = gcm_sa(0x6000, 4, GW_B, GW_A);
+	assert_int_equal(add_sa(f, SADB_UPDATE, &p), ESRCH);
+	assert_int_equal(sa_op(f, SADB_GET, 0x6001, GW_B, GW_A), 0);
+	/* The SPI can be handed out again, and the timeout later frees only what is left. */
+	assert_int_equal(getspi_one(f, 0x6000), 0);
+	assert_int_equal(sa_op(f, SADB_DELETE, 0x6001, GW_B, GW_A), 0);
+	esp_engine_tick(f->e, T0 + 180000);
+	assert_int_equal(sa_op(f, SADB_GET, 0x6000, GW_B, GW_A), ESRCH);
+	assert_int_equal(simple(f, SADB_DUMP), ENOENT);
+	fixture_free(f);
+}
+
 static void test_dump_and_flush(void **state)
 {
 	struct fixture *f = fixture_new();
@@ -885,6 +950,64 @@ static void test_update_keeps_sequence(void **state)
 	fixture_free(b);
 }
 
+/* An UPDATE of a live SA is the same SA: replay window, counters and expiry progress
+ * go on (a second soft EXPIRE would start a second rekey), and it does not become
+ * newer than an SA installed after it. */
+static void test_update_keeps_state(void **state)
+{
+	struct fixture *a = fixture_new(), *b = fixture_new();
+	setup_pair(a, b, false);
+	struct pfkey_sa sa = gcm_sa(0xa0001, 1, GW_A, GW_B);
+	sa.has_soft = true;
+	sa.soft.packets = 1;
+	assert_int_equal(add_sa(a, SADB_UPDATE, &sa), 0);
+	uint8_t pkt[256], first[4096];
+	size_t len = udp_packet(pkt, "10.1.0.5", "10.2.0.9", 7, 40);
+	bool hard = false;
+	assert_int_equal(esp_engine_output_packet(a->e, pkt, len), ESP_V_SENT);
+	assert_int_equal(drain_expires(a, &hard), 1);
+	assert_false(hard);
+	size_t first_len = a->wire.last_len;
+	memcpy(first, a->wire.last, first_len);
+	assert_int_equal(deliver_to(b, a), ESP_V_DELIVERED);
+
+	/* New endpoints, same keys, on both sides. */
+	sa.natt_type = UDP_ENCAP_ESPINUDP;
+	sa.natt_sport = sa.natt_dport = 4500;
+	assert_int_equal(add_sa(a, SADB_UPDATE, &sa), 0);
+	assert_int_equal(add_sa(b, SADB_UPDATE, &sa), 0);
+	/* The soft expiry was reported already: not again, by packet or by timer. */
+	assert_int_equal(esp_engine_output_packet(a->e, pkt, len), ESP_V_SENT);
+	assert_int_equal(get_u32(a->wire.last + 4), 2);
+	assert_int_equal(drain_expires(a, &hard), 0);
+	esp_engine_tick(a->e, T0 + 1000);
+	assert_int_equal(drain_expires(a, &hard), 0);
+	assert_int_equal(stats(a, 0xa0001, GW_B).packets, 2);
+	/* B's window still knows packet 1. */
+	struct addr s = A(GW_A), d = A(GW_B);
+	assert_int_equal(esp_engine_input_packet(b->e, &s, &d, false, first, first_len),
+			 ESP_V_DROPPED);
+	assert_int_equal(stats(b, 0xa0001, GW_B).replay, 1);
+	assert_int_equal(stats(b, 0xa0001, GW_B).packets, 1);
+	/* A larger window does not forget what was received either. */
+	sa.replay_window = 128;
+	assert_int_equal(add_sa(b, SADB_UPDATE, &sa), 0);
+	assert_int_equal(esp_engine_input_packet(b->e, &s, &d, false, first, first_len),
+			 ESP_V_DROPPED);
+	assert_int_equal(deliver_to(b, a), ESP_V_DELIVERED);
+
+	/* After a rekey, an UPDATE of the old SA does not take traffic back from the new. */
+	struct pfkey_sa sa2 = gcm_sa(0xa0002, 1, GW_A, GW_B);
+	assert_int_equal(add_sa(a, SADB_ADD, &sa2), 0);
+	sa.natt_type = 0;
+	sa.natt_sport = sa.natt_dport = 0;
+	assert_int_equal(add_sa(a, SADB_UPDATE, &sa), 0);
+	assert_int_equal(esp_engine_output_packet(a->e, pkt, len), ESP_V_SENT);
+	assert_int_equal(get_u32(a->wire.last), 0xa0002);
+	fixture_free(a);
+	fixture_free(b);
+}
+
 static void test_cbc_sha256(void **state)
 {
 	struct fixture *a = fixture_new(), *b = fixture_new();
@@ -963,6 +1086,8 @@ int main(void)
 		cmocka_unit_test(test_add_get_delete),
 		cmocka_unit_test(test_update_larval),
 		cmocka_unit_test(test_larval_timeout),
+		cmocka_unit_test(test_larval_timeout_shared_buckets),
+		cmocka_unit_test(test_delete_larval),
 		cmocka_unit_test(test_dump_and_flush),
 		cmocka_unit_test(test_bad_messages),
 		cmocka_unit_test(test_spd),
@@ -977,6 +1102,7 @@ int main(void)
 		cmocka_unit_test(test_expire_packets),
 		cmocka_unit_test(test_make_before_break),
 		cmocka_unit_test(test_update_keeps_sequence),
+		cmocka_unit_test(test_update_keeps_state),
 		cmocka_unit_test(test_cbc_sha256),
 		/* h-ike */
 		cmocka_unit_test(test_sa_selector_lists),

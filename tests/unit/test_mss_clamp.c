@@ -116,12 +116,99 @@ static void test_malformed_options_untouched(void **state)
 	assert_false(mss_clamp(p, &t, 1360));
 }
 
+/* Recomputes the IPv4 header checksum after a test changed the header. */
+static void ip_checksum(uint8_t *p)
+{
+	uint32_t sum = 0;
+	put_u16(p + 10, 0);
+	for (int i = 0; i < 20; i += 2)
+		sum += get_u16(p + i);
+	while (sum >> 16)
+		sum = (sum & 0xffff) + (sum >> 16);
+	put_u16(p + 10, (uint16_t)~sum);
+}
+
+/* A non-first fragment carries no TCP header: bytes that happen to look like a SYN
+ * with an MSS option are payload and must not be changed. */
+static void test_later_fragments_untouched(void **state)
+{
+	const uint8_t opts[] = { 2, 4, 0x05, 0xb4 };
+	uint8_t p[128], before[128];
+	struct pkt_tuple t;
+	size_t n = syn(p, 0x02, opts, sizeof(opts));
+	put_u16(p + 6, 0x2000 | 185);	/* MF, offset 1480 */
+	ip_checksum(p);
+	memcpy(before, p, n);
+	parse(p, n, &t);
+	assert_false(mss_clamp(p, &t, 1360));
+	assert_memory_equal(p, before, n);
+	put_u16(p + 6, 1);		/* the last fragment, offset 8 */
+	ip_checksum(p);
+	memcpy(before, p, n);
+	parse(p, n, &t);
+	assert_false(mss_clamp(p, &t, 1360));
+	assert_memory_equal(p, before, n);
+
+	/* IPv6: the same segment behind a fragment header with a non-zero offset. */
+	uint8_t v6[160];
+	size_t seg = n - 20;
+	memset(v6, 0, 48);
+	v6[0] = 0x60;
+	put_u16(v6 + 4, (uint16_t)(8 + seg));
+	v6[6] = 44;			/* fragment header */
+	v6[7] = 64;
+	inet_pton(AF_INET6, "2001:db8:1::10", v6 + 8);
+	inet_pton(AF_INET6, "2001:db8:2::10", v6 + 24);
+	v6[40] = 6;			/* then TCP */
+	put_u16(v6 + 42, (uint16_t)(1448 << 3));	/* offset 1448 * 8, last */
+	put_u32(v6 + 44, 0x12345678);
+	memcpy(v6 + 48, p + 20, seg);
+	uint8_t v6_before[160];
+	memcpy(v6_before, v6, 48 + seg);
+	parse(v6, 48 + seg, &t);
+	assert_int_equal(t.proto, 6);
+	assert_false(mss_clamp(v6, &t, 1220));
+	assert_memory_equal(v6, v6_before, 48 + seg);
+	/* Offset 0 with more fragments to come: this one has the TCP header. */
+	put_u16(v6 + 42, 1);		/* M */
+	parse(v6, 48 + seg, &t);
+	assert_true(mss_clamp(v6, &t, 1220));
+	assert_int_equal(get_u16(v6 + 48 + 22), 1220);
+}
+
+/* A first fragment (MF, offset 0) is clamped only when the TCP header with its
+ * options lies in it. */
+static void test_first_fragment(void **state)
+{
+	const uint8_t opts[] = { 1, 1, 4, 2, 2, 4, 0x05, 0xb4 };	/* MSS at offset 24 */
+	uint8_t p[128], before[128];
+	struct pkt_tuple t;
+	size_t n = syn(p, 0x02, opts, sizeof(opts));
+	put_u16(p + 6, 0x2000);		/* MF, offset 0 */
+	ip_checksum(p);
+	parse(p, n, &t);
+	assert_true(mss_clamp(p, &t, 1360));
+	assert_int_equal(get_u16(p + 46), 1360);
+	/* The same first fragment cut inside the options (a 24-byte fragment payload is
+	 * not legal, but a sender may try): left alone. */
+	n = syn(p, 0x02, opts, sizeof(opts));
+	put_u16(p + 6, 0x2000);
+	put_u16(p + 2, 20 + 24);
+	ip_checksum(p);
+	memcpy(before, p, sizeof(p));
+	parse(p, 20 + 24, &t);
+	assert_false(mss_clamp(p, &t, 1360));
+	assert_memory_equal(p, before, sizeof(p));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_clamps_and_keeps_checksum),
 		cmocka_unit_test(test_leaves_small_mss_and_non_syn),
 		cmocka_unit_test(test_malformed_options_untouched),
+		cmocka_unit_test(test_later_fragments_untouched),
+		cmocka_unit_test(test_first_fragment),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
