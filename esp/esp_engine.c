@@ -324,7 +324,7 @@ static void carry_over(struct sa *sa, const struct sa *old)
 	sa->in.last_seq = old->in.last_seq;
 }
 
-/* h-ike: an UPDATE whose destination moved (the peer's NAT mapping changed its
+/* An UPDATE whose destination moved (the peer's NAT mapping changed its
  * address): the one live SA with the same SPI, reqid and source. It must be updated
  * in place, keeping its sequence number; an ADD would restart it under the same key.
  * Two candidates (another peer chose the same SPI) are ambiguous: none is taken. */
@@ -355,7 +355,7 @@ static int h_add_update(struct esp_engine *e, const struct pfkey_msg *m,
 	int ret = 0;
 	struct sa *old = sad_find(&e->sad, p.spi, &p.dst);
 	if (!old && type == SADB_UPDATE)
-		old = moved_sa(&e->sad, &p);	/* h-ike: new destination */
+		old = moved_sa(&e->sad, &p);	/* new destination */
 	if (p.satype != SADB_SATYPE_ESP) {
 		ret = EPROTONOSUPPORT;
 	} else if (type == SADB_ADD && old) {

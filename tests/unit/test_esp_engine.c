@@ -1031,7 +1031,7 @@ static void test_cbc_sha256(void **state)
 	fixture_free(b);
 }
 
-/* ==== h-ike: SA selector lists ==== */
+/* ---- SA selector lists ---- */
 
 /* A CHILD_SA with two TS on each side: traffic of any (src, dst) pair is accepted,
  * traffic matching no pair is still a selector drop. */
@@ -1076,7 +1076,6 @@ static void test_sa_selector_lists(void **state)
 	fixture_free(b);
 }
 
-/* ==== end h-ike block ==== */
 
 int main(void)
 {
@@ -1104,7 +1103,6 @@ int main(void)
 		cmocka_unit_test(test_update_keeps_sequence),
 		cmocka_unit_test(test_update_keeps_state),
 		cmocka_unit_test(test_cbc_sha256),
-		/* h-ike */
 		cmocka_unit_test(test_sa_selector_lists),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

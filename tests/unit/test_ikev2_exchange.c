@@ -904,7 +904,7 @@ static void test_garbage_does_not_disturb(void **state)
 	h_free(&h);
 }
 
-/* ==== h-ike: CHILD_SA installation (NAT rebinding, selectors, SPIs, start children) ==== */
+/* ---- CHILD_SA installation (NAT rebinding, selectors, SPIs, start children) ---- */
 
 /* Two children: "net" (10.1/24 === 10.2/24) and "net2" (10.1.1/24... as given). */
 static void confs_two(const char *extra, const char *child1_extra, const char *net2_a,
@@ -1321,7 +1321,6 @@ static void test_two_start_children(void **state)
 	h_free(&h);
 }
 
-/* ==== end h-ike block ==== */
 
 int main(void)
 {
@@ -1362,7 +1361,6 @@ int main(void)
 		cmocka_unit_test(test_ts_mismatch),
 		cmocka_unit_test(test_unprotected_messages_rejected),
 		cmocka_unit_test(test_garbage_does_not_disturb),
-		/* h-ike */
 		cmocka_unit_test(test_nat_rebind_port_keeps_keys),
 		cmocka_unit_test(test_nat_rebind_address_moves_sas),
 		cmocka_unit_test(test_child_several_ts),

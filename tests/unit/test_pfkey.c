@@ -816,7 +816,7 @@ static void test_format(void **state)
 	buf_free(&b);
 }
 
-/* ==== h-ike: SA selector lists (a CHILD_SA with several TS) ==== */
+/* ---- SA selector lists (a CHILD_SA with several TS) ---- */
 
 static struct pfkey_sa list_sa(size_t ns, size_t nd)
 {
@@ -914,7 +914,6 @@ static void test_reject_bad_selector_list(void **state)
 	buf_wipe_free(&b);
 }
 
-/* ==== end h-ike block ==== */
 
 int main(void)
 {
@@ -943,7 +942,6 @@ int main(void)
 		cmocka_unit_test(test_views_require_extensions),
 		cmocka_unit_test(test_alg_mapping),
 		cmocka_unit_test(test_format),
-		/* h-ike */
 		cmocka_unit_test(test_sa_selector_list_round_trip),
 		cmocka_unit_test(test_reject_bad_selector_list),
 	};
