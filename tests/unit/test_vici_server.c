@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <poll.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -30,7 +31,7 @@ struct fixture {
 	struct vici_server *srv;
 	pthread_t thread;
 	struct vici_server_stats st;	/* read after the loop stopped */
-	int slow_responses;		/* deferred replies completed */
+	atomic_int slow_responses;	/* deferred replies completed (loop thread) */
 	struct slow_job *job;		/* the deferred command in progress */
 };
 
