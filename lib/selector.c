@@ -1,7 +1,6 @@
 #include "lib/selector.h"
 
 #include <arpa/inet.h>
-#include <netdb.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,6 +21,21 @@ static void prefix_range(uint8_t family, const uint8_t *net, int plen, uint8_t *
 	}
 }
 
+/* Protocol names as /etc/protocols has them (the first name of a number is the one
+ * printed). Built in: the output must not depend on the machine having netbase. */
+static const struct { const char *name; uint8_t num; } proto_names[] = {
+	{ "icmp", 1 }, { "tcp", 6 }, { "udp", 17 }, { "gre", 47 }, { "esp", 50 },
+	{ "ipv6-icmp", 58 }, { "icmpv6", 58 }, { "sctp", 132 },
+};
+
+static const char *proto_name(uint8_t num)
+{
+	for (size_t i = 0; i < sizeof(proto_names) / sizeof(proto_names[0]); i++)
+		if (proto_names[i].num == num)
+			return proto_names[i].name;
+	return NULL;
+}
+
 static int parse_proto(const char *s, uint8_t *proto)
 {
 	char *end;
@@ -34,13 +48,9 @@ static int parse_proto(const char *s, uint8_t *proto)
 		*proto = (uint8_t)v;
 		return 0;
 	}
-	static const struct { const char *name; uint8_t num; } names[] = {
-		{ "icmp", 1 }, { "tcp", 6 }, { "udp", 17 }, { "gre", 47 }, { "esp", 50 },
-		{ "ipv6-icmp", 58 }, { "icmpv6", 58 }, { "sctp", 132 },
-	};
-	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
-		if (strcmp(s, names[i].name) == 0) {
-			*proto = names[i].num;
+	for (size_t i = 0; i < sizeof(proto_names) / sizeof(proto_names[0]); i++) {
+		if (strcmp(s, proto_names[i].name) == 0) {
+			*proto = proto_names[i].num;
 			return 0;
 		}
 	}
@@ -202,10 +212,9 @@ const char *selector_fmt(const struct selector *sel, char *out, size_t outlen)
 		return out;
 	}
 	char proto[16], ports[16] = "";
-	struct protoent pe, *res = NULL;
-	char pbuf[256];
-	if (sel->proto && getprotobynumber_r(sel->proto, &pe, pbuf, sizeof(pbuf), &res) == 0 && res)
-		snprintf(proto, sizeof(proto), "%s", res->p_name);
+	const char *name = proto_name(sel->proto);
+	if (name)
+		snprintf(proto, sizeof(proto), "%s", name);
 	else
 		snprintf(proto, sizeof(proto), "%u", sel->proto);
 	if (!any_port) {
