@@ -165,11 +165,30 @@ static void conn_finish_reply(struct vici_conn *c, const struct vici_msg *msg)
 	vici_msg_free(&empty);
 }
 
+/* A well-formed but oversized request is refused with a reason; the client stays. */
+static void refuse_request(struct vici_conn *c, const char *name, const char *why)
+{
+	struct vici_msg resp;
+	c->srv->st.too_many_elements++;
+	log_info(LOG_VICI, "vici client %u: %s refused: %s", c->id, name, why);
+	vici_msg_init(&resp);
+	vici_add_kv(&resp, "success", "no");
+	vici_add_kv(&resp, "errmsg", why);
+	conn_send(c, VICI_CMD_RESPONSE, NULL, &resp);
+	vici_msg_free(&resp);
+}
+
 static void dispatch_request(struct vici_conn *c, const struct vici_packet *pkt)
 {
 	struct vici_server *srv = c->srv;
 	char err[128];
-	struct ctree *req = vici_parse_message(pkt->msg, pkt->msg_len, err, sizeof(err));
+	bool over_limit;
+	struct ctree *req = vici_parse_message_max(pkt->msg, pkt->msg_len, VICI_MAX_ELEMENTS,
+						   &over_limit, err, sizeof(err));
+	if (!req && over_limit) {
+		refuse_request(c, pkt->name, err);
+		return;
+	}
 	if (!req) {
 		conn_drop(c, &srv->st.malformed, err);
 		return;
