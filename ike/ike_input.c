@@ -28,14 +28,12 @@ static void log_message(const char *dir, const struct ike_sa *sa, const struct i
 #define DROP_LOG_BURST 20
 #define DROP_LOG_WINDOW_MS 10000
 
-/* Counts a dropped message and logs why, at most DROP_LOG_BURST lines of each kind
- * per window: garbage is cheap to send and must not flood the log, nor hide the
- * integrity failures on an established SA behind it. */
-static void __attribute__((format(printf, 5, 6)))
-drop(struct ike *core, enum drop_kind kind, uint64_t *counter, int level, const char *fmt, ...)
+/* At most DROP_LOG_BURST lines of each kind per window: garbage is cheap to send and
+ * must not flood the log, nor hide the integrity failures on an established SA
+ * behind it. */
+bool ike_log_allowed(struct ike *core, enum drop_kind kind)
 {
 	struct drop_limit *l = &core->drop_limits[kind];
-	(*counter)++;
 	if (core->now >= l->window + DROP_LOG_WINDOW_MS) {
 		if (l->suppressed)
 			log_info(LOG_NET, "%llu more dropped IKE messages of this kind were not logged",
@@ -46,9 +44,19 @@ drop(struct ike *core, enum drop_kind kind, uint64_t *counter, int level, const 
 	}
 	if (l->logged >= DROP_LOG_BURST) {
 		l->suppressed++;
-		return;
+		return false;
 	}
 	l->logged++;
+	return true;
+}
+
+/* Counts a dropped message and logs why (rate limited). */
+static void __attribute__((format(printf, 5, 6)))
+drop(struct ike *core, enum drop_kind kind, uint64_t *counter, int level, const char *fmt, ...)
+{
+	(*counter)++;
+	if (!ike_log_allowed(core, kind))
+		return;
 	va_list ap;
 	va_start(ap, fmt);
 	log_vmsg(LOG_NET, level, fmt, ap);
@@ -258,7 +266,9 @@ void ike_input(struct ike *core, const struct addr *local, const struct addr *re
 				ike_transmit(sa, &sa->last_response);
 			goto out;
 		}
-		log_message("parsed", NULL, &m.hdr, &m.pl, remote, local, len);
+		/* Unauthenticated and cheap to spoof: logged within a budget. */
+		if (ike_log_allowed(core, DROP_INIT_IN))
+			log_message("parsed", NULL, &m.hdr, &m.pl, remote, local, len);
 		ikev2_init_request_in(core, &m);
 		goto out;
 	}

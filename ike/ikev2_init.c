@@ -273,11 +273,36 @@ static void cookie_compute(struct ike *core, const struct msg_in *m, uint8_t out
 	crypto_generichash_final(&st, out, 32);
 }
 
+/* Refused IKE_SA_INITs in about the last half-open timeout. They keep no state, yet
+ * count toward the COOKIE threshold as half-open SAs do: a flood of requests that
+ * match nothing must switch the responder to COOKIEs too. Two fixed windows
+ * approximate a sliding one. */
+static uint64_t init_refused_recent(struct ike *core)
+{
+	ms_t win = (ms_t)(core->t.half_open_timeout_s ? core->t.half_open_timeout_s : 30) * 1000;
+	if (core->now >= core->init_refused.start + win) {
+		bool adjacent = core->now < core->init_refused.start + 2 * win;
+		core->init_refused.prev = adjacent ? core->init_refused.cur : 0;
+		core->init_refused.cur = 0;
+		core->init_refused.start = core->now;
+	}
+	return core->init_refused.cur + core->init_refused.prev;
+}
+
+/* Answers NO_PROPOSAL_CHOSEN and counts the refusal. */
+static void refuse_init(struct ike *core, const struct msg_in *m)
+{
+	init_refused_recent(core);
+	core->init_refused.cur++;
+	core->st.init_refused++;
+	ikev2_send_notify_plain(core, m, N_NO_PROPOSAL_CHOSEN, NULL, 0);
+}
+
 /* Under half-open load, a request must carry the COOKIE we handed out. */
 static bool cookie_ok(struct ike *core, const struct msg_in *m)
 {
 	uint8_t want[32];
-	if (core->st.half_open < core->t.cookie_threshold)
+	if (core->st.half_open + init_refused_recent(core) < core->t.cookie_threshold)
 		return true;
 	cookie_compute(core, m, want);
 	const struct ikev2_notify *n = ikev2_find_notify(&m->pl, N_COOKIE);
@@ -299,8 +324,10 @@ static bool half_open_ok(struct ike *core, const struct msg_in *m)
 	char a[ADDR_STRLEN];
 	if (core->st.half_open >= HALF_OPEN_MAX) {
 		core->st.half_open_refused++;
-		log_ctl(LOG_IKE, "%llu half-open IKE SAs: ignoring IKE_SA_INIT from %s",
-			(unsigned long long)core->st.half_open, addr_ntop(&m->remote, a, sizeof(a)));
+		if (ike_log_allowed(core, DROP_INIT_REFUSED))
+			log_ctl(LOG_IKE, "%llu half-open IKE SAs: ignoring IKE_SA_INIT from %s",
+				(unsigned long long)core->st.half_open,
+				addr_ntop(&m->remote, a, sizeof(a)));
 		return false;
 	}
 	for (struct ike_sa *sa = core->sas; sa; sa = sa->next)
@@ -309,8 +336,9 @@ static bool half_open_ok(struct ike *core, const struct msg_in *m)
 			from_peer++;
 	if (from_peer >= HALF_OPEN_PER_PEER) {
 		core->st.half_open_refused++;
-		log_ctl(LOG_IKE, "%s has %u half-open IKE SAs: ignoring its IKE_SA_INIT",
-			addr_ntop(&m->remote, a, sizeof(a)), from_peer);
+		if (ike_log_allowed(core, DROP_INIT_REFUSED))
+			log_ctl(LOG_IKE, "%s has %u half-open IKE SAs: ignoring its IKE_SA_INIT",
+				addr_ntop(&m->remote, a, sizeof(a)), from_peer);
 		return false;
 	}
 	return true;
@@ -322,9 +350,11 @@ void ikev2_init_request_in(struct ike *core, struct msg_in *m)
 	bool addr_match;
 	char a[ADDR_STRLEN], b[ADDR_STRLEN];
 
+	/* Nothing here is authenticated yet: every log line is rate limited. */
 	if (!m->pl.has_sa || !m->pl.has_ke || !m->pl.nonce) {
-		log_info(LOG_IKE, "IKE_SA_INIT request from %s lacks SA, KE or nonce, dropped",
-			 addr_fmt(&m->remote, a, sizeof(a)));
+		if (ike_log_allowed(core, DROP_MALFORMED))
+			log_info(LOG_IKE, "IKE_SA_INIT request from %s lacks SA, KE or nonce, dropped",
+				 addr_fmt(&m->remote, a, sizeof(a)));
 		core->st.rx_invalid++;
 		return;
 	}
@@ -332,12 +362,13 @@ void ikev2_init_request_in(struct ike *core, struct msg_in *m)
 		return;
 	struct conn *conn = select_conn(core, m, &chosen, &addr_match);
 	if (!conn) {
-		if (!addr_match)
+		bool log = ike_log_allowed(core, DROP_INIT_REFUSED);
+		if (log && !addr_match)
 			log_err(LOG_CFG, "no IKE config found for %s...%s, sending NO_PROPOSAL_CHOSEN",
 				addr_ntop(&m->local, a, sizeof(a)), addr_ntop(&m->remote, b, sizeof(b)));
-		else
+		else if (log)
 			log_no_proposal(core, m);
-		ikev2_send_notify_plain(core, m, N_NO_PROPOSAL_CHOSEN, NULL, 0);
+		refuse_init(core, m);
 		return;
 	}
 	const struct xform *dh = proposal_get(&chosen, XF_DH);
@@ -345,8 +376,10 @@ void ikev2_init_request_in(struct ike *core, struct msg_in *m)
 	if (m->pl.ke_group != group) {
 		uint8_t g[2];
 		put_u16(g, group);
-		log_info(LOG_IKE, "peer %s sent a %s key exchange, requesting %s (INVALID_KE_PAYLOAD)",
-			 addr_ntop(&m->remote, a, sizeof(a)), dh_name(m->pl.ke_group), dh_name(group));
+		if (ike_log_allowed(core, DROP_INIT_REFUSED))
+			log_info(LOG_IKE, "peer %s sent a %s key exchange, requesting %s "
+				 "(INVALID_KE_PAYLOAD)", addr_ntop(&m->remote, a, sizeof(a)),
+				 dh_name(m->pl.ke_group), dh_name(group));
 		ikev2_send_notify_plain(core, m, N_INVALID_KE_PAYLOAD, g, 2);
 		return;
 	}

@@ -875,6 +875,133 @@ static void test_garbage_does_not_disturb(void **state)
 	h_free(&h);
 }
 
+/* ==== h-ctl: unauthenticated input (IKE_SA_INIT floods, replays, COOKIE, IKE_AUTH
+ * switch). Tests of this block are registered at the end of main()'s list. ==== */
+
+struct log_count {
+	int lines;
+	const char *want;	/* the first line holding this is kept */
+	char first[1024];
+};
+
+static void count_line(void *arg, enum log_subsys s, int level, const char *line)
+{
+	struct log_count *lc = arg;
+	lc->lines++;
+	if (!lc->first[0] && lc->want && strstr(line, lc->want))
+		snprintf(lc->first, sizeof(lc->first), "%s", line);
+}
+
+/* Counts what the daemon would log at its default level (1), silently. */
+static void log_capture_start(struct log_count *lc, const char *want)
+{
+	memset(lc, 0, sizeof(*lc));
+	lc->want = want;
+	log_use_stderr(false);
+	log_set_all_levels(1);
+	assert_int_equal(log_add_sink(count_line, lc), 0);
+}
+
+static void log_capture_stop(struct log_count *lc)
+{
+	log_remove_sink(count_line, lc);
+	log_set_all_levels(getenv("TLOG") ? atoi(getenv("TLOG")) : -1);
+	log_use_stderr(true);
+}
+
+/* a's IKE_SA_INIT request, taken off the wire (a forgets its SA). */
+static struct h_wire_msg take_init(struct harness *h)
+{
+	char err[128];
+	assert_int_equal(ike_initiate(h->a.core, "site", "net", h->now, err, sizeof(err)), 0);
+	assert_true(h->n_wire >= 1);
+	struct h_wire_msg w = h->wire[0];
+	h->n_wire = 0;
+	ike_sa_destroy((struct ike_sa *)h_first_sa(&h->a));
+	ike_tick(h->a.core, h->now);
+	return w;
+}
+
+/* The request with another SPIi, as from another (spoofed) address. */
+static void send_variant(struct harness *h, const struct h_wire_msg *w, uint32_t i,
+			 const char *from_ip)
+{
+	uint8_t pkt[sizeof(w->data)];
+	struct addr from;
+	memcpy(pkt, w->data, w->len);
+	put_u32(pkt, i + 1);
+	assert_int_equal(addr_parse(from_ip, &from), 0);
+	from.port = (uint16_t)(1024 + i % 50000);
+	ike_input(h->b.core, &w->local, &from, pkt, w->len, h->now);
+	h->n_wire = 0;
+}
+
+/* 1000 IKE_SA_INITs that match no proposal: counted, each answered, no state, and a
+ * bounded number of log lines, the first naming the peer and both proposal lists. */
+static void test_init_mismatch_flood_log_bounded(void **state)
+{
+	struct harness h;
+	struct log_count lc;
+	h_cookie_threshold = 1000000;	/* no COOKIEs: every request reaches selection */
+	confs("aes256gcm16-prfsha256-x25519", "aes128-sha1-modp2048", "aes256gcm16",
+	      "aes256gcm16", "s3cret-key", "", "");
+	assert_int_equal(h_init(&h, conf_a, conf_b), 0);
+	h_cookie_threshold = 30;
+	struct h_wire_msg w = take_init(&h);
+	log_capture_start(&lc, "proposal mismatch");
+	for (uint32_t i = 0; i < 1000; i++)
+		send_variant(&h, &w, i, "192.0.2.1");
+	int lines = lc.lines;
+	log_capture_stop(&lc);
+	struct ike_stats st;
+	ike_get_stats(h.b.core, &st);
+	assert_int_equal(st.init_refused, 1000);
+	assert_int_equal(st.half_open, 0);
+	assert_null(h_first_sa(&h.b));
+	/* A burst of "parsed" lines and one of mismatches (20 each per 10 s). */
+	if (lines > 50)
+		fail_msg("%d log lines for 1000 refused IKE_SA_INITs", lines);
+	assert_non_null(strstr(lc.first, "proposal mismatch: peer 192.0.2.1 offered"));
+	assert_non_null(strstr(lc.first, "AES_GCM_16_256"));
+	assert_non_null(strstr(lc.first, "site: IKE:AES_CBC_128"));
+	h_free(&h);
+}
+
+/* Refused IKE_SA_INITs (here: from addresses no connection admits) count toward the
+ * COOKIE threshold: under such a flood the responder demands COOKIEs, a real peer
+ * still gets through with one, and once the flood is over COOKIEs stop. */
+static void test_init_refused_flood_starts_cookies(void **state)
+{
+	struct harness h;
+	char ip[32];
+	confs("aes256gcm16-prfsha256-x25519", "aes256gcm16-prfsha256-x25519", "aes256gcm16",
+	      "aes256gcm16", "s3cret-key", "", "");
+	assert_int_equal(h_init(&h, conf_a, conf_b), 0);
+	struct h_wire_msg w = take_init(&h);
+	for (uint32_t i = 0; i < 100; i++) {
+		snprintf(ip, sizeof(ip), "203.0.113.%u", 1 + i % 200);
+		send_variant(&h, &w, i, ip);
+	}
+	struct ike_stats st;
+	ike_get_stats(h.b.core, &st);
+	assert_int_equal(st.init_refused, 30);	/* the threshold */
+	assert_int_equal(st.cookies_sent, 70);
+	assert_int_equal(st.half_open, 0);
+	establish(&h);
+	ike_get_stats(h.b.core, &st);
+	assert_int_equal(st.cookies_sent, 71);
+	assert_int_equal(h_count_sas(&h.b, IKE_ESTABLISHED), 1);
+	assert_int_equal(h_count_sas(&h.a, IKE_ESTABLISHED), 1);
+	/* Two half-open timeouts later the refusals have aged out. */
+	h_advance(&h, 61000);
+	send_variant(&h, &w, 500, "203.0.113.7");
+	ike_get_stats(h.b.core, &st);
+	assert_int_equal(st.init_refused, 31);
+	assert_int_equal(st.cookies_sent, 71);
+	h_free(&h);
+}
+
+
 int main(void)
 {
 	log_set_all_levels(getenv("TLOG") ? atoi(getenv("TLOG")) : -1);
@@ -913,6 +1040,9 @@ int main(void)
 		cmocka_unit_test(test_ts_mismatch),
 		cmocka_unit_test(test_unprotected_messages_rejected),
 		cmocka_unit_test(test_garbage_does_not_disturb),
+		/* h-ctl block */
+		cmocka_unit_test(test_init_mismatch_flood_log_bounded),
+		cmocka_unit_test(test_init_refused_flood_starts_cookies),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
