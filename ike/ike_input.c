@@ -232,6 +232,24 @@ static void handle_response(struct ike_sa *sa, struct msg_in *m)
 	}
 }
 
+/* A byte-identical IKE_SA_INIT request gets our IKE_SA_INIT response again, but only
+ * while nothing else happened on the SA (no IKE_AUTH yet): afterwards the cached
+ * response is another exchange's, and a replay must not make us send anything for
+ * the SA's whole life. */
+static void init_retransmit(struct ike_sa *sa, const struct msg_in *m)
+{
+	bool same = m->hdr.msgid == 0 && sa->init_i.len == m->raw_len &&
+		    memcmp(sa->init_i.data, m->raw, m->raw_len) == 0;
+	if (same && sa->state == IKE_CONNECTING && sa->peer_msgid == 1 && sa->init_r.len) {
+		sa->core->st.retransmits++;
+		ike_transmit(sa, &sa->init_r);
+		return;
+	}
+	drop(sa->core, DROP_WINDOW, &sa->core->st.rx_invalid, 1,
+	     "%s: IKE_SA_INIT request %s, dropped", ike_sa_name(sa),
+	     same ? "replayed after IKE_SA_INIT" : "differing from the first with its SPI");
+}
+
 void ike_input(struct ike *core, const struct addr *local, const struct addr *remote,
 	       const uint8_t *msg, size_t len, ms_t now)
 {
@@ -261,9 +279,7 @@ void ike_input(struct ike *core, const struct addr *local, const struct addr *re
 		/* A retransmitted IKE_SA_INIT must not create a second SA. */
 		struct ike_sa *sa = ike_sa_find(core, m.hdr.spi_i, zero, true);
 		if (sa && !sa->initiator && addr_equal(&sa->remote, remote)) {
-			if (sa->have_last_response && m.hdr.msgid == 0 && sa->init_i.len == len &&
-			    memcmp(sa->init_i.data, msg, len) == 0)
-				ike_transmit(sa, &sa->last_response);
+			init_retransmit(sa, &m);
 			goto out;
 		}
 		/* Unauthenticated and cheap to spoof: logged within a budget. */

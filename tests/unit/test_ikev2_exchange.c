@@ -1002,6 +1002,47 @@ static void test_init_refused_flood_starts_cookies(void **state)
 }
 
 
+/* A byte-identical IKE_SA_INIT request is answered with the IKE_SA_INIT response
+ * while the SA is half-open; once IKE_AUTH happened, replays are dropped and counted
+ * (the cached response then belonged to a later exchange, for the SA's whole life). */
+static void test_init_replay_after_established_dropped(void **state)
+{
+	struct harness h;
+	confs("aes256gcm16-prfsha256-x25519", "aes256gcm16-prfsha256-x25519", "aes256gcm16",
+	      "aes256gcm16", "s3cret-key", "", "");
+	assert_int_equal(h_init(&h, conf_a, conf_b), 0);
+	char err[128];
+	assert_int_equal(ike_initiate(h.a.core, "site", "net", h.now, err, sizeof(err)), 0);
+	struct h_wire_msg init = h.wire[0];
+	h.n_wire = 0;
+	/* Half-open: the retransmit gets the IKE_SA_INIT response, byte for byte. */
+	ike_input(h.b.core, &init.local, &init.remote, init.data, init.len, h.now);
+	assert_int_equal(h.n_wire, 1);
+	struct h_wire_msg resp = h.wire[0];
+	h.n_wire = 0;
+	ike_input(h.b.core, &init.local, &init.remote, init.data, init.len, h.now);
+	assert_int_equal(h.n_wire, 1);
+	assert_int_equal(h.wire[0].len, resp.len);
+	assert_memory_equal(h.wire[0].data, resp.data, resp.len);
+	/* Deliver the response to a and finish. */
+	ike_input(h.a.core, &resp.local, &resp.remote, resp.data, resp.len, h.now);
+	h_pump(&h);
+	assert_int_equal(h_count_sas(&h.b, IKE_ESTABLISHED), 1);
+	/* Established: replays are dropped and counted, and b sends nothing. */
+	struct ike_stats st;
+	ike_get_stats(h.b.core, &st);
+	uint64_t invalid = st.rx_invalid;
+	for (int i = 0; i < 3; i++) {
+		ike_input(h.b.core, &init.local, &init.remote, init.data, init.len, h.now);
+		assert_int_equal(h.n_wire, 0);
+	}
+	ike_get_stats(h.b.core, &st);
+	assert_int_equal(st.rx_invalid, invalid + 3);
+	assert_int_equal(h_count_sas(&h.b, IKE_ESTABLISHED), 1);
+	assert_null(ike_sa_next(h_first_sa(&h.b)));
+	h_free(&h);
+}
+
 int main(void)
 {
 	log_set_all_levels(getenv("TLOG") ? atoi(getenv("TLOG")) : -1);
@@ -1043,6 +1084,7 @@ int main(void)
 		/* h-ctl block */
 		cmocka_unit_test(test_init_mismatch_flood_log_bounded),
 		cmocka_unit_test(test_init_refused_flood_starts_cookies),
+		cmocka_unit_test(test_init_replay_after_established_dropped),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
