@@ -438,22 +438,50 @@ static void restart_init(struct ike_sa *sa)
 	ikev2_init_start(sa);
 }
 
+#define INIT_MAX_COOKIES 3	/* COOKIE answers taken per IKE SA (RFC 7296 2.6) */
+
+/* An IKE_SA_INIT response is not authenticated: anyone on the path can forge an
+ * error notify or garbage. As RFC 7296 2.21 asks, it is noted and the initiator
+ * keeps waiting for a valid answer: the request stays outstanding and is
+ * retransmitted, and if no valid answer comes the retransmission timeout ends the
+ * SA. Only the first such answer per SA is logged. */
+static void init_keep_waiting(struct ike_sa *sa, const char *tag, const char *why)
+{
+	sa->next_msgid = sa->req.msgid;		/* the exchange is still open */
+	if (sa->init_noted)
+		return;
+	sa->init_noted = true;
+	log_err(LOG_IKE, "%s: %s; unauthenticated, so waiting for a valid IKE_SA_INIT answer "
+		"until the retransmission timeout", tag, why);
+}
+
+/* A COOKIE (RFC 7296 2.6) is taken a bounded number of times, then noted. */
+static void init_cookie(struct ike_sa *sa, const char *tag, const struct ikev2_notify *n)
+{
+	if (n->len < 1 || n->len > 64) {
+		init_keep_waiting(sa, tag, "peer sent an invalid COOKIE");
+		return;
+	}
+	if (sa->cookies >= INIT_MAX_COOKIES) {
+		init_keep_waiting(sa, tag, "peer keeps sending COOKIEs");
+		return;
+	}
+	sa->cookies++;
+	buf_reset(&sa->cookie);
+	buf_put(&sa->cookie, n->data, n->len);
+	log_info(LOG_IKE, "%s: received COOKIE, retrying IKE_SA_INIT with it", tag);
+	restart_init(sa);
+}
+
 void ikev2_init_response_in(struct ike_sa *sa, struct msg_in *m)
 {
 	struct request *r = &sa->req;
-	char tag[128], ours[1024];
+	char tag[128], ours[1024], why[1200];
 	const struct ikev2_notify *n;
 
 	ike_sa_tag(sa, tag, sizeof(tag));
 	if ((n = ikev2_find_notify(&m->pl, N_COOKIE))) {
-		if (n->len < 1 || n->len > 64 || sa->cookie.len) {
-			log_err(LOG_IKE, "%s: invalid or repeated COOKIE, giving up", tag);
-			ike_sa_destroy(sa);
-			return;
-		}
-		buf_put(&sa->cookie, n->data, n->len);
-		log_info(LOG_IKE, "%s: received COOKIE, retrying IKE_SA_INIT with it", tag);
-		restart_init(sa);
+		init_cookie(sa, tag, n);
 		return;
 	}
 	if ((n = ikev2_find_notify(&m->pl, N_INVALID_KE_PAYLOAD))) {
@@ -465,35 +493,33 @@ void ikev2_init_response_in(struct ike_sa *sa, struct msg_in *m)
 			restart_init(sa);
 			return;
 		}
-		log_err(LOG_IKE, "%s: peer requested DH group %s, which we do not offer", tag,
-			dh_name(group));
-		ike_sa_destroy(sa);
+		snprintf(why, sizeof(why), "peer requested DH group %s, which we do not offer",
+			 dh_name(group));
+		init_keep_waiting(sa, tag, why);
 		return;
 	}
 	if ((n = ikev2_error_notify(&m->pl))) {
 		const char *name = ikev2_notify_name(n->type);
 		proposal_list_fmt(r->offered, r->n_offered, ours, sizeof(ours));
 		if (n->type == N_NO_PROPOSAL_CHOSEN)
-			log_err(LOG_IKE, "%s: peer answered NO_PROPOSAL_CHOSEN: it accepts none of "
-				"our proposals %s", tag, ours);
+			snprintf(why, sizeof(why), "peer answered NO_PROPOSAL_CHOSEN: it accepts "
+				 "none of our proposals %s", ours);
 		else
-			log_err(LOG_IKE, "%s: IKE_SA_INIT failed: peer answered %s", tag,
-				name ? name : "an error notify");
-		ike_sa_destroy(sa);
+			snprintf(why, sizeof(why), "IKE_SA_INIT failed: peer answered %s",
+				 name ? name : "an error notify");
+		init_keep_waiting(sa, tag, why);
 		return;
 	}
 	struct proposal chosen;
 	if (!m->pl.has_sa || m->pl.n_props != 1 || !m->pl.has_ke || !m->pl.nonce ||
 	    !proposal_select(r->offered, r->n_offered, m->pl.props, 1, &chosen)) {
-		log_err(LOG_IKE, "%s: invalid IKE_SA_INIT response (proposal not one of ours, or "
-			"payloads missing)", tag);
-		ike_sa_destroy(sa);
+		init_keep_waiting(sa, tag, "invalid IKE_SA_INIT response (proposal not one of "
+				  "ours, or payloads missing)");
 		return;
 	}
 	const struct xform *dh = proposal_get(&chosen, XF_DH);
 	if (!dh || dh->id != sa->ke_group || m->pl.ke_group != sa->ke_group) {
-		log_err(LOG_IKE, "%s: peer's KE group does not match the chosen proposal", tag);
-		ike_sa_destroy(sa);
+		init_keep_waiting(sa, tag, "peer's KE group does not match the chosen proposal");
 		return;
 	}
 	memcpy(sa->spi_r, m->hdr.spi_r, 8);
@@ -503,9 +529,12 @@ void ikev2_init_response_in(struct ike_sa *sa, struct msg_in *m)
 	buf_reset(&sa->init_r);
 	buf_put(&sa->init_r, m->raw, m->raw_len);
 	if (derive(sa, r->dh, m->pl.ke, m->pl.ke_len) < 0) {
-		log_err(LOG_IKE, "%s: key derivation failed (peer's %s value invalid?)", tag,
-			dh_name(sa->ke_group));
-		ike_sa_destroy(sa);
+		/* Forget this answer, so the real one still finds the SA. */
+		memset(sa->spi_r, 0, 8);
+		buf_reset(&sa->init_r);
+		snprintf(why, sizeof(why), "key derivation failed (peer's %s value invalid?)",
+			 dh_name(sa->ke_group));
+		init_keep_waiting(sa, tag, why);
 		return;
 	}
 	char prop[256];

@@ -268,6 +268,9 @@ static void test_ike_proposal_mismatch(void **state)
 	      "aes256gcm16", "s3cret-key", "", "");
 	assert_int_equal(h_init(&h, conf_a, conf_b), 0);
 	establish(&h);
+	/* The unauthenticated NO_PROPOSAL_CHOSEN ends a's SA at its retransmission
+	 * timeout (RFC 7296 2.21), see test_init_error_notify_keeps_waiting. */
+	h_advance(&h, 60000);
 	assert_null(h_first_sa(&h.a));
 	assert_null(h_first_sa(&h.b));
 	h_free(&h);
@@ -1043,6 +1046,104 @@ static void test_init_replay_after_established_dropped(void **state)
 	h_free(&h);
 }
 
+/* Forges an unprotected IKE_SA_INIT response to a's pending request: one notify. */
+static void forge_init_answer(struct harness *h, uint16_t type, const uint8_t *data,
+			      size_t len)
+{
+	const struct ike_sa *sa = h_first_sa(&h->a);
+	struct ikev2_builder k;
+	struct ikev2_hdr hdr = { 0 };
+	struct buf msg;
+	assert_non_null(sa);	/* still waiting */
+	ikb_init(&k);
+	ikb_notify(&k, 0, NULL, 0, type, data, len);
+	memcpy(hdr.spi_i, sa->spi_i, 8);
+	hdr.next_payload = k.first;
+	hdr.exchange = IKE_SA_INIT;
+	hdr.flags = IKEV2_FLAG_RESPONSE;
+	hdr.length = (uint32_t)(IKEV2_HDR_LEN + k.b.len);
+	buf_init(&msg);
+	ikev2_put_header(&msg, &hdr);
+	buf_put(&msg, k.b.data, k.b.len);
+	struct addr to = h->a.addr, from = h->b.addr;
+	to.port = from.port = 500;
+	ike_input(h->a.core, &to, &from, msg.data, msg.len, h->now);
+	buf_free(&msg);
+	ikb_free(&k);
+}
+
+/* An error notify in the IKE_SA_INIT response is unauthenticated: the initiator notes
+ * it and keeps waiting (RFC 7296 2.21). A valid answer after a forged error still
+ * establishes the SA; a real refusal ends it at the retransmission timeout. */
+static void test_init_error_notify_keeps_waiting(void **state)
+{
+	struct harness h;
+	char err[128];
+	confs("aes256gcm16-prfsha256-x25519", "aes256gcm16-prfsha256-x25519", "aes256gcm16",
+	      "aes256gcm16", "s3cret-key", "", "");
+	assert_int_equal(h_init(&h, conf_a, conf_b), 0);
+	assert_int_equal(ike_initiate(h.a.core, "site", "net", h.now, err, sizeof(err)), 0);
+	forge_init_answer(&h, N_NO_PROPOSAL_CHOSEN, NULL, 0);
+	forge_init_answer(&h, N_INVALID_SYNTAX, NULL, 0);
+	assert_non_null(h_first_sa(&h.a));
+	h_pump(&h);		/* the real request and answer */
+	assert_int_equal(h_count_sas(&h.a, IKE_ESTABLISHED), 1);
+	assert_int_equal(h_count_sas(&h.b, IKE_ESTABLISHED), 1);
+	assert_child_pair(&h);
+	h_free(&h);
+
+	/* A real NO_PROPOSAL_CHOSEN: a keeps retransmitting, then gives up. */
+	confs("aes256gcm16-prfsha256-x25519", "aes128-sha1-modp2048", "aes256gcm16",
+	      "aes256gcm16", "s3cret-key", "", "");
+	assert_int_equal(h_init(&h, conf_a, conf_b), 0);
+	establish(&h);
+	const struct ike_sa *sa = h_first_sa(&h.a);
+	assert_non_null(sa);
+	assert_int_equal(sa->state, IKE_CONNECTING);
+	assert_int_equal(sa->next_msgid, 0);
+	h_advance(&h, 20000);
+	assert_non_null(h_first_sa(&h.a));
+	struct ike_stats st;
+	ike_get_stats(h.a.core, &st);
+	assert_true(st.retransmits >= 2);
+	h_advance(&h, 40000);
+	assert_null(h_first_sa(&h.a));
+	assert_null(h_first_sa(&h.b));
+	h_free(&h);
+}
+
+/* A second COOKIE is taken (the responder may have changed its secret, RFC 7296
+ * 2.6), up to a bound; past it COOKIEs are noted and the initiator keeps waiting. */
+static void test_init_cookie_retried_bounded(void **state)
+{
+	struct harness h;
+	char err[128];
+	uint8_t cookie[16];
+	confs("aes256gcm16-prfsha256-x25519", "aes256gcm16-prfsha256-x25519", "aes256gcm16",
+	      "aes256gcm16", "s3cret-key", "", "");
+	assert_int_equal(h_init(&h, conf_a, conf_b), 0);
+	assert_int_equal(ike_initiate(h.a.core, "site", "net", h.now, err, sizeof(err)), 0);
+	for (int i = 0; i < 3; i++) {
+		h.n_wire = 0;
+		memset(cookie, 'a' + i, sizeof(cookie));
+		forge_init_answer(&h, N_COOKIE, cookie, sizeof(cookie));
+		assert_int_equal(h.n_wire, 1);	/* retried with the cookie */
+		assert_non_null(memmem(h.wire[0].data, h.wire[0].len, cookie, sizeof(cookie)));
+	}
+	h.n_wire = 0;
+	memset(cookie, 'z', sizeof(cookie));
+	forge_init_answer(&h, N_COOKIE, cookie, sizeof(cookie));
+	assert_int_equal(h.n_wire, 0);		/* the fourth is not followed */
+	const struct ike_sa *sa = h_first_sa(&h.a);
+	assert_non_null(sa);
+	assert_int_equal(sa->state, IKE_CONNECTING);
+	/* The retransmitted request (with the third cookie) still gets through. */
+	h_advance(&h, 5000);
+	assert_int_equal(h_count_sas(&h.a, IKE_ESTABLISHED), 1);
+	assert_int_equal(h_count_sas(&h.b, IKE_ESTABLISHED), 1);
+	h_free(&h);
+}
+
 int main(void)
 {
 	log_set_all_levels(getenv("TLOG") ? atoi(getenv("TLOG")) : -1);
@@ -1085,6 +1186,8 @@ int main(void)
 		cmocka_unit_test(test_init_mismatch_flood_log_bounded),
 		cmocka_unit_test(test_init_refused_flood_starts_cookies),
 		cmocka_unit_test(test_init_replay_after_established_dropped),
+		cmocka_unit_test(test_init_error_notify_keeps_waiting),
+		cmocka_unit_test(test_init_cookie_retried_bounded),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
