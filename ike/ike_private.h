@@ -97,6 +97,9 @@ bool identity_matches_cfg(const char *cfg_id, const struct identity *id);
 void ikev2_init_start(struct ike_sa *sa);
 void ikev2_init_request_in(struct ike *core, struct msg_in *m);
 void ikev2_init_response_in(struct ike_sa *sa, struct msg_in *m);
+/* Why connection c cannot carry this IKE SA (its addresses, IKEv2, or the SA's chosen
+ * proposal), or NULL when it can: a switch by identity in IKE_AUTH checks it. */
+const char *ikev2_conn_unfit(const struct conn *c, const struct ike_sa *sa);
 int ikev2_natd_check(struct ike_sa *sa, const struct msg_in *m, bool *nat_here, bool *nat_there);
 void ikev2_add_natd(struct ike_sa *sa, struct ikev2_builder *k, const struct addr *src,
 		    const struct addr *dst);

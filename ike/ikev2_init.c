@@ -222,22 +222,45 @@ static void log_nat(struct ike_sa *sa)
 		log_info(LOG_IKE, "remote host is behind NAT");
 }
 
+/* Does this IKEv2 connection admit these local and remote addresses? */
+static bool conn_admits_addrs(const struct conn *c, const struct addr *local,
+			      const struct addr *remote)
+{
+	const struct conn_cfg *cfg = c->cfg;
+	return !c->retired && cfg->version != 1 &&
+	       addr_cfg_matches(cfg->local_addrs, cfg->n_local_addrs, local) &&
+	       addr_cfg_matches(cfg->remote_addrs, cfg->n_remote_addrs, remote);
+}
+
+/* Does one of the connection's IKE proposals accept one of these? */
+static bool conn_accepts(const struct conn *c, const struct proposal *props, size_t n,
+			 struct proposal *chosen)
+{
+	struct proposal mine[MAX_CONN_PROPOSALS];
+	size_t k = conn_proposals(c->cfg, mine, MAX_CONN_PROPOSALS);
+	return proposal_select(mine, k, props, n, chosen);
+}
+
+const char *ikev2_conn_unfit(const struct conn *c, const struct ike_sa *sa)
+{
+	struct proposal chosen;
+	if (!conn_admits_addrs(c, &sa->local, &sa->remote))
+		return "its local_addrs/remote_addrs do not admit this IKE SA's addresses";
+	if (!conn_accepts(c, &sa->prop, 1, &chosen))
+		return "its IKE proposals do not include this IKE SA's proposal";
+	return NULL;
+}
+
 /* Responder: pick the first connection whose addresses and proposals fit. */
 static struct conn *select_conn(struct ike *core, const struct msg_in *m, struct proposal *chosen,
 				bool *addr_match)
 {
-	struct proposal mine[MAX_CONN_PROPOSALS];
 	*addr_match = false;
 	for (struct conn *c = core->conns; c; c = c->next) {
-		const struct conn_cfg *cfg = c->cfg;
-		if (c->retired || cfg->version == 1)
-			continue;
-		if (!addr_cfg_matches(cfg->local_addrs, cfg->n_local_addrs, &m->local) ||
-		    !addr_cfg_matches(cfg->remote_addrs, cfg->n_remote_addrs, &m->remote))
+		if (!conn_admits_addrs(c, &m->local, &m->remote))
 			continue;
 		*addr_match = true;
-		size_t n = conn_proposals(cfg, mine, MAX_CONN_PROPOSALS);
-		if (proposal_select(mine, n, m->pl.props, m->pl.n_props, chosen))
+		if (conn_accepts(c, m->pl.props, m->pl.n_props, chosen))
 			return c;
 	}
 	return NULL;

@@ -1144,6 +1144,86 @@ static void test_init_cookie_retried_bounded(void **state)
 	h_free(&h);
 }
 
+/* b knows a second connection "other" for the identity a presents (a's own
+ * connection in b's config expects a's address as identity). */
+static void confs_switch(const char *other_remote_addrs, const char *other_ike)
+{
+	confs("aes256gcm16-prfsha256-x25519", "aes256gcm16-prfsha256-x25519", "aes256gcm16",
+	      "aes256gcm16", "s3cret-key", "", "");
+	/* a presents itself as carol@example.org. */
+	char *p = strstr(conf_a, "id = 192.0.2.1");
+	assert_non_null(p);
+	char rest[2048];
+	snprintf(rest, sizeof(rest), "%s", p + strlen("id = 192.0.2.1"));
+	snprintf(p, sizeof(conf_a) - (size_t)(p - conf_a), "id = carol@example.org%s", rest);
+	p = strstr(conf_a, "id-a = 192.0.2.1");
+	assert_non_null(p);
+	snprintf(rest, sizeof(rest), "%s", p + strlen("id-a = 192.0.2.1"));
+	snprintf(p, sizeof(conf_a) - (size_t)(p - conf_a), "id-a = carol@example.org%s", rest);
+	/* b: "site" as before, then "other" for carol. */
+	p = strstr(conf_b, "secrets {");
+	assert_non_null(p);
+	snprintf(rest, sizeof(rest), "%s", p);
+	*p = '\0';
+	p = strrchr(conf_b, '}');	/* the end of "connections" */
+	assert_non_null(p);
+	snprintf(p, sizeof(conf_b) - (size_t)(p - conf_b),
+		 "  other {\n"
+		 "    remote_addrs = %s\n"
+		 "    proposals = %s\n"
+		 "    local {\n      auth = psk\n      id = 198.51.100.2\n    }\n"
+		 "    remote {\n      auth = psk\n      id = carol@example.org\n    }\n"
+		 "    children {\n      net {\n        local_ts = 10.2.0.0/24\n"
+		 "        remote_ts = 10.1.0.0/24\n        esp_proposals = aes256gcm16\n"
+		 "      }\n    }\n  }\n}\n%s"
+		 "secrets {\n  ike-carol {\n    id-a = carol@example.org\n"
+		 "    id-b = 198.51.100.2\n    secret = s3cret-key\n  }\n}\n",
+		 other_remote_addrs, other_ike, rest);
+}
+
+/* Switching connections by identity in IKE_AUTH only goes to a connection whose
+ * remote_addrs admit the peer and whose IKE proposals include the SA's; otherwise
+ * AUTHENTICATION_FAILED, with a log line naming the connection and the reason. */
+static void test_auth_switch_checks_addrs_and_proposal(void **state)
+{
+	struct harness h;
+	struct log_count lc;
+	/* The control: "other" admits a from anywhere with the same proposal. */
+	confs_switch("%any", "aes256gcm16-prfsha256-x25519");
+	assert_int_equal(h_init(&h, conf_a, conf_b), 0);
+	establish(&h);
+	assert_int_equal(h_count_sas(&h.b, IKE_ESTABLISHED), 1);
+	assert_string_equal(h_first_sa(&h.b)->conn->cfg->name, "other");
+	h_free(&h);
+
+	/* "other" does not admit a's address. */
+	confs_switch("203.0.113.9", "aes256gcm16-prfsha256-x25519");
+	assert_int_equal(h_init(&h, conf_a, conf_b), 0);
+	log_capture_start(&lc, "identity mismatch");
+	establish(&h);
+	log_capture_stop(&lc);
+	assert_int_equal(h_count_sas(&h.b, IKE_ESTABLISHED), 0);
+	assert_int_equal(h_count_sas(&h.a, IKE_ESTABLISHED), 0);
+	struct ike_stats st;
+	ike_get_stats(h.b.core, &st);
+	assert_int_equal(st.auth_failures, 1);
+	assert_non_null(strstr(lc.first, "connection 'other' accepts that identity, but its "
+			       "local_addrs/remote_addrs do not admit"));
+	h_free(&h);
+
+	/* "other" admits the address but not the IKE proposal chosen in IKE_SA_INIT. */
+	confs_switch("%any", "aes128-sha256-x25519");
+	assert_int_equal(h_init(&h, conf_a, conf_b), 0);
+	log_capture_start(&lc, "identity mismatch");
+	establish(&h);
+	log_capture_stop(&lc);
+	assert_int_equal(h_count_sas(&h.b, IKE_ESTABLISHED), 0);
+	ike_get_stats(h.b.core, &st);
+	assert_int_equal(st.auth_failures, 1);
+	assert_non_null(strstr(lc.first, "its IKE proposals do not include"));
+	h_free(&h);
+}
+
 int main(void)
 {
 	log_set_all_levels(getenv("TLOG") ? atoi(getenv("TLOG")) : -1);
@@ -1188,6 +1268,7 @@ int main(void)
 		cmocka_unit_test(test_init_replay_after_established_dropped),
 		cmocka_unit_test(test_init_error_notify_keeps_waiting),
 		cmocka_unit_test(test_init_cookie_retried_bounded),
+		cmocka_unit_test(test_auth_switch_checks_addrs_and_proposal),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
