@@ -2,6 +2,7 @@
  * parser.h). It works on one file's text at a time; "include" reads each matched file
  * into the section where the include stands, one level deeper. */
 #include <errno.h>
+#include <fcntl.h>
 #include <glob.h>
 #include <libgen.h>
 #include <stdarg.h>
@@ -9,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "conf/parser.h"
 #include "lib/wipe.h"
@@ -448,10 +450,12 @@ static int parse_text_into(struct ctree *parent, const char *text, const char *f
 	return 0;
 }
 
+/* Reads a file that may hold PSKs: with read(2), not stdio (whose buffer would be
+ * freed unwiped), growing by copy-and-wipe, and wiping on every error path. */
 static char *read_whole_file(const char *path, char *err, size_t errlen)
 {
-	FILE *f = fopen(path, "rb");
-	if (!f) {
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
 		snprintf(err, errlen, "%s: cannot open: %s", path, strerror(errno));
 		return NULL;
 	}
@@ -464,32 +468,41 @@ static char *read_whole_file(const char *path, char *err, size_t errlen)
 					 CONF_MAX_FILE_SIZE);
 				goto fail;
 			}
-			char *grown = realloc(buf, cap * 2);
+			char *grown = malloc(cap * 2);
 			if (!grown)
-				goto fail;
+				goto oom;
+			memcpy(grown, buf, n);
+			wipe_free(buf, cap);
 			buf = grown;
 			cap *= 2;
 		}
-		size_t got = fread(buf + n, 1, cap - n - 1, f);
-		n += got;
+		ssize_t got = read(fd, buf + n, cap - n - 1);
+		if (got < 0 && errno == EINTR)
+			continue;
+		if (got < 0) {
+			snprintf(err, errlen, "%s: read error: %s", path, strerror(errno));
+			goto fail;
+		}
 		if (got == 0)
 			break;
+		n += (size_t)got;
 	}
-	if (!buf || ferror(f)) {
-		snprintf(err, errlen, "%s: read error", path);
-		goto fail;
-	}
-	fclose(f);
+	if (!buf)
+		goto oom;
+	close(fd);
 	buf[n] = '\0';
 	if (memchr(buf, '\0', n)) {
 		snprintf(err, errlen, "%s: contains a NUL byte", path);
-		wipe_free(buf, n);
+		wipe_free(buf, cap);
 		return NULL;
 	}
 	return buf;
+oom:
+	snprintf(err, errlen, "%s: out of memory", path);
 fail:
-	free(buf);
-	fclose(f);
+	if (buf)
+		wipe_free(buf, cap);
+	close(fd);
 	return NULL;
 }
 
