@@ -296,10 +296,10 @@ static void cookie_compute(struct ike *core, const struct msg_in *m, uint8_t out
 	crypto_generichash_final(&st, out, 32);
 }
 
-/* Refused IKE_SA_INITs in about the last half-open timeout. They keep no state, yet
- * count toward the COOKIE threshold as half-open SAs do: a flood of requests that
- * match nothing must switch the responder to COOKIEs too. Two fixed windows
- * approximate a sliding one. */
+/* Refused IKE_SA_INITs of the last one to two half-open timeouts (two fixed windows
+ * approximate a sliding one). They keep no state, yet count toward the COOKIE
+ * threshold as half-open SAs do: a flood of requests that match nothing must switch
+ * the responder to COOKIEs too. */
 static uint64_t init_refused_recent(struct ike *core)
 {
 	ms_t win = (ms_t)(core->t.half_open_timeout_s ? core->t.half_open_timeout_s : 30) * 1000;
