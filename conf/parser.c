@@ -2,6 +2,7 @@
  * parser.h). It works on one file's text at a time; "include" reads each matched file
  * into the section where the include stands, one level deeper. */
 #include <errno.h>
+#include <fcntl.h>
 #include <glob.h>
 #include <libgen.h>
 #include <stdarg.h>
@@ -9,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "conf/parser.h"
 #include "lib/wipe.h"
@@ -21,13 +23,14 @@ struct pstate {
 	const char *dir;	/* base for relative includes */
 	int include_depth;
 	int flags;
+	size_t *elements;	/* nodes added so far, over all included files */
 	char *err;
 	size_t errlen;
 	bool failed;
 };
 
 static int parse_file_into(struct ctree *parent, const char *path, int include_depth,
-			   int flags, char *err, size_t errlen);
+			   int flags, size_t *elements, char *err, size_t errlen);
 
 __attribute__((format(printf, 3, 4)))
 static int fail(struct pstate *ps, int line, const char *fmt, ...)
@@ -107,25 +110,59 @@ static char unescape(char c)
 	}
 }
 
-/* A "quoted value" with escapes; backslash-newline continues the line. */
-static char *read_quoted_value(struct pstate *ps)
+/* A growing string for values; values may be PSKs, so every copy left behind by
+ * growing is wiped. Doubling keeps reading a value linear in its length. */
+struct text {
+	char *p;
+	size_t n, cap;
+};
+
+static bool text_put(struct text *t, char c)
+{
+	if (t->n + 2 > t->cap) {
+		size_t cap = t->cap ? 2 * t->cap : 64;
+		char *grown = malloc(cap);
+		if (!grown)
+			return false;
+		if (t->p) {
+			memcpy(grown, t->p, t->n);
+			wipe_free(t->p, t->cap);
+		}
+		t->p = grown;
+		t->cap = cap;
+	}
+	t->p[t->n++] = c;
+	t->p[t->n] = '\0';
+	return true;
+}
+
+static void text_wipe(struct text *t)
+{
+	if (t->p)
+		wipe_free(t->p, t->cap);
+	t->p = NULL;
+	t->n = t->cap = 0;
+}
+
+/* The string, "" when nothing was put; NULL when out of memory. */
+static char *text_take(struct text *t)
+{
+	return t->p ? t->p : strdup("");
+}
+
+/* A "quoted value" with escapes, appended to out; backslash-newline continues the
+ * line. */
+static int read_quoted_into(struct pstate *ps, struct text *out)
 {
 	int open_line = ps->line;
-	size_t cap = 64, n = 0;
-	char *out = malloc(cap);
-	if (!out)
-		return NULL;
 	advance(ps);	/* the opening quote */
 	for (;;) {
 		char c = peek(ps);
-		if (!c) {
-			wipe_free(out, cap);
-			fail(ps, open_line, "unterminated quoted string");
-			return NULL;
-		}
+		if (!c)
+			return fail(ps, open_line, "unterminated quoted string");
 		advance(ps);
 		if (c == '"')
-			break;
+			return 0;
 		if (c == '\\') {
 			char e = peek(ps);
 			if (!e)
@@ -135,21 +172,19 @@ static char *read_quoted_value(struct pstate *ps)
 				continue;
 			c = unescape(e);
 		}
-		if (n + 2 > cap) {
-			char *grown = malloc(cap * 2);
-			if (!grown) {
-				wipe_free(out, cap);
-				return NULL;
-			}
-			memcpy(grown, out, n);
-			wipe_free(out, cap);	/* may hold a PSK: never leave copies */
-			out = grown;
-			cap *= 2;
-		}
-		out[n++] = c;
+		if (!text_put(out, c))
+			return fail(ps, open_line, "out of memory");
 	}
-	out[n] = '\0';
-	return out;
+}
+
+static char *read_quoted_value(struct pstate *ps)
+{
+	struct text t = { 0 };
+	if (read_quoted_into(ps, &t) < 0) {
+		text_wipe(&t);
+		return NULL;
+	}
+	return text_take(&t);
 }
 
 static struct ctree *find_typed(struct ctree *parent, const char *name, bool section)
@@ -160,23 +195,39 @@ static struct ctree *find_typed(struct ctree *parent, const char *name, bool sec
 	return NULL;
 }
 
+/* Every new node passes here. Finding a key before adding it walks the section, so
+ * entries per section are capped to keep that walk short; the total bounds the work
+ * for a file with its includes. */
+static int count_new_node(struct pstate *ps, const struct ctree *parent, int line)
+{
+	if (parent->n_child >= CONF_MAX_SECTION_ENTRIES)
+		return fail(ps, line, "more than %d entries in section '%s'",
+			    CONF_MAX_SECTION_ENTRIES, parent->name ? parent->name : "(top)");
+	if (++*ps->elements > CONF_MAX_ELEMENTS)
+		return fail(ps, line, "more than %d settings and sections", CONF_MAX_ELEMENTS);
+	return 0;
+}
+
 /* A later "key = value" replaces an earlier one in the same section, and takes its
  * place of definition, as strongSwan's settings do. */
 static int set_value(struct pstate *ps, struct ctree *parent, const char *name, char *value,
 		     int line)
 {
 	struct ctree *old = find_typed(parent, name, false);
+	if (!old && count_new_node(ps, parent, line) < 0)
+		return -1;
 	if (!old)
-		return ctree_add_value(parent, name, value, ps->file, line) ? 0 : -1;
+		return ctree_add_value(parent, name, value, ps->file, line) ? 0 :
+		       fail(ps, line, "out of memory");
 	char *file = strdup(ps->file);
 	if (!file)
-		return -1;
+		return fail(ps, line, "out of memory");
 	wipe_free(old->value, strlen(old->value));
 	old->value = strdup(value);
 	free(old->file);
 	old->file = file;
 	old->line = line;
-	return old->value ? 0 : -1;
+	return old->value ? 0 : fail(ps, line, "out of memory");
 }
 
 static bool has_glob_magic(const char *s)
@@ -213,7 +264,7 @@ static int do_include(struct pstate *ps, struct ctree *parent, const char *patte
 	char sub_err[512];
 	for (size_t i = 0; i < g.gl_pathc; i++) {
 		if (parse_file_into(parent, g.gl_pathv[i], ps->include_depth + 1, ps->flags,
-				    sub_err, sizeof(sub_err)) < 0) {
+				    ps->elements, sub_err, sizeof(sub_err)) < 0) {
 			globfree(&g);
 			/* The included file's message already names its own file:line. */
 			snprintf(ps->err, ps->errlen, "%s", sub_err);
@@ -231,10 +282,7 @@ static char *read_include_pattern(struct pstate *ps)
 {
 	if (peek(ps) == '"')
 		return read_quoted_value(ps);
-	size_t cap = strlen(ps->text + ps->pos) + 1, n = 0;
-	char *out = malloc(cap);
-	if (!out)
-		return NULL;
+	struct text t = { 0 };
 	while (peek(ps) && !strchr(" \t\r\n#}", peek(ps))) {
 		char c = peek(ps);
 		advance(ps);
@@ -242,10 +290,12 @@ static char *read_include_pattern(struct pstate *ps)
 			c = peek(ps);
 			advance(ps);
 		}
-		out[n++] = c;
+		if (!text_put(&t, c)) {
+			text_wipe(&t);
+			return NULL;
+		}
 	}
-	out[n] = '\0';
-	return out;
+	return text_take(&t);
 }
 
 static int parse_include(struct pstate *ps, struct ctree *parent, int line)
@@ -271,37 +321,32 @@ static bool ends_value(char c)
  * strings") up to the end of the line, '#' or '}', joined by single spaces. */
 static char *read_value(struct pstate *ps, int line)
 {
-	size_t cap = strlen(ps->text + ps->pos) + 1, n = 0;
-	char *out = malloc(cap);
-	if (!out) {
-		fail(ps, line, "out of memory");
-		return NULL;
-	}
+	struct text t = { 0 };
 	for (;;) {
 		skip_blanks(ps);
 		if (ends_value(peek(ps)))
 			break;
-		if (n)
-			out[n++] = ' ';
+		if (t.n && !text_put(&t, ' '))
+			goto oom;
 		if (peek(ps) == '"') {
-			char *q = read_quoted_value(ps);
-			if (!q) {
-				wipe_free(out, cap);
-				return NULL;
-			}
-			size_t ql = strlen(q);	/* quoted text is never longer than its source */
-			memcpy(out + n, q, ql);
-			n += ql;
-			wipe_free(q, ql);
+			if (read_quoted_into(ps, &t) < 0)
+				goto fail;
 			continue;
 		}
 		while (!ends_value(peek(ps)) && !strchr(" \t\r\"", peek(ps))) {
-			out[n++] = peek(ps);
+			if (!text_put(&t, peek(ps)))
+				goto oom;
 			advance(ps);
 		}
 	}
-	out[n] = '\0';
-	return out;
+	char *out = text_take(&t);
+	if (out)
+		return out;
+oom:
+	fail(ps, line, "out of memory");
+fail:
+	text_wipe(&t);
+	return NULL;
 }
 
 static int parse_assignment(struct pstate *ps, struct ctree *parent, const char *name, int line)
@@ -312,7 +357,7 @@ static int parse_assignment(struct pstate *ps, struct ctree *parent, const char 
 		return -1;
 	int rc = set_value(ps, parent, name, value, line);
 	wipe_free(value, strlen(value));
-	return rc < 0 ? fail(ps, line, "out of memory") : 0;
+	return rc;
 }
 
 static int parse_section(struct pstate *ps, struct ctree *parent, const char *name, int line,
@@ -323,6 +368,8 @@ static int parse_section(struct pstate *ps, struct ctree *parent, const char *na
 		return fail(ps, line, "sections nested more than %d deep",
 			    CONF_MAX_SECTION_DEPTH);
 	struct ctree *sec = find_typed(parent, name, true);
+	if (!sec && count_new_node(ps, parent, line) < 0)
+		return -1;
 	if (!sec)
 		sec = ctree_add_section(parent, name, ps->file, line);
 	if (!sec)
@@ -387,12 +434,13 @@ static int parse_block(struct pstate *ps, struct ctree *parent, const char *sect
 }
 
 static int parse_text_into(struct ctree *parent, const char *text, const char *file,
-			   const char *dir, int include_depth, int flags, char *err,
-			   size_t errlen)
+			   const char *dir, int include_depth, int flags, size_t *elements,
+			   char *err, size_t errlen)
 {
 	struct pstate ps = {
 		.text = text, .line = 1, .file = file, .dir = dir,
-		.include_depth = include_depth, .flags = flags, .err = err, .errlen = errlen,
+		.include_depth = include_depth, .flags = flags, .elements = elements,
+		.err = err, .errlen = errlen,
 	};
 	if (parse_block(&ps, parent, NULL, 0, 0) < 0) {
 		if (!ps.failed)
@@ -402,10 +450,12 @@ static int parse_text_into(struct ctree *parent, const char *text, const char *f
 	return 0;
 }
 
+/* Reads a file that may hold PSKs: with read(2), not stdio (whose buffer would be
+ * freed unwiped), growing by copy-and-wipe, and wiping on every error path. */
 static char *read_whole_file(const char *path, char *err, size_t errlen)
 {
-	FILE *f = fopen(path, "rb");
-	if (!f) {
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
 		snprintf(err, errlen, "%s: cannot open: %s", path, strerror(errno));
 		return NULL;
 	}
@@ -418,37 +468,46 @@ static char *read_whole_file(const char *path, char *err, size_t errlen)
 					 CONF_MAX_FILE_SIZE);
 				goto fail;
 			}
-			char *grown = realloc(buf, cap * 2);
+			char *grown = malloc(cap * 2);
 			if (!grown)
-				goto fail;
+				goto oom;
+			memcpy(grown, buf, n);
+			wipe_free(buf, cap);
 			buf = grown;
 			cap *= 2;
 		}
-		size_t got = fread(buf + n, 1, cap - n - 1, f);
-		n += got;
+		ssize_t got = read(fd, buf + n, cap - n - 1);
+		if (got < 0 && errno == EINTR)
+			continue;
+		if (got < 0) {
+			snprintf(err, errlen, "%s: read error: %s", path, strerror(errno));
+			goto fail;
+		}
 		if (got == 0)
 			break;
+		n += (size_t)got;
 	}
-	if (!buf || ferror(f)) {
-		snprintf(err, errlen, "%s: read error", path);
-		goto fail;
-	}
-	fclose(f);
+	if (!buf)
+		goto oom;
+	close(fd);
 	buf[n] = '\0';
 	if (memchr(buf, '\0', n)) {
 		snprintf(err, errlen, "%s: contains a NUL byte", path);
-		wipe_free(buf, n);
+		wipe_free(buf, cap);
 		return NULL;
 	}
 	return buf;
+oom:
+	snprintf(err, errlen, "%s: out of memory", path);
 fail:
-	free(buf);
-	fclose(f);
+	if (buf)
+		wipe_free(buf, cap);
+	close(fd);
 	return NULL;
 }
 
 static int parse_file_into(struct ctree *parent, const char *path, int include_depth,
-			   int flags, char *err, size_t errlen)
+			   int flags, size_t *elements, char *err, size_t errlen)
 {
 	char *text = read_whole_file(path, err, errlen);
 	if (!text)
@@ -460,7 +519,7 @@ static int parse_file_into(struct ctree *parent, const char *path, int include_d
 		return -1;
 	}
 	int rc = parse_text_into(parent, text, path, dirname(pathcopy), include_depth, flags,
-				 err, errlen);
+				 elements, err, errlen);
 	free(pathcopy);
 	wipe_free(text, strlen(text));	/* may hold secrets */
 	return rc;
@@ -473,7 +532,8 @@ struct ctree *conf_parse_file(const char *path, char *err, size_t errlen)
 		snprintf(err, errlen, "%s: out of memory", path);
 		return NULL;
 	}
-	if (parse_file_into(root, path, 0, 0, err, errlen) < 0) {
+	size_t elements = 0;
+	if (parse_file_into(root, path, 0, 0, &elements, err, errlen) < 0) {
 		ctree_free(root);
 		return NULL;
 	}
@@ -494,7 +554,8 @@ struct ctree *conf_parse_string_flags(const char *text, const char *name, int fl
 		return NULL;
 	}
 	const char *dir = strchr(name, '/') ? dirname(namecopy) : ".";
-	int rc = parse_text_into(root, text, name, dir, 0, flags, err, errlen);
+	size_t elements = 0;
+	int rc = parse_text_into(root, text, name, dir, 0, flags, &elements, err, errlen);
 	free(namecopy);
 	if (rc < 0) {
 		ctree_free(root);

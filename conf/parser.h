@@ -17,6 +17,11 @@
 #define CONF_MAX_INCLUDE_DEPTH 10	/* also what stops include loops */
 #define CONF_MAX_SECTION_DEPTH 32
 #define CONF_MAX_FILE_SIZE (4u << 20)
+/* Entries (settings and subsections) in one section, and nodes in all: each new
+ * entry is looked up among its section's first, so these bound the parse time
+ * (10,000 entries in one section take well under a second). */
+#define CONF_MAX_SECTION_ENTRIES 10000
+#define CONF_MAX_ELEMENTS 100000
 
 enum conf_parse_flags {
 	CONF_NO_INCLUDE = 1,	/* "include" is an error (fuzzing, untrusted text) */

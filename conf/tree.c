@@ -50,12 +50,16 @@ void ctree_free(struct ctree *t)
 	}
 }
 
+/* O(1) through the tail pointer: walking the siblings made a VICI message of many
+ * small elements quadratic (131k empty key/values held the event loop for 104 s). */
 static struct ctree *append_child(struct ctree *parent, struct ctree *c)
 {
-	struct ctree **pp = &parent->child;
-	while (*pp)
-		pp = &(*pp)->next;
-	*pp = c;
+	if (parent->last)
+		parent->last->next = c;
+	else
+		parent->child = c;
+	parent->last = c;
+	parent->n_child++;
 	return c;
 }
 
@@ -88,12 +92,18 @@ struct ctree *ctree_add_list(struct ctree *parent, const char *name, const char 
 	return append_child(parent, c);
 }
 
+/* Grows by doubling, so a long list costs linear time too. */
 void ctree_list_append(struct ctree *list, const char *item)
 {
-	char **n = realloc(list->list, (list->n_list + 1) * sizeof(*n));
-	if (!n)
-		return;
-	list->list = n;
+	if (list->n_list == list->list_cap) {
+		size_t cap = list->list_cap ? 2 * list->list_cap : 4;
+		char **grown = realloc(list->list, cap * sizeof(*grown));
+		if (!grown)
+			return;
+		list->list = grown;
+		list->list_cap = cap;
+	}
+	char **n = list->list;
 	n[list->n_list] = strdup(item);
 	if (n[list->n_list])
 		list->n_list++;

@@ -11,9 +11,12 @@ struct ctree {
 	char *value;		/* "key = value": the text, else NULL */
 	char **list;		/* VICI list items (a swanctl value "a, b" stays in value) */
 	size_t n_list;
+	size_t list_cap;	/* allocated slots in list */
 	bool is_list;		/* key came as a VICI list (possibly empty) */
 	struct ctree *child;	/* first child of a section */
 	struct ctree *next;	/* next sibling */
+	struct ctree *last;	/* last child: appending stays O(1) on long lists */
+	size_t n_child;
 	char *file;		/* origin for error messages: "site-a.conf" or "vici" */
 	int line;		/* 1-based line, 0 when not from a file */
 };

@@ -449,6 +449,7 @@ static enum vici_reply cmd_counters(void *arg, struct vici_conn *c, const struct
 	vici_add_kvf(resp, "ike-cookies-sent", "%llu", (unsigned long long)st.cookies_sent);
 	vici_add_kvf(resp, "ike-half-open-refused", "%llu",
 		     (unsigned long long)st.half_open_refused);
+	vici_add_kvf(resp, "ike-init-refused", "%llu", (unsigned long long)st.init_refused);
 	vici_add_kvf(resp, "esp-no-policy", "%llu", (unsigned long long)es.no_policy);
 	vici_add_kvf(resp, "esp-no-sa", "%llu", (unsigned long long)es.no_sa);
 	vici_add_kvf(resp, "esp-bad-packet", "%llu", (unsigned long long)es.bad_packet);

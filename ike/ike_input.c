@@ -28,14 +28,12 @@ static void log_message(const char *dir, const struct ike_sa *sa, const struct i
 #define DROP_LOG_BURST 20
 #define DROP_LOG_WINDOW_MS 10000
 
-/* Counts a dropped message and logs why, at most DROP_LOG_BURST lines of each kind
- * per window: garbage is cheap to send and must not flood the log, nor hide the
- * integrity failures on an established SA behind it. */
-static void __attribute__((format(printf, 5, 6)))
-drop(struct ike *core, enum drop_kind kind, uint64_t *counter, int level, const char *fmt, ...)
+/* At most DROP_LOG_BURST lines of each kind per window: garbage is cheap to send and
+ * must not flood the log, nor hide the integrity failures on an established SA
+ * behind it. */
+bool ike_log_allowed(struct ike *core, enum drop_kind kind)
 {
 	struct drop_limit *l = &core->drop_limits[kind];
-	(*counter)++;
 	if (core->now >= l->window + DROP_LOG_WINDOW_MS) {
 		if (l->suppressed)
 			log_info(LOG_NET, "%llu more dropped IKE messages of this kind were not logged",
@@ -46,9 +44,19 @@ drop(struct ike *core, enum drop_kind kind, uint64_t *counter, int level, const 
 	}
 	if (l->logged >= DROP_LOG_BURST) {
 		l->suppressed++;
-		return;
+		return false;
 	}
 	l->logged++;
+	return true;
+}
+
+/* Counts a dropped message and logs why (rate limited). */
+static void __attribute__((format(printf, 5, 6)))
+drop(struct ike *core, enum drop_kind kind, uint64_t *counter, int level, const char *fmt, ...)
+{
+	(*counter)++;
+	if (!ike_log_allowed(core, kind))
+		return;
 	va_list ap;
 	va_start(ap, fmt);
 	log_vmsg(LOG_NET, level, fmt, ap);
@@ -221,6 +229,24 @@ static void handle_response(struct ike_sa *sa, struct msg_in *m)
 	}
 }
 
+/* A byte-identical IKE_SA_INIT request gets our IKE_SA_INIT response again, but only
+ * while nothing else happened on the SA (no IKE_AUTH yet): afterwards the cached
+ * response is another exchange's, and a replay must not make us send anything for
+ * the SA's whole life. */
+static void init_retransmit(struct ike_sa *sa, const struct msg_in *m)
+{
+	bool same = m->hdr.msgid == 0 && sa->init_i.len == m->raw_len &&
+		    memcmp(sa->init_i.data, m->raw, m->raw_len) == 0;
+	if (same && sa->state == IKE_CONNECTING && sa->peer_msgid == 1 && sa->init_r.len) {
+		sa->core->st.retransmits++;
+		ike_transmit(sa, &sa->init_r);
+		return;
+	}
+	drop(sa->core, DROP_WINDOW, &sa->core->st.rx_invalid, 1,
+	     "%s: IKE_SA_INIT request %s, dropped", ike_sa_name(sa),
+	     same ? "replayed after IKE_SA_INIT" : "differing from the first with its SPI");
+}
+
 void ike_input(struct ike *core, const struct addr *local, const struct addr *remote,
 	       const uint8_t *msg, size_t len, ms_t now)
 {
@@ -250,12 +276,12 @@ void ike_input(struct ike *core, const struct addr *local, const struct addr *re
 		/* A retransmitted IKE_SA_INIT must not create a second SA. */
 		struct ike_sa *sa = ike_sa_find(core, m.hdr.spi_i, zero, true);
 		if (sa && !sa->initiator && addr_equal(&sa->remote, remote)) {
-			if (sa->have_last_response && m.hdr.msgid == 0 && sa->init_i.len == len &&
-			    memcmp(sa->init_i.data, msg, len) == 0)
-				ike_transmit(sa, &sa->last_response);
+			init_retransmit(sa, &m);
 			goto out;
 		}
-		log_message("parsed", NULL, &m.hdr, &m.pl, remote, local, len);
+		/* Unauthenticated and cheap to spoof: logged within a budget. */
+		if (ike_log_allowed(core, DROP_INIT_IN))
+			log_message("parsed", NULL, &m.hdr, &m.pl, remote, local, len);
 		ikev2_init_request_in(core, &m);
 		goto out;
 	}

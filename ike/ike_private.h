@@ -6,7 +6,12 @@
 #include "lib/log.h"
 
 /* Kinds of dropped messages, each with its own log budget. */
-enum drop_kind { DROP_MALFORMED, DROP_NO_SA, DROP_WINDOW, DROP_INTEGRITY, DROP_KINDS };
+enum drop_kind {
+	DROP_MALFORMED, DROP_NO_SA, DROP_WINDOW, DROP_INTEGRITY,
+	DROP_INIT_IN,		/* "parsed" lines of new IKE_SA_INIT requests */
+	DROP_INIT_REFUSED,	/* IKE_SA_INIT answered with an error, no state kept */
+	DROP_KINDS
+};
 
 struct drop_limit {
 	ms_t window;
@@ -25,6 +30,10 @@ struct ike {
 	ms_t now;			/* of the input being processed */
 	uint8_t cookie_secret[32];	/* for stateless COOKIEs (RFC 7296 2.6) */
 	struct drop_limit drop_limits[DROP_KINDS];	/* log rate limits, see drop() */
+	struct {			/* refused IKE_SA_INITs, for the COOKIE threshold */
+		ms_t start;
+		uint64_t cur, prev;	/* in this window and the one before */
+	} init_refused;
 };
 
 /* A decoded, authenticated incoming message. */
@@ -36,6 +45,10 @@ struct msg_in {
 	size_t raw_len;
 	struct addr local, remote;
 };
+
+/* ike_input.c: may a line about unauthenticated input be logged? At most a burst of
+ * each kind per window, so spoofed packets cannot flood the log. */
+bool ike_log_allowed(struct ike *core, enum drop_kind kind);
 
 /* ike_conns.c */
 struct conn *conn_find(struct ike *core, const char *name);	/* not retired */
@@ -84,6 +97,9 @@ bool identity_matches_cfg(const char *cfg_id, const struct identity *id);
 void ikev2_init_start(struct ike_sa *sa);
 void ikev2_init_request_in(struct ike *core, struct msg_in *m);
 void ikev2_init_response_in(struct ike_sa *sa, struct msg_in *m);
+/* Why connection c cannot carry this IKE SA (its addresses, IKEv2, or the SA's chosen
+ * proposal), or NULL when it can: a switch by identity in IKE_AUTH checks it. */
+const char *ikev2_conn_unfit(const struct conn *c, const struct ike_sa *sa);
 int ikev2_natd_check(struct ike_sa *sa, const struct msg_in *m, bool *nat_here, bool *nat_there);
 void ikev2_add_natd(struct ike_sa *sa, struct ikev2_builder *k, const struct addr *src,
 		    const struct addr *dst);

@@ -123,6 +123,8 @@ struct ike_sa {
 	uint16_t ke_group;		/* the group we send (after INVALID_KE, the asked one) */
 	struct buf init_i, init_r;	/* IKE_SA_INIT messages, for AUTH */
 	struct buf cookie;
+	uint8_t cookies;		/* COOKIE answers taken in IKE_SA_INIT */
+	bool init_noted;		/* an unauthenticated error answer was logged */
 	struct identity my_id, peer_id;
 	/* message IDs */
 	uint32_t next_msgid;		/* of our next request */

@@ -162,18 +162,27 @@ void ikev2_auth_start(struct ike_sa *sa)
 }
 
 /* Responder: the connection that fits the peer's identity (it may differ from the one
- * IKE_SA_INIT picked by address). */
-static struct conn *conn_for_identity(struct ike_sa *sa, const struct msg_in *m)
+ * IKE_SA_INIT picked by address). Another connection must also admit the SA's
+ * addresses and chosen IKE proposal: IKE_SA_INIT checked those only for the first.
+ * The first connection that accepts the identity but not the rest is reported. */
+static struct conn *conn_for_identity(struct ike_sa *sa, const struct conn **unfit,
+				      const char **why)
 {
+	*unfit = NULL;
 	if (sa->conn && identity_matches_cfg(sa->conn->cfg->remote.id, &sa->peer_id))
 		return sa->conn;
 	for (struct conn *c = sa->core->conns; c; c = c->next) {
-		if (c->retired || c == sa->conn || c->cfg->version == 1)
+		if (c->retired || c == sa->conn || c->cfg->version == 1 ||
+		    !identity_matches_cfg(c->cfg->remote.id, &sa->peer_id))
 			continue;
-		if (identity_matches_cfg(c->cfg->remote.id, &sa->peer_id))
+		const char *reason = ikev2_conn_unfit(c, sa);
+		if (!reason)
 			return c;
+		if (!*unfit) {
+			*unfit = c;
+			*why = reason;
+		}
 	}
-	(void)m;
 	return NULL;
 }
 
@@ -232,13 +241,22 @@ void ikev2_auth_request_in(struct ike_sa *sa, struct msg_in *m)
 	}
 	identity_from_payload(&m->pl.idi, &sa->peer_id);
 	ike_sa_tag(sa, tag, sizeof(tag));
-	struct conn *conn = conn_for_identity(sa, m);
+	const struct conn *unfit;
+	const char *why;
+	struct conn *conn = conn_for_identity(sa, &unfit, &why);
 	if (!conn) {
 		const char *cfg_id = sa->conn ? sa->conn->cfg->remote.id : NULL;
-		log_err(LOG_CFG, "%s: identity mismatch: peer identifies as '%s', but connection "
-			"'%s' expects '%s' and no other connection accepts it; sending "
-			"AUTHENTICATION_FAILED", tag, identity_fmt(&sa->peer_id, peer, sizeof(peer)),
-			ike_sa_name(sa), cfg_id ? cfg_id : "%any");
+		identity_fmt(&sa->peer_id, peer, sizeof(peer));
+		if (unfit)
+			log_err(LOG_CFG, "%s: identity mismatch: peer identifies as '%s', but "
+				"connection '%s' expects '%s'; connection '%s' accepts that identity, "
+				"but %s; sending AUTHENTICATION_FAILED", tag, peer, ike_sa_name(sa),
+				cfg_id ? cfg_id : "%any", unfit->cfg->name, why);
+		else
+			log_err(LOG_CFG, "%s: identity mismatch: peer identifies as '%s', but "
+				"connection '%s' expects '%s' and no other connection accepts it; "
+				"sending AUTHENTICATION_FAILED", tag, peer, ike_sa_name(sa),
+				cfg_id ? cfg_id : "%any");
 		auth_failed(sa, m);
 		return;
 	}

@@ -222,22 +222,45 @@ static void log_nat(struct ike_sa *sa)
 		log_info(LOG_IKE, "remote host is behind NAT");
 }
 
+/* Does this IKEv2 connection admit these local and remote addresses? */
+static bool conn_admits_addrs(const struct conn *c, const struct addr *local,
+			      const struct addr *remote)
+{
+	const struct conn_cfg *cfg = c->cfg;
+	return !c->retired && cfg->version != 1 &&
+	       addr_cfg_matches(cfg->local_addrs, cfg->n_local_addrs, local) &&
+	       addr_cfg_matches(cfg->remote_addrs, cfg->n_remote_addrs, remote);
+}
+
+/* Does one of the connection's IKE proposals accept one of these? */
+static bool conn_accepts(const struct conn *c, const struct proposal *props, size_t n,
+			 struct proposal *chosen)
+{
+	struct proposal mine[MAX_CONN_PROPOSALS];
+	size_t k = conn_proposals(c->cfg, mine, MAX_CONN_PROPOSALS);
+	return proposal_select(mine, k, props, n, chosen);
+}
+
+const char *ikev2_conn_unfit(const struct conn *c, const struct ike_sa *sa)
+{
+	struct proposal chosen;
+	if (!conn_admits_addrs(c, &sa->local, &sa->remote))
+		return "its local_addrs/remote_addrs do not admit this IKE SA's addresses";
+	if (!conn_accepts(c, &sa->prop, 1, &chosen))
+		return "its IKE proposals do not include this IKE SA's proposal";
+	return NULL;
+}
+
 /* Responder: pick the first connection whose addresses and proposals fit. */
 static struct conn *select_conn(struct ike *core, const struct msg_in *m, struct proposal *chosen,
 				bool *addr_match)
 {
-	struct proposal mine[MAX_CONN_PROPOSALS];
 	*addr_match = false;
 	for (struct conn *c = core->conns; c; c = c->next) {
-		const struct conn_cfg *cfg = c->cfg;
-		if (c->retired || cfg->version == 1)
-			continue;
-		if (!addr_cfg_matches(cfg->local_addrs, cfg->n_local_addrs, &m->local) ||
-		    !addr_cfg_matches(cfg->remote_addrs, cfg->n_remote_addrs, &m->remote))
+		if (!conn_admits_addrs(c, &m->local, &m->remote))
 			continue;
 		*addr_match = true;
-		size_t n = conn_proposals(cfg, mine, MAX_CONN_PROPOSALS);
-		if (proposal_select(mine, n, m->pl.props, m->pl.n_props, chosen))
+		if (conn_accepts(c, m->pl.props, m->pl.n_props, chosen))
 			return c;
 	}
 	return NULL;
@@ -273,11 +296,36 @@ static void cookie_compute(struct ike *core, const struct msg_in *m, uint8_t out
 	crypto_generichash_final(&st, out, 32);
 }
 
+/* Refused IKE_SA_INITs of the last one to two half-open timeouts (two fixed windows
+ * approximate a sliding one). They keep no state, yet count toward the COOKIE
+ * threshold as half-open SAs do: a flood of requests that match nothing must switch
+ * the responder to COOKIEs too. */
+static uint64_t init_refused_recent(struct ike *core)
+{
+	ms_t win = (ms_t)(core->t.half_open_timeout_s ? core->t.half_open_timeout_s : 30) * 1000;
+	if (core->now >= core->init_refused.start + win) {
+		bool adjacent = core->now < core->init_refused.start + 2 * win;
+		core->init_refused.prev = adjacent ? core->init_refused.cur : 0;
+		core->init_refused.cur = 0;
+		core->init_refused.start = core->now;
+	}
+	return core->init_refused.cur + core->init_refused.prev;
+}
+
+/* Answers NO_PROPOSAL_CHOSEN and counts the refusal. */
+static void refuse_init(struct ike *core, const struct msg_in *m)
+{
+	init_refused_recent(core);
+	core->init_refused.cur++;
+	core->st.init_refused++;
+	ikev2_send_notify_plain(core, m, N_NO_PROPOSAL_CHOSEN, NULL, 0);
+}
+
 /* Under half-open load, a request must carry the COOKIE we handed out. */
 static bool cookie_ok(struct ike *core, const struct msg_in *m)
 {
 	uint8_t want[32];
-	if (core->st.half_open < core->t.cookie_threshold)
+	if (core->st.half_open + init_refused_recent(core) < core->t.cookie_threshold)
 		return true;
 	cookie_compute(core, m, want);
 	const struct ikev2_notify *n = ikev2_find_notify(&m->pl, N_COOKIE);
@@ -299,8 +347,10 @@ static bool half_open_ok(struct ike *core, const struct msg_in *m)
 	char a[ADDR_STRLEN];
 	if (core->st.half_open >= HALF_OPEN_MAX) {
 		core->st.half_open_refused++;
-		log_ctl(LOG_IKE, "%llu half-open IKE SAs: ignoring IKE_SA_INIT from %s",
-			(unsigned long long)core->st.half_open, addr_ntop(&m->remote, a, sizeof(a)));
+		if (ike_log_allowed(core, DROP_INIT_REFUSED))
+			log_ctl(LOG_IKE, "%llu half-open IKE SAs: ignoring IKE_SA_INIT from %s",
+				(unsigned long long)core->st.half_open,
+				addr_ntop(&m->remote, a, sizeof(a)));
 		return false;
 	}
 	for (struct ike_sa *sa = core->sas; sa; sa = sa->next)
@@ -309,8 +359,9 @@ static bool half_open_ok(struct ike *core, const struct msg_in *m)
 			from_peer++;
 	if (from_peer >= HALF_OPEN_PER_PEER) {
 		core->st.half_open_refused++;
-		log_ctl(LOG_IKE, "%s has %u half-open IKE SAs: ignoring its IKE_SA_INIT",
-			addr_ntop(&m->remote, a, sizeof(a)), from_peer);
+		if (ike_log_allowed(core, DROP_INIT_REFUSED))
+			log_ctl(LOG_IKE, "%s has %u half-open IKE SAs: ignoring its IKE_SA_INIT",
+				addr_ntop(&m->remote, a, sizeof(a)), from_peer);
 		return false;
 	}
 	return true;
@@ -322,9 +373,11 @@ void ikev2_init_request_in(struct ike *core, struct msg_in *m)
 	bool addr_match;
 	char a[ADDR_STRLEN], b[ADDR_STRLEN];
 
+	/* Nothing here is authenticated yet: every log line is rate limited. */
 	if (!m->pl.has_sa || !m->pl.has_ke || !m->pl.nonce) {
-		log_info(LOG_IKE, "IKE_SA_INIT request from %s lacks SA, KE or nonce, dropped",
-			 addr_fmt(&m->remote, a, sizeof(a)));
+		if (ike_log_allowed(core, DROP_MALFORMED))
+			log_info(LOG_IKE, "IKE_SA_INIT request from %s lacks SA, KE or nonce, dropped",
+				 addr_fmt(&m->remote, a, sizeof(a)));
 		core->st.rx_invalid++;
 		return;
 	}
@@ -332,12 +385,13 @@ void ikev2_init_request_in(struct ike *core, struct msg_in *m)
 		return;
 	struct conn *conn = select_conn(core, m, &chosen, &addr_match);
 	if (!conn) {
-		if (!addr_match)
+		bool log = ike_log_allowed(core, DROP_INIT_REFUSED);
+		if (log && !addr_match)
 			log_err(LOG_CFG, "no IKE config found for %s...%s, sending NO_PROPOSAL_CHOSEN",
 				addr_ntop(&m->local, a, sizeof(a)), addr_ntop(&m->remote, b, sizeof(b)));
-		else
+		else if (log)
 			log_no_proposal(core, m);
-		ikev2_send_notify_plain(core, m, N_NO_PROPOSAL_CHOSEN, NULL, 0);
+		refuse_init(core, m);
 		return;
 	}
 	const struct xform *dh = proposal_get(&chosen, XF_DH);
@@ -345,8 +399,10 @@ void ikev2_init_request_in(struct ike *core, struct msg_in *m)
 	if (m->pl.ke_group != group) {
 		uint8_t g[2];
 		put_u16(g, group);
-		log_info(LOG_IKE, "peer %s sent a %s key exchange, requesting %s (INVALID_KE_PAYLOAD)",
-			 addr_ntop(&m->remote, a, sizeof(a)), dh_name(m->pl.ke_group), dh_name(group));
+		if (ike_log_allowed(core, DROP_INIT_REFUSED))
+			log_info(LOG_IKE, "peer %s sent a %s key exchange, requesting %s "
+				 "(INVALID_KE_PAYLOAD)", addr_ntop(&m->remote, a, sizeof(a)),
+				 dh_name(m->pl.ke_group), dh_name(group));
 		ikev2_send_notify_plain(core, m, N_INVALID_KE_PAYLOAD, g, 2);
 		return;
 	}
@@ -405,22 +461,50 @@ static void restart_init(struct ike_sa *sa)
 	ikev2_init_start(sa);
 }
 
+#define INIT_MAX_COOKIES 3	/* COOKIE answers taken per IKE SA (RFC 7296 2.6) */
+
+/* An IKE_SA_INIT response is not authenticated: anyone on the path can forge an
+ * error notify or garbage. As RFC 7296 2.21 asks, it is noted and the initiator
+ * keeps waiting for a valid answer: the request stays outstanding and is
+ * retransmitted, and if no valid answer comes the retransmission timeout ends the
+ * SA. Only the first such answer per SA is logged. */
+static void init_keep_waiting(struct ike_sa *sa, const char *tag, const char *why)
+{
+	sa->next_msgid = sa->req.msgid;		/* the exchange is still open */
+	if (sa->init_noted)
+		return;
+	sa->init_noted = true;
+	log_err(LOG_IKE, "%s: %s; unauthenticated, so waiting for a valid IKE_SA_INIT answer "
+		"until the retransmission timeout", tag, why);
+}
+
+/* A COOKIE (RFC 7296 2.6) is taken a bounded number of times, then noted. */
+static void init_cookie(struct ike_sa *sa, const char *tag, const struct ikev2_notify *n)
+{
+	if (n->len < 1 || n->len > 64) {
+		init_keep_waiting(sa, tag, "peer sent an invalid COOKIE");
+		return;
+	}
+	if (sa->cookies >= INIT_MAX_COOKIES) {
+		init_keep_waiting(sa, tag, "peer keeps sending COOKIEs");
+		return;
+	}
+	sa->cookies++;
+	buf_reset(&sa->cookie);
+	buf_put(&sa->cookie, n->data, n->len);
+	log_info(LOG_IKE, "%s: received COOKIE, retrying IKE_SA_INIT with it", tag);
+	restart_init(sa);
+}
+
 void ikev2_init_response_in(struct ike_sa *sa, struct msg_in *m)
 {
 	struct request *r = &sa->req;
-	char tag[128], ours[1024];
+	char tag[128], ours[1024], why[1200];
 	const struct ikev2_notify *n;
 
 	ike_sa_tag(sa, tag, sizeof(tag));
 	if ((n = ikev2_find_notify(&m->pl, N_COOKIE))) {
-		if (n->len < 1 || n->len > 64 || sa->cookie.len) {
-			log_err(LOG_IKE, "%s: invalid or repeated COOKIE, giving up", tag);
-			ike_sa_destroy(sa);
-			return;
-		}
-		buf_put(&sa->cookie, n->data, n->len);
-		log_info(LOG_IKE, "%s: received COOKIE, retrying IKE_SA_INIT with it", tag);
-		restart_init(sa);
+		init_cookie(sa, tag, n);
 		return;
 	}
 	if ((n = ikev2_find_notify(&m->pl, N_INVALID_KE_PAYLOAD))) {
@@ -432,35 +516,33 @@ void ikev2_init_response_in(struct ike_sa *sa, struct msg_in *m)
 			restart_init(sa);
 			return;
 		}
-		log_err(LOG_IKE, "%s: peer requested DH group %s, which we do not offer", tag,
-			dh_name(group));
-		ike_sa_destroy(sa);
+		snprintf(why, sizeof(why), "peer requested DH group %s, which we do not offer",
+			 dh_name(group));
+		init_keep_waiting(sa, tag, why);
 		return;
 	}
 	if ((n = ikev2_error_notify(&m->pl))) {
 		const char *name = ikev2_notify_name(n->type);
 		proposal_list_fmt(r->offered, r->n_offered, ours, sizeof(ours));
 		if (n->type == N_NO_PROPOSAL_CHOSEN)
-			log_err(LOG_IKE, "%s: peer answered NO_PROPOSAL_CHOSEN: it accepts none of "
-				"our proposals %s", tag, ours);
+			snprintf(why, sizeof(why), "peer answered NO_PROPOSAL_CHOSEN: it accepts "
+				 "none of our proposals %s", ours);
 		else
-			log_err(LOG_IKE, "%s: IKE_SA_INIT failed: peer answered %s", tag,
-				name ? name : "an error notify");
-		ike_sa_destroy(sa);
+			snprintf(why, sizeof(why), "IKE_SA_INIT failed: peer answered %s",
+				 name ? name : "an error notify");
+		init_keep_waiting(sa, tag, why);
 		return;
 	}
 	struct proposal chosen;
 	if (!m->pl.has_sa || m->pl.n_props != 1 || !m->pl.has_ke || !m->pl.nonce ||
 	    !proposal_select(r->offered, r->n_offered, m->pl.props, 1, &chosen)) {
-		log_err(LOG_IKE, "%s: invalid IKE_SA_INIT response (proposal not one of ours, or "
-			"payloads missing)", tag);
-		ike_sa_destroy(sa);
+		init_keep_waiting(sa, tag, "invalid IKE_SA_INIT response (proposal not one of "
+				  "ours, or payloads missing)");
 		return;
 	}
 	const struct xform *dh = proposal_get(&chosen, XF_DH);
 	if (!dh || dh->id != sa->ke_group || m->pl.ke_group != sa->ke_group) {
-		log_err(LOG_IKE, "%s: peer's KE group does not match the chosen proposal", tag);
-		ike_sa_destroy(sa);
+		init_keep_waiting(sa, tag, "peer's KE group does not match the chosen proposal");
 		return;
 	}
 	memcpy(sa->spi_r, m->hdr.spi_r, 8);
@@ -470,9 +552,12 @@ void ikev2_init_response_in(struct ike_sa *sa, struct msg_in *m)
 	buf_reset(&sa->init_r);
 	buf_put(&sa->init_r, m->raw, m->raw_len);
 	if (derive(sa, r->dh, m->pl.ke, m->pl.ke_len) < 0) {
-		log_err(LOG_IKE, "%s: key derivation failed (peer's %s value invalid?)", tag,
-			dh_name(sa->ke_group));
-		ike_sa_destroy(sa);
+		/* Forget this answer, so the real one still finds the SA. */
+		memset(sa->spi_r, 0, 8);
+		buf_reset(&sa->init_r);
+		snprintf(why, sizeof(why), "key derivation failed (peer's %s value invalid?)",
+			 dh_name(sa->ke_group));
+		init_keep_waiting(sa, tag, why);
 		return;
 	}
 	char prop[256];

@@ -277,11 +277,21 @@ static void wipe_str_free(char *s)
 
 struct ctree *vici_parse_message(const uint8_t *p, size_t len, char *err, size_t errlen)
 {
+	bool over_limit;
+	return vici_parse_message_max(p, len, SIZE_MAX, &over_limit, err, errlen);
+}
+
+struct ctree *vici_parse_message_max(const uint8_t *p, size_t len, size_t max_elements,
+				     bool *over_limit, char *err, size_t errlen)
+{
 	struct ctree *stack[VICI_MAX_DEPTH + 1];
 	struct ctree *list = NULL;	/* open list, if any */
 	char name[VICI_MAX_NAME + 1];
 	int depth = 0;
+	size_t elements = 0;
 	struct rd r;
+
+	*over_limit = false;
 
 	struct ctree *root = ctree_new(NULL, "vici", 0);
 	if (!root) {
@@ -292,6 +302,13 @@ struct ctree *vici_parse_message(const uint8_t *p, size_t len, char *err, size_t
 	rd_init(&r, p, len);
 	while (rd_left(&r) > 0) {
 		size_t off = r.off;
+		if (++elements > max_elements) {
+			*over_limit = true;
+			if (err && errlen)
+				snprintf(err, errlen, "message has more than %zu elements",
+					 max_elements);
+			goto fail;
+		}
 		uint8_t type = rd_u8(&r);
 		if (list && type != VICI_LIST_ITEM && type != VICI_LIST_END) {
 			set_err(err, errlen, "element inside a list", off);

@@ -44,6 +44,10 @@ enum vici_element {
 #define VICI_MAX_DEPTH 32		/* nested sections accepted by the parser */
 #define VICI_MAX_NAME 255
 #define VICI_MAX_VALUE 65535
+/* Elements the server accepts in one request. The largest real load-conn (a
+ * connection with dozens of children and long selector lists) has a few hundred; a
+ * 512 KiB packet could otherwise carry 131k empty elements. */
+#define VICI_MAX_ELEMENTS 10000
 
 /* Does this packet type carry a name? (CMD_REQUEST, EVENT_(UN)REGISTER, EVENT) */
 bool vici_type_is_named(uint8_t type);
@@ -101,6 +105,10 @@ int vici_packet_encode(struct buf *out, uint8_t type, const char *name,
  * unbalanced or too deeply nested sections, items outside lists, key/values or
  * sections inside lists). */
 struct ctree *vici_parse_message(const uint8_t *p, size_t len, char *err, size_t errlen);
+/* The same, refusing a message of more than max_elements elements (every element
+ * counts, ends included): then NULL, *over_limit true and the reason in err. */
+struct ctree *vici_parse_message_max(const uint8_t *p, size_t len, size_t max_elements,
+				     bool *over_limit, char *err, size_t errlen);
 
 /* A packet payload (after the 4-byte length) split into its parts. */
 struct vici_packet {

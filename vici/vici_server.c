@@ -15,6 +15,7 @@
 #include <event2/event.h>
 
 #include "lib/log.h"
+#include "lib/wipe.h"
 
 #define MAX_EVENTS 64	/* event names a server declares (a bit each per client) */
 
@@ -50,6 +51,7 @@ struct vici_server {
 	unsigned next_id;
 	struct vici_server_stats st;
 	struct buf scratch;		/* encoding buffer reused for every packet */
+	struct buf packet;		/* the request being handled, wiped after */
 };
 
 int vici_uri_path(const char *uri, char *path, size_t pathlen)
@@ -165,11 +167,30 @@ static void conn_finish_reply(struct vici_conn *c, const struct vici_msg *msg)
 	vici_msg_free(&empty);
 }
 
+/* A well-formed but oversized request is refused with a reason; the client stays. */
+static void refuse_request(struct vici_conn *c, const char *name, const char *why)
+{
+	struct vici_msg resp;
+	c->srv->st.too_many_elements++;
+	log_info(LOG_VICI, "vici client %u: %s refused: %s", c->id, name, why);
+	vici_msg_init(&resp);
+	vici_add_kv(&resp, "success", "no");
+	vici_add_kv(&resp, "errmsg", why);
+	conn_send(c, VICI_CMD_RESPONSE, NULL, &resp);
+	vici_msg_free(&resp);
+}
+
 static void dispatch_request(struct vici_conn *c, const struct vici_packet *pkt)
 {
 	struct vici_server *srv = c->srv;
 	char err[128];
-	struct ctree *req = vici_parse_message(pkt->msg, pkt->msg_len, err, sizeof(err));
+	bool over_limit;
+	struct ctree *req = vici_parse_message_max(pkt->msg, pkt->msg_len, VICI_MAX_ELEMENTS,
+						   &over_limit, err, sizeof(err));
+	if (!req && over_limit) {
+		refuse_request(c, pkt->name, err);
+		return;
+	}
 	if (!req) {
 		conn_drop(c, &srv->st.malformed, err);
 		return;
@@ -234,6 +255,26 @@ static void handle_packet(struct vici_conn *c, const uint8_t *p, size_t len)
 	}
 }
 
+/* Requests may carry secrets (load-shared): libevent frees drained input unwiped, so
+ * the packet's bytes are wiped in place first. */
+static void wipe_input(struct evbuffer *in, size_t len)
+{
+	struct evbuffer_iovec v[8];
+	struct evbuffer_ptr at;
+	evbuffer_ptr_set(in, &at, 0, EVBUFFER_PTR_SET);
+	while (len > 0) {
+		int n = evbuffer_peek(in, (ev_ssize_t)len, &at, v, 8);
+		if (n <= 0)
+			return;
+		for (int i = 0; i < n && i < 8 && len > 0; i++) {
+			size_t k = v[i].iov_len < len ? v[i].iov_len : len;
+			wipe(v[i].iov_base, k);
+			len -= k;
+			evbuffer_ptr_set(in, &at, k, EVBUFFER_PTR_ADD);
+		}
+	}
+}
+
 /* Handles every complete packet in the input buffer, unless a command is pending:
  * then input waits (bounded by the read high-watermark) until the reply is sent. */
 static void process_input(struct vici_conn *c)
@@ -257,12 +298,20 @@ static void process_input(struct vici_conn *c)
 		if (avail < sizeof(hdr) + len)
 			return;
 		evbuffer_drain(in, sizeof(hdr));
-		const uint8_t *p = evbuffer_pullup(in, len);
+		struct buf *pkt = &c->srv->packet;
+		buf_reset(pkt);
+		uint8_t *p = buf_append(pkt, len);
+		if (!p) {
+			conn_close(c, "out of memory");
+			return;
+		}
+		evbuffer_copyout(in, p, len);
+		wipe_input(in, len);
+		evbuffer_drain(in, len);
 		c->in_dispatch = true;
 		handle_packet(c, p, len);
 		c->in_dispatch = false;
-		if (c->bev)
-			evbuffer_drain(in, len);
+		wipe(p, len);
 		if (c->want_close) {
 			c->want_close = false;
 			conn_close(c, NULL);
@@ -401,6 +450,7 @@ struct vici_server *vici_server_new(struct event_base *base, const char *uri,
 	srv->base = base;
 	srv->fd = -1;
 	buf_init(&srv->scratch);
+	buf_init(&srv->packet);
 	srv->lim = (struct vici_server_limits){ 64, 8u << 20 };
 	if (limits) {
 		if (limits->max_clients)
@@ -455,6 +505,7 @@ void vici_server_free(struct vici_server *srv)
 	for (size_t i = 0; i < srv->n_events; i++)
 		free(srv->events[i]);
 	buf_free(&srv->scratch);
+	buf_wipe_free(&srv->packet);
 	free(srv);
 }
 

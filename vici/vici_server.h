@@ -53,6 +53,7 @@ struct vici_server_stats {
 	uint64_t unknown_cmds;
 	uint64_t malformed;		/* clients dropped for bad packets/messages */
 	uint64_t oversize;		/* clients dropped for packets over 512 KiB */
+	uint64_t too_many_elements;	/* requests refused: over VICI_MAX_ELEMENTS */
 	uint64_t overflow;		/* clients dropped for not reading their output */
 	uint64_t events_sent;
 };

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "conf/parser.h"
@@ -274,6 +275,66 @@ static void test_include_as_key_name(void **state)
 	ctree_free(t);
 }
 
+static double now_s(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+/* Each value was read into a buffer as large as the rest of the text: quadratic.
+ * 500k overrides of one key (2 MB) took seconds; now far less than the bound. */
+static void test_many_values_linear(void **state)
+{
+	size_t n = 500000;
+	char *text = malloc(4 * n + 1);
+	for (size_t i = 0; i < n; i++)
+		memcpy(text + 4 * i, "k=v\n", 4);
+	text[4 * n] = '\0';
+	char e[256];
+	double t0 = now_s();
+	struct ctree *t = conf_parse_string(text, "big.conf", e, sizeof(e));
+	double took = now_s() - t0;
+	assert_non_null(t);
+	assert_string_equal(ctree_find(t, "k")->value, "v");
+	ctree_free(t);
+	free(text);
+	if (took > 2.0)
+		fail_msg("500k values took %.1f s", took);
+}
+
+/* Entries per section and in all are capped, with a message naming file:line. */
+static void test_element_caps(void **state)
+{
+	char *text = malloc(16 * (CONF_MAX_ELEMENTS + 100));
+	char *p = text;
+	char e[256] = "";
+	p += sprintf(p, "s {\n");
+	for (int i = 0; i < CONF_MAX_SECTION_ENTRIES; i++)
+		p += sprintf(p, "k%d=\n", i);
+	strcpy(p, "}\n");
+	struct ctree *t = conf_parse_string(text, "cap.conf", e, sizeof(e));
+	assert_non_null(t);	/* exactly the cap */
+	ctree_free(t);
+	sprintf(p, "x {\n}\n}\n");	/* one more, a section this time */
+	t = conf_parse_string(text, "cap.conf", e, sizeof(e));
+	assert_null(t);
+	assert_string_equal(e, "cap.conf:10002: more than 10000 entries in section 's'");
+
+	/* In all: sections of 1000 keys each. */
+	p = text;
+	for (int s = 0; s <= CONF_MAX_ELEMENTS / 1000; s++) {
+		p += sprintf(p, "s%d {\n", s);
+		for (int i = 0; i < 999; i++)
+			p += sprintf(p, "k%d=\n", i);
+		p += sprintf(p, "}\n");
+	}
+	t = conf_parse_string(text, "all.conf", e, sizeof(e));
+	assert_null(t);
+	assert_non_null(strstr(e, "more than 100000 settings and sections"));
+	free(text);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -288,6 +349,8 @@ int main(void)
 		cmocka_unit_test(test_include_relative_nested_sorted),
 		cmocka_unit_test(test_include_errors),
 		cmocka_unit_test(test_include_as_key_name),
+		cmocka_unit_test(test_many_values_linear),
+		cmocka_unit_test(test_element_caps),
 	};
 	return cmocka_run_group_tests(tests, make_dir, remove_dir);
 }

@@ -268,6 +268,9 @@ static void test_ike_proposal_mismatch(void **state)
 	      "aes256gcm16", "s3cret-key", "", "");
 	assert_int_equal(h_init(&h, conf_a, conf_b), 0);
 	establish(&h);
+	/* The unauthenticated NO_PROPOSAL_CHOSEN ends a's SA at its retransmission
+	 * timeout (RFC 7296 2.21), see test_init_error_notify_keeps_waiting. */
+	h_advance(&h, 60000);
 	assert_null(h_first_sa(&h.a));
 	assert_null(h_first_sa(&h.b));
 	h_free(&h);
@@ -1321,6 +1324,350 @@ static void test_two_start_children(void **state)
 	h_free(&h);
 }
 
+/* ---- unauthenticated input: IKE_SA_INIT floods, replays, COOKIE, IKE_AUTH switch ---- */
+
+struct log_count {
+	int lines;
+	const char *want;	/* the first line holding this is kept */
+	char first[1024];
+};
+
+static void count_line(void *arg, enum log_subsys s, int level, const char *line)
+{
+	struct log_count *lc = arg;
+	lc->lines++;
+	if (!lc->first[0] && lc->want && strstr(line, lc->want))
+		snprintf(lc->first, sizeof(lc->first), "%s", line);
+}
+
+/* Counts what the daemon would log at its default level (1), silently. */
+static void log_capture_start(struct log_count *lc, const char *want)
+{
+	memset(lc, 0, sizeof(*lc));
+	lc->want = want;
+	log_use_stderr(false);
+	log_set_all_levels(1);
+	assert_int_equal(log_add_sink(count_line, lc), 0);
+}
+
+static void log_capture_stop(struct log_count *lc)
+{
+	log_remove_sink(count_line, lc);
+	log_set_all_levels(getenv("TLOG") ? atoi(getenv("TLOG")) : -1);
+	log_use_stderr(true);
+}
+
+/* a's IKE_SA_INIT request, taken off the wire (a forgets its SA). */
+static struct h_wire_msg take_init(struct harness *h)
+{
+	char err[128];
+	assert_int_equal(ike_initiate(h->a.core, "site", "net", h->now, err, sizeof(err)), 0);
+	assert_true(h->n_wire >= 1);
+	struct h_wire_msg w = h->wire[0];
+	h->n_wire = 0;
+	ike_sa_destroy((struct ike_sa *)h_first_sa(&h->a));
+	ike_tick(h->a.core, h->now);
+	return w;
+}
+
+/* The request with another SPIi, as from another (spoofed) address. */
+static void send_variant(struct harness *h, const struct h_wire_msg *w, uint32_t i,
+			 const char *from_ip)
+{
+	uint8_t pkt[sizeof(w->data)];
+	struct addr from;
+	memcpy(pkt, w->data, w->len);
+	put_u32(pkt, i + 1);
+	assert_int_equal(addr_parse(from_ip, &from), 0);
+	from.port = (uint16_t)(1024 + i % 50000);
+	ike_input(h->b.core, &w->local, &from, pkt, w->len, h->now);
+	h->n_wire = 0;
+}
+
+/* 1000 IKE_SA_INITs that match no proposal: counted, each answered, no state, and a
+ * bounded number of log lines, the first naming the peer and both proposal lists. */
+static void test_init_mismatch_flood_log_bounded(void **state)
+{
+	struct harness h;
+	struct log_count lc;
+	h_cookie_threshold = 1000000;	/* no COOKIEs: every request reaches selection */
+	confs("aes256gcm16-prfsha256-x25519", "aes128-sha1-modp2048", "aes256gcm16",
+	      "aes256gcm16", "s3cret-key", "", "");
+	assert_int_equal(h_init(&h, conf_a, conf_b), 0);
+	h_cookie_threshold = 30;
+	struct h_wire_msg w = take_init(&h);
+	log_capture_start(&lc, "proposal mismatch");
+	for (uint32_t i = 0; i < 1000; i++)
+		send_variant(&h, &w, i, "192.0.2.1");
+	int lines = lc.lines;
+	log_capture_stop(&lc);
+	struct ike_stats st;
+	ike_get_stats(h.b.core, &st);
+	assert_int_equal(st.init_refused, 1000);
+	assert_int_equal(st.half_open, 0);
+	assert_null(h_first_sa(&h.b));
+	/* A burst of "parsed" lines and one of mismatches (20 each per 10 s). */
+	if (lines > 50)
+		fail_msg("%d log lines for 1000 refused IKE_SA_INITs", lines);
+	assert_non_null(strstr(lc.first, "proposal mismatch: peer 192.0.2.1 offered"));
+	assert_non_null(strstr(lc.first, "AES_GCM_16_256"));
+	assert_non_null(strstr(lc.first, "site: IKE:AES_CBC_128"));
+	h_free(&h);
+}
+
+/* Refused IKE_SA_INITs (here: from addresses no connection admits) count toward the
+ * COOKIE threshold: under such a flood the responder demands COOKIEs, a real peer
+ * still gets through with one, and once the flood is over COOKIEs stop. */
+static void test_init_refused_flood_starts_cookies(void **state)
+{
+	struct harness h;
+	char ip[32];
+	confs("aes256gcm16-prfsha256-x25519", "aes256gcm16-prfsha256-x25519", "aes256gcm16",
+	      "aes256gcm16", "s3cret-key", "", "");
+	assert_int_equal(h_init(&h, conf_a, conf_b), 0);
+	struct h_wire_msg w = take_init(&h);
+	for (uint32_t i = 0; i < 100; i++) {
+		snprintf(ip, sizeof(ip), "203.0.113.%u", 1 + i % 200);
+		send_variant(&h, &w, i, ip);
+	}
+	struct ike_stats st;
+	ike_get_stats(h.b.core, &st);
+	assert_int_equal(st.init_refused, 30);	/* the threshold */
+	assert_int_equal(st.cookies_sent, 70);
+	assert_int_equal(st.half_open, 0);
+	establish(&h);
+	ike_get_stats(h.b.core, &st);
+	assert_int_equal(st.cookies_sent, 71);
+	assert_int_equal(h_count_sas(&h.b, IKE_ESTABLISHED), 1);
+	assert_int_equal(h_count_sas(&h.a, IKE_ESTABLISHED), 1);
+	/* Two half-open timeouts later the refusals have aged out. */
+	h_advance(&h, 61000);
+	send_variant(&h, &w, 500, "203.0.113.7");
+	ike_get_stats(h.b.core, &st);
+	assert_int_equal(st.init_refused, 31);
+	assert_int_equal(st.cookies_sent, 71);
+	h_free(&h);
+}
+
+
+/* A byte-identical IKE_SA_INIT request is answered with the IKE_SA_INIT response
+ * while the SA is half-open; once IKE_AUTH happened, replays are dropped and counted
+ * (the cached response then belonged to a later exchange, for the SA's whole life). */
+static void test_init_replay_after_established_dropped(void **state)
+{
+	struct harness h;
+	confs("aes256gcm16-prfsha256-x25519", "aes256gcm16-prfsha256-x25519", "aes256gcm16",
+	      "aes256gcm16", "s3cret-key", "", "");
+	assert_int_equal(h_init(&h, conf_a, conf_b), 0);
+	char err[128];
+	assert_int_equal(ike_initiate(h.a.core, "site", "net", h.now, err, sizeof(err)), 0);
+	struct h_wire_msg init = h.wire[0];
+	h.n_wire = 0;
+	/* Half-open: the retransmit gets the IKE_SA_INIT response, byte for byte. */
+	ike_input(h.b.core, &init.local, &init.remote, init.data, init.len, h.now);
+	assert_int_equal(h.n_wire, 1);
+	struct h_wire_msg resp = h.wire[0];
+	h.n_wire = 0;
+	ike_input(h.b.core, &init.local, &init.remote, init.data, init.len, h.now);
+	assert_int_equal(h.n_wire, 1);
+	assert_int_equal(h.wire[0].len, resp.len);
+	assert_memory_equal(h.wire[0].data, resp.data, resp.len);
+	/* Deliver the response to a and finish. */
+	ike_input(h.a.core, &resp.local, &resp.remote, resp.data, resp.len, h.now);
+	h_pump(&h);
+	assert_int_equal(h_count_sas(&h.b, IKE_ESTABLISHED), 1);
+	/* Established: replays are dropped and counted, and b sends nothing. */
+	struct ike_stats st;
+	ike_get_stats(h.b.core, &st);
+	uint64_t invalid = st.rx_invalid;
+	for (int i = 0; i < 3; i++) {
+		ike_input(h.b.core, &init.local, &init.remote, init.data, init.len, h.now);
+		assert_int_equal(h.n_wire, 0);
+	}
+	ike_get_stats(h.b.core, &st);
+	assert_int_equal(st.rx_invalid, invalid + 3);
+	assert_int_equal(h_count_sas(&h.b, IKE_ESTABLISHED), 1);
+	assert_null(ike_sa_next(h_first_sa(&h.b)));
+	h_free(&h);
+}
+
+/* Forges an unprotected IKE_SA_INIT response to a's pending request: one notify. */
+static void forge_init_answer(struct harness *h, uint16_t type, const uint8_t *data,
+			      size_t len)
+{
+	const struct ike_sa *sa = h_first_sa(&h->a);
+	struct ikev2_builder k;
+	struct ikev2_hdr hdr = { 0 };
+	struct buf msg;
+	assert_non_null(sa);	/* still waiting */
+	ikb_init(&k);
+	ikb_notify(&k, 0, NULL, 0, type, data, len);
+	memcpy(hdr.spi_i, sa->spi_i, 8);
+	hdr.next_payload = k.first;
+	hdr.exchange = IKE_SA_INIT;
+	hdr.flags = IKEV2_FLAG_RESPONSE;
+	hdr.length = (uint32_t)(IKEV2_HDR_LEN + k.b.len);
+	buf_init(&msg);
+	ikev2_put_header(&msg, &hdr);
+	buf_put(&msg, k.b.data, k.b.len);
+	struct addr to = h->a.addr, from = h->b.addr;
+	to.port = from.port = 500;
+	ike_input(h->a.core, &to, &from, msg.data, msg.len, h->now);
+	buf_free(&msg);
+	ikb_free(&k);
+}
+
+/* An error notify in the IKE_SA_INIT response is unauthenticated: the initiator notes
+ * it and keeps waiting (RFC 7296 2.21). A valid answer after a forged error still
+ * establishes the SA; a real refusal ends it at the retransmission timeout. */
+static void test_init_error_notify_keeps_waiting(void **state)
+{
+	struct harness h;
+	char err[128];
+	confs("aes256gcm16-prfsha256-x25519", "aes256gcm16-prfsha256-x25519", "aes256gcm16",
+	      "aes256gcm16", "s3cret-key", "", "");
+	assert_int_equal(h_init(&h, conf_a, conf_b), 0);
+	assert_int_equal(ike_initiate(h.a.core, "site", "net", h.now, err, sizeof(err)), 0);
+	forge_init_answer(&h, N_NO_PROPOSAL_CHOSEN, NULL, 0);
+	forge_init_answer(&h, N_INVALID_SYNTAX, NULL, 0);
+	assert_non_null(h_first_sa(&h.a));
+	h_pump(&h);		/* the real request and answer */
+	assert_int_equal(h_count_sas(&h.a, IKE_ESTABLISHED), 1);
+	assert_int_equal(h_count_sas(&h.b, IKE_ESTABLISHED), 1);
+	assert_child_pair(&h);
+	h_free(&h);
+
+	/* A real NO_PROPOSAL_CHOSEN: a keeps retransmitting, then gives up. */
+	confs("aes256gcm16-prfsha256-x25519", "aes128-sha1-modp2048", "aes256gcm16",
+	      "aes256gcm16", "s3cret-key", "", "");
+	assert_int_equal(h_init(&h, conf_a, conf_b), 0);
+	establish(&h);
+	const struct ike_sa *sa = h_first_sa(&h.a);
+	assert_non_null(sa);
+	assert_int_equal(sa->state, IKE_CONNECTING);
+	assert_int_equal(sa->next_msgid, 0);
+	h_advance(&h, 20000);
+	assert_non_null(h_first_sa(&h.a));
+	struct ike_stats st;
+	ike_get_stats(h.a.core, &st);
+	assert_true(st.retransmits >= 2);
+	h_advance(&h, 40000);
+	assert_null(h_first_sa(&h.a));
+	assert_null(h_first_sa(&h.b));
+	h_free(&h);
+}
+
+/* A second COOKIE is taken (the responder may have changed its secret, RFC 7296
+ * 2.6), up to a bound; past it COOKIEs are noted and the initiator keeps waiting. */
+static void test_init_cookie_retried_bounded(void **state)
+{
+	struct harness h;
+	char err[128];
+	uint8_t cookie[16];
+	confs("aes256gcm16-prfsha256-x25519", "aes256gcm16-prfsha256-x25519", "aes256gcm16",
+	      "aes256gcm16", "s3cret-key", "", "");
+	assert_int_equal(h_init(&h, conf_a, conf_b), 0);
+	assert_int_equal(ike_initiate(h.a.core, "site", "net", h.now, err, sizeof(err)), 0);
+	for (int i = 0; i < 3; i++) {
+		h.n_wire = 0;
+		memset(cookie, 'a' + i, sizeof(cookie));
+		forge_init_answer(&h, N_COOKIE, cookie, sizeof(cookie));
+		assert_int_equal(h.n_wire, 1);	/* retried with the cookie */
+		assert_non_null(memmem(h.wire[0].data, h.wire[0].len, cookie, sizeof(cookie)));
+	}
+	h.n_wire = 0;
+	memset(cookie, 'z', sizeof(cookie));
+	forge_init_answer(&h, N_COOKIE, cookie, sizeof(cookie));
+	assert_int_equal(h.n_wire, 0);		/* the fourth is not followed */
+	const struct ike_sa *sa = h_first_sa(&h.a);
+	assert_non_null(sa);
+	assert_int_equal(sa->state, IKE_CONNECTING);
+	/* The retransmitted request (with the third cookie) still gets through. */
+	h_advance(&h, 5000);
+	assert_int_equal(h_count_sas(&h.a, IKE_ESTABLISHED), 1);
+	assert_int_equal(h_count_sas(&h.b, IKE_ESTABLISHED), 1);
+	h_free(&h);
+}
+
+/* b knows a second connection "other" for the identity a presents (a's own
+ * connection in b's config expects a's address as identity). */
+static void confs_switch(const char *other_remote_addrs, const char *other_ike)
+{
+	confs("aes256gcm16-prfsha256-x25519", "aes256gcm16-prfsha256-x25519", "aes256gcm16",
+	      "aes256gcm16", "s3cret-key", "", "");
+	/* a presents itself as carol@example.org. */
+	char *p = strstr(conf_a, "id = 192.0.2.1");
+	assert_non_null(p);
+	char rest[2048];
+	snprintf(rest, sizeof(rest), "%s", p + strlen("id = 192.0.2.1"));
+	snprintf(p, sizeof(conf_a) - (size_t)(p - conf_a), "id = carol@example.org%s", rest);
+	p = strstr(conf_a, "id-a = 192.0.2.1");
+	assert_non_null(p);
+	snprintf(rest, sizeof(rest), "%s", p + strlen("id-a = 192.0.2.1"));
+	snprintf(p, sizeof(conf_a) - (size_t)(p - conf_a), "id-a = carol@example.org%s", rest);
+	/* b: "site" as before, then "other" for carol. */
+	p = strstr(conf_b, "secrets {");
+	assert_non_null(p);
+	snprintf(rest, sizeof(rest), "%s", p);
+	*p = '\0';
+	p = strrchr(conf_b, '}');	/* the end of "connections" */
+	assert_non_null(p);
+	snprintf(p, sizeof(conf_b) - (size_t)(p - conf_b),
+		 "  other {\n"
+		 "    remote_addrs = %s\n"
+		 "    proposals = %s\n"
+		 "    local {\n      auth = psk\n      id = 198.51.100.2\n    }\n"
+		 "    remote {\n      auth = psk\n      id = carol@example.org\n    }\n"
+		 "    children {\n      net {\n        local_ts = 10.2.0.0/24\n"
+		 "        remote_ts = 10.1.0.0/24\n        esp_proposals = aes256gcm16\n"
+		 "      }\n    }\n  }\n}\n%s"
+		 "secrets {\n  ike-carol {\n    id-a = carol@example.org\n"
+		 "    id-b = 198.51.100.2\n    secret = s3cret-key\n  }\n}\n",
+		 other_remote_addrs, other_ike, rest);
+}
+
+/* Switching connections by identity in IKE_AUTH only goes to a connection whose
+ * remote_addrs admit the peer and whose IKE proposals include the SA's; otherwise
+ * AUTHENTICATION_FAILED, with a log line naming the connection and the reason. */
+static void test_auth_switch_checks_addrs_and_proposal(void **state)
+{
+	struct harness h;
+	struct log_count lc;
+	/* The control: "other" admits a from anywhere with the same proposal. */
+	confs_switch("%any", "aes256gcm16-prfsha256-x25519");
+	assert_int_equal(h_init(&h, conf_a, conf_b), 0);
+	establish(&h);
+	assert_int_equal(h_count_sas(&h.b, IKE_ESTABLISHED), 1);
+	assert_string_equal(h_first_sa(&h.b)->conn->cfg->name, "other");
+	h_free(&h);
+
+	/* "other" does not admit a's address. */
+	confs_switch("203.0.113.9", "aes256gcm16-prfsha256-x25519");
+	assert_int_equal(h_init(&h, conf_a, conf_b), 0);
+	log_capture_start(&lc, "identity mismatch");
+	establish(&h);
+	log_capture_stop(&lc);
+	assert_int_equal(h_count_sas(&h.b, IKE_ESTABLISHED), 0);
+	assert_int_equal(h_count_sas(&h.a, IKE_ESTABLISHED), 0);
+	struct ike_stats st;
+	ike_get_stats(h.b.core, &st);
+	assert_int_equal(st.auth_failures, 1);
+	assert_non_null(strstr(lc.first, "connection 'other' accepts that identity, but its "
+			       "local_addrs/remote_addrs do not admit"));
+	h_free(&h);
+
+	/* "other" admits the address but not the IKE proposal chosen in IKE_SA_INIT. */
+	confs_switch("%any", "aes128-sha256-x25519");
+	assert_int_equal(h_init(&h, conf_a, conf_b), 0);
+	log_capture_start(&lc, "identity mismatch");
+	establish(&h);
+	log_capture_stop(&lc);
+	assert_int_equal(h_count_sas(&h.b, IKE_ESTABLISHED), 0);
+	ike_get_stats(h.b.core, &st);
+	assert_int_equal(st.auth_failures, 1);
+	assert_non_null(strstr(lc.first, "its IKE proposals do not include"));
+	h_free(&h);
+}
 
 int main(void)
 {
@@ -1366,6 +1713,12 @@ int main(void)
 		cmocka_unit_test(test_child_several_ts),
 		cmocka_unit_test(test_failed_child_releases_spi),
 		cmocka_unit_test(test_two_start_children),
+		cmocka_unit_test(test_init_mismatch_flood_log_bounded),
+		cmocka_unit_test(test_init_refused_flood_starts_cookies),
+		cmocka_unit_test(test_init_replay_after_established_dropped),
+		cmocka_unit_test(test_init_error_notify_keeps_waiting),
+		cmocka_unit_test(test_init_cookie_retried_bounded),
+		cmocka_unit_test(test_auth_switch_checks_addrs_and_proposal),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

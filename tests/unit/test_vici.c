@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "vici/vici_msg.h"
 #include "vici/vici_views.h"
@@ -618,6 +619,82 @@ static void test_log_and_result(void **state)
 	vici_msg_free(&m);
 }
 
+static double now_s(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+/* n empty key/values (empty name, empty value: 4 bytes each). */
+static uint8_t *empty_kvs(size_t n)
+{
+	uint8_t *p = calloc(n, 4);
+	for (size_t i = 0; i < n; i++)
+		p[4 * i] = VICI_KEY_VALUE;
+	return p;
+}
+
+/* The attack that held the event loop for 104 s: a 512 KiB request of 131k empty
+ * key/values. The server's parse refuses it at the element cap, early. */
+static void test_parse_element_cap(void **state)
+{
+	size_t n = (VICI_MAX_PACKET - 6) / 4;	/* "echo" request in one packet */
+	uint8_t *p = empty_kvs(n);
+	char err[128] = "";
+	bool over = false;
+	double t0 = now_s();
+	struct ctree *t = vici_parse_message_max(p, 4 * n, VICI_MAX_ELEMENTS, &over, err,
+						 sizeof(err));
+	assert_null(t);
+	assert_true(over);
+	assert_non_null(strstr(err, "more than 10000 elements"));
+	assert_true(now_s() - t0 < 1.0);
+
+	/* Exactly the cap is accepted; malformed input is not reported as over it. */
+	t = vici_parse_message_max(p, 4 * VICI_MAX_ELEMENTS, VICI_MAX_ELEMENTS, &over, err,
+				   sizeof(err));
+	assert_non_null(t);
+	assert_false(over);
+	ctree_free(t);
+	t = vici_parse_message_max(p, 4 * 10 + 1, VICI_MAX_ELEMENTS, &over, err, sizeof(err));
+	assert_null(t);
+	assert_false(over);
+	free(p);
+}
+
+/* Building a tree is linear: the same 131k elements without a cap parse in far less
+ * than a second (the sibling walk per append took 104 s). The bound is loose for
+ * sanitizer builds on a busy machine. */
+static void test_parse_many_elements_linear(void **state)
+{
+	size_t n = (VICI_MAX_PACKET - 6) / 4;
+	uint8_t *p = empty_kvs(n);
+	char err[128];
+	double t0 = now_s();
+	struct ctree *t = vici_parse_message(p, 4 * n, err, sizeof(err));
+	double took = now_s() - t0;
+	assert_non_null(t);
+	size_t count = 0;
+	for (struct ctree *c = t->child; c; c = c->next)
+		count++;
+	assert_int_equal(count, n);
+	ctree_free(t);
+	free(p);
+	if (took > 3.0)
+		fail_msg("parsing %zu elements took %.1f s", n, took);
+
+	/* A long list too: its items grow by doubling, not one at a time. */
+	struct ctree *root = ctree_new(NULL, "x", 0);
+	struct ctree *list = ctree_add_list(root, "l", "x", 0);
+	t0 = now_s();
+	for (size_t i = 0; i < 200000; i++)
+		ctree_list_append(list, "");
+	assert_int_equal(list->n_list, 200000);
+	assert_true(now_s() - t0 < 3.0);
+	ctree_free(root);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -630,6 +707,8 @@ int main(void)
 		cmocka_unit_test(test_builder_errors),
 		cmocka_unit_test(test_parse_malformed),
 		cmocka_unit_test(test_parse_depth_limit),
+		cmocka_unit_test(test_parse_element_cap),
+		cmocka_unit_test(test_parse_many_elements_linear),
 		cmocka_unit_test(test_packet_encode_decode),
 		cmocka_unit_test(test_print_raw_pretty_json),
 		cmocka_unit_test(test_list_sa_has_swanctl_keys),

@@ -16,6 +16,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <event2/event.h>
@@ -545,6 +546,61 @@ static void test_packet_size_limit(void **state)
 	destroy(fx);
 }
 
+/* A request over VICI_MAX_ELEMENTS (131k empty key/values in 512 KiB) is refused with
+ * an error to that client, quickly; the client and the daemon go on. */
+static void test_element_cap_refused(void **state)
+{
+	struct fixture *fx = start(NULL);
+	size_t len = VICI_MAX_PACKET - 2;	/* 6 bytes of header, 131068 elements */
+	uint8_t *big = calloc(1, 4 + len);
+	put_u32(big, (uint32_t)len);
+	big[4] = VICI_CMD_REQUEST;
+	big[5] = 4;
+	memcpy(big + 6, "echo", 4);
+	for (size_t off = 10; off + 4 <= 4 + len; off += 4)
+		big[off] = VICI_KEY_VALUE;	/* empty name, empty value */
+	assert_int_equal((4 + len - 10) % 4, 0);
+	int fd = raw_connect(fx);
+	struct timespec t0, t1;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	size_t sent = 0;
+	while (sent < 4 + len) {
+		ssize_t w = send(fd, big + sent, 4 + len - sent, MSG_NOSIGNAL);
+		assert_true(w > 0);
+		sent += (size_t)w;
+	}
+	free(big);
+	uint8_t p[256];
+	char err[128];
+	ssize_t n = raw_read_packet(fd, p, sizeof(p));
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	assert_true(n >= 1);
+	assert_int_equal(p[0], VICI_CMD_RESPONSE);
+	struct ctree *t = vici_parse_message(p + 1, (size_t)n - 1, err, sizeof(err));
+	assert_non_null(t);
+	assert_string_equal(vici_find_str(t, "success", ""), "no");
+	assert_non_null(strstr(vici_find_str(t, "errmsg", ""), "more than 10000 elements"));
+	ctree_free(t);
+	assert_true(t1.tv_sec - t0.tv_sec < 3);
+
+	/* The same connection is still served. */
+	struct vici_msg m;
+	vici_msg_init(&m);
+	vici_add_kv(&m, "text", "after");
+	raw_send_request(fd, "echo", &m);
+	vici_msg_free(&m);
+	n = raw_read_packet(fd, p, sizeof(p));
+	assert_true(n >= 1);
+	t = vici_parse_message(p + 1, (size_t)n - 1, err, sizeof(err));
+	assert_string_equal(vici_find_str(t, "echo", ""), "after");
+	ctree_free(t);
+	close(fd);
+	stop(fx);
+	assert_int_equal(fx->st.too_many_elements, 1);
+	assert_int_equal(fx->st.malformed, 0);
+	destroy(fx);
+}
+
 static void test_emit_reaches_registered(void **state)
 {
 	struct fixture *fx = start(NULL);
@@ -656,6 +712,7 @@ int main(void)
 		cmocka_unit_test(test_free_with_pending),
 		cmocka_unit_test(test_garbage_disconnects),
 		cmocka_unit_test(test_packet_size_limit),
+		cmocka_unit_test(test_element_cap_refused),
 		cmocka_unit_test(test_emit_reaches_registered),
 		cmocka_unit_test(test_output_bound_drops_slow_reader),
 		cmocka_unit_test(test_max_clients),
