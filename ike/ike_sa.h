@@ -124,7 +124,7 @@ struct ike_sa {
 	struct buf init_i, init_r;	/* IKE_SA_INIT messages, for AUTH */
 	struct buf cookie;
 	uint8_t cookies;		/* COOKIE answers taken in IKE_SA_INIT */
-	bool init_noted;		/* an unauthenticated error answer was logged */
+	char init_error[128];		/* the first unauthenticated error answer, if any */
 	struct identity my_id, peer_id;
 	/* message IDs */
 	uint32_t next_msgid;		/* of our next request */

@@ -28,9 +28,14 @@ static void peer_gave_up(struct ike_sa *sa)
 	struct ike *core = sa->core;
 	struct conn *conn = sa->conn;
 	char tag[128];
-	log_err(LOG_IKE, "%s: peer not responding: giving up after %u retransmits of %s",
-		ike_sa_tag(sa, tag, sizeof(tag)), sa->req.tries,
-		sa->req.kind == TASK_DPD ? "a liveness check" : "a request");
+	if (sa->init_error[0])
+		/* The peer did answer, but only with an unauthenticated error: say that. */
+		log_err(LOG_IKE, "%s: IKE_SA_INIT failed after %u retransmits: %s (no valid answer came)",
+			ike_sa_tag(sa, tag, sizeof(tag)), sa->req.tries, sa->init_error);
+	else
+		log_err(LOG_IKE, "%s: peer not responding: giving up after %u retransmits of %s",
+			ike_sa_tag(sa, tag, sizeof(tag)), sa->req.tries,
+			sa->req.kind == TASK_DPD ? "a liveness check" : "a request");
 	bool up = sa->state == IKE_ESTABLISHED;
 	enum sa_action act = up && conn && conn->cfg->children ? conn->cfg->children->dpd_action :
 								  ACTION_NONE;

@@ -1551,7 +1551,12 @@ static void test_init_error_notify_keeps_waiting(void **state)
 	struct ike_stats st;
 	ike_get_stats(h.a.core, &st);
 	assert_true(st.retransmits >= 2);
+	/* At the end the log names the peer's error as the reason, not a silent peer. */
+	struct log_count lc;
+	log_capture_start(&lc, "IKE_SA_INIT failed");
 	h_advance(&h, 40000);
+	log_capture_stop(&lc);
+	assert_non_null(strstr(lc.first, "NO_PROPOSAL_CHOSEN"));
 	assert_null(h_first_sa(&h.a));
 	assert_null(h_first_sa(&h.b));
 	h_free(&h);
