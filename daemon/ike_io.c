@@ -92,24 +92,10 @@ static void io_keepalive(void *arg, const struct addr *local, const struct addr 
 		send_from(fd, local, remote, &iov, 1);
 }
 
-static void reply_into(void *arg, const uint8_t *msg, size_t len)
-{
-	buf_put(arg, msg, len);
-}
-
 static int io_pfkey(void *arg, const uint8_t *req, size_t len, struct buf *reply)
 {
 	struct daemon *d = arg;
-	struct pfkey_endpoint to = { reply_into, reply };
-	struct pfkey_msg m;
-	char err[128];
-	esp_engine_pfkey_input(d->esp, req, len, &to);
-	if (reply->len == 0)
-		return 0;
-	if (pfkey_decode(reply->data, pfkey_first_len(reply->data, reply->len), &m, err,
-			 sizeof(err)) < 0)
-		return EINVAL;
-	return m.hdr->sadb_msg_errno;
+	return esp_engine_pfkey_call(d->esp, req, len, reply);
 }
 
 /* The source address the kernel would pick towards remote (strongSwan does the same

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "esp/engine_priv.h"
+#include "lib/buf.h"
 #include "lib/log.h"
 #include "lib/wipe.h"
 
@@ -607,6 +608,26 @@ static pfkey_handler handler_for(uint8_t type)
 	case SADB_X_SPDFLUSH:	return h_spdflush;
 	}
 	return NULL;
+}
+
+static void reply_into(void *arg, const uint8_t *msg, size_t len)
+{
+	buf_put(arg, msg, len);
+}
+
+int esp_engine_pfkey_call(struct esp_engine *e, const uint8_t *req, size_t len,
+			  struct buf *reply)
+{
+	struct pfkey_endpoint to = { reply_into, reply };
+	struct pfkey_msg m;
+	char err[128];
+	esp_engine_pfkey_input(e, req, len, &to);
+	if (reply->len == 0)
+		return 0;
+	if (pfkey_decode(reply->data, pfkey_first_len(reply->data, reply->len), &m, err,
+			 sizeof(err)) < 0)
+		return EINVAL;
+	return m.hdr->sadb_msg_errno;
 }
 
 void esp_engine_pfkey_input(struct esp_engine *e, const uint8_t *msg, size_t len,

@@ -68,6 +68,12 @@ void esp_engine_free(struct esp_engine *e);
 void esp_engine_pfkey_input(struct esp_engine *e, const uint8_t *msg, size_t len,
 			    const struct pfkey_endpoint *reply_to);
 
+/* One request-reply round as ike/ makes it (its pfkey callback): the reply is put in
+ * reply, and the engine's errno for the request is returned (0 when it succeeded). */
+struct buf;
+int esp_engine_pfkey_call(struct esp_engine *e, const uint8_t *req, size_t len,
+			  struct buf *reply);
+
 /* ACQUIRE/EXPIRE notifications: the fd becomes readable when there are some;
  * drain delivers them all to `to` (and resets the fd). Deleting hard-expired SAs
  * happens here too, after their EXPIRE went out. */

@@ -33,28 +33,36 @@ struct child_sa *child_sa_new(struct ike_sa *sa, struct child_cfg *cc, bool init
 	return c;
 }
 
-/* The inbound SPI of a child that never got (or no longer has) an installed SA. */
-static void release_spi(struct child_sa *c)
+/* SADB_DELETE of one SA (or of a larval SPI); the engine's errno. */
+static int delete_sa_msg(struct ike *core, uint32_t spi, const struct addr *src,
+			 const struct addr *dst, uint32_t reqid)
 {
 	struct buf req, reply;
 	struct pfkey_sa d;
-	if (!c->core || !c->spi_in || c->spi_released)
-		return;
-	c->spi_released = true;
 	memset(&d, 0, sizeof(d));
-	d.spi = c->spi_in;
+	d.spi = spi;
 	d.satype = SADB_SATYPE_ESP;
-	d.src = c->spi_src;
-	d.dst = c->spi_dst;
-	d.reqid = c->reqid;
+	d.src = *src;
+	d.dst = *dst;
+	d.reqid = reqid;
 	buf_init(&req);
 	buf_init(&reply);
 	pfkey_build_sa(&req, SADB_DELETE, ++pfkey_seq, &d);
-	int rc = core_pfkey(c->core, &req, &reply);
-	if (rc && rc != ESRCH)
-		log_err(LOG_KNL, "unable to release unused SPI %08x: %s", c->spi_in, strerror(rc));
+	int rc = core_pfkey(core, &req, &reply);
 	buf_free(&req);
 	buf_free(&reply);
+	return rc;
+}
+
+/* The inbound SPI of a child that never got (or no longer has) an installed SA. */
+static void release_spi(struct child_sa *c)
+{
+	if (!c->core || !c->spi_in || c->spi_released)
+		return;
+	c->spi_released = true;
+	int rc = delete_sa_msg(c->core, c->spi_in, &c->spi_src, &c->spi_dst, c->reqid);
+	if (rc && rc != ESRCH)
+		log_err(LOG_KNL, "unable to release unused SPI %08x: %s", c->spi_in, strerror(rc));
 }
 
 void child_sa_free(struct child_sa *c)
@@ -454,20 +462,7 @@ void child_policies(struct ike_sa *sa, struct child_sa *c, bool add)
 
 static void delete_sa(struct ike_sa *sa, const struct pfkey_sa *p)
 {
-	struct buf req, reply;
-	struct pfkey_sa d;
-	memset(&d, 0, sizeof(d));
-	d.spi = p->spi;
-	d.satype = SADB_SATYPE_ESP;
-	d.src = p->src;
-	d.dst = p->dst;
-	d.reqid = p->reqid;
-	buf_init(&req);
-	buf_init(&reply);
-	pfkey_build_sa(&req, SADB_DELETE, ++pfkey_seq, &d);
-	pfkey_call(sa, &req, &reply);
-	buf_free(&req);
-	buf_free(&reply);
+	delete_sa_msg(sa->core, p->spi, &p->src, &p->dst, p->reqid);
 }
 
 /* Is another live child (e.g. its rekeyed successor) using the same policies? */

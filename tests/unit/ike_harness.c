@@ -251,24 +251,10 @@ int h_count_children(struct h_peer *p)
 
 /* --- a real ESP engine behind a peer -------------------------------------------------- */
 
-static void reply_into(void *arg, const uint8_t *msg, size_t len)
-{
-	buf_put(arg, msg, len);
-}
-
 /* As the daemon's io_pfkey(): the engine's errno, its GETSPI reply in reply. */
 static int engine_pfkey(struct h_peer *p, const uint8_t *req, size_t len, struct buf *reply)
 {
-	struct pfkey_endpoint to = { reply_into, reply };
-	struct pfkey_msg m;
-	char err[128];
-	esp_engine_pfkey_input(p->engine, req, len, &to);
-	if (reply->len == 0)
-		return 0;
-	if (pfkey_decode(reply->data, pfkey_first_len(reply->data, reply->len), &m, err,
-			 sizeof(err)) < 0)
-		return EINVAL;
-	return m.hdr->sadb_msg_errno;
+	return esp_engine_pfkey_call(p->engine, req, len, reply);
 }
 
 int h_use_engine(struct h_peer *p,
