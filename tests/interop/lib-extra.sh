@@ -5,7 +5,8 @@
 # xt_swan_initiates_to_tsu [TSU_KEY=VALUE...] -- [SWAN_KEY=VALUE...]: the standard tunnel
 # with tsunagid responding at site-b and strongSwan initiating from site-a behind the NAT;
 # waits until both ends have the CHILD_SA and host-a pings host-b. Fails the scenario
-# otherwise.
+# otherwise. Lines in the array XT_SWAN_CONN go into strongSwan's connection section.
+XT_SWAN_CONN=()
 xt_swan_initiates_to_tsu() {
 	local tsu_args=() swan_args=()
 	while [ $# -gt 0 ] && [ "$1" != -- ]; do tsu_args+=("$1"); shift; done
@@ -15,6 +16,7 @@ xt_swan_initiates_to_tsu() {
 	tsu_start "$NS_SB"
 	swan_prepare "$NS_SA"
 	s2s_conf "$(swan_dir "$NS_SA")/swanctl.conf" a "${swan_args[@]}"
+	[ ${#XT_SWAN_CONN[@]} = 0 ] || conf_conn_add "$(swan_dir "$NS_SA")/swanctl.conf" "${XT_SWAN_CONN[@]}"
 	swan_start "$NS_SA"; swan_load "$NS_SA"
 	swan_initiate "$NS_SA" net
 	swan_wait_sa "$NS_SA" 20 || iop_fail "strongSwan (site-a) has no ESTABLISHED+INSTALLED SA within 20 s"

@@ -68,19 +68,10 @@ rebind_responder() {
 }
 
 topo_build nat
-tsu_conf "$NS_SB" b
-tsu_start "$NS_SB"
-swan_prepare "$NS_SA"
-s2s_conf "$(swan_dir "$NS_SA")/swanctl.conf" a
 # strongSwan sends DPD after 2 s without inbound traffic: that is the authenticated
 # message that shows tsunagid the new mapping.
-conf_conn_add "$(swan_dir "$NS_SA")/swanctl.conf" "dpd_delay = 2s"
-swan_start "$NS_SA"; swan_load "$NS_SA"
-swan_initiate "$NS_SA" net
-swan_wait_sa "$NS_SA" 20 || iop_fail "strongSwan (site-a) has no SA within 20 s"
-iop_wait 5 tsu_child_up "$NS_SB" || iop_fail "tsunagid shows no CHILD_SA"
-tsu_ensure_route "$NS_SB" "$TSU_TUN_B" $NET_A || iop_fail "tsunagid created no TUN device"
-iop_ping "$NS_HA" $HOST_B 3 || iop_fail "no traffic before the NAT moved"
+XT_SWAN_CONN=("dpd_delay = 2s")
+xt_swan_initiates_to_tsu
 
 rebind_responder port "ip protocol udp snat to $NAT_OUT:31000-31999" "$NAT_OUT\[3[01][0-9][0-9][0-9]\]"
 ip -n "$NS_NAT" addr add 198.51.100.4/24 dev out0 || iop_fail "cannot add the NAT's second address"
