@@ -400,13 +400,14 @@ swan_check_plugins() {
 }
 
 # swan_ctl NS COMMAND ARGS...: swanctl inside charon's network and mount namespaces, so that
-# /etc/swanctl is the instance's directory.
+# /etc/swanctl is the instance's directory (and with charon's root directory: entering a
+# mount namespace would otherwise reset it, which matters when the tests run chrooted).
 swan_ctl() {
 	local ns=$1; shift
 	local pid=${IOP_SWAN_PID[$ns]:-}
 	[ -n "$pid" ] || return 1
 	local cmd=$1; shift
-	timeout 20 nsenter -t "$pid" -m -n swanctl "$cmd" --uri "unix://$(swan_dir "$ns")/charon.vici" "$@"
+	timeout 20 nsenter -t "$pid" -m -n -r swanctl "$cmd" --uri "unix://$(swan_dir "$ns")/charon.vici" "$@"
 }
 
 swan_load() {

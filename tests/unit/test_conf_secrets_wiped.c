@@ -4,7 +4,7 @@
  * marker secret in every block freed or moved by realloc, from our code, libc and
  * libevent alike: it replaces the allocator's free and realloc (glibc lets a program
  * do so and calls the replacement from inside libc too), or in a sanitizer build,
- * whose allocator is AddressSanitizer's, it installs that allocator's free hook. */
+ * whose allocator is the sanitizer's (ASan, TSan), it installs that allocator's free hook. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -29,7 +29,7 @@
 #include "vici/vici_msg.h"
 #include "vici/vici_server.h"
 
-#if defined(__SANITIZE_ADDRESS__)
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
 #define INTERPOSED 0
 /* From sanitizer/allocator_interface.h (not installed everywhere). */
 int __sanitizer_install_malloc_and_free_hooks(void (*malloc_hook)(const volatile void *,
@@ -141,6 +141,24 @@ static void write_conf(const char *path, size_t size)
 	wipe(head, sizeof(head));
 }
 
+/* The watcher itself: it sees a block freed with the marker in it, and not one wiped
+ * first (else the tests below could not fail, in any of the builds). */
+static void test_watcher_sees_unwiped_free(void **state)
+{
+	char *volatile p = malloc(64);
+	assert_non_null(p);
+	memcpy(p, MARK, sizeof(MARK));
+	start_watching();
+	free(p);
+	assert_int_equal(stop_watching(), 1);
+	p = malloc(64);
+	assert_non_null(p);
+	memcpy(p, MARK, sizeof(MARK));
+	start_watching();
+	wipe_free(p, 64);
+	assert_int_equal(stop_watching(), 0);
+}
+
 static void test_conf_file_buffer_wiped(void **state)
 {
 	char dir[] = "/tmp/conf-wipe-XXXXXX", path[64], err[256];
@@ -235,6 +253,7 @@ int main(void)
 	}
 #endif
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_watcher_sees_unwiped_free),
 		cmocka_unit_test(test_conf_file_buffer_wiped),
 		cmocka_unit_test(test_vici_load_shared_wiped),
 	};
