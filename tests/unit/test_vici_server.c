@@ -34,6 +34,8 @@ struct fixture {
 	struct vici_server_stats st;	/* read after the loop stopped */
 	atomic_int slow_responses;	/* deferred replies completed (loop thread) */
 	struct slow_job *job;		/* the deferred command in progress */
+	atomic_int slow_started;	/* deferred commands begun (loop thread) */
+	atomic_int slow_ms;		/* how long "slow" defers (0: 100 ms) */
 };
 
 /* ---- commands the test server offers ---- */
@@ -110,8 +112,10 @@ static enum vici_reply cmd_slow(void *arg, struct vici_conn *c, const struct ctr
 	job->c = c;
 	job->timer = event_new(fx->base, -1, 0, slow_done, job);
 	fx->job = job;
-	struct timeval tv = { 0, 100000 };
+	int ms = atomic_load(&fx->slow_ms) ? atomic_load(&fx->slow_ms) : 100;
+	struct timeval tv = { ms / 1000, (ms % 1000) * 1000 };
 	event_add(job->timer, &tv);
+	atomic_fetch_add(&fx->slow_started, 1);
 	return VICI_REPLY_PENDING;
 }
 
@@ -453,9 +457,12 @@ static void test_disconnect_while_pending(void **state)
 static void test_free_with_pending(void **state)
 {
 	struct fixture *fx = start(NULL);
+	atomic_store(&fx->slow_ms, 10000);	/* far beyond this test: never fires */
 	int fd = raw_connect(fx);
 	raw_send_request(fd, "slow", NULL);
-	usleep(20000);
+	for (int i = 0; i < 500 && !atomic_load(&fx->slow_started); i++)
+		usleep(10000);
+	assert_int_equal(atomic_load(&fx->slow_started), 1);
 	/* Stop the loop before the slow timer fires; free with the command pending. */
 	stop(fx);
 	close(fd);
