@@ -43,7 +43,8 @@ static size_t v4(uint8_t *p, uint16_t flags, const uint8_t *opts, size_t optlen,
 	p[9] = IPPROTO_UDP;
 	inet_pton(AF_INET, "10.1.0.10", p + 12);
 	inet_pton(AF_INET, "10.2.0.10", p + 16);
-	memcpy(p + 20, opts, optlen);
+	if (optlen)
+		memcpy(p + 20, opts, optlen);
 	put_u16(p + 10, (uint16_t)~ones_sum(p, hl, 0));
 	put_u16(p + hl, 40000);
 	put_u16(p + hl + 2, 5001);
