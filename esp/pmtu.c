@@ -181,11 +181,14 @@ static size_t chunk(const struct pmtu_frag *f, size_t hl)
 
 size_t pmtu_frag_count(const struct pmtu_frag *f)
 {
-	size_t first = chunk(f, f->hl);
 	if (f->len <= f->mtu - f->hl)
 		return 1;
-	size_t rest = f->len - first, later = chunk(f, f->hl2);
-	return 1 + (rest + later - 1) / later;
+	/* After the first, full pieces of chunk(hl2) until the rest fits in one last
+	 * fragment, which may carry up to mtu - hl2 bytes (no multiple of 8 needed). */
+	size_t rest = f->len - chunk(f, f->hl), last = f->mtu - f->hl2, later = chunk(f, f->hl2);
+	if (rest <= last)
+		return 2;
+	return 2 + (rest - last + later - 1) / later;
 }
 
 size_t pmtu_frag_next(struct pmtu_frag *f, uint8_t *out, size_t cap)
