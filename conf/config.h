@@ -85,7 +85,7 @@ struct secret_cfg {
 struct daemon_cfg {
 	int log_level[16];		/* per subsystem (lib/log.h), -2 = unset */
 	unsigned esp_threads;		/* data-plane workers; 0 = one per core */
-	unsigned esp_mtu;		/* TUN MTU; 0 = engine default (1400) */
+	unsigned esp_mtu;		/* path MTU; 0 = engine default (1500) */
 	int esp_mss;			/* TCP MSS clamp: 0 auto (from the MTU), -1 off */
 	char *tun_name;			/* default "tsunagi0" */
 	uint16_t ike_port, ike_port_natt;	/* default 500, 4500 */

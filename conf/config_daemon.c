@@ -8,9 +8,11 @@
  *       }
  *       esp {
  *           threads = 2         # data-plane workers; 0 = one per core (default)
- *           mtu = 1400          # of the TUN device (default 1400)
- *           mss = auto          # TCP MSS clamp on tunnel traffic: auto (MTU - 40,
- *                               #   IPv6 - 60; default), off, or a value (536..9000)
+ *           mtu = 1500          # path MTU: largest ESP packet sent, outer IP header
+ *                               #   included (default 1500); larger tunnel packets get
+ *                               #   ICMP frag needed (DF, IPv6) or are fragmented
+ *           mss = auto          # TCP MSS clamp on tunnel traffic: auto (the SA's inner
+ *                               #   MTU - 40, IPv6 - 60; default), off, or 536..9000
  *       }
  *       tun = tsunagi0          # TUN device name (default tsunagi0)
  *       port = 500              # charon.port

@@ -456,6 +456,11 @@ static enum vici_reply cmd_counters(void *arg, struct vici_conn *c, const struct
 	vici_add_kvf(resp, "esp-acquires", "%llu", (unsigned long long)es.acquires);
 	vici_add_kvf(resp, "esp-keepalives-in", "%llu", (unsigned long long)es.keepalives);
 	vici_add_kvf(resp, "esp-mss-clamped", "%llu", (unsigned long long)es.mss_clamped);
+	vici_add_kvf(resp, "esp-pmtu-sent", "%llu", (unsigned long long)es.pmtu_sent);
+	vici_add_kvf(resp, "esp-pmtu-suppressed", "%llu", (unsigned long long)es.pmtu_suppressed);
+	vici_add_kvf(resp, "esp-prefrag-ok", "%llu", (unsigned long long)es.prefrag_ok);
+	vici_add_kvf(resp, "esp-prefrag-failed", "%llu", (unsigned long long)es.prefrag_failed);
+	vici_add_kvf(resp, "esp-fragments", "%llu", (unsigned long long)es.fragments);
 	vici_end_section(resp);
 	vici_end_section(resp);
 	vici_add_kv(resp, "success", "yes");

@@ -80,7 +80,18 @@ struct esp_ctx {
 	struct mmsg_batch raw, udp;	/* only in data-plane threads */
 	bool batching;		/* false: send each packet at once */
 	int tun_fd;
+	/* Pre-fragmentation: fragments are built here, each with ESP_HEADROOM and
+	 * ESP_TAILROOM, and stay until the batches that point into it are sent. */
+	uint8_t *frag;
+	size_t frag_used;
+	/* ICMP "fragmentation needed" / Packet Too Big sent in the second that began at
+	 * icmp_ms (this thread's own limit: nothing shared is written per packet). */
+	ms_t icmp_ms;
+	unsigned icmp_n;
 };
+
+#define ESP_FRAG_AREA	(128 * 1024)
+#define ESP_ICMP_PER_SEC	100	/* per data-plane thread */
 
 struct route_ref {
 	struct route_ref *next;
@@ -110,7 +121,8 @@ struct esp_engine {
 	struct {
 		atomic_uint_fast64_t no_policy, discarded, held, hold_dropped, acquires, no_sa,
 			bad_packet, ike_in, keepalives, send_errors, tun_errors,
-			mss_clamped;
+			mss_clamped, pmtu_sent, pmtu_suppressed, prefrag_ok, prefrag_failed,
+			fragments;
 	} st;
 
 	/* I/O (esp_io.c) */

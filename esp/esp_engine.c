@@ -867,6 +867,11 @@ void esp_engine_stats(struct esp_engine *e, struct esp_engine_stats *o)
 	o->send_errors = atomic_load(&e->st.send_errors);
 	o->tun_errors = atomic_load(&e->st.tun_errors);
 	o->mss_clamped = atomic_load(&e->st.mss_clamped);
+	o->pmtu_sent = atomic_load(&e->st.pmtu_sent);
+	o->pmtu_suppressed = atomic_load(&e->st.pmtu_suppressed);
+	o->prefrag_ok = atomic_load(&e->st.prefrag_ok);
+	o->prefrag_failed = atomic_load(&e->st.prefrag_failed);
+	o->fragments = atomic_load(&e->st.fragments);
 }
 
 void esp_engine_reset_stats(struct esp_engine *e)
@@ -875,6 +880,8 @@ void esp_engine_reset_stats(struct esp_engine *e)
 		&e->st.no_policy, &e->st.discarded, &e->st.held, &e->st.hold_dropped,
 		&e->st.acquires, &e->st.no_sa, &e->st.bad_packet, &e->st.ike_in,
 		&e->st.keepalives, &e->st.send_errors, &e->st.tun_errors, &e->st.mss_clamped,
+		&e->st.pmtu_sent, &e->st.pmtu_suppressed, &e->st.prefrag_ok,
+		&e->st.prefrag_failed, &e->st.fragments,
 	};
 	for (size_t i = 0; i < sizeof(all) / sizeof(all[0]); i++)
 		atomic_store(all[i], 0);

@@ -21,7 +21,12 @@
 #include "pfkey/pfkey.h"
 
 #define ESP_ENGINE_TUN_NAME	"tsunagi0"
-#define ESP_ENGINE_MTU		1400
+#define ESP_ENGINE_MTU		1500	/* path MTU: Ethernet, as the kernel assumes */
+/* The TUN device's MTU: IP's largest packet. The engine, which knows each SA's
+ * overhead, decides what fits (pmtu.h); with a smaller device MTU the kernel would
+ * answer "fragmentation needed" (or fragment) itself for forwarded traffic, with the
+ * device's MTU instead of the tunnel's. */
+#define ESP_ENGINE_TUN_MTU	65535
 #define ESP_ENGINE_NATT_PORT	4500
 #define ESP_ENGINE_ROUTE_TABLE	220	/* as strongSwan */
 #define ESP_ENGINE_RULE_PRIO	220
@@ -29,9 +34,11 @@
 
 struct esp_engine_cfg {
 	const char *tun_name;	/* NULL = ESP_ENGINE_TUN_NAME */
-	unsigned mtu;		/* of the TUN device; 0 = ESP_ENGINE_MTU */
-	int mss;		/* TCP MSS clamp for tunnel traffic: 0 = from the MTU
-				 * (mtu - 40 for IPv4, - 60 for IPv6), -1 = off */
+	unsigned mtu;		/* path MTU: the largest ESP packet sent, outer IP
+				 * header included; 0 = ESP_ENGINE_MTU. Tunnel packets
+				 * that do not fit get ICMP or are fragmented (pmtu.h) */
+	int mss;		/* TCP MSS clamp for tunnel traffic: 0 = from the SA's
+				 * inner MTU (- 40 for IPv4, - 60 for IPv6), -1 = off */
 	uint16_t natt_port;	/* 0 = 4500 */
 	struct addr bind_addr;	/* family 0 = any IPv4 address */
 	unsigned threads;	/* data-plane threads, >= 2: one net->TUN, the rest
@@ -118,6 +125,13 @@ struct esp_engine_stats {
 	uint64_t ike_in, keepalives;
 	uint64_t send_errors, tun_errors;
 	uint64_t mss_clamped;	/* TCP SYNs whose MSS was lowered */
+	/* Tunnel packets over the SA's inner MTU (pmtu.h): */
+	uint64_t pmtu_sent;	/* ICMP frag needed / Packet Too Big written to the TUN */
+	uint64_t pmtu_suppressed;	/* dropped unanswered: rate limit, or an ICMP
+					 * error may not be sent for it (RFC 1122) */
+	uint64_t prefrag_ok;	/* IPv4 without DF, fragmented before encryption */
+	uint64_t prefrag_failed;	/* could not be fragmented: dropped */
+	uint64_t fragments;	/* fragments made by pre-fragmentation */
 };
 void esp_engine_stats(struct esp_engine *e, struct esp_engine_stats *out);
 void esp_engine_reset_stats(struct esp_engine *e);

@@ -222,7 +222,7 @@ static int start_thread(struct esp_engine *e, void *(*fn)(void *), int tun_fd)
 int io_start(struct esp_engine *e)
 {
 	int queues = (int)e->cfg.threads - 1;
-	if (tun_open(&e->tun, e->cfg.tun_name, e->cfg.mtu, queues) < 0)
+	if (tun_open(&e->tun, e->cfg.tun_name, ESP_ENGINE_TUN_MTU, queues) < 0)
 		return -1;
 	if (!e->cfg.no_routes && e->cfg.route_table != 254) {
 		int err = tun_rule_add(AF_INET, e->cfg.route_table, e->cfg.fwmark,

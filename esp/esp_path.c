@@ -7,6 +7,7 @@
 
 #include "esp/engine_priv.h"
 #include "esp/mss_clamp.h"
+#include "esp/pmtu.h"
 #include "lib/buf.h"
 #include "lib/log.h"
 
@@ -20,13 +21,15 @@ int ctx_init(struct esp_ctx *c, struct esp_engine *e, bool batching)
 	c->tun_fd = -1;
 	c->slot = (ESP_HEADROOM + SLOT_PAYLOAD + ESP_TAILROOM + 63) & ~(size_t)63;
 	c->bufs = aligned_alloc(64, ESP_BATCH * c->slot);
-	return c->bufs ? 0 : -1;
+	c->frag = aligned_alloc(64, ESP_FRAG_AREA);
+	return c->bufs && c->frag ? 0 : -1;
 }
 
 void ctx_free(struct esp_ctx *c)
 {
 	free(c->bufs);
-	c->bufs = NULL;
+	free(c->frag);
+	c->bufs = c->frag = NULL;
 }
 
 /* --- sending ---------------------------------------------------------------------- */
@@ -114,12 +117,25 @@ static void emit_tun(struct esp_ctx *c, const uint8_t *pkt, size_t len)
 	}
 }
 
-/* TCP SYNs in tunnel traffic get an MSS that fits the tunnel (both directions). */
-static void clamp(struct esp_engine *e, uint8_t *pkt, const struct pkt_tuple *t)
+/* The largest inner packet whose ESP packet fits the path MTU, for this SA's outer
+ * header (IPv4/IPv6, NAT-T) and transform. */
+static size_t inner_mtu(const struct esp_engine *e, const struct sa *sa)
 {
-	if (t->proto != 6 || e->cfg.mss < 0)
+	size_t outer = (sa->cfg.dst.family == AF_INET6 ? 40 : 20) + (sa->cfg.natt_type ? 8 : 0);
+	return pmtu_inner_mtu(e->cfg.mtu, outer, esp_crypto_iv_len(sa->crypto),
+			      esp_crypto_icv_len(sa->crypto), esp_crypto_block(sa->crypto));
+}
+
+/* TCP SYNs in tunnel traffic get an MSS that fits the SA's inner MTU (both
+ * directions), so TCP does not depend on the ICMP answers below. */
+static void clamp(struct esp_engine *e, const struct sa *sa, uint8_t *pkt,
+		  const struct pkt_tuple *t)
+{
+	if (t->proto != 6 || e->cfg.mss < 0 || t->later_fragment ||
+	    t->total < t->hdrlen + 14 || !(pkt[t->hdrlen + 13] & 0x02))
 		return;
-	uint16_t limit = (uint16_t)(e->cfg.mtu - (t->family == AF_INET ? 40 : 60));
+	size_t ip_tcp = t->family == AF_INET ? 40 : 60, mtu = inner_mtu(e, sa);
+	uint16_t limit = (uint16_t)(mtu > ip_tcp + 536 ? mtu - ip_tcp : 536);
 	uint16_t mss = e->cfg.mss > 0 && e->cfg.mss < limit ? (uint16_t)e->cfg.mss : limit;
 	if (mss_clamp(pkt, t, mss))
 		STAT_INC(e, mss_clamped);
@@ -192,6 +208,76 @@ static enum esp_verdict encap_send(struct esp_ctx *c, struct sa *sa, const struc
 	return ESP_V_SENT;
 }
 
+/* --- packets over the tunnel's inner MTU ----------------------------------------------- */
+
+/* Answers the sender with ICMP frag needed / Packet Too Big through the TUN device,
+ * at most ESP_ICMP_PER_SEC a second per thread. The packet is dropped either way. */
+static enum esp_verdict answer_too_big(struct esp_ctx *c, const struct pkt_tuple *t,
+				       const uint8_t *pkt, size_t limit)
+{
+	struct esp_engine *e = c->e;
+	ms_t now = engine_now(e);
+	if (now - c->icmp_ms >= 1000 || now < c->icmp_ms) {
+		c->icmp_ms = now;
+		c->icmp_n = 0;
+	}
+	uint8_t msg[PMTU_ICMP_MAX];
+	size_t n = 0;
+	if (c->icmp_n < ESP_ICMP_PER_SEC)
+		n = pmtu_icmp_build(pkt, t, (uint32_t)limit, msg, sizeof(msg));
+	if (!n) {
+		STAT_INC(e, pmtu_suppressed);
+		return ESP_V_DROPPED;
+	}
+	c->icmp_n++;
+	emit_tun(c, msg, n);
+	STAT_INC(e, pmtu_sent);
+	return ESP_V_DROPPED;
+}
+
+/* RFC 4459 section 5: IPv4 without DF is fragmented before encryption, so that the
+ * peer gets whole ESP packets and the inner destination reassembles. The fragments
+ * are built in the context's fragment area; each is sent like any packet. */
+static enum esp_verdict prefragment(struct esp_ctx *c, struct sa *sa, const struct pkt_tuple *t,
+				    const uint8_t *pkt, size_t limit)
+{
+	struct esp_engine *e = c->e;
+	struct pmtu_frag f;
+	size_t step = (ESP_HEADROOM + limit + ESP_TAILROOM + 63) & ~(size_t)63;
+	if (pmtu_frag_init(&f, pkt, t, limit) < 0 || pmtu_frag_count(&f) * step > ESP_FRAG_AREA) {
+		STAT_INC(e, prefrag_failed);
+		return ESP_V_DROPPED;
+	}
+	size_t count = pmtu_frag_count(&f);
+	/* Queued packets may point into the area: send them before reusing it. */
+	if (c->frag_used + count * step > ESP_FRAG_AREA)
+		path_flush(c);
+	if (!c->raw.n && !c->udp.n)
+		c->frag_used = 0;
+	for (size_t i = 0; i < count; i++) {
+		uint8_t *p = c->frag + c->frag_used + ESP_HEADROOM;
+		size_t n = pmtu_frag_next(&f, p, step - ESP_HEADROOM - ESP_TAILROOM);
+		struct pkt_tuple ft = *t;
+		ft.total = n;
+		c->frag_used += step;
+		if (!n || encap_send(c, sa, &ft, p, n) != ESP_V_SENT) {
+			STAT_INC(e, prefrag_failed);
+			return ESP_V_DROPPED;
+		}
+		STAT_INC(e, fragments);
+	}
+	STAT_INC(e, prefrag_ok);
+	return ESP_V_SENT;
+}
+
+static enum esp_verdict too_big(struct esp_ctx *c, struct sa *sa, const struct pkt_tuple *t,
+				const uint8_t *pkt, size_t limit)
+{
+	if (t->family == AF_INET && !(get_u16(pkt + 6) & 0x4000))
+		return prefragment(c, sa, t, pkt, limit);
+	return answer_too_big(c, t, pkt, limit);
+}
+
 enum esp_verdict path_output(struct esp_ctx *c, uint8_t *pkt, size_t len)
 {
 	struct esp_engine *e = c->e;
@@ -217,11 +303,20 @@ enum esp_verdict path_output(struct esp_ctx *c, uint8_t *pkt, size_t len)
 		peer.family = t.family;
 		memcpy(peer.u.b, t.dst, t.family == AF_INET ? 4 : 16);
 	}
-	if (sp->p.mode == IPSEC_MODE_TUNNEL)
-		clamp(e, pkt, &t);
 	struct sa *sa = sad_out(&e->sad, sp->p.reqid, &peer);
 	if (!sa)
-		return hold(c, sp, &t, pkt, t.total);
+		return hold(c, sp, &t, pkt, t.total);	/* clamped when released */
+	if (sp->p.mode != IPSEC_MODE_TUNNEL)
+		return encap_send(c, sa, &t, pkt, t.total);
+	clamp(e, sa, pkt, &t);
+	/* Cheap test first: no transform adds more than this. */
+	if (t.total + PMTU_MAX_OVERHEAD > e->cfg.mtu) {
+		size_t limit = inner_mtu(e, sa);
+		if (t.family == AF_INET6 && limit < PMTU_IPV6_MIN_MTU)
+			limit = PMTU_IPV6_MIN_MTU;	/* the outer packet is fragmented */
+		if (t.total > limit)
+			return too_big(c, sa, &t, pkt, limit);
+	}
 	return encap_send(c, sa, &t, pkt, t.total);
 }
 
@@ -365,7 +460,7 @@ static enum esp_verdict input_esp(struct esp_ctx *c, const struct addr *src,
 		return ESP_V_DROPPED;
 	}
 	if (sa->cfg.mode == IPSEC_MODE_TUNNEL)
-		clamp(e, inner, &t);
+		clamp(e, sa, inner, &t);
 	int level = sa_account(sa, t.total, engine_now(e));
 	if (level)
 		engine_report_expiry(e, sa, level);

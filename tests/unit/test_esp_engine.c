@@ -66,6 +66,9 @@ struct wire {
 	bool last_udp;
 	uint8_t tun[4096];
 	size_t tun_len;
+	unsigned nq;		/* the first packets sent, in order */
+	uint8_t q[4][2048];
+	size_t qlen[4];
 };
 
 static void hook_net(void *arg, const struct addr *src, const struct addr *dst, bool udp,
@@ -79,6 +82,10 @@ static void hook_net(void *arg, const struct addr *src, const struct addr *dst, 
 	w->last_dst = *dst;
 	w->last_udp = udp;
 	w->sent++;
+	if (w->nq < 4 && len <= sizeof(w->q[0])) {
+		memcpy(w->q[w->nq], pkt, len);
+		w->qlen[w->nq++] = len;
+	}
 }
 
 static void hook_tun(void *arg, const uint8_t *pkt, size_t len)
@@ -1076,6 +1083,122 @@ static void test_sa_selector_lists(void **state)
 	fixture_free(b);
 }
 
+/* --- path MTU --------------------------------------------------------------------------- */
+
+static struct esp_engine_stats engine_stats(struct fixture *f)
+{
+	struct esp_engine_stats st;
+	esp_engine_stats(f->e, &st);
+	return st;
+}
+
+/* The default path MTU is 1500; AES-GCM (IV 8, ICV 16) in UDP 4500 over IPv4 leaves
+ * 1438 bytes for the inner packet. Over that, DF packets get ICMP frag needed with
+ * 1438, through the TUN device, at most 100 a second; at the limit they go out as ESP
+ * packets of exactly 1500 bytes. */
+static void test_pmtu_frag_needed(void **state)
+{
+	struct fixture *a = fixture_new(), *b = fixture_new();
+	setup_pair(a, b, true);
+	uint8_t pkt[2048];
+	size_t len = udp_packet(pkt, "10.1.0.5", "10.2.0.9", 7, 1411);
+	put_u16(pkt + 6, 0x4000);
+	assert_int_equal(len, 1439);
+	assert_int_equal(esp_engine_output_packet(a->e, pkt, len), ESP_V_DROPPED);
+	assert_int_equal(a->wire.sent, 0);
+	assert_int_equal(a->wire.written, 1);
+	const uint8_t *m = a->wire.tun;
+	assert_int_equal(a->wire.tun_len, 20 + 8 + 28);
+	assert_int_equal(m[9], IPPROTO_ICMP);
+	assert_int_equal(m[20], 3);
+	assert_int_equal(m[21], 4);
+	assert_int_equal(get_u16(m + 26), 1438);
+	assert_memory_equal(m + 16, pkt + 12, 4);	/* back to the sender */
+	assert_memory_equal(m + 28, pkt, 28);
+	assert_int_equal(engine_stats(a).pmtu_sent, 1);
+
+	len = udp_packet(pkt, "10.1.0.5", "10.2.0.9", 7, 1410);
+	put_u16(pkt + 6, 0x4000);
+	assert_int_equal(esp_engine_output_packet(a->e, pkt, len), ESP_V_SENT);
+	assert_int_equal(20 + 8 + a->wire.last_len, 1500);
+	assert_int_equal(deliver_to(b, a), ESP_V_DELIVERED);
+	assert_memory_equal(b->wire.tun, pkt, len);
+
+	/* Rate limit: 100 answers a second (this second has had one). */
+	len = udp_packet(pkt, "10.1.0.5", "10.2.0.9", 7, 1411);
+	put_u16(pkt + 6, 0x4000);
+	for (int i = 0; i < 150; i++)
+		assert_int_equal(esp_engine_output_packet(a->e, pkt, len), ESP_V_DROPPED);
+	assert_int_equal(engine_stats(a).pmtu_sent, 100);
+	assert_int_equal(engine_stats(a).pmtu_suppressed, 51);
+	esp_engine_tick(a->e, T0 + 1000);
+	assert_int_equal(esp_engine_output_packet(a->e, pkt, len), ESP_V_DROPPED);
+	assert_int_equal(engine_stats(a).pmtu_sent, 101);
+	assert_int_equal(a->wire.sent, 1);
+
+	/* IPv6 never fragments on the way: Packet Too Big with the same MTU. */
+	struct pfkey_policy out6 = policy(IPSEC_DIR_OUTBOUND, "fd01::/16", "fd02::/16", 1,
+					  GW_A, GW_B);
+	assert_int_equal(spd_msg(a, SADB_X_SPDADD, &out6), 0);
+	memset(pkt, 0, 1500);
+	pkt[0] = 0x60;
+	put_u16(pkt + 4, 1460);
+	pkt[6] = IPPROTO_UDP;
+	pkt[7] = 64;
+	inet_pton(AF_INET6, "fd01::5", pkt + 8);
+	inet_pton(AF_INET6, "fd02::9", pkt + 24);
+	assert_int_equal(esp_engine_output_packet(a->e, pkt, 1500), ESP_V_DROPPED);
+	assert_int_equal(a->wire.tun_len, 1280);
+	assert_int_equal(a->wire.tun[40], 2);
+	assert_int_equal(get_u32(a->wire.tun + 44), 1438);
+	assert_int_equal(engine_stats(a).pmtu_sent, 102);
+	fixture_free(a);
+	fixture_free(b);
+}
+
+/* Without DF the packet is fragmented before encryption (raw ESP: inner MTU 1446),
+ * each fragment in its own ESP packet, and B delivers both fragments. */
+static void test_pmtu_prefragment(void **state)
+{
+	struct fixture *a = fixture_new(), *b = fixture_new();
+	setup_pair(a, b, false);
+	uint8_t pkt[2048];
+	size_t len = udp_packet(pkt, "10.1.0.5", "10.2.0.9", 7, 1972);
+	assert_int_equal(esp_engine_output_packet(a->e, pkt, len), ESP_V_SENT);
+	assert_int_equal(a->wire.sent, 2);
+	assert_int_equal(a->wire.written, 0);
+	struct esp_engine_stats st = engine_stats(a);
+	assert_int_equal(st.prefrag_ok, 1);
+	assert_int_equal(st.fragments, 2);
+	assert_int_equal(st.pmtu_sent, 0);
+	size_t got = 0;
+	for (unsigned i = 0; i < 2; i++) {
+		assert_true(20 + a->wire.qlen[i] <= 1500);
+		assert_int_equal(esp_engine_input_packet(b->e, &a->wire.last_src, &a->wire.last_dst,
+							 false, a->wire.q[i], a->wire.qlen[i]),
+				 ESP_V_DELIVERED);
+		const uint8_t *fr = b->wire.tun;
+		uint16_t fw = get_u16(fr + 6);
+		assert_int_equal((fw & 0x1fff) * 8, got);
+		assert_int_equal((fw & 0x2000) != 0, i == 0);
+		assert_memory_equal(fr + 20, pkt + 20 + got, b->wire.tun_len - 20);
+		got += b->wire.tun_len - 20;
+	}
+	assert_int_equal(got, len - 20);
+	assert_int_equal(stats(a, 0xa0001, GW_B).packets, 2);
+
+	/* Options that cannot be read: dropped and counted. */
+	memmove(pkt + 24, pkt + 20, len - 20);
+	pkt[0] = 0x46;
+	put_u16(pkt + 2, (uint16_t)(len + 4));
+	pkt[20] = 0x94;
+	pkt[21] = 9;
+	assert_int_equal(esp_engine_output_packet(a->e, pkt, len + 4), ESP_V_DROPPED);
+	assert_int_equal(engine_stats(a).prefrag_failed, 1);
+	assert_int_equal(a->wire.sent, 2);
+	fixture_free(a);
+	fixture_free(b);
+}
 
 int main(void)
 {
@@ -1104,6 +1227,8 @@ int main(void)
 		cmocka_unit_test(test_update_keeps_state),
 		cmocka_unit_test(test_cbc_sha256),
 		cmocka_unit_test(test_sa_selector_lists),
+		cmocka_unit_test(test_pmtu_frag_needed),
+		cmocka_unit_test(test_pmtu_prefragment),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
