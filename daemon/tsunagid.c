@@ -4,6 +4,7 @@
 #include <ifaddrs.h>
 #include <signal.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,18 +15,21 @@
 #include "daemon/daemon.h"
 #include "lib/log.h"
 
+#define DEFAULT_CONFIG SYSCONFDIR "/tsunagi/tsunagi.conf"
+#define DEFAULT_PIDFILE TSUNAGI_RUN_DIR "/tsunagid.pid"
+
 static void usage(FILE *out)
 {
 	fprintf(out,
 		"usage: tsunagid [--foreground] [--config FILE] [--vici URI] [--pidfile PATH]\n"
 		"                [--debug] [--log SUBSYS=LEVEL]...\n"
-		"  --config FILE   swanctl.conf syntax (default /etc/tsunagi/tsunagi.conf)\n"
+		"  --config FILE   swanctl.conf syntax (default %s)\n"
 		"  --vici URI      control socket (default %s)\n"
-		"  --pidfile PATH  (default /run/tsunagid.pid)\n"
+		"  --pidfile PATH  (default %s)\n"
 		"  --foreground    do not detach; log to stderr\n"
 		"  --debug         log level 2 for every subsystem\n"
 		"  --log ike=2     level of one subsystem (dmn ike cfg net enc esp knl nat vici)\n",
-		VICI_DEFAULT_URI);
+		DEFAULT_CONFIG, VICI_DEFAULT_URI, DEFAULT_PIDFILE);
 }
 
 /* "local address 198.51.100.9 is not assigned to any interface": a connection that
@@ -108,6 +112,18 @@ static void on_signal(evutil_socket_t sig, short what, void *arg)
 	log_info(LOG_DMN, "signal %d: shutting down", (int)sig);
 	d->shutting_down = true;
 	event_base_loopbreak(d->base);
+}
+
+/* The default socket and pidfile live in TSUNAGI_RUN_DIR. Under systemd the unit's
+ * RuntimeDirectory= makes it; started by hand, the daemon does. */
+static void make_run_dir(const char *vici_uri, const char *pidfile)
+{
+	size_t n = strlen(TSUNAGI_RUN_DIR "/");
+	if (strncmp(vici_uri, "unix://" TSUNAGI_RUN_DIR "/", strlen("unix://") + n) != 0 &&
+	    strncmp(pidfile, TSUNAGI_RUN_DIR "/", n) != 0)
+		return;
+	if (mkdir(TSUNAGI_RUN_DIR, 0750) < 0 && errno != EEXIST)
+		log_err(LOG_DMN, "unable to create %s: %s", TSUNAGI_RUN_DIR, strerror(errno));
 }
 
 static int write_pidfile(const char *path)
@@ -208,11 +224,11 @@ int main(int argc, char **argv)
 		{ NULL, 0, NULL, 0 },
 	};
 	struct daemon d = { .ike_fd = -1 };
-	const char *pidfile = "/run/tsunagid.pid";
+	const char *pidfile = DEFAULT_PIDFILE;
 	bool foreground = false;
 	int c;
 
-	d.config_path = "/etc/tsunagi/tsunagi.conf";
+	d.config_path = DEFAULT_CONFIG;
 	d.vici_uri = VICI_DEFAULT_URI;
 	while ((c = getopt_long(argc, argv, "fc:v:p:dl:h", opts, NULL)) != -1) {
 		switch (c) {
@@ -264,6 +280,7 @@ int main(int argc, char **argv)
 	event_add(d.ev_sigint, NULL);
 	event_add(d.ev_sighup, NULL);
 	log_info(LOG_DMN, "tsunagid %s starting", PACKAGE_VERSION);
+	make_run_dir(d.vici_uri, pidfile ? pidfile : "");
 	if (setup(&d) < 0) {
 		teardown(&d);
 		return 1;

@@ -21,6 +21,7 @@ count_cmocka() {
 	local p f
 	for logf in "$1"/tests/unit/*.log; do
 		[ -f "$logf" ] || continue
+		case $logf in *.sh.log) continue ;; esac	# scripts: below
 		p=$(sed -n 's/^\[  PASSED  \] \([0-9]*\) test.*/\1/p' "$logf" | tail -1)
 		f=$(sed -n 's/^\[  FAILED  \] \([0-9]*\) test.*/\1/p' "$logf" | tail -1)
 		if [ -z "$p$f" ]; then
@@ -29,6 +30,15 @@ count_cmocka() {
 		fi
 		passed=$((passed + ${p:-0}))
 		failed=$((failed + ${f:-0}))
+	done
+	# Test scripts (tests/unit/*.sh): one test each; a skip says why.
+	for trs in "$1"/tests/unit/*.sh.trs; do
+		[ -f "$trs" ] || continue
+		case $(sed -n 's/^:test-result: //p' "$trs") in
+		PASS) passed=$((passed + 1)) ;;
+		SKIP) skipped=$((skipped + 1)); echo "SKIP: $(sed -n 's/^SKIP: //p' "${trs%.trs}.log" | head -1)" ;;
+		*) failed=$((failed + 1)) ;;
+		esac
 	done
 	# Fuzz corpus replays: one test per target.
 	local rp=$(grep -c '^PASS: fuzz_' "$1"/tests/fuzz/replay-corpora.sh.log 2>/dev/null)

@@ -16,6 +16,7 @@ PACKAGES="
   strongswan-charon strongswan-swanctl libstrongswan-standard-plugins
   libcharon-extra-plugins libstrongswan-extra-plugins
   iperf3 tshark tcpdump wireguard-go wireguard-tools ike-scan python3 xxd util-linux
+  man-db groff-base systemd
 "
 
 # Commands the tests, the benchmark and the demo run, each with its package.
@@ -26,7 +27,8 @@ COMMANDS="
   killall:psmisc nsenter:util-linux unshare:util-linux
   /usr/lib/ipsec/charon:strongswan-charon swanctl:strongswan-swanctl
   iperf3:iperf3 tshark:tshark tcpdump:tcpdump wireguard-go:wireguard-go wg:wireguard-tools
-  ike-scan:ike-scan python3:python3 xxd:xxd
+  ike-scan:ike-scan python3:python3 xxd:xxd man:man-db troff:groff-base
+  systemd-analyze:systemd
 "
 
 # charon's plugins and the package each comes in. The interop tests load the plugins

@@ -1,13 +1,13 @@
 /* tsunagictl: tsunagid's control tool. It speaks VICI like strongSwan's swanctl and
  * takes the same verbs, so either tool drives either daemon:
  *
- *   tsunagictl [--uri unix:///run/tsunagi.vici] VERB [options] [--raw|--pretty|--json]
+ *   tsunagictl [--uri unix:///run/tsunagi/tsunagi.vici] VERB [options] [--raw|--pretty|--json]
  *
  * Verbs: --version, --stats, --list-sas [--ike NAME], --list-conns,
  * --initiate --child NAME [--ike NAME] [--timeout S], --terminate --ike NAME|--child NAME,
  * --rekey --ike NAME|--child NAME [--reauth], --load-all [--file F],
  * --counters [--name CONN] [--reset], --sad, --spd.
- * The default URI is VICI_DEFAULT_URI (unix:///run/tsunagi.vici); TSUNAGI_VICI_URI in
+ * The default URI is VICI_DEFAULT_URI (unix:///run/tsunagi/tsunagi.vici); TSUNAGI_VICI_URI in
  * the environment overrides it. Exit status 0 on success, 1 on a failure the daemon
  * reported (errmsg), 2 on usage errors, 3 when the daemon cannot be reached. */
 #include <getopt.h>
@@ -298,7 +298,7 @@ static int run(struct ctl *ctl, const struct opts *o)
 		}
 		return do_control(ctl, "rekey", o);
 	case V_LOAD_ALL:
-		return ctl_load_all(ctl, o->file ? o->file : SYSCONFDIR "/tsunagi/swanctl.conf");
+		return ctl_load_all(ctl, o->file ? o->file : SYSCONFDIR "/tsunagi/tsunagi.conf");
 	case V_COUNTERS:
 		return do_counters(ctl, o);
 	case V_NONE:

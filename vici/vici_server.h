@@ -58,8 +58,10 @@ struct vici_server_stats {
 	uint64_t events_sent;
 };
 
-/* Default: tsunagid's socket, next to strongSwan's /var/run/charon.vici. */
-#define VICI_DEFAULT_URI "unix:///run/tsunagi.vici"
+/* Default: tsunagid's socket in its runtime directory (systemd's RuntimeDirectory=
+ * tsunagi), as strongSwan's is /var/run/charon.vici. */
+#define TSUNAGI_RUN_DIR "/run/tsunagi"
+#define VICI_DEFAULT_URI "unix://" TSUNAGI_RUN_DIR "/tsunagi.vici"
 
 /* "unix:///run/x.vici" -> "/run/x.vici". Returns 0 or -1 (not a unix URI, too long). */
 int vici_uri_path(const char *uri, char *path, size_t pathlen);

@@ -542,6 +542,22 @@ static void test_example_site_a(void **state)
 	config_free(cfg);
 }
 
+/* etc/tsunagi.conf, what `make install` puts in /etc/tsunagi: it loads with no
+ * connection (its conf.d/ is empty or absent) and the daemon's defaults. */
+static void test_example_installed_conf(void **state)
+{
+	char path[600];
+	etc_path(path, sizeof(path), "tsunagi.conf");
+	struct config *cfg = config_load_file(path, err, sizeof(err));
+	if (!cfg)
+		fail_msg("%s", err);
+	assert_null(cfg->conns);
+	assert_null(cfg->secrets);
+	assert_string_equal(cfg->daemon.tun_name, "tsunagi0");
+	assert_int_equal(cfg->daemon.ike_port, 500);
+	config_free(cfg);
+}
+
 static void test_example_strongswan_site_b(void **state)
 {
 	char path[600];
@@ -582,6 +598,7 @@ int main(void)
 		cmocka_unit_test(test_vici_shaped_tree),
 		cmocka_unit_test(test_example_site_a),
 		cmocka_unit_test(test_example_strongswan_site_b),
+		cmocka_unit_test(test_example_installed_conf),
 		cmocka_unit_test(test_load_file_error_returns_null),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
