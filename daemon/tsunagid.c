@@ -91,6 +91,7 @@ int daemon_reload(struct daemon *d)
 	}
 	apply_log_levels(&cfg->daemon);
 	load_warnings(cfg, &d->settings);
+	metrics_http_apply(d, &cfg->daemon.metrics_listen);
 	log_info(LOG_CFG, "loaded configuration %s", d->config_path);
 	ike_load_config(d->ike, cfg, clock_now_ms());
 	daemon_schedule(d, ike_tick(d->ike, clock_now_ms()));
@@ -171,6 +172,8 @@ static int setup(struct daemon *d)
 		return -1;
 	}
 	ctl_register(d);
+	/* A metrics listener that cannot open is logged; the gateway runs without it. */
+	metrics_http_apply(d, &cfg->daemon.metrics_listen);
 	ike_load_config(d->ike, cfg, clock_now_ms());
 	daemon_schedule(d, ike_tick(d->ike, clock_now_ms()));
 	return 0;
@@ -185,6 +188,7 @@ static void teardown(struct daemon *d)
 		vici_server_free(d->vici);
 		d->vici = NULL;
 	}
+	metrics_http_close(d);
 	ike_io_close(d);
 	if (d->esp)
 		esp_engine_free(d->esp);

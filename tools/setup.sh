@@ -16,6 +16,7 @@ PACKAGES="
   strongswan-charon strongswan-swanctl libstrongswan-standard-plugins
   libcharon-extra-plugins libstrongswan-extra-plugins
   iperf3 tshark tcpdump wireguard-go wireguard-tools ike-scan python3 xxd util-linux
+  curl python3-prometheus-client
 "
 
 # Commands the tests, the benchmark and the demo run, each with its package.
@@ -26,7 +27,7 @@ COMMANDS="
   killall:psmisc nsenter:util-linux unshare:util-linux
   /usr/lib/ipsec/charon:strongswan-charon swanctl:strongswan-swanctl
   iperf3:iperf3 tshark:tshark tcpdump:tcpdump wireguard-go:wireguard-go wg:wireguard-tools
-  ike-scan:ike-scan python3:python3 xxd:xxd
+  ike-scan:ike-scan python3:python3 xxd:xxd curl:curl
 "
 
 # charon's plugins and the package each comes in. The interop tests load the plugins
@@ -64,6 +65,11 @@ check() {
 		echo "missing: library ${lp%%:*} (package ${lp#*:})"
 		bad=1
 	done
+	# t-metrics parses the scrape with the Prometheus client's own parser.
+	if ! python3 -c 'import prometheus_client' 2>/dev/null; then
+		echo "missing: python3 module prometheus_client (package python3-prometheus-client)"
+		bad=1
+	fi
 	[ $bad = 0 ] && echo "setup: every command, library and plugin is present"
 	return $bad
 }
