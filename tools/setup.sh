@@ -65,8 +65,10 @@ check() {
 		echo "missing: library ${lp%%:*} (package ${lp#*:})"
 		bad=1
 	done
-	# t-metrics parses the scrape with the Prometheus client's own parser.
-	if ! python3 -c 'import prometheus_client' 2>/dev/null; then
+	# t-metrics parses the scrape with the Prometheus client's own parser (Debian's
+	# package serves /usr/bin/python3, which another python3 on PATH may hide).
+	if ! python3 -c 'import prometheus_client' 2>/dev/null &&
+	   ! /usr/bin/python3 -c 'import prometheus_client' 2>/dev/null; then
 		echo "missing: python3 module prometheus_client (package python3-prometheus-client)"
 		bad=1
 	fi
