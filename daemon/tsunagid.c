@@ -181,6 +181,7 @@ static int setup(struct daemon *d)
 
 static void teardown(struct daemon *d)
 {
+	metrics_http_close(d);	/* before the state it reads goes */
 	if (d->ike)
 		ike_free(d->ike, clock_now_ms());
 	if (d->vici) {
@@ -188,7 +189,6 @@ static void teardown(struct daemon *d)
 		vici_server_free(d->vici);
 		d->vici = NULL;
 	}
-	metrics_http_close(d);
 	ike_io_close(d);
 	if (d->esp)
 		esp_engine_free(d->esp);
