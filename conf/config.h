@@ -93,6 +93,7 @@ struct daemon_cfg {
 	uint32_t retransmit_timeout_ms;	/* default 4000 */
 	double retransmit_base;		/* default 1.8 */
 	uint32_t retransmit_tries;	/* default 5 */
+	struct addr metrics_listen;	/* Prometheus endpoint; family 0 = off (default) */
 };
 
 struct config {

@@ -14,6 +14,9 @@
  *           mss = auto          # TCP MSS clamp on tunnel traffic: auto (the SA's inner
  *                               #   MTU - 40, IPv6 - 60; default), off, or 536..9000
  *       }
+ *       metrics {
+ *           listen = 127.0.0.1:9903   # Prometheus endpoint (GET /metrics); off by
+ *       }                             #   default; IPv6 as [::1]:9903
  *       tun = tsunagi0          # TUN device name (default tsunagi0)
  *       port = 500              # charon.port
  *       port_nat_t = 4500       # charon.port_nat_t
@@ -127,6 +130,54 @@ static int build_esp(struct bctx *b, const struct ctree *sec, struct daemon_cfg 
 	return 0;
 }
 
+/* "192.0.2.1:9903" or "[2001:db8::1]:9903": an address and a port, both required
+ * (an IPv6 address needs its brackets, or its last group would read as the port). */
+static int parse_listen(const char *s, struct addr *out)
+{
+	char host[64];
+	const char *colon;
+	uint64_t port;
+	if (*s == '[') {
+		const char *close = strchr(s, ']');
+		if (!close || close[1] != ':')
+			return -1;
+		colon = close + 1;
+		if ((size_t)(close - s - 1) >= sizeof(host))
+			return -1;
+		memcpy(host, s + 1, (size_t)(close - s - 1));
+		host[close - s - 1] = '\0';
+	} else {
+		colon = strchr(s, ':');
+		if (!colon || strchr(colon + 1, ':') || (size_t)(colon - s) >= sizeof(host))
+			return -1;
+		memcpy(host, s, (size_t)(colon - s));
+		host[colon - s] = '\0';
+	}
+	if (addr_parse(host, out) < 0 || (*s == '[') != (out->family == AF_INET6))
+		return -1;
+	if (conf_parse_u64(colon + 1, &port) < 0 || port == 0 || port > 65535)
+		return -1;
+	out->port = (uint16_t)port;
+	return 0;
+}
+
+static int build_metrics(struct bctx *b, const struct ctree *sec, struct daemon_cfg *d)
+{
+	if (!ctree_is_section(sec))
+		return berr(b, sec, "'metrics' must be a section");
+	for (const struct ctree *k = sec->child; k; k = k->next) {
+		if (ctree_is_section(k) || strcmp(k->name, "listen") != 0)
+			return berr_unknown(b, k);
+		const char *s = bscalar(b, k);
+		if (!s)
+			return -1;
+		if (parse_listen(s, &d->metrics_listen) < 0)
+			return berr(b, k, "invalid metrics listen address '%s' (want ADDRESS:PORT, "
+				    "e.g. 127.0.0.1:9903 or [::1]:9903)", s);
+	}
+	return 0;
+}
+
 static int get_double(struct bctx *b, const struct ctree *k, double min, double *out)
 {
 	const char *s = bscalar(b, k);
@@ -159,6 +210,8 @@ static int daemon_key(struct bctx *b, const struct ctree *k, struct daemon_cfg *
 		return build_log(b, k, d);
 	if (strcmp(k->name, "esp") == 0)
 		return build_esp(b, k, d);
+	if (strcmp(k->name, "metrics") == 0)
+		return build_metrics(b, k, d);
 	if (ctree_is_section(k))
 		return berr_unknown(b, k);
 	if (strcmp(k->name, "tun") == 0)

@@ -432,35 +432,12 @@ static enum vici_reply cmd_unsupported(void *arg, struct vici_conn *c, const str
 static enum vici_reply cmd_counters(void *arg, struct vici_conn *c, const struct ctree *req,
 				    struct vici_msg *resp)
 {
-	struct daemon *d = arg;
-	struct ike_stats st;
-	struct esp_engine_stats es;
-	ike_get_stats(d->ike, &st);
-	esp_engine_stats(d->esp, &es);
+	struct metric_counter ctr[DAEMON_COUNTERS_MAX];
+	size_t n = daemon_counters(arg, ctr);
 	vici_begin_section(resp, "counters");
 	vici_begin_section(resp, "");
-	vici_add_kvf(resp, "ike-rx-messages", "%llu", (unsigned long long)st.rx_messages);
-	vici_add_kvf(resp, "ike-tx-messages", "%llu", (unsigned long long)st.tx_messages);
-	vici_add_kvf(resp, "ike-rx-invalid", "%llu", (unsigned long long)(st.rx_invalid + d->rx_malformed));
-	vici_add_kvf(resp, "ike-rx-no-sa", "%llu", (unsigned long long)st.rx_no_sa);
-	vici_add_kvf(resp, "ike-retransmits", "%llu", (unsigned long long)st.retransmits);
-	vici_add_kvf(resp, "ike-established", "%llu", (unsigned long long)st.established_total);
-	vici_add_kvf(resp, "ike-auth-failures", "%llu", (unsigned long long)st.auth_failures);
-	vici_add_kvf(resp, "ike-cookies-sent", "%llu", (unsigned long long)st.cookies_sent);
-	vici_add_kvf(resp, "ike-half-open-refused", "%llu",
-		     (unsigned long long)st.half_open_refused);
-	vici_add_kvf(resp, "ike-init-refused", "%llu", (unsigned long long)st.init_refused);
-	vici_add_kvf(resp, "esp-no-policy", "%llu", (unsigned long long)es.no_policy);
-	vici_add_kvf(resp, "esp-no-sa", "%llu", (unsigned long long)es.no_sa);
-	vici_add_kvf(resp, "esp-bad-packet", "%llu", (unsigned long long)es.bad_packet);
-	vici_add_kvf(resp, "esp-acquires", "%llu", (unsigned long long)es.acquires);
-	vici_add_kvf(resp, "esp-keepalives-in", "%llu", (unsigned long long)es.keepalives);
-	vici_add_kvf(resp, "esp-mss-clamped", "%llu", (unsigned long long)es.mss_clamped);
-	vici_add_kvf(resp, "esp-pmtu-sent", "%llu", (unsigned long long)es.pmtu_sent);
-	vici_add_kvf(resp, "esp-pmtu-suppressed", "%llu", (unsigned long long)es.pmtu_suppressed);
-	vici_add_kvf(resp, "esp-prefrag-ok", "%llu", (unsigned long long)es.prefrag_ok);
-	vici_add_kvf(resp, "esp-prefrag-failed", "%llu", (unsigned long long)es.prefrag_failed);
-	vici_add_kvf(resp, "esp-fragments", "%llu", (unsigned long long)es.fragments);
+	for (size_t i = 0; i < n; i++)
+		vici_add_kvf(resp, ctr[i].name, "%llu", (unsigned long long)ctr[i].value);
 	vici_end_section(resp);
 	vici_end_section(resp);
 	vici_add_kv(resp, "success", "yes");

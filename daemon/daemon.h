@@ -8,6 +8,7 @@
 #include <stdbool.h>
 
 #include "conf/config.h"
+#include "daemon/metrics_text.h"
 #include "esp/esp_engine.h"
 #include "ike/ike.h"
 #include "vici/vici_server.h"
@@ -24,6 +25,8 @@ struct daemon {
 	struct event *ev_ike, *ev_natt, *ev_notify, *ev_timer, *ev_tick;
 	struct event *ev_sigterm, *ev_sigint, *ev_sighup;
 	uint64_t rx_malformed;		/* datagrams too short to be IKE */
+	struct evhttp *metrics;		/* the metrics listener, NULL when off */
+	struct addr metrics_addr;	/* where it listens */
 	bool shutting_down;
 };
 
@@ -42,6 +45,16 @@ void ctl_check_pending(struct daemon *d);
 void ctl_updown(struct daemon *d, const struct ike_sa *sa, const struct child_sa *c, bool up);
 void ctl_rekeyed(struct daemon *d, const struct ike_sa *old_ike, const struct ike_sa *new_ike,
 		 const struct child_sa *old_child, const struct child_sa *new_child);
+/* daemon/counters.c: the global counters, as --counters and the metrics show them. */
+#define DAEMON_COUNTERS_MAX 48
+size_t daemon_counters(struct daemon *d, struct metric_counter out[DAEMON_COUNTERS_MAX]);
+
+/* daemon/metrics_http.c: the optional Prometheus endpoint. Opens, moves or closes
+ * the listener to match the configured address (family 0: off). 0, or -1 (logged;
+ * the listener is then closed). */
+int metrics_http_apply(struct daemon *d, const struct addr *listen);
+void metrics_http_close(struct daemon *d);
+
 /* Reads and applies the configuration file (SIGHUP, startup). 0 or -1 (logged; the
  * running configuration stays). */
 int daemon_reload(struct daemon *d);

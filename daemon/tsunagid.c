@@ -95,6 +95,7 @@ int daemon_reload(struct daemon *d)
 	}
 	apply_log_levels(&cfg->daemon);
 	load_warnings(cfg, &d->settings);
+	metrics_http_apply(d, &cfg->daemon.metrics_listen);
 	log_info(LOG_CFG, "loaded configuration %s", d->config_path);
 	ike_load_config(d->ike, cfg, clock_now_ms());
 	daemon_schedule(d, ike_tick(d->ike, clock_now_ms()));
@@ -187,6 +188,8 @@ static int setup(struct daemon *d)
 		return -1;
 	}
 	ctl_register(d);
+	/* A metrics listener that cannot open is logged; the gateway runs without it. */
+	metrics_http_apply(d, &cfg->daemon.metrics_listen);
 	ike_load_config(d->ike, cfg, clock_now_ms());
 	daemon_schedule(d, ike_tick(d->ike, clock_now_ms()));
 	return 0;
@@ -194,6 +197,7 @@ static int setup(struct daemon *d)
 
 static void teardown(struct daemon *d)
 {
+	metrics_http_close(d);	/* before the state it reads goes */
 	if (d->ike)
 		ike_free(d->ike, clock_now_ms());
 	if (d->vici) {

@@ -16,7 +16,7 @@ PACKAGES="
   strongswan-charon strongswan-swanctl libstrongswan-standard-plugins
   libcharon-extra-plugins libstrongswan-extra-plugins
   iperf3 tshark tcpdump wireguard-go wireguard-tools ike-scan python3 xxd util-linux
-  man-db groff-base systemd
+  man-db groff-base systemd curl python3-prometheus-client
 "
 
 # Commands the tests, the benchmark and the demo run, each with its package.
@@ -28,7 +28,7 @@ COMMANDS="
   /usr/lib/ipsec/charon:strongswan-charon swanctl:strongswan-swanctl
   iperf3:iperf3 tshark:tshark tcpdump:tcpdump wireguard-go:wireguard-go wg:wireguard-tools
   ike-scan:ike-scan python3:python3 xxd:xxd man:man-db troff:groff-base
-  systemd-analyze:systemd
+  systemd-analyze:systemd curl:curl
 "
 
 # charon's plugins and the package each comes in. The interop tests load the plugins
@@ -66,6 +66,13 @@ check() {
 		echo "missing: library ${lp%%:*} (package ${lp#*:})"
 		bad=1
 	done
+	# t-metrics parses the scrape with the Prometheus client's own parser (Debian's
+	# package serves /usr/bin/python3, which another python3 on PATH may hide).
+	if ! python3 -c 'import prometheus_client' 2>/dev/null &&
+	   ! /usr/bin/python3 -c 'import prometheus_client' 2>/dev/null; then
+		echo "missing: python3 module prometheus_client (package python3-prometheus-client)"
+		bad=1
+	fi
 	[ $bad = 0 ] && echo "setup: every command, library and plugin is present"
 	return $bad
 }

@@ -463,6 +463,40 @@ static void test_daemon_section(void **state)
 		     "site-a.conf:2: tsunagi: unknown key 'threads'");
 }
 
+/* tsunagi { metrics { listen = ... } }: off by default, an address with its port, and
+ * every mistake named with file:line. */
+static void test_daemon_metrics(void **state)
+{
+	struct config *cfg = build_ok("tsunagi {\n}\n");
+	assert_int_equal(cfg->daemon.metrics_listen.family, 0);
+	config_free(cfg);
+	cfg = build_ok("tsunagi {\n metrics {\n  listen = 127.0.0.1:9903\n }\n}\n");
+	assert_int_equal(cfg->daemon.metrics_listen.family, AF_INET);
+	assert_int_equal(cfg->daemon.metrics_listen.port, 9903);
+	assert_int_equal(ntohl(cfg->daemon.metrics_listen.u.v4.s_addr), 0x7f000001);
+	config_free(cfg);
+	cfg = build_ok("tsunagi {\n metrics {\n  listen = [::1]:80\n }\n}\n");
+	assert_int_equal(cfg->daemon.metrics_listen.family, AF_INET6);
+	assert_int_equal(cfg->daemon.metrics_listen.port, 80);
+	config_free(cfg);
+	static const char *const bad[] = {
+		"127.0.0.1", "127.0.0.1:", "127.0.0.1:0", "127.0.0.1:65536", "127.0.0.1:99x",
+		"::1:9903", "[::1]", "[::1]9903", "[127.0.0.1]:9903", "localhost:9903", ":9903",
+		"[::1:9903", "",
+	};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		char text[128], want[192];
+		snprintf(text, sizeof(text), "tsunagi {\n metrics {\n  listen = \"%s\"\n }\n}\n", bad[i]);
+		snprintf(want, sizeof(want), "site-a.conf:3: tsunagi: invalid metrics listen address "
+			 "'%s' (want ADDRESS:PORT, e.g. 127.0.0.1:9903 or [::1]:9903)", bad[i]);
+		expect_error(text, want);
+	}
+	expect_error("tsunagi {\n metrics {\n  port = 9903\n }\n}\n",
+		     "site-a.conf:3: tsunagi: unknown key 'port'");
+	expect_error("tsunagi {\n metrics = 127.0.0.1:9903\n}\n",
+		     "site-a.conf:2: tsunagi: 'metrics' must be a section");
+}
+
 /* A load-conn message arrives as a tree with VICI lists; the same builder reads it. */
 static void test_vici_shaped_tree(void **state)
 {
@@ -595,6 +629,7 @@ int main(void)
 		cmocka_unit_test(test_secrets_decoding_and_wipe),
 		cmocka_unit_test(test_secret_errors),
 		cmocka_unit_test(test_daemon_section),
+		cmocka_unit_test(test_daemon_metrics),
 		cmocka_unit_test(test_vici_shaped_tree),
 		cmocka_unit_test(test_example_site_a),
 		cmocka_unit_test(test_example_strongswan_site_b),
