@@ -439,10 +439,10 @@ static int parse_one(uint8_t type, struct rd *r, struct isakmp_payloads *pl, con
 	case ISAKMP_PL_NAT_OA_DRAFT:
 		return parse_natoa(r, pl, err);
 	case ISAKMP_PL_CERT:
-		pl->n_cert++;
-		return 0;
 	case ISAKMP_PL_CR:
-		pl->n_cr++;
+		/* counted only: PSK needs neither (certificates come later) */
+		*(type == ISAKMP_PL_CERT ? &pl->n_cert : &pl->n_cr) += 1;
+		rd_skip(r, rd_left(r));
 		return 0;
 	case ISAKMP_PL_ATTR:
 		return take_blob(r, &pl->attr, 0, SIZE_MAX, "more than one attribute payload", err);
