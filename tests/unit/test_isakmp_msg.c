@@ -345,7 +345,7 @@ static void n_fail(uint8_t type, const void *body, size_t len, size_t n, const c
 
 static void test_payload_errors(void **state)
 {
-	uint8_t z[300] = { 0 };
+	static const uint8_t z[1100];
 
 	/* KE, nonce, HASH, SIG: sizes and repeats */
 	one_fails(ISAKMP_PL_KE, z, 0, "KE payload");
