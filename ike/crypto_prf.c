@@ -11,12 +11,6 @@
 #include "ike/proposal.h"
 #include "lib/wipe.h"
 
-/* One piece of PRF input; the PRF runs over their concatenation. */
-struct piece {
-	const uint8_t *p;
-	size_t n;
-};
-
 static const char *prf_digest(uint16_t prf_id)
 {
 	switch (prf_id) {
@@ -43,8 +37,8 @@ size_t prf_out_len(uint16_t prf_id)
 
 /* HMAC over several pieces. An empty key is legal for HMAC; OpenSSL reads a NULL key
  * as "keep the previous one", so an empty key is passed as a pointer to a zero byte. */
-static int prf_pieces(uint16_t prf_id, const uint8_t *key, size_t keylen,
-		      const struct piece *in, size_t n_in, uint8_t *out)
+int prf_compute_pieces(uint16_t prf_id, const uint8_t *key, size_t keylen,
+		       const struct prf_piece *in, size_t n_in, uint8_t *out)
 {
 	static const uint8_t empty_key[1];
 	const char *digest = prf_digest(prf_id);
@@ -78,8 +72,8 @@ out:
 int prf_compute(uint16_t prf_id, const uint8_t *key, size_t keylen,
 		const uint8_t *data, size_t datalen, uint8_t *out)
 {
-	struct piece in = { data, datalen };
-	return prf_pieces(prf_id, key, keylen, &in, 1, out);
+	struct prf_piece in = { data, datalen };
+	return prf_compute_pieces(prf_id, key, keylen, &in, 1, out);
 }
 
 /* prf+ (K,S) = T1 | T2 | ..., T1 = prf(K, S | 0x01), Tn = prf(K, Tn-1 | S | n).
@@ -94,12 +88,12 @@ int prf_plus(uint16_t prf_id, const uint8_t *key, size_t keylen,
 	if (!blk || outlen > 255 * blk)
 		return -1;
 	while (done < outlen) {
-		struct piece in[3] = {
+		struct prf_piece in[3] = {
 			{ t, counter == 1 ? 0 : blk },
 			{ seed, seedlen },
 			{ &counter, 1 },
 		};
-		if (prf_pieces(prf_id, key, keylen, in, 3, t) < 0) {
+		if (prf_compute_pieces(prf_id, key, keylen, in, 3, t) < 0) {
 			wipe(t, sizeof(t));
 			return -1;
 		}
@@ -166,8 +160,8 @@ int ike_derive_rekey_keys(struct ike_keys *k, uint16_t encr, uint16_t encr_keyle
 		goto out;
 	if (old_sk_d) {
 		/* SKEYSEED = prf_old(SK_d (old), g^ir (new) | Ni | Nr) */
-		struct piece in[3] = { { gir, gir_len }, { ni, ni_len }, { nr, nr_len } };
-		if (prf_pieces(old_prf, old_sk_d, old_sk_d_len, in, 3, skeyseed) < 0)
+		struct prf_piece in[3] = { { gir, gir_len }, { ni, ni_len }, { nr, nr_len } };
+		if (prf_compute_pieces(old_prf, old_sk_d, old_sk_d_len, in, 3, skeyseed) < 0)
 			goto out;
 	} else {
 		/* SKEYSEED = prf(Ni | Nr, g^ir); HMAC takes the nonces as the key as is */
@@ -278,10 +272,10 @@ int ike_psk_auth(uint16_t prf, const uint8_t *psk, size_t psk_len,
 	if (prf_compute(prf, psk, psk_len, (const uint8_t *)pad, sizeof(pad) - 1,
 			padded_key) < 0)
 		goto out;
-	struct piece in[3] = {
+	struct prf_piece in[3] = {
 		{ real_msg, real_len }, { peer_nonce, nonce_len }, { maced_id, len },
 	};
-	if (prf_pieces(prf, padded_key, len, in, 3, out) < 0)
+	if (prf_compute_pieces(prf, padded_key, len, in, 3, out) < 0)
 		goto out;
 	*outlen = len;
 	rc = 0;

@@ -19,6 +19,14 @@ size_t prf_out_len(uint16_t prf_id);		/* 0 if unsupported */
 /* out must hold prf_out_len(). Returns 0 or -1. */
 int prf_compute(uint16_t prf_id, const uint8_t *key, size_t keylen,
 		const uint8_t *data, size_t datalen, uint8_t *out);
+/* The PRF over the concatenation of several pieces, without copying them together
+ * (IKEv1's hashes, ike/v1/isakmp_crypto.c, take up to six fields). */
+struct prf_piece {
+	const uint8_t *p;
+	size_t n;
+};
+int prf_compute_pieces(uint16_t prf_id, const uint8_t *key, size_t keylen,
+		       const struct prf_piece *in, size_t n_in, uint8_t *out);
 /* prf+ (RFC 7296 2.13): T1 | T2 | ... truncated to outlen. */
 int prf_plus(uint16_t prf_id, const uint8_t *key, size_t keylen,
 	     const uint8_t *seed, size_t seedlen, uint8_t *out, size_t outlen);
