@@ -735,3 +735,32 @@ ike_rekeyed() {
 tsu_counter() {
 	tsu_ctl "$1" --counters --pretty 2>/dev/null | awk -v k="$2" '$1 == k {v=$3} END{print v+0}'
 }
+
+# tcp_transfer_whole FROM_NS TO_NS TO_ADDR BYTES SECONDS: sends BYTES random bytes by
+# TCP from FROM_NS to TO_ADDR:5201 in TO_NS, where the receiver counts and hashes them
+# and answers with that; both bounded to SECONDS. Succeeds when length and SHA-256 agree;
+# otherwise prints what came back (for the FAIL line).
+tcp_transfer_whole() {
+	local from=$1 to=$2 addr=$3 bytes=$4 secs=$5 sent got_n got_h want_n want_h
+	ip netns exec "$to" timeout $((secs + 10)) python3 -c '
+import hashlib, socket, sys
+s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind((sys.argv[1], 5201)); s.listen(1); c, _ = s.accept(); h = hashlib.sha256(); n = 0
+while True:
+    b = c.recv(65536)
+    if not b: break
+    h.update(b); n += len(b)
+c.sendall(("%d %s" % (n, h.hexdigest())).encode()); c.close()' "$addr" >/dev/null 2>&1 &
+	sleep 0.5
+	sent=$(timeout "$secs" ip netns exec "$from" python3 -c '
+import hashlib, os, socket, sys
+data = os.urandom(int(sys.argv[2]))
+c = socket.create_connection((sys.argv[1], 5201), timeout=int(sys.argv[3]) - 5)
+c.sendall(data); c.shutdown(socket.SHUT_WR)
+print(c.recv(200).decode(), "%d %s" % (len(data), hashlib.sha256(data).hexdigest()))' \
+		"$addr" "$bytes" "$secs" 2>&1)
+	read -r got_n got_h want_n want_h <<<"$sent"
+	[ -n "${want_h:-}" ] && [ "$got_n" = "$want_n" ] && [ "$got_h" = "$want_h" ] && return 0
+	echo "${sent:0:200}"
+	return 1
+}

@@ -43,25 +43,8 @@ na=$(tsu_counter "$NS_SA" esp-fragments)
 
 # 2. TCP without MSS clamping, host-b -> host-a: 4 MB, hashed at both ends. Before the
 # DF pings: after them host-a knows the 1438 and would advertise an MSS that fits.
-ip netns exec "$NS_HA" timeout 60 python3 -c '
-import hashlib, socket
-s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-s.bind(("'$HOST_A'", 5201)); s.listen(1); c, _ = s.accept(); h = hashlib.sha256(); n = 0
-while True:
-    b = c.recv(65536)
-    if not b: break
-    h.update(b); n += len(b)
-c.sendall(("%d %s" % (n, h.hexdigest())).encode()); c.close()' &
-sleep 0.5
-sent=$(timeout 50 ip netns exec "$NS_HB" python3 -c '
-import hashlib, os, socket
-data = os.urandom(4 << 20)
-c = socket.create_connection(("'$HOST_A'", 5201), timeout=40)
-c.sendall(data); c.shutdown(socket.SHUT_WR)
-print(c.recv(200).decode(), "%d %s" % (len(data), hashlib.sha256(data).hexdigest()))' 2>&1)
-read -r got_n got_h want_n want_h <<<"$sent"
-[ -n "${want_h:-}" ] && [ "$got_n" = "$want_n" ] && [ "$got_h" = "$want_h" ] ||
-	iop_fail "the 4 MB TCP transfer did not arrive whole: ${sent:0:200}"
+why=$(tcp_transfer_whole "$NS_HB" "$NS_HA" $HOST_A $((4 << 20)) 50) ||
+	iop_fail "the 4 MB TCP transfer did not arrive whole: $why"
 pb=$(tsu_counter "$NS_SB" esp-pmtu-sent)
 [ "$pb" -ge 1 ] || iop_fail "site-b sent no ICMP frag needed to host-b's TCP (esp-pmtu-sent $pb)"
 # 3. DF: ICMP frag needed carrying the tunnel's inner MTU, from the engine.

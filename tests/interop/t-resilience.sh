@@ -47,26 +47,8 @@ PAIR_TSU_DAEMON=("retransmit_timeout = 1" "retransmit_tries = 6")
 pair_start_tsu_initiator
 iop_wait 60 sa_pair_ok "$NS_SB" "$NS_SA" || iop_fail "loss: no SA on both ends within 60 s at 20% loss each way"
 tsu_ensure_route "$NS_SA" "$TSU_TUN_A" $NET_B || iop_fail "loss: no TUN device"
-# host-b counts and hashes what it receives and answers with that; host-a sends 1 MB.
-ip netns exec "$NS_HB" timeout 100 python3 -c '
-import hashlib, socket
-s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-s.bind(("'$HOST_B'", 5201)); s.listen(1); c, _ = s.accept(); h = hashlib.sha256(); n = 0
-while True:
-    b = c.recv(65536)
-    if not b: break
-    h.update(b); n += len(b)
-c.sendall(("%d %s" % (n, h.hexdigest())).encode()); c.close()' &
-sleep 0.5
-sent=$(timeout 90 ip netns exec "$NS_HA" python3 -c '
-import hashlib, os, socket
-data = os.urandom(1 << 20)
-c = socket.create_connection(("'$HOST_B'", 5201), timeout=80)
-c.sendall(data); c.shutdown(socket.SHUT_WR)
-print(c.recv(200).decode(), "%d %s" % (len(data), hashlib.sha256(data).hexdigest()))' 2>&1)
-read -r got_n got_h want_n want_h <<<"$sent"
-[ -n "${want_h:-}" ] && [ "$got_n" = "$want_n" ] && [ "$got_h" = "$want_h" ] ||
-	iop_fail "loss: the 1 MB TCP transfer did not arrive whole: ${sent:0:200};" \
+why=$(tcp_transfer_whole "$NS_HA" "$NS_HB" $HOST_B $((1 << 20)) 90) ||
+	iop_fail "loss: the 1 MB TCP transfer did not arrive whole: $why;" \
 		"tsunagid: $(tsu_ctl "$NS_SA" --list-sas | tail -2 | tr '\n' ' ');" \
 		"sockets: $(ip netns exec "$NS_HA" ss -tin | tail -2 | tr '\n' ' ')"
 dropped=$(ip netns exec "$NS_NAT" nft list table ip loss | sed -n 's/.*counter packets \([0-9]*\).*/\1/p')
