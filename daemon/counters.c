@@ -1,6 +1,10 @@
 /* The daemon's global counters, in one list that both tsunagictl --counters (VICI
  * get-counters) and the metrics endpoint read, so neither can miss one. */
-#include "daemon/daemon.h"
+#include <stdlib.h>
+#include <string.h>
+
+#include "daemon/views.h"
+#include "ike/ike_sa.h"
 
 size_t daemon_counters(struct daemon *d, struct metric_counter out[DAEMON_COUNTERS_MAX])
 {
@@ -48,4 +52,47 @@ size_t daemon_counters(struct daemon *d, struct metric_counter out[DAEMON_COUNTE
 	C("esp-fragments", "Fragments made by pre-fragmentation.", es.fragments);
 #undef C
 	return n;
+}
+
+const struct sa_baseline *daemon_sa_baseline(const struct daemon *d, uint32_t child_id)
+{
+	for (size_t i = 0; i < d->n_baselines; i++)
+		if (d->baselines[i].child_id == child_id)
+			return &d->baselines[i];
+	return NULL;
+}
+
+/* Rebuilt from the SAs that exist, so the baselines of deleted SAs go with them. */
+int daemon_reset_counters(struct daemon *d, const char *conn)
+{
+	size_t n = 0, cap = 0;
+	for (const struct ike_sa *sa = ike_sa_first(d->ike); sa; sa = ike_sa_next(sa))
+		for (const struct child_sa *c = sa->children; c; c = c->next)
+			cap++;
+	struct sa_baseline *b = cap ? calloc(cap, sizeof(*b)) : NULL;
+	if (cap && !b)
+		return -1;
+	for (const struct ike_sa *sa = ike_sa_first(d->ike); sa; sa = ike_sa_next(sa)) {
+		bool reset = !conn || strcmp(conn, ike_sa_name(sa)) == 0;
+		for (const struct child_sa *c = sa->children; c; c = c->next) {
+			const struct sa_baseline *old = daemon_sa_baseline(d, c->uniqueid);
+			if (reset) {
+				b[n].child_id = c->uniqueid;
+				views_child_counts(d, sa, c, &b[n].in, &b[n].out);
+				n++;
+			} else if (old) {
+				b[n++] = *old;
+			}
+		}
+	}
+	free(d->baselines);
+	d->baselines = b;
+	d->n_baselines = n;
+	if (!conn) {
+		ike_reset_stats(d->ike);
+		if (d->esp)
+			esp_engine_reset_stats(d->esp);
+		d->rx_malformed = 0;
+	}
+	return 0;
 }

@@ -444,14 +444,23 @@ static enum vici_reply cmd_counters(void *arg, struct vici_conn *c, const struct
 	return VICI_REPLY_DONE;
 }
 
+static bool conn_loaded(struct daemon *d, const char *name)
+{
+	for (const struct conn_cfg *cfg = ike_conn_first(d->ike); cfg; cfg = ike_conn_next(d->ike, cfg))
+		if (strcmp(cfg->name, name) == 0)
+			return true;
+	return false;
+}
+
+/* Without a name (or with all = yes) every counter; with one, that connection's SAs'. */
 static enum vici_reply cmd_reset_counters(void *arg, struct vici_conn *c, const struct ctree *req,
 					  struct vici_msg *resp)
 {
 	struct daemon *d = arg;
-	ike_reset_stats(d->ike);
-	esp_engine_reset_stats(d->esp);
-	d->rx_malformed = 0;
-	return result(resp, 0, NULL);
+	const char *name = str(req, "name");
+	if (name && !conn_loaded(d, name))
+		return result(resp, -1, "no such connection");
+	return result(resp, daemon_reset_counters(d, name), "out of memory");
 }
 
 static void collect(void *arg, const uint8_t *msg, size_t len)

@@ -28,6 +28,15 @@ struct daemon {
 	struct evhttp *metrics;		/* the metrics listener, NULL when off */
 	struct addr metrics_addr;	/* where it listens */
 	bool shutting_down;
+	/* Per-SA counters as the last "clear counters" found them: the views subtract
+	 * these, while the engine's own counts (which byte lifetimes use) go on. */
+	struct sa_baseline *baselines;
+	size_t n_baselines;
+};
+
+struct sa_baseline {
+	uint32_t child_id;		/* CHILD SA uniqueid (never reused) */
+	struct esp_sa_stats in, out;
 };
 
 /* daemon/ike_io.c */
@@ -48,6 +57,10 @@ void ctl_rekeyed(struct daemon *d, const struct ike_sa *old_ike, const struct ik
 /* daemon/counters.c: the global counters, as --counters and the metrics show them. */
 #define DAEMON_COUNTERS_MAX 48
 size_t daemon_counters(struct daemon *d, struct metric_counter out[DAEMON_COUNTERS_MAX]);
+/* Zeroes the global counters and every SA's, or (conn not NULL) only the counters of
+ * that connection's SAs. 0, or -1 when out of memory (nothing changed). */
+int daemon_reset_counters(struct daemon *d, const char *conn);
+const struct sa_baseline *daemon_sa_baseline(const struct daemon *d, uint32_t child_id);
 
 /* daemon/metrics_http.c: the optional Prometheus endpoint. Opens, moves or closes
  * the listener to match the configured address (family 0: off). 0, or -1 (logged;

@@ -208,6 +208,7 @@ static void teardown(struct daemon *d)
 	ike_io_close(d);
 	if (d->esp)
 		esp_engine_free(d->esp);
+	free(d->baselines);
 	struct event *evs[] = { d->ev_sigterm, d->ev_sigint, d->ev_sighup };
 	for (size_t i = 0; i < 3; i++)
 		if (evs[i])

@@ -12,13 +12,55 @@ static int64_t secs_until(ms_t at, ms_t now)
 	return at == MS_NEVER || at <= now ? 0 : (int64_t)((at - now) / 1000);
 }
 
+void views_child_counts(struct daemon *d, const struct ike_sa *sa, const struct child_sa *c,
+			struct esp_sa_stats *in, struct esp_sa_stats *out)
+{
+	memset(in, 0, sizeof(*in));
+	memset(out, 0, sizeof(*out));
+	if (d && d->esp) {
+		struct addr local = sa->local, remote = sa->remote;
+		local.port = remote.port = 0;
+		esp_engine_sa_stats(d->esp, c->spi_in, &local, in);
+		esp_engine_sa_stats(d->esp, c->spi_out, &remote, out);
+	}
+}
+
+static uint64_t since(uint64_t now, uint64_t then)
+{
+	return now > then ? now - then : 0;
+}
+
+/* What the operator sees: the counts since the last "clear counters". */
+static void subtract(struct esp_sa_stats *s, const struct esp_sa_stats *base)
+{
+	s->packets = since(s->packets, base->packets);
+	s->bytes = since(s->bytes, base->bytes);
+	s->replay = since(s->replay, base->replay);
+	s->integrity = since(s->integrity, base->integrity);
+	s->padding = since(s->padding, base->padding);
+	s->selector = since(s->selector, base->selector);
+	s->other = since(s->other, base->other);
+}
+
+/* Bytes until the hard byte lifetime (of the busier direction, each SA has it). */
+static void life_left(const struct child_sa *c, const struct esp_sa_stats *in,
+		      const struct esp_sa_stats *out, struct vici_child_view *v)
+{
+	uint64_t limit = c->cfg->life_bytes;
+	if (!limit)
+		return;
+	uint64_t used = in->bytes > out->bytes ? in->bytes : out->bytes;
+	v->life_bytes_limited = true;
+	v->life_bytes_left = since(limit, used);
+}
+
 static void child_view(struct daemon *d, const struct ike_sa *sa, const struct child_sa *c,
 		       struct vici_child_view *v, ms_t now)
 {
 	const struct xform *e = proposal_get(&c->prop, XF_ENCR);
 	const struct xform *i = proposal_get(&c->prop, XF_INTEG);
 	const struct xform *esn = proposal_get(&c->prop, XF_ESN);
-	struct esp_sa_stats in = { 0 }, out = { 0 };
+	struct esp_sa_stats in, out;
 	memset(v, 0, sizeof(*v));
 	v->name = c->cfg->name;
 	v->uniqueid = c->uniqueid;
@@ -34,11 +76,12 @@ static void child_view(struct daemon *d, const struct ike_sa *sa, const struct c
 	v->integ_alg = i && i->id != INTEG_NONE ? integ_name(i->id) : NULL;
 	v->dh_group = c->pfs_group ? dh_name(c->pfs_group) : NULL;
 	v->esn = esn && esn->id == ESN_YES;
-	if (d && d->esp) {
-		struct addr local = sa->local, remote = sa->remote;
-		local.port = remote.port = 0;
-		esp_engine_sa_stats(d->esp, c->spi_in, &local, &in);
-		esp_engine_sa_stats(d->esp, c->spi_out, &remote, &out);
+	views_child_counts(d, sa, c, &in, &out);
+	life_left(c, &in, &out, v);
+	const struct sa_baseline *base = d ? daemon_sa_baseline(d, c->uniqueid) : NULL;
+	if (base) {
+		subtract(&in, &base->in);
+		subtract(&out, &base->out);
 	}
 	v->bytes_in = in.bytes;
 	v->packets_in = in.packets;
@@ -101,6 +144,10 @@ void views_ike(struct daemon *d, const struct ike_sa *sa, struct ike_view_storag
 	}
 	v->established = (int64_t)((now - sa->established_at) / 1000);
 	v->rekey_time = secs_until(sa->rekey_at, now);
+	v->heard = sa->last_rx != 0 && sa->last_rx <= now;
+	v->last_rx = v->heard ? (int64_t)((now - sa->last_rx) / 1000) : 0;
+	v->dpd_sent = sa->dpd_at != MS_NEVER && sa->dpd_at <= now;
+	v->dpd_last = v->dpd_sent ? (int64_t)((now - sa->dpd_at) / 1000) : 0;
 	size_t n = 0;
 	for (const struct child_sa *c = sa->children; c && n < VIEW_MAX_CHILDREN; c = c->next)
 		child_view(d, sa, c, &st->children[n++], now);

@@ -24,5 +24,8 @@ struct conn_view_storage {
 void views_ike(struct daemon *d, const struct ike_sa *sa, struct ike_view_storage *st);
 void views_child(struct daemon *d, const struct ike_sa *sa, const struct child_sa *c,
 		 struct vici_child_view *v);
+/* The engine's counts of a CHILD SA's two ESP SAs, as they are (no baseline). */
+void views_child_counts(struct daemon *d, const struct ike_sa *sa, const struct child_sa *c,
+			struct esp_sa_stats *in, struct esp_sa_stats *out);
 void views_conn(const struct conn_cfg *cfg, struct conn_view_storage *st);
 #endif

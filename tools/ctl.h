@@ -2,6 +2,7 @@
 #ifndef TSUNAGI_TOOLS_CTL_H
 #define TSUNAGI_TOOLS_CTL_H
 #include <stdbool.h>
+#include <stddef.h>
 
 #include "conf/tree.h"
 #include "vici/vici_client.h"
@@ -32,6 +33,29 @@ void ctl_print_conn_table(const struct ctree *event);
 void ctl_print_stats(const struct ctree *res);
 void ctl_print_counters(const struct ctree *res);
 void ctl_print_log_line(const struct ctree *event);
+/* "AES_CBC-256/HMAC_SHA2_256_128/PRF_HMAC_SHA2_256/MODP_2048" ("-" if none). */
+const char *ctl_algs(const struct ctree *t, char *out, size_t outlen);
+/* A list's items joined by ", ". */
+const char *ctl_join_list(const struct ctree *t, const char *key, char *out, size_t outlen);
+
+/* Operator views (ctl_show.c), one IKE SA section of a list-sa event at a time. */
+void ctl_show_ike_header(void);
+void ctl_show_ike(const struct ctree *ike, bool detail);
+void ctl_show_ipsec_header(void);
+int ctl_show_ipsec(const struct ctree *ike, const char *child, bool detail);
+
+/* Operator verbs (ctl_ops.c): show, clear, refresh, as positional words. */
+enum ctl_op_kind { OP_SHOW_IKE, OP_SHOW_IPSEC, OP_CLEAR_IKE, OP_CLEAR_IPSEC, OP_CLEAR_COUNTERS,
+		   OP_REFRESH };
+struct ctl_op {
+	enum ctl_op_kind kind;
+	bool detail;
+	const char *target;	/* peer address, connection or CHILD name; NULL: all */
+};
+/* 0, or -1 after printing what is wrong (then usage, exit 2). */
+int ctl_op_parse(int argc, char **argv, struct ctl_op *op);
+/* Returns the exit code. */
+int ctl_op_run(struct ctl *ctl, const struct ctl_op *op);
 
 /* --load-all --file F (ctl_load.c). Returns the exit code. */
 int ctl_load_all(struct ctl *ctl, const char *file);

@@ -16,7 +16,7 @@ static bool has(const struct ctree *t, const char *key)
 }
 
 /* "AES_CBC-256/HMAC_SHA2_256_128/PRF_HMAC_SHA2_256/MODP_2048", skipping absent parts. */
-static const char *algs(const struct ctree *t, char *out, size_t outlen)
+const char *ctl_algs(const struct ctree *t, char *out, size_t outlen)
 {
 	static const char *const keys[][2] = {
 		{ "encr-alg", "encr-keysize" }, { "integ-alg", "integ-keysize" },
@@ -40,7 +40,7 @@ static const char *algs(const struct ctree *t, char *out, size_t outlen)
 }
 
 /* List items joined by ", " ("10.1.0.0/24, 10.3.0.0/24"). */
-static const char *join_list(const struct ctree *t, const char *key, char *out, size_t outlen)
+const char *ctl_join_list(const struct ctree *t, const char *key, char *out, size_t outlen)
 {
 	const struct ctree *l = ctree_find(t, key);
 	size_t n = 0;
@@ -77,14 +77,14 @@ static void print_child(const struct ctree *c)
 	printf("  %-14s #%-4s %-10s %-16s", s(c, "name"), s(c, "uniqueid"), s(c, "state"), mode);
 	if (has(c, "spi-in"))
 		printf(" %s_i %s_o", s(c, "spi-in"), s(c, "spi-out"));
-	printf(" %s", algs(c, a, sizeof(a)));
+	printf(" %s", ctl_algs(c, a, sizeof(a)));
 	if (has(c, "bytes-in"))
 		printf(" in %sB/%sp out %sB/%sp", s(c, "bytes-in"), s(c, "packets-in"),
 		       s(c, "bytes-out"), s(c, "packets-out"));
 	if (has(c, "rekey-time"))
 		printf(" rekey in %ss", s(c, "rekey-time"));
-	printf(" %s === %s\n", join_list(c, "local-ts", lts, sizeof(lts)),
-	       join_list(c, "remote-ts", rts, sizeof(rts)));
+	printf(" %s === %s\n", ctl_join_list(c, "local-ts", lts, sizeof(lts)),
+	       ctl_join_list(c, "remote-ts", rts, sizeof(rts)));
 	print_drops(c);
 }
 
@@ -97,7 +97,7 @@ void ctl_print_sa_table(const struct ctree *event)
 		snprintf(peer, sizeof(peer), "%s[%s]", s(ike, "remote-host"), s(ike, "remote-port"));
 		printf("%-16s #%-4s %-12s IKEv%s %-24s %-9s %s", ike->name, s(ike, "uniqueid"),
 		       s(ike, "state"), s(ike, "version"), peer,
-		       has(ike, "initiator") ? "initiator" : "responder", algs(ike, a, sizeof(a)));
+		       has(ike, "initiator") ? "initiator" : "responder", ctl_algs(ike, a, sizeof(a)));
 		if (has(ike, "established"))
 			printf(" established %ss", s(ike, "established"));
 		if (has(ike, "rekey-time"))
@@ -130,8 +130,8 @@ void ctl_print_conn_table(const struct ctree *event)
 			continue;
 		char la[256], ra[256];
 		printf("%s: %s, %s -> %s, rekey %ss, reauth %ss", conn->name, s(conn, "version"),
-		       join_list(conn, "local_addrs", la, sizeof(la)),
-		       join_list(conn, "remote_addrs", ra, sizeof(ra)),
+		       ctl_join_list(conn, "local_addrs", la, sizeof(la)),
+		       ctl_join_list(conn, "remote_addrs", ra, sizeof(ra)),
 		       vici_find_str(conn, "rekey_time", "0"),
 		       vici_find_str(conn, "reauth_time", "0"));
 		if (strcmp(vici_find_str(conn, "dpd_delay", "0"), "0") != 0)
@@ -155,8 +155,8 @@ void ctl_print_conn_table(const struct ctree *event)
 			       vici_find_str(c, "start_action", "none"),
 			       vici_find_str(c, "dpd_action", "clear"),
 			       vici_find_str(c, "close_action", "none"));
-			printf("    %s === %s\n", join_list(c, "local-ts", lts, sizeof(lts)),
-			       join_list(c, "remote-ts", rts, sizeof(rts)));
+			printf("    %s === %s\n", ctl_join_list(c, "local-ts", lts, sizeof(lts)),
+			       ctl_join_list(c, "remote-ts", rts, sizeof(rts)));
 		}
 	}
 }
@@ -168,7 +168,7 @@ static void print_generic(const struct ctree *t, int indent)
 		if (c->is_list) {
 			char items[1024];
 			printf("%*s%s: %s\n", indent, "", c->name,
-			       join_list(t, c->name, items, sizeof(items)));
+			       ctl_join_list(t, c->name, items, sizeof(items)));
 		} else if (c->value) {
 			printf("%*s%s: %s\n", indent, "", c->name, c->value);
 		} else {

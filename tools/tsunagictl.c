@@ -6,7 +6,8 @@
  * Verbs: --version, --stats, --list-sas [--ike NAME], --list-conns,
  * --initiate --child NAME [--ike NAME] [--timeout S], --terminate --ike NAME|--child NAME,
  * --rekey --ike NAME|--child NAME [--reauth], --load-all [--file F],
- * --counters [--name CONN] [--reset], --sad, --spd.
+ * --counters [--name CONN] [--reset], --sad, --spd; and the operator words of
+ * ctl_ops.c: show ike sa|ipsec sa [detail], clear ike sa|ipsec sa|counters, refresh.
  * The default URI is VICI_DEFAULT_URI (unix:///run/tsunagi/tsunagi.vici); TSUNAGI_VICI_URI in
  * the environment overrides it. Exit status 0 on success, 1 on a failure the daemon
  * reported (errmsg), 2 on usage errors, 3 when the daemon cannot be reached. */
@@ -29,12 +30,17 @@ struct opts {
 	const char *ike_id, *child_id;
 	bool reset, reauth;
 	enum ctl_format fmt;
+	bool operator;		/* positional words: show, clear, refresh */
+	struct ctl_op op;
 };
 
 static void usage(FILE *out)
 {
 	fprintf(out,
 		"usage: tsunagictl [--uri URI] VERB [options] [--raw|--pretty|--json]\n"
+		"       tsunagictl [--uri URI] show ike sa|ipsec sa [detail] [PEER|CONN]\n"
+		"       tsunagictl [--uri URI] clear ike sa|ipsec sa [PEER|CONN] | clear counters [CONN]\n"
+		"       tsunagictl [--uri URI] refresh CONN\n"
 		"  --version                         daemon version\n"
 		"  --stats                           daemon statistics\n"
 		"  --list-sas [--ike NAME]           IKE and CHILD SAs\n"
@@ -369,17 +375,21 @@ static int parse_args(int argc, char **argv, struct opts *o)
 		default: return -1;
 		}
 	}
-	if (optind < argc) {
+	if (optind < argc && o->verb != V_NONE) {
 		fprintf(stderr, "unexpected argument '%s'\n", argv[optind]);
 		return -1;
 	}
-	return 0;
+	if (optind < argc) {
+		o->operator = true;
+		return ctl_op_parse(argc - optind, argv + optind, &o->op);
+	}
+	return o->verb == V_NONE ? -1 : 0;
 }
 
 int main(int argc, char **argv)
 {
 	struct opts o = { .fmt = CTL_TABLE };
-	if (parse_args(argc, argv, &o) < 0 || o.verb == V_NONE) {
+	if (parse_args(argc, argv, &o) < 0) {
 		usage(stderr);
 		return 2;
 	}
@@ -395,7 +405,13 @@ int main(int argc, char **argv)
 		return 3;
 	}
 	vici_client_on_event(ctl.cl, on_event, &ctl);
-	int rc = run(&ctl, &o);
+	/* show with --raw/--pretty/--json: the list-sas events themselves. */
+	bool show = o.operator && (o.op.kind == OP_SHOW_IKE || o.op.kind == OP_SHOW_IPSEC);
+	if (show && o.fmt != CTL_TABLE) {
+		o.operator = false;
+		o.verb = V_LIST_SAS;
+	}
+	int rc = o.operator ? ctl_op_run(&ctl, &o.op) : run(&ctl, &o);
 	vici_client_close(ctl.cl);
 	return rc;
 }

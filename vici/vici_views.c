@@ -92,6 +92,10 @@ void vici_build_ike_fields(struct vici_msg *m, const struct vici_ike_view *ike)
 			vici_add_kvf(m, "rekey-time", "%" PRId64, ike->rekey_time);
 		if (ike->reauth_time)
 			vici_add_kvf(m, "reauth-time", "%" PRId64, ike->reauth_time);
+		if (ike->heard)
+			vici_add_kvf(m, "last-rx", "%" PRId64, ike->last_rx);
+		if (ike->dpd_sent)
+			vici_add_kvf(m, "dpd-last", "%" PRId64, ike->dpd_last);
 	}
 	add_addr_list(m, "local-vips", ike->local_vips, ike->n_local_vips);
 	add_addr_list(m, "remote-vips", ike->remote_vips, ike->n_remote_vips);
@@ -133,6 +137,8 @@ void vici_build_child_fields(struct vici_msg *m, const struct vici_child_view *c
 		if (c->life_time)
 			vici_add_kvf(m, "life-time", "%" PRId64, c->life_time);
 		vici_add_kvf(m, "install-time", "%" PRId64, c->install_time);
+		if (c->life_bytes_limited)
+			vici_add_kvf(m, "life-bytes-left", "%" PRIu64, c->life_bytes_left);
 	}
 	add_ts_list(m, "local-ts", c->local_ts, c->n_local_ts);
 	add_ts_list(m, "remote-ts", c->remote_ts, c->n_remote_ts);

@@ -41,6 +41,8 @@ struct vici_child_view {
 	int64_t rekey_time;		/* seconds until rekey, 0: not sent */
 	int64_t life_time;		/* seconds until expiry, 0: not sent */
 	int64_t install_time;		/* seconds since installation */
+	bool life_bytes_limited;	/* a hard byte lifetime applies: */
+	uint64_t life_bytes_left;	/* bytes until it, sent as life-bytes-left */
 	const struct selector *local_ts;
 	size_t n_local_ts;
 	const struct selector *remote_ts;
@@ -70,6 +72,11 @@ struct vici_ike_view {
 	int64_t established;		/* seconds since */
 	int64_t rekey_time;		/* seconds until, 0: not sent */
 	int64_t reauth_time;		/* seconds until, 0: not sent */
+	/* tsunagi's own keys for the operator views (swanctl ignores them): */
+	bool heard;			/* a message came from the peer: */
+	int64_t last_rx;		/* seconds since (last-rx) */
+	bool dpd_sent;			/* a DPD probe went out: */
+	int64_t dpd_last;		/* seconds since (dpd-last) */
 	const struct addr *local_vips;	/* virtual IPs, may be NULL */
 	size_t n_local_vips;
 	const struct addr *remote_vips;
