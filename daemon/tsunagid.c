@@ -22,13 +22,15 @@ static void usage(FILE *out)
 {
 	fprintf(out,
 		"usage: tsunagid [--foreground] [--config FILE] [--vici URI] [--pidfile PATH]\n"
-		"                [--debug] [--log SUBSYS=LEVEL]...\n"
+		"                [--debug] [--log SUBSYS=LEVEL]... [--log-format text|json]\n"
 		"  --config FILE   swanctl.conf syntax (default %s)\n"
 		"  --vici URI      control socket (default %s)\n"
 		"  --pidfile PATH  (default %s)\n"
 		"  --foreground    do not detach; log to stderr\n"
 		"  --debug         log level 2 for every subsystem\n"
-		"  --log ike=2     level of one subsystem (dmn ike cfg net enc esp knl nat vici)\n",
+		"  --log ike=2     level of one subsystem (dmn ike cfg net enc esp knl nat vici)\n"
+		"  --log-format json  one JSON object per log line (time, level, subsystem,\n"
+		"                  message, connection, ike_sa, peer, child, child_sa)\n",
 		DEFAULT_CONFIG, VICI_DEFAULT_URI, DEFAULT_PIDFILE);
 }
 
@@ -225,6 +227,7 @@ int main(int argc, char **argv)
 		{ "pidfile", required_argument, NULL, 'p' },
 		{ "debug", no_argument, NULL, 'd' },
 		{ "log", required_argument, NULL, 'l' },
+		{ "log-format", required_argument, NULL, 'F' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -253,6 +256,13 @@ int main(int argc, char **argv)
 			log_set_level((enum log_subsys)log_subsys_parse(name), level);
 			break;
 		}
+		case 'F':
+			if (strcmp(optarg, "json") != 0 && strcmp(optarg, "text") != 0) {
+				fprintf(stderr, "tsunagid: bad --log-format '%s' (text or json)\n", optarg);
+				return 2;
+			}
+			log_use_json(strcmp(optarg, "json") == 0);
+			break;
 		case 'h': usage(stdout); return 0;
 		default: usage(stderr); return 2;
 		}

@@ -1,4 +1,5 @@
 #include "lib/log.h"
+#include "lib/log_json.h"
 
 #include <pthread.h>
 #include <stdio.h>
@@ -14,6 +15,7 @@ static const char *const subsys_names[LOG_SUBSYS_COUNT] = {
 static int levels[LOG_SUBSYS_COUNT] = { 1, 1, 1, 1, 1, 1, 1, 1, 1 };
 static bool to_stderr = true;
 static bool to_syslog;
+static bool as_json;
 
 struct sink { log_sink_fn fn; void *arg; };
 #define MAX_SINKS 4
@@ -69,6 +71,40 @@ void log_use_stderr(bool on)
 	to_stderr = on;
 }
 
+void log_use_json(bool on)
+{
+	as_json = on;
+}
+
+static void emit_text(enum log_subsys s, int level, const char *line)
+{
+	if (to_stderr) {
+		struct timespec ts;
+		struct tm tm;
+		char stamp[32];
+		clock_gettime(CLOCK_REALTIME, &ts);
+		localtime_r(&ts.tv_sec, &tm);
+		strftime(stamp, sizeof(stamp), "%H:%M:%S", &tm);
+		fprintf(stderr, "%s.%03ld %02d[%s] %s\n", stamp, ts.tv_nsec / 1000000, level,
+			subsys_names[s], line);
+	}
+	if (to_syslog)
+		syslog(level <= 0 ? LOG_ERR : LOG_INFO, "[%s] %s", subsys_names[s], line);
+}
+
+/* One JSON object per line, to stderr and syslog alike. */
+static void emit_json(enum log_subsys s, int level, const char *line)
+{
+	static __thread char obj[LOG_JSON_MAX];
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	log_json_format(obj, sizeof(obj), &ts, subsys_names[s], level, line);
+	if (to_stderr)
+		fprintf(stderr, "%s\n", obj);
+	if (to_syslog)
+		syslog(level <= 0 ? LOG_ERR : LOG_INFO, "%s", obj);
+}
+
 int log_add_sink(log_sink_fn fn, void *arg)
 {
 	int rc = -1;
@@ -101,18 +137,10 @@ void log_vmsg(enum log_subsys s, int level, const char *fmt, va_list ap)
 	if (!log_enabled(s, level))
 		return;
 	vsnprintf(line, sizeof(line), fmt, ap);
-	if (to_stderr) {
-		struct timespec ts;
-		struct tm tm;
-		char stamp[32];
-		clock_gettime(CLOCK_REALTIME, &ts);
-		localtime_r(&ts.tv_sec, &tm);
-		strftime(stamp, sizeof(stamp), "%H:%M:%S", &tm);
-		fprintf(stderr, "%s.%03ld %02d[%s] %s\n", stamp, ts.tv_nsec / 1000000, level,
-			subsys_names[s], line);
-	}
-	if (to_syslog)
-		syslog(level <= 0 ? LOG_ERR : LOG_INFO, "[%s] %s", subsys_names[s], line);
+	if (as_json)
+		emit_json(s, level, line);
+	else
+		emit_text(s, level, line);
 	pthread_mutex_lock(&log_lock);
 	memcpy(copy, sinks, sizeof(copy));
 	pthread_mutex_unlock(&log_lock);

@@ -26,6 +26,8 @@ int log_subsys_parse(const char *name);
 const char *log_subsys_name(enum log_subsys s);
 void log_use_syslog(bool on, const char *ident);
 void log_use_stderr(bool on);
+/* Every line as one JSON object (lib/log_json.h) instead of text, to stderr and syslog. */
+void log_use_json(bool on);
 /* Up to 4 extra sinks; returns 0 or -1. */
 int log_add_sink(log_sink_fn fn, void *arg);
 void log_remove_sink(log_sink_fn fn, void *arg);

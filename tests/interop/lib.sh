@@ -456,13 +456,15 @@ tsu_conf() {
 }
 
 # tsu_start NS: starts tsunagid in NS (config written by tsu_conf), waits for VICI.
+# Words in the array TSU_ARGS are added to its command line.
+TSU_ARGS=()
 tsu_start() {
 	local ns=$1 dir pid
 	dir=$(tsu_dir "$ns")
 	[ -f "$dir/tsunagi.conf" ] || iop_fail "tsu_start: $dir/tsunagi.conf missing"
 	iop_register_log "tsunagid in ${ns#"$IOP_PFX"-}" "$dir/tsunagid.log"
 	ip netns exec "$ns" "$BUILD/tsunagid" --foreground --config "$dir/tsunagi.conf" \
-		--vici "$(tsu_uri "$ns")" --pidfile "$dir/tsunagid.pid" \
+		--vici "$(tsu_uri "$ns")" --pidfile "$dir/tsunagid.pid" "${TSU_ARGS[@]}" \
 		>"$dir/tsunagid.log" 2>&1 &
 	pid=$!
 	IOP_TSU_PID[$ns]=$pid

@@ -17,6 +17,7 @@ topo_build nat
 # A byte lifetime (the view's lifesize) and DPD every second (its last DPD).
 PAIR_TSU_CHILD=("rekey_bytes = 50000000" "life_bytes = 60000000")
 PAIR_TSU_CONN=("dpd_delay = 1")
+TSU_ARGS=(--log-format json)
 pair_start_tsu_initiator
 swan_wait_sa "$NS_SB" 20 || iop_fail "strongSwan (site-b) has no ESTABLISHED+INSTALLED SA within 20 s"
 iop_wait 5 sa_pair_ok "$NS_SB" "$NS_SA" || iop_fail "not one matching IKE+CHILD SA on both ends"
@@ -156,5 +157,25 @@ tsu_ctl "$NS_SA" clear ike sa nosuch >"$dir/nosuch.out" 2>&1
 tsu_ctl "$NS_SA" refresh nosuch >"$dir/nosuch.out" 2>&1
 [ $? = 1 ] || iop_fail "refresh nosuch did not exit 1: $(cat "$dir/nosuch.out")"
 
+# --- --log-format json: every line one object, the SA fields where lines name SAs ------
 tsu_alive "$NS_SA" || iop_fail "tsunagid died"
+out=$(python3 - "$dir/tsunagid.log" <<'EOF' 2>&1
+import json, sys
+n = conn = child = 0
+for i, raw in enumerate(open(sys.argv[1], 'rb'), 1):
+    try:
+        o = json.loads(raw.decode('utf-8'))
+    except Exception as e:
+        sys.exit("line %d is not JSON (%s): %r" % (i, e, raw[:200]))
+    if not isinstance(o, dict) or not {'time', 'level', 'subsystem', 'message'} <= o.keys():
+        sys.exit("line %d lacks time/level/subsystem/message: %r" % (i, raw[:200]))
+    n += 1
+    conn += o.get('connection') == 's2s'
+    child += o.get('child') == 'net'
+if n < 10 or not conn or not child:
+    sys.exit("%d lines, %d with connection s2s, %d with child net" % (n, conn, child))
+print("%d JSON lines, %d with connection s2s, %d with child net" % (n, conn, child))
+EOF
+) || iop_fail "tsunagid --log-format json: $out"
+echo "    $out" >&2
 iop_pass
