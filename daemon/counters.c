@@ -54,12 +54,20 @@ size_t daemon_counters(struct daemon *d, struct metric_counter out[DAEMON_COUNTE
 	return n;
 }
 
+static int by_id(const void *a, const void *b)
+{
+	uint32_t x = ((const struct sa_baseline *)a)->child_id;
+	uint32_t y = ((const struct sa_baseline *)b)->child_id;
+	return x < y ? -1 : x > y;
+}
+
+/* Sorted by child_id: every view looks its SA up, thousands of them a scrape. */
 const struct sa_baseline *daemon_sa_baseline(const struct daemon *d, uint32_t child_id)
 {
-	for (size_t i = 0; i < d->n_baselines; i++)
-		if (d->baselines[i].child_id == child_id)
-			return &d->baselines[i];
-	return NULL;
+	struct sa_baseline key = { .child_id = child_id };
+	if (!d->n_baselines)
+		return NULL;
+	return bsearch(&key, d->baselines, d->n_baselines, sizeof(key), by_id);
 }
 
 /* Rebuilt from the SAs that exist, so the baselines of deleted SAs go with them. */
@@ -85,6 +93,8 @@ int daemon_reset_counters(struct daemon *d, const char *conn)
 			}
 		}
 	}
+	if (n)
+		qsort(b, n, sizeof(*b), by_id);
 	free(d->baselines);
 	d->baselines = b;
 	d->n_baselines = n;
