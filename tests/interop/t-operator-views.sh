@@ -1,12 +1,13 @@
 #!/bin/bash
-# The operator views of tsunagictl against tsunagid (site-a, behind the NAT, initiator)
-# and strongSwan (site-b): `show ike sa [detail]` and `show ipsec sa [detail]` show the
-# peer at port 4500, role, state, identities, algorithms, lifetime/lifesize and SPIs
-# equal to strongSwan's, and packet counters > 0 after a ping; `clear counters` zeroes
-# the SA's counters (and they count again after); `clear ipsec sa CONN` takes the
-# CHILD_SA down on both ends and `refresh CONN` brings it back; `clear ike sa PEER`
-# takes everything down. Usage errors exit 2. tsunagid runs with --log-format json:
-# every line of its log is a JSON object.
+# The operator views of tsunagictl against tsunagid (site-a, behind the NAT, initiator,
+# start_action = trap) and strongSwan (site-b): `show ike sa [detail]` and `show ipsec
+# sa [detail]` show the peer at port 4500, role, state, identities, algorithms,
+# lifetime/lifesize, last DPD and SPIs equal to strongSwan's, and packet counters > 0
+# after a ping; `clear counters` zeroes the SA's counters (and they count again after);
+# `clear ipsec sa CONN` takes the CHILD_SA down on both ends, traffic brings it back
+# through the trap, and so does `refresh CONN`; after `clear ike sa PEER` no SA is left
+# and traffic brings both back. Usage errors exit 2. tsunagid runs with --log-format
+# json: every line of its log is a JSON object.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/lib-extra.sh"
 iop_begin operator-views
@@ -18,11 +19,15 @@ topo_build nat
 PAIR_TSU_CHILD=("rekey_bytes = 50000000" "life_bytes = 60000000")
 PAIR_TSU_CONN=("dpd_delay = 1")
 TSU_ARGS=(--log-format json)
-pair_start_tsu_initiator
-swan_wait_sa "$NS_SB" 20 || iop_fail "strongSwan (site-b) has no ESTABLISHED+INSTALLED SA within 20 s"
-iop_wait 5 sa_pair_ok "$NS_SB" "$NS_SA" || iop_fail "not one matching IKE+CHILD SA on both ends"
+pair_start_tsu_initiator START_ACTION=trap
 tsu_ensure_route "$NS_SA" "$TSU_TUN_A" $NET_B || iop_fail "tsunagid created no TUN device $TSU_TUN_A"
-iop_ping "$NS_HA" $HOST_B 3 || iop_fail "host-a cannot ping host-b through the tunnel"
+# traffic_brings_back WHAT: host-a's pings bring the trapped SA up again.
+traffic_brings_back() {
+	iop_ping "$NS_HA" $HOST_B 3 || iop_fail "$1: host-a cannot ping host-b through the trap"
+	iop_wait 5 sa_pair_ok "$NS_SB" "$NS_SA" ||
+		iop_fail "$1: not one matching IKE+CHILD SA on both ends after traffic (tsunagid $(tsu_ike_count "$NS_SA")/$(tsu_child_count "$NS_SA"), strongSwan $(swan_ike_count "$NS_SB")/$(swan_child_count "$NS_SB"))"
+}
+traffic_brings_back "at start"
 sleep 2	# a DPD went out
 
 dir=$(tsu_dir "$NS_SA")
@@ -108,6 +113,14 @@ spi_in=$(xt_first_child_json "$NS_SA" spi-in)
 [ -n "$spi_in" ] && [ "$(field "$out" "SPI in" | cut -d, -f1)" = "$spi_in" ] ||
 	iop_fail "show ipsec sa detail: SPI in differs from --list-sas --json's $spi_in"
 
+# Filters: by CHILD name, by peer; nothing matching exits 1.
+out=$(show ipsec-net.out show ipsec sa net)
+grep -q "^s2s/net " <<<"$out" || iop_fail "show ipsec sa net has no row for s2s/net: $out"
+out=$(show ike-peer.out show ike sa detail "$SITE_B_OUT")
+grep -q "^IKE SA s2s #" <<<"$out" || iop_fail "show ike sa detail $SITE_B_OUT shows no s2s: $out"
+tsu_ctl "$NS_SA" show ike sa 192.0.2.99 >"$dir/nomatch.out" 2>&1
+[ $? = 1 ] || iop_fail "show ike sa 192.0.2.99 (no such peer) did not exit 1: $(cat "$dir/nomatch.out")"
+
 # --- clear counters ---------------------------------------------------------------------
 out=$(show clear-counters.out clear counters)
 grep -q "counters cleared" <<<"$out" || iop_fail "clear counters did not say so: $out"
@@ -127,6 +140,11 @@ iop_wait 5 eval '[ "$(tsu_child_count "$NS_SA")" = 0 ] && [ "$(swan_child_count 
 [ "$(tsu_ike_count "$NS_SA")" = 1 ] || iop_fail "clear ipsec sa took the IKE SA down too"
 out=$(show ipsec-none.out show ipsec sa)
 [ "$(wc -l <<<"$out")" = 1 ] || iop_fail "show ipsec sa after the clear shows more than its header: $out"
+traffic_brings_back "after clear ipsec sa"
+
+out=$(show clear-child.out clear ipsec sa net)
+grep -q "^cleared CHILD SA net #[0-9]* of IKE SA s2s" <<<"$out" || iop_fail "clear ipsec sa net: $out"
+iop_wait 5 eval '[ "$(tsu_child_count "$NS_SA")" = 0 ]' || iop_fail "clear ipsec sa net: CHILD SA still there"
 out=$(show refresh.out refresh s2s)
 grep -q "s2s/net is up" <<<"$out" || iop_fail "refresh s2s did not bring net up: $out"
 iop_wait 5 sa_pair_ok "$NS_SB" "$NS_SA" || iop_fail "after refresh: not one matching IKE+CHILD SA on both ends"
@@ -141,6 +159,9 @@ grep -q "^cleared IKE SA s2s #[0-9]*, peer $PEER" <<<"$out" || iop_fail "clear i
 iop_wait 5 sa_none "$NS_SB" "$NS_SA" || iop_fail "clear ike sa: SAs left (tsunagid $(tsu_ike_count "$NS_SA"), strongSwan $(swan_ike_count "$NS_SB"))"
 out=$(show ike-none.out show ike sa)
 [ "$(wc -l <<<"$out")" = 1 ] || iop_fail "show ike sa with no SA shows more than its header: $out"
+out=$(show clear-none.out clear ike sa)
+grep -q "^no IKE SAs$" <<<"$out" || iop_fail "clear ike sa with no SA: $out"
+traffic_brings_back "after clear ike sa"
 
 # --- bad words --------------------------------------------------------------------------
 for args in "show" "show ike" "show ike sa detail x y" "show crypto" "clear" "clear ike" \
