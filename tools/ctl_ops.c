@@ -89,6 +89,13 @@ struct collect {
 	bool failed;
 };
 
+/* Outside fetch(): only the progress of an initiate is printed. */
+static void on_log(void *arg, const char *event, const struct ctree *msg)
+{
+	if (strcmp(event, "control-log") == 0)
+		ctl_print_log_line(msg);
+}
+
 static void on_collect(void *arg, const char *event, const struct ctree *msg)
 {
 	struct collect *col = arg;
@@ -114,6 +121,7 @@ static struct ctree *fetch(struct ctl *ctl, const char *event, const char *cmd)
 	vici_client_on_event(ctl->cl, on_collect, &col);
 	struct ctree *res = ctl_request(ctl, cmd, NULL);
 	vici_client_unregister(ctl->cl, event, err, sizeof(err));
+	vici_client_on_event(ctl->cl, on_log, NULL);	/* col ends here */
 	if (!res || col.failed) {
 		if (col.failed)
 			fprintf(stderr, "%s: out of memory\n", cmd);
@@ -151,8 +159,10 @@ static int show(struct ctl *ctl, const struct ctl_op *op)
 		return 1;
 	bool ike = op->kind == OP_SHOW_IKE;
 	int n = 0;
-	if (!op->detail)
-		ike ? ctl_show_ike_header() : ctl_show_ipsec_header();
+	if (!op->detail && ike)
+		ctl_show_ike_header();
+	else if (!op->detail)
+		ctl_show_ipsec_header();
 	for (const struct ctree *sa = sas->child; sa; sa = sa->next) {
 		if (!ctree_is_section(sa))
 			continue;
