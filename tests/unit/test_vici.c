@@ -502,6 +502,36 @@ static void test_child_not_installed_omits_counters(void **state)
 	vici_msg_free(&m);
 }
 
+/* tsunagi's own keys for tsunagictl's operator views: sent only when known. */
+static void test_list_sa_operator_keys(void **state)
+{
+	struct vici_ike_view ike;
+	struct vici_child_view child;
+	struct selector ts[2];
+	struct vici_msg m;
+	fill_views(&ike, &child, ts);
+	vici_msg_init(&m);
+	vici_build_list_sa(&m, &ike);
+	struct ctree *t = round_trip(&m);
+	assert_null(vici_find_str(t, "site-a.last-rx", NULL));
+	assert_null(vici_find_str(t, "site-a.dpd-last", NULL));
+	assert_null(vici_find_str(t, "site-a.child-sas.net-7.life-bytes-left", NULL));
+	ctree_free(t);
+	vici_msg_free(&m);
+
+	ike.heard = true, ike.last_rx = 0;
+	ike.dpd_sent = true, ike.dpd_last = 12;
+	child.life_bytes_limited = true, child.life_bytes_left = 60000000;
+	vici_msg_init(&m);
+	vici_build_list_sa(&m, &ike);
+	t = round_trip(&m);
+	assert_string_equal(vici_find_str(t, "site-a.last-rx", ""), "0");
+	assert_string_equal(vici_find_str(t, "site-a.dpd-last", ""), "12");
+	assert_string_equal(vici_find_str(t, "site-a.child-sas.net-7.life-bytes-left", ""), "60000000");
+	ctree_free(t);
+	vici_msg_free(&m);
+}
+
 static void test_updown_and_rekey_events(void **state)
 {
 	struct vici_ike_view ike;
@@ -738,6 +768,7 @@ int main(void)
 		cmocka_unit_test(test_print_raw_pretty_json),
 		cmocka_unit_test(test_list_sa_has_swanctl_keys),
 		cmocka_unit_test(test_child_not_installed_omits_counters),
+		cmocka_unit_test(test_list_sa_operator_keys),
 		cmocka_unit_test(test_updown_and_rekey_events),
 		cmocka_unit_test(test_list_conn_has_swanctl_keys),
 		cmocka_unit_test(test_log_and_result),
