@@ -41,6 +41,9 @@ static const char *life(const struct ctree *c, char *out, size_t outlen)
 	const char *t = vici_find_str(c, "life-time", NULL);
 	const char *b = vici_find_str(c, "life-bytes-left", NULL);
 	char kb[32] = "unlim";
+	const char *state = vici_find_str(c, "state", "");
+	if (strcmp(state, "INSTALLED") != 0 && strcmp(state, "REKEYING") != 0)
+		return "-";	/* not up yet, or on its way out: no lifetime to count */
 	if (b)
 		snprintf(kb, sizeof(kb), "%llu", strtoull(b, NULL, 10) / 1024);
 	snprintf(out, outlen, "%s/%s", t ? t : "unlim", kb);
