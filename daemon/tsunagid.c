@@ -14,6 +14,7 @@
 
 #include "daemon/daemon.h"
 #include "lib/log.h"
+#include "lib/log_journal.h"
 
 #define DEFAULT_CONFIG SYSCONFDIR "/tsunagi/tsunagi.conf"
 #define DEFAULT_PIDFILE TSUNAGI_RUN_DIR "/tsunagid.pid"
@@ -271,6 +272,10 @@ int main(int argc, char **argv)
 		fprintf(stderr, "tsunagid: libsodium failed to initialise\n");
 		return 1;
 	}
+	/* Under systemd stderr is the journal's stream: talk to journald directly so
+	 * that the subsystem is a field of each entry (JSON lines stay on stderr). */
+	if (foreground && log_journal_stream_is_stderr())
+		log_use_journal(LOG_JOURNAL_SOCKET);
 	if (!foreground) {
 		if (daemon(0, 0) < 0) {
 			perror("daemon");

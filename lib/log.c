@@ -1,5 +1,6 @@
 #include "lib/log.h"
 #include "lib/log_json.h"
+#include "lib/log_journal.h"
 
 #include <pthread.h>
 #include <stdio.h>
@@ -7,6 +8,7 @@
 #include <strings.h>
 #include <syslog.h>
 #include <time.h>
+#include <unistd.h>
 
 static const char *const subsys_names[LOG_SUBSYS_COUNT] = {
 	"dmn", "ike", "cfg", "net", "enc", "esp", "knl", "nat", "vci",
@@ -16,6 +18,7 @@ static int levels[LOG_SUBSYS_COUNT] = { 1, 1, 1, 1, 1, 1, 1, 1, 1 };
 static bool to_stderr = true;
 static bool to_syslog;
 static bool as_json;
+static int journal_fd = -1;
 
 struct sink { log_sink_fn fn; void *arg; };
 #define MAX_SINKS 4
@@ -76,9 +79,21 @@ void log_use_json(bool on)
 	as_json = on;
 }
 
+int log_use_journal(const char *path)
+{
+	if (journal_fd >= 0)
+		close(journal_fd);
+	journal_fd = path ? log_journal_open(path) : -1;
+	return path && journal_fd < 0 ? -1 : 0;
+}
+
 static void emit_text(enum log_subsys s, int level, const char *line)
 {
-	if (to_stderr) {
+	/* To the journal with the subsystem as a field; stderr (which the journal
+	 * reads too) when that fails. */
+	bool journaled = journal_fd >= 0 &&
+			 log_journal_send(journal_fd, subsys_names[s], level, line) == 0;
+	if (to_stderr && !journaled) {
 		struct timespec ts;
 		struct tm tm;
 		char stamp[32];

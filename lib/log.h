@@ -28,6 +28,9 @@ void log_use_syslog(bool on, const char *ident);
 void log_use_stderr(bool on);
 /* Every line as one JSON object (lib/log_json.h) instead of text, to stderr and syslog. */
 void log_use_json(bool on);
+/* Text lines go to the systemd journal's socket at path (lib/log_journal.h) with the
+ * subsystem as a field, instead of stderr; NULL stops. 0, or -1 if it cannot connect. */
+int log_use_journal(const char *path);
 /* Up to 4 extra sinks; returns 0 or -1. */
 int log_add_sink(log_sink_fn fn, void *arg);
 void log_remove_sink(log_sink_fn fn, void *arg);
