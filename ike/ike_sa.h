@@ -148,6 +148,9 @@ struct ike_sa {
 	ms_t gone_at;			/* a superseded SA is dropped by then at the latest */
 	uint8_t collision_nonce[256];
 	size_t collision_nonce_len;
+	/* An ISAKMP SA (IKEv1): its own exchange state and keys (ike/v1/ikev1.h); the
+	 * table, endpoints, identities, children and timers above are shared. */
+	struct ikev1_sa *v1;
 	struct ike_sa *next;
 };
 

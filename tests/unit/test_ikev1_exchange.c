@@ -1,0 +1,326 @@
+/* In-process IKEv1 exchanges: Main Mode (PSK) and Quick Mode between two tsunagi IKE
+ * cores through the mock wire of tests/unit/ike_harness.c. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ike/ike_private.h"
+#include "ike/v1/ikev1.h"
+#include "lib/log.h"
+#include "tests/unit/ike_harness.h"
+
+static char conf_a[2048], conf_b[2048];
+
+static void make_conf(char *out, size_t len, const char *local, const char *remote,
+		      const char *lnet, const char *rnet, const char *ike, const char *esp,
+		      const char *psk)
+{
+	snprintf(out, len,
+		 "connections {\n"
+		 "  site {\n"
+		 "    version = 1\n"
+		 "    local_addrs = %s\n"
+		 "    remote_addrs = %s\n"
+		 "    proposals = %s\n"
+		 "    local {\n      auth = psk\n      id = %s\n    }\n"
+		 "    remote {\n      auth = psk\n      id = %s\n    }\n"
+		 "    children {\n"
+		 "      net {\n"
+		 "        local_ts = %s\n"
+		 "        remote_ts = %s\n"
+		 "        esp_proposals = %s\n"
+		 "      }\n"
+		 "    }\n"
+		 "  }\n"
+		 "}\n"
+		 "secrets {\n"
+		 "  ike-site {\n    id-a = 192.0.2.1\n    id-b = 198.51.100.2\n    secret = %s\n  }\n"
+		 "}\n",
+		 local, remote, ike, local, remote, lnet, rnet, esp, psk);
+}
+
+static void confs(const char *ike_a, const char *ike_b, const char *esp_a, const char *esp_b,
+		  const char *psk_b)
+{
+	make_conf(conf_a, sizeof(conf_a), "192.0.2.1", "198.51.100.2", "10.1.0.0/24",
+		  "10.2.0.0/24", ike_a, esp_a, "s3cret-key");
+	make_conf(conf_b, sizeof(conf_b), "198.51.100.2", "192.0.2.1", "10.2.0.0/24",
+		  "10.1.0.0/24", ike_b, esp_b, psk_b);
+}
+
+static void establish(struct harness *h)
+{
+	char err[256];
+	assert_int_equal(ike_initiate(h->a.core, "site", "net", h->now, err, sizeof(err)), 0);
+	h_pump(h);
+}
+
+/* The two ends installed mirrored SAs with the same keys. */
+static void assert_child_pair(struct harness *h)
+{
+	const struct ike_sa *sa = h_first_sa(&h->a), *sb = h_first_sa(&h->b);
+	assert_non_null(sa);
+	assert_non_null(sb);
+	const struct child_sa *ca = sa->children, *cb = sb->children;
+	assert_non_null(ca);
+	assert_non_null(cb);
+	assert_int_equal(ca->state, CHILD_INSTALLED);
+	assert_int_equal(cb->state, CHILD_INSTALLED);
+	assert_int_equal(ca->spi_out, cb->spi_in);
+	assert_int_equal(ca->spi_in, cb->spi_out);
+	for (int dir = 0; dir < 2; dir++) {
+		const struct pfkey_sa *x = h_find_sa(&h->a, dir ? ca->spi_out : ca->spi_in);
+		const struct pfkey_sa *y = h_find_sa(&h->b, dir ? cb->spi_in : cb->spi_out);
+		assert_non_null(x);
+		assert_non_null(y);
+		assert_int_equal(x->ekey_len, y->ekey_len);
+		assert_true(x->ekey_len > 0);
+		assert_memory_equal(x->ekey, y->ekey, x->ekey_len);
+		assert_int_equal(x->akey_len, y->akey_len);
+		assert_memory_equal(x->akey, y->akey, x->akey_len);
+		assert_int_equal(x->ealg, y->ealg);
+	}
+	const struct pfkey_sa *a_in = h_find_sa(&h->a, ca->spi_in);
+	const struct pfkey_sa *a_out = h_find_sa(&h->a, ca->spi_out);
+	/* Each direction has its own keys (KEYMAT over each SA's SPI). */
+	assert_memory_not_equal(a_in->ekey, a_out->ekey, a_out->ekey_len);
+	char s[SELECTOR_STRLEN];
+	assert_string_equal(selector_fmt(&cb->local_ts[0], s, sizeof(s)), "10.2.0.0/24");
+	assert_string_equal(selector_fmt(&cb->remote_ts[0], s, sizeof(s)), "10.1.0.0/24");
+	assert_string_equal(selector_fmt(&ca->local_ts[0], s, sizeof(s)), "10.1.0.0/24");
+	assert_int_equal(h->a.n_policies, 2);
+	assert_int_equal(h->b.n_policies, 2);
+}
+
+static void assert_up(struct harness *h)
+{
+	assert_int_equal(h_count_sas(&h->a, IKE_ESTABLISHED), 1);
+	assert_int_equal(h_count_sas(&h->b, IKE_ESTABLISHED), 1);
+	assert_int_equal(h_first_sa(&h->a)->v1->state, QM_IDLE);
+	assert_int_equal(h_first_sa(&h->b)->v1->state, QM_IDLE);
+	assert_int_equal(h_count_children(&h->a), 1);
+	assert_int_equal(h_count_children(&h->b), 1);
+	assert_child_pair(h);
+}
+
+static void test_main_quick(void **state)
+{
+	struct harness h;
+	confs("aes128-sha256-modp2048", "aes128-sha256-modp2048", "aes128-sha1", "aes128-sha1",
+	      "s3cret-key");
+	assert_int_equal(h_init(&h, conf_a, conf_b), 0);
+	establish(&h);
+	assert_up(&h);
+	/* 6 + 3 messages: MM1 MM3 MM5 QM1 QM3 from a, MM2 MM4 MM6 QM2 from b. */
+	assert_int_equal(h.a.sent, 5);
+	assert_int_equal(h.b.sent, 4);
+	const struct child_sa *c = h_first_sa(&h.a)->children;
+	assert_int_equal(c->pfs_group, DH_NONE);
+	assert_int_equal(proposal_get(&c->prop, XF_ENCR)->id, ENCR_AES_CBC);
+	assert_int_equal(proposal_get(&c->prop, XF_INTEG)->id, INTEG_HMAC_SHA1_96);
+	/* Nothing is retransmitted later. */
+	h_advance(&h, 60000);
+	assert_int_equal(h.a.sent, 5);
+	assert_int_equal(h.b.sent, 4);
+	assert_up(&h);
+	h_free(&h);
+}
+
+static void test_quick_pfs(void **state)
+{
+	struct harness h;
+	confs("aes256-sha1-modp2048", "aes256-sha1-modp2048", "aes256-sha256-modp2048",
+	      "aes256-sha256-modp2048", "s3cret-key");
+	assert_int_equal(h_init(&h, conf_a, conf_b), 0);
+	establish(&h);
+	assert_up(&h);
+	assert_int_equal(h_first_sa(&h.a)->children->pfs_group, DH_MODP2048);
+	assert_int_equal(h_first_sa(&h.b)->children->pfs_group, DH_MODP2048);
+	h_free(&h);
+}
+
+static void test_3des_gcm_esp(void **state)
+{
+	struct harness h;
+	/* Legacy Phase 1 (3DES, SHA1, MODP 1024) and an AEAD ESP SA (keys with salt). */
+	confs("3des-sha1-modp1024", "3des-sha1-modp1024", "aes256gcm16", "aes256gcm16",
+	      "s3cret-key");
+	assert_int_equal(h_init(&h, conf_a, conf_b), 0);
+	establish(&h);
+	assert_up(&h);
+	h_free(&h);
+}
+
+struct log_count {
+	int lines;
+	const char *want;
+	char first[1024];
+};
+
+static void count_line(void *arg, enum log_subsys s, int level, const char *line)
+{
+	struct log_count *lc = arg;
+	lc->lines++;
+	if (!lc->first[0] && lc->want && strstr(line, lc->want))
+		snprintf(lc->first, sizeof(lc->first), "%s", line);
+}
+
+static void log_capture_start(struct log_count *lc, const char *want)
+{
+	memset(lc, 0, sizeof(*lc));
+	lc->want = want;
+	log_use_stderr(false);
+	log_set_all_levels(1);
+	assert_int_equal(log_add_sink(count_line, lc), 0);
+}
+
+static void log_capture_stop(struct log_count *lc)
+{
+	log_remove_sink(count_line, lc);
+	log_set_all_levels(getenv("TLOG") ? atoi(getenv("TLOG")) : -1);
+	log_use_stderr(true);
+}
+
+static void test_psk_mismatch(void **state)
+{
+	struct harness h;
+	struct log_count lc;
+	confs("aes128-sha256-modp2048", "aes128-sha256-modp2048", "aes128-sha1", "aes128-sha1",
+	      "other-key");
+	assert_int_equal(h_init(&h, conf_a, conf_b), 0);
+	log_capture_start(&lc, "probable pre-shared key mismatch");
+	establish(&h);
+	log_capture_stop(&lc);
+	assert_non_null(strstr(lc.first, "HASH_I unverifiable: probable pre-shared key mismatch "
+				"with 192.0.2.1"));
+	assert_int_equal(h_count_sas(&h.b, IKE_ESTABLISHED), 0);
+	assert_int_equal(h_count_children(&h.a), 0);
+	assert_int_equal(h.a.n_sas, 0);
+	assert_int_equal(h.b.n_sas, 0);
+	struct ike_stats st;
+	ike_get_stats(h.b.core, &st);
+	assert_int_equal(st.auth_failures, 1);
+	/* a gives up after its retransmissions. */
+	h_advance(&h, 120000);
+	assert_null(h_first_sa(&h.a));
+	assert_null(h_first_sa(&h.b));
+	h_free(&h);
+}
+
+static void test_ike_proposal_mismatch(void **state)
+{
+	struct harness h;
+	struct log_count lc;
+	confs("aes128-sha256-modp2048", "aes256-sha1-modp1024", "aes128-sha1", "aes128-sha1",
+	      "s3cret-key");
+	assert_int_equal(h_init(&h, conf_a, conf_b), 0);
+	log_capture_start(&lc, "NO_PROPOSAL_CHOSEN");
+	establish(&h);
+	log_capture_stop(&lc);
+	assert_non_null(strstr(lc.first, "no acceptable proposal"));
+	/* a got the notify in MM_WAIT_MSG2 and gave up at once; b kept nothing. */
+	assert_null(h_first_sa(&h.a));
+	assert_null(h_first_sa(&h.b));
+	assert_int_equal(h.b.sent, 1);
+	h_free(&h);
+}
+
+static void test_esp_proposal_mismatch(void **state)
+{
+	struct harness h;
+	struct log_count lc;
+	confs("aes128-sha256-modp2048", "aes128-sha256-modp2048", "aes128-sha1",
+	      "aes256-sha256-modp2048", "s3cret-key");
+	assert_int_equal(h_init(&h, conf_a, conf_b), 0);
+	log_capture_start(&lc, "Quick Mode for 'net' failed");
+	establish(&h);
+	log_capture_stop(&lc);
+	assert_non_null(strstr(lc.first, "peer sent NO_PROPOSAL_CHOSEN"));
+	/* The ISAKMP SA stands, no child, nothing installed. */
+	assert_int_equal(h_count_sas(&h.a, IKE_ESTABLISHED), 1);
+	assert_int_equal(h_count_sas(&h.b, IKE_ESTABLISHED), 1);
+	assert_int_equal(h_count_children(&h.a), 0);
+	assert_int_equal(h_count_children(&h.b), 0);
+	assert_int_equal(h.a.n_policies, 0);
+	h_free(&h);
+}
+
+/* Each message of both exchanges lost once: the sender's retransmission, or the
+ * cached answer to the peer's retransmission, completes them. */
+static void test_retransmit_each_message(void **state)
+{
+	for (int who = 0; who < 2; who++) {
+		int n = who ? 4 : 5;
+		for (int i = 1; i <= n; i++) {
+			struct harness h;
+			confs("aes128-sha256-modp2048", "aes128-sha256-modp2048", "aes128-sha1",
+			      "aes128-sha1", "s3cret-key");
+			assert_int_equal(h_init(&h, conf_a, conf_b), 0);
+			(who ? &h.b : &h.a)->drop_at = i;
+			establish(&h);
+			h_advance(&h, 30000);
+			struct ike_stats sa, sb;
+			ike_get_stats(h.a.core, &sa);
+			ike_get_stats(h.b.core, &sb);
+			if (sa.retransmits + sb.retransmits == 0)
+				fail_msg("%s's message %d lost: nothing retransmitted", who ? "b" : "a", i);
+			assert_up(&h);
+			h_free(&h);
+		}
+	}
+}
+
+/* A Quick Mode message before Phase 1 completes, and garbage, are dropped. */
+static void test_quick_before_phase1_dropped(void **state)
+{
+	struct harness h;
+	confs("aes128-sha256-modp2048", "aes128-sha256-modp2048", "aes128-sha1", "aes128-sha1",
+	      "s3cret-key");
+	assert_int_equal(h_init(&h, conf_a, conf_b), 0);
+	h.a.drop_at = 3;	/* MM5 lost: b waits in MM_WAIT_MSG5 */
+	establish(&h);
+	const struct ike_sa *sb = h_first_sa(&h.b);
+	assert_non_null(sb);
+	assert_int_equal(sb->v1->state, MM_WAIT_MSG5);
+	uint8_t msg[28 + 40];
+	memset(msg, 0, sizeof(msg));
+	memcpy(msg, sb->spi_i, 8);
+	memcpy(msg + 8, sb->spi_r, 8);
+	msg[16] = ISAKMP_PL_HASH;
+	msg[17] = ISAKMP_VERSION;
+	msg[18] = ISAKMP_XCHG_QM;
+	msg[19] = ISAKMP_FLAG_E;
+	msg[23] = 1;
+	msg[27] = sizeof(msg);
+	struct ike_stats before, after;
+	ike_get_stats(h.b.core, &before);
+	ike_input(h.b.core, &h.b.addr, &h.a.addr, msg, sizeof(msg), h.now);
+	ike_input(h.b.core, &h.b.addr, &h.a.addr, msg, 27, h.now);	/* truncated */
+	ike_get_stats(h.b.core, &after);
+	assert_int_equal(after.rx_invalid, before.rx_invalid + 2);
+	assert_int_equal(h_first_sa(&h.b)->v1->state, MM_WAIT_MSG5);
+	h_advance(&h, 30000);
+	assert_up(&h);
+	h_free(&h);
+}
+
+int main(void)
+{
+	log_set_all_levels(getenv("TLOG") ? atoi(getenv("TLOG")) : -1);
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_main_quick),
+		cmocka_unit_test(test_quick_pfs),
+		cmocka_unit_test(test_3des_gcm_esp),
+		cmocka_unit_test(test_psk_mismatch),
+		cmocka_unit_test(test_ike_proposal_mismatch),
+		cmocka_unit_test(test_esp_proposal_mismatch),
+		cmocka_unit_test(test_retransmit_each_message),
+		cmocka_unit_test(test_quick_before_phase1_dropped),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
