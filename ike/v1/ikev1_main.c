@@ -165,6 +165,29 @@ static int add_ke_nonce(struct ike_sa *sa, struct isakmp_builder *k, struct buf 
 	return 0;
 }
 
+static void my_identity(struct ike_sa *sa)
+{
+	const char *cfg_id = sa->conn->cfg->local.id;
+	if (!cfg_id || identity_from_string(cfg_id, &sa->my_id) < 0)
+		identity_from_addr(&sa->local, &sa->my_id);
+}
+
+/* Main Mode needs the PSK before the peer's ID arrives: the connection (chosen by
+ * address) says whom we expect, its remote id or else the peer's address. */
+static struct secret_cfg *find_psk(struct ike_sa *sa, struct identity *peer)
+{
+	const char *rid = sa->conn->cfg->remote.id;
+	struct secret_cfg *psk = NULL;
+	my_identity(sa);
+	if (rid && identity_from_string(rid, peer) == 0)
+		psk = ike_find_psk(sa->core, &sa->my_id, peer);
+	if (!psk) {
+		identity_from_addr(&sa->remote, peer);
+		psk = ike_find_psk(sa->core, &sa->my_id, peer);
+	}
+	return psk;
+}
+
 /* Takes the peer's KE and nonce and derives SKEYID.. with the PSK for its address. */
 static int take_ke_nonce(struct ike_sa *sa, const struct v1_msg *m)
 {
@@ -183,10 +206,8 @@ static int take_ke_nonce(struct ike_sa *sa, const struct v1_msg *m)
 	memcpy(n, m->pl.nonce.p, m->pl.nonce.len);
 	*(sa->initiator ? &sa->nr_len : &sa->ni_len) = m->pl.nonce.len;
 
-	struct identity me, peer;
-	identity_from_addr(&sa->local, &me);
-	identity_from_addr(&sa->remote, &peer);
-	struct secret_cfg *psk = ike_find_psk(sa->core, &me, &peer);
+	struct identity peer;
+	struct secret_cfg *psk = find_psk(sa, &peer);
 	if (!psk) {
 		log_err(LOG_IKE, "%s: no pre-shared key found for peer %s", tag_of(sa),
 			identity_fmt(&peer, (char[128]){ 0 }, 128));
@@ -216,13 +237,6 @@ static int take_ke_nonce(struct ike_sa *sa, const struct v1_msg *m)
 }
 
 /* ---- authentication: MM5/MM6 ---- */
-
-static void my_identity(struct ike_sa *sa)
-{
-	const char *cfg_id = sa->conn->cfg->local.id;
-	if (!cfg_id || identity_from_string(cfg_id, &sa->my_id) < 0)
-		identity_from_addr(&sa->local, &sa->my_id);
-}
 
 /* The ID payload body (type | protocol | port | data) as HASH_I/R cover it. */
 static size_t id_body(const struct identity *id, uint8_t *out)

@@ -144,6 +144,40 @@ static void test_quick_pfs(void **state)
 	h_free(&h);
 }
 
+/* Replaces every `from` in conf by `to`. */
+static void subst(char *conf, size_t len, const char *from, const char *to)
+{
+	char tmp[2048], *p;
+	while ((p = strstr(conf, from))) {
+		snprintf(tmp, sizeof(tmp), "%.*s%s%s", (int)(p - conf), conf, to, p + strlen(from));
+		snprintf(conf, len, "%s", tmp);
+	}
+}
+
+/* FQDN identities, the PSK found by them (as in the interop configurations). */
+static void test_fqdn_identities(void **state)
+{
+	struct harness h;
+	confs("aes128-sha256-modp2048", "aes128-sha256-modp2048", "aes128-sha1", "aes128-sha1",
+	      "s3cret-key");
+	for (int i = 0; i < 2; i++) {
+		char *c = i ? conf_b : conf_a;
+		subst(c, sizeof(conf_a), "id = 192.0.2.1", "id = site-a.example.net");
+		subst(c, sizeof(conf_a), "id = 198.51.100.2", "id = site-b.example.net");
+		subst(c, sizeof(conf_a), "id-a = 192.0.2.1", "id-a = site-a.example.net");
+		subst(c, sizeof(conf_a), "id-b = 198.51.100.2", "id-b = site-b.example.net");
+	}
+	assert_int_equal(h_init(&h, conf_a, conf_b), 0);
+	establish(&h);
+	assert_up(&h);
+	char id[256];
+	assert_string_equal(identity_fmt(&h_first_sa(&h.b)->peer_id, id, sizeof(id)),
+			    "site-a.example.net");
+	assert_string_equal(identity_fmt(&h_first_sa(&h.a)->peer_id, id, sizeof(id)),
+			    "site-b.example.net");
+	h_free(&h);
+}
+
 static void test_3des_gcm_esp(void **state)
 {
 	struct harness h;
@@ -316,6 +350,7 @@ int main(void)
 		cmocka_unit_test(test_main_quick),
 		cmocka_unit_test(test_quick_pfs),
 		cmocka_unit_test(test_3des_gcm_esp),
+		cmocka_unit_test(test_fqdn_identities),
 		cmocka_unit_test(test_psk_mismatch),
 		cmocka_unit_test(test_ike_proposal_mismatch),
 		cmocka_unit_test(test_esp_proposal_mismatch),
