@@ -47,7 +47,8 @@ struct ikev1_sa {
 	size_t n_offered;
 	struct isakmp_sa_params params;	/* of the chosen Phase 1 transform */
 	uint8_t last_rx_hash[16];	/* of the last message processed */
-	bool psk_warned;		/* "probable pre-shared key mismatch" said */
+	bool psk_warned;
+	bool natt_peer;			/* both sent the RFC 3947 vendor ID */		/* "probable pre-shared key mismatch" said */
 	struct ikev1_qm qm;
 };
 

@@ -47,10 +47,15 @@ static void put_id(struct isakmp_builder *k, const struct selector *s)
 	}
 }
 
-static void params_for(const struct child_sa *c, struct isakmp_sa_params *par)
+static void params_for(const struct ike_sa *sa, const struct child_sa *c,
+		       struct isakmp_sa_params *par)
 {
+	bool transport = c->mode == MODE_TRANSPORT;
 	memset(par, 0, sizeof(*par));
-	par->encap = c->mode == MODE_TRANSPORT ? ISAKMP_ENCAP_TRANSPORT : ISAKMP_ENCAP_TUNNEL;
+	if (sa->natt)	/* RFC 3947 5.1 */
+		par->encap = transport ? ISAKMP_ENCAP_UDP_TRANSPORT : ISAKMP_ENCAP_UDP_TUNNEL;
+	else
+		par->encap = transport ? ISAKMP_ENCAP_TRANSPORT : ISAKMP_ENCAP_TUNNEL;
 	uint64_t life = c->cfg->life_time ? c->cfg->life_time : c->cfg->rekey_time;
 	par->life_seconds = life > UINT32_MAX ? UINT32_MAX : (uint32_t)life;
 }
@@ -101,7 +106,7 @@ void ikev1_quick_start(struct ike_sa *sa, struct child_cfg *cc)
 	if (nl > 1 || nr > 1)
 		log_info(LOG_IKE, "%s: IKEv1 negotiates one selector pair: using %s's first",
 			 tag_of(sa), cc->name);
-	params_for(c, &par);
+	params_for(sa, c, &par);
 	isb_init(&k);
 	buf_init(&ke);
 	size_t hoff = isb_hash(&k, NULL, v->keys.prf_len);

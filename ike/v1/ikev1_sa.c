@@ -303,6 +303,13 @@ static void sa_input(struct ike_sa *sa, struct v1_msg *m)
 		}
 		return;
 	}
+	if (sa->v1->natt_peer && !sa->natt && m->local.port == sa->core->t.port_natt &&
+	    addr_equal_ip(&m->remote, &sa->remote)) {
+		/* The initiator floated to the NAT-T port (RFC 3947 4). */
+		sa->natt = true;
+		sa->local = m->local;
+		sa->remote = m->remote;
+	}
 	if (!addr_equal(&m->remote, &sa->remote)) {
 		sa->core->st.rx_invalid++;
 		return;

@@ -148,7 +148,9 @@ static void test_quick_pfs(void **state)
 static void subst(char *conf, size_t len, const char *from, const char *to)
 {
 	char tmp[2048], *p;
-	while ((p = strstr(conf, from))) {
+	size_t at = 0;
+	while ((p = strstr(conf + at, from))) {
+		at = (size_t)(p - conf) + strlen(to);
 		snprintf(tmp, sizeof(tmp), "%.*s%s%s", (int)(p - conf), conf, to, p + strlen(from));
 		snprintf(conf, len, "%s", tmp);
 	}
@@ -175,6 +177,33 @@ static void test_fqdn_identities(void **state)
 			    "site-a.example.net");
 	assert_string_equal(identity_fmt(&h_first_sa(&h.a)->peer_id, id, sizeof(id)),
 			    "site-b.example.net");
+	h_free(&h);
+}
+
+/* NAT-T (RFC 3947): both send its vendor ID; encap = yes on a fakes its NAT-D, both
+ * see a NAT, a floats to 4500 at MM5, b follows, and the ESP SAs are UDP-encapsulated
+ * (Quick Mode proposes UDP-Encapsulated-Tunnel). */
+static void test_natt_encap_forced(void **state)
+{
+	struct harness h;
+	confs("aes128-sha256-modp2048", "aes128-sha256-modp2048", "aes128-sha1", "aes128-sha1",
+	      "s3cret-key");
+	subst(conf_a, sizeof(conf_a), "version = 1\n", "version = 1\n    encap = yes\n");
+	assert_int_equal(h_init(&h, conf_a, conf_b), 0);
+	establish(&h);
+	assert_up(&h);
+	const struct ike_sa *sa = h_first_sa(&h.a), *sb = h_first_sa(&h.b);
+	assert_true(sa->natt);
+	assert_true(sb->natt);
+	assert_int_equal(sa->remote.port, 4500);
+	assert_int_equal(sb->remote.port, 4500);
+	assert_true(sb->nat_there);
+	assert_true(sa->children->encap);
+	assert_true(sb->children->encap);
+	const struct pfkey_sa *p = h_find_sa(&h.b, sb->children->spi_in);
+	assert_non_null(p);
+	assert_int_equal(p->natt_type, UDP_ENCAP_ESPINUDP);
+	assert_int_equal(p->natt_sport, 4500);
 	h_free(&h);
 }
 
@@ -351,6 +380,7 @@ int main(void)
 		cmocka_unit_test(test_quick_pfs),
 		cmocka_unit_test(test_3des_gcm_esp),
 		cmocka_unit_test(test_fqdn_identities),
+		cmocka_unit_test(test_natt_encap_forced),
 		cmocka_unit_test(test_psk_mismatch),
 		cmocka_unit_test(test_ike_proposal_mismatch),
 		cmocka_unit_test(test_esp_proposal_mismatch),
