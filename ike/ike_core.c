@@ -448,7 +448,11 @@ void ike_free(struct ike *core, ms_t now)
 		return;
 	core->now = now;
 	for (struct ike_sa *sa = core->sas; sa; sa = sa->next) {
-		if (sa->state == IKE_ESTABLISHED && sa->req.kind == TASK_NONE && !sa->v1) {
+		if (sa->v1 && sa->state == IKE_ESTABLISHED) {
+			ikev1_delete_all(sa);
+			continue;
+		}
+		if (sa->state == IKE_ESTABLISHED && sa->req.kind == TASK_NONE) {
 			/* Best effort: tell the peer, don't wait for the answer. */
 			struct ikev2_builder k;
 			ikb_init(&k);

@@ -91,6 +91,8 @@ struct ikev1_sa;
 void ikev1_input(struct ike *core, const struct addr *local, const struct addr *remote,
 		 const uint8_t *msg, size_t len);
 void ikev1_sa_free(struct ikev1_sa *v);
+/* Sends DELETE for every CHILD_SA and the ISAKMP SA, and destroys them. */
+void ikev1_delete_all(struct ike_sa *sa);
 /* Runs one queued task of an IKEv1 SA (the core's queue is shared). */
 void ikev1_run_task(struct ike_sa *sa, const struct task *t);
 /* Does this SA speak IKEv1 (or will it, for a task about to start)? */

@@ -70,6 +70,8 @@ void ikev1_sa_free(struct ikev1_sa *v)
 	free(v);
 }
 
+static void delete_child(struct ike_sa *sa, struct child_sa *c);
+
 void ikev1_run_task(struct ike_sa *sa, const struct task *t)
 {
 	switch (t->kind) {
@@ -87,6 +89,15 @@ void ikev1_run_task(struct ike_sa *sa, const struct task *t)
 			ikev1_quick_start(sa, c->cfg);
 		break;
 	}
+	case TASK_CHILD_DELETE: {
+		struct child_sa *c = child_sa_find_by_id(sa, t->child_id);
+		if (c)
+			delete_child(sa, c);
+		break;
+	}
+	case TASK_IKE_DELETE:
+		ikev1_delete_all(sa);
+		break;
 	default:
 		log_info(LOG_IKE, "%s: %d not yet supported for IKEv1 SAs, skipped", ike_sa_name(sa),
 			 (int)t->kind);
@@ -177,14 +188,18 @@ void ikev1_notify_plain(struct ike *core, const struct v1_msg *m, const uint8_t 
 	isb_free(&k);
 }
 
-void ikev1_notify_protected(struct ike_sa *sa, uint16_t type, uint8_t proto,
-			    const uint8_t *spi, uint8_t spi_len)
+/* An Informational exchange (RFC 2409 5.7): HASH(1), then one notify or delete. It
+ * has no answer and is not retransmitted. */
+static void info_send(struct ike_sa *sa, uint16_t type, uint8_t proto, const uint8_t *spi,
+		      uint8_t spi_len, bool delete)
 {
 	struct ikev1_sa *v = sa->v1;
 	struct isakmp_builder k;
 	struct isakmp_iv iv;
 	struct buf out;
 	uint32_t msgid = 0;
+	if (!v->have_keys || v->state != QM_IDLE)
+		return;
 	while (!msgid)
 		crypto_random(&msgid, sizeof(msgid));
 	if (isakmp_iv_phase2(&v->keys, &v->iv, msgid, &iv) < 0)
@@ -193,13 +208,45 @@ void ikev1_notify_protected(struct ike_sa *sa, uint16_t type, uint8_t proto,
 	buf_init(&out);
 	size_t hoff = isb_hash(&k, NULL, v->keys.prf_len);
 	size_t rest = hoff + v->keys.prf_len;
-	isb_notify(&k, ISAKMP_DOI_IPSEC, proto, spi, spi_len, type, NULL, 0);
+	if (delete)
+		isb_delete(&k, ISAKMP_DOI_IPSEC, proto, spi, spi_len, 1);
+	else
+		isb_notify(&k, ISAKMP_DOI_IPSEC, proto, spi, spi_len, type, NULL, 0);
 	if (!k.b.oom && isakmp_hash_qm1(&v->keys, msgid, k.b.data + rest, k.b.len - rest,
 					k.b.data + hoff) == 0 &&
 	    ikev1_encode(sa, ISAKMP_XCHG_INFO, msgid, &k, &iv, &out) == 0)
 		ike_transmit(sa, &out);
 	buf_free(&out);
 	isb_free(&k);
+}
+
+void ikev1_notify_protected(struct ike_sa *sa, uint16_t type, uint8_t proto,
+			    const uint8_t *spi, uint8_t spi_len)
+{
+	info_send(sa, type, proto, spi, spi_len, false);
+}
+
+/* DELETE for one CHILD_SA (our inbound SPI), which is removed here. */
+static void delete_child(struct ike_sa *sa, struct child_sa *c)
+{
+	uint8_t spi[4];
+	put_u32(spi, c->spi_in);
+	info_send(sa, 0, ISAKMP_PROTO_ESP, spi, 4, true);
+	log_info(LOG_IKE, "%s: sent DELETE for CHILD_SA %s{%u} (SPI %08x)", ike_sa_name(sa),
+		 c->cfg->name, c->uniqueid, c->spi_in);
+	child_detach_and_free(sa, c, false);
+}
+
+void ikev1_delete_all(struct ike_sa *sa)
+{
+	uint8_t cookies[16];
+	while (sa->children)
+		delete_child(sa, sa->children);
+	memcpy(cookies, sa->spi_i, 8);
+	memcpy(cookies + 8, sa->spi_r, 8);
+	info_send(sa, 0, ISAKMP_PROTO_ISAKMP, cookies, 16, true);
+	log_info(LOG_IKE, "%s: sent DELETE for the ISAKMP SA", ike_sa_name(sa));
+	ike_sa_destroy(sa);
 }
 
 void ikev1_established(struct ike_sa *sa)
@@ -218,6 +265,35 @@ void ikev1_established(struct ike_sa *sa)
 }
 
 /* ---- input ---- */
+
+/* DELETE payloads of an authenticated Informational: our CHILD_SAs whose outbound SPI
+ * the peer names, or the ISAKMP SA itself (true then: the SA is gone). */
+static bool deletes_in(struct ike_sa *sa, const struct v1_msg *m)
+{
+	for (size_t i = 0; i < m->pl.n_del; i++) {
+		const struct isakmp_delete *d = &m->pl.del[i];
+		if (d->proto == ISAKMP_PROTO_ISAKMP && d->spi_len == 16) {
+			for (size_t j = 0; j < d->n_spi; j++) {
+				const uint8_t *c = d->spis + j * 16;
+				if (memcmp(c, sa->spi_i, 8) || memcmp(c + 8, sa->spi_r, 8))
+					continue;
+				log_info(LOG_IKE, "%s: received DELETE for the ISAKMP SA", ike_sa_name(sa));
+				ike_sa_destroy(sa);
+				return true;
+			}
+		} else if (d->proto == ISAKMP_PROTO_ESP && d->spi_len == 4) {
+			for (size_t j = 0; j < d->n_spi; j++) {
+				struct child_sa *c = child_sa_find_by_spi(sa, get_u32(d->spis + 4 * j), false);
+				if (!c)
+					continue;
+				log_info(LOG_IKE, "%s: received DELETE for CHILD_SA %s{%u} (SPI %08x)",
+					 ike_sa_name(sa), c->cfg->name, c->uniqueid, c->spi_out);
+				child_detach_and_free(sa, c, false);
+			}
+		}
+	}
+	return false;
+}
 
 /* Informational (RFC 2408 4.8): notifies are logged; before Phase 1 completes they
  * come unprotected and may end a Main Mode we started (a peer that found no
@@ -252,6 +328,8 @@ static void info_in(struct ike_sa *sa, struct v1_msg *m)
 			return;
 		}
 	}
+	if ((m->hdr.flags & ISAKMP_FLAG_E) && deletes_in(sa, m))
+		return;
 	for (size_t i = 0; i < m->pl.n_notify; i++) {
 		uint16_t type = m->pl.notify[i].type;
 		log_err(LOG_IKE, "%s: received %s (%u) notify in %s", tag, ikev1_notify_name(type),

@@ -338,6 +338,40 @@ static void test_retransmit_each_message(void **state)
 	}
 }
 
+/* Terminating the CHILD_SA, then the ISAKMP SA, sends DELETE: the peer removes them
+ * too, and no ESP SA is left installed on either side. */
+static void test_delete(void **state)
+{
+	struct harness h;
+	char err[256];
+	confs("aes128-sha256-modp2048", "aes128-sha256-modp2048", "aes128-sha1", "aes128-sha1",
+	      "s3cret-key");
+	assert_int_equal(h_init(&h, conf_a, conf_b), 0);
+	establish(&h);
+	assert_up(&h);
+	uint32_t in = h_first_sa(&h.a)->children->spi_in, out = h_first_sa(&h.a)->children->spi_out;
+	assert_int_equal(ike_terminate(h.a.core, NULL, 0, "net", 0, h.now, err, sizeof(err)), 0);
+	h_pump(&h);
+	assert_int_equal(h_count_children(&h.a), 0);
+	assert_int_equal(h_count_children(&h.b), 0);
+	assert_null(h_find_sa(&h.a, in));
+	assert_null(h_find_sa(&h.a, out));
+	assert_null(h_find_sa(&h.b, in));
+	assert_null(h_find_sa(&h.b, out));
+	assert_int_equal(h_count_sas(&h.b, IKE_ESTABLISHED), 1);
+	/* A new Quick Mode on the same ISAKMP SA, then the whole SA goes. */
+	assert_int_equal(ike_initiate(h.a.core, "site", "net", h.now, err, sizeof(err)), 0);
+	h_pump(&h);
+	assert_child_pair(&h);
+	assert_int_equal(ike_terminate(h.a.core, "site", 0, NULL, 0, h.now, err, sizeof(err)), 0);
+	h_pump(&h);
+	assert_null(h_first_sa(&h.a));
+	assert_null(h_first_sa(&h.b));
+	assert_int_equal(h.a.updown_down, 3);	/* two CHILD_SAs and the ISAKMP SA */
+	assert_int_equal(h.b.updown_down, 3);
+	h_free(&h);
+}
+
 /* A Quick Mode message before Phase 1 completes, and garbage, are dropped. */
 static void test_quick_before_phase1_dropped(void **state)
 {
@@ -386,6 +420,7 @@ int main(void)
 		cmocka_unit_test(test_esp_proposal_mismatch),
 		cmocka_unit_test(test_retransmit_each_message),
 		cmocka_unit_test(test_quick_before_phase1_dropped),
+		cmocka_unit_test(test_delete),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
