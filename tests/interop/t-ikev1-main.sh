@@ -4,7 +4,8 @@
 # ESP in UDP, so both float to 4500 (NAT-T by RFC 3947 vendor IDs and NAT-D). Checked:
 # strongSwan lists the ISAKMP SA (IKEv1) and the CHILD_SA in UDP, SPIs agree on both ends,
 # pings pass both ways; then with PFS (MODP 2048 in the ESP proposals); then with the
-# roles swapped (strongSwan initiates, tsunagid answers).
+# roles swapped (strongSwan initiates, tsunagid answers). Each ends with tsunagid's
+# terminate: its DELETEs make strongSwan drop the ISAKMP SA and the CHILD_SA.
 . "$(dirname "$0")/lib.sh"
 iop_begin ikev1-main
 iop_require_tsunagid
@@ -48,6 +49,10 @@ run() {
 		iop_fail "$c: tsunagid's log shows no established ISAKMP SA"
 	tsu_alive "$NS_SA" || iop_fail "$c: tsunagid died"
 	iop_note "$c: up with $(tsu_child_spis "$NS_SA")"
+	# DELETE: tsunagid terminates, strongSwan drops both SAs.
+	tsu_ctl "$NS_SA" --terminate --ike s2s >/dev/null 2>&1
+	iop_wait 10 sa_none "$NS_SB" "$NS_SA" ||
+		iop_fail "$c: after tsunagid's terminate: $(swan_ike_count "$NS_SB") SAs at strongSwan, $(tsu_ike_count "$NS_SA") at tsunagid"
 	iop_stop_gateways "$NS_SA" "$NS_SB"
 }
 
