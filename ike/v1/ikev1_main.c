@@ -241,17 +241,29 @@ static struct secret_cfg *find_psk(struct ike_sa *sa, struct identity *peer)
 	return psk;
 }
 
+/* MM3/MM4 are unauthenticated: one without a usable KE and nonce is dropped and the
+ * SA waits for the real one. */
+static bool ke_nonce_ok(struct ike_sa *sa, const struct v1_msg *m)
+{
+	const struct xform *g = proposal_get(&sa->prop, XF_DH);
+	if (m->pl.ke.p && g && m->pl.ke.len == dh_public_len(g->id) && m->pl.nonce.p &&
+	    m->pl.nonce.len >= ISAKMP_MIN_NONCE && m->pl.nonce.len <= ISAKMP_MAX_NONCE)
+		return true;
+	sa->core->st.rx_invalid++;
+	if (ike_log_allowed(sa->core, DROP_MALFORMED))
+		log_info(LOG_IKE, "%s: Main Mode message without a valid KE and nonce in %s, dropped",
+			 tag_of(sa), ikev1_state_name(sa->v1->state));
+	return false;
+}
+
 /* Takes the peer's KE and nonce and derives SKEYID.. with the PSK for its address. */
 static int take_ke_nonce(struct ike_sa *sa, const struct v1_msg *m)
 {
 	struct ikev1_sa *v = sa->v1;
 	const struct xform *e = proposal_get(&sa->prop, XF_ENCR);
 	const struct xform *p = proposal_get(&sa->prop, XF_PRF);
-	if (!m->pl.ke.p || !m->pl.nonce.p || m->pl.nonce.len < ISAKMP_MIN_NONCE ||
-	    m->pl.nonce.len > ISAKMP_MAX_NONCE || !e || !p) {
-		log_err(LOG_IKE, "%s: Main Mode message without valid KE and nonce", tag_of(sa));
+	if (!e || !p)
 		return -1;
-	}
 	struct buf *theirs = sa->initiator ? &v->gxr : &v->gxi;
 	buf_reset(theirs);
 	buf_put(theirs, m->pl.ke.p, m->pl.ke.len);
@@ -365,7 +377,7 @@ static int decrypt_auth(struct ike_sa *sa, struct v1_msg *m)
 	char peer[ADDR_STRLEN];
 	if (ikev1_decrypt(sa, m, &sa->v1->iv) == 0)
 		return 0;
-	if (!sa->v1->psk_warned) {
+	if (!sa->v1->psk_warned && (m->hdr.flags & ISAKMP_FLAG_E)) {
 		sa->v1->psk_warned = true;
 		sa->core->st.auth_failures++;
 		log_err(LOG_IKE, "%s: %s undecryptable, %s unverifiable: probable pre-shared key "
@@ -415,6 +427,8 @@ static void initiator_in(struct ike_sa *sa, struct v1_msg *m)
 		break;
 	}
 	case MM_WAIT_MSG4:
+		if (!ke_nonce_ok(sa, m))
+			return;
 		if (take_ke_nonce(sa, m) < 0) {
 			ike_sa_destroy(sa);
 			return;
@@ -463,6 +477,8 @@ static void responder_in(struct ike_sa *sa, struct v1_msg *m)
 			sa->core->st.rx_invalid++;
 			return;
 		}
+		if (!ke_nonce_ok(sa, m))
+			return;
 		isb_init(&k);
 		if (add_ke_nonce(sa, &k, &v->gxr) < 0 || take_ke_nonce(sa, m) < 0) {
 			isb_free(&k);

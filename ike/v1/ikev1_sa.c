@@ -370,17 +370,17 @@ static void sa_input(struct ike_sa *sa, struct v1_msg *m)
 {
 	uint8_t h[16];
 	raw_hash(m->raw, m->raw_len, h);
-	/* A retransmission of what we last answered gets the same answer; one of
-	 * what we processed without answering (QM3) is dropped. */
-	if (sodium_memcmp(h, sa->v1->last_rx_hash, 16) == 0) {
-		if (sa->have_last_response && sodium_memcmp(h, sa->last_request_hash, 16) == 0) {
-			log_ctl(LOG_IKE, "%s: received retransmit of %s message, retransmitting "
-				"response", ike_sa_name(sa), isakmp_exchange_name(m->hdr.exchange));
-			sa->core->st.retransmits++;
-			ike_transmit(sa, &sa->last_response);
-		}
+	/* A retransmission of what we last answered gets the same answer (whatever
+	 * came in between); a repeat of the last message processed is dropped. */
+	if (sa->have_last_response && sodium_memcmp(h, sa->last_request_hash, 16) == 0) {
+		log_ctl(LOG_IKE, "%s: received retransmit of %s message, retransmitting response",
+			ike_sa_name(sa), isakmp_exchange_name(m->hdr.exchange));
+		sa->core->st.retransmits++;
+		ike_transmit(sa, &sa->last_response);
 		return;
 	}
+	if (sodium_memcmp(h, sa->v1->last_rx_hash, 16) == 0)
+		return;
 	if (sa->v1->natt_peer && !sa->natt && m->local.port == sa->core->t.port_natt &&
 	    addr_equal_ip(&m->remote, &sa->remote)) {
 		/* The initiator floated to the NAT-T port (RFC 3947 4). */
