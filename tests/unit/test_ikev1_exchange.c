@@ -338,6 +338,35 @@ static void test_retransmit_each_message(void **state)
 	}
 }
 
+/* Phase 2 renewal: at rekey_time a new Quick Mode makes a second CHILD_SA (equal keys,
+ * new SPIs); at life_time the old one is deleted on both sides. */
+static void test_child_rekey(void **state)
+{
+	struct harness h;
+	confs("aes128-sha256-modp2048", "aes128-sha256-modp2048", "aes128-sha1", "aes128-sha1",
+	      "s3cret-key");
+	subst(conf_a, sizeof(conf_a), "esp_proposals = aes128-sha1\n",
+	      "esp_proposals = aes128-sha1\n        rekey_time = 60s\n        life_time = 90s\n"
+	      "        rand_time = 0\n");
+	subst(conf_b, sizeof(conf_b), "esp_proposals = aes128-sha1\n",
+	      "esp_proposals = aes128-sha1\n        rekey_time = 600s\n");
+	assert_int_equal(h_init(&h, conf_a, conf_b), 0);
+	establish(&h);
+	assert_up(&h);
+	uint32_t old_in = h_first_sa(&h.a)->children->spi_in;
+	h_advance(&h, 65000);
+	assert_int_equal(h_count_children(&h.a), 2);
+	assert_int_equal(h_count_children(&h.b), 2);
+	assert_int_not_equal(h_first_sa(&h.a)->children->spi_in, old_in);
+	h_advance(&h, 30000);
+	assert_int_equal(h_count_children(&h.a), 1);
+	assert_int_equal(h_count_children(&h.b), 1);
+	assert_null(h_find_sa(&h.a, old_in));
+	assert_null(h_find_sa(&h.b, old_in));
+	assert_child_pair(&h);
+	h_free(&h);
+}
+
 /* Terminating the CHILD_SA, then the ISAKMP SA, sends DELETE: the peer removes them
  * too, and no ESP SA is left installed on either side. */
 static void test_delete(void **state)
@@ -518,6 +547,7 @@ int main(void)
 		cmocka_unit_test(test_retransmit_each_message),
 		cmocka_unit_test(test_quick_before_phase1_dropped),
 		cmocka_unit_test(test_delete),
+		cmocka_unit_test(test_child_rekey),
 		cmocka_unit_test(test_mutated_messages),
 		cmocka_unit_test(test_forged_plain_messages),
 	};
