@@ -138,6 +138,11 @@ void ike_sa_reap(struct ike *core)
 {
 	for (struct ike_sa **pp = &core->sas; *pp;) {
 		struct ike_sa *sa = *pp;
+		for (struct child_sa *c = sa->children, *cn; c; c = cn) {
+			cn = c->next;
+			if (c->reap)
+				child_detach_and_free(sa, c, false);
+		}
 		if (sa->state == IKE_DESTROYING) {
 			*pp = sa->next;
 			ike_sa_free(sa);

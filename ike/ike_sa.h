@@ -71,6 +71,7 @@ struct child_sa {
 	uint32_t collision_child;
 	uint8_t collision_nonce[256];
 	size_t collision_nonce_len;
+	bool reap;			/* deleted (IKEv1): freed by ike_sa_reap() */
 	struct child_sa *next;
 };
 

@@ -91,7 +91,7 @@ void ikev1_run_task(struct ike_sa *sa, const struct task *t)
 	}
 	case TASK_CHILD_DELETE: {
 		struct child_sa *c = child_sa_find_by_id(sa, t->child_id);
-		if (c)
+		if (c && !c->reap)
 			delete_child(sa, c);
 		break;
 	}
@@ -226,22 +226,30 @@ void ikev1_notify_protected(struct ike_sa *sa, uint16_t type, uint8_t proto,
 	info_send(sa, type, proto, spi, spi_len, false);
 }
 
-/* DELETE for one CHILD_SA (our inbound SPI), which is removed here. */
-static void delete_child(struct ike_sa *sa, struct child_sa *c)
+/* DELETE for one CHILD_SA (our inbound SPI). */
+static void send_child_delete(struct ike_sa *sa, struct child_sa *c)
 {
 	uint8_t spi[4];
 	put_u32(spi, c->spi_in);
 	info_send(sa, 0, ISAKMP_PROTO_ESP, spi, 4, true);
 	log_info(LOG_IKE, "%s: sent DELETE for CHILD_SA %s{%u} (SPI %08x)", ike_sa_name(sa),
 		 c->cfg->name, c->uniqueid, c->spi_in);
-	child_detach_and_free(sa, c, false);
+}
+
+/* IKEv1 deletes without an exchange: the child goes at the next reap, since the task
+ * may run while a caller walks the children. */
+static void delete_child(struct ike_sa *sa, struct child_sa *c)
+{
+	send_child_delete(sa, c);
+	c->reap = true;
 }
 
 void ikev1_delete_all(struct ike_sa *sa)
 {
 	uint8_t cookies[16];
-	while (sa->children)
-		delete_child(sa, sa->children);
+	for (struct child_sa *c = sa->children; c; c = c->next)
+		if (!c->reap)
+			send_child_delete(sa, c);
 	memcpy(cookies, sa->spi_i, 8);
 	memcpy(cookies + 8, sa->spi_r, 8);
 	info_send(sa, 0, ISAKMP_PROTO_ISAKMP, cookies, 16, true);
