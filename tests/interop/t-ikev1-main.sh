@@ -40,6 +40,8 @@ run() {
 	s=$(swan_list_sas "$NS_SB")
 	grep -q "IKEv1" <<<"$s" || iop_fail "$c: strongSwan does not list an IKEv1 SA: $(head -2 <<<"$s")"
 	grep -q "TUNNEL-in-UDP" <<<"$s" || iop_fail "$c: strongSwan's CHILD_SA is not in UDP"
+	tsu_list_sas "$NS_SA" | grep -q "IKEv1" ||
+		iop_fail "$c: tsunagictl does not show an IKEv1 SA: $(tsu_list_sas "$NS_SA" | head -2)"
 	tsu_ensure_route "$NS_SA" "$TSU_TUN_A" $NET_B || iop_fail "$c: tsunagid created no TUN device"
 	iop_ping "$NS_HA" $HOST_B 5 || iop_fail "$c: host-a cannot ping host-b"
 	iop_ping "$NS_HB" $HOST_A 3 || iop_fail "$c: host-b cannot ping host-a"
