@@ -5,7 +5,9 @@
 # strongSwan lists the ISAKMP SA (IKEv1) and the CHILD_SA in UDP, SPIs agree on both ends,
 # pings pass both ways; then with PFS (MODP 2048 in the ESP proposals); then with the
 # roles swapped (strongSwan initiates, tsunagid answers). Each ends with tsunagid's
-# terminate: its DELETEs make strongSwan drop the ISAKMP SA and the CHILD_SA.
+# terminate: its DELETEs make strongSwan drop the ISAKMP SA and the CHILD_SA. Last, a
+# PSK mismatch with strongSwan initiating: tsunagid logs "probable pre-shared key
+# mismatch with" strongSwan's address.
 . "$(dirname "$0")/lib.sh"
 iop_begin ikev1-main
 iop_require_tsunagid
@@ -61,4 +63,23 @@ run() {
 run no-pfs aes128-sha256
 run pfs aes128-sha256-modp2048
 run responder aes128-sha256 responder
+
+# PSK mismatch, strongSwan initiating: tsunagid cannot decrypt MM5 and names the cause.
+swan_prepare "$NS_SB"
+swan_fast_retransmit "$NS_SB"
+s2s_conf "$(swan_dir "$NS_SB")/swanctl.conf" b IKE_PROPOSALS=aes256-sha256-modp2048 \
+	REMOTE_ADDRS=$SITE_A_OUT PSK=not-the-same-key-0123456789
+v1 "$(swan_dir "$NS_SB")/swanctl.conf"
+swan_start "$NS_SB"; swan_load "$NS_SB"
+tsu_conf "$NS_SA" a START_ACTION=none IKE_PROPOSALS=aes256-sha256-modp2048
+v1 "$(tsu_dir "$NS_SA")/tsunagi.conf"
+tsu_fast_conf "$NS_SA"
+tsu_start "$NS_SA"
+swan_initiate "$NS_SB" net
+iop_wait 15 tsu_log_has "$NS_SA" "probable pre-shared key mismatch with $SITE_B_OUT" ||
+	iop_fail "psk-mismatch: tsunagid's log does not name a probable PSK mismatch with $SITE_B_OUT"
+[ "$(tsu_ike_count "$NS_SA")" = 0 ] || [ "$(tsu_child_count "$NS_SA")" = 0 ] ||
+	iop_fail "psk-mismatch: tsunagid has a CHILD_SA"
+tsu_alive "$NS_SA" || iop_fail "psk-mismatch: tsunagid died"
+iop_stop_gateways "$NS_SA" "$NS_SB"
 iop_pass
