@@ -257,6 +257,19 @@ void ikev1_delete_all(struct ike_sa *sa)
 	ike_sa_destroy(sa);
 }
 
+void ikev1_gave_up(const struct ike_sa *sa)
+{
+	char tag[128];
+	enum ikev1_state st = sa->v1->state;
+	/* A responder that rejects our proposals may stay silent (or its notify got
+	 * lost): in MM_WAIT_MSG2 both look the same. */
+	log_err(LOG_IKE, "%s: %s in %s: giving up after %u retransmits",
+		ike_sa_tag(sa, tag, sizeof(tag)),
+		st == MM_WAIT_MSG2 ? "peer not responding or proposal rejected" :
+		st == MM_WAIT_MSG6 ? "no valid MM6 (peer not responding, or PSK mismatch)" :
+				     "peer not responding", ikev1_state_name(st), sa->req.tries);
+}
+
 void ikev1_established(struct ike_sa *sa)
 {
 	struct ike *core = sa->core;

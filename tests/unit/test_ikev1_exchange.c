@@ -367,6 +367,38 @@ static void test_child_rekey(void **state)
 	h_free(&h);
 }
 
+/* No answer to MM1: the log names both likely causes and the state. */
+static void test_no_answer_logged(void **state)
+{
+	struct harness h;
+	struct log_count lc;
+	confs("aes128-sha256-modp2048", "aes128-sha256-modp2048", "aes128-sha1", "aes128-sha1",
+	      "s3cret-key");
+	assert_int_equal(h_init(&h, conf_a, conf_b), 0);
+	h.b.drop_out = true;
+	log_capture_start(&lc, "giving up");
+	establish(&h);
+	h_advance(&h, 120000);
+	log_capture_stop(&lc);
+	assert_null(h_first_sa(&h.a));
+	assert_non_null(strstr(lc.first, "peer not responding or proposal rejected in "
+				"MM_WAIT_MSG2: giving up after"));
+	h_free(&h);
+}
+
+/* A `version = 0` connection (any) answers IKEv1. */
+static void test_version_any_responds(void **state)
+{
+	struct harness h;
+	confs("aes128-sha256-modp2048", "aes128-sha256-modp2048", "aes128-sha1", "aes128-sha1",
+	      "s3cret-key");
+	subst(conf_b, sizeof(conf_b), "version = 1\n", "version = 0\n");
+	assert_int_equal(h_init(&h, conf_a, conf_b), 0);
+	establish(&h);
+	assert_up(&h);
+	h_free(&h);
+}
+
 /* Terminating the CHILD_SA, then the ISAKMP SA, sends DELETE: the peer removes them
  * too, and no ESP SA is left installed on either side. */
 static void test_delete(void **state)
@@ -547,6 +579,8 @@ int main(void)
 		cmocka_unit_test(test_retransmit_each_message),
 		cmocka_unit_test(test_quick_before_phase1_dropped),
 		cmocka_unit_test(test_delete),
+		cmocka_unit_test(test_no_answer_logged),
+		cmocka_unit_test(test_version_any_responds),
 		cmocka_unit_test(test_child_rekey),
 		cmocka_unit_test(test_mutated_messages),
 		cmocka_unit_test(test_forged_plain_messages),
