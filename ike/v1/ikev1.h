@@ -50,6 +50,10 @@ struct ikev1_sa {
 	bool psk_warned;
 	bool natt_peer;			/* both sent the RFC 3947 vendor ID */		/* "probable pre-shared key mismatch" said */
 	struct ikev1_qm qm;
+	/* Message IDs of Quick Modes begun by the peer: a replayed QM1 (its HASH(1) still
+	 * valid) must not start another exchange (RFC 2408 3.1: IDs are unique). */
+	uint32_t seen_msgid[16];
+	unsigned n_seen;
 };
 
 /* A received message, decrypted once its SA and IV are known. */

@@ -334,6 +334,15 @@ static struct child_sa *choose(struct ike_sa *sa, const struct v1_msg *m,
 	return NULL;
 }
 
+static bool msgid_seen(const struct ikev1_sa *v, uint32_t msgid)
+{
+	size_t n = sizeof(v->seen_msgid) / sizeof(v->seen_msgid[0]);
+	for (size_t i = 0; i < n && i < v->n_seen; i++)
+		if (v->seen_msgid[i] == msgid)
+			return true;
+	return false;
+}
+
 static void qm1_in(struct ike_sa *sa, struct v1_msg *m)
 {
 	struct ikev1_sa *v = sa->v1;
@@ -353,6 +362,15 @@ static void qm1_in(struct ike_sa *sa, struct v1_msg *m)
 		log_err(LOG_IKE, "%s: Quick Mode HASH(1) invalid, dropped", tag_of(sa));
 		return;
 	}
+	if (msgid_seen(v, m->hdr.msgid)) {
+		sa->core->st.rx_invalid++;
+		if (ike_log_allowed(sa->core, DROP_WINDOW))
+			log_info(LOG_IKE, "%s: Quick Mode %08x replayed, dropped", tag_of(sa),
+				 m->hdr.msgid);
+		return;
+	}
+	v->seen_msgid[v->n_seen++ % (sizeof(v->seen_msgid) / sizeof(v->seen_msgid[0]))] =
+		m->hdr.msgid;
 	if (!m->pl.has_sa || !valid_nonce(m)) {
 		ikev1_notify_protected(sa, ISAKMP_N_PAYLOAD_MALFORMED, ISAKMP_PROTO_ISAKMP, NULL, 0);
 		return;

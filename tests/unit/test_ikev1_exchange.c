@@ -367,6 +367,50 @@ static void test_child_rekey(void **state)
 	h_free(&h);
 }
 
+/* Delivers the first message on the wire, as it is or replaced by data[0..len). */
+static void deliver_first(struct harness *h, const uint8_t *data, size_t len)
+{
+	struct h_wire_msg w = h->wire[0];
+	memmove(h->wire, h->wire + 1, (h->n_wire - 1) * sizeof(h->wire[0]));
+	h->n_wire--;
+	ike_input(w.to->core, &w.local, &w.remote, data ? data : w.data, data ? len : w.len,
+		  h->now);
+}
+
+/* A captured QM1 replayed later (its HASH(1) is valid) starts nothing: no new child,
+ * nothing sent, the ISAKMP SA stays. */
+static void test_quick_replay_dropped(void **state)
+{
+	struct harness h;
+	char err[256];
+	uint8_t qm1[4096];
+	confs("aes128-sha256-modp2048", "aes128-sha256-modp2048", "aes128-sha1", "aes128-sha1",
+	      "s3cret-key");
+	assert_int_equal(h_init(&h, conf_a, conf_b), 0);
+	assert_int_equal(ike_initiate(h.a.core, "site", "net", h.now, err, sizeof(err)), 0);
+	for (int i = 0; i < 6; i++)
+		deliver_first(&h, NULL, 0);	/* MM1..MM6 */
+	assert_int_equal(h.n_wire, 1);		/* QM1 */
+	size_t len = h.wire[0].len;
+	struct addr at_b = h.wire[0].local, from_a = h.wire[0].remote;
+	memcpy(qm1, h.wire[0].data, len);
+	h_pump(&h);
+	assert_up(&h);
+	/* A second Quick Mode, so that b's cached answer is not for the captured QM1. */
+	assert_int_equal(ike_initiate(h.a.core, "site", "net", h.now, err, sizeof(err)), 0);
+	h_pump(&h);
+	assert_int_equal(h_count_children(&h.b), 2);
+	int sent = h.b.sent;
+	ike_input(h.b.core, &at_b, &from_a, qm1, len, h.now);
+	h_pump(&h);
+	assert_int_equal(h.b.sent, sent);
+	h_advance(&h, 120000);
+	assert_int_equal(h.b.sent, sent);
+	assert_int_equal(h_count_children(&h.b), 2);
+	assert_int_equal(h_count_sas(&h.b, IKE_ESTABLISHED), 1);
+	h_free(&h);
+}
+
 /* No answer to MM1: the log names both likely causes and the state. */
 static void test_no_answer_logged(void **state)
 {
@@ -467,15 +511,6 @@ static void test_quick_before_phase1_dropped(void **state)
 	h_free(&h);
 }
 
-/* Delivers the first message on the wire, as it is or replaced by data[0..len). */
-static void deliver_first(struct harness *h, const uint8_t *data, size_t len)
-{
-	struct h_wire_msg w = h->wire[0];
-	memmove(h->wire, h->wire + 1, (h->n_wire - 1) * sizeof(h->wire[0]));
-	h->n_wire--;
-	ike_input(w.to->core, &w.local, &w.remote, data ? data : w.data, data ? len : w.len,
-		  h->now);
-}
 
 /* Each of the nine messages replaced once by a truncated or corrupted copy (the real
  * one lost): nothing crashes or leaks (run it under ASan), retransmissions recover or
@@ -580,6 +615,7 @@ int main(void)
 		cmocka_unit_test(test_quick_before_phase1_dropped),
 		cmocka_unit_test(test_delete),
 		cmocka_unit_test(test_no_answer_logged),
+		cmocka_unit_test(test_quick_replay_dropped),
 		cmocka_unit_test(test_version_any_responds),
 		cmocka_unit_test(test_child_rekey),
 		cmocka_unit_test(test_mutated_messages),
