@@ -122,7 +122,7 @@ void views_ike(struct daemon *d, const struct ike_sa *sa, struct ike_view_storag
 	const struct xform *g = proposal_get(&sa->prop, XF_DH);
 	v->name = ike_sa_name(sa);
 	v->uniqueid = sa->uniqueid;
-	v->version = 2;
+	v->version = sa->v1 ? 1 : 2;
 	v->state = ike_state_name(sa->state);
 	v->local = sa->local;
 	v->remote = sa->remote;
@@ -135,7 +135,7 @@ void views_ike(struct daemon *d, const struct ike_sa *sa, struct ike_view_storag
 	v->nat_remote = sa->nat_there;
 	v->nat_fake = sa->conn && sa->conn->cfg->encap;
 	v->nat_any = sa->nat_here || sa->nat_there;
-	if (sa->have_keys && e) {
+	if ((sa->have_keys || (sa->v1 && sa->state == IKE_ESTABLISHED)) && e) {
 		v->encr_alg = encr_name(e->id);
 		v->encr_keysize = e->keylen;
 		v->integ_alg = i && i->id != INTEG_NONE ? integ_name(i->id) : NULL;

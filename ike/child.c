@@ -364,6 +364,28 @@ static int install_one(struct ike_sa *sa, struct pfkey_sa *p, uint8_t type)
 	return rc ? -1 : 0;
 }
 
+int child_install_keys(struct ike_sa *sa, struct child_sa *c, const uint8_t *ek_out,
+		       const uint8_t *ak_out, const uint8_t *ek_in, const uint8_t *ak_in,
+		       size_t ek, size_t ak)
+{
+	c->sa_in = calloc(1, sizeof(*c->sa_in));
+	c->sa_out = calloc(1, sizeof(*c->sa_out));
+	if (!c->sa_in || !c->sa_out)
+		return -1;
+	fill_sa(sa, c, c->sa_out, false, ek_out, ek, ak_out, ak);
+	fill_sa(sa, c, c->sa_in, true, ek_in, ek, ak_in, ak);
+	c->encap = sa->natt;
+	if (install_one(sa, c->sa_in, SADB_UPDATE) < 0)
+		return -1;
+	c->out_pending = c->defer_out;
+	if (!c->out_pending && install_one(sa, c->sa_out, SADB_ADD) < 0)
+		return -1;
+	child_policies(sa, c, true);
+	c->state = CHILD_INSTALLED;
+	c->installed_at = sa->core->now;
+	return 0;
+}
+
 int child_install(struct ike_sa *sa, struct child_sa *c, const uint8_t *gir, size_t gir_len,
 		  const uint8_t *ni, size_t ni_len, const uint8_t *nr, size_t nr_len)
 {
@@ -382,24 +404,10 @@ int child_install(struct ike_sa *sa, struct child_sa *c, const uint8_t *gir, siz
 	if (child_derive_keys(p->id, sa->keys.sk_d, sa->keys.prf_len, gir, gir_len, ni, ni_len,
 			      nr, nr_len, ek, ak, enc_i, auth_i, enc_r, auth_r) < 0)
 		goto out;
-	c->sa_in = calloc(1, sizeof(*c->sa_in));
-	c->sa_out = calloc(1, sizeof(*c->sa_out));
-	if (!c->sa_in || !c->sa_out)
-		goto out;
 	/* Keys of the exchange's initiator protect what it sends (RFC 7296 2.17). */
 	bool i_sends = c->initiator;
-	fill_sa(sa, c, c->sa_out, false, i_sends ? enc_i : enc_r, ek, i_sends ? auth_i : auth_r, ak);
-	fill_sa(sa, c, c->sa_in, true, i_sends ? enc_r : enc_i, ek, i_sends ? auth_r : auth_i, ak);
-	c->encap = sa->natt;
-	if (install_one(sa, c->sa_in, SADB_UPDATE) < 0)
-		goto out;
-	c->out_pending = c->defer_out;
-	if (!c->out_pending && install_one(sa, c->sa_out, SADB_ADD) < 0)
-		goto out;
-	child_policies(sa, c, true);
-	c->state = CHILD_INSTALLED;
-	c->installed_at = sa->core->now;
-	rc = 0;
+	rc = child_install_keys(sa, c, i_sends ? enc_i : enc_r, i_sends ? auth_i : auth_r,
+				i_sends ? enc_r : enc_i, i_sends ? auth_r : auth_i, ek, ak);
 out:
 	wipe(enc_i, sizeof(enc_i));
 	wipe(enc_r, sizeof(enc_r));

@@ -127,6 +127,7 @@ static void ike_sa_free(struct ike_sa *sa)
 	buf_free(&sa->init_r);
 	buf_free(&sa->cookie);
 	buf_free(&sa->last_response);
+	ikev1_sa_free(sa->v1);
 	if (sa->conn)
 		conn_put(sa->core, sa->conn);
 	wipe(sa, sizeof(*sa));
@@ -137,6 +138,11 @@ void ike_sa_reap(struct ike *core)
 {
 	for (struct ike_sa **pp = &core->sas; *pp;) {
 		struct ike_sa *sa = *pp;
+		for (struct child_sa *c = sa->children, *cn; c; c = cn) {
+			cn = c->next;
+			if (c->reap)
+				child_detach_and_free(sa, c, false);
+		}
 		if (sa->state == IKE_DESTROYING) {
 			*pp = sa->next;
 			ike_sa_free(sa);
@@ -195,6 +201,11 @@ struct ike_sa *ike_sa_by_id(struct ike *core, uint32_t uniqueid)
 		if (sa->uniqueid == uniqueid && sa->state != IKE_DESTROYING)
 			return sa;
 	return NULL;
+}
+
+bool ike_sa_is_v1(const struct ike_sa *sa)
+{
+	return sa->v1 || (sa->conn && sa->conn->cfg->version == 1);
 }
 
 /* Tasks about CHILD_SAs travel with them (a rekeyed IKE SA runs no more tasks). */
@@ -316,6 +327,11 @@ void ike_sa_run_tasks(struct ike_sa *sa)
 			return;
 		struct task *t = sa->tasks;
 		sa->tasks = t->next;
+		if (ike_sa_is_v1(sa)) {
+			ikev1_run_task(sa, t);
+			free(t);
+			continue;
+		}
 		switch (t->kind) {
 		case TASK_IKE_INIT:
 			sa->initial_child = t->child_cfg;
@@ -437,6 +453,10 @@ void ike_free(struct ike *core, ms_t now)
 		return;
 	core->now = now;
 	for (struct ike_sa *sa = core->sas; sa; sa = sa->next) {
+		if (sa->v1 && sa->state == IKE_ESTABLISHED) {
+			ikev1_delete_all(sa);
+			continue;
+		}
 		if (sa->state == IKE_ESTABLISHED && sa->req.kind == TASK_NONE) {
 			/* Best effort: tell the peer, don't wait for the answer. */
 			struct ikev2_builder k;

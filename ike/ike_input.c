@@ -263,6 +263,11 @@ void ike_input(struct ike *core, const struct addr *local, const struct addr *re
 	m.raw_len = len;
 	m.local = *local;
 	m.remote = *remote;
+	if (len > 17 && msg[17] >> 4 == 1) {
+		/* ISAKMP: major version 1 (RFC 2408 3.1). */
+		ikev1_input(core, local, remote, msg, len);
+		goto out;
+	}
 	if (ikev2_parse_header(msg, len, &m.hdr, &err) < 0 ||
 	    ikev2_parse_payloads(m.hdr.next_payload, msg + IKEV2_HDR_LEN, len - IKEV2_HDR_LEN,
 				 IKEV2_HDR_LEN, &m.pl, &unsupported, &err) < 0) {

@@ -85,6 +85,21 @@ uint32_t ike_alloc_reqid(struct ike *core, const struct child_cfg *cc);
 /* The IKE SA's peer, connection and state for log lines: "site[3] 198.51.100.2". */
 const char *ike_sa_tag(const struct ike_sa *sa, char *out, size_t outlen);
 
+/* ike/v1/ikev1_sa.c: the IKEv1 side the core calls */
+struct ikev1_sa;
+/* A datagram whose header says major version 1. */
+void ikev1_input(struct ike *core, const struct addr *local, const struct addr *remote,
+		 const uint8_t *msg, size_t len);
+void ikev1_sa_free(struct ikev1_sa *v);
+/* Logs why an IKEv1 SA's retransmissions went unanswered (its state says). */
+void ikev1_gave_up(const struct ike_sa *sa);
+/* Sends DELETE for every CHILD_SA and the ISAKMP SA, and destroys them. */
+void ikev1_delete_all(struct ike_sa *sa);
+/* Runs one queued task of an IKEv1 SA (the core's queue is shared). */
+void ikev1_run_task(struct ike_sa *sa, const struct task *t);
+/* Does this SA speak IKEv1 (or will it, for a task about to start)? */
+bool ike_sa_is_v1(const struct ike_sa *sa);
+
 /* identity.c */
 int identity_from_string(const char *s, struct identity *id);
 void identity_from_addr(const struct addr *a, struct identity *id);
@@ -93,7 +108,10 @@ bool identity_equal(const struct identity *a, const struct identity *b);
 /* Does a configured id string ("%any", NULL, or an identity) accept this one? */
 bool identity_matches_cfg(const char *cfg_id, const struct identity *id);
 
-/* ikev2_init.c */
+/* ikev2_init.c; the first three are shared with IKEv1 */
+size_t conn_proposals(const struct conn_cfg *cfg, struct proposal *out, size_t max);
+bool addr_cfg_matches(char **list, size_t n, const struct addr *a);
+int resolve_endpoints(struct ike_sa *sa);
 void ikev2_init_start(struct ike_sa *sa);
 void ikev2_init_request_in(struct ike *core, struct msg_in *m);
 void ikev2_init_response_in(struct ike_sa *sa, struct msg_in *m);
@@ -141,6 +159,10 @@ void child_sa_free(struct child_sa *c);
 uint32_t child_alloc_spi(struct ike_sa *sa, struct child_sa *c);
 int child_install(struct ike_sa *sa, struct child_sa *c, const uint8_t *gir, size_t gir_len,
 		  const uint8_t *ni, size_t ni_len, const uint8_t *nr, size_t nr_len);
+/* Installs the child's SAs with keys given per direction (IKEv1 derives them itself). */
+int child_install_keys(struct ike_sa *sa, struct child_sa *c, const uint8_t *ek_out,
+		       const uint8_t *ak_out, const uint8_t *ek_in, const uint8_t *ak_in,
+		       size_t ek, size_t ak);
 void child_uninstall(struct ike_sa *sa, struct child_sa *c, bool keep_policies);
 void child_policies(struct ike_sa *sa, struct child_sa *c, bool add);
 void child_attach(struct ike_sa *sa, struct child_sa *c);

@@ -71,6 +71,7 @@ struct child_sa {
 	uint32_t collision_child;
 	uint8_t collision_nonce[256];
 	size_t collision_nonce_len;
+	bool reap;			/* deleted (IKEv1): freed by ike_sa_reap() */
 	struct child_sa *next;
 };
 
@@ -148,6 +149,9 @@ struct ike_sa {
 	ms_t gone_at;			/* a superseded SA is dropped by then at the latest */
 	uint8_t collision_nonce[256];
 	size_t collision_nonce_len;
+	/* An ISAKMP SA (IKEv1): its own exchange state and keys (ike/v1/ikev1.h); the
+	 * table, endpoints, identities, children and timers above are shared. */
+	struct ikev1_sa *v1;
 	struct ike_sa *next;
 };
 

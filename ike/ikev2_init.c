@@ -9,7 +9,7 @@
 
 #define MAX_CONN_PROPOSALS 16
 
-static size_t conn_proposals(const struct conn_cfg *cfg, struct proposal *out, size_t max)
+size_t conn_proposals(const struct conn_cfg *cfg, struct proposal *out, size_t max)
 {
 	size_t n = 0;
 	char err[256];
@@ -23,7 +23,7 @@ static size_t conn_proposals(const struct conn_cfg *cfg, struct proposal *out, s
 	return n;
 }
 
-static bool addr_cfg_matches(char **list, size_t n, const struct addr *a)
+bool addr_cfg_matches(char **list, size_t n, const struct addr *a)
 {
 	if (n == 0)
 		return true;
@@ -90,7 +90,7 @@ int ikev2_natd_check(struct ike_sa *sa, const struct msg_in *m, bool *nat_here, 
 	return 0;
 }
 
-static int resolve_endpoints(struct ike_sa *sa)
+int resolve_endpoints(struct ike_sa *sa)
 {
 	struct ike *core = sa->core;
 	const struct conn_cfg *cfg = sa->conn->cfg;

@@ -167,6 +167,22 @@ static int iv_hash(const struct isakmp_keys *k, const uint8_t *a, size_t a_len,
 	return rc;
 }
 
+size_t isakmp_natd_hash(uint16_t prf, const uint8_t cky_i[8], const uint8_t cky_r[8],
+			const struct addr *a, uint8_t *out)
+{
+	uint8_t in[8 + 8 + 16 + 2];
+	size_t alen = addr_len(a);
+	unsigned int len = 0;
+	const EVP_MD *md = prf_md(prf);
+	memcpy(in, cky_i, 8);
+	memcpy(in + 8, cky_r, 8);
+	memcpy(in + 16, a->u.b, alen);
+	put_u16(in + 16 + alen, a->port);
+	if (!md || !EVP_Digest(in, 16 + alen + 2, out, &len, md, NULL))
+		return 0;
+	return len;
+}
+
 int isakmp_iv_phase1(const struct isakmp_keys *k, const uint8_t *gxi, size_t gxi_len,
 		     const uint8_t *gxr, size_t gxr_len, struct isakmp_iv *iv)
 {

@@ -12,6 +12,7 @@
 #include <stdint.h>
 
 #include "ike/ike_crypto.h"
+#include "lib/addr.h"
 #include "lib/buf.h"
 
 #define ISAKMP_MAX_BLOCK 16
@@ -65,6 +66,11 @@ int isakmp_hash_auth(const struct isakmp_keys *k, bool initiator,
 		     const uint8_t cky_i[8], const uint8_t cky_r[8],
 		     const uint8_t *sa_b, size_t sa_len, const uint8_t *id_b, size_t id_len,
 		     uint8_t *out);
+
+/* NAT-D (RFC 3947 3.2): HASH(CKY-I | CKY-R | IP | Port) with the Phase 1 hash (not
+ * HMAC). out holds EVP_MAX_MD_SIZE (64); returns the length, 0 on failure. */
+size_t isakmp_natd_hash(uint16_t prf, const uint8_t cky_i[8], const uint8_t cky_r[8],
+			const struct addr *a, uint8_t *out);
 
 /* Phase 1 IV = hash(g^xi | g^xr), truncated to the block size (hash, not HMAC). */
 int isakmp_iv_phase1(const struct isakmp_keys *k, const uint8_t *gxi, size_t gxi_len,

@@ -15,7 +15,7 @@ static void h_send(void *arg, const struct addr *local, const struct addr *remot
 {
 	struct h_peer *p = arg;
 	p->sent++;
-	if (p->drop_out)
+	if (p->drop_out || (p->drop_at && p->sent == p->drop_at))
 		return;
 	if (p->drop_next > 0) {
 		p->drop_next--;

@@ -36,6 +36,7 @@ struct h_peer {
 	struct esp_engine *engine;		/* h_use_engine(): a real one behind PF_KEY */
 	bool drop_out;				/* drop everything this peer sends */
 	int drop_next;				/* drop the next N messages it sends */
+	int drop_at;				/* drop its message number N (1-based) */
 };
 
 struct harness {

@@ -1,0 +1,520 @@
+/* Main Mode with pre-shared keys (RFC 2409 5, 5.4): six messages.
+ *   MM1 I->R  SA                 MM2 R->I  SA (the chosen transform)
+ *   MM3 I->R  KE, Ni             MM4 R->I  KE, Nr
+ *   MM5 I->R  *IDii, HASH_I      MM6 R->I  *IDir, HASH_R      (* encrypted)
+ * The PSK is found by the peer's address: its identity arrives only encrypted with
+ * keys that already depend on the PSK. */
+#include <stdio.h>
+#include <string.h>
+
+#include <sodium.h>
+
+#include "ike/v1/ikev1.h"
+#include "lib/wipe.h"
+
+static const char *tag_of(const struct ike_sa *sa)
+{
+	static char tag[128];
+	return ike_sa_tag(sa, tag, sizeof(tag));
+}
+
+/* MD5("RFC 3947"): NAT traversal as the RFC has it. */
+static const uint8_t vid_rfc3947[16] = {
+	0x4a, 0x13, 0x1c, 0x81, 0x07, 0x03, 0x58, 0x45,
+	0x5c, 0x57, 0x28, 0xf2, 0x0e, 0x95, 0x45, 0x2f,
+};
+
+static bool has_vid(const struct isakmp_payloads *pl, const uint8_t *vid, size_t len)
+{
+	for (size_t i = 0; i < pl->n_vendor; i++)
+		if (pl->vendor[i].len == len && memcmp(pl->vendor[i].p, vid, len) == 0)
+			return true;
+	return false;
+}
+
+/* NAT-D (RFC 3947 3.2) in MM3/MM4: the peer's address as we send to it, then ours
+ * (encap = yes: one that cannot match, so both sides see a NAT and float). */
+static void add_natd(struct ike_sa *sa, struct isakmp_builder *k)
+{
+	uint8_t h[64];
+	uint16_t prf = proposal_get(&sa->prop, XF_PRF)->id;
+	size_t n = isakmp_natd_hash(prf, sa->spi_i, sa->spi_r, &sa->remote, h);
+	isb_natd(k, ISAKMP_PL_NAT_D, h, n);
+	n = isakmp_natd_hash(prf, sa->spi_i, sa->spi_r, &sa->local, h);
+	if (sa->conn->cfg->encap)
+		crypto_random(h, n);
+	isb_natd(k, ISAKMP_PL_NAT_D, h, n);
+}
+
+static void check_natd(struct ike_sa *sa, const struct v1_msg *m)
+{
+	uint8_t h[64];
+	uint16_t prf = proposal_get(&sa->prop, XF_PRF)->id;
+	const struct isakmp_payloads *pl = &m->pl;
+	if (pl->n_natd < 2)
+		return;
+	size_t n = isakmp_natd_hash(prf, sa->spi_i, sa->spi_r, &m->local, h);
+	sa->nat_here = !(pl->natd[0].len == n && memcmp(pl->natd[0].p, h, n) == 0);
+	n = isakmp_natd_hash(prf, sa->spi_i, sa->spi_r, &m->remote, h);
+	sa->nat_there = true;
+	for (size_t i = 1; i < pl->n_natd; i++)
+		if (pl->natd[i].len == n && memcmp(pl->natd[i].p, h, n) == 0)
+			sa->nat_there = false;
+	if (sa->nat_here || sa->nat_there)
+		log_info(LOG_IKE, "%s: NAT detected (%s%s)", tag_of(sa), sa->nat_here ? "local" : "",
+			 sa->nat_there ? (sa->nat_here ? ", remote" : "remote") : "");
+}
+
+static void params_for(const struct conn_cfg *cfg, struct isakmp_sa_params *par)
+{
+	memset(par, 0, sizeof(*par));
+	par->auth_method = ISAKMP_AUTH_PSK;
+	uint64_t life = cfg->rekey_time + (cfg->over_time ? cfg->over_time : cfg->rekey_time / 10);
+	par->life_seconds = life > UINT32_MAX ? UINT32_MAX : (uint32_t)life;
+}
+
+/* Sends a built Main Mode message: as a request (initiator) or as the cached answer
+ * to m (responder). */
+static void mm_send(struct ike_sa *sa, struct isakmp_builder *k, bool encrypt,
+		    const struct v1_msg *m)
+{
+	struct buf out;
+	buf_init(&out);
+	if (ikev1_encode(sa, ISAKMP_XCHG_MM, 0, k, encrypt ? &sa->v1->iv : NULL, &out) < 0)
+		log_err(LOG_IKE, "%s: encoding a Main Mode message failed", tag_of(sa));
+	else if (m)
+		ikev1_send_response(sa, m, &out);
+	else
+		ikev1_send_request(sa, TASK_IKE_INIT, 0, &out);
+	buf_free(&out);
+	isb_free(k);
+}
+
+void ikev1_main_start(struct ike_sa *sa)
+{
+	struct ikev1_sa *v = sa->v1 ? sa->v1 : ikev1_sa_new(sa);
+	struct isakmp_builder k;
+	struct isakmp_sa_params par;
+	if (!v || (sa->local.family == 0 && resolve_endpoints(sa) < 0)) {
+		ike_sa_destroy(sa);
+		return;
+	}
+	v->n_offered = conn_proposals(sa->conn->cfg, v->offered, V1_MAX_OFFERED);
+	params_for(sa->conn->cfg, &par);
+	isb_init(&k);
+	if (v->n_offered == 0 || isakmp_sa_build_p1(&k, v->offered, v->n_offered, &par) < 0) {
+		log_err(LOG_IKE, "%s: no IKE proposal expressible in IKEv1 configured", tag_of(sa));
+		isb_free(&k);
+		ike_sa_destroy(sa);
+		return;
+	}
+	/* SAi_b: the SA payload without its generic header, for HASH_I/HASH_R. */
+	buf_reset(&v->sai_b);
+	buf_put(&v->sai_b, k.b.data + 4, k.b.len - 4);
+	isb_vendor(&k, vid_rfc3947, sizeof(vid_rfc3947));
+	v->state = MM_WAIT_MSG2;
+	ike_sa_set_state(sa, IKE_CONNECTING);
+	log_info(LOG_IKE, "initiating IKEv1 Main Mode %s", tag_of(sa));
+	mm_send(sa, &k, false, NULL);
+}
+
+/* ---- responder: MM1 ---- */
+
+static bool conn_admits(const struct conn *c, const struct v1_msg *m)
+{
+	const struct conn_cfg *cfg = c->cfg;
+	return !c->retired && cfg->version != 2 &&
+	       addr_cfg_matches(cfg->local_addrs, cfg->n_local_addrs, &m->local) &&
+	       addr_cfg_matches(cfg->remote_addrs, cfg->n_remote_addrs, &m->remote);
+}
+
+static struct conn *select_conn(struct ike *core, const struct v1_msg *m,
+				struct isakmp_choice *ch, char *why, size_t whylen)
+{
+	snprintf(why, whylen, "no IKEv1 connection admits these addresses");
+	for (struct conn *c = core->conns; c; c = c->next) {
+		struct proposal mine[V1_MAX_OFFERED];
+		if (!conn_admits(c, m))
+			continue;
+		size_t n = conn_proposals(c->cfg, mine, V1_MAX_OFFERED);
+		if (isakmp_sa_select(&m->pl, mine, n, ch, why, whylen))
+			return c;
+	}
+	return NULL;
+}
+
+void ikev1_main_request_in(struct ike *core, struct v1_msg *m)
+{
+	const char *err = NULL;
+	char from[ADDR_STRLEN], why[512];
+	struct isakmp_choice ch;
+	addr_fmt(&m->remote, from, sizeof(from));
+	if (isakmp_parse_payloads(m->hdr.next_payload, m->raw + ISAKMP_HDR_LEN,
+				  m->raw_len - ISAKMP_HDR_LEN, 0, &m->pl, &err) < 0 ||
+	    !m->pl.has_sa) {
+		core->st.rx_invalid++;
+		if (ike_log_allowed(core, DROP_MALFORMED))
+			log_info(LOG_NET, "invalid Main Mode request from %s dropped: %s", from,
+				 err ? err : "no SA payload");
+		return;
+	}
+	struct conn *c = select_conn(core, m, &ch, why, sizeof(why));
+	if (!c) {
+		core->st.init_refused++;
+		if (ike_log_allowed(core, DROP_INIT_REFUSED))
+			log_err(LOG_IKE, "IKEv1 Main Mode from %s: no acceptable proposal (%s); "
+				"sending NO_PROPOSAL_CHOSEN", from, why);
+		static const uint8_t zero[8];
+		ikev1_notify_plain(core, m, zero, ISAKMP_N_NO_PROPOSAL_CHOSEN);
+		return;
+	}
+	struct ike_sa *sa = ike_sa_new(core, c, false);
+	if (!sa)
+		return;
+	struct ikev1_sa *v = ikev1_sa_new(sa);
+	if (!v) {
+		ike_sa_destroy(sa);
+		return;
+	}
+	memcpy(sa->spi_i, m->hdr.cky_i, 8);
+	sa->local = m->local;
+	sa->remote = m->remote;
+	sa->natt = sa->local.port == core->t.port_natt;
+	sa->prop = ch.prop;
+	v->params = ch.params;
+	buf_put(&v->sai_b, m->pl.sa_body.p, m->pl.sa_body.len);
+	ike_sa_set_state(sa, IKE_CONNECTING);
+	struct isakmp_builder k;
+	isb_init(&k);
+	isakmp_sa_build_reply(&k, &m->pl, &ch, NULL, 0);
+	v->natt_peer = has_vid(&m->pl, vid_rfc3947, sizeof(vid_rfc3947));
+	if (v->natt_peer)
+		isb_vendor(&k, vid_rfc3947, sizeof(vid_rfc3947));
+	v->state = MM_WAIT_MSG3;
+	char p[256];
+	log_info(LOG_IKE, "%s: IKEv1 Main Mode from %s, selected %s", tag_of(sa), from,
+		 proposal_fmt(&sa->prop, p, sizeof(p)));
+	mm_send(sa, &k, false, m);
+	memcpy(v->last_rx_hash, sa->last_request_hash, 16);
+}
+
+/* ---- key exchange: MM3/MM4 ---- */
+
+static int add_ke_nonce(struct ike_sa *sa, struct isakmp_builder *k, struct buf *mine)
+{
+	const struct xform *g = proposal_get(&sa->prop, XF_DH);
+	if (!g || !(sa->dh = dh_new(g->id))) {
+		log_err(LOG_IKE, "%s: DH group %s not supported", tag_of(sa), g ? dh_name(g->id) : "-");
+		return -1;
+	}
+	dh_public(sa->dh, mine);
+	uint8_t *n = sa->initiator ? sa->ni : sa->nr;
+	crypto_random(n, V1_NONCE_LEN);
+	*(sa->initiator ? &sa->ni_len : &sa->nr_len) = V1_NONCE_LEN;
+	isb_ke(k, mine->data, mine->len);
+	isb_nonce(k, n, V1_NONCE_LEN);
+	if (sa->v1->natt_peer)
+		add_natd(sa, k);
+	return 0;
+}
+
+static void my_identity(struct ike_sa *sa)
+{
+	const char *cfg_id = sa->conn->cfg->local.id;
+	if (!cfg_id || identity_from_string(cfg_id, &sa->my_id) < 0)
+		identity_from_addr(&sa->local, &sa->my_id);
+}
+
+/* Main Mode needs the PSK before the peer's ID arrives: the connection (chosen by
+ * address) says whom we expect, its remote id or else the peer's address. */
+static struct secret_cfg *find_psk(struct ike_sa *sa, struct identity *peer)
+{
+	const char *rid = sa->conn->cfg->remote.id;
+	struct secret_cfg *psk = NULL;
+	my_identity(sa);
+	if (rid && identity_from_string(rid, peer) == 0)
+		psk = ike_find_psk(sa->core, &sa->my_id, peer);
+	if (!psk) {
+		identity_from_addr(&sa->remote, peer);
+		psk = ike_find_psk(sa->core, &sa->my_id, peer);
+	}
+	return psk;
+}
+
+/* MM3/MM4 are unauthenticated: one without a usable KE and nonce is dropped and the
+ * SA waits for the real one. */
+static bool ke_nonce_ok(struct ike_sa *sa, const struct v1_msg *m)
+{
+	const struct xform *g = proposal_get(&sa->prop, XF_DH);
+	if (m->pl.ke.p && g && m->pl.ke.len == dh_public_len(g->id) && m->pl.nonce.p &&
+	    m->pl.nonce.len >= ISAKMP_MIN_NONCE && m->pl.nonce.len <= ISAKMP_MAX_NONCE)
+		return true;
+	sa->core->st.rx_invalid++;
+	if (ike_log_allowed(sa->core, DROP_MALFORMED))
+		log_info(LOG_IKE, "%s: Main Mode message without a valid KE and nonce in %s, dropped",
+			 tag_of(sa), ikev1_state_name(sa->v1->state));
+	return false;
+}
+
+/* Takes the peer's KE and nonce and derives SKEYID.. with the PSK for its address. */
+static int take_ke_nonce(struct ike_sa *sa, const struct v1_msg *m)
+{
+	struct ikev1_sa *v = sa->v1;
+	const struct xform *e = proposal_get(&sa->prop, XF_ENCR);
+	const struct xform *p = proposal_get(&sa->prop, XF_PRF);
+	if (!e || !p)
+		return -1;
+	struct buf *theirs = sa->initiator ? &v->gxr : &v->gxi;
+	buf_reset(theirs);
+	buf_put(theirs, m->pl.ke.p, m->pl.ke.len);
+	uint8_t *n = sa->initiator ? sa->nr : sa->ni;
+	memcpy(n, m->pl.nonce.p, m->pl.nonce.len);
+	*(sa->initiator ? &sa->nr_len : &sa->ni_len) = m->pl.nonce.len;
+
+	struct identity peer;
+	struct secret_cfg *psk = find_psk(sa, &peer);
+	if (!psk) {
+		log_err(LOG_IKE, "%s: no pre-shared key found for peer %s", tag_of(sa),
+			identity_fmt(&peer, (char[128]){ 0 }, 128));
+		return -1;
+	}
+	if (!sa->dh)
+		return -1;
+	struct buf gxy;
+	buf_init(&gxy);
+	int rc = dh_shared(sa->dh, m->pl.ke.p, m->pl.ke.len, &gxy);
+	if (rc == 0)
+		rc = isakmp_derive_psk(&v->keys, p->id, e->id, e->keylen, psk->secret,
+				       psk->secret_len, sa->ni, sa->ni_len, sa->nr, sa->nr_len,
+				       gxy.data, gxy.len, sa->spi_i, sa->spi_r);
+	if (rc == 0)
+		rc = isakmp_iv_phase1(&v->keys, v->gxi.data, v->gxi.len, v->gxr.data, v->gxr.len,
+				      &v->iv);
+	buf_wipe_free(&gxy);
+	dh_free(sa->dh);
+	sa->dh = NULL;
+	if (rc < 0) {
+		log_err(LOG_IKE, "%s: invalid KE payload or key derivation failed", tag_of(sa));
+		return -1;
+	}
+	v->have_keys = true;
+	return 0;
+}
+
+/* ---- authentication: MM5/MM6 ---- */
+
+/* The ID payload body (type | protocol | port | data) as HASH_I/R cover it. */
+static size_t id_body(const struct identity *id, uint8_t *out)
+{
+	out[0] = id->type;
+	out[1] = out[2] = out[3] = 0;
+	memcpy(out + 4, id->data, id->len);
+	return 4 + (size_t)id->len;
+}
+
+static int hash_auth(struct ike_sa *sa, bool of_initiator, const uint8_t *idb, size_t idlen,
+		     uint8_t *out)
+{
+	struct ikev1_sa *v = sa->v1;
+	return isakmp_hash_auth(&v->keys, of_initiator, v->gxi.data, v->gxi.len, v->gxr.data,
+				v->gxr.len, sa->spi_i, sa->spi_r, v->sai_b.data, v->sai_b.len,
+				idb, idlen, out);
+}
+
+static void send_id_hash(struct ike_sa *sa, const struct v1_msg *m)
+{
+	uint8_t idb[4 + IKE_MAX_ID], h[IKE_MAX_PRF_OUT];
+	struct isakmp_builder k;
+	my_identity(sa);
+	size_t n = id_body(&sa->my_id, idb);
+	if (hash_auth(sa, sa->initiator, idb, n, h) < 0)
+		return;
+	isb_init(&k);
+	isb_id(&k, sa->my_id.type, 0, 0, sa->my_id.data, sa->my_id.len);
+	isb_hash(&k, h, sa->v1->keys.prf_len);
+	mm_send(sa, &k, true, m);
+	wipe(h, sizeof(h));
+}
+
+/* Checks the peer's ID and HASH_I/HASH_R; false (logged) if they do not fit. */
+static bool check_id_hash(struct ike_sa *sa, const struct v1_msg *m)
+{
+	struct ikev1_sa *v = sa->v1;
+	uint8_t h[IKE_MAX_PRF_OUT];
+	char peer[ADDR_STRLEN], id[IKE_MAX_ID * 2];
+	addr_ntop(&sa->remote, peer, sizeof(peer));
+	if (m->pl.n_id != 1 || !m->pl.has_hash || m->pl.id[0].len > IKE_MAX_ID) {
+		log_err(LOG_IKE, "%s: Main Mode message without ID and HASH", tag_of(sa));
+		return false;
+	}
+	const struct isakmp_id *pid = &m->pl.id[0];
+	if (m->pl.hash.len != v->keys.prf_len ||
+	    hash_auth(sa, !sa->initiator, pid->body, pid->body_len, h) < 0 ||
+	    sodium_memcmp(h, m->pl.hash.p, v->keys.prf_len) != 0) {
+		sa->core->st.auth_failures++;
+		log_err(LOG_IKE, "%s: %s invalid: probable pre-shared key mismatch with %s",
+			tag_of(sa), sa->initiator ? "HASH_R" : "HASH_I", peer);
+		return false;
+	}
+	sa->peer_id.type = pid->type;
+	sa->peer_id.len = (uint16_t)pid->len;
+	memcpy(sa->peer_id.data, pid->data, pid->len);
+	if (!identity_matches_cfg(sa->conn->cfg->remote.id, &sa->peer_id)) {
+		sa->core->st.auth_failures++;
+		log_err(LOG_IKE, "%s: peer identity %s does not match the configured '%s'",
+			tag_of(sa), identity_fmt(&sa->peer_id, id, sizeof(id)),
+			sa->conn->cfg->remote.id);
+		return false;
+	}
+	return true;
+}
+
+/* MM5 and MM6 are encrypted with keys derived from the PSK: with another PSK they
+ * decrypt to garbage, which fails parsing before HASH_I/R can even be compared. Said
+ * once per SA; the SA waits on (a forged message must not end it). */
+static int decrypt_auth(struct ike_sa *sa, struct v1_msg *m)
+{
+	char peer[ADDR_STRLEN];
+	if (ikev1_decrypt(sa, m, &sa->v1->iv) == 0)
+		return 0;
+	if (!sa->v1->psk_warned && (m->hdr.flags & ISAKMP_FLAG_E)) {
+		sa->v1->psk_warned = true;
+		sa->core->st.auth_failures++;
+		log_err(LOG_IKE, "%s: %s undecryptable, %s unverifiable: probable pre-shared key "
+			"mismatch with %s", tag_of(sa), sa->initiator ? "MM6" : "MM5",
+			sa->initiator ? "HASH_R" : "HASH_I", addr_ntop(&sa->remote, peer, sizeof(peer)));
+	}
+	return -1;
+}
+
+/* ---- the state machine ---- */
+
+static void initiator_in(struct ike_sa *sa, struct v1_msg *m)
+{
+	struct ikev1_sa *v = sa->v1;
+	struct isakmp_builder k;
+	const char *err = NULL;
+	char why[512];
+	if (v->state == MM_WAIT_MSG2 || v->state == MM_WAIT_MSG4) {
+		if (isakmp_parse_payloads(m->hdr.next_payload, m->raw + ISAKMP_HDR_LEN,
+					  m->raw_len - ISAKMP_HDR_LEN, 0, &m->pl, &err) < 0) {
+			sa->core->st.rx_invalid++;
+			return;
+		}
+	}
+	switch (v->state) {
+	case MM_WAIT_MSG2: {
+		struct isakmp_choice ch;
+		if (!m->pl.has_sa || m->pl.n_props != 1 || m->pl.props[0].n_xf != 1 ||
+		    !isakmp_sa_select(&m->pl, v->offered, v->n_offered, &ch, why, sizeof(why))) {
+			log_err(LOG_IKE, "%s: responder chose no transform we offered, ignored",
+				tag_of(sa));
+			return;
+		}
+		memcpy(sa->spi_r, m->hdr.cky_r, 8);
+		sa->prop = ch.prop;
+		v->params = ch.params;
+		v->natt_peer = has_vid(&m->pl, vid_rfc3947, sizeof(vid_rfc3947));
+		ike_request_clear(sa);
+		isb_init(&k);
+		if (add_ke_nonce(sa, &k, &v->gxi) < 0) {
+			isb_free(&k);
+			ike_sa_destroy(sa);
+			return;
+		}
+		v->state = MM_WAIT_MSG4;
+		mm_send(sa, &k, false, NULL);
+		break;
+	}
+	case MM_WAIT_MSG4:
+		if (!ke_nonce_ok(sa, m))
+			return;
+		if (take_ke_nonce(sa, m) < 0) {
+			ike_sa_destroy(sa);
+			return;
+		}
+		if (v->natt_peer)
+			check_natd(sa, m);
+		if (v->natt_peer && (sa->nat_here || sa->nat_there || sa->conn->cfg->encap)) {
+			/* RFC 3947 4: move to the NAT-T port from MM5 on. */
+			sa->natt = true;
+			sa->local.port = sa->core->t.port_natt;
+			sa->remote.port = sa->core->t.port_natt;
+		}
+		ike_request_clear(sa);
+		v->state = MM_WAIT_MSG6;
+		send_id_hash(sa, NULL);
+		break;
+	case MM_WAIT_MSG6:
+		if (decrypt_auth(sa, m) < 0)
+			return;
+		if (!check_id_hash(sa, m)) {
+			ike_sa_destroy(sa);
+			return;
+		}
+		v->iv = m->next_iv;
+		ike_request_clear(sa);
+		ikev1_established(sa);
+		if (sa->initial_child)
+			ike_sa_queue(sa, TASK_CHILD_CREATE, sa->initial_child, 0);
+		else
+			ike_sa_run_tasks(sa);
+		break;
+	default:
+		sa->core->st.rx_invalid++;
+	}
+}
+
+static void responder_in(struct ike_sa *sa, struct v1_msg *m)
+{
+	struct ikev1_sa *v = sa->v1;
+	struct isakmp_builder k;
+	const char *err = NULL;
+	switch (v->state) {
+	case MM_WAIT_MSG3:
+		if (isakmp_parse_payloads(m->hdr.next_payload, m->raw + ISAKMP_HDR_LEN,
+					  m->raw_len - ISAKMP_HDR_LEN, 0, &m->pl, &err) < 0) {
+			sa->core->st.rx_invalid++;
+			return;
+		}
+		if (!ke_nonce_ok(sa, m))
+			return;
+		isb_init(&k);
+		if (add_ke_nonce(sa, &k, &v->gxr) < 0 || take_ke_nonce(sa, m) < 0) {
+			isb_free(&k);
+			ike_sa_destroy(sa);
+			return;
+		}
+		if (v->natt_peer)
+			check_natd(sa, m);
+		v->state = MM_WAIT_MSG5;
+		mm_send(sa, &k, false, m);
+		break;
+	case MM_WAIT_MSG5:
+		if (decrypt_auth(sa, m) < 0)
+			return;
+		if (!check_id_hash(sa, m)) {
+			ikev1_notify_plain(sa->core, m, sa->spi_r, ISAKMP_N_AUTHENTICATION_FAILED);
+			ike_sa_destroy(sa);
+			return;
+		}
+		v->iv = m->next_iv;
+		send_id_hash(sa, m);
+		ikev1_established(sa);
+		break;
+	default:
+		sa->core->st.rx_invalid++;
+	}
+}
+
+void ikev1_main_in(struct ike_sa *sa, struct v1_msg *m)
+{
+	if (m->hdr.msgid != 0) {
+		sa->core->st.rx_invalid++;
+		return;
+	}
+	if (sa->initiator)
+		initiator_in(sa, m);
+	else
+		responder_in(sa, m);
+}

@@ -1,0 +1,625 @@
+/* In-process IKEv1 exchanges: Main Mode (PSK) and Quick Mode between two tsunagi IKE
+ * cores through the mock wire of tests/unit/ike_harness.c. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ike/ike_private.h"
+#include "ike/v1/ikev1.h"
+#include "lib/log.h"
+#include "tests/unit/ike_harness.h"
+
+static char conf_a[2048], conf_b[2048];
+
+static void make_conf(char *out, size_t len, const char *local, const char *remote,
+		      const char *lnet, const char *rnet, const char *ike, const char *esp,
+		      const char *psk)
+{
+	snprintf(out, len,
+		 "connections {\n"
+		 "  site {\n"
+		 "    version = 1\n"
+		 "    local_addrs = %s\n"
+		 "    remote_addrs = %s\n"
+		 "    proposals = %s\n"
+		 "    local {\n      auth = psk\n      id = %s\n    }\n"
+		 "    remote {\n      auth = psk\n      id = %s\n    }\n"
+		 "    children {\n"
+		 "      net {\n"
+		 "        local_ts = %s\n"
+		 "        remote_ts = %s\n"
+		 "        esp_proposals = %s\n"
+		 "      }\n"
+		 "    }\n"
+		 "  }\n"
+		 "}\n"
+		 "secrets {\n"
+		 "  ike-site {\n    id-a = 192.0.2.1\n    id-b = 198.51.100.2\n    secret = %s\n  }\n"
+		 "}\n",
+		 local, remote, ike, local, remote, lnet, rnet, esp, psk);
+}
+
+static void confs(const char *ike_a, const char *ike_b, const char *esp_a, const char *esp_b,
+		  const char *psk_b)
+{
+	make_conf(conf_a, sizeof(conf_a), "192.0.2.1", "198.51.100.2", "10.1.0.0/24",
+		  "10.2.0.0/24", ike_a, esp_a, "s3cret-key");
+	make_conf(conf_b, sizeof(conf_b), "198.51.100.2", "192.0.2.1", "10.2.0.0/24",
+		  "10.1.0.0/24", ike_b, esp_b, psk_b);
+}
+
+static void establish(struct harness *h)
+{
+	char err[256];
+	assert_int_equal(ike_initiate(h->a.core, "site", "net", h->now, err, sizeof(err)), 0);
+	h_pump(h);
+}
+
+/* The two ends installed mirrored SAs with the same keys. */
+static void assert_child_pair(struct harness *h)
+{
+	const struct ike_sa *sa = h_first_sa(&h->a), *sb = h_first_sa(&h->b);
+	assert_non_null(sa);
+	assert_non_null(sb);
+	const struct child_sa *ca = sa->children, *cb = sb->children;
+	assert_non_null(ca);
+	assert_non_null(cb);
+	assert_int_equal(ca->state, CHILD_INSTALLED);
+	assert_int_equal(cb->state, CHILD_INSTALLED);
+	assert_int_equal(ca->spi_out, cb->spi_in);
+	assert_int_equal(ca->spi_in, cb->spi_out);
+	for (int dir = 0; dir < 2; dir++) {
+		const struct pfkey_sa *x = h_find_sa(&h->a, dir ? ca->spi_out : ca->spi_in);
+		const struct pfkey_sa *y = h_find_sa(&h->b, dir ? cb->spi_in : cb->spi_out);
+		assert_non_null(x);
+		assert_non_null(y);
+		assert_int_equal(x->ekey_len, y->ekey_len);
+		assert_true(x->ekey_len > 0);
+		assert_memory_equal(x->ekey, y->ekey, x->ekey_len);
+		assert_int_equal(x->akey_len, y->akey_len);
+		assert_memory_equal(x->akey, y->akey, x->akey_len);
+		assert_int_equal(x->ealg, y->ealg);
+	}
+	const struct pfkey_sa *a_in = h_find_sa(&h->a, ca->spi_in);
+	const struct pfkey_sa *a_out = h_find_sa(&h->a, ca->spi_out);
+	/* Each direction has its own keys (KEYMAT over each SA's SPI). */
+	assert_memory_not_equal(a_in->ekey, a_out->ekey, a_out->ekey_len);
+	char s[SELECTOR_STRLEN];
+	assert_string_equal(selector_fmt(&cb->local_ts[0], s, sizeof(s)), "10.2.0.0/24");
+	assert_string_equal(selector_fmt(&cb->remote_ts[0], s, sizeof(s)), "10.1.0.0/24");
+	assert_string_equal(selector_fmt(&ca->local_ts[0], s, sizeof(s)), "10.1.0.0/24");
+	assert_int_equal(h->a.n_policies, 2);
+	assert_int_equal(h->b.n_policies, 2);
+}
+
+static void assert_up(struct harness *h)
+{
+	assert_int_equal(h_count_sas(&h->a, IKE_ESTABLISHED), 1);
+	assert_int_equal(h_count_sas(&h->b, IKE_ESTABLISHED), 1);
+	assert_int_equal(h_first_sa(&h->a)->v1->state, QM_IDLE);
+	assert_int_equal(h_first_sa(&h->b)->v1->state, QM_IDLE);
+	assert_int_equal(h_count_children(&h->a), 1);
+	assert_int_equal(h_count_children(&h->b), 1);
+	assert_child_pair(h);
+}
+
+static void test_main_quick(void **state)
+{
+	struct harness h;
+	confs("aes128-sha256-modp2048", "aes128-sha256-modp2048", "aes128-sha1", "aes128-sha1",
+	      "s3cret-key");
+	assert_int_equal(h_init(&h, conf_a, conf_b), 0);
+	establish(&h);
+	assert_up(&h);
+	/* 6 + 3 messages: MM1 MM3 MM5 QM1 QM3 from a, MM2 MM4 MM6 QM2 from b. */
+	assert_int_equal(h.a.sent, 5);
+	assert_int_equal(h.b.sent, 4);
+	const struct child_sa *c = h_first_sa(&h.a)->children;
+	assert_int_equal(c->pfs_group, DH_NONE);
+	assert_int_equal(proposal_get(&c->prop, XF_ENCR)->id, ENCR_AES_CBC);
+	assert_int_equal(proposal_get(&c->prop, XF_INTEG)->id, INTEG_HMAC_SHA1_96);
+	/* Nothing is retransmitted later. */
+	h_advance(&h, 60000);
+	assert_int_equal(h.a.sent, 5);
+	assert_int_equal(h.b.sent, 4);
+	assert_up(&h);
+	h_free(&h);
+}
+
+static void test_quick_pfs(void **state)
+{
+	struct harness h;
+	confs("aes256-sha1-modp2048", "aes256-sha1-modp2048", "aes256-sha256-modp2048",
+	      "aes256-sha256-modp2048", "s3cret-key");
+	assert_int_equal(h_init(&h, conf_a, conf_b), 0);
+	establish(&h);
+	assert_up(&h);
+	assert_int_equal(h_first_sa(&h.a)->children->pfs_group, DH_MODP2048);
+	assert_int_equal(h_first_sa(&h.b)->children->pfs_group, DH_MODP2048);
+	h_free(&h);
+}
+
+/* Replaces every `from` in conf by `to`. */
+static void subst(char *conf, size_t len, const char *from, const char *to)
+{
+	char tmp[2048], *p;
+	size_t at = 0;
+	while ((p = strstr(conf + at, from))) {
+		at = (size_t)(p - conf) + strlen(to);
+		snprintf(tmp, sizeof(tmp), "%.*s%s%s", (int)(p - conf), conf, to, p + strlen(from));
+		snprintf(conf, len, "%s", tmp);
+	}
+}
+
+/* FQDN identities, the PSK found by them (as in the interop configurations). */
+static void test_fqdn_identities(void **state)
+{
+	struct harness h;
+	confs("aes128-sha256-modp2048", "aes128-sha256-modp2048", "aes128-sha1", "aes128-sha1",
+	      "s3cret-key");
+	for (int i = 0; i < 2; i++) {
+		char *c = i ? conf_b : conf_a;
+		subst(c, sizeof(conf_a), "id = 192.0.2.1", "id = site-a.example.net");
+		subst(c, sizeof(conf_a), "id = 198.51.100.2", "id = site-b.example.net");
+		subst(c, sizeof(conf_a), "id-a = 192.0.2.1", "id-a = site-a.example.net");
+		subst(c, sizeof(conf_a), "id-b = 198.51.100.2", "id-b = site-b.example.net");
+	}
+	assert_int_equal(h_init(&h, conf_a, conf_b), 0);
+	establish(&h);
+	assert_up(&h);
+	char id[256];
+	assert_string_equal(identity_fmt(&h_first_sa(&h.b)->peer_id, id, sizeof(id)),
+			    "site-a.example.net");
+	assert_string_equal(identity_fmt(&h_first_sa(&h.a)->peer_id, id, sizeof(id)),
+			    "site-b.example.net");
+	h_free(&h);
+}
+
+/* NAT-T (RFC 3947): both send its vendor ID; encap = yes on a fakes its NAT-D, both
+ * see a NAT, a floats to 4500 at MM5, b follows, and the ESP SAs are UDP-encapsulated
+ * (Quick Mode proposes UDP-Encapsulated-Tunnel). */
+static void test_natt_encap_forced(void **state)
+{
+	struct harness h;
+	confs("aes128-sha256-modp2048", "aes128-sha256-modp2048", "aes128-sha1", "aes128-sha1",
+	      "s3cret-key");
+	subst(conf_a, sizeof(conf_a), "version = 1\n", "version = 1\n    encap = yes\n");
+	assert_int_equal(h_init(&h, conf_a, conf_b), 0);
+	establish(&h);
+	assert_up(&h);
+	const struct ike_sa *sa = h_first_sa(&h.a), *sb = h_first_sa(&h.b);
+	assert_true(sa->natt);
+	assert_true(sb->natt);
+	assert_int_equal(sa->remote.port, 4500);
+	assert_int_equal(sb->remote.port, 4500);
+	assert_true(sb->nat_there);
+	assert_true(sa->children->encap);
+	assert_true(sb->children->encap);
+	const struct pfkey_sa *p = h_find_sa(&h.b, sb->children->spi_in);
+	assert_non_null(p);
+	assert_int_equal(p->natt_type, UDP_ENCAP_ESPINUDP);
+	assert_int_equal(p->natt_sport, 4500);
+	h_free(&h);
+}
+
+static void test_3des_gcm_esp(void **state)
+{
+	struct harness h;
+	/* Legacy Phase 1 (3DES, SHA1, MODP 1024) and an AEAD ESP SA (keys with salt). */
+	confs("3des-sha1-modp1024", "3des-sha1-modp1024", "aes256gcm16", "aes256gcm16",
+	      "s3cret-key");
+	assert_int_equal(h_init(&h, conf_a, conf_b), 0);
+	establish(&h);
+	assert_up(&h);
+	h_free(&h);
+}
+
+struct log_count {
+	int lines;
+	const char *want;
+	char first[1024];
+};
+
+static void count_line(void *arg, enum log_subsys s, int level, const char *line)
+{
+	struct log_count *lc = arg;
+	lc->lines++;
+	if (!lc->first[0] && lc->want && strstr(line, lc->want))
+		snprintf(lc->first, sizeof(lc->first), "%s", line);
+}
+
+static void log_capture_start(struct log_count *lc, const char *want)
+{
+	memset(lc, 0, sizeof(*lc));
+	lc->want = want;
+	log_use_stderr(false);
+	log_set_all_levels(1);
+	assert_int_equal(log_add_sink(count_line, lc), 0);
+}
+
+static void log_capture_stop(struct log_count *lc)
+{
+	log_remove_sink(count_line, lc);
+	log_set_all_levels(getenv("TLOG") ? atoi(getenv("TLOG")) : -1);
+	log_use_stderr(true);
+}
+
+static void test_psk_mismatch(void **state)
+{
+	struct harness h;
+	struct log_count lc;
+	confs("aes128-sha256-modp2048", "aes128-sha256-modp2048", "aes128-sha1", "aes128-sha1",
+	      "other-key");
+	assert_int_equal(h_init(&h, conf_a, conf_b), 0);
+	log_capture_start(&lc, "probable pre-shared key mismatch");
+	establish(&h);
+	log_capture_stop(&lc);
+	assert_non_null(strstr(lc.first, "HASH_I unverifiable: probable pre-shared key mismatch "
+				"with 192.0.2.1"));
+	assert_int_equal(h_count_sas(&h.b, IKE_ESTABLISHED), 0);
+	assert_int_equal(h_count_children(&h.a), 0);
+	assert_int_equal(h.a.n_sas, 0);
+	assert_int_equal(h.b.n_sas, 0);
+	struct ike_stats st;
+	ike_get_stats(h.b.core, &st);
+	assert_int_equal(st.auth_failures, 1);
+	/* a gives up after its retransmissions. */
+	h_advance(&h, 120000);
+	assert_null(h_first_sa(&h.a));
+	assert_null(h_first_sa(&h.b));
+	h_free(&h);
+}
+
+static void test_ike_proposal_mismatch(void **state)
+{
+	struct harness h;
+	struct log_count lc;
+	confs("aes128-sha256-modp2048", "aes256-sha1-modp1024", "aes128-sha1", "aes128-sha1",
+	      "s3cret-key");
+	assert_int_equal(h_init(&h, conf_a, conf_b), 0);
+	log_capture_start(&lc, "NO_PROPOSAL_CHOSEN");
+	establish(&h);
+	log_capture_stop(&lc);
+	assert_non_null(strstr(lc.first, "no acceptable proposal"));
+	/* a got the notify in MM_WAIT_MSG2 and gave up at once; b kept nothing. */
+	assert_null(h_first_sa(&h.a));
+	assert_null(h_first_sa(&h.b));
+	assert_int_equal(h.b.sent, 1);
+	h_free(&h);
+}
+
+static void test_esp_proposal_mismatch(void **state)
+{
+	struct harness h;
+	struct log_count lc;
+	confs("aes128-sha256-modp2048", "aes128-sha256-modp2048", "aes128-sha1",
+	      "aes256-sha256-modp2048", "s3cret-key");
+	assert_int_equal(h_init(&h, conf_a, conf_b), 0);
+	log_capture_start(&lc, "Quick Mode for 'net' failed");
+	establish(&h);
+	log_capture_stop(&lc);
+	assert_non_null(strstr(lc.first, "peer sent NO_PROPOSAL_CHOSEN"));
+	/* The ISAKMP SA stands, no child, nothing installed. */
+	assert_int_equal(h_count_sas(&h.a, IKE_ESTABLISHED), 1);
+	assert_int_equal(h_count_sas(&h.b, IKE_ESTABLISHED), 1);
+	assert_int_equal(h_count_children(&h.a), 0);
+	assert_int_equal(h_count_children(&h.b), 0);
+	assert_int_equal(h.a.n_policies, 0);
+	h_free(&h);
+}
+
+/* Each message of both exchanges lost once: the sender's retransmission, or the
+ * cached answer to the peer's retransmission, completes them. */
+static void test_retransmit_each_message(void **state)
+{
+	for (int who = 0; who < 2; who++) {
+		int n = who ? 4 : 5;
+		for (int i = 1; i <= n; i++) {
+			struct harness h;
+			confs("aes128-sha256-modp2048", "aes128-sha256-modp2048", "aes128-sha1",
+			      "aes128-sha1", "s3cret-key");
+			assert_int_equal(h_init(&h, conf_a, conf_b), 0);
+			(who ? &h.b : &h.a)->drop_at = i;
+			establish(&h);
+			h_advance(&h, 30000);
+			struct ike_stats sa, sb;
+			ike_get_stats(h.a.core, &sa);
+			ike_get_stats(h.b.core, &sb);
+			if (sa.retransmits + sb.retransmits == 0)
+				fail_msg("%s's message %d lost: nothing retransmitted", who ? "b" : "a", i);
+			assert_up(&h);
+			h_free(&h);
+		}
+	}
+}
+
+/* Phase 2 renewal: at rekey_time a new Quick Mode makes a second CHILD_SA (equal keys,
+ * new SPIs); at life_time the old one is deleted on both sides. */
+static void test_child_rekey(void **state)
+{
+	struct harness h;
+	confs("aes128-sha256-modp2048", "aes128-sha256-modp2048", "aes128-sha1", "aes128-sha1",
+	      "s3cret-key");
+	subst(conf_a, sizeof(conf_a), "esp_proposals = aes128-sha1\n",
+	      "esp_proposals = aes128-sha1\n        rekey_time = 60s\n        life_time = 90s\n"
+	      "        rand_time = 0\n");
+	subst(conf_b, sizeof(conf_b), "esp_proposals = aes128-sha1\n",
+	      "esp_proposals = aes128-sha1\n        rekey_time = 600s\n");
+	assert_int_equal(h_init(&h, conf_a, conf_b), 0);
+	establish(&h);
+	assert_up(&h);
+	uint32_t old_in = h_first_sa(&h.a)->children->spi_in;
+	h_advance(&h, 65000);
+	assert_int_equal(h_count_children(&h.a), 2);
+	assert_int_equal(h_count_children(&h.b), 2);
+	assert_int_not_equal(h_first_sa(&h.a)->children->spi_in, old_in);
+	h_advance(&h, 30000);
+	assert_int_equal(h_count_children(&h.a), 1);
+	assert_int_equal(h_count_children(&h.b), 1);
+	assert_null(h_find_sa(&h.a, old_in));
+	assert_null(h_find_sa(&h.b, old_in));
+	assert_child_pair(&h);
+	h_free(&h);
+}
+
+/* Delivers the first message on the wire, as it is or replaced by data[0..len). */
+static void deliver_first(struct harness *h, const uint8_t *data, size_t len)
+{
+	struct h_wire_msg w = h->wire[0];
+	memmove(h->wire, h->wire + 1, (h->n_wire - 1) * sizeof(h->wire[0]));
+	h->n_wire--;
+	ike_input(w.to->core, &w.local, &w.remote, data ? data : w.data, data ? len : w.len,
+		  h->now);
+}
+
+/* A captured QM1 replayed later (its HASH(1) is valid) starts nothing: no new child,
+ * nothing sent, the ISAKMP SA stays. */
+static void test_quick_replay_dropped(void **state)
+{
+	struct harness h;
+	char err[256];
+	uint8_t qm1[4096];
+	confs("aes128-sha256-modp2048", "aes128-sha256-modp2048", "aes128-sha1", "aes128-sha1",
+	      "s3cret-key");
+	assert_int_equal(h_init(&h, conf_a, conf_b), 0);
+	assert_int_equal(ike_initiate(h.a.core, "site", "net", h.now, err, sizeof(err)), 0);
+	for (int i = 0; i < 6; i++)
+		deliver_first(&h, NULL, 0);	/* MM1..MM6 */
+	assert_int_equal(h.n_wire, 1);		/* QM1 */
+	size_t len = h.wire[0].len;
+	struct addr at_b = h.wire[0].local, from_a = h.wire[0].remote;
+	memcpy(qm1, h.wire[0].data, len);
+	h_pump(&h);
+	assert_up(&h);
+	/* A second Quick Mode, so that b's cached answer is not for the captured QM1. */
+	assert_int_equal(ike_initiate(h.a.core, "site", "net", h.now, err, sizeof(err)), 0);
+	h_pump(&h);
+	assert_int_equal(h_count_children(&h.b), 2);
+	int sent = h.b.sent;
+	ike_input(h.b.core, &at_b, &from_a, qm1, len, h.now);
+	h_pump(&h);
+	assert_int_equal(h.b.sent, sent);
+	h_advance(&h, 120000);
+	assert_int_equal(h.b.sent, sent);
+	assert_int_equal(h_count_children(&h.b), 2);
+	assert_int_equal(h_count_sas(&h.b, IKE_ESTABLISHED), 1);
+	h_free(&h);
+}
+
+/* No answer to MM1: the log names both likely causes and the state. */
+static void test_no_answer_logged(void **state)
+{
+	struct harness h;
+	struct log_count lc;
+	confs("aes128-sha256-modp2048", "aes128-sha256-modp2048", "aes128-sha1", "aes128-sha1",
+	      "s3cret-key");
+	assert_int_equal(h_init(&h, conf_a, conf_b), 0);
+	h.b.drop_out = true;
+	log_capture_start(&lc, "giving up");
+	establish(&h);
+	h_advance(&h, 120000);
+	log_capture_stop(&lc);
+	assert_null(h_first_sa(&h.a));
+	assert_non_null(strstr(lc.first, "peer not responding or proposal rejected in "
+				"MM_WAIT_MSG2: giving up after"));
+	h_free(&h);
+}
+
+/* A `version = 0` connection (any) answers IKEv1. */
+static void test_version_any_responds(void **state)
+{
+	struct harness h;
+	confs("aes128-sha256-modp2048", "aes128-sha256-modp2048", "aes128-sha1", "aes128-sha1",
+	      "s3cret-key");
+	subst(conf_b, sizeof(conf_b), "version = 1\n", "version = 0\n");
+	assert_int_equal(h_init(&h, conf_a, conf_b), 0);
+	establish(&h);
+	assert_up(&h);
+	h_free(&h);
+}
+
+/* Terminating the CHILD_SA, then the ISAKMP SA, sends DELETE: the peer removes them
+ * too, and no ESP SA is left installed on either side. */
+static void test_delete(void **state)
+{
+	struct harness h;
+	char err[256];
+	confs("aes128-sha256-modp2048", "aes128-sha256-modp2048", "aes128-sha1", "aes128-sha1",
+	      "s3cret-key");
+	assert_int_equal(h_init(&h, conf_a, conf_b), 0);
+	establish(&h);
+	assert_up(&h);
+	uint32_t in = h_first_sa(&h.a)->children->spi_in, out = h_first_sa(&h.a)->children->spi_out;
+	assert_int_equal(ike_terminate(h.a.core, NULL, 0, "net", 0, h.now, err, sizeof(err)), 0);
+	h_pump(&h);
+	assert_int_equal(h_count_children(&h.a), 0);
+	assert_int_equal(h_count_children(&h.b), 0);
+	assert_null(h_find_sa(&h.a, in));
+	assert_null(h_find_sa(&h.a, out));
+	assert_null(h_find_sa(&h.b, in));
+	assert_null(h_find_sa(&h.b, out));
+	assert_int_equal(h_count_sas(&h.b, IKE_ESTABLISHED), 1);
+	/* A new Quick Mode on the same ISAKMP SA, then the whole SA goes. */
+	assert_int_equal(ike_initiate(h.a.core, "site", "net", h.now, err, sizeof(err)), 0);
+	h_pump(&h);
+	assert_child_pair(&h);
+	assert_int_equal(ike_terminate(h.a.core, "site", 0, NULL, 0, h.now, err, sizeof(err)), 0);
+	h_pump(&h);
+	assert_null(h_first_sa(&h.a));
+	assert_null(h_first_sa(&h.b));
+	assert_int_equal(h.a.updown_down, 3);	/* two CHILD_SAs and the ISAKMP SA */
+	assert_int_equal(h.b.updown_down, 3);
+	h_free(&h);
+}
+
+/* A Quick Mode message before Phase 1 completes, and garbage, are dropped. */
+static void test_quick_before_phase1_dropped(void **state)
+{
+	struct harness h;
+	confs("aes128-sha256-modp2048", "aes128-sha256-modp2048", "aes128-sha1", "aes128-sha1",
+	      "s3cret-key");
+	assert_int_equal(h_init(&h, conf_a, conf_b), 0);
+	h.a.drop_at = 3;	/* MM5 lost: b waits in MM_WAIT_MSG5 */
+	establish(&h);
+	const struct ike_sa *sb = h_first_sa(&h.b);
+	assert_non_null(sb);
+	assert_int_equal(sb->v1->state, MM_WAIT_MSG5);
+	uint8_t msg[28 + 40];
+	memset(msg, 0, sizeof(msg));
+	memcpy(msg, sb->spi_i, 8);
+	memcpy(msg + 8, sb->spi_r, 8);
+	msg[16] = ISAKMP_PL_HASH;
+	msg[17] = ISAKMP_VERSION;
+	msg[18] = ISAKMP_XCHG_QM;
+	msg[19] = ISAKMP_FLAG_E;
+	msg[23] = 1;
+	msg[27] = sizeof(msg);
+	struct ike_stats before, after;
+	ike_get_stats(h.b.core, &before);
+	ike_input(h.b.core, &h.b.addr, &h.a.addr, msg, sizeof(msg), h.now);
+	ike_input(h.b.core, &h.b.addr, &h.a.addr, msg, 27, h.now);	/* truncated */
+	ike_get_stats(h.b.core, &after);
+	assert_int_equal(after.rx_invalid, before.rx_invalid + 2);
+	assert_int_equal(h_first_sa(&h.b)->v1->state, MM_WAIT_MSG5);
+	h_advance(&h, 30000);
+	assert_up(&h);
+	h_free(&h);
+}
+
+
+/* Each of the nine messages replaced once by a truncated or corrupted copy (the real
+ * one lost): nothing crashes or leaks (run it under ASan), retransmissions recover or
+ * the exchange fails, and whatever CHILD_SAs come up have equal keys on both sides. */
+static void test_mutated_messages(void **state)
+{
+	enum { STEPS = 9, MUTS = 24 };
+	uint8_t buf[4096];
+	int completed = 0;
+	for (int step = 0; step < STEPS; step++) {
+		for (int mut = 0; mut < MUTS; mut++) {
+			struct harness h;
+			char err[256];
+			confs("aes128-sha256-x25519", "aes128-sha256-x25519", "aes128-sha1",
+			      "aes128-sha1-x25519", "s3cret-key");
+			/* PFS on b only would fail: give a the same. */
+			subst(conf_a, sizeof(conf_a), "esp_proposals = aes128-sha1\n",
+			      "esp_proposals = aes128-sha1-x25519\n");
+			assert_int_equal(h_init(&h, conf_a, conf_b), 0);
+			assert_int_equal(ike_initiate(h.a.core, "site", "net", h.now, err,
+						      sizeof(err)), 0);
+			for (int i = 0; i < step && h.n_wire; i++)
+				deliver_first(&h, NULL, 0);
+			assert_int_equal(h.n_wire, 1);
+			size_t len = h.wire[0].len;
+			memcpy(buf, h.wire[0].data, len);
+			if (mut % 2 == 0) {
+				len = len * (size_t)mut / MUTS;
+			} else {
+				size_t at = ((size_t)mut * 7919u + (size_t)step * 31u) % len;
+				buf[at] ^= 0x5a;
+			}
+			deliver_first(&h, buf, len);
+			h_pump(&h);
+			h_advance(&h, 60000);
+			if (h_count_children(&h.a) && h_count_children(&h.b)) {
+				assert_child_pair(&h);
+				completed++;
+			}
+			h_free(&h);
+		}
+	}
+	print_message("%d of %d exchanges completed after a mutated message\n", completed,
+		      STEPS * MUTS);
+	/* Most mutations are dropped and the retransmission completes the exchange. */
+	assert_true(completed > STEPS * MUTS / 2);
+}
+
+/* Unauthenticated messages with the SA's cookies that parse but do not fit the state
+ * (here: a copy of MM1) are dropped: the SA waits for the real MM3, and after such a
+ * message a retransmitted MM3 still gets the cached MM4. */
+static void test_forged_plain_messages(void **state)
+{
+	struct harness h;
+	char err[256];
+	uint8_t mm1[4096];
+	confs("aes128-sha256-modp2048", "aes128-sha256-modp2048", "aes128-sha1", "aes128-sha1",
+	      "s3cret-key");
+	for (int round = 0; round < 2; round++) {
+		assert_int_equal(h_init(&h, conf_a, conf_b), 0);
+		assert_int_equal(ike_initiate(h.a.core, "site", "net", h.now, err, sizeof(err)), 0);
+		size_t len = h.wire[0].len;
+		struct addr at_b = h.wire[0].local, from_a = h.wire[0].remote;
+		memcpy(mm1, h.wire[0].data, len);
+		deliver_first(&h, NULL, 0);		/* MM1 -> b */
+		memcpy(mm1 + 8, h_first_sa(&h.b)->spi_r, 8);
+		if (round == 0) {
+			/* b waits for MM3: an "MM3" without KE and nonce. */
+			ike_input(h.b.core, &at_b, &from_a, mm1, len, h.now);
+			assert_non_null(h_first_sa(&h.b));
+		} else {
+			deliver_first(&h, NULL, 0);	/* MM2 -> a */
+			deliver_first(&h, NULL, 0);	/* MM3 -> b */
+			h.n_wire = 0;			/* MM4 lost */
+			ike_input(h.b.core, &at_b, &from_a, mm1, len, h.now);
+			/* a's first retransmission of MM3 gets the cached MM4 at once. */
+			struct ike_stats st;
+			h_advance(&h, 5000);
+			ike_get_stats(h.b.core, &st);
+			assert_int_equal(st.retransmits, 1);
+		}
+		h_pump(&h);
+		h_advance(&h, 30000);
+		assert_up(&h);
+		h_free(&h);
+	}
+}
+
+int main(void)
+{
+	log_set_all_levels(getenv("TLOG") ? atoi(getenv("TLOG")) : -1);
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_main_quick),
+		cmocka_unit_test(test_quick_pfs),
+		cmocka_unit_test(test_3des_gcm_esp),
+		cmocka_unit_test(test_fqdn_identities),
+		cmocka_unit_test(test_natt_encap_forced),
+		cmocka_unit_test(test_psk_mismatch),
+		cmocka_unit_test(test_ike_proposal_mismatch),
+		cmocka_unit_test(test_esp_proposal_mismatch),
+		cmocka_unit_test(test_retransmit_each_message),
+		cmocka_unit_test(test_quick_before_phase1_dropped),
+		cmocka_unit_test(test_delete),
+		cmocka_unit_test(test_no_answer_logged),
+		cmocka_unit_test(test_quick_replay_dropped),
+		cmocka_unit_test(test_version_any_responds),
+		cmocka_unit_test(test_child_rekey),
+		cmocka_unit_test(test_mutated_messages),
+		cmocka_unit_test(test_forged_plain_messages),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
