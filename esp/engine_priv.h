@@ -60,18 +60,27 @@ struct ikeq {
 
 /* --- per-thread context ------------------------------------------------------------- */
 
-/* A batch of datagrams for sendmmsg/recvmmsg on one socket (n: how many are filled,
- * for sending). */
+/* A batch of datagrams for sendmmsg/recvmmsg on one socket (n: how many messages are
+ * filled, niov: how many packets, for sending). With UDP GSO one message carries
+ * several equal-size packets (its iovecs, consecutive in iov[]), the last one
+ * possibly shorter; gso is then their size, else 0. */
 struct mmsg_batch {
-	unsigned n;
+	unsigned n, niov;
 	struct mmsghdr msg[ESP_BATCH];
 	struct iovec iov[ESP_BATCH];
 	struct sockaddr_storage name[ESP_BATCH];
+	uint16_t gso[ESP_BATCH];
+	size_t bytes[ESP_BATCH];
 	union {
 		struct cmsghdr align;
-		uint8_t buf[CMSG_SPACE(sizeof(struct in_pktinfo))];
+		uint8_t buf[CMSG_SPACE(sizeof(struct in_pktinfo)) + CMSG_SPACE(sizeof(int))];
 	} ctl[ESP_BATCH];
 };
+
+/* UDP GSO/GRO: at most this many segments per send (the kernel's UDP_MAX_SEGMENTS)
+ * and this many bytes of UDP payload. */
+#define ESP_GSO_MAX_SEGS	64
+#define ESP_GSO_MAX_BYTES	(65535 - 60 - 8)
 
 struct esp_ctx {
 	struct esp_engine *e;
@@ -122,8 +131,11 @@ struct esp_engine {
 		atomic_uint_fast64_t no_policy, discarded, held, hold_dropped, acquires, no_sa,
 			bad_packet, ike_in, keepalives, send_errors, tun_errors,
 			mss_clamped, pmtu_sent, pmtu_suppressed, prefrag_ok, prefrag_failed,
-			fragments;
+			fragments, gso_fallbacks;
 	} st;
+	/* UDP GSO on the NAT-T socket: set when the kernel accepts it, cleared (for
+	 * good) the first time a send with it fails with EIO or EINVAL. */
+	atomic_bool udp_gso;
 
 	/* I/O (esp_io.c) */
 	struct tun tun;

@@ -5,6 +5,7 @@
  * processes the batch, and sends it with one sendmmsg per socket. */
 #include <errno.h>
 #include <netinet/ip.h>
+#include <netinet/udp.h>
 #include <poll.h>
 #include <stdlib.h>
 #include <string.h>
@@ -29,6 +30,22 @@ static void sock_tune(int fd, uint32_t mark)
 		setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &sz, sizeof(sz));
 	if (setsockopt(fd, SOL_SOCKET, SO_SNDBUFFORCE, &sz, sizeof(sz)) < 0)
 		setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &sz, sizeof(sz));
+}
+
+/* UDP GSO (sending many equal-size ESP packets in one call) and GRO (receiving
+ * them coalesced, split in input_udp) where the kernel has them. A segment size of 0
+ * sets no default: it only asks whether UDP_SEGMENT is known. */
+static void udp_offload(struct esp_engine *e)
+{
+	int zero = 0, one = 1;
+	bool gso = false, gro = false;
+	if (!e->cfg.no_offload) {
+		gso = setsockopt(e->udp_fd, SOL_UDP, UDP_SEGMENT, &zero, sizeof(zero)) == 0;
+		gro = setsockopt(e->udp_fd, SOL_UDP, UDP_GRO, &one, sizeof(one)) == 0;
+	}
+	atomic_store(&e->udp_gso, gso);
+	log_ctl(LOG_ESP, "NAT-T socket: UDP GSO %s, GRO %s", gso ? "on" : "off",
+		gro ? "on" : "off");
 }
 
 static int open_sockets(struct esp_engine *e)
@@ -66,6 +83,7 @@ static int open_sockets(struct esp_engine *e)
 		log_err(LOG_ESP, "cannot bind UDP port %u: %s", e->cfg.natt_port, strerror(errno));
 		return -1;
 	}
+	udp_offload(e);
 	return 0;
 }
 
@@ -148,21 +166,37 @@ static void input_raw(struct esp_ctx *c, uint8_t *p, size_t len)
 	path_input(c, &src, &dst, false, p + ihl, len - ihl);
 }
 
+/* With UDP GRO, one buffer holds several datagrams of gso_size bytes each (the last
+ * may be shorter); each is handled on its own, in order (a transport-mode packet's
+ * rebuilt IP header may overwrite the end of the one before, already written out). */
 static void input_udp(struct esp_ctx *c, struct msghdr *m, uint8_t *p, size_t len)
 {
 	struct esp_engine *e = c->e;
 	struct addr src, dst = e->cfg.bind_addr;
+	if (m->msg_flags & (MSG_TRUNC | MSG_CTRUNC)) {
+		STAT_INC(e, bad_packet);
+		return;
+	}
 	addr_from_sockaddr(&src, (struct sockaddr *)m->msg_name);
+	size_t seg = len;
 	for (struct cmsghdr *cm = CMSG_FIRSTHDR(m); cm; cm = CMSG_NXTHDR(m, cm)) {
-		if (cm->cmsg_level == IPPROTO_IP && cm->cmsg_type == IP_PKTINFO) {
+		if (cm->cmsg_level == IPPROTO_IP && cm->cmsg_type == IP_PKTINFO &&
+		    cm->cmsg_len >= CMSG_LEN(sizeof(struct in_pktinfo))) {
 			struct in_pktinfo pi;
 			memcpy(&pi, CMSG_DATA(cm), sizeof(pi));
 			dst.family = AF_INET;
 			dst.u.v4 = pi.ipi_addr;
+		} else if (cm->cmsg_level == SOL_UDP && cm->cmsg_type == UDP_GRO &&
+			   cm->cmsg_len >= CMSG_LEN(sizeof(int))) {
+			int g;
+			memcpy(&g, CMSG_DATA(cm), sizeof(g));
+			if (g > 0 && (size_t)g < seg)
+				seg = (size_t)g;
 		}
 	}
 	dst.port = e->cfg.natt_port;
-	path_input(c, &src, &dst, true, p, len);
+	for (size_t off = 0; off < len; off += seg)
+		path_input(c, &src, &dst, true, p + off, len - off < seg ? len - off : seg);
 }
 
 static void *net_to_tun(void *arg)
