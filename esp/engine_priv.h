@@ -86,6 +86,7 @@ struct esp_ctx {
 	struct esp_engine *e;
 	size_t slot;		/* bytes per buffer slot */
 	uint8_t *bufs;		/* ESP_BATCH slots */
+	uint8_t *super;		/* a super-packet read from the TUN device (vnet) */
 	struct mmsg_batch raw, udp;	/* only in data-plane threads */
 	bool batching;		/* false: send each packet at once */
 	int tun_fd;
@@ -131,7 +132,7 @@ struct esp_engine {
 		atomic_uint_fast64_t no_policy, discarded, held, hold_dropped, acquires, no_sa,
 			bad_packet, ike_in, keepalives, send_errors, tun_errors,
 			mss_clamped, pmtu_sent, pmtu_suppressed, prefrag_ok, prefrag_failed,
-			fragments, gso_fallbacks;
+			fragments, gso_fallbacks, bad_super;
 	} st;
 	/* UDP GSO on the NAT-T socket: set when the kernel accepts it, cleared (for
 	 * good) the first time a send with it fails with EIO or EINVAL. */

@@ -135,6 +135,7 @@ struct esp_engine_stats {
 	uint64_t prefrag_failed;	/* could not be fragmented: dropped */
 	uint64_t fragments;	/* fragments made by pre-fragmentation */
 	uint64_t gso_fallbacks;	/* UDP GSO sends the kernel refused (GSO then off) */
+	uint64_t bad_super;	/* TUN reads whose vnet header lied: dropped */
 };
 void esp_engine_stats(struct esp_engine *e, struct esp_engine_stats *out);
 void esp_engine_reset_stats(struct esp_engine *e);

@@ -10,9 +10,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include "esp/engine_priv.h"
+#include "esp/gso.h"
 #include "lib/log.h"
 
 #define SLOT_PAYLOAD (65535)
@@ -87,9 +89,18 @@ static int open_sockets(struct esp_engine *e)
 	return 0;
 }
 
+/* With the vnet header, a zero one in front: a whole packet, checksums complete. */
 void io_tun_write(struct esp_engine *e, int fd, const uint8_t *pkt, size_t len)
 {
-	if (write(fd, pkt, len) < 0)
+	static const uint8_t none[GSO_VNET_HDR_LEN];
+	ssize_t r;
+	if (e->tun.vnet) {
+		struct iovec iov[2] = { { (void *)none, sizeof(none) }, { (void *)pkt, len } };
+		r = writev(fd, iov, 2);
+	} else {
+		r = write(fd, pkt, len);
+	}
+	if (r < 0)
 		STAT_INC(e, tun_errors);
 }
 
@@ -100,36 +111,99 @@ static uint8_t *slot_at(struct esp_ctx *c, unsigned i)
 	return c->bufs + (size_t)i * c->slot + ESP_HEADROOM;
 }
 
+/* Where the next packet goes in the batch area: packets lie one after the other,
+ * each with ESP_HEADROOM before and ESP_TAILROOM after it (ESP_BATCH of the largest
+ * fill it exactly). */
+static size_t pkt_step(size_t len)
+{
+	return (ESP_HEADROOM + len + ESP_TAILROOM + 63) & ~(size_t)63;
+}
+
+struct tx_batch {
+	unsigned n;
+	size_t used;
+	uint8_t *pkt[ESP_BATCH];
+	size_t len[ESP_BATCH];
+};
+
+static void tx_run(struct esp_ctx *c, struct tx_batch *t)
+{
+	struct esp_engine *e = c->e;
+	if (t->n) {
+		pthread_rwlock_rdlock(&e->db_lock);
+		for (unsigned i = 0; i < t->n; i++)
+			path_output(c, t->pkt[i], t->len[i]);
+		pthread_rwlock_unlock(&e->db_lock);
+		path_flush(c);
+	}
+	t->n = 0;
+	t->used = 0;
+}
+
+static uint8_t *tx_next(struct esp_ctx *c, struct tx_batch *t)
+{
+	if (t->n == ESP_BATCH)
+		tx_run(c, t);
+	return c->bufs + t->used + ESP_HEADROOM;
+}
+
+static void tx_add(struct tx_batch *t, uint8_t *p, size_t len)
+{
+	t->pkt[t->n] = p;
+	t->len[t->n++] = len;
+	t->used += pkt_step(len);
+}
+
+/* One read from the TUN device into the batch: a packet, or with the vnet header a
+ * super-packet split into its segments (the batch runs whenever it is full). Returns
+ * false when nothing was left to read. */
+static bool tun_read(struct esp_ctx *c, struct tx_batch *t)
+{
+	struct esp_engine *e = c->e;
+	if (!e->tun.vnet) {
+		uint8_t *p = tx_next(c, t);
+		ssize_t r = read(c->tun_fd, p, SLOT_PAYLOAD);
+		if (r <= 0)
+			return false;
+		tx_add(t, p, (size_t)r);
+		return true;
+	}
+	ssize_t r = read(c->tun_fd, c->super, GSO_VNET_HDR_LEN + SLOT_PAYLOAD);
+	if (r <= 0)
+		return false;
+	struct gso_pkt g;
+	if (gso_init(&g, c->super, (size_t)r) < 0) {
+		STAT_INC(e, bad_super);
+		return true;
+	}
+	for (;;) {
+		uint8_t *p = tx_next(c, t);
+		size_t len = gso_next(&g, p, SLOT_PAYLOAD);
+		if (!len)
+			return true;
+		tx_add(t, p, len);
+	}
+}
+
 static void *tun_to_net(void *arg)
 {
 	struct esp_ctx *c = arg;
 	struct esp_engine *e = c->e;
 	struct pollfd pf[2] = { { .fd = c->tun_fd, .events = POLLIN },
 				{ .fd = e->stop_fd, .events = POLLIN } };
-	size_t lens[ESP_BATCH];
+	struct tx_batch t = { 0 };
 	for (;;) {
 		if (poll(pf, 2, -1) < 0 && errno != EINTR)
 			break;
 		if (pf[1].revents)
 			break;
-		unsigned n = 0;
-		while (n < ESP_BATCH) {
-			ssize_t r = read(c->tun_fd, slot_at(c, n), SLOT_PAYLOAD);
-			if (r <= 0)
+		for (unsigned reads = 0; reads < ESP_BATCH; reads++)
+			if (!tun_read(c, &t))
 				break;
-			lens[n++] = (size_t)r;
-		}
-		if (!n)
-			continue;
-		pthread_rwlock_rdlock(&e->db_lock);
-		for (unsigned i = 0; i < n; i++)
-			path_output(c, slot_at(c, i), lens[i]);
-		pthread_rwlock_unlock(&e->db_lock);
-		path_flush(c);
+		tx_run(c, &t);
 	}
 	return NULL;
 }
-
 
 static int rx(struct esp_ctx *c, int fd, struct mmsg_batch *b)
 {
@@ -256,7 +330,7 @@ static int start_thread(struct esp_engine *e, void *(*fn)(void *), int tun_fd)
 int io_start(struct esp_engine *e)
 {
 	int queues = (int)e->cfg.threads - 1;
-	if (tun_open(&e->tun, e->cfg.tun_name, ESP_ENGINE_TUN_MTU, queues) < 0)
+	if (tun_open(&e->tun, e->cfg.tun_name, ESP_ENGINE_TUN_MTU, queues, !e->cfg.no_offload) < 0)
 		return -1;
 	if (!e->cfg.no_routes && e->cfg.route_table != 254) {
 		int err = tun_rule_add(AF_INET, e->cfg.route_table, e->cfg.fwmark,

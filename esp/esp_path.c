@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "esp/engine_priv.h"
+#include "esp/gso.h"
 #include "esp/mss_clamp.h"
 #include "esp/pmtu.h"
 #include "lib/buf.h"
@@ -24,14 +25,16 @@ int ctx_init(struct esp_ctx *c, struct esp_engine *e, bool batching)
 	c->slot = (ESP_HEADROOM + SLOT_PAYLOAD + ESP_TAILROOM + 63) & ~(size_t)63;
 	c->bufs = aligned_alloc(64, ESP_BATCH * c->slot);
 	c->frag = aligned_alloc(64, ESP_FRAG_AREA);
-	return c->bufs && c->frag ? 0 : -1;
+	c->super = malloc(GSO_VNET_HDR_LEN + SLOT_PAYLOAD);
+	return c->bufs && c->frag && c->super ? 0 : -1;
 }
 
 void ctx_free(struct esp_ctx *c)
 {
 	free(c->bufs);
 	free(c->frag);
-	c->bufs = c->frag = NULL;
+	free(c->super);
+	c->bufs = c->frag = c->super = NULL;
 }
 
 /* --- sending ---------------------------------------------------------------------- */
