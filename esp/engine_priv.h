@@ -12,6 +12,7 @@
 #include "esp/tun.h"
 
 #define ESP_BATCH	32
+#define ESP_TUNQ	256	/* packets waiting for the TUN device */
 /* Room in front of a packet in a buffer slot: an ESP header and the longest IV
  * before an outbound payload (so esp_encap works in place), or a rebuilt IPv6
  * header in front of a transport-mode payload inbound. */
@@ -94,6 +95,12 @@ struct esp_ctx {
 	 * ESP_TAILROOM, and stay until the batches that point into it are sent. */
 	uint8_t *frag;
 	size_t frag_used;
+	/* The net -> TUN thread: decrypted packets wait here until the end of the batch,
+	 * when consecutive TCP segments are written as one (gro.h). */
+	bool tun_defer;
+	unsigned tq_n;
+	uint8_t *tq_pkt[ESP_TUNQ];
+	size_t tq_len[ESP_TUNQ];
 	/* ICMP "fragmentation needed" / Packet Too Big sent in the second that began at
 	 * icmp_ms (this thread's own limit: nothing shared is written per packet). */
 	ms_t icmp_ms;
@@ -181,4 +188,6 @@ void io_close(struct esp_engine *e);
 void io_route_add(struct esp_engine *e, const struct selector *dst);
 void io_route_del(struct esp_engine *e, const struct selector *dst);
 void io_tun_write(struct esp_engine *e, int fd, const uint8_t *pkt, size_t len);
+/* Writes what c->tq holds, coalesced where it can be, and empties it. */
+void io_tun_flush(struct esp_ctx *c);
 #endif

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "esp/engine_priv.h"
+#include "esp/gro.h"
 #include "esp/gso.h"
 #include "lib/log.h"
 
@@ -102,6 +103,36 @@ void io_tun_write(struct esp_engine *e, int fd, const uint8_t *pkt, size_t len)
 	}
 	if (r < 0)
 		STAT_INC(e, tun_errors);
+}
+
+/* Runs of TCP segments go out as one super-packet where the device takes vnet
+ * headers; anything else one by one. */
+void io_tun_flush(struct esp_ctx *c)
+{
+	struct esp_engine *e = c->e;
+	int fd = c->tun_fd >= 0 ? c->tun_fd : e->tun.fd[0];
+	for (unsigned i = 0; i < c->tq_n;) {
+		if (!e->tun.vnet) {
+			io_tun_write(e, fd, c->tq_pkt[i], c->tq_len[i]);
+			i++;
+			continue;
+		}
+		struct gro_run r;
+		gro_run(c->tq_pkt + i, c->tq_len + i, c->tq_n - i, &r);
+		struct iovec iov[GRO_MAX_SEGS + 1];
+		iov[0].iov_base = r.vnet;
+		iov[0].iov_len = sizeof(r.vnet);
+		iov[1].iov_base = c->tq_pkt[i];
+		iov[1].iov_len = c->tq_len[i];
+		for (unsigned k = 1; k < r.count; k++) {
+			iov[1 + k].iov_base = c->tq_pkt[i + k] + r.hlen;
+			iov[1 + k].iov_len = c->tq_len[i + k] - r.hlen;
+		}
+		if (writev(fd, iov, (int)r.count + 1) < 0)
+			STAT_INC(e, tun_errors);
+		i += r.count;
+	}
+	c->tq_n = 0;
 }
 
 /* --- threads -------------------------------------------------------------------------- */
@@ -241,8 +272,10 @@ static void input_raw(struct esp_ctx *c, uint8_t *p, size_t len)
 }
 
 /* With UDP GRO, one buffer holds several datagrams of gso_size bytes each (the last
- * may be shorter); each is handled on its own, in order (a transport-mode packet's
- * rebuilt IP header may overwrite the end of the one before, already written out). */
+ * may be shorter); each is handled on its own. A transport-mode packet's rebuilt IPv4
+ * header (20 bytes where the ESP header and IV were, at least 16) may overwrite at
+ * most 4 bytes of the datagram before: its ICV, never its decrypted packet, which
+ * may still wait to be written. */
 static void input_udp(struct esp_ctx *c, struct msghdr *m, uint8_t *p, size_t len)
 {
 	struct esp_engine *e = c->e;
@@ -280,6 +313,7 @@ static void *net_to_tun(void *arg)
 	struct mmsg_batch *b = malloc(sizeof(*b));
 	if (!b)
 		return NULL;
+	c->tun_defer = true;
 	struct pollfd pf[3] = { { .fd = e->raw_fd, .events = POLLIN },
 				{ .fd = e->udp_fd, .events = POLLIN },
 				{ .fd = e->stop_fd, .events = POLLIN } };
@@ -304,6 +338,7 @@ static void *net_to_tun(void *arg)
 					input_udp(c, &b->msg[i].msg_hdr, p, len);
 			}
 			pthread_rwlock_unlock(&e->db_lock);
+			io_tun_flush(c);
 		}
 	}
 	free(b);

@@ -184,12 +184,18 @@ void path_flush(struct esp_ctx *c)
 		flush_one(c->e, c->e->udp_fd, &c->udp);
 }
 
-static void emit_tun(struct esp_ctx *c, const uint8_t *pkt, size_t len)
+/* pkt must stay where it is until the batch ends when it may wait (c->tun_defer). */
+static void emit_tun(struct esp_ctx *c, uint8_t *pkt, size_t len, bool may_wait)
 {
 	struct esp_engine *e = c->e;
 	if (e->cfg.no_io) {
 		if (e->cfg.tun_write)
 			e->cfg.tun_write(e->cfg.hook_arg, pkt, len);
+	} else if (may_wait && c->tun_defer) {
+		if (c->tq_n == ESP_TUNQ)
+			io_tun_flush(c);
+		c->tq_pkt[c->tq_n] = pkt;
+		c->tq_len[c->tq_n++] = len;
 	} else {
 		io_tun_write(e, c->tun_fd >= 0 ? c->tun_fd : e->tun.fd[0], pkt, len);
 	}
@@ -308,7 +314,7 @@ static enum esp_verdict answer_too_big(struct esp_ctx *c, const struct pkt_tuple
 		return ESP_V_DROPPED;
 	}
 	c->icmp_n++;
-	emit_tun(c, msg, n);
+	emit_tun(c, msg, n, false);
 	STAT_INC(e, pmtu_sent);
 	return ESP_V_DROPPED;
 }
@@ -542,7 +548,7 @@ static enum esp_verdict input_esp(struct esp_ctx *c, const struct addr *src,
 	int level = sa_account(sa, t.total, engine_now(e));
 	if (level)
 		engine_report_expiry(e, sa, level);
-	emit_tun(c, inner, t.total);
+	emit_tun(c, inner, t.total, true);
 	return ESP_V_DELIVERED;
 }
 

@@ -121,8 +121,7 @@ int gso_init(struct gso_pkt *g, const uint8_t *buf, size_t len)
 	return gso_check(g, type, l3, gso_size);
 }
 
-/* The pseudo-header sum (RFC 793, RFC 8200 section 8.1) of the packet at p. */
-static uint32_t pseudo_sum(const uint8_t *p, bool v6, uint8_t proto, size_t l4len)
+uint32_t gso_pseudo_sum(const uint8_t *p, bool v6, uint8_t proto, size_t l4len)
 {
 	uint32_t s = proto + (uint32_t)(l4len & 0xffff) + (uint32_t)(l4len >> 16);
 	size_t from = v6 ? 8 : 12, to = v6 ? 40 : 20;
@@ -187,7 +186,7 @@ size_t gso_next(struct gso_pkt *g, uint8_t *out, size_t cap)
 	}
 	put_u16(l4 + g->csum_offset, 0);
 	put_csum(l4 + g->csum_offset,
-		 gso_csum(l4, l4len, pseudo_sum(out, g->v6, tcp ? 6 : 17, l4len)));
+		 gso_csum(l4, l4len, gso_pseudo_sum(out, g->v6, tcp ? 6 : 17, l4len)));
 	g->pos += chunk;
 	g->i++;
 	return n;

@@ -45,4 +45,7 @@ size_t gso_next(struct gso_pkt *g, uint8_t *out, size_t cap);
 /* Internet checksum of data with the partial sum `sum` added, folded and
  * complemented; faster than a byte loop for long data. */
 uint16_t gso_csum(const uint8_t *data, size_t len, uint32_t sum);
+/* The pseudo-header sum (RFC 9293 3.1, RFC 8200 section 8.1) of the IP packet at p
+ * (addresses from its header), for the given protocol and TCP/UDP length. */
+uint32_t gso_pseudo_sum(const uint8_t *p, bool v6, uint8_t proto, size_t l4len);
 #endif

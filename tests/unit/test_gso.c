@@ -10,6 +10,7 @@
 #include <arpa/inet.h>
 #include <string.h>
 
+#include "esp/gro.h"
 #include "esp/gso.h"
 #include "lib/buf.h"
 
@@ -276,6 +277,139 @@ static void test_csum(void **state)
 			assert_int_equal(gso_csum(d, len, sum), (uint16_t)~ones_sum(d, len, sum));
 }
 
+/* --- GRO: coalescing, checked by splitting the result again ---------------------- */
+
+#define NSEG 6
+static uint8_t segs[NSEG][2048], orig[NSEG][2048], super[GSO_VNET_HDR_LEN + 65536];
+static size_t seglen[NSEG];
+
+/* Segment i of a stream with mss-byte segments: as the kernel's GSO makes them
+ * (ids and sequence numbers counting up, the payload continuing), complete checksums. */
+static size_t segment(uint8_t *p, bool v6, size_t th, size_t i, size_t mss, size_t payload,
+		      uint8_t flags)
+{
+	size_t l3 = v6 ? 40 : 20, n = build(p, v6, l3, true, th, payload);
+	if (!v6) {
+		put_u16(p + 4, (uint16_t)(0xfffe + i));
+		put_u16(p + 10, 0);
+		put_u16(p + 10, (uint16_t)~ones_sum(p, 20, 0));
+	}
+	uint8_t *l4 = p + l3;
+	put_u32(l4 + 4, (uint32_t)(0xfffffff0u + i * mss));
+	l4[13] = flags;
+	for (size_t j = 0; j < payload; j++)
+		l4[th + j] = (uint8_t)((i * mss + j) * 7 + 3);
+	put_u16(l4 + 16, 0);
+	put_u16(l4 + 16, (uint16_t)~ones_sum(l4, n - l3, pseudo(p, v6, 6, n - l3)));
+	return n;
+}
+
+static void stream(bool v6, size_t th, size_t mss, size_t tail)
+{
+	for (size_t i = 0; i < NSEG; i++) {
+		bool last = i == NSEG - 1;
+		seglen[i] = segment(segs[i], v6, th, i, mss, last ? tail : mss,
+				    last ? 0x18 : 0x10);
+		memcpy(orig[i], segs[i], seglen[i]);
+	}
+}
+
+static unsigned run(unsigned n, struct gro_run *r)
+{
+	uint8_t *p[NSEG];
+	for (unsigned i = 0; i < NSEG; i++)
+		p[i] = segs[i];
+	gro_run(p, seglen, n, r);
+	return r->count;
+}
+
+/* The super-packet, split again, gives back exactly the segments it was made of. */
+static void round_trip(bool v6, size_t th, size_t mss, size_t tail)
+{
+	stream(v6, th, mss, tail);
+	struct gro_run r;
+	assert_int_equal(run(NSEG, &r), NSEG);
+	memcpy(super, r.vnet, GSO_VNET_HDR_LEN);
+	size_t n = GSO_VNET_HDR_LEN;
+	memcpy(super + n, segs[0], seglen[0]);
+	n += seglen[0];
+	for (unsigned k = 1; k < r.count; k++) {
+		memcpy(super + n, segs[k] + r.hlen, seglen[k] - r.hlen);
+		n += seglen[k] - r.hlen;
+	}
+	/* As the kernel takes it: IP lengths and header checksum right, the TCP checksum
+	 * field the pseudo-header sum (a partial checksum). */
+	const uint8_t *ip = super + GSO_VNET_HDR_LEN;
+	size_t l3 = v6 ? 40 : 20, total = n - GSO_VNET_HDR_LEN;
+	if (v6) {
+		assert_int_equal(get_u16(ip + 4), total - 40);
+	} else {
+		assert_int_equal(get_u16(ip + 2), total);
+		assert_int_equal(ones_sum(ip, 20, 0), 0xffff);
+	}
+	assert_int_equal(get_u16(ip + l3 + 16), ones_sum(NULL, 0, pseudo(ip, v6, 6, total - l3)));
+	struct gso_pkt g;
+	assert_int_equal(gso_init(&g, super, n), 0);
+	for (unsigned k = 0; k < NSEG; k++) {
+		assert_int_equal(gso_next(&g, out, sizeof(out)), seglen[k]);
+		assert_memory_equal(out, orig[k], seglen[k]);
+	}
+	assert_int_equal(gso_next(&g, out, sizeof(out)), 0);
+}
+
+static void test_gro_round_trip(void **state)
+{
+	(void)state;
+	round_trip(false, 20, 1400, 1400);
+	round_trip(false, 32, 1388, 17);
+	round_trip(true, 32, 1368, 1);
+	round_trip(true, 20, 1000, 999);
+}
+
+/* Runs end where the stream does; what cannot be coalesced goes alone, untouched. */
+static void test_gro_breaks(void **state)
+{
+	(void)state;
+	struct gro_run r;
+	stream(false, 32, 1000, 1000);
+	assert_int_equal(run(1, &r), 1);
+	static const uint8_t zero[GSO_VNET_HDR_LEN];
+	assert_memory_equal(r.vnet, zero, sizeof(zero));
+	assert_memory_equal(segs[0], orig[0], seglen[0]);
+	/* Another stream (port) in third place: the run is two. */
+	put_u16(segs[2] + 20, 40001);
+	assert_int_equal(run(NSEG, &r), 2);
+	/* Another TOS, TTL, destination port, sequence number (gap), ack, window or
+	 * option (checksums made right again), a bad checksum: the run ends before. */
+	static const size_t off[] = { 1, 8, 22, 24, 28, 34, 40 };
+	for (size_t k = 0; k < sizeof(off) / sizeof(off[0]); k++) {
+		stream(false, 32, 1000, 1000);
+		segs[3][off[k]] ^= 1;
+		put_u16(segs[3] + 10, 0);
+		put_u16(segs[3] + 10, (uint16_t)~ones_sum(segs[3], 20, 0));
+		put_u16(segs[3] + 36, 0);
+		put_u16(segs[3] + 36, (uint16_t)~ones_sum(segs[3] + 20, seglen[3] - 20,
+						     pseudo(segs[3], false, 6, seglen[3] - 20)));
+		assert_int_equal(run(NSEG, &r), 3);
+	}
+	stream(false, 32, 1000, 1000);
+	segs[3][60] ^= 1;
+	assert_int_equal(run(NSEG, &r), 3);
+	/* A shorter segment ends the run (and is in it); a SYN, a fragment go alone. */
+	stream(false, 32, 1000, 1000);
+	seglen[2] = segment(segs[2], false, 32, 2, 1000, 500, 0x10);
+	assert_int_equal(run(NSEG, &r), 3);
+	stream(false, 32, 1000, 1000);
+	segs[0][33] = 0x12;
+	assert_int_equal(run(NSEG, &r), 1);
+	stream(false, 32, 1000, 1000);
+	put_u16(segs[0] + 6, 0x2000);
+	assert_int_equal(run(NSEG, &r), 1);
+	/* No payload: nothing to coalesce. */
+	seglen[0] = segment(segs[0], false, 20, 0, 1000, 0, 0x10);
+	assert_int_equal(run(NSEG, &r), 1);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -288,6 +422,8 @@ int main(void)
 		cmocka_unit_test(test_plain_and_small_cap),
 		cmocka_unit_test(test_lies),
 		cmocka_unit_test(test_csum),
+		cmocka_unit_test(test_gro_round_trip),
+		cmocka_unit_test(test_gro_breaks),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
