@@ -87,6 +87,7 @@ struct daemon_cfg {
 	unsigned esp_threads;		/* data-plane workers; 0 = one per core */
 	unsigned esp_mtu;		/* path MTU; 0 = engine default (1500) */
 	int esp_mss;			/* TCP MSS clamp: 0 auto (from the MTU), -1 off */
+	bool esp_no_offload;		/* esp { offload = no } */
 	char *tun_name;			/* default "tsunagi0" */
 	uint16_t ike_port, ike_port_natt;	/* default 500, 4500 */
 	uint32_t natt_keepalive;	/* seconds; default 20 */

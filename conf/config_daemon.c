@@ -11,6 +11,9 @@
  *           mtu = 1500          # path MTU: largest ESP packet sent, outer IP header
  *                               #   included (default 1500); larger tunnel packets get
  *                               #   ICMP frag needed (DF, IPv6) or are fragmented
+ *           offload = yes       # UDP GSO/GRO on the NAT-T socket and TCP/UDP
+ *                               #   segmentation offload on the TUN device, where the
+ *                               #   kernel accepts them (default yes); no = off
  *           mss = auto          # TCP MSS clamp on tunnel traffic: auto (the SA's inner
  *                               #   MTU - 40, IPv6 - 60; default), off, or 536..9000
  *       }
@@ -111,6 +114,13 @@ static int build_esp(struct bctx *b, const struct ctree *sec, struct daemon_cfg 
 			if (v < 536 || v > 9000)
 				return berr_value(b, k, bscalar(b, k));
 			d->esp_mss = (int)v;
+			continue;
+		}
+		if (strcmp(k->name, "offload") == 0) {
+			bool on;
+			if (bget_bool(b, k, &on) < 0)
+				return -1;
+			d->esp_no_offload = !on;
 			continue;
 		}
 		if (strcmp(k->name, "threads") != 0 && strcmp(k->name, "mtu") != 0)

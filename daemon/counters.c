@@ -50,6 +50,10 @@ size_t daemon_counters(struct daemon *d, struct metric_counter out[DAEMON_COUNTE
 	C("esp-prefrag-ok", "Packets without DF fragmented before encryption.", es.prefrag_ok);
 	C("esp-prefrag-failed", "Packets without DF that could not be fragmented.", es.prefrag_failed);
 	C("esp-fragments", "Fragments made by pre-fragmentation.", es.fragments);
+	C("esp-gso-fallbacks", "UDP GSO sends the kernel refused (GSO then turned off).",
+	  es.gso_fallbacks);
+	C("esp-bad-super-packets", "TUN reads whose offload (vnet) header did not match the packet.",
+	  es.bad_super);
 #undef C
 	return n;
 }

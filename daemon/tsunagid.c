@@ -160,6 +160,7 @@ static int setup(struct daemon *d)
 	ec.threads = d->settings.esp_threads;
 	ec.mtu = d->settings.esp_mtu;
 	ec.mss = d->settings.esp_mss;
+	ec.no_offload = d->settings.esp_no_offload;
 	d->esp = esp_engine_new(&ec);
 	/* The copied settings' strings belong to cfg, which is freed after loading. */
 	d->settings.tun_name = NULL;

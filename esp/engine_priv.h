@@ -12,6 +12,7 @@
 #include "esp/tun.h"
 
 #define ESP_BATCH	32
+#define ESP_TUNQ	256	/* packets waiting for the TUN device */
 /* Room in front of a packet in a buffer slot: an ESP header and the longest IV
  * before an outbound payload (so esp_encap works in place), or a rebuilt IPv6
  * header in front of a transport-mode payload inbound. */
@@ -60,23 +61,33 @@ struct ikeq {
 
 /* --- per-thread context ------------------------------------------------------------- */
 
-/* A batch of datagrams for sendmmsg/recvmmsg on one socket (n: how many are filled,
- * for sending). */
+/* A batch of datagrams for sendmmsg/recvmmsg on one socket (n: how many messages are
+ * filled, niov: how many packets, for sending). With UDP GSO one message carries
+ * several equal-size packets (its iovecs, consecutive in iov[]), the last one
+ * possibly shorter; gso is then their size, else 0. */
 struct mmsg_batch {
-	unsigned n;
+	unsigned n, niov;
 	struct mmsghdr msg[ESP_BATCH];
 	struct iovec iov[ESP_BATCH];
 	struct sockaddr_storage name[ESP_BATCH];
+	uint16_t gso[ESP_BATCH];
+	size_t bytes[ESP_BATCH];
 	union {
 		struct cmsghdr align;
-		uint8_t buf[CMSG_SPACE(sizeof(struct in_pktinfo))];
+		uint8_t buf[CMSG_SPACE(sizeof(struct in_pktinfo)) + CMSG_SPACE(sizeof(int))];
 	} ctl[ESP_BATCH];
 };
+
+/* UDP GSO/GRO: at most this many segments per send (the kernel's UDP_MAX_SEGMENTS)
+ * and this many bytes of UDP payload. */
+#define ESP_GSO_MAX_SEGS	64
+#define ESP_GSO_MAX_BYTES	(65535 - 60 - 8)
 
 struct esp_ctx {
 	struct esp_engine *e;
 	size_t slot;		/* bytes per buffer slot */
 	uint8_t *bufs;		/* ESP_BATCH slots */
+	uint8_t *super;		/* a super-packet read from the TUN device (vnet) */
 	struct mmsg_batch raw, udp;	/* only in data-plane threads */
 	bool batching;		/* false: send each packet at once */
 	int tun_fd;
@@ -84,6 +95,12 @@ struct esp_ctx {
 	 * ESP_TAILROOM, and stay until the batches that point into it are sent. */
 	uint8_t *frag;
 	size_t frag_used;
+	/* The net -> TUN thread: decrypted packets wait here until the end of the batch,
+	 * when consecutive TCP segments are written as one (gro.h). */
+	bool tun_defer;
+	unsigned tq_n;
+	uint8_t *tq_pkt[ESP_TUNQ];
+	size_t tq_len[ESP_TUNQ];
 	/* ICMP "fragmentation needed" / Packet Too Big sent in the second that began at
 	 * icmp_ms (this thread's own limit: nothing shared is written per packet). */
 	ms_t icmp_ms;
@@ -122,8 +139,11 @@ struct esp_engine {
 		atomic_uint_fast64_t no_policy, discarded, held, hold_dropped, acquires, no_sa,
 			bad_packet, ike_in, keepalives, send_errors, tun_errors,
 			mss_clamped, pmtu_sent, pmtu_suppressed, prefrag_ok, prefrag_failed,
-			fragments;
+			fragments, gso_fallbacks, bad_super;
 	} st;
+	/* UDP GSO on the NAT-T socket: set when the kernel accepts it, cleared (for
+	 * good) the first time a send with it fails with EIO or EINVAL. */
+	atomic_bool udp_gso;
 
 	/* I/O (esp_io.c) */
 	struct tun tun;
@@ -168,4 +188,6 @@ void io_close(struct esp_engine *e);
 void io_route_add(struct esp_engine *e, const struct selector *dst);
 void io_route_del(struct esp_engine *e, const struct selector *dst);
 void io_tun_write(struct esp_engine *e, int fd, const uint8_t *pkt, size_t len);
+/* Writes what c->tq holds, coalesced where it can be, and empties it. */
+void io_tun_flush(struct esp_ctx *c);
 #endif

@@ -872,6 +872,8 @@ void esp_engine_stats(struct esp_engine *e, struct esp_engine_stats *o)
 	o->prefrag_ok = atomic_load(&e->st.prefrag_ok);
 	o->prefrag_failed = atomic_load(&e->st.prefrag_failed);
 	o->fragments = atomic_load(&e->st.fragments);
+	o->gso_fallbacks = atomic_load(&e->st.gso_fallbacks);
+	o->bad_super = atomic_load(&e->st.bad_super);
 }
 
 void esp_engine_reset_stats(struct esp_engine *e)
@@ -881,7 +883,8 @@ void esp_engine_reset_stats(struct esp_engine *e)
 		&e->st.acquires, &e->st.no_sa, &e->st.bad_packet, &e->st.ike_in,
 		&e->st.keepalives, &e->st.send_errors, &e->st.tun_errors, &e->st.mss_clamped,
 		&e->st.pmtu_sent, &e->st.pmtu_suppressed, &e->st.prefrag_ok,
-		&e->st.prefrag_failed, &e->st.fragments,
+		&e->st.prefrag_failed, &e->st.fragments, &e->st.gso_fallbacks,
+		&e->st.bad_super,
 	};
 	for (size_t i = 0; i < sizeof(all) / sizeof(all[0]); i++)
 		atomic_store(all[i], 0);

@@ -39,6 +39,8 @@ struct esp_engine_cfg {
 				 * that do not fit get ICMP or are fragmented (pmtu.h) */
 	int mss;		/* TCP MSS clamp for tunnel traffic: 0 = from the SA's
 				 * inner MTU (- 40 for IPv4, - 60 for IPv6), -1 = off */
+	bool no_offload;	/* no UDP GSO/GRO, no TUN offloads (else used where the
+				 * kernel accepts them) */
 	uint16_t natt_port;	/* 0 = 4500 */
 	struct addr bind_addr;	/* family 0 = any IPv4 address */
 	unsigned threads;	/* data-plane threads, >= 2: one net->TUN, the rest
@@ -132,6 +134,8 @@ struct esp_engine_stats {
 	uint64_t prefrag_ok;	/* IPv4 without DF, fragmented before encryption */
 	uint64_t prefrag_failed;	/* could not be fragmented: dropped */
 	uint64_t fragments;	/* fragments made by pre-fragmentation */
+	uint64_t gso_fallbacks;	/* UDP GSO sends the kernel refused (GSO then off) */
+	uint64_t bad_super;	/* TUN reads whose vnet header lied: dropped */
 };
 void esp_engine_stats(struct esp_engine *e, struct esp_engine_stats *out);
 void esp_engine_reset_stats(struct esp_engine *e);

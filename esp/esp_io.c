@@ -5,13 +5,17 @@
  * processes the batch, and sends it with one sendmmsg per socket. */
 #include <errno.h>
 #include <netinet/ip.h>
+#include <netinet/udp.h>
 #include <poll.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include "esp/engine_priv.h"
+#include "esp/gro.h"
+#include "esp/gso.h"
 #include "lib/log.h"
 
 #define SLOT_PAYLOAD (65535)
@@ -29,6 +33,22 @@ static void sock_tune(int fd, uint32_t mark)
 		setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &sz, sizeof(sz));
 	if (setsockopt(fd, SOL_SOCKET, SO_SNDBUFFORCE, &sz, sizeof(sz)) < 0)
 		setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &sz, sizeof(sz));
+}
+
+/* UDP GSO (sending many equal-size ESP packets in one call) and GRO (receiving
+ * them coalesced, split in input_udp) where the kernel has them. A segment size of 0
+ * sets no default: it only asks whether UDP_SEGMENT is known. */
+static void udp_offload(struct esp_engine *e)
+{
+	int zero = 0, one = 1;
+	bool gso = false, gro = false;
+	if (!e->cfg.no_offload) {
+		gso = setsockopt(e->udp_fd, SOL_UDP, UDP_SEGMENT, &zero, sizeof(zero)) == 0;
+		gro = setsockopt(e->udp_fd, SOL_UDP, UDP_GRO, &one, sizeof(one)) == 0;
+	}
+	atomic_store(&e->udp_gso, gso);
+	log_ctl(LOG_ESP, "NAT-T socket: UDP GSO %s, GRO %s", gso ? "on" : "off",
+		gro ? "on" : "off");
 }
 
 static int open_sockets(struct esp_engine *e)
@@ -66,13 +86,53 @@ static int open_sockets(struct esp_engine *e)
 		log_err(LOG_ESP, "cannot bind UDP port %u: %s", e->cfg.natt_port, strerror(errno));
 		return -1;
 	}
+	udp_offload(e);
 	return 0;
 }
 
+/* With the vnet header, a zero one in front: a whole packet, checksums complete. */
 void io_tun_write(struct esp_engine *e, int fd, const uint8_t *pkt, size_t len)
 {
-	if (write(fd, pkt, len) < 0)
+	static const uint8_t none[GSO_VNET_HDR_LEN];
+	ssize_t r;
+	if (e->tun.vnet) {
+		struct iovec iov[2] = { { (void *)none, sizeof(none) }, { (void *)pkt, len } };
+		r = writev(fd, iov, 2);
+	} else {
+		r = write(fd, pkt, len);
+	}
+	if (r < 0)
 		STAT_INC(e, tun_errors);
+}
+
+/* Runs of TCP segments go out as one super-packet where the device takes vnet
+ * headers; anything else one by one. */
+void io_tun_flush(struct esp_ctx *c)
+{
+	struct esp_engine *e = c->e;
+	int fd = c->tun_fd >= 0 ? c->tun_fd : e->tun.fd[0];
+	for (unsigned i = 0; i < c->tq_n;) {
+		if (!e->tun.vnet) {
+			io_tun_write(e, fd, c->tq_pkt[i], c->tq_len[i]);
+			i++;
+			continue;
+		}
+		struct gro_run r;
+		gro_run(c->tq_pkt + i, c->tq_len + i, c->tq_n - i, &r);
+		struct iovec iov[GRO_MAX_SEGS + 1];
+		iov[0].iov_base = r.vnet;
+		iov[0].iov_len = sizeof(r.vnet);
+		iov[1].iov_base = c->tq_pkt[i];
+		iov[1].iov_len = c->tq_len[i];
+		for (unsigned k = 1; k < r.count; k++) {
+			iov[1 + k].iov_base = c->tq_pkt[i + k] + r.hlen;
+			iov[1 + k].iov_len = c->tq_len[i + k] - r.hlen;
+		}
+		if (writev(fd, iov, (int)r.count + 1) < 0)
+			STAT_INC(e, tun_errors);
+		i += r.count;
+	}
+	c->tq_n = 0;
 }
 
 /* --- threads -------------------------------------------------------------------------- */
@@ -82,36 +142,99 @@ static uint8_t *slot_at(struct esp_ctx *c, unsigned i)
 	return c->bufs + (size_t)i * c->slot + ESP_HEADROOM;
 }
 
+/* Where the next packet goes in the batch area: packets lie one after the other,
+ * each with ESP_HEADROOM before and ESP_TAILROOM after it (ESP_BATCH of the largest
+ * fill it exactly). */
+static size_t pkt_step(size_t len)
+{
+	return (ESP_HEADROOM + len + ESP_TAILROOM + 63) & ~(size_t)63;
+}
+
+struct tx_batch {
+	unsigned n;
+	size_t used;
+	uint8_t *pkt[ESP_BATCH];
+	size_t len[ESP_BATCH];
+};
+
+static void tx_run(struct esp_ctx *c, struct tx_batch *t)
+{
+	struct esp_engine *e = c->e;
+	if (t->n) {
+		pthread_rwlock_rdlock(&e->db_lock);
+		for (unsigned i = 0; i < t->n; i++)
+			path_output(c, t->pkt[i], t->len[i]);
+		pthread_rwlock_unlock(&e->db_lock);
+		path_flush(c);
+	}
+	t->n = 0;
+	t->used = 0;
+}
+
+static uint8_t *tx_next(struct esp_ctx *c, struct tx_batch *t)
+{
+	if (t->n == ESP_BATCH)
+		tx_run(c, t);
+	return c->bufs + t->used + ESP_HEADROOM;
+}
+
+static void tx_add(struct tx_batch *t, uint8_t *p, size_t len)
+{
+	t->pkt[t->n] = p;
+	t->len[t->n++] = len;
+	t->used += pkt_step(len);
+}
+
+/* One read from the TUN device into the batch: a packet, or with the vnet header a
+ * super-packet split into its segments (the batch runs whenever it is full). Returns
+ * false when nothing was left to read. */
+static bool tun_read(struct esp_ctx *c, struct tx_batch *t)
+{
+	struct esp_engine *e = c->e;
+	if (!e->tun.vnet) {
+		uint8_t *p = tx_next(c, t);
+		ssize_t r = read(c->tun_fd, p, SLOT_PAYLOAD);
+		if (r <= 0)
+			return false;
+		tx_add(t, p, (size_t)r);
+		return true;
+	}
+	ssize_t r = read(c->tun_fd, c->super, GSO_VNET_HDR_LEN + SLOT_PAYLOAD);
+	if (r <= 0)
+		return false;
+	struct gso_pkt g;
+	if (gso_init(&g, c->super, (size_t)r) < 0) {
+		STAT_INC(e, bad_super);
+		return true;
+	}
+	for (;;) {
+		uint8_t *p = tx_next(c, t);
+		size_t len = gso_next(&g, p, SLOT_PAYLOAD);
+		if (!len)
+			return true;
+		tx_add(t, p, len);
+	}
+}
+
 static void *tun_to_net(void *arg)
 {
 	struct esp_ctx *c = arg;
 	struct esp_engine *e = c->e;
 	struct pollfd pf[2] = { { .fd = c->tun_fd, .events = POLLIN },
 				{ .fd = e->stop_fd, .events = POLLIN } };
-	size_t lens[ESP_BATCH];
+	struct tx_batch t = { 0 };
 	for (;;) {
 		if (poll(pf, 2, -1) < 0 && errno != EINTR)
 			break;
 		if (pf[1].revents)
 			break;
-		unsigned n = 0;
-		while (n < ESP_BATCH) {
-			ssize_t r = read(c->tun_fd, slot_at(c, n), SLOT_PAYLOAD);
-			if (r <= 0)
+		for (unsigned reads = 0; reads < ESP_BATCH; reads++)
+			if (!tun_read(c, &t))
 				break;
-			lens[n++] = (size_t)r;
-		}
-		if (!n)
-			continue;
-		pthread_rwlock_rdlock(&e->db_lock);
-		for (unsigned i = 0; i < n; i++)
-			path_output(c, slot_at(c, i), lens[i]);
-		pthread_rwlock_unlock(&e->db_lock);
-		path_flush(c);
+		tx_run(c, &t);
 	}
 	return NULL;
 }
-
 
 static int rx(struct esp_ctx *c, int fd, struct mmsg_batch *b)
 {
@@ -148,21 +271,39 @@ static void input_raw(struct esp_ctx *c, uint8_t *p, size_t len)
 	path_input(c, &src, &dst, false, p + ihl, len - ihl);
 }
 
+/* With UDP GRO, one buffer holds several datagrams of gso_size bytes each (the last
+ * may be shorter); each is handled on its own. A transport-mode packet's rebuilt IPv4
+ * header (20 bytes where the ESP header and IV were, at least 16) may overwrite at
+ * most 4 bytes of the datagram before: its ICV, never its decrypted packet, which
+ * may still wait to be written. */
 static void input_udp(struct esp_ctx *c, struct msghdr *m, uint8_t *p, size_t len)
 {
 	struct esp_engine *e = c->e;
 	struct addr src, dst = e->cfg.bind_addr;
+	if (m->msg_flags & (MSG_TRUNC | MSG_CTRUNC)) {
+		STAT_INC(e, bad_packet);
+		return;
+	}
 	addr_from_sockaddr(&src, (struct sockaddr *)m->msg_name);
+	size_t seg = len;
 	for (struct cmsghdr *cm = CMSG_FIRSTHDR(m); cm; cm = CMSG_NXTHDR(m, cm)) {
-		if (cm->cmsg_level == IPPROTO_IP && cm->cmsg_type == IP_PKTINFO) {
+		if (cm->cmsg_level == IPPROTO_IP && cm->cmsg_type == IP_PKTINFO &&
+		    cm->cmsg_len >= CMSG_LEN(sizeof(struct in_pktinfo))) {
 			struct in_pktinfo pi;
 			memcpy(&pi, CMSG_DATA(cm), sizeof(pi));
 			dst.family = AF_INET;
 			dst.u.v4 = pi.ipi_addr;
+		} else if (cm->cmsg_level == SOL_UDP && cm->cmsg_type == UDP_GRO &&
+			   cm->cmsg_len >= CMSG_LEN(sizeof(int))) {
+			int g;
+			memcpy(&g, CMSG_DATA(cm), sizeof(g));
+			if (g > 0 && (size_t)g < seg)
+				seg = (size_t)g;
 		}
 	}
 	dst.port = e->cfg.natt_port;
-	path_input(c, &src, &dst, true, p, len);
+	for (size_t off = 0; off < len; off += seg)
+		path_input(c, &src, &dst, true, p + off, len - off < seg ? len - off : seg);
 }
 
 static void *net_to_tun(void *arg)
@@ -172,6 +313,7 @@ static void *net_to_tun(void *arg)
 	struct mmsg_batch *b = malloc(sizeof(*b));
 	if (!b)
 		return NULL;
+	c->tun_defer = true;
 	struct pollfd pf[3] = { { .fd = e->raw_fd, .events = POLLIN },
 				{ .fd = e->udp_fd, .events = POLLIN },
 				{ .fd = e->stop_fd, .events = POLLIN } };
@@ -196,6 +338,7 @@ static void *net_to_tun(void *arg)
 					input_udp(c, &b->msg[i].msg_hdr, p, len);
 			}
 			pthread_rwlock_unlock(&e->db_lock);
+			io_tun_flush(c);
 		}
 	}
 	free(b);
@@ -222,7 +365,7 @@ static int start_thread(struct esp_engine *e, void *(*fn)(void *), int tun_fd)
 int io_start(struct esp_engine *e)
 {
 	int queues = (int)e->cfg.threads - 1;
-	if (tun_open(&e->tun, e->cfg.tun_name, ESP_ENGINE_TUN_MTU, queues) < 0)
+	if (tun_open(&e->tun, e->cfg.tun_name, ESP_ENGINE_TUN_MTU, queues, !e->cfg.no_offload) < 0)
 		return -1;
 	if (!e->cfg.no_routes && e->cfg.route_table != 254) {
 		int err = tun_rule_add(AF_INET, e->cfg.route_table, e->cfg.fwmark,

@@ -2,10 +2,13 @@
  * network -> SA -> ESP -> selector check -> TUN. No allocation, no locks but the
  * SA's own (the caller holds the database read lock for the whole batch). */
 #include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/udp.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "esp/engine_priv.h"
+#include "esp/gso.h"
 #include "esp/mss_clamp.h"
 #include "esp/pmtu.h"
 #include "lib/buf.h"
@@ -22,39 +25,68 @@ int ctx_init(struct esp_ctx *c, struct esp_engine *e, bool batching)
 	c->slot = (ESP_HEADROOM + SLOT_PAYLOAD + ESP_TAILROOM + 63) & ~(size_t)63;
 	c->bufs = aligned_alloc(64, ESP_BATCH * c->slot);
 	c->frag = aligned_alloc(64, ESP_FRAG_AREA);
-	return c->bufs && c->frag ? 0 : -1;
+	c->super = malloc(GSO_VNET_HDR_LEN + SLOT_PAYLOAD);
+	return c->bufs && c->frag && c->super ? 0 : -1;
 }
 
 void ctx_free(struct esp_ctx *c)
 {
 	free(c->bufs);
 	free(c->frag);
-	c->bufs = c->frag = NULL;
+	free(c->super);
+	c->bufs = c->frag = c->super = NULL;
 }
 
 /* --- sending ---------------------------------------------------------------------- */
+
+/* UDP GSO: pkt (already in iov[niov - 1]) joins the batch's last message when the
+ * kernel can send both as one: same addresses, all earlier packets of the same size
+ * and pkt not longer (a shorter one ends the message), within the kernel's limits. */
+static bool gso_join(struct esp_engine *e, struct mmsg_batch *b, const struct msghdr *m,
+		     size_t len)
+{
+	if (!b->n || !atomic_load_explicit(&e->udp_gso, memory_order_relaxed))
+		return false;
+	unsigned i = b->n - 1;
+	struct msghdr *last = &b->msg[i].msg_hdr;
+	size_t seg = last->msg_iov[0].iov_len;
+	if (last->msg_iovlen >= ESP_GSO_MAX_SEGS || len > seg ||
+	    last->msg_iov[last->msg_iovlen - 1].iov_len != seg ||
+	    b->bytes[i] + len > ESP_GSO_MAX_BYTES || last->msg_namelen != m->msg_namelen ||
+	    memcmp(last->msg_name, m->msg_name, m->msg_namelen) != 0 ||
+	    last->msg_controllen != m->msg_controllen ||
+	    (m->msg_controllen &&
+	     memcmp(last->msg_control, m->msg_control, m->msg_controllen) != 0))
+		return false;
+	last->msg_iovlen++;
+	b->gso[i] = (uint16_t)seg;
+	b->bytes[i] += len;
+	return true;
+}
 
 static void batch_add(struct esp_ctx *c, const struct sa *sa, const uint8_t *pkt, size_t len)
 {
 	bool udp = sa->cfg.natt_type != 0;
 	struct mmsg_batch *b = udp ? &c->udp : &c->raw;
-	if (b->n == ESP_BATCH)
+	if (b->niov == ESP_BATCH || b->n == ESP_BATCH)
 		path_flush(c);
-	unsigned i = b->n++;
+	struct iovec *iov = &b->iov[b->niov++];
+	iov->iov_base = (void *)pkt;
+	iov->iov_len = len;
+	/* The message is built in the next free place; it is kept, or joins the last. */
+	unsigned i = b->n;
 	struct addr dst = sa->cfg.dst;
 	dst.port = udp ? sa->cfg.natt_dport : 0;
 	struct msghdr *m = &b->msg[i].msg_hdr;
 	memset(m, 0, sizeof(*m));
-	b->iov[i].iov_base = (void *)pkt;
-	b->iov[i].iov_len = len;
-	m->msg_iov = &b->iov[i];
+	m->msg_iov = iov;
 	m->msg_iovlen = 1;
 	m->msg_name = &b->name[i];
 	m->msg_namelen = addr_to_sockaddr(&dst, &b->name[i]);
 	/* Choose the SA's source address unless the socket is bound to one. */
 	if (!c->e->cfg.bind_addr.family && sa->cfg.src.family == AF_INET) {
 		m->msg_control = b->ctl[i].buf;
-		m->msg_controllen = sizeof(b->ctl[i].buf);
+		m->msg_controllen = CMSG_SPACE(sizeof(struct in_pktinfo));
 		struct cmsghdr *cm = CMSG_FIRSTHDR(m);
 		cm->cmsg_level = IPPROTO_IP;
 		cm->cmsg_type = IP_PKTINFO;
@@ -62,6 +94,11 @@ static void batch_add(struct esp_ctx *c, const struct sa *sa, const uint8_t *pkt
 		struct in_pktinfo pi = { .ipi_spec_dst = sa->cfg.src.u.v4 };
 		memcpy(CMSG_DATA(cm), &pi, sizeof(pi));
 	}
+	if (udp && gso_join(c->e, b, m, len))
+		return;
+	b->gso[i] = 0;
+	b->bytes[i] = len;
+	b->n++;
 }
 
 static void emit_net(struct esp_ctx *c, const struct sa *sa, const uint8_t *pkt, size_t len)
@@ -82,20 +119,61 @@ static void emit_net(struct esp_ctx *c, const struct sa *sa, const uint8_t *pkt,
 	}
 }
 
+/* Adds the UDP_SEGMENT control message to message i, after its IP_PKTINFO if any. */
+static void gso_cmsg(struct mmsg_batch *b, unsigned i)
+{
+	struct msghdr *m = &b->msg[i].msg_hdr;
+	size_t off = m->msg_control ? m->msg_controllen : 0;
+	m->msg_control = b->ctl[i].buf;
+	struct cmsghdr *cm = (struct cmsghdr *)(b->ctl[i].buf + off);
+	cm->cmsg_level = SOL_UDP;
+	cm->cmsg_type = UDP_SEGMENT;
+	cm->cmsg_len = CMSG_LEN(sizeof(uint16_t));
+	memcpy(CMSG_DATA(cm), &b->gso[i], sizeof(uint16_t));
+	m->msg_controllen = off + CMSG_SPACE(sizeof(uint16_t));
+}
+
+/* The kernel refused UDP GSO (EIO: no checksum offload on the way out; EINVAL: it
+ * does not support it for this route): turn it off for good, count that, and send
+ * the message's packets one by one. */
+static void gso_refused(struct esp_engine *e, int fd, struct mmsg_batch *b, unsigned i)
+{
+	atomic_store(&e->udp_gso, false);
+	STAT_INC(e, gso_fallbacks);
+	log_err(LOG_ESP, "UDP GSO refused by the kernel (%s): sending without it",
+		strerror(errno));
+	struct msghdr m = b->msg[i].msg_hdr;
+	m.msg_controllen -= CMSG_SPACE(sizeof(uint16_t));
+	if (!m.msg_controllen)
+		m.msg_control = NULL;
+	for (size_t k = 0; k < b->msg[i].msg_hdr.msg_iovlen; k++) {
+		m.msg_iov = &b->msg[i].msg_hdr.msg_iov[k];
+		m.msg_iovlen = 1;
+		if (sendmsg(fd, &m, 0) < 0)
+			STAT_INC(e, send_errors);
+	}
+}
+
 static void flush_one(struct esp_engine *e, int fd, struct mmsg_batch *b)
 {
+	for (unsigned i = 0; i < b->n; i++)
+		if (b->gso[i])
+			gso_cmsg(b, i);
 	unsigned done = 0;
 	while (done < b->n) {
 		int n = sendmmsg(fd, b->msg + done, b->n - done, 0);
 		if (n <= 0) {
-			/* Skip the packet that failed (unreachable, buffer full) and go on. */
-			STAT_INC(e, send_errors);
+			/* Skip the message that failed (unreachable, buffer full) and go on. */
+			if (b->gso[done] && (errno == EIO || errno == EINVAL))
+				gso_refused(e, fd, b, done);
+			else
+				STAT_INC(e, send_errors);
 			done++;
 			continue;
 		}
 		done += (unsigned)n;
 	}
-	b->n = 0;
+	b->n = b->niov = 0;
 }
 
 void path_flush(struct esp_ctx *c)
@@ -106,12 +184,18 @@ void path_flush(struct esp_ctx *c)
 		flush_one(c->e, c->e->udp_fd, &c->udp);
 }
 
-static void emit_tun(struct esp_ctx *c, const uint8_t *pkt, size_t len)
+/* pkt must stay where it is until the batch ends when it may wait (c->tun_defer). */
+static void emit_tun(struct esp_ctx *c, uint8_t *pkt, size_t len, bool may_wait)
 {
 	struct esp_engine *e = c->e;
 	if (e->cfg.no_io) {
 		if (e->cfg.tun_write)
 			e->cfg.tun_write(e->cfg.hook_arg, pkt, len);
+	} else if (may_wait && c->tun_defer) {
+		if (c->tq_n == ESP_TUNQ)
+			io_tun_flush(c);
+		c->tq_pkt[c->tq_n] = pkt;
+		c->tq_len[c->tq_n++] = len;
 	} else {
 		io_tun_write(e, c->tun_fd >= 0 ? c->tun_fd : e->tun.fd[0], pkt, len);
 	}
@@ -230,7 +314,7 @@ static enum esp_verdict answer_too_big(struct esp_ctx *c, const struct pkt_tuple
 		return ESP_V_DROPPED;
 	}
 	c->icmp_n++;
-	emit_tun(c, msg, n);
+	emit_tun(c, msg, n, false);
 	STAT_INC(e, pmtu_sent);
 	return ESP_V_DROPPED;
 }
@@ -464,7 +548,7 @@ static enum esp_verdict input_esp(struct esp_ctx *c, const struct addr *src,
 	int level = sa_account(sa, t.total, engine_now(e));
 	if (level)
 		engine_report_expiry(e, sa, level);
-	emit_tun(c, inner, t.total);
+	emit_tun(c, inner, t.total, true);
 	return ESP_V_DELIVERED;
 }
 

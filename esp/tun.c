@@ -131,7 +131,29 @@ static int tun_attach_queue(const char *name, short flags, char *actual)
 	return fd;
 }
 
-int tun_open(struct tun *t, const char *name, unsigned mtu, int nqueues)
+#ifndef TUN_F_USO4
+#define TUN_F_USO4	0x20	/* Linux 6.2 */
+#define TUN_F_USO6	0x40
+#endif
+
+/* The offloads wanted, from the most to the least; the first the kernel takes. */
+static void tun_offload(struct tun *t)
+{
+	static const unsigned want[] = {
+		TUN_F_CSUM | TUN_F_TSO4 | TUN_F_TSO6 | TUN_F_TSO_ECN | TUN_F_USO4 | TUN_F_USO6,
+		TUN_F_CSUM | TUN_F_TSO4 | TUN_F_TSO6 | TUN_F_TSO_ECN,
+		TUN_F_CSUM,
+	};
+	for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++) {
+		if (ioctl(t->fd[0], TUNSETOFFLOAD, (unsigned long)want[i]) == 0) {
+			t->offload = want[i];
+			return;
+		}
+	}
+	t->offload = 0;
+}
+
+int tun_open(struct tun *t, const char *name, unsigned mtu, int nqueues, bool offload)
 {
 	memset(t, 0, sizeof(*t));
 	for (int i = 0; i < TUN_MAX_QUEUES; i++)
@@ -143,9 +165,15 @@ int tun_open(struct tun *t, const char *name, unsigned mtu, int nqueues)
 	short flags = IFF_TUN | IFF_NO_PI;
 	if (nqueues > 1)
 		flags |= IFF_MULTI_QUEUE;
+	if (offload)
+		flags |= IFF_VNET_HDR;
 	for (int i = 0; i < nqueues; i++) {
 		/* Queues after the first attach to the name the kernel gave the first. */
 		int fd = tun_attach_queue(i ? t->name : name, flags, t->name);
+		if (fd == -EINVAL && !i && (flags & IFF_VNET_HDR)) {
+			flags &= (short)~IFF_VNET_HDR;	/* a kernel without it: go on plain */
+			fd = tun_attach_queue(name, flags, t->name);
+		}
 		if (fd < 0) {
 			log_err(LOG_ESP, "cannot open TUN device %s: %s", name && *name ? name : "",
 				strerror(-fd));
@@ -155,6 +183,9 @@ int tun_open(struct tun *t, const char *name, unsigned mtu, int nqueues)
 		t->fd[i] = fd;
 		t->nqueues = i + 1;
 	}
+	t->vnet = flags & IFF_VNET_HDR;
+	if (t->vnet)
+		tun_offload(t);
 	t->ifindex = (int)if_nametoindex(t->name);
 	if (!t->ifindex) {
 		int err = -errno;
@@ -167,8 +198,10 @@ int tun_open(struct tun *t, const char *name, unsigned mtu, int nqueues)
 		tun_close(t);
 		return err;
 	}
-	log_ctl(LOG_ESP, "TUN device %s up (MTU %u, %d queue%s)", t->name, mtu, t->nqueues,
-		t->nqueues == 1 ? "" : "s");
+	log_ctl(LOG_ESP, "TUN device %s up (MTU %u, %d queue%s, offloads %s%s%s%s)", t->name, mtu,
+		t->nqueues, t->nqueues == 1 ? "" : "s", t->vnet ? "vnet" : "none",
+		t->offload & TUN_F_CSUM ? " csum" : "", t->offload & TUN_F_TSO4 ? " tso" : "",
+		t->offload & TUN_F_USO4 ? " uso" : "");
 	return 0;
 }
 

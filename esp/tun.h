@@ -19,12 +19,17 @@ struct tun {
 	int ifindex;
 	int nqueues;
 	int fd[TUN_MAX_QUEUES];	/* one per queue (IFF_MULTI_QUEUE when more than one) */
+	bool vnet;		/* IFF_VNET_HDR: every read and write starts with a
+				 * virtio_net_hdr (esp/gso.h) */
+	unsigned offload;	/* TUN_F_* the kernel accepted (TUNSETOFFLOAD) */
 };
 
 /* Creates (or attaches to) the device `name` ("" = kernel picks tunN) with
  * IFF_TUN|IFF_NO_PI, sets the MTU and brings it up. The fds are non-blocking.
- * Returns 0 or -errno. */
-int tun_open(struct tun *t, const char *name, unsigned mtu, int nqueues);
+ * With offload, it asks for IFF_VNET_HDR and checksum, TCP and UDP segmentation
+ * offload (reads then give super-packets of up to 64 KiB), taking what the kernel
+ * grants; without the vnet header where the kernel refuses it. Returns 0 or -errno. */
+int tun_open(struct tun *t, const char *name, unsigned mtu, int nqueues, bool offload);
 void tun_close(struct tun *t);
 
 /* Routes to dst/plen through the device, in `table` (254 = main). -errno on error;
