@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "conf/parser.h"
+#include "lib/log.h"
 
 static struct harness *current;
 uint32_t h_cookie_threshold = 30;
@@ -268,4 +269,31 @@ int h_use_engine(struct h_peer *p,
 		return -1;
 	esp_engine_tick(p->engine, current ? current->now : 1000000);
 	return 0;
+}
+
+/* --- log capture ------------------------------------------------------------------------ */
+
+static void count_line(void *arg, enum log_subsys s, int level, const char *line)
+{
+	struct h_log_count *lc = arg;
+	lc->lines++;
+	if (!lc->first[0] && lc->want && strstr(line, lc->want))
+		snprintf(lc->first, sizeof(lc->first), "%s", line);
+}
+
+void h_log_capture_start(struct h_log_count *lc, const char *want)
+{
+	memset(lc, 0, sizeof(*lc));
+	lc->want = want;
+	log_use_stderr(false);
+	log_set_all_levels(1);
+	if (log_add_sink(count_line, lc) != 0)
+		abort();
+}
+
+void h_log_capture_stop(struct h_log_count *lc)
+{
+	log_remove_sink(count_line, lc);
+	log_set_all_levels(getenv("TLOG") ? atoi(getenv("TLOG")) : -1);
+	log_use_stderr(true);
 }

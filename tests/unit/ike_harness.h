@@ -66,6 +66,16 @@ const struct pfkey_sa *h_find_sa(struct h_peer *p, uint32_t spi);
  * every request goes to it first, with the engine's rules (SAD keyed by SPI and
  * destination, larval SAs, UPDATE/ADD errors); what it accepts is also recorded as
  * above. Freed by h_free. Returns 0 or -1. */
+/* Log lines captured at the daemon's default level (1), silently: how many, and the
+ * first one that holds `want`. */
+struct h_log_count {
+	int lines;
+	const char *want;
+	char first[1024];
+};
+void h_log_capture_start(struct h_log_count *lc, const char *want);
+void h_log_capture_stop(struct h_log_count *lc);
+
 int h_use_engine(struct h_peer *p,
 		 void (*hook)(void *arg, const struct addr *src, const struct addr *dst,
 			      bool udp_encap, const uint8_t *pkt, size_t len),

@@ -219,46 +219,17 @@ static void test_3des_gcm_esp(void **state)
 	h_free(&h);
 }
 
-struct log_count {
-	int lines;
-	const char *want;
-	char first[1024];
-};
-
-static void count_line(void *arg, enum log_subsys s, int level, const char *line)
-{
-	struct log_count *lc = arg;
-	lc->lines++;
-	if (!lc->first[0] && lc->want && strstr(line, lc->want))
-		snprintf(lc->first, sizeof(lc->first), "%s", line);
-}
-
-static void log_capture_start(struct log_count *lc, const char *want)
-{
-	memset(lc, 0, sizeof(*lc));
-	lc->want = want;
-	log_use_stderr(false);
-	log_set_all_levels(1);
-	assert_int_equal(log_add_sink(count_line, lc), 0);
-}
-
-static void log_capture_stop(struct log_count *lc)
-{
-	log_remove_sink(count_line, lc);
-	log_set_all_levels(getenv("TLOG") ? atoi(getenv("TLOG")) : -1);
-	log_use_stderr(true);
-}
 
 static void test_psk_mismatch(void **state)
 {
 	struct harness h;
-	struct log_count lc;
+	struct h_log_count lc;
 	confs("aes128-sha256-modp2048", "aes128-sha256-modp2048", "aes128-sha1", "aes128-sha1",
 	      "other-key");
 	assert_int_equal(h_init(&h, conf_a, conf_b), 0);
-	log_capture_start(&lc, "probable pre-shared key mismatch");
+	h_log_capture_start(&lc, "probable pre-shared key mismatch");
 	establish(&h);
-	log_capture_stop(&lc);
+	h_log_capture_stop(&lc);
 	assert_non_null(strstr(lc.first, "HASH_I unverifiable: probable pre-shared key mismatch "
 				"with 192.0.2.1"));
 	assert_int_equal(h_count_sas(&h.b, IKE_ESTABLISHED), 0);
@@ -278,13 +249,13 @@ static void test_psk_mismatch(void **state)
 static void test_ike_proposal_mismatch(void **state)
 {
 	struct harness h;
-	struct log_count lc;
+	struct h_log_count lc;
 	confs("aes128-sha256-modp2048", "aes256-sha1-modp1024", "aes128-sha1", "aes128-sha1",
 	      "s3cret-key");
 	assert_int_equal(h_init(&h, conf_a, conf_b), 0);
-	log_capture_start(&lc, "NO_PROPOSAL_CHOSEN");
+	h_log_capture_start(&lc, "NO_PROPOSAL_CHOSEN");
 	establish(&h);
-	log_capture_stop(&lc);
+	h_log_capture_stop(&lc);
 	assert_non_null(strstr(lc.first, "no acceptable proposal"));
 	/* a got the notify in MM_WAIT_MSG2 and gave up at once; b kept nothing. */
 	assert_null(h_first_sa(&h.a));
@@ -296,13 +267,13 @@ static void test_ike_proposal_mismatch(void **state)
 static void test_esp_proposal_mismatch(void **state)
 {
 	struct harness h;
-	struct log_count lc;
+	struct h_log_count lc;
 	confs("aes128-sha256-modp2048", "aes128-sha256-modp2048", "aes128-sha1",
 	      "aes256-sha256-modp2048", "s3cret-key");
 	assert_int_equal(h_init(&h, conf_a, conf_b), 0);
-	log_capture_start(&lc, "Quick Mode for 'net' failed");
+	h_log_capture_start(&lc, "Quick Mode for 'net' failed");
 	establish(&h);
-	log_capture_stop(&lc);
+	h_log_capture_stop(&lc);
 	assert_non_null(strstr(lc.first, "peer sent NO_PROPOSAL_CHOSEN"));
 	/* The ISAKMP SA stands, no child, nothing installed. */
 	assert_int_equal(h_count_sas(&h.a, IKE_ESTABLISHED), 1);
@@ -415,15 +386,15 @@ static void test_quick_replay_dropped(void **state)
 static void test_no_answer_logged(void **state)
 {
 	struct harness h;
-	struct log_count lc;
+	struct h_log_count lc;
 	confs("aes128-sha256-modp2048", "aes128-sha256-modp2048", "aes128-sha1", "aes128-sha1",
 	      "s3cret-key");
 	assert_int_equal(h_init(&h, conf_a, conf_b), 0);
 	h.b.drop_out = true;
-	log_capture_start(&lc, "giving up");
+	h_log_capture_start(&lc, "giving up");
 	establish(&h);
 	h_advance(&h, 120000);
-	log_capture_stop(&lc);
+	h_log_capture_stop(&lc);
 	assert_null(h_first_sa(&h.a));
 	assert_non_null(strstr(lc.first, "peer not responding or proposal rejected in "
 				"MM_WAIT_MSG2: giving up after"));

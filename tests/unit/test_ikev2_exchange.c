@@ -1326,37 +1326,6 @@ static void test_two_start_children(void **state)
 
 /* ---- unauthenticated input: IKE_SA_INIT floods, replays, COOKIE, IKE_AUTH switch ---- */
 
-struct log_count {
-	int lines;
-	const char *want;	/* the first line holding this is kept */
-	char first[1024];
-};
-
-static void count_line(void *arg, enum log_subsys s, int level, const char *line)
-{
-	struct log_count *lc = arg;
-	lc->lines++;
-	if (!lc->first[0] && lc->want && strstr(line, lc->want))
-		snprintf(lc->first, sizeof(lc->first), "%s", line);
-}
-
-/* Counts what the daemon would log at its default level (1), silently. */
-static void log_capture_start(struct log_count *lc, const char *want)
-{
-	memset(lc, 0, sizeof(*lc));
-	lc->want = want;
-	log_use_stderr(false);
-	log_set_all_levels(1);
-	assert_int_equal(log_add_sink(count_line, lc), 0);
-}
-
-static void log_capture_stop(struct log_count *lc)
-{
-	log_remove_sink(count_line, lc);
-	log_set_all_levels(getenv("TLOG") ? atoi(getenv("TLOG")) : -1);
-	log_use_stderr(true);
-}
-
 /* a's IKE_SA_INIT request, taken off the wire (a forgets its SA). */
 static struct h_wire_msg take_init(struct harness *h)
 {
@@ -1389,18 +1358,18 @@ static void send_variant(struct harness *h, const struct h_wire_msg *w, uint32_t
 static void test_init_mismatch_flood_log_bounded(void **state)
 {
 	struct harness h;
-	struct log_count lc;
+	struct h_log_count lc;
 	h_cookie_threshold = 1000000;	/* no COOKIEs: every request reaches selection */
 	confs("aes256gcm16-prfsha256-x25519", "aes128-sha1-modp2048", "aes256gcm16",
 	      "aes256gcm16", "s3cret-key", "", "");
 	assert_int_equal(h_init(&h, conf_a, conf_b), 0);
 	h_cookie_threshold = 30;
 	struct h_wire_msg w = take_init(&h);
-	log_capture_start(&lc, "proposal mismatch");
+	h_log_capture_start(&lc, "proposal mismatch");
 	for (uint32_t i = 0; i < 1000; i++)
 		send_variant(&h, &w, i, "192.0.2.1");
 	int lines = lc.lines;
-	log_capture_stop(&lc);
+	h_log_capture_stop(&lc);
 	struct ike_stats st;
 	ike_get_stats(h.b.core, &st);
 	assert_int_equal(st.init_refused, 1000);
@@ -1552,10 +1521,10 @@ static void test_init_error_notify_keeps_waiting(void **state)
 	ike_get_stats(h.a.core, &st);
 	assert_true(st.retransmits >= 2);
 	/* At the end the log names the peer's error as the reason, not a silent peer. */
-	struct log_count lc;
-	log_capture_start(&lc, "IKE_SA_INIT failed");
+	struct h_log_count lc;
+	h_log_capture_start(&lc, "IKE_SA_INIT failed");
 	h_advance(&h, 40000);
-	log_capture_stop(&lc);
+	h_log_capture_stop(&lc);
 	assert_non_null(strstr(lc.first, "NO_PROPOSAL_CHOSEN"));
 	assert_null(h_first_sa(&h.a));
 	assert_null(h_first_sa(&h.b));
@@ -1637,7 +1606,7 @@ static void confs_switch(const char *other_remote_addrs, const char *other_ike)
 static void test_auth_switch_checks_addrs_and_proposal(void **state)
 {
 	struct harness h;
-	struct log_count lc;
+	struct h_log_count lc;
 	/* The control: "other" admits a from anywhere with the same proposal. */
 	confs_switch("%any", "aes256gcm16-prfsha256-x25519");
 	assert_int_equal(h_init(&h, conf_a, conf_b), 0);
@@ -1649,9 +1618,9 @@ static void test_auth_switch_checks_addrs_and_proposal(void **state)
 	/* "other" does not admit a's address. */
 	confs_switch("203.0.113.9", "aes256gcm16-prfsha256-x25519");
 	assert_int_equal(h_init(&h, conf_a, conf_b), 0);
-	log_capture_start(&lc, "identity mismatch");
+	h_log_capture_start(&lc, "identity mismatch");
 	establish(&h);
-	log_capture_stop(&lc);
+	h_log_capture_stop(&lc);
 	assert_int_equal(h_count_sas(&h.b, IKE_ESTABLISHED), 0);
 	assert_int_equal(h_count_sas(&h.a, IKE_ESTABLISHED), 0);
 	struct ike_stats st;
@@ -1664,9 +1633,9 @@ static void test_auth_switch_checks_addrs_and_proposal(void **state)
 	/* "other" admits the address but not the IKE proposal chosen in IKE_SA_INIT. */
 	confs_switch("%any", "aes128-sha256-x25519");
 	assert_int_equal(h_init(&h, conf_a, conf_b), 0);
-	log_capture_start(&lc, "identity mismatch");
+	h_log_capture_start(&lc, "identity mismatch");
 	establish(&h);
-	log_capture_stop(&lc);
+	h_log_capture_stop(&lc);
 	assert_int_equal(h_count_sas(&h.b, IKE_ESTABLISHED), 0);
 	ike_get_stats(h.b.core, &st);
 	assert_int_equal(st.auth_failures, 1);
