@@ -91,7 +91,8 @@ struct ikev1_sa;
 void ikev1_input(struct ike *core, const struct addr *local, const struct addr *remote,
 		 const uint8_t *msg, size_t len);
 void ikev1_sa_free(struct ikev1_sa *v);
-/* Logs why an IKEv1 SA's retransmissions went unanswered (its state says). */
+/* Logs why an IKEv1 SA's retransmissions went unanswered or why it stayed half-open
+ * (its state says). */
 void ikev1_gave_up(const struct ike_sa *sa);
 /* Sends DELETE for every CHILD_SA and the ISAKMP SA, and destroys them. */
 void ikev1_delete_all(struct ike_sa *sa);

@@ -106,7 +106,10 @@ static ms_t tick_sa(struct ike_sa *sa, ms_t now)
 	if ((sa->state == IKE_CREATED || sa->state == IKE_CONNECTING) && !sa->initiator) {
 		ms_t limit = sa->created_at + (ms_t)core->t.half_open_timeout_s * 1000;
 		if (now >= limit) {
-			log_info(LOG_IKE, "half-open IKE SA from %s timed out", ike_sa_name(sa));
+			if (sa->v1)	/* names the state it stalled in and the likely cause */
+				ikev1_gave_up(sa);
+			else
+				log_info(LOG_IKE, "half-open IKE SA from %s timed out", ike_sa_name(sa));
 			ike_sa_destroy(sa);
 			return MS_NEVER;
 		}

@@ -1,8 +1,9 @@
 /* IKEv1 exchanges (RFC 2409): the state an ISAKMP SA keeps besides the shared struct
  * ike_sa (which holds the cookies as spi_i/spi_r, endpoints, identities, nonces of
  * Phase 1, children, the outstanding request for retransmission and the cached
- * response), and the entry points the core calls. Main Mode is ikev1_main.c, Quick
- * Mode ikev1_quick.c, input, sending and Informational ikev1_sa.c. */
+ * response), and the entry points the core calls. Main Mode is ikev1_main.c,
+ * Aggressive Mode ikev1_aggr.c, Quick Mode ikev1_quick.c, input, sending and
+ * Informational ikev1_sa.c. */
 #ifndef TSUNAGI_IKEV1_H
 #define TSUNAGI_IKEV1_H
 #include "ike/ike_private.h"
@@ -10,13 +11,19 @@
 #include "ike/v1/isakmp_msg.h"
 #include "ike/v1/isakmp_sa.h"
 
-/* Cisco's names, which operators know: the initiator waits for MSG2, 4, 6, the
- * responder for MSG3, 5; then the ISAKMP SA is QM_IDLE. */
+/* Cisco's names, which operators know: in Main Mode the initiator waits for MSG2, 4,
+ * 6, the responder for MSG3, 5; in Aggressive Mode the initiator waits in
+ * AG_WAIT_MSG2, the responder (first exchange done, not yet authenticated) in
+ * AG_INIT_EXCH; then the ISAKMP SA is QM_IDLE. */
 enum ikev1_state {
 	MM_START, MM_WAIT_MSG2, MM_WAIT_MSG3, MM_WAIT_MSG4, MM_WAIT_MSG5, MM_WAIT_MSG6,
-	QM_IDLE,
+	QM_IDLE, AG_WAIT_MSG2, AG_INIT_EXCH,
 };
 const char *ikev1_state_name(enum ikev1_state s);
+/* The name operators see for an ISAKMP SA: its state, except that an established one
+ * without any CHILD_SA is MM_ACTIVE (AM_ACTIVE after Aggressive Mode), as a Cisco ASA
+ * says; with one it is QM_IDLE, as IOS says. So "Phase 1 up, Phase 2 not" shows. */
+const char *ikev1_sa_state_name(const struct ike_sa *sa);
 
 #define V1_MAX_OFFERED 16
 #define V1_NONCE_LEN 32
@@ -43,11 +50,13 @@ struct ikev1_sa {
 	struct isakmp_iv iv;		/* Main Mode: the CBC chain; then its last block */
 	struct buf sai_b;		/* the initiator's SA payload body (for HASH_I/R) */
 	struct buf gxi, gxr;		/* public DH values of Phase 1 */
+	struct buf peer_idb;		/* Aggressive Mode: IDii_b as received, for HASH_I */
 	struct proposal offered[V1_MAX_OFFERED];
 	size_t n_offered;
 	struct isakmp_sa_params params;	/* of the chosen Phase 1 transform */
 	uint8_t last_rx_hash[16];	/* of the last message processed */
 	bool psk_warned;
+	bool aggressive;		/* Phase 1 by Aggressive Mode */
 	bool natt_peer;			/* both sent the RFC 3947 vendor ID */		/* "probable pre-shared key mismatch" said */
 	struct ikev1_qm qm;
 	/* Message IDs of Quick Modes begun by the peer: a replayed QM1 (its HASH(1) still
@@ -96,6 +105,34 @@ const char *ikev1_notify_name(uint16_t type);
 void ikev1_main_start(struct ike_sa *sa);
 void ikev1_main_request_in(struct ike *core, struct v1_msg *m);	/* MM1, no SA yet */
 void ikev1_main_in(struct ike_sa *sa, struct v1_msg *m);
+
+/* ikev1_main.c: Phase 1 pieces Aggressive Mode shares */
+extern const uint8_t ikev1_vid_rfc3947[16];
+bool ikev1_has_vid(const struct isakmp_payloads *pl, const uint8_t *vid, size_t len);
+void ikev1_add_natd(struct ike_sa *sa, struct isakmp_builder *k);
+void ikev1_check_natd(struct ike_sa *sa, const struct v1_msg *m);
+void ikev1_p1_params(const struct conn_cfg *cfg, struct isakmp_sa_params *par);
+bool ikev1_conn_admits(const struct conn *c, const struct v1_msg *m);
+/* KE and nonce (and NAT-D once the peer's NAT-T vendor ID and both cookies are known)
+ * for the group of sa->prop; our public value goes to mine. */
+int ikev1_add_ke_nonce(struct ike_sa *sa, struct isakmp_builder *k, struct buf *mine);
+void ikev1_my_identity(struct ike_sa *sa);
+bool ikev1_ke_nonce_ok(struct ike_sa *sa, const struct v1_msg *m);
+int ikev1_take_ke_nonce(struct ike_sa *sa, const struct v1_msg *m,
+			const struct secret_cfg *psk);
+size_t ikev1_id_body(const struct identity *id, uint8_t *out);
+int ikev1_hash_auth(struct ike_sa *sa, bool of_initiator, const uint8_t *idb, size_t idlen,
+		    uint8_t *out);
+/* The peer's HASH_I/HASH_R over its ID body idb; false (logged, counted) if wrong. */
+bool ikev1_check_hash(struct ike_sa *sa, const uint8_t *idb, size_t idlen,
+		      const struct isakmp_blob *hash);
+/* The peer's single ID and its HASH; the ID must fit the connection's remote id. */
+bool ikev1_check_id_hash(struct ike_sa *sa, const struct v1_msg *m);
+
+/* ikev1_aggr.c */
+void ikev1_aggr_start(struct ike_sa *sa);
+void ikev1_aggr_request_in(struct ike *core, struct v1_msg *m);	/* AM1, no SA yet */
+void ikev1_aggr_in(struct ike_sa *sa, struct v1_msg *m);
 
 /* ikev1_quick.c */
 void ikev1_quick_start(struct ike_sa *sa, struct child_cfg *cc);

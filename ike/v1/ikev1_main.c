@@ -19,12 +19,12 @@ static const char *tag_of(const struct ike_sa *sa)
 }
 
 /* MD5("RFC 3947"): NAT traversal as the RFC has it. */
-static const uint8_t vid_rfc3947[16] = {
+const uint8_t ikev1_vid_rfc3947[16] = {
 	0x4a, 0x13, 0x1c, 0x81, 0x07, 0x03, 0x58, 0x45,
 	0x5c, 0x57, 0x28, 0xf2, 0x0e, 0x95, 0x45, 0x2f,
 };
 
-static bool has_vid(const struct isakmp_payloads *pl, const uint8_t *vid, size_t len)
+bool ikev1_has_vid(const struct isakmp_payloads *pl, const uint8_t *vid, size_t len)
 {
 	for (size_t i = 0; i < pl->n_vendor; i++)
 		if (pl->vendor[i].len == len && memcmp(pl->vendor[i].p, vid, len) == 0)
@@ -34,7 +34,7 @@ static bool has_vid(const struct isakmp_payloads *pl, const uint8_t *vid, size_t
 
 /* NAT-D (RFC 3947 3.2) in MM3/MM4: the peer's address as we send to it, then ours
  * (encap = yes: one that cannot match, so both sides see a NAT and float). */
-static void add_natd(struct ike_sa *sa, struct isakmp_builder *k)
+void ikev1_add_natd(struct ike_sa *sa, struct isakmp_builder *k)
 {
 	uint8_t h[64];
 	uint16_t prf = proposal_get(&sa->prop, XF_PRF)->id;
@@ -46,7 +46,7 @@ static void add_natd(struct ike_sa *sa, struct isakmp_builder *k)
 	isb_natd(k, ISAKMP_PL_NAT_D, h, n);
 }
 
-static void check_natd(struct ike_sa *sa, const struct v1_msg *m)
+void ikev1_check_natd(struct ike_sa *sa, const struct v1_msg *m)
 {
 	uint8_t h[64];
 	uint16_t prf = proposal_get(&sa->prop, XF_PRF)->id;
@@ -65,7 +65,7 @@ static void check_natd(struct ike_sa *sa, const struct v1_msg *m)
 			 sa->nat_there ? (sa->nat_here ? ", remote" : "remote") : "");
 }
 
-static void params_for(const struct conn_cfg *cfg, struct isakmp_sa_params *par)
+void ikev1_p1_params(const struct conn_cfg *cfg, struct isakmp_sa_params *par)
 {
 	memset(par, 0, sizeof(*par));
 	par->auth_method = ISAKMP_AUTH_PSK;
@@ -100,7 +100,7 @@ void ikev1_main_start(struct ike_sa *sa)
 		return;
 	}
 	v->n_offered = conn_proposals(sa->conn->cfg, v->offered, V1_MAX_OFFERED);
-	params_for(sa->conn->cfg, &par);
+	ikev1_p1_params(sa->conn->cfg, &par);
 	isb_init(&k);
 	if (v->n_offered == 0 || isakmp_sa_build_p1(&k, v->offered, v->n_offered, &par) < 0) {
 		log_err(LOG_IKE, "%s: no IKE proposal expressible in IKEv1 configured", tag_of(sa));
@@ -111,7 +111,7 @@ void ikev1_main_start(struct ike_sa *sa)
 	/* SAi_b: the SA payload without its generic header, for HASH_I/HASH_R. */
 	buf_reset(&v->sai_b);
 	buf_put(&v->sai_b, k.b.data + 4, k.b.len - 4);
-	isb_vendor(&k, vid_rfc3947, sizeof(vid_rfc3947));
+	isb_vendor(&k, ikev1_vid_rfc3947, sizeof(ikev1_vid_rfc3947));
 	v->state = MM_WAIT_MSG2;
 	ike_sa_set_state(sa, IKE_CONNECTING);
 	log_info(LOG_IKE, "initiating IKEv1 Main Mode %s", tag_of(sa));
@@ -120,7 +120,7 @@ void ikev1_main_start(struct ike_sa *sa)
 
 /* ---- responder: MM1 ---- */
 
-static bool conn_admits(const struct conn *c, const struct v1_msg *m)
+bool ikev1_conn_admits(const struct conn *c, const struct v1_msg *m)
 {
 	const struct conn_cfg *cfg = c->cfg;
 	return !c->retired && cfg->version != 2 &&
@@ -134,7 +134,7 @@ static struct conn *select_conn(struct ike *core, const struct v1_msg *m,
 	snprintf(why, whylen, "no IKEv1 connection admits these addresses");
 	for (struct conn *c = core->conns; c; c = c->next) {
 		struct proposal mine[V1_MAX_OFFERED];
-		if (!conn_admits(c, m))
+		if (!ikev1_conn_admits(c, m))
 			continue;
 		size_t n = conn_proposals(c->cfg, mine, V1_MAX_OFFERED);
 		if (isakmp_sa_select(&m->pl, mine, n, ch, why, whylen))
@@ -187,9 +187,9 @@ void ikev1_main_request_in(struct ike *core, struct v1_msg *m)
 	struct isakmp_builder k;
 	isb_init(&k);
 	isakmp_sa_build_reply(&k, &m->pl, &ch, NULL, 0);
-	v->natt_peer = has_vid(&m->pl, vid_rfc3947, sizeof(vid_rfc3947));
+	v->natt_peer = ikev1_has_vid(&m->pl, ikev1_vid_rfc3947, sizeof(ikev1_vid_rfc3947));
 	if (v->natt_peer)
-		isb_vendor(&k, vid_rfc3947, sizeof(vid_rfc3947));
+		isb_vendor(&k, ikev1_vid_rfc3947, sizeof(ikev1_vid_rfc3947));
 	v->state = MM_WAIT_MSG3;
 	char p[256];
 	log_info(LOG_IKE, "%s: IKEv1 Main Mode from %s, selected %s", tag_of(sa), from,
@@ -200,7 +200,7 @@ void ikev1_main_request_in(struct ike *core, struct v1_msg *m)
 
 /* ---- key exchange: MM3/MM4 ---- */
 
-static int add_ke_nonce(struct ike_sa *sa, struct isakmp_builder *k, struct buf *mine)
+int ikev1_add_ke_nonce(struct ike_sa *sa, struct isakmp_builder *k, struct buf *mine)
 {
 	const struct xform *g = proposal_get(&sa->prop, XF_DH);
 	if (!g || !(sa->dh = dh_new(g->id))) {
@@ -214,11 +214,11 @@ static int add_ke_nonce(struct ike_sa *sa, struct isakmp_builder *k, struct buf 
 	isb_ke(k, mine->data, mine->len);
 	isb_nonce(k, n, V1_NONCE_LEN);
 	if (sa->v1->natt_peer)
-		add_natd(sa, k);
+		ikev1_add_natd(sa, k);
 	return 0;
 }
 
-static void my_identity(struct ike_sa *sa)
+void ikev1_my_identity(struct ike_sa *sa)
 {
 	const char *cfg_id = sa->conn->cfg->local.id;
 	if (!cfg_id || identity_from_string(cfg_id, &sa->my_id) < 0)
@@ -231,7 +231,7 @@ static struct secret_cfg *find_psk(struct ike_sa *sa, struct identity *peer)
 {
 	const char *rid = sa->conn->cfg->remote.id;
 	struct secret_cfg *psk = NULL;
-	my_identity(sa);
+	ikev1_my_identity(sa);
 	if (rid && identity_from_string(rid, peer) == 0)
 		psk = ike_find_psk(sa->core, &sa->my_id, peer);
 	if (!psk) {
@@ -243,7 +243,7 @@ static struct secret_cfg *find_psk(struct ike_sa *sa, struct identity *peer)
 
 /* MM3/MM4 are unauthenticated: one without a usable KE and nonce is dropped and the
  * SA waits for the real one. */
-static bool ke_nonce_ok(struct ike_sa *sa, const struct v1_msg *m)
+bool ikev1_ke_nonce_ok(struct ike_sa *sa, const struct v1_msg *m)
 {
 	const struct xform *g = proposal_get(&sa->prop, XF_DH);
 	if (m->pl.ke.p && g && m->pl.ke.len == dh_public_len(g->id) && m->pl.nonce.p &&
@@ -256,8 +256,10 @@ static bool ke_nonce_ok(struct ike_sa *sa, const struct v1_msg *m)
 	return false;
 }
 
-/* Takes the peer's KE and nonce and derives SKEYID.. with the PSK for its address. */
-static int take_ke_nonce(struct ike_sa *sa, const struct v1_msg *m)
+/* Takes the peer's KE and nonce and derives SKEYID.. with psk, or when psk is NULL
+ * with the PSK for the connection's remote id or the peer's address (Main Mode). */
+int ikev1_take_ke_nonce(struct ike_sa *sa, const struct v1_msg *m,
+			const struct secret_cfg *psk)
 {
 	struct ikev1_sa *v = sa->v1;
 	const struct xform *e = proposal_get(&sa->prop, XF_ENCR);
@@ -272,7 +274,8 @@ static int take_ke_nonce(struct ike_sa *sa, const struct v1_msg *m)
 	*(sa->initiator ? &sa->nr_len : &sa->ni_len) = m->pl.nonce.len;
 
 	struct identity peer;
-	struct secret_cfg *psk = find_psk(sa, &peer);
+	if (!psk)
+		psk = find_psk(sa, &peer);
 	if (!psk) {
 		log_err(LOG_IKE, "%s: no pre-shared key found for peer %s", tag_of(sa),
 			identity_fmt(&peer, (char[128]){ 0 }, 128));
@@ -304,7 +307,7 @@ static int take_ke_nonce(struct ike_sa *sa, const struct v1_msg *m)
 /* ---- authentication: MM5/MM6 ---- */
 
 /* The ID payload body (type | protocol | port | data) as HASH_I/R cover it. */
-static size_t id_body(const struct identity *id, uint8_t *out)
+size_t ikev1_id_body(const struct identity *id, uint8_t *out)
 {
 	out[0] = id->type;
 	out[1] = out[2] = out[3] = 0;
@@ -312,7 +315,7 @@ static size_t id_body(const struct identity *id, uint8_t *out)
 	return 4 + (size_t)id->len;
 }
 
-static int hash_auth(struct ike_sa *sa, bool of_initiator, const uint8_t *idb, size_t idlen,
+int ikev1_hash_auth(struct ike_sa *sa, bool of_initiator, const uint8_t *idb, size_t idlen,
 		     uint8_t *out)
 {
 	struct ikev1_sa *v = sa->v1;
@@ -325,9 +328,9 @@ static void send_id_hash(struct ike_sa *sa, const struct v1_msg *m)
 {
 	uint8_t idb[4 + IKE_MAX_ID], h[IKE_MAX_PRF_OUT];
 	struct isakmp_builder k;
-	my_identity(sa);
-	size_t n = id_body(&sa->my_id, idb);
-	if (hash_auth(sa, sa->initiator, idb, n, h) < 0)
+	ikev1_my_identity(sa);
+	size_t n = ikev1_id_body(&sa->my_id, idb);
+	if (ikev1_hash_auth(sa, sa->initiator, idb, n, h) < 0)
 		return;
 	isb_init(&k);
 	isb_id(&k, sa->my_id.type, 0, 0, sa->my_id.data, sa->my_id.len);
@@ -336,26 +339,33 @@ static void send_id_hash(struct ike_sa *sa, const struct v1_msg *m)
 	wipe(h, sizeof(h));
 }
 
-/* Checks the peer's ID and HASH_I/HASH_R; false (logged) if they do not fit. */
-static bool check_id_hash(struct ike_sa *sa, const struct v1_msg *m)
+bool ikev1_check_hash(struct ike_sa *sa, const uint8_t *idb, size_t idlen,
+		      const struct isakmp_blob *hash)
 {
-	struct ikev1_sa *v = sa->v1;
 	uint8_t h[IKE_MAX_PRF_OUT];
-	char peer[ADDR_STRLEN], id[IKE_MAX_ID * 2];
-	addr_ntop(&sa->remote, peer, sizeof(peer));
+	char peer[ADDR_STRLEN];
+	size_t n = sa->v1->keys.prf_len;
+	if (hash->len == n && ikev1_hash_auth(sa, !sa->initiator, idb, idlen, h) == 0 &&
+	    sodium_memcmp(h, hash->p, n) == 0)
+		return true;
+	sa->core->st.auth_failures++;
+	log_err(LOG_IKE, "%s: %s invalid: probable pre-shared key mismatch with %s", tag_of(sa),
+		sa->initiator ? "HASH_R" : "HASH_I", addr_ntop(&sa->remote, peer, sizeof(peer)));
+	return false;
+}
+
+/* Checks the peer's ID and HASH_I/HASH_R; false (logged) if they do not fit. */
+bool ikev1_check_id_hash(struct ike_sa *sa, const struct v1_msg *m)
+{
+	char id[IKE_MAX_ID * 2];
 	if (m->pl.n_id != 1 || !m->pl.has_hash || m->pl.id[0].len > IKE_MAX_ID) {
-		log_err(LOG_IKE, "%s: Main Mode message without ID and HASH", tag_of(sa));
+		log_err(LOG_IKE, "%s: %s message without ID and HASH", tag_of(sa),
+			isakmp_exchange_name(m->hdr.exchange));
 		return false;
 	}
 	const struct isakmp_id *pid = &m->pl.id[0];
-	if (m->pl.hash.len != v->keys.prf_len ||
-	    hash_auth(sa, !sa->initiator, pid->body, pid->body_len, h) < 0 ||
-	    sodium_memcmp(h, m->pl.hash.p, v->keys.prf_len) != 0) {
-		sa->core->st.auth_failures++;
-		log_err(LOG_IKE, "%s: %s invalid: probable pre-shared key mismatch with %s",
-			tag_of(sa), sa->initiator ? "HASH_R" : "HASH_I", peer);
+	if (!ikev1_check_hash(sa, pid->body, pid->body_len, &m->pl.hash))
 		return false;
-	}
 	sa->peer_id.type = pid->type;
 	sa->peer_id.len = (uint16_t)pid->len;
 	memcpy(sa->peer_id.data, pid->data, pid->len);
@@ -414,10 +424,10 @@ static void initiator_in(struct ike_sa *sa, struct v1_msg *m)
 		memcpy(sa->spi_r, m->hdr.cky_r, 8);
 		sa->prop = ch.prop;
 		v->params = ch.params;
-		v->natt_peer = has_vid(&m->pl, vid_rfc3947, sizeof(vid_rfc3947));
+		v->natt_peer = ikev1_has_vid(&m->pl, ikev1_vid_rfc3947, sizeof(ikev1_vid_rfc3947));
 		ike_request_clear(sa);
 		isb_init(&k);
-		if (add_ke_nonce(sa, &k, &v->gxi) < 0) {
+		if (ikev1_add_ke_nonce(sa, &k, &v->gxi) < 0) {
 			isb_free(&k);
 			ike_sa_destroy(sa);
 			return;
@@ -427,14 +437,14 @@ static void initiator_in(struct ike_sa *sa, struct v1_msg *m)
 		break;
 	}
 	case MM_WAIT_MSG4:
-		if (!ke_nonce_ok(sa, m))
+		if (!ikev1_ke_nonce_ok(sa, m))
 			return;
-		if (take_ke_nonce(sa, m) < 0) {
+		if (ikev1_take_ke_nonce(sa, m, NULL) < 0) {
 			ike_sa_destroy(sa);
 			return;
 		}
 		if (v->natt_peer)
-			check_natd(sa, m);
+			ikev1_check_natd(sa, m);
 		if (v->natt_peer && (sa->nat_here || sa->nat_there || sa->conn->cfg->encap)) {
 			/* RFC 3947 4: move to the NAT-T port from MM5 on. */
 			sa->natt = true;
@@ -448,7 +458,7 @@ static void initiator_in(struct ike_sa *sa, struct v1_msg *m)
 	case MM_WAIT_MSG6:
 		if (decrypt_auth(sa, m) < 0)
 			return;
-		if (!check_id_hash(sa, m)) {
+		if (!ikev1_check_id_hash(sa, m)) {
 			ike_sa_destroy(sa);
 			return;
 		}
@@ -477,23 +487,23 @@ static void responder_in(struct ike_sa *sa, struct v1_msg *m)
 			sa->core->st.rx_invalid++;
 			return;
 		}
-		if (!ke_nonce_ok(sa, m))
+		if (!ikev1_ke_nonce_ok(sa, m))
 			return;
 		isb_init(&k);
-		if (add_ke_nonce(sa, &k, &v->gxr) < 0 || take_ke_nonce(sa, m) < 0) {
+		if (ikev1_add_ke_nonce(sa, &k, &v->gxr) < 0 || ikev1_take_ke_nonce(sa, m, NULL) < 0) {
 			isb_free(&k);
 			ike_sa_destroy(sa);
 			return;
 		}
 		if (v->natt_peer)
-			check_natd(sa, m);
+			ikev1_check_natd(sa, m);
 		v->state = MM_WAIT_MSG5;
 		mm_send(sa, &k, false, m);
 		break;
 	case MM_WAIT_MSG5:
 		if (decrypt_auth(sa, m) < 0)
 			return;
-		if (!check_id_hash(sa, m)) {
+		if (!ikev1_check_id_hash(sa, m)) {
 			ikev1_notify_plain(sa->core, m, sa->spi_r, ISAKMP_N_AUTHENTICATION_FAILED);
 			ike_sa_destroy(sa);
 			return;

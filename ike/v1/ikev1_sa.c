@@ -12,12 +12,20 @@
 
 static const char *const state_names[] = {
 	"MM_START", "MM_WAIT_MSG2", "MM_WAIT_MSG3", "MM_WAIT_MSG4", "MM_WAIT_MSG5",
-	"MM_WAIT_MSG6", "QM_IDLE",
+	"MM_WAIT_MSG6", "QM_IDLE", "AG_WAIT_MSG2", "AG_INIT_EXCH",
 };
 
 const char *ikev1_state_name(enum ikev1_state s)
 {
 	return (unsigned)s < sizeof(state_names) / sizeof(state_names[0]) ? state_names[s] : "?";
+}
+
+const char *ikev1_sa_state_name(const struct ike_sa *sa)
+{
+	const struct ikev1_sa *v = sa->v1;
+	if (v->state != QM_IDLE || sa->children)
+		return ikev1_state_name(v->state);
+	return v->aggressive ? "AM_ACTIVE" : "MM_ACTIVE";
 }
 
 const char *ikev1_notify_name(uint16_t type)
@@ -42,6 +50,7 @@ struct ikev1_sa *ikev1_sa_new(struct ike_sa *sa)
 	buf_init(&v->sai_b);
 	buf_init(&v->gxi);
 	buf_init(&v->gxr);
+	buf_init(&v->peer_idb);
 	buf_init(&v->qm.gxy);
 	sa->v1 = v;
 	return v;
@@ -66,6 +75,7 @@ void ikev1_sa_free(struct ikev1_sa *v)
 	buf_free(&v->sai_b);
 	buf_free(&v->gxi);
 	buf_free(&v->gxr);
+	buf_free(&v->peer_idb);
 	wipe(v, sizeof(*v));
 	free(v);
 }
@@ -77,7 +87,10 @@ void ikev1_run_task(struct ike_sa *sa, const struct task *t)
 	switch (t->kind) {
 	case TASK_IKE_INIT:
 		sa->initial_child = t->child_cfg;
-		ikev1_main_start(sa);
+		if (sa->conn->cfg->aggressive)
+			ikev1_aggr_start(sa);
+		else
+			ikev1_main_start(sa);
 		break;
 	case TASK_CHILD_CREATE:
 		ikev1_quick_start(sa, t->child_cfg);
@@ -263,11 +276,17 @@ void ikev1_gave_up(const struct ike_sa *sa)
 	enum ikev1_state st = sa->v1->state;
 	/* A responder that rejects our proposals may stay silent (or its notify got
 	 * lost): in MM_WAIT_MSG2 both look the same. */
-	log_err(LOG_IKE, "%s: %s in %s: giving up after %u retransmits",
-		ike_sa_tag(sa, tag, sizeof(tag)),
+	char after[64];
+	if (sa->req.tries || sa->initiator)
+		snprintf(after, sizeof(after), "giving up after %u retransmits", sa->req.tries);
+	else
+		snprintf(after, sizeof(after), "half-open SA timed out");
+	log_err(LOG_IKE, "%s: %s in %s: %s", ike_sa_tag(sa, tag, sizeof(tag)),
 		st == MM_WAIT_MSG2 ? "peer not responding or proposal rejected" :
 		st == MM_WAIT_MSG6 ? "no valid MM6 (peer not responding, or PSK mismatch)" :
-				     "peer not responding", ikev1_state_name(st), sa->req.tries);
+		st == AG_WAIT_MSG2 ? "peer not responding, policy mismatch or UDP 500 blocked" :
+		st == AG_INIT_EXCH ? "no valid AM3 (PSK or policy mismatch at the initiator)" :
+				     "peer not responding", ikev1_state_name(st), after);
 }
 
 void ikev1_established(struct ike_sa *sa)
@@ -278,9 +297,9 @@ void ikev1_established(struct ike_sa *sa)
 	ike_sa_set_state(sa, IKE_ESTABLISHED);
 	sa->established_at = core->now;
 	core->st.established_total++;
-	log_ctl(LOG_IKE, "ISAKMP SA %s established with %s (IKEv1 Main Mode, %s)",
+	log_ctl(LOG_IKE, "ISAKMP SA %s established with %s (IKEv1 %s Mode, %s)",
 		ike_sa_tag(sa, tag, sizeof(tag)), identity_fmt(&sa->peer_id, id, sizeof(id)),
-		ikev1_state_name(sa->v1->state));
+		sa->v1->aggressive ? "Aggressive" : "Main", ikev1_state_name(sa->v1->state));
 	if (core->env.updown)
 		core->env.updown(core->env.arg, sa, NULL, true);
 }
@@ -358,7 +377,7 @@ static void info_in(struct ike_sa *sa, struct v1_msg *m)
 		if (type < 16384 && v->state != QM_IDLE) {
 			/* An error notify in Main Mode ends it (unauthenticated: only in
 			 * the state that waits for the peer's first answer). */
-			if (v->state == MM_WAIT_MSG2)
+			if (v->state == MM_WAIT_MSG2 || v->state == AG_WAIT_MSG2)
 				ike_sa_destroy(sa);
 		} else if (type < 16384 && v->qm.active && v->qm.initiator) {
 			log_err(LOG_IKE, "%s: Quick Mode for '%s' failed: peer sent %s", tag,
@@ -418,6 +437,9 @@ static void sa_input(struct ike_sa *sa, struct v1_msg *m)
 	case ISAKMP_XCHG_MM:
 		ikev1_main_in(sa, m);
 		break;
+	case ISAKMP_XCHG_AM:
+		ikev1_aggr_in(sa, m);
+		break;
 	case ISAKMP_XCHG_QM:
 		ikev1_quick_in(sa, m);
 		break;
@@ -455,15 +477,18 @@ void ikev1_input(struct ike *core, const struct addr *local, const struct addr *
 				 addr_fmt(remote, from, sizeof(from)), err);
 		goto out;
 	}
-	bool first = m->hdr.exchange == ISAKMP_XCHG_MM && memcmp(m->hdr.cky_r, zero, 8) == 0;
+	bool first = (m->hdr.exchange == ISAKMP_XCHG_MM || m->hdr.exchange == ISAKMP_XCHG_AM) &&
+		     memcmp(m->hdr.cky_r, zero, 8) == 0;
 	struct ike_sa *sa = ike_sa_find(core, m->hdr.cky_i, m->hdr.cky_r, first);
 	if (sa && !sa->v1)
 		sa = NULL;
 	if (first && !sa) {
-		if (!(m->hdr.flags & ISAKMP_FLAG_E) && m->hdr.msgid == 0)
-			ikev1_main_request_in(core, m);
-		else
+		if ((m->hdr.flags & ISAKMP_FLAG_E) || m->hdr.msgid != 0)
 			core->st.rx_invalid++;
+		else if (m->hdr.exchange == ISAKMP_XCHG_AM)
+			ikev1_aggr_request_in(core, m);
+		else
+			ikev1_main_request_in(core, m);
 		goto out;
 	}
 	if (!sa) {

@@ -180,6 +180,270 @@ static void test_fqdn_identities(void **state)
 	h_free(&h);
 }
 
+/* ---- Aggressive Mode ---- */
+
+static void deliver_first(struct harness *h, const uint8_t *data, size_t len);
+
+/* `aggressive = yes` on both sides (the responder refuses Aggressive Mode otherwise). */
+static void aggr_confs(const char *ike, const char *esp, const char *psk_b)
+{
+	confs(ike, ike, esp, esp, psk_b);
+	subst(conf_a, sizeof(conf_a), "version = 1\n", "version = 1\n    aggressive = yes\n");
+	subst(conf_b, sizeof(conf_b), "version = 1\n", "version = 1\n    aggressive = yes\n");
+}
+
+/* Three messages, then Quick Mode, with either side initiating. */
+static void test_aggr_quick(void **state)
+{
+	for (int who = 0; who < 2; who++) {
+		struct harness h;
+		char err[256];
+		aggr_confs("aes128-sha256-modp2048", "aes128-sha1", "s3cret-key");
+		assert_int_equal(h_init(&h, conf_a, conf_b), 0);
+		struct h_peer *i = who ? &h.b : &h.a, *r = who ? &h.a : &h.b;
+		assert_int_equal(ike_initiate(i->core, "site", "net", h.now, err, sizeof(err)), 0);
+		h_pump(&h);
+		assert_up(&h);
+		/* AM1 AM3 QM1 QM3 from the initiator, AM2 QM2 from the responder. */
+		assert_int_equal(i->sent, 4);
+		assert_int_equal(r->sent, 2);
+		assert_true(h_first_sa(i)->initiator);
+		assert_true(h_first_sa(i)->v1->aggressive);
+		assert_true(h_first_sa(r)->v1->aggressive);
+		assert_int_equal(h_first_sa(&h.a)->children->pfs_group, DH_NONE);
+		char id[256];
+		assert_string_equal(identity_fmt(&h_first_sa(&h.b)->peer_id, id, sizeof(id)),
+				    "192.0.2.1");
+		assert_string_equal(identity_fmt(&h_first_sa(&h.a)->peer_id, id, sizeof(id)),
+				    "198.51.100.2");
+		/* Nothing is retransmitted later (the responder's AM2 was answered). */
+		h_advance(&h, 60000);
+		assert_int_equal(i->sent, 4);
+		assert_int_equal(r->sent, 2);
+		assert_up(&h);
+		h_free(&h);
+	}
+}
+
+static void test_aggr_pfs(void **state)
+{
+	struct harness h;
+	aggr_confs("aes256-sha1-x25519", "aes256-sha256-modp2048", "s3cret-key");
+	assert_int_equal(h_init(&h, conf_a, conf_b), 0);
+	establish(&h);
+	assert_up(&h);
+	assert_int_equal(proposal_get(&h_first_sa(&h.a)->prop, XF_DH)->id, DH_CURVE25519);
+	assert_int_equal(h_first_sa(&h.a)->children->pfs_group, DH_MODP2048);
+	assert_int_equal(h_first_sa(&h.b)->children->pfs_group, DH_MODP2048);
+	h_free(&h);
+}
+
+/* AM1 carries the KE: only one group may be offered. a lists two; b knows only the
+ * second, so nothing fits and b says NO_PROPOSAL_CHOSEN. */
+static void test_aggr_one_group(void **state)
+{
+	struct harness h;
+	struct h_log_count lc;
+	confs("aes128-sha256-x25519-modp2048", "aes128-sha256-modp2048", "aes128-sha1",
+	      "aes128-sha1", "s3cret-key");
+	subst(conf_a, sizeof(conf_a), "version = 1\n", "version = 1\n    aggressive = yes\n");
+	subst(conf_b, sizeof(conf_b), "version = 1\n", "version = 1\n    aggressive = yes\n");
+	assert_int_equal(h_init(&h, conf_a, conf_b), 0);
+	h_log_capture_start(&lc, "refused");
+	establish(&h);
+	h_log_capture_stop(&lc);
+	assert_non_null(strstr(lc.first, "sending NO_PROPOSAL_CHOSEN"));
+	assert_null(h_first_sa(&h.a));
+	assert_null(h_first_sa(&h.b));
+	h_free(&h);
+}
+
+/* A responder without `aggressive = yes` refuses Aggressive Mode (its PSK would be
+ * open to offline guessing from AM2), and says why. */
+static void test_aggr_refused_without_option(void **state)
+{
+	struct harness h;
+	struct h_log_count lc;
+	aggr_confs("aes128-sha256-modp2048", "aes128-sha1", "s3cret-key");
+	subst(conf_b, sizeof(conf_b), "    aggressive = yes\n", "");
+	assert_int_equal(h_init(&h, conf_a, conf_b), 0);
+	h_log_capture_start(&lc, "refused");
+	establish(&h);
+	h_log_capture_stop(&lc);
+	assert_non_null(strstr(lc.first, "connection 'site' does not allow it (aggressive = no)"));
+	assert_null(h_first_sa(&h.b));
+	assert_int_equal(h.b.sent, 1);	/* the notify */
+	h_free(&h);
+}
+
+/* b takes any peer (remote_addrs = %any, no remote id) and has one PSK per identity:
+ * the identity in AM1 picks it. A peer with another identity's key fails. */
+static void test_aggr_psk_by_identity(void **state)
+{
+	static const char *const secrets =
+		"secrets {\n"
+		"  ike-a {\n    id-1 = site-a.example.net\n    secret = key-of-a\n  }\n"
+		"  ike-c {\n    id-1 = site-c.example.net\n    secret = key-of-c\n  }\n"
+		"}\n";
+	for (int round = 0; round < 3; round++) {
+		struct harness h;
+		struct h_log_count lc;
+		/* round 2: c's identity with a's key */
+		const char *a_id = round ? "site-c.example.net" : "site-a.example.net";
+		const char *a_key = round == 1 ? "key-of-c" : "key-of-a";
+		char line[128];
+		aggr_confs("aes128-sha256-modp2048", "aes128-sha1", "s3cret-key");
+		make_conf(conf_a, sizeof(conf_a), "192.0.2.1", "198.51.100.2", "10.1.0.0/24",
+			  "10.2.0.0/24", "aes128-sha256-modp2048", "aes128-sha1", a_key);
+		subst(conf_a, sizeof(conf_a), "version = 1\n", "version = 1\n    aggressive = yes\n");
+		snprintf(line, sizeof(line), "id = %s", a_id);
+		subst(conf_a, sizeof(conf_a), "id = 192.0.2.1", line);
+		subst(conf_b, sizeof(conf_b), "remote_addrs = 192.0.2.1", "remote_addrs = %any");
+		subst(conf_b, sizeof(conf_b), "id = 192.0.2.1", "id = %any");
+		*strstr(conf_b, "secrets {") = '\0';
+		strncat(conf_b, secrets, sizeof(conf_b) - strlen(conf_b) - 1);
+		assert_int_equal(h_init(&h, conf_a, conf_b), 0);
+		h_log_capture_start(&lc, "probable pre-shared key mismatch");
+		establish(&h);
+		h_log_capture_stop(&lc);
+		char id[256];
+		if (round < 2) {
+			assert_up(&h);
+			assert_string_equal(identity_fmt(&h_first_sa(&h.b)->peer_id, id, sizeof(id)),
+					    a_id);
+			assert_string_equal(lc.first, "");
+		} else {
+			assert_non_null(strstr(lc.first, "HASH_R invalid: probable pre-shared key "
+						"mismatch with 198.51.100.2"));
+			assert_null(h_first_sa(&h.a));
+			assert_int_equal(h_count_children(&h.b), 0);
+		}
+		h_free(&h);
+	}
+}
+
+/* Another PSK: a finds HASH_R wrong, says so with b's address and ends its SA; b gets
+ * no AM3, retransmits AM2 (into the void: a has no SA for it) and gives up naming
+ * its state. Nothing is installed. */
+static void test_aggr_psk_mismatch(void **state)
+{
+	struct harness h;
+	struct h_log_count lc;
+	aggr_confs("aes128-sha256-modp2048", "aes128-sha1", "other-key");
+	assert_int_equal(h_init(&h, conf_a, conf_b), 0);
+	h_log_capture_start(&lc, "probable pre-shared key mismatch");
+	establish(&h);
+	h_log_capture_stop(&lc);
+	assert_non_null(strstr(lc.first, "HASH_R invalid: probable pre-shared key mismatch "
+				"with 198.51.100.2"));
+	assert_null(h_first_sa(&h.a));
+	assert_int_equal(h_first_sa(&h.b)->v1->state, AG_INIT_EXCH);
+	struct ike_stats st;
+	ike_get_stats(h.a.core, &st);
+	assert_int_equal(st.auth_failures, 1);
+	h_log_capture_start(&lc, "giving up");
+	h_advance(&h, 120000);
+	h_log_capture_stop(&lc);
+	assert_non_null(strstr(lc.first, "no valid AM3 (PSK or policy mismatch at the "
+				"initiator) in AG_INIT_EXCH"));
+	assert_null(h_first_sa(&h.b));
+	assert_int_equal(h.a.n_sas, 0);
+	assert_int_equal(h.b.n_sas, 0);
+	ike_get_stats(h.a.core, &st);
+	assert_true(st.rx_no_sa >= 1);
+	h_free(&h);
+}
+
+/* Each message lost once: AM1 and AM2 by a's retransmission of AM1 (b answers it
+ * from its cache, with no second SA), AM3 by b's retransmission of AM2 (a answers
+ * with its cached AM3); the Quick Mode messages as after Main Mode. */
+static void test_aggr_retransmit_each_message(void **state)
+{
+	for (int who = 0; who < 2; who++) {
+		int n = who ? 2 : 4;
+		for (int i = 1; i <= n; i++) {
+			struct harness h;
+			aggr_confs("aes128-sha256-modp2048", "aes128-sha1", "s3cret-key");
+			assert_int_equal(h_init(&h, conf_a, conf_b), 0);
+			(who ? &h.b : &h.a)->drop_at = i;
+			establish(&h);
+			h_advance(&h, 30000);
+			struct ike_stats sa, sb;
+			ike_get_stats(h.a.core, &sa);
+			ike_get_stats(h.b.core, &sb);
+			if (sa.retransmits + sb.retransmits == 0)
+				fail_msg("%s's message %d lost: nothing retransmitted", who ? "b" : "a", i);
+			assert_int_equal(h_count_sas(&h.b, IKE_CONNECTING), 0);
+			assert_up(&h);
+			h_free(&h);
+		}
+	}
+}
+
+/* A retransmitted AM1 is answered with the very same AM2 from the cache (no second
+ * SA, no new DH); a retransmitted AM2 with the very same AM3. */
+static void test_aggr_answers_from_cache(void **state)
+{
+	struct harness h;
+	char err[256];
+	uint8_t am1[4096], am2[4096], first[4096];
+	aggr_confs("aes128-sha256-modp2048", "aes128-sha1", "s3cret-key");
+	assert_int_equal(h_init(&h, conf_a, conf_b), 0);
+	assert_int_equal(ike_initiate(h.a.core, "site", "net", h.now, err, sizeof(err)), 0);
+	for (int step = 0; step < 2; step++) {
+		struct h_peer *to = step ? &h.a : &h.b;
+		uint8_t *copy = step ? am2 : am1;
+		size_t len = h.wire[0].len;
+		struct addr at = h.wire[0].local, from = h.wire[0].remote;
+		memcpy(copy, h.wire[0].data, len);
+		deliver_first(&h, NULL, 0);		/* AM1 -> b, AM2 -> a */
+		assert_true(h.n_wire >= 1);
+		size_t alen = h.wire[0].len;
+		memcpy(first, h.wire[0].data, alen);	/* AM2, AM3 */
+		int sent = to->sent;
+		ike_input(to->core, &at, &from, copy, len, h.now);
+		assert_int_equal(to->sent, sent + 1);
+		const struct h_wire_msg *again = &h.wire[h.n_wire - 1];
+		assert_int_equal(again->len, alen);
+		assert_memory_equal(again->data, first, alen);
+		h.n_wire--;
+		if (step == 0) {
+			struct ike_stats st;
+			ike_get_stats(h.b.core, &st);
+			assert_int_equal(st.retransmits, 1);
+			assert_int_equal(h_count_sas(&h.b, IKE_CONNECTING), 1);
+			assert_int_equal(h_first_sa(&h.b)->v1->state, AG_INIT_EXCH);
+		}
+	}
+	h_pump(&h);
+	assert_up(&h);
+	h_free(&h);
+}
+
+/* NAT-D in AM2 and AM3: encap = yes on a fakes a NAT, a floats to 4500 for AM3, b
+ * follows, and the ESP SAs are UDP-encapsulated. */
+static void test_aggr_natt(void **state)
+{
+	struct harness h;
+	aggr_confs("aes128-sha256-modp2048", "aes128-sha1", "s3cret-key");
+	subst(conf_a, sizeof(conf_a), "version = 1\n", "version = 1\n    encap = yes\n");
+	assert_int_equal(h_init(&h, conf_a, conf_b), 0);
+	establish(&h);
+	assert_up(&h);
+	const struct ike_sa *sa = h_first_sa(&h.a), *sb = h_first_sa(&h.b);
+	assert_true(sa->natt);
+	assert_true(sb->natt);
+	assert_int_equal(sa->remote.port, 4500);
+	assert_int_equal(sb->remote.port, 4500);
+	assert_true(sb->nat_there);
+	assert_true(sa->children->encap);
+	assert_true(sb->children->encap);
+	const struct pfkey_sa *p = h_find_sa(&h.b, sb->children->spi_in);
+	assert_non_null(p);
+	assert_int_equal(p->natt_type, UDP_ENCAP_ESPINUDP);
+	h_free(&h);
+}
+
 /* NAT-T (RFC 3947): both send its vendor ID; encap = yes on a fakes its NAT-D, both
  * see a NAT, a floats to 4500 at MM5, b follows, and the ESP SAs are UDP-encapsulated
  * (Quick Mode proposes UDP-Encapsulated-Tunnel). */
@@ -588,6 +852,15 @@ int main(void)
 		cmocka_unit_test(test_no_answer_logged),
 		cmocka_unit_test(test_quick_replay_dropped),
 		cmocka_unit_test(test_version_any_responds),
+		cmocka_unit_test(test_aggr_quick),
+		cmocka_unit_test(test_aggr_pfs),
+		cmocka_unit_test(test_aggr_one_group),
+		cmocka_unit_test(test_aggr_refused_without_option),
+		cmocka_unit_test(test_aggr_psk_by_identity),
+		cmocka_unit_test(test_aggr_psk_mismatch),
+		cmocka_unit_test(test_aggr_retransmit_each_message),
+		cmocka_unit_test(test_aggr_answers_from_cache),
+		cmocka_unit_test(test_aggr_natt),
 		cmocka_unit_test(test_child_rekey),
 		cmocka_unit_test(test_mutated_messages),
 		cmocka_unit_test(test_forged_plain_messages),
