@@ -121,5 +121,10 @@ void daemon_cfg_defaults(struct daemon_cfg *d);
 /* Logs a warning (with both file:line) for each pair of children of different
  * connections whose selectors overlap; returns how many. */
 unsigned config_warn_overlaps(const struct conn_cfg *conns);
+/* Logs a warning (file:line) for each connection that may answer IKEv1 Main Mode from a
+ * dynamic peer (remote_addrs %any, a subnet or a range) without a remote id while
+ * several PSKs could apply: Main Mode must pick the PSK by the peer's address before
+ * the identity is known. Returns how many. */
+unsigned config_warn_mm_psk(const struct config *c);
 void daemon_cfg_clear(struct daemon_cfg *d);
 #endif

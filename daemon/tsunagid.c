@@ -79,6 +79,7 @@ static void load_warnings(const struct config *cfg, const struct daemon_cfg *s)
 	warn_unserved_ports(cfg, s);
 	warn_unassigned_local_addrs(cfg);
 	config_warn_overlaps(cfg->conns);
+	config_warn_mm_psk(cfg);
 }
 
 static void apply_log_levels(const struct daemon_cfg *s)

@@ -95,6 +95,61 @@ static void test_replay_window_limit(void **state)
 	ctree_free(t);
 }
 
+#define V1CONN(name, extra) \
+	"  " name " {\n" \
+	"    version = 1\n" \
+	extra \
+	"    local { auth = psk\n id = gw.example.net }\n" \
+	"    children { net { local_ts = 10.1.0.0/24 } }\n" \
+	"  }\n"
+#define PSK(name, ids) "  ike-" name " {\n" ids "    secret = k-" name "\n  }\n"
+
+/* Main Mode from any address without a remote id, two keys that could apply (one
+ * without owners, one for an address): warned once, with the connection's place. */
+static void test_mm_dynamic_psk_warned(void **state)
+{
+	struct config *c = load("connections {\n"
+				V1CONN("roam", "    remote_addrs = %any\n")
+				V1CONN("fixed", "    remote_addrs = 198.51.100.2\n")
+				V1CONN("aggr", "    remote_addrs = %any\n    aggressive = yes\n")
+				V1CONN("byid", "    remote_addrs = 10.9.0.0/16\n"
+				       "    remote { auth = psk\n id = peer.example.net }\n")
+				"}\n"
+				"secrets {\n"
+				PSK("any", "")
+				PSK("addr", "    id = 198.51.100.2\n")
+				PSK("other", "    id = other.example.net\n")
+				"}\n");
+	lines = 0;
+	assert_int_equal(config_warn_mm_psk(c), 1);
+	assert_int_equal(lines, 1);
+	assert_non_null(strstr(last, "t.conf:2: warning: connection 'roam' answers IKEv1 Main "
+				"Mode from dynamic peers without a remote id, and 2 pre-shared keys"));
+	config_free(c);
+}
+
+/* One key that could apply (the other belongs to other identities), or IKEv2: quiet. */
+static void test_mm_dynamic_single_psk_quiet(void **state)
+{
+	struct config *c = load("connections {\n"
+				V1CONN("roam", "    remote_addrs = %any\n")
+				"}\n"
+				"secrets {\n"
+				PSK("mine", "    id = gw.example.net\n")
+				PSK("other", "    id = other.example.net\n")
+				"}\n");
+	lines = 0;
+	assert_int_equal(config_warn_mm_psk(c), 0);
+	assert_int_equal(lines, 0);
+	config_free(c);
+	c = load("connections {\n"
+		 "  v2 {\n    version = 2\n    local { auth = psk }\n  }\n"
+		 "}\n"
+		 "secrets {\n" PSK("a", "") PSK("b", "") "}\n");
+	assert_int_equal(config_warn_mm_psk(c), 0);
+	config_free(c);
+}
+
 int main(void)
 {
 	log_use_stderr(false);
@@ -102,6 +157,8 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_overlap_warned_with_both_places),
 		cmocka_unit_test(test_disjoint_not_warned),
+		cmocka_unit_test(test_mm_dynamic_psk_warned),
+		cmocka_unit_test(test_mm_dynamic_single_psk_quiet),
 		cmocka_unit_test(test_replay_window_limit),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
