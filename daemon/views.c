@@ -124,6 +124,7 @@ void views_ike(struct daemon *d, const struct ike_sa *sa, struct ike_view_storag
 	v->uniqueid = sa->uniqueid;
 	v->version = sa->v1 ? 1 : 2;
 	v->state = ike_state_name(sa->state);
+	v->ikev1_state = ikev1_sa_state_name(sa);
 	v->local = sa->local;
 	v->remote = sa->remote;
 	v->local_id = identity_fmt(&sa->my_id, st->local_id, sizeof(st->local_id));

@@ -33,6 +33,9 @@ void ctl_print_conn_table(const struct ctree *event);
 void ctl_print_stats(const struct ctree *res);
 void ctl_print_counters(const struct ctree *res);
 void ctl_print_log_line(const struct ctree *event);
+/* An IKE SA's state as operators read it: Cisco's name for IKEv1 (ikev1-state),
+ * strongSwan's for IKEv2. */
+const char *ctl_ike_state(const struct ctree *ike);
 /* "AES_CBC-256/HMAC_SHA2_256_128/PRF_HMAC_SHA2_256/MODP_2048" ("-" if none). */
 const char *ctl_algs(const struct ctree *t, char *out, size_t outlen);
 /* A list's items joined by ", ". */

@@ -16,6 +16,11 @@ static bool has(const struct ctree *t, const char *key)
 }
 
 /* "AES_CBC-256/HMAC_SHA2_256_128/PRF_HMAC_SHA2_256/MODP_2048", skipping absent parts. */
+const char *ctl_ike_state(const struct ctree *ike)
+{
+	return has(ike, "ikev1-state") ? s(ike, "ikev1-state") : s(ike, "state");
+}
+
 const char *ctl_algs(const struct ctree *t, char *out, size_t outlen)
 {
 	static const char *const keys[][2] = {
@@ -96,7 +101,7 @@ void ctl_print_sa_table(const struct ctree *event)
 		char peer[96], a[160];
 		snprintf(peer, sizeof(peer), "%s[%s]", s(ike, "remote-host"), s(ike, "remote-port"));
 		printf("%-16s #%-4s %-12s IKEv%s %-24s %-9s %s", ike->name, s(ike, "uniqueid"),
-		       s(ike, "state"), s(ike, "version"), peer,
+		       ctl_ike_state(ike), s(ike, "version"), peer,
 		       has(ike, "initiator") ? "initiator" : "responder", ctl_algs(ike, a, sizeof(a)));
 		if (has(ike, "established"))
 			printf(" established %ss", s(ike, "established"));

@@ -92,12 +92,12 @@ void ctl_show_ike(const struct ctree *ike, bool detail)
 	char p[96], a[160], t1[32], t2[32];
 	if (!detail) {
 		printf("%-16s %-5s %-24s %-9s %-12s %-16s %-16s %-7s %s\n", ike->name,
-		       s(ike, "uniqueid"), peer(ike, p, sizeof(p)), role(ike), s(ike, "state"),
+		       s(ike, "uniqueid"), peer(ike, p, sizeof(p)), role(ike), ctl_ike_state(ike),
 		       s(ike, "initiator-spi"), s(ike, "responder-spi"), opt(ike, "rekey-time", "-"),
 		       s(ike, "remote-id"));
 		return;
 	}
-	printf("IKE SA %s #%s: %s, IKEv%s, %s\n", ike->name, s(ike, "uniqueid"), s(ike, "state"),
+	printf("IKE SA %s #%s: %s, IKEv%s, %s\n", ike->name, s(ike, "uniqueid"), ctl_ike_state(ike),
 	       s(ike, "version"), role(ike));
 	printf("  Local: %s[%s], id '%s'\n", s(ike, "local-host"), s(ike, "local-port"),
 	       s(ike, "local-id"));

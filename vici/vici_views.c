@@ -58,6 +58,8 @@ void vici_build_ike_fields(struct vici_msg *m, const struct vici_ike_view *ike)
 	vici_add_kvf(m, "uniqueid", "%" PRIu32, ike->uniqueid);
 	vici_add_kvf(m, "version", "%d", ike->version);
 	vici_add_kv(m, "state", ike->state);
+	if (ike->ikev1_state)	/* tsunagi's own: swanctl ignores it */
+		vici_add_kv(m, "ikev1-state", ike->ikev1_state);
 	vici_add_kv(m, "local-host", addr_ntop(&ike->local, tmp, sizeof(tmp)));
 	vici_add_kvf(m, "local-port", "%u", ike->local.port);
 	vici_add_kv(m, "local-id", ike->local_id ? ike->local_id : "%any");

@@ -73,6 +73,7 @@ struct vici_ike_view {
 	int64_t rekey_time;		/* seconds until, 0: not sent */
 	int64_t reauth_time;		/* seconds until, 0: not sent */
 	/* tsunagi's own keys for the operator views (swanctl ignores them): */
+	const char *ikev1_state;	/* IKEv1: Cisco's state name (ikev1-state) */
 	bool heard;			/* a message came from the peer: */
 	int64_t last_rx;		/* seconds since (last-rx) */
 	bool dpd_sent;			/* a DPD probe went out: */

@@ -20,10 +20,10 @@ enum ikev1_state {
 	QM_IDLE, AG_WAIT_MSG2, AG_INIT_EXCH,
 };
 const char *ikev1_state_name(enum ikev1_state s);
-/* The name operators see for an ISAKMP SA: its state, except that an established one
- * without any CHILD_SA is MM_ACTIVE (AM_ACTIVE after Aggressive Mode), as a Cisco ASA
- * says; with one it is QM_IDLE, as IOS says. So "Phase 1 up, Phase 2 not" shows. */
-const char *ikev1_sa_state_name(const struct ike_sa *sa);
+/* ikev1_sa_state_name() (ike_sa.h), what operators see for an ISAKMP SA: its state,
+ * except that an established one without any CHILD_SA is MM_ACTIVE (AM_ACTIVE after
+ * Aggressive Mode), as a Cisco ASA says; with one it is QM_IDLE, as IOS says. So
+ * "Phase 1 up, Phase 2 not" shows. */
 
 #define V1_MAX_OFFERED 16
 #define V1_NONCE_LEN 32

@@ -23,6 +23,8 @@ const char *ikev1_state_name(enum ikev1_state s)
 const char *ikev1_sa_state_name(const struct ike_sa *sa)
 {
 	const struct ikev1_sa *v = sa->v1;
+	if (!v)
+		return NULL;
 	if (v->state != QM_IDLE || sa->children)
 		return ikev1_state_name(v->state);
 	return v->aggressive ? "AM_ACTIVE" : "MM_ACTIVE";

@@ -180,6 +180,27 @@ static void test_fqdn_identities(void **state)
 	h_free(&h);
 }
 
+/* Main Mode, b takes any peer but names it (remote id): the PSK is the one of that
+ * identity, not the catch-all key, though the peer's ID comes only in MM5. */
+static void test_main_dynamic_peer_psk_by_remote_id(void **state)
+{
+	struct harness h;
+	confs("aes128-sha256-modp2048", "aes128-sha256-modp2048", "aes128-sha1", "aes128-sha1",
+	      "s3cret-key");
+	subst(conf_a, sizeof(conf_a), "id = 192.0.2.1", "id = site-a.example.net");
+	subst(conf_b, sizeof(conf_b), "remote_addrs = 192.0.2.1", "remote_addrs = %any");
+	subst(conf_b, sizeof(conf_b), "id = 192.0.2.1", "id = site-a.example.net");
+	*strstr(conf_b, "secrets {") = '\0';
+	strncat(conf_b, "secrets {\n"
+		"  ike-any {\n    secret = catch-all-key\n  }\n"
+		"  ike-a {\n    id-1 = site-a.example.net\n    secret = s3cret-key\n  }\n"
+		"}\n", sizeof(conf_b) - strlen(conf_b) - 1);
+	assert_int_equal(h_init(&h, conf_a, conf_b), 0);
+	establish(&h);
+	assert_up(&h);
+	h_free(&h);
+}
+
 /* ---- Aggressive Mode ---- */
 
 static void deliver_first(struct harness *h, const uint8_t *data, size_t len);
@@ -418,6 +439,51 @@ static void test_aggr_answers_from_cache(void **state)
 	h_pump(&h);
 	assert_up(&h);
 	h_free(&h);
+}
+
+/* The names operators see, message by message, in Main and Aggressive Mode: the
+ * state each side waits in, MM_ACTIVE / AM_ACTIVE once Phase 1 is up without a
+ * CHILD_SA, QM_IDLE with one. */
+static void test_state_names(void **state)
+{
+	static const char *const mm[][2] = {
+		{ "MM_WAIT_MSG2", NULL }, { "MM_WAIT_MSG2", "MM_WAIT_MSG3" },
+		{ "MM_WAIT_MSG4", "MM_WAIT_MSG3" }, { "MM_WAIT_MSG4", "MM_WAIT_MSG5" },
+		{ "MM_WAIT_MSG6", "MM_WAIT_MSG5" }, { "MM_WAIT_MSG6", "MM_ACTIVE" },
+		{ "MM_ACTIVE", "MM_ACTIVE" }, { "MM_ACTIVE", "MM_ACTIVE" },
+		{ "QM_IDLE", "MM_ACTIVE" }, { "QM_IDLE", "QM_IDLE" },
+	};
+	static const char *const am[][2] = {
+		{ "AG_WAIT_MSG2", NULL }, { "AG_WAIT_MSG2", "AG_INIT_EXCH" },
+		{ "AM_ACTIVE", "AG_INIT_EXCH" }, { "AM_ACTIVE", "AM_ACTIVE" },
+		{ "AM_ACTIVE", "AM_ACTIVE" }, { "QM_IDLE", "AM_ACTIVE" }, { "QM_IDLE", "QM_IDLE" },
+	};
+	for (int aggr = 0; aggr < 2; aggr++) {
+		struct harness h;
+		char err[256];
+		size_t n = aggr ? sizeof(am) / sizeof(am[0]) : sizeof(mm) / sizeof(mm[0]);
+		if (aggr)
+			aggr_confs("aes128-sha256-modp2048", "aes128-sha1", "s3cret-key");
+		else
+			confs("aes128-sha256-modp2048", "aes128-sha256-modp2048", "aes128-sha1",
+			      "aes128-sha1", "s3cret-key");
+		assert_int_equal(h_init(&h, conf_a, conf_b), 0);
+		assert_int_equal(ike_initiate(h.a.core, "site", "net", h.now, err, sizeof(err)), 0);
+		for (size_t i = 0; i < n; i++) {
+			const char *const *want = aggr ? am[i] : mm[i];
+			const struct ike_sa *sb = h_first_sa(&h.b);
+			assert_string_equal(ikev1_sa_state_name(h_first_sa(&h.a)), want[0]);
+			if (want[1])
+				assert_string_equal(ikev1_sa_state_name(sb), want[1]);
+			else
+				assert_null(sb);
+			if (h.n_wire)
+				deliver_first(&h, NULL, 0);
+		}
+		assert_int_equal(h.n_wire, 0);
+		assert_up(&h);
+		h_free(&h);
+	}
 }
 
 /* NAT-D in AM2 and AM3: encap = yes on a fakes a NAT, a floats to 4500 for AM3, b
@@ -852,6 +918,7 @@ int main(void)
 		cmocka_unit_test(test_no_answer_logged),
 		cmocka_unit_test(test_quick_replay_dropped),
 		cmocka_unit_test(test_version_any_responds),
+		cmocka_unit_test(test_main_dynamic_peer_psk_by_remote_id),
 		cmocka_unit_test(test_aggr_quick),
 		cmocka_unit_test(test_aggr_pfs),
 		cmocka_unit_test(test_aggr_one_group),
@@ -860,6 +927,7 @@ int main(void)
 		cmocka_unit_test(test_aggr_psk_mismatch),
 		cmocka_unit_test(test_aggr_retransmit_each_message),
 		cmocka_unit_test(test_aggr_answers_from_cache),
+		cmocka_unit_test(test_state_names),
 		cmocka_unit_test(test_aggr_natt),
 		cmocka_unit_test(test_child_rekey),
 		cmocka_unit_test(test_mutated_messages),
