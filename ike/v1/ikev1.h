@@ -120,6 +120,9 @@ void ikev1_my_identity(struct ike_sa *sa);
 bool ikev1_ke_nonce_ok(struct ike_sa *sa, const struct v1_msg *m);
 int ikev1_take_ke_nonce(struct ike_sa *sa, const struct v1_msg *m,
 			const struct secret_cfg *psk);
+/* g^xy from the peer's KE, SKEYID_d/a/e and the Phase 1 IV; -1 (logged) if the KE
+ * is not a valid public value. */
+int ikev1_finish_keys(struct ike_sa *sa);
 size_t ikev1_id_body(const struct identity *id, uint8_t *out);
 int ikev1_hash_auth(struct ike_sa *sa, bool of_initiator, const uint8_t *idb, size_t idlen,
 		    uint8_t *out);

@@ -6,7 +6,8 @@
  * connection and the PSK by the initiator's identity: dynamic peers are told apart by
  * it. NAT-D comes in AM2 and AM3 (RFC 3947 3.2); the initiator floats to 4500 for AM3
  * when it sees a NAT. AM2 is the responder's request for AM3: it is retransmitted
- * until AM3 comes, and a retransmitted AM2 gets the cached AM3. */
+ * until AM3 comes, and a retransmitted AM2 gets the cached AM3. The responder computes
+ * g^xy only when AM3 comes: HASH_R needs SKEYID alone. */
 #include <stdio.h>
 #include <string.h>
 
@@ -313,7 +314,8 @@ static void am2_in(struct ike_sa *sa, struct v1_msg *m)
 	v->params = ch.params;
 	v->natt_peer = ikev1_has_vid(&m->pl, ikev1_vid_rfc3947, 16);
 	ike_request_clear(sa);
-	if (ikev1_take_ke_nonce(sa, m, NULL) < 0 || !ikev1_check_id_hash(sa, m)) {
+	if (ikev1_take_ke_nonce(sa, m, NULL) < 0 || ikev1_finish_keys(sa) < 0 ||
+	    !ikev1_check_id_hash(sa, m)) {
 		ike_sa_destroy(sa);
 		return;
 	}
@@ -355,6 +357,12 @@ static int am3_payloads(struct ike_sa *sa, struct v1_msg *m)
 static void am3_in(struct ike_sa *sa, struct v1_msg *m)
 {
 	struct ikev1_sa *v = sa->v1;
+	/* g^xy only now: AM2 needed SKEYID alone, and an AM1 whose KE is no valid
+	 * public value (ike-scan sends random bytes) still got its answer. */
+	if (!v->have_keys && ikev1_finish_keys(sa) < 0) {
+		ike_sa_destroy(sa);
+		return;
+	}
 	if (am3_payloads(sa, m) < 0)
 		return;
 	if (!m->pl.has_hash) {

@@ -256,8 +256,9 @@ bool ikev1_ke_nonce_ok(struct ike_sa *sa, const struct v1_msg *m)
 	return false;
 }
 
-/* Takes the peer's KE and nonce and derives SKEYID.. with psk, or when psk is NULL
- * with the PSK for the connection's remote id or the peer's address (Main Mode). */
+/* Takes the peer's KE and nonce and derives SKEYID with psk, or when psk is NULL with
+ * the PSK for the connection's remote id or the peer's address (Main Mode). The keys
+ * that need g^xy come from ikev1_finish_keys(). */
 int ikev1_take_ke_nonce(struct ike_sa *sa, const struct v1_msg *m,
 			const struct secret_cfg *psk)
 {
@@ -281,15 +282,24 @@ int ikev1_take_ke_nonce(struct ike_sa *sa, const struct v1_msg *m,
 			identity_fmt(&peer, (char[128]){ 0 }, 128));
 		return -1;
 	}
-	if (!sa->dh)
+	if (!sa->dh || isakmp_derive_skeyid_psk(&v->keys, p->id, e->id, e->keylen, psk->secret,
+						psk->secret_len, sa->ni, sa->ni_len, sa->nr,
+						sa->nr_len) < 0) {
+		log_err(LOG_IKE, "%s: key derivation failed", tag_of(sa));
 		return -1;
+	}
+	return 0;
+}
+
+int ikev1_finish_keys(struct ike_sa *sa)
+{
+	struct ikev1_sa *v = sa->v1;
+	const struct buf *theirs = sa->initiator ? &v->gxr : &v->gxi;
 	struct buf gxy;
 	buf_init(&gxy);
-	int rc = dh_shared(sa->dh, m->pl.ke.p, m->pl.ke.len, &gxy);
+	int rc = sa->dh ? dh_shared(sa->dh, theirs->data, theirs->len, &gxy) : -1;
 	if (rc == 0)
-		rc = isakmp_derive_psk(&v->keys, p->id, e->id, e->keylen, psk->secret,
-				       psk->secret_len, sa->ni, sa->ni_len, sa->nr, sa->nr_len,
-				       gxy.data, gxy.len, sa->spi_i, sa->spi_r);
+		rc = isakmp_derive_skeyid_dae(&v->keys, gxy.data, gxy.len, sa->spi_i, sa->spi_r);
 	if (rc == 0)
 		rc = isakmp_iv_phase1(&v->keys, v->gxi.data, v->gxi.len, v->gxr.data, v->gxr.len,
 				      &v->iv);
@@ -439,7 +449,7 @@ static void initiator_in(struct ike_sa *sa, struct v1_msg *m)
 	case MM_WAIT_MSG4:
 		if (!ikev1_ke_nonce_ok(sa, m))
 			return;
-		if (ikev1_take_ke_nonce(sa, m, NULL) < 0) {
+		if (ikev1_take_ke_nonce(sa, m, NULL) < 0 || ikev1_finish_keys(sa) < 0) {
 			ike_sa_destroy(sa);
 			return;
 		}
@@ -490,7 +500,8 @@ static void responder_in(struct ike_sa *sa, struct v1_msg *m)
 		if (!ikev1_ke_nonce_ok(sa, m))
 			return;
 		isb_init(&k);
-		if (ikev1_add_ke_nonce(sa, &k, &v->gxr) < 0 || ikev1_take_ke_nonce(sa, m, NULL) < 0) {
+		if (ikev1_add_ke_nonce(sa, &k, &v->gxr) < 0 || ikev1_take_ke_nonce(sa, m, NULL) < 0 ||
+		    ikev1_finish_keys(sa) < 0) {
 			isb_free(&k);
 			ike_sa_destroy(sa);
 			return;

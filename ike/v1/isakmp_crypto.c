@@ -82,14 +82,11 @@ int isakmp_expand_key(uint16_t prf, const uint8_t *skeyid_e, size_t e_len, uint8
 	return 0;
 }
 
-int isakmp_derive_psk(struct isakmp_keys *k, uint16_t prf, uint16_t encr, uint16_t keylen,
-		      const uint8_t *psk, size_t psk_len,
-		      const uint8_t *ni, size_t ni_len, const uint8_t *nr, size_t nr_len,
-		      const uint8_t *gxy, size_t gxy_len,
-		      const uint8_t cky_i[8], const uint8_t cky_r[8])
+int isakmp_derive_skeyid_psk(struct isakmp_keys *k, uint16_t prf, uint16_t encr,
+			     uint16_t keylen, const uint8_t *psk, size_t psk_len,
+			     const uint8_t *ni, size_t ni_len, const uint8_t *nr, size_t nr_len)
 {
 	const EVP_CIPHER *c = cbc_cipher(encr, keylen);
-	static const uint8_t n0 = 0, n1 = 1, n2 = 2;
 
 	memset(k, 0, sizeof(*k));
 	k->prf = prf;
@@ -104,6 +101,20 @@ int isakmp_derive_psk(struct isakmp_keys *k, uint16_t prf, uint16_t encr, uint16
 	/* SKEYID = prf(pre-shared-key, Ni_b | Nr_b) */
 	struct prf_piece nonces[2] = { { ni, ni_len }, { nr, nr_len } };
 	if (prf_compute_pieces(prf, psk, psk_len, nonces, 2, k->skeyid) < 0)
+		goto fail;
+	return 0;
+fail:
+	isakmp_keys_wipe(k);
+	return -1;
+}
+
+int isakmp_derive_skeyid_dae(struct isakmp_keys *k, const uint8_t *gxy, size_t gxy_len,
+			     const uint8_t cky_i[8], const uint8_t cky_r[8])
+{
+	static const uint8_t n0 = 0, n1 = 1, n2 = 2;
+	uint16_t prf = k->prf;
+
+	if (!k->prf_len)
 		goto fail;
 	/* SKEYID_d = prf(SKEYID, g^xy | CKY-I | CKY-R | 0) */
 	struct prf_piece d[4] = { { gxy, gxy_len }, { cky_i, 8 }, { cky_r, 8 }, { &n0, 1 } };
@@ -126,6 +137,18 @@ int isakmp_derive_psk(struct isakmp_keys *k, uint16_t prf, uint16_t encr, uint16
 fail:
 	isakmp_keys_wipe(k);
 	return -1;
+}
+
+int isakmp_derive_psk(struct isakmp_keys *k, uint16_t prf, uint16_t encr, uint16_t keylen,
+		      const uint8_t *psk, size_t psk_len,
+		      const uint8_t *ni, size_t ni_len, const uint8_t *nr, size_t nr_len,
+		      const uint8_t *gxy, size_t gxy_len,
+		      const uint8_t cky_i[8], const uint8_t cky_r[8])
+{
+	if (isakmp_derive_skeyid_psk(k, prf, encr, keylen, psk, psk_len, ni, ni_len, nr,
+				     nr_len) < 0)
+		return -1;
+	return isakmp_derive_skeyid_dae(k, gxy, gxy_len, cky_i, cky_r);
 }
 
 int isakmp_hash_auth(const struct isakmp_keys *k, bool initiator,

@@ -48,6 +48,14 @@ int isakmp_derive_psk(struct isakmp_keys *k, uint16_t prf, uint16_t encr, uint16
 		      const uint8_t *ni, size_t ni_len, const uint8_t *nr, size_t nr_len,
 		      const uint8_t *gxy, size_t gxy_len,
 		      const uint8_t cky_i[8], const uint8_t cky_r[8]);
+/* The same in two steps: SKEYID (all HASH_I/HASH_R need), then SKEYID_d/a/e and the
+ * cipher key, which need g^xy (an Aggressive Mode responder answers before it has
+ * it). 0 or -1 (k wiped then). */
+int isakmp_derive_skeyid_psk(struct isakmp_keys *k, uint16_t prf, uint16_t encr,
+			     uint16_t keylen, const uint8_t *psk, size_t psk_len,
+			     const uint8_t *ni, size_t ni_len, const uint8_t *nr, size_t nr_len);
+int isakmp_derive_skeyid_dae(struct isakmp_keys *k, const uint8_t *gxy, size_t gxy_len,
+			     const uint8_t cky_i[8], const uint8_t cky_r[8]);
 void isakmp_keys_wipe(struct isakmp_keys *k);
 
 /* Appendix B: the key from SKEYID_e when the cipher needs more than the PRF gives:

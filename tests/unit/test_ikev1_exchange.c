@@ -441,6 +441,38 @@ static void test_aggr_answers_from_cache(void **state)
 	h_free(&h);
 }
 
+/* AM2 needs SKEYID alone: the responder answers an AM1 whose KE is in range but not in
+ * the group's prime-order subgroup (ike-scan sends random bytes; 11 is such a value
+ * for MODP 2048) and computes g^xy only when AM3 comes. Here a's HASH_R check fails
+ * (b hashed the forged KE), b waits for AM3 in vain and gives up; nothing installed. */
+static void test_aggr_answer_before_dh(void **state)
+{
+	struct harness h;
+	char err[256];
+	struct isakmp_payloads pl;
+	const char *perr = NULL;
+	aggr_confs("aes128-sha256-modp2048", "aes128-sha1", "s3cret-key");
+	assert_int_equal(h_init(&h, conf_a, conf_b), 0);
+	assert_int_equal(ike_initiate(h.a.core, "site", "net", h.now, err, sizeof(err)), 0);
+	assert_int_equal(h.n_wire, 1);
+	struct h_wire_msg *w = &h.wire[0];
+	assert_int_equal(isakmp_parse_payloads(w->data[16], w->data + ISAKMP_HDR_LEN,
+					       w->len - ISAKMP_HDR_LEN, 0, &pl, &perr), 0);
+	assert_int_equal(pl.ke.len, 256);
+	uint8_t *ke = w->data + (pl.ke.p - w->data);
+	memset(ke, 0, 256);
+	ke[255] = 11;
+	deliver_first(&h, NULL, 0);
+	assert_int_equal(h.b.sent, 1);
+	assert_int_equal(h.n_wire, 1);
+	assert_int_equal(h_first_sa(&h.b)->v1->state, AG_INIT_EXCH);
+	h_advance(&h, 60000);
+	assert_null(h_first_sa(&h.a));
+	assert_null(h_first_sa(&h.b));
+	assert_int_equal(h.b.n_sas, 0);
+	h_free(&h);
+}
+
 /* The names operators see, message by message, in Main and Aggressive Mode: the
  * state each side waits in, MM_ACTIVE / AM_ACTIVE once Phase 1 is up without a
  * CHILD_SA, QM_IDLE with one. */
@@ -927,6 +959,7 @@ int main(void)
 		cmocka_unit_test(test_aggr_psk_mismatch),
 		cmocka_unit_test(test_aggr_retransmit_each_message),
 		cmocka_unit_test(test_aggr_answers_from_cache),
+		cmocka_unit_test(test_aggr_answer_before_dh),
 		cmocka_unit_test(test_state_names),
 		cmocka_unit_test(test_aggr_natt),
 		cmocka_unit_test(test_child_rekey),
