@@ -2,8 +2,8 @@
 # IKEv1 Aggressive Mode (PSK) + Quick Mode between tsunagid (site-a) and strongSwan
 # (site-b), both with `version = 1` and `aggressive = yes` (strongSwan also needs
 # charon.i_dont_care_about_security_and_use_aggressive_mode_psk, set in
-# conf/strongswan.conf). No NAT in the path, but strongSwan's kernel-libipsec fakes one
-# with its NAT-D, so AM3 floats to 4500 and ESP goes in UDP. Checked each time:
+# conf/strongswan.conf). At first no NAT in the path, but strongSwan's kernel-libipsec
+# fakes one with its NAT-D, so AM3 floats to 4500 and ESP goes in UDP. Checked each time:
 # strongSwan lists an established IKEv1 SA (and logs it as Aggressive Mode),
 # tsunagictl shows the SA in QM_IDLE, SPIs agree, pings pass both ways, tsunagid's
 # terminate removes the SAs at strongSwan too.
@@ -15,6 +15,8 @@
 #               tsunagid waits for AM3 in vain and says so naming AG_INIT_EXCH.
 #   psk-mismatch-i: tsunagid initiates with another PSK: it logs "HASH_R invalid:
 #               probable pre-shared key mismatch with" strongSwan's address.
+#   nat:        tsunagid behind a masquerading NAT initiates: it sees the NAT in AM2's
+#               NAT-D, floats to 4500 for AM3; strongSwan sees it at the NAT's port 4500.
 . "$(dirname "$0")/lib.sh"
 iop_begin ikev1-aggressive
 iop_require_tsunagid
@@ -56,6 +58,12 @@ run() {
 	grep -q "IKEv1" <<<"$s" || iop_fail "$c: strongSwan does not list an IKEv1 SA: $(head -2 <<<"$s")"
 	grep -q "ESTABLISHED" <<<"$s" || iop_fail "$c: strongSwan's IKEv1 SA is not ESTABLISHED"
 	grep -q "TUNNEL-in-UDP" <<<"$s" || iop_fail "$c: strongSwan's CHILD_SA is not in UDP"
+	if [ "$c" = nat ]; then
+		grep -q "$NAT_OUT\[4500\]" <<<"$s" ||
+			iop_fail "$c: strongSwan does not see tsunagid at $NAT_OUT port 4500: $(head -3 <<<"$s")"
+		tsu_log_has "$NS_SA" "NAT detected \(local" ||
+			iop_fail "$c: tsunagid's log does not say it is behind a NAT"
+	fi
 	swan_log_has "$NS_SB" "(initiating|received) Aggressive Mode|AGGRESSIVE" ||
 		iop_fail "$c: strongSwan's log shows no Aggressive Mode exchange"
 	t=$(tsu_list_sas "$NS_SA")
@@ -96,4 +104,10 @@ iop_wait 15 tsu_log_has "$NS_SA" "HASH_R invalid: probable pre-shared key mismat
 [ "$(tsu_child_count "$NS_SA")" = 0 ] || iop_fail "psk-mismatch-i: tsunagid has a CHILD_SA"
 tsu_alive "$NS_SA" || iop_fail "psk-mismatch-i: tsunagid died"
 iop_stop_gateways "$NS_SA" "$NS_SB"
+
+# With a NAT in the path (site-a behind a masquerading NAT), tsunagid initiating: the
+# NAT-D in AM2 shows it, AM3 floats to 4500, strongSwan sees tsunagid at the NAT.
+topo_destroy
+topo_build nat
+run nat aes128-sha256 initiator
 iop_pass
