@@ -213,6 +213,53 @@ static void aggr_confs(const char *ike, const char *esp, const char *psk_b)
 	subst(conf_b, sizeof(conf_b), "version = 1\n", "version = 1\n    aggressive = yes\n");
 }
 
+/* Each identity type IKEv1 peers use, in Main Mode (ID in MM5/MM6) and Aggressive
+ * Mode (ID in AM1/AM2, the PSK found by it): the peer's ID arrives with its type and
+ * matches the configured one; the PSK is found by it on both sides. */
+static void test_identity_types(void **state)
+{
+	static const struct {
+		const char *a, *b;	/* as configured (quoted: '#' starts a comment) */
+		uint8_t type;		/* of a's ID payload */
+		const char *shown;
+	} ids[] = {
+		{ "192.0.2.1", "198.51.100.2", ISAKMP_ID_IPV4_ADDR, "192.0.2.1" },
+		{ "2001:db8::a", "2001:db8::b", ISAKMP_ID_IPV6_ADDR, "2001:db8::a" },
+		{ "site-a.example.net", "site-b.example.net", ISAKMP_ID_FQDN, "site-a.example.net" },
+		{ "alice@example.net", "gw@example.net", ISAKMP_ID_USER_FQDN, "alice@example.net" },
+		{ "\"@#0a0b0c0d\"", "\"@#a0b0c0d0\"", ISAKMP_ID_KEY_ID, "@#0a0b0c0d" },
+	};
+	for (int aggr = 0; aggr < 2; aggr++) {
+		for (size_t i = 0; i < sizeof(ids) / sizeof(ids[0]); i++) {
+			struct harness h;
+			char to[128], id[256];
+			if (aggr)
+				aggr_confs("aes128-sha256-modp2048", "aes128-sha1", "s3cret-key");
+			else
+				confs("aes128-sha256-modp2048", "aes128-sha256-modp2048", "aes128-sha1",
+				      "aes128-sha1", "s3cret-key");
+			for (int side = 0; side < 2; side++) {
+				char *c = side ? conf_b : conf_a;
+				snprintf(to, sizeof(to), "id = %s", ids[i].a);
+				subst(c, sizeof(conf_a), "id = 192.0.2.1", to);
+				snprintf(to, sizeof(to), "id = %s", ids[i].b);
+				subst(c, sizeof(conf_a), "id = 198.51.100.2", to);
+				snprintf(to, sizeof(to), "id-a = %s", ids[i].a);
+				subst(c, sizeof(conf_a), "id-a = 192.0.2.1", to);
+				snprintf(to, sizeof(to), "id-b = %s", ids[i].b);
+				subst(c, sizeof(conf_a), "id-b = 198.51.100.2", to);
+			}
+			assert_int_equal(h_init(&h, conf_a, conf_b), 0);
+			establish(&h);
+			assert_up(&h);
+			const struct ike_sa *sb = h_first_sa(&h.b);
+			assert_int_equal(sb->peer_id.type, ids[i].type);
+			assert_string_equal(identity_fmt(&sb->peer_id, id, sizeof(id)), ids[i].shown);
+			h_free(&h);
+		}
+	}
+}
+
 /* Three messages, then Quick Mode, with either side initiating. */
 static void test_aggr_quick(void **state)
 {
@@ -399,6 +446,25 @@ static void test_aggr_retransmit_each_message(void **state)
 			h_free(&h);
 		}
 	}
+}
+
+/* No answer to AM1: the log names the state and the likely causes. */
+static void test_aggr_no_answer_logged(void **state)
+{
+	struct harness h;
+	struct h_log_count lc;
+	aggr_confs("aes128-sha256-modp2048", "aes128-sha1", "s3cret-key");
+	assert_int_equal(h_init(&h, conf_a, conf_b), 0);
+	h.b.drop_out = true;
+	h_log_capture_start(&lc, "in AG_WAIT_MSG2");
+	establish(&h);
+	assert_string_equal(ikev1_sa_state_name(h_first_sa(&h.a)), "AG_WAIT_MSG2");
+	h_advance(&h, 120000);
+	h_log_capture_stop(&lc);
+	assert_null(h_first_sa(&h.a));
+	assert_non_null(strstr(lc.first, "peer not responding, policy mismatch or UDP 500 "
+				"blocked in AG_WAIT_MSG2: giving up after"));
+	h_free(&h);
 }
 
 /* A retransmitted AM1 is answered with the very same AM2 from the cache (no second
@@ -951,6 +1017,7 @@ int main(void)
 		cmocka_unit_test(test_quick_replay_dropped),
 		cmocka_unit_test(test_version_any_responds),
 		cmocka_unit_test(test_main_dynamic_peer_psk_by_remote_id),
+		cmocka_unit_test(test_identity_types),
 		cmocka_unit_test(test_aggr_quick),
 		cmocka_unit_test(test_aggr_pfs),
 		cmocka_unit_test(test_aggr_one_group),
@@ -959,6 +1026,7 @@ int main(void)
 		cmocka_unit_test(test_aggr_psk_mismatch),
 		cmocka_unit_test(test_aggr_retransmit_each_message),
 		cmocka_unit_test(test_aggr_answers_from_cache),
+		cmocka_unit_test(test_aggr_no_answer_logged),
 		cmocka_unit_test(test_aggr_answer_before_dh),
 		cmocka_unit_test(test_state_names),
 		cmocka_unit_test(test_aggr_natt),
