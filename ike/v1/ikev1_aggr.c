@@ -298,9 +298,12 @@ static void am2_in(struct ike_sa *sa, struct v1_msg *m)
 		sa->core->st.rx_invalid++;
 		return;
 	}
-	if (!m->pl.has_sa || m->pl.n_props != 1 || m->pl.props[0].n_xf != 1 ||
-	    !isakmp_sa_select(&m->pl, v->offered, v->n_offered, &ch, why, sizeof(why)) ||
-	    !ours || proposal_get(&ch.prop, XF_DH)->id != ours->id) {
+	const struct xform *theirs = NULL;
+	if (m->pl.has_sa && m->pl.n_props == 1 && m->pl.props[0].n_xf == 1 &&
+	    isakmp_sa_select(&m->pl, v->offered, v->n_offered, &ch, why, sizeof(why)))
+		theirs = proposal_get(&ch.prop, XF_DH);
+	/* The group must be the one of our KE in AM1. */
+	if (!theirs || !ours || theirs->id != ours->id) {
 		log_err(LOG_IKE, "%s: responder chose no transform we offered, ignored", tag_of(sa));
 		return;
 	}

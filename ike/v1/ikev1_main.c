@@ -251,8 +251,9 @@ bool ikev1_ke_nonce_ok(struct ike_sa *sa, const struct v1_msg *m)
 		return true;
 	sa->core->st.rx_invalid++;
 	if (ike_log_allowed(sa->core, DROP_MALFORMED))
-		log_info(LOG_IKE, "%s: Main Mode message without a valid KE and nonce in %s, dropped",
-			 tag_of(sa), ikev1_state_name(sa->v1->state));
+		log_info(LOG_IKE, "%s: %s message without a valid KE and nonce in %s, dropped",
+			 tag_of(sa), isakmp_exchange_name(m->hdr.exchange),
+			 ikev1_state_name(sa->v1->state));
 	return false;
 }
 
