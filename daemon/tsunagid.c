@@ -100,6 +100,7 @@ int daemon_reload(struct daemon *d)
 	load_warnings(cfg, &d->settings);
 	metrics_http_apply(d, &cfg->daemon.metrics_listen);
 	log_info(LOG_CFG, "loaded configuration %s", d->config_path);
+	conn_disabled_reload(d, cfg);
 	ike_load_config(d->ike, cfg, clock_now_ms());
 	daemon_schedule(d, ike_tick(d->ike, clock_now_ms()));
 	return 0;
@@ -213,6 +214,7 @@ static void teardown(struct daemon *d)
 	if (d->esp)
 		esp_engine_free(d->esp);
 	free(d->baselines);
+	conn_disabled_free(d);
 	struct event *evs[] = { d->ev_sigterm, d->ev_sigint, d->ev_sighup };
 	for (size_t i = 0; i < 3; i++)
 		if (evs[i])

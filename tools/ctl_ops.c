@@ -304,10 +304,18 @@ static int refresh(struct ctl *ctl, const struct ctl_op *op)
 	for (const struct ctree *conn = conns ? conns->child : NULL; sas && conn; conn = conn->next) {
 		const struct ctree *cs = ctree_find(conn, "children");
 		bool whole = strcmp(conn->name, op->target) == 0;
+		bool disabled = strcmp(vici_find_str(conn, "tsunagi-disabled", "no"), "yes") == 0;
 		for (const struct ctree *c = cs ? cs->child : NULL; c; c = c->next) {
 			if (!ctree_is_section(c) || (!whole && strcmp(c->name, op->target) != 0))
 				continue;
 			matched++;
+			if (disabled) {
+				fprintf(stderr, "%s/%s: connection '%s' is disabled (tsunagictl --enable %s)\n",
+					conn->name, c->name, conn->name, conn->name);
+				rc = 1;
+				started++;
+				continue;
+			}
 			if (child_up(sas, conn->name, c->name))
 				continue;
 			started++;

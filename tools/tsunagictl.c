@@ -6,7 +6,7 @@
  * Verbs: --version, --stats, --list-sas [--ike NAME], --list-conns,
  * --initiate --child NAME [--ike NAME] [--timeout S], --terminate --ike NAME|--child NAME,
  * --rekey --ike NAME|--child NAME [--reauth], --load-all [--file F],
- * --counters [--name CONN] [--reset], --sad, --spd; and the operator words of
+ * --counters [--name CONN] [--reset], --sad, --spd, --enable CONN, --disable CONN; and the operator words of
  * ctl_ops.c: show ike sa|ipsec sa [detail], clear ike sa|ipsec sa|counters, refresh.
  * The default URI is VICI_DEFAULT_URI (unix:///run/tsunagi/tsunagi.vici); TSUNAGI_VICI_URI in
  * the environment overrides it. Exit status 0 on success, 1 on a failure the daemon
@@ -21,13 +21,14 @@
 
 enum verb {
 	V_NONE, V_VERSION, V_STATS, V_LIST_SAS, V_LIST_CONNS, V_INITIATE, V_TERMINATE,
-	V_REKEY, V_LOAD_ALL, V_COUNTERS, V_SAD, V_SPD,
+	V_REKEY, V_LOAD_ALL, V_COUNTERS, V_SAD, V_SPD, V_ENABLE, V_DISABLE,
 };
 
 struct opts {
 	enum verb verb;
 	const char *uri, *ike, *child, *file, *name, *timeout;
 	const char *ike_id, *child_id;
+	const char *conn;	/* --enable / --disable CONN */
 	bool reset, reauth;
 	enum ctl_format fmt;
 	bool operator;		/* positional words: show, clear, refresh */
@@ -51,6 +52,9 @@ static void usage(FILE *out)
 		"  --load-all [--file FILE]          load secrets, pools and connections\n"
 		"  --counters [--name CONN] [--reset]\n"
 		"  --sad, --spd                      tsunagid's SA and policy databases\n"
+		"  --disable CONN                    take a connection out of service: its SAs are\n"
+		"                                    deleted, it is neither initiated nor answered\n"
+		"  --enable CONN                     put it back in service (starts and traps as configured)\n"
 		"default URI: %s (or $TSUNAGI_VICI_URI)\n", VICI_DEFAULT_URI);
 }
 
@@ -256,6 +260,29 @@ static int do_counters(struct ctl *ctl, const struct opts *o)
 	return rc;
 }
 
+/* --enable / --disable CONN */
+static int do_enable(struct ctl *ctl, const struct opts *o)
+{
+	bool enable = o->verb == V_ENABLE;
+	const char *cmd = enable ? "tsunagi-enable" : "tsunagi-disable";
+	struct vici_msg m;
+	vici_msg_init(&m);
+	vici_add_kv(&m, "name", o->conn);
+	struct ctree *res = ctl_request(ctl, cmd, &m);
+	vici_msg_free(&m);
+	if (!res)
+		return 1;
+	int rc = 0;
+	if (ctl->fmt != CTL_TABLE)
+		ctl_print_reply(ctl, cmd, res);
+	if (!ctl_check_success(res, enable ? "enable" : "disable"))
+		rc = 1;
+	else if (ctl->fmt == CTL_TABLE)
+		printf("connection '%s' %s\n", o->conn, enable ? "enabled" : "disabled");
+	ctree_free(res);
+	return rc;
+}
+
 static int run(struct ctl *ctl, const struct opts *o)
 {
 	struct vici_msg m;
@@ -307,6 +334,9 @@ static int run(struct ctl *ctl, const struct opts *o)
 		return ctl_load_all(ctl, o->file ? o->file : SYSCONFDIR "/tsunagi/tsunagi.conf");
 	case V_COUNTERS:
 		return do_counters(ctl, o);
+	case V_ENABLE:
+	case V_DISABLE:
+		return do_enable(ctl, o);
 	case V_NONE:
 		break;
 	}
@@ -330,6 +360,8 @@ static int parse_args(int argc, char **argv, struct opts *o)
 		{ "counters", no_argument, NULL, V_COUNTERS },
 		{ "sad", no_argument, NULL, V_SAD },
 		{ "spd", no_argument, NULL, V_SPD },
+		{ "enable", required_argument, NULL, V_ENABLE },
+		{ "disable", required_argument, NULL, V_DISABLE },
 		{ "uri", required_argument, NULL, O_URI },
 		{ "ike", required_argument, NULL, O_IKE },
 		{ "child", required_argument, NULL, O_CHILD },
@@ -351,12 +383,17 @@ static int parse_args(int argc, char **argv, struct opts *o)
 		switch (ch) {
 		case V_VERSION: case V_STATS: case V_LIST_SAS: case V_LIST_CONNS:
 		case V_INITIATE: case V_TERMINATE: case V_REKEY: case V_LOAD_ALL:
-		case V_COUNTERS: case V_SAD: case V_SPD:
+		case V_COUNTERS: case V_SAD: case V_SPD: case V_ENABLE: case V_DISABLE:
 			if (o->verb != V_NONE) {
 				fprintf(stderr, "only one verb at a time\n");
 				return -1;
 			}
 			o->verb = (enum verb)ch;
+			if ((ch == V_ENABLE || ch == V_DISABLE) && !*(o->conn = optarg)) {
+				fprintf(stderr, "--%s needs a connection name\n",
+					ch == V_ENABLE ? "enable" : "disable");
+				return -1;
+			}
 			break;
 		case O_URI: o->uri = optarg; break;
 		case O_IKE: o->ike = optarg; break;
