@@ -1,6 +1,7 @@
 /* tsunagid: the IPsec gateway daemon. */
 #include <errno.h>
 #include <getopt.h>
+#include <grp.h>
 #include <ifaddrs.h>
 #include <signal.h>
 #include <sys/mman.h>
@@ -129,6 +130,28 @@ static void make_run_dir(const char *vici_uri, const char *pidfile)
 		return;
 	if (mkdir(TSUNAGI_RUN_DIR, 0750) < 0 && errno != EEXIST)
 		log_err(LOG_DMN, "unable to create %s: %s", TSUNAGI_RUN_DIR, strerror(errno));
+}
+
+static void give_to_group(const char *path, gid_t gid, mode_t mode)
+{
+	if (chown(path, (uid_t)-1, gid) < 0 || chmod(path, mode) < 0)
+		log_err(LOG_DMN, "unable to give %s to group %s (mode %o): %s", path, TSUNAGI_GROUP,
+			(unsigned)mode, strerror(errno));
+}
+
+/* When the group TSUNAGI_GROUP exists, its members may control the daemon without
+ * being root: the VICI socket becomes root:tsunagi 0660 and the default runtime
+ * directory root:tsunagi 0750 (under systemd, Group=tsunagi does the same). Without
+ * the group, only root may. */
+static void share_with_group(const char *vici_uri)
+{
+	char path[256];
+	struct group *gr = getgrnam(TSUNAGI_GROUP);
+	if (!gr || vici_uri_path(vici_uri, path, sizeof(path)) < 0)
+		return;
+	if (strncmp(path, TSUNAGI_RUN_DIR "/", strlen(TSUNAGI_RUN_DIR "/")) == 0)
+		give_to_group(TSUNAGI_RUN_DIR, gr->gr_gid, 0750);
+	give_to_group(path, gr->gr_gid, 0660);
 }
 
 static int write_pidfile(const char *path)
@@ -308,6 +331,7 @@ int main(int argc, char **argv)
 		teardown(&d);
 		return 1;
 	}
+	share_with_group(d.vici_uri);
 	if (pidfile && *pidfile)
 		write_pidfile(pidfile);
 	event_base_dispatch(d.base);

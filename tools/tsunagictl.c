@@ -12,6 +12,7 @@
  * The default URI is VICI_DEFAULT_URI (unix:///run/tsunagi/tsunagi.vici); TSUNAGI_VICI_URI in
  * the environment overrides it. Exit status 0 on success, 1 on a failure the daemon
  * reported (errmsg), 2 on usage errors, 3 when the daemon cannot be reached. */
+#include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -484,7 +485,12 @@ int main(int argc, char **argv)
 	struct ctl ctl = { .fmt = o.fmt };
 	ctl.cl = vici_client_connect(o.uri, err, sizeof(err));
 	if (!ctl.cl) {
+		bool denied = errno == EACCES;
 		fprintf(stderr, "%s\n", err);
+		if (denied)
+			fprintf(stderr, "tsunagictl: permission denied: only root and members of the "
+				"group '%s' may control tsunagid (ask for: usermod -aG %s $USER)\n",
+				TSUNAGI_GROUP, TSUNAGI_GROUP);
 		return 3;
 	}
 	vici_client_on_event(ctl.cl, on_event, &ctl);
