@@ -11,6 +11,7 @@
 #include "ike/ike_sa.h"
 #include "lib/clock.h"
 #include "lib/log.h"
+#include "lib/log_json.h"
 #include "pfkey/pfkey.h"
 #include <sodium.h>
 
@@ -612,8 +613,30 @@ static void log_to_vici(void *arg, enum log_subsys s, int level, const char *lin
 	busy = false;
 }
 
+/* The "state" and "child_state" of JSON log lines: the named SA's state as the views
+ * show it. Only on the event loop's thread (the IKE core is not thread-safe) and only
+ * for SAs still listed. */
+static const char *sa_state_for_log(void *arg, bool child, const char *name, unsigned long id)
+{
+	struct daemon *d = arg;
+	if (!d->ike || !pthread_equal(pthread_self(), main_thread))
+		return NULL;
+	for (const struct ike_sa *sa = ike_sa_first(d->ike); sa; sa = ike_sa_next(sa)) {
+		if (!child) {
+			if (sa->uniqueid == id && strcmp(ike_sa_name(sa), name) == 0)
+				return ike_state_name(sa->state);
+			continue;
+		}
+		for (const struct child_sa *c = sa->children; c; c = c->next)
+			if (c->uniqueid == id && strcmp(c->cfg->name, name) == 0)
+				return child_state_name(c->state);
+	}
+	return NULL;
+}
+
 void ctl_unregister(struct daemon *d)
 {
+	log_json_set_state_fn(NULL, NULL);
 	log_remove_sink(log_to_vici, d);
 	while (pendings) {
 		struct pending *p = pendings;
@@ -697,6 +720,7 @@ int ctl_register(struct daemon *d)
 	started = time(NULL);
 	main_thread = pthread_self();
 	log_add_sink(log_to_vici, d);
+	log_json_set_state_fn(sa_state_for_log, d);
 	for (size_t i = 0; i < sizeof(events) / sizeof(events[0]); i++)
 		vici_server_add_event(d->vici, events[i]);
 	for (size_t i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++)

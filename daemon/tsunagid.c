@@ -16,6 +16,7 @@
 #include "daemon/daemon.h"
 #include "lib/log.h"
 #include "lib/log_journal.h"
+#include "lib/log_json.h"
 
 #define DEFAULT_CONFIG SYSCONFDIR "/tsunagi/tsunagi.conf"
 #define DEFAULT_PIDFILE TSUNAGI_RUN_DIR "/tsunagid.pid"
@@ -226,6 +227,7 @@ static int setup(struct daemon *d)
 static void teardown(struct daemon *d)
 {
 	metrics_http_close(d);	/* before the state it reads goes */
+	log_json_set_state_fn(NULL, NULL);	/* it reads the IKE core too */
 	if (d->ike)
 		ike_free(d->ike, clock_now_ms());
 	if (d->vici) {
