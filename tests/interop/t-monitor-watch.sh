@@ -56,8 +56,8 @@ grep -q $'\033' "$dir/watch.out" && iop_fail "--watch wrote terminal escapes to 
 rows=$(grep '^s2s/net ' "$dir/watch.out")
 [ "$(wc -l <<<"$rows")" = 4 ] || iop_fail "--watch: not one s2s/net row per table: $rows"
 head -1 <<<"$rows" | grep -Eq ' - +- +- +-$' || iop_fail "--watch: the first table has rates: $(head -1 <<<"$rows")"
-grep -q " $PEER" <<<"$(sed 's/^/ peer=/' <<<"$(awk '{print $2}' <<<"$rows")")" ||
-	iop_fail "--watch: peer column is not $SITE_B_OUT[4500]: $rows"
+awk -v p="${SITE_B_OUT}[4500]" '$2 != p { bad = 1 } END { exit bad }' <<<"$rows" ||
+	iop_fail "--watch: peer column is not ${SITE_B_OUT}[4500]: $rows"
 tail -3 <<<"$rows" | awk '$6 > 0 && $7 > 0 && $8 > 0 && $9 > 0 { ok++ } END { exit ok == 3 ? 0 : 1 }' ||
 	iop_fail "--watch: rates not above zero in and out during ping -f: $rows"
 tail -1 <<<"$rows" | awk -v i="${child_spis% *}" -v o="${child_spis#* }" '$4 == i && $5 == o { f = 1 } END { exit !f }' ||
