@@ -117,7 +117,7 @@ static void on_sa_event(void *arg, const char *event, const struct ctree *msg)
 	if (mon->ctl->fmt == CTL_JSON || mon->ctl->fmt == CTL_RAW || mon->ctl->fmt == CTL_PRETTY) {
 		/* One JSON object per line: time, event and the event as VICI sent it. */
 		printf("{\"time\":\"%s\",\"event\":\"%s\",\"data\":", ts, event);
-		vici_print_json(stdout, msg, false);
+		vici_write_json(stdout, msg, false);
 		printf("}\n");
 	} else {
 		fputs(ts, stdout);

@@ -4,7 +4,7 @@
 # child-up when the tunnel comes up (connection, peer at port 4500, SPIs equal to the
 # SAs'), child-rekey and ike-rekey (old and new SPIs), child-down and ike-down when it is
 # terminated; --count N ends it after N events, --timeout after S seconds (exit 1 when
-# fewer than N came). --watch --interval 1 --count 4 prints 4 tables (no terminal
+# fewer than N came); --json makes each event one JSON object per line. --watch --interval 1 --count 4 prints 4 tables (no terminal
 # escapes on a pipe) whose rates for s2s/net are above zero in and out while ping -f
 # runs through the tunnel, and "-" in the first (no earlier sample). Bad arguments of
 # both exit 2 with the usage.
@@ -82,13 +82,20 @@ line=$(event ike-rekey)
 	iop_fail "ike-rekey SPIs are not old '$ike_spis' -> new '$new_ike': $line"
 
 # --- terminate: child-down, ike-down; --count ends a monitor by itself -----------------
-ctl --monitor --count 2 --timeout 20 >"$dir/monitor2.out" 2>&1 &
+ctl --monitor --json --count 2 --timeout 20 >"$dir/monitor2.out" 2>&1 &
 MON2_PID=$!
 sleep 1
 tsu_ctl "$NS_SA" --terminate --ike s2s >/dev/null 2>&1 || iop_fail "--terminate failed"
 iop_wait 10 eval '! kill -0 $MON2_PID 2>/dev/null' || iop_fail "--monitor --count 2 did not end after the terminate"
 wait "$MON2_PID" || iop_fail "--monitor --count 2 exited $? after two events: $(cat "$dir/monitor2.out")"
-[ "$(grep -Ec "$TS" "$dir/monitor2.out")" = 2 ] || iop_fail "--monitor --count 2 printed not 2 lines: $(cat "$dir/monitor2.out")"
+python3 - "$dir/monitor2.out" <<'EOF' || iop_fail "--monitor --json --count 2: not 2 JSON lines of child-updown and ike-updown: $(cat "$dir/monitor2.out")"
+import json, sys
+lines = open(sys.argv[1]).read().splitlines()
+objs = [json.loads(l) for l in lines]
+assert len(objs) == 2, len(objs)
+assert sorted(o["event"] for o in objs) == ["child-updown", "ike-updown"], objs
+assert all(o["time"].endswith("Z") and "s2s" in o["data"] for o in objs), objs
+EOF
 iop_wait 5 eval '[ -n "$(event ike-down)" ]' || iop_fail "--monitor printed no ike-down: $(cat "$mon")"
 grep -Eq " conn=s2s child=net .*$PEER " <<<"$(event child-down)" || iop_fail "child-down line: $(event child-down)"
 grep -Eq " conn=s2s .*$PEER " <<<"$(event ike-down)" || iop_fail "ike-down line: $(event ike-down)"
