@@ -114,6 +114,8 @@ struct secret_cfg *config_build_secret(const struct ctree *sec, char *err, size_
 struct config *config_load_file(const char *path, char *err, size_t errlen);
 void config_free(struct config *c);
 void conn_cfg_free(struct conn_cfg *c);
+/* A deep copy of one connection (next NULL), or NULL when out of memory. */
+struct conn_cfg *conn_cfg_dup(const struct conn_cfg *c);
 void secret_cfg_free(struct secret_cfg *s);
 struct conn_cfg *config_find_conn(const struct config *c, const char *name);
 /* Sets every default (tun_name is strdup'd "tsunagi0"); daemon_cfg_clear() frees. */

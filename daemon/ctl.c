@@ -11,6 +11,7 @@
 #include "ike/ike_sa.h"
 #include "lib/clock.h"
 #include "lib/log.h"
+#include "lib/log_json.h"
 #include "pfkey/pfkey.h"
 #include <sodium.h>
 
@@ -140,6 +141,15 @@ static enum vici_reply cmd_list_conns(void *arg, struct vici_conn *c, const stru
 		if (only && strcmp(only, cfg->name) != 0)
 			continue;
 		views_conn(cfg, st);
+		vici_msg_reset(&ev);
+		vici_build_list_conn(&ev, &st->conn);
+		vici_conn_event(c, "list-conn", &ev);
+	}
+	for (const struct conn_cfg *cfg = conn_disabled_first(d); cfg; cfg = conn_disabled_next(d, cfg)) {
+		if (only && strcmp(only, cfg->name) != 0)
+			continue;
+		views_conn(cfg, st);
+		st->conn.disabled = true;
 		vici_msg_reset(&ev);
 		vici_build_list_conn(&ev, &st->conn);
 		vici_conn_event(c, "list-conn", &ev);
@@ -278,6 +288,11 @@ static enum vici_reply cmd_initiate(void *arg, struct vici_conn *c, const struct
 	ms_t now = clock_now_ms();
 	if (!ike && !child)
 		return result(resp, -1, "missing configuration name");
+	if (ike && conn_is_disabled(d, ike)) {
+		snprintf(err, sizeof(err), "connection '%s' is disabled (tsunagictl --enable %s)",
+			 ike, ike);
+		return result(resp, -1, err);
+	}
 	if (ike_initiate(d->ike, ike, child, now, err, sizeof(err)) < 0)
 		return result(resp, -1, err);
 	daemon_schedule(d, ike_tick(d->ike, now));
@@ -332,7 +347,7 @@ static enum vici_reply cmd_load_conn(void *arg, struct vici_conn *c, const struc
 			log_err(LOG_CFG, "load-conn '%s' rejected: %s", t->name, err);
 			return result(resp, -1, err);
 		}
-		rc = ike_load_conn(d->ike, cfg, clock_now_ms());
+		rc = conn_disabled_update(d, cfg) ? 0 : ike_load_conn(d->ike, cfg, clock_now_ms());
 	}
 	daemon_schedule(d, ike_tick(d->ike, clock_now_ms()));
 	return result(resp, rc, err);
@@ -345,6 +360,10 @@ static enum vici_reply cmd_unload_conn(void *arg, struct vici_conn *c, const str
 	const char *name = str(req, "name");
 	char err[256];
 	snprintf(err, sizeof(err), "unloading connection '%s' failed", name ? name : "");
+	if (name && conn_is_disabled(d, name)) {
+		conn_disabled_forget(d, name);
+		return result(resp, 0, NULL);
+	}
 	return result(resp, name ? ike_unload_conn(d->ike, name, clock_now_ms()) : -1, err);
 }
 
@@ -463,6 +482,31 @@ static enum vici_reply cmd_reset_counters(void *arg, struct vici_conn *c, const 
 	return result(resp, daemon_reset_counters(d, name), "out of memory");
 }
 
+/* tsunagi-disable / tsunagi-enable { name = CONN }: daemon/disabled.c. */
+static enum vici_reply cmd_enable(void *arg, struct vici_conn *c, const struct ctree *req,
+				  struct vici_msg *resp, bool enable)
+{
+	struct daemon *d = arg;
+	const char *name = str(req, "name");
+	char err[256];
+	if (!name)
+		return result(resp, -1, "missing connection name");
+	int rc = enable ? conn_enable(d, name, err, sizeof(err)) : conn_disable(d, name, err, sizeof(err));
+	return result(resp, rc, err);
+}
+
+static enum vici_reply cmd_tsunagi_enable(void *arg, struct vici_conn *c, const struct ctree *req,
+					  struct vici_msg *resp)
+{
+	return cmd_enable(arg, c, req, resp, true);
+}
+
+static enum vici_reply cmd_tsunagi_disable(void *arg, struct vici_conn *c, const struct ctree *req,
+					   struct vici_msg *resp)
+{
+	return cmd_enable(arg, c, req, resp, false);
+}
+
 static void collect(void *arg, const uint8_t *msg, size_t len)
 {
 	buf_put(arg, msg, len);
@@ -569,8 +613,30 @@ static void log_to_vici(void *arg, enum log_subsys s, int level, const char *lin
 	busy = false;
 }
 
+/* The "state" and "child_state" of JSON log lines: the named SA's state as the views
+ * show it. Only on the event loop's thread (the IKE core is not thread-safe) and only
+ * for SAs still listed. */
+static const char *sa_state_for_log(void *arg, bool child, const char *name, unsigned long id)
+{
+	struct daemon *d = arg;
+	if (!d->ike || !pthread_equal(pthread_self(), main_thread))
+		return NULL;
+	for (const struct ike_sa *sa = ike_sa_first(d->ike); sa; sa = ike_sa_next(sa)) {
+		if (!child) {
+			if (sa->uniqueid == id && strcmp(ike_sa_name(sa), name) == 0)
+				return ike_state_name(sa->state);
+			continue;
+		}
+		for (const struct child_sa *c = sa->children; c; c = c->next)
+			if (c->uniqueid == id && strcmp(c->cfg->name, name) == 0)
+				return child_state_name(c->state);
+	}
+	return NULL;
+}
+
 void ctl_unregister(struct daemon *d)
 {
+	log_json_set_state_fn(NULL, NULL);
 	log_remove_sink(log_to_vici, d);
 	while (pendings) {
 		struct pending *p = pendings;
@@ -648,10 +714,13 @@ int ctl_register(struct daemon *d)
 		{ "reset-counters", cmd_reset_counters, d },
 		{ "tsunagi-sad", cmd_sad, d },
 		{ "tsunagi-spd", cmd_spd, d },
+		{ "tsunagi-enable", cmd_tsunagi_enable, d },
+		{ "tsunagi-disable", cmd_tsunagi_disable, d },
 	};
 	started = time(NULL);
 	main_thread = pthread_self();
 	log_add_sink(log_to_vici, d);
+	log_json_set_state_fn(sa_state_for_log, d);
 	for (size_t i = 0; i < sizeof(events) / sizeof(events[0]); i++)
 		vici_server_add_event(d->vici, events[i]);
 	for (size_t i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++)

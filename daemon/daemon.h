@@ -32,6 +32,7 @@ struct daemon {
 	 * these, while the engine's own counts (which byte lifetimes use) go on. */
 	struct sa_baseline *baselines;
 	size_t n_baselines;
+	struct disabled *disabled;	/* connections disabled by the operator */
 };
 
 struct sa_baseline {
@@ -61,6 +62,20 @@ size_t daemon_counters(struct daemon *d, struct metric_counter out[DAEMON_COUNTE
  * that connection's SAs. 0, or -1 when out of memory (nothing changed). */
 int daemon_reset_counters(struct daemon *d, const char *conn);
 const struct sa_baseline *daemon_sa_baseline(const struct daemon *d, uint32_t child_id);
+
+/* daemon/disabled.c: connections taken out of service (tsunagictl --disable). 0, or
+ * -1 with err (no such connection, out of memory). Disabling deletes its SAs. */
+int conn_disable(struct daemon *d, const char *name, char *err, size_t errlen);
+int conn_enable(struct daemon *d, const char *name, char *err, size_t errlen);
+bool conn_is_disabled(struct daemon *d, const char *name);
+const struct conn_cfg *conn_disabled_first(const struct daemon *d);
+const struct conn_cfg *conn_disabled_next(const struct daemon *d, const struct conn_cfg *cfg);
+bool conn_disabled_update(struct daemon *d, struct conn_cfg *cfg);
+void conn_disabled_forget(struct daemon *d, const char *name);
+void conn_disabled_reload(struct daemon *d, struct config *cfg);
+void conn_disabled_free(struct daemon *d);
+void conn_disabled_note_input(struct daemon *d, const struct addr *local,
+			      const struct addr *remote, const uint8_t *pkt, size_t len);
 
 /* daemon/metrics_http.c: the optional Prometheus endpoint. Opens, moves or closes
  * the listener to match the configured address (family 0: off). 0, or -1 (logged;

@@ -176,6 +176,7 @@ static void deliver_to_ike(struct daemon *d, const struct addr *local, const str
 		return;
 	}
 	ms_t now = clock_now_ms();
+	conn_disabled_note_input(d, local, remote, pkt, len);
 	ike_input(d->ike, local, remote, pkt, len, now);
 	daemon_schedule(d, ike_tick(d->ike, now));
 }

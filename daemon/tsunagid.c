@@ -1,6 +1,7 @@
 /* tsunagid: the IPsec gateway daemon. */
 #include <errno.h>
 #include <getopt.h>
+#include <grp.h>
 #include <ifaddrs.h>
 #include <signal.h>
 #include <sys/mman.h>
@@ -15,6 +16,7 @@
 #include "daemon/daemon.h"
 #include "lib/log.h"
 #include "lib/log_journal.h"
+#include "lib/log_json.h"
 
 #define DEFAULT_CONFIG SYSCONFDIR "/tsunagi/tsunagi.conf"
 #define DEFAULT_PIDFILE TSUNAGI_RUN_DIR "/tsunagid.pid"
@@ -101,6 +103,7 @@ int daemon_reload(struct daemon *d)
 	load_warnings(cfg, &d->settings);
 	metrics_http_apply(d, &cfg->daemon.metrics_listen);
 	log_info(LOG_CFG, "loaded configuration %s", d->config_path);
+	conn_disabled_reload(d, cfg);
 	ike_load_config(d->ike, cfg, clock_now_ms());
 	daemon_schedule(d, ike_tick(d->ike, clock_now_ms()));
 	return 0;
@@ -129,6 +132,28 @@ static void make_run_dir(const char *vici_uri, const char *pidfile)
 		return;
 	if (mkdir(TSUNAGI_RUN_DIR, 0750) < 0 && errno != EEXIST)
 		log_err(LOG_DMN, "unable to create %s: %s", TSUNAGI_RUN_DIR, strerror(errno));
+}
+
+static void give_to_group(const char *path, gid_t gid, mode_t mode)
+{
+	if (chown(path, (uid_t)-1, gid) < 0 || chmod(path, mode) < 0)
+		log_err(LOG_DMN, "unable to give %s to group %s (mode %o): %s", path, TSUNAGI_GROUP,
+			(unsigned)mode, strerror(errno));
+}
+
+/* When the group TSUNAGI_GROUP exists, its members may control the daemon without
+ * being root: the VICI socket becomes root:tsunagi 0660 and the default runtime
+ * directory root:tsunagi 0750 (under systemd, Group=tsunagi does the same). Without
+ * the group, only root may. */
+static void share_with_group(const char *vici_uri)
+{
+	char path[256];
+	struct group *gr = getgrnam(TSUNAGI_GROUP);
+	if (!gr || vici_uri_path(vici_uri, path, sizeof(path)) < 0)
+		return;
+	if (strncmp(path, TSUNAGI_RUN_DIR "/", strlen(TSUNAGI_RUN_DIR "/")) == 0)
+		give_to_group(TSUNAGI_RUN_DIR, gr->gr_gid, 0750);
+	give_to_group(path, gr->gr_gid, 0660);
 }
 
 static int write_pidfile(const char *path)
@@ -203,6 +228,7 @@ static int setup(struct daemon *d)
 static void teardown(struct daemon *d)
 {
 	metrics_http_close(d);	/* before the state it reads goes */
+	log_json_set_state_fn(NULL, NULL);	/* it reads the IKE core too */
 	if (d->ike)
 		ike_free(d->ike, clock_now_ms());
 	if (d->vici) {
@@ -214,6 +240,7 @@ static void teardown(struct daemon *d)
 	if (d->esp)
 		esp_engine_free(d->esp);
 	free(d->baselines);
+	conn_disabled_free(d);
 	struct event *evs[] = { d->ev_sigterm, d->ev_sigint, d->ev_sighup };
 	for (size_t i = 0; i < 3; i++)
 		if (evs[i])
@@ -307,6 +334,7 @@ int main(int argc, char **argv)
 		teardown(&d);
 		return 1;
 	}
+	share_with_group(d.vici_uri);
 	if (pidfile && *pidfile)
 		write_pidfile(pidfile);
 	event_base_dispatch(d.base);

@@ -4,8 +4,18 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
+
+static log_json_state_fn state_fn;
+static void *state_arg;
+
+void log_json_set_state_fn(log_json_state_fn fn, void *arg)
+{
+	state_fn = fn;
+	state_arg = arg;
+}
 
 /* A bounded writer: stops at the end of the buffer, never writes past it. */
 struct out {
@@ -97,6 +107,14 @@ static void put_field(struct out *o, const char *key, const char *value)
 	put_string(o, value);
 }
 
+/* "state" / "child_state" from the hook, when it knows the SA. */
+static void put_state(struct out *o, bool child, const char *name, const char *id)
+{
+	const char *st = state_fn ? state_fn(state_arg, child, name, strtoul(id, NULL, 10)) : NULL;
+	if (st)
+		put_field(o, child ? "child_state" : "state", st);
+}
+
 /* "name[12]" (IKE SA) or "name{12}" (CHILD SA), strongSwan's notation that the IKE
  * log lines use: the name and the number, or false. */
 static bool sa_ref(const char *p, char open, char *name, size_t namelen, char *id, size_t idlen)
@@ -131,14 +149,17 @@ static void put_sa_fields(struct out *o, const char *msg)
 			peer[n - 1] = '\0';
 			put_field(o, "peer", peer);
 		}
+		put_state(o, false, name, id);
 	} else if (ike && sa_ref(ike + 7, '[', name, sizeof(name), id, sizeof(id))) {
 		put_field(o, "connection", name);
 		put_field(o, "ike_sa", id);
+		put_state(o, false, name, id);
 	}
 	const char *child = strstr(msg, "CHILD_SA ");
 	if (child && sa_ref(child + 9, '{', name, sizeof(name), id, sizeof(id))) {
 		put_field(o, "child", name);
 		put_field(o, "child_sa", id);
+		put_state(o, true, name, id);
 	}
 }
 
@@ -162,7 +183,7 @@ size_t log_json_format(char *out, size_t outlen, const struct timespec *when,
 	puts_(&o, lvl);
 	put_field(&o, "subsystem", subsys);
 	put_field(&o, "message", msg);
-	if (o.cap - o.len > 2048)	/* the SA fields are at most about 1.9 KB */
+	if (o.cap - o.len > 2200)	/* the SA fields are at most about 2.1 KB */
 		put_sa_fields(&o, msg);
 	puts_(&o, "}");
 	return o.len;

@@ -59,6 +59,14 @@ struct ctl_op {
 int ctl_op_parse(int argc, char **argv, struct ctl_op *op);
 /* Returns the exit code. */
 int ctl_op_run(struct ctl *ctl, const struct ctl_op *op);
+/* The sections of every event a list command streams (list-sa for list-sas), under
+ * one root; NULL after printing why. */
+struct ctree *ctl_fetch(struct ctl *ctl, const char *event, const char *cmd);
+
+/* --monitor and --watch (ctl_watch.c). count 0: no bound; timeout_s 0: none. Return
+ * the exit code. */
+int ctl_monitor(struct ctl *ctl, unsigned count, unsigned timeout_s);
+int ctl_watch(struct ctl *ctl, unsigned interval_s, unsigned count, unsigned timeout_s);
 
 /* --load-all --file F (ctl_load.c). Returns the exit code. */
 int ctl_load_all(struct ctl *ctl, const char *file);

@@ -89,7 +89,7 @@ struct collect {
 	bool failed;
 };
 
-/* Outside fetch(): only the progress of an initiate is printed. */
+/* Outside ctl_fetch(): only the progress of an initiate is printed. */
 static void on_log(void *arg, const char *event, const struct ctree *msg)
 {
 	if (strcmp(event, "control-log") == 0)
@@ -107,7 +107,7 @@ static void on_collect(void *arg, const char *event, const struct ctree *msg)
 
 /* The sections of every event a list command streams, under one root (NULL after
  * printing why). */
-static struct ctree *fetch(struct ctl *ctl, const char *event, const char *cmd)
+struct ctree *ctl_fetch(struct ctl *ctl, const char *event, const char *cmd)
 {
 	char err[512];
 	struct collect col = { ctree_new(NULL, "vici", 0), false };
@@ -154,7 +154,7 @@ static bool has_child(const struct ctree *ike, const char *name)
 
 static int show(struct ctl *ctl, const struct ctl_op *op)
 {
-	struct ctree *sas = fetch(ctl, "list-sa", "list-sas");
+	struct ctree *sas = ctl_fetch(ctl, "list-sa", "list-sas");
 	if (!sas)
 		return 1;
 	bool ike = op->kind == OP_SHOW_IKE;
@@ -200,7 +200,7 @@ static bool terminate(struct ctl *ctl, const char *key, const char *id, const ch
 
 static int clear_sas(struct ctl *ctl, const struct ctl_op *op)
 {
-	struct ctree *sas = fetch(ctl, "list-sa", "list-sas");
+	struct ctree *sas = ctl_fetch(ctl, "list-sa", "list-sas");
 	if (!sas)
 		return 1;
 	int n = 0, failed = 0;
@@ -298,16 +298,24 @@ static int initiate(struct ctl *ctl, const char *conn, const char *child)
  * not up; those already up stay as they are. */
 static int refresh(struct ctl *ctl, const struct ctl_op *op)
 {
-	struct ctree *conns = fetch(ctl, "list-conn", "list-conns");
-	struct ctree *sas = conns ? fetch(ctl, "list-sa", "list-sas") : NULL;
+	struct ctree *conns = ctl_fetch(ctl, "list-conn", "list-conns");
+	struct ctree *sas = conns ? ctl_fetch(ctl, "list-sa", "list-sas") : NULL;
 	int rc = 0, matched = 0, started = 0;
 	for (const struct ctree *conn = conns ? conns->child : NULL; sas && conn; conn = conn->next) {
 		const struct ctree *cs = ctree_find(conn, "children");
 		bool whole = strcmp(conn->name, op->target) == 0;
+		bool disabled = strcmp(vici_find_str(conn, "tsunagi-disabled", "no"), "yes") == 0;
 		for (const struct ctree *c = cs ? cs->child : NULL; c; c = c->next) {
 			if (!ctree_is_section(c) || (!whole && strcmp(c->name, op->target) != 0))
 				continue;
 			matched++;
+			if (disabled) {
+				fprintf(stderr, "%s/%s: connection '%s' is disabled (tsunagictl --enable %s)\n",
+					conn->name, c->name, conn->name, conn->name);
+				rc = 1;
+				started++;
+				continue;
+			}
 			if (child_up(sas, conn->name, c->name))
 				continue;
 			started++;

@@ -141,6 +141,8 @@ void ctl_print_conn_table(const struct ctree *event)
 		       vici_find_str(conn, "reauth_time", "0"));
 		if (strcmp(vici_find_str(conn, "dpd_delay", "0"), "0") != 0)
 			printf(", dpd %ss", s(conn, "dpd_delay"));
+		if (strcmp(vici_find_str(conn, "tsunagi-disabled", "no"), "yes") == 0)
+			printf(", DISABLED");
 		printf("\n");
 		for (const struct ctree *c = conn->child; c; c = c->next) {
 			if (!ctree_is_section(c))

@@ -1,8 +1,8 @@
 #!/bin/bash
 # Builds tsunagi and runs every test: unit tests and fuzz-corpus replays (make check),
 # the same under AddressSanitizer + UndefinedBehaviorSanitizer, the unit tests under
-# ThreadSanitizer, and the interop scenarios in network namespaces against real
-# peers. Ends with one line:
+# ThreadSanitizer, the Debian package (tools/check-deb.sh), and the interop scenarios
+# in network namespaces against real peers. Ends with one line:
 #   tests: N passed, M failed
 # A scenario that cannot run says why and counts as skipped, never as passed.
 #
@@ -132,6 +132,16 @@ if [ $quick = no ]; then
 	else
 		failed=$((failed + 1))
 	fi
+
+	log "Debian package (tools/check-deb.sh: build, contents, unit, install/remove/purge)"
+	out=$(mktemp)
+	tools/check-deb.sh 2>&1 | tee "$out"
+	if grep -q '^check-deb: [0-9]* passed, 0 failed$' "$out"; then
+		passed=$((passed + 1))
+	else
+		failed=$((failed + 1))
+	fi
+	rm -f "$out"
 
 	log "interop scenarios (tests/interop/)"
 	if [ -x tests/interop/run-all.sh ]; then

@@ -17,6 +17,7 @@ PACKAGES="
   libcharon-extra-plugins libstrongswan-extra-plugins
   iperf3 tshark tcpdump wireguard-go wireguard-tools ike-scan python3 xxd util-linux
   man-db groff-base systemd curl python3-prometheus-client
+  debhelper dh-autoreconf dpkg-dev fakeroot passwd
 "
 
 # Commands the tests, the benchmark and the demo run, each with its package.
@@ -28,7 +29,9 @@ COMMANDS="
   /usr/lib/ipsec/charon:strongswan-charon swanctl:strongswan-swanctl
   iperf3:iperf3 tshark:tshark tcpdump:tcpdump wireguard-go:wireguard-go wg:wireguard-tools
   ike-scan:ike-scan python3:python3 xxd:xxd man:man-db troff:groff-base
-  systemd-analyze:systemd curl:curl
+  systemd-analyze:systemd curl:curl setpriv:util-linux
+  dpkg-buildpackage:dpkg-dev dh:debhelper dh_autoreconf:dh-autoreconf fakeroot:fakeroot
+  groupadd:passwd
 "
 
 # charon's plugins and the package each comes in. The interop tests load the plugins

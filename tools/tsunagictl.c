@@ -6,11 +6,13 @@
  * Verbs: --version, --stats, --list-sas [--ike NAME], --list-conns,
  * --initiate --child NAME [--ike NAME] [--timeout S], --terminate --ike NAME|--child NAME,
  * --rekey --ike NAME|--child NAME [--reauth], --load-all [--file F],
- * --counters [--name CONN] [--reset], --sad, --spd; and the operator words of
+ * --counters [--name CONN] [--reset], --sad, --spd, --enable CONN, --disable CONN,
+ * --monitor, --watch (ctl_watch.c); and the operator words of
  * ctl_ops.c: show ike sa|ipsec sa [detail], clear ike sa|ipsec sa|counters, refresh.
  * The default URI is VICI_DEFAULT_URI (unix:///run/tsunagi/tsunagi.vici); TSUNAGI_VICI_URI in
  * the environment overrides it. Exit status 0 on success, 1 on a failure the daemon
  * reported (errmsg), 2 on usage errors, 3 when the daemon cannot be reached. */
+#include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -21,13 +23,16 @@
 
 enum verb {
 	V_NONE, V_VERSION, V_STATS, V_LIST_SAS, V_LIST_CONNS, V_INITIATE, V_TERMINATE,
-	V_REKEY, V_LOAD_ALL, V_COUNTERS, V_SAD, V_SPD,
+	V_REKEY, V_LOAD_ALL, V_COUNTERS, V_SAD, V_SPD, V_ENABLE, V_DISABLE,
+	V_MONITOR, V_WATCH,
 };
 
 struct opts {
 	enum verb verb;
 	const char *uri, *ike, *child, *file, *name, *timeout;
 	const char *ike_id, *child_id;
+	const char *conn;	/* --enable / --disable CONN */
+	const char *count, *interval;	/* --monitor / --watch */
 	bool reset, reauth;
 	enum ctl_format fmt;
 	bool operator;		/* positional words: show, clear, refresh */
@@ -51,6 +56,11 @@ static void usage(FILE *out)
 		"  --load-all [--file FILE]          load secrets, pools and connections\n"
 		"  --counters [--name CONN] [--reset]\n"
 		"  --sad, --spd                      tsunagid's SA and policy databases\n"
+		"  --disable CONN                    take a connection out of service: its SAs are\n"
+		"                                    deleted, it is neither initiated nor answered\n"
+		"  --enable CONN                     put it back in service (starts and traps as configured)\n"
+		"  --monitor [--count N] [--timeout S]   SA events (up, down, rekey) as they happen\n"
+		"  --watch [--interval S] [--count N] [--timeout S]   CHILD SAs and their rates\n"
 		"default URI: %s (or $TSUNAGI_VICI_URI)\n", VICI_DEFAULT_URI);
 }
 
@@ -256,6 +266,46 @@ static int do_counters(struct ctl *ctl, const struct opts *o)
 	return rc;
 }
 
+/* --enable / --disable CONN */
+static int do_enable(struct ctl *ctl, const struct opts *o)
+{
+	bool enable = o->verb == V_ENABLE;
+	const char *cmd = enable ? "tsunagi-enable" : "tsunagi-disable";
+	struct vici_msg m;
+	vici_msg_init(&m);
+	vici_add_kv(&m, "name", o->conn);
+	struct ctree *res = ctl_request(ctl, cmd, &m);
+	vici_msg_free(&m);
+	if (!res)
+		return 1;
+	int rc = 0;
+	if (ctl->fmt != CTL_TABLE)
+		ctl_print_reply(ctl, cmd, res);
+	if (!ctl_check_success(res, enable ? "enable" : "disable"))
+		rc = 1;
+	else if (ctl->fmt == CTL_TABLE)
+		printf("connection '%s' %s\n", o->conn, enable ? "enabled" : "disabled");
+	ctree_free(res);
+	return rc;
+}
+
+/* --count, --interval, --timeout: checked by parse_args (1..86400); 0 when absent. */
+static unsigned bound(const char *arg)
+{
+	return arg ? (unsigned)strtoul(arg, NULL, 10) : 0;
+}
+
+static bool bound_ok(const char *opt, const char *arg)
+{
+	char *end;
+	unsigned long v = arg ? strtoul(arg, &end, 10) : 1;
+	if (arg && (!*arg || *end || *arg == '-' || v < 1 || v > 86400)) {
+		fprintf(stderr, "--%s needs a whole number from 1 to 86400, not '%s'\n", opt, arg);
+		return false;
+	}
+	return true;
+}
+
 static int run(struct ctl *ctl, const struct opts *o)
 {
 	struct vici_msg m;
@@ -307,6 +357,14 @@ static int run(struct ctl *ctl, const struct opts *o)
 		return ctl_load_all(ctl, o->file ? o->file : SYSCONFDIR "/tsunagi/tsunagi.conf");
 	case V_COUNTERS:
 		return do_counters(ctl, o);
+	case V_ENABLE:
+	case V_DISABLE:
+		return do_enable(ctl, o);
+	case V_MONITOR:
+		return ctl_monitor(ctl, bound(o->count), bound(o->timeout));
+	case V_WATCH:
+		return ctl_watch(ctl, o->interval ? bound(o->interval) : 2, bound(o->count),
+				 bound(o->timeout));
 	case V_NONE:
 		break;
 	}
@@ -316,7 +374,7 @@ static int run(struct ctl *ctl, const struct opts *o)
 
 static int parse_args(int argc, char **argv, struct opts *o)
 {
-	enum { O_URI = 256, O_IKE, O_CHILD, O_FILE, O_NAME, O_TIMEOUT, O_IKE_ID, O_CHILD_ID,
+	enum { O_COUNT = 200, O_INTERVAL, O_URI = 256, O_IKE, O_CHILD, O_FILE, O_NAME, O_TIMEOUT, O_IKE_ID, O_CHILD_ID,
 	       O_RESET, O_REAUTH, O_RAW, O_PRETTY, O_JSON, O_HELP };
 	static const struct option longopts[] = {
 		{ "version", no_argument, NULL, V_VERSION },
@@ -330,6 +388,12 @@ static int parse_args(int argc, char **argv, struct opts *o)
 		{ "counters", no_argument, NULL, V_COUNTERS },
 		{ "sad", no_argument, NULL, V_SAD },
 		{ "spd", no_argument, NULL, V_SPD },
+		{ "enable", required_argument, NULL, V_ENABLE },
+		{ "disable", required_argument, NULL, V_DISABLE },
+		{ "monitor", no_argument, NULL, V_MONITOR },
+		{ "watch", no_argument, NULL, V_WATCH },
+		{ "count", required_argument, NULL, O_COUNT },
+		{ "interval", required_argument, NULL, O_INTERVAL },
 		{ "uri", required_argument, NULL, O_URI },
 		{ "ike", required_argument, NULL, O_IKE },
 		{ "child", required_argument, NULL, O_CHILD },
@@ -351,13 +415,21 @@ static int parse_args(int argc, char **argv, struct opts *o)
 		switch (ch) {
 		case V_VERSION: case V_STATS: case V_LIST_SAS: case V_LIST_CONNS:
 		case V_INITIATE: case V_TERMINATE: case V_REKEY: case V_LOAD_ALL:
-		case V_COUNTERS: case V_SAD: case V_SPD:
+		case V_COUNTERS: case V_SAD: case V_SPD: case V_ENABLE: case V_DISABLE:
+		case V_MONITOR: case V_WATCH:
 			if (o->verb != V_NONE) {
 				fprintf(stderr, "only one verb at a time\n");
 				return -1;
 			}
 			o->verb = (enum verb)ch;
+			if ((ch == V_ENABLE || ch == V_DISABLE) && !*(o->conn = optarg)) {
+				fprintf(stderr, "--%s needs a connection name\n",
+					ch == V_ENABLE ? "enable" : "disable");
+				return -1;
+			}
 			break;
+		case O_COUNT: o->count = optarg; break;
+		case O_INTERVAL: o->interval = optarg; break;
 		case O_URI: o->uri = optarg; break;
 		case O_IKE: o->ike = optarg; break;
 		case O_CHILD: o->child = optarg; break;
@@ -375,6 +447,18 @@ static int parse_args(int argc, char **argv, struct opts *o)
 		default: return -1;
 		}
 	}
+	bool bounded = o->verb == V_MONITOR || o->verb == V_WATCH;
+	if ((o->count || o->interval) && !bounded) {
+		fprintf(stderr, "--count and --interval go with --monitor or --watch\n");
+		return -1;
+	}
+	if (o->interval && o->verb != V_WATCH) {
+		fprintf(stderr, "--interval goes with --watch\n");
+		return -1;
+	}
+	if (bounded && (!bound_ok("count", o->count) || !bound_ok("interval", o->interval) ||
+			!bound_ok("timeout", o->timeout)))
+		return -1;
 	if (optind < argc && o->verb != V_NONE) {
 		fprintf(stderr, "unexpected argument '%s'\n", argv[optind]);
 		return -1;
@@ -401,7 +485,12 @@ int main(int argc, char **argv)
 	struct ctl ctl = { .fmt = o.fmt };
 	ctl.cl = vici_client_connect(o.uri, err, sizeof(err));
 	if (!ctl.cl) {
+		bool denied = errno == EACCES;
 		fprintf(stderr, "%s\n", err);
+		if (denied)
+			fprintf(stderr, "tsunagictl: permission denied: only root and members of the "
+				"group '%s' may control tsunagid (ask for: usermod -aG %s $USER)\n",
+				TSUNAGI_GROUP, TSUNAGI_GROUP);
 		return 3;
 	}
 	vici_client_on_event(ctl.cl, on_event, &ctl);

@@ -34,8 +34,10 @@ struct vici_client *vici_client_connect(const char *uri, char *err, size_t errle
 		return NULL;
 	}
 	if (connect(fd, (struct sockaddr *)&sun, sizeof(sun)) < 0) {
-		snprintf(err, errlen, "connecting to '%s' failed: %s", uri, strerror(errno));
+		int e = errno;
+		snprintf(err, errlen, "connecting to '%s' failed: %s", uri, strerror(e));
 		close(fd);
+		errno = e;	/* the caller may explain EACCES */
 		return NULL;
 	}
 	struct vici_client *cl = calloc(1, sizeof(*cl));

@@ -14,6 +14,7 @@ struct vici_client;
 /* Called for every EVENT packet received (during a request or vici_client_wait). */
 typedef void (*vici_event_fn)(void *arg, const char *event, const struct ctree *msg);
 
+/* NULL with err set (and errno kept from connect(), e.g. EACCES) on failure. */
 struct vici_client *vici_client_connect(const char *uri, char *err, size_t errlen);
 void vici_client_close(struct vici_client *cl);
 /* Timeout for each wait on the socket; -1 waits forever (the default). */

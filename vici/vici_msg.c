@@ -532,9 +532,14 @@ static void json_object(FILE *out, const struct ctree *t, bool pretty, int inden
 	fprintf(out, "%*s}", t->child ? indent : 0, "");
 }
 
-void vici_print_json(FILE *out, const struct ctree *t, bool pretty)
+void vici_write_json(FILE *out, const struct ctree *t, bool pretty)
 {
 	json_object(out, t, pretty, 0);
+}
+
+void vici_print_json(FILE *out, const struct ctree *t, bool pretty)
+{
+	vici_write_json(out, t, pretty);
 	fputc('\n', out);
 }
 

@@ -129,6 +129,8 @@ int vici_packet_decode(const uint8_t *p, size_t len, struct vici_packet *pkt,
 void vici_print_raw(FILE *out, const char *label, const struct ctree *t, bool pretty);
 /* Prints a tree as JSON: sections as objects, values as strings, lists as arrays. */
 void vici_print_json(FILE *out, const struct ctree *t, bool pretty);
+/* The same without the newline (pretty = false: on one line). */
+void vici_write_json(FILE *out, const struct ctree *t, bool pretty);
 
 /* Convenience lookups on parsed messages: value of "a.b.c" or def. */
 const char *vici_find_str(const struct ctree *t, const char *path, const char *def);

@@ -62,6 +62,8 @@ struct vici_server_stats {
  * tsunagi), as strongSwan's is /var/run/charon.vici. */
 #define TSUNAGI_RUN_DIR "/run/tsunagi"
 #define VICI_DEFAULT_URI "unix://" TSUNAGI_RUN_DIR "/tsunagi.vici"
+/* Operators in this group may use the socket without being root (when it exists). */
+#define TSUNAGI_GROUP "tsunagi"
 
 /* "unix:///run/x.vici" -> "/run/x.vici". Returns 0 or -1 (not a unix URI, too long). */
 int vici_uri_path(const char *uri, char *path, size_t pathlen);

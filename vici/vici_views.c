@@ -264,6 +264,8 @@ void vici_build_list_conn(struct vici_msg *m, const struct vici_conn_view *conn)
 	vici_add_kvf(m, "rekey_time", "%" PRIu32, conn->rekey_time);
 	vici_add_kv(m, "unique", conn->unique ? conn->unique : "UNIQUE_NO");
 	vici_add_kvf(m, "dpd_delay", "%" PRIu32, conn->dpd_delay);
+	if (conn->disabled)
+		vici_add_kv(m, "tsunagi-disabled", "yes");	/* swanctl ignores it */
 	add_auth_rounds(m, "local", conn->local, conn->n_local);
 	add_auth_rounds(m, "remote", conn->remote, conn->n_remote);
 	vici_begin_section(m, "children");

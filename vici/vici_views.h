@@ -122,6 +122,7 @@ struct vici_conn_view {
 	size_t n_remote;
 	const struct vici_child_cfg_view *children;
 	size_t n_children;
+	bool disabled;			/* tsunagi: taken out of service (tsunagictl --disable) */
 };
 
 /* Key/values of one IKE SA (no enclosing section, no child-sas). */

@@ -7,7 +7,7 @@
 # `clear ipsec sa CONN` takes the CHILD_SA down on both ends, traffic brings it back
 # through the trap, and so does `refresh CONN`; after `clear ike sa PEER` no SA is left
 # and traffic brings both back. Usage errors exit 2. tsunagid runs with --log-format
-# json: every line of its log is a JSON object.
+# json: every line of its log is a JSON object, lines naming an SA carry its state.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/lib-extra.sh"
 iop_begin operator-views
@@ -182,7 +182,7 @@ tsu_ctl "$NS_SA" refresh nosuch >"$dir/nosuch.out" 2>&1
 tsu_alive "$NS_SA" || iop_fail "tsunagid died"
 out=$(python3 - "$dir/tsunagid.log" <<'EOF' 2>&1
 import json, sys
-n = conn = child = 0
+n = conn = child = est = inst = 0
 for i, raw in enumerate(open(sys.argv[1], 'rb'), 1):
     try:
         o = json.loads(raw.decode('utf-8'))
@@ -193,9 +193,15 @@ for i, raw in enumerate(open(sys.argv[1], 'rb'), 1):
     n += 1
     conn += o.get('connection') == 's2s'
     child += o.get('child') == 'net'
-if n < 10 or not conn or not child:
-    sys.exit("%d lines, %d with connection s2s, %d with child net" % (n, conn, child))
-print("%d JSON lines, %d with connection s2s, %d with child net" % (n, conn, child))
+    est += o.get('state') == 'ESTABLISHED' and 'ike_sa' in o
+    inst += o.get('child_state') == 'INSTALLED' and 'child_sa' in o
+    if ('state' in o and 'ike_sa' not in o) or ('child_state' in o and 'child_sa' not in o):
+        sys.exit("line %d has a state but names no such SA: %r" % (i, raw[:200]))
+if n < 10 or not conn or not child or not est or not inst:
+    sys.exit("%d lines, %d with connection s2s, %d with child net, %d with state ESTABLISHED, "
+             "%d with child_state INSTALLED" % (n, conn, child, est, inst))
+print("%d JSON lines, %d with connection s2s, %d with child net, %d with state ESTABLISHED, "
+      "%d with child_state INSTALLED" % (n, conn, child, est, inst))
 EOF
 ) || iop_fail "tsunagid --log-format json: $out"
 echo "    $out" >&2

@@ -40,6 +40,20 @@ expect 2 frobnicate
 expect 2 --list-sas show ike sa
 expect 2 --list-sas extra
 expect 2 --bogus-option
+expect 2 --enable
+expect 2 --disable
+expect 2 --enable=
+expect 2 --enable s2s extra
+expect 2 --disable s2s --list-sas
+expect 2 --monitor extra
+expect 2 --monitor --count 0
+expect 2 --monitor --count x
+expect 2 --monitor --interval 1
+expect 2 --watch --interval 0
+expect 2 --watch --count
+expect 2 --watch --timeout 1x
+expect 2 --watch --monitor
+expect 2 --list-sas --count 2
 expect 3 show ike sa
 expect 3 show ike sa detail
 expect 3 show ipsec sa detail 198.51.100.2
@@ -50,5 +64,9 @@ expect 3 clear counters s2s
 expect 3 refresh s2s
 expect 3 --json show ipsec sa
 expect 3 --list-sas
+expect 3 --enable s2s
+expect 3 --disable s2s
+expect 3 --monitor --count 1 --timeout 1
+expect 3 --watch --interval 1 --count 2
 [ $fail = 0 ] && echo "PASS: tsunagictl's words and usage errors"
 exit $fail

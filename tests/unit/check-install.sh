@@ -41,12 +41,14 @@ if [ -n "$inst_unitdir" ]; then
 		for want in 'CapabilityBoundingSet=CAP_NET_ADMIN CAP_NET_RAW CAP_NET_BIND_SERVICE CAP_IPC_LOCK' \
 			    'ProtectSystem=strict' 'ReadWritePaths=/run/tsunagi' 'RuntimeDirectory=tsunagi' \
 			    'DeviceAllow=/dev/net/tun rw' 'LimitMEMLOCK=infinity' 'PrivateTmp=yes' \
-			    'ProtectHome=yes'; do
+			    'ProtectHome=yes' 'Group=tsunagi' 'RuntimeDirectoryMode=0750'; do
 			grep -qxF "$want" "$unit" || bad "tsunagi.service lacks '$want'"
 		done
 	else
 		bad "$unit is not installed"
 	fi
+	grep -qx 'g tsunagi -' "$tmp$inst_sysusersdir/tsunagi.conf" 2>/dev/null ||
+		bad "$tmp$inst_sysusersdir/tsunagi.conf (sysusers.d) does not create the group tsunagi"
 else
 	echo "note: configured --without-systemdsystemunitdir, no unit to check"
 fi
@@ -66,6 +68,7 @@ grep -q "keeping .*tsunagi.conf" "$tmp/install2.out" ||
 ${MAKE:-make} uninstall DESTDIR="$tmp" >"$tmp/uninstall.out" 2>&1 || bad "make uninstall"
 [ -f "$conf/tsunagi.conf" ] || bad "make uninstall removed the edited tsunagi.conf"
 [ -e "$tmp$inst_sbindir/tsunagid" ] && bad "make uninstall left tsunagid"
+[ -n "$inst_unitdir" ] && [ -e "$tmp$inst_sysusersdir/tsunagi.conf" ] && bad "make uninstall left the sysusers.d file"
 
 [ $fail = 0 ] && echo "ok: every file installed; a second install and uninstall keep the edited configuration"
 exit $fail

@@ -224,7 +224,29 @@ static void test_explicit_values(void **state)
 	assert_int_equal(a->reqid, 7);
 	assert_int_equal(b->start_action, START_START);
 	assert_int_equal(b->dpd_action, ACTION_NONE);
+
+	/* A disabled connection's kept copy (conn_cfg_dup) outlives the original. */
+	struct conn_cfg *d = conn_cfg_dup(c);
+	assert_non_null(d);
 	config_free(cfg);
+	assert_null(d->next);
+	assert_int_equal(d->n_local_addrs, 2);
+	assert_string_equal(d->local_addrs[1], "192.0.2.2");
+	assert_string_equal(d->remote_addrs[0], "203.0.113.1");
+	assert_string_equal(d->proposals[1], "aes256gcm16-prfsha256-x25519");
+	assert_string_equal(d->remote.id, "gw-b.example.net");
+	assert_null(d->local.id);
+	assert_int_equal(d->remote_port, 0x1194);
+	assert_int_equal(d->unique, UNIQUE_REPLACE);
+	a = d->children;
+	b = a->next;
+	assert_non_null(b);
+	assert_null(b->next);
+	assert_string_equal(a->esp_proposals[0], "aes256gcm16-x25519");
+	assert_string_equal(selector_fmt(&a->local_ts[1].sel, s, sizeof(s)), "10.1.1.0/24[tcp/80]");
+	assert_int_equal(a->reqid, 7);
+	assert_int_equal(b->start_action, START_START);
+	conn_cfg_free(d);
 }
 
 static void test_ike_time_defaults_follow_strongswan(void **state)

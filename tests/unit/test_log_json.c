@@ -250,6 +250,46 @@ static void test_sa_fields(void **state)
 	assert_string_equal(get(&o, "peer"), "a\\b");
 }
 
+/* The state hook: what the daemon answers from the IKE core. */
+static int hook_calls;
+static const char *fake_state(void *arg, bool child, const char *name, unsigned long id)
+{
+	hook_calls++;
+	assert_ptr_equal(arg, &hook_calls);
+	if (!child && strcmp(name, "s2s") == 0 && id == 1)
+		return "ESTABLISHED";
+	if (child && strcmp(name, "net") == 0 && id == 12)
+		return "REKEY\"ING";	/* escaped like any value */
+	return NULL;
+}
+
+static void test_state_fields(void **state)
+{
+	struct object o;
+	format_parse("s2s[1] 198.51.100.2: sending DPD request", &o);
+	assert_null(get(&o, "state"));		/* no hook, no state */
+	log_json_set_state_fn(fake_state, &hook_calls);
+	format_parse("s2s[1] 198.51.100.2: sending DPD request", &o);
+	assert_string_equal(get(&o, "state"), "ESTABLISHED");
+	assert_null(get(&o, "child_state"));
+	format_parse("IKE_SA s2s[1] rekeying CHILD_SA net{12}", &o);
+	assert_string_equal(get(&o, "state"), "ESTABLISHED");
+	assert_string_equal(get(&o, "child_state"), "REKEY\"ING");
+	format_parse("CHILD_SA net{12} expired", &o);
+	assert_null(get(&o, "state"));
+	assert_string_equal(get(&o, "child_state"), "REKEY\"ING");
+	format_parse("s2s[2] 198.51.100.2: gone", &o);	/* an SA the hook does not know */
+	assert_string_equal(get(&o, "ike_sa"), "2");
+	assert_null(get(&o, "state"));
+	hook_calls = 0;
+	format_parse("no SA named here [1] {2}", &o);
+	assert_int_equal(hook_calls, 0);
+	assert_int_equal(o.n, 4);
+	log_json_set_state_fn(NULL, NULL);
+	format_parse("s2s[1] 198.51.100.2: x", &o);
+	assert_null(get(&o, "state"));
+}
+
 /* A message of 1023 quotes (6 KB escaped) fits LOG_JSON_MAX; a small buffer cuts
  * the message, never the object. */
 static void test_long_message(void **state)
@@ -338,6 +378,7 @@ int main(void)
 		cmocka_unit_test(test_escapes_round_trip),
 		cmocka_unit_test(test_invalid_utf8_replaced),
 		cmocka_unit_test(test_sa_fields),
+		cmocka_unit_test(test_state_fields),
 		cmocka_unit_test(test_long_message),
 		cmocka_unit_test(test_random_bytes),
 		cmocka_unit_test(test_log_lines_to_stderr),
