@@ -122,6 +122,11 @@ static ms_t tick_sa(struct ike_sa *sa, ms_t now)
 		}
 		return min_ms(next, sa->gone_at);
 	}
+	if (sa->v1) {
+		next = min_ms(next, ikev1_tick(sa, now));
+		if (sa->state == IKE_DESTROYING)
+			return MS_NEVER;
+	}
 	if (sa->state != IKE_ESTABLISHED)
 		return next;
 	/* Tasks that could not start when queued (the SA was busy or not up yet). */
@@ -209,6 +214,33 @@ ms_t ike_tick(struct ike *core, ms_t now)
 	return next;
 }
 
+void ike_life_times(ms_t now, const struct life_spec *l, ms_t *rekey_at, ms_t *expire_at)
+{
+	uint64_t rekey = l->rekey_s * 1000, life = l->life_s * 1000;
+	if (l->agreed_s && (!life || l->agreed_s * 1000 < life)) {
+		/* The peer's shorter lifetime: renew as long before its end as we would
+		 * before ours (a tenth of it if that leaves nothing). */
+		uint64_t agreed = l->agreed_s * 1000;
+		uint64_t margin = life > rekey && rekey ? life - rekey : agreed / 10;
+		if (margin >= agreed)
+			margin = agreed / 10;
+		if (!rekey || rekey > agreed - margin)
+			rekey = agreed - margin;
+		life = agreed;
+	}
+	*expire_at = life ? now + life : MS_NEVER;
+	if (!rekey) {
+		*rekey_at = MS_NEVER;
+		return;
+	}
+	uint32_t r = 0;
+	crypto_random(&r, sizeof(r));
+	uint64_t spread = l->rand_s * 1000;
+	if (spread > rekey / 2)		/* jitter never makes a rekey come twice as early */
+		spread = rekey / 2;
+	*rekey_at = now + rekey - (spread ? r % spread : 0);
+}
+
 void ike_sa_schedule_rekey(struct ike_sa *sa)
 {
 	const struct conn_cfg *cfg = sa->conn ? sa->conn->cfg : NULL;
@@ -216,10 +248,8 @@ void ike_sa_schedule_rekey(struct ike_sa *sa)
 		sa->rekey_at = sa->expire_at = MS_NEVER;
 		return;
 	}
-	uint32_t r = 0;
-	crypto_random(&r, sizeof(r));
-	uint64_t jitter = cfg->rand_time ? r % (cfg->rand_time * 1000) : 0;
-	sa->rekey_at = sa->core->now + cfg->rekey_time * 1000 - jitter;
 	uint64_t over = cfg->over_time ? cfg->over_time : cfg->rekey_time / 10;
-	sa->expire_at = sa->core->now + (cfg->rekey_time + over) * 1000;
+	struct life_spec l = { .rekey_s = cfg->rekey_time, .life_s = cfg->rekey_time + over,
+			       .rand_s = cfg->rand_time };
+	ike_life_times(sa->core->now, &l, &sa->rekey_at, &sa->expire_at);
 }

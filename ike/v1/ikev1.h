@@ -54,6 +54,13 @@ struct ikev1_sa {
 	 * valid) must not start another exchange (RFC 2408 3.1: IDs are unique). */
 	uint32_t seen_msgid[16];
 	unsigned n_seen;
+	/* Lifetimes and renewal (ikev1_life.c): the agreed Phase 1 lifetime, whether we
+	 * still owe the peer a RESPONDER-LIFETIME, the SA this one renews and the one
+	 * renewing it (uniqueids), and an ISAKMP SA that ended holding IPsec SAs. */
+	uint32_t life_s, life_kb;
+	bool tell_life;
+	uint32_t renews, successor;
+	bool orphan;
 };
 
 /* A received message, decrypted once its SA and IV are known. */
@@ -91,6 +98,27 @@ void ikev1_notify_protected(struct ike_sa *sa, uint16_t type, uint8_t proto,
 			    const uint8_t *spi, uint8_t spi_len);
 void ikev1_established(struct ike_sa *sa);
 const char *ikev1_notify_name(uint16_t type);
+
+/* An encrypted Informational notify with data (RESPONDER-LIFETIME, DPD). */
+void ikev1_info_notify(struct ike_sa *sa, uint16_t type, uint8_t proto, const uint8_t *spi,
+		       uint8_t spi_len, const uint8_t *data, size_t len);
+/* DELETE for the ISAKMP SA itself (its IPsec SAs are left alone). */
+void ikev1_info_delete_isakmp(struct ike_sa *sa);
+
+/* ikev1_life.c (ikev1_tick: ike_private.h) */
+void ikev1_life_p1_offer(const struct conn_cfg *cfg, struct isakmp_sa_params *par);
+void ikev1_life_p2_offer(const struct child_cfg *cc, struct isakmp_sa_params *par);
+void ikev1_life_p1_agree(struct ike_sa *sa, const struct isakmp_sa_params *theirs);
+void ikev1_life_p1_schedule(struct ike_sa *sa);
+void ikev1_life_p1_tell(struct ike_sa *sa);
+bool ikev1_life_notify_in(struct ike_sa *sa, const struct isakmp_notify *n);
+bool ikev1_life_p2_agree(struct child_sa *c, const struct isakmp_sa_params *theirs);
+void ikev1_life_p2_notify(struct isakmp_builder *k, const struct child_sa *c);
+void ikev1_life_p2_take(struct child_sa *c, const struct isakmp_sa_params *echo,
+			const struct isakmp_payloads *pl);
+void ikev1_renew(struct ike_sa *old);
+void ikev1_life_adopt(struct ike_sa *sa);
+void ikev1_phase1_end(struct ike_sa *sa, bool send_delete);
 
 /* ikev1_main.c */
 void ikev1_main_start(struct ike_sa *sa);

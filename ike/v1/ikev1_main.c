@@ -69,8 +69,7 @@ static void params_for(const struct conn_cfg *cfg, struct isakmp_sa_params *par)
 {
 	memset(par, 0, sizeof(*par));
 	par->auth_method = ISAKMP_AUTH_PSK;
-	uint64_t life = cfg->rekey_time + (cfg->over_time ? cfg->over_time : cfg->rekey_time / 10);
-	par->life_seconds = life > UINT32_MAX ? UINT32_MAX : (uint32_t)life;
+	ikev1_life_p1_offer(cfg, par);
 }
 
 /* Sends a built Main Mode message: as a request (initiator) or as the cached answer
@@ -182,6 +181,7 @@ void ikev1_main_request_in(struct ike *core, struct v1_msg *m)
 	sa->natt = sa->local.port == core->t.port_natt;
 	sa->prop = ch.prop;
 	v->params = ch.params;
+	ikev1_life_p1_agree(sa, &ch.params);
 	buf_put(&v->sai_b, m->pl.sa_body.p, m->pl.sa_body.len);
 	ike_sa_set_state(sa, IKE_CONNECTING);
 	struct isakmp_builder k;
@@ -414,6 +414,7 @@ static void initiator_in(struct ike_sa *sa, struct v1_msg *m)
 		memcpy(sa->spi_r, m->hdr.cky_r, 8);
 		sa->prop = ch.prop;
 		v->params = ch.params;
+		ikev1_life_p1_agree(sa, &ch.params);
 		v->natt_peer = has_vid(&m->pl, vid_rfc3947, sizeof(vid_rfc3947));
 		ike_request_clear(sa);
 		isb_init(&k);

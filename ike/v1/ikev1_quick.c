@@ -56,8 +56,7 @@ static void params_for(const struct ike_sa *sa, const struct child_sa *c,
 		par->encap = transport ? ISAKMP_ENCAP_UDP_TRANSPORT : ISAKMP_ENCAP_UDP_TUNNEL;
 	else
 		par->encap = transport ? ISAKMP_ENCAP_TRANSPORT : ISAKMP_ENCAP_TUNNEL;
-	uint64_t life = c->cfg->life_time ? c->cfg->life_time : c->cfg->rekey_time;
-	par->life_seconds = life > UINT32_MAX ? UINT32_MAX : (uint32_t)life;
+	ikev1_life_p2_offer(c->cfg, par);
 }
 
 /* Encrypts and sends the exchange's next message with its IV. */
@@ -179,6 +178,24 @@ out:
 	return rc;
 }
 
+/* IKEv1 has no REKEY_SA: a new Quick Mode for the selectors of an installed CHILD_SA
+ * replaces it (strongSwan does the same). The old one is not renewed again and goes at
+ * the end of its lifetime. */
+static void supersede(struct ike_sa *sa, struct child_sa *c)
+{
+	for (struct child_sa *o = sa->children; o; o = o->next) {
+		if (o == c || o->cfg != c->cfg || o->state != CHILD_INSTALLED ||
+		    memcmp(&o->local_ts[0], &c->local_ts[0], sizeof(c->local_ts[0])) ||
+		    memcmp(&o->remote_ts[0], &c->remote_ts[0], sizeof(c->remote_ts[0])))
+			continue;
+		log_info(LOG_IKE, "%s: CHILD_SA %s{%u} replaces %s{%u}", tag_of(sa), c->cfg->name,
+			 c->uniqueid, o->cfg->name, o->uniqueid);
+		o->state = CHILD_REKEYED;
+		o->rekey_at = MS_NEVER;
+		ike_report_rekey(sa, sa, o, c);
+	}
+}
+
 /* The child is up: attach it, schedule it, report it. */
 static void child_up(struct ike_sa *sa)
 {
@@ -188,6 +205,7 @@ static void child_up(struct ike_sa *sa)
 	q->child = NULL;
 	child_attach(sa, c);
 	child_schedule(sa, c);
+	supersede(sa, c);
 	log_ctl(LOG_IKE, "CHILD_SA %s{%u} established with SPIs %08x_i %08x_o and TS %s === %s "
 		"(%s, IKEv1 Quick Mode)", c->cfg->name, c->uniqueid, c->spi_in, c->spi_out,
 		selector_fmt(&c->local_ts[0], l, sizeof(l)), selector_fmt(&c->remote_ts[0], r, sizeof(r)),
@@ -252,6 +270,7 @@ static void qm2_in(struct ike_sa *sa, struct v1_msg *m)
 	c->spi_out = get_u32(ch.prop.spi);
 	const struct xform *dh = proposal_get(&c->prop, XF_DH);
 	c->pfs_group = dh ? dh->id : DH_NONE;
+	ikev1_life_p2_take(c, &ch.params, &m->pl);
 	memcpy(q->nr, m->pl.nonce.p, m->pl.nonce.len);
 	q->nr_len = m->pl.nonce.len;
 	if (take_ke(sa, m, c->pfs_group) < 0) {
@@ -427,6 +446,8 @@ static void qm1_in(struct ike_sa *sa, struct v1_msg *m)
 	for (size_t i = 0; i < m->pl.n_id; i++)
 		isb_id(&k, m->pl.id[i].type, m->pl.id[i].proto, m->pl.id[i].port, m->pl.id[i].data,
 		       m->pl.id[i].len);
+	if (ikev1_life_p2_agree(c, &ch.params))	/* ours is the shorter: say so */
+		ikev1_life_p2_notify(&k, c);
 	buf_free(&ke);
 	if (k.b.oom || isakmp_hash_qm2(&v->keys, q->msgid, q->ni, q->ni_len, k.b.data + rest,
 				       k.b.len - rest, k.b.data + hoff) < 0 ||

@@ -319,11 +319,15 @@ static void test_child_rekey(void **state)
 	subst(conf_a, sizeof(conf_a), "esp_proposals = aes128-sha1\n",
 	      "esp_proposals = aes128-sha1\n        rekey_time = 60s\n        life_time = 90s\n"
 	      "        rand_time = 0\n");
+	/* b takes a's shorter lifetime (90s) and would renew 10s before its end, but a's
+	 * renewal at 60s comes first and replaces the CHILD_SA on b too. */
 	subst(conf_b, sizeof(conf_b), "esp_proposals = aes128-sha1\n",
-	      "esp_proposals = aes128-sha1\n        rekey_time = 600s\n");
+	      "esp_proposals = aes128-sha1\n        rekey_time = 600s\n        life_time = 610s\n"
+	      "        rand_time = 0\n");
 	assert_int_equal(h_init(&h, conf_a, conf_b), 0);
 	establish(&h);
 	assert_up(&h);
+	assert_int_equal(h_first_sa(&h.b)->children->agreed_life_s, 90);
 	uint32_t old_in = h_first_sa(&h.a)->children->spi_in;
 	h_advance(&h, 65000);
 	assert_int_equal(h_count_children(&h.a), 2);
@@ -333,6 +337,121 @@ static void test_child_rekey(void **state)
 	assert_int_equal(h_count_children(&h.a), 1);
 	assert_int_equal(h_count_children(&h.b), 1);
 	assert_null(h_find_sa(&h.a, old_in));
+	assert_null(h_find_sa(&h.b, old_in));
+	assert_child_pair(&h);
+	h_free(&h);
+}
+
+/* Adds lines to a config after the connection's proposals (conn) or the child's
+ * esp_proposals (child). */
+static void conn_add(char *conf, size_t len, const char *lines)
+{
+	char from[128], to[512];
+	const char *p = strstr(conf, "    proposals = ");
+	assert_non_null(p);
+	size_t n = (size_t)(strchr(p, '\n') - p) + 1;
+	snprintf(from, sizeof(from), "%.*s", (int)n, p);
+	snprintf(to, sizeof(to), "%s%s", from, lines);
+	subst(conf, len, from, to);
+}
+
+static void child_add(char *conf, size_t len, const char *lines)
+{
+	char from[128], to[512];
+	const char *p = strstr(conf, "esp_proposals = ");
+	assert_non_null(p);
+	size_t n = (size_t)(strchr(p, '\n') - p) + 1;
+	snprintf(from, sizeof(from), "%.*s", (int)n, p);
+	snprintf(to, sizeof(to), "%s%s", from, lines);
+	subst(conf, len, from, to);
+}
+
+static void base_confs(void)
+{
+	confs("aes128-sha256-modp2048", "aes128-sha256-modp2048", "aes128-sha1", "aes128-sha1",
+	      "s3cret-key");
+}
+
+/* The initiator's lifetimes are the shorter: the responder takes them (Phase 1 from
+ * MM1, Phase 2 seconds and kilobytes from QM1) and says nothing. */
+static void test_lifetime_initiator_shorter(void **state)
+{
+	struct harness h;
+	base_confs();
+	conn_add(conf_a, sizeof(conf_a), "    rekey_time = 100s\n    over_time = 20s\n");
+	child_add(conf_a, sizeof(conf_a), "        rekey_time = 60s\n        life_time = 90s\n"
+		  "        rekey_bytes = 9000000\n        life_bytes = 10240000\n");
+	assert_int_equal(h_init(&h, conf_a, conf_b), 0);
+	establish(&h);
+	assert_up(&h);
+	const struct ike_sa *sa = h_first_sa(&h.a), *sb = h_first_sa(&h.b);
+	assert_int_equal(sa->v1->life_s, 120);
+	assert_int_equal(sb->v1->life_s, 120);
+	assert_int_equal(sb->expire_at - sb->established_at, 120000);
+	assert_true(sb->rekey_at <= sb->established_at + 100000);
+	assert_int_equal(sb->children->agreed_life_s, 90);
+	assert_int_equal(sb->children->agreed_life_kb, 10000);
+	assert_int_equal(sb->children->expire_at - sb->established_at, 90000);
+	const struct pfkey_sa *x = h_find_sa(&h.b, sb->children->spi_in);
+	assert_true(x->has_hard);
+	assert_int_equal(x->hard.bytes, 10240000);
+	/* Two Main Mode, two Quick Mode messages each way, and nothing else. */
+	assert_int_equal(h.b.sent, 4);
+	h_free(&h);
+}
+
+/* The responder's lifetimes are the shorter: RESPONDER-LIFETIME (an Informational
+ * after MM6 for Phase 1, a notify in QM2 for Phase 2) shortens the initiator's. */
+static void test_lifetime_responder_shorter(void **state)
+{
+	struct harness h;
+	base_confs();
+	conn_add(conf_b, sizeof(conf_b), "    rekey_time = 100s\n    over_time = 20s\n");
+	child_add(conf_b, sizeof(conf_b), "        rekey_time = 60s\n        life_time = 90s\n"
+		  "        life_bytes = 10240000\n");
+	assert_int_equal(h_init(&h, conf_a, conf_b), 0);
+	establish(&h);
+	assert_up(&h);
+	const struct ike_sa *sa = h_first_sa(&h.a), *sb = h_first_sa(&h.b);
+	assert_int_equal(sb->v1->life_s, 120);
+	assert_int_equal(sa->v1->life_s, 120);	/* from RESPONDER-LIFETIME */
+	assert_int_equal(sa->expire_at - sa->established_at, 120000);
+	/* a renews 10% of its own lifetime margin before: 4h + 24min configured, so
+	 * 24 min before the end would be before the start: a tenth of 120s then. */
+	assert_true(sa->rekey_at >= sa->established_at + 54000);
+	assert_true(sa->rekey_at <= sa->established_at + 108000);
+	assert_int_equal(sa->children->agreed_life_s, 90);
+	assert_int_equal(sa->children->agreed_life_kb, 10000);
+	assert_int_equal(sb->children->agreed_life_s, 90);
+	const struct pfkey_sa *x = h_find_sa(&h.a, sa->children->spi_out);
+	assert_true(x->has_hard);
+	assert_int_equal(x->hard.bytes, 10240000);
+	assert_true(x->has_soft);
+	assert_true(x->soft.bytes < x->hard.bytes);
+	/* MM2 MM4 MM6 RESPONDER-LIFETIME QM2. */
+	assert_int_equal(h.b.sent, 5);
+	h_free(&h);
+}
+
+/* strongSwan ignores RESPONDER-LIFETIME: a responder whose Phase 2 lifetime is the
+ * shorter renews the CHILD_SA itself before it ends, with a Quick Mode of its own. */
+static void test_lifetime_responder_rekeys(void **state)
+{
+	struct harness h;
+	base_confs();
+	child_add(conf_b, sizeof(conf_b), "        rekey_time = 60s\n        life_time = 90s\n"
+		  "        rand_time = 0\n");
+	assert_int_equal(h_init(&h, conf_a, conf_b), 0);
+	establish(&h);
+	assert_up(&h);
+	uint32_t old_in = h_first_sa(&h.b)->children->spi_in;
+	h_advance(&h, 61000);
+	assert_int_equal(h_count_children(&h.a), 2);
+	assert_int_equal(h_count_children(&h.b), 2);
+	assert_true(h_first_sa(&h.b)->children->initiator || h_first_sa(&h.b)->children->next->initiator);
+	h_advance(&h, 30000);
+	assert_int_equal(h_count_children(&h.a), 1);
+	assert_int_equal(h_count_children(&h.b), 1);
 	assert_null(h_find_sa(&h.b, old_in));
 	assert_child_pair(&h);
 	h_free(&h);
@@ -589,6 +708,9 @@ int main(void)
 		cmocka_unit_test(test_quick_replay_dropped),
 		cmocka_unit_test(test_version_any_responds),
 		cmocka_unit_test(test_child_rekey),
+		cmocka_unit_test(test_lifetime_initiator_shorter),
+		cmocka_unit_test(test_lifetime_responder_shorter),
+		cmocka_unit_test(test_lifetime_responder_rekeys),
 		cmocka_unit_test(test_mutated_messages),
 		cmocka_unit_test(test_forged_plain_messages),
 	};
