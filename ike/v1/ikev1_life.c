@@ -259,8 +259,8 @@ void ikev1_life_adopt(struct ike_sa *sa)
 			 ike_sa_name(sa), sa->uniqueid, n, o->uniqueid);
 		ike_sa_adopt_children(sa, o);
 		ike_report_rekey(o, sa, NULL, NULL);
+		o->superseded = true;	/* its end is no "down" */
 		if (ours && !o->v1->orphan) {
-			o->superseded = true;
 			ikev1_delete_all(o);
 		} else if (o->v1->orphan) {
 			ike_sa_destroy(o);

@@ -457,6 +457,116 @@ static void test_lifetime_responder_rekeys(void **state)
 	h_free(&h);
 }
 
+/* Phase 1 renewal before the ISAKMP SA ends: a new Main Mode, the CHILD_SA moves onto
+ * the new ISAKMP SA on both sides with its ESP SAs untouched, the old ISAKMP SA is
+ * deleted with DELETE; nobody sees the tunnel go down. */
+static void test_phase1_renewal(void **state)
+{
+	for (int who = 0; who < 2; who++) {
+		struct harness h;
+		base_confs();
+		/* Renewed by the initiator (a), then by the responder (b). */
+		conn_add(who ? conf_b : conf_a, sizeof(conf_a),
+			 "    rekey_time = 100s\n    over_time = 20s\n    rand_time = 0\n");
+		/* The other side takes the 120s lifetime and would renew 5s before its end. */
+		conn_add(who ? conf_a : conf_b, sizeof(conf_a), "    over_time = 5s\n");
+		assert_int_equal(h_init(&h, conf_a, conf_b), 0);
+		establish(&h);
+		assert_up(&h);
+		uint32_t id_a = h_first_sa(&h.a)->uniqueid, id_b = h_first_sa(&h.b)->uniqueid;
+		uint32_t in = h_first_sa(&h.a)->children->spi_in;
+		uint32_t out = h_first_sa(&h.a)->children->spi_out;
+		uint32_t cid = h_first_sa(&h.a)->children->uniqueid;
+		h_advance(&h, 101000);
+		assert_up(&h);
+		assert_int_not_equal(h_first_sa(&h.a)->uniqueid, id_a);
+		assert_int_not_equal(h_first_sa(&h.b)->uniqueid, id_b);
+		assert_memory_equal(h_first_sa(&h.a)->spi_i, h_first_sa(&h.b)->spi_i, 8);
+		assert_memory_equal(h_first_sa(&h.a)->spi_r, h_first_sa(&h.b)->spi_r, 8);
+		const struct child_sa *c = h_first_sa(&h.a)->children;
+		assert_int_equal(c->uniqueid, cid);
+		assert_int_equal(c->spi_in, in);
+		assert_int_equal(c->spi_out, out);
+		assert_non_null(h_find_sa(&h.a, in));
+		assert_non_null(h_find_sa(&h.b, out));
+		assert_int_equal(h.a.updown_down, 0);
+		assert_int_equal(h.b.updown_down, 0);
+		/* The moved CHILD_SA still renews under its new ISAKMP SA. */
+		assert_int_equal(ike_rekey(h.a.core, NULL, 0, NULL, cid, h.now, NULL, 0), 0);
+		h_pump(&h);
+		assert_int_equal(h_count_children(&h.a), 2);
+		assert_int_equal(h_count_children(&h.b), 2);
+		h_free(&h);
+	}
+}
+
+/* No renewal (the peer went silent, or deleted only the ISAKMP SA): the IPsec SAs
+ * keep working until their own lifetime, then go. */
+static void test_phase2_outlives_phase1(void **state)
+{
+	struct harness h;
+	base_confs();
+	conn_add(conf_a, sizeof(conf_a), "    rekey_time = 100s\n    over_time = 20s\n");
+	child_add(conf_a, sizeof(conf_a), "        rekey_time = 250s\n        life_time = 300s\n"
+		  "        rand_time = 0\n");
+	child_add(conf_b, sizeof(conf_b), "        rekey_time = 250s\n        life_time = 300s\n"
+		  "        rand_time = 0\n");
+	assert_int_equal(h_init(&h, conf_a, conf_b), 0);
+	establish(&h);
+	assert_up(&h);
+	uint32_t in = h_first_sa(&h.a)->children->spi_in;
+	uint32_t out = h_first_sa(&h.a)->children->spi_out;
+	h.a.drop_out = h.b.drop_out = true;
+	h_advance(&h, 125000);
+	assert_int_equal(h_count_sas(&h.a, IKE_ESTABLISHED), 0);
+	assert_int_equal(h_count_sas(&h.b, IKE_ESTABLISHED), 0);
+	assert_int_equal(h_count_children(&h.a), 1);
+	assert_int_equal(h_count_children(&h.b), 1);
+	assert_non_null(h_find_sa(&h.a, in));
+	assert_non_null(h_find_sa(&h.a, out));
+	assert_non_null(h_find_sa(&h.b, in));
+	assert_non_null(h_find_sa(&h.b, out));
+	assert_int_equal(h.a.updown_down, 0);
+	h_advance(&h, 180000);
+	assert_int_equal(h_count_children(&h.a), 0);
+	assert_int_equal(h_count_children(&h.b), 0);
+	assert_null(h_find_sa(&h.a, in));
+	assert_null(h_find_sa(&h.b, out));
+	assert_null(h_first_sa(&h.a));
+	assert_null(h_first_sa(&h.b));
+	h_free(&h);
+}
+
+/* The peer deletes only the ISAKMP SA: the CHILD_SA stays; a new ISAKMP SA with the
+ * same peer takes it over again. */
+static void test_isakmp_delete_keeps_children(void **state)
+{
+	struct harness h;
+	char err[256];
+	base_confs();
+	assert_int_equal(h_init(&h, conf_a, conf_b), 0);
+	establish(&h);
+	assert_up(&h);
+	uint32_t in = h_first_sa(&h.a)->children->spi_in;
+	ikev1_phase1_end((struct ike_sa *)h_first_sa(&h.b), true);
+	h_pump(&h);
+	assert_int_equal(h_count_sas(&h.a, IKE_ESTABLISHED), 0);
+	assert_int_equal(h_count_sas(&h.b, IKE_ESTABLISHED), 0);
+	assert_int_equal(h_count_children(&h.a), 1);
+	assert_int_equal(h_count_children(&h.b), 1);
+	assert_non_null(h_find_sa(&h.a, in));
+	assert_int_equal(h.a.updown_down, 0);
+	assert_int_equal(ike_initiate(h.a.core, "site", "net", h.now, err, sizeof(err)), 0);
+	h_pump(&h);
+	assert_int_equal(h_count_sas(&h.a, IKE_ESTABLISHED), 1);
+	assert_int_equal(h_count_sas(&h.b, IKE_ESTABLISHED), 1);
+	/* The old CHILD_SA and the new one, both on the new ISAKMP SA. */
+	assert_int_equal(h_count_children(&h.a), 2);
+	assert_int_equal(h_count_children(&h.b), 2);
+	assert_non_null(child_sa_find_by_spi((struct ike_sa *)h_first_sa(&h.a), in, true));
+	h_free(&h);
+}
+
 /* Delivers the first message on the wire, as it is or replaced by data[0..len). */
 static void deliver_first(struct harness *h, const uint8_t *data, size_t len)
 {
@@ -711,6 +821,9 @@ int main(void)
 		cmocka_unit_test(test_lifetime_initiator_shorter),
 		cmocka_unit_test(test_lifetime_responder_shorter),
 		cmocka_unit_test(test_lifetime_responder_rekeys),
+		cmocka_unit_test(test_phase1_renewal),
+		cmocka_unit_test(test_phase2_outlives_phase1),
+		cmocka_unit_test(test_isakmp_delete_keeps_children),
 		cmocka_unit_test(test_mutated_messages),
 		cmocka_unit_test(test_forged_plain_messages),
 	};
