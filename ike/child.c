@@ -603,32 +603,35 @@ void child_schedule(struct ike_sa *sa, struct child_sa *c)
 
 /* start_action = trap: policies without SAs; the engine answers their first packet with
  * ACQUIRE, and ike_pfkey_input() starts the negotiation. */
-void trap_install(struct ike *core, struct conn *conn, bool add)
+void trap_install_child(struct ike *core, struct conn *conn, struct child_cfg *cc, bool add)
 {
 	struct ike_sa fake;
 	const struct conn_cfg *cfg = conn->cfg;
 	memset(&fake, 0, sizeof(fake));
 	fake.core = core;
 	fake.conn = conn;
-	for (struct child_cfg *cc = cfg->children; cc; cc = cc->next) {
-		if (cc->start_action != START_TRAP)
-			continue;
-		if (cfg->n_remote_addrs == 0 || addr_parse(cfg->remote_addrs[0], &fake.remote) < 0) {
-			log_err(LOG_CFG, "'%s': start_action=trap needs a remote address", cc->name);
-			continue;
-		}
-		if (!(cfg->n_local_addrs && addr_parse(cfg->local_addrs[0], &fake.local) == 0) &&
-		    (!core->env.route_src || core->env.route_src(core->env.arg, &fake.remote, &fake.local) < 0))
-			continue;
-		if (!cc->reqid)
-			cc->reqid = ike_alloc_reqid(core, cc);
-		struct selector l[IKEV2_MAX_TS], r[IKEV2_MAX_TS];
-		size_t nl, nr;
-		child_local_ts(&fake, cc, l, &nl);
-		child_remote_ts(&fake, cc, r, &nr);
-		policies_for(&fake, l, nl, r, nr, cc->reqid, cc->mode, &fake.local, &fake.remote,
-			     add ? SADB_X_SPDADD : SADB_X_SPDDELETE);
-		log_info(LOG_CFG, "%s trap policy for '%s' (reqid %u)", add ? "installed" : "removed",
-			 cc->name, cc->reqid);
+	if (cfg->n_remote_addrs == 0 || addr_parse(cfg->remote_addrs[0], &fake.remote) < 0) {
+		log_err(LOG_CFG, "'%s': a trap policy needs a remote address", cc->name);
+		return;
 	}
+	if (!(cfg->n_local_addrs && addr_parse(cfg->local_addrs[0], &fake.local) == 0) &&
+	    (!core->env.route_src || core->env.route_src(core->env.arg, &fake.remote, &fake.local) < 0))
+		return;
+	if (!cc->reqid)
+		cc->reqid = ike_alloc_reqid(core, cc);
+	struct selector l[IKEV2_MAX_TS], r[IKEV2_MAX_TS];
+	size_t nl, nr;
+	child_local_ts(&fake, cc, l, &nl);
+	child_remote_ts(&fake, cc, r, &nr);
+	policies_for(&fake, l, nl, r, nr, cc->reqid, cc->mode, &fake.local, &fake.remote,
+		     add ? SADB_X_SPDADD : SADB_X_SPDDELETE);
+	log_info(LOG_CFG, "%s trap policy for '%s' (reqid %u)", add ? "installed" : "removed",
+		 cc->name, cc->reqid);
+}
+
+void trap_install(struct ike *core, struct conn *conn, bool add)
+{
+	for (struct child_cfg *cc = conn->cfg->children; cc; cc = cc->next)
+		if (cc->start_action == START_TRAP)
+			trap_install_child(core, conn, cc, add);
 }

@@ -81,6 +81,9 @@ void conn_put(struct ike *core, struct conn *c);
 struct secret_cfg *ike_find_psk(struct ike *core, const struct identity *me,
 				const struct identity *peer);
 void ike_sa_schedule_rekey(struct ike_sa *sa);
+/* ike_timers.c: the peer stopped answering (retransmissions, or IKEv1 DPD): the SA goes
+ * and dpd_action, backup peers or keyingtries say what follows. */
+void ike_peer_dead(struct ike_sa *sa);
 /* ike_timers.c: when to renew and when to end an SA with these times in seconds (0:
  * none): renewal at rekey_s less up to rand_s of jitter, the end at life_s; a shorter
  * lifetime agreed with the peer (IKEv1) brings both forward. */
@@ -182,6 +185,8 @@ void child_rebind_all(struct ike_sa *sa);
 void child_detach_and_free(struct ike_sa *sa, struct child_sa *c, bool keep_policies);
 void child_schedule(struct ike_sa *sa, struct child_sa *c);
 void trap_install(struct ike *core, struct conn *conn, bool add);
+/* One child's trap policies (start_action = trap, or dpd_action = trap after DPD). */
+void trap_install_child(struct ike *core, struct conn *conn, struct child_cfg *cc, bool add);
 /* ikev2_auth.c, shared with CREATE_CHILD_SA */
 void child_established(struct ike_sa *sa, struct child_sa *c);
 int child_accept_response(struct ike_sa *sa, struct child_sa *c, const struct msg_in *m,

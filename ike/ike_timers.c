@@ -23,7 +23,7 @@ static void reinitiate(struct ike *core, struct conn *conn, struct child_cfg *cc
 	ike_sa_queue(n, TASK_IKE_INIT, cc, 0);
 }
 
-static void peer_gave_up(struct ike_sa *sa)
+void ike_peer_dead(struct ike_sa *sa)
 {
 	struct ike *core = sa->core;
 	struct conn *conn = sa->conn;
@@ -52,10 +52,15 @@ static void peer_gave_up(struct ike_sa *sa)
 	ike_sa_destroy(sa);
 	/* A reload retired the SA's conn: the restart follows the one loaded now. */
 	struct conn *now_loaded = act == ACTION_RESTART ? conn_find(core, cfg->name) : NULL;
-	if (now_loaded) {
+	if (act == ACTION_RESTART && now_loaded) {
 		log_info(LOG_IKE, "dpd_action=restart: re-initiating '%s'", cfg->name);
 		for (struct child_cfg *c = now_loaded->cfg->children; c; c = c->next)
 			ike_initiate(core, cfg->name, c->name, core->now, NULL, 0);
+	} else if (act == ACTION_TRAP && (now_loaded = conn_find(core, cfg->name))) {
+		/* Policies without SAs: the next packet negotiates anew. */
+		for (struct child_cfg *c = now_loaded->cfg->children; c; c = c->next)
+			if (c->dpd_action == ACTION_TRAP)
+				trap_install_child(core, now_loaded, c, true);
 	} else if (connecting && idx + 1u < cfg->n_remote_addrs) {
 		/* Backup peers are tried in the configured order. */
 		log_info(LOG_IKE, "'%s': trying backup peer %s", cfg->name, cfg->remote_addrs[idx + 1]);
@@ -73,7 +78,7 @@ static void retransmit_due(struct ike_sa *sa)
 {
 	struct ike *core = sa->core;
 	if (sa->req.tries >= core->t.retransmit_tries) {
-		peer_gave_up(sa);
+		ike_peer_dead(sa);
 		return;
 	}
 	sa->req.tries++;

@@ -61,6 +61,12 @@ struct ikev1_sa {
 	bool tell_life;
 	uint32_t renews, successor;
 	bool orphan;
+	/* DPD (ikev1_dpd.c): the peer sent the vendor ID; our last R-U-THERE number and
+	 * since when one is unanswered (MS_NEVER: none); the peer's last number. */
+	bool dpd_peer, dpd_dead;
+	uint32_t dpd_seq, dpd_peer_seq;
+	bool dpd_peer_seq_known;
+	ms_t dpd_wait_since;
 };
 
 /* A received message, decrypted once its SA and IV are known. */
@@ -119,6 +125,13 @@ void ikev1_life_p2_take(struct child_sa *c, const struct isakmp_sa_params *echo,
 void ikev1_renew(struct ike_sa *old);
 void ikev1_life_adopt(struct ike_sa *sa);
 void ikev1_phase1_end(struct ike_sa *sa, bool send_delete);
+
+/* ikev1_dpd.c */
+void ikev1_dpd_vendor_add(struct isakmp_builder *k);
+void ikev1_dpd_vendor_check(struct ike_sa *sa, const struct isakmp_payloads *pl);
+void ikev1_dpd_send(struct ike_sa *sa);
+bool ikev1_dpd_notify_in(struct ike_sa *sa, const struct isakmp_notify *n);
+ms_t ikev1_dpd_tick(struct ike_sa *sa, ms_t now);
 
 /* ikev1_main.c */
 void ikev1_main_start(struct ike_sa *sa);

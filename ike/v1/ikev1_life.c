@@ -332,5 +332,5 @@ ms_t ikev1_tick(struct ike_sa *sa, ms_t now)
 		ikev1_phase1_end(sa, true);
 		return MS_NEVER;
 	}
-	return MS_NEVER;
+	return ikev1_dpd_tick(sa, now);
 }

@@ -111,6 +111,7 @@ void ikev1_main_start(struct ike_sa *sa)
 	buf_reset(&v->sai_b);
 	buf_put(&v->sai_b, k.b.data + 4, k.b.len - 4);
 	isb_vendor(&k, vid_rfc3947, sizeof(vid_rfc3947));
+	ikev1_dpd_vendor_add(&k);
 	v->state = MM_WAIT_MSG2;
 	ike_sa_set_state(sa, IKE_CONNECTING);
 	log_info(LOG_IKE, "initiating IKEv1 Main Mode %s", tag_of(sa));
@@ -190,6 +191,8 @@ void ikev1_main_request_in(struct ike *core, struct v1_msg *m)
 	v->natt_peer = has_vid(&m->pl, vid_rfc3947, sizeof(vid_rfc3947));
 	if (v->natt_peer)
 		isb_vendor(&k, vid_rfc3947, sizeof(vid_rfc3947));
+	ikev1_dpd_vendor_add(&k);
+	ikev1_dpd_vendor_check(sa, &m->pl);
 	v->state = MM_WAIT_MSG3;
 	char p[256];
 	log_info(LOG_IKE, "%s: IKEv1 Main Mode from %s, selected %s", tag_of(sa), from,
@@ -416,6 +419,7 @@ static void initiator_in(struct ike_sa *sa, struct v1_msg *m)
 		v->params = ch.params;
 		ikev1_life_p1_agree(sa, &ch.params);
 		v->natt_peer = has_vid(&m->pl, vid_rfc3947, sizeof(vid_rfc3947));
+		ikev1_dpd_vendor_check(sa, &m->pl);
 		ike_request_clear(sa);
 		isb_init(&k);
 		if (add_ke_nonce(sa, &k, &v->gxi) < 0) {

@@ -43,6 +43,7 @@ struct ikev1_sa *ikev1_sa_new(struct ike_sa *sa)
 	buf_init(&v->gxi);
 	buf_init(&v->gxr);
 	buf_init(&v->qm.gxy);
+	v->dpd_wait_since = MS_NEVER;
 	sa->v1 = v;
 	return v;
 }
@@ -100,6 +101,9 @@ void ikev1_run_task(struct ike_sa *sa, const struct task *t)
 		break;
 	case TASK_IKE_REKEY:
 		ikev1_renew(sa);
+		break;
+	case TASK_DPD:
+		ikev1_dpd_send(sa);
 		break;
 	default:
 		log_info(LOG_IKE, "%s: %d not yet supported for IKEv1 SAs, skipped", ike_sa_name(sa),
@@ -275,6 +279,8 @@ void ikev1_gave_up(const struct ike_sa *sa)
 {
 	char tag[128];
 	enum ikev1_state st = sa->v1->state;
+	if (sa->v1->dpd_dead)	/* ikev1_dpd.c said why */
+		return;
 	/* A responder that rejects our proposals may stay silent (or its notify got
 	 * lost): in MM_WAIT_MSG2 both look the same. */
 	log_err(LOG_IKE, "%s: %s in %s: giving up after %u retransmits",
@@ -370,7 +376,8 @@ static void info_in(struct ike_sa *sa, struct v1_msg *m)
 		return;
 	for (size_t i = 0; i < m->pl.n_notify; i++) {
 		uint16_t type = m->pl.notify[i].type;
-		if ((m->hdr.flags & ISAKMP_FLAG_E) && ikev1_life_notify_in(sa, &m->pl.notify[i]))
+		if ((m->hdr.flags & ISAKMP_FLAG_E) && (ikev1_life_notify_in(sa, &m->pl.notify[i]) ||
+							ikev1_dpd_notify_in(sa, &m->pl.notify[i])))
 			continue;
 		log_err(LOG_IKE, "%s: received %s (%u) notify in %s", tag, ikev1_notify_name(type),
 			type, ikev1_state_name(v->state));
@@ -433,6 +440,8 @@ static void sa_input(struct ike_sa *sa, struct v1_msg *m)
 		return;
 	}
 	memcpy(sa->v1->last_rx_hash, h, 16);
+	/* Only a message that was not dropped is a sign of life (DPD relies on it). */
+	uint64_t invalid = sa->core->st.rx_invalid;
 	switch (m->hdr.exchange) {
 	case ISAKMP_XCHG_MM:
 		ikev1_main_in(sa, m);
@@ -449,7 +458,7 @@ static void sa_input(struct ike_sa *sa, struct v1_msg *m)
 			log_info(LOG_IKE, "%s: %s exchange not supported, dropped", ike_sa_name(sa),
 				 isakmp_exchange_name(m->hdr.exchange));
 	}
-	if (sa->state != IKE_DESTROYING)
+	if (sa->state != IKE_DESTROYING && sa->core->st.rx_invalid == invalid)
 		sa->last_rx = sa->core->now;
 }
 

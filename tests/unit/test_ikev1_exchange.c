@@ -388,7 +388,10 @@ static void test_lifetime_initiator_shorter(void **state)
 	assert_int_equal(sa->v1->life_s, 120);
 	assert_int_equal(sb->v1->life_s, 120);
 	assert_int_equal(sb->expire_at - sb->established_at, 120000);
-	assert_true(sb->rekey_at <= sb->established_at + 100000);
+	/* b renews before the 120s end: a tenth of it early (its own 24 min margin
+	 * does not fit), less up to half of that time as jitter. */
+	assert_true(sb->rekey_at <= sb->established_at + 108000);
+	assert_true(sb->rekey_at >= sb->established_at + 54000);
 	assert_int_equal(sb->children->agreed_life_s, 90);
 	assert_int_equal(sb->children->agreed_life_kb, 10000);
 	assert_int_equal(sb->children->expire_at - sb->established_at, 90000);
@@ -441,6 +444,8 @@ static void test_lifetime_responder_rekeys(void **state)
 	base_confs();
 	child_add(conf_b, sizeof(conf_b), "        rekey_time = 60s\n        life_time = 90s\n"
 		  "        rand_time = 0\n");
+	/* a would renew 9s before the 90s it learns from RESPONDER-LIFETIME: later. */
+	child_add(conf_a, sizeof(conf_a), "        rand_time = 0\n");
 	assert_int_equal(h_init(&h, conf_a, conf_b), 0);
 	establish(&h);
 	assert_up(&h);
@@ -448,7 +453,9 @@ static void test_lifetime_responder_rekeys(void **state)
 	h_advance(&h, 61000);
 	assert_int_equal(h_count_children(&h.a), 2);
 	assert_int_equal(h_count_children(&h.b), 2);
-	assert_true(h_first_sa(&h.b)->children->initiator || h_first_sa(&h.b)->children->next->initiator);
+	/* The new one, at the head of the list, is b's. */
+	assert_true(h_first_sa(&h.b)->children->initiator);
+	assert_false(h_first_sa(&h.a)->children->initiator);
 	h_advance(&h, 30000);
 	assert_int_equal(h_count_children(&h.a), 1);
 	assert_int_equal(h_count_children(&h.b), 1);
@@ -564,6 +571,148 @@ static void test_isakmp_delete_keeps_children(void **state)
 	assert_int_equal(h_count_children(&h.a), 2);
 	assert_int_equal(h_count_children(&h.b), 2);
 	assert_non_null(child_sa_find_by_spi((struct ike_sa *)h_first_sa(&h.a), in, true));
+	h_free(&h);
+}
+
+/* DPD on a (dpd_delay 10s, dpd_timeout 30s, the child's dpd_action as given). */
+static void dpd_confs(const char *action)
+{
+	char line[128];
+	base_confs();
+	conn_add(conf_a, sizeof(conf_a), "    dpd_delay = 10s\n    dpd_timeout = 30s\n");
+	snprintf(line, sizeof(line), "        dpd_action = %s\n", action);
+	child_add(conf_a, sizeof(conf_a), line);
+}
+
+/* Both announce DPD by vendor ID; a live peer answers every R-U-THERE and the SAs stay. */
+static void test_dpd_alive(void **state)
+{
+	struct harness h;
+	dpd_confs("clear");
+	assert_int_equal(h_init(&h, conf_a, conf_b), 0);
+	establish(&h);
+	assert_up(&h);
+	assert_true(h_first_sa(&h.a)->v1->dpd_peer);
+	assert_true(h_first_sa(&h.b)->v1->dpd_peer);
+	int a0 = h.a.sent, b0 = h.b.sent;
+	h_advance(&h, 120000);
+	assert_up(&h);
+	/* An R-U-THERE every 10s of silence, each answered. */
+	assert_true(h.a.sent - a0 >= 10);
+	assert_int_equal(h.b.sent - b0, h.a.sent - a0);
+	struct ike_stats st;
+	ike_get_stats(h.a.core, &st);
+	assert_int_equal(st.rx_invalid, 0);
+	h_free(&h);
+}
+
+/* The peer dies (nothing it sends arrives): within dpd_delay + dpd_timeout a drops the
+ * SA and does what dpd_action says. */
+static void test_dpd_actions(void **state)
+{
+	static const char *const actions[] = { "clear", "trap", "restart" };
+	for (int i = 0; i < 3; i++) {
+		struct harness h;
+		struct h_log_count lc;
+		dpd_confs(actions[i]);
+		assert_int_equal(h_init(&h, conf_a, conf_b), 0);
+		establish(&h);
+		assert_up(&h);
+		uint32_t in = h_first_sa(&h.a)->children->spi_in;
+		h.b.drop_out = true;
+		h_advance(&h, 39000);
+		assert_int_equal(h_count_sas(&h.a, IKE_ESTABLISHED), 1);
+		h_log_capture_start(&lc, "no DPD R-U-THERE-ACK");
+		h_advance(&h, 2000);
+		h_log_capture_stop(&lc);
+		assert_non_null(strstr(lc.first, "peer not responding"));
+		assert_int_equal(h_count_sas(&h.a, IKE_ESTABLISHED), 0);
+		assert_int_equal(h_count_children(&h.a), 0);
+		assert_null(h_find_sa(&h.a, in));
+		if (i == 0) {			/* clear: nothing left */
+			assert_null(h_first_sa(&h.a));
+			assert_int_equal(h.a.n_policies, 0);
+		} else if (i == 1) {		/* trap: policies wait for traffic */
+			assert_null(h_first_sa(&h.a));
+			assert_int_equal(h.a.n_policies, 2);
+		} else {			/* restart: a new Main Mode at once */
+			assert_non_null(h_first_sa(&h.a));
+			assert_int_equal(h_first_sa(&h.a)->v1->state, MM_WAIT_MSG2);
+			h.b.drop_out = false;
+			h_advance(&h, 5000);
+			assert_int_equal(h_count_sas(&h.a, IKE_ESTABLISHED), 1);
+			assert_int_equal(h_count_children(&h.a), 1);
+		}
+		h_free(&h);
+	}
+}
+
+/* R-U-THERE-ACKs with the wrong sequence number are ignored (and counted): the peer
+ * is still declared dead. With the right number it is alive. */
+static void test_dpd_sequence_checked(void **state)
+{
+	for (int right = 0; right < 2; right++) {
+		struct harness h;
+		dpd_confs("clear");
+		assert_int_equal(h_init(&h, conf_a, conf_b), 0);
+		establish(&h);
+		assert_up(&h);
+		struct ike_sa *sa = (struct ike_sa *)h_first_sa(&h.a);
+		struct ike_sa *sb = (struct ike_sa *)h_first_sa(&h.b);
+		uint8_t cookies[16], seq[4];
+		memcpy(cookies, sb->spi_i, 8);
+		memcpy(cookies + 8, sb->spi_r, 8);
+		uint32_t acked = 0;
+		h.a.drop_out = true;	/* b never sees the R-U-THEREs */
+		for (int t = 0; t < 10; t++) {
+			h_advance(&h, 5000);
+			if (h_first_sa(&h.a) != sa || h_count_sas(&h.a, IKE_ESTABLISHED) == 0)
+				break;	/* declared dead (and freed) */
+			if (sa->v1->dpd_seq == 0 || sa->v1->dpd_seq == acked)
+				continue;	/* one answer per R-U-THERE */
+			acked = sa->v1->dpd_seq;
+			put_u32(seq, sa->v1->dpd_seq + (right ? 0 : 1));
+			ikev1_info_notify(sb, ISAKMP_N_R_U_THERE_ACK, ISAKMP_PROTO_ISAKMP, cookies, 16,
+					  seq, 4);
+			h_pump(&h);
+		}
+		struct ike_stats st;
+		ike_get_stats(h.a.core, &st);
+		if (right) {
+			assert_int_equal(h_count_sas(&h.a, IKE_ESTABLISHED), 1);
+			assert_int_equal(st.rx_invalid, 0);
+		} else {
+			assert_int_equal(h_count_sas(&h.a, IKE_ESTABLISHED), 0);
+			assert_true(st.rx_invalid >= 3);
+		}
+		h_free(&h);
+	}
+}
+
+/* A replayed or old R-U-THERE number gets no answer. */
+static void test_dpd_old_sequence_dropped(void **state)
+{
+	struct harness h;
+	dpd_confs("clear");
+	assert_int_equal(h_init(&h, conf_a, conf_b), 0);
+	establish(&h);
+	assert_up(&h);
+	struct ike_sa *sa = (struct ike_sa *)h_first_sa(&h.a);
+	uint8_t cookies[16], seq[4];
+	memcpy(cookies, sa->spi_i, 8);
+	memcpy(cookies + 8, sa->spi_r, 8);
+	int b0 = h.b.sent;
+	put_u32(seq, 1000);
+	ikev1_info_notify(sa, ISAKMP_N_R_U_THERE, ISAKMP_PROTO_ISAKMP, cookies, 16, seq, 4);
+	h_pump(&h);
+	assert_int_equal(h.b.sent, b0 + 1);	/* the ACK */
+	put_u32(seq, 999);
+	ikev1_info_notify(sa, ISAKMP_N_R_U_THERE, ISAKMP_PROTO_ISAKMP, cookies, 16, seq, 4);
+	h_pump(&h);
+	assert_int_equal(h.b.sent, b0 + 1);
+	struct ike_stats st;
+	ike_get_stats(h.b.core, &st);
+	assert_int_equal(st.rx_invalid, 1);
 	h_free(&h);
 }
 
@@ -824,6 +973,10 @@ int main(void)
 		cmocka_unit_test(test_phase1_renewal),
 		cmocka_unit_test(test_phase2_outlives_phase1),
 		cmocka_unit_test(test_isakmp_delete_keeps_children),
+		cmocka_unit_test(test_dpd_alive),
+		cmocka_unit_test(test_dpd_actions),
+		cmocka_unit_test(test_dpd_sequence_checked),
+		cmocka_unit_test(test_dpd_old_sequence_dropped),
 		cmocka_unit_test(test_mutated_messages),
 		cmocka_unit_test(test_forged_plain_messages),
 	};
