@@ -206,7 +206,7 @@ void ikev1_life_p2_take(struct child_sa *c, const struct isakmp_sa_params *echo,
 void ikev1_renew(struct ike_sa *old)
 {
 	struct ikev1_sa *ov = old->v1;
-	if (ov->successor && ike_sa_by_id(old->core, ov->successor))
+	if (old->superseded || (ov->successor && ike_sa_by_id(old->core, ov->successor)))
 		return;
 	struct ike_sa *n = ike_sa_new(old->core, old->conn, true);
 	if (!n)
@@ -240,9 +240,14 @@ static bool same_peer(const struct ike_sa *a, const struct ike_sa *b)
 	       (a->state == IKE_ESTABLISHED || a->v1->orphan);
 }
 
+/* How long the ISAKMP SA we renewed lives on: strongSwan's responder moves its IPsec SAs
+ * to the new ISAKMP SA in a job of its own after MM6, and a DELETE for the old one that
+ * came first would take them with it. */
+#define RENEWED_DELETE_DELAY_MS 3000
+
 /* A new ISAKMP SA is up: the IPsec SAs of older ones with the same peer move onto it
  * (their ESP SAs stay as they are), as strongSwan's responder does after a
- * reauthentication. The one we renewed ourselves is deleted. */
+ * reauthentication. The one we renewed ourselves is deleted a little later. */
 void ikev1_life_adopt(struct ike_sa *sa)
 {
 	struct ike *core = sa->core;
@@ -259,9 +264,14 @@ void ikev1_life_adopt(struct ike_sa *sa)
 			 ike_sa_name(sa), sa->uniqueid, n, o->uniqueid);
 		ike_sa_adopt_children(sa, o);
 		ike_report_rekey(o, sa, NULL, NULL);
-		o->superseded = true;	/* its end is no "down" */
+		/* Its end is no "down", and it is not renewed again (a peer that renewed
+		 * it may delete it only at the end of its lifetime, as strongSwan does). */
+		o->superseded = true;
+		o->rekey_at = MS_NEVER;
 		if (ours && !o->v1->orphan) {
-			ikev1_delete_all(o);
+			ms_t end = core->now + RENEWED_DELETE_DELAY_MS;
+			if (end < o->expire_at)
+				o->expire_at = end;	/* ikev1_tick() sends the DELETE */
 		} else if (o->v1->orphan) {
 			ike_sa_destroy(o);
 		}
@@ -328,7 +338,8 @@ ms_t ikev1_tick(struct ike_sa *sa, ms_t now)
 	if (sa->state != IKE_ESTABLISHED)
 		return MS_NEVER;
 	if (now >= sa->expire_at) {
-		log_info(LOG_IKE, "%s: ISAKMP SA lifetime expired, deleting it", ike_sa_name(sa));
+		log_info(LOG_IKE, "%s: ISAKMP SA %s, deleting it", ike_sa_name(sa),
+			 sa->superseded ? "renewed" : "lifetime expired");
 		ikev1_phase1_end(sa, true);
 		return MS_NEVER;
 	}

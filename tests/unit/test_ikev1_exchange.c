@@ -484,7 +484,11 @@ static void test_phase1_renewal(void **state)
 		uint32_t in = h_first_sa(&h.a)->children->spi_in;
 		uint32_t out = h_first_sa(&h.a)->children->spi_out;
 		uint32_t cid = h_first_sa(&h.a)->children->uniqueid;
+		/* Renewed at 100s; the old ISAKMP SA deleted 3s later. */
 		h_advance(&h, 101000);
+		assert_int_equal(h_count_sas(who ? &h.b : &h.a, IKE_ESTABLISHED), 2);
+		assert_int_equal(h_count_children(&h.a), 1);
+		h_advance(&h, 3000);
 		assert_up(&h);
 		assert_int_not_equal(h_first_sa(&h.a)->uniqueid, id_a);
 		assert_int_not_equal(h_first_sa(&h.b)->uniqueid, id_b);
@@ -541,6 +545,33 @@ static void test_phase2_outlives_phase1(void **state)
 	assert_null(h_find_sa(&h.b, out));
 	assert_null(h_first_sa(&h.a));
 	assert_null(h_first_sa(&h.b));
+	h_free(&h);
+}
+
+/* strongSwan keeps the ISAKMP SA it renewed until that one's lifetime ends: the old SA,
+ * its CHILD_SA taken over, must not be renewed again by us meanwhile. */
+static void test_superseded_sa_not_renewed(void **state)
+{
+	struct harness h;
+	base_confs();
+	conn_add(conf_b, sizeof(conf_b), "    rekey_time = 100s\n    over_time = 20s\n    rand_time = 0\n");
+	conn_add(conf_a, sizeof(conf_a), "    over_time = 5s\n");
+	assert_int_equal(h_init(&h, conf_a, conf_b), 0);
+	establish(&h);
+	assert_up(&h);
+	/* b: MM2 MM4 MM6 RESPONDER-LIFETIME QM2, then MM1 MM3 MM5 of the renewal and the
+	 * DELETE of the old ISAKMP SA: that one is lost. */
+	assert_int_equal(h.b.sent, 5);
+	h.b.drop_at = 9;
+	h_advance(&h, 101000);
+	assert_int_equal(h_count_sas(&h.a, IKE_ESTABLISHED), 2);
+	uint32_t newest = h_first_sa(&h.a)->uniqueid;
+	/* a's old SA would have been renewed 5s before its end (120s). */
+	h_advance(&h, 25000);
+	assert_int_equal(h_first_sa(&h.a)->uniqueid, newest);
+	assert_int_equal(h_count_sas(&h.a, IKE_ESTABLISHED), 1);
+	assert_int_equal(h_count_children(&h.a), 1);
+	assert_int_equal(h.a.updown_down, 0);
 	h_free(&h);
 }
 
@@ -972,6 +1003,7 @@ int main(void)
 		cmocka_unit_test(test_lifetime_responder_rekeys),
 		cmocka_unit_test(test_phase1_renewal),
 		cmocka_unit_test(test_phase2_outlives_phase1),
+		cmocka_unit_test(test_superseded_sa_not_renewed),
 		cmocka_unit_test(test_isakmp_delete_keeps_children),
 		cmocka_unit_test(test_dpd_alive),
 		cmocka_unit_test(test_dpd_actions),
