@@ -176,6 +176,11 @@ static ms_t tick_sa(struct ike_sa *sa, ms_t now)
 		if (now >= due) {
 			sa->dpd_at = now;
 			ike_sa_queue(sa, TASK_DPD, NULL, 0);
+			/* IKEv1's R-U-THERE is no request that is retransmitted: wake up
+			 * for the next one and for its own timeout. */
+			next = min_ms(next, now + (ms_t)dpd * 1000);
+			if (sa->v1 && sa->state == IKE_ESTABLISHED)
+				next = min_ms(next, ikev1_tick(sa, now));
 		} else {
 			next = min_ms(next, due);
 		}

@@ -678,6 +678,31 @@ static void test_dpd_actions(void **state)
 	}
 }
 
+/* The daemon runs the timers only when ike_tick() asked for it: DPD must ask for its
+ * next R-U-THERE and for its timeout (there is no request being retransmitted to wake
+ * it up). Driven here by the returned times alone, the dead peer is found in time. */
+static void test_dpd_timer_driven(void **state)
+{
+	struct harness h;
+	dpd_confs("clear");
+	assert_int_equal(h_init(&h, conf_a, conf_b), 0);
+	establish(&h);
+	assert_up(&h);
+	ms_t start = h.now;
+	h.b.drop_out = true;
+	for (int i = 0; i < 100 && h_first_sa(&h.a); i++) {
+		ms_t next = ike_tick(h.a.core, h.now);
+		h_pump(&h);
+		if (next == MS_NEVER || next > start + 3600000)
+			break;
+		if (next > h.now)
+			h.now = next;
+	}
+	assert_null(h_first_sa(&h.a));
+	assert_true(h.now <= start + 40000);	/* dpd_delay 10s + dpd_timeout 30s */
+	h_free(&h);
+}
+
 /* R-U-THERE-ACKs with the wrong sequence number are ignored (and counted): the peer
  * is still declared dead. With the right number it is alive. */
 static void test_dpd_sequence_checked(void **state)
@@ -1007,6 +1032,7 @@ int main(void)
 		cmocka_unit_test(test_isakmp_delete_keeps_children),
 		cmocka_unit_test(test_dpd_alive),
 		cmocka_unit_test(test_dpd_actions),
+		cmocka_unit_test(test_dpd_timer_driven),
 		cmocka_unit_test(test_dpd_sequence_checked),
 		cmocka_unit_test(test_dpd_old_sequence_dropped),
 		cmocka_unit_test(test_mutated_messages),
