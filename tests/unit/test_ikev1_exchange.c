@@ -511,6 +511,31 @@ static void test_phase1_renewal(void **state)
 	}
 }
 
+/* The renewal's first message (MM1) is lost: retransmitted, the renewal completes and
+ * the CHILD_SA moves as usual. */
+static void test_phase1_renewal_retransmit(void **state)
+{
+	struct harness h;
+	base_confs();
+	conn_add(conf_a, sizeof(conf_a), "    rekey_time = 100s\n    over_time = 20s\n    rand_time = 0\n");
+	conn_add(conf_b, sizeof(conf_b), "    over_time = 5s\n");
+	assert_int_equal(h_init(&h, conf_a, conf_b), 0);
+	establish(&h);
+	assert_up(&h);
+	assert_int_equal(h.a.sent, 5);		/* MM1 MM3 MM5 QM1 QM3 */
+	h.a.drop_at = 6;			/* the renewal's MM1 */
+	uint32_t id_a = h_first_sa(&h.a)->uniqueid, in = h_first_sa(&h.a)->children->spi_in;
+	struct ike_stats st0, st;
+	ike_get_stats(h.a.core, &st0);
+	h_advance(&h, 112000);
+	ike_get_stats(h.a.core, &st);
+	assert_true(st.retransmits > st0.retransmits);
+	assert_up(&h);
+	assert_int_not_equal(h_first_sa(&h.a)->uniqueid, id_a);
+	assert_int_equal(h_first_sa(&h.a)->children->spi_in, in);
+	h_free(&h);
+}
+
 /* No renewal (the peer went silent, or deleted only the ISAKMP SA): the IPsec SAs
  * keep working until their own lifetime, then go. */
 static void test_phase2_outlives_phase1(void **state)
@@ -1027,6 +1052,7 @@ int main(void)
 		cmocka_unit_test(test_lifetime_responder_shorter),
 		cmocka_unit_test(test_lifetime_responder_rekeys),
 		cmocka_unit_test(test_phase1_renewal),
+		cmocka_unit_test(test_phase1_renewal_retransmit),
 		cmocka_unit_test(test_phase2_outlives_phase1),
 		cmocka_unit_test(test_superseded_sa_not_renewed),
 		cmocka_unit_test(test_isakmp_delete_keeps_children),
