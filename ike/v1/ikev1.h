@@ -49,7 +49,10 @@ struct ikev1_sa {
 	uint8_t last_rx_hash[16];	/* of the last message processed */
 	bool psk_warned;
 	bool natt_peer;			/* both sent the RFC 3947 vendor ID */		/* "probable pre-shared key mismatch" said */
-	struct ikev1_qm qm;
+	struct ikev1_qm qm;		/* ours (initiator) */
+	/* The peer's, answered meanwhile: both sides may start one at once (both
+	 * renewing a CHILD_SA, say), and strongSwan runs them side by side. */
+	struct ikev1_qm qm_r;
 	/* Message IDs of Quick Modes begun by the peer: a replayed QM1 (its HASH(1) still
 	 * valid) must not start another exchange (RFC 2408 3.1: IDs are unique). */
 	uint32_t seen_msgid[16];

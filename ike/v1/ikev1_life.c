@@ -297,6 +297,7 @@ void ikev1_phase1_end(struct ike_sa *sa, bool send_delete)
 	isakmp_keys_wipe(&v->keys);
 	v->have_keys = false;
 	ikev1_qm_clear(&v->qm);
+	ikev1_qm_clear(&v->qm_r);
 	ike_request_clear(sa);
 	sa->rekey_at = sa->expire_at = MS_NEVER;
 	ike_sa_set_state(sa, IKE_DELETING);

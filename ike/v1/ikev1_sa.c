@@ -43,6 +43,7 @@ struct ikev1_sa *ikev1_sa_new(struct ike_sa *sa)
 	buf_init(&v->gxi);
 	buf_init(&v->gxr);
 	buf_init(&v->qm.gxy);
+	buf_init(&v->qm_r.gxy);
 	v->dpd_wait_since = MS_NEVER;
 	sa->v1 = v;
 	return v;
@@ -63,6 +64,7 @@ void ikev1_sa_free(struct ikev1_sa *v)
 	if (!v)
 		return;
 	ikev1_qm_clear(&v->qm);
+	ikev1_qm_clear(&v->qm_r);
 	isakmp_keys_wipe(&v->keys);
 	buf_free(&v->sai_b);
 	buf_free(&v->gxi);

@@ -797,6 +797,41 @@ static void test_dpd_old_sequence_dropped(void **state)
 	h_free(&h);
 }
 
+/* Both sides renew the CHILD_SA at the same moment (no jitter): two Quick Modes cross.
+ * The ISAKMP SA's responder gives way; one new CHILD_SA, no retransmission, and once
+ * the old one ends one pair is left. (Before, each side dropped its own exchange for
+ * the peer's, both kept retransmitting, and the ISAKMP SA was given up.) */
+static void test_child_rekey_collision(void **state)
+{
+	struct harness h;
+	base_confs();
+	child_add(conf_a, sizeof(conf_a), "        rekey_time = 60s\n        life_time = 90s\n"
+		  "        rand_time = 0\n");
+	child_add(conf_b, sizeof(conf_b), "        rekey_time = 60s\n        life_time = 90s\n"
+		  "        rand_time = 0\n");
+	assert_int_equal(h_init(&h, conf_a, conf_b), 0);
+	establish(&h);
+	assert_up(&h);
+	uint32_t id_a = h_first_sa(&h.a)->uniqueid;
+	h_advance(&h, 61000);
+	/* The old CHILD_SA and one new one on each side; nothing retransmitted. */
+	assert_int_equal(h_count_children(&h.a), 2);
+	assert_int_equal(h_count_children(&h.b), 2);
+	struct ike_stats st;
+	ike_get_stats(h.a.core, &st);
+	assert_int_equal(st.retransmits, 0);
+	ike_get_stats(h.b.core, &st);
+	assert_int_equal(st.retransmits, 0);
+	assert_int_equal(h_count_sas(&h.a, IKE_ESTABLISHED), 1);
+	assert_int_equal(h_first_sa(&h.a)->uniqueid, id_a);
+	h_advance(&h, 30000);
+	assert_int_equal(h_count_sas(&h.a, IKE_ESTABLISHED), 1);
+	assert_int_equal(h_count_sas(&h.b, IKE_ESTABLISHED), 1);
+	assert_int_equal(h_first_sa(&h.a)->uniqueid, id_a);
+	assert_up(&h);		/* one CHILD_SA left, the same on both sides */
+	h_free(&h);
+}
+
 /* Delivers the first message on the wire, as it is or replaced by data[0..len). */
 static void deliver_first(struct harness *h, const uint8_t *data, size_t len)
 {
@@ -1051,6 +1086,7 @@ int main(void)
 		cmocka_unit_test(test_lifetime_initiator_shorter),
 		cmocka_unit_test(test_lifetime_responder_shorter),
 		cmocka_unit_test(test_lifetime_responder_rekeys),
+		cmocka_unit_test(test_child_rekey_collision),
 		cmocka_unit_test(test_phase1_renewal),
 		cmocka_unit_test(test_phase1_renewal_retransmit),
 		cmocka_unit_test(test_phase2_outlives_phase1),
