@@ -6,6 +6,9 @@
 #                    at 8 s, the old SA deleted at 12 s;
 #   p2-by-strongswan strongSwan initiates with rekey_time 8s, life_time 12s (tsunagid
 #                    takes the shorter lifetime and would renew only at 10.8 s);
+#   p2-responder-shorter  strongSwan initiates with its long default lifetimes,
+#                    tsunagid answers with rekey_time 8s, life_time 12s: strongSwan
+#                    ignores RESPONDER-LIFETIME, so tsunagid renews from its side;
 #   p1-by-tsunagid   tsunagid's ISAKMP SA: rekey_time 8s, over_time 6s: a new Main Mode,
 #                    the CHILD_SA moves onto it (same SPIs), the old ISAKMP SA deleted;
 #   p1-by-strongswan strongSwan initiates with reauth_time 8s, over_time 3s (its IKEv1
@@ -108,6 +111,13 @@ up swan "" "rekey_time = 11s;life_time = 60s;rand_time = 0" "" \
 	"rekey_time = 8s;life_time = 12s;rand_time = 0s"
 p2
 tsu_log_has "$NS_SA" "initiating Quick Mode" && iop_fail "$CASE: tsunagid renewed, not strongSwan"
+iop_stop_gateways "$NS_SA" "$NS_SB"
+fi
+
+if want p2-responder-shorter; then
+up swan "" "rekey_time = 8s;life_time = 12s;rand_time = 0" "" ""
+p2
+tsu_log_has "$NS_SA" "initiating Quick Mode" || iop_fail "$CASE: tsunagid did not renew its shorter CHILD_SA"
 iop_stop_gateways "$NS_SA" "$NS_SB"
 fi
 
