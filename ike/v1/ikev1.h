@@ -62,6 +62,7 @@ struct ikev1_sa {
 	 * renewing it (uniqueids), and an ISAKMP SA that ended holding IPsec SAs. */
 	uint32_t life_s, life_kb;
 	bool tell_life;
+	ms_t tell_at;		/* when to send it (not right after MM6) */
 	uint32_t renews, successor;
 	bool orphan;
 	/* DPD (ikev1_dpd.c): the peer sent the vendor ID; our last R-U-THERE number and
@@ -119,7 +120,6 @@ void ikev1_life_p1_offer(const struct conn_cfg *cfg, struct isakmp_sa_params *pa
 void ikev1_life_p2_offer(const struct child_cfg *cc, struct isakmp_sa_params *par);
 void ikev1_life_p1_agree(struct ike_sa *sa, const struct isakmp_sa_params *theirs);
 void ikev1_life_p1_schedule(struct ike_sa *sa);
-void ikev1_life_p1_tell(struct ike_sa *sa);
 bool ikev1_life_notify_in(struct ike_sa *sa, const struct isakmp_notify *n);
 bool ikev1_life_p2_agree(struct child_sa *c, const struct isakmp_sa_params *theirs);
 void ikev1_life_p2_notify(struct isakmp_builder *k, const struct child_sa *c);

@@ -11,6 +11,11 @@
 #include "ike/v1/ikev1.h"
 #include "lib/wipe.h"
 
+/* RESPONDER-LIFETIME for Phase 1 goes in an Informational a second after MM6: Main Mode
+ * has no place for it, and strongSwan, which hands each packet to a worker thread of
+ * its own, may take one sent right after MM6 first (and cannot decrypt it then). */
+#define TELL_LIFE_DELAY_MS 1000
+
 static uint64_t shorter(uint64_t a, uint64_t b)
 {
 	return !a ? b : !b ? a : a < b ? a : b;
@@ -64,6 +69,8 @@ void ikev1_life_p1_schedule(struct ike_sa *sa)
 {
 	struct life_spec l = p1_spec(sa->conn->cfg);
 	l.agreed_s = sa->v1->life_s;
+	if (sa->v1->tell_life && !sa->v1->tell_at)
+		sa->v1->tell_at = sa->core->now + TELL_LIFE_DELAY_MS;
 	/* From establishment on (a RESPONDER-LIFETIME comes a little later). */
 	ike_life_times(sa->established_at, &l, &sa->rekey_at, &sa->expire_at);
 }
@@ -110,16 +117,14 @@ static int read_life_attrs(const struct isakmp_notify *n, bool phase1, uint32_t 
 	return r.err ? -1 : 0;
 }
 
-/* Responder whose Phase 1 lifetime is the shorter: RESPONDER-LIFETIME in an
- * Informational right after MM6 (there is no payload of Main Mode for it). */
-void ikev1_life_p1_tell(struct ike_sa *sa)
+/* Responder whose Phase 1 lifetime is the shorter: says so (TELL_LIFE_DELAY_MS). */
+static void ikev1_life_p1_tell(struct ike_sa *sa)
 {
 	struct ikev1_sa *v = sa->v1;
 	uint8_t cookies[16];
 	struct buf data;
-	if (!v->tell_life)
-		return;
 	v->tell_life = false;
+	v->tell_at = 0;
 	buf_init(&data);
 	put_life_attrs(&data, true, v->life_s, 0);
 	memcpy(cookies, sa->spi_i, 8);
@@ -344,5 +349,10 @@ ms_t ikev1_tick(struct ike_sa *sa, ms_t now)
 		ikev1_phase1_end(sa, true);
 		return MS_NEVER;
 	}
-	return ikev1_dpd_tick(sa, now);
+	if (v->tell_at && now >= v->tell_at)
+		ikev1_life_p1_tell(sa);
+	ms_t next = ikev1_dpd_tick(sa, now);
+	if (sa->state != IKE_ESTABLISHED)
+		return MS_NEVER;
+	return v->tell_at && v->tell_at < next ? v->tell_at : next;
 }

@@ -307,7 +307,6 @@ void ikev1_established(struct ike_sa *sa)
 		core->env.updown(core->env.arg, sa, NULL, true);
 	ikev1_life_p1_schedule(sa);
 	ikev1_life_adopt(sa);
-	ikev1_life_p1_tell(sa);
 }
 
 /* ---- input ---- */

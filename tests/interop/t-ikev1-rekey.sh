@@ -7,8 +7,9 @@
 #   p2-by-strongswan strongSwan initiates with rekey_time 8s, life_time 12s (tsunagid
 #                    takes the shorter lifetime and would renew only at 10.8 s);
 #   p2-responder-shorter  strongSwan initiates with its long default lifetimes,
-#                    tsunagid answers with rekey_time 8s, life_time 12s: strongSwan
-#                    ignores RESPONDER-LIFETIME, so tsunagid renews from its side;
+#                    tsunagid answers with rekey_time 8s, life_time 12s (and a Phase 1
+#                    lifetime of 66 s): strongSwan takes RESPONDER-LIFETIME without
+#                    acting on it, so tsunagid renews from its side;
 #   p1-by-tsunagid   tsunagid's ISAKMP SA: rekey_time 8s, over_time 6s: a new Main Mode,
 #                    the CHILD_SA moves onto it (same SPIs), the old ISAKMP SA deleted;
 #   p1-by-strongswan strongSwan initiates with reauth_time 8s, over_time 3s (its IKEv1
@@ -115,9 +116,16 @@ iop_stop_gateways "$NS_SA" "$NS_SB"
 fi
 
 if want p2-responder-shorter; then
-up swan "" "rekey_time = 8s;life_time = 12s;rand_time = 0" "" ""
+up swan "rekey_time = 60s" "rekey_time = 8s;life_time = 12s;rand_time = 0" "" ""
+iop_wait 3 tsu_log_has "$NS_SA" "sent RESPONDER-LIFETIME 66s" ||
+	iop_fail "$CASE: tsunagid sent no RESPONDER-LIFETIME for its shorter ISAKMP SA"
 p2
 tsu_log_has "$NS_SA" "initiating Quick Mode" || iop_fail "$CASE: tsunagid did not renew its shorter CHILD_SA"
+# strongSwan 5.9.8 names it by number: N((24576)).
+swan_log_has "$NS_SB" "parsed INFORMATIONAL_V1 request [0-9]+ \[ HASH N\(\(24576\)\) \]" ||
+	iop_fail "$CASE: strongSwan could not parse the Informational with RESPONDER-LIFETIME"
+swan_log_has "$NS_SB" "parsed QUICK_MODE response [0-9]+ \[ HASH SA No ID ID N\(\(24576\)\) \]" ||
+	iop_fail "$CASE: strongSwan got no RESPONDER-LIFETIME in QM2"
 iop_stop_gateways "$NS_SA" "$NS_SB"
 fi
 
