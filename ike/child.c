@@ -288,6 +288,24 @@ uint32_t child_alloc_spi(struct ike_sa *sa, struct child_sa *c)
 	return spi;
 }
 
+/* Byte limits: the configured ones, or a shorter volume agreed with an IKEv1 peer
+ * (renewal then as far before its end as configured, else at nine tenths). */
+static void volume_limits(const struct child_sa *c, uint64_t *soft, uint64_t *hard)
+{
+	const struct child_cfg *cc = c->cfg;
+	uint64_t agreed = c->agreed_life_kb * 1024;
+	*soft = cc->rekey_bytes;
+	*hard = cc->life_bytes;
+	if (!agreed || (*hard && *hard <= agreed))
+		return;
+	uint64_t margin = *hard > *soft && *soft ? *hard - *soft : agreed / 10;
+	if (margin >= agreed)
+		margin = agreed / 10;
+	*hard = agreed;
+	if (!*soft || *soft > agreed - margin)
+		*soft = agreed - margin;
+}
+
 /* Builds the SA in a scratch copy first: the keys may come from *out itself (a
  * re-install keeps them). */
 static void fill_sa(struct ike_sa *sa, struct child_sa *c, struct pfkey_sa *out, bool inbound,
@@ -319,14 +337,16 @@ static void fill_sa(struct ike_sa *sa, struct child_sa *c, struct pfkey_sa *out,
 	p->state = SADB_SASTATE_MATURE;
 	/* Time limits are the IKE core's (it rekeys); volume limits are counted where the
 	 * packets are, in the engine, which sends EXPIRE. */
-	if (cc->life_bytes || cc->life_packets) {
+	uint64_t soft_bytes, hard_bytes;
+	volume_limits(c, &soft_bytes, &hard_bytes);
+	if (hard_bytes || cc->life_packets) {
 		p->has_hard = true;
-		p->hard.bytes = cc->life_bytes;
+		p->hard.bytes = hard_bytes;
 		p->hard.packets = cc->life_packets;
 	}
-	if (cc->rekey_bytes || cc->rekey_packets) {
+	if (soft_bytes || cc->rekey_packets) {
 		p->has_soft = true;
-		p->soft.bytes = cc->rekey_bytes;
+		p->soft.bytes = soft_bytes;
 		p->soft.packets = cc->rekey_packets;
 	}
 	if (sa->natt) {
@@ -576,45 +596,42 @@ void child_detach_and_free(struct ike_sa *sa, struct child_sa *c, bool keep_poli
 void child_schedule(struct ike_sa *sa, struct child_sa *c)
 {
 	const struct child_cfg *cc = c->cfg;
-	ms_t now = sa->core->now;
-	uint32_t r = 0;
-	crypto_random(&r, sizeof(r));
-	if (cc->life_time)
-		c->expire_at = now + cc->life_time * 1000;
-	if (cc->rekey_time) {
-		uint64_t jitter = cc->rand_time ? r % (cc->rand_time * 1000) : 0;
-		c->rekey_at = now + cc->rekey_time * 1000 - jitter;
-	}
+	struct life_spec l = { .rekey_s = cc->rekey_time, .life_s = cc->life_time,
+			       .rand_s = cc->rand_time, .agreed_s = c->agreed_life_s };
+	ike_life_times(sa->core->now, &l, &c->rekey_at, &c->expire_at);
 }
 
 /* start_action = trap: policies without SAs; the engine answers their first packet with
  * ACQUIRE, and ike_pfkey_input() starts the negotiation. */
-void trap_install(struct ike *core, struct conn *conn, bool add)
+void trap_install_child(struct ike *core, struct conn *conn, struct child_cfg *cc, bool add)
 {
 	struct ike_sa fake;
 	const struct conn_cfg *cfg = conn->cfg;
 	memset(&fake, 0, sizeof(fake));
 	fake.core = core;
 	fake.conn = conn;
-	for (struct child_cfg *cc = cfg->children; cc; cc = cc->next) {
-		if (cc->start_action != START_TRAP)
-			continue;
-		if (cfg->n_remote_addrs == 0 || addr_parse(cfg->remote_addrs[0], &fake.remote) < 0) {
-			log_err(LOG_CFG, "'%s': start_action=trap needs a remote address", cc->name);
-			continue;
-		}
-		if (!(cfg->n_local_addrs && addr_parse(cfg->local_addrs[0], &fake.local) == 0) &&
-		    (!core->env.route_src || core->env.route_src(core->env.arg, &fake.remote, &fake.local) < 0))
-			continue;
-		if (!cc->reqid)
-			cc->reqid = ike_alloc_reqid(core, cc);
-		struct selector l[IKEV2_MAX_TS], r[IKEV2_MAX_TS];
-		size_t nl, nr;
-		child_local_ts(&fake, cc, l, &nl);
-		child_remote_ts(&fake, cc, r, &nr);
-		policies_for(&fake, l, nl, r, nr, cc->reqid, cc->mode, &fake.local, &fake.remote,
-			     add ? SADB_X_SPDADD : SADB_X_SPDDELETE);
-		log_info(LOG_CFG, "%s trap policy for '%s' (reqid %u)", add ? "installed" : "removed",
-			 cc->name, cc->reqid);
+	if (cfg->n_remote_addrs == 0 || addr_parse(cfg->remote_addrs[0], &fake.remote) < 0) {
+		log_err(LOG_CFG, "'%s': a trap policy needs a remote address", cc->name);
+		return;
 	}
+	if (!(cfg->n_local_addrs && addr_parse(cfg->local_addrs[0], &fake.local) == 0) &&
+	    (!core->env.route_src || core->env.route_src(core->env.arg, &fake.remote, &fake.local) < 0))
+		return;
+	if (!cc->reqid)
+		cc->reqid = ike_alloc_reqid(core, cc);
+	struct selector l[IKEV2_MAX_TS], r[IKEV2_MAX_TS];
+	size_t nl, nr;
+	child_local_ts(&fake, cc, l, &nl);
+	child_remote_ts(&fake, cc, r, &nr);
+	policies_for(&fake, l, nl, r, nr, cc->reqid, cc->mode, &fake.local, &fake.remote,
+		     add ? SADB_X_SPDADD : SADB_X_SPDDELETE);
+	log_info(LOG_CFG, "%s trap policy for '%s' (reqid %u)", add ? "installed" : "removed",
+		 cc->name, cc->reqid);
+}
+
+void trap_install(struct ike *core, struct conn *conn, bool add)
+{
+	for (struct child_cfg *cc = conn->cfg->children; cc; cc = cc->next)
+		if (cc->start_action == START_TRAP)
+			trap_install_child(core, conn, cc, add);
 }

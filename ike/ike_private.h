@@ -81,6 +81,16 @@ void conn_put(struct ike *core, struct conn *c);
 struct secret_cfg *ike_find_psk(struct ike *core, const struct identity *me,
 				const struct identity *peer);
 void ike_sa_schedule_rekey(struct ike_sa *sa);
+/* ike_timers.c: the peer stopped answering (retransmissions, or IKEv1 DPD): the SA goes
+ * and dpd_action, backup peers or keyingtries say what follows. */
+void ike_peer_dead(struct ike_sa *sa);
+/* ike_timers.c: when to renew and when to end an SA with these times in seconds (0:
+ * none): renewal at rekey_s less up to rand_s of jitter, the end at life_s; a shorter
+ * lifetime agreed with the peer (IKEv1) brings both forward. */
+struct life_spec {
+	uint64_t rekey_s, life_s, rand_s, agreed_s;
+};
+void ike_life_times(ms_t now, const struct life_spec *l, ms_t *rekey_at, ms_t *expire_at);
 uint32_t ike_alloc_reqid(struct ike *core, const struct child_cfg *cc);
 /* The IKE SA's peer, connection and state for log lines: "site[3] 198.51.100.2". */
 const char *ike_sa_tag(const struct ike_sa *sa, char *out, size_t outlen);
@@ -98,6 +108,9 @@ void ikev1_gave_up(const struct ike_sa *sa);
 void ikev1_delete_all(struct ike_sa *sa);
 /* Runs one queued task of an IKEv1 SA (the core's queue is shared). */
 void ikev1_run_task(struct ike_sa *sa, const struct task *t);
+/* ike/v1/ikev1_life.c: an ISAKMP SA's own timers (its end, DPD, IPsec SAs outliving
+ * it); when it wants to run next. */
+ms_t ikev1_tick(struct ike_sa *sa, ms_t now);
 /* Does this SA speak IKEv1 (or will it, for a task about to start)? */
 bool ike_sa_is_v1(const struct ike_sa *sa);
 
@@ -173,6 +186,8 @@ void child_rebind_all(struct ike_sa *sa);
 void child_detach_and_free(struct ike_sa *sa, struct child_sa *c, bool keep_policies);
 void child_schedule(struct ike_sa *sa, struct child_sa *c);
 void trap_install(struct ike *core, struct conn *conn, bool add);
+/* One child's trap policies (start_action = trap, or dpd_action = trap after DPD). */
+void trap_install_child(struct ike *core, struct conn *conn, struct child_cfg *cc, bool add);
 /* ikev2_auth.c, shared with CREATE_CHILD_SA */
 void child_established(struct ike_sa *sa, struct child_sa *c);
 int child_accept_response(struct ike_sa *sa, struct child_sa *c, const struct msg_in *m,

@@ -75,6 +75,9 @@ struct child_sa {
 	uint8_t collision_nonce[256];
 	size_t collision_nonce_len;
 	bool reap;			/* deleted (IKEv1): freed by ike_sa_reap() */
+	/* IKEv1: lifetimes agreed with the peer (the shorter side's), 0 when none was
+	 * agreed; child_schedule() and the engine's volume limits take them. */
+	uint64_t agreed_life_s, agreed_life_kb;
 	struct child_sa *next;
 };
 

@@ -23,7 +23,7 @@ static void reinitiate(struct ike *core, struct conn *conn, struct child_cfg *cc
 	ike_sa_queue(n, TASK_IKE_INIT, cc, 0);
 }
 
-static void peer_gave_up(struct ike_sa *sa)
+void ike_peer_dead(struct ike_sa *sa)
 {
 	struct ike *core = sa->core;
 	struct conn *conn = sa->conn;
@@ -52,10 +52,15 @@ static void peer_gave_up(struct ike_sa *sa)
 	ike_sa_destroy(sa);
 	/* A reload retired the SA's conn: the restart follows the one loaded now. */
 	struct conn *now_loaded = act == ACTION_RESTART ? conn_find(core, cfg->name) : NULL;
-	if (now_loaded) {
+	if (act == ACTION_RESTART && now_loaded) {
 		log_info(LOG_IKE, "dpd_action=restart: re-initiating '%s'", cfg->name);
 		for (struct child_cfg *c = now_loaded->cfg->children; c; c = c->next)
 			ike_initiate(core, cfg->name, c->name, core->now, NULL, 0);
+	} else if (act == ACTION_TRAP && (now_loaded = conn_find(core, cfg->name))) {
+		/* Policies without SAs: the next packet negotiates anew. */
+		for (struct child_cfg *c = now_loaded->cfg->children; c; c = c->next)
+			if (c->dpd_action == ACTION_TRAP)
+				trap_install_child(core, now_loaded, c, true);
 	} else if (connecting && idx + 1u < cfg->n_remote_addrs) {
 		/* Backup peers are tried in the configured order. */
 		log_info(LOG_IKE, "'%s': trying backup peer %s", cfg->name, cfg->remote_addrs[idx + 1]);
@@ -73,7 +78,7 @@ static void retransmit_due(struct ike_sa *sa)
 {
 	struct ike *core = sa->core;
 	if (sa->req.tries >= core->t.retransmit_tries) {
-		peer_gave_up(sa);
+		ike_peer_dead(sa);
 		return;
 	}
 	sa->req.tries++;
@@ -125,6 +130,11 @@ static ms_t tick_sa(struct ike_sa *sa, ms_t now)
 		}
 		return min_ms(next, sa->gone_at);
 	}
+	if (sa->v1) {
+		next = min_ms(next, ikev1_tick(sa, now));
+		if (sa->state == IKE_DESTROYING)
+			return MS_NEVER;
+	}
 	if (sa->state != IKE_ESTABLISHED)
 		return next;
 	/* Tasks that could not start when queued (the SA was busy or not up yet). */
@@ -169,6 +179,11 @@ static ms_t tick_sa(struct ike_sa *sa, ms_t now)
 		if (now >= due) {
 			sa->dpd_at = now;
 			ike_sa_queue(sa, TASK_DPD, NULL, 0);
+			/* IKEv1's R-U-THERE is no request that is retransmitted: wake up
+			 * for the next one and for its own timeout. */
+			next = min_ms(next, now + (ms_t)dpd * 1000);
+			if (sa->v1 && sa->state == IKE_ESTABLISHED)
+				next = min_ms(next, ikev1_tick(sa, now));
 		} else {
 			next = min_ms(next, due);
 		}
@@ -212,6 +227,33 @@ ms_t ike_tick(struct ike *core, ms_t now)
 	return next;
 }
 
+void ike_life_times(ms_t now, const struct life_spec *l, ms_t *rekey_at, ms_t *expire_at)
+{
+	uint64_t rekey = l->rekey_s * 1000, life = l->life_s * 1000;
+	if (l->agreed_s && (!life || l->agreed_s * 1000 < life)) {
+		/* The peer's shorter lifetime: renew as long before its end as we would
+		 * before ours (a tenth of it if that leaves nothing). */
+		uint64_t agreed = l->agreed_s * 1000;
+		uint64_t margin = life > rekey && rekey ? life - rekey : agreed / 10;
+		if (margin >= agreed)
+			margin = agreed / 10;
+		if (!rekey || rekey > agreed - margin)
+			rekey = agreed - margin;
+		life = agreed;
+	}
+	*expire_at = life ? now + life : MS_NEVER;
+	if (!rekey) {
+		*rekey_at = MS_NEVER;
+		return;
+	}
+	uint32_t r = 0;
+	crypto_random(&r, sizeof(r));
+	uint64_t spread = l->rand_s * 1000;
+	if (spread > rekey / 2)		/* jitter never makes a rekey come twice as early */
+		spread = rekey / 2;
+	*rekey_at = now + rekey - (spread ? r % spread : 0);
+}
+
 void ike_sa_schedule_rekey(struct ike_sa *sa)
 {
 	const struct conn_cfg *cfg = sa->conn ? sa->conn->cfg : NULL;
@@ -219,10 +261,8 @@ void ike_sa_schedule_rekey(struct ike_sa *sa)
 		sa->rekey_at = sa->expire_at = MS_NEVER;
 		return;
 	}
-	uint32_t r = 0;
-	crypto_random(&r, sizeof(r));
-	uint64_t jitter = cfg->rand_time ? r % (cfg->rand_time * 1000) : 0;
-	sa->rekey_at = sa->core->now + cfg->rekey_time * 1000 - jitter;
 	uint64_t over = cfg->over_time ? cfg->over_time : cfg->rekey_time / 10;
-	sa->expire_at = sa->core->now + (cfg->rekey_time + over) * 1000;
+	struct life_spec l = { .rekey_s = cfg->rekey_time, .life_s = cfg->rekey_time + over,
+			       .rand_s = cfg->rand_time };
+	ike_life_times(sa->core->now, &l, &sa->rekey_at, &sa->expire_at);
 }

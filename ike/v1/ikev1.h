@@ -58,11 +58,28 @@ struct ikev1_sa {
 	bool psk_warned;
 	bool aggressive;		/* Phase 1 by Aggressive Mode */
 	bool natt_peer;			/* both sent the RFC 3947 vendor ID */		/* "probable pre-shared key mismatch" said */
-	struct ikev1_qm qm;
+	struct ikev1_qm qm;		/* ours (initiator) */
+	/* The peer's, answered meanwhile: both sides may start one at once (both
+	 * renewing a CHILD_SA, say), and strongSwan runs them side by side. */
+	struct ikev1_qm qm_r;
 	/* Message IDs of Quick Modes begun by the peer: a replayed QM1 (its HASH(1) still
 	 * valid) must not start another exchange (RFC 2408 3.1: IDs are unique). */
 	uint32_t seen_msgid[16];
 	unsigned n_seen;
+	/* Lifetimes and renewal (ikev1_life.c): the agreed Phase 1 lifetime, whether we
+	 * still owe the peer a RESPONDER-LIFETIME, the SA this one renews and the one
+	 * renewing it (uniqueids), and an ISAKMP SA that ended holding IPsec SAs. */
+	uint32_t life_s, life_kb;
+	bool tell_life;
+	ms_t tell_at;		/* when to send it (not right after MM6) */
+	uint32_t renews, successor;
+	bool orphan;
+	/* DPD (ikev1_dpd.c): the peer sent the vendor ID; our last R-U-THERE number and
+	 * since when one is unanswered (MS_NEVER: none); the peer's last number. */
+	bool dpd_peer, dpd_dead;
+	uint32_t dpd_seq, dpd_peer_seq;
+	bool dpd_peer_seq_known;
+	ms_t dpd_wait_since;
 };
 
 /* A received message, decrypted once its SA and IV are known. */
@@ -100,6 +117,33 @@ void ikev1_notify_protected(struct ike_sa *sa, uint16_t type, uint8_t proto,
 			    const uint8_t *spi, uint8_t spi_len);
 void ikev1_established(struct ike_sa *sa);
 const char *ikev1_notify_name(uint16_t type);
+
+/* An encrypted Informational notify with data (RESPONDER-LIFETIME, DPD). */
+void ikev1_info_notify(struct ike_sa *sa, uint16_t type, uint8_t proto, const uint8_t *spi,
+		       uint8_t spi_len, const uint8_t *data, size_t len);
+/* DELETE for the ISAKMP SA itself (its IPsec SAs are left alone). */
+void ikev1_info_delete_isakmp(struct ike_sa *sa);
+
+/* ikev1_life.c (ikev1_tick: ike_private.h) */
+void ikev1_life_p1_offer(const struct conn_cfg *cfg, struct isakmp_sa_params *par);
+void ikev1_life_p2_offer(const struct child_cfg *cc, struct isakmp_sa_params *par);
+void ikev1_life_p1_agree(struct ike_sa *sa, const struct isakmp_sa_params *theirs);
+void ikev1_life_p1_schedule(struct ike_sa *sa);
+bool ikev1_life_notify_in(struct ike_sa *sa, const struct isakmp_notify *n);
+bool ikev1_life_p2_agree(struct child_sa *c, const struct isakmp_sa_params *theirs);
+void ikev1_life_p2_notify(struct isakmp_builder *k, const struct child_sa *c);
+void ikev1_life_p2_take(struct child_sa *c, const struct isakmp_sa_params *echo,
+			const struct isakmp_payloads *pl);
+void ikev1_renew(struct ike_sa *old);
+void ikev1_life_adopt(struct ike_sa *sa);
+void ikev1_phase1_end(struct ike_sa *sa, bool send_delete);
+
+/* ikev1_dpd.c */
+void ikev1_dpd_vendor_add(struct isakmp_builder *k);
+void ikev1_dpd_vendor_check(struct ike_sa *sa, const struct isakmp_payloads *pl);
+void ikev1_dpd_send(struct ike_sa *sa);
+bool ikev1_dpd_notify_in(struct ike_sa *sa, const struct isakmp_notify *n);
+ms_t ikev1_dpd_tick(struct ike_sa *sa, ms_t now);
 
 /* ikev1_main.c */
 void ikev1_main_start(struct ike_sa *sa);

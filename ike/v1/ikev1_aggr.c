@@ -95,6 +95,7 @@ void ikev1_aggr_start(struct ike_sa *sa)
 	buf_reset(&v->sai_b);
 	buf_put(&v->sai_b, k.b.data + 4, k.b.len - 4);
 	isb_vendor(&k, ikev1_vid_rfc3947, 16);
+	ikev1_dpd_vendor_add(&k);
 	sa->prop = v->offered[0];	/* its first group is the one of the KE */
 	if (ikev1_add_ke_nonce(sa, &k, &v->gxi) < 0) {
 		isb_free(&k);
@@ -182,6 +183,7 @@ static int send_am2(struct ike_sa *sa, struct v1_msg *m, const struct isakmp_cho
 	isakmp_sa_build_reply(&k, &m->pl, ch, NULL, 0);
 	if (v->natt_peer)
 		isb_vendor(&k, ikev1_vid_rfc3947, 16);
+	ikev1_dpd_vendor_add(&k);
 	if (ikev1_add_ke_nonce(sa, &k, &v->gxr) < 0 || ikev1_take_ke_nonce(sa, m, psk) < 0) {
 		isb_free(&k);
 		return -1;
@@ -242,7 +244,9 @@ void ikev1_aggr_request_in(struct ike *core, struct v1_msg *m)
 	sa->prop = ch.prop;
 	sa->peer_id = peer;
 	v->params = ch.params;
+	ikev1_life_p1_agree(sa, &ch.params);
 	v->natt_peer = ikev1_has_vid(&m->pl, ikev1_vid_rfc3947, 16);
+	ikev1_dpd_vendor_check(sa, &m->pl);
 	buf_put(&v->sai_b, m->pl.sa_body.p, m->pl.sa_body.len);
 	buf_put(&v->peer_idb, pid->body, pid->body_len);
 	ike_sa_set_state(sa, IKE_CONNECTING);
@@ -315,7 +319,9 @@ static void am2_in(struct ike_sa *sa, struct v1_msg *m)
 	}
 	memcpy(sa->spi_r, m->hdr.cky_r, 8);
 	v->params = ch.params;
+	ikev1_life_p1_agree(sa, &ch.params);
 	v->natt_peer = ikev1_has_vid(&m->pl, ikev1_vid_rfc3947, 16);
+	ikev1_dpd_vendor_check(sa, &m->pl);
 	ike_request_clear(sa);
 	if (ikev1_take_ke_nonce(sa, m, NULL) < 0 || ikev1_finish_keys(sa) < 0 ||
 	    !ikev1_check_id_hash(sa, m)) {

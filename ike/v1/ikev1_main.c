@@ -69,8 +69,7 @@ void ikev1_p1_params(const struct conn_cfg *cfg, struct isakmp_sa_params *par)
 {
 	memset(par, 0, sizeof(*par));
 	par->auth_method = ISAKMP_AUTH_PSK;
-	uint64_t life = cfg->rekey_time + (cfg->over_time ? cfg->over_time : cfg->rekey_time / 10);
-	par->life_seconds = life > UINT32_MAX ? UINT32_MAX : (uint32_t)life;
+	ikev1_life_p1_offer(cfg, par);
 }
 
 /* Sends a built Main Mode message: as a request (initiator) or as the cached answer
@@ -112,6 +111,7 @@ void ikev1_main_start(struct ike_sa *sa)
 	buf_reset(&v->sai_b);
 	buf_put(&v->sai_b, k.b.data + 4, k.b.len - 4);
 	isb_vendor(&k, ikev1_vid_rfc3947, sizeof(ikev1_vid_rfc3947));
+	ikev1_dpd_vendor_add(&k);
 	v->state = MM_WAIT_MSG2;
 	ike_sa_set_state(sa, IKE_CONNECTING);
 	log_info(LOG_IKE, "initiating IKEv1 Main Mode %s", tag_of(sa));
@@ -182,6 +182,7 @@ void ikev1_main_request_in(struct ike *core, struct v1_msg *m)
 	sa->natt = sa->local.port == core->t.port_natt;
 	sa->prop = ch.prop;
 	v->params = ch.params;
+	ikev1_life_p1_agree(sa, &ch.params);
 	buf_put(&v->sai_b, m->pl.sa_body.p, m->pl.sa_body.len);
 	ike_sa_set_state(sa, IKE_CONNECTING);
 	struct isakmp_builder k;
@@ -190,6 +191,8 @@ void ikev1_main_request_in(struct ike *core, struct v1_msg *m)
 	v->natt_peer = ikev1_has_vid(&m->pl, ikev1_vid_rfc3947, sizeof(ikev1_vid_rfc3947));
 	if (v->natt_peer)
 		isb_vendor(&k, ikev1_vid_rfc3947, sizeof(ikev1_vid_rfc3947));
+	ikev1_dpd_vendor_add(&k);
+	ikev1_dpd_vendor_check(sa, &m->pl);
 	v->state = MM_WAIT_MSG3;
 	char p[256];
 	log_info(LOG_IKE, "%s: IKEv1 Main Mode from %s, selected %s", tag_of(sa), from,
@@ -435,7 +438,9 @@ static void initiator_in(struct ike_sa *sa, struct v1_msg *m)
 		memcpy(sa->spi_r, m->hdr.cky_r, 8);
 		sa->prop = ch.prop;
 		v->params = ch.params;
+		ikev1_life_p1_agree(sa, &ch.params);
 		v->natt_peer = ikev1_has_vid(&m->pl, ikev1_vid_rfc3947, sizeof(ikev1_vid_rfc3947));
+		ikev1_dpd_vendor_check(sa, &m->pl);
 		ike_request_clear(sa);
 		isb_init(&k);
 		if (ikev1_add_ke_nonce(sa, &k, &v->gxi) < 0) {

@@ -56,14 +56,13 @@ static void params_for(const struct ike_sa *sa, const struct child_sa *c,
 		par->encap = transport ? ISAKMP_ENCAP_UDP_TRANSPORT : ISAKMP_ENCAP_UDP_TUNNEL;
 	else
 		par->encap = transport ? ISAKMP_ENCAP_TRANSPORT : ISAKMP_ENCAP_TUNNEL;
-	uint64_t life = c->cfg->life_time ? c->cfg->life_time : c->cfg->rekey_time;
-	par->life_seconds = life > UINT32_MAX ? UINT32_MAX : (uint32_t)life;
+	ikev1_life_p2_offer(c->cfg, par);
 }
 
 /* Encrypts and sends the exchange's next message with its IV. */
-static int qm_encode(struct ike_sa *sa, struct isakmp_builder *k, struct buf *out)
+static int qm_encode(struct ike_sa *sa, struct ikev1_qm *q, struct isakmp_builder *k,
+		     struct buf *out)
 {
-	struct ikev1_qm *q = &sa->v1->qm;
 	int rc = ikev1_encode(sa, ISAKMP_XCHG_QM, q->msgid, k, &q->iv, out);
 	isb_free(k);
 	if (rc < 0)
@@ -135,7 +134,7 @@ void ikev1_quick_start(struct ike_sa *sa, struct child_cfg *cc)
 		goto fail;
 	}
 	buf_init(&out);
-	if (qm_encode(sa, &k, &out) == 0) {
+	if (qm_encode(sa, q, &k, &out) == 0) {
 		log_info(LOG_IKE, "%s: initiating Quick Mode for CHILD_SA '%s'%s", tag_of(sa),
 			 cc->name, group ? " with PFS" : "");
 		ikev1_send_request(sa, TASK_CHILD_CREATE, q->msgid, &out);
@@ -150,9 +149,8 @@ fail:
 /* ---- keys ---- */
 
 /* KEYMAT for both directions (each with the receiver's SPI) and installation. */
-static int install(struct ike_sa *sa, struct child_sa *c)
+static int install(struct ike_sa *sa, struct ikev1_qm *q, struct child_sa *c)
 {
-	struct ikev1_qm *q = &sa->v1->qm;
 	const struct xform *e = proposal_get(&c->prop, XF_ENCR);
 	const struct xform *i = proposal_get(&c->prop, XF_INTEG);
 	if (!e)
@@ -179,15 +177,33 @@ out:
 	return rc;
 }
 
-/* The child is up: attach it, schedule it, report it. */
-static void child_up(struct ike_sa *sa)
+/* IKEv1 has no REKEY_SA: a new Quick Mode for the selectors of an installed CHILD_SA
+ * replaces it (strongSwan does the same). The old one is not renewed again and goes at
+ * the end of its lifetime. */
+static void supersede(struct ike_sa *sa, struct child_sa *c)
 {
-	struct ikev1_qm *q = &sa->v1->qm;
+	for (struct child_sa *o = sa->children; o; o = o->next) {
+		if (o == c || o->cfg != c->cfg || o->state != CHILD_INSTALLED ||
+		    memcmp(&o->local_ts[0], &c->local_ts[0], sizeof(c->local_ts[0])) ||
+		    memcmp(&o->remote_ts[0], &c->remote_ts[0], sizeof(c->remote_ts[0])))
+			continue;
+		log_info(LOG_IKE, "%s: CHILD_SA %s{%u} replaces %s{%u}", tag_of(sa), c->cfg->name,
+			 c->uniqueid, o->cfg->name, o->uniqueid);
+		o->state = CHILD_REKEYED;
+		o->rekey_at = MS_NEVER;
+		ike_report_rekey(sa, sa, o, c);
+	}
+}
+
+/* The child is up: attach it, schedule it, report it. */
+static void child_up(struct ike_sa *sa, struct ikev1_qm *q)
+{
 	struct child_sa *c = q->child;
 	char l[SELECTOR_STRLEN], r[SELECTOR_STRLEN], p[256];
 	q->child = NULL;
 	child_attach(sa, c);
 	child_schedule(sa, c);
+	supersede(sa, c);
 	log_ctl(LOG_IKE, "CHILD_SA %s{%u} established with SPIs %08x_i %08x_o and TS %s === %s "
 		"(%s, IKEv1 Quick Mode)", c->cfg->name, c->uniqueid, c->spi_in, c->spi_out,
 		selector_fmt(&c->local_ts[0], l, sizeof(l)), selector_fmt(&c->remote_ts[0], r, sizeof(r)),
@@ -197,9 +213,8 @@ static void child_up(struct ike_sa *sa)
 }
 
 /* PFS: the peer's KE with the chosen group; the shared secret kept for KEYMAT. */
-static int take_ke(struct ike_sa *sa, const struct v1_msg *m, uint16_t group)
+static int take_ke(struct ikev1_qm *q, const struct v1_msg *m, uint16_t group)
 {
-	struct ikev1_qm *q = &sa->v1->qm;
 	if (group == DH_NONE)
 		return m->pl.ke.p ? -1 : 0;
 	if (!m->pl.ke.p || (!q->dh && !(q->dh = dh_new(group))) || dh_group(q->dh) != group)
@@ -252,9 +267,10 @@ static void qm2_in(struct ike_sa *sa, struct v1_msg *m)
 	c->spi_out = get_u32(ch.prop.spi);
 	const struct xform *dh = proposal_get(&c->prop, XF_DH);
 	c->pfs_group = dh ? dh->id : DH_NONE;
+	ikev1_life_p2_take(c, &ch.params, &m->pl);
 	memcpy(q->nr, m->pl.nonce.p, m->pl.nonce.len);
 	q->nr_len = m->pl.nonce.len;
-	if (take_ke(sa, m, c->pfs_group) < 0) {
+	if (take_ke(q, m, c->pfs_group) < 0) {
 		log_err(LOG_IKE, "%s: Quick Mode answer with missing or invalid KE", tag_of(sa));
 		goto fail;
 	}
@@ -264,18 +280,18 @@ static void qm2_in(struct ike_sa *sa, struct v1_msg *m)
 	size_t hoff = isb_hash(&k, NULL, v->keys.prf_len);
 	buf_init(&out);
 	if (k.b.oom || isakmp_hash_qm3(&v->keys, q->msgid, q->ni, q->ni_len, q->nr, q->nr_len,
-				       k.b.data + hoff) < 0 || qm_encode(sa, &k, &out) < 0) {
+				       k.b.data + hoff) < 0 || qm_encode(sa, q, &k, &out) < 0) {
 		isb_free(&k);
 		buf_free(&out);
 		goto fail;
 	}
-	if (install(sa, c) < 0) {
+	if (install(sa, q, c) < 0) {
 		buf_free(&out);
 		goto fail;
 	}
 	ikev1_send_response(sa, m, &out);
 	buf_free(&out);
-	child_up(sa);
+	child_up(sa, q);
 	ikev1_qm_clear(q);
 	ike_request_done(sa);
 	return;
@@ -334,6 +350,24 @@ static struct child_sa *choose(struct ike_sa *sa, const struct v1_msg *m,
 	return NULL;
 }
 
+/* Both sides began a Quick Mode at once (both renewing a CHILD_SA, say). IKEv1 has no
+ * rule for it; ours: the ISAKMP SA's responder gives way (its own exchange is dropped,
+ * and begun again afterwards if it was for another CHILD_SA config), the initiator
+ * answers the peer's and keeps its own, as strongSwan does on both sides. Returns the
+ * config to try again. */
+static struct child_cfg *give_way(struct ike_sa *sa, const struct child_sa *theirs)
+{
+	struct ikev1_qm *q = &sa->v1->qm;
+	if (!q->active || sa->initiator)
+		return NULL;
+	struct child_cfg *mine = q->child ? q->child->cfg : NULL;
+	log_info(LOG_IKE, "%s: Quick Mode collision: the peer's goes first", tag_of(sa));
+	if (sa->req.kind == TASK_CHILD_CREATE && sa->req.msgid == q->msgid)
+		ike_request_clear(sa);
+	ikev1_qm_clear(q);
+	return mine != theirs->cfg ? mine : NULL;
+}
+
 static bool msgid_seen(const struct ikev1_sa *v, uint32_t msgid)
 {
 	size_t n = sizeof(v->seen_msgid) / sizeof(v->seen_msgid[0]);
@@ -346,7 +380,7 @@ static bool msgid_seen(const struct ikev1_sa *v, uint32_t msgid)
 static void qm1_in(struct ike_sa *sa, struct v1_msg *m)
 {
 	struct ikev1_sa *v = sa->v1;
-	struct ikev1_qm *q = &v->qm;
+	struct ikev1_qm *q = &v->qm_r;
 	struct isakmp_iv iv;
 	struct isakmp_choice ch;
 	uint8_t h[IKE_MAX_PRF_OUT];
@@ -375,7 +409,7 @@ static void qm1_in(struct ike_sa *sa, struct v1_msg *m)
 		ikev1_notify_protected(sa, ISAKMP_N_PAYLOAD_MALFORMED, ISAKMP_PROTO_ISAKMP, NULL, 0);
 		return;
 	}
-	/* A new Quick Mode from the peer replaces one of ours that is still waiting. */
+	/* A new Quick Mode from the peer replaces its earlier one still waiting for QM3. */
 	ikev1_qm_clear(q);
 	struct child_sa *c = choose(sa, m, &ch, &error);
 	if (!c) {
@@ -384,6 +418,7 @@ static void qm1_in(struct ike_sa *sa, struct v1_msg *m)
 		ikev1_notify_protected(sa, error, ISAKMP_PROTO_ESP, NULL, 0);
 		return;
 	}
+	struct child_cfg *retry = give_way(sa, c);
 	q->active = true;
 	q->msgid = m->hdr.msgid;
 	q->iv = m->next_iv;
@@ -398,7 +433,7 @@ static void qm1_in(struct ike_sa *sa, struct v1_msg *m)
 	q->ni_len = m->pl.nonce.len;
 	crypto_random(q->nr, V1_NONCE_LEN);
 	q->nr_len = V1_NONCE_LEN;
-	if (take_ke(sa, m, c->pfs_group) < 0) {
+	if (take_ke(q, m, c->pfs_group) < 0) {
 		log_err(LOG_IKE, "%s: Quick Mode KE missing or invalid for %s", tag_of(sa),
 			c->pfs_group ? dh_name(c->pfs_group) : "no PFS");
 		ikev1_notify_protected(sa, ISAKMP_N_INVALID_KEY_INFORMATION, ISAKMP_PROTO_ESP, NULL, 0);
@@ -427,10 +462,12 @@ static void qm1_in(struct ike_sa *sa, struct v1_msg *m)
 	for (size_t i = 0; i < m->pl.n_id; i++)
 		isb_id(&k, m->pl.id[i].type, m->pl.id[i].proto, m->pl.id[i].port, m->pl.id[i].data,
 		       m->pl.id[i].len);
+	if (ikev1_life_p2_agree(c, &ch.params))	/* ours is the shorter: say so */
+		ikev1_life_p2_notify(&k, c);
 	buf_free(&ke);
 	if (k.b.oom || isakmp_hash_qm2(&v->keys, q->msgid, q->ni, q->ni_len, k.b.data + rest,
 				       k.b.len - rest, k.b.data + hoff) < 0 ||
-	    qm_encode(sa, &k, &out) < 0) {
+	    qm_encode(sa, q, &k, &out) < 0) {
 		isb_free(&k);
 		buf_free(&out);
 		ikev1_qm_clear(q);
@@ -441,12 +478,14 @@ static void qm1_in(struct ike_sa *sa, struct v1_msg *m)
 	if (sa->req.kind == TASK_NONE)
 		ikev1_arm_retransmit(sa, TASK_CHILD_CREATE, q->msgid, &out);
 	buf_free(&out);
+	if (retry)	/* runs once this exchange is done */
+		ike_sa_queue(sa, TASK_CHILD_CREATE, retry, 0);
 }
 
 static void qm3_in(struct ike_sa *sa, struct v1_msg *m)
 {
 	struct ikev1_sa *v = sa->v1;
-	struct ikev1_qm *q = &v->qm;
+	struct ikev1_qm *q = &v->qm_r;
 	uint8_t h[IKE_MAX_PRF_OUT];
 	if (ikev1_decrypt(sa, m, &q->iv) < 0)
 		return;
@@ -459,8 +498,8 @@ static void qm3_in(struct ike_sa *sa, struct v1_msg *m)
 	}
 	if (sa->req.kind == TASK_CHILD_CREATE && sa->req.msgid == q->msgid)
 		ike_request_clear(sa);
-	if (install(sa, q->child) == 0)
-		child_up(sa);
+	if (install(sa, q, q->child) == 0)
+		child_up(sa, q);
 	else
 		log_err(LOG_IKE, "%s: installing CHILD_SA '%s' failed", tag_of(sa), q->child->cfg->name);
 	ikev1_qm_clear(q);
@@ -469,7 +508,7 @@ static void qm3_in(struct ike_sa *sa, struct v1_msg *m)
 
 void ikev1_quick_in(struct ike_sa *sa, struct v1_msg *m)
 {
-	struct ikev1_qm *q = &sa->v1->qm;
+	struct ikev1_qm *q = &sa->v1->qm, *r = &sa->v1->qm_r;
 	if (sa->v1->state != QM_IDLE || !(m->hdr.flags & ISAKMP_FLAG_E)) {
 		/* A Quick Mode before Phase 1 is complete, or in the clear. */
 		sa->core->st.rx_invalid++;
@@ -479,7 +518,9 @@ void ikev1_quick_in(struct ike_sa *sa, struct v1_msg *m)
 		return;
 	}
 	if (q->active && q->msgid == m->hdr.msgid)
-		(q->initiator ? qm2_in : qm3_in)(sa, m);
+		qm2_in(sa, m);
+	else if (r->active && r->msgid == m->hdr.msgid)
+		qm3_in(sa, m);
 	else
 		qm1_in(sa, m);
 }

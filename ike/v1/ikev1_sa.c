@@ -54,6 +54,8 @@ struct ikev1_sa *ikev1_sa_new(struct ike_sa *sa)
 	buf_init(&v->gxr);
 	buf_init(&v->peer_idb);
 	buf_init(&v->qm.gxy);
+	buf_init(&v->qm_r.gxy);
+	v->dpd_wait_since = MS_NEVER;
 	sa->v1 = v;
 	return v;
 }
@@ -73,6 +75,7 @@ void ikev1_sa_free(struct ikev1_sa *v)
 	if (!v)
 		return;
 	ikev1_qm_clear(&v->qm);
+	ikev1_qm_clear(&v->qm_r);
 	isakmp_keys_wipe(&v->keys);
 	buf_free(&v->sai_b);
 	buf_free(&v->gxi);
@@ -112,6 +115,12 @@ void ikev1_run_task(struct ike_sa *sa, const struct task *t)
 	}
 	case TASK_IKE_DELETE:
 		ikev1_delete_all(sa);
+		break;
+	case TASK_IKE_REKEY:
+		ikev1_renew(sa);
+		break;
+	case TASK_DPD:
+		ikev1_dpd_send(sa);
 		break;
 	default:
 		log_info(LOG_IKE, "%s: %d not yet supported for IKEv1 SAs, skipped", ike_sa_name(sa),
@@ -206,7 +215,7 @@ void ikev1_notify_plain(struct ike *core, const struct v1_msg *m, const uint8_t 
 /* An Informational exchange (RFC 2409 5.7): HASH(1), then one notify or delete. It
  * has no answer and is not retransmitted. */
 static void info_send(struct ike_sa *sa, uint16_t type, uint8_t proto, const uint8_t *spi,
-		      uint8_t spi_len, bool delete)
+		      uint8_t spi_len, bool delete, const uint8_t *data, size_t len)
 {
 	struct ikev1_sa *v = sa->v1;
 	struct isakmp_builder k;
@@ -226,7 +235,7 @@ static void info_send(struct ike_sa *sa, uint16_t type, uint8_t proto, const uin
 	if (delete)
 		isb_delete(&k, ISAKMP_DOI_IPSEC, proto, spi, spi_len, 1);
 	else
-		isb_notify(&k, ISAKMP_DOI_IPSEC, proto, spi, spi_len, type, NULL, 0);
+		isb_notify(&k, ISAKMP_DOI_IPSEC, proto, spi, spi_len, type, data, len);
 	if (!k.b.oom && isakmp_hash_qm1(&v->keys, msgid, k.b.data + rest, k.b.len - rest,
 					k.b.data + hoff) == 0 &&
 	    ikev1_encode(sa, ISAKMP_XCHG_INFO, msgid, &k, &iv, &out) == 0)
@@ -238,7 +247,22 @@ static void info_send(struct ike_sa *sa, uint16_t type, uint8_t proto, const uin
 void ikev1_notify_protected(struct ike_sa *sa, uint16_t type, uint8_t proto,
 			    const uint8_t *spi, uint8_t spi_len)
 {
-	info_send(sa, type, proto, spi, spi_len, false);
+	info_send(sa, type, proto, spi, spi_len, false, NULL, 0);
+}
+
+void ikev1_info_notify(struct ike_sa *sa, uint16_t type, uint8_t proto, const uint8_t *spi,
+		       uint8_t spi_len, const uint8_t *data, size_t len)
+{
+	info_send(sa, type, proto, spi, spi_len, false, data, len);
+}
+
+void ikev1_info_delete_isakmp(struct ike_sa *sa)
+{
+	uint8_t cookies[16];
+	memcpy(cookies, sa->spi_i, 8);
+	memcpy(cookies + 8, sa->spi_r, 8);
+	info_send(sa, 0, ISAKMP_PROTO_ISAKMP, cookies, 16, true, NULL, 0);
+	log_info(LOG_IKE, "%s: sent DELETE for the ISAKMP SA", ike_sa_name(sa));
 }
 
 /* DELETE for one CHILD_SA (our inbound SPI). */
@@ -246,7 +270,7 @@ static void send_child_delete(struct ike_sa *sa, struct child_sa *c)
 {
 	uint8_t spi[4];
 	put_u32(spi, c->spi_in);
-	info_send(sa, 0, ISAKMP_PROTO_ESP, spi, 4, true);
+	info_send(sa, 0, ISAKMP_PROTO_ESP, spi, 4, true, NULL, 0);
 	log_info(LOG_IKE, "%s: sent DELETE for CHILD_SA %s{%u} (SPI %08x)", ike_sa_name(sa),
 		 c->cfg->name, c->uniqueid, c->spi_in);
 }
@@ -261,14 +285,10 @@ static void delete_child(struct ike_sa *sa, struct child_sa *c)
 
 void ikev1_delete_all(struct ike_sa *sa)
 {
-	uint8_t cookies[16];
 	for (struct child_sa *c = sa->children; c; c = c->next)
 		if (!c->reap)
 			send_child_delete(sa, c);
-	memcpy(cookies, sa->spi_i, 8);
-	memcpy(cookies + 8, sa->spi_r, 8);
-	info_send(sa, 0, ISAKMP_PROTO_ISAKMP, cookies, 16, true);
-	log_info(LOG_IKE, "%s: sent DELETE for the ISAKMP SA", ike_sa_name(sa));
+	ikev1_info_delete_isakmp(sa);
 	ike_sa_destroy(sa);
 }
 
@@ -276,6 +296,8 @@ void ikev1_gave_up(const struct ike_sa *sa)
 {
 	char tag[128];
 	enum ikev1_state st = sa->v1->state;
+	if (sa->v1->dpd_dead)	/* ikev1_dpd.c said why */
+		return;
 	/* A responder that rejects our proposals may stay silent (or its notify got
 	 * lost): in MM_WAIT_MSG2 both look the same. */
 	char after[64];
@@ -304,6 +326,8 @@ void ikev1_established(struct ike_sa *sa)
 		sa->v1->aggressive ? "Aggressive" : "Main", ikev1_state_name(sa->v1->state));
 	if (core->env.updown)
 		core->env.updown(core->env.arg, sa, NULL, true);
+	ikev1_life_p1_schedule(sa);
+	ikev1_life_adopt(sa);
 }
 
 /* ---- input ---- */
@@ -320,7 +344,7 @@ static bool deletes_in(struct ike_sa *sa, const struct v1_msg *m)
 				if (memcmp(c, sa->spi_i, 8) || memcmp(c + 8, sa->spi_r, 8))
 					continue;
 				log_info(LOG_IKE, "%s: received DELETE for the ISAKMP SA", ike_sa_name(sa));
-				ike_sa_destroy(sa);
+				ikev1_phase1_end(sa, false);
 				return true;
 			}
 		} else if (d->proto == ISAKMP_PROTO_ESP && d->spi_len == 4) {
@@ -374,6 +398,9 @@ static void info_in(struct ike_sa *sa, struct v1_msg *m)
 		return;
 	for (size_t i = 0; i < m->pl.n_notify; i++) {
 		uint16_t type = m->pl.notify[i].type;
+		if ((m->hdr.flags & ISAKMP_FLAG_E) && (ikev1_life_notify_in(sa, &m->pl.notify[i]) ||
+							ikev1_dpd_notify_in(sa, &m->pl.notify[i])))
+			continue;
 		log_err(LOG_IKE, "%s: received %s (%u) notify in %s", tag, ikev1_notify_name(type),
 			type, ikev1_state_name(v->state));
 		if (type < 16384 && v->state != QM_IDLE) {
@@ -435,6 +462,8 @@ static void sa_input(struct ike_sa *sa, struct v1_msg *m)
 		return;
 	}
 	memcpy(sa->v1->last_rx_hash, h, 16);
+	/* Only a message that was not dropped is a sign of life (DPD relies on it). */
+	uint64_t invalid = sa->core->st.rx_invalid;
 	switch (m->hdr.exchange) {
 	case ISAKMP_XCHG_MM:
 		ikev1_main_in(sa, m);
@@ -454,7 +483,7 @@ static void sa_input(struct ike_sa *sa, struct v1_msg *m)
 			log_info(LOG_IKE, "%s: %s exchange not supported, dropped", ike_sa_name(sa),
 				 isakmp_exchange_name(m->hdr.exchange));
 	}
-	if (sa->state != IKE_DESTROYING)
+	if (sa->state != IKE_DESTROYING && sa->core->st.rx_invalid == invalid)
 		sa->last_rx = sa->core->now;
 }
 

@@ -747,11 +747,15 @@ static void test_child_rekey(void **state)
 	subst(conf_a, sizeof(conf_a), "esp_proposals = aes128-sha1\n",
 	      "esp_proposals = aes128-sha1\n        rekey_time = 60s\n        life_time = 90s\n"
 	      "        rand_time = 0\n");
+	/* b takes a's shorter lifetime (90s) and would renew 10s before its end, but a's
+	 * renewal at 60s comes first and replaces the CHILD_SA on b too. */
 	subst(conf_b, sizeof(conf_b), "esp_proposals = aes128-sha1\n",
-	      "esp_proposals = aes128-sha1\n        rekey_time = 600s\n");
+	      "esp_proposals = aes128-sha1\n        rekey_time = 600s\n        life_time = 610s\n"
+	      "        rand_time = 0\n");
 	assert_int_equal(h_init(&h, conf_a, conf_b), 0);
 	establish(&h);
 	assert_up(&h);
+	assert_int_equal(h_first_sa(&h.b)->children->agreed_life_s, 90);
 	uint32_t old_in = h_first_sa(&h.a)->children->spi_in;
 	h_advance(&h, 65000);
 	assert_int_equal(h_count_children(&h.a), 2);
@@ -763,6 +767,499 @@ static void test_child_rekey(void **state)
 	assert_null(h_find_sa(&h.a, old_in));
 	assert_null(h_find_sa(&h.b, old_in));
 	assert_child_pair(&h);
+	h_free(&h);
+}
+
+/* Adds lines to a config after the connection's proposals (conn) or the child's
+ * esp_proposals (child). */
+static void conn_add(char *conf, size_t len, const char *lines)
+{
+	char from[128], to[512];
+	const char *p = strstr(conf, "    proposals = ");
+	assert_non_null(p);
+	size_t n = (size_t)(strchr(p, '\n') - p) + 1;
+	snprintf(from, sizeof(from), "%.*s", (int)n, p);
+	snprintf(to, sizeof(to), "%s%s", from, lines);
+	subst(conf, len, from, to);
+}
+
+static void child_add(char *conf, size_t len, const char *lines)
+{
+	char from[128], to[512];
+	const char *p = strstr(conf, "esp_proposals = ");
+	assert_non_null(p);
+	size_t n = (size_t)(strchr(p, '\n') - p) + 1;
+	snprintf(from, sizeof(from), "%.*s", (int)n, p);
+	snprintf(to, sizeof(to), "%s%s", from, lines);
+	subst(conf, len, from, to);
+}
+
+static void base_confs(void)
+{
+	confs("aes128-sha256-modp2048", "aes128-sha256-modp2048", "aes128-sha1", "aes128-sha1",
+	      "s3cret-key");
+}
+
+/* The initiator's lifetimes are the shorter: the responder takes them (Phase 1 from
+ * MM1, Phase 2 seconds and kilobytes from QM1) and says nothing. */
+static void test_lifetime_initiator_shorter(void **state)
+{
+	struct harness h;
+	base_confs();
+	conn_add(conf_a, sizeof(conf_a), "    rekey_time = 100s\n    over_time = 20s\n");
+	child_add(conf_a, sizeof(conf_a), "        rekey_time = 60s\n        life_time = 90s\n"
+		  "        rekey_bytes = 9000000\n        life_bytes = 10240000\n");
+	assert_int_equal(h_init(&h, conf_a, conf_b), 0);
+	establish(&h);
+	assert_up(&h);
+	const struct ike_sa *sa = h_first_sa(&h.a), *sb = h_first_sa(&h.b);
+	assert_int_equal(sa->v1->life_s, 120);
+	assert_int_equal(sb->v1->life_s, 120);
+	assert_int_equal(sb->expire_at - sb->established_at, 120000);
+	/* b renews before the 120s end: a tenth of it early (its own 24 min margin
+	 * does not fit), less up to half of that time as jitter. */
+	assert_true(sb->rekey_at <= sb->established_at + 108000);
+	assert_true(sb->rekey_at >= sb->established_at + 54000);
+	assert_int_equal(sb->children->agreed_life_s, 90);
+	assert_int_equal(sb->children->agreed_life_kb, 10000);
+	assert_int_equal(sb->children->expire_at - sb->established_at, 90000);
+	const struct pfkey_sa *x = h_find_sa(&h.b, sb->children->spi_in);
+	assert_true(x->has_hard);
+	assert_int_equal(x->hard.bytes, 10240000);
+	/* Two Main Mode, two Quick Mode messages each way, and nothing else. */
+	assert_int_equal(h.b.sent, 4);
+	h_free(&h);
+}
+
+/* The responder's lifetimes are the shorter: RESPONDER-LIFETIME (an Informational
+ * after MM6 for Phase 1, a notify in QM2 for Phase 2) shortens the initiator's. */
+static void test_lifetime_responder_shorter(void **state)
+{
+	struct harness h;
+	base_confs();
+	conn_add(conf_b, sizeof(conf_b), "    rekey_time = 100s\n    over_time = 20s\n");
+	child_add(conf_b, sizeof(conf_b), "        rekey_time = 60s\n        life_time = 90s\n"
+		  "        life_bytes = 10240000\n");
+	assert_int_equal(h_init(&h, conf_a, conf_b), 0);
+	establish(&h);
+	assert_up(&h);
+	const struct ike_sa *sa = h_first_sa(&h.a), *sb = h_first_sa(&h.b);
+	assert_int_equal(sb->v1->life_s, 120);
+	/* RESPONDER-LIFETIME comes a second after MM6 (they could cross). */
+	assert_int_equal(sa->v1->life_s, 15840);
+	h_advance(&h, 1000);
+	assert_int_equal(sa->v1->life_s, 120);
+	assert_int_equal(sa->expire_at - sa->established_at, 120000);
+	/* a renews 10% of its own lifetime margin before: 4h + 24min configured, so
+	 * 24 min before the end would be before the start: a tenth of 120s then. */
+	assert_true(sa->rekey_at >= sa->established_at + 54000);
+	assert_true(sa->rekey_at <= sa->established_at + 108000);
+	assert_int_equal(sa->children->agreed_life_s, 90);
+	assert_int_equal(sa->children->agreed_life_kb, 10000);
+	assert_int_equal(sb->children->agreed_life_s, 90);
+	const struct pfkey_sa *x = h_find_sa(&h.a, sa->children->spi_out);
+	assert_true(x->has_hard);
+	assert_int_equal(x->hard.bytes, 10240000);
+	assert_true(x->has_soft);
+	assert_true(x->soft.bytes < x->hard.bytes);
+	/* MM2 MM4 MM6 RESPONDER-LIFETIME QM2. */
+	assert_int_equal(h.b.sent, 5);
+	h_free(&h);
+}
+
+/* strongSwan ignores RESPONDER-LIFETIME: a responder whose Phase 2 lifetime is the
+ * shorter renews the CHILD_SA itself before it ends, with a Quick Mode of its own. */
+static void test_lifetime_responder_rekeys(void **state)
+{
+	struct harness h;
+	base_confs();
+	child_add(conf_b, sizeof(conf_b), "        rekey_time = 60s\n        life_time = 90s\n"
+		  "        rand_time = 0\n");
+	/* a would renew 9s before the 90s it learns from RESPONDER-LIFETIME: later. */
+	child_add(conf_a, sizeof(conf_a), "        rand_time = 0\n");
+	assert_int_equal(h_init(&h, conf_a, conf_b), 0);
+	establish(&h);
+	assert_up(&h);
+	uint32_t old_in = h_first_sa(&h.b)->children->spi_in;
+	h_advance(&h, 61000);
+	assert_int_equal(h_count_children(&h.a), 2);
+	assert_int_equal(h_count_children(&h.b), 2);
+	/* The new one, at the head of the list, is b's. */
+	assert_true(h_first_sa(&h.b)->children->initiator);
+	assert_false(h_first_sa(&h.a)->children->initiator);
+	h_advance(&h, 30000);
+	assert_int_equal(h_count_children(&h.a), 1);
+	assert_int_equal(h_count_children(&h.b), 1);
+	assert_null(h_find_sa(&h.b, old_in));
+	assert_child_pair(&h);
+	h_free(&h);
+}
+
+/* Phase 1 renewal before the ISAKMP SA ends: a new Main Mode, the CHILD_SA moves onto
+ * the new ISAKMP SA on both sides with its ESP SAs untouched, the old ISAKMP SA is
+ * deleted with DELETE; nobody sees the tunnel go down. */
+static void test_phase1_renewal(void **state)
+{
+	for (int who = 0; who < 2; who++) {
+		struct harness h;
+		base_confs();
+		/* Renewed by the initiator (a), then by the responder (b). */
+		conn_add(who ? conf_b : conf_a, sizeof(conf_a),
+			 "    rekey_time = 100s\n    over_time = 20s\n    rand_time = 0\n");
+		/* The other side takes the 120s lifetime and would renew 5s before its end. */
+		conn_add(who ? conf_a : conf_b, sizeof(conf_a), "    over_time = 5s\n");
+		assert_int_equal(h_init(&h, conf_a, conf_b), 0);
+		establish(&h);
+		assert_up(&h);
+		uint32_t id_a = h_first_sa(&h.a)->uniqueid, id_b = h_first_sa(&h.b)->uniqueid;
+		uint32_t in = h_first_sa(&h.a)->children->spi_in;
+		uint32_t out = h_first_sa(&h.a)->children->spi_out;
+		uint32_t cid = h_first_sa(&h.a)->children->uniqueid;
+		/* Renewed at 100s; the old ISAKMP SA deleted 3s later. */
+		h_advance(&h, 101000);
+		assert_int_equal(h_count_sas(who ? &h.b : &h.a, IKE_ESTABLISHED), 2);
+		assert_int_equal(h_count_children(&h.a), 1);
+		h_advance(&h, 3000);
+		assert_up(&h);
+		assert_int_not_equal(h_first_sa(&h.a)->uniqueid, id_a);
+		assert_int_not_equal(h_first_sa(&h.b)->uniqueid, id_b);
+		assert_memory_equal(h_first_sa(&h.a)->spi_i, h_first_sa(&h.b)->spi_i, 8);
+		assert_memory_equal(h_first_sa(&h.a)->spi_r, h_first_sa(&h.b)->spi_r, 8);
+		const struct child_sa *c = h_first_sa(&h.a)->children;
+		assert_int_equal(c->uniqueid, cid);
+		assert_int_equal(c->spi_in, in);
+		assert_int_equal(c->spi_out, out);
+		assert_non_null(h_find_sa(&h.a, in));
+		assert_non_null(h_find_sa(&h.b, out));
+		assert_int_equal(h.a.updown_down, 0);
+		assert_int_equal(h.b.updown_down, 0);
+		/* The moved CHILD_SA still renews under its new ISAKMP SA. */
+		assert_int_equal(ike_rekey(h.a.core, NULL, 0, NULL, cid, h.now, NULL, 0), 0);
+		h_pump(&h);
+		assert_int_equal(h_count_children(&h.a), 2);
+		assert_int_equal(h_count_children(&h.b), 2);
+		h_free(&h);
+	}
+}
+
+/* The renewal's first message (MM1) is lost: retransmitted, the renewal completes and
+ * the CHILD_SA moves as usual. */
+static void test_phase1_renewal_retransmit(void **state)
+{
+	struct harness h;
+	base_confs();
+	conn_add(conf_a, sizeof(conf_a), "    rekey_time = 100s\n    over_time = 20s\n    rand_time = 0\n");
+	conn_add(conf_b, sizeof(conf_b), "    over_time = 5s\n");
+	assert_int_equal(h_init(&h, conf_a, conf_b), 0);
+	establish(&h);
+	assert_up(&h);
+	assert_int_equal(h.a.sent, 5);		/* MM1 MM3 MM5 QM1 QM3 */
+	h.a.drop_at = 6;			/* the renewal's MM1 */
+	uint32_t id_a = h_first_sa(&h.a)->uniqueid, in = h_first_sa(&h.a)->children->spi_in;
+	struct ike_stats st0, st;
+	ike_get_stats(h.a.core, &st0);
+	h_advance(&h, 112000);
+	ike_get_stats(h.a.core, &st);
+	assert_true(st.retransmits > st0.retransmits);
+	assert_up(&h);
+	assert_int_not_equal(h_first_sa(&h.a)->uniqueid, id_a);
+	assert_int_equal(h_first_sa(&h.a)->children->spi_in, in);
+	h_free(&h);
+}
+
+/* No renewal (the peer went silent, or deleted only the ISAKMP SA): the IPsec SAs
+ * keep working until their own lifetime, then go. */
+static void test_phase2_outlives_phase1(void **state)
+{
+	struct harness h;
+	base_confs();
+	conn_add(conf_a, sizeof(conf_a), "    rekey_time = 100s\n    over_time = 20s\n");
+	child_add(conf_a, sizeof(conf_a), "        rekey_time = 250s\n        life_time = 300s\n"
+		  "        rand_time = 0\n");
+	child_add(conf_b, sizeof(conf_b), "        rekey_time = 250s\n        life_time = 300s\n"
+		  "        rand_time = 0\n");
+	assert_int_equal(h_init(&h, conf_a, conf_b), 0);
+	establish(&h);
+	assert_up(&h);
+	uint32_t in = h_first_sa(&h.a)->children->spi_in;
+	uint32_t out = h_first_sa(&h.a)->children->spi_out;
+	h.a.drop_out = h.b.drop_out = true;
+	h_advance(&h, 125000);
+	assert_int_equal(h_count_sas(&h.a, IKE_ESTABLISHED), 0);
+	assert_int_equal(h_count_sas(&h.b, IKE_ESTABLISHED), 0);
+	assert_int_equal(h_count_children(&h.a), 1);
+	assert_int_equal(h_count_children(&h.b), 1);
+	assert_non_null(h_find_sa(&h.a, in));
+	assert_non_null(h_find_sa(&h.a, out));
+	assert_non_null(h_find_sa(&h.b, in));
+	assert_non_null(h_find_sa(&h.b, out));
+	assert_int_equal(h.a.updown_down, 0);
+	h_advance(&h, 180000);
+	assert_int_equal(h_count_children(&h.a), 0);
+	assert_int_equal(h_count_children(&h.b), 0);
+	assert_null(h_find_sa(&h.a, in));
+	assert_null(h_find_sa(&h.b, out));
+	assert_null(h_first_sa(&h.a));
+	assert_null(h_first_sa(&h.b));
+	h_free(&h);
+}
+
+/* strongSwan keeps the ISAKMP SA it renewed until that one's lifetime ends: the old SA,
+ * its CHILD_SA taken over, must not be renewed again by us meanwhile. */
+static void test_superseded_sa_not_renewed(void **state)
+{
+	struct harness h;
+	base_confs();
+	conn_add(conf_b, sizeof(conf_b), "    rekey_time = 100s\n    over_time = 20s\n    rand_time = 0\n");
+	conn_add(conf_a, sizeof(conf_a), "    over_time = 5s\n");
+	assert_int_equal(h_init(&h, conf_a, conf_b), 0);
+	establish(&h);
+	assert_up(&h);
+	/* b: MM2 MM4 MM6 QM2, RESPONDER-LIFETIME a second later, then MM1 MM3 MM5 of the
+	 * renewal and the DELETE of the old ISAKMP SA: that one is lost. */
+	assert_int_equal(h.b.sent, 4);
+	h.b.drop_at = 9;
+	h_advance(&h, 101000);
+	assert_int_equal(h_count_sas(&h.a, IKE_ESTABLISHED), 2);
+	uint32_t newest = h_first_sa(&h.a)->uniqueid;
+	/* a's old SA would have been renewed 5s before its end (120s). */
+	h_advance(&h, 25000);
+	assert_int_equal(h_first_sa(&h.a)->uniqueid, newest);
+	assert_int_equal(h_count_sas(&h.a, IKE_ESTABLISHED), 1);
+	assert_int_equal(h_count_children(&h.a), 1);
+	assert_int_equal(h.a.updown_down, 0);
+	h_free(&h);
+}
+
+/* The peer deletes only the ISAKMP SA: the CHILD_SA stays; a new ISAKMP SA with the
+ * same peer takes it over again. */
+static void test_isakmp_delete_keeps_children(void **state)
+{
+	struct harness h;
+	char err[256];
+	base_confs();
+	assert_int_equal(h_init(&h, conf_a, conf_b), 0);
+	establish(&h);
+	assert_up(&h);
+	uint32_t in = h_first_sa(&h.a)->children->spi_in;
+	ikev1_phase1_end((struct ike_sa *)h_first_sa(&h.b), true);
+	h_pump(&h);
+	assert_int_equal(h_count_sas(&h.a, IKE_ESTABLISHED), 0);
+	assert_int_equal(h_count_sas(&h.b, IKE_ESTABLISHED), 0);
+	assert_int_equal(h_count_children(&h.a), 1);
+	assert_int_equal(h_count_children(&h.b), 1);
+	assert_non_null(h_find_sa(&h.a, in));
+	assert_int_equal(h.a.updown_down, 0);
+	assert_int_equal(ike_initiate(h.a.core, "site", "net", h.now, err, sizeof(err)), 0);
+	h_pump(&h);
+	assert_int_equal(h_count_sas(&h.a, IKE_ESTABLISHED), 1);
+	assert_int_equal(h_count_sas(&h.b, IKE_ESTABLISHED), 1);
+	/* The old CHILD_SA and the new one, both on the new ISAKMP SA. */
+	assert_int_equal(h_count_children(&h.a), 2);
+	assert_int_equal(h_count_children(&h.b), 2);
+	assert_non_null(child_sa_find_by_spi((struct ike_sa *)h_first_sa(&h.a), in, true));
+	h_free(&h);
+}
+
+/* DPD on a (dpd_delay 10s, dpd_timeout 30s, the child's dpd_action as given). */
+static void dpd_confs(const char *action)
+{
+	char line[128];
+	base_confs();
+	conn_add(conf_a, sizeof(conf_a), "    dpd_delay = 10s\n    dpd_timeout = 30s\n");
+	snprintf(line, sizeof(line), "        dpd_action = %s\n", action);
+	child_add(conf_a, sizeof(conf_a), line);
+}
+
+/* Both announce DPD by vendor ID; a live peer answers every R-U-THERE and the SAs stay. */
+static void test_dpd_alive(void **state)
+{
+	struct harness h;
+	dpd_confs("clear");
+	assert_int_equal(h_init(&h, conf_a, conf_b), 0);
+	establish(&h);
+	assert_up(&h);
+	assert_true(h_first_sa(&h.a)->v1->dpd_peer);
+	assert_true(h_first_sa(&h.b)->v1->dpd_peer);
+	int a0 = h.a.sent, b0 = h.b.sent;
+	h_advance(&h, 120000);
+	assert_up(&h);
+	/* An R-U-THERE every 10s of silence, each answered. */
+	assert_true(h.a.sent - a0 >= 10);
+	assert_int_equal(h.b.sent - b0, h.a.sent - a0);
+	struct ike_stats st;
+	ike_get_stats(h.a.core, &st);
+	assert_int_equal(st.rx_invalid, 0);
+	h_free(&h);
+}
+
+/* The peer dies (nothing it sends arrives): within dpd_delay + dpd_timeout a drops the
+ * SA and does what dpd_action says. */
+static void test_dpd_actions(void **state)
+{
+	static const char *const actions[] = { "clear", "trap", "restart" };
+	for (int i = 0; i < 3; i++) {
+		struct harness h;
+		struct h_log_count lc;
+		dpd_confs(actions[i]);
+		assert_int_equal(h_init(&h, conf_a, conf_b), 0);
+		establish(&h);
+		assert_up(&h);
+		uint32_t in = h_first_sa(&h.a)->children->spi_in;
+		h.b.drop_out = true;
+		h_advance(&h, 39000);
+		assert_int_equal(h_count_sas(&h.a, IKE_ESTABLISHED), 1);
+		h_log_capture_start(&lc, "no DPD R-U-THERE-ACK");
+		h_advance(&h, 2000);
+		h_log_capture_stop(&lc);
+		assert_non_null(strstr(lc.first, "peer not responding"));
+		assert_int_equal(h_count_sas(&h.a, IKE_ESTABLISHED), 0);
+		assert_int_equal(h_count_children(&h.a), 0);
+		assert_null(h_find_sa(&h.a, in));
+		if (i == 0) {			/* clear: nothing left */
+			assert_null(h_first_sa(&h.a));
+			assert_int_equal(h.a.n_policies, 0);
+		} else if (i == 1) {		/* trap: policies wait for traffic */
+			assert_null(h_first_sa(&h.a));
+			assert_int_equal(h.a.n_policies, 2);
+		} else {			/* restart: a new Main Mode at once */
+			assert_non_null(h_first_sa(&h.a));
+			assert_int_equal(h_first_sa(&h.a)->v1->state, MM_WAIT_MSG2);
+			h.b.drop_out = false;
+			h_advance(&h, 5000);
+			assert_int_equal(h_count_sas(&h.a, IKE_ESTABLISHED), 1);
+			assert_int_equal(h_count_children(&h.a), 1);
+		}
+		h_free(&h);
+	}
+}
+
+/* The daemon runs the timers only when ike_tick() asked for it: DPD must ask for its
+ * next R-U-THERE and for its timeout (there is no request being retransmitted to wake
+ * it up). Driven here by the returned times alone, the dead peer is found in time. */
+static void test_dpd_timer_driven(void **state)
+{
+	struct harness h;
+	dpd_confs("clear");
+	assert_int_equal(h_init(&h, conf_a, conf_b), 0);
+	establish(&h);
+	assert_up(&h);
+	ms_t start = h.now;
+	h.b.drop_out = true;
+	for (int i = 0; i < 100 && h_first_sa(&h.a); i++) {
+		ms_t next = ike_tick(h.a.core, h.now);
+		h_pump(&h);
+		if (next == MS_NEVER || next > start + 3600000)
+			break;
+		if (next > h.now)
+			h.now = next;
+	}
+	assert_null(h_first_sa(&h.a));
+	assert_true(h.now <= start + 40000);	/* dpd_delay 10s + dpd_timeout 30s */
+	h_free(&h);
+}
+
+/* R-U-THERE-ACKs with the wrong sequence number are ignored (and counted): the peer
+ * is still declared dead. With the right number it is alive. */
+static void test_dpd_sequence_checked(void **state)
+{
+	for (int right = 0; right < 2; right++) {
+		struct harness h;
+		dpd_confs("clear");
+		assert_int_equal(h_init(&h, conf_a, conf_b), 0);
+		establish(&h);
+		assert_up(&h);
+		struct ike_sa *sa = (struct ike_sa *)h_first_sa(&h.a);
+		struct ike_sa *sb = (struct ike_sa *)h_first_sa(&h.b);
+		uint8_t cookies[16], seq[4];
+		memcpy(cookies, sb->spi_i, 8);
+		memcpy(cookies + 8, sb->spi_r, 8);
+		uint32_t acked = 0;
+		h.a.drop_out = true;	/* b never sees the R-U-THEREs */
+		for (int t = 0; t < 10; t++) {
+			h_advance(&h, 5000);
+			if (h_first_sa(&h.a) != sa || h_count_sas(&h.a, IKE_ESTABLISHED) == 0)
+				break;	/* declared dead (and freed) */
+			if (sa->v1->dpd_seq == 0 || sa->v1->dpd_seq == acked)
+				continue;	/* one answer per R-U-THERE */
+			acked = sa->v1->dpd_seq;
+			put_u32(seq, sa->v1->dpd_seq + (right ? 0 : 1));
+			ikev1_info_notify(sb, ISAKMP_N_R_U_THERE_ACK, ISAKMP_PROTO_ISAKMP, cookies, 16,
+					  seq, 4);
+			h_pump(&h);
+		}
+		struct ike_stats st;
+		ike_get_stats(h.a.core, &st);
+		if (right) {
+			assert_int_equal(h_count_sas(&h.a, IKE_ESTABLISHED), 1);
+			assert_int_equal(st.rx_invalid, 0);
+		} else {
+			assert_int_equal(h_count_sas(&h.a, IKE_ESTABLISHED), 0);
+			assert_true(st.rx_invalid >= 3);
+		}
+		h_free(&h);
+	}
+}
+
+/* A replayed or old R-U-THERE number gets no answer. */
+static void test_dpd_old_sequence_dropped(void **state)
+{
+	struct harness h;
+	dpd_confs("clear");
+	assert_int_equal(h_init(&h, conf_a, conf_b), 0);
+	establish(&h);
+	assert_up(&h);
+	struct ike_sa *sa = (struct ike_sa *)h_first_sa(&h.a);
+	uint8_t cookies[16], seq[4];
+	memcpy(cookies, sa->spi_i, 8);
+	memcpy(cookies + 8, sa->spi_r, 8);
+	int b0 = h.b.sent;
+	put_u32(seq, 1000);
+	ikev1_info_notify(sa, ISAKMP_N_R_U_THERE, ISAKMP_PROTO_ISAKMP, cookies, 16, seq, 4);
+	h_pump(&h);
+	assert_int_equal(h.b.sent, b0 + 1);	/* the ACK */
+	put_u32(seq, 999);
+	ikev1_info_notify(sa, ISAKMP_N_R_U_THERE, ISAKMP_PROTO_ISAKMP, cookies, 16, seq, 4);
+	h_pump(&h);
+	assert_int_equal(h.b.sent, b0 + 1);
+	struct ike_stats st;
+	ike_get_stats(h.b.core, &st);
+	assert_int_equal(st.rx_invalid, 1);
+	h_free(&h);
+}
+
+/* Both sides renew the CHILD_SA at the same moment (no jitter): two Quick Modes cross.
+ * The ISAKMP SA's responder gives way; one new CHILD_SA, no retransmission, and once
+ * the old one ends one pair is left. (Before, each side dropped its own exchange for
+ * the peer's, both kept retransmitting, and the ISAKMP SA was given up.) */
+static void test_child_rekey_collision(void **state)
+{
+	struct harness h;
+	base_confs();
+	child_add(conf_a, sizeof(conf_a), "        rekey_time = 60s\n        life_time = 90s\n"
+		  "        rand_time = 0\n");
+	child_add(conf_b, sizeof(conf_b), "        rekey_time = 60s\n        life_time = 90s\n"
+		  "        rand_time = 0\n");
+	assert_int_equal(h_init(&h, conf_a, conf_b), 0);
+	establish(&h);
+	assert_up(&h);
+	uint32_t id_a = h_first_sa(&h.a)->uniqueid;
+	h_advance(&h, 61000);
+	/* The old CHILD_SA and one new one on each side; nothing retransmitted. */
+	assert_int_equal(h_count_children(&h.a), 2);
+	assert_int_equal(h_count_children(&h.b), 2);
+	struct ike_stats st;
+	ike_get_stats(h.a.core, &st);
+	assert_int_equal(st.retransmits, 0);
+	ike_get_stats(h.b.core, &st);
+	assert_int_equal(st.retransmits, 0);
+	assert_int_equal(h_count_sas(&h.a, IKE_ESTABLISHED), 1);
+	assert_int_equal(h_first_sa(&h.a)->uniqueid, id_a);
+	h_advance(&h, 30000);
+	assert_int_equal(h_count_sas(&h.a, IKE_ESTABLISHED), 1);
+	assert_int_equal(h_count_sas(&h.b, IKE_ESTABLISHED), 1);
+	assert_int_equal(h_first_sa(&h.a)->uniqueid, id_a);
+	assert_up(&h);		/* one CHILD_SA left, the same on both sides */
 	h_free(&h);
 }
 
@@ -1031,6 +1528,20 @@ int main(void)
 		cmocka_unit_test(test_state_names),
 		cmocka_unit_test(test_aggr_natt),
 		cmocka_unit_test(test_child_rekey),
+		cmocka_unit_test(test_lifetime_initiator_shorter),
+		cmocka_unit_test(test_lifetime_responder_shorter),
+		cmocka_unit_test(test_lifetime_responder_rekeys),
+		cmocka_unit_test(test_child_rekey_collision),
+		cmocka_unit_test(test_phase1_renewal),
+		cmocka_unit_test(test_phase1_renewal_retransmit),
+		cmocka_unit_test(test_phase2_outlives_phase1),
+		cmocka_unit_test(test_superseded_sa_not_renewed),
+		cmocka_unit_test(test_isakmp_delete_keeps_children),
+		cmocka_unit_test(test_dpd_alive),
+		cmocka_unit_test(test_dpd_actions),
+		cmocka_unit_test(test_dpd_timer_driven),
+		cmocka_unit_test(test_dpd_sequence_checked),
+		cmocka_unit_test(test_dpd_old_sequence_dropped),
 		cmocka_unit_test(test_mutated_messages),
 		cmocka_unit_test(test_forged_plain_messages),
 	};
