@@ -278,6 +278,9 @@ static void test_aggr_quick(void **state)
 		assert_true(h_first_sa(i)->initiator);
 		assert_true(h_first_sa(i)->v1->aggressive);
 		assert_true(h_first_sa(r)->v1->aggressive);
+		/* Each side learned from AM1/AM2 that the other does DPD. */
+		assert_true(h_first_sa(i)->v1->dpd_peer);
+		assert_true(h_first_sa(r)->v1->dpd_peer);
 		assert_int_equal(h_first_sa(&h.a)->children->pfs_group, DH_NONE);
 		char id[256];
 		assert_string_equal(identity_fmt(&h_first_sa(&h.b)->peer_id, id, sizeof(id)),
