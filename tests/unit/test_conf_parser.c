@@ -310,7 +310,14 @@ static double parse_seconds(size_t n)
  * machine do not matter. */
 static void test_many_values_linear(void **state)
 {
-	double small = parse_seconds(125000), large = parse_seconds(500000);
+	double small = 0, large = 0;
+	/* A load spike can spoil one comparison; quadratic growth spoils all three. */
+	for (int attempt = 0; attempt < 3; attempt++) {
+		small = parse_seconds(125000);
+		large = parse_seconds(500000);
+		if (large <= 8 * small + 0.05)
+			break;
+	}
 	if (large > 8 * small + 0.05)
 		fail_msg("125k values took %.3f s, 500k took %.3f s: not linear", small, large);
 }
