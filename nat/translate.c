@@ -262,10 +262,10 @@ static enum nat_verdict apply(struct nat_table *t, struct pkt *p, struct flow *f
 			t->c.tcp_rst_ignored++;
 	}
 	flow_touch(t, f, now);
+	if (p->more_frags)
+		frag_remember(t, p, f, dir, now);	/* by the addresses it came with */
 	struct nat_key to = nat_key_mirror(&f->k[!dir]);
 	rewrite(p, &to, NULL);
-	if (p->more_frags)
-		frag_remember(t, p, f, dir, now);
 	count(t, f, dir, p->tot, side);
 	return NAT_FORWARD;
 }
@@ -381,10 +381,10 @@ static enum nat_verdict start_flow(struct nat_table *t, struct pkt *p, size_t ru
 		size_t th = (size_t)(p->l4[12] >> 4) * 4;
 		tcp_track_new(t, f, dir, p->l4, th, p->l4len - th);
 	}
-	struct nat_key to = nat_key_mirror(dir == 0 ? k1 : k0);
-	rewrite(p, &to, NULL);
 	if (p->more_frags)
 		frag_remember(t, p, f, dir, now);
+	struct nat_key to = nat_key_mirror(dir == 0 ? k1 : k0);
+	rewrite(p, &to, NULL);
 	count(t, f, dir, p->tot, side);
 	return NAT_FORWARD;
 }
