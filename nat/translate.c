@@ -554,7 +554,7 @@ static enum nat_verdict outbound(struct nat_table *t, struct pkt *p, size_t idx,
 	unsigned flags = r->kind == NAT_RULE_DYNAMIC ? FF_DYNAMIC : 0;
 	enum nat_verdict v = start_flow(t, p, idx, &p->key, &k1, 0, flags, NAT_FROM_INSIDE, now);
 	if (v == NAT_DROP && flags)
-		binding_put(t, p->key.src);
+		binding_put(t, p->key.src, 0);
 	return v;
 }
 
