@@ -186,7 +186,7 @@ static uint32_t oldest(const struct nat_table *t)
 	return best;
 }
 
-static uint32_t flow_alloc(struct nat_table *t)
+static uint32_t flow_alloc(struct nat_table *t, uint64_t now_ms)
 {
 	if (t->free_head != NAT_NONE) {
 		uint32_t i = t->free_head;
@@ -198,15 +198,15 @@ static uint32_t flow_alloc(struct nat_table *t)
 	uint32_t victim = oldest(t);
 	if (victim == NAT_NONE)
 		return NAT_NONE;
-	flow_free(t, victim);
+	flow_end(t, victim, "evicted", now_ms);
 	t->c.flows_evicted++;
-	return flow_alloc(t);
+	return flow_alloc(t, now_ms);
 }
 
 uint32_t flow_new(struct nat_table *t, uint8_t proto, const struct nat_key *k0,
     const struct nat_key *k1, uint64_t now_ms)
 {
-	uint32_t i = flow_alloc(t);
+	uint32_t i = flow_alloc(t, now_ms);
 	if (i == NAT_NONE)
 		return NAT_NONE;
 	struct flow *f = &t->flows[i];
@@ -338,18 +338,22 @@ void nat_expire(struct nat_table *t, uint64_t now_ms)
 			}
 			if (c != FC_XLATE)
 				t->c.flows_expired++;
-			flow_free(t, i);
+			flow_end(t, i, "idle", now_ms);
 		}
 	}
 }
 
 void nat_table_flush(struct nat_table *t)
 {
-	for (uint32_t i = 0; i < t->high; i++)
-		if (t->flows[i].flags & FF_USED) {
-			if (t->flows[i].proto)
+	/* Flows first, so that their bindings are free when their turn comes. */
+	for (int pass = 0; pass < 2; pass++)
+		for (uint32_t i = 0; i < t->high; i++) {
+			struct flow *f = &t->flows[i];
+			if (!(f->flags & FF_USED) || (pass == 0) != (f->proto != 0))
+				continue;
+			if (f->proto)
 				t->c.flows_flushed++;
-			flow_free(t, i);
+			flow_end(t, i, "flush", f->last_ms);
 		}
 }
 
@@ -366,28 +370,60 @@ size_t nat_table_rule_counters(const struct nat_table *t, struct nat_rule_counte
 	return t->n_rc;
 }
 
+static void flow_view(const struct nat_table *t, const struct flow *f, uint64_t now_ms,
+    struct nat_flow_view *v)
+{
+	*v = (struct nat_flow_view){
+		.proto = f->proto,
+		.in_src = f->k[0].src, .in_dst = f->k[0].dst,
+		.in_sport = f->k[0].sport, .in_dport = f->k[0].dport,
+		.out_src = f->k[1].src, .out_dst = f->k[1].dst,
+		.out_sport = f->k[1].sport, .out_dport = f->k[1].dport,
+		.rule = f->gen == t->gen && f->rule < t->rules->n_rules ?
+			t->rules->rule[f->rule].name : NULL,
+		.state = f->proto == 6 ? tcp_state_name(f->state) :
+			 f->proto == 17 ? "UDP" : f->proto == 1 ? "ICMP" : "OTHER",
+		.idle_ms = now_ms > f->last_ms ? now_ms - f->last_ms : 0,
+		.packets = { f->pkts[0], f->pkts[1] },
+		.bytes = { f->bytes[0], f->bytes[1] },
+	};
+}
+
+void flow_event(struct nat_table *t, enum nat_event ev, const struct flow *f,
+    const char *reason, enum nat_side side, uint64_t now_ms)
+{
+	struct nat_flow_view v;
+	if (!t->ev || !f->proto)
+		return;	/* no listener; bindings are no connections */
+	flow_view(t, f, now_ms, &v);
+	struct nat_event_info e = { .event = ev, .reason = reason, .flow = &v, .side = side,
+				    .proto = f->proto };
+	t->ev(&e, t->ev_arg);
+}
+
+void flow_end(struct nat_table *t, uint32_t i, const char *reason, uint64_t now_ms)
+{
+	flow_event(t, NAT_EV_TEARDOWN, &t->flows[i], reason, NAT_FROM_INSIDE, now_ms);
+	flow_free(t, i);
+}
+
+void nat_table_set_events(struct nat_table *t,
+    void (*fn)(const struct nat_event_info *e, void *arg), void *arg)
+{
+	t->ev = fn;
+	t->ev_arg = arg;
+}
+
 size_t nat_table_walk(const struct nat_table *t, uint64_t now_ms,
     int (*fn)(const struct nat_flow_view *v, void *arg), void *arg)
 {
 	size_t n = 0;
 	for (uint32_t i = 0; i < t->high; i++) {
 		const struct flow *f = &t->flows[i];
+		struct nat_flow_view v;
 		if (!(f->flags & FF_USED) || f->proto == 0)
 			continue;
-		struct nat_flow_view v = {
-			.proto = f->proto,
-			.in_src = f->k[0].src, .in_dst = f->k[0].dst,
-			.in_sport = f->k[0].sport, .in_dport = f->k[0].dport,
-			.out_src = f->k[1].src, .out_dst = f->k[1].dst,
-			.out_sport = f->k[1].sport, .out_dport = f->k[1].dport,
-			.rule = f->gen == t->gen && f->rule < t->rules->n_rules ?
-				t->rules->rule[f->rule].name : NULL,
-			.state = f->proto == 6 ? tcp_state_name(f->state) :
-				 f->proto == 17 ? "UDP" : f->proto == 1 ? "ICMP" : "OTHER",
-			.idle_ms = now_ms > f->last_ms ? now_ms - f->last_ms : 0,
-			.packets = { f->pkts[0], f->pkts[1] },
-			.bytes = { f->bytes[0], f->bytes[1] },
-		};
+		flow_view(t, f, now_ms, &v);
 		n++;
 		if (fn(&v, arg))
 			break;

@@ -114,4 +114,26 @@ struct nat_flow_view {
 size_t nat_table_walk(const struct nat_table *t, uint64_t now_ms,
     int (*fn)(const struct nat_flow_view *v, void *arg), void *arg);
 
+/* Events for the operator's log ("Built outbound TCP connection ...", "Teardown
+ * ...", "Deny inbound protocol 47 ..."): the shell formats and rate-limits
+ * them. Called from inside nat_translate, nat_expire and nat_table_flush. */
+enum nat_event {
+	NAT_EV_BUILT,		/* a flow was made; side: where its first packet came from */
+	NAT_EV_TEARDOWN,	/* a flow ended; reason "idle", "evicted" or "flush" */
+	NAT_EV_DENY,		/* a packet was dropped; reason: the counter, e.g. "no_flow" */
+};
+
+struct nat_event_info {
+	enum nat_event event;
+	const char *reason;
+	const struct nat_flow_view *flow;	/* BUILT and TEARDOWN */
+	enum nat_side side;			/* BUILT and DENY */
+	uint8_t proto;				/* DENY: the packet as it came, */
+	uint32_t src, dst;			/*   host order; ports 0 where */
+	uint16_t sport, dport;			/*   there are none */
+};
+
+void nat_table_set_events(struct nat_table *t,
+    void (*fn)(const struct nat_event_info *e, void *arg), void *arg);
+
 #endif

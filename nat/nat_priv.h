@@ -86,6 +86,9 @@ struct nat_table {
 	struct nat_rule_counters *rc;
 	size_t n_rc;
 	struct frag_slot frag[NAT_FRAG_SLOTS];
+	void (*ev)(const struct nat_event_info *e, void *arg);
+	void *ev_arg;
+	const char *deny;		/* why the packet in hand is dropped */
 };
 
 /* flow.c */
@@ -96,6 +99,10 @@ bool flow_key_free(struct nat_table *t, uint8_t proto, const struct nat_key *k);
 uint32_t flow_new(struct nat_table *t, uint8_t proto, const struct nat_key *k0,
     const struct nat_key *k1, uint64_t now_ms);
 void flow_free(struct nat_table *t, uint32_t i);
+/* Ends a flow with a teardown event (reason "idle", "evicted", "flush"). */
+void flow_end(struct nat_table *t, uint32_t i, const char *reason, uint64_t now_ms);
+void flow_event(struct nat_table *t, enum nat_event ev, const struct flow *f,
+    const char *reason, enum nat_side side, uint64_t now_ms);
 void flow_touch(struct nat_table *t, struct flow *f, uint64_t now_ms);
 void flow_set_class(struct nat_table *t, struct flow *f, enum flow_class c);
 bool flow_expired(const struct nat_table *t, const struct flow *f, uint64_t now_ms);

@@ -181,6 +181,14 @@ static void rewrite(struct pkt *p, const struct nat_key *k, uint8_t *outer)
 	p->key = *k;
 }
 
+/* Counts a drop and notes why, for the deny event. */
+static enum nat_verdict deny(struct nat_table *t, uint64_t *counter, const char *why)
+{
+	(*counter)++;
+	t->deny = why;
+	return NAT_DROP;
+}
+
 static bool side_ok(const struct flow *f, int dir, enum nat_side side)
 {
 	if (dir == 0)
@@ -199,7 +207,7 @@ static struct flow *find(struct nat_table *t, uint8_t proto, const struct nat_ke
 	struct flow *f = &t->flows[i];
 	if (flow_expired(t, f, now)) {
 		t->c.flows_expired++;
-		flow_free(t, i);
+		flow_end(t, i, "idle", now);
 		return NULL;
 	}
 	return side_ok(f, *dir, side) ? f : NULL;
@@ -242,8 +250,7 @@ static enum nat_verdict later_fragment(struct nat_table *t, struct pkt *p,
 	    now >= s->ms + NAT_FRAG_MS || !(f->flags & FF_USED) || f->proto != p->proto ||
 	    f->k[s->dir].src != k.src || f->k[s->dir].dst != k.dst ||
 	    !side_ok(f, s->dir, side)) {
-		t->c.drop_fragment++;
-		return NAT_DROP;
+		return deny(t, &t->c.drop_fragment, "fragment");
 	}
 	struct nat_key to = nat_key_mirror(&f->k[!s->dir]);
 	rewrite(p, &to, NULL);
@@ -281,8 +288,7 @@ static enum nat_verdict icmp_error(struct nat_table *t, struct pkt *p, enum nat_
 	if (p->l4len < 8 + 20 || parse(p->l4 + 8, p->l4len - 8, true, &q) < 0 ||
 	    q.later_frag || q.l4len < 8 || (q.proto == IPPROTO_ICMP_ &&
 	    q.icmp != IK_REQUEST && q.icmp != IK_REPLY)) {
-		t->c.drop_icmp++;
-		return NAT_DROP;
+		return deny(t, &t->c.drop_icmp, "icmp");
 	}
 	struct nat_key qk = nat_key_mirror(&q.key);
 	int d;
@@ -292,8 +298,7 @@ static enum nat_verdict icmp_error(struct nat_table *t, struct pkt *p, enum nat_
 			t->c.local++;
 			return NAT_LOCAL;	/* about the gateway's own traffic */
 		}
-		t->c.drop_icmp++;
-		return NAT_DROP;
+		return deny(t, &t->c.drop_icmp, "icmp");
 	}
 	const struct nat_key *ko = &f->k[!d];
 	struct nat_key outer = { p->key.src, ko->src, 0, 0 };
@@ -375,15 +380,11 @@ static enum nat_verdict start_flow(struct nat_table *t, struct pkt *p, size_t ru
     const struct nat_key *k0, const struct nat_key *k1, int dir, unsigned flags,
     enum nat_side side, uint64_t now)
 {
-	if (!flow_key_free(t, p->proto, k0) || !flow_key_free(t, p->proto, k1)) {
-		t->c.drop_collision++;
-		return NAT_DROP;
-	}
+	if (!flow_key_free(t, p->proto, k0) || !flow_key_free(t, p->proto, k1))
+		return deny(t, &t->c.drop_collision, "collision");
 	uint32_t i = flow_new(t, p->proto, k0, k1, now);
-	if (i == NAT_NONE) {
-		t->c.drop_table_full++;
-		return NAT_DROP;
-	}
+	if (i == NAT_NONE)
+		return deny(t, &t->c.drop_table_full, "table_full");
 	struct flow *f = &t->flows[i];
 	f->flags |= (uint8_t)flags;
 	f->rule = (uint16_t)rule;
@@ -400,6 +401,7 @@ static enum nat_verdict start_flow(struct nat_table *t, struct pkt *p, size_t ru
 	struct nat_key to = nat_key_mirror(dir == 0 ? k1 : k0);
 	rewrite(p, &to, NULL);
 	count(t, f, dir, p->tot, side);
+	flow_event(t, NAT_EV_BUILT, f, NULL, side, now);
 	return NAT_FORWARD;
 }
 
@@ -448,14 +450,10 @@ static const struct nat_rule *exempted(const struct nat_table *t, uint32_t insid
 /* Only a SYN (TCP) or an echo request (ICMP) starts a flow. */
 static bool can_start(struct nat_table *t, const struct pkt *p)
 {
-	if (p->proto == IPPROTO_TCP_ && (p->l4[13] & (TH_SYN | TH_ACK)) != TH_SYN) {
-		t->c.drop_tcp_no_syn++;
-		return false;
-	}
-	if (p->proto == IPPROTO_ICMP_ && p->icmp != IK_REQUEST) {
-		t->c.drop_icmp++;
-		return false;
-	}
+	if (p->proto == IPPROTO_TCP_ && (p->l4[13] & (TH_SYN | TH_ACK)) != TH_SYN)
+		return deny(t, &t->c.drop_tcp_no_syn, "tcp_no_syn") != NAT_DROP;
+	if (p->proto == IPPROTO_ICMP_ && p->icmp != IK_REQUEST)
+		return deny(t, &t->c.drop_icmp, "icmp") != NAT_DROP;
 	return true;
 }
 
@@ -480,8 +478,7 @@ static enum nat_verdict from_outside(struct nat_table *t, struct pkt *p, uint64_
 		t->c.local++;
 		return NAT_LOCAL;
 	}
-	t->c.drop_no_flow++;
-	return NAT_DROP;
+	return deny(t, &t->c.drop_no_flow, "no_flow");
 }
 
 /* Inside to a published address: to the private end, from the public address
@@ -490,15 +487,13 @@ static enum nat_verdict hairpin(struct nat_table *t, struct pkt *p, size_t idx, 
     uint16_t pport, uint64_t now)
 {
 	if (!t->rules->hairpin) {
-		t->c.drop_hairpin++;
-		return NAT_DROP;
+		return deny(t, &t->c.drop_hairpin, "hairpin");
 	}
 	if (!can_start(t, p))
 		return NAT_DROP;
 	struct nat_key k1 = { priv, p->key.dst, pport, p->key.sport };
 	if (!pat_port(t, p->proto, &p->key, &k1)) {
-		t->c.drop_ports++;
-		return NAT_DROP;
+		return deny(t, &t->c.drop_ports, "ports");
 	}
 	return start_flow(t, p, idx, &p->key, &k1, 0, FF_HAIRPIN, NAT_FROM_INSIDE, now);
 }
@@ -532,24 +527,19 @@ static enum nat_verdict outbound(struct nat_table *t, struct pkt *p, size_t idx,
 	const struct nat_rule *r = &t->rules->rule[idx];
 	bool pat;
 	if (r->kind == NAT_RULE_PAT && !has_ports(p->proto)) {
-		t->c.drop_proto++;
-		return NAT_DROP;
+		return deny(t, &t->c.drop_proto, "proto");
 	}
 	if (!can_start(t, p))
 		return NAT_DROP;
 	uint32_t pub = source_addr(t, r, p, now, &pat);
-	if (!pub) {
-		if (r->kind == NAT_RULE_DYNAMIC)
-			t->c.drop_pool++;
-		else
-			t->c.drop_no_address++;
-		return NAT_DROP;
-	}
+	if (!pub && r->kind == NAT_RULE_DYNAMIC)
+		return deny(t, &t->c.drop_pool, "pool");
+	if (!pub)
+		return deny(t, &t->c.drop_no_address, "no_address");
 	struct nat_key k1 = nat_key_mirror(&p->key);
 	k1.dst = pub;
 	if (pat && !pat_port(t, p->proto, &p->key, &k1)) {
-		t->c.drop_ports++;
-		return NAT_DROP;
+		return deny(t, &t->c.drop_ports, "ports");
 	}
 	unsigned flags = r->kind == NAT_RULE_DYNAMIC ? FF_DYNAMIC : 0;
 	enum nat_verdict v = start_flow(t, p, idx, &p->key, &k1, 0, flags, NAT_FROM_INSIDE, now);
@@ -580,33 +570,63 @@ static enum nat_verdict from_inside(struct nat_table *t, struct pkt *p, uint64_t
 		if (nat_net_contains(r->priv, r->n_priv, p->key.src) && remote_ok(r, p->key.dst))
 			return outbound(t, p, i, now);
 	}
-	t->c.drop_no_rule++;
-	return NAT_DROP;
+	return deny(t, &t->c.drop_no_rule, "no_rule");
+}
+
+static enum nat_verdict translate(struct nat_table *t, struct pkt *p, enum nat_side side,
+    uint64_t now_ms)
+{
+	int dir;
+	if (p->later_frag)
+		return later_fragment(t, p, side, now_ms);
+	if (p->icmp == IK_ERROR)
+		return icmp_error(t, p, side, now_ms);
+	struct flow *f = find(t, p->proto, &p->key, side, now_ms, &dir);
+	if (f)
+		return apply(t, p, f, dir, side, now_ms);
+	if (p->icmp == IK_OTHER) {
+		if (nat_rules_is_local(t->rules, p->key.dst)) {
+			t->c.local++;
+			return NAT_LOCAL;
+		}
+		return deny(t, &t->c.drop_icmp, "icmp");
+	}
+	return side == NAT_FROM_INSIDE ? from_inside(t, p, now_ms) : from_outside(t, p, now_ms);
+}
+
+static void deny_event(struct nat_table *t, const struct pkt *p, const struct nat_packet *np,
+    enum nat_side side)
+{
+	struct nat_event_info e = { .event = NAT_EV_DENY, .reason = t->deny, .side = side };
+	if (p) {
+		e.proto = p->proto;
+		e.src = p->key.src;
+		e.dst = p->key.dst;
+		if (p->l4 && (p->proto == IPPROTO_TCP_ || p->proto == IPPROTO_UDP_)) {
+			e.sport = p->key.sport;
+			e.dport = p->key.dport;
+		}
+	} else if (np->data && np->len >= 20) {
+		e.proto = np->data[9];
+		e.src = get_u32(np->data + 12);
+		e.dst = get_u32(np->data + 16);
+	}
+	t->ev(&e, t->ev_arg);
 }
 
 enum nat_verdict nat_translate(struct nat_table *t, struct nat_packet *np,
     enum nat_side side, uint64_t now_ms)
 {
 	struct pkt p;
-	int dir;
+	t->deny = NULL;
 	if (!np->data || parse(np->data, np->len, false, &p) < 0) {
-		t->c.drop_malformed++;
+		deny(t, &t->c.drop_malformed, "malformed");
+		if (t->ev)
+			deny_event(t, NULL, np, side);
 		return NAT_DROP;
 	}
-	if (p.later_frag)
-		return later_fragment(t, &p, side, now_ms);
-	if (p.icmp == IK_ERROR)
-		return icmp_error(t, &p, side, now_ms);
-	struct flow *f = find(t, p.proto, &p.key, side, now_ms, &dir);
-	if (f)
-		return apply(t, &p, f, dir, side, now_ms);
-	if (p.icmp == IK_OTHER) {
-		if (nat_rules_is_local(t->rules, p.key.dst)) {
-			t->c.local++;
-			return NAT_LOCAL;
-		}
-		t->c.drop_icmp++;
-		return NAT_DROP;
-	}
-	return side == NAT_FROM_INSIDE ? from_inside(t, &p, now_ms) : from_outside(t, &p, now_ms);
+	enum nat_verdict v = translate(t, &p, side, now_ms);
+	if (v == NAT_DROP && t->ev && t->deny)
+		deny_event(t, &p, np, side);
+	return v;
 }

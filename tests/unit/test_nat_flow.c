@@ -283,6 +283,54 @@ static void test_ports_exhausted(void **state)
 	(void)state;
 }
 
+struct evlog {
+	char text[8][96];
+	int n;
+};
+
+static void on_event(const struct nat_event_info *e, void *arg)
+{
+	struct evlog *l = arg;
+	if (l->n >= 8)
+		return;
+	if (e->event == NAT_EV_DENY)
+		snprintf(l->text[l->n++], 96, "deny %s proto %u %08x:%u -> %08x:%u from %s",
+			 e->reason, e->proto, e->src, e->sport, e->dst, e->dport,
+			 e->side == IN ? "inside" : "outside");
+	else
+		snprintf(l->text[l->n++], 96, "%s %s %s %08x:%u -> %08x:%u",
+			 e->event == NAT_EV_BUILT ? "built" : "teardown", e->reason ? e->reason : "-",
+			 e->flow->state, e->flow->in_src, e->flow->in_sport, e->flow->out_dst,
+			 e->flow->out_dport);
+}
+
+/* What the shell logs: built, teardown (idle, evicted, flush) and deny. */
+static void test_events(void **state)
+{
+	struct nat_rules *r = rules("");
+	struct nat_table *t = nat_table_new(r, 16);
+	struct evlog l = { 0 };
+	nat_table_set_events(t, on_event, &l);
+	uint16_t pub;
+	assert_int_equal(udp_out(t, "10.1.0.10", 5000, 0, &pub), NAT_FORWARD);
+	assert_int_equal(udp_back(t, 999, 0), NAT_LOCAL);	/* the gateway's: no event */
+	uint8_t b[256];
+	size_t n = mk_udp(b, R, 53, "203.0.113.9", 7, 10);
+	assert_int_equal(xl(t, b, &n, OUT, 0), NAT_DROP);
+	n = mk_udp(b, R, 53, "203.0.113.9", 7, 10);
+	b[0] = 0x44;
+	assert_int_equal(xl(t, b, &n, OUT, 0), NAT_DROP);
+	nat_expire(t, 120 * S);
+	assert_int_equal(l.n, 4);
+	assert_string_equal(l.text[0], "built - UDP 0a01000a:5000 -> cb007101:5000");
+	assert_string_equal(l.text[1], "deny no_flow proto 17 c6120007:53 -> cb007109:7 from outside");
+	assert_string_equal(l.text[2], "deny malformed proto 17 c6120007:0 -> cb007109:0 from outside");
+	assert_string_equal(l.text[3], "teardown idle UDP 0a01000a:5000 -> cb007101:5000");
+	nat_table_free(t);
+	nat_rules_free(r);
+	(void)state;
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -294,6 +342,7 @@ int main(void)
 		cmocka_unit_test(test_reload_keeps_old_flows),
 		cmocka_unit_test(test_walk_and_flush),
 		cmocka_unit_test(test_ports_exhausted),
+		cmocka_unit_test(test_events),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
