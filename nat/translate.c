@@ -189,6 +189,17 @@ static enum nat_verdict deny(struct nat_table *t, uint64_t *counter, const char 
 	return NAT_DROP;
 }
 
+static const struct nat_rule *exempted(const struct nat_table *t, uint32_t inside,
+    uint32_t remote);
+
+/* Is a packet from src to dst, arriving on side, between exempt networks? */
+static bool exempt_pair(const struct nat_table *t, enum nat_side side, uint32_t src,
+    uint32_t dst)
+{
+	return side == NAT_FROM_INSIDE ? exempted(t, src, dst) != NULL :
+					 exempted(t, dst, src) != NULL;
+}
+
 static bool side_ok(const struct flow *f, int dir, enum nat_side side)
 {
 	if (dir == 0)
@@ -294,6 +305,11 @@ static enum nat_verdict icmp_error(struct nat_table *t, struct pkt *p, enum nat_
 	int d;
 	struct flow *f = find(t, q.proto, &qk, side, now, &d);
 	if (!f) {
+		/* Quoted: a packet that went the other way (to the sender of the error). */
+		if (exempt_pair(t, side, q.key.dst, q.key.src)) {
+			t->c.exempt++;
+			return NAT_FORWARD;	/* about tunnel traffic: path MTU */
+		}
 		if (nat_rules_is_local(t->rules, p->key.dst)) {
 			t->c.local++;
 			return NAT_LOCAL;	/* about the gateway's own traffic */
@@ -585,6 +601,10 @@ static enum nat_verdict translate(struct nat_table *t, struct pkt *p, enum nat_s
 	if (f)
 		return apply(t, p, f, dir, side, now_ms);
 	if (p->icmp == IK_OTHER) {
+		if (exempt_pair(t, side, p->key.src, p->key.dst)) {
+			t->c.exempt++;
+			return NAT_FORWARD;
+		}
 		if (nat_rules_is_local(t->rules, p->key.dst)) {
 			t->c.local++;
 			return NAT_LOCAL;

@@ -500,6 +500,30 @@ static void test_icmp_error_unknown_or_short(void **state)
 	assert_int_equal(counters(f).drop_icmp, 2);
 }
 
+/* Path MTU discovery through a tunnel: an ICMP error about exempt traffic is
+ * exempt too, and goes through untouched. */
+static void test_icmp_error_exempt(void **state)
+{
+	struct fx *f = *state;
+	uint8_t sent[256], orig[256];
+	size_t n = mk_tcp(sent, "10.1.0.10", 40000, "10.99.1.1", 22, SYN, 1, 0, 1000, NULL, 0, 0);
+	assert_int_equal(xl(f->t, sent, &n, IN, 0), NAT_FORWARD);
+	f->n = mk_icmp_error(f->b, "10.99.0.254", "10.1.0.10", 3, 4, sent, n);
+	memcpy(orig, f->b, f->n);
+	assert_int_equal(xl(f->t, f->b, &f->n, OUT, 0), NAT_FORWARD);
+	assert_memory_equal(f->b, orig, f->n);
+	/* And the other way, from an inside host about a packet from the remote. */
+	n = mk_udp(sent, "10.99.1.1", 53, "10.1.0.10", 4000, 10);
+	f->n = mk_icmp_error(f->b, "10.1.0.10", "10.99.1.1", 3, 3, sent, n);
+	memcpy(orig, f->b, f->n);
+	assert_int_equal(xl(f->t, f->b, &f->n, IN, 0), NAT_FORWARD);
+	assert_memory_equal(f->b, orig, f->n);
+	/* Other ICMP between exempt networks passes too. */
+	f->n = mk_icmp_echo(f->b, "10.1.0.10", "10.99.1.1", 13, 1, 1);	/* timestamp */
+	assert_int_equal(xl(f->t, f->b, &f->n, IN, 0), NAT_FORWARD);
+	assert_int_equal(counters(f).drop_icmp, 0);
+}
+
 /* Fragments and malformed packets -------------------------------------------- */
 
 static void test_fragments(void **state)
@@ -670,6 +694,7 @@ int main(void)
 		T(test_icmp_error_echo_time_exceeded),
 		T(test_icmp_error_from_inside),
 		T(test_icmp_error_unknown_or_short),
+		T(test_icmp_error_exempt),
 		T(test_fragments),
 		T(test_malformed),
 		T(test_tcp_rst_window_scaled),
