@@ -35,7 +35,6 @@ enum flow_flag {
 	FF_USED = 1,
 	FF_HAIRPIN = 2,		/* both ends inside: k[1] packets come from inside */
 	FF_DYNAMIC = 4,		/* holds a reference on its dynamic NAT binding */
-	FF_EXPIRED = 8,
 };
 
 /* TCP flags per direction d (bit d of each). */

@@ -283,6 +283,60 @@ static void test_ports_exhausted(void **state)
 	(void)state;
 }
 
+/* PAT to a pool: each inside host keeps one address of it for all its flows. */
+static void test_pat_pool_per_host(void **state)
+{
+	char err[256];
+	struct nat_rules *r = nat_test_rules(
+		"tsunagi { nat { inside = lan0\n outside = wan0\n rules {\n"
+		" lan { type = pat\n private = 10.1.0.0/16\n public = 192.0.2.32/28 } } } }\n",
+		err, sizeof(err));
+	assert_non_null(r);
+	struct nat_table *t = nat_table_new(r, 4096);
+	uint8_t b[256];
+	bool seen[16] = { false };
+	int distinct = 0;
+	for (int h = 0; h < 64; h++) {
+		char src[32];
+		uint32_t first = 0;
+		snprintf(src, sizeof(src), "10.1.1.%d", h + 1);
+		for (int port = 0; port < 8; port++) {
+			size_t n = mk_udp(b, src, (uint16_t)(500 + port * 1000), R, 500, 10);
+			assert_int_equal(xl(t, b, &n, IN, 0), NAT_FORWARD);
+			uint32_t pub = pkt_src(b);
+			assert_true(pub >= A("192.0.2.32") && pub <= A("192.0.2.47"));
+			if (port == 0)
+				first = pub;
+			assert_int_equal(pub, first);
+		}
+		if (!seen[first - A("192.0.2.32")])
+			distinct++;
+		seen[first - A("192.0.2.32")] = true;
+	}
+	assert_true(distinct > 8);	/* spread over the pool */
+	nat_table_free(t);
+	nat_rules_free(r);
+	(void)state;
+}
+
+/* A SYN on a closed flow's tuple starts the connection again. */
+static void test_tcp_tuple_reuse(void **state)
+{
+	struct nat_rules *r = rules("");
+	struct nat_table *t = nat_table_new(r, 64);
+	tcp(t, IN, 0x02, 0, 0);
+	tcp(t, OUT, 0x12, 40000, 0);
+	tcp(t, OUT, 0x04, 40000, 0);	/* RST: closed, 10 s */
+	tcp(t, IN, 0x02, 0, 1000);	/* same tuple: SYN_SENT again */
+	tcp(t, OUT, 0x12, 40000, 1000);
+	tcp(t, IN, 0x10, 0, 1000);
+	nat_expire(t, 1000 + 3599 * S);
+	assert_int_equal(active(t), 1);	/* established: 1 h, not 10 s */
+	nat_table_free(t);
+	nat_rules_free(r);
+	(void)state;
+}
+
 struct evlog {
 	char text[8][96];
 	int n;
@@ -343,6 +397,8 @@ int main(void)
 		cmocka_unit_test(test_walk_and_flush),
 		cmocka_unit_test(test_ports_exhausted),
 		cmocka_unit_test(test_events),
+		cmocka_unit_test(test_pat_pool_per_host),
+		cmocka_unit_test(test_tcp_tuple_reuse),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
