@@ -438,7 +438,9 @@ static const struct nat_rule *published(const struct nat_table *t, const struct 
 			*priv = r->priv[0].addr;
 			*priv_port = r->priv_port;
 		} else if (r->kind == NAT_RULE_STATIC && p->key.dst >= r->pub_lo &&
-			   p->key.dst <= r->pub_hi) {
+			   p->key.dst <= r->pub_hi && !nat_rules_is_local(t->rules, p->key.dst)) {
+			/* (A static network over our own address would take tsunagid's
+			 * IKE: the gateway's addresses stay the gateway's.) */
 			*priv = r->priv[0].addr + (p->key.dst - r->pub_lo);
 			*priv_port = p->key.dport;
 		} else {

@@ -228,6 +228,28 @@ static void test_static_netmask(void **state)
 	assert_true(ip_csum_ok(f->b));
 }
 
+/* A static network that covers the gateway's own address leaves that address
+ * (and tsunagid's IKE on it) alone. */
+static void test_static_never_takes_own_address(void **state)
+{
+	char err[256];
+	struct nat_rules *r = nat_test_rules(
+		"tsunagi { nat { inside = lan0\n outside = wan0\n rules {\n"
+		" all { type = static\n private = 10.1.0.0/24\n public = 203.0.113.0/24 } } } }\n",
+		err, sizeof(err));
+	assert_non_null(r);
+	struct nat_table *t = nat_table_new(r, 64);
+	uint8_t b[256];
+	size_t n = mk_udp(b, R, 500, GW_OUT, 500, 10);
+	assert_int_equal(xl(t, b, &n, OUT, 0), NAT_LOCAL);
+	n = mk_udp(b, R, 500, "203.0.113.2", 500, 10);
+	assert_int_equal(xl(t, b, &n, OUT, 0), NAT_FORWARD);
+	assert_int_equal(pkt_dst(b), A("10.1.0.2"));
+	nat_table_free(t);
+	nat_rules_free(r);
+	(void)state;
+}
+
 static void test_dynamic_persistence(void **state)
 {
 	struct fx *f = *state;
@@ -681,6 +703,7 @@ int main(void)
 		T(test_icmp_echo_pat),
 		T(test_port_forward),
 		T(test_static_netmask),
+		cmocka_unit_test(test_static_never_takes_own_address),
 		T(test_dynamic_persistence),
 		T(test_dynamic_address_freed_after_xlate),
 		T(test_dynamic_xlate_from_last_use),
