@@ -41,7 +41,10 @@ struct nat_packet {
 	size_t cap;	/* bytes writable at data (an inspection engine may grow it) */
 };
 
-/* A table with room for max_flows flows; rules are borrowed until replaced. */
+/* A table with room for max_flows flows (rules->max_flows from the
+ * configuration; a reload cannot resize it); rules are borrowed until replaced
+ * and may be freed after nat_table_set_rules, since flows keep no pointer into
+ * them. The table has no lock: one per thread, or serialise the calls. */
 struct nat_table *nat_table_new(const struct nat_rules *rules, size_t max_flows);
 void nat_table_free(struct nat_table *t);
 
