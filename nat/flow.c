@@ -430,3 +430,38 @@ size_t nat_table_walk(const struct nat_table *t, uint64_t now_ms,
 	}
 	return n;
 }
+
+/* Every invariant of the table, for tests and the fuzzer: each used flow is on
+ * the list of its class (links both ways) and found by both of its keys, the
+ * free list holds the rest, and the counts agree. */
+int nat_table_check(struct nat_table *t)
+{
+	uint32_t listed = 0, used = 0, free_n = 0;
+	for (int c = 0; c < FC_COUNT; c++) {
+		uint32_t prev = NAT_NONE;
+		for (uint32_t i = t->head[c]; i != NAT_NONE; i = t->flows[i].next) {
+			const struct flow *f = &t->flows[i];
+			if (i >= t->high || !(f->flags & FF_USED) || f->cls != c || f->prev != prev ||
+			    ++listed > t->high)
+				return -1;
+			prev = i;
+		}
+		if (t->tail[c] != prev)
+			return -1;
+	}
+	for (uint32_t i = 0; i < t->high; i++) {
+		struct flow *f = &t->flows[i];
+		if (!(f->flags & FF_USED))
+			continue;
+		used++;
+		for (int d = 0; d < 2; d++) {
+			int got;
+			if (flow_lookup(t, f->proto, &f->k[d], &got) != i || got != d)
+				return -1;
+		}
+	}
+	for (uint32_t i = t->free_head; i != NAT_NONE; i = t->flows[i].next)
+		if (i >= t->high || (t->flows[i].flags & FF_USED) || ++free_n > t->high)
+			return -1;
+	return used == listed && used == t->n_used && used + free_n == t->high ? 0 : -1;
+}

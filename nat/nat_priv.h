@@ -106,6 +106,8 @@ void flow_touch(struct nat_table *t, struct flow *f, uint64_t now_ms);
 void flow_set_class(struct nat_table *t, struct flow *f, enum flow_class c);
 bool flow_expired(const struct nat_table *t, const struct flow *f, uint64_t now_ms);
 uint64_t flow_timeout_ms(const struct nat_table *t, enum flow_class c);
+/* 0 when every invariant holds (tests, fuzzer); O(table). */
+int nat_table_check(struct nat_table *t);
 uint32_t nat_hash(const struct nat_table *t, uint8_t proto, const struct nat_key *k);
 /* Dynamic NAT: the pool address bound to inside host priv (bound now if it has
  * none), 0 when the pool is full. Takes a reference for the caller's flow. */

@@ -2,7 +2,8 @@
  *   [side: 1 byte, bit 0 = from outside] [time step in 10 ms: 1] [length: 2] [packet]
  * run through a fresh table (64 flows, so floods evict) with every kind of rule.
  * Whatever comes in: no read or write outside the packet, the length unchanged,
- * and a forwarded packet whose IP header (and, when whole, whose TCP, UDP or
+ * the table's invariants hold after every packet (nat_table_check), and a
+ * forwarded packet whose IP header (and, when whole, whose TCP, UDP or
  * ICMP) checksum was right still has a right one. */
 #include <stdbool.h>
 #include <stdint.h>
@@ -13,6 +14,7 @@
 #include "conf/parser.h"
 #include "lib/buf.h"
 #include "nat/nat.h"
+#include "nat/nat_priv.h"
 #include "nat/nat_rules.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -110,6 +112,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		free(p);
 		if (data[-1] == 0xee)
 			nat_expire(t, now);
+		if (nat_table_check(t) < 0)
+			abort();
 	}
 	nat_table_free(t);
 	return 0;

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "lib/buf.h"
+#include "nat/nat_priv.h"
 #include "tests/unit/nat_test.h"
 
 #define R "198.18.0.7"
@@ -173,9 +174,13 @@ static void test_full_table_evicts_oldest(void **state)
 		assert_int_equal(udp_back(t, pub[i], 300), NAT_LOCAL);
 	for (int i = 5; i < 20; i++)
 		assert_int_equal(udp_back(t, pub[i], 300), NAT_FORWARD);
-	/* A flood of 10000 more keeps the table at its size. */
-	for (int i = 0; i < 10000; i++)
+	/* A flood of 10000 more keeps the table at its size, and whole. */
+	for (int i = 0; i < 10000; i++) {
 		udp_out(t, "10.1.7.1", (uint16_t)(1024 + i), 400 + (uint64_t)i, NULL);
+		if (i % 97 == 0)
+			nat_expire(t, 400 + (uint64_t)i);
+		assert_int_equal(nat_table_check(t), 0);
+	}
 	nat_table_counters(t, &c);
 	assert_int_equal(c.flows_active, 16);
 	assert_int_equal(c.flows_evicted, 4 + 10000);

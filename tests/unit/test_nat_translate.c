@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "lib/buf.h"
+#include "nat/nat_priv.h"
 #include "tests/unit/nat_test.h"
 
 #define R "198.18.0.7"		/* a server outside */
@@ -39,6 +40,7 @@ static int setup(void **state)
 static int teardown(void **state)
 {
 	struct fx *f = *state;
+	assert_int_equal(nat_table_check(f->t), 0);
 	nat_table_free(f->t);
 	nat_rules_free(f->rules);
 	return 0;
