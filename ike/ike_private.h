@@ -10,6 +10,7 @@ enum drop_kind {
 	DROP_MALFORMED, DROP_NO_SA, DROP_WINDOW, DROP_INTEGRITY,
 	DROP_INIT_IN,		/* "parsed" lines of new IKE_SA_INIT requests */
 	DROP_INIT_REFUSED,	/* IKE_SA_INIT answered with an error, no state kept */
+	DROP_VENDOR,		/* unknown IKEv1 vendor IDs (logged, otherwise ignored) */
 	DROP_KINDS
 };
 

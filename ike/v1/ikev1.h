@@ -18,6 +18,14 @@ enum ikev1_state {
 };
 const char *ikev1_state_name(enum ikev1_state s);
 
+/* NAT-T versions by their vendor IDs, worst to best. */
+enum ikev1_natt { NATT_NONE, NATT_DRAFT_02, NATT_DRAFT_02N, NATT_DRAFT_03, NATT_RFC3947 };
+
+struct ikev1_vids {
+	uint8_t natt;		/* enum ikev1_natt: the best one the peer sent */
+	bool dpd, frag, xauth;
+};
+
 #define V1_MAX_OFFERED 16
 #define V1_NONCE_LEN 32
 
@@ -47,8 +55,10 @@ struct ikev1_sa {
 	size_t n_offered;
 	struct isakmp_sa_params params;	/* of the chosen Phase 1 transform */
 	uint8_t last_rx_hash[16];	/* of the last message processed */
-	bool psk_warned;
-	bool natt_peer;			/* both sent the RFC 3947 vendor ID */		/* "probable pre-shared key mismatch" said */
+	bool psk_warned;		/* "probable pre-shared key mismatch" said */
+	bool natt_peer;			/* both sent a NAT-T vendor ID */
+	uint8_t natt_ver;		/* enum ikev1_natt: the one agreed on */
+	struct ikev1_vids vids;		/* what the peer's vendor IDs announced */
 	struct ikev1_qm qm;
 	/* Message IDs of Quick Modes begun by the peer: a replayed QM1 (its HASH(1) still
 	 * valid) must not start another exchange (RFC 2408 3.1: IDs are unique). */
@@ -96,6 +106,22 @@ const char *ikev1_notify_name(uint16_t type);
 void ikev1_main_start(struct ike_sa *sa);
 void ikev1_main_request_in(struct ike *core, struct v1_msg *m);	/* MM1, no SA yet */
 void ikev1_main_in(struct ike_sa *sa, struct v1_msg *m);
+
+/* ikev1_vendor.c: reads a message's vendor IDs (unknown ones logged as hex, at a
+ * bounded rate); appends our NAT-T vendor IDs: all we speak, best first (NATT_NONE,
+ * as initiator), or the one chosen (as responder). */
+void ikev1_vids_read(struct ike *core, const struct isakmp_payloads *pl, const char *tag,
+		     struct ikev1_vids *out);
+void ikev1_vid_natt(struct isakmp_builder *k, uint8_t natt);
+const char *ikev1_natt_name(uint8_t natt);
+
+/* ikev1_natt.c: NAT-D, NAT-OA and encapsulation modes of the version agreed on. */
+uint8_t ikev1_natd_type(uint8_t natt);
+uint16_t ikev1_natt_encap(uint8_t natt, bool transport);
+void ikev1_add_natd(struct ike_sa *sa, struct isakmp_builder *k);
+void ikev1_check_natd(struct ike_sa *sa, const struct v1_msg *m);
+void ikev1_add_natoa(struct ike_sa *sa, struct isakmp_builder *k);
+void ikev1_log_natoa(struct ike_sa *sa, const struct v1_msg *m);
 
 /* ikev1_quick.c */
 void ikev1_quick_start(struct ike_sa *sa, struct child_cfg *cc);

@@ -18,51 +18,14 @@ static const char *tag_of(const struct ike_sa *sa)
 	return ike_sa_tag(sa, tag, sizeof(tag));
 }
 
-/* MD5("RFC 3947"): NAT traversal as the RFC has it. */
-static const uint8_t vid_rfc3947[16] = {
-	0x4a, 0x13, 0x1c, 0x81, 0x07, 0x03, 0x58, 0x45,
-	0x5c, 0x57, 0x28, 0xf2, 0x0e, 0x95, 0x45, 0x2f,
-};
-
-static bool has_vid(const struct isakmp_payloads *pl, const uint8_t *vid, size_t len)
+/* The peer's vendor IDs (MM1, MM2): NAT-T is on if it sent one of the versions
+ * (the responder echoes the best, the initiator takes the one echoed). */
+static void take_vids(struct ike_sa *sa, const struct v1_msg *m)
 {
-	for (size_t i = 0; i < pl->n_vendor; i++)
-		if (pl->vendor[i].len == len && memcmp(pl->vendor[i].p, vid, len) == 0)
-			return true;
-	return false;
-}
-
-/* NAT-D (RFC 3947 3.2) in MM3/MM4: the peer's address as we send to it, then ours
- * (encap = yes: one that cannot match, so both sides see a NAT and float). */
-static void add_natd(struct ike_sa *sa, struct isakmp_builder *k)
-{
-	uint8_t h[64];
-	uint16_t prf = proposal_get(&sa->prop, XF_PRF)->id;
-	size_t n = isakmp_natd_hash(prf, sa->spi_i, sa->spi_r, &sa->remote, h);
-	isb_natd(k, ISAKMP_PL_NAT_D, h, n);
-	n = isakmp_natd_hash(prf, sa->spi_i, sa->spi_r, &sa->local, h);
-	if (sa->conn->cfg->encap)
-		crypto_random(h, n);
-	isb_natd(k, ISAKMP_PL_NAT_D, h, n);
-}
-
-static void check_natd(struct ike_sa *sa, const struct v1_msg *m)
-{
-	uint8_t h[64];
-	uint16_t prf = proposal_get(&sa->prop, XF_PRF)->id;
-	const struct isakmp_payloads *pl = &m->pl;
-	if (pl->n_natd < 2)
-		return;
-	size_t n = isakmp_natd_hash(prf, sa->spi_i, sa->spi_r, &m->local, h);
-	sa->nat_here = !(pl->natd[0].len == n && memcmp(pl->natd[0].p, h, n) == 0);
-	n = isakmp_natd_hash(prf, sa->spi_i, sa->spi_r, &m->remote, h);
-	sa->nat_there = true;
-	for (size_t i = 1; i < pl->n_natd; i++)
-		if (pl->natd[i].len == n && memcmp(pl->natd[i].p, h, n) == 0)
-			sa->nat_there = false;
-	if (sa->nat_here || sa->nat_there)
-		log_info(LOG_IKE, "%s: NAT detected (%s%s)", tag_of(sa), sa->nat_here ? "local" : "",
-			 sa->nat_there ? (sa->nat_here ? ", remote" : "remote") : "");
+	struct ikev1_sa *v = sa->v1;
+	ikev1_vids_read(sa->core, &m->pl, tag_of(sa), &v->vids);
+	v->natt_ver = v->vids.natt;
+	v->natt_peer = v->natt_ver != NATT_NONE;
 }
 
 static void params_for(const struct conn_cfg *cfg, struct isakmp_sa_params *par)
@@ -111,7 +74,7 @@ void ikev1_main_start(struct ike_sa *sa)
 	/* SAi_b: the SA payload without its generic header, for HASH_I/HASH_R. */
 	buf_reset(&v->sai_b);
 	buf_put(&v->sai_b, k.b.data + 4, k.b.len - 4);
-	isb_vendor(&k, vid_rfc3947, sizeof(vid_rfc3947));
+	ikev1_vid_natt(&k, NATT_NONE);
 	v->state = MM_WAIT_MSG2;
 	ike_sa_set_state(sa, IKE_CONNECTING);
 	log_info(LOG_IKE, "initiating IKEv1 Main Mode %s", tag_of(sa));
@@ -187,9 +150,9 @@ void ikev1_main_request_in(struct ike *core, struct v1_msg *m)
 	struct isakmp_builder k;
 	isb_init(&k);
 	isakmp_sa_build_reply(&k, &m->pl, &ch, NULL, 0);
-	v->natt_peer = has_vid(&m->pl, vid_rfc3947, sizeof(vid_rfc3947));
+	take_vids(sa, m);
 	if (v->natt_peer)
-		isb_vendor(&k, vid_rfc3947, sizeof(vid_rfc3947));
+		ikev1_vid_natt(&k, v->natt_ver);
 	v->state = MM_WAIT_MSG3;
 	char p[256];
 	log_info(LOG_IKE, "%s: IKEv1 Main Mode from %s, selected %s", tag_of(sa), from,
@@ -214,7 +177,7 @@ static int add_ke_nonce(struct ike_sa *sa, struct isakmp_builder *k, struct buf 
 	isb_ke(k, mine->data, mine->len);
 	isb_nonce(k, n, V1_NONCE_LEN);
 	if (sa->v1->natt_peer)
-		add_natd(sa, k);
+		ikev1_add_natd(sa, k);
 	return 0;
 }
 
@@ -414,7 +377,7 @@ static void initiator_in(struct ike_sa *sa, struct v1_msg *m)
 		memcpy(sa->spi_r, m->hdr.cky_r, 8);
 		sa->prop = ch.prop;
 		v->params = ch.params;
-		v->natt_peer = has_vid(&m->pl, vid_rfc3947, sizeof(vid_rfc3947));
+		take_vids(sa, m);
 		ike_request_clear(sa);
 		isb_init(&k);
 		if (add_ke_nonce(sa, &k, &v->gxi) < 0) {
@@ -434,7 +397,7 @@ static void initiator_in(struct ike_sa *sa, struct v1_msg *m)
 			return;
 		}
 		if (v->natt_peer)
-			check_natd(sa, m);
+			ikev1_check_natd(sa, m);
 		if (v->natt_peer && (sa->nat_here || sa->nat_there || sa->conn->cfg->encap)) {
 			/* RFC 3947 4: move to the NAT-T port from MM5 on. */
 			sa->natt = true;
@@ -486,7 +449,7 @@ static void responder_in(struct ike_sa *sa, struct v1_msg *m)
 			return;
 		}
 		if (v->natt_peer)
-			check_natd(sa, m);
+			ikev1_check_natd(sa, m);
 		v->state = MM_WAIT_MSG5;
 		mm_send(sa, &k, false, m);
 		break;

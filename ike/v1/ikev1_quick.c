@@ -52,8 +52,8 @@ static void params_for(const struct ike_sa *sa, const struct child_sa *c,
 {
 	bool transport = c->mode == MODE_TRANSPORT;
 	memset(par, 0, sizeof(*par));
-	if (sa->natt)	/* RFC 3947 5.1 */
-		par->encap = transport ? ISAKMP_ENCAP_UDP_TRANSPORT : ISAKMP_ENCAP_UDP_TUNNEL;
+	if (sa->natt)	/* RFC 3947 5.1, or the draft's numbers */
+		par->encap = ikev1_natt_encap(sa->v1->natt_ver, transport);
 	else
 		par->encap = transport ? ISAKMP_ENCAP_TRANSPORT : ISAKMP_ENCAP_TUNNEL;
 	uint64_t life = c->cfg->life_time ? c->cfg->life_time : c->cfg->rekey_time;
@@ -129,6 +129,8 @@ void ikev1_quick_start(struct ike_sa *sa, struct child_cfg *cc)
 	}
 	put_id(&k, &c->local_ts[0]);
 	put_id(&k, &c->remote_ts[0]);
+	if (sa->natt && c->mode == MODE_TRANSPORT)
+		ikev1_add_natoa(sa, &k);
 	if (k.b.oom || isakmp_hash_qm1(&v->keys, q->msgid, k.b.data + rest, k.b.len - rest,
 				       k.b.data + hoff) < 0) {
 		isb_free(&k);
@@ -248,6 +250,7 @@ static void qm2_in(struct ike_sa *sa, struct v1_msg *m)
 			tag_of(sa), c->cfg->name);
 		goto fail;
 	}
+	ikev1_log_natoa(sa, m);
 	c->prop = ch.prop;
 	c->spi_out = get_u32(ch.prop.spi);
 	const struct xform *dh = proposal_get(&c->prop, XF_DH);
@@ -394,6 +397,7 @@ static void qm1_in(struct ike_sa *sa, struct v1_msg *m)
 	c->pfs_group = dh ? dh->id : DH_NONE;
 	c->mode = isakmp_encap_is_tunnel(ch.params.encap) || !ch.params.encap ? MODE_TUNNEL :
 										 MODE_TRANSPORT;
+	ikev1_log_natoa(sa, m);
 	memcpy(q->ni, m->pl.nonce.p, m->pl.nonce.len);
 	q->ni_len = m->pl.nonce.len;
 	crypto_random(q->nr, V1_NONCE_LEN);
@@ -427,6 +431,8 @@ static void qm1_in(struct ike_sa *sa, struct v1_msg *m)
 	for (size_t i = 0; i < m->pl.n_id; i++)
 		isb_id(&k, m->pl.id[i].type, m->pl.id[i].proto, m->pl.id[i].port, m->pl.id[i].data,
 		       m->pl.id[i].len);
+	if (sa->natt && c->mode == MODE_TRANSPORT)
+		ikev1_add_natoa(sa, &k);
 	buf_free(&ke);
 	if (k.b.oom || isakmp_hash_qm2(&v->keys, q->msgid, q->ni, q->ni_len, k.b.data + rest,
 				       k.b.len - rest, k.b.data + hoff) < 0 ||
