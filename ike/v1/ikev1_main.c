@@ -370,8 +370,10 @@ static void initiator_in(struct ike_sa *sa, struct v1_msg *m)
 		struct isakmp_choice ch;
 		if (!m->pl.has_sa || m->pl.n_props != 1 || m->pl.props[0].n_xf != 1 ||
 		    !isakmp_sa_select(&m->pl, v->offered, v->n_offered, &ch, why, sizeof(why))) {
-			log_err(LOG_IKE, "%s: responder chose no transform we offered, ignored",
-				tag_of(sa));
+			sa->core->st.rx_invalid++;
+			if (ike_log_allowed(sa->core, DROP_MALFORMED))
+				log_err(LOG_IKE, "%s: responder chose no transform we offered, ignored",
+					tag_of(sa));
 			return;
 		}
 		memcpy(sa->spi_r, m->hdr.cky_r, 8);

@@ -238,7 +238,8 @@ static void qm2_in(struct ike_sa *sa, struct v1_msg *m)
 			    m->pl.chain_end - m->pl.hash_end, h) < 0 ||
 	    sodium_memcmp(h, m->pl.hash.p, v->keys.prf_len) != 0) {
 		sa->core->st.rx_invalid++;
-		log_err(LOG_IKE, "%s: Quick Mode HASH(2) invalid, dropped", tag_of(sa));
+		if (ike_log_allowed(sa->core, DROP_INTEGRITY))
+			log_err(LOG_IKE, "%s: Quick Mode HASH(2) invalid, dropped", tag_of(sa));
 		return;
 	}
 	q->iv = m->next_iv;
@@ -362,7 +363,8 @@ static void qm1_in(struct ike_sa *sa, struct v1_msg *m)
 			    m->pl.chain_end - m->pl.hash_end, h) < 0 ||
 	    sodium_memcmp(h, m->pl.hash.p, v->keys.prf_len) != 0) {
 		sa->core->st.rx_invalid++;
-		log_err(LOG_IKE, "%s: Quick Mode HASH(1) invalid, dropped", tag_of(sa));
+		if (ike_log_allowed(sa->core, DROP_INTEGRITY))
+			log_err(LOG_IKE, "%s: Quick Mode HASH(1) invalid, dropped", tag_of(sa));
 		return;
 	}
 	if (msgid_seen(v, m->hdr.msgid)) {
@@ -460,7 +462,8 @@ static void qm3_in(struct ike_sa *sa, struct v1_msg *m)
 	    isakmp_hash_qm3(&v->keys, q->msgid, q->ni, q->ni_len, q->nr, q->nr_len, h) < 0 ||
 	    sodium_memcmp(h, m->pl.hash.p, v->keys.prf_len) != 0) {
 		sa->core->st.rx_invalid++;
-		log_err(LOG_IKE, "%s: Quick Mode HASH(3) invalid, dropped", tag_of(sa));
+		if (ike_log_allowed(sa->core, DROP_INTEGRITY))
+			log_err(LOG_IKE, "%s: Quick Mode HASH(3) invalid, dropped", tag_of(sa));
 		return;
 	}
 	if (sa->req.kind == TASK_CHILD_CREATE && sa->req.msgid == q->msgid)

@@ -414,6 +414,7 @@ static void sa_input(struct ike_sa *sa, struct v1_msg *m)
 		return;
 	}
 	memcpy(sa->v1->last_rx_hash, h, 16);
+	uint64_t bad = sa->core->st.rx_invalid + sa->core->st.auth_failures;
 	switch (m->hdr.exchange) {
 	case ISAKMP_XCHG_MM:
 		ikev1_main_in(sa, m);
@@ -430,7 +431,9 @@ static void sa_input(struct ike_sa *sa, struct v1_msg *m)
 			log_info(LOG_IKE, "%s: %s exchange not supported, dropped", ike_sa_name(sa),
 				 isakmp_exchange_name(m->hdr.exchange));
 	}
-	if (sa->state != IKE_DESTROYING)
+	/* Only a message taken shows the peer alive: garbage with its cookies (dropped
+	 * and counted) must not, or it would hide a dead peer from DPD. */
+	if (sa->state != IKE_DESTROYING && sa->core->st.rx_invalid + sa->core->st.auth_failures == bad)
 		sa->last_rx = sa->core->now;
 }
 

@@ -36,46 +36,9 @@ static const uint8_t vid_other[12] = { 0x12, 0xf5, 0xf2, 0x8c, 0x45, 0x71, 0x68,
 
 static char conf_a[2048], conf_b[2048];
 
-/* child: "tunnel" (10.1/10.2 subnets) or "transport" (the hosts). */
-static void make_conf(char *out, size_t len, const char *local, const char *remote,
-		      const char *lnet, const char *rnet, const char *extra, const char *mode)
-{
-	char ts[256];
-	if (strcmp(mode, "transport") == 0)
-		snprintf(ts, sizeof(ts), "        mode = transport\n");
-	else
-		snprintf(ts, sizeof(ts), "        local_ts = %s\n        remote_ts = %s\n", lnet,
-			 rnet);
-	snprintf(out, len,
-		 "connections {\n  site {\n    version = 1\n%s"
-		 "    local_addrs = %s\n    remote_addrs = %s\n"
-		 "    proposals = aes128-sha256-modp2048\n"
-		 "    local {\n      auth = psk\n      id = %s\n    }\n"
-		 "    remote {\n      auth = psk\n      id = %s\n    }\n"
-		 "    children {\n      net {\n%s        esp_proposals = aes128-sha1\n      }\n"
-		 "    }\n  }\n}\n"
-		 "secrets {\n  ike-site {\n    id-a = 192.0.2.1\n    id-b = 198.51.100.2\n"
-		 "    secret = s3cret-key\n  }\n}\n",
-		 extra, local, remote, local, remote, ts);
-}
-
 static void confs(const char *extra_a, const char *mode)
 {
-	make_conf(conf_a, sizeof(conf_a), "192.0.2.1", "198.51.100.2", "10.1.0.0/24",
-		  "10.2.0.0/24", extra_a, mode);
-	make_conf(conf_b, sizeof(conf_b), "198.51.100.2", "192.0.2.1", "10.2.0.0/24",
-		  "10.1.0.0/24", "", mode);
-}
-
-/* Delivers the first message on the wire (after fix, if given, rewrote it). */
-static void deliver(struct harness *h, void (*fix)(struct h_wire_msg *w))
-{
-	struct h_wire_msg w = h->wire[0];
-	memmove(h->wire, h->wire + 1, (h->n_wire - 1) * sizeof(h->wire[0]));
-	h->n_wire--;
-	if (fix)
-		fix(&w);
-	ike_input(w.to->core, &w.local, &w.remote, w.data, w.len, h->now);
+	h_v1_confs(conf_a, conf_b, sizeof(conf_a), extra_a, "", mode);
 }
 
 /* Overwrites a vendor ID in the message with bytes nobody knows. */
@@ -271,7 +234,7 @@ static void run_exchange(struct harness *h, void (*fix_mm1)(struct h_wire_msg *w
 				fix_mm1(&r->raw[i]);
 			parse_plain(&r->raw[i], &r->mm[i]);
 		}
-		deliver(h, i == 0 ? fix_mm1 : NULL);
+		h_deliver_first(h, i == 0 ? fix_mm1 : NULL);
 	}
 	/* QM1 a -> b, QM2 b -> a: decrypted with the receiver's keys. */
 	buf_init(&r->p1);
@@ -279,10 +242,10 @@ static void run_exchange(struct harness *h, void (*fix_mm1)(struct h_wire_msg *w
 	struct isakmp_iv iv = { .len = 0 };
 	struct h_wire_msg w1 = h->wire[0];
 	parse_qm(&h->b, &w1, &iv, &r->p1, &r->qm1);
-	deliver(h, NULL);
+	h_deliver_first(h, NULL);
 	struct h_wire_msg w2 = h->wire[0];
 	parse_qm(&h->a, &w2, &iv, &r->p2, &r->qm2);
-	deliver(h, NULL);
+	h_deliver_first(h, NULL);
 	h_pump(h);
 }
 
