@@ -414,7 +414,12 @@ static void initiator_in(struct ike_sa *sa, struct v1_msg *m)
 		if (decrypt_auth(sa, m) < 0)
 			return;
 		if (!check_id_hash(sa, m)) {
-			ike_sa_destroy(sa);
+			/* MM6 decrypted, so the keys agree: the responder, established
+			 * by now, learns it with a protected DELETE (as strongSwan does;
+			 * it ignores error notifies once established). */
+			v->iv = m->next_iv;
+			ike_request_clear(sa);
+			ikev1_delete_all(sa);
 			return;
 		}
 		v->iv = m->next_iv;
@@ -459,7 +464,14 @@ static void responder_in(struct ike_sa *sa, struct v1_msg *m)
 		if (decrypt_auth(sa, m) < 0)
 			return;
 		if (!check_id_hash(sa, m)) {
-			ikev1_notify_plain(sa->core, m, sa->spi_r, ISAKMP_N_AUTHENTICATION_FAILED);
+			/* MM5 decrypted, so the keys agree: the notify goes protected, as
+			 * the initiator expects once keys exist (the IV follows MM5). */
+			uint8_t cookies[16];
+			memcpy(cookies, sa->spi_i, 8);
+			memcpy(cookies + 8, sa->spi_r, 8);
+			v->iv = m->next_iv;
+			ikev1_notify_protected(sa, ISAKMP_N_AUTHENTICATION_FAILED, ISAKMP_PROTO_ISAKMP,
+					       cookies, 16);
 			ike_sa_destroy(sa);
 			return;
 		}

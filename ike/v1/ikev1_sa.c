@@ -198,7 +198,9 @@ static void info_send(struct ike_sa *sa, uint16_t type, uint8_t proto, const uin
 	struct isakmp_iv iv;
 	struct buf out;
 	uint32_t msgid = 0;
-	if (!v->have_keys || v->state != QM_IDLE)
+	/* Protected as soon as keys exist (RFC 2409 5.7): a Main Mode that fails after
+	 * MM4 says so encrypted, as strongSwan expects (it ignores a clear one then). */
+	if (!v->have_keys)
 		return;
 	while (!msgid)
 		crypto_random(&msgid, sizeof(msgid));
@@ -259,14 +261,22 @@ void ikev1_delete_all(struct ike_sa *sa)
 
 void ikev1_gave_up(const struct ike_sa *sa)
 {
-	char tag[128];
+	char tag[128], peer[ADDR_STRLEN];
 	enum ikev1_state st = sa->v1->state;
+	ike_sa_tag(sa, tag, sizeof(tag));
+	addr_ntop(&sa->remote, peer, sizeof(peer));
+	/* A peer that cannot decrypt MM5 (another PSK) drops it without a word, as
+	 * strongSwan does: after a good MM4, silence means that most of the time. */
+	if (st == MM_WAIT_MSG6) {
+		log_err(LOG_IKE, "%s: no answer to MM5: probable pre-shared key mismatch with %s "
+			"(or peer not responding) in %s: giving up after %u retransmits", tag, peer,
+			ikev1_state_name(st), sa->req.tries);
+		return;
+	}
 	/* A responder that rejects our proposals may stay silent (or its notify got
 	 * lost): in MM_WAIT_MSG2 both look the same. */
-	log_err(LOG_IKE, "%s: %s in %s: giving up after %u retransmits",
-		ike_sa_tag(sa, tag, sizeof(tag)),
+	log_err(LOG_IKE, "%s: %s in %s: giving up after %u retransmits", tag,
 		st == MM_WAIT_MSG2 ? "peer not responding or proposal rejected" :
-		st == MM_WAIT_MSG6 ? "no valid MM6 (peer not responding, or PSK mismatch)" :
 				     "peer not responding", ikev1_state_name(st), sa->req.tries);
 }
 
@@ -327,7 +337,7 @@ static void info_in(struct ike_sa *sa, struct v1_msg *m)
 	if (m->hdr.flags & ISAKMP_FLAG_E) {
 		struct isakmp_iv iv;
 		uint8_t h[IKE_MAX_PRF_OUT];
-		if (!v->have_keys || v->state != QM_IDLE ||
+		if (!v->have_keys ||
 		    isakmp_iv_phase2(&v->keys, &v->iv, m->hdr.msgid, &iv) < 0 ||
 		    ikev1_decrypt(sa, m, &iv) < 0)
 			return;
@@ -356,10 +366,13 @@ static void info_in(struct ike_sa *sa, struct v1_msg *m)
 		log_err(LOG_IKE, "%s: received %s (%u) notify in %s", tag, ikev1_notify_name(type),
 			type, ikev1_state_name(v->state));
 		if (type < 16384 && v->state != QM_IDLE) {
-			/* An error notify in Main Mode ends it (unauthenticated: only in
-			 * the state that waits for the peer's first answer). */
-			if (v->state == MM_WAIT_MSG2)
+			/* An error notify in Main Mode ends it: a protected one (HASH(1)
+			 * checked) in any state, a clear one only in the state that waits
+			 * for the peer's first answer. */
+			if (v->state == MM_WAIT_MSG2 || (m->hdr.flags & ISAKMP_FLAG_E)) {
 				ike_sa_destroy(sa);
+				return;
+			}
 		} else if (type < 16384 && v->qm.active && v->qm.initiator) {
 			log_err(LOG_IKE, "%s: Quick Mode for '%s' failed: peer sent %s", tag,
 				v->qm.child ? v->qm.child->cfg->name : "?", ikev1_notify_name(type));

@@ -356,6 +356,78 @@ static void test_no_sa_then_recovers(void **state)
 	h_free(&h);
 }
 
+/* ---- Main Mode failures after the keys exist ---- */
+
+/* b expects another identity than a's: b answers MM5 with a protected
+ * AUTHENTICATION_FAILED (strongSwan ignores a clear one once keys exist) and a ends at
+ * once, naming the notify, instead of retransmitting MM5 into the void. */
+static void test_id_mismatch_responder_notifies(void **state)
+{
+	struct harness h;
+	struct h_log_count lc;
+	char err[256];
+	h_v1_confs(conf_a, conf_b, sizeof(conf_a), "", "", "tunnel");
+	char *at = strstr(conf_b, "      id = 192.0.2.1");
+	assert_non_null(at);
+	memcpy(at, "      id = 192.0.2.9", 20);
+	assert_int_equal(h_init(&h, conf_a, conf_b), 0);
+	h_log_capture_start(&lc, "received AUTHENTICATION_FAILED (24) notify in MM_WAIT_MSG6");
+	assert_int_equal(ike_initiate(h.a.core, "site", "net", h.now, err, sizeof(err)), 0);
+	h_pump(&h);
+	h_log_capture_stop(&lc);
+	assert_int_equal(lc.matches, 1);
+	assert_null(h_first_sa(&h.a));
+	assert_null(h_first_sa(&h.b));
+	assert_int_equal(h.a.sent, 3);		/* MM1 MM3 MM5, no retransmission */
+	h_free(&h);
+}
+
+/* a expects another identity than b's: b is established after MM6, so a deletes the
+ * ISAKMP SA with a protected DELETE and b removes it too. */
+static void test_id_mismatch_initiator_deletes(void **state)
+{
+	struct harness h;
+	struct h_log_count lc;
+	char err[256];
+	h_v1_confs(conf_a, conf_b, sizeof(conf_a), "", "", "tunnel");
+	char *at = strstr(conf_a, "      id = 198.51.100.2");
+	assert_non_null(at);
+	memcpy(at, "      id = 198.51.100.9", 23);
+	assert_int_equal(h_init(&h, conf_a, conf_b), 0);
+	h_log_capture_start(&lc, "does not match the configured");
+	assert_int_equal(ike_initiate(h.a.core, "site", "net", h.now, err, sizeof(err)), 0);
+	h_pump(&h);
+	h_log_capture_stop(&lc);
+	assert_int_equal(lc.matches, 1);
+	assert_null(h_first_sa(&h.a));
+	assert_null(h_first_sa(&h.b));
+	assert_int_equal(h_count_children(&h.b), 0);
+	h_free(&h);
+}
+
+/* A PSK mismatch seen from the initiator: the responder drops the MM5 it cannot
+ * decrypt (as strongSwan does), and giving up names the probable cause and the peer. */
+static void test_psk_mismatch_initiator_log(void **state)
+{
+	struct harness h;
+	struct h_log_count lc;
+	char err[256];
+	h_v1_confs(conf_a, conf_b, sizeof(conf_a), "", "", "tunnel");
+	char *at = strstr(conf_b, "secret = s3cret-key");
+	assert_non_null(at);
+	memcpy(at, "secret = other-key", 18);
+	assert_int_equal(h_init(&h, conf_a, conf_b), 0);
+	h_log_capture_start(&lc, "giving up");
+	assert_int_equal(ike_initiate(h.a.core, "site", "net", h.now, err, sizeof(err)), 0);
+	h_pump(&h);
+	h_advance(&h, 120000);
+	h_log_capture_stop(&lc);
+	assert_null(h_first_sa(&h.a));
+	assert_non_null(strstr(lc.first, "no answer to MM5: probable pre-shared key mismatch with "
+				"198.51.100.2"));
+	h_free(&h);
+}
+
 int main(void)
 {
 	log_set_all_levels(getenv("TLOG") ? atoi(getenv("TLOG")) : -1);
@@ -365,6 +437,9 @@ int main(void)
 		cmocka_unit_test(test_truncated),
 		cmocka_unit_test(test_logs_bounded),
 		cmocka_unit_test(test_no_sa_then_recovers),
+		cmocka_unit_test(test_id_mismatch_responder_notifies),
+		cmocka_unit_test(test_id_mismatch_initiator_deletes),
+		cmocka_unit_test(test_psk_mismatch_initiator_log),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
