@@ -155,8 +155,9 @@ void ikev1_main_request_in(struct ike *core, struct v1_msg *m)
 		ikev1_vid_natt(&k, v->natt_ver);
 	v->state = MM_WAIT_MSG3;
 	char p[256];
-	log_info(LOG_IKE, "%s: IKEv1 Main Mode from %s, selected %s", tag_of(sa), from,
-		 proposal_fmt(&sa->prop, p, sizeof(p)));
+	if (ike_log_allowed(core, DROP_INIT_IN))
+		log_info(LOG_IKE, "%s: IKEv1 Main Mode from %s, selected %s", tag_of(sa), from,
+			 proposal_fmt(&sa->prop, p, sizeof(p)));
 	mm_send(sa, &k, false, m);
 	memcpy(v->last_rx_hash, sa->last_request_hash, 16);
 }

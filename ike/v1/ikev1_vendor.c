@@ -103,7 +103,8 @@ void ikev1_vids_read(struct ike *core, const struct isakmp_payloads *pl, const c
 			used += (size_t)snprintf(names + used, sizeof(names) - used, "%s%s",
 						 used ? ", " : "", v->name);
 	}
-	if (names[0])
+	/* MM1 comes from anyone: logged at the rate new requests are */
+	if (names[0] && ike_log_allowed(core, DROP_INIT_IN))
 		log_info(LOG_IKE, "%s: received vendor IDs: %s", tag, names);
 }
 

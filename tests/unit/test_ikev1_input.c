@@ -428,6 +428,36 @@ static void test_psk_mismatch_initiator_log(void **state)
 	h_free(&h);
 }
 
+/* A flood of Main Mode requests (each with new cookies, as spoofed ones would come):
+ * every one is answered, but what is logged about them stays bounded. */
+static void test_mm1_flood_logs_bounded(void **state)
+{
+	struct harness h;
+	struct h_log_count lc;
+	char err[256];
+	uint8_t mm1[4096];
+	h_v1_confs(conf_a, conf_b, sizeof(conf_a), "", "", "tunnel");
+	assert_int_equal(h_init(&h, conf_a, conf_b), 0);
+	assert_int_equal(ike_initiate(h.a.core, "site", "net", h.now, err, sizeof(err)), 0);
+	size_t len = h.wire[0].len;
+	struct addr at_b = h.wire[0].local, from_a = h.wire[0].remote;
+	memcpy(mm1, h.wire[0].data, len);
+	h.n_wire = 0;
+	int sent = h.b.sent;
+	h_log_capture_start(&lc, NULL);
+	for (int i = 0; i < 200; i++) {
+		mm1[0] = (uint8_t)i;
+		mm1[1] = (uint8_t)(i >> 8) ^ 0x5a;
+		ike_input(h.b.core, &at_b, &from_a, mm1, len, h.now);
+		h.n_wire = 0;
+	}
+	h_log_capture_stop(&lc);
+	assert_int_equal(h.b.sent, sent + 200);
+	print_message("%d log lines for 200 MM1\n", lc.lines);
+	assert_true(lc.lines <= 2 * 20 + 2);
+	h_free(&h);
+}
+
 int main(void)
 {
 	log_set_all_levels(getenv("TLOG") ? atoi(getenv("TLOG")) : -1);
@@ -440,6 +470,7 @@ int main(void)
 		cmocka_unit_test(test_id_mismatch_responder_notifies),
 		cmocka_unit_test(test_id_mismatch_initiator_deletes),
 		cmocka_unit_test(test_psk_mismatch_initiator_log),
+		cmocka_unit_test(test_mm1_flood_logs_bounded),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
