@@ -89,6 +89,10 @@ row_check() {
 	PING_WAIT=5 iop_ping "$NS_HA" $HOST_B 1 || { why="no ping through the tunnel"; return 1; }
 	s=$(swan_ctl "$SWAN_NS" --list-sas 2>&1) t=$(tsu_ctl "$TSU_NS" --list-sas 2>&1)
 	grep -q "IKEv1" <<<"$s" || { why="strongSwan lists no IKEv1 SA"; return 1; }
+	# Through the NAT, strongSwan at site-b sees tsunagid at the NAT's port 4500.
+	if [ "$topo" = nat ] && [ "$role" = initiator ]; then
+		grep -q "$NAT_OUT\[4500\]" <<<"$s" || { why="strongSwan does not see tsunagid at $NAT_OUT[4500]"; return 1; }
+	fi
 	grep -Eq "^  $xike\$" <<<"$s" || { why="swanctl IKE: $(grep -Eo '^  [A-Z0-9].*/.*' <<<"$s" | head -1)"; return 1; }
 	grep -Eq ", ESP:$xesp\$" <<<"$s" || { why="swanctl ESP: $(grep -Eo 'ESP:.*' <<<"$s" | head -1)"; return 1; }
 	grep -Eq " $xike " <<<"$t" || { why="tsunagictl IKE: $(head -1 <<<"$t")"; return 1; }
