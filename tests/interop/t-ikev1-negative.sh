@@ -16,6 +16,8 @@
 #             established after MM6) it deletes the ISAKMP SA with a protected DELETE.
 #   peer-id   strongSwan expects another identity: the mirror image.
 #   selector  tsunagid's remote_ts differs: INVALID_ID_INFORMATION in Quick Mode.
+#   no-answer nobody at site-b: tsunagid gives up in MM_WAIT_MSG2 with "peer not
+#             responding or proposal rejected".
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/lib-extra.sh"
 iop_begin ikev1-negative
@@ -128,6 +130,25 @@ neg selector responder "REMOTE_TS=10.99.0.0/24" "" \
 neg selector initiator "REMOTE_TS=10.99.0.0/24" "" \
 	"Quick Mode for 'net' failed: peer sent INVALID_ID_INFORMATION" \
 	"no matching CHILD_SA config found"
+
+# no-answer: tsunagid alone, initiating to site-b where no IKE daemon runs.
+ncases=$((ncases + 1))
+start=$SECONDS
+tsu_conf "$NS_SA" a "${BASE[@]}"
+v1 "$(tsu_dir "$NS_SA")/tsunagi.conf"
+tsu_fast_conf "$NS_SA"
+tsu_start "$NS_SA"
+tsu_ctl "$NS_SA" --initiate --child net --timeout 10 >/dev/null 2>&1
+if ! iop_wait 15 tsu_log_has "$NS_SA" "peer not responding or proposal rejected in MM_WAIT_MSG2: giving up"; then
+	echo "    no-answer (initiator): FAILED: tsunagid's log does not say 'peer not responding or proposal rejected'" >&2
+	failed+=(no-answer/initiator)
+elif ! tsu_alive "$NS_SA" || ! xt_tsu_no_sa "$NS_SA"; then
+	echo "    no-answer (initiator): FAILED: tsunagid died or kept an SA" >&2
+	failed+=(no-answer/initiator)
+else
+	echo "    no-answer (initiator): ok ($((SECONDS - start)) s)" >&2
+fi
+iop_stop_gateways "$NS_SA" "$NS_SB"
 
 [ ${#failed[@]} = 0 ] || iop_fail "${#failed[@]} of $ncases cases failed: ${failed[*]}"
 iop_pass
