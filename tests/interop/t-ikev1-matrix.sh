@@ -9,12 +9,17 @@
 #  - two children on one ISAKMP SA (the second by a second Quick Mode), each pinging;
 #  - `version = 0` (any): one tsunagid responder answers an IKEv1 and then an IKEv2
 #    strongSwan initiator.
+#  - NAT-T drafts, with ike-scan (a third implementation) as the initiator, since
+#    strongSwan always offers RFC 3947: tsunagid answers Main Mode echoing the best
+#    NAT-T vendor ID offered (draft-02, 02\n, 03, RFC 3947), none when none was
+#    offered, and logs an unknown vendor ID as hex.
 # One line per row on stderr; PASS only when everything passed.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/lib-extra.sh"
 iop_begin ikev1-matrix
 iop_require_tsunagid
 iop_require_cmd swanctl strongswan-swanctl
+iop_require_cmd ike-scan ike-scan
 matrix=${MATRIX:-$IOP_CONF_DIR/ikev1-matrix.txt}
 [ -r "$matrix" ] || iop_fail "no matrix $matrix"
 
@@ -195,6 +200,42 @@ version_any() {
 	iop_stop_gateways "$NS_SA" "$NS_SB"
 }
 
+# natt_drafts: ike-scan at site-a offers NAT-T vendor IDs to tsunagid at site-b.
+VID_RFC=4a131c81070358455c5728f20e95452f VID_03=7d9419a65310ca6f2c179d9215529d56
+VID_02N=90cb80913ebb696e086381b5ec427b1f VID_02=cd60464335df21f87cfdb2fc68b6a448
+VID_ODD=0123456789abcdeffedcba98
+natt_drafts() {
+	local start=$SECONDS out vids offer want
+	why=""
+	iop_stop_gateways "$NS_SA" "$NS_SB"
+	group=""
+	tsu_conf "$NS_SB" b IKE_PROPOSALS=aes256-sha256-modp2048 ESP_PROPOSALS=aes128-sha256
+	v1 "$(tsu_dir "$NS_SB")/tsunagi.conf"
+	tsu_start "$NS_SB"
+	# offered (comma-separated) -> the one vendor ID the answer must carry
+	for offer in "$VID_02:$VID_02" "$VID_02N,$VID_02:$VID_02N" "$VID_02,$VID_03:$VID_03" \
+		"$VID_RFC,$VID_02N,$VID_02:$VID_RFC" "$VID_ODD:" ; do
+		want=${offer#*:}
+		offer=${offer%%:*}
+		out=$(timeout 20 ip netns exec "$NS_SA" ike-scan -M \
+			--trans="(1=7,14=256,2=4,3=1,4=14)" \
+			$(tr ',' '\n' <<<"$offer" | sed 's/^/--vendor=/') $SITE_B_OUT 2>&1)
+		vids=$(grep -o 'VID=[0-9a-f]*' <<<"$out" | cut -d= -f2 | paste -sd, -)
+		if ! grep -q "Main Mode Handshake returned" <<<"$out"; then
+			why="no Main Mode answer to ike-scan offering $offer"
+		elif [ "$vids" != "$want" ]; then
+			why="offered $offer: answered with vendor IDs '$vids', want '$want'"
+		fi
+		[ -n "$why" ] && break
+	done
+	if [ -z "$why" ] && ! tsu_log_has "$NS_SB" "unknown vendor ID $VID_ODD \(12 bytes\)"; then
+		why="tsunagid did not log the unknown vendor ID as hex"
+	fi
+	tsu_alive "$NS_SB" || why="${why:+$why; }tsunagid died"
+	report natt-drafts responder $start
+	iop_stop_gateways "$NS_SA" "$NS_SB"
+}
+
 did_two=no
 while read -r -u 3 name tp role ike esp xike xesp; do
 	case "$name" in ''|'#'*) continue ;; esac
@@ -219,5 +260,6 @@ if [ $did_two = no ]; then
 	two_children
 fi
 version_any
+natt_drafts
 [ ${#failed[@]} = 0 ] || iop_fail "${#failed[@]} checks failed: ${failed[*]}"
 iop_pass
