@@ -131,6 +131,8 @@ void ikev1_main_request_in(struct ike *core, struct v1_msg *m)
 		ikev1_notify_plain(core, m, zero, ISAKMP_N_NO_PROPOSAL_CHOSEN);
 		return;
 	}
+	if (!ike_half_open_ok(core, &m->remote, "Main Mode"))
+		return;
 	struct ike_sa *sa = ike_sa_new(core, c, false);
 	if (!sa)
 		return;
