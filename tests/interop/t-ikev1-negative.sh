@@ -18,6 +18,10 @@
 #   selector  tsunagid's remote_ts differs: INVALID_ID_INFORMATION in Quick Mode.
 #   no-answer nobody at site-b: tsunagid gives up in MM_WAIT_MSG2 with "peer not
 #             responding or proposal rejected".
+#   lost-sa   tsunagid (start_action = trap) restarts and so loses the ISAKMP SA
+#             strongSwan still has: strongSwan's next Quick Mode is "IKE message from
+#             PEER has no SA" at tsunagid (logged at a bounded rate); strongSwan gives up
+#             on that SA, and when traffic resumes tsunagid's trap negotiates a new one.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/lib-extra.sh"
 iop_begin ikev1-negative
@@ -147,6 +151,52 @@ elif ! tsu_alive "$NS_SA" || ! xt_tsu_no_sa "$NS_SA"; then
 	failed+=(no-answer/initiator)
 else
 	echo "    no-answer (initiator): ok ($((SECONDS - start)) s)" >&2
+fi
+iop_stop_gateways "$NS_SA" "$NS_SB"
+
+# lost-sa: tsunagid at site-a with start_action = trap, strongSwan answering at site-b.
+lost_sa() {
+	local t
+	swan_prepare "$NS_SB"
+	swan_fast_retransmit "$NS_SB"
+	s2s_conf "$(swan_dir "$NS_SB")/swanctl.conf" b "${BASE[@]}"
+	v1 "$(swan_dir "$NS_SB")/swanctl.conf"
+	swan_start "$NS_SB"; swan_load "$NS_SB"
+	tsu_conf "$NS_SA" a "${BASE[@]}" START_ACTION=trap
+	v1 "$(tsu_dir "$NS_SA")/tsunagi.conf"
+	tsu_fast_conf "$NS_SA"
+	tsu_start "$NS_SA"
+	tsu_ensure_route "$NS_SA" "$TSU_TUN_A" $NET_B || { why="no TUN device"; return 1; }
+	iop_wait 10 eval 'ip netns exec "$NS_HA" ping -c1 -W1 $HOST_B' ||
+		{ why="no ping through the trapped SA"; return 1; }
+	iop_wait 10 sa_pair_ok "$NS_SB" "$NS_SA" || { why="not one matching SA from the trap"; return 1; }
+	# tsunagid restarts: the ISAKMP SA is gone on its side only.
+	iop_kill_pid "${IOP_TSU_PID[$NS_SA]}" || { why="could not kill tsunagid"; return 1; }
+	t="$(tsu_dir "$NS_SA")/tsunagid.log"
+	mv "$t" "$t.1"
+	tsu_start "$NS_SA"
+	tsu_ensure_route "$NS_SA" "$TSU_TUN_A" $NET_B || { why="no TUN device after the restart"; return 1; }
+	swan_ctl "$NS_SB" --rekey --child net >/dev/null 2>&1
+	iop_wait 10 tsu_log_has "$NS_SA" "IKE message from $SITE_B_OUT\[[0-9]+\] has no SA \(IKEv1 QUICK_MODE\)" ||
+		{ why="tsunagid did not log the Quick Mode for the lost SA as 'has no SA'"; return 1; }
+	iop_wait 15 swan_log_has "$NS_SB" "giving up after [0-9]+ retransmits" ||
+		{ why="strongSwan did not give up on the lost SA"; return 1; }
+	[ "$(xt_tsu_log_count "$NS_SA" "has no SA")" -le 20 ] || { why="'has no SA' logged without bound"; return 1; }
+	# Traffic resumes: the trap brings a new SA up.
+	iop_wait 15 eval 'ip netns exec "$NS_HA" ping -c1 -W1 $HOST_B' ||
+		{ why="traffic did not bring the tunnel back"; return 1; }
+	iop_wait 10 sa_pair_ok "$NS_SB" "$NS_SA" || { why="not one matching SA after the recovery"; return 1; }
+	return 0
+}
+start=$SECONDS why=""
+ncases=$((ncases + 1))
+lost_sa
+tsu_alive "$NS_SA" || why="${why:+$why; }tsunagid died"
+if [ -z "$why" ]; then
+	echo "    lost-sa (initiator): ok ($((SECONDS - start)) s)" >&2
+else
+	echo "    lost-sa (initiator): FAILED: $why" >&2
+	failed+=(lost-sa/initiator)
 fi
 iop_stop_gateways "$NS_SA" "$NS_SB"
 
