@@ -96,7 +96,7 @@ row_check() {
 	grep -q "IKEv1" <<<"$s" || { why="strongSwan lists no IKEv1 SA"; return 1; }
 	# Through the NAT, strongSwan at site-b sees tsunagid at the NAT's port 4500.
 	if [ "$topo" = nat ] && [ "$role" = initiator ]; then
-		grep -q "$NAT_OUT\[4500\]" <<<"$s" || { why="strongSwan does not see tsunagid at $NAT_OUT[4500]"; return 1; }
+		grep -q "$NAT_OUT\[4500\]" <<<"$s" || { why="strongSwan does not see tsunagid at ${NAT_OUT}[4500]"; return 1; }
 	fi
 	grep -Eq "^  $xike\$" <<<"$s" || { why="swanctl IKE: $(grep -Eo '^  [A-Z0-9].*/.*' <<<"$s" | head -1)"; return 1; }
 	grep -Eq ", ESP:$xesp\$" <<<"$s" || { why="swanctl ESP: $(grep -Eo 'ESP:.*' <<<"$s" | head -1)"; return 1; }
@@ -205,7 +205,7 @@ VID_RFC=4a131c81070358455c5728f20e95452f VID_03=7d9419a65310ca6f2c179d9215529d56
 VID_02N=90cb80913ebb696e086381b5ec427b1f VID_02=cd60464335df21f87cfdb2fc68b6a448
 VID_ODD=0123456789abcdeffedcba98
 natt_drafts() {
-	local start=$SECONDS out vids offer want
+	local start=$SECONDS out vids offer want vargs
 	why=""
 	iop_stop_gateways "$NS_SA" "$NS_SB"
 	group=""
@@ -217,9 +217,9 @@ natt_drafts() {
 		"$VID_RFC,$VID_02N,$VID_02:$VID_RFC" "$VID_ODD:" ; do
 		want=${offer#*:}
 		offer=${offer%%:*}
+		mapfile -t vargs < <(tr ',' '\n' <<<"$offer" | sed 's/^/--vendor=/')
 		out=$(timeout 20 ip netns exec "$NS_SA" ike-scan -M \
-			--trans="(1=7,14=256,2=4,3=1,4=14)" \
-			$(tr ',' '\n' <<<"$offer" | sed 's/^/--vendor=/') $SITE_B_OUT 2>&1)
+			--trans="(1=7,14=256,2=4,3=1,4=14)" "${vargs[@]}" $SITE_B_OUT 2>&1)
 		vids=$(grep -o 'VID=[0-9a-f]*' <<<"$out" | cut -d= -f2 | paste -sd, -)
 		if ! grep -q "Main Mode Handshake returned" <<<"$out"; then
 			why="no Main Mode answer to ike-scan offering $offer"

@@ -20,10 +20,12 @@ iop_require_cmd tshark tshark
 CAP_LIMIT_S=${CAP_LIMIT_S:-90}	# the capture ends by itself after this long
 
 topo_build nat
-# capture PCAP: our own capture (cap_start has no time bound), ended by -a duration.
+# capture PCAP: our own capture (cap_start has no time bound), ended by -a duration;
+# cap_stop (lib.sh) ends it early through CAP_PID.
 capture() {
 	ip netns exec "$NS_NAT" tshark -q -n -i "$CAPTURE_IF" -f "udp port 500 or udp port 4500" \
 		-a "duration:$CAP_LIMIT_S" -w "$1" >"$1.log" 2>&1 &
+	# shellcheck disable=SC2034 # read by cap_stop
 	CAP_PID=$!
 	iop_wait 15 grep -q "Capturing on" "$1.log" || iop_fail "tshark did not start: $(tail -2 "$1.log")"
 }
