@@ -49,6 +49,38 @@ struct ike *ike_new(const struct ike_env *env, const struct ike_timing *t)
 
 /* ---- the SA table ---- */
 
+#define HALF_OPEN_MAX 1000		/* in all */
+#define HALF_OPEN_PER_PEER 10		/* from one address */
+
+/* COOKIEs (IKEv2) stop spoofed floods; a host that answers them, or any IKEv1 peer
+ * (no cookies there), still costs a DH per SA: half-open SAs are limited in all and
+ * per peer address. `what` names the request in the log. */
+bool ike_half_open_ok(struct ike *core, const struct addr *remote, const char *what)
+{
+	unsigned from_peer = 0;
+	char a[ADDR_STRLEN];
+	if (core->st.half_open >= HALF_OPEN_MAX) {
+		core->st.half_open_refused++;
+		if (ike_log_allowed(core, DROP_INIT_REFUSED))
+			log_ctl(LOG_IKE, "%llu half-open IKE SAs: ignoring %s from %s",
+				(unsigned long long)core->st.half_open, what,
+				addr_ntop(remote, a, sizeof(a)));
+		return false;
+	}
+	for (struct ike_sa *sa = core->sas; sa; sa = sa->next)
+		if ((sa->state == IKE_CREATED || sa->state == IKE_CONNECTING) && !sa->initiator &&
+		    addr_equal_ip(&sa->remote, remote))
+			from_peer++;
+	if (from_peer >= HALF_OPEN_PER_PEER) {
+		core->st.half_open_refused++;
+		if (ike_log_allowed(core, DROP_INIT_REFUSED))
+			log_ctl(LOG_IKE, "%s has %u half-open IKE SAs: ignoring its %s",
+				addr_ntop(remote, a, sizeof(a)), from_peer, what);
+		return false;
+	}
+	return true;
+}
+
 struct ike_sa *ike_sa_new(struct ike *core, struct conn *conn, bool initiator)
 {
 	struct ike_sa *sa = calloc(1, sizeof(*sa));

@@ -10,6 +10,7 @@ enum drop_kind {
 	DROP_MALFORMED, DROP_NO_SA, DROP_WINDOW, DROP_INTEGRITY,
 	DROP_INIT_IN,		/* "parsed" lines of new IKE_SA_INIT requests */
 	DROP_INIT_REFUSED,	/* IKE_SA_INIT answered with an error, no state kept */
+	DROP_VENDOR,		/* unknown IKEv1 vendor IDs (logged, otherwise ignored) */
 	DROP_KINDS
 };
 
@@ -58,6 +59,8 @@ void ike_sa_reap(struct ike *core);	/* frees SAs marked for destruction */
 void ike_transmit(struct ike_sa *sa, const struct buf *pkt);
 ms_t ike_retransmit_delay(const struct ike *core, unsigned tries);
 struct ike_sa *ike_sa_new(struct ike *core, struct conn *conn, bool initiator);
+/* May a new responder SA from remote be created (limits on half-open SAs)? */
+bool ike_half_open_ok(struct ike *core, const struct addr *remote, const char *what);
 void ike_sa_destroy(struct ike_sa *sa);
 void ike_sa_set_state(struct ike_sa *sa, enum ike_state st);
 void ike_report_rekey(struct ike_sa *old_ike, struct ike_sa *new_ike, struct child_sa *old_child,

@@ -336,37 +336,6 @@ static bool cookie_ok(struct ike *core, const struct msg_in *m)
 	return false;
 }
 
-#define HALF_OPEN_MAX 1000		/* in all */
-#define HALF_OPEN_PER_PEER 10		/* from one address */
-
-/* COOKIEs stop spoofed floods; a host that answers them still costs us a DH per SA,
- * so there are limits on half-open SAs, in all and per peer address. */
-static bool half_open_ok(struct ike *core, const struct msg_in *m)
-{
-	unsigned from_peer = 0;
-	char a[ADDR_STRLEN];
-	if (core->st.half_open >= HALF_OPEN_MAX) {
-		core->st.half_open_refused++;
-		if (ike_log_allowed(core, DROP_INIT_REFUSED))
-			log_ctl(LOG_IKE, "%llu half-open IKE SAs: ignoring IKE_SA_INIT from %s",
-				(unsigned long long)core->st.half_open,
-				addr_ntop(&m->remote, a, sizeof(a)));
-		return false;
-	}
-	for (struct ike_sa *sa = core->sas; sa; sa = sa->next)
-		if ((sa->state == IKE_CREATED || sa->state == IKE_CONNECTING) && !sa->initiator &&
-		    addr_equal_ip(&sa->remote, &m->remote))
-			from_peer++;
-	if (from_peer >= HALF_OPEN_PER_PEER) {
-		core->st.half_open_refused++;
-		if (ike_log_allowed(core, DROP_INIT_REFUSED))
-			log_ctl(LOG_IKE, "%s has %u half-open IKE SAs: ignoring its IKE_SA_INIT",
-				addr_ntop(&m->remote, a, sizeof(a)), from_peer);
-		return false;
-	}
-	return true;
-}
-
 void ikev2_init_request_in(struct ike *core, struct msg_in *m)
 {
 	struct proposal chosen;
@@ -381,7 +350,7 @@ void ikev2_init_request_in(struct ike *core, struct msg_in *m)
 		core->st.rx_invalid++;
 		return;
 	}
-	if (!cookie_ok(core, m) || !half_open_ok(core, m))
+	if (!cookie_ok(core, m) || !ike_half_open_ok(core, &m->remote, "IKE_SA_INIT"))
 		return;
 	struct conn *conn = select_conn(core, m, &chosen, &addr_match);
 	if (!conn) {

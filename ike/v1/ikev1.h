@@ -25,6 +25,14 @@ const char *ikev1_state_name(enum ikev1_state s);
  * Aggressive Mode), as a Cisco ASA says; with one it is QM_IDLE, as IOS says. So
  * "Phase 1 up, Phase 2 not" shows. */
 
+/* NAT-T versions by their vendor IDs, worst to best. */
+enum ikev1_natt { NATT_NONE, NATT_DRAFT_02, NATT_DRAFT_02N, NATT_DRAFT_03, NATT_RFC3947 };
+
+struct ikev1_vids {
+	uint8_t natt;		/* enum ikev1_natt: the best one the peer sent */
+	bool dpd, frag, xauth;
+};
+
 #define V1_MAX_OFFERED 16
 #define V1_NONCE_LEN 32
 
@@ -55,9 +63,11 @@ struct ikev1_sa {
 	size_t n_offered;
 	struct isakmp_sa_params params;	/* of the chosen Phase 1 transform */
 	uint8_t last_rx_hash[16];	/* of the last message processed */
-	bool psk_warned;
+	bool psk_warned;		/* "probable pre-shared key mismatch" said */
 	bool aggressive;		/* Phase 1 by Aggressive Mode */
-	bool natt_peer;			/* both sent the RFC 3947 vendor ID */		/* "probable pre-shared key mismatch" said */
+	bool natt_peer;			/* both sent a NAT-T vendor ID */
+	uint8_t natt_ver;		/* enum ikev1_natt: the one agreed on */
+	struct ikev1_vids vids;		/* what the peer's vendor IDs announced */
 	struct ikev1_qm qm;		/* ours (initiator) */
 	/* The peer's, answered meanwhile: both sides may start one at once (both
 	 * renewing a CHILD_SA, say), and strongSwan runs them side by side. */
@@ -76,7 +86,7 @@ struct ikev1_sa {
 	bool orphan;
 	/* DPD (ikev1_dpd.c): the peer sent the vendor ID; our last R-U-THERE number and
 	 * since when one is unanswered (MS_NEVER: none); the peer's last number. */
-	bool dpd_peer, dpd_dead;
+	bool dpd_dead;
 	uint32_t dpd_seq, dpd_peer_seq;
 	bool dpd_peer_seq_known;
 	ms_t dpd_wait_since;
@@ -139,8 +149,6 @@ void ikev1_life_adopt(struct ike_sa *sa);
 void ikev1_phase1_end(struct ike_sa *sa, bool send_delete);
 
 /* ikev1_dpd.c */
-void ikev1_dpd_vendor_add(struct isakmp_builder *k);
-void ikev1_dpd_vendor_check(struct ike_sa *sa, const struct isakmp_payloads *pl);
 void ikev1_dpd_send(struct ike_sa *sa);
 bool ikev1_dpd_notify_in(struct ike_sa *sa, const struct isakmp_notify *n);
 ms_t ikev1_dpd_tick(struct ike_sa *sa, ms_t now);
@@ -151,10 +159,6 @@ void ikev1_main_request_in(struct ike *core, struct v1_msg *m);	/* MM1, no SA ye
 void ikev1_main_in(struct ike_sa *sa, struct v1_msg *m);
 
 /* ikev1_main.c: Phase 1 pieces Aggressive Mode shares */
-extern const uint8_t ikev1_vid_rfc3947[16];
-bool ikev1_has_vid(const struct isakmp_payloads *pl, const uint8_t *vid, size_t len);
-void ikev1_add_natd(struct ike_sa *sa, struct isakmp_builder *k);
-void ikev1_check_natd(struct ike_sa *sa, const struct v1_msg *m);
 void ikev1_p1_params(const struct conn_cfg *cfg, struct isakmp_sa_params *par);
 bool ikev1_conn_admits(const struct conn *c, const struct v1_msg *m);
 /* KE and nonce (and NAT-D once the peer's NAT-T vendor ID and both cookies are known)
@@ -175,11 +179,30 @@ bool ikev1_check_hash(struct ike_sa *sa, const uint8_t *idb, size_t idlen,
 		      const struct isakmp_blob *hash);
 /* The peer's single ID and its HASH; the ID must fit the connection's remote id. */
 bool ikev1_check_id_hash(struct ike_sa *sa, const struct v1_msg *m);
+/* The peer's vendor IDs from MM1/MM2 (AM1/AM2): NAT-T version, DPD, ... */
+void ikev1_take_vids(struct ike_sa *sa, const struct v1_msg *m);
 
 /* ikev1_aggr.c */
 void ikev1_aggr_start(struct ike_sa *sa);
 void ikev1_aggr_request_in(struct ike *core, struct v1_msg *m);	/* AM1, no SA yet */
 void ikev1_aggr_in(struct ike_sa *sa, struct v1_msg *m);
+
+/* ikev1_vendor.c: reads a message's vendor IDs (unknown ones logged as hex, at a
+ * bounded rate); appends our NAT-T vendor IDs: all we speak, best first (NATT_NONE,
+ * as initiator), or the one chosen (as responder). */
+void ikev1_vids_read(struct ike *core, const struct isakmp_payloads *pl, const char *tag,
+		     struct ikev1_vids *out);
+void ikev1_vid_natt(struct isakmp_builder *k, uint8_t natt);
+void ikev1_vid_dpd(struct isakmp_builder *k);	/* RFC 3706's, which we always send */
+const char *ikev1_natt_name(uint8_t natt);
+
+/* ikev1_natt.c: NAT-D, NAT-OA and encapsulation modes of the version agreed on. */
+uint8_t ikev1_natd_type(uint8_t natt);
+uint16_t ikev1_natt_encap(uint8_t natt, bool transport);
+void ikev1_add_natd(struct ike_sa *sa, struct isakmp_builder *k);
+void ikev1_check_natd(struct ike_sa *sa, const struct v1_msg *m);
+void ikev1_add_natoa(struct ike_sa *sa, struct isakmp_builder *k);
+void ikev1_log_natoa(struct ike_sa *sa, const struct v1_msg *m);
 
 /* ikev1_quick.c */
 void ikev1_quick_start(struct ike_sa *sa, struct child_cfg *cc);

@@ -94,8 +94,8 @@ void ikev1_aggr_start(struct ike_sa *sa)
 	}
 	buf_reset(&v->sai_b);
 	buf_put(&v->sai_b, k.b.data + 4, k.b.len - 4);
-	isb_vendor(&k, ikev1_vid_rfc3947, 16);
-	ikev1_dpd_vendor_add(&k);
+	ikev1_vid_natt(&k, NATT_NONE);
+	ikev1_vid_dpd(&k);
 	sa->prop = v->offered[0];	/* its first group is the one of the KE */
 	if (ikev1_add_ke_nonce(sa, &k, &v->gxi) < 0) {
 		isb_free(&k);
@@ -182,8 +182,8 @@ static int send_am2(struct ike_sa *sa, struct v1_msg *m, const struct isakmp_cho
 	isb_init(&k);
 	isakmp_sa_build_reply(&k, &m->pl, ch, NULL, 0);
 	if (v->natt_peer)
-		isb_vendor(&k, ikev1_vid_rfc3947, 16);
-	ikev1_dpd_vendor_add(&k);
+		ikev1_vid_natt(&k, v->natt_ver);
+	ikev1_vid_dpd(&k);
 	if (ikev1_add_ke_nonce(sa, &k, &v->gxr) < 0 || ikev1_take_ke_nonce(sa, m, psk) < 0) {
 		isb_free(&k);
 		return -1;
@@ -229,6 +229,8 @@ void ikev1_aggr_request_in(struct ike *core, struct v1_msg *m)
 		ikev1_notify_plain(core, m, zero, notify);
 		return;
 	}
+	if (!ike_half_open_ok(core, &m->remote, "Aggressive Mode"))
+		return;
 	struct ike_sa *sa = ike_sa_new(core, c, false);
 	struct ikev1_sa *v = sa ? ikev1_sa_new(sa) : NULL;
 	if (!v) {
@@ -245,8 +247,7 @@ void ikev1_aggr_request_in(struct ike *core, struct v1_msg *m)
 	sa->peer_id = peer;
 	v->params = ch.params;
 	ikev1_life_p1_agree(sa, &ch.params);
-	v->natt_peer = ikev1_has_vid(&m->pl, ikev1_vid_rfc3947, 16);
-	ikev1_dpd_vendor_check(sa, &m->pl);
+	ikev1_take_vids(sa, m);
 	buf_put(&v->sai_b, m->pl.sa_body.p, m->pl.sa_body.len);
 	buf_put(&v->peer_idb, pid->body, pid->body_len);
 	ike_sa_set_state(sa, IKE_CONNECTING);
@@ -320,8 +321,7 @@ static void am2_in(struct ike_sa *sa, struct v1_msg *m)
 	memcpy(sa->spi_r, m->hdr.cky_r, 8);
 	v->params = ch.params;
 	ikev1_life_p1_agree(sa, &ch.params);
-	v->natt_peer = ikev1_has_vid(&m->pl, ikev1_vid_rfc3947, 16);
-	ikev1_dpd_vendor_check(sa, &m->pl);
+	ikev1_take_vids(sa, m);
 	ike_request_clear(sa);
 	if (ikev1_take_ke_nonce(sa, m, NULL) < 0 || ikev1_finish_keys(sa) < 0 ||
 	    !ikev1_check_id_hash(sa, m)) {

@@ -12,25 +12,6 @@
 
 #define DPD_TIMEOUT_DEFAULT_S 150
 
-/* MD5-derived "DPD" vendor ID, major 1 minor 0 (RFC 3706 4). */
-static const uint8_t vid_dpd[16] = {
-	0xaf, 0xca, 0xd7, 0x13, 0x68, 0xa1, 0xf1, 0xc9,
-	0x6b, 0x86, 0x96, 0xfc, 0x77, 0x57, 0x01, 0x00,
-};
-
-void ikev1_dpd_vendor_add(struct isakmp_builder *k)
-{
-	isb_vendor(k, vid_dpd, sizeof(vid_dpd));
-}
-
-void ikev1_dpd_vendor_check(struct ike_sa *sa, const struct isakmp_payloads *pl)
-{
-	for (size_t i = 0; i < pl->n_vendor; i++)
-		if (pl->vendor[i].len == sizeof(vid_dpd) &&
-		    memcmp(pl->vendor[i].p, vid_dpd, sizeof(vid_dpd)) == 0)
-			sa->v1->dpd_peer = true;
-}
-
 static void cookies_of(const struct ike_sa *sa, uint8_t out[16])
 {
 	memcpy(out, sa->spi_i, 8);
@@ -49,7 +30,7 @@ static void send_dpd(struct ike_sa *sa, uint16_t type, uint32_t seq)
 void ikev1_dpd_send(struct ike_sa *sa)
 {
 	struct ikev1_sa *v = sa->v1;
-	if (!v->dpd_peer || v->state != QM_IDLE)
+	if (!v->vids.dpd || v->state != QM_IDLE)
 		return;
 	if (!v->dpd_seq)	/* a random start, as RFC 3706 7 asks */
 		while (!v->dpd_seq || v->dpd_seq > 0x7fffffffu)

@@ -18,51 +18,14 @@ static const char *tag_of(const struct ike_sa *sa)
 	return ike_sa_tag(sa, tag, sizeof(tag));
 }
 
-/* MD5("RFC 3947"): NAT traversal as the RFC has it. */
-const uint8_t ikev1_vid_rfc3947[16] = {
-	0x4a, 0x13, 0x1c, 0x81, 0x07, 0x03, 0x58, 0x45,
-	0x5c, 0x57, 0x28, 0xf2, 0x0e, 0x95, 0x45, 0x2f,
-};
-
-bool ikev1_has_vid(const struct isakmp_payloads *pl, const uint8_t *vid, size_t len)
+/* The peer's vendor IDs (MM1, MM2): NAT-T is on if it sent one of the versions
+ * (the responder echoes the best, the initiator takes the one echoed). */
+void ikev1_take_vids(struct ike_sa *sa, const struct v1_msg *m)
 {
-	for (size_t i = 0; i < pl->n_vendor; i++)
-		if (pl->vendor[i].len == len && memcmp(pl->vendor[i].p, vid, len) == 0)
-			return true;
-	return false;
-}
-
-/* NAT-D (RFC 3947 3.2) in MM3/MM4: the peer's address as we send to it, then ours
- * (encap = yes: one that cannot match, so both sides see a NAT and float). */
-void ikev1_add_natd(struct ike_sa *sa, struct isakmp_builder *k)
-{
-	uint8_t h[64];
-	uint16_t prf = proposal_get(&sa->prop, XF_PRF)->id;
-	size_t n = isakmp_natd_hash(prf, sa->spi_i, sa->spi_r, &sa->remote, h);
-	isb_natd(k, ISAKMP_PL_NAT_D, h, n);
-	n = isakmp_natd_hash(prf, sa->spi_i, sa->spi_r, &sa->local, h);
-	if (sa->conn->cfg->encap)
-		crypto_random(h, n);
-	isb_natd(k, ISAKMP_PL_NAT_D, h, n);
-}
-
-void ikev1_check_natd(struct ike_sa *sa, const struct v1_msg *m)
-{
-	uint8_t h[64];
-	uint16_t prf = proposal_get(&sa->prop, XF_PRF)->id;
-	const struct isakmp_payloads *pl = &m->pl;
-	if (pl->n_natd < 2)
-		return;
-	size_t n = isakmp_natd_hash(prf, sa->spi_i, sa->spi_r, &m->local, h);
-	sa->nat_here = !(pl->natd[0].len == n && memcmp(pl->natd[0].p, h, n) == 0);
-	n = isakmp_natd_hash(prf, sa->spi_i, sa->spi_r, &m->remote, h);
-	sa->nat_there = true;
-	for (size_t i = 1; i < pl->n_natd; i++)
-		if (pl->natd[i].len == n && memcmp(pl->natd[i].p, h, n) == 0)
-			sa->nat_there = false;
-	if (sa->nat_here || sa->nat_there)
-		log_info(LOG_IKE, "%s: NAT detected (%s%s)", tag_of(sa), sa->nat_here ? "local" : "",
-			 sa->nat_there ? (sa->nat_here ? ", remote" : "remote") : "");
+	struct ikev1_sa *v = sa->v1;
+	ikev1_vids_read(sa->core, &m->pl, tag_of(sa), &v->vids);
+	v->natt_ver = v->vids.natt;
+	v->natt_peer = v->natt_ver != NATT_NONE;
 }
 
 void ikev1_p1_params(const struct conn_cfg *cfg, struct isakmp_sa_params *par)
@@ -110,8 +73,8 @@ void ikev1_main_start(struct ike_sa *sa)
 	/* SAi_b: the SA payload without its generic header, for HASH_I/HASH_R. */
 	buf_reset(&v->sai_b);
 	buf_put(&v->sai_b, k.b.data + 4, k.b.len - 4);
-	isb_vendor(&k, ikev1_vid_rfc3947, sizeof(ikev1_vid_rfc3947));
-	ikev1_dpd_vendor_add(&k);
+	ikev1_vid_natt(&k, NATT_NONE);
+	ikev1_vid_dpd(&k);
 	v->state = MM_WAIT_MSG2;
 	ike_sa_set_state(sa, IKE_CONNECTING);
 	log_info(LOG_IKE, "initiating IKEv1 Main Mode %s", tag_of(sa));
@@ -168,6 +131,8 @@ void ikev1_main_request_in(struct ike *core, struct v1_msg *m)
 		ikev1_notify_plain(core, m, zero, ISAKMP_N_NO_PROPOSAL_CHOSEN);
 		return;
 	}
+	if (!ike_half_open_ok(core, &m->remote, "Main Mode"))
+		return;
 	struct ike_sa *sa = ike_sa_new(core, c, false);
 	if (!sa)
 		return;
@@ -188,15 +153,15 @@ void ikev1_main_request_in(struct ike *core, struct v1_msg *m)
 	struct isakmp_builder k;
 	isb_init(&k);
 	isakmp_sa_build_reply(&k, &m->pl, &ch, NULL, 0);
-	v->natt_peer = ikev1_has_vid(&m->pl, ikev1_vid_rfc3947, sizeof(ikev1_vid_rfc3947));
+	ikev1_take_vids(sa, m);
 	if (v->natt_peer)
-		isb_vendor(&k, ikev1_vid_rfc3947, sizeof(ikev1_vid_rfc3947));
-	ikev1_dpd_vendor_add(&k);
-	ikev1_dpd_vendor_check(sa, &m->pl);
+		ikev1_vid_natt(&k, v->natt_ver);
+	ikev1_vid_dpd(&k);
 	v->state = MM_WAIT_MSG3;
 	char p[256];
-	log_info(LOG_IKE, "%s: IKEv1 Main Mode from %s, selected %s", tag_of(sa), from,
-		 proposal_fmt(&sa->prop, p, sizeof(p)));
+	if (ike_log_allowed(core, DROP_INIT_IN))
+		log_info(LOG_IKE, "%s: IKEv1 Main Mode from %s, selected %s", tag_of(sa), from,
+			 proposal_fmt(&sa->prop, p, sizeof(p)));
 	mm_send(sa, &k, false, m);
 	memcpy(v->last_rx_hash, sa->last_request_hash, 16);
 }
@@ -431,16 +396,17 @@ static void initiator_in(struct ike_sa *sa, struct v1_msg *m)
 		struct isakmp_choice ch;
 		if (!m->pl.has_sa || m->pl.n_props != 1 || m->pl.props[0].n_xf != 1 ||
 		    !isakmp_sa_select(&m->pl, v->offered, v->n_offered, &ch, why, sizeof(why))) {
-			log_err(LOG_IKE, "%s: responder chose no transform we offered, ignored",
-				tag_of(sa));
+			sa->core->st.rx_invalid++;
+			if (ike_log_allowed(sa->core, DROP_MALFORMED))
+				log_err(LOG_IKE, "%s: responder chose no transform we offered, ignored",
+					tag_of(sa));
 			return;
 		}
 		memcpy(sa->spi_r, m->hdr.cky_r, 8);
 		sa->prop = ch.prop;
 		v->params = ch.params;
 		ikev1_life_p1_agree(sa, &ch.params);
-		v->natt_peer = ikev1_has_vid(&m->pl, ikev1_vid_rfc3947, sizeof(ikev1_vid_rfc3947));
-		ikev1_dpd_vendor_check(sa, &m->pl);
+		ikev1_take_vids(sa, m);
 		ike_request_clear(sa);
 		isb_init(&k);
 		if (ikev1_add_ke_nonce(sa, &k, &v->gxi) < 0) {
@@ -475,7 +441,12 @@ static void initiator_in(struct ike_sa *sa, struct v1_msg *m)
 		if (decrypt_auth(sa, m) < 0)
 			return;
 		if (!ikev1_check_id_hash(sa, m)) {
-			ike_sa_destroy(sa);
+			/* MM6 decrypted, so the keys agree: the responder, established
+			 * by now, learns it with a protected DELETE (as strongSwan does;
+			 * it ignores error notifies once established). */
+			v->iv = m->next_iv;
+			ike_request_clear(sa);
+			ikev1_delete_all(sa);
 			return;
 		}
 		v->iv = m->next_iv;
@@ -521,7 +492,14 @@ static void responder_in(struct ike_sa *sa, struct v1_msg *m)
 		if (decrypt_auth(sa, m) < 0)
 			return;
 		if (!ikev1_check_id_hash(sa, m)) {
-			ikev1_notify_plain(sa->core, m, sa->spi_r, ISAKMP_N_AUTHENTICATION_FAILED);
+			/* MM5 decrypted, so the keys agree: the notify goes protected, as
+			 * the initiator expects once keys exist (the IV follows MM5). */
+			uint8_t cookies[16];
+			memcpy(cookies, sa->spi_i, 8);
+			memcpy(cookies + 8, sa->spi_r, 8);
+			v->iv = m->next_iv;
+			ikev1_notify_protected(sa, ISAKMP_N_AUTHENTICATION_FAILED, ISAKMP_PROTO_ISAKMP,
+					       cookies, 16);
 			ike_sa_destroy(sa);
 			return;
 		}

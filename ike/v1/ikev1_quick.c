@@ -52,8 +52,8 @@ static void params_for(const struct ike_sa *sa, const struct child_sa *c,
 {
 	bool transport = c->mode == MODE_TRANSPORT;
 	memset(par, 0, sizeof(*par));
-	if (sa->natt)	/* RFC 3947 5.1 */
-		par->encap = transport ? ISAKMP_ENCAP_UDP_TRANSPORT : ISAKMP_ENCAP_UDP_TUNNEL;
+	if (sa->natt)	/* RFC 3947 5.1, or the draft's numbers */
+		par->encap = ikev1_natt_encap(sa->v1->natt_ver, transport);
 	else
 		par->encap = transport ? ISAKMP_ENCAP_TRANSPORT : ISAKMP_ENCAP_TUNNEL;
 	ikev1_life_p2_offer(c->cfg, par);
@@ -128,6 +128,8 @@ void ikev1_quick_start(struct ike_sa *sa, struct child_cfg *cc)
 	}
 	put_id(&k, &c->local_ts[0]);
 	put_id(&k, &c->remote_ts[0]);
+	if (sa->natt && c->mode == MODE_TRANSPORT)
+		ikev1_add_natoa(sa, &k);
 	if (k.b.oom || isakmp_hash_qm1(&v->keys, q->msgid, k.b.data + rest, k.b.len - rest,
 				       k.b.data + hoff) < 0) {
 		isb_free(&k);
@@ -251,7 +253,8 @@ static void qm2_in(struct ike_sa *sa, struct v1_msg *m)
 			    m->pl.chain_end - m->pl.hash_end, h) < 0 ||
 	    sodium_memcmp(h, m->pl.hash.p, v->keys.prf_len) != 0) {
 		sa->core->st.rx_invalid++;
-		log_err(LOG_IKE, "%s: Quick Mode HASH(2) invalid, dropped", tag_of(sa));
+		if (ike_log_allowed(sa->core, DROP_INTEGRITY))
+			log_err(LOG_IKE, "%s: Quick Mode HASH(2) invalid, dropped", tag_of(sa));
 		return;
 	}
 	q->iv = m->next_iv;
@@ -263,6 +266,7 @@ static void qm2_in(struct ike_sa *sa, struct v1_msg *m)
 			tag_of(sa), c->cfg->name);
 		goto fail;
 	}
+	ikev1_log_natoa(sa, m);
 	c->prop = ch.prop;
 	c->spi_out = get_u32(ch.prop.spi);
 	const struct xform *dh = proposal_get(&c->prop, XF_DH);
@@ -393,7 +397,8 @@ static void qm1_in(struct ike_sa *sa, struct v1_msg *m)
 			    m->pl.chain_end - m->pl.hash_end, h) < 0 ||
 	    sodium_memcmp(h, m->pl.hash.p, v->keys.prf_len) != 0) {
 		sa->core->st.rx_invalid++;
-		log_err(LOG_IKE, "%s: Quick Mode HASH(1) invalid, dropped", tag_of(sa));
+		if (ike_log_allowed(sa->core, DROP_INTEGRITY))
+			log_err(LOG_IKE, "%s: Quick Mode HASH(1) invalid, dropped", tag_of(sa));
 		return;
 	}
 	if (msgid_seen(v, m->hdr.msgid)) {
@@ -429,6 +434,7 @@ static void qm1_in(struct ike_sa *sa, struct v1_msg *m)
 	c->pfs_group = dh ? dh->id : DH_NONE;
 	c->mode = isakmp_encap_is_tunnel(ch.params.encap) || !ch.params.encap ? MODE_TUNNEL :
 										 MODE_TRANSPORT;
+	ikev1_log_natoa(sa, m);
 	memcpy(q->ni, m->pl.nonce.p, m->pl.nonce.len);
 	q->ni_len = m->pl.nonce.len;
 	crypto_random(q->nr, V1_NONCE_LEN);
@@ -464,6 +470,8 @@ static void qm1_in(struct ike_sa *sa, struct v1_msg *m)
 		       m->pl.id[i].len);
 	if (ikev1_life_p2_agree(c, &ch.params))	/* ours is the shorter: say so */
 		ikev1_life_p2_notify(&k, c);
+	if (sa->natt && c->mode == MODE_TRANSPORT)
+		ikev1_add_natoa(sa, &k);
 	buf_free(&ke);
 	if (k.b.oom || isakmp_hash_qm2(&v->keys, q->msgid, q->ni, q->ni_len, k.b.data + rest,
 				       k.b.len - rest, k.b.data + hoff) < 0 ||
@@ -493,7 +501,8 @@ static void qm3_in(struct ike_sa *sa, struct v1_msg *m)
 	    isakmp_hash_qm3(&v->keys, q->msgid, q->ni, q->ni_len, q->nr, q->nr_len, h) < 0 ||
 	    sodium_memcmp(h, m->pl.hash.p, v->keys.prf_len) != 0) {
 		sa->core->st.rx_invalid++;
-		log_err(LOG_IKE, "%s: Quick Mode HASH(3) invalid, dropped", tag_of(sa));
+		if (ike_log_allowed(sa->core, DROP_INTEGRITY))
+			log_err(LOG_IKE, "%s: Quick Mode HASH(3) invalid, dropped", tag_of(sa));
 		return;
 	}
 	if (sa->req.kind == TASK_CHILD_CREATE && sa->req.msgid == q->msgid)

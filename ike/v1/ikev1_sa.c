@@ -222,7 +222,9 @@ static void info_send(struct ike_sa *sa, uint16_t type, uint8_t proto, const uin
 	struct isakmp_iv iv;
 	struct buf out;
 	uint32_t msgid = 0;
-	if (!v->have_keys || v->state != QM_IDLE)
+	/* Protected as soon as keys exist (RFC 2409 5.7): a Main Mode that fails after
+	 * MM4 says so encrypted, as strongSwan expects (it ignores a clear one then). */
+	if (!v->have_keys)
 		return;
 	while (!msgid)
 		crypto_random(&msgid, sizeof(msgid));
@@ -294,20 +296,28 @@ void ikev1_delete_all(struct ike_sa *sa)
 
 void ikev1_gave_up(const struct ike_sa *sa)
 {
-	char tag[128];
+	char tag[128], peer[ADDR_STRLEN];
 	enum ikev1_state st = sa->v1->state;
 	if (sa->v1->dpd_dead)	/* ikev1_dpd.c said why */
 		return;
-	/* A responder that rejects our proposals may stay silent (or its notify got
-	 * lost): in MM_WAIT_MSG2 both look the same. */
+	ike_sa_tag(sa, tag, sizeof(tag));
+	addr_ntop(&sa->remote, peer, sizeof(peer));
 	char after[64];
 	if (sa->req.tries || sa->initiator)
 		snprintf(after, sizeof(after), "giving up after %u retransmits", sa->req.tries);
 	else
 		snprintf(after, sizeof(after), "half-open SA timed out");
-	log_err(LOG_IKE, "%s: %s in %s: %s", ike_sa_tag(sa, tag, sizeof(tag)),
+	/* A peer that cannot decrypt MM5 (another PSK) drops it without a word, as
+	 * strongSwan does: after a good MM4, silence means that most of the time. */
+	if (st == MM_WAIT_MSG6) {
+		log_err(LOG_IKE, "%s: no answer to MM5: probable pre-shared key mismatch with %s "
+			"(or peer not responding) in %s: %s", tag, peer, ikev1_state_name(st), after);
+		return;
+	}
+	/* A responder that rejects our proposals may stay silent (or its notify got
+	 * lost): in MM_WAIT_MSG2 both look the same. */
+	log_err(LOG_IKE, "%s: %s in %s: %s", tag,
 		st == MM_WAIT_MSG2 ? "peer not responding or proposal rejected" :
-		st == MM_WAIT_MSG6 ? "no valid MM6 (peer not responding, or PSK mismatch)" :
 		st == AG_WAIT_MSG2 ? "peer not responding, policy mismatch or UDP 500 blocked" :
 		st == AG_INIT_EXCH ? "no valid AM3 (PSK or policy mismatch at the initiator)" :
 				     "peer not responding", ikev1_state_name(st), after);
@@ -372,7 +382,7 @@ static void info_in(struct ike_sa *sa, struct v1_msg *m)
 	if (m->hdr.flags & ISAKMP_FLAG_E) {
 		struct isakmp_iv iv;
 		uint8_t h[IKE_MAX_PRF_OUT];
-		if (!v->have_keys || v->state != QM_IDLE ||
+		if (!v->have_keys ||
 		    isakmp_iv_phase2(&v->keys, &v->iv, m->hdr.msgid, &iv) < 0 ||
 		    ikev1_decrypt(sa, m, &iv) < 0)
 			return;
@@ -404,10 +414,14 @@ static void info_in(struct ike_sa *sa, struct v1_msg *m)
 		log_err(LOG_IKE, "%s: received %s (%u) notify in %s", tag, ikev1_notify_name(type),
 			type, ikev1_state_name(v->state));
 		if (type < 16384 && v->state != QM_IDLE) {
-			/* An error notify in Main Mode ends it (unauthenticated: only in
-			 * the state that waits for the peer's first answer). */
-			if (v->state == MM_WAIT_MSG2 || v->state == AG_WAIT_MSG2)
+			/* An error notify in Phase 1 ends it: a protected one (HASH(1)
+			 * checked) in any state, a clear one only in the state that waits
+			 * for the peer's first answer. */
+			if (v->state == MM_WAIT_MSG2 || v->state == AG_WAIT_MSG2 ||
+			    (m->hdr.flags & ISAKMP_FLAG_E)) {
 				ike_sa_destroy(sa);
+				return;
+			}
 		} else if (type < 16384 && v->qm.active && v->qm.initiator) {
 			log_err(LOG_IKE, "%s: Quick Mode for '%s' failed: peer sent %s", tag,
 				v->qm.child ? v->qm.child->cfg->name : "?", ikev1_notify_name(type));
@@ -462,8 +476,7 @@ static void sa_input(struct ike_sa *sa, struct v1_msg *m)
 		return;
 	}
 	memcpy(sa->v1->last_rx_hash, h, 16);
-	/* Only a message that was not dropped is a sign of life (DPD relies on it). */
-	uint64_t invalid = sa->core->st.rx_invalid;
+	uint64_t bad = sa->core->st.rx_invalid + sa->core->st.auth_failures;
 	switch (m->hdr.exchange) {
 	case ISAKMP_XCHG_MM:
 		ikev1_main_in(sa, m);
@@ -483,7 +496,10 @@ static void sa_input(struct ike_sa *sa, struct v1_msg *m)
 			log_info(LOG_IKE, "%s: %s exchange not supported, dropped", ike_sa_name(sa),
 				 isakmp_exchange_name(m->hdr.exchange));
 	}
-	if (sa->state != IKE_DESTROYING && sa->core->st.rx_invalid == invalid)
+	/* Only a message taken shows the peer alive: garbage with its cookies (dropped
+	 * and counted) must not, or it would hide a dead peer from DPD. */
+	if (sa->state != IKE_DESTROYING &&
+	    sa->core->st.rx_invalid + sa->core->st.auth_failures == bad)
 		sa->last_rx = sa->core->now;
 }
 

@@ -113,8 +113,9 @@ f, b = chain([(8, bytes(20)), (1, esp_sa), (10, nonce), (4, ke),
 seeds["qm1-decrypted"] = bytes([f]) + b + bytes(7) + b"\x07"   # RFC 2409 padding
 seeds["mm1-encrypted-flag"] = header(1, 2, 1, 0, bytes(32))
 
-os.makedirs(OUT, exist_ok=True)
-for name, data in seeds.items():
-    with open(os.path.join(OUT, name), "wb") as fh:
-        fh.write(data)
-print(f"wrote {len(seeds)} seeds to {OUT}")
+if __name__ == "__main__":   # (tests/fuzz/gen_ikev1_input_seeds.py imports the layout)
+    os.makedirs(OUT, exist_ok=True)
+    for name, data in seeds.items():
+        with open(os.path.join(OUT, name), "wb") as fh:
+            fh.write(data)
+    print(f"wrote {len(seeds)} seeds to {OUT}")

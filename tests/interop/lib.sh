@@ -549,8 +549,9 @@ cap_stop() {
 	CAP_PID=""
 }
 
-# cap_ike_seeds PCAP OUTDIR PREFIX: writes each IKEv2 message in PCAP (IKE_SA_INIT,
-# IKE_AUTH, CREATE_CHILD_SA, INFORMATIONAL) as a raw IKE message (non-ESP marker stripped on port 4500) to OUTDIR/PREFIX-NN-TYPE.bin.
+# cap_ike_seeds PCAP OUTDIR PREFIX: writes each IKE message in PCAP (IKE_SA_INIT,
+# IKE_AUTH, CREATE_CHILD_SA, INFORMATIONAL; IKEv1's ID_PROT, AGGRESSIVE,
+# INFORMATIONAL_V1, QUICK_MODE) as a raw IKE message (non-ESP marker stripped on port 4500) to OUTDIR/PREFIX-NN-TYPE.bin.
 # Prints how many it wrote.
 cap_ike_seeds() {
 	local pcap=$1 out=$2 pfx=$3 n=0 sport dport et payload type
@@ -563,7 +564,9 @@ cap_ike_seeds() {
 		fi
 		case "$et" in
 		34) type=ike_sa_init ;; 35) type=ike_auth ;;
-		36) type=create_child_sa ;; 37) type=informational ;; *) continue ;;
+		36) type=create_child_sa ;; 37) type=informational ;;
+		2) type=id_prot ;; 4) type=aggressive ;; 5) type=informational_v1 ;;
+		32) type=quick_mode ;; *) continue ;;
 		esac
 		n=$((n + 1))
 		printf '%s' "$payload" | xxd -r -p >"$out/$(printf '%s-%02d-%s' "$pfx" $n $type).bin"

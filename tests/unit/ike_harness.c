@@ -277,7 +277,9 @@ static void count_line(void *arg, enum log_subsys s, int level, const char *line
 {
 	struct h_log_count *lc = arg;
 	lc->lines++;
-	if (!lc->first[0] && lc->want && strstr(line, lc->want))
+	if (!lc->want || !strstr(line, lc->want))
+		return;
+	if (!lc->matches++)
 		snprintf(lc->first, sizeof(lc->first), "%s", line);
 }
 
@@ -296,4 +298,48 @@ void h_log_capture_stop(struct h_log_count *lc)
 	log_remove_sink(count_line, lc);
 	log_set_all_levels(getenv("TLOG") ? atoi(getenv("TLOG")) : -1);
 	log_use_stderr(true);
+}
+
+/* --- IKEv1 ------------------------------------------------------------------------------ */
+
+static void v1_conf(char *out, size_t len, const char *local, const char *remote,
+		    const char *lnet, const char *rnet, const char *extra, const char *mode)
+{
+	char ts[256];
+	if (strcmp(mode, "transport") == 0)
+		snprintf(ts, sizeof(ts), "        mode = transport\n");
+	else
+		snprintf(ts, sizeof(ts), "        local_ts = %s\n        remote_ts = %s\n", lnet,
+			 rnet);
+	snprintf(out, len,
+		 "connections {\n  site {\n    version = 1\n%s"
+		 "    local_addrs = %s\n    remote_addrs = %s\n"
+		 "    proposals = aes128-sha256-modp2048\n"
+		 "    local {\n      auth = psk\n      id = %s\n    }\n"
+		 "    remote {\n      auth = psk\n      id = %s\n    }\n"
+		 "    children {\n      net {\n%s        esp_proposals = aes128-sha1\n      }\n"
+		 "    }\n  }\n}\n"
+		 "secrets {\n  ike-site {\n    id-a = 192.0.2.1\n    id-b = 198.51.100.2\n"
+		 "    secret = s3cret-key\n  }\n}\n",
+		 extra, local, remote, local, remote, ts);
+}
+
+void h_v1_confs(char *a, char *b, size_t len, const char *extra_a, const char *extra_b,
+		const char *mode)
+{
+	v1_conf(a, len, "192.0.2.1", "198.51.100.2", "10.1.0.0/24", "10.2.0.0/24", extra_a, mode);
+	v1_conf(b, len, "198.51.100.2", "192.0.2.1", "10.2.0.0/24", "10.1.0.0/24", extra_b, mode);
+}
+
+void h_deliver_first(struct harness *h, void (*fix)(struct h_wire_msg *w))
+{
+	current = h;
+	if (h->n_wire == 0)
+		return;
+	struct h_wire_msg w = h->wire[0];
+	memmove(h->wire, h->wire + 1, (h->n_wire - 1) * sizeof(h->wire[0]));
+	h->n_wire--;
+	if (fix)
+		fix(&w);
+	ike_input(w.to->core, &w.local, &w.remote, w.data, w.len, h->now);
 }

@@ -70,6 +70,7 @@ const struct pfkey_sa *h_find_sa(struct h_peer *p, uint32_t spi);
  * first one that holds `want`. */
 struct h_log_count {
 	int lines;
+	int matches;		/* lines that hold `want` */
 	const char *want;
 	char first[1024];
 };
@@ -80,4 +81,12 @@ int h_use_engine(struct h_peer *p,
 		 void (*hook)(void *arg, const struct addr *src, const struct addr *dst,
 			      bool udp_encap, const uint8_t *pkt, size_t len),
 		 void *hook_arg);
+
+/* IKEv1 site-to-site configurations (PSK, AES-128/SHA-256/MODP-2048, ESP AES-128/SHA-1)
+ * for a and b; extra_a/extra_b: lines added to each one's connection; mode: "tunnel"
+ * (10.1.0.0/24 === 10.2.0.0/24) or "transport" (the two hosts). */
+void h_v1_confs(char *a, char *b, size_t len, const char *extra_a, const char *extra_b,
+		const char *mode);
+/* Delivers the first message on the wire, rewritten by fix first when given. */
+void h_deliver_first(struct harness *h, void (*fix)(struct h_wire_msg *w));
 #endif

@@ -379,6 +379,38 @@ static const char modp1024_shared[] =
 	"a90b70f9ae7edf71ff80f5a7eefbe26729b5bbb1bb1feb0d240e53c9d74b4fe9"
 	"d262b53bd5d8a7383f90f01e359647d04802d74a4f753b294a96503f2605d3f1"
 	;
+/* MODP 1536 (RFC 3526 group 5, legacy: only when configured): privates from SHA-256 of
+ * fixed strings, the rest by Python's pow() over the RFC's prime. */
+static const char modp1536_priv_i[] =
+	"33834b73d6e32f8aebd5d95e8c4949a0f293f6d72f48f1079e93904c7281220b"
+	;
+static const char modp1536_priv_r[] =
+	"78ca7979f9c49ce1faa0146e2f2f8fe333bcf549e7b211edbc89f7529c36ced2"
+	;
+static const char modp1536_pub_i[] =
+	"a0f8660ad86eba2b25cd7a285d87be3c30e0b42ec32b835ae3801379276412a2"
+	"f0f875e96cdae37439830e8917680e739b40a9cc7ea86b517985f8af7b4c1dac"
+	"a8376711995498ca3172a841f8ee9bc4c3f3a8d2cfd308c37351aead31a53c91"
+	"c656e3dffb1a380d681f07b0a9247c3b85aa436da1ed184561ef97d260a7d739"
+	"72ee76146df85eddb72d595b780656cbf9fe22f13cf2dfd46a24031dd58248ac"
+	"187d470e65ce1ce8686e5c105389599c9d4dbed9bf77b6402bd888c722b4d53b"
+	;
+static const char modp1536_pub_r[] =
+	"396a288347bae37db31e64c2e5664973c1143f8bedcf98f8ec95d9c81686741c"
+	"3fd1999014ce3a0526bdbb2c8d2103c7fc24b8c51417f6fead004fb4214158e9"
+	"b0c35559cb1b345c02cde5044010035e9baa262167e62338080d6bc9ddc080f8"
+	"30965a76997ec56090d673deeec0237c4df8ee9fdcf58651db7f76cb4b2a2ac1"
+	"a82686f5383d9c91b3209db3900d131b033a3d9232d7993062423db5860d4c4b"
+	"ee2050f3c779e1bd595315032f246f87a6e5cc838f8611e27499f29bfad8ca95"
+	;
+static const char modp1536_shared[] =
+	"c347c74b5e0de6b5fdddb23a302722d3c01b8d3a393e83f795cdc6d639f9c989"
+	"7310531368746e3c6fa9cb5d622a15d8d6e22badffecbfedad7e23058513250e"
+	"b51fa1d88db85774ce22939f0cce1f22ce9eed40e6a7c39210e0165cadcb47d8"
+	"ea23f5d2c2cdacf45f5d2ed64a8032cb68ec1d430242a9703a33e95bddbf8dbd"
+	"31a24c6b4cd60e40fdf4a7c9689d9feb08787a9480fcb67cc9c35250590da310"
+	"0419c53abeaf4a4e6d25752afe03900e02beaab3a13b26f1b5333b06837f58b2"
+	;
 static const char x25519_priv_i[] =
 	"77076d0a7318a57d3c16c17251b26645df4c2f87ebc0992ab177fba51db92c2a";
 static const char x25519_priv_r[] =
@@ -425,6 +457,8 @@ static void test_dh_known_answers(void **state)
 	       ecp384_shared);
 	dh_kat(DH_MODP1024, modp1024_priv_i, modp1024_priv_r, modp1024_pub_i, modp1024_pub_r,
 	       modp1024_shared);
+	dh_kat(DH_MODP1536, modp1536_priv_i, modp1536_priv_r, modp1536_pub_i, modp1536_pub_r,
+	       modp1536_shared);
 	dh_kat(DH_CURVE25519, x25519_priv_i, x25519_priv_r, x25519_pub_i, x25519_pub_r,
 	       x25519_shared);
 }

@@ -279,8 +279,8 @@ static void test_aggr_quick(void **state)
 		assert_true(h_first_sa(i)->v1->aggressive);
 		assert_true(h_first_sa(r)->v1->aggressive);
 		/* Each side learned from AM1/AM2 that the other does DPD. */
-		assert_true(h_first_sa(i)->v1->dpd_peer);
-		assert_true(h_first_sa(r)->v1->dpd_peer);
+		assert_true(h_first_sa(i)->v1->vids.dpd);
+		assert_true(h_first_sa(r)->v1->vids.dpd);
 		assert_int_equal(h_first_sa(&h.a)->children->pfs_group, DH_NONE);
 		char id[256];
 		assert_string_equal(identity_fmt(&h_first_sa(&h.b)->peer_id, id, sizeof(id)),
@@ -1082,8 +1082,8 @@ static void test_dpd_alive(void **state)
 	assert_int_equal(h_init(&h, conf_a, conf_b), 0);
 	establish(&h);
 	assert_up(&h);
-	assert_true(h_first_sa(&h.a)->v1->dpd_peer);
-	assert_true(h_first_sa(&h.b)->v1->dpd_peer);
+	assert_true(h_first_sa(&h.a)->v1->vids.dpd);
+	assert_true(h_first_sa(&h.b)->v1->vids.dpd);
 	int a0 = h.a.sent, b0 = h.b.sent;
 	h_advance(&h, 120000);
 	assert_up(&h);
@@ -1498,6 +1498,37 @@ static void test_forged_plain_messages(void **state)
 	}
 }
 
+/* A flood of AM1 from one address, each with new cookies: Aggressive Mode shares
+ * Main Mode's and IKE_SA_INIT's half-open limit (10 per peer address), so a flood
+ * cannot make the responder compute and keep an AM2 for each. */
+static void test_aggr_flood_half_open_limit(void **state)
+{
+	struct harness h;
+	char err[256];
+	uint8_t am1[4096];
+	aggr_confs("aes128-sha256-modp2048", "aes128-sha1", "s3cret-key");
+	assert_int_equal(h_init(&h, conf_a, conf_b), 0);
+	assert_int_equal(ike_initiate(h.a.core, "site", "net", h.now, err, sizeof(err)), 0);
+	size_t len = h.wire[0].len;
+	assert_true(len <= sizeof(am1));
+	struct addr at_b = h.wire[0].local, from_a = h.wire[0].remote;
+	memcpy(am1, h.wire[0].data, len);
+	h.n_wire = 0;
+	int sent = h.b.sent;
+	for (int i = 0; i < 50; i++) {
+		am1[0] = (uint8_t)i;
+		am1[1] = (uint8_t)(i >> 8) ^ 0x5a;
+		ike_input(h.b.core, &at_b, &from_a, am1, len, h.now);
+		h.n_wire = 0;
+	}
+	struct ike_stats st;
+	ike_get_stats(h.b.core, &st);
+	assert_int_equal(h.b.sent, sent + 10);
+	assert_int_equal(st.half_open, 10);
+	assert_int_equal(st.half_open_refused, 40);
+	h_free(&h);
+}
+
 int main(void)
 {
 	log_set_all_levels(getenv("TLOG") ? atoi(getenv("TLOG")) : -1);
@@ -1519,6 +1550,7 @@ int main(void)
 		cmocka_unit_test(test_main_dynamic_peer_psk_by_remote_id),
 		cmocka_unit_test(test_identity_types),
 		cmocka_unit_test(test_aggr_quick),
+		cmocka_unit_test(test_aggr_flood_half_open_limit),
 		cmocka_unit_test(test_aggr_pfs),
 		cmocka_unit_test(test_aggr_one_group),
 		cmocka_unit_test(test_aggr_refused_without_option),

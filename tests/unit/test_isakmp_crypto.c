@@ -353,6 +353,36 @@ static void chain_three(uint16_t prf, uint16_t encr, uint16_t keylen)
 	isakmp_keys_wipe(&k);
 }
 
+/* 3DES-CBC as IKEv1 peers still use it, against a known answer (openssl enc
+ * -des-ede3-cbc -nopad with the md5_3des key and Quick Mode IV above): a 12-byte
+ * body gets 4 bytes of padding (3 zeros, then 3) and is encrypted as is. */
+static void test_3des_known_answer(void **state)
+{
+	struct inputs in;
+	struct isakmp_keys k;
+	struct isakmp_iv iv, next;
+	struct buf msg;
+	static const uint8_t nonce[8] = { 0, 1, 2, 3, 4, 5, 6, 7 };
+	struct isakmp_hdr h = { .exchange = ISAKMP_XCHG_QM, .flags = ISAKMP_FLAG_E,
+				.next_payload = ISAKMP_PL_NONCE, .msgid = MSGID };
+	make_inputs(&in);
+	derive(&k, &in, PRF_HMAC_MD5, ENCR_3DES, 0);
+	assert_int_equal(k.block, 8);
+	iv.len = unhex("67194fe70680d417", iv.b, sizeof(iv.b));
+	buf_init(&msg);
+	isakmp_put_header(&msg, &h);
+	buf_put_u8(&msg, 0);
+	buf_put_u8(&msg, 0);
+	buf_put_u16(&msg, 12);
+	buf_put(&msg, nonce, sizeof(nonce));
+	assert_int_equal(isakmp_encrypt(&k, &iv, &msg, &next), 0);
+	assert_int_equal(msg.len, ISAKMP_HDR_LEN + 16);
+	assert_hex(msg.data + ISAKMP_HDR_LEN, 16, "d4fa67ec60706230538cb603e1066cc4");
+	assert_hex(next.b, next.len, "538cb603e1066cc4");
+	buf_free(&msg);
+	isakmp_keys_wipe(&k);
+}
+
 static void test_chain_aes256(void **state)
 {
 	chain_three(PRF_HMAC_SHA1, ENCR_AES_CBC, 256);
@@ -444,6 +474,7 @@ int main(void)
 		cmocka_unit_test(test_derive_rejects),
 		cmocka_unit_test(test_chain_aes256),
 		cmocka_unit_test(test_chain_3des),
+		cmocka_unit_test(test_3des_known_answer),
 		cmocka_unit_test(test_strongswan_padding),
 		cmocka_unit_test(test_decrypt_bad_lengths),
 		cmocka_unit_test(test_expand_key_edges),

@@ -235,6 +235,58 @@ static void test_phase2_no_pfs_and_bundles(void **state)
 		fail_msg("why: %s", why);
 }
 
+/* Legacy algorithms (3DES, MD5 / HMAC-MD5-96, MODP 1024 and 1536) are chosen only
+ * when the connection names them: the default proposals refuse a peer that offers
+ * only those, in Phase 1 and Phase 2; named, they are selected. */
+static void select_one(const char *offer, enum proto_id proto, const char *mine_text, bool want)
+{
+	struct proposal init[8], mine[8];
+	struct isakmp_sa_params par = { .life_seconds = 3600 };
+	struct isakmp_choice c;
+	char why[512];
+	isb_free(&k);
+	isb_init(&k);
+	size_t ni = props(offer, proto, init);
+	if (proto == PROTO_IKE)
+		assert_int_equal(isakmp_sa_build_p1(&k, init, ni, &par), 0);
+	else
+		assert_int_equal(isakmp_sa_build_p2(&k, init, ni, &par), 0);
+	parse_built();
+	size_t nm = props(mine_text, proto, mine);
+	bool ok = isakmp_sa_select(pl, mine, nm, &c, why, sizeof(why));
+	if (ok != want)
+		fail_msg("%s offered, %s configured: %s (%s)", offer, mine_text,
+			 ok ? "selected" : "refused", why);
+}
+
+static void test_legacy_only_when_named(void **state)
+{
+	static const char *const ike[] = { "3des-md5-modp1024", "3des-sha1-modp2048",
+					   "aes128-md5-modp2048", "aes128-sha1-modp1024",
+					   "aes128-sha1-modp1536" };
+	static const char *const esp[] = { "3des-sha1", "aes128-md5", "aes128-sha1-modp1024",
+					   "aes128-sha1-modp1536" };
+	for (size_t i = 0; i < sizeof(ike) / sizeof(ike[0]); i++) {
+		select_one(ike[i], PROTO_IKE, "default", false);
+		select_one(ike[i], PROTO_IKE, ike[i], true);
+	}
+	for (size_t i = 0; i < sizeof(esp) / sizeof(esp[0]); i++) {
+		select_one(esp[i], PROTO_ESP, "default", false);
+		select_one(esp[i], PROTO_ESP, esp[i], true);
+	}
+	/* and the defaults themselves offer none of them */
+	struct proposal def[8];
+	size_t n = props("default", PROTO_IKE, def);
+	for (size_t i = 0; i < n; i++)
+		for (size_t j = 0; j < def[i].n_xf; j++) {
+			const struct xform *x = &def[i].xf[j];
+			assert_false(x->type == XF_ENCR && x->id == ENCR_3DES);
+			assert_false(x->type == XF_INTEG && x->id == INTEG_HMAC_MD5_96);
+			assert_false(x->type == XF_PRF && x->id == PRF_HMAC_MD5);
+			assert_false(x->type == XF_DH && (x->id == DH_MODP1024 || x->id == DH_MODP1536));
+		}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -243,6 +295,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_phase1_attributes, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_phase2_pfs, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_phase2_no_pfs_and_bundles, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_legacy_only_when_named, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
