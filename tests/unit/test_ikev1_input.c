@@ -249,7 +249,7 @@ static void test_unspoiled_quick_mode_taken(void **state)
 	int sent = h.b.sent;
 	inject(&h, &out);
 	assert_int_equal(h.b.sent, sent + 1);	/* QM2 */
-	assert_true(h_first_sa(&h.b)->v1->qm.active);
+	assert_true(h_first_sa(&h.b)->v1->qm_r.active);	/* the peer's Quick Mode */
 	isb_free(&q.k);
 	buf_free(&out);
 	h_free(&h);

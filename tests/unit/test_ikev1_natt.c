@@ -264,8 +264,9 @@ static void test_rfc3947_preferred(void **state)
 	confs("", "tunnel");
 	assert_int_equal(h_init(&h, conf_a, conf_b), 0);
 	run_exchange(&h, NULL, &r);
-	assert_int_equal(r.mm[0].n_vendor, 4);
-	assert_int_equal(r.mm[1].n_vendor, 1);
+	/* Four NAT-T versions, then DPD's; the echo, then DPD's. */
+	assert_int_equal(r.mm[0].n_vendor, 5);
+	assert_int_equal(r.mm[1].n_vendor, 2);
 	assert_memory_equal(r.mm[1].vendor[0].p, vid_rfc, 16);
 	assert_int_equal(r.mm[2].natd_type, ISAKMP_PL_NAT_D);
 	assert_int_equal(r.mm[2].n_natd, 2);
@@ -290,7 +291,7 @@ static void test_draft02_peer(void **state)
 	confs("    encap = yes\n", "tunnel");
 	assert_int_equal(h_init(&h, conf_a, conf_b), 0);
 	run_exchange(&h, only_draft02, &r);
-	assert_int_equal(r.mm[1].n_vendor, 1);
+	assert_int_equal(r.mm[1].n_vendor, 2);	/* the echo and DPD's */
 	assert_memory_equal(r.mm[1].vendor[0].p, vid_d02, 16);
 	assert_int_equal(h_first_sa(&h.a)->v1->natt_ver, NATT_DRAFT_02);
 	assert_int_equal(h_first_sa(&h.b)->v1->natt_ver, NATT_DRAFT_02);
@@ -320,7 +321,7 @@ static void test_draft03_best(void **state)
 	confs("    encap = yes\n", "tunnel");
 	assert_int_equal(h_init(&h, conf_a, conf_b), 0);
 	run_exchange(&h, only_draft03, &r);
-	assert_int_equal(r.mm[1].n_vendor, 1);
+	assert_int_equal(r.mm[1].n_vendor, 2);	/* the echo and DPD's */
 	assert_memory_equal(r.mm[1].vendor[0].p, vid_d03, 16);
 	assert_int_equal(h_first_sa(&h.b)->v1->natt_ver, NATT_DRAFT_03);
 	assert_int_equal(encap_of(&r.qm1), ISAKMP_ENCAP_UDP_TUNNEL_DRAFT);
@@ -398,7 +399,7 @@ static void test_no_natt_peer(void **state)
 	confs("    encap = yes\n", "tunnel");
 	assert_int_equal(h_init(&h, conf_a, conf_b), 0);
 	run_exchange(&h, no_natt, &r);
-	assert_int_equal(r.mm[1].n_vendor, 0);
+	assert_int_equal(r.mm[1].n_vendor, 1);	/* DPD's only */
 	assert_int_equal(r.mm[2].n_natd, 0);
 	assert_int_equal(r.mm[3].n_natd, 0);
 	assert_false(h_first_sa(&h.a)->natt);
