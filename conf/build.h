@@ -55,4 +55,5 @@ int build_proposals(struct bctx *b, const struct ctree *node, int proto, char **
 		    size_t *n);
 int check_secret_type(struct bctx *b, const struct ctree *sec);
 int build_daemon(struct bctx *b, const struct ctree *sec, struct daemon_cfg *d);
+int build_nat(struct bctx *b, const struct ctree *sec, struct daemon_cfg *d);
 #endif

@@ -11,6 +11,8 @@
 #include "conf/tree.h"
 #include "lib/selector.h"
 
+struct nat_rules;
+
 #define CONF_MAX_TS 16
 /* The ESP engine's largest anti-replay window (esp/replay.h REPLAY_WINDOW_MAX). */
 #define CONF_MAX_REPLAY_WINDOW 8192
@@ -95,6 +97,8 @@ struct daemon_cfg {
 	double retransmit_base;		/* default 1.8 */
 	uint32_t retransmit_tries;	/* default 5 */
 	struct addr metrics_listen;	/* Prometheus endpoint; family 0 = off (default) */
+	struct nat_rules *nat;		/* tsunagi { nat { } }; NULL = no NAT (default).
+					 * daemon_cfg_clear() frees it: take it and set NULL */
 };
 
 struct config {

@@ -27,6 +27,7 @@
  *       retransmit_timeout = 4.0  # charon.retransmit_timeout, seconds
  *       retransmit_base = 1.8     # charon.retransmit_base
  *       retransmit_tries = 5      # charon.retransmit_tries
+ *       nat { ... }             # NAT/PAT rules: see conf/config_nat.c
  *   }
  */
 #include <math.h>
@@ -36,6 +37,7 @@
 
 #include "conf/build.h"
 #include "lib/log.h"
+#include "nat/nat_rules.h"
 
 void daemon_cfg_defaults(struct daemon_cfg *d)
 {
@@ -222,6 +224,8 @@ static int daemon_key(struct bctx *b, const struct ctree *k, struct daemon_cfg *
 		return build_esp(b, k, d);
 	if (strcmp(k->name, "metrics") == 0)
 		return build_metrics(b, k, d);
+	if (strcmp(k->name, "nat") == 0)
+		return build_nat(b, k, d);
 	if (ctree_is_section(k))
 		return berr_unknown(b, k);
 	if (strcmp(k->name, "tun") == 0)
@@ -249,6 +253,8 @@ void daemon_cfg_clear(struct daemon_cfg *d)
 {
 	free(d->tun_name);
 	d->tun_name = NULL;
+	nat_rules_free(d->nat);
+	d->nat = NULL;
 }
 
 int build_daemon(struct bctx *b, const struct ctree *sec, struct daemon_cfg *d)

@@ -1,20 +1,12 @@
 #include "esp/mss_clamp.h"
 
 #include "lib/buf.h"
+#include "lib/csum.h"
 
 #define TCP_SYN 0x02
 #define TCPOPT_EOL 0
 #define TCPOPT_NOP 1
 #define TCPOPT_MSS 2
-
-/* HC' = ~(~HC + ~m + m') for one 16-bit word (RFC 1624 eqn. 3). */
-static uint16_t csum_update(uint16_t hc, uint16_t old, uint16_t new)
-{
-	uint32_t sum = (uint16_t)~hc + (uint16_t)~old + new;
-	sum = (sum & 0xffff) + (sum >> 16);
-	sum = (sum & 0xffff) + (sum >> 16);
-	return (uint16_t)~sum;
-}
 
 bool mss_clamp(uint8_t *pkt, const struct pkt_tuple *t, uint16_t mss)
 {

@@ -54,4 +54,63 @@ enum nat_verdict nat_translate(struct nat_table *t, struct nat_packet *p,
 /* Ends flows idle past their timeout; the shell calls it from a timer. */
 void nat_expire(struct nat_table *t, uint64_t now_ms);
 
+/* Removes every flow (tsunagictl --flush-nat); dynamic NAT addresses are freed too. */
+void nat_table_flush(struct nat_table *t);
+
+/* Global counters: every drop has its own reason, so none goes unexplained. */
+struct nat_counters {
+	uint64_t in2out, out2in;	/* packets translated, by direction of arrival */
+	uint64_t hairpin;		/* packets translated from inside to inside */
+	uint64_t exempt;		/* forwarded untouched by an exemption rule */
+	uint64_t local;			/* NAT_LOCAL verdicts */
+	uint64_t flows_created, flows_expired, flows_evicted, flows_flushed;
+	uint64_t flows_active;
+	uint64_t icmp_errors;		/* ICMP errors translated (embedded header too) */
+	uint64_t fragments;		/* non-first fragments translated by address */
+	uint64_t tcp_rst_ignored;	/* RST outside the window: forwarded, state kept */
+	uint64_t drop_malformed;	/* bad IHL, truncated, lying lengths */
+	uint64_t drop_no_rule;		/* from inside, no rule applies */
+	uint64_t drop_no_flow;		/* from outside, no flow or rule ("Deny inbound") */
+	uint64_t drop_tcp_no_syn;	/* a new TCP flow must start with a SYN */
+	uint64_t drop_ports;		/* PAT: no free port on the public address */
+	uint64_t drop_pool;		/* dynamic NAT: every pool address taken */
+	uint64_t drop_no_address;	/* the rule's interface has no address yet */
+	uint64_t drop_proto;		/* protocol that this kind of rule cannot translate */
+	uint64_t drop_fragment;		/* non-first fragment of no known flow */
+	uint64_t drop_icmp;		/* ICMP error quoting no known flow, or other ICMP */
+	uint64_t drop_collision;	/* the translated 5-tuple is already in use */
+	uint64_t drop_hairpin;		/* inside to a public address with hairpin = no */
+	uint64_t drop_table_full;	/* no flow could be evicted for a new one */
+};
+
+/* Per rule of the current rule set (index as in nat_rules.rule[]); they start
+ * at zero on each nat_table_set_rules. */
+struct nat_rule_counters {
+	uint64_t flows;		/* flows created by this rule */
+	uint64_t active;	/* of them, still in the table */
+	uint64_t packets, bytes;	/* translated in either direction */
+};
+
+void nat_table_counters(const struct nat_table *t, struct nat_counters *out);
+/* Copies up to max rule counters; returns the number of rules. */
+size_t nat_table_rule_counters(const struct nat_table *t, struct nat_rule_counters *out,
+    size_t max);
+
+/* One flow as the operator sees it ("show xlate detail"). Host byte order. */
+struct nat_flow_view {
+	uint8_t proto;
+	uint32_t in_src, in_dst;	/* as seen on the inside */
+	uint16_t in_sport, in_dport;
+	uint32_t out_src, out_dst;	/* as seen on the outside (out_dst is ours) */
+	uint16_t out_sport, out_dport;
+	const char *rule;		/* its rule's name, NULL after a reload */
+	const char *state;		/* "SYN", "ESTABLISHED", ..., "UDP", "ICMP" */
+	uint64_t idle_ms;
+	uint64_t packets[2], bytes[2];	/* [0] from inside, [1] from outside */
+};
+
+/* Calls fn for each flow until it returns nonzero; returns the number visited. */
+size_t nat_table_walk(const struct nat_table *t, uint64_t now_ms,
+    int (*fn)(const struct nat_flow_view *v, void *arg), void *arg);
+
 #endif

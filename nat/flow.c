@@ -1,0 +1,391 @@
+/* The flow table: a fixed array of flows (sized at creation, touched only as it
+ * fills), one hash over both keys of every flow, and one list per timeout class
+ * in order of last use, so expiry and eviction take the oldest in O(1). */
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+
+#include "nat/nat_priv.h"
+
+static uint64_t mix64(uint64_t x)
+{
+	x ^= x >> 33;
+	x *= 0xff51afd7ed558ccdULL;
+	x ^= x >> 33;
+	x *= 0xc4ceb9fe1a85ec53ULL;
+	x ^= x >> 33;
+	return x;
+}
+
+uint32_t nat_hash(const struct nat_table *t, uint8_t proto, const struct nat_key *k)
+{
+	uint64_t a = (uint64_t)k->src << 32 | k->dst;
+	uint64_t b = (uint64_t)k->sport << 32 | (uint64_t)k->dport << 16 | proto;
+	return (uint32_t)mix64(mix64(a ^ t->seed) ^ b);
+}
+
+static bool key_eq(const struct nat_key *a, const struct nat_key *b)
+{
+	return a->src == b->src && a->dst == b->dst && a->sport == b->sport &&
+	       a->dport == b->dport;
+}
+
+/* A flow's index and key from a chain reference. */
+#define REF(i, d) ((((i) << 1) | (uint32_t)(d)) + 1)
+#define REF_FLOW(r) (((r) - 1) >> 1)
+#define REF_DIR(r) ((int)(((r) - 1) & 1))
+
+uint32_t flow_lookup(struct nat_table *t, uint8_t proto, const struct nat_key *k, int *dir)
+{
+	uint32_t r = t->bucket[nat_hash(t, proto, k) & t->mask];
+	while (r) {
+		struct flow *f = &t->flows[REF_FLOW(r)];
+		int d = REF_DIR(r);
+		if (f->proto == proto && key_eq(&f->k[d], k)) {
+			if (dir)
+				*dir = d;
+			return REF_FLOW(r);
+		}
+		r = f->hnext[d];
+	}
+	return NAT_NONE;
+}
+
+bool flow_key_free(struct nat_table *t, uint8_t proto, const struct nat_key *k)
+{
+	return flow_lookup(t, proto, k, NULL) == NAT_NONE;
+}
+
+static void hash_insert(struct nat_table *t, uint32_t i, int d)
+{
+	struct flow *f = &t->flows[i];
+	uint32_t *b = &t->bucket[nat_hash(t, f->proto, &f->k[d]) & t->mask];
+	f->hnext[d] = *b;
+	*b = REF(i, d);
+}
+
+static void hash_remove(struct nat_table *t, uint32_t i, int d)
+{
+	struct flow *f = &t->flows[i];
+	uint32_t *p = &t->bucket[nat_hash(t, f->proto, &f->k[d]) & t->mask];
+	while (*p && *p != REF(i, d))
+		p = &t->flows[REF_FLOW(*p)].hnext[REF_DIR(*p)];
+	if (*p)
+		*p = f->hnext[d];
+}
+
+static void list_unlink(struct nat_table *t, uint32_t i)
+{
+	struct flow *f = &t->flows[i];
+	if (f->prev != NAT_NONE)
+		t->flows[f->prev].next = f->next;
+	else
+		t->head[f->cls] = f->next;
+	if (f->next != NAT_NONE)
+		t->flows[f->next].prev = f->prev;
+	else
+		t->tail[f->cls] = f->prev;
+}
+
+static void list_append(struct nat_table *t, uint32_t i)
+{
+	struct flow *f = &t->flows[i];
+	f->next = NAT_NONE;
+	f->prev = t->tail[f->cls];
+	if (f->prev != NAT_NONE)
+		t->flows[f->prev].next = i;
+	else
+		t->head[f->cls] = i;
+	t->tail[f->cls] = i;
+}
+
+void flow_touch(struct nat_table *t, struct flow *f, uint64_t now_ms)
+{
+	uint32_t i = (uint32_t)(f - t->flows);
+	f->last_ms = now_ms;
+	if (t->tail[f->cls] != i) {
+		list_unlink(t, i);
+		list_append(t, i);
+	}
+}
+
+void flow_set_class(struct nat_table *t, struct flow *f, enum flow_class c)
+{
+	uint32_t i = (uint32_t)(f - t->flows);
+	if (f->cls == c)
+		return;
+	list_unlink(t, i);
+	f->cls = (uint8_t)c;
+	list_append(t, i);
+}
+
+uint64_t flow_timeout_ms(const struct nat_table *t, enum flow_class c)
+{
+	const struct nat_timeouts *to = &t->rules->timeouts;
+	uint32_t s;
+	switch (c) {
+	case FC_TCP_SYN: s = to->tcp_syn; break;
+	case FC_TCP: s = to->tcp; break;
+	case FC_TCP_HALF: s = to->tcp_half_closed; break;
+	case FC_TCP_CLOSED: s = to->tcp_closed; break;
+	case FC_ICMP: s = to->icmp; break;
+	case FC_XLATE: s = to->xlate; break;
+	default: s = to->udp; break;
+	}
+	return (uint64_t)s * 1000;
+}
+
+bool flow_expired(const struct nat_table *t, const struct flow *f, uint64_t now_ms)
+{
+	return now_ms >= f->last_ms + flow_timeout_ms(t, f->cls);
+}
+
+void binding_put(struct nat_table *t, uint32_t priv)
+{
+	struct nat_key k = { priv, 0, 0, 0 };
+	uint32_t b = flow_lookup(t, 0, &k, NULL);
+	if (b != NAT_NONE && t->flows[b].u.refs)
+		t->flows[b].u.refs--;
+}
+
+void flow_free(struct nat_table *t, uint32_t i)
+{
+	struct flow *f = &t->flows[i];
+	if (!(f->flags & FF_USED))
+		return;
+	hash_remove(t, i, 0);
+	hash_remove(t, i, 1);
+	list_unlink(t, i);
+	if (f->flags & FF_DYNAMIC)
+		binding_put(t, f->k[0].src);
+	if (f->gen == t->gen && f->rule < t->n_rc && t->rc[f->rule].active)
+		t->rc[f->rule].active--;
+	f->flags = 0;
+	f->next = t->free_head;
+	t->free_head = i;
+	t->n_used--;
+	t->c.flows_active = t->n_used;
+}
+
+/* The oldest flow of any class (bindings in use excepted): the eviction victim. */
+static uint32_t oldest(const struct nat_table *t)
+{
+	uint32_t best = NAT_NONE;
+	for (int c = 0; c < FC_COUNT; c++) {
+		uint32_t i = t->head[c];
+		while (c == FC_XLATE && i != NAT_NONE && t->flows[i].u.refs)
+			i = t->flows[i].next;
+		if (i != NAT_NONE && (best == NAT_NONE || t->flows[i].last_ms < t->flows[best].last_ms))
+			best = i;
+	}
+	return best;
+}
+
+static uint32_t flow_alloc(struct nat_table *t)
+{
+	if (t->free_head != NAT_NONE) {
+		uint32_t i = t->free_head;
+		t->free_head = t->flows[i].next;
+		return i;
+	}
+	if (t->high < t->max)
+		return t->high++;
+	uint32_t victim = oldest(t);
+	if (victim == NAT_NONE)
+		return NAT_NONE;
+	flow_free(t, victim);
+	t->c.flows_evicted++;
+	return flow_alloc(t);
+}
+
+uint32_t flow_new(struct nat_table *t, uint8_t proto, const struct nat_key *k0,
+    const struct nat_key *k1, uint64_t now_ms)
+{
+	uint32_t i = flow_alloc(t);
+	if (i == NAT_NONE)
+		return NAT_NONE;
+	struct flow *f = &t->flows[i];
+	memset(f, 0, sizeof(*f));
+	f->k[0] = *k0;
+	f->k[1] = *k1;
+	f->proto = proto;
+	f->flags = FF_USED;
+	f->gen = t->gen;
+	f->last_ms = now_ms;
+	f->cls = proto == 6 ? FC_TCP_SYN : proto == 17 ? FC_UDP : proto == 1 ? FC_ICMP
+		: proto == 0 ? FC_XLATE : FC_OTHER;
+	hash_insert(t, i, 0);
+	hash_insert(t, i, 1);
+	list_append(t, i);
+	t->n_used++;
+	t->c.flows_active = t->n_used;
+	if (proto)
+		t->c.flows_created++;
+	return i;
+}
+
+/* A pool address for priv: its own binding if it has one (address persistence:
+ * every flow of one host, IKE on 500 and 4500 alike, leaves by one address),
+ * else the first free one from a start that depends on the host. */
+uint32_t binding_get(struct nat_table *t, uint32_t priv, uint32_t lo, uint32_t hi,
+    uint64_t now_ms)
+{
+	struct nat_key kp = { priv, 0, 0, 0 };
+	uint32_t b = flow_lookup(t, 0, &kp, NULL);
+	if (b != NAT_NONE) {
+		struct flow *f = &t->flows[b];
+		if (f->k[1].dst >= lo && f->k[1].dst <= hi) {
+			f->u.refs++;
+			flow_touch(t, f, now_ms);
+			return f->k[1].dst;
+		}
+		if (f->u.refs)
+			return 0;	/* bound by another rule's pool and in use */
+		flow_free(t, b);
+	}
+	uint64_t n = (uint64_t)hi - lo + 1;
+	uint32_t start = (uint32_t)(nat_hash(t, 0, &kp) % n);
+	for (uint64_t j = 0; j < n; j++) {
+		uint32_t pub = lo + (uint32_t)((start + j) % n);
+		struct nat_key kb = { 0, pub, 0, 0 };
+		uint32_t o = flow_lookup(t, 0, &kb, NULL);
+		if (o != NAT_NONE && (t->flows[o].u.refs || !flow_expired(t, &t->flows[o], now_ms)))
+			continue;
+		if (o != NAT_NONE)
+			flow_free(t, o);
+		if ((b = flow_new(t, 0, &kp, &kb, now_ms)) == NAT_NONE)
+			return 0;
+		t->flows[b].u.refs = 1;
+		return pub;
+	}
+	return 0;
+}
+
+static uint32_t pow2_at_least(size_t n)
+{
+	uint32_t p = 16;
+	while (p < n && p < (1u << 30))
+		p <<= 1;
+	return p;
+}
+
+struct nat_table *nat_table_new(const struct nat_rules *rules, size_t max_flows)
+{
+	if (!rules || max_flows == 0 || max_flows >= NAT_NONE / 2)
+		return NULL;
+	struct nat_table *t = calloc(1, sizeof(*t));
+	if (!t)
+		return NULL;
+	t->max = (uint32_t)max_flows;
+	t->mask = pow2_at_least(max_flows) - 1;
+	/* calloc: pages are only touched as flows are used. */
+	t->flows = calloc(max_flows, sizeof(*t->flows));
+	t->bucket = calloc((size_t)t->mask + 1, sizeof(*t->bucket));
+	if (!t->flows || !t->bucket) {
+		nat_table_free(t);
+		return NULL;
+	}
+	t->free_head = NAT_NONE;
+	for (int c = 0; c < FC_COUNT; c++)
+		t->head[c] = t->tail[c] = NAT_NONE;
+	/* A secret hash seed, so that nobody outside can aim flows at one chain. */
+	if (getrandom(&t->seed, sizeof(t->seed), GRND_NONBLOCK) != sizeof(t->seed))
+		t->seed = (uint64_t)(uintptr_t)t ^ 0x9e3779b97f4a7c15ULL;
+	for (size_t i = 0; i < NAT_FRAG_SLOTS; i++)
+		t->frag[i].flow = NAT_NONE;
+	nat_table_set_rules(t, rules);
+	if (!t->rc && rules->n_rules) {
+		nat_table_free(t);
+		return NULL;
+	}
+	return t;
+}
+
+void nat_table_free(struct nat_table *t)
+{
+	if (!t)
+		return;
+	free(t->flows);
+	free(t->bucket);
+	free(t->rc);
+	free(t);
+}
+
+void nat_table_set_rules(struct nat_table *t, const struct nat_rules *rules)
+{
+	struct nat_rule_counters *rc = calloc(rules->n_rules ? rules->n_rules : 1, sizeof(*rc));
+	t->rules = rules;
+	t->gen++;
+	free(t->rc);
+	t->rc = rc;
+	t->n_rc = rc ? rules->n_rules : 0;
+}
+
+void nat_expire(struct nat_table *t, uint64_t now_ms)
+{
+	for (int c = 0; c < FC_COUNT; c++) {
+		uint64_t to = flow_timeout_ms(t, (enum flow_class)c);
+		uint32_t i;
+		while ((i = t->head[c]) != NAT_NONE && now_ms >= t->flows[i].last_ms + to) {
+			if (c == FC_XLATE && t->flows[i].u.refs) {
+				flow_touch(t, &t->flows[i], now_ms);	/* in use: held */
+				continue;
+			}
+			if (c != FC_XLATE)
+				t->c.flows_expired++;
+			flow_free(t, i);
+		}
+	}
+}
+
+void nat_table_flush(struct nat_table *t)
+{
+	for (uint32_t i = 0; i < t->high; i++)
+		if (t->flows[i].flags & FF_USED) {
+			if (t->flows[i].proto)
+				t->c.flows_flushed++;
+			flow_free(t, i);
+		}
+}
+
+void nat_table_counters(const struct nat_table *t, struct nat_counters *out)
+{
+	*out = t->c;
+}
+
+size_t nat_table_rule_counters(const struct nat_table *t, struct nat_rule_counters *out,
+    size_t max)
+{
+	for (size_t i = 0; i < t->n_rc && i < max; i++)
+		out[i] = t->rc[i];
+	return t->n_rc;
+}
+
+size_t nat_table_walk(const struct nat_table *t, uint64_t now_ms,
+    int (*fn)(const struct nat_flow_view *v, void *arg), void *arg)
+{
+	size_t n = 0;
+	for (uint32_t i = 0; i < t->high; i++) {
+		const struct flow *f = &t->flows[i];
+		if (!(f->flags & FF_USED) || f->proto == 0)
+			continue;
+		struct nat_flow_view v = {
+			.proto = f->proto,
+			.in_src = f->k[0].src, .in_dst = f->k[0].dst,
+			.in_sport = f->k[0].sport, .in_dport = f->k[0].dport,
+			.out_src = f->k[1].src, .out_dst = f->k[1].dst,
+			.out_sport = f->k[1].sport, .out_dport = f->k[1].dport,
+			.rule = f->gen == t->gen && f->rule < t->rules->n_rules ?
+				t->rules->rule[f->rule].name : NULL,
+			.state = f->proto == 6 ? tcp_state_name(f->state) :
+				 f->proto == 17 ? "UDP" : f->proto == 1 ? "ICMP" : "OTHER",
+			.idle_ms = now_ms > f->last_ms ? now_ms - f->last_ms : 0,
+			.packets = { f->pkts[0], f->pkts[1] },
+			.bytes = { f->bytes[0], f->bytes[1] },
+		};
+		n++;
+		if (fn(&v, arg))
+			break;
+	}
+	return n;
+}

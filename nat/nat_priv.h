@@ -1,0 +1,124 @@
+/* Internal to nat/: the flow table that flow.c keeps and translate.c uses. */
+#ifndef TSUNAGI_NAT_PRIV_H
+#define TSUNAGI_NAT_PRIV_H
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "nat/nat.h"
+#include "nat/nat_rules.h"
+
+#define NAT_NONE UINT32_MAX
+#define NAT_FRAG_SLOTS 256	/* first fragments remembered for their followers */
+#define NAT_FRAG_MS 30000	/* how long: the usual reassembly timeout */
+
+/* A 5-tuple without its protocol, host byte order. ICMP echo: the identifier is
+ * sport of a request and dport of a reply, so that a request and its reply give
+ * mirrored keys like TCP and UDP. Later engines: GRE puts the call ID in dport,
+ * ESP the SPI in sport:dport. A dynamic NAT address binding (proto 0) is the
+ * pseudo-flow {inside host, 0, 0, 0} / {0, public address, 0, 0}. */
+struct nat_key {
+	uint32_t src, dst;
+	uint16_t sport, dport;
+};
+
+/* Idle-timeout classes: one list each, oldest first, so expiry and eviction
+ * look only at list heads. */
+enum flow_class {
+	FC_TCP_SYN, FC_TCP, FC_TCP_HALF, FC_TCP_CLOSED, FC_UDP, FC_ICMP, FC_OTHER,
+	FC_XLATE,	/* dynamic NAT bindings: never evicted while flows use them */
+	FC_COUNT
+};
+
+enum tcp_state { TS_SYN_SENT, TS_SYN_RECV, TS_ESTABLISHED, TS_FIN, TS_CLOSED };
+
+enum flow_flag {
+	FF_USED = 1,
+	FF_HAIRPIN = 2,		/* both ends inside: k[1] packets come from inside */
+	FF_DYNAMIC = 4,		/* holds a reference on its dynamic NAT binding */
+	FF_EXPIRED = 8,
+};
+
+/* TCP flags per direction d (bit d of each). */
+#define TF_FIN(d) (1u << (d))
+#define TF_WS(d) (4u << (d))		/* window scale option in its SYN */
+#define TF_SEEN(d) (16u << (d))		/* td_end[d] is known */
+
+/* One flow: k[0] is a packet as the inside sees it, k[1] its reply as the
+ * outside sees it (k[1].dst is ours). A packet matching k[d] is rewritten to
+ * the mirror of k[!d]. Kept small: the table is sized for a million of them. */
+struct flow {
+	struct nat_key k[2];
+	uint32_t hnext[2];		/* hash chains, one per key */
+	uint32_t prev, next;		/* class list (oldest first), or the free list */
+	uint64_t last_ms;
+	uint64_t bytes[2];		/* [d]: packets that matched k[d] */
+	uint32_t pkts[2];
+	union {
+		struct {
+			uint32_t td_end[2];	/* highest seq + len sent from d */
+			uint32_t td_maxwin[2];	/* largest window d advertised, scaled */
+		} tcp;
+		uint32_t refs;			/* binding: flows that use it */
+	} u;
+	uint16_t rule;			/* index in the rules of generation gen */
+	uint8_t proto, cls, state, flags, tflags, gen;
+	uint8_t wscale[2];
+};
+
+struct frag_slot {
+	uint32_t src, dst;	/* before translation */
+	uint16_t id;
+	uint8_t proto, dir;
+	uint32_t flow;
+	uint64_t ms;
+};
+
+struct nat_table {
+	const struct nat_rules *rules;
+	struct flow *flows;
+	uint32_t max, high, free_head, n_used;
+	uint32_t *bucket;		/* (flow << 1 | key) + 1; 0 = empty */
+	uint32_t mask;
+	uint32_t head[FC_COUNT], tail[FC_COUNT];
+	uint64_t seed;
+	uint8_t gen;			/* bumped by each set_rules */
+	struct nat_counters c;
+	struct nat_rule_counters *rc;
+	size_t n_rc;
+	struct frag_slot frag[NAT_FRAG_SLOTS];
+};
+
+/* flow.c */
+uint32_t flow_lookup(struct nat_table *t, uint8_t proto, const struct nat_key *k, int *dir);
+bool flow_key_free(struct nat_table *t, uint8_t proto, const struct nat_key *k);
+/* A new flow with both keys hashed in and touched at now; NAT_NONE when full
+ * and nothing can be evicted. */
+uint32_t flow_new(struct nat_table *t, uint8_t proto, const struct nat_key *k0,
+    const struct nat_key *k1, uint64_t now_ms);
+void flow_free(struct nat_table *t, uint32_t i);
+void flow_touch(struct nat_table *t, struct flow *f, uint64_t now_ms);
+void flow_set_class(struct nat_table *t, struct flow *f, enum flow_class c);
+bool flow_expired(const struct nat_table *t, const struct flow *f, uint64_t now_ms);
+uint64_t flow_timeout_ms(const struct nat_table *t, enum flow_class c);
+uint32_t nat_hash(const struct nat_table *t, uint8_t proto, const struct nat_key *k);
+/* Dynamic NAT: the pool address bound to inside host priv (bound now if it has
+ * none), 0 when the pool is full. Takes a reference for the caller's flow. */
+uint32_t binding_get(struct nat_table *t, uint32_t priv, uint32_t lo, uint32_t hi,
+    uint64_t now_ms);
+/* Gives back the reference binding_get took (the flow was not created after all). */
+void binding_put(struct nat_table *t, uint32_t priv);
+
+/* tcp_track.c: updates TCP state from a segment that matched k[dir]; false for a
+ * RST outside the window (forwarded, but it does not end the flow). */
+bool tcp_track(struct nat_table *t, struct flow *f, int dir, const uint8_t *tcp,
+    size_t tcplen, size_t seglen);
+/* Starts tracking on the SYN that creates a flow (dir 0 or 1). */
+void tcp_track_new(struct nat_table *t, struct flow *f, int dir, const uint8_t *tcp,
+    size_t tcplen, size_t seglen);
+const char *tcp_state_name(uint8_t state);
+
+static inline struct nat_key nat_key_mirror(const struct nat_key *k)
+{
+	return (struct nat_key){ k->dst, k->src, k->dport, k->sport };
+}
+#endif

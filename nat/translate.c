@@ -1,0 +1,598 @@
+/* The translate step: parse one IPv4 packet (every length checked before it is
+ * read), find or make its flow, and rewrite addresses, ports and every checksum
+ * incrementally (RFC 1624). ICMP errors have their quoted packet rewritten too,
+ * for every kind of translation.
+ *
+ * Fragments: a first fragment is translated like a whole packet and remembered
+ * (addresses, IP ID, protocol) for NAT_FRAG_MS; later fragments carry no ports,
+ * so they get the addresses of the first fragment's flow. A later fragment that
+ * arrives before its first one, or of no known flow, is dropped and counted. */
+#include <string.h>
+
+#include "lib/buf.h"
+#include "lib/csum.h"
+#include "nat/nat_priv.h"
+
+#define IPPROTO_ICMP_ 1
+#define IPPROTO_TCP_ 6
+#define IPPROTO_UDP_ 17
+#define TH_SYN 0x02
+#define TH_ACK 0x10
+#define MF 0x2000
+#define OFFMASK 0x1fff
+
+enum icmp_kind { IK_NONE, IK_REQUEST, IK_REPLY, IK_ERROR, IK_OTHER };
+
+struct pkt {
+	uint8_t *ip;
+	size_t hl, tot;		/* header length, total length (both checked) */
+	uint8_t proto;
+	bool later_frag;	/* fragment offset > 0: no L4 header */
+	bool more_frags;
+	bool quoted;		/* inside an ICMP error: may be cut short */
+	uint8_t *l4;		/* NULL for a later fragment */
+	size_t l4len;		/* bytes of L4 in this packet */
+	enum icmp_kind icmp;
+	struct nat_key key;
+};
+
+static enum icmp_kind icmp_kind(uint8_t type)
+{
+	switch (type) {
+	case 8: return IK_REQUEST;
+	case 0: return IK_REPLY;
+	case 3: case 4: case 5: case 11: case 12: return IK_ERROR;
+	default: return IK_OTHER;
+	}
+}
+
+/* The L4 part of a parse: ports (or the echo identifier) and length checks. */
+static int parse_l4(struct pkt *p)
+{
+	const uint8_t *l4 = p->l4;
+	switch (p->proto) {
+	case IPPROTO_TCP_:
+		if (p->quoted && p->l4len >= 8)
+			break;	/* an ICMP error quotes only 8 bytes for sure */
+		if (p->l4len < 20 || (size_t)(l4[12] >> 4) * 4 < 20 ||
+		    (size_t)(l4[12] >> 4) * 4 > p->l4len)
+			return -1;
+		break;
+	case IPPROTO_UDP_:
+		if (p->l4len < 8 || get_u16(l4 + 4) < 8 ||
+		    (!p->more_frags && !p->quoted && get_u16(l4 + 4) > p->l4len))
+			return -1;
+		break;
+	case IPPROTO_ICMP_:
+		if (p->l4len < 8)
+			return -1;
+		p->icmp = icmp_kind(l4[0]);
+		if (p->icmp == IK_REQUEST)
+			p->key.sport = get_u16(l4 + 4);
+		else if (p->icmp == IK_REPLY)
+			p->key.dport = get_u16(l4 + 4);
+		return 0;
+	default:
+		return 0;
+	}
+	p->key.sport = get_u16(l4);
+	p->key.dport = get_u16(l4 + 2);
+	return 0;
+}
+
+/* An IPv4 packet of at most len bytes; quoted = inside an ICMP error, where the
+ * total length may promise more than was quoted. */
+static int parse(uint8_t *ip, size_t len, bool quoted, struct pkt *p)
+{
+	memset(p, 0, sizeof(*p));
+	if (len < 20 || ip[0] >> 4 != 4 || (ip[0] & 15) < 5)
+		return -1;
+	p->ip = ip;
+	p->hl = (size_t)(ip[0] & 15) * 4;
+	p->tot = get_u16(ip + 2);
+	if (p->hl > len || p->tot < p->hl || (!quoted && p->tot > len))
+		return -1;
+	if (quoted && p->tot > len)
+		p->tot = len;
+	uint16_t frag = get_u16(ip + 6);
+	p->proto = ip[9];
+	p->later_frag = (frag & OFFMASK) != 0;
+	p->quoted = quoted;
+	p->more_frags = !quoted && (frag & MF);
+	p->key.src = get_u32(ip + 12);
+	p->key.dst = get_u32(ip + 16);
+	if (!p->key.src || !p->key.dst)
+		return -1;
+	if (p->later_frag)
+		return 0;
+	p->l4 = ip + p->hl;
+	p->l4len = p->tot - p->hl;
+	return parse_l4(p);
+}
+
+/* Offset of the L4 checksum, or 0 where there is none (or not in this packet). */
+static size_t l4_csum_off(const struct pkt *p)
+{
+	if (!p->l4)
+		return 0;
+	if (p->proto == IPPROTO_TCP_ && p->l4len >= 18)
+		return 16;
+	if (p->proto == IPPROTO_UDP_ && p->l4len >= 8 && get_u16(p->l4 + 6) != 0)
+		return 6;
+	if (p->proto == IPPROTO_ICMP_ && p->l4len >= 4)
+		return 2;
+	return 0;
+}
+
+/* Writes a 16-bit field; the enclosing checksum (the outer ICMP one when this
+ * is a quoted packet) follows the change. */
+static void put16_fix(uint8_t *at, uint16_t v, uint8_t *outer)
+{
+	uint16_t old = get_u16(at);
+	if (old == v)
+		return;
+	put_u16(at, v);
+	if (outer)
+		put_u16(outer, csum_update(get_u16(outer), old, v));
+}
+
+static void put32_fix(uint8_t *at, uint32_t v, uint8_t *outer)
+{
+	put16_fix(at, (uint16_t)(v >> 16), outer);
+	put16_fix(at + 2, (uint16_t)v, outer);
+}
+
+/* Rewrites p to carry key k: addresses, ports or echo identifier, the IP header
+ * checksum and the L4 checksum (pseudo header included). */
+static void rewrite(struct pkt *p, const struct nat_key *k, uint8_t *outer)
+{
+	uint16_t ipsum = get_u16(p->ip + 10);
+	size_t co = l4_csum_off(p);
+	uint16_t l4sum = co ? get_u16(p->l4 + co) : 0;
+	bool pseudo = p->proto == IPPROTO_TCP_ || p->proto == IPPROTO_UDP_;
+	const uint32_t addr[2] = { k->src, k->dst };
+	for (int i = 0; i < 2; i++) {
+		uint32_t old = get_u32(p->ip + 12 + 4 * i);
+		ipsum = csum_update32(ipsum, old, addr[i]);
+		if (co && pseudo)
+			l4sum = csum_update32(l4sum, old, addr[i]);
+		put32_fix(p->ip + 12 + 4 * i, addr[i], outer);
+	}
+	if (p->l4 && pseudo) {
+		const uint16_t port[2] = { k->sport, k->dport };
+		for (int i = 0; i < 2; i++) {
+			if (co)
+				l4sum = csum_update(l4sum, get_u16(p->l4 + 2 * i), port[i]);
+			put16_fix(p->l4 + 2 * i, port[i], outer);
+		}
+	} else if (p->l4 && p->proto == IPPROTO_ICMP_ && p->l4len >= 6 &&
+		   (p->icmp == IK_REQUEST || p->icmp == IK_REPLY)) {
+		uint16_t id = p->icmp == IK_REQUEST ? k->sport : k->dport;
+		if (co)
+			l4sum = csum_update(l4sum, get_u16(p->l4 + 4), id);
+		put16_fix(p->l4 + 4, id, outer);
+	}
+	put16_fix(p->ip + 10, ipsum, outer);
+	if (co) {
+		if (p->proto == IPPROTO_UDP_ && l4sum == 0)
+			l4sum = 0xffff;	/* 0 would mean "no checksum" */
+		put16_fix(p->l4 + co, l4sum, outer);
+	}
+	p->key = *k;
+}
+
+static bool side_ok(const struct flow *f, int dir, enum nat_side side)
+{
+	if (dir == 0)
+		return side == NAT_FROM_INSIDE;
+	return side == NAT_FROM_OUTSIDE || (f->flags & FF_HAIRPIN);
+}
+
+/* The flow of key k arriving on side, if it exists, matches the side and has
+ * not timed out (a flow past its timeout is ended here, whatever the timer). */
+static struct flow *find(struct nat_table *t, uint8_t proto, const struct nat_key *k,
+    enum nat_side side, uint64_t now, int *dir)
+{
+	uint32_t i = flow_lookup(t, proto, k, dir);
+	if (i == NAT_NONE)
+		return NULL;
+	struct flow *f = &t->flows[i];
+	if (flow_expired(t, f, now)) {
+		t->c.flows_expired++;
+		flow_free(t, i);
+		return NULL;
+	}
+	return side_ok(f, *dir, side) ? f : NULL;
+}
+
+static void count(struct nat_table *t, struct flow *f, int dir, size_t len,
+    enum nat_side side)
+{
+	f->pkts[dir]++;
+	f->bytes[dir] += len;
+	if (f->gen == t->gen && f->rule < t->n_rc) {
+		t->rc[f->rule].packets++;
+		t->rc[f->rule].bytes += len;
+	}
+	if ((f->flags & FF_HAIRPIN) && side == NAT_FROM_INSIDE)
+		t->c.hairpin++;
+	else if (side == NAT_FROM_INSIDE)
+		t->c.in2out++;
+	else
+		t->c.out2in++;
+}
+
+static void frag_remember(struct nat_table *t, const struct pkt *p, struct flow *f, int dir,
+    uint64_t now)
+{
+	struct nat_key k = { p->key.src, p->key.dst, get_u16(p->ip + 4), p->proto };
+	struct frag_slot *s = &t->frag[nat_hash(t, 255, &k) % NAT_FRAG_SLOTS];
+	*s = (struct frag_slot){ p->key.src, p->key.dst, get_u16(p->ip + 4), p->proto,
+				 (uint8_t)dir, (uint32_t)(f - t->flows), now };
+}
+
+static enum nat_verdict later_fragment(struct nat_table *t, struct pkt *p,
+    enum nat_side side, uint64_t now)
+{
+	uint16_t id = get_u16(p->ip + 4);
+	struct nat_key k = { p->key.src, p->key.dst, id, p->proto };
+	struct frag_slot *s = &t->frag[nat_hash(t, 255, &k) % NAT_FRAG_SLOTS];
+	struct flow *f = s->flow < t->high ? &t->flows[s->flow] : NULL;
+	if (!f || s->src != k.src || s->dst != k.dst || s->id != id || s->proto != p->proto ||
+	    now >= s->ms + NAT_FRAG_MS || !(f->flags & FF_USED) || f->proto != p->proto ||
+	    f->k[s->dir].src != k.src || f->k[s->dir].dst != k.dst ||
+	    !side_ok(f, s->dir, side)) {
+		t->c.drop_fragment++;
+		return NAT_DROP;
+	}
+	struct nat_key to = nat_key_mirror(&f->k[!s->dir]);
+	rewrite(p, &to, NULL);
+	count(t, f, s->dir, p->tot, side);
+	t->c.fragments++;
+	return NAT_FORWARD;
+}
+
+/* A packet of a known flow: track, rewrite, count. */
+static enum nat_verdict apply(struct nat_table *t, struct pkt *p, struct flow *f, int dir,
+    enum nat_side side, uint64_t now)
+{
+	if (p->proto == IPPROTO_TCP_) {
+		size_t th = (size_t)(p->l4[12] >> 4) * 4;
+		if (!tcp_track(t, f, dir, p->l4, th, p->l4len - th))
+			t->c.tcp_rst_ignored++;
+	}
+	flow_touch(t, f, now);
+	if (p->more_frags)
+		frag_remember(t, p, f, dir, now);	/* by the addresses it came with */
+	struct nat_key to = nat_key_mirror(&f->k[!dir]);
+	rewrite(p, &to, NULL);
+	count(t, f, dir, p->tot, side);
+	return NAT_FORWARD;
+}
+
+/* An ICMP error: the quoted packet is one this flow sent the other way, so its
+ * mirrored key finds the flow; it is rewritten to what that side sent (k[!d])
+ * and the outer header to the mirror of the same, except that a router's own
+ * address outside stays (a router's address inside is replaced by ours). */
+static enum nat_verdict icmp_error(struct nat_table *t, struct pkt *p, enum nat_side side,
+    uint64_t now)
+{
+	struct pkt q;
+	if (p->l4len < 8 + 20 || parse(p->l4 + 8, p->l4len - 8, true, &q) < 0 ||
+	    q.later_frag || q.l4len < 8 || (q.proto == IPPROTO_ICMP_ &&
+	    q.icmp != IK_REQUEST && q.icmp != IK_REPLY)) {
+		t->c.drop_icmp++;
+		return NAT_DROP;
+	}
+	struct nat_key qk = nat_key_mirror(&q.key);
+	int d;
+	struct flow *f = find(t, q.proto, &qk, side, now, &d);
+	if (!f) {
+		if (nat_rules_is_local(t->rules, p->key.dst)) {
+			t->c.local++;
+			return NAT_LOCAL;	/* about the gateway's own traffic */
+		}
+		t->c.drop_icmp++;
+		return NAT_DROP;
+	}
+	const struct nat_key *ko = &f->k[!d];
+	struct nat_key outer = { p->key.src, ko->src, 0, 0 };
+	if (p->key.src == f->k[d].src || d == 0)
+		outer.src = ko->dst;
+	rewrite(&q, ko, p->l4 + 2);
+	rewrite(p, &outer, NULL);
+	flow_touch(t, f, now);
+	count(t, f, d, p->tot, side);
+	t->c.icmp_errors++;
+	return NAT_FORWARD;
+}
+
+/* New flows ----------------------------------------------------------------- */
+
+static uint32_t public_addr(const struct nat_table *t, const struct nat_rule *r)
+{
+	return r->pub_if >= 0 ? t->rules->outside_addr[r->pub_if] : r->pub_lo;
+}
+
+static bool port_reserved(const struct nat_table *t, uint8_t proto, uint32_t pub,
+    uint16_t port)
+{
+	if (proto == IPPROTO_UDP_ && (port == 500 || port == 4500))
+		return true;	/* tsunagid's IKE listens there */
+	for (size_t i = 0; i < t->rules->n_rules; i++) {
+		const struct nat_rule *r = &t->rules->rule[i];
+		if (r->kind == NAT_RULE_FORWARD && r->proto == proto && r->pub_port == port &&
+		    public_addr(t, r) == pub)
+			return true;
+	}
+	return false;
+}
+
+/* PAT: a public port (echo identifier) for reply key k1, whose dport is the one
+ * wanted; the wanted one if free, else the first free one after a start that
+ * depends on the flow. Ports below 1024 stay below 1024, as on a PIX. */
+static bool pat_port(struct nat_table *t, uint8_t proto, struct nat_key *k1)
+{
+	uint16_t want = k1->dport;
+	uint32_t lo = 1024, hi = 65535;
+	if (proto == IPPROTO_ICMP_)
+		lo = 1;
+	else if (want < 1024)
+		lo = 1, hi = 1023;
+	uint32_t n = hi - lo + 1, start = nat_hash(t, proto, k1) % n;
+	for (uint32_t j = 0; j <= n; j++) {
+		if (j > 0)
+			k1->dport = (uint16_t)(lo + (start + j - 1) % n);
+		else if (want < lo || want > hi)
+			continue;
+		if (!port_reserved(t, proto, k1->dst, k1->dport) && flow_key_free(t, proto, k1))
+			return true;
+	}
+	return false;
+}
+
+static bool has_ports(uint8_t proto)
+{
+	return proto == IPPROTO_TCP_ || proto == IPPROTO_UDP_ || proto == IPPROTO_ICMP_;
+}
+
+/* Makes the flow (k0, k1) for a packet, with its first packet applied. */
+static enum nat_verdict start_flow(struct nat_table *t, struct pkt *p, size_t rule,
+    const struct nat_key *k0, const struct nat_key *k1, int dir, unsigned flags,
+    enum nat_side side, uint64_t now)
+{
+	if (!flow_key_free(t, p->proto, k0) || !flow_key_free(t, p->proto, k1)) {
+		t->c.drop_collision++;
+		return NAT_DROP;
+	}
+	uint32_t i = flow_new(t, p->proto, k0, k1, now);
+	if (i == NAT_NONE) {
+		t->c.drop_table_full++;
+		return NAT_DROP;
+	}
+	struct flow *f = &t->flows[i];
+	f->flags |= (uint8_t)flags;
+	f->rule = (uint16_t)rule;
+	if (rule < t->n_rc) {
+		t->rc[rule].flows++;
+		t->rc[rule].active++;
+	}
+	if (p->proto == IPPROTO_TCP_) {
+		size_t th = (size_t)(p->l4[12] >> 4) * 4;
+		tcp_track_new(t, f, dir, p->l4, th, p->l4len - th);
+	}
+	if (p->more_frags)
+		frag_remember(t, p, f, dir, now);
+	struct nat_key to = nat_key_mirror(dir == 0 ? k1 : k0);
+	rewrite(p, &to, NULL);
+	count(t, f, dir, p->tot, side);
+	return NAT_FORWARD;
+}
+
+static bool remote_ok(const struct nat_rule *r, uint32_t addr)
+{
+	return r->n_remote == 0 || nat_net_contains(r->remote, r->n_remote, addr);
+}
+
+/* Does a forward or static rule publish dst (and this port)? Gives the private
+ * end as the flow's k[0] would see it. */
+static const struct nat_rule *published(const struct nat_table *t, const struct pkt *p,
+    size_t *idx, uint32_t *priv, uint16_t *priv_port)
+{
+	for (size_t i = 0; i < t->rules->n_rules; i++) {
+		const struct nat_rule *r = &t->rules->rule[i];
+		if (r->kind == NAT_RULE_FORWARD && r->proto == p->proto &&
+		    r->pub_port == p->key.dport && public_addr(t, r) == p->key.dst) {
+			*priv = r->priv[0].addr;
+			*priv_port = r->priv_port;
+		} else if (r->kind == NAT_RULE_STATIC && p->key.dst >= r->pub_lo &&
+			   p->key.dst <= r->pub_hi) {
+			*priv = r->priv[0].addr + (p->key.dst - r->pub_lo);
+			*priv_port = p->key.dport;
+		} else {
+			continue;
+		}
+		*idx = i;
+		return r;
+	}
+	return NULL;
+}
+
+static const struct nat_rule *exempted(const struct nat_table *t, uint32_t inside,
+    uint32_t remote)
+{
+	for (size_t i = 0; i < t->rules->n_rules; i++) {
+		const struct nat_rule *r = &t->rules->rule[i];
+		if (r->kind != NAT_RULE_EXEMPT)
+			break;	/* exemptions come first */
+		if (nat_net_contains(r->priv, r->n_priv, inside) && remote_ok(r, remote))
+			return r;
+	}
+	return NULL;
+}
+
+/* Only a SYN (TCP) or an echo request (ICMP) starts a flow. */
+static bool can_start(struct nat_table *t, const struct pkt *p)
+{
+	if (p->proto == IPPROTO_TCP_ && (p->l4[13] & (TH_SYN | TH_ACK)) != TH_SYN) {
+		t->c.drop_tcp_no_syn++;
+		return false;
+	}
+	if (p->proto == IPPROTO_ICMP_ && p->icmp != IK_REQUEST) {
+		t->c.drop_icmp++;
+		return false;
+	}
+	return true;
+}
+
+static enum nat_verdict from_outside(struct nat_table *t, struct pkt *p, uint64_t now)
+{
+	size_t idx;
+	uint32_t priv;
+	uint16_t pport;
+	const struct nat_rule *r;
+	if (exempted(t, p->key.dst, p->key.src)) {
+		t->c.exempt++;
+		return NAT_FORWARD;
+	}
+	if ((r = published(t, p, &idx, &priv, &pport)) && remote_ok(r, p->key.src)) {
+		if (!can_start(t, p))
+			return NAT_DROP;
+		/* (For an echo request, pport is its dport 0: k0 is the reply's key.) */
+		struct nat_key k0 = { priv, p->key.src, pport, p->key.sport };
+		return start_flow(t, p, idx, &k0, &p->key, 1, 0, NAT_FROM_OUTSIDE, now);
+	}
+	if (nat_rules_is_local(t->rules, p->key.dst)) {
+		t->c.local++;
+		return NAT_LOCAL;
+	}
+	t->c.drop_no_flow++;
+	return NAT_DROP;
+}
+
+/* Inside to a published address: to the private end, from the public address
+ * the client used, so that the reply comes back through us. */
+static enum nat_verdict hairpin(struct nat_table *t, struct pkt *p, size_t idx, uint32_t priv,
+    uint16_t pport, uint64_t now)
+{
+	if (!t->rules->hairpin) {
+		t->c.drop_hairpin++;
+		return NAT_DROP;
+	}
+	if (!can_start(t, p))
+		return NAT_DROP;
+	struct nat_key k1 = { priv, p->key.dst, pport, p->key.sport };
+	if (!pat_port(t, p->proto, &k1)) {
+		t->c.drop_ports++;
+		return NAT_DROP;
+	}
+	return start_flow(t, p, idx, &p->key, &k1, 0, FF_HAIRPIN, NAT_FROM_INSIDE, now);
+}
+
+/* The public address a source rule gives this packet (0: none), and whether
+ * ports are translated. */
+static uint32_t source_addr(struct nat_table *t, const struct nat_rule *r, const struct pkt *p,
+    uint64_t now, bool *pat)
+{
+	*pat = false;
+	switch (r->kind) {
+	case NAT_RULE_STATIC:
+		return r->pub_lo + (p->key.src - r->priv[0].addr);
+	case NAT_RULE_DYNAMIC:
+		return binding_get(t, p->key.src, r->pub_lo, r->pub_hi, now);
+	case NAT_RULE_PAT:
+		*pat = true;
+		if (r->pub_if >= 0)
+			return public_addr(t, r);
+		/* A pool: one address per inside host, chosen by hashing it. */
+		struct nat_key kh = { p->key.src, 0, 0, 0 };
+		return r->pub_lo + nat_hash(t, 0, &kh) % (r->pub_hi - r->pub_lo + 1);
+	default:
+		return 0;
+	}
+}
+
+static enum nat_verdict outbound(struct nat_table *t, struct pkt *p, size_t idx,
+    uint64_t now)
+{
+	const struct nat_rule *r = &t->rules->rule[idx];
+	bool pat;
+	if (r->kind == NAT_RULE_PAT && !has_ports(p->proto)) {
+		t->c.drop_proto++;
+		return NAT_DROP;
+	}
+	if (!can_start(t, p))
+		return NAT_DROP;
+	uint32_t pub = source_addr(t, r, p, now, &pat);
+	if (!pub) {
+		if (r->kind == NAT_RULE_DYNAMIC)
+			t->c.drop_pool++;
+		else
+			t->c.drop_no_address++;
+		return NAT_DROP;
+	}
+	struct nat_key k1 = nat_key_mirror(&p->key);
+	k1.dst = pub;
+	if (pat && !pat_port(t, p->proto, &k1)) {
+		t->c.drop_ports++;
+		return NAT_DROP;
+	}
+	unsigned flags = r->kind == NAT_RULE_DYNAMIC ? FF_DYNAMIC : 0;
+	enum nat_verdict v = start_flow(t, p, idx, &p->key, &k1, 0, flags, NAT_FROM_INSIDE, now);
+	if (v == NAT_DROP && flags)
+		binding_put(t, p->key.src);
+	return v;
+}
+
+static enum nat_verdict from_inside(struct nat_table *t, struct pkt *p, uint64_t now)
+{
+	size_t idx;
+	uint32_t priv;
+	uint16_t pport;
+	if (exempted(t, p->key.src, p->key.dst)) {
+		t->c.exempt++;
+		return NAT_FORWARD;
+	}
+	if (published(t, p, &idx, &priv, &pport))
+		return hairpin(t, p, idx, priv, pport, now);
+	if (nat_rules_is_local(t->rules, p->key.dst)) {
+		t->c.local++;
+		return NAT_LOCAL;
+	}
+	for (size_t i = 0; i < t->rules->n_rules; i++) {
+		const struct nat_rule *r = &t->rules->rule[i];
+		if (r->kind == NAT_RULE_EXEMPT || r->kind == NAT_RULE_FORWARD)
+			continue;
+		if (nat_net_contains(r->priv, r->n_priv, p->key.src) && remote_ok(r, p->key.dst))
+			return outbound(t, p, i, now);
+	}
+	t->c.drop_no_rule++;
+	return NAT_DROP;
+}
+
+enum nat_verdict nat_translate(struct nat_table *t, struct nat_packet *np,
+    enum nat_side side, uint64_t now_ms)
+{
+	struct pkt p;
+	int dir;
+	if (!np->data || parse(np->data, np->len, false, &p) < 0) {
+		t->c.drop_malformed++;
+		return NAT_DROP;
+	}
+	if (p.later_frag)
+		return later_fragment(t, &p, side, now_ms);
+	if (p.icmp == IK_ERROR)
+		return icmp_error(t, &p, side, now_ms);
+	struct flow *f = find(t, p.proto, &p.key, side, now_ms, &dir);
+	if (f)
+		return apply(t, &p, f, dir, side, now_ms);
+	if (p.icmp == IK_OTHER) {
+		if (nat_rules_is_local(t->rules, p.key.dst)) {
+			t->c.local++;
+			return NAT_LOCAL;
+		}
+		t->c.drop_icmp++;
+		return NAT_DROP;
+	}
+	return side == NAT_FROM_INSIDE ? from_inside(t, &p, now_ms) : from_outside(t, &p, now_ms);
+}
