@@ -28,6 +28,9 @@ struct daemon {
 	struct evhttp *metrics;		/* the metrics listener, NULL when off */
 	struct addr metrics_addr;	/* where it listens */
 	bool shutting_down;
+	struct nat_io *nat;		/* the NAT shell, NULL without a nat section */
+	uint16_t nat_queue_num;		/* --nat-queue (default 0) */
+	bool nat_manual_fw;		/* --nat-firewall=manual: the operator queues */
 	/* Per-SA counters as the last "clear counters" found them: the views subtract
 	 * these, while the engine's own counts (which byte lifetimes use) go on. */
 	struct sa_baseline *baselines;
@@ -67,6 +70,18 @@ const struct sa_baseline *daemon_sa_baseline(const struct daemon *d, uint32_t ch
  * the listener is then closed). */
 int metrics_http_apply(struct daemon *d, const struct addr *listen);
 void metrics_http_close(struct daemon *d);
+
+/* daemon/nat_io.c: the NAT core behind NFQUEUE. Takes *rules (sets it NULL): opens
+ * the queue and installs its iptables rules, applies new rules to a running NAT, or
+ * (NULL) stops it. 0, or -1 (logged; no NAT then). */
+struct nat_rules;
+struct nat_table;
+int nat_io_apply(struct daemon *d, struct nat_rules **rules);
+void nat_io_close(struct daemon *d);
+/* The iptables-restore text tsunagid installs (malloc'd). */
+char *nat_io_rules(const struct nat_rules *r, uint16_t qnum, uint16_t ike, uint16_t natt);
+struct nat_table *nat_io_table(const struct daemon *d);
+const struct nat_queue_stats *nat_io_queue_stats(const struct daemon *d);
 
 /* Reads and applies the configuration file (SIGHUP, startup). 0 or -1 (logged; the
  * running configuration stays). */

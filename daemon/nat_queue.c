@@ -67,8 +67,12 @@ int nat_queue_set_outside(struct nat_queue *q, const char *const *outside)
 	return 0;
 }
 
+/* No in-interface: queued from OUTPUT, where only the gateway's own ICMP errors to
+ * a public address are sent here; they are answers from the outside's view. */
 static enum nat_side side_of(const struct nat_queue *q, unsigned ifindex)
 {
+	if (!ifindex)
+		return NAT_FROM_OUTSIDE;
 	for (int i = 0; i < q->n_outside; i++) {
 		if (q->outside_idx[i] == ifindex)
 			return NAT_FROM_OUTSIDE;
