@@ -54,11 +54,13 @@ int ctl_register(struct daemon *d);
 void ctl_unregister(struct daemon *d);
 /* Completes initiate commands whose outcome is known (after every event). */
 void ctl_check_pending(struct daemon *d);
+/* daemon/ctl_nat.c: tsunagi-list-nat (list-nat events) and tsunagi-flush-nat. */
+int ctl_nat_register(struct daemon *d);
 void ctl_updown(struct daemon *d, const struct ike_sa *sa, const struct child_sa *c, bool up);
 void ctl_rekeyed(struct daemon *d, const struct ike_sa *old_ike, const struct ike_sa *new_ike,
 		 const struct child_sa *old_child, const struct child_sa *new_child);
 /* daemon/counters.c: the global counters, as --counters and the metrics show them. */
-#define DAEMON_COUNTERS_MAX 48
+#define DAEMON_COUNTERS_MAX 96
 size_t daemon_counters(struct daemon *d, struct metric_counter out[DAEMON_COUNTERS_MAX]);
 /* Zeroes the global counters and every SA's, or (conn not NULL) only the counters of
  * that connection's SAs. 0, or -1 when out of memory (nothing changed). */
@@ -81,7 +83,11 @@ void nat_io_close(struct daemon *d);
 /* The iptables-restore text tsunagid installs (malloc'd). */
 char *nat_io_rules(const struct nat_rules *r, uint16_t qnum, uint16_t ike, uint16_t natt);
 struct nat_table *nat_io_table(const struct daemon *d);
-const struct nat_queue_stats *nat_io_queue_stats(const struct daemon *d);
+struct nat_counters;
+struct nat_queue_stats;
+/* Counters since the last reset (all zero while NAT is off). */
+void nat_io_counters(const struct daemon *d, struct nat_counters *c, struct nat_queue_stats *q);
+void nat_io_reset_counters(struct daemon *d);
 
 /* Reads and applies the configuration file (SIGHUP, startup). 0 or -1 (logged; the
  * running configuration stays). */

@@ -37,6 +37,8 @@ struct nat_io {
 	struct nat_queue *q;
 	struct event *ev_q, *ev_timer;
 	char *fw;			/* the iptables rules installed, NULL = none */
+	struct nat_counters base;	/* as the last "reset counters" found them */
+	struct nat_queue_stats qbase;
 };
 
 /* The rules that send packets to our queue. Locally made ICMP errors to one of our
@@ -308,6 +310,7 @@ static int nat_io_reload(struct daemon *d, struct nat_rules *rules)
 	nat_table_set_rules(n->table, rules);
 	nat_rules_free(n->rules);
 	n->rules = rules;
+	/* nat_table_set_rules restarts the per-rule counters, not the global ones. */
 	const char *names[NAT_QUEUE_MAX_IFS + 1];
 	nat_queue_set_outside(n->q, outside_names(rules, names));
 	if (!d->nat_manual_fw)
@@ -330,7 +333,30 @@ int nat_io_apply(struct daemon *d, struct nat_rules **rules)
 
 struct nat_table *nat_io_table(const struct daemon *d) { return d->nat ? d->nat->table : NULL; }
 
-const struct nat_queue_stats *nat_io_queue_stats(const struct daemon *d)
+/* Counters since the last reset: the core's own never go back (they are its
+ * state), so the shell keeps a baseline, field by field (all are uint64_t). */
+void nat_io_counters(const struct daemon *d, struct nat_counters *c, struct nat_queue_stats *q)
 {
-	return d->nat ? nat_queue_stats(d->nat->q) : NULL;
+	memset(c, 0, sizeof(*c));
+	memset(q, 0, sizeof(*q));
+	if (!d->nat)
+		return;
+	nat_table_counters(d->nat->table, c);
+	*q = *nat_queue_stats(d->nat->q);
+	uint64_t *cv = (uint64_t *)c, *qv = (uint64_t *)q;
+	const uint64_t *cb = (const uint64_t *)&d->nat->base, *qb = (const uint64_t *)&d->nat->qbase;
+	uint64_t active = c->flows_active;
+	for (size_t i = 0; i < sizeof(*c) / sizeof(uint64_t); i++)
+		cv[i] -= cb[i];
+	c->flows_active = active;	/* a gauge */
+	for (size_t i = 0; i < sizeof(*q) / sizeof(uint64_t); i++)
+		qv[i] -= qb[i];
+}
+
+void nat_io_reset_counters(struct daemon *d)
+{
+	if (!d->nat)
+		return;
+	nat_table_counters(d->nat->table, &d->nat->base);
+	d->nat->qbase = *nat_queue_stats(d->nat->q);
 }

@@ -6,7 +6,7 @@
  * Verbs: --version, --stats, --list-sas [--ike NAME], --list-conns,
  * --initiate --child NAME [--ike NAME] [--timeout S], --terminate --ike NAME|--child NAME,
  * --rekey --ike NAME|--child NAME [--reauth], --load-all [--file F],
- * --counters [--name CONN] [--reset], --sad, --spd; and the operator words of
+ * --counters [--name CONN] [--reset], --sad, --spd, --list-nat [ADDR], --flush-nat; and the operator words of
  * ctl_ops.c: show ike sa|ipsec sa [detail], clear ike sa|ipsec sa|counters, refresh.
  * The default URI is VICI_DEFAULT_URI (unix:///run/tsunagi/tsunagi.vici); TSUNAGI_VICI_URI in
  * the environment overrides it. Exit status 0 on success, 1 on a failure the daemon
@@ -21,13 +21,14 @@
 
 enum verb {
 	V_NONE, V_VERSION, V_STATS, V_LIST_SAS, V_LIST_CONNS, V_INITIATE, V_TERMINATE,
-	V_REKEY, V_LOAD_ALL, V_COUNTERS, V_SAD, V_SPD,
+	V_REKEY, V_LOAD_ALL, V_COUNTERS, V_SAD, V_SPD, V_LIST_NAT, V_FLUSH_NAT,
 };
 
 struct opts {
 	enum verb verb;
 	const char *uri, *ike, *child, *file, *name, *timeout;
 	const char *ike_id, *child_id;
+	const char *nat_addr;	/* --list-nat ADDR */
 	bool reset, reauth;
 	enum ctl_format fmt;
 	bool operator;		/* positional words: show, clear, refresh */
@@ -51,6 +52,8 @@ static void usage(FILE *out)
 		"  --load-all [--file FILE]          load secrets, pools and connections\n"
 		"  --counters [--name CONN] [--reset]\n"
 		"  --sad, --spd                      tsunagid's SA and policy databases\n"
+		"  --list-nat [ADDR]                 NAT translations (those involving ADDR)\n"
+		"  --flush-nat                       end every NAT translation\n"
 		"default URI: %s (or $TSUNAGI_VICI_URI)\n", VICI_DEFAULT_URI);
 }
 
@@ -127,6 +130,8 @@ static void on_event(void *arg, const char *event, const struct ctree *msg)
 			ctl_print_sa_table(msg);
 		else if (strcmp(event, "list-conn") == 0)
 			ctl_print_conn_table(msg);
+		else if (strcmp(event, "list-nat") == 0)
+			ctl_print_nat_row(msg, ctl->events_printed++ == 0);
 		break;
 	}
 }
@@ -256,6 +261,56 @@ static int do_counters(struct ctl *ctl, const struct opts *o)
 	return rc;
 }
 
+static int do_list_nat(struct ctl *ctl, const struct opts *o)
+{
+	struct vici_msg m;
+	vici_msg_init(&m);
+	if (o->nat_addr)
+		vici_add_kv(&m, "addr", o->nat_addr);
+	char err[512];
+	if (vici_client_register(ctl->cl, "list-nat", err, sizeof(err)) < 0) {
+		fprintf(stderr, "registering for list-nat failed: %s\n", err);
+		vici_msg_free(&m);
+		return 1;
+	}
+	ctl->events_printed = 0;
+	if (ctl->fmt == CTL_JSON)
+		ctl_json_begin(ctl);
+	struct ctree *res = ctl_request(ctl, "tsunagi-list-nat", &m);
+	if (ctl->fmt == CTL_JSON)
+		ctl_json_end(ctl);
+	vici_msg_free(&m);
+	if (!res)
+		return 1;
+	int rc = 0;
+	if (ctl->fmt == CTL_RAW || ctl->fmt == CTL_PRETTY)
+		ctl_print_reply(ctl, "tsunagi-list-nat", res);
+	if (!ctl_check_success(res, "list-nat"))
+		rc = 1;
+	else if (ctl->fmt == CTL_TABLE)
+		printf("%s translation(s)%s%s\n", vici_find_str(res, "listed", "0"),
+		       ctree_find(res, "truncated") ? ", list truncated: " : "",
+		       vici_find_str(res, "truncated", ""));
+	ctree_free(res);
+	return rc;
+}
+
+static int do_flush_nat(struct ctl *ctl)
+{
+	struct ctree *res = ctl_request(ctl, "tsunagi-flush-nat", NULL);
+	if (!res)
+		return 1;
+	int rc = 0;
+	if (ctl->fmt != CTL_TABLE)
+		ctl_print_reply(ctl, "tsunagi-flush-nat", res);
+	if (!ctl_check_success(res, "flush-nat"))
+		rc = 1;
+	else if (ctl->fmt == CTL_TABLE)
+		printf("flush-nat: %s translation(s) removed\n", vici_find_str(res, "flushed", "0"));
+	ctree_free(res);
+	return rc;
+}
+
 static int run(struct ctl *ctl, const struct opts *o)
 {
 	struct vici_msg m;
@@ -307,6 +362,10 @@ static int run(struct ctl *ctl, const struct opts *o)
 		return ctl_load_all(ctl, o->file ? o->file : SYSCONFDIR "/tsunagi/tsunagi.conf");
 	case V_COUNTERS:
 		return do_counters(ctl, o);
+	case V_LIST_NAT:
+		return do_list_nat(ctl, o);
+	case V_FLUSH_NAT:
+		return do_flush_nat(ctl);
 	case V_NONE:
 		break;
 	}
@@ -330,6 +389,8 @@ static int parse_args(int argc, char **argv, struct opts *o)
 		{ "counters", no_argument, NULL, V_COUNTERS },
 		{ "sad", no_argument, NULL, V_SAD },
 		{ "spd", no_argument, NULL, V_SPD },
+		{ "list-nat", no_argument, NULL, V_LIST_NAT },
+		{ "flush-nat", no_argument, NULL, V_FLUSH_NAT },
 		{ "uri", required_argument, NULL, O_URI },
 		{ "ike", required_argument, NULL, O_IKE },
 		{ "child", required_argument, NULL, O_CHILD },
@@ -351,7 +412,7 @@ static int parse_args(int argc, char **argv, struct opts *o)
 		switch (ch) {
 		case V_VERSION: case V_STATS: case V_LIST_SAS: case V_LIST_CONNS:
 		case V_INITIATE: case V_TERMINATE: case V_REKEY: case V_LOAD_ALL:
-		case V_COUNTERS: case V_SAD: case V_SPD:
+		case V_COUNTERS: case V_SAD: case V_SPD: case V_LIST_NAT: case V_FLUSH_NAT:
 			if (o->verb != V_NONE) {
 				fprintf(stderr, "only one verb at a time\n");
 				return -1;
@@ -375,6 +436,9 @@ static int parse_args(int argc, char **argv, struct opts *o)
 		default: return -1;
 		}
 	}
+	/* --list-nat takes an optional address as its one argument. */
+	if (o->verb == V_LIST_NAT && optind + 1 == argc)
+		o->nat_addr = argv[optind++];
 	if (optind < argc && o->verb != V_NONE) {
 		fprintf(stderr, "unexpected argument '%s'\n", argv[optind]);
 		return -1;

@@ -50,5 +50,10 @@ expect 3 clear counters s2s
 expect 3 refresh s2s
 expect 3 --json show ipsec sa
 expect 3 --list-sas
+expect 3 --list-nat
+expect 3 --list-nat 10.9.0.10
+expect 2 --list-nat 10.9.0.10 extra
+expect 3 --flush-nat
+expect 2 --flush-nat extra
 [ $fail = 0 ] && echo "PASS: tsunagictl's words and usage errors"
 exit $fail
