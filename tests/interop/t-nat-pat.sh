@@ -1,0 +1,157 @@
+#!/bin/bash
+# NAT/PAT end to end (tests/interop/lib-nat.sh's topology): two LAN hosts and a LAN
+# server behind gw; r1, srv and peer outside, with no route to the LAN. The same
+# scenarios run twice, through tsunagid's own NAT (gw has no kernel NAT rule at all:
+# nothing works unless tsunagid translates) and through the Linux kernel's (nft
+# masquerade, dnat), and are printed side by side:
+#   http      both LAN hosts fetch a page from srv (curl, python3 http.server)
+#   dns       both LAN hosts ask srv's dnsmasq (dig, UDP)
+#   ping      both LAN hosts ping srv (ICMP echo, identifiers as ports)
+#   forward   srv fetches from the LAN server through gw's public port 8081
+#   hairpin   a LAN host fetches from the LAN server through gw's public port 8081
+#   tracepath a LAN host traces srv: gw answers hop 1 (tsunagid: from the public
+#             address, its ICMP error translated from OUTPUT; the kernel: from its
+#             inside address), r1 hop 2 (ICMP time exceeded
+#             back through PAT), srv "reached" (port unreachable), pmtu 1400
+#   frag      a DF ping too big for r1's far side: r1's "fragmentation needed"
+#             reaches the LAN host, whose route cache then says mtu 1400
+#   tunnel    (tsunagid only) meanwhile tsunagid holds its own IKEv2 tunnel to a
+#             strongSwan peer on the same public address; a LAN host pings the
+#             peer's network through it (NAT exemption)
+# PASS when every scenario works through tsunagid.
+. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/lib-nat.sh"
+iop_begin nat-pat
+iop_require_tsunagid
+for c in curl:curl dig:dnsutils dnsmasq:dnsmasq tracepath:iputils-tracepath \
+	iptables:iptables python3:python3; do
+	iop_require_cmd "${c%%:*}" "${c#*:}"
+done
+
+SCEN="tunnel http dns ping forward hairpin tracepath frag"
+declare -A RES=()
+
+www() {
+	mkdir -p "$IOP_WORK/www-$1"
+	echo "hello from $1" >"$IOP_WORK/www-$1/index.html"
+	# http.server's own bind looks the address up in DNS (getfqdn): minutes here.
+	ip netns exec "$2" sh -c "cd '$IOP_WORK/www-$1' && exec python3 -c '
+import http.server, socketserver, sys
+class S(http.server.ThreadingHTTPServer):
+    def server_bind(self):
+        socketserver.TCPServer.server_bind(self)
+        self.server_name, self.server_port = sys.argv[1], int(sys.argv[2])
+S((sys.argv[1], int(sys.argv[2])), http.server.SimpleHTTPRequestHandler).serve_forever()
+' $3 $4" \
+		>"$IOP_WORK/www-$1.log" 2>&1 &
+	iop_wait 5 ip netns exec "$2" sh -c "ss -ltn | grep -q '$3:$4'" ||
+		iop_fail "http server $1 not up: $(tail -2 "$IOP_WORK/www-$1.log")"
+}
+
+servers() {
+	www srv "$NS_SRV" $NT_SRV 8080
+	www ls "$NS_LS" $NT_LS 80
+	ip netns exec "$NS_SRV" dnsmasq -k --conf-file=/dev/null --no-resolv --no-hosts \
+		--listen-address=$NT_SRV --bind-interfaces --pid-file= --user=root \
+		--address=/nat-test.example/192.0.2.7 >"$IOP_WORK/dnsmasq.log" 2>&1 &
+	iop_wait 5 ip netns exec "$NS_SRV" sh -c "ss -lun | grep -q '$NT_SRV:53'" ||
+		iop_fail "dnsmasq not up: $(tail -2 "$IOP_WORK/dnsmasq.log")"
+}
+
+# fetch NS URL WORD: the page came and says WORD.
+fetch() {
+	local out
+	out=$(ip netns exec "$1" curl -s -m 5 "$2" 2>&1) && grep -q "$3" <<<"$out"
+}
+
+t_http() { fetch "$NS_L1" http://$NT_SRV:8080/ srv && fetch "$NS_L2" http://$NT_SRV:8080/ srv; }
+t_dns() {
+	local h
+	for h in "$NS_L1" "$NS_L2"; do
+		[ "$(ip netns exec "$h" dig +short +time=2 +tries=2 @$NT_SRV nat-test.example A)" = 192.0.2.7 ] ||
+			return 1
+	done
+}
+t_ping() {
+	ip netns exec "$NS_L1" ping -q -c 3 -i 0.2 -W 2 $NT_SRV >/dev/null &&
+		ip netns exec "$NS_L2" ping -q -c 3 -i 0.2 -W 2 $NT_SRV >/dev/null
+}
+t_forward() { fetch "$NS_SRV" http://$NT_PUB:8081/ "from ls"; }
+t_hairpin() { fetch "$NS_L1" http://$NT_PUB:8081/ "from ls"; }
+t_tracepath() {
+	local out
+	out=$(timeout 30 ip netns exec "$NS_L1" tracepath -n -m 6 $NT_SRV 2>&1)
+	echo "$out" >"$IOP_WORK/tracepath-$MODE.out"
+	grep -Eq '^ *1: +[0-9]' <<<"$out" && grep -Eq "^ *2: +$NT_R1 " <<<"$out" &&
+		grep -q "pmtu $NT_FAR_MTU" <<<"$out" && grep -q reached <<<"$out"
+}
+t_frag() {
+	ip netns exec "$NS_L2" ping -c 2 -i 0.3 -W 1 -M do -s 1472 $NT_SRV >"$IOP_WORK/frag-$MODE.out" 2>&1
+	ip -n "$NS_L2" route get $NT_SRV | grep -q "mtu $NT_FAR_MTU"
+}
+
+t_tunnel() {
+	[ "$MODE" = tsunagi ] || return 2
+	iop_wait 20 tsu_child_up "$NS_GW" || return 1
+	tsu_ensure_route "$NS_GW" "tn$$" $NT_PEER_NET || return 1
+	PING_WAIT=10 iop_ping "$NS_L1" $NT_PEER_IN 3
+}
+
+setup_tsunagi() {
+	local conns=$IOP_WORK/conns.conf
+	swan_prepare "$NS_PEER"
+	s2s_conf "$(swan_dir "$NS_PEER")/swanctl.conf" b LOCAL_ADDRS=$NT_PEER \
+		LOCAL_TS=$NT_PEER_NET REMOTE_TS=$NT_LAN
+	swan_start "$NS_PEER"
+	swan_load "$NS_PEER"
+	s2s_conf "$conns" a LOCAL_ADDRS=$NT_PUB REMOTE_ADDRS=$NT_PEER \
+		LOCAL_TS=$NT_LAN REMOTE_TS=$NT_PEER_NET START_ACTION=start
+	CONNS=$(cat "$conns") nat_tsu_start "$NS_GW" in0 out0 $NT_LAN \
+		$'web {\n\t\t\t\ttype = forward\n\t\t\t\tproto = tcp\n\t\t\t\tpublic = out0\n\t\t\t\tpublic_port = 8081\n\t\t\t\tprivate = '$NT_LS$'\n\t\t\t\tprivate_port = 80\n\t\t\t}' \
+		$'vpn {\n\t\t\t\ttype = exempt\n\t\t\t\tprivate = '$NT_LAN$'\n\t\t\t\tremote = '$NT_PEER_NET$'\n\t\t\t}' ||
+		iop_fail "tsunagid did not start its NAT"
+	# Nothing but tsunagid translates: gw has no kernel NAT, the outside no way back.
+	ip netns exec "$NS_GW" nft list ruleset 2>/dev/null | grep -q 'type nat' && iop_fail "gw has kernel NAT rules"
+	ip -n "$NS_R1" route get $NT_L1 >/dev/null 2>&1 && iop_fail "r1 has a route to the LAN"
+	return 0
+}
+
+setup_kernel() { nat_kernel_rules || iop_fail "nft NAT rules failed"; }
+
+for MODE in tsunagi kernel; do
+	nat_topo
+	servers
+	"setup_$MODE"
+	for s in $SCEN; do
+		"t_$s"
+		case $? in
+		0) RES[$MODE,$s]=ok ;;
+		2) RES[$MODE,$s]=- ;;
+		*) RES[$MODE,$s]=FAIL ;;
+		esac
+	done
+	if [ "$MODE" = tsunagi ]; then
+		tsu_ctl "$NS_GW" --list-nat >"$IOP_WORK/list-nat.out" 2>&1
+		tsu_ctl "$NS_GW" --counters >"$IOP_WORK/counters.out" 2>&1
+		# The daemon removes its raw-table rules when it stops.
+		kill -TERM "${IOP_TSU_PID[$NS_GW]}"
+		iop_wait 10 eval '! kill -0 "${IOP_TSU_PID[$NS_GW]}"'
+		ip netns exec "$NS_GW" iptables -t raw -S 2>/dev/null | grep -q TSUNAGI &&
+			RES[tsunagi,cleanup]=FAIL || RES[tsunagi,cleanup]=ok
+	fi
+	[ "${KEEP_TOPO:-0}" = 1 ] || topo_destroy
+done
+RES[kernel,cleanup]=-
+
+printf '    %-10s %-8s %-8s\n' scenario tsunagi kernel
+bad=""
+for s in $SCEN cleanup; do
+	printf '    %-10s %-8s %-8s\n' "$s" "${RES[tsunagi,$s]}" "${RES[kernel,$s]}"
+	[ "${RES[tsunagi,$s]}" = FAIL ] && bad="$bad $s"
+done
+if [ -n "$bad" ]; then
+	[ -f "$IOP_WORK/tracepath-tsunagi.out" ] && sed 's/^/    tracepath| /' "$IOP_WORK/tracepath-tsunagi.out"
+	[ -f "$IOP_WORK/counters.out" ] && grep -v ': 0$' "$IOP_WORK/counters.out" | grep nat | sed 's/^/    /'
+	iop_fail "through tsunagid's NAT:$bad"
+fi
+iop_pass
