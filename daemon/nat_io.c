@@ -174,11 +174,34 @@ static void set_conf(const char *ifname, const char *key, const char *val)
  * only then is routed: the kernel drops such a packet as a martian unless the inside
  * interface accepts local sources; a hairpinned one leaves by the interface it came
  * in on, which must not send the LAN host a redirect. */
+static int get_conf(const char *ifname, const char *key)
+{
+	char path[128];
+	int v = -1;
+	snprintf(path, sizeof(path), "/proc/sys/net/ipv4/conf/%s/%s", ifname, key);
+	FILE *f = fopen(path, "r");
+	if (f) {
+		if (fscanf(f, "%d", &v) != 1)
+			v = -1;
+		fclose(f);
+	}
+	return v;
+}
+
 static void inside_sysctls(const struct nat_rules *r)
 {
+	int all = get_conf("all", "rp_filter");
 	for (size_t i = 0; i < r->n_inside; i++) {
 		set_conf(r->inside[i], "accept_local", "1");
 		set_conf(r->inside[i], "send_redirects", "0");
+		/* The kernel uses the larger of "all" and the interface's value; strict
+		 * (1) finds our public source address on lo, not on this interface. */
+		int rpf = get_conf(r->inside[i], "rp_filter");
+		if ((rpf > all ? rpf : all) == 1)
+			log_err(LOG_NAT, "%s: strict reverse-path filtering (rp_filter = 1) drops "
+				"every translated packet from inside; set net.ipv4.conf.all.rp_filter "
+				"and net.ipv4.conf.%s.rp_filter to 2 (loose) or 0", r->inside[i],
+				r->inside[i]);
 	}
 }
 

@@ -15,6 +15,8 @@
 #             back through PAT), srv "reached" (port unreachable), pmtu 1400
 #   frag      a DF ping too big for r1's far side: r1's "fragmentation needed"
 #             reaches the LAN host, whose route cache then says mtu 1400
+#   reload    (tsunagid only) the forward moves to port 8082 in the file; after SIGHUP
+#             8082 reaches the LAN server and 8081 no longer does
 #   tunnel    (tsunagid only) meanwhile tsunagid holds its own IKEv2 tunnel to a
 #             strongSwan peer on the same public address; a LAN host pings the
 #             peer's network through it (NAT exemption)
@@ -28,7 +30,7 @@ for c in curl:curl dig:dnsutils dnsmasq:dnsmasq tracepath:iputils-tracepath \
 	iop_require_cmd "${c%%:*}" "${c#*:}"
 done
 
-SCEN="tunnel http dns ping forward hairpin tracepath frag"
+SCEN="tunnel http dns ping forward hairpin tracepath frag reload"
 declare -A RES=()
 
 www() {
@@ -88,6 +90,14 @@ t_tracepath() {
 t_frag() {
 	ip netns exec "$NS_L2" ping -c 2 -i 0.3 -W 1 -M do -s 1472 $NT_SRV >"$IOP_WORK/frag-$MODE.out" 2>&1
 	ip -n "$NS_L2" route get $NT_SRV | grep -q "mtu $NT_FAR_MTU"
+}
+
+t_reload() {
+	[ "$MODE" = tsunagi ] || return 2
+	sed -i 's/public_port = 8081/public_port = 8082/' "$(tsu_dir "$NS_GW")/tsunagi.conf"
+	kill -HUP "${IOP_TSU_PID[$NS_GW]}"
+	iop_wait 5 tsu_log_has "$NS_GW" "NAT rules reloaded" || return 1
+	fetch "$NS_SRV" http://$NT_PUB:8082/ "from ls" && ! fetch "$NS_SRV" http://$NT_PUB:8081/ "from ls"
 }
 
 t_tunnel() {
