@@ -1,4 +1,4 @@
-/* nat_path: the placement benchmark's forwarding shells, for tests/bench/nat.
+/* nat_path: the placement benchmark's forwarding shells, for tests/bench/nat/run.
  *
  *   nat_path nfqueue NUM OUTSIDE_IF [identity|rewrite|nat CONFIG]
  *   nat_path tun NAME [identity|rewrite]

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""New TCP connections per second, for tests/bench/nat.
+"""New TCP connections per second, for tests/bench/nat/run.
 
   nat_cps.py serve ADDR PORT                 accept, read one byte, close (the server
                                              closes first: TIME_WAIT stays on its side)
