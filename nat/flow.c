@@ -140,12 +140,17 @@ bool flow_expired(const struct nat_table *t, const struct flow *f, uint64_t now_
 	return now_ms >= f->last_ms + flow_timeout_ms(t, f->cls);
 }
 
-void binding_put(struct nat_table *t, uint32_t priv)
+/* xlate runs from the last use: the binding is as recent as its last flow. */
+void binding_put(struct nat_table *t, uint32_t priv, uint64_t last_ms)
 {
 	struct nat_key k = { priv, 0, 0, 0 };
 	uint32_t b = flow_lookup(t, 0, &k, NULL);
-	if (b != NAT_NONE && t->flows[b].u.refs)
-		t->flows[b].u.refs--;
+	if (b == NAT_NONE || !t->flows[b].u.refs)
+		return;
+	struct flow *f = &t->flows[b];
+	f->u.refs--;
+	if (last_ms > f->last_ms)
+		flow_touch(t, f, last_ms);
 }
 
 void flow_free(struct nat_table *t, uint32_t i)
@@ -157,7 +162,7 @@ void flow_free(struct nat_table *t, uint32_t i)
 	hash_remove(t, i, 1);
 	list_unlink(t, i);
 	if (f->flags & FF_DYNAMIC)
-		binding_put(t, f->k[0].src);
+		binding_put(t, f->k[0].src, f->last_ms);
 	if (f->gen == t->gen && f->rule < t->n_rc && t->rc[f->rule].active)
 		t->rc[f->rule].active--;
 	f->flags = 0;

@@ -67,6 +67,7 @@ struct nat_counters {
 	uint64_t flows_active;
 	uint64_t icmp_errors;		/* ICMP errors translated (embedded header too) */
 	uint64_t fragments;		/* non-first fragments translated by address */
+	uint64_t pat_probes;		/* public ports tried by PAT: port pressure */
 	uint64_t tcp_rst_ignored;	/* RST outside the window: forwarded, state kept */
 	uint64_t drop_malformed;	/* bad IHL, truncated, lying lengths */
 	uint64_t drop_no_rule;		/* from inside, no rule applies */

@@ -105,8 +105,8 @@ uint32_t nat_hash(const struct nat_table *t, uint8_t proto, const struct nat_key
  * none), 0 when the pool is full. Takes a reference for the caller's flow. */
 uint32_t binding_get(struct nat_table *t, uint32_t priv, uint32_t lo, uint32_t hi,
     uint64_t now_ms);
-/* Gives back the reference binding_get took (the flow was not created after all). */
-void binding_put(struct nat_table *t, uint32_t priv);
+/* Gives back a flow's reference; last_ms: the flow's last use. */
+void binding_put(struct nat_table *t, uint32_t priv, uint64_t last_ms);
 
 /* tcp_track.c: updates TCP state from a segment that matched k[dir]; false for a
  * RST outside the window (forwarded, but it does not end the flow). */

@@ -328,10 +328,18 @@ static bool port_reserved(const struct nat_table *t, uint8_t proto, uint32_t pub
 	return false;
 }
 
+static bool port_ok(struct nat_table *t, uint8_t proto, const struct nat_key *k1)
+{
+	t->c.pat_probes++;
+	return !port_reserved(t, proto, k1->dst, k1->dport) && flow_key_free(t, proto, k1);
+}
+
 /* PAT: a public port (echo identifier) for reply key k1, whose dport is the one
- * wanted; the wanted one if free, else the first free one after a start that
- * depends on the flow. Ports below 1024 stay below 1024, as on a PIX. */
-static bool pat_port(struct nat_table *t, uint8_t proto, struct nat_key *k1)
+ * wanted, for inside key k0: that one if free, else random probes (no clustering, so a busy
+ * address costs about 1/free tries), and last a sweep that finds any free
+ * port. Ports below 1024 stay below 1024, as on a PIX. */
+static bool pat_port(struct nat_table *t, uint8_t proto, const struct nat_key *k0,
+    struct nat_key *k1)
 {
 	uint16_t want = k1->dport;
 	uint32_t lo = 1024, hi = 65535;
@@ -339,13 +347,19 @@ static bool pat_port(struct nat_table *t, uint8_t proto, struct nat_key *k1)
 		lo = 1;
 	else if (want < 1024)
 		lo = 1, hi = 1023;
-	uint32_t n = hi - lo + 1, start = nat_hash(t, proto, k1) % n;
-	for (uint32_t j = 0; j <= n; j++) {
-		if (j > 0)
-			k1->dport = (uint16_t)(lo + (start + j - 1) % n);
-		else if (want < lo || want > hi)
-			continue;
-		if (!port_reserved(t, proto, k1->dst, k1->dport) && flow_key_free(t, proto, k1))
+	if (want >= lo && want <= hi && port_ok(t, proto, k1))
+		return true;
+	/* Probes depend on the inside end: every flow to one server has the same k1. */
+	uint32_t n = hi - lo + 1, h = nat_hash(t, proto, k0);
+	for (uint32_t j = 0; j < 64; j++) {
+		struct nat_key probe = { h, j, 0, 0 };
+		k1->dport = (uint16_t)(lo + nat_hash(t, proto, &probe) % n);
+		if (port_ok(t, proto, k1))
+			return true;
+	}
+	for (uint32_t j = 0; j < n; j++) {
+		k1->dport = (uint16_t)(lo + (h + j) % n);
+		if (port_ok(t, proto, k1))
 			return true;
 	}
 	return false;
@@ -482,7 +496,7 @@ static enum nat_verdict hairpin(struct nat_table *t, struct pkt *p, size_t idx, 
 	if (!can_start(t, p))
 		return NAT_DROP;
 	struct nat_key k1 = { priv, p->key.dst, pport, p->key.sport };
-	if (!pat_port(t, p->proto, &k1)) {
+	if (!pat_port(t, p->proto, &p->key, &k1)) {
 		t->c.drop_ports++;
 		return NAT_DROP;
 	}
@@ -533,14 +547,14 @@ static enum nat_verdict outbound(struct nat_table *t, struct pkt *p, size_t idx,
 	}
 	struct nat_key k1 = nat_key_mirror(&p->key);
 	k1.dst = pub;
-	if (pat && !pat_port(t, p->proto, &k1)) {
+	if (pat && !pat_port(t, p->proto, &p->key, &k1)) {
 		t->c.drop_ports++;
 		return NAT_DROP;
 	}
 	unsigned flags = r->kind == NAT_RULE_DYNAMIC ? FF_DYNAMIC : 0;
 	enum nat_verdict v = start_flow(t, p, idx, &p->key, &k1, 0, flags, NAT_FROM_INSIDE, now);
 	if (v == NAT_DROP && flags)
-		binding_put(t, p->key.src);
+		binding_put(t, p->key.src, 0);
 	return v;
 }
 

@@ -277,6 +277,28 @@ static void test_dynamic_address_freed_after_xlate(void **state)
 	assert_int_equal(xl(f->t, f->b, &f->n, IN, t2), NAT_FORWARD);
 }
 
+/* xlate counts from the address's last use, not from when it was bound: a host
+ * busy for an hour keeps its address until 3 h after that. */
+static void test_dynamic_xlate_from_last_use(void **state)
+{
+	struct fx *f = *state;
+	uint64_t h = 3600 * 1000;
+	for (uint64_t now = 0; now <= h; now += 60 * 1000) {
+		f->n = mk_udp(f->b, "10.1.3.5", 500, R, 500, 100);
+		assert_int_equal(xl(f->t, f->b, &f->n, IN, now), NAT_FORWARD);
+		nat_expire(f->t, now);
+	}
+	f->n = mk_udp(f->b, "10.1.3.6", 500, R, 500, 100);
+	assert_int_equal(xl(f->t, f->b, &f->n, IN, h), NAT_FORWARD);
+	/* Both flows end at 1 h 2 min; at 3 h 5 min both addresses are still held. */
+	nat_expire(f->t, 3 * h + 5 * 60 * 1000);
+	f->n = mk_udp(f->b, "10.1.3.7", 500, R, 500, 100);
+	assert_int_equal(xl(f->t, f->b, &f->n, IN, 3 * h + 5 * 60 * 1000), NAT_DROP);
+	nat_expire(f->t, 4 * h + 1000);
+	f->n = mk_udp(f->b, "10.1.3.7", 500, R, 500, 100);
+	assert_int_equal(xl(f->t, f->b, &f->n, IN, 4 * h + 1000), NAT_FORWARD);
+}
+
 static void test_exemption_before_pat(void **state)
 {
 	struct fx *f = *state;
@@ -637,6 +659,7 @@ int main(void)
 		T(test_static_netmask),
 		T(test_dynamic_persistence),
 		T(test_dynamic_address_freed_after_xlate),
+		T(test_dynamic_xlate_from_last_use),
 		T(test_exemption_before_pat),
 		T(test_hairpin),
 		cmocka_unit_test(test_hairpin_off),
