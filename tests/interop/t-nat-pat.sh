@@ -15,6 +15,10 @@
 #             back through PAT), srv "reached" (port unreachable), pmtu 1400
 #   frag      a DF ping too big for r1's far side: r1's "fragmentation needed"
 #             reaches the LAN host, whose route cache then says mtu 1400
+#   bad       hostile input from both sides (python3-scapy): TCP and UDP headers cut
+#             short, a UDP length that lies, ICMP errors quoting a truncated header
+#             or no known flow, 3000 SYNs from random ports; afterwards the gateway
+#             still translates (HTTP again) and tsunagid counted the bad packets
 #   reload    (tsunagid only) the forward moves to port 8082 in the file; after SIGHUP
 #             8082 reaches the LAN server and 8081 no longer does
 #   tunnel    (tsunagid only) meanwhile tsunagid holds its own IKEv2 tunnel to a
@@ -22,6 +26,7 @@
 #             peer's network through it (NAT exemption)
 # PASS when every scenario works through tsunagid.
 . "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/lib-extra.sh"
 . "$(dirname "$0")/lib-nat.sh"
 iop_begin nat-pat
 iop_require_tsunagid
@@ -30,7 +35,12 @@ for c in curl:curl dig:dnsutils dnsmasq:dnsmasq tracepath:iputils-tracepath \
 	iop_require_cmd "${c%%:*}" "${c#*:}"
 done
 
-SCEN="tunnel http dns ping forward hairpin tracepath frag reload"
+# scapy comes with Debian's python3 (another python3 on PATH may not have it).
+SCAPY_PY=python3
+python3 -c 'import scapy' 2>/dev/null || SCAPY_PY=/usr/bin/python3
+$SCAPY_PY -c 'import scapy' 2>/dev/null || iop_fail "python3 module scapy missing (package python3-scapy)"
+
+SCEN="tunnel http dns ping forward hairpin tracepath frag bad reload"
 declare -A RES=()
 
 www() {
@@ -92,6 +102,41 @@ t_frag() {
 	ip -n "$NS_L2" route get $NT_SRV | grep -q "mtu $NT_FAR_MTU"
 }
 
+t_bad() {
+	local before after
+	[ "$MODE" = tsunagi ] && before=$(tsu_counter "$NS_GW" nat-drop-malformed)
+	timeout 60 ip netns exec "$NS_L1" $SCAPY_PY - $NT_SRV <<-'EOF' >"$IOP_WORK/bad-in.out" 2>&1 || return 1
+	import random, sys
+	from scapy.all import IP, TCP, UDP, ICMP, Raw, send, conf
+	conf.verb = 0
+	dst = sys.argv[1]
+	bad = []
+	for _ in range(50):
+	    bad.append(IP(dst=dst, proto=6) / Raw(bytes(TCP(sport=4000, dport=80))[:9]))
+	    bad.append(IP(dst=dst, proto=17) / Raw(b"\x10\x00"))
+	    bad.append(IP(dst=dst) / UDP(sport=4001, dport=53, len=400) / Raw(b"x" * 8))
+	    bad.append(IP(dst=dst) / ICMP(type=3, code=4) / Raw(bytes(IP(src=dst, dst="10.9.0.10", proto=6))[:20] + b"\x01"))
+	send(bad)
+	send([IP(dst=dst) / TCP(sport=random.randint(1024, 65535), dport=8080, flags="S")
+	      for _ in range(3000)])
+	EOF
+	timeout 60 ip netns exec "$NS_SRV" $SCAPY_PY - $NT_PUB <<-'EOF' >"$IOP_WORK/bad-out.out" 2>&1 || return 1
+	import sys
+	from scapy.all import IP, TCP, UDP, ICMP, Raw, send, conf
+	conf.verb = 0
+	pub = sys.argv[1]
+	send([IP(dst=pub) / ICMP(type=3, code=3) / Raw(bytes(IP(src=pub, dst="198.51.100.10", proto=17))[:12]),
+	      IP(dst=pub) / ICMP(type=11) / IP(src=pub, dst="198.51.100.99") / UDP(sport=1, dport=2),
+	      IP(dst=pub, proto=6) / Raw(b"\x00\x50"),
+	      IP(dst=pub) / TCP(sport=80, dport=33333, flags="A")] * 20)
+	EOF
+	t_http || return 1
+	[ "$MODE" = tsunagi ] || return 0
+	tsu_alive "$NS_GW" || return 1
+	after=$(tsu_counter "$NS_GW" nat-drop-malformed)
+	[ "$after" -gt "$before" ]
+}
+
 t_reload() {
 	[ "$MODE" = tsunagi ] || return 2
 	sed -i 's/public_port = 8081/public_port = 8082/' "$(tsu_dir "$NS_GW")/tsunagi.conf"
@@ -148,6 +193,8 @@ for MODE in tsunagi kernel; do
 		iop_wait 10 eval '! kill -0 "${IOP_TSU_PID[$NS_GW]}"'
 		ip netns exec "$NS_GW" iptables -t raw -S 2>/dev/null | grep -q TSUNAGI &&
 			RES[tsunagi,cleanup]=FAIL || RES[tsunagi,cleanup]=ok
+		# A sanitizer build (BUILD=build-asan) reports into the log at exit.
+		xt_check_sanitizers
 	fi
 	[ "${KEEP_TOPO:-0}" = 1 ] || topo_destroy
 done
