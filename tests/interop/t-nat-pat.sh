@@ -165,6 +165,10 @@ setup_tsunagi() {
 		$'web {\n\t\t\t\ttype = forward\n\t\t\t\tproto = tcp\n\t\t\t\tpublic = out0\n\t\t\t\tpublic_port = 8081\n\t\t\t\tprivate = '$NT_LS$'\n\t\t\t\tprivate_port = 80\n\t\t\t}' \
 		$'vpn {\n\t\t\t\ttype = exempt\n\t\t\t\tprivate = '$NT_LAN$'\n\t\t\t\tremote = '$NT_PEER_NET$'\n\t\t\t}' ||
 		iop_fail "tsunagid did not start its NAT"
+	# What it installed is what --nat-rules prints for an operator who queues by hand.
+	"$BUILD/tsunagid" --config "$(tsu_dir "$NS_GW")/tsunagi.conf" --nat-queue 3 --nat-rules |
+		grep -q -- '-A TSUNAGI-NAT -i in0 -j NFQUEUE --queue-num 3 --queue-bypass' ||
+		iop_fail "tsunagid --nat-rules does not print the in0 queue rule"
 	# Nothing but tsunagid translates: gw has no kernel NAT, the outside no way back.
 	ip netns exec "$NS_GW" nft list ruleset 2>/dev/null | grep -q 'type nat' && iop_fail "gw has kernel NAT rules"
 	ip -n "$NS_R1" route get $NT_L1 >/dev/null 2>&1 && iop_fail "r1 has a route to the LAN"
