@@ -170,15 +170,17 @@ const struct nat_queue_stats *nat_queue_stats(const struct nat_queue *q) { retur
 /* A packet whose TCP/UDP checksum the kernel left partial (NFQA_SKB_CSUMNOTREADY:
  * the field holds the pseudo-header sum) gets its full checksum, so that the core's
  * incremental updates stay right once the rewritten packet loses its partial state
- * (a mangled skb is CHECKSUM_NONE). TCP super-packets are skipped: the kernel
- * recomputes their checksums when it segments them. */
+ * (a mangled skb is CHECKSUM_NONE). Super-packets are left alone: the kernel
+ * segments them after the verdict and computes each segment's checksum itself,
+ * for TCP from scratch, for UDP from the field, which must then stay the
+ * pseudo-header sum (see udp_gso_pseudo). */
 static void complete_csum(struct nat_queue *q, uint8_t *pkt, size_t len, bool gso)
 {
 	if (len < 20 || (pkt[0] >> 4) != 4)
 		return;
 	size_t ihl = (size_t)(pkt[0] & 15) * 4;
 	unsigned off = pkt[9] == 6 ? 16 : pkt[9] == 17 ? 6 : 0;
-	if (!off || (pkt[9] == 6 && gso) || ihl < 20 || len < ihl + off + 2)
+	if (!off || gso || ihl < 20 || len < ihl + off + 2)
 		return;
 	uint16_t c = gso_csum(pkt + ihl, len - ihl, 0);
 	if (pkt[9] == 17 && c == 0)
@@ -186,6 +188,24 @@ static void complete_csum(struct nat_queue *q, uint8_t *pkt, size_t len, bool gs
 	pkt[ihl + off] = (uint8_t)(c >> 8);
 	pkt[ihl + off + 1] = (uint8_t)c;
 	q->st.csum_fixed++;
+}
+
+/* A rewritten UDP super-packet (UDP_SEGMENT): the kernel derives each segment's
+ * checksum from the field, taken as the pseudo-header sum of the whole packet, and
+ * sums the segment's header and data itself. The core's incremental update added
+ * the port changes to it too, so the field is set again from the new addresses. */
+static void udp_gso_pseudo(uint8_t *pkt, size_t len)
+{
+	size_t ihl = (size_t)(pkt[0] & 15) * 4;
+	if (len < 20 || pkt[9] != 17 || ihl < 20 || len < ihl + 8 ||
+	    (((pkt[6] << 8) | pkt[7]) & 0x3fff))	/* a fragment has no UDP header */
+		return;
+	uint8_t *uh = pkt + ihl;
+	uint32_t sum = gso_pseudo_sum(pkt, false, 17, (size_t)((uh[4] << 8) | uh[5]));
+	while (sum >> 16)
+		sum = (sum & 0xffff) + (sum >> 16);
+	uh[6] = (uint8_t)(sum >> 8);
+	uh[7] = (uint8_t)sum;
 }
 
 struct queued {
@@ -278,6 +298,8 @@ static int handle(struct nat_queue *q, struct queued *m, bool *changed)
 	*changed = m->len != len0 || memcmp(before, m->data, cmp) != 0;
 	if (*changed)
 		q->st.rewritten++;
+	if (*changed && (m->skbinfo & NFQA_SKB_GSO) && (m->skbinfo & NFQA_SKB_CSUMNOTREADY))
+		udp_gso_pseudo(m->data, m->len);
 	return NF_ACCEPT;
 }
 

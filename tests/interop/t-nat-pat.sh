@@ -7,6 +7,9 @@
 #   http      both LAN hosts fetch a page from srv (curl, python3 http.server)
 #   dns       both LAN hosts ask srv's dnsmasq (dig, UDP)
 #   ping      both LAN hosts ping srv (ICMP echo, identifiers as ports)
+#   udp-gso   both LAN hosts send UDP super-packets (UDP_SEGMENT, 10 datagrams each)
+#             from the same source port: srv gets all 200 datagrams (their checksums
+#             right, or its kernel drops them), from two different public ports
 #   forward   srv fetches from the LAN server through gw's public port 8081
 #   hairpin   a LAN host fetches from the LAN server through gw's public port 8081
 #   tracepath a LAN host traces srv: gw answers hop 1 (tsunagid: from the public
@@ -40,7 +43,7 @@ SCAPY_PY=python3
 python3 -c 'import scapy' 2>/dev/null || SCAPY_PY=/usr/bin/python3
 $SCAPY_PY -c 'import scapy' 2>/dev/null || iop_fail "python3 module scapy missing (package python3-scapy)"
 
-SCEN="tunnel http dns ping forward hairpin tracepath frag bad reload"
+SCEN="tunnel http dns ping udp-gso forward hairpin tracepath frag bad reload"
 declare -A RES=()
 
 www() {
@@ -88,6 +91,38 @@ t_ping() {
 	ip netns exec "$NS_L1" ping -q -c 3 -i 0.2 -W 2 $NT_SRV >/dev/null &&
 		ip netns exec "$NS_L2" ping -q -c 3 -i 0.2 -W 2 $NT_SRV >/dev/null
 }
+t_udp_gso() {
+	local out=$IOP_WORK/udp-gso-$MODE.out
+	ip netns exec "$NS_SRV" timeout 15 python3 -c '
+import socket, sys
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 8 << 20)
+s.bind((sys.argv[1], 9999))
+s.settimeout(3)
+srcs, n = set(), 0
+try:
+    while True:
+        d, a = s.recvfrom(65535)
+        n += 1
+        srcs.add(a)
+except OSError:
+    pass
+print(n, len(srcs))' $NT_SRV >"$out" 2>&1 &
+	local rx=$! h
+	sleep 0.5
+	for h in "$NS_L1" "$NS_L2"; do
+		ip netns exec "$h" python3 -c '
+import socket, sys
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.bind(("", 40000))
+s.setsockopt(socket.IPPROTO_UDP, 103, 1000)     # UDP_SEGMENT
+for i in range(10):
+    s.sendto(b"x" * 10000, (sys.argv[1], 9999))' $NT_SRV || return 1
+	done
+	wait $rx
+	[ "$(cat "$out")" = "200 2" ]
+}
+
 t_forward() { fetch "$NS_SRV" http://$NT_PUB:8081/ "from ls"; }
 t_hairpin() { fetch "$NS_L1" http://$NT_PUB:8081/ "from ls"; }
 t_tracepath() {
@@ -182,7 +217,7 @@ for MODE in tsunagi kernel; do
 	servers
 	"setup_$MODE"
 	for s in $SCEN; do
-		"t_$s"
+		"t_${s//-/_}"
 		case $? in
 		0) RES[$MODE,$s]=ok ;;
 		2) RES[$MODE,$s]=- ;;
