@@ -3,8 +3,58 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "daemon/nat_queue.h"
 #include "daemon/views.h"
 #include "ike/ike_sa.h"
+#include "nat/nat.h"
+
+/* The NAT core's counters and its queue's (zero while NAT is off). */
+static size_t nat_counters(struct daemon *d, struct metric_counter *out, size_t n)
+{
+	struct nat_counters c;
+	struct nat_queue_stats q;
+	nat_io_counters(d, &c, &q);
+#define C(key, help, v) \
+	do { \
+		if (n < DAEMON_COUNTERS_MAX) \
+			out[n++] = (struct metric_counter){ key, help, v }; \
+	} while (0)
+	C("nat-queued", "Packets the NAT queue received.", q.packets);
+	C("nat-rewritten", "Packets the NAT changed.", q.rewritten);
+	C("nat-queue-bad", "Queued packets dropped as unreadable (truncated, not IPv4).", q.bad);
+	C("nat-queue-send-errors", "Verdict batches the kernel refused.", q.send_errors);
+	C("nat-in2out", "Packets from inside translated.", c.in2out);
+	C("nat-out2in", "Packets from outside translated.", c.out2in);
+	C("nat-hairpin", "Packets from inside to inside translated.", c.hairpin);
+	C("nat-exempt", "Packets forwarded untranslated by an exemption rule.", c.exempt);
+	C("nat-local", "Packets for the gateway itself, left alone.", c.local);
+	C("nat-flows-created", "Translations built.", c.flows_created);
+	C("nat-flows-expired", "Translations ended by their idle timeout.", c.flows_expired);
+	C("nat-flows-evicted", "Translations evicted because the table was full.", c.flows_evicted);
+	C("nat-flows-flushed", "Translations ended by flush-nat.", c.flows_flushed);
+	C("nat-icmp-errors", "ICMP errors translated (the quoted header too).", c.icmp_errors);
+	C("nat-fragments", "Non-first fragments translated.", c.fragments);
+	C("nat-tcp-rst-ignored", "TCP RSTs outside the window (forwarded, state kept).",
+	  c.tcp_rst_ignored);
+	C("nat-drop-malformed", "Packets dropped as malformed.", c.drop_malformed);
+	C("nat-drop-no-rule", "Packets from inside that no rule translates.", c.drop_no_rule);
+	C("nat-drop-no-flow", "Packets from outside for no translation (Deny inbound).",
+	  c.drop_no_flow);
+	C("nat-drop-tcp-no-syn", "New TCP flows that did not start with a SYN.", c.drop_tcp_no_syn);
+	C("nat-drop-ports", "New flows for which PAT had no free port.", c.drop_ports);
+	C("nat-drop-pool", "New flows for which the dynamic pool had no address.", c.drop_pool);
+	C("nat-drop-no-address", "New flows whose public interface had no address.",
+	  c.drop_no_address);
+	C("nat-drop-proto", "Packets of a protocol their rule cannot translate.", c.drop_proto);
+	C("nat-drop-fragment", "Non-first fragments of no known flow.", c.drop_fragment);
+	C("nat-drop-icmp", "ICMP errors quoting no known flow, and other ICMP.", c.drop_icmp);
+	C("nat-drop-collision", "New flows whose translation was already in use.",
+	  c.drop_collision);
+	C("nat-drop-hairpin", "Inside to a public address with hairpin off.", c.drop_hairpin);
+	C("nat-drop-table-full", "New flows refused: no flow could be evicted.", c.drop_table_full);
+#undef C
+	return n;
+}
 
 size_t daemon_counters(struct daemon *d, struct metric_counter out[DAEMON_COUNTERS_MAX])
 {
@@ -54,6 +104,7 @@ size_t daemon_counters(struct daemon *d, struct metric_counter out[DAEMON_COUNTE
 	  es.gso_fallbacks);
 	C("esp-bad-super-packets", "TUN reads whose offload (vnet) header did not match the packet.",
 	  es.bad_super);
+	n = nat_counters(d, out, n);
 #undef C
 	return n;
 }
@@ -106,6 +157,7 @@ int daemon_reset_counters(struct daemon *d, const char *conn)
 		ike_reset_stats(d->ike);
 		if (d->esp)
 			esp_engine_reset_stats(d->esp);
+		nat_io_reset_counters(d);
 		d->rx_malformed = 0;
 	}
 	return 0;

@@ -726,5 +726,5 @@ int ctl_register(struct daemon *d)
 	for (size_t i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++)
 		if (vici_server_register(d->vici, cmds[i].name, cmds[i].fn, cmds[i].arg) < 0)
 			return -1;
-	return 0;
+	return ctl_nat_register(d);
 }

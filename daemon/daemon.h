@@ -28,6 +28,9 @@ struct daemon {
 	struct evhttp *metrics;		/* the metrics listener, NULL when off */
 	struct addr metrics_addr;	/* where it listens */
 	bool shutting_down;
+	struct nat_io *nat;		/* the NAT shell, NULL without a nat section */
+	uint16_t nat_queue_num;		/* --nat-queue (default 0) */
+	bool nat_manual_fw;		/* --nat-firewall=manual: the operator queues */
 	/* Per-SA counters as the last "clear counters" found them: the views subtract
 	 * these, while the engine's own counts (which byte lifetimes use) go on. */
 	struct sa_baseline *baselines;
@@ -52,11 +55,13 @@ int ctl_register(struct daemon *d);
 void ctl_unregister(struct daemon *d);
 /* Completes initiate commands whose outcome is known (after every event). */
 void ctl_check_pending(struct daemon *d);
+/* daemon/ctl_nat.c: tsunagi-list-nat (list-nat events) and tsunagi-flush-nat. */
+int ctl_nat_register(struct daemon *d);
 void ctl_updown(struct daemon *d, const struct ike_sa *sa, const struct child_sa *c, bool up);
 void ctl_rekeyed(struct daemon *d, const struct ike_sa *old_ike, const struct ike_sa *new_ike,
 		 const struct child_sa *old_child, const struct child_sa *new_child);
 /* daemon/counters.c: the global counters, as --counters and the metrics show them. */
-#define DAEMON_COUNTERS_MAX 48
+#define DAEMON_COUNTERS_MAX 96
 size_t daemon_counters(struct daemon *d, struct metric_counter out[DAEMON_COUNTERS_MAX]);
 /* Zeroes the global counters and every SA's, or (conn not NULL) only the counters of
  * that connection's SAs. 0, or -1 when out of memory (nothing changed). */
@@ -82,6 +87,22 @@ void conn_disabled_note_input(struct daemon *d, const struct addr *local,
  * the listener is then closed). */
 int metrics_http_apply(struct daemon *d, const struct addr *listen);
 void metrics_http_close(struct daemon *d);
+
+/* daemon/nat_io.c: the NAT core behind NFQUEUE. Takes *rules (sets it NULL): opens
+ * the queue and installs its iptables rules, applies new rules to a running NAT, or
+ * (NULL) stops it. 0, or -1 (logged; no NAT then). */
+struct nat_rules;
+struct nat_table;
+int nat_io_apply(struct daemon *d, struct nat_rules **rules);
+void nat_io_close(struct daemon *d);
+/* The iptables-restore text tsunagid installs (malloc'd). */
+char *nat_io_rules(const struct nat_rules *r, uint16_t qnum, uint16_t ike, uint16_t natt);
+struct nat_table *nat_io_table(const struct daemon *d);
+struct nat_counters;
+struct nat_queue_stats;
+/* Counters since the last reset (all zero while NAT is off). */
+void nat_io_counters(const struct daemon *d, struct nat_counters *c, struct nat_queue_stats *q);
+void nat_io_reset_counters(struct daemon *d);
 
 /* Reads and applies the configuration file (SIGHUP, startup). 0 or -1 (logged; the
  * running configuration stays). */

@@ -9,6 +9,8 @@
 #include <string.h>
 
 #include "daemon/daemon.h"
+#include "daemon/nat_queue.h"
+#include "nat/nat.h"
 #include "daemon/views.h"
 #include "ike/ike_sa.h"
 #include "lib/log.h"
@@ -47,7 +49,11 @@ static int collect(struct daemon *d, struct buf *out)
 		i++;
 	}
 	ike_get_stats(d->ike, &st);
+	struct nat_counters nc;
+	struct nat_queue_stats nq;
+	nat_io_counters(d, &nc, &nq);
 	struct metrics_state ms = {
+		.nat_flows = nc.flows_active,
 		.version = PACKAGE_VERSION,
 		.ike_sas = st.ike_sas,
 		.half_open = st.half_open,

@@ -182,6 +182,8 @@ static void globals(const struct metrics_state *st, struct buf *b)
 	sample_u64(b, "tsunagi_ike_half_open_sas", NULL, 0, st->half_open);
 	family(b, "tsunagi_child_sas", "gauge", "CHILD SAs.");
 	sample_u64(b, "tsunagi_child_sas", NULL, 0, st->child_sas);
+	family(b, "tsunagi_nat_flows", "gauge", "NAT translations in the flow table.");
+	sample_u64(b, "tsunagi_nat_flows", NULL, 0, st->nat_flows);
 	for (size_t i = 0; i < st->n_counters; i++) {
 		const struct metric_counter *c = &st->counters[i];
 		metrics_counter_name(c->name, name, sizeof(name));

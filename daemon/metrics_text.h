@@ -21,6 +21,7 @@ struct metric_counter {
 struct metrics_state {
 	const char *version;			/* tsunagi_build_info{version=...} */
 	uint64_t ike_sas, half_open, child_sas;	/* gauges */
+	uint64_t nat_flows;			/* gauge: NAT translations in the table */
 	const struct metric_counter *counters;
 	size_t n_counters;
 	const struct vici_ike_view *const *ikes;	/* each with its CHILD SAs */

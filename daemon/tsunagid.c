@@ -26,6 +26,7 @@ static void usage(FILE *out)
 	fprintf(out,
 		"usage: tsunagid [--foreground] [--config FILE] [--vici URI] [--pidfile PATH]\n"
 		"                [--debug] [--log SUBSYS=LEVEL]... [--log-format text|json]\n"
+		"                [--nat-queue N] [--nat-firewall auto|manual]\n"
 		"  --config FILE   swanctl.conf syntax (default %s)\n"
 		"  --vici URI      control socket (default %s)\n"
 		"  --pidfile PATH  (default %s)\n"
@@ -33,7 +34,12 @@ static void usage(FILE *out)
 		"  --debug         log level 2 for every subsystem\n"
 		"  --log ike=2     level of one subsystem (dmn ike cfg net enc esp knl nat vici)\n"
 		"  --log-format json  one JSON object per log line (time, level, subsystem,\n"
-		"                  message, connection, ike_sa, peer, child, child_sa)\n",
+		"                  message, connection, ike_sa, peer, child, child_sa)\n"
+		"  --nat-queue N   NFQUEUE number of the NAT (default 0)\n"
+		"  --nat-firewall manual  do not install the raw-table rules that queue the\n"
+		"                  NAT interfaces' packets (default auto: installed at start,\n"
+		"                  removed at exit; --nat-rules prints them)\n"
+		"  --nat-rules     print those rules for the configuration and exit\n",
 		DEFAULT_CONFIG, VICI_DEFAULT_URI, DEFAULT_PIDFILE);
 }
 
@@ -102,11 +108,32 @@ int daemon_reload(struct daemon *d)
 	apply_log_levels(&cfg->daemon);
 	load_warnings(cfg, &d->settings);
 	metrics_http_apply(d, &cfg->daemon.metrics_listen);
+	nat_io_apply(d, &cfg->daemon.nat);
 	log_info(LOG_CFG, "loaded configuration %s", d->config_path);
 	conn_disabled_reload(d, cfg);
 	ike_load_config(d->ike, cfg, clock_now_ms());
 	daemon_schedule(d, ike_tick(d->ike, clock_now_ms()));
 	return 0;
+}
+
+/* --nat-rules: what an operator with --nat-firewall=manual installs. */
+static int print_nat_rules(const struct daemon *d)
+{
+	char err[512];
+	struct config *cfg = config_load_file(d->config_path, err, sizeof(err));
+	if (!cfg) {
+		fprintf(stderr, "tsunagid: %s\n", err);
+		return 1;
+	}
+	char *text = cfg->daemon.nat ? nat_io_rules(cfg->daemon.nat, d->nat_queue_num,
+		cfg->daemon.ike_port, cfg->daemon.ike_port_natt) : NULL;
+	if (text)
+		fputs(text, stdout);
+	else
+		fprintf(stderr, "tsunagid: no tsunagi { nat { } } section in %s\n", d->config_path);
+	free(text);
+	config_free(cfg);
+	return text ? 0 : 1;
 }
 
 static void on_signal(evutil_socket_t sig, short what, void *arg)
@@ -177,6 +204,7 @@ static int setup(struct daemon *d)
 		return -1;
 	}
 	d->settings = cfg->daemon;
+	d->settings.nat = NULL;	/* nat_io takes cfg->daemon.nat below */
 	apply_log_levels(&d->settings);
 	load_warnings(cfg, &d->settings);
 
@@ -220,6 +248,11 @@ static int setup(struct daemon *d)
 	ctl_register(d);
 	/* A metrics listener that cannot open is logged; the gateway runs without it. */
 	metrics_http_apply(d, &cfg->daemon.metrics_listen);
+	/* NAT that cannot start is an error: the LAN would be cut off silently. */
+	if (cfg->daemon.nat && nat_io_apply(d, &cfg->daemon.nat) < 0) {
+		config_free(cfg);
+		return -1;
+	}
 	ike_load_config(d->ike, cfg, clock_now_ms());
 	daemon_schedule(d, ike_tick(d->ike, clock_now_ms()));
 	return 0;
@@ -229,6 +262,7 @@ static void teardown(struct daemon *d)
 {
 	metrics_http_close(d);	/* before the state it reads goes */
 	log_json_set_state_fn(NULL, NULL);	/* it reads the IKE core too */
+	nat_io_close(d);	/* its iptables rules go with it */
 	if (d->ike)
 		ike_free(d->ike, clock_now_ms());
 	if (d->vici) {
@@ -258,12 +292,15 @@ int main(int argc, char **argv)
 		{ "debug", no_argument, NULL, 'd' },
 		{ "log", required_argument, NULL, 'l' },
 		{ "log-format", required_argument, NULL, 'F' },
+		{ "nat-queue", required_argument, NULL, 'Q' },
+		{ "nat-firewall", required_argument, NULL, 'W' },
+		{ "nat-rules", no_argument, NULL, 'R' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct daemon d = { .ike_fd = -1 };
 	const char *pidfile = DEFAULT_PIDFILE;
-	bool foreground = false;
+	bool foreground = false, print_rules = false;
 	int c;
 
 	d.config_path = DEFAULT_CONFIG;
@@ -293,10 +330,30 @@ int main(int argc, char **argv)
 			}
 			log_use_json(strcmp(optarg, "json") == 0);
 			break;
+		case 'Q': {
+			char *end;
+			unsigned long q = strtoul(optarg, &end, 10);
+			if (*end || q > 65535) {
+				fprintf(stderr, "tsunagid: bad --nat-queue '%s' (0..65535)\n", optarg);
+				return 2;
+			}
+			d.nat_queue_num = (uint16_t)q;
+			break;
+		}
+		case 'W':
+			if (strcmp(optarg, "auto") != 0 && strcmp(optarg, "manual") != 0) {
+				fprintf(stderr, "tsunagid: bad --nat-firewall '%s' (auto or manual)\n", optarg);
+				return 2;
+			}
+			d.nat_manual_fw = strcmp(optarg, "manual") == 0;
+			break;
+		case 'R': print_rules = true; break;
 		case 'h': usage(stdout); return 0;
 		default: usage(stderr); return 2;
 		}
 	}
+	if (print_rules)
+		return print_nat_rules(&d);
 	if (sodium_init() < 0) {
 		fprintf(stderr, "tsunagid: libsodium failed to initialise\n");
 		return 1;

@@ -1,6 +1,7 @@
 /* tsunagictl's readable tables: one line per IKE SA, an indented line per CHILD SA,
  * in the spirit of `show crypto isakmp sa` / `show crypto ipsec sa`. */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "tools/ctl.h"
@@ -209,6 +210,22 @@ void ctl_print_counters(const struct ctree *res)
 	const struct ctree *counters = ctree_find(res, "counters");
 	if (counters)
 		print_generic(counters, 0);
+}
+
+/* Like Cisco's "show xlate detail": protocol, the inside and outside endpoints, the
+ * remote one, the rule and inspection engine that own it, its state and idle time. */
+void ctl_print_nat_row(const struct ctree *event, bool header)
+{
+	if (header)
+		printf("%-5s %-21s %-21s %-21s %-12s %-7s %-12s %s\n", "Proto", "Inside", "Outside",
+		       "Remote", "Rule", "Engine", "State", "Idle");
+	unsigned long long idle = strtoull(s(event, "idle-ms"), NULL, 10) / 1000;
+	const char *rule = s(event, "rule"), *engine = s(event, "engine");
+	printf("%-5s %-21s %-21s %-21s %-12s %-7s %-12s %llu:%02llu:%02llu\n", s(event, "proto"),
+	       s(event, "inside"), s(event, "outside"), s(event, "remote"), *rule ? rule : "-",
+	       *engine ? engine : "-", s(event, "state"), idle / 3600, idle / 60 % 60, idle % 60);
+	if (*s(event, "inside-dst"))
+		printf("      (inside host sent it to %s)\n", s(event, "inside-dst"));
 }
 
 void ctl_print_log_line(const struct ctree *event)

@@ -18,6 +18,9 @@ PACKAGES="
   iperf3 tshark tcpdump wireguard-go wireguard-tools ike-scan python3 xxd util-linux
   man-db groff-base systemd curl python3-prometheus-client
   debhelper dh-autoreconf dpkg-dev fakeroot passwd
+  libnetfilter-queue-dev libmnl-dev iptables
+  vsftpd lftp dnsmasq dnsutils tftp-hpa tftpd-hpa sip-tester python3-scapy
+  iputils-tracepath traceroute linux-perf
 "
 
 # Commands the tests, the benchmark and the demo run, each with its package.
@@ -32,6 +35,9 @@ COMMANDS="
   systemd-analyze:systemd curl:curl setpriv:util-linux
   dpkg-buildpackage:dpkg-dev dh:debhelper dh_autoreconf:dh-autoreconf fakeroot:fakeroot
   groupadd:passwd
+  iptables:iptables vsftpd:vsftpd lftp:lftp dnsmasq:dnsmasq dig:dnsutils
+  tftp:tftp-hpa in.tftpd:tftpd-hpa sipp:sip-tester tracepath:iputils-tracepath
+  traceroute:traceroute perf:linux-perf
 "
 
 # charon's plugins and the package each comes in. The interop tests load the plugins
@@ -64,7 +70,8 @@ check() {
 		echo "missing: strongSwan plugin $p (package $(plugin_package "$p"))"
 		bad=1
 	done
-	for lp in libssl:libssl-dev libevent:libevent-dev libsodium:libsodium-dev cmocka:libcmocka-dev; do
+	for lp in libssl:libssl-dev libevent:libevent-dev libsodium:libsodium-dev cmocka:libcmocka-dev \
+	    libnetfilter_queue:libnetfilter-queue-dev libmnl:libmnl-dev; do
 		pkg-config --exists "${lp%%:*}" 2>/dev/null && continue
 		echo "missing: library ${lp%%:*} (package ${lp#*:})"
 		bad=1
@@ -74,6 +81,11 @@ check() {
 	if ! python3 -c 'import prometheus_client' 2>/dev/null &&
 	   ! /usr/bin/python3 -c 'import prometheus_client' 2>/dev/null; then
 		echo "missing: python3 module prometheus_client (package python3-prometheus-client)"
+		bad=1
+	fi
+	# The NAT scenarios craft PPTP/GRE and raw ESP with scapy.
+	if ! python3 -c 'import scapy' 2>/dev/null && ! /usr/bin/python3 -c 'import scapy' 2>/dev/null; then
+		echo "missing: python3 module scapy (package python3-scapy)"
 		bad=1
 	fi
 	[ $bad = 0 ] && echo "setup: every command, library and plugin is present"
@@ -102,5 +114,7 @@ apt-get install -y -q --no-install-recommends $missing
 # charon must not run in the machine's own namespace: the tests start their own.
 if command -v systemctl >/dev/null 2>&1; then
 	systemctl disable --now strongswan-starter.service strongswan.service 2>/dev/null || true
+	# Nor the servers of the NAT scenarios (they start their own in namespaces).
+	systemctl disable --now vsftpd.service dnsmasq.service tftpd-hpa.service 2>/dev/null || true
 fi
 check

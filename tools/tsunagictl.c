@@ -7,7 +7,7 @@
  * --initiate --child NAME [--ike NAME] [--timeout S], --terminate --ike NAME|--child NAME,
  * --rekey --ike NAME|--child NAME [--reauth], --load-all [--file F],
  * --counters [--name CONN] [--reset], --sad, --spd, --enable CONN, --disable CONN,
- * --monitor, --watch (ctl_watch.c); and the operator words of
+ * --monitor, --watch (ctl_watch.c), --list-nat [ADDR], --flush-nat; and the operator words of
  * ctl_ops.c: show ike sa|ipsec sa [detail], clear ike sa|ipsec sa|counters, refresh.
  * The default URI is VICI_DEFAULT_URI (unix:///run/tsunagi/tsunagi.vici); TSUNAGI_VICI_URI in
  * the environment overrides it. Exit status 0 on success, 1 on a failure the daemon
@@ -24,7 +24,7 @@
 enum verb {
 	V_NONE, V_VERSION, V_STATS, V_LIST_SAS, V_LIST_CONNS, V_INITIATE, V_TERMINATE,
 	V_REKEY, V_LOAD_ALL, V_COUNTERS, V_SAD, V_SPD, V_ENABLE, V_DISABLE,
-	V_MONITOR, V_WATCH,
+	V_MONITOR, V_WATCH, V_LIST_NAT, V_FLUSH_NAT,
 };
 
 struct opts {
@@ -33,6 +33,7 @@ struct opts {
 	const char *ike_id, *child_id;
 	const char *conn;	/* --enable / --disable CONN */
 	const char *count, *interval;	/* --monitor / --watch */
+	const char *nat_addr;	/* --list-nat ADDR */
 	bool reset, reauth;
 	enum ctl_format fmt;
 	bool operator;		/* positional words: show, clear, refresh */
@@ -61,6 +62,8 @@ static void usage(FILE *out)
 		"  --enable CONN                     put it back in service (starts and traps as configured)\n"
 		"  --monitor [--count N] [--timeout S]   SA events (up, down, rekey) as they happen\n"
 		"  --watch [--interval S] [--count N] [--timeout S]   CHILD SAs and their rates\n"
+		"  --list-nat [ADDR]                 NAT translations (those involving ADDR)\n"
+		"  --flush-nat                       end every NAT translation\n"
 		"default URI: %s (or $TSUNAGI_VICI_URI)\n", VICI_DEFAULT_URI);
 }
 
@@ -137,6 +140,8 @@ static void on_event(void *arg, const char *event, const struct ctree *msg)
 			ctl_print_sa_table(msg);
 		else if (strcmp(event, "list-conn") == 0)
 			ctl_print_conn_table(msg);
+		else if (strcmp(event, "list-nat") == 0)
+			ctl_print_nat_row(msg, ctl->events_printed++ == 0);
 		break;
 	}
 }
@@ -306,6 +311,56 @@ static bool bound_ok(const char *opt, const char *arg)
 	return true;
 }
 
+static int do_list_nat(struct ctl *ctl, const struct opts *o)
+{
+	struct vici_msg m;
+	vici_msg_init(&m);
+	if (o->nat_addr)
+		vici_add_kv(&m, "addr", o->nat_addr);
+	char err[512];
+	if (vici_client_register(ctl->cl, "list-nat", err, sizeof(err)) < 0) {
+		fprintf(stderr, "registering for list-nat failed: %s\n", err);
+		vici_msg_free(&m);
+		return 1;
+	}
+	ctl->events_printed = 0;
+	if (ctl->fmt == CTL_JSON)
+		ctl_json_begin(ctl);
+	struct ctree *res = ctl_request(ctl, "tsunagi-list-nat", &m);
+	if (ctl->fmt == CTL_JSON)
+		ctl_json_end(ctl);
+	vici_msg_free(&m);
+	if (!res)
+		return 1;
+	int rc = 0;
+	if (ctl->fmt == CTL_RAW || ctl->fmt == CTL_PRETTY)
+		ctl_print_reply(ctl, "tsunagi-list-nat", res);
+	if (!ctl_check_success(res, "list-nat"))
+		rc = 1;
+	else if (ctl->fmt == CTL_TABLE)
+		printf("%s translation(s)%s%s\n", vici_find_str(res, "listed", "0"),
+		       ctree_find(res, "truncated") ? ", list truncated: " : "",
+		       vici_find_str(res, "truncated", ""));
+	ctree_free(res);
+	return rc;
+}
+
+static int do_flush_nat(struct ctl *ctl)
+{
+	struct ctree *res = ctl_request(ctl, "tsunagi-flush-nat", NULL);
+	if (!res)
+		return 1;
+	int rc = 0;
+	if (ctl->fmt != CTL_TABLE)
+		ctl_print_reply(ctl, "tsunagi-flush-nat", res);
+	if (!ctl_check_success(res, "flush-nat"))
+		rc = 1;
+	else if (ctl->fmt == CTL_TABLE)
+		printf("flush-nat: %s translation(s) removed\n", vici_find_str(res, "flushed", "0"));
+	ctree_free(res);
+	return rc;
+}
+
 static int run(struct ctl *ctl, const struct opts *o)
 {
 	struct vici_msg m;
@@ -365,6 +420,10 @@ static int run(struct ctl *ctl, const struct opts *o)
 	case V_WATCH:
 		return ctl_watch(ctl, o->interval ? bound(o->interval) : 2, bound(o->count),
 				 bound(o->timeout));
+	case V_LIST_NAT:
+		return do_list_nat(ctl, o);
+	case V_FLUSH_NAT:
+		return do_flush_nat(ctl);
 	case V_NONE:
 		break;
 	}
@@ -392,6 +451,8 @@ static int parse_args(int argc, char **argv, struct opts *o)
 		{ "disable", required_argument, NULL, V_DISABLE },
 		{ "monitor", no_argument, NULL, V_MONITOR },
 		{ "watch", no_argument, NULL, V_WATCH },
+		{ "list-nat", no_argument, NULL, V_LIST_NAT },
+		{ "flush-nat", no_argument, NULL, V_FLUSH_NAT },
 		{ "count", required_argument, NULL, O_COUNT },
 		{ "interval", required_argument, NULL, O_INTERVAL },
 		{ "uri", required_argument, NULL, O_URI },
@@ -416,7 +477,7 @@ static int parse_args(int argc, char **argv, struct opts *o)
 		case V_VERSION: case V_STATS: case V_LIST_SAS: case V_LIST_CONNS:
 		case V_INITIATE: case V_TERMINATE: case V_REKEY: case V_LOAD_ALL:
 		case V_COUNTERS: case V_SAD: case V_SPD: case V_ENABLE: case V_DISABLE:
-		case V_MONITOR: case V_WATCH:
+		case V_MONITOR: case V_WATCH: case V_LIST_NAT: case V_FLUSH_NAT:
 			if (o->verb != V_NONE) {
 				fprintf(stderr, "only one verb at a time\n");
 				return -1;
@@ -459,6 +520,9 @@ static int parse_args(int argc, char **argv, struct opts *o)
 	if (bounded && (!bound_ok("count", o->count) || !bound_ok("interval", o->interval) ||
 			!bound_ok("timeout", o->timeout)))
 		return -1;
+	/* --list-nat takes an optional address as its one argument. */
+	if (o->verb == V_LIST_NAT && optind + 1 == argc)
+		o->nat_addr = argv[optind++];
 	if (optind < argc && o->verb != V_NONE) {
 		fprintf(stderr, "unexpected argument '%s'\n", argv[optind]);
 		return -1;

@@ -68,5 +68,10 @@ expect 3 --enable s2s
 expect 3 --disable s2s
 expect 3 --monitor --count 1 --timeout 1
 expect 3 --watch --interval 1 --count 2
+expect 3 --list-nat
+expect 3 --list-nat 10.9.0.10
+expect 2 --list-nat 10.9.0.10 extra
+expect 3 --flush-nat
+expect 2 --flush-nat extra
 [ $fail = 0 ] && echo "PASS: tsunagictl's words and usage errors"
 exit $fail

@@ -1,0 +1,385 @@
+/* The NAT core's shell in tsunagid: with a tsunagi { nat { } } section, the daemon
+ * owns an NFQUEUE (daemon/nat_queue.c), feeds each queued packet to nat_translate
+ * with the clock, ends idle flows from a timer, keeps the interfaces' addresses in
+ * the rules up to date and applies reloaded rules (new flows only).
+ *
+ * The iptables rules that queue the packets are tsunagid's own by default: an
+ * operator who writes a nat section expects translation to work, and rules left
+ * behind by a daemon that is gone would black-hole nothing (--queue-bypass) but
+ * confuse. They live in two chains of the raw table (TSUNAGI-NAT from PREROUTING,
+ * TSUNAGI-NAT-ICMP from OUTPUT), installed at start, replaced on a reload that
+ * changes the interfaces, removed at exit. --nat-firewall=manual leaves them to the
+ * operator (nat_io_rules prints what to install). They are installed with
+ * iptables-restore: on this kernel only iptables' NFQUEUE target exists (nft has no
+ * queue expression), and iptables-nft speaks its own netlink dialect for it. */
+#include <errno.h>
+#include <ifaddrs.h>
+#include <netinet/in.h>
+#include <spawn.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "daemon/daemon.h"
+#include "daemon/nat_queue.h"
+#include "lib/clock.h"
+#include "lib/log.h"
+#include "nat/nat.h"
+#include "nat/nat_rules.h"
+
+extern char **environ;
+
+struct nat_io {
+	struct nat_rules *rules;	/* owned; the table borrows them */
+	struct nat_table *table;
+	struct nat_queue *q;
+	struct event *ev_q, *ev_timer;
+	char *fw;			/* the iptables rules installed, NULL = none */
+	struct nat_counters base;	/* as the last "reset counters" found them */
+	struct nat_queue_stats qbase;
+};
+
+/* The rules that send packets to our queue. Locally made ICMP errors to one of our
+ * addresses are queued too: a packet from inside is translated before the kernel
+ * routes it, so the kernel's "time exceeded" (traceroute's first hop) and
+ * "fragmentation needed" go to the public address, and the core sends them on to
+ * the inside host. tsunagid's own IKE ports on a local address skip the queue. */
+char *nat_io_rules(const struct nat_rules *r, uint16_t qnum, uint16_t ike, uint16_t natt)
+{
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&buf, &len);
+	if (!f)
+		return NULL;
+	fprintf(f, "*raw\n:TSUNAGI-NAT - [0:0]\n:TSUNAGI-NAT-ICMP - [0:0]\n"
+		"-I PREROUTING 1 -j TSUNAGI-NAT\n-I OUTPUT 1 -j TSUNAGI-NAT-ICMP\n");
+	for (size_t i = 0; i < r->n_outside; i++)
+		fprintf(f, "-A TSUNAGI-NAT -i %s -p udp -m multiport --dports %u,%u "
+			"-m addrtype --dst-type LOCAL -j RETURN\n", r->outside[i], ike, natt);
+	for (int side = 0; side < 2; side++) {
+		size_t n = side ? r->n_outside : r->n_inside;
+		for (size_t i = 0; i < n; i++) {
+			const char *ifn = side ? r->outside[i] : r->inside[i];
+			fprintf(f, "-A TSUNAGI-NAT -i %s -j CT --notrack\n"
+				"-A TSUNAGI-NAT -i %s -j NFQUEUE --queue-num %u --queue-bypass\n",
+				ifn, ifn, qnum);
+		}
+	}
+	const char *types[] = { "time-exceeded", "destination-unreachable" };
+	for (size_t i = 0; i < 2; i++)
+		fprintf(f, "-A TSUNAGI-NAT-ICMP -p icmp --icmp-type %s -m addrtype --dst-type LOCAL "
+			"-j NFQUEUE --queue-num %u --queue-bypass\n", types[i], qnum);
+	fprintf(f, "COMMIT\n");
+	if (fclose(f) != 0) {
+		free(buf);
+		return NULL;
+	}
+	return buf;
+}
+
+/* Feeds text to iptables-restore --noflush. 0, or -1 (quiet: cleanup of what may
+ * not be there is allowed to fail). */
+static int iptables_restore(const char *text, bool quiet)
+{
+	int p[2];
+	if (pipe(p) < 0)
+		return -1;
+	posix_spawn_file_actions_t fa;
+	posix_spawn_file_actions_init(&fa);
+	posix_spawn_file_actions_adddup2(&fa, p[0], 0);
+	posix_spawn_file_actions_addclose(&fa, p[1]);
+	if (quiet) {
+		posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", 1, 0);
+		posix_spawn_file_actions_addopen(&fa, 2, "/dev/null", 1, 0);
+	}
+	char *argv[] = { "iptables-restore", "-w", "--noflush", NULL };
+	pid_t pid;
+	int err = posix_spawnp(&pid, "iptables-restore", &fa, NULL, argv, environ);
+	posix_spawn_file_actions_destroy(&fa);
+	close(p[0]);
+	if (err) {
+		close(p[1]);
+		if (!quiet)
+			log_err(LOG_NAT, "cannot run iptables-restore: %s (package iptables)",
+				strerror(err));
+		return -1;
+	}
+	size_t n = strlen(text);
+	for (size_t off = 0; off < n;) {
+		ssize_t w = write(p[1], text + off, n - off);
+		if (w <= 0)
+			break;
+		off += (size_t)w;
+	}
+	close(p[1]);
+	int st;
+	while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
+		;
+	return WIFEXITED(st) && WEXITSTATUS(st) == 0 ? 0 : -1;
+}
+
+static void fw_remove(struct nat_io *n)
+{
+	/* Also what a daemon killed outright left behind (each step on its own). */
+	static const char *const steps[] = {
+		"*raw\n-D PREROUTING -j TSUNAGI-NAT\nCOMMIT\n",
+		"*raw\n-D OUTPUT -j TSUNAGI-NAT-ICMP\nCOMMIT\n",
+		"*raw\n-F TSUNAGI-NAT\n-X TSUNAGI-NAT\nCOMMIT\n",
+		"*raw\n-F TSUNAGI-NAT-ICMP\n-X TSUNAGI-NAT-ICMP\nCOMMIT\n",
+	};
+	for (size_t i = 0; i < sizeof(steps) / sizeof(steps[0]); i++)
+		iptables_restore(steps[i], true);
+	free(n->fw);
+	n->fw = NULL;
+}
+
+static int fw_install(struct daemon *d, struct nat_io *n)
+{
+	char *text = nat_io_rules(n->rules, d->nat_queue_num, d->settings.ike_port,
+				  d->settings.ike_port_natt);
+	if (!text)
+		return -1;
+	if (n->fw && strcmp(text, n->fw) == 0) {
+		free(text);
+		return 0;
+	}
+	fw_remove(n);
+	if (iptables_restore(text, false) < 0) {
+		log_err(LOG_NAT, "installing the NFQUEUE rules failed; nothing is translated:\n%s",
+			text);
+		free(text);
+		return -1;
+	}
+	log_info(LOG_NAT, "raw table: packets of the nat interfaces go to queue %u",
+		 d->nat_queue_num);
+	n->fw = text;
+	return 0;
+}
+
+static void set_conf(const char *ifname, const char *key, const char *val)
+{
+	char path[128];
+	snprintf(path, sizeof(path), "/proc/sys/net/ipv4/conf/%s/%s", ifname, key);
+	FILE *f = fopen(path, "w");
+	if (!f || fputs(val, f) < 0 || fclose(f) != 0) {
+		if (f)
+			fclose(f);
+		log_err(LOG_NAT, "cannot set %s to %s: %s", path, val, strerror(errno));
+	}
+}
+
+/* A packet from inside leaves the queue with a public (our own) source address and
+ * only then is routed: the kernel drops such a packet as a martian unless the inside
+ * interface accepts local sources; a hairpinned one leaves by the interface it came
+ * in on, which must not send the LAN host a redirect. */
+static int get_conf(const char *ifname, const char *key)
+{
+	char path[128];
+	int v = -1;
+	snprintf(path, sizeof(path), "/proc/sys/net/ipv4/conf/%s/%s", ifname, key);
+	FILE *f = fopen(path, "r");
+	if (f) {
+		if (fscanf(f, "%d", &v) != 1)
+			v = -1;
+		fclose(f);
+	}
+	return v;
+}
+
+static void inside_sysctls(const struct nat_rules *r)
+{
+	int all = get_conf("all", "rp_filter");
+	for (size_t i = 0; i < r->n_inside; i++) {
+		set_conf(r->inside[i], "accept_local", "1");
+		set_conf(r->inside[i], "send_redirects", "0");
+		/* The kernel uses the larger of "all" and the interface's value; strict
+		 * (1) finds our public source address on lo, not on this interface. */
+		int rpf = get_conf(r->inside[i], "rp_filter");
+		if ((rpf > all ? rpf : all) == 1)
+			log_err(LOG_NAT, "%s: strict reverse-path filtering (rp_filter = 1) drops "
+				"every translated packet from inside; set net.ipv4.conf.all.rp_filter "
+				"and net.ipv4.conf.%s.rp_filter to 2 (loose) or 0", r->inside[i],
+				r->inside[i]);
+	}
+}
+
+/* The interfaces' current IPv4 addresses (the first of each), into the rules. */
+static void refresh_addrs(struct nat_rules *r)
+{
+	struct ifaddrs *ifs;
+	if (getifaddrs(&ifs) < 0)
+		return;
+	for (int side = 0; side < 2; side++) {
+		size_t cnt = side ? r->n_outside : r->n_inside;
+		for (size_t i = 0; i < cnt; i++) {
+			const char *name = side ? r->outside[i] : r->inside[i];
+			uint32_t a = 0;
+			for (struct ifaddrs *ifa = ifs; ifa && !a; ifa = ifa->ifa_next)
+				if (ifa->ifa_addr && ifa->ifa_addr->sa_family == AF_INET &&
+				    strcmp(ifa->ifa_name, name) == 0)
+					a = ntohl(((struct sockaddr_in *)ifa->ifa_addr)->sin_addr.s_addr);
+			nat_rules_set_iface_addr(r, name, a);
+		}
+	}
+	freeifaddrs(ifs);
+}
+
+static enum nat_verdict translate(void *arg, struct nat_packet *p, enum nat_side side)
+{
+	struct nat_io *n = arg;
+	return nat_translate(n->table, p, side, clock_now_ms());
+}
+
+static void on_queue(evutil_socket_t fd, short what, void *arg)
+{
+	struct nat_io *n = arg;
+	nat_queue_run(n->q, 16);
+}
+
+/* Once a second: idle flows end, interface addresses are looked at again. */
+static void on_timer(evutil_socket_t fd, short what, void *arg)
+{
+	struct nat_io *n = arg;
+	refresh_addrs(n->rules);
+	nat_expire(n->table, clock_now_ms());
+	if (log_enabled(LOG_NAT, 3)) {
+		const struct nat_queue_stats *s = nat_queue_stats(n->q);
+		struct nat_counters c;
+		nat_table_counters(n->table, &c);
+		log_raw(LOG_NAT, "queue: %llu packets, %llu rewritten, %llu dropped, %llu bad; "
+			"flows %llu, no rule %llu, no flow %llu, malformed %llu",
+			(unsigned long long)s->packets, (unsigned long long)s->rewritten,
+			(unsigned long long)s->dropped, (unsigned long long)s->bad,
+			(unsigned long long)c.flows_active, (unsigned long long)c.drop_no_rule,
+			(unsigned long long)c.drop_no_flow, (unsigned long long)c.drop_malformed);
+	}
+}
+
+static const char *const *outside_names(const struct nat_rules *r, const char *out[])
+{
+	size_t i = 0;
+	for (; i < r->n_outside && i < NAT_QUEUE_MAX_IFS; i++)
+		out[i] = r->outside[i];
+	out[i] = NULL;
+	return out;
+}
+
+void nat_io_close(struct daemon *d)
+{
+	struct nat_io *n = d->nat;
+	if (!n)
+		return;
+	if (n->fw)
+		fw_remove(n);
+	if (n->ev_q)
+		event_free(n->ev_q);
+	if (n->ev_timer)
+		event_free(n->ev_timer);
+	nat_queue_close(n->q);
+	if (n->table)
+		nat_table_free(n->table);
+	nat_rules_free(n->rules);
+	free(n);
+	d->nat = NULL;
+	log_info(LOG_NAT, "NAT stopped");
+}
+
+static int nat_io_open(struct daemon *d, struct nat_rules *rules)
+{
+	struct nat_io *n = calloc(1, sizeof(*n));
+	if (!n) {
+		nat_rules_free(rules);
+		return -1;
+	}
+	d->nat = n;
+	n->rules = rules;
+	refresh_addrs(rules);
+	inside_sysctls(rules);
+	n->table = nat_table_new(rules, rules->max_flows);
+	const char *names[NAT_QUEUE_MAX_IFS + 1];
+	n->q = n->table ? nat_queue_open(d->nat_queue_num, outside_names(rules, names),
+					 translate, n) : NULL;
+	if (!n->q) {
+		log_err(LOG_NAT, "cannot bind NFQUEUE %u: %s", d->nat_queue_num, strerror(errno));
+		nat_io_close(d);
+		return -1;
+	}
+	n->ev_q = event_new(d->base, nat_queue_fd(n->q), EV_READ | EV_PERSIST, on_queue, n);
+	n->ev_timer = event_new(d->base, -1, EV_PERSIST, on_timer, n);
+	struct timeval sec = { 1, 0 };
+	if (!n->ev_q || !n->ev_timer || event_add(n->ev_q, NULL) < 0 ||
+	    event_add(n->ev_timer, &sec) < 0 ||
+	    (!d->nat_manual_fw && fw_install(d, n) < 0)) {
+		nat_io_close(d);
+		return -1;
+	}
+	log_info(LOG_NAT, "NAT on queue %u: %zu rules, %zu inside and %zu outside interfaces, "
+		 "up to %zu flows", d->nat_queue_num, rules->n_rules, rules->n_inside,
+		 rules->n_outside, rules->max_flows);
+	return 0;
+}
+
+/* Reload: new rules for new flows; the flows and their table stay. */
+static int nat_io_reload(struct daemon *d, struct nat_rules *rules)
+{
+	struct nat_io *n = d->nat;
+	if (rules->max_flows != n->rules->max_flows)
+		log_err(LOG_NAT, "max_flows changes at the next start (the table keeps %zu)",
+			n->rules->max_flows);
+	refresh_addrs(rules);
+	inside_sysctls(rules);
+	nat_table_set_rules(n->table, rules);
+	nat_rules_free(n->rules);
+	n->rules = rules;
+	/* nat_table_set_rules restarts the per-rule counters, not the global ones. */
+	const char *names[NAT_QUEUE_MAX_IFS + 1];
+	nat_queue_set_outside(n->q, outside_names(rules, names));
+	if (!d->nat_manual_fw)
+		fw_install(d, n);
+	log_info(LOG_NAT, "NAT rules reloaded: %zu rules (existing flows keep theirs)",
+		 rules->n_rules);
+	return 0;
+}
+
+int nat_io_apply(struct daemon *d, struct nat_rules **rules)
+{
+	struct nat_rules *r = *rules;
+	*rules = NULL;
+	if (!r) {
+		nat_io_close(d);
+		return 0;
+	}
+	return d->nat ? nat_io_reload(d, r) : nat_io_open(d, r);
+}
+
+struct nat_table *nat_io_table(const struct daemon *d) { return d->nat ? d->nat->table : NULL; }
+
+/* Counters since the last reset: the core's own never go back (they are its
+ * state), so the shell keeps a baseline, field by field (all are uint64_t). */
+void nat_io_counters(const struct daemon *d, struct nat_counters *c, struct nat_queue_stats *q)
+{
+	memset(c, 0, sizeof(*c));
+	memset(q, 0, sizeof(*q));
+	if (!d->nat)
+		return;
+	nat_table_counters(d->nat->table, c);
+	*q = *nat_queue_stats(d->nat->q);
+	uint64_t *cv = (uint64_t *)c, *qv = (uint64_t *)q;
+	const uint64_t *cb = (const uint64_t *)&d->nat->base, *qb = (const uint64_t *)&d->nat->qbase;
+	uint64_t active = c->flows_active;
+	for (size_t i = 0; i < sizeof(*c) / sizeof(uint64_t); i++)
+		cv[i] -= cb[i];
+	c->flows_active = active;	/* a gauge */
+	for (size_t i = 0; i < sizeof(*q) / sizeof(uint64_t); i++)
+		qv[i] -= qb[i];
+}
+
+void nat_io_reset_counters(struct daemon *d)
+{
+	if (!d->nat)
+		return;
+	nat_table_counters(d->nat->table, &d->nat->base);
+	d->nat->qbase = *nat_queue_stats(d->nat->q);
+}
