@@ -194,6 +194,10 @@ void ikev1_vids_read(struct ike *core, const struct isakmp_payloads *pl, const c
 		     struct ikev1_vids *out);
 void ikev1_vid_natt(struct isakmp_builder *k, uint8_t natt);
 void ikev1_vid_dpd(struct isakmp_builder *k);	/* RFC 3706's, which we always send */
+/* ikev1_life.c: INITIAL-CONTACT sent in MM5/AM3 when the peer is new to us, and
+ * acted on when received. */
+void ikev1_add_initial_contact(struct ike_sa *sa, struct isakmp_builder *k);
+void ikev1_initial_contact_in(struct ike_sa *sa, const struct v1_msg *m);
 const char *ikev1_natt_name(uint8_t natt);
 
 /* ikev1_natt.c: NAT-D, NAT-OA and encapsulation modes of the version agreed on. */

@@ -284,6 +284,7 @@ static void send_am3(struct ike_sa *sa, const struct v1_msg *m)
 	}
 	if (sa->v1->natt_peer)
 		ikev1_add_natd(sa, &k);
+	ikev1_add_initial_contact(sa, &k);
 	buf_init(&out);
 	/* Encrypted, as strongSwan sends it (RFC 2409 5.4 leaves it open). */
 	if (am_encode(sa, &k, true, &out) == 0)
@@ -383,8 +384,12 @@ static void am3_in(struct ike_sa *sa, struct v1_msg *m)
 		ike_sa_destroy(sa);
 		return;
 	}
-	if (m->hdr.flags & ISAKMP_FLAG_E)
+	if (m->hdr.flags & ISAKMP_FLAG_E) {
 		v->iv = m->next_iv;
+		/* Only under encryption: HASH_I does not cover a notify, so in a plain
+		 * AM3 anyone on the path could have added it. */
+		ikev1_initial_contact_in(sa, m);
+	}
 	if (v->natt_peer)
 		ikev1_check_natd(sa, m);
 	ike_request_clear(sa);

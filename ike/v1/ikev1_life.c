@@ -356,3 +356,46 @@ ms_t ikev1_tick(struct ike_sa *sa, ms_t now)
 		return MS_NEVER;
 	return v->tell_at && v->tell_at < next ? v->tell_at : next;
 }
+
+/* INITIAL-CONTACT (RFC 2407 4.6.3.3), in MM5 or AM3 as strongSwan sends it: the
+ * first ISAKMP SA we have with this peer, so whatever the peer still holds of an
+ * earlier run of ours is stale. Not while another SA with the peer lives (Phase 1
+ * renewal), nor when the connection wants several SAs per peer (unique=never) or
+ * keeps the first (unique=keep). */
+void ikev1_add_initial_contact(struct ike_sa *sa, struct isakmp_builder *k)
+{
+	enum unique_policy u = sa->conn->cfg->unique;
+	if (u == UNIQUE_NEVER || u == UNIQUE_KEEP)
+		return;
+	for (const struct ike_sa *o = sa->core->sas; o; o = o->next)
+		if (o != sa && o->v1 && (o->state == IKE_ESTABLISHED || o->v1->orphan) &&
+		    addr_equal_ip(&o->remote, &sa->remote))
+			return;
+	uint8_t cookies[16];
+	memcpy(cookies, sa->spi_i, 8);
+	memcpy(cookies + 8, sa->spi_r, 8);
+	isb_notify(k, ISAKMP_DOI_IPSEC, ISAKMP_PROTO_ISAKMP, cookies, 16,
+		   ISAKMP_N_INITIAL_CONTACT, NULL, 0);
+}
+
+/* The peer's INITIAL-CONTACT in its authenticated MM5/MM6/AM3: it restarted, so
+ * our other ISAKMP SAs of this connection with its identity, and the CHILD_SAs they
+ * hold (also those outliving their ISAKMP SA), are stale: the peer has no keys for
+ * them any more and traffic into them would be lost. */
+void ikev1_initial_contact_in(struct ike_sa *sa, const struct v1_msg *m)
+{
+	char id[IKE_MAX_ID * 2];
+	if (!isakmp_find_notify(&m->pl, ISAKMP_N_INITIAL_CONTACT) ||
+	    sa->conn->cfg->unique == UNIQUE_NEVER)
+		return;
+	for (struct ike_sa *o = sa->core->sas; o; o = o->next) {
+		if (o == sa || !o->v1 || o->state == IKE_DESTROYING || !o->conn ||
+		    strcmp(o->conn->cfg->name, sa->conn->cfg->name) != 0 ||
+		    !identity_equal(&o->peer_id, &sa->peer_id))
+			continue;
+		log_info(LOG_IKE, "%s: peer %s sent INITIAL_CONTACT: destroying stale ISAKMP SA "
+			 "%s[%u] and its CHILD_SAs", ike_sa_name(sa),
+			 identity_fmt(&sa->peer_id, id, sizeof(id)), ike_sa_name(o), o->uniqueid);
+		ike_sa_destroy(o);
+	}
+}

@@ -314,6 +314,8 @@ static void send_id_hash(struct ike_sa *sa, const struct v1_msg *m)
 	isb_init(&k);
 	isb_id(&k, sa->my_id.type, 0, 0, sa->my_id.data, sa->my_id.len);
 	isb_hash(&k, h, sa->v1->keys.prf_len);
+	if (sa->initiator)	/* MM5 */
+		ikev1_add_initial_contact(sa, &k);
 	mm_send(sa, &k, true, m);
 	wipe(h, sizeof(h));
 }
@@ -504,6 +506,7 @@ static void responder_in(struct ike_sa *sa, struct v1_msg *m)
 			return;
 		}
 		v->iv = m->next_iv;
+		ikev1_initial_contact_in(sa, m);
 		send_id_hash(sa, m);
 		ikev1_established(sa);
 		break;

@@ -1529,6 +1529,33 @@ static void test_aggr_flood_half_open_limit(void **state)
 	h_free(&h);
 }
 
+/* The initiator restarts without a word (its SAs gone, the responder's kept) and
+ * connects again: the new MM5/AM3 carries INITIAL-CONTACT, and the responder drops
+ * the stale ISAKMP SA and its CHILD_SA instead of keeping two of each. */
+static void test_initial_contact_after_restart(void **state)
+{
+	for (int aggr = 0; aggr < 2; aggr++) {
+		struct harness h;
+		if (aggr)
+			aggr_confs("aes128-sha256-modp2048", "aes128-sha1", "s3cret-key");
+		else
+			base_confs();
+		assert_int_equal(h_init(&h, conf_a, conf_b), 0);
+		establish(&h);
+		assert_up(&h);
+		uint32_t old_b = h_first_sa(&h.b)->uniqueid;
+		ike_sa_destroy((struct ike_sa *)h_first_sa(&h.a));	/* the "restart" */
+		h.n_wire = 0;
+		h_advance(&h, 1000);
+		assert_int_equal(h_count_sas(&h.a, IKE_ESTABLISHED), 0);
+		assert_int_equal(h_count_sas(&h.b, IKE_ESTABLISHED), 1);
+		establish(&h);
+		assert_up(&h);
+		assert_int_not_equal(h_first_sa(&h.b)->uniqueid, old_b);
+		h_free(&h);
+	}
+}
+
 int main(void)
 {
 	log_set_all_levels(getenv("TLOG") ? atoi(getenv("TLOG")) : -1);
@@ -1550,6 +1577,7 @@ int main(void)
 		cmocka_unit_test(test_main_dynamic_peer_psk_by_remote_id),
 		cmocka_unit_test(test_identity_types),
 		cmocka_unit_test(test_aggr_quick),
+		cmocka_unit_test(test_initial_contact_after_restart),
 		cmocka_unit_test(test_aggr_flood_half_open_limit),
 		cmocka_unit_test(test_aggr_pfs),
 		cmocka_unit_test(test_aggr_one_group),
