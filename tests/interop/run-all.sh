@@ -4,7 +4,8 @@
 # fail: the caller counts the FAIL lines.
 #   BUILD=DIR   build directory holding tsunagid and tsunagictl (default ../../build-check)
 #   ONLY=REGEX  run only the scenarios whose name matches
-#   SCENARIO_TIMEOUT=SECONDS  per scenario (default 120)
+#   SCENARIO_TIMEOUT=SECONDS  per scenario (default 120; a scenario that needs more
+#               says so in a line '# scenario-timeout: SECONDS', and gets the larger)
 #   VERBOSE=1   progress notes on stderr
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
@@ -57,12 +58,15 @@ for t in "${scenarios[@]}"; do
 	n=${n#t-}
 	out=$(mktemp)
 	start=$SECONDS
-	timeout -k 10 "$limit" bash "$t" >"$out" 2>&1
+	t_limit=$limit
+	own=$(sed -n 's/^# scenario-timeout: *\([0-9][0-9]*\).*/\1/p' "$t" | head -1)
+	[ -n "$own" ] && [ "$own" -gt "$t_limit" ] && t_limit=$own
+	timeout -k 10 "$t_limit" bash "$t" >"$out" 2>&1
 	rc=$?
 	result=$(grep -E '^(PASS|FAIL|SKIP): ' "$out" | tail -1)
 	if [ -z "$result" ]; then
 		if [ $rc = 124 ] || [ $rc = 137 ]; then
-			result="FAIL: $n: timed out after ${limit} s"
+			result="FAIL: $n: timed out after ${t_limit} s"
 		else
 			result="FAIL: $n: no result line (exit $rc)"
 		fi

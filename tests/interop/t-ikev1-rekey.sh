@@ -1,4 +1,5 @@
 #!/bin/bash
+# scenario-timeout: 240
 # IKEv1 renewal under continuous ping (host-a -> host-b every 50 ms, at most one lost),
 # tsunagid at site-a and strongSwan at site-b, both `version = 1`, no NAT (both float to
 # 4500 as in t-ikev1-main). Short lifetimes on one side make that side renew:
