@@ -204,6 +204,7 @@ version_any() {
 VID_RFC=4a131c81070358455c5728f20e95452f VID_03=7d9419a65310ca6f2c179d9215529d56
 VID_02N=90cb80913ebb696e086381b5ec427b1f VID_02=cd60464335df21f87cfdb2fc68b6a448
 VID_ODD=0123456789abcdeffedcba98
+VID_DPD=afcad71368a1f1c96b8696fc77570100	# RFC 3706's, in every answer
 natt_drafts() {
 	local start=$SECONDS out vids offer want vargs
 	why=""
@@ -220,9 +221,12 @@ natt_drafts() {
 		mapfile -t vargs < <(tr ',' '\n' <<<"$offer" | sed 's/^/--vendor=/')
 		out=$(timeout 20 ip netns exec "$NS_SA" ike-scan -M \
 			--trans="(1=7,14=256,2=4,3=1,4=14)" "${vargs[@]}" $SITE_B_OUT 2>&1)
-		vids=$(grep -o 'VID=[0-9a-f]*' <<<"$out" | cut -d= -f2 | paste -sd, -)
+		vids=$(grep -o 'VID=[0-9a-f]*' <<<"$out" | cut -d= -f2 | grep -v "^$VID_DPD\$" |
+			paste -sd, -)
 		if ! grep -q "Main Mode Handshake returned" <<<"$out"; then
 			why="no Main Mode answer to ike-scan offering $offer"
+		elif ! grep -q "VID=$VID_DPD" <<<"$out"; then
+			why="offered $offer: no DPD vendor ID in the answer"
 		elif [ "$vids" != "$want" ]; then
 			why="offered $offer: answered with vendor IDs '$vids', want '$want'"
 		fi
