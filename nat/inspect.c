@@ -11,7 +11,10 @@
 #include "nat/nat_priv.h"
 
 /* The registry: an engine's index is its id and its rank when two claim a port. */
+extern const struct nat_engine nat_alg_ftp;
+
 static const struct nat_engine *engines[] = {
+	&nat_alg_ftp,
 	NULL,	/* the last slot: an engine that tests plug in (nat_engine_set_test) */
 };
 
@@ -183,6 +186,7 @@ void insp_flow_start(struct nat_table *t, struct flow *f, int dir, int engine)
 		return;	/* out of memory: the flow goes uninspected */
 	}
 	s->engine = (uint8_t)engine;
+	s->opener = (uint8_t)dir;
 	t->insp[i] = s;
 	f->insp = i + 1;
 	t->ic[engine].flows++;
@@ -389,7 +393,8 @@ enum nat_insp_verdict insp_packet(struct nat_table *t, struct pkt *p, struct flo
 	if (p->l4len > hl || p->proto == 17) {
 		struct nat_insp c = {
 			.t = t, .engine = e, .conf = &t->rules->inspect[s->engine],
-			.c = &t->ic[s->engine], .state = s->state, .dir = dir, .k = f->k,
+			.c = &t->ic[s->engine], .state = s->state, .dir = dir, .opener = s->opener,
+			.k = f->k,
 			.proto = p->proto, .payload = p->l4 + hl, .len = p->l4len - hl,
 			.seq = p->proto == 6 ? get_u32(p->l4 + 4) : 0, .now_ms = now_ms,
 			.priv_ = p,

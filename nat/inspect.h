@@ -77,6 +77,7 @@ struct nat_insp {
 	struct nat_insp_counters *c;		/* this engine's counters */
 	void *state;			/* state_size bytes, kept with the flow */
 	int dir;			/* 0: sent by the flow's inside end, 1: by the outside end */
+	int opener;			/* the dir of the flow's first packet: its client */
 	const struct nat_key *k;	/* the flow's keys k[0], k[1] (see nat_priv.h) */
 	uint8_t proto;
 	uint8_t *payload;		/* L4 payload as it arrived */
