@@ -11,10 +11,12 @@
 #include "nat/nat_priv.h"
 
 /* The registry: an engine's index is its id and its rank when two claim a port. */
-extern const struct nat_engine nat_alg_ftp;
+extern const struct nat_engine nat_alg_ftp, nat_alg_tftp, nat_alg_dns;
 
 static const struct nat_engine *engines[] = {
 	&nat_alg_ftp,
+	&nat_alg_tftp,
+	&nat_alg_dns,
 	NULL,	/* the last slot: an engine that tests plug in (nat_engine_set_test) */
 };
 
@@ -249,6 +251,11 @@ uint32_t nat_insp_inside_addr(const struct nat_insp *c)
 uint32_t nat_insp_public_addr(const struct nat_insp *c)
 {
 	return c->k[1].dst;
+}
+
+const struct nat_rules *nat_insp_rules(const struct nat_insp *c)
+{
+	return c->t->rules;
 }
 
 void nat_insp_touch(struct nat_insp *c)

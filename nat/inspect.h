@@ -93,6 +93,9 @@ struct nat_insp {
 uint32_t nat_insp_inside_addr(const struct nat_insp *c);	/* k[0].src */
 uint32_t nat_insp_public_addr(const struct nat_insp *c);	/* k[1].dst */
 
+/* The rule set in force (DNS doctoring reads the static mappings). */
+const struct nat_rules *nat_insp_rules(const struct nat_insp *c);
+
 /* Marks the payload as changed in place (the checksum is then computed anew). */
 void nat_insp_touch(struct nat_insp *c);
 
