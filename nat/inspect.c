@@ -404,7 +404,7 @@ enum nat_insp_verdict insp_packet(struct nat_table *t, struct pkt *p, struct flo
 			.k = f->k,
 			.proto = p->proto, .payload = p->l4 + hl, .len = p->l4len - hl,
 			.seq = p->proto == 6 ? get_u32(p->l4 + 4) : 0, .now_ms = now_ms,
-			.priv_ = p,
+			.priv_ = p, .flow_ = (uint32_t)(f - t->flows),
 		};
 		c.c->packets++;
 		p->delta = 0;
@@ -432,9 +432,9 @@ static bool key_match(const struct expect_slot *x, uint8_t proto, const struct n
 int nat_insp_expect(struct nat_insp *c, const struct nat_expect *e)
 {
 	struct nat_table *t = c->t;
-	struct flow *f = (struct flow *)((const uint8_t *)c->k - offsetof(struct flow, k));
-	uint32_t fi = (uint32_t)(f - t->flows);
-	uint8_t owner = (uint8_t)(c->engine ? (size_t)(c->c - t->ic) : 0);
+	uint32_t fi = c->flow_;
+	const struct flow *f = &t->flows[fi];
+	uint8_t owner = (uint8_t)(c->c - t->ic);
 	if (e->replace)
 		for (uint32_t j = 0; j < t->n_exp;) {
 			if (t->exp[j].parent == fi && t->exp[j].owner == owner) {

@@ -85,6 +85,7 @@ struct nat_insp {
 	uint32_t seq;			/* TCP: this segment's sequence number as sent */
 	uint64_t now_ms;
 	void *priv_;			/* the translate step's packet */
+	uint32_t flow_;			/* and flow */
 };
 
 /* The engine's own flow keys, host order: k[0] as the inside sees a packet
