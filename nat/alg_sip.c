@@ -22,7 +22,9 @@
  * Over TCP a segment may hold several messages (each translated) or part of
  * one: a segment that does not start with a whole message passes untranslated
  * and is counted as partial (no reassembly: a SIP UA writes each message at
- * once, and a message cut across segments is rare). Bad input: a datagram that
+ * once, and a message cut across segments is rare). The first fragment of a
+ * fragmented datagram passes the same way (the rest of the message, and of
+ * what the UDP checksum covers, is in the later fragments). Bad input: a datagram that
  * starts like SIP and then breaks the rules, or lies in its Content-Length, is
  * dropped; on TCP it passes (dropping a segment would only stall the
  * connection); both are counted. */
@@ -30,6 +32,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "lib/buf.h"
 #include "nat/nat_priv.h"
 #include "nat/sip_parse.h"
 
@@ -334,6 +337,12 @@ static enum nat_insp_verdict sip_inspect(struct nat_insp *c)
 	if (st->role == ROLE_MEDIA)
 		return NAT_INSP_PASS;
 	expire_calls(c, st);
+	if (c->proto == 17 && get_u16(c->payload - 4) > c->len + 8) {
+		/* The first fragment of a datagram: the rest of the message (and of
+		 * the UDP checksum's reach) is not here. Passed as it is. */
+		c->c->partial++;
+		return NAT_INSP_PASS;
+	}
 	for (size_t off = 0; off < c->len;) {
 		long n = message(c, st, off);
 		if (n == SIP_NOT_SIP) {

@@ -361,6 +361,27 @@ static void test_bad_udp(void **state)
 	assert_int_equal(sipc(f).bad_dropped, 1);
 }
 
+/* The first fragment of a big INVITE: the message goes on in the next
+ * fragment, so it passes as it is (counted partial), never dropped as a lie. */
+static void test_udp_first_fragment(void **state)
+{
+	struct fx *f = *state;
+	char body[512];
+	f->n = udp(f->b, H1, 5060, R, 5060, sipmsg("INVITE sip:b@" R " SIP/2.0", H1 ":5060",
+	    H1 ":5060", "frag", "1 INVITE", sdp(body, sizeof(body), H1, 6000)));
+	size_t cut = 20 + 8 + 200;	/* a first fragment: MF, 208 bytes of UDP (8-aligned) */
+	put_u16(f->b + 2, (uint16_t)cut);
+	put_u16(f->b + 6, 0x2000);
+	fix_ip_csum(f->b);
+	f->n = cut;
+	assert_int_equal(xl(f->t, f->b, &f->n, IN, 0), NAT_FORWARD);
+	assert_int_equal(f->n, cut);
+	assert_int_equal(pkt_src(f->b), A(GW_OUT));
+	assert_non_null(strstr(payload(f->b, f->n), H1 ":5060"));
+	assert_int_equal(sipc(f).partial, 1);
+	assert_int_equal(sipc(f).bad_dropped, 0);
+}
+
 /* TCP: the INVITE grows by 2 bytes (two addresses one longer): later seqs and
  * the far end's acks are shifted; a segment holding half a message passes as
  * it is, counted. */
@@ -422,6 +443,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_provisional_timeout, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_timeouts, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_bad_udp, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_udp_first_fragment, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_tcp, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
