@@ -62,7 +62,7 @@ enum { ROLE_SIGNALLING = 1, ROLE_MEDIA = 2 };
 
 static struct flow *flow_of(const struct nat_insp *c)
 {
-	return (struct flow *)((const uint8_t *)c->k - offsetof(struct flow, k));
+	return &c->t->flows[c->flow_];
 }
 
 static uint64_t hash_id(const uint8_t *p, size_t n)

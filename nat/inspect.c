@@ -11,9 +11,12 @@
 #include "nat/nat_priv.h"
 
 /* The registry: an engine's index is its id and its rank when two claim a port. */
-extern const struct nat_engine nat_alg_sip;
+extern const struct nat_engine nat_alg_ftp, nat_alg_tftp, nat_alg_dns, nat_alg_sip;
 
 static const struct nat_engine *engines[] = {
+	&nat_alg_ftp,
+	&nat_alg_tftp,
+	&nat_alg_dns,
 	&nat_alg_sip,
 	NULL,	/* the last slot: an engine that tests plug in (nat_engine_set_test) */
 };
@@ -186,6 +189,7 @@ void insp_flow_start(struct nat_table *t, struct flow *f, int dir, int engine)
 		return;	/* out of memory: the flow goes uninspected */
 	}
 	s->engine = (uint8_t)engine;
+	s->opener = (uint8_t)dir;
 	t->insp[i] = s;
 	f->insp = i + 1;
 	t->ic[engine].flows++;
@@ -248,6 +252,11 @@ uint32_t nat_insp_inside_addr(const struct nat_insp *c)
 uint32_t nat_insp_public_addr(const struct nat_insp *c)
 {
 	return c->k[1].dst;
+}
+
+const struct nat_rules *nat_insp_rules(const struct nat_insp *c)
+{
+	return c->t->rules;
 }
 
 void nat_insp_touch(struct nat_insp *c)
@@ -392,10 +401,11 @@ enum nat_insp_verdict insp_packet(struct nat_table *t, struct pkt *p, struct flo
 	if (p->l4len > hl || p->proto == 17) {
 		struct nat_insp c = {
 			.t = t, .engine = e, .conf = &t->rules->inspect[s->engine],
-			.c = &t->ic[s->engine], .state = s->state, .dir = dir, .k = f->k,
+			.c = &t->ic[s->engine], .state = s->state, .dir = dir, .opener = s->opener,
+			.k = f->k,
 			.proto = p->proto, .payload = p->l4 + hl, .len = p->l4len - hl,
 			.seq = p->proto == 6 ? get_u32(p->l4 + 4) : 0, .now_ms = now_ms,
-			.priv_ = p,
+			.priv_ = p, .flow_ = (uint32_t)(f - t->flows),
 		};
 		c.c->packets++;
 		p->delta = 0;
@@ -423,9 +433,9 @@ static bool key_match(const struct expect_slot *x, uint8_t proto, const struct n
 int nat_insp_expect(struct nat_insp *c, const struct nat_expect *e)
 {
 	struct nat_table *t = c->t;
-	struct flow *f = (struct flow *)((const uint8_t *)c->k - offsetof(struct flow, k));
-	uint32_t fi = (uint32_t)(f - t->flows);
-	uint8_t owner = (uint8_t)(c->engine ? (size_t)(c->c - t->ic) : 0);
+	uint32_t fi = c->flow_;
+	const struct flow *f = &t->flows[fi];
+	uint8_t owner = (uint8_t)(c->c - t->ic);
 	if (e->replace)
 		for (uint32_t j = 0; j < t->n_exp;) {
 			if (t->exp[j].parent == fi && t->exp[j].owner == owner) {
@@ -458,8 +468,7 @@ int nat_insp_expect(struct nat_insp *c, const struct nat_expect *e)
 unsigned nat_insp_unexpect(struct nat_insp *c, uint8_t proto, uint32_t addr, uint16_t port)
 {
 	struct nat_table *t = c->t;
-	struct flow *f = (struct flow *)((const uint8_t *)c->k - offsetof(struct flow, k));
-	uint32_t fi = (uint32_t)(f - t->flows);
+	uint32_t fi = c->flow_;
 	unsigned n = 0;
 	for (uint32_t j = 0; j < t->n_exp;) {
 		const struct expect_slot *x = &t->exp[j];
