@@ -15,7 +15,8 @@
 #             calls, two public signalling ports, two public media ports
 #   list-nat  (tsunagid only) during a call --list-nat shows the RTP flow (owned by
 #             the sip engine, packets both ways); after the BYE it is gone
-# PASS when every scenario works through tsunagid.
+# PASS when every scenario works through tsunagid. INSPECT_OFF=1 turns its sip engine
+# off (inspect { sip { enabled = no } }), to see what it changes.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/lib-extra.sh"
 . "$(dirname "$0")/lib-nat.sh"
@@ -107,6 +108,12 @@ t_list_nat() {
 }
 
 setup_tsunagi() {
+	if [ "${INSPECT_OFF:-0}" = 1 ]; then
+		nat_tsu_conf "$NS_GW" in0 out0 $NT_LAN
+		sed -i 's/^\tnat {$/\tnat {\n\t\tinspect {\n\t\t\tsip {\n\t\t\t\tenabled = no\n\t\t\t}\n\t\t}/' \
+			"$(tsu_dir "$NS_GW")/tsunagi.conf"
+		nat_tsu_conf() { :; }	# keep the file as it is for nat_tsu_start
+	fi
 	nat_tsu_start "$NS_GW" in0 out0 $NT_LAN || iop_fail "tsunagid did not start its NAT"
 	ip netns exec "$NS_GW" nft list ruleset 2>/dev/null | grep -q 'type nat' && iop_fail "gw has kernel NAT rules"
 	ip -n "$NS_R1" route get $NT_L1 >/dev/null 2>&1 && iop_fail "r1 has a route to the LAN"
