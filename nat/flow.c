@@ -130,6 +130,8 @@ uint64_t flow_timeout_ms(const struct nat_table *t, enum flow_class c)
 	case FC_TCP_CLOSED: s = to->tcp_closed; break;
 	case FC_ICMP: s = to->icmp; break;
 	case FC_XLATE: s = to->xlate; break;
+	case FC_SIP: s = to->sip; break;
+	case FC_SIP_MEDIA: s = to->sip_media; break;
 	default: s = to->udp; break;
 	}
 	return (uint64_t)s * 1000;

@@ -11,12 +11,13 @@
 #include "nat/nat_priv.h"
 
 /* The registry: an engine's index is its id and its rank when two claim a port. */
-extern const struct nat_engine nat_alg_ftp, nat_alg_tftp, nat_alg_dns;
+extern const struct nat_engine nat_alg_ftp, nat_alg_tftp, nat_alg_dns, nat_alg_sip;
 
 static const struct nat_engine *engines[] = {
 	&nat_alg_ftp,
 	&nat_alg_tftp,
 	&nat_alg_dns,
+	&nat_alg_sip,
 	NULL,	/* the last slot: an engine that tests plug in (nat_engine_set_test) */
 };
 
@@ -462,6 +463,26 @@ int nat_insp_expect(struct nat_insp *c, const struct nat_expect *e)
 	t->c.pinholes_active = t->n_exp;
 	c->c->pinholes++;
 	return 0;
+}
+
+unsigned nat_insp_unexpect(struct nat_insp *c, uint8_t proto, uint32_t addr, uint16_t port)
+{
+	struct nat_table *t = c->t;
+	uint32_t fi = c->flow_;
+	unsigned n = 0;
+	for (uint32_t j = 0; j < t->n_exp;) {
+		const struct expect_slot *x = &t->exp[j];
+		bool hit = x->parent == fi && x->proto == proto &&
+			   (x->side == NAT_FROM_OUTSIDE ? x->match.dst == addr && x->match.dport == port
+							: x->match.src == addr && x->match.sport == port);
+		if (hit) {
+			expect_remove(t, j);
+			n++;
+		} else {
+			j++;
+		}
+	}
+	return n;
 }
 
 bool insp_expect_take(struct nat_table *t, const struct pkt *p, enum nat_side side,

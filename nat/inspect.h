@@ -126,6 +126,11 @@ struct nat_expect {
 /* 0, or -1 when the pinhole table is full (counted as pinhole_full). */
 int nat_insp_expect(struct nat_insp *c, const struct nat_expect *e);
 
+/* Removes the pinholes this flow opened whose match is (addr, port) as the
+ * destination (outside side) or as the source (inside side), e.g. when the
+ * SIP call that wanted them ends. Returns how many. */
+unsigned nat_insp_unexpect(struct nat_insp *c, uint8_t proto, uint32_t addr, uint16_t port);
+
 /* A public port on the flow's public address for a connection of proto with
  * remote (0: any) to inside:port: inside_port itself when it is free (and
  * the flow keeps ports, e.g. static NAT), else one PAT would hand out. 0 when

@@ -18,6 +18,7 @@
  * look only at list heads. */
 enum flow_class {
 	FC_TCP_SYN, FC_TCP, FC_TCP_HALF, FC_TCP_CLOSED, FC_UDP, FC_ICMP, FC_OTHER,
+	FC_SIP, FC_SIP_MEDIA,	/* UDP signalling and media of the SIP engine */
 	FC_XLATE,	/* dynamic NAT bindings: never evicted while flows use them */
 	FC_COUNT
 };
