@@ -217,6 +217,7 @@ uint32_t flow_new(struct nat_table *t, uint8_t proto, const struct nat_key *k0,
 	f->flags = FF_USED;
 	f->gen = t->gen;
 	f->last_ms = now_ms;
+	f->start_s = (uint32_t)(now_ms / 1000);
 	f->cls = proto == 6 ? FC_TCP_SYN : proto == 17 ? FC_UDP : proto == 1 ? FC_ICMP
 		: proto == 0 ? FC_XLATE : FC_OTHER;
 	hash_insert(t, i, 0);
@@ -373,7 +374,9 @@ size_t nat_table_rule_counters(const struct nat_table *t, struct nat_rule_counte
 static void flow_view(const struct nat_table *t, const struct flow *f, uint64_t now_ms,
     struct nat_flow_view *v)
 {
+	uint64_t start = (uint64_t)f->start_s * 1000;
 	*v = (struct nat_flow_view){
+		.id = (uint32_t)(f - t->flows),
 		.proto = f->proto,
 		.in_src = f->k[0].src, .in_dst = f->k[0].dst,
 		.in_sport = f->k[0].sport, .in_dport = f->k[0].dport,
@@ -384,6 +387,7 @@ static void flow_view(const struct nat_table *t, const struct flow *f, uint64_t 
 		.state = f->proto == 6 ? tcp_state_name(f->state) :
 			 f->proto == 17 ? "UDP" : f->proto == 1 ? "ICMP" : "OTHER",
 		.idle_ms = now_ms > f->last_ms ? now_ms - f->last_ms : 0,
+		.age_ms = now_ms > start ? now_ms - start : 0,
 		.packets = { f->pkts[0], f->pkts[1] },
 		.bytes = { f->bytes[0], f->bytes[1] },
 	};

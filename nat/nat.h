@@ -102,6 +102,7 @@ size_t nat_table_rule_counters(const struct nat_table *t, struct nat_rule_counte
 
 /* One flow as the operator sees it ("show xlate detail"). Host byte order. */
 struct nat_flow_view {
+	uint32_t id;			/* unique among live flows: "connection 17" */
 	uint8_t proto;
 	uint32_t in_src, in_dst;	/* as seen on the inside */
 	uint16_t in_sport, in_dport;
@@ -110,6 +111,7 @@ struct nat_flow_view {
 	const char *rule;		/* its rule's name, NULL after a reload */
 	const char *state;		/* "SYN", "ESTABLISHED", ..., "UDP", "ICMP" */
 	uint64_t idle_ms;
+	uint64_t age_ms;		/* since the flow was made (second resolution) */
 	uint64_t packets[2], bytes[2];	/* [0] from inside, [1] from outside */
 };
 

@@ -62,6 +62,7 @@ struct flow {
 	uint16_t rule;			/* index in the rules of generation gen */
 	uint8_t proto, cls, state, flags, tflags, gen;
 	uint8_t wscale[2];
+	uint32_t start_s;		/* made at (seconds of the clock): "duration" */
 };
 
 struct frag_slot {
