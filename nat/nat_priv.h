@@ -13,7 +13,8 @@
 
 /* A 5-tuple without its protocol, host byte order. ICMP echo: the identifier is
  * sport of a request and dport of a reply, so that a request and its reply give
- * mirrored keys like TCP and UDP. Later engines: GRE puts the call ID in dport,
+ * mirrored keys like TCP and UDP. Enhanced GRE (alg_pptp.c) puts the call ID
+ * of its key field in dport, sport 0, and is not mirrored; later engines:
  * ESP the SPI in sport:dport. A dynamic NAT address binding (proto 0) is the
  * pseudo-flow {inside host, 0, 0, 0} / {0, public address, 0, 0}. */
 struct nat_key {
@@ -58,6 +59,7 @@ struct flow {
 			uint32_t td_maxwin[2];	/* largest window d advertised, scaled */
 		} tcp;
 		uint32_t refs;			/* binding: flows that use it */
+		uint16_t gre_cid;		/* PPTP GRE: the inside end's own call ID */
 	} u;
 	uint16_t rule;			/* index in the rules of generation gen */
 	uint8_t proto, cls, state, flags, tflags, gen;
@@ -99,6 +101,8 @@ bool flow_key_free(struct nat_table *t, uint8_t proto, const struct nat_key *k);
 uint32_t flow_new(struct nat_table *t, uint8_t proto, const struct nat_key *k0,
     const struct nat_key *k1, uint64_t now_ms);
 void flow_free(struct nat_table *t, uint32_t i);
+/* Gives flow i a new key d (the caller made sure that it is free). */
+void flow_rekey(struct nat_table *t, uint32_t i, int d, const struct nat_key *k);
 /* Ends a flow with a teardown event (reason "idle", "evicted", "flush"). */
 void flow_end(struct nat_table *t, uint32_t i, const char *reason, uint64_t now_ms);
 void flow_event(struct nat_table *t, enum nat_event ev, const struct flow *f,
