@@ -32,14 +32,6 @@ static const char *proto_name(uint8_t p)
 	}
 }
 
-/* "0:01:05" */
-static void hms(uint64_t ms, char *buf, size_t len)
-{
-	uint64_t s = ms / 1000;
-	snprintf(buf, len, "%llu:%02llu:%02llu", (unsigned long long)(s / 3600),
-		 (unsigned long long)(s / 60 % 60), (unsigned long long)(s % 60));
-}
-
 /* Cisco's teardown reasons for ours (" Conn-timeout"); an engine's own reason
  * (e.g. "PPTP Call-Clear-Request") as it is. */
 static void teardown_reason(const struct nat_event_info *e, char *buf, size_t len)
@@ -71,9 +63,10 @@ static int built(const struct nat_event_info *e, char *buf, size_t len)
 				"laddr %s/%u", dir, os.s, od.s, v->out_dport | v->out_sport, ls.s,
 				v->in_sport | v->in_dport);
 	case 47:
-		return snprintf(buf, len, "Built %s GRE connection %u from inside:%s (%s) to "
-				"outside:%s/%u (%s/%u)", dir, v->id, ls.s, od.s, os.s, v->in_dport,
-				ld.s, v->out_dport);
+		/* The call IDs: the inside end's as chosen and as mapped, the remote's. */
+		return snprintf(buf, len, "Built %s GRE connection %u from inside:%s/%u (%s/%u) "
+				"to outside:%s/%u", dir, v->id, ls.s, v->in_sport, od.s, v->out_dport,
+				os.s, v->out_sport);
 	default:
 		return snprintf(buf, len, "Built %s protocol %u connection %u for outside:%s (%s) "
 				"to inside:%s (%s)", dir, v->proto, v->id, os.s, ld.s, ls.s, od.s);
@@ -84,28 +77,26 @@ static int built(const struct nat_event_info *e, char *buf, size_t len)
 static int teardown(const struct nat_event_info *e, char *buf, size_t len)
 {
 	const struct nat_flow_view *v = e->flow;
-	char dur[32], why[64];
-	hms(v->age_ms, dur, sizeof(dur));
+	char why[64];
 	teardown_reason(e, why, sizeof(why));
 	unsigned long long bytes = (unsigned long long)(v->bytes[0] + v->bytes[1]);
-	struct a4 ls = a4(v->in_src), ld = a4(v->in_dst), os = a4(v->out_src), od = a4(v->out_dst);
+	struct a4 ls = a4(v->in_src), os = a4(v->out_src), od = a4(v->out_dst);
 	switch (v->proto) {
 	case 6: case 17:
 		return snprintf(buf, len, "Teardown %s connection %u for outside:%s/%u to "
-				"inside:%s/%u duration %s bytes %llu%s", proto_name(v->proto), v->id,
-				os.s, v->out_sport, ls.s, v->in_sport, dur, bytes, why);
+				"inside:%s/%u bytes %llu%s", proto_name(v->proto), v->id,
+				os.s, v->out_sport, ls.s, v->in_sport, bytes, why);
 	case 1:
 		return snprintf(buf, len, "Teardown ICMP connection for faddr %s/0 gaddr %s/%u "
 				"laddr %s/%u", os.s, od.s, v->out_dport | v->out_sport, ls.s,
 				v->in_sport | v->in_dport);
 	case 47:
-		return snprintf(buf, len, "Teardown GRE connection %u from inside:%s (%s) to "
-				"outside:%s/%u (%s/%u) duration %s bytes %llu%s", v->id, ls.s, od.s, os.s,
-				v->in_dport, ld.s, v->out_dport, dur, bytes, why);
+		return snprintf(buf, len, "Teardown GRE connection %u from inside:%s/%u (%s/%u) "
+				"to outside:%s/%u bytes %llu%s", v->id, ls.s, v->in_sport, od.s,
+				v->out_dport, os.s, v->out_sport, bytes, why);
 	default:
 		return snprintf(buf, len, "Teardown protocol %u connection %u for outside:%s to "
-				"inside:%s duration %s bytes %llu%s", v->proto, v->id, os.s, ls.s, dur,
-				bytes, why);
+				"inside:%s bytes %llu%s", v->proto, v->id, os.s, ls.s, bytes, why);
 	}
 }
 

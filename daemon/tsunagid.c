@@ -15,6 +15,7 @@
 
 #include "daemon/daemon.h"
 #include "lib/log.h"
+#include "nat/nat_rules.h"
 #include "lib/log_journal.h"
 #include "lib/log_json.h"
 
@@ -125,7 +126,8 @@ static int print_nat_rules(const struct daemon *d)
 		fprintf(stderr, "tsunagid: %s\n", err);
 		return 1;
 	}
-	char *text = cfg->daemon.nat ? nat_io_rules(cfg->daemon.nat, d->nat_queue_num,
+	char *text = cfg->daemon.nat ? nat_io_rules(cfg->daemon.nat,
+		d->nat_queue_flag ? d->nat_queue_num : cfg->daemon.nat->queue,
 		cfg->daemon.ike_port, cfg->daemon.ike_port_natt) : NULL;
 	if (text)
 		fputs(text, stdout);
@@ -338,6 +340,7 @@ int main(int argc, char **argv)
 				return 2;
 			}
 			d.nat_queue_num = (uint16_t)q;
+			d.nat_queue_flag = true;
 			break;
 		}
 		case 'W':
@@ -346,6 +349,7 @@ int main(int argc, char **argv)
 				return 2;
 			}
 			d.nat_manual_fw = strcmp(optarg, "manual") == 0;
+			d.nat_fw_flag = true;
 			break;
 		case 'R': print_rules = true; break;
 		case 'h': usage(stdout); return 0;

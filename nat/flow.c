@@ -163,6 +163,7 @@ void flow_free(struct nat_table *t, uint32_t i)
 	list_unlink(t, i);
 	if (f->flags & FF_DYNAMIC)
 		binding_put(t, f->k[0].src, f->last_ms);
+	insp_flow_free(t, f);
 	if (f->gen == t->gen && f->rule < t->n_rc && t->rc[f->rule].active)
 		t->rc[f->rule].active--;
 	f->flags = 0;
@@ -224,7 +225,6 @@ uint32_t flow_new(struct nat_table *t, uint8_t proto, const struct nat_key *k0,
 	f->flags = FF_USED;
 	f->gen = t->gen;
 	f->last_ms = now_ms;
-	f->start_s = (uint32_t)(now_ms / 1000);
 	f->cls = proto == 6 ? FC_TCP_SYN : proto == 17 ? FC_UDP : proto == 1 ? FC_ICMP
 		: proto == 0 ? FC_XLATE : FC_OTHER;
 	hash_insert(t, i, 0);
@@ -318,6 +318,7 @@ void nat_table_free(struct nat_table *t)
 {
 	if (!t)
 		return;
+	insp_table_free(t);
 	free(t->flows);
 	free(t->bucket);
 	free(t->rc);
@@ -336,6 +337,7 @@ void nat_table_set_rules(struct nat_table *t, const struct nat_rules *rules)
 
 void nat_expire(struct nat_table *t, uint64_t now_ms)
 {
+	insp_expire(t, now_ms);
 	for (int c = 0; c < FC_COUNT; c++) {
 		uint64_t to = flow_timeout_ms(t, (enum flow_class)c);
 		uint32_t i;
@@ -381,7 +383,6 @@ size_t nat_table_rule_counters(const struct nat_table *t, struct nat_rule_counte
 static void flow_view(const struct nat_table *t, const struct flow *f, uint64_t now_ms,
     struct nat_flow_view *v)
 {
-	uint64_t start = (uint64_t)f->start_s * 1000;
 	/* PPTP's GRE: the inside call ID as chosen and the remote one, as ports. */
 	bool gre = f->proto == 47;
 	*v = (struct nat_flow_view){
@@ -395,8 +396,8 @@ static void flow_view(const struct nat_table *t, const struct flow *f, uint64_t 
 			t->rules->rule[f->rule].name : NULL,
 		.state = f->proto == 6 ? tcp_state_name(f->state) :
 			 f->proto == 17 ? "UDP" : f->proto == 1 ? "ICMP" : gre ? "GRE" : "OTHER",
+		.engine = insp_engine_name(t, f),
 		.idle_ms = now_ms > f->last_ms ? now_ms - f->last_ms : 0,
-		.age_ms = now_ms > start ? now_ms - start : 0,
 		.packets = { f->pkts[0], f->pkts[1] },
 		.bytes = { f->bytes[0], f->bytes[1] },
 	};

@@ -101,7 +101,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		data += len;
 		size -= len;
 		int ip_before = ip_ok(p, len), l4_before = l4_ok(p, len);
-		struct nat_packet np = { p, len, len };
+		struct nat_packet np = { p, len, len, false };
 		enum nat_verdict v = nat_translate(t, &np, side, now);
 		if (np.len != len)
 			abort();

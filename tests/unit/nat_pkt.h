@@ -25,6 +25,8 @@ size_t mk_ip(uint8_t *p, const char *src, const char *dst, uint8_t proto, uint16
 /* Recomputes the IP header checksum (and for mk_ip users, nothing else). */
 void fix_ip_csum(uint8_t *p);
 
+/* Recomputes the L4 checksum from scratch (after a test edits the payload). */
+void fix_l4_csum(uint8_t *p);
 uint16_t full_csum(const uint8_t *d, size_t n, uint32_t sum);
 bool ip_csum_ok(const uint8_t *p);
 /* The L4 checksum over the whole segment (pseudo header for TCP/UDP) verifies;

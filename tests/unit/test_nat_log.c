@@ -55,9 +55,9 @@ static void test_tcp_built_teardown(void **state)
 	assert_int_equal(xl(t, b, &n, NAT_FROM_OUTSIDE, 6 * S), NAT_FORWARD);
 	nat_table_flush(t);
 	assert_int_equal(ls.n, 2);
-	/* 40 + 40 bytes, 1 s from the SYN to the last packet. */
+	/* 40 + 40 bytes. */
 	assert_string_equal(ls.l[1], "Teardown TCP connection 0 for outside:198.18.0.7/80 to "
-			    "inside:10.1.0.7/40000 duration 0:00:01 bytes 80 Xlate Clear");
+			    "inside:10.1.0.7/40000 bytes 80 Xlate Clear");
 	nat_table_free(t);
 	nat_rules_free(r);
 }
@@ -77,9 +77,9 @@ static void test_udp_idle_and_syn_timeout(void **state)
 	nat_expire(t, 3661 * S);
 	assert_int_equal(ls.n, 4);
 	assert_string_equal(ls.l[2], "Teardown TCP connection 1 for outside:198.18.0.7/22 to "
-			    "inside:10.1.0.8/1025 duration 1:01:01 bytes 40 SYN Timeout");
+			    "inside:10.1.0.8/1025 bytes 40 SYN Timeout");
 	assert_string_equal(ls.l[3], "Teardown UDP connection 0 for outside:198.18.0.7/53 to "
-			    "inside:10.1.0.7/5353 duration 1:01:01 bytes 32");
+			    "inside:10.1.0.7/5353 bytes 32");
 	nat_table_free(t);
 	nat_rules_free(r);
 }
