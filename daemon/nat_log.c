@@ -143,6 +143,17 @@ static int deny(const struct nat_event_info *e, char *buf, size_t len)
 	return snprintf(buf, len, "Deny %s reason %s", what, why);
 }
 
+/* An engine's remark, with the connection it is about. */
+static int note(const struct nat_event_info *e, char *buf, size_t len)
+{
+	const struct nat_flow_view *v = e->flow;
+	const char *p = proto_name(v->proto);
+	struct a4 ls = a4(v->in_src), os = a4(v->out_src);
+	return snprintf(buf, len, "%s inspection: %s connection %u for outside:%s/%u to "
+			"inside:%s/%u: %s", v->engine ? v->engine : "NAT", p ? p : "IP", v->id,
+			os.s, v->out_sport, ls.s, v->in_sport, e->reason ? e->reason : "");
+}
+
 size_t nat_log_format(const struct nat_event_info *e, char *buf, size_t len)
 {
 	int n;
@@ -153,6 +164,7 @@ size_t nat_log_format(const struct nat_event_info *e, char *buf, size_t len)
 	case NAT_EV_BUILT: n = e->flow ? built(e, buf, len) : 0; break;
 	case NAT_EV_TEARDOWN: n = e->flow ? teardown(e, buf, len) : 0; break;
 	case NAT_EV_DENY: n = deny(e, buf, len); break;
+	case NAT_EV_NOTE: n = e->flow ? note(e, buf, len) : 0; break;
 	default: n = 0; break;
 	}
 	if (n < 0)
@@ -162,7 +174,7 @@ size_t nat_log_format(const struct nat_event_info *e, char *buf, size_t len)
 
 int nat_log_level(const struct nat_event_info *e)
 {
-	return e->event == NAT_EV_DENY ? 1 : 2;
+	return e->event == NAT_EV_DENY || e->event == NAT_EV_NOTE ? 1 : 2;
 }
 
 int nat_log_allow(struct nat_log_limit *l, uint64_t now_ms, uint64_t *held)

@@ -294,5 +294,5 @@ const struct nat_engine nat_alg_pptp = {
 	.ports = "1723",
 	.state_size = sizeof(struct pptp_state),
 	.inspect = pptp_inspect,
-	.flow_end = pptp_end,
+	.closed = pptp_end,
 };

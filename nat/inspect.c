@@ -11,7 +11,10 @@
 #include "nat/nat_priv.h"
 
 /* The registry: an engine's index is its id and its rank when two claim a port. */
+extern const struct nat_engine nat_alg_pptp;
+
 static const struct nat_engine *engines[] = {
+	&nat_alg_pptp,
 	NULL,	/* the last slot: an engine that tests plug in (nat_engine_set_test) */
 };
 
@@ -209,6 +212,14 @@ void insp_flow_free(struct nat_table *t, struct flow *f)
 	if (!s)
 		return;
 	const struct nat_engine *e = engines[s->engine];
+	if (e->closed) {
+		struct nat_insp c = {
+			.t = t, .engine = e, .conf = &t->rules->inspect[s->engine],
+			.c = &t->ic[s->engine], .state = s->state, .k = f->k, .proto = f->proto,
+			.now_ms = f->last_ms, .flow = fi,
+		};
+		e->closed(&c);
+	}
 	if (e->end)
 		e->end(s->state);
 	free(s);
@@ -245,6 +256,12 @@ uint32_t nat_insp_inside_addr(const struct nat_insp *c)
 uint32_t nat_insp_public_addr(const struct nat_insp *c)
 {
 	return c->k[1].dst;
+}
+
+void nat_insp_note(struct nat_insp *c, const char *text)
+{
+	flow_event(c->t, NAT_EV_NOTE, &c->t->flows[c->flow], text,
+		   c->dir ? NAT_FROM_OUTSIDE : NAT_FROM_INSIDE, c->now_ms);
 }
 
 void nat_insp_touch(struct nat_insp *c)
@@ -392,7 +409,7 @@ enum nat_insp_verdict insp_packet(struct nat_table *t, struct pkt *p, struct flo
 			.c = &t->ic[s->engine], .state = s->state, .dir = dir, .k = f->k,
 			.proto = p->proto, .payload = p->l4 + hl, .len = p->l4len - hl,
 			.seq = p->proto == 6 ? get_u32(p->l4 + 4) : 0, .now_ms = now_ms,
-			.priv_ = p,
+			.flow = (uint32_t)(f - t->flows), .priv_ = p,
 		};
 		c.c->packets++;
 		p->delta = 0;

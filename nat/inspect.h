@@ -68,6 +68,10 @@ struct nat_engine {
 	enum nat_insp_verdict (*inspect)(struct nat_insp *c);
 	/* Optional: the flow ends; release what the state holds. */
 	void (*end)(void *state);
+	/* Optional: the flow ends (closed, idle, evicted, flushed) while the table
+	 * lives: end what the engine made in it for this flow (PPTP: the GRE flows
+	 * of its calls). c->payload is NULL; called before end. */
+	void (*closed)(struct nat_insp *c);
 };
 
 /* One packet handed to an engine. */
@@ -84,6 +88,7 @@ struct nat_insp {
 	size_t len;
 	uint32_t seq;			/* TCP: this segment's sequence number as sent */
 	uint64_t now_ms;
+	uint32_t flow;			/* the flow's index in the table (for nat/ engines) */
 	void *priv_;			/* the translate step's packet */
 };
 
@@ -92,6 +97,10 @@ struct nat_insp {
  * public address, k[1].dport the public port). */
 uint32_t nat_insp_inside_addr(const struct nat_insp *c);	/* k[0].src */
 uint32_t nat_insp_public_addr(const struct nat_insp *c);	/* k[1].dst */
+
+/* Tells the operator something about this flow (an event NAT_EV_NOTE with
+ * text as its reason, e.g. a protocol version passed untranslated). */
+void nat_insp_note(struct nat_insp *c, const char *text);
 
 /* Marks the payload as changed in place (the checksum is then computed anew). */
 void nat_insp_touch(struct nat_insp *c);

@@ -135,6 +135,35 @@ static void test_denies(void **state)
 	nat_rules_free(r);
 }
 
+/* PPTP's GRE: the inside call ID as chosen and as mapped, the remote's; an
+ * engine's note names its connection. */
+static void test_gre_and_note(void **state)
+{
+	struct nat_flow_view v = {
+		.id = 3, .proto = 47, .in_src = A("10.1.0.7"), .in_dst = A(R), .in_sport = 1,
+		.in_dport = 100, .out_src = A(R), .out_dst = A(GW_OUT), .out_sport = 100,
+		.out_dport = 2, .state = "GRE", .bytes = { 10, 20 },
+	};
+	struct nat_event_info e = { .event = NAT_EV_BUILT, .flow = &v, .side = NAT_FROM_INSIDE };
+	char line[256];
+	assert_true(nat_log_format(&e, line, sizeof(line)) > 0);
+	assert_string_equal(line, "Built outbound GRE connection 3 from inside:10.1.0.7/1 "
+			    "(203.0.113.1/2) to outside:198.18.0.7/100");
+	e.event = NAT_EV_TEARDOWN;
+	e.reason = "PPTP Call-Clear-Request";
+	assert_true(nat_log_format(&e, line, sizeof(line)) > 0);
+	assert_string_equal(line, "Teardown GRE connection 3 from inside:10.1.0.7/1 "
+			    "(203.0.113.1/2) to outside:198.18.0.7/100 bytes 30 "
+			    "PPTP Call-Clear-Request");
+	v = (struct nat_flow_view){ .id = 4, .proto = 6, .in_src = A("10.1.0.7"), .in_sport = 1025,
+				    .out_src = A(R), .out_sport = 1723, .engine = "pptp" };
+	e = (struct nat_event_info){ .event = NAT_EV_NOTE, .flow = &v, .reason = "version 2" };
+	assert_true(nat_log_format(&e, line, sizeof(line)) > 0);
+	assert_string_equal(line, "pptp inspection: TCP connection 4 for outside:198.18.0.7/1723 "
+			    "to inside:10.1.0.7/1025: version 2");
+	assert_int_equal(nat_log_level(&e), 1);
+}
+
 /* NAT_LOG_PER_SEC a second; what is held back is reported by the next line. */
 static void test_rate_limit(void **state)
 {
@@ -159,6 +188,7 @@ int main(void)
 		cmocka_unit_test(test_udp_idle_and_syn_timeout),
 		cmocka_unit_test(test_icmp_built),
 		cmocka_unit_test(test_denies),
+		cmocka_unit_test(test_gre_and_note),
 		cmocka_unit_test(test_rate_limit),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -280,6 +280,43 @@ static void test_calls_and_teardown(void **state)
 	assert_int_equal(gre_flows(), 0);
 }
 
+struct evs {
+	int built_gre, teardown_gre, notes;
+	char last_teardown[64], note[128];
+};
+
+static void on_event(const struct nat_event_info *e, void *arg)
+{
+	struct evs *v = arg;
+	if (e->event == NAT_EV_NOTE) {
+		v->notes++;
+		snprintf(v->note, sizeof(v->note), "%s", e->reason);
+	} else if (e->flow && e->flow->proto == 47 && e->event == NAT_EV_BUILT) {
+		v->built_gre++;
+	} else if (e->flow && e->flow->proto == 47 && e->event == NAT_EV_TEARDOWN) {
+		v->teardown_gre++;
+		snprintf(v->last_teardown, sizeof(v->last_teardown), "%s", e->reason);
+	}
+}
+
+/* The operator hears of each call's GRE (Built, Teardown with its cause). */
+static void test_events(void **state)
+{
+	struct ctl a;
+	struct evs ev = { 0 };
+	uint8_t buf[512], m[256];
+	nat_table_set_events(t, on_event, &ev);
+	open_ctl(&a, A_, 1025);
+	uint16_t m1 = call_out(&a, 1);
+	assert_int_equal(ev.built_gre, 1);
+	reply(&a, 100, m1);
+	size_t n = msg(m, CCRQ, 1, 0);
+	assert_int_equal(send_seg(&a, 0, m, n, buf), NAT_FORWARD);
+	assert_int_equal(ev.teardown_gre, 1);
+	assert_string_equal(ev.last_teardown, "PPTP Call-Clear-Request");
+	nat_table_set_events(t, NULL, NULL);
+}
+
 /* A server that speaks another protocol version: passed untranslated, no GRE
  * mapping, counted. */
 static void test_other_version_passes(void **state)
@@ -288,6 +325,8 @@ static void test_other_version_passes(void **state)
 	uint8_t buf[512], m[256];
 	open_ctl(&a, A_, 1025);
 	assert_int_equal(call_out(&a, 1), 1);
+	struct evs ev = { 0 };
+	nat_table_set_events(t, on_event, &ev);
 	b = (struct ctl){ B_, 1025, 0, { 1000, 5000 } };
 	size_t n = mk_tcp(buf, B_, 1025, R, 1723, 0x02, b.seq[0]++, 0, 8192, NULL, 0, 0);
 	assert_int_equal(xl(t, buf, &n, IN, now), NAT_FORWARD);
@@ -298,6 +337,9 @@ static void test_other_version_passes(void **state)
 	assert_int_equal(call_out(&b, 1), 1);	/* untranslated, though a's call has 1 */
 	assert_int_equal(pptp_counters().bad_passed, 1);
 	assert_int_equal(gre_flows(), 1);	/* a's only */
+	assert_int_equal(ev.notes, 1);
+	assert_non_null(strstr(ev.note, "version is not 1"));
+	nat_table_set_events(t, NULL, NULL);
 }
 
 /* Lengths: shorter than the header, shorter than the type's fields, odd; a
@@ -352,6 +394,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_identical_call_ids, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_calls_and_teardown, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_events, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_other_version_passes, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_malformed_and_cut, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_gre_without_call, setup, teardown),
