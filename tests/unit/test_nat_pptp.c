@@ -389,6 +389,57 @@ static void test_gre_without_call(void **state)
 	assert_int_equal(c.drop_proto, 2);
 }
 
+/* The server inside behind a port forward, the client outside: the same rules
+ * by field ownership translate the server's call ID (kept, being free) and make
+ * its GRE flow. */
+static void test_server_inside(void **state)
+{
+	char err[256];
+	nat_table_free(t);
+	nat_rules_free(rules);
+	rules = nat_test_rules("tsunagi { nat { inside = lan0\n outside = wan0\n rules {\n"
+			       " pptp { type = forward\n proto = tcp\n public = wan0\n"
+			       " public_port = 1723\n private = 10.1.0.5\n private_port = 1723 }\n"
+			       " lan { type = pat\n private = 10.1.0.0/16\n public = wan0 } } } }\n",
+			       err, sizeof(err));
+	if (!rules)
+		fail_msg("%s", err);
+	t = nat_table_new(rules, 256);
+	uint8_t b[512], m[256];
+	uint32_t cs = 100, ss = 900;	/* client's and server's seq */
+	size_t n = mk_tcp(b, R, 4000, GW_OUT, 1723, 0x02, cs++, 0, 8192, NULL, 0, 0);
+	assert_int_equal(xl(t, b, &n, OUT, now), NAT_FORWARD);
+	assert_int_equal(pkt_dst(b), A("10.1.0.5"));
+	n = mk_tcp(b, "10.1.0.5", 1723, R, 4000, 0x12, ss++, cs, 8192, NULL, 0, 0);
+	assert_int_equal(xl(t, b, &n, IN, now), NAT_FORWARD);
+	size_t ml = msg(m, OCRQ, 7, 0);	/* the client's call 7 */
+	n = mk_tcp(b, R, 4000, GW_OUT, 1723, 0x18, cs, ss, 8192, NULL, 0, ml);
+	memcpy(b + 40, m, ml);
+	fix_l4_csum(b);
+	cs += (uint32_t)ml;
+	assert_int_equal(xl(t, b, &n, OUT, now), NAT_FORWARD);
+	assert_int_equal(field(b, 12), 7);
+	ml = msg(m, OCRP, 50, 7);	/* the server's call 50 */
+	n = mk_tcp(b, "10.1.0.5", 1723, R, 4000, 0x18, ss, cs, 8192, NULL, 0, ml);
+	memcpy(b + 40, m, ml);
+	fix_l4_csum(b);
+	assert_int_equal(xl(t, b, &n, IN, now), NAT_FORWARD);
+	assert_true(l4_csum_ok(b, 0));
+	assert_int_equal(field(b, 12), 50);
+	assert_int_equal(field(b, 14), 7);
+	assert_int_equal(gre_flows(), 1);
+	/* GRE from the client with the server's ID reaches the server ... */
+	n = gre(b, R, GW_OUT, 50);
+	assert_int_equal(xl(t, b, &n, OUT, now), NAT_FORWARD);
+	assert_int_equal(pkt_dst(b), A("10.1.0.5"));
+	assert_int_equal(get_u16(b + 26), 50);
+	/* ... and the server's with the client's ID leaves from the public address. */
+	n = gre(b, "10.1.0.5", R, 7);
+	assert_int_equal(xl(t, b, &n, IN, now), NAT_FORWARD);
+	assert_int_equal(pkt_src(b), A(GW_OUT));
+	assert_int_equal(get_u16(b + 26), 7);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -398,6 +449,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_other_version_passes, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_malformed_and_cut, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_gre_without_call, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_server_inside, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
