@@ -49,6 +49,7 @@ static const struct {
 	uint8_t own, peer;
 	bool opens;		/* the sender's call ID starts a call */
 	bool closes;		/* the call of the sender's call ID ends */
+	uint8_t result;		/* a reply's Result Code: the call ends unless it is 1 */
 } msg[PPTP_TYPES] = {
 	[SCCRQ] = { 156, 0, 0, false, false },
 	[SCCRP] = { 156, 0, 0, false, false },
@@ -57,9 +58,9 @@ static const struct {
 	[ECHORQ] = { 16, 0, 0, false, false },
 	[ECHORP] = { 20, 0, 0, false, false },
 	[OCRQ] = { 168, 12, 0, true, false },
-	[OCRP] = { 32, 12, 14, true, false },
+	[OCRP] = { 32, 12, 14, true, false, 16 },
 	[ICRQ] = { 220, 12, 0, true, false },
-	[ICRP] = { 24, 12, 14, true, false },
+	[ICRP] = { 24, 12, 14, true, false, 16 },
 	[ICCN] = { 28, 0, 12, false, false },
 	[CCRQ] = { 16, 12, 0, false, true },
 	[CDN] = { 148, 12, 0, false, true },
@@ -145,10 +146,9 @@ static struct pptp_call *call_new(struct nat_insp *c, struct pptp_state *s, uint
 		return NULL;
 	*call = (struct pptp_call){ .orig = orig, .mapped = k1.dport, .used = 1 };
 	gre_keys(c->k, call, &k0, &k1);
-	if (!flow_key_free(t, GRE_PROTO, &k0))
-		return NULL;
 	struct flow *ctl = &t->flows[c->flow];
-	uint32_t i = flow_new(t, GRE_PROTO, &k0, &k1, c->now_ms);
+	uint32_t i = flow_key_free(t, GRE_PROTO, &k0) ?
+		flow_new(t, GRE_PROTO, &k0, &k1, c->now_ms) : NAT_NONE;
 	if (i == NAT_NONE) {
 		memset(call, 0, sizeof(*call));
 		return NULL;
@@ -188,6 +188,15 @@ static void call_remote(struct nat_insp *c, struct pptp_call *call, uint16_t rem
 	flow_rekey(c->t, (uint32_t)(f - c->t->flows), 0, &k0);
 }
 
+/* Writes a call ID field; the checksum is redone only when something changed. */
+static void put_id(struct nat_insp *c, uint8_t *at, uint16_t id)
+{
+	if (get_u16(at) == id)
+		return;
+	put_u16(at, id);
+	nat_insp_touch(c);
+}
+
 /* One message from c->dir at m (len bytes, all of it in this segment). Returns
  * false when the packet is to be dropped. */
 static bool message(struct nat_insp *c, struct pptp_state *s, uint8_t *m, size_t len)
@@ -219,15 +228,13 @@ static bool message(struct nat_insp *c, struct pptp_state *s, uint8_t *m, size_t
 			call = call_new(c, s, id);
 		if (!call)
 			return true;	/* a call we do not know (or no room): untouched */
-		put_u16(own, call->mapped);
-		nat_insp_touch(c);
+		put_id(c, own, call->mapped);
 		if (peer)
 			call_remote(c, call, get_u16(peer));
 	} else if (c->dir == 1) {
 		/* The outside end names ours (mapped -> original) and its own. */
 		if (peer && (call = call_by(s, 1, get_u16(peer)))) {
-			put_u16(peer, call->orig);
-			nat_insp_touch(c);
+			put_id(c, peer, call->orig);
 			if (own)
 				call_remote(c, call, get_u16(own));
 		} else if (own && msg[type].closes) {
@@ -237,6 +244,8 @@ static bool message(struct nat_insp *c, struct pptp_state *s, uint8_t *m, size_t
 	if (call && msg[type].closes)
 		call_end(c, call, type == CCRQ ? "PPTP Call-Clear-Request" :
 			 "PPTP Call-Disconnect-Notify");
+	else if (call && msg[type].result && m[msg[type].result] != 1)
+		call_end(c, call, "PPTP call refused");
 	return true;
 }
 

@@ -15,6 +15,8 @@ LEN = {1: 156, 2: 156, 3: 16, 4: 16, 5: 16, 6: 20, 7: 168, 8: 32, 9: 220, 10: 24
 def msg(t, f12=0, f14=0, length=None):
     n = LEN[t]
     b = struct.pack("!HHIHHHH", length or n, 1, 0x1A2B3C4D, t, 0, f12, f14)
+    if t in (8, 10):
+        b += b"\x01"     # Result Code: connected
     return b + bytes(n - len(b))
 
 

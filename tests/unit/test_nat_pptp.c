@@ -135,7 +135,7 @@ static uint16_t reply(struct ctl *c, uint16_t pac, uint16_t mapped)
 {
 	uint8_t b[512], m[256];
 	size_t n = msg(m, OCRP, pac, mapped);
-	put_u16(m + 16, 1);	/* result: connected */
+	m[16] = 1;	/* result: connected */
 	assert_int_equal(send_seg(c, 1, m, n, b), NAT_FORWARD);
 	assert_int_equal(field(b, 12), pac);
 	return field(b, 14);
@@ -317,6 +317,23 @@ static void test_events(void **state)
 	nat_table_set_events(t, NULL, NULL);
 }
 
+/* A refused call (Result Code not 1) leaves no mapping behind. */
+static void test_refused_call(void **state)
+{
+	struct ctl a;
+	uint8_t buf[512], m[256];
+	open_ctl(&a, A_, 1025);
+	uint16_t m1 = call_out(&a, 1);
+	assert_int_equal(gre_flows(), 1);
+	size_t n = msg(m, OCRP, 100, m1);
+	m[16] = 3;	/* busy */
+	assert_int_equal(send_seg(&a, 1, m, n, buf), NAT_FORWARD);
+	assert_int_equal(field(buf, 14), 1);
+	assert_int_equal(gre_flows(), 0);
+	assert_int_equal(call_out(&a, 1), m1);	/* tried again: a new call */
+	assert_int_equal(gre_flows(), 1);
+}
+
 /* A server that speaks another protocol version: passed untranslated, no GRE
  * mapping, counted. */
 static void test_other_version_passes(void **state)
@@ -420,6 +437,7 @@ static void test_server_inside(void **state)
 	assert_int_equal(xl(t, b, &n, OUT, now), NAT_FORWARD);
 	assert_int_equal(field(b, 12), 7);
 	ml = msg(m, OCRP, 50, 7);	/* the server's call 50 */
+	m[16] = 1;
 	n = mk_tcp(b, "10.1.0.5", 1723, R, 4000, 0x18, ss, cs, 8192, NULL, 0, ml);
 	memcpy(b + 40, m, ml);
 	fix_l4_csum(b);
@@ -446,6 +464,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_identical_call_ids, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_calls_and_teardown, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_events, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_refused_call, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_other_version_passes, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_malformed_and_cut, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_gre_without_call, setup, teardown),
