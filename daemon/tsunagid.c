@@ -36,10 +36,11 @@ static void usage(FILE *out)
 		"  --log ike=2     level of one subsystem (dmn ike cfg net enc esp knl nat vici)\n"
 		"  --log-format json  one JSON object per log line (time, level, subsystem,\n"
 		"                  message, connection, ike_sa, peer, child, child_sa)\n"
-		"  --nat-queue N   NFQUEUE number of the NAT (default 0)\n"
+		"  --nat-queue N   NFQUEUE number of the NAT (default: nat { queue }, else 0)\n"
 		"  --nat-firewall manual  do not install the raw-table rules that queue the\n"
-		"                  NAT interfaces' packets (default auto: installed at start,\n"
-		"                  removed at exit; --nat-rules prints them)\n"
+		"                  NAT interfaces' packets (auto: installed at start,\n"
+		"                  removed at exit; --nat-rules prints them; default:\n"
+		"                  nat { firewall }, else auto)\n"
 		"  --nat-rules     print those rules for the configuration and exit\n",
 		DEFAULT_CONFIG, VICI_DEFAULT_URI, DEFAULT_PIDFILE);
 }

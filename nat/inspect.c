@@ -11,9 +11,12 @@
 #include "nat/nat_priv.h"
 
 /* The registry: an engine's index is its id and its rank when two claim a port. */
-extern const struct nat_engine nat_alg_pptp;
+extern const struct nat_engine nat_alg_ftp, nat_alg_tftp, nat_alg_dns, nat_alg_pptp;
 
 static const struct nat_engine *engines[] = {
+	&nat_alg_ftp,
+	&nat_alg_tftp,
+	&nat_alg_dns,
 	&nat_alg_pptp,
 	NULL,	/* the last slot: an engine that tests plug in (nat_engine_set_test) */
 };
@@ -186,6 +189,7 @@ void insp_flow_start(struct nat_table *t, struct flow *f, int dir, int engine)
 		return;	/* out of memory: the flow goes uninspected */
 	}
 	s->engine = (uint8_t)engine;
+	s->opener = (uint8_t)dir;
 	t->insp[i] = s;
 	f->insp = i + 1;
 	t->ic[engine].flows++;
@@ -215,8 +219,8 @@ void insp_flow_free(struct nat_table *t, struct flow *f)
 	if (e->closed) {
 		struct nat_insp c = {
 			.t = t, .engine = e, .conf = &t->rules->inspect[s->engine],
-			.c = &t->ic[s->engine], .state = s->state, .k = f->k, .proto = f->proto,
-			.now_ms = f->last_ms, .flow = fi,
+			.c = &t->ic[s->engine], .state = s->state, .opener = s->opener, .k = f->k,
+			.proto = f->proto, .now_ms = f->last_ms, .flow = fi,
 		};
 		e->closed(&c);
 	}
@@ -262,6 +266,11 @@ void nat_insp_note(struct nat_insp *c, const char *text)
 {
 	flow_event(c->t, NAT_EV_NOTE, &c->t->flows[c->flow], text,
 		   c->dir ? NAT_FROM_OUTSIDE : NAT_FROM_INSIDE, c->now_ms);
+}
+
+const struct nat_rules *nat_insp_rules(const struct nat_insp *c)
+{
+	return c->t->rules;
 }
 
 void nat_insp_touch(struct nat_insp *c)
@@ -406,7 +415,8 @@ enum nat_insp_verdict insp_packet(struct nat_table *t, struct pkt *p, struct flo
 	if (p->l4len > hl || p->proto == 17) {
 		struct nat_insp c = {
 			.t = t, .engine = e, .conf = &t->rules->inspect[s->engine],
-			.c = &t->ic[s->engine], .state = s->state, .dir = dir, .k = f->k,
+			.c = &t->ic[s->engine], .state = s->state, .dir = dir, .opener = s->opener,
+			.k = f->k,
 			.proto = p->proto, .payload = p->l4 + hl, .len = p->l4len - hl,
 			.seq = p->proto == 6 ? get_u32(p->l4 + 4) : 0, .now_ms = now_ms,
 			.flow = (uint32_t)(f - t->flows), .priv_ = p,

@@ -82,6 +82,7 @@ struct nat_insp {
 	struct nat_insp_counters *c;		/* this engine's counters */
 	void *state;			/* state_size bytes, kept with the flow */
 	int dir;			/* 0: sent by the flow's inside end, 1: by the outside end */
+	int opener;			/* the dir of the flow's first packet: its client */
 	const struct nat_key *k;	/* the flow's keys k[0], k[1] (see nat_priv.h) */
 	uint8_t proto;
 	uint8_t *payload;		/* L4 payload as it arrived */
@@ -97,6 +98,9 @@ struct nat_insp {
  * public address, k[1].dport the public port). */
 uint32_t nat_insp_inside_addr(const struct nat_insp *c);	/* k[0].src */
 uint32_t nat_insp_public_addr(const struct nat_insp *c);	/* k[1].dst */
+
+/* The rule set in force (DNS doctoring reads the static mappings). */
+const struct nat_rules *nat_insp_rules(const struct nat_insp *c);
 
 /* Tells the operator something about this flow (an event NAT_EV_NOTE with
  * text as its reason, e.g. a protocol version passed untranslated). */

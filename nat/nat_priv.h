@@ -87,6 +87,7 @@ struct seqadj {
 
 struct insp_flow {
 	uint8_t engine;
+	uint8_t opener;		/* dir of the flow's first packet (the client) */
 	struct seqadj adj[2];	/* [d]: bytes sent from k[d]'s end */
 	_Alignas(8) uint8_t state[];
 };

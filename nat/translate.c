@@ -361,6 +361,7 @@ static enum nat_verdict icmp_error(struct nat_table *t, struct pkt *p, enum nat_
 		outer.src = ko->dst;
 	rewrite(&q, ko, p->l4 + 2);
 	rewrite(p, &outer, NULL);
+	p->changed |= q.changed;
 	flow_touch(t, f, now);
 	count(t, f, d, p->tot, side);
 	t->c.icmp_errors++;
