@@ -92,7 +92,8 @@ static size_t segment(uint8_t *p, struct conn *c, int dir, uint8_t flags, const 
 	t[12] = 5 << 4;
 	t[13] = flags;
 	put_u16(t + 14, 65535);
-	memcpy(t + 20, pay, n);
+	if (n)
+		memcpy(t + 20, pay, n);
 	put_u16(t + 16, tcp_sum(p, tot));
 	c->seq[dir] += (uint32_t)n + ((flags & 0x03) ? 1 : 0);
 	return tot;

@@ -150,6 +150,8 @@ done
 echo "    kernel: nft masquerade + pptp conntrack helper: ${KERNEL_HELPER:-?}"
 printf '    %-10s %-8s %-8s\n' step tsunagi kernel
 bad=""
+# Why the kernel failed, in its clients' words.
+grep '^kernel .*: fail' "$IOP_WORK/steps.log" 2>/dev/null | sed 's/^kernel /    kernel| /'
 for s in $SCEN; do
 	printf '    %-10s %-8s %-8s\n' "$s" "${RES[tsunagi,$s]}" "${RES[kernel,$s]}"
 	[ "${RES[tsunagi,$s]}" = FAIL ] && bad="$bad $s"
