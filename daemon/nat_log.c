@@ -42,8 +42,12 @@ static void teardown_reason(const struct nat_event_info *e, char *buf, size_t le
 		r = "Xlate Clear";	/* tsunagictl --flush-nat: "clear xlate" */
 	else if (strcmp(r, "evicted") == 0)
 		r = "Flow evicted (table full)";
+	else if (strcmp(r, "idle") == 0 && tcp && st && strncmp(st, "SYN", 3) == 0)
+		r = "SYN Timeout";
+	else if (strcmp(r, "idle") == 0 && tcp && st && strcmp(st, "CLOSED") == 0)
+		r = "TCP FINs";	/* (or a RST: the core does not tell them apart) */
 	else if (strcmp(r, "idle") == 0)
-		r = !tcp ? "" : st && strncmp(st, "SYN", 3) == 0 ? "SYN Timeout" : "Conn-timeout";
+		r = tcp ? "Conn-timeout" : "";
 	snprintf(buf, len, "%s%s", r[0] ? " " : "", r);
 }
 

@@ -142,6 +142,7 @@ for MODE in tsunagi kernel; do
 	client_stop l2
 	if [ "$MODE" = tsunagi ]; then
 		tsu_ctl "$NS_GW" --counters >"$IOP_WORK/counters.out" 2>&1
+		cp "$(tsu_dir "$NS_GW")/tsunagid.log" "$IOP_WORK/tsunagid.log"
 		xt_check_sanitizers
 	fi
 	[ "${KEEP_TOPO:-0}" = 1 ] || topo_destroy
@@ -150,12 +151,12 @@ done
 echo "    kernel: nft masquerade + pptp conntrack helper: ${KERNEL_HELPER:-?}"
 printf '    %-10s %-8s %-8s\n' step tsunagi kernel
 bad=""
-# Why the kernel failed, in its clients' words.
-grep '^kernel .*: fail' "$IOP_WORK/steps.log" 2>/dev/null | sed 's/^kernel /    kernel| /'
 for s in $SCEN; do
 	printf '    %-10s %-8s %-8s\n' "$s" "${RES[tsunagi,$s]}" "${RES[kernel,$s]}"
 	[ "${RES[tsunagi,$s]}" = FAIL ] && bad="$bad $s"
 done
+# Why the kernel failed, in its clients' words.
+grep '^kernel .*: fail' "$IOP_WORK/steps.log" 2>/dev/null | sed 's/^kernel /    kernel| /'
 if [ -n "$bad" ]; then
 	sed 's/^/    | /' "$IOP_WORK/steps.log"
 	grep -i pptp "$IOP_WORK/counters.out" | grep -v ': 0$' | sed 's/^/    /'

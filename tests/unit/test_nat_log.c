@@ -55,6 +55,19 @@ static void test_tcp_built_teardown(void **state)
 	assert_int_equal(xl(t, b, &n, NAT_FROM_OUTSIDE, 6 * S), NAT_FORWARD);
 	nat_table_flush(t);
 	assert_int_equal(ls.n, 2);
+	/* Closed by FINs: ended by the closed timeout. */
+	n = mk_tcp(b, "10.1.0.7", 40001, R, 80, 0x02, 1, 0, 1000, NULL, 0, 0);
+	assert_int_equal(xl(t, b, &n, NAT_FROM_INSIDE, 7 * S), NAT_FORWARD);
+	n = mk_tcp(b, R, 80, GW_OUT, 40001, 0x12, 9, 2, 1000, NULL, 0, 0);
+	assert_int_equal(xl(t, b, &n, NAT_FROM_OUTSIDE, 7 * S), NAT_FORWARD);
+	n = mk_tcp(b, "10.1.0.7", 40001, R, 80, 0x11, 2, 10, 1000, NULL, 0, 0);
+	assert_int_equal(xl(t, b, &n, NAT_FROM_INSIDE, 7 * S), NAT_FORWARD);
+	n = mk_tcp(b, R, 80, GW_OUT, 40001, 0x11, 10, 3, 1000, NULL, 0, 0);
+	assert_int_equal(xl(t, b, &n, NAT_FROM_OUTSIDE, 7 * S), NAT_FORWARD);
+	nat_expire(t, 60 * S);
+	assert_int_equal(ls.n, 4);
+	assert_string_equal(ls.l[3], "Teardown TCP connection 0 for outside:198.18.0.7/80 to "
+			    "inside:10.1.0.7/40001 bytes 160 TCP FINs");
 	/* 40 + 40 bytes. */
 	assert_string_equal(ls.l[1], "Teardown TCP connection 0 for outside:198.18.0.7/80 to "
 			    "inside:10.1.0.7/40000 bytes 80 Xlate Clear");
