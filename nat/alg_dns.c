@@ -3,8 +3,8 @@
  * gets that host's inside address written in its place, so that inside
  * clients reach it directly. Only A records of class IN are touched (PTR and
  * the rest stay as they are). The response must carry the query's ID (else
- * it is dropped and counted), and it ends the flow: a DNS exchange is one
- * query and one answer. No size limit (EDNS0 answers pass whole).
+ * it is dropped and counted); the answer to the last query waiting ends the
+ * flow (a stub resolver asks A and AAAA at once from one port). No size limit (EDNS0 answers pass whole).
  *
  * Names are skipped, never followed: a compression pointer ends a name where
  * it stands, and one that does not point backwards (a loop or a forward
@@ -15,10 +15,34 @@
 #include "lib/buf.h"
 #include "nat/inspect.h"
 
+/* Queries waiting for their answer: a stub resolver (glibc) asks A and AAAA
+ * at once from one port, so the flow ends with the last answer. */
+#define DNS_PENDING 4
+
 struct dns_state {
-	uint16_t id;
-	bool asked;
+	uint16_t id[DNS_PENDING];
+	uint8_t n;
 };
+
+static int pending(const struct dns_state *s, uint16_t id)
+{
+	for (int i = 0; i < s->n; i++)
+		if (s->id[i] == id)
+			return i;
+	return -1;
+}
+
+/* A new query; with DNS_PENDING waiting, the oldest is forgotten. */
+static void asked(struct dns_state *s, uint16_t id)
+{
+	if (pending(s, id) >= 0)
+		return;	/* a retry */
+	if (s->n == DNS_PENDING)
+		memmove(s->id, s->id + 1, sizeof(s->id) - sizeof(s->id[0]));
+	else
+		s->n++;
+	s->id[s->n - 1] = id;
+}
 
 /* Skips the name at *off; -1 when it runs past n or a pointer is bad. */
 static int skip_name(const uint8_t *m, size_t n, size_t *off)
@@ -112,24 +136,25 @@ static enum nat_insp_verdict dns_inspect(struct nat_insp *c)
 	if (c->dir == c->opener) {
 		if (response)
 			return bad(c);
-		s->id = id;	/* a retry may carry a new ID: the latest counts */
-		s->asked = true;
+		asked(s, id);
 		return NAT_INSP_PASS;
 	}
 	if (!response)
 		return bad(c);
-	if (!s->asked || id != s->id) {
+	int k = pending(s, id);
+	if (k < 0) {
 		c->c->bad_dropped++;	/* a spoofed or stale answer */
 		return NAT_INSP_DROP;
 	}
 	/* Doctoring is for inside clients asking an outside server. */
-	if (c->opener == 0 && doctor(c, false) < 0) {
-		enum nat_insp_verdict v = bad(c);
-		return v == NAT_INSP_DROP ? v : NAT_INSP_END;
-	}
-	if (c->opener == 0)
+	bool whole = c->opener != 0 || doctor(c, false) == 0;
+	if (!whole && bad(c) == NAT_INSP_DROP)
+		return NAT_INSP_DROP;	/* the query still waits for a good answer */
+	if (whole && c->opener == 0)
 		doctor(c, true);
-	return NAT_INSP_END;
+	memmove(s->id + k, s->id + k + 1, (size_t)(s->n - k - 1) * sizeof(s->id[0]));
+	s->n--;
+	return s->n ? NAT_INSP_PASS : NAT_INSP_END;
 }
 
 const struct nat_engine nat_alg_dns = {

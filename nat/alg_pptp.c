@@ -146,7 +146,7 @@ static struct pptp_call *call_new(struct nat_insp *c, struct pptp_state *s, uint
 		return NULL;
 	*call = (struct pptp_call){ .orig = orig, .mapped = k1.dport, .used = 1 };
 	gre_keys(c->k, call, &k0, &k1);
-	struct flow *ctl = &t->flows[c->flow];
+	struct flow *ctl = &t->flows[c->flow_];
 	uint32_t i = flow_key_free(t, GRE_PROTO, &k0) ?
 		flow_new(t, GRE_PROTO, &k0, &k1, c->now_ms) : NAT_NONE;
 	if (i == NAT_NONE) {

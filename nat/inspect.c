@@ -220,7 +220,7 @@ void insp_flow_free(struct nat_table *t, struct flow *f)
 		struct nat_insp c = {
 			.t = t, .engine = e, .conf = &t->rules->inspect[s->engine],
 			.c = &t->ic[s->engine], .state = s->state, .opener = s->opener, .k = f->k,
-			.proto = f->proto, .now_ms = f->last_ms, .flow = fi,
+			.proto = f->proto, .now_ms = f->last_ms, .flow_ = fi,
 		};
 		e->closed(&c);
 	}
@@ -264,7 +264,7 @@ uint32_t nat_insp_public_addr(const struct nat_insp *c)
 
 void nat_insp_note(struct nat_insp *c, const char *text)
 {
-	flow_event(c->t, NAT_EV_NOTE, &c->t->flows[c->flow], text,
+	flow_event(c->t, NAT_EV_NOTE, &c->t->flows[c->flow_], text,
 		   c->dir ? NAT_FROM_OUTSIDE : NAT_FROM_INSIDE, c->now_ms);
 }
 
@@ -419,7 +419,7 @@ enum nat_insp_verdict insp_packet(struct nat_table *t, struct pkt *p, struct flo
 			.k = f->k,
 			.proto = p->proto, .payload = p->l4 + hl, .len = p->l4len - hl,
 			.seq = p->proto == 6 ? get_u32(p->l4 + 4) : 0, .now_ms = now_ms,
-			.flow = (uint32_t)(f - t->flows), .priv_ = p,
+			.priv_ = p, .flow_ = (uint32_t)(f - t->flows),
 		};
 		c.c->packets++;
 		p->delta = 0;
@@ -447,9 +447,9 @@ static bool key_match(const struct expect_slot *x, uint8_t proto, const struct n
 int nat_insp_expect(struct nat_insp *c, const struct nat_expect *e)
 {
 	struct nat_table *t = c->t;
-	struct flow *f = (struct flow *)((const uint8_t *)c->k - offsetof(struct flow, k));
-	uint32_t fi = (uint32_t)(f - t->flows);
-	uint8_t owner = (uint8_t)(c->engine ? (size_t)(c->c - t->ic) : 0);
+	uint32_t fi = c->flow_;
+	const struct flow *f = &t->flows[fi];
+	uint8_t owner = (uint8_t)(c->c - t->ic);
 	if (e->replace)
 		for (uint32_t j = 0; j < t->n_exp;) {
 			if (t->exp[j].parent == fi && t->exp[j].owner == owner) {

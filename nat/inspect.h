@@ -89,8 +89,8 @@ struct nat_insp {
 	size_t len;
 	uint32_t seq;			/* TCP: this segment's sequence number as sent */
 	uint64_t now_ms;
-	uint32_t flow;			/* the flow's index in the table (for nat/ engines) */
 	void *priv_;			/* the translate step's packet */
+	uint32_t flow_;			/* and flow */
 };
 
 /* The engine's own flow keys, host order: k[0] as the inside sees a packet

@@ -16,7 +16,8 @@
 #               mapping's public address: the answer holds the inside address
 #               (DNS doctoring; the kernel has no such thing); another name's
 #               record stays as it is
-# PASS when every scenario works through tsunagid.
+# PASS when every scenario works through tsunagid. INSPECT_OFF=1 turns tsunagid's
+# engines off (inspect { X { enabled = no } }), to see what they change.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/lib-extra.sh"
 . "$(dirname "$0")/lib-nat.sh"
@@ -139,7 +140,10 @@ setup_tsunagi() {
 		$'dmz {\n\t\t\t\ttype = static\n\t\t\t\tprivate = '$DMZ_IN$'\n\t\t\t\tpublic = '$DMZ_PUB$'\n\t\t\t}'
 	TSU_ARGS=(--log nat=${NAT_LOG:-2})
 	# queue and firewall from the file (nat { queue = 3 }), not from flags.
-	sed -i 's/^\tnat {$/\tnat {\n\t\tqueue = 3\n\t\tfirewall = auto/' "$(tsu_dir "$NS_GW")/tsunagi.conf"
+	local off=""
+	[ "${INSPECT_OFF:-0}" = 1 ] &&
+		off='\n\t\tinspect {\n\t\t\tftp {\n\t\t\t\tenabled = no\n\t\t\t}\n\t\t\ttftp {\n\t\t\t\tenabled = no\n\t\t\t}\n\t\t\tdns {\n\t\t\t\tenabled = no\n\t\t\t}\n\t\t}'
+	sed -i "s/^\tnat {\$/\tnat {\n\t\tqueue = 3\n\t\tfirewall = auto$off/" "$(tsu_dir "$NS_GW")/tsunagi.conf"
 	tsu_start "$NS_GW"
 	TSU_ARGS=()
 	iop_wait 5 ip netns exec "$NS_GW" iptables -t raw -S TSUNAGI-NAT ||

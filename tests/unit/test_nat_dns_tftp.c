@@ -155,6 +155,29 @@ static void test_dns_id_mismatch(void **state)
 	(void)state;
 }
 
+/* glibc's resolver asks A and AAAA at once from one port: the flow ends with
+ * the last answer, not the first. */
+static void test_dns_two_queries(void **state)
+{
+	struct nat_rules *r = rules("");
+	struct nat_table *t = nat_table_new(r, 64);
+	uint16_t pub = ask(t, 0x1111);
+	assert_int_equal(ask(t, 0x2222), pub);
+	uint8_t b[2048], m[512];
+	size_t o = rr_a(m, dns_header(m, 0x2222, true, 1), "198.51.100.5");
+	size_t n = udp(b, R, 53, GW_OUT, pub, m, o);
+	assert_int_equal(xl(t, b, &n, OUT, 0), NAT_FORWARD);
+	assert_int_equal(active(t), 1);
+	o = dns_header(m, 0x1111, true, 0);
+	n = udp(b, R, 53, GW_OUT, pub, m, o);
+	assert_int_equal(xl(t, b, &n, OUT, 0), NAT_FORWARD);
+	assert_int_equal(pkt_dst(b), A(C));
+	assert_int_equal(active(t), 0);
+	nat_table_free(t);
+	nat_rules_free(r);
+	(void)state;
+}
+
 /* 40 A records: 700 bytes, past the old 512-byte limit; all doctored. */
 static void test_dns_large(void **state)
 {
@@ -271,6 +294,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_dns_doctoring),
 		cmocka_unit_test(test_dns_id_mismatch),
+		cmocka_unit_test(test_dns_two_queries),
 		cmocka_unit_test(test_dns_large),
 		cmocka_unit_test(test_dns_malformed),
 		cmocka_unit_test(test_tftp_pinhole),

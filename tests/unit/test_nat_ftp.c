@@ -44,7 +44,8 @@ static size_t seg(uint8_t *b, const char *src, uint16_t sp, const char *dst, uin
 {
 	size_t tl = text ? strlen(text) : 0;
 	size_t n = mk_tcp(b, src, sp, dst, dp, flags, seq, ack, 1000, NULL, 0, tl);
-	memcpy(b + n - tl, text, tl);
+	if (tl)
+		memcpy(b + n - tl, text, tl);
 	fix_l4_csum(b);
 	return n;
 }
