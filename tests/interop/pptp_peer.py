@@ -13,7 +13,8 @@ enhanced GRE (version 1) carried by raw sockets, echoed by the server.
   pptp_peer.py client SERVER
       A PNS driven by commands on stdin, one answer line each ("ok ..." or
       "fail ..."):
-        open             control connection, Start-Control-Connection-Request/Reply
+        open [V]         control connection, Start-Control-Connection-Request/Reply
+                         (protocol version V, default 0x0100)
         call N           Outgoing-Call-Request with call ID N; the Reply must name
                          N as the Peer's Call ID
         gre N            a GRE packet to the server with its call ID of call N; the
@@ -166,7 +167,7 @@ def client(srv):
         try:
             if w[0] == "open":
                 ctl = socket.create_connection((srv, 1723), timeout=5)
-                ctl.sendall(msg(1, 0x0100))
+                ctl.sendall(msg(1, int(w[1], 0) if len(w) > 1 else 0x0100))
                 t, b = recv_msg(ctl)
                 ok = t == 2 and struct.unpack("!H", b[12:14])[0] == 0x0100
                 print("ok open" if ok else "fail open: type %d" % t, flush=True)

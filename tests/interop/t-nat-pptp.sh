@@ -20,6 +20,8 @@
 #              call 2 still works; after l1 closes too, no GRE translation is left
 #   log        (tsunagid) the log has "Built outbound GRE connection" and
 #              "Teardown GRE connection ... PPTP Call-Clear-Request" lines
+#   version    l1 opens a control connection of protocol version 2 and calls: passed
+#              untranslated (the server sees call ID 1), and (tsunagid) logged
 # PASS when every step works through tsunagid.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/lib-extra.sh"
@@ -31,7 +33,7 @@ for c in iptables:iptables nft:nftables python3:python3; do
 done
 
 PEER=$(cd "$(dirname "$0")" && pwd)/pptp_peer.py
-SCEN="control gre-l1 gre-l2 two-calls clear close log"
+SCEN="control gre-l1 gre-l2 two-calls clear close log version"
 declare -A RES=()
 
 server_start() {
@@ -87,6 +89,13 @@ t_log() {
 	[ "$MODE" = tsunagi ] || return 2
 	tsu_log_has "$NS_GW" "Built outbound GRE connection [0-9]+ from inside:$NT_L1/1 " &&
 		tsu_log_has "$NS_GW" "Teardown GRE connection [0-9]+ from inside:$NT_L1/1 .* PPTP Call-Clear-Request"
+}
+
+t_version() {
+	c l1 open 0x0200 && c l1 call 1 || return 1
+	grep -q "call 10[0-9] from .* peer call id 1$" "$IOP_WORK/server-$MODE.log" || return 1
+	[ "$MODE" = tsunagi ] || return 0
+	iop_wait 3 tsu_log_has "$NS_GW" "pptp inspection: TCP connection [0-9]+ for outside:$NT_SRV/1723 to inside:$NT_L1/[0-9]+: PPTP version is not 1"
 }
 
 setup_tsunagi() {
