@@ -24,6 +24,7 @@
 #include <unistd.h>
 
 #include "daemon/daemon.h"
+#include "daemon/nat_log.h"
 #include "daemon/nat_queue.h"
 #include "lib/clock.h"
 #include "lib/log.h"
@@ -41,6 +42,7 @@ struct nat_io {
 	char *fw;			/* the iptables rules installed, NULL = none */
 	struct nat_counters base;	/* as the last "reset counters" found them */
 	struct nat_queue_stats qbase;
+	struct nat_log_limit lim[2];	/* [0] denies, [1] built/teardown */
 	struct nat_insp_counters ibase[NAT_MAX_ENGINES];
 };
 
@@ -229,6 +231,26 @@ static void refresh_addrs(struct nat_rules *r)
 	freeifaddrs(ifs);
 }
 
+/* The core's events as operators' log lines, under "nat", rate-limited per level so
+ * that a flood of denies cannot hide the connections (nor the reverse). Nothing is
+ * formatted for a level that is off. */
+static void on_event(const struct nat_event_info *e, void *arg)
+{
+	struct nat_io *n = arg;
+	int level = nat_log_level(e);
+	uint64_t held;
+	char line[256];
+	if (!log_enabled(LOG_NAT, level))
+		return;
+	if (!nat_log_allow(&n->lim[level > 1], clock_now_ms(), &held))
+		return;
+	if (held)
+		log_msg(LOG_NAT, level, "%llu NAT log lines held back (more than %u a second)",
+			(unsigned long long)held, NAT_LOG_PER_SEC);
+	if (nat_log_format(e, line, sizeof(line)))
+		log_msg(LOG_NAT, level, "%s", line);
+}
+
 static enum nat_verdict translate(void *arg, struct nat_packet *p, enum nat_side side)
 {
 	struct nat_io *n = arg;
@@ -306,6 +328,9 @@ static int nat_io_open(struct daemon *d, struct nat_rules *rules)
 	refresh_addrs(rules);
 	inside_sysctls(rules);
 	n->table = nat_table_new(rules, rules->max_flows);
+	n->lim[0].limit = n->lim[1].limit = NAT_LOG_PER_SEC;
+	if (n->table)
+		nat_table_set_events(n->table, on_event, n);
 	const char *names[NAT_QUEUE_MAX_IFS + 1];
 	n->q = n->table ? nat_queue_open(d->nat_queue_num, outside_names(rules, names),
 					 translate, n) : NULL;

@@ -175,6 +175,13 @@ void flow_free(struct nat_table *t, uint32_t i)
 	t->c.flows_active = t->n_used;
 }
 
+void flow_rekey(struct nat_table *t, uint32_t i, int d, const struct nat_key *k)
+{
+	hash_remove(t, i, d);
+	t->flows[i].k[d] = *k;
+	hash_insert(t, i, d);
+}
+
 /* The oldest flow of any class (bindings in use excepted): the eviction victim. */
 static uint32_t oldest(const struct nat_table *t)
 {
@@ -378,16 +385,19 @@ size_t nat_table_rule_counters(const struct nat_table *t, struct nat_rule_counte
 static void flow_view(const struct nat_table *t, const struct flow *f, uint64_t now_ms,
     struct nat_flow_view *v)
 {
+	/* PPTP's GRE: the inside call ID as chosen and the remote one, as ports. */
+	bool gre = f->proto == 47;
 	*v = (struct nat_flow_view){
+		.id = (uint32_t)(f - t->flows),
 		.proto = f->proto,
 		.in_src = f->k[0].src, .in_dst = f->k[0].dst,
-		.in_sport = f->k[0].sport, .in_dport = f->k[0].dport,
+		.in_sport = gre ? f->u.gre_cid : f->k[0].sport, .in_dport = f->k[0].dport,
 		.out_src = f->k[1].src, .out_dst = f->k[1].dst,
-		.out_sport = f->k[1].sport, .out_dport = f->k[1].dport,
+		.out_sport = gre ? f->k[0].dport : f->k[1].sport, .out_dport = f->k[1].dport,
 		.rule = f->gen == t->gen && f->rule < t->rules->n_rules ?
 			t->rules->rule[f->rule].name : NULL,
 		.state = f->proto == 6 ? tcp_state_name(f->state) :
-			 f->proto == 17 ? "UDP" : f->proto == 1 ? "ICMP" : "OTHER",
+			 f->proto == 17 ? "UDP" : f->proto == 1 ? "ICMP" : gre ? "GRE" : "OTHER",
 		.engine = insp_engine_name(t, f),
 		.idle_ms = now_ms > f->last_ms ? now_ms - f->last_ms : 0,
 		.packets = { f->pkts[0], f->pkts[1] },

@@ -11,13 +11,15 @@
 #include "nat/nat_priv.h"
 
 /* The registry: an engine's index is its id and its rank when two claim a port. */
-extern const struct nat_engine nat_alg_ftp, nat_alg_tftp, nat_alg_dns, nat_alg_sip;
+extern const struct nat_engine nat_alg_ftp, nat_alg_tftp, nat_alg_dns, nat_alg_sip,
+	nat_alg_pptp;
 
 static const struct nat_engine *engines[] = {
 	&nat_alg_ftp,
 	&nat_alg_tftp,
 	&nat_alg_dns,
 	&nat_alg_sip,
+	&nat_alg_pptp,
 	NULL,	/* the last slot: an engine that tests plug in (nat_engine_set_test) */
 };
 
@@ -216,6 +218,14 @@ void insp_flow_free(struct nat_table *t, struct flow *f)
 	if (!s)
 		return;
 	const struct nat_engine *e = engines[s->engine];
+	if (e->closed) {
+		struct nat_insp c = {
+			.t = t, .engine = e, .conf = &t->rules->inspect[s->engine],
+			.c = &t->ic[s->engine], .state = s->state, .opener = s->opener, .k = f->k,
+			.proto = f->proto, .now_ms = f->last_ms, .flow_ = fi,
+		};
+		e->closed(&c);
+	}
 	if (e->end)
 		e->end(s->state);
 	free(s);
@@ -252,6 +262,12 @@ uint32_t nat_insp_inside_addr(const struct nat_insp *c)
 uint32_t nat_insp_public_addr(const struct nat_insp *c)
 {
 	return c->k[1].dst;
+}
+
+void nat_insp_note(struct nat_insp *c, const char *text)
+{
+	flow_event(c->t, NAT_EV_NOTE, &c->t->flows[c->flow_], text,
+		   c->dir ? NAT_FROM_OUTSIDE : NAT_FROM_INSIDE, c->now_ms);
 }
 
 const struct nat_rules *nat_insp_rules(const struct nat_insp *c)

@@ -41,9 +41,10 @@
 
 /* A 5-tuple without its protocol, host byte order. ICMP echo: the identifier is
  * sport of a request and dport of a reply, so that a request and its reply give
- * mirrored keys like TCP and UDP. Engines: GRE puts the call ID in dport,
- * ESP the SPI in sport:dport. A dynamic NAT address binding (proto 0) is the
- * pseudo-flow {inside host, 0, 0, 0} / {0, public address, 0, 0}. */
+ * mirrored keys like TCP and UDP. Enhanced GRE (alg_pptp.c) puts the call ID
+ * of its key in dport, sport 0, and is not mirrored (each direction carries the
+ * receiver's call ID); ESP the SPI in sport:dport. A dynamic NAT address
+ * binding (proto 0) is the pseudo-flow {inside host, 0, 0, 0} / {0, public address, 0, 0}. */
 struct nat_key {
 	uint32_t src, dst;
 	uint16_t sport, dport;
@@ -67,6 +68,10 @@ struct nat_engine {
 	enum nat_insp_verdict (*inspect)(struct nat_insp *c);
 	/* Optional: the flow ends; release what the state holds. */
 	void (*end)(void *state);
+	/* Optional: the flow ends (closed, idle, evicted, flushed) while the table
+	 * lives: end what the engine made in it for this flow (PPTP: the GRE flows
+	 * of its calls). c->payload is NULL; called before end. */
+	void (*closed)(struct nat_insp *c);
 };
 
 /* One packet handed to an engine. */
@@ -96,6 +101,10 @@ uint32_t nat_insp_public_addr(const struct nat_insp *c);	/* k[1].dst */
 
 /* The rule set in force (DNS doctoring reads the static mappings). */
 const struct nat_rules *nat_insp_rules(const struct nat_insp *c);
+
+/* Tells the operator something about this flow (an event NAT_EV_NOTE with
+ * text as its reason, e.g. a protocol version passed untranslated). */
+void nat_insp_note(struct nat_insp *c, const char *text);
 
 /* Marks the payload as changed in place (the checksum is then computed anew). */
 void nat_insp_touch(struct nat_insp *c);

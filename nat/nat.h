@@ -128,6 +128,7 @@ size_t nat_table_rule_counters(const struct nat_table *t, struct nat_rule_counte
 
 /* One flow as the operator sees it ("show xlate detail"). Host byte order. */
 struct nat_flow_view {
+	uint32_t id;			/* unique among live flows: "connection 17" */
 	uint8_t proto;
 	uint32_t in_src, in_dst;	/* as seen on the inside */
 	uint16_t in_sport, in_dport;
@@ -151,12 +152,13 @@ enum nat_event {
 	NAT_EV_BUILT,		/* a flow was made; side: where its first packet came from */
 	NAT_EV_TEARDOWN,	/* a flow ended; reason "idle", "evicted" or "flush" */
 	NAT_EV_DENY,		/* a packet was dropped; reason: the counter, e.g. "no_flow" */
+	NAT_EV_NOTE,		/* an inspection engine's remark on a flow; reason: the text */
 };
 
 struct nat_event_info {
 	enum nat_event event;
 	const char *reason;
-	const struct nat_flow_view *flow;	/* BUILT and TEARDOWN */
+	const struct nat_flow_view *flow;	/* BUILT, TEARDOWN and NOTE */
 	enum nat_side side;			/* BUILT and DENY */
 	uint8_t proto;				/* DENY: the packet as it came, */
 	uint32_t src, dst;			/*   host order; ports 0 where */

@@ -52,6 +52,7 @@ struct flow {
 			uint32_t td_maxwin[2];	/* largest window d advertised, scaled */
 		} tcp;
 		uint32_t refs;			/* binding: flows that use it */
+		uint16_t gre_cid;		/* PPTP GRE: the inside end's own call ID */
 	} u;
 	uint16_t rule;			/* index in the rules of generation gen */
 	uint8_t proto, cls, state, flags, tflags, gen;
@@ -144,6 +145,8 @@ bool flow_key_free(struct nat_table *t, uint8_t proto, const struct nat_key *k);
 uint32_t flow_new(struct nat_table *t, uint8_t proto, const struct nat_key *k0,
     const struct nat_key *k1, uint64_t now_ms);
 void flow_free(struct nat_table *t, uint32_t i);
+/* Gives flow i a new key d (the caller made sure that it is free). */
+void flow_rekey(struct nat_table *t, uint32_t i, int d, const struct nat_key *k);
 /* Ends a flow with a teardown event (reason "idle", "evicted", "flush"). */
 void flow_end(struct nat_table *t, uint32_t i, const char *reason, uint64_t now_ms);
 void flow_event(struct nat_table *t, enum nat_event ev, const struct flow *f,

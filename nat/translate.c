@@ -16,6 +16,7 @@
 #define IPPROTO_ICMP_ 1
 #define IPPROTO_TCP_ 6
 #define IPPROTO_UDP_ 17
+#define IPPROTO_GRE_ 47
 #define TH_SYN 0x02
 #define TH_ACK 0x10
 #define MF 0x2000
@@ -293,6 +294,37 @@ static enum nat_verdict apply(struct nat_table *t, struct pkt *p, struct flow *f
 	}
 	flow_touch(t, f, now);
 	return finish(t, p, f, dir, side, now);
+}
+
+/* Enhanced GRE (RFC 2637 4.1: version 1, key present, no checksum or routing):
+ * the call ID of its key, which names the receiver's end of a PPTP call. */
+static bool gre_call_id(const struct pkt *p, uint16_t *cid)
+{
+	if (!p->l4 || p->proto != IPPROTO_GRE_ || p->l4len < 8 || (p->l4[1] & 7) != 1 ||
+	    (p->l4[0] & 0xe0) != 0x20 || get_u16(p->l4 + 2) != 0x880b)
+		return false;
+	*cid = get_u16(p->l4 + 6);
+	return true;
+}
+
+/* GRE of a PPTP call (alg_pptp.c made its flow): its keys are not mirrors of
+ * each other, since each direction carries the receiver's call ID. From inside
+ * only the source address changes; from outside the destination address and
+ * the call ID, back to the one the inside end chose. */
+static enum nat_verdict gre_apply(struct nat_table *t, struct pkt *p, struct flow *f, int dir,
+    enum nat_side side, uint64_t now)
+{
+	flow_touch(t, f, now);
+	if (p->more_frags)
+		frag_remember(t, p, f, dir, now);
+	struct nat_key to = { f->k[!dir].dst, f->k[!dir].src, 0, 0 };
+	rewrite(p, &to, NULL);
+	if (dir == 1 && get_u16(p->l4 + 6) != f->u.gre_cid) {
+		put_u16(p->l4 + 6, f->u.gre_cid);	/* no checksum in GRE version 1 */
+		p->changed = true;
+	}
+	count(t, f, dir, p->tot, side);
+	return NAT_FORWARD;
 }
 
 /* An ICMP error: the quoted packet is one this flow sent the other way, so its
@@ -638,6 +670,13 @@ static enum nat_verdict translate(struct nat_table *t, struct pkt *p, enum nat_s
 		return later_fragment(t, p, side, now_ms);
 	if (p->icmp == IK_ERROR)
 		return icmp_error(t, p, side, now_ms);
+	uint16_t cid;
+	if (gre_call_id(p, &cid)) {
+		struct nat_key gk = { p->key.src, p->key.dst, 0, cid };
+		struct flow *g = find(t, IPPROTO_GRE_, &gk, side, now_ms, &dir);
+		if (g)
+			return gre_apply(t, p, g, dir, side, now_ms);
+	}
 	struct flow *f = find(t, p->proto, &p->key, side, now_ms, &dir);
 	if (f)
 		return apply(t, p, f, dir, side, now_ms);
