@@ -74,6 +74,19 @@ static void hash_remove(struct nat_table *t, uint32_t i, int d)
 		*p = f->hnext[d];
 }
 
+bool flow_rekey(struct nat_table *t, uint32_t i, int d, const struct nat_key *k)
+{
+	struct flow *f = &t->flows[i];
+	if (key_eq(&f->k[d], k))
+		return true;
+	if (!flow_key_free(t, f->proto, k))
+		return false;
+	hash_remove(t, i, d);
+	f->k[d] = *k;
+	hash_insert(t, i, d);
+	return true;
+}
+
 static void list_unlink(struct nat_table *t, uint32_t i)
 {
 	struct flow *f = &t->flows[i];
@@ -387,6 +400,12 @@ static void flow_view(const struct nat_table *t, const struct flow *f, uint64_t 
 		.packets = { f->pkts[0], f->pkts[1] },
 		.bytes = { f->bytes[0], f->bytes[1] },
 	};
+	if (f->flags & FF_IKE) {	/* k[1] is a pseudo key: show the real one */
+		v->out_src = f->k[0].dst;
+		v->out_dst = f->u.pt.pub;
+		v->out_sport = f->k[0].dport;
+		v->out_dport = f->k[0].sport;
+	}
 }
 
 void flow_event(struct nat_table *t, enum nat_event ev, const struct flow *f,

@@ -35,6 +35,8 @@ enum flow_flag {
 	FF_USED = 1,
 	FF_HAIRPIN = 2,		/* both ends inside: k[1] packets come from inside */
 	FF_DYNAMIC = 4,		/* holds a reference on its dynamic NAT binding */
+	FF_IKE = 8,		/* IKE pass-through: k[1] is the pseudo key of ipsec_pt.c,
+				 * u.pt holds the public address and initiator SPI */
 };
 
 /* TCP flags per direction d (bit d of each). */
@@ -58,6 +60,11 @@ struct flow {
 			uint32_t td_maxwin[2];	/* largest window d advertised, scaled */
 		} tcp;
 		uint32_t refs;			/* binding: flows that use it */
+		struct {
+			uint32_t pub;		/* 0 in an ESP anchor (refs aliases it) */
+			uint32_t spi[2];	/* IKE: the initiator SPI */
+			uint32_t client;	/* ESP anchor: the inside client */
+		} pt;
 	} u;
 	uint16_t rule;			/* index in the rules of generation gen */
 	uint8_t proto, cls, state, flags, tflags, gen;
@@ -124,6 +131,30 @@ bool tcp_track(struct nat_table *t, struct flow *f, int dir, const uint8_t *tcp,
 void tcp_track_new(struct nat_table *t, struct flow *f, int dir, const uint8_t *tcp,
     size_t tcplen, size_t seglen);
 const char *tcp_state_name(uint8_t state);
+
+/* ipsec_pt.c: IKE/ESP pass-through through PAT (see nat/README.md). */
+#define NAT_IKE_PORT 500
+#define NAT_NATT_PORT 4500
+#define NAT_ESP 50
+/* The IKE initiator SPI of a UDP datagram 500 -> 500 (l4: the UDP header), false
+ * when it is too short to be IKE or the SPI is zero. */
+bool ipsec_ike_spi(const uint8_t *l4, size_t l4len, uint32_t spi[2]);
+/* The pseudo key under which an IKE pass-through flow is found from outside:
+ * {0, server, fold(spi, pub)}; no real packet has source 0. */
+struct nat_key ipsec_ike_key(const struct nat_table *t, uint32_t server, uint32_t pub,
+    const uint32_t spi[2]);
+/* The IKE pass-through flow of a datagram server:500 -> pub:500 (dir 1), or NAT_NONE. */
+uint32_t ipsec_ike_find(struct nat_table *t, uint32_t server, uint32_t pub,
+    const uint32_t spi[2]);
+/* The client did IKE with server through pub just now (rule: its PAT rule). */
+void ipsec_anchor_touch(struct nat_table *t, uint32_t server, uint32_t pub, uint32_t client,
+    uint16_t rule, uint64_t now_ms);
+/* The inside client that most recently did IKE with server through pub, if that
+ * was within the UDP timeout; 0 when none. */
+uint32_t ipsec_anchor_client(struct nat_table *t, uint32_t server, uint32_t pub,
+    uint64_t now_ms, uint16_t *rule);
+/* flow.c: moves key d of flow i to k (false, nothing changed, when k is taken). */
+bool flow_rekey(struct nat_table *t, uint32_t i, int d, const struct nat_key *k);
 
 static inline struct nat_key nat_key_mirror(const struct nat_key *k)
 {

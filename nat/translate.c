@@ -34,6 +34,7 @@ struct pkt {
 	size_t l4len;		/* bytes of L4 in this packet */
 	enum icmp_kind icmp;
 	struct nat_key key;
+	uint32_t pub, spi[2];	/* a new IKE pass-through flow's (ipsec_pt.c) */
 };
 
 static enum icmp_kind icmp_kind(uint8_t type)
@@ -71,6 +72,13 @@ static int parse_l4(struct pkt *p)
 			p->key.sport = get_u16(l4 + 4);
 		else if (p->icmp == IK_REPLY)
 			p->key.dport = get_u16(l4 + 4);
+		return 0;
+	case NAT_ESP:
+		if (p->l4len < 8 || (!p->quoted && get_u32(l4) < 256))
+			return -1;	/* SPIs below 256 never appear on the wire */
+		/* The SPI is the port pair: flows per SA, found by PAT from outside. */
+		p->key.sport = get_u16(l4);
+		p->key.dport = get_u16(l4 + 2);
 		return 0;
 	default:
 		return 0;
@@ -181,6 +189,15 @@ static void rewrite(struct pkt *p, const struct nat_key *k, uint8_t *outer)
 	p->key = *k;
 }
 
+/* Where a packet that matched f->k[dir] is rewritten to: the mirror of the
+ * other key, except that an IKE pass-through flow's k[1] is a pseudo key. */
+static struct nat_key flow_to(const struct flow *f, int dir)
+{
+	if (dir == 0 && (f->flags & FF_IKE))
+		return (struct nat_key){ f->u.pt.pub, f->k[0].dst, f->k[0].sport, f->k[0].dport };
+	return nat_key_mirror(&f->k[!dir]);
+}
+
 /* Counts a drop and notes why, for the deny event. */
 static enum nat_verdict deny(struct nat_table *t, uint64_t *counter, const char *why)
 {
@@ -209,10 +226,9 @@ static bool side_ok(const struct flow *f, int dir, enum nat_side side)
 
 /* The flow of key k arriving on side, if it exists, matches the side and has
  * not timed out (a flow past its timeout is ended here, whatever the timer). */
-static struct flow *find(struct nat_table *t, uint8_t proto, const struct nat_key *k,
-    enum nat_side side, uint64_t now, int *dir)
+static struct flow *live(struct nat_table *t, uint32_t i, int dir, enum nat_side side,
+    uint64_t now)
 {
-	uint32_t i = flow_lookup(t, proto, k, dir);
 	if (i == NAT_NONE)
 		return NULL;
 	struct flow *f = &t->flows[i];
@@ -221,7 +237,50 @@ static struct flow *find(struct nat_table *t, uint8_t proto, const struct nat_ke
 		flow_end(t, i, "idle", now);
 		return NULL;
 	}
-	return side_ok(f, *dir, side) ? f : NULL;
+	return side_ok(f, dir, side) ? f : NULL;
+}
+
+static struct flow *find(struct nat_table *t, uint8_t proto, const struct nat_key *k,
+    enum nat_side side, uint64_t now, int *dir)
+{
+	uint32_t i = flow_lookup(t, proto, k, dir);
+	return live(t, i, *dir, side, now);
+}
+
+static bool ike_ports(const struct pkt *p)
+{
+	return p->proto == IPPROTO_UDP_ && p->key.sport == NAT_IKE_PORT &&
+	       p->key.dport == NAT_IKE_PORT;
+}
+
+/* From outside, server:500 -> pub:500: the pass-through flow of its initiator
+ * SPI, if any (else the datagram is tsunagid's own, or a forward's). */
+static struct flow *find_ike(struct nat_table *t, struct pkt *p, enum nat_side side,
+    uint64_t now, int *dir)
+{
+	uint32_t spi[2];
+	if (side != NAT_FROM_OUTSIDE || !ike_ports(p) || !ipsec_ike_spi(p->l4, p->l4len, spi))
+		return NULL;
+	*dir = 1;
+	return live(t, ipsec_ike_find(t, p->key.src, p->key.dst, spi), 1, side, now);
+}
+
+/* An IKE pass-through client sent again: a new initiator SPI (a new IKE SA, or
+ * a rekeyed one) moves the flow to it; the server now belongs to this client
+ * for raw ESP learning. */
+static void ike_sent(struct nat_table *t, const struct pkt *p, struct flow *f, uint64_t now)
+{
+	uint32_t spi[2];
+	if (ipsec_ike_spi(p->l4, p->l4len, spi) &&
+	    (spi[0] != f->u.pt.spi[0] || spi[1] != f->u.pt.spi[1])) {
+		struct nat_key kp = ipsec_ike_key(t, f->k[0].dst, f->u.pt.pub, spi);
+		/* (Taken by another client's SA: replies on this one stay the gateway's.) */
+		if (flow_rekey(t, (uint32_t)(f - t->flows), 1, &kp)) {
+			f->u.pt.spi[0] = spi[0];
+			f->u.pt.spi[1] = spi[1];
+		}
+	}
+	ipsec_anchor_touch(t, f->k[0].dst, f->u.pt.pub, f->k[0].src, f->rule, now);
 }
 
 static void count(struct nat_table *t, struct flow *f, int dir, size_t len,
@@ -263,7 +322,7 @@ static enum nat_verdict later_fragment(struct nat_table *t, struct pkt *p,
 	    !side_ok(f, s->dir, side)) {
 		return deny(t, &t->c.drop_fragment, "fragment");
 	}
-	struct nat_key to = nat_key_mirror(&f->k[!s->dir]);
+	struct nat_key to = flow_to(f, s->dir);
 	rewrite(p, &to, NULL);
 	count(t, f, s->dir, p->tot, side);
 	t->c.fragments++;
@@ -280,9 +339,11 @@ static enum nat_verdict apply(struct nat_table *t, struct pkt *p, struct flow *f
 			t->c.tcp_rst_ignored++;
 	}
 	flow_touch(t, f, now);
+	if ((f->flags & FF_IKE) && dir == 0)
+		ike_sent(t, p, f, now);
 	if (p->more_frags)
 		frag_remember(t, p, f, dir, now);	/* by the addresses it came with */
-	struct nat_key to = nat_key_mirror(&f->k[!dir]);
+	struct nat_key to = flow_to(f, dir);
 	rewrite(p, &to, NULL);
 	count(t, f, dir, p->tot, side);
 	return NAT_FORWARD;
@@ -304,6 +365,11 @@ static enum nat_verdict icmp_error(struct nat_table *t, struct pkt *p, enum nat_
 	struct nat_key qk = nat_key_mirror(&q.key);
 	int d;
 	struct flow *f = find(t, q.proto, &qk, side, now, &d);
+	uint32_t spi[2];
+	if (!f && side == NAT_FROM_OUTSIDE && ike_ports(&q) && ipsec_ike_spi(q.l4, q.l4len, spi)) {
+		d = 1;	/* about IKE pass-through: the quote has its SPI */
+		f = live(t, ipsec_ike_find(t, q.key.dst, q.key.src, spi), 1, side, now);
+	}
 	if (!f) {
 		/* Quoted: a packet that went the other way (to the sender of the error). */
 		if (exempt_pair(t, side, q.key.dst, q.key.src)) {
@@ -316,7 +382,8 @@ static enum nat_verdict icmp_error(struct nat_table *t, struct pkt *p, enum nat_
 		}
 		return deny(t, &t->c.drop_icmp, "icmp");
 	}
-	const struct nat_key *ko = &f->k[!d];
+	struct nat_key to = flow_to(f, d);
+	const struct nat_key kov = nat_key_mirror(&to), *ko = &kov;	/* = k[!d], for real */
 	struct nat_key outer = { p->key.src, ko->src, 0, 0 };
 	if (p->key.src == f->k[d].src || d == 0)
 		outer.src = ko->dst;
@@ -335,10 +402,12 @@ static uint32_t public_addr(const struct nat_table *t, const struct nat_rule *r)
 	return r->pub_if >= 0 ? t->rules->outside_addr[r->pub_if] : r->pub_lo;
 }
 
+/* natt: an inside NAT-T client (4500 -> 4500) may keep 4500 where it is free
+ * towards its server; tsunagid's NAT-T with other peers is not disturbed. */
 static bool port_reserved(const struct nat_table *t, uint8_t proto, uint32_t pub,
-    uint16_t port)
+    uint16_t port, bool natt)
 {
-	if (proto == IPPROTO_UDP_ && (port == 500 || port == 4500))
+	if (proto == IPPROTO_UDP_ && (port == NAT_IKE_PORT || (port == NAT_NATT_PORT && !natt)))
 		return true;	/* tsunagid's IKE listens there */
 	for (size_t i = 0; i < t->rules->n_rules; i++) {
 		const struct nat_rule *r = &t->rules->rule[i];
@@ -349,10 +418,10 @@ static bool port_reserved(const struct nat_table *t, uint8_t proto, uint32_t pub
 	return false;
 }
 
-static bool port_ok(struct nat_table *t, uint8_t proto, const struct nat_key *k1)
+static bool port_ok(struct nat_table *t, uint8_t proto, const struct nat_key *k1, bool natt)
 {
 	t->c.pat_probes++;
-	return !port_reserved(t, proto, k1->dst, k1->dport) && flow_key_free(t, proto, k1);
+	return !port_reserved(t, proto, k1->dst, k1->dport, natt) && flow_key_free(t, proto, k1);
 }
 
 /* PAT: a public port (echo identifier) for reply key k1, whose dport is the one
@@ -368,19 +437,21 @@ static bool pat_port(struct nat_table *t, uint8_t proto, const struct nat_key *k
 		lo = 1;
 	else if (want < 1024)
 		lo = 1, hi = 1023;
-	if (want >= lo && want <= hi && port_ok(t, proto, k1))
+	bool natt = proto == IPPROTO_UDP_ && k0->sport == NAT_NATT_PORT &&
+		    k0->dport == NAT_NATT_PORT;
+	if (want >= lo && want <= hi && port_ok(t, proto, k1, natt))
 		return true;
 	/* Probes depend on the inside end: every flow to one server has the same k1. */
 	uint32_t n = hi - lo + 1, h = nat_hash(t, proto, k0);
 	for (uint32_t j = 0; j < 64; j++) {
 		struct nat_key probe = { h, j, 0, 0 };
 		k1->dport = (uint16_t)(lo + nat_hash(t, proto, &probe) % n);
-		if (port_ok(t, proto, k1))
+		if (port_ok(t, proto, k1, false))
 			return true;
 	}
 	for (uint32_t j = 0; j < n; j++) {
 		k1->dport = (uint16_t)(lo + (h + j) % n);
-		if (port_ok(t, proto, k1))
+		if (port_ok(t, proto, k1, false))
 			return true;
 	}
 	return false;
@@ -412,9 +483,15 @@ static enum nat_verdict start_flow(struct nat_table *t, struct pkt *p, size_t ru
 		size_t th = (size_t)(p->l4[12] >> 4) * 4;
 		tcp_track_new(t, f, dir, p->l4, th, p->l4len - th);
 	}
+	if (flags & FF_IKE) {
+		f->u.pt.pub = p->pub;
+		f->u.pt.spi[0] = p->spi[0];
+		f->u.pt.spi[1] = p->spi[1];
+		ipsec_anchor_touch(t, k0->dst, p->pub, k0->src, (uint16_t)rule, now);
+	}
 	if (p->more_frags)
 		frag_remember(t, p, f, dir, now);
-	struct nat_key to = nat_key_mirror(dir == 0 ? k1 : k0);
+	struct nat_key to = flow_to(f, dir);
 	rewrite(p, &to, NULL);
 	count(t, f, dir, p->tot, side);
 	flow_event(t, NAT_EV_BUILT, f, NULL, side, now);
@@ -485,12 +562,21 @@ static enum nat_verdict from_outside(struct nat_table *t, struct pkt *p, uint64_
 		t->c.exempt++;
 		return NAT_FORWARD;
 	}
+	uint16_t rule;
+	uint32_t client;
 	if ((r = published(t, p, &idx, &priv, &pport)) && remote_ok(r, p->key.src)) {
 		if (!can_start(t, p))
 			return NAT_DROP;
 		/* (For an echo request, pport is its dport 0: k0 is the reply's key.) */
 		struct nat_key k0 = { priv, p->key.src, pport, p->key.sport };
 		return start_flow(t, p, idx, &k0, &p->key, 1, 0, NAT_FROM_OUTSIDE, now);
+	}
+	if (p->proto == NAT_ESP &&
+	    (client = ipsec_anchor_client(t, p->key.src, p->key.dst, now, &rule))) {
+		/* A new inbound SA: for the client that did IKE with its sender last. */
+		struct nat_key to = { p->key.src, client, p->key.sport, p->key.dport };
+		struct nat_key k0 = nat_key_mirror(&to);
+		return start_flow(t, p, rule, &k0, &p->key, 1, 0, NAT_FROM_OUTSIDE, now);
 	}
 	if (nat_rules_is_local(t->rules, p->key.dst)) {
 		t->c.local++;
@@ -544,7 +630,7 @@ static enum nat_verdict outbound(struct nat_table *t, struct pkt *p, size_t idx,
 {
 	const struct nat_rule *r = &t->rules->rule[idx];
 	bool pat;
-	if (r->kind == NAT_RULE_PAT && !has_ports(p->proto)) {
+	if (r->kind == NAT_RULE_PAT && !has_ports(p->proto) && p->proto != NAT_ESP) {
 		return deny(t, &t->c.drop_proto, "proto");
 	}
 	if (!can_start(t, p))
@@ -556,7 +642,15 @@ static enum nat_verdict outbound(struct nat_table *t, struct pkt *p, size_t idx,
 		return deny(t, &t->c.drop_no_address, "no_address");
 	struct nat_key k1 = nat_key_mirror(&p->key);
 	k1.dst = pub;
-	if (pat && !pat_port(t, p->proto, &p->key, &k1)) {
+	if (pat && ike_ports(p) && ipsec_ike_spi(p->l4, p->l4len, p->spi)) {
+		/* Keeps port 500; told apart from outside by its initiator SPI. */
+		struct nat_key kp = ipsec_ike_key(t, p->key.dst, pub, p->spi);
+		p->pub = pub;
+		if (flow_key_free(t, p->proto, &kp))
+			return start_flow(t, p, idx, &p->key, &kp, 0, FF_IKE, NAT_FROM_INSIDE, now);
+		/* Another client's SA has this SPI: another port (NAT-T will follow). */
+	}
+	if (pat && p->proto != NAT_ESP && !pat_port(t, p->proto, &p->key, &k1)) {
 		return deny(t, &t->c.drop_ports, "ports");
 	}
 	unsigned flags = r->kind == NAT_RULE_DYNAMIC ? FF_DYNAMIC : 0;
@@ -600,6 +694,8 @@ static enum nat_verdict translate(struct nat_table *t, struct pkt *p, enum nat_s
 	if (p->icmp == IK_ERROR)
 		return icmp_error(t, p, side, now_ms);
 	struct flow *f = find(t, p->proto, &p->key, side, now_ms, &dir);
+	if (!f)
+		f = find_ike(t, p, side, now_ms, &dir);
 	if (f)
 		return apply(t, p, f, dir, side, now_ms);
 	if (p->icmp == IK_OTHER) {

@@ -56,6 +56,11 @@ static void fill_l4_csum(uint8_t *p)
 	put_u16(l4 + off, c);
 }
 
+void fix_l4_csum(uint8_t *p)
+{
+	fill_l4_csum(p);
+}
+
 bool l4_csum_ok(const uint8_t *p, size_t len)
 {
 	size_t h = hl(p);
