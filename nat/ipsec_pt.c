@@ -22,8 +22,9 @@
  * later IKE wins), and a new inbound SPI of tsunagid's own SA with a server that
  * a client did IKE with in the last UDP timeout is taken for that client.
  *
- * NAT-T (UDP 4500) is plain UDP: the public port 4500 is kept where it is free
- * towards that server, else another port (NAT-T peers accept any). */
+ * NAT-T (UDP 4500) is plain UDP on another public port: NAT-T peers accept any
+ * (that is what NAT-T is for), and public:4500 stays tsunagid's alone, so its
+ * own ESP in UDP never passes the NAT queue (daemon/nat_io.c) nor can be taken. */
 #include <string.h>
 
 #include "lib/buf.h"

@@ -402,12 +402,10 @@ static uint32_t public_addr(const struct nat_table *t, const struct nat_rule *r)
 	return r->pub_if >= 0 ? t->rules->outside_addr[r->pub_if] : r->pub_lo;
 }
 
-/* natt: an inside NAT-T client (4500 -> 4500) may keep 4500 where it is free
- * towards its server; tsunagid's NAT-T with other peers is not disturbed. */
 static bool port_reserved(const struct nat_table *t, uint8_t proto, uint32_t pub,
-    uint16_t port, bool natt)
+    uint16_t port)
 {
-	if (proto == IPPROTO_UDP_ && (port == NAT_IKE_PORT || (port == NAT_NATT_PORT && !natt)))
+	if (proto == IPPROTO_UDP_ && (port == NAT_IKE_PORT || port == NAT_NATT_PORT))
 		return true;	/* tsunagid's IKE listens there */
 	for (size_t i = 0; i < t->rules->n_rules; i++) {
 		const struct nat_rule *r = &t->rules->rule[i];
@@ -418,10 +416,10 @@ static bool port_reserved(const struct nat_table *t, uint8_t proto, uint32_t pub
 	return false;
 }
 
-static bool port_ok(struct nat_table *t, uint8_t proto, const struct nat_key *k1, bool natt)
+static bool port_ok(struct nat_table *t, uint8_t proto, const struct nat_key *k1)
 {
 	t->c.pat_probes++;
-	return !port_reserved(t, proto, k1->dst, k1->dport, natt) && flow_key_free(t, proto, k1);
+	return !port_reserved(t, proto, k1->dst, k1->dport) && flow_key_free(t, proto, k1);
 }
 
 /* PAT: a public port (echo identifier) for reply key k1, whose dport is the one
@@ -437,21 +435,19 @@ static bool pat_port(struct nat_table *t, uint8_t proto, const struct nat_key *k
 		lo = 1;
 	else if (want < 1024)
 		lo = 1, hi = 1023;
-	bool natt = proto == IPPROTO_UDP_ && k0->sport == NAT_NATT_PORT &&
-		    k0->dport == NAT_NATT_PORT;
-	if (want >= lo && want <= hi && port_ok(t, proto, k1, natt))
+	if (want >= lo && want <= hi && port_ok(t, proto, k1))
 		return true;
 	/* Probes depend on the inside end: every flow to one server has the same k1. */
 	uint32_t n = hi - lo + 1, h = nat_hash(t, proto, k0);
 	for (uint32_t j = 0; j < 64; j++) {
 		struct nat_key probe = { h, j, 0, 0 };
 		k1->dport = (uint16_t)(lo + nat_hash(t, proto, &probe) % n);
-		if (port_ok(t, proto, k1, false))
+		if (port_ok(t, proto, k1))
 			return true;
 	}
 	for (uint32_t j = 0; j < n; j++) {
 		k1->dport = (uint16_t)(lo + (h + j) % n);
-		if (port_ok(t, proto, k1, false))
+		if (port_ok(t, proto, k1))
 			return true;
 	}
 	return false;
