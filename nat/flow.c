@@ -400,7 +400,7 @@ static void flow_view(const struct nat_table *t, const struct flow *f, uint64_t 
 		.packets = { f->pkts[0], f->pkts[1] },
 		.bytes = { f->bytes[0], f->bytes[1] },
 	};
-	if (f->flags & FF_IKE) {	/* k[1] is a pseudo key: show the real one */
+	if (f->flags & FF_PSEUDO) {	/* k[1] is a pseudo key: show the real one */
 		v->out_src = f->k[0].dst;
 		v->out_dst = f->u.pt.pub;
 		v->out_sport = f->k[0].dport;

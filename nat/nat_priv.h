@@ -37,7 +37,10 @@ enum flow_flag {
 	FF_DYNAMIC = 4,		/* holds a reference on its dynamic NAT binding */
 	FF_IKE = 8,		/* IKE pass-through: k[1] is the pseudo key of ipsec_pt.c,
 				 * u.pt holds the public address and initiator SPI */
+	FF_L2TP = 16,		/* L2TP pass-through: k[1] is the pseudo key of l2tp_pt.c,
+				 * u.pt holds the public address, spi[0] the tunnel ID */
 };
+#define FF_PSEUDO (FF_IKE | FF_L2TP)	/* k[1] is no packet's key */
 
 /* TCP flags per direction d (bit d of each). */
 #define TF_FIN(d) (1u << (d))
@@ -153,6 +156,16 @@ void ipsec_anchor_touch(struct nat_table *t, uint32_t server, uint32_t pub, uint
  * was within the UDP timeout; 0 when none. */
 uint32_t ipsec_anchor_client(struct nat_table *t, uint32_t server, uint32_t pub,
     uint64_t now_ms, uint16_t *rule);
+/* l2tp_pt.c */
+#define NAT_L2TP_PORT 1701
+/* The tunnel ID in the L2TPv2 header of a UDP datagram (l4: the UDP header);
+ * false when it is no L2TPv2 or the ID is 0. */
+bool l2tp_tunnel(const uint8_t *l4, size_t l4len, uint16_t *tid);
+/* An SCCRQ and the tunnel ID it assigns (the one the LNS will send to). */
+bool l2tp_sccrq_tunnel(const uint8_t *l4, size_t l4len, uint16_t *tid);
+struct nat_key l2tp_key(uint32_t lns, uint16_t tid);
+/* The L2TP pass-through flow of a datagram lns:1701 -> pub:1701 for tid, or NAT_NONE. */
+uint32_t l2tp_find(struct nat_table *t, uint32_t lns, uint32_t pub, uint16_t tid);
 /* flow.c: moves key d of flow i to k (false, nothing changed, when k is taken). */
 bool flow_rekey(struct nat_table *t, uint32_t i, int d, const struct nat_key *k);
 

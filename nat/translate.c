@@ -193,7 +193,7 @@ static void rewrite(struct pkt *p, const struct nat_key *k, uint8_t *outer)
  * other key, except that an IKE pass-through flow's k[1] is a pseudo key. */
 static struct nat_key flow_to(const struct flow *f, int dir)
 {
-	if (dir == 0 && (f->flags & FF_IKE))
+	if (dir == 0 && (f->flags & FF_PSEUDO))
 		return (struct nat_key){ f->u.pt.pub, f->k[0].dst, f->k[0].sport, f->k[0].dport };
 	return nat_key_mirror(&f->k[!dir]);
 }
@@ -263,6 +263,36 @@ static struct flow *find_ike(struct nat_table *t, struct pkt *p, enum nat_side s
 		return NULL;
 	*dir = 1;
 	return live(t, ipsec_ike_find(t, p->key.src, p->key.dst, spi), 1, side, now);
+}
+
+static bool l2tp_ports(const struct pkt *p)
+{
+	return p->proto == IPPROTO_UDP_ && p->key.sport == NAT_L2TP_PORT &&
+	       p->key.dport == NAT_L2TP_PORT;
+}
+
+/* From outside, lns:1701 -> pub:1701: the pass-through flow of its tunnel ID, if
+ * any (else a plain flow on 1701, if one holds it). */
+static struct flow *find_l2tp(struct nat_table *t, struct pkt *p, enum nat_side side,
+    uint64_t now, int *dir)
+{
+	uint16_t tid;
+	if (side != NAT_FROM_OUTSIDE || !l2tp_ports(p) || !l2tp_tunnel(p->l4, p->l4len, &tid))
+		return NULL;
+	*dir = 1;
+	return live(t, l2tp_find(t, p->key.src, p->key.dst, tid), 1, side, now);
+}
+
+/* An L2TP pass-through client's new SCCRQ (a new tunnel) moves its flow to the
+ * new tunnel ID, unless another client's tunnel has it. */
+static void l2tp_sent(struct nat_table *t, const struct pkt *p, struct flow *f)
+{
+	uint16_t tid;
+	if (!l2tp_sccrq_tunnel(p->l4, p->l4len, &tid) || tid == f->u.pt.spi[0])
+		return;
+	struct nat_key kp = l2tp_key(f->k[0].dst, tid);
+	if (flow_rekey(t, (uint32_t)(f - t->flows), 1, &kp))
+		f->u.pt.spi[0] = tid;
 }
 
 /* An IKE pass-through client sent again: a new initiator SPI (a new IKE SA, or
@@ -341,6 +371,8 @@ static enum nat_verdict apply(struct nat_table *t, struct pkt *p, struct flow *f
 	flow_touch(t, f, now);
 	if ((f->flags & FF_IKE) && dir == 0)
 		ike_sent(t, p, f, now);
+	if ((f->flags & FF_L2TP) && dir == 0)
+		l2tp_sent(t, p, f);
 	if (p->more_frags)
 		frag_remember(t, p, f, dir, now);	/* by the addresses it came with */
 	struct nat_key to = flow_to(f, dir);
@@ -427,7 +459,7 @@ static bool port_ok(struct nat_table *t, uint8_t proto, const struct nat_key *k1
  * address costs about 1/free tries), and last a sweep that finds any free
  * port. Ports below 1024 stay below 1024, as on a PIX. */
 static bool pat_port(struct nat_table *t, uint8_t proto, const struct nat_key *k0,
-    struct nat_key *k1)
+    struct nat_key *k1, bool keep)
 {
 	uint16_t want = k1->dport;
 	uint32_t lo = 1024, hi = 65535;
@@ -435,7 +467,7 @@ static bool pat_port(struct nat_table *t, uint8_t proto, const struct nat_key *k
 		lo = 1;
 	else if (want < 1024)
 		lo = 1, hi = 1023;
-	if (want >= lo && want <= hi && port_ok(t, proto, k1))
+	if (keep && want >= lo && want <= hi && port_ok(t, proto, k1))
 		return true;
 	/* Probes depend on the inside end: every flow to one server has the same k1. */
 	uint32_t n = hi - lo + 1, h = nat_hash(t, proto, k0);
@@ -479,12 +511,13 @@ static enum nat_verdict start_flow(struct nat_table *t, struct pkt *p, size_t ru
 		size_t th = (size_t)(p->l4[12] >> 4) * 4;
 		tcp_track_new(t, f, dir, p->l4, th, p->l4len - th);
 	}
-	if (flags & FF_IKE) {
+	if (flags & FF_PSEUDO) {
 		f->u.pt.pub = p->pub;
 		f->u.pt.spi[0] = p->spi[0];
 		f->u.pt.spi[1] = p->spi[1];
-		ipsec_anchor_touch(t, k0->dst, p->pub, k0->src, (uint16_t)rule, now);
 	}
+	if (flags & FF_IKE)
+		ipsec_anchor_touch(t, k0->dst, p->pub, k0->src, (uint16_t)rule, now);
 	if (p->more_frags)
 		frag_remember(t, p, f, dir, now);
 	struct nat_key to = flow_to(f, dir);
@@ -592,7 +625,7 @@ static enum nat_verdict hairpin(struct nat_table *t, struct pkt *p, size_t idx, 
 	if (!can_start(t, p))
 		return NAT_DROP;
 	struct nat_key k1 = { priv, p->key.dst, pport, p->key.sport };
-	if (!pat_port(t, p->proto, &p->key, &k1)) {
+	if (!pat_port(t, p->proto, &p->key, &k1, true)) {
 		return deny(t, &t->c.drop_ports, "ports");
 	}
 	return start_flow(t, p, idx, &p->key, &k1, 0, FF_HAIRPIN, NAT_FROM_INSIDE, now);
@@ -646,7 +679,19 @@ static enum nat_verdict outbound(struct nat_table *t, struct pkt *p, size_t idx,
 			return start_flow(t, p, idx, &p->key, &kp, 0, FF_IKE, NAT_FROM_INSIDE, now);
 		/* Another client's SA has this SPI: another port (NAT-T will follow). */
 	}
-	if (pat && p->proto != NAT_ESP && !pat_port(t, p->proto, &p->key, &k1)) {
+	uint16_t tid;
+	bool keep = true;
+	if (pat && l2tp_ports(p) && l2tp_sccrq_tunnel(p->l4, p->l4len, &tid)) {
+		/* Keeps port 1701; told apart from outside by its tunnel ID. */
+		struct nat_key kp = l2tp_key(p->key.dst, tid);
+		p->pub = pub;
+		p->spi[0] = tid;
+		p->spi[1] = 0;
+		if (flow_key_free(t, p->proto, &kp))
+			return start_flow(t, p, idx, &p->key, &kp, 0, FF_L2TP, NAT_FROM_INSIDE, now);
+		keep = false;	/* another client's tunnel ID: 1701 would mix them up */
+	}
+	if (pat && p->proto != NAT_ESP && !pat_port(t, p->proto, &p->key, &k1, keep)) {
 		return deny(t, &t->c.drop_ports, "ports");
 	}
 	unsigned flags = r->kind == NAT_RULE_DYNAMIC ? FF_DYNAMIC : 0;
@@ -689,7 +734,10 @@ static enum nat_verdict translate(struct nat_table *t, struct pkt *p, enum nat_s
 		return later_fragment(t, p, side, now_ms);
 	if (p->icmp == IK_ERROR)
 		return icmp_error(t, p, side, now_ms);
-	struct flow *f = find(t, p->proto, &p->key, side, now_ms, &dir);
+	/* L2TP first: a plain flow may hold lns:1701 -> pub:1701 beside them. */
+	struct flow *f = find_l2tp(t, p, side, now_ms, &dir);
+	if (!f)
+		f = find(t, p->proto, &p->key, side, now_ms, &dir);
 	if (!f)
 		f = find_ike(t, p, side, now_ms, &dir);
 	if (f)

@@ -383,8 +383,8 @@ static void test_natt_plain_udp(void **state)
 	assert_int_equal(xl(f->t, f->b, &f->n, OUT, 1), NAT_LOCAL);
 }
 
-/* L2TP (UDP 1701): the port is kept where free; a second client of the same
- * LNS gets another port, and each gets its own replies. */
+/* UDP 1701 whose SCCRQ was not seen (here: no L2TP at all) is plain UDP: the
+ * port is kept where free, a second client of the same LNS gets another port. */
 static void test_l2tp_keeps_1701(void **state)
 {
 	struct fx *f = *state;
@@ -406,6 +406,108 @@ static void test_l2tp_keeps_1701(void **state)
 	assert_csums(f->b);
 }
 
+/* L2TPv2 control message (T, L, S; ver 2) to tunnel tunnel: an SCCRQ assigning
+ * tid when sccrq, else an SCCRP (message type 2) assigning tid. */
+static size_t mk_l2tp_ctl(uint8_t *p, const char *src, uint16_t sp, const char *dst,
+    uint16_t dp, uint16_t tunnel, bool sccrq, uint16_t tid)
+{
+	size_t n = mk_udp(p, src, sp, dst, dp, 12 + 8 + 8 + 10);
+	uint8_t *m = p + 28;
+	put_u16(m, 0xc802);
+	put_u16(m + 2, 12 + 8 + 8 + 10);
+	put_u16(m + 4, tunnel);
+	put_u16(m + 6, 0);
+	put_u32(m + 8, 0);
+	put_u16(m + 12, 0x8008);	/* M, length 8: Message Type */
+	put_u16(m + 14, 0);
+	put_u16(m + 16, 0);
+	put_u16(m + 18, sccrq ? 1 : 2);
+	put_u16(m + 20, 0x8008);	/* Assigned Tunnel ID */
+	put_u16(m + 22, 0);
+	put_u16(m + 24, 9);
+	put_u16(m + 26, tid);
+	put_u16(m + 28, 0x000a);	/* Protocol Version (type 2), length 8+2 */
+	put_u16(m + 30, 0);
+	put_u16(m + 32, 2);
+	put_u32(m + 34, 0x0100);
+	fix_l4_csum(p);
+	return n;
+}
+
+/* An L2TPv2 data message (no L, no S) to tunnel tunnel. */
+static size_t mk_l2tp_data(uint8_t *p, const char *src, const char *dst, uint16_t dp,
+    uint16_t tunnel)
+{
+	size_t n = mk_udp(p, src, 1701, dst, dp, 6 + 20);
+	put_u16(p + 28, 0x0002);
+	put_u16(p + 30, tunnel);
+	put_u16(p + 32, 7);
+	fix_l4_csum(p);
+	return n;
+}
+
+/* Two clients of one LNS: both keep 1701, the LNS's packets go by tunnel ID. */
+static void test_l2tp_tunnel_id_demux(void **state)
+{
+	struct fx *f = *state;
+	f->n = mk_l2tp_ctl(f->b, C1, 1701, R, 1701, 0, true, 0x1111);
+	assert_int_equal(xl(f->t, f->b, &f->n, IN, 0), NAT_FORWARD);
+	assert_int_equal(pkt_sport(f->b), 1701);
+	assert_csums(f->b);
+	f->n = mk_l2tp_ctl(f->b, C2, 1701, R, 1701, 0, true, 0x2222);
+	assert_int_equal(xl(f->t, f->b, &f->n, IN, 0), NAT_FORWARD);
+	assert_int_equal(pkt_sport(f->b), 1701);
+	assert_int_equal(pkt_src(f->b), A(GW_OUT));
+	assert_csums(f->b);
+	f->n = mk_l2tp_ctl(f->b, R, 1701, GW_OUT, 1701, 0x2222, false, 0x0a0a);
+	assert_int_equal(xl(f->t, f->b, &f->n, OUT, 1), NAT_FORWARD);
+	assert_int_equal(pkt_dst(f->b), A(C2));
+	assert_int_equal(pkt_dport(f->b), 1701);
+	assert_csums(f->b);
+	f->n = mk_l2tp_ctl(f->b, R, 1701, GW_OUT, 1701, 0x1111, false, 0x0b0b);
+	assert_int_equal(xl(f->t, f->b, &f->n, OUT, 1), NAT_FORWARD);
+	assert_int_equal(pkt_dst(f->b), A(C1));
+	assert_csums(f->b);
+	/* Data both ways: the clients send to the LNS's tunnel IDs. */
+	f->n = mk_l2tp_data(f->b, C1, R, 1701, 0x0b0b);
+	assert_int_equal(xl(f->t, f->b, &f->n, IN, 2), NAT_FORWARD);
+	assert_int_equal(pkt_sport(f->b), 1701);
+	assert_csums(f->b);
+	f->n = mk_l2tp_data(f->b, R, GW_OUT, 1701, 0x1111);
+	assert_int_equal(xl(f->t, f->b, &f->n, OUT, 3), NAT_FORWARD);
+	assert_int_equal(pkt_dst(f->b), A(C1));
+	assert_csums(f->b);
+	f->n = mk_l2tp_data(f->b, R, GW_OUT, 1701, 0x2222);
+	assert_int_equal(xl(f->t, f->b, &f->n, OUT, 3), NAT_FORWARD);
+	assert_int_equal(pkt_dst(f->b), A(C2));
+	/* A tunnel ID of nobody's is not handed to anybody. */
+	f->n = mk_l2tp_data(f->b, R, GW_OUT, 1701, 0x3333);
+	assert_int_equal(xl(f->t, f->b, &f->n, OUT, 3), NAT_LOCAL);
+	assert_int_equal(counters(f).drop_no_flow, 0);
+}
+
+/* Both clients assign the same tunnel ID: the second leaves by another port. */
+static void test_l2tp_same_tunnel_id(void **state)
+{
+	struct fx *f = *state;
+	f->n = mk_l2tp_ctl(f->b, C1, 1701, R, 1701, 0, true, 0x1111);
+	assert_int_equal(xl(f->t, f->b, &f->n, IN, 0), NAT_FORWARD);
+	assert_int_equal(pkt_sport(f->b), 1701);
+	f->n = mk_l2tp_ctl(f->b, C2, 1701, R, 1701, 0, true, 0x1111);
+	assert_int_equal(xl(f->t, f->b, &f->n, IN, 0), NAT_FORWARD);
+	uint16_t p2 = pkt_sport(f->b);
+	assert_int_not_equal(p2, 1701);
+	assert_csums(f->b);
+	f->n = mk_l2tp_data(f->b, R, GW_OUT, p2, 0x1111);
+	assert_int_equal(xl(f->t, f->b, &f->n, OUT, 1), NAT_FORWARD);
+	assert_int_equal(pkt_dst(f->b), A(C2));
+	assert_int_equal(pkt_dport(f->b), 1701);
+	assert_csums(f->b);
+	f->n = mk_l2tp_data(f->b, R, GW_OUT, 1701, 0x1111);
+	assert_int_equal(xl(f->t, f->b, &f->n, OUT, 1), NAT_FORWARD);
+	assert_int_equal(pkt_dst(f->b), A(C1));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -423,6 +525,8 @@ int main(void)
 		T(test_esp_malformed),
 		T(test_natt_plain_udp),
 		T(test_l2tp_keeps_1701),
+		T(test_l2tp_tunnel_id_demux),
+		T(test_l2tp_same_tunnel_id),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
