@@ -68,6 +68,12 @@ def esp(src, dst, spi):
     return ip(src, dst, 50, struct.pack("!II", spi, 1) + b"e" * 40)
 
 
+def l2tp(src, dst, tunnel, tid):
+    avps = struct.pack("!HHHH", 0x8008, 0, 0, 1) + struct.pack("!HHHH", 0x8008, 0, 9, tid)
+    msg = struct.pack("!HHHHHH", 0xc802, 12 + len(avps), tunnel, 0, 0, 0) + avps
+    return udp(src, 1701, dst, 1701, msg)
+
+
 def rec(side, pkt, dt=1):
     return struct.pack("!BBH", side, dt, len(pkt)) + pkt
 
@@ -120,6 +126,11 @@ seeds = {
         rec(OUT, err("192.0.2.99", GW, 3, 4, esp(GW, R, 0xc0000001)[:28])) +
         rec(OUT, err("192.0.2.99", GW, 3, 3, ike(GW, R, b"A" * 8)[:44])) +
         rec(IN, esp("10.1.0.11", R, 7)),
+    # L2TP pass-through (nat/l2tp_pt.c): two SCCRQs to one LNS, its answers by tunnel ID.
+    "l2tp-passthrough": rec(IN, l2tp("10.1.0.10", R, 0, 0x1111)) + rec(IN, l2tp("10.1.0.11", R, 0, 0x2222)) +
+        rec(OUT, l2tp(R, GW, 0x2222, 0x0a0a)) + rec(OUT, l2tp(R, GW, 0x1111, 0x0b0b)) +
+        rec(OUT, udp(R, 1701, GW, 1701, struct.pack("!HHH", 2, 0x3333, 7) + b"d" * 20)) +
+        rec(IN, l2tp("10.1.0.12", R, 0, 0x1111)),
 }
 os.makedirs(CORPUS, exist_ok=True)
 for name, data in seeds.items():
