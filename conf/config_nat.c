@@ -6,6 +6,11 @@
  *           outside = eth0
  *           hairpin = yes           # inside hosts reach forwards by the public address
  *           max_flows = 65536       # flow table size; oldest idle evicted when full
+ *           queue = 0               # NFQUEUE number (tsunagid --nat-queue overrides)
+ *           firewall = auto         # manual: the operator installs the queue rules
+ *           inspect {               # application inspection engines (nat/inspect.h)
+ *               ftp { ports = 21, 2121  strict = no  enabled = yes }
+ *           }
  *           timeouts {              # PIX defaults
  *               xlate = 3h  tcp = 1h  tcp_half_closed = 10m  tcp_syn = 30s
  *               tcp_closed = 10s  udp = 2m  icmp = 2s  sip = 30m  sip_media = 2m
@@ -31,6 +36,7 @@
 #include <string.h>
 
 #include "conf/build.h"
+#include "nat/inspect.h"
 #include "nat/nat_rules.h"
 
 static int get_ifaces(struct bctx *b, const struct ctree *k, struct nat_rules *r, bool outside)
@@ -232,12 +238,67 @@ static int build_rules(struct bctx *b, const struct ctree *sec, struct nat_rules
 	return 0;
 }
 
+/* inspect { ftp { ports = 21, 2121  strict = yes  enabled = no } ... } */
+static int get_engine(struct bctx *b, const struct ctree *sec, struct nat_rules *r)
+{
+	int id = nat_engine_find(sec->name);
+	if (id < 0)
+		return berr(b, sec, "unknown inspection engine '%s'", sec->name);
+	if (!ctree_is_section(sec))
+		return berr(b, sec, "'%s' must be a section", sec->name);
+	struct nat_inspect_conf *c = &r->inspect[id];
+	for (const struct ctree *k = sec->child; k; k = k->next) {
+		char why[128];
+		char **items;
+		size_t n;
+		if (ctree_is_section(k))
+			return berr_unknown(b, k);
+		if (strcmp(k->name, "enabled") == 0) {
+			if (bget_bool(b, k, &c->enabled) < 0)
+				return -1;
+			continue;
+		}
+		if (strcmp(k->name, "strict") == 0) {
+			if (bget_bool(b, k, &c->strict) < 0)
+				return -1;
+			continue;
+		}
+		if (strcmp(k->name, "ports") != 0)
+			return berr_unknown(b, k);
+		if (bitems(b, k, &items, &n) < 0)
+			return -1;
+		/* "21, 2121" may come as one item or as a list: join them. */
+		char joined[256] = "";
+		for (size_t i = 0; i < n; i++)
+			if (strlen(joined) + strlen(items[i]) + 2 < sizeof(joined)) {
+				strcat(joined, i ? "," : "");
+				strcat(joined, items[i]);
+			}
+		ctree_free_items(items, n);
+		if (nat_inspect_parse_ports(joined, c, why, sizeof(why)) < 0)
+			return berr(b, k, "%s", why);
+	}
+	return 0;
+}
+
+static int get_inspect(struct bctx *b, const struct ctree *sec, struct nat_rules *r)
+{
+	if (!ctree_is_section(sec))
+		return berr(b, sec, "'inspect' must be a section");
+	for (const struct ctree *s = sec->child; s; s = s->next)
+		if (get_engine(b, s, r) < 0)
+			return -1;
+	return 0;
+}
+
 static int nat_key(struct bctx *b, const struct ctree *k, struct nat_rules *r,
 		   const struct ctree **rules)
 {
 	uint64_t v;
 	if (strcmp(k->name, "timeouts") == 0)
 		return get_timeouts(b, k, &r->timeouts);
+	if (strcmp(k->name, "inspect") == 0)
+		return get_inspect(b, k, r);
 	if (strcmp(k->name, "rules") == 0) {
 		*rules = k;	/* after the interfaces, which 'public' may name */
 		return 0;
@@ -250,6 +311,23 @@ static int nat_key(struct bctx *b, const struct ctree *k, struct nat_rules *r,
 		return get_ifaces(b, k, r, true);
 	if (strcmp(k->name, "hairpin") == 0)
 		return bget_bool(b, k, &r->hairpin);
+	if (strcmp(k->name, "queue") == 0) {
+		if (bget_u64(b, k, &v) < 0)
+			return -1;
+		if (v > 65535)
+			return berr(b, k, "queue must be an NFQUEUE number 0..65535");
+		r->queue = (uint16_t)v;
+		return 0;
+	}
+	if (strcmp(k->name, "firewall") == 0) {
+		const char *s = bscalar(b, k);
+		if (!s)
+			return -1;
+		if (strcmp(s, "auto") != 0 && strcmp(s, "manual") != 0)
+			return berr(b, k, "invalid firewall '%s' (auto or manual)", s);
+		r->firewall_manual = strcmp(s, "manual") == 0;
+		return 0;
+	}
 	if (strcmp(k->name, "max_flows") == 0) {
 		if (bget_u64(b, k, &v) < 0)
 			return -1;

@@ -1,5 +1,7 @@
 /* The daemon's global counters, in one list that both tsunagictl --counters (VICI
  * get-counters) and the metrics endpoint read, so neither can miss one. */
+#include <stddef.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -7,6 +9,7 @@
 #include "daemon/views.h"
 #include "ike/ike_sa.h"
 #include "nat/nat.h"
+#include "nat/nat_rules.h"
 
 /* The NAT core's counters and its queue's (zero while NAT is off). */
 static size_t nat_counters(struct daemon *d, struct metric_counter *out, size_t n)
@@ -52,7 +55,56 @@ static size_t nat_counters(struct daemon *d, struct metric_counter *out, size_t 
 	  c.drop_collision);
 	C("nat-drop-hairpin", "Inside to a public address with hairpin off.", c.drop_hairpin);
 	C("nat-drop-table-full", "New flows refused: no flow could be evicted.", c.drop_table_full);
+	C("nat-drop-inspect", "Packets an inspection engine refused.", c.drop_inspect);
+	C("nat-pinholes-active", "Inspection pinholes waiting for their connection.",
+	  c.pinholes_active);
 #undef C
+	return n;
+}
+
+/* Each inspection engine's counters, named nat-<engine>-<field>. */
+static const struct {
+	const char *field, *help;
+	size_t off;
+} insp_fields[] = {
+#define F(f, h) { #f, h, offsetof(struct nat_insp_counters, f) }
+	F(flows, "Flows the engine inspected."),
+	F(packets, "Payloads handed to the engine."),
+	F(rewritten, "Payloads the engine rewrote."),
+	F(resized, "Rewrites that changed the length (TCP seq/ack deltas follow)."),
+	F(seq_adjusted, "Segments whose seq, ack or SACK blocks were shifted."),
+	F(pinholes, "Pinholes opened for connections to come."),
+	F(pinhole_hits, "Pinholes that became a connection."),
+	F(pinhole_expired, "Pinholes that timed out unused."),
+	F(pinhole_replaced, "Pinholes superseded or ended with their connection."),
+	F(pinhole_full, "Pinholes refused: the table was full."),
+	F(bad_passed, "Malformed or hostile payloads forwarded unchanged."),
+	F(bad_dropped, "Malformed or hostile payloads dropped."),
+	F(partial, "Messages cut across segments."),
+	F(no_room, "Rewrites that did not fit the packet buffer."),
+#undef F
+};
+#define N_INSP_FIELDS (sizeof(insp_fields) / sizeof(insp_fields[0]))
+
+static size_t insp_counters(struct daemon *d, struct metric_counter *out, size_t n)
+{
+	/* The names outlive the call: the daemon has one thread. */
+	static char names[NAT_MAX_ENGINES][N_INSP_FIELDS][48];
+	struct nat_insp_counters c;
+	for (size_t id = 0; nat_io_insp_counters(d, id, &c) == 0; id++) {
+		const char *engine = nat_engine_name(id);
+		if (!engine || id >= NAT_MAX_ENGINES)
+			continue;
+		for (size_t f = 0; f < N_INSP_FIELDS && n < DAEMON_COUNTERS_MAX; f++) {
+			char *name = names[id][f];
+			snprintf(name, sizeof(names[id][f]), "nat-%s-%s", engine, insp_fields[f].field);
+			for (char *u = name; *u; u++)
+				*u = *u == '_' ? '-' : *u;
+			uint64_t v;
+			memcpy(&v, (const uint8_t *)&c + insp_fields[f].off, sizeof(v));
+			out[n++] = (struct metric_counter){ name, insp_fields[f].help, v };
+		}
+	}
 	return n;
 }
 
@@ -105,6 +157,7 @@ size_t daemon_counters(struct daemon *d, struct metric_counter out[DAEMON_COUNTE
 	C("esp-bad-super-packets", "TUN reads whose offload (vnet) header did not match the packet.",
 	  es.bad_super);
 	n = nat_counters(d, out, n);
+	n = insp_counters(d, out, n);
 #undef C
 	return n;
 }

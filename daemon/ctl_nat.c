@@ -60,7 +60,7 @@ static int list_one(const struct nat_flow_view *v, void *arg)
 	if (v->in_dst != v->out_src || v->in_dport != v->out_sport)
 		add_ep(m, "inside-dst", v->in_dst, v->in_dport);
 	vici_add_kv(m, "rule", v->rule ? v->rule : "");
-	vici_add_kv(m, "engine", "");	/* inspection engines: none yet */
+	vici_add_kv(m, "engine", v->engine ? v->engine : "");
 	vici_add_kv(m, "state", v->state ? v->state : "");
 	vici_add_kvf(m, "idle-ms", "%llu", (unsigned long long)v->idle_ms);
 	vici_add_kvf(m, "packets-out", "%llu", (unsigned long long)v->packets[0]);

@@ -31,6 +31,7 @@ struct daemon {
 	struct nat_io *nat;		/* the NAT shell, NULL without a nat section */
 	uint16_t nat_queue_num;		/* --nat-queue (default 0) */
 	bool nat_manual_fw;		/* --nat-firewall=manual: the operator queues */
+	bool nat_queue_flag, nat_fw_flag;	/* given as flags: they override nat { } */
 	/* Per-SA counters as the last "clear counters" found them: the views subtract
 	 * these, while the engine's own counts (which byte lifetimes use) go on. */
 	struct sa_baseline *baselines;
@@ -61,7 +62,7 @@ void ctl_updown(struct daemon *d, const struct ike_sa *sa, const struct child_sa
 void ctl_rekeyed(struct daemon *d, const struct ike_sa *old_ike, const struct ike_sa *new_ike,
 		 const struct child_sa *old_child, const struct child_sa *new_child);
 /* daemon/counters.c: the global counters, as --counters and the metrics show them. */
-#define DAEMON_COUNTERS_MAX 96
+#define DAEMON_COUNTERS_MAX 320	/* room for every inspection engine's counters */
 size_t daemon_counters(struct daemon *d, struct metric_counter out[DAEMON_COUNTERS_MAX]);
 /* Zeroes the global counters and every SA's, or (conn not NULL) only the counters of
  * that connection's SAs. 0, or -1 when out of memory (nothing changed). */
@@ -102,6 +103,8 @@ struct nat_counters;
 struct nat_queue_stats;
 /* Counters since the last reset (all zero while NAT is off). */
 void nat_io_counters(const struct daemon *d, struct nat_counters *c, struct nat_queue_stats *q);
+struct nat_insp_counters;
+int nat_io_insp_counters(const struct daemon *d, size_t id, struct nat_insp_counters *c);
 void nat_io_reset_counters(struct daemon *d);
 
 /* Reads and applies the configuration file (SIGHUP, startup). 0 or -1 (logged; the

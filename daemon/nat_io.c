@@ -18,6 +18,7 @@
 #include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <stddef.h>
 #include <string.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -26,6 +27,7 @@
 #include "daemon/nat_queue.h"
 #include "lib/clock.h"
 #include "lib/log.h"
+#include "nat/inspect.h"
 #include "nat/nat.h"
 #include "nat/nat_rules.h"
 
@@ -39,6 +41,7 @@ struct nat_io {
 	char *fw;			/* the iptables rules installed, NULL = none */
 	struct nat_counters base;	/* as the last "reset counters" found them */
 	struct nat_queue_stats qbase;
+	struct nat_insp_counters ibase[NAT_MAX_ENGINES];
 };
 
 /* The rules that send packets to our queue. Locally made ICMP errors to one of our
@@ -299,6 +302,11 @@ static int nat_io_open(struct daemon *d, struct nat_rules *rules)
 	}
 	d->nat = n;
 	n->rules = rules;
+	/* nat { queue firewall } unless tsunagid's flags said otherwise. */
+	if (!d->nat_queue_flag)
+		d->nat_queue_num = rules->queue;
+	if (!d->nat_fw_flag)
+		d->nat_manual_fw = rules->firewall_manual;
 	refresh_addrs(rules);
 	inside_sysctls(rules);
 	n->table = nat_table_new(rules, rules->max_flows);
@@ -375,15 +383,34 @@ void nat_io_counters(const struct daemon *d, struct nat_counters *c, struct nat_
 	uint64_t active = c->flows_active;
 	for (size_t i = 0; i < sizeof(*c) / sizeof(uint64_t); i++)
 		cv[i] -= cb[i];
-	c->flows_active = active;	/* a gauge */
+	c->flows_active = active;	/* gauges */
+	c->pinholes_active += cb[offsetof(struct nat_counters, pinholes_active) / sizeof(uint64_t)];
 	for (size_t i = 0; i < sizeof(*q) / sizeof(uint64_t); i++)
 		qv[i] -= qb[i];
+}
+
+/* One inspection engine's counters since the last reset; -1 past the last engine. */
+int nat_io_insp_counters(const struct daemon *d, size_t id, struct nat_insp_counters *c)
+{
+	memset(c, 0, sizeof(*c));
+	if (id >= nat_engine_count())
+		return -1;
+	if (!d->nat)
+		return 0;
+	nat_table_insp_counters(d->nat->table, id, c);
+	uint64_t *cv = (uint64_t *)c;
+	const uint64_t *cb = (const uint64_t *)&d->nat->ibase[id];
+	for (size_t i = 0; i < sizeof(*c) / sizeof(uint64_t); i++)
+		cv[i] -= cb[i];
+	return 0;
 }
 
 void nat_io_reset_counters(struct daemon *d)
 {
 	if (!d->nat)
 		return;
+	for (size_t i = 0; i < nat_engine_count(); i++)
+		nat_table_insp_counters(d->nat->table, i, &d->nat->ibase[i]);
 	nat_table_counters(d->nat->table, &d->nat->base);
 	d->nat->qbase = *nat_queue_stats(d->nat->q);
 }

@@ -21,7 +21,6 @@
 
 #define SLOT_SIZE (65536 + 16384)	/* one queued packet's message, with room to grow */
 #define HDR_SIZE 128			/* one verdict message without its packet */
-#define CMP_LEN 80			/* IPv4 header (60) and the L4 checksum (+18) */
 #define TX_LIMIT (96 << 10)		/* bytes of verdicts per sendmsg (below the send buffer) */
 
 struct nat_queue {
@@ -275,10 +274,7 @@ static int handle(struct nat_queue *q, struct queued *m, bool *changed)
 	}
 	if (m->skbinfo & NFQA_SKB_CSUMNOTREADY)
 		complete_csum(q, m->data, m->len, m->skbinfo & NFQA_SKB_GSO);
-	uint8_t before[CMP_LEN];
-	size_t cmp = m->len < CMP_LEN ? m->len : CMP_LEN, len0 = m->len;
-	memcpy(before, m->data, cmp);
-	struct nat_packet p = { m->data, m->len, m->cap };
+	struct nat_packet p = { m->data, m->len, m->cap, false };
 	enum nat_verdict v = q->fn(q->arg, &p, side_of(q, m->indev));
 	if (v == NAT_DROP) {
 		q->st.dropped++;
@@ -293,9 +289,7 @@ static int handle(struct nat_queue *q, struct queued *m, bool *changed)
 		return NF_DROP;
 	}
 	m->len = p.len;
-	/* Every rewrite the core makes changes an address, a port or a checksum in the
-	 * first bytes, or the length: compare those rather than the whole packet. */
-	*changed = m->len != len0 || memcmp(before, m->data, cmp) != 0;
+	*changed = p.changed;
 	if (*changed)
 		q->st.rewritten++;
 	if (*changed && (m->skbinfo & NFQA_SKB_GSO) && (m->skbinfo & NFQA_SKB_CSUMNOTREADY))

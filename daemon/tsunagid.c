@@ -15,6 +15,7 @@
 
 #include "daemon/daemon.h"
 #include "lib/log.h"
+#include "nat/nat_rules.h"
 #include "lib/log_journal.h"
 #include "lib/log_json.h"
 
@@ -35,10 +36,11 @@ static void usage(FILE *out)
 		"  --log ike=2     level of one subsystem (dmn ike cfg net enc esp knl nat vici)\n"
 		"  --log-format json  one JSON object per log line (time, level, subsystem,\n"
 		"                  message, connection, ike_sa, peer, child, child_sa)\n"
-		"  --nat-queue N   NFQUEUE number of the NAT (default 0)\n"
+		"  --nat-queue N   NFQUEUE number of the NAT (default: nat { queue }, else 0)\n"
 		"  --nat-firewall manual  do not install the raw-table rules that queue the\n"
-		"                  NAT interfaces' packets (default auto: installed at start,\n"
-		"                  removed at exit; --nat-rules prints them)\n"
+		"                  NAT interfaces' packets (auto: installed at start,\n"
+		"                  removed at exit; --nat-rules prints them; default:\n"
+		"                  nat { firewall }, else auto)\n"
 		"  --nat-rules     print those rules for the configuration and exit\n",
 		DEFAULT_CONFIG, VICI_DEFAULT_URI, DEFAULT_PIDFILE);
 }
@@ -125,7 +127,8 @@ static int print_nat_rules(const struct daemon *d)
 		fprintf(stderr, "tsunagid: %s\n", err);
 		return 1;
 	}
-	char *text = cfg->daemon.nat ? nat_io_rules(cfg->daemon.nat, d->nat_queue_num,
+	char *text = cfg->daemon.nat ? nat_io_rules(cfg->daemon.nat,
+		d->nat_queue_flag ? d->nat_queue_num : cfg->daemon.nat->queue,
 		cfg->daemon.ike_port, cfg->daemon.ike_port_natt) : NULL;
 	if (text)
 		fputs(text, stdout);
@@ -338,6 +341,7 @@ int main(int argc, char **argv)
 				return 2;
 			}
 			d.nat_queue_num = (uint16_t)q;
+			d.nat_queue_flag = true;
 			break;
 		}
 		case 'W':
@@ -346,6 +350,7 @@ int main(int argc, char **argv)
 				return 2;
 			}
 			d.nat_manual_fw = strcmp(optarg, "manual") == 0;
+			d.nat_fw_flag = true;
 			break;
 		case 'R': print_rules = true; break;
 		case 'h': usage(stdout); return 0;

@@ -176,6 +176,7 @@ void flow_free(struct nat_table *t, uint32_t i)
 	list_unlink(t, i);
 	if (f->flags & FF_DYNAMIC)
 		binding_put(t, f->k[0].src, f->last_ms);
+	insp_flow_free(t, f);
 	if (f->gen == t->gen && f->rule < t->n_rc && t->rc[f->rule].active)
 		t->rc[f->rule].active--;
 	f->flags = 0;
@@ -323,6 +324,7 @@ void nat_table_free(struct nat_table *t)
 {
 	if (!t)
 		return;
+	insp_table_free(t);
 	free(t->flows);
 	free(t->bucket);
 	free(t->rc);
@@ -341,6 +343,7 @@ void nat_table_set_rules(struct nat_table *t, const struct nat_rules *rules)
 
 void nat_expire(struct nat_table *t, uint64_t now_ms)
 {
+	insp_expire(t, now_ms);
 	for (int c = 0; c < FC_COUNT; c++) {
 		uint64_t to = flow_timeout_ms(t, (enum flow_class)c);
 		uint32_t i;
@@ -396,6 +399,7 @@ static void flow_view(const struct nat_table *t, const struct flow *f, uint64_t 
 			t->rules->rule[f->rule].name : NULL,
 		.state = f->proto == 6 ? tcp_state_name(f->state) :
 			 f->proto == 17 ? "UDP" : f->proto == 1 ? "ICMP" : "OTHER",
+		.engine = insp_engine_name(t, f),
 		.idle_ms = now_ms > f->last_ms ? now_ms - f->last_ms : 0,
 		.packets = { f->pkts[0], f->pkts[1] },
 		.bytes = { f->bytes[0], f->bytes[1] },

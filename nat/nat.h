@@ -18,6 +18,7 @@
 #ifndef TSUNAGI_NAT_H
 #define TSUNAGI_NAT_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -39,6 +40,7 @@ struct nat_packet {
 	uint8_t *data;	/* IPv4 header first */
 	size_t len;	/* in: packet length; out: length after rewriting */
 	size_t cap;	/* bytes writable at data (an inspection engine may grow it) */
+	bool changed;	/* out: the packet was rewritten (the shell sends it back) */
 };
 
 /* A table with room for max_flows flows (rules->max_flows from the
@@ -85,7 +87,31 @@ struct nat_counters {
 	uint64_t drop_collision;	/* the translated 5-tuple is already in use */
 	uint64_t drop_hairpin;		/* inside to a public address with hairpin = no */
 	uint64_t drop_table_full;	/* no flow could be evicted for a new one */
+	uint64_t drop_inspect;		/* an inspection engine refused the packet */
+	uint64_t pinholes_active;	/* inspection pinholes waiting for their flow */
 };
+
+/* Per inspection engine (nat/inspect.h), by engine id. */
+struct nat_insp_counters {
+	uint64_t flows;			/* flows it owned */
+	uint64_t packets;		/* payloads handed to it */
+	uint64_t rewritten;		/* payloads it changed */
+	uint64_t resized;		/* of them, with a length change (seq/ack deltas follow) */
+	uint64_t seq_adjusted;		/* segments whose seq, ack or SACK were shifted */
+	uint64_t pinholes;		/* pinholes opened */
+	uint64_t pinhole_hits;		/* pinholes that became a flow */
+	uint64_t pinhole_expired;	/* pinholes never used */
+	uint64_t pinhole_replaced;	/* superseded, or their flow ended first */
+	uint64_t pinhole_full;		/* refused: the pinhole table was full */
+	uint64_t bad_passed;		/* malformed or hostile payloads forwarded as they were */
+	uint64_t bad_dropped;		/* malformed or hostile payloads dropped */
+	uint64_t partial;		/* messages cut across segments */
+	uint64_t no_room;		/* rewrites that did not fit the packet buffer */
+};
+
+/* Copies the counters of engine id (see nat_engine_count()); -1 past the end. */
+int nat_table_insp_counters(const struct nat_table *t, size_t id, struct nat_insp_counters *out);
+const char *nat_engine_name(size_t id);	/* NULL past the end */
 
 /* Per rule of the current rule set (index as in nat_rules.rule[]); they start
  * at zero on each nat_table_set_rules. */
@@ -109,6 +135,7 @@ struct nat_flow_view {
 	uint16_t out_sport, out_dport;
 	const char *rule;		/* its rule's name, NULL after a reload */
 	const char *state;		/* "SYN", "ESTABLISHED", ..., "UDP", "ICMP" */
+	const char *engine;		/* inspection engine that owns it, or NULL */
 	uint64_t idle_ms;
 	uint64_t packets[2], bytes[2];	/* [0] from inside, [1] from outside */
 };

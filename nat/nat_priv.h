@@ -4,6 +4,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "nat/inspect.h"
 #include "nat/nat.h"
 #include "nat/nat_rules.h"
 
@@ -11,15 +12,7 @@
 #define NAT_FRAG_SLOTS 256	/* first fragments remembered for their followers */
 #define NAT_FRAG_MS 30000	/* how long: the usual reassembly timeout */
 
-/* A 5-tuple without its protocol, host byte order. ICMP echo: the identifier is
- * sport of a request and dport of a reply, so that a request and its reply give
- * mirrored keys like TCP and UDP. Later engines: GRE puts the call ID in dport,
- * ESP the SPI in sport:dport. A dynamic NAT address binding (proto 0) is the
- * pseudo-flow {inside host, 0, 0, 0} / {0, public address, 0, 0}. */
-struct nat_key {
-	uint32_t src, dst;
-	uint16_t sport, dport;
-};
+/* struct nat_key: see inspect.h. */
 
 /* Idle-timeout classes: one list each, oldest first, so expiry and eviction
  * look only at list heads. */
@@ -72,7 +65,53 @@ struct flow {
 	uint16_t rule;			/* index in the rules of generation gen */
 	uint8_t proto, cls, state, flags, tflags, gen;
 	uint8_t wscale[2];
+	uint32_t insp;			/* inspected: index + 1 in nat_table.insp, else 0 */
 };
+
+/* A parsed packet (translate.c), also what an inspection engine edits. */
+enum icmp_kind { IK_NONE, IK_REQUEST, IK_REPLY, IK_ERROR, IK_OTHER };
+
+struct pkt {
+	uint8_t *ip;
+	size_t hl, tot;		/* header length, total length (both checked) */
+	size_t cap;		/* bytes writable at ip */
+	uint8_t proto;
+	bool later_frag;	/* fragment offset > 0: no L4 header */
+	bool more_frags;
+	bool quoted;		/* inside an ICMP error: may be cut short */
+	bool changed;		/* something was rewritten */
+	bool recsum;		/* payload or seq changed: checksums computed anew */
+	int32_t delta;		/* payload length change by the engine */
+	uint8_t *l4;		/* NULL for a later fragment */
+	size_t l4len;		/* bytes of L4 in this packet */
+	enum icmp_kind icmp;
+	struct nat_key key;
+	uint32_t pub, spi[2];	/* a new IKE or L2TP pass-through flow's (ipsec_pt.c) */
+};
+
+/* Inspection (inspect.c): what an inspected flow keeps besides struct flow. */
+struct seqadj {
+	uint32_t pos;		/* seq (as sent) of the last segment that changed length */
+	int32_t before, after;	/* delta for segments up to pos, and after it */
+};
+
+struct insp_flow {
+	uint8_t engine;
+	uint8_t opener;		/* dir of the flow's first packet (the client) */
+	struct seqadj adj[2];	/* [d]: bytes sent from k[d]'s end */
+	_Alignas(8) uint8_t state[];
+};
+
+struct expect_slot {
+	uint64_t deadline;
+	uint32_t parent;	/* flow that opened it */
+	uint16_t rule;
+	uint8_t gen, owner;
+	uint8_t proto, side, engine;
+	struct nat_key match, to;
+};
+
+#define NAT_MAX_EXPECT 1024
 
 struct frag_slot {
 	uint32_t src, dst;	/* before translation */
@@ -98,6 +137,13 @@ struct nat_table {
 	void (*ev)(const struct nat_event_info *e, void *arg);
 	void *ev_arg;
 	const char *deny;		/* why the packet in hand is dropped */
+	struct insp_flow **insp;	/* state of inspected flows, by flow.insp - 1 */
+	uint32_t n_insp, cap_insp;
+	uint32_t *insp_free;		/* free insp indexes (a stack) */
+	uint32_t n_insp_free;
+	struct expect_slot *exp;	/* pinholes, n_exp of NAT_MAX_EXPECT (lazily allocated) */
+	uint32_t n_exp;
+	struct nat_insp_counters ic[NAT_MAX_ENGINES];
 };
 
 /* flow.c */
@@ -125,6 +171,31 @@ uint32_t binding_get(struct nat_table *t, uint32_t priv, uint32_t lo, uint32_t h
     uint64_t now_ms);
 /* Gives back a flow's reference; last_ms: the flow's last use. */
 void binding_put(struct nat_table *t, uint32_t priv, uint64_t last_ms);
+
+/* translate.c: PAT's port choice for reply key k1 of inside key k0 (k1->dport
+ * is the one wanted); false when none is free. */
+bool nat_pat_port(struct nat_table *t, uint8_t proto, const struct nat_key *k0,
+    struct nat_key *k1);
+
+/* inspect.c */
+#define INSP_BY_PORT -1		/* start_flow: the engine whose port it is */
+#define INSP_NONE -2		/* no engine */
+/* Gives a new flow its engine (by port, or the one given) and its state. */
+void insp_flow_start(struct nat_table *t, struct flow *f, int dir, int engine);
+/* Hands a packet of an inspected flow to its engine and shifts TCP seq/ack. */
+enum nat_insp_verdict insp_packet(struct nat_table *t, struct pkt *p, struct flow *f,
+    int dir, uint64_t now_ms);
+/* Checksums computed anew after a payload or seq change. */
+void insp_fix_csum(struct pkt *p);
+void insp_flow_free(struct nat_table *t, struct flow *f);
+const char *insp_engine_name(const struct nat_table *t, const struct flow *f);
+/* A pinhole that the packet (no flow yet) matches: the keys of its flow. Consumed. */
+bool insp_expect_take(struct nat_table *t, const struct pkt *p, enum nat_side side,
+    uint64_t now_ms, struct nat_key *k0, struct nat_key *k1, int *dir, int *engine,
+    uint16_t *rule);
+bool insp_expect_holds(const struct nat_table *t, uint8_t proto, const struct nat_key *k1);
+void insp_expire(struct nat_table *t, uint64_t now_ms);
+void insp_table_free(struct nat_table *t);
 
 /* tcp_track.c: updates TCP state from a segment that matched k[dir]; false for a
  * RST outside the window (forwarded, but it does not end the flow). */

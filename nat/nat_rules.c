@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "nat/inspect.h"
 #include "nat/nat_rules.h"
 
 struct nat_rules *nat_rules_new(void)
@@ -19,6 +20,7 @@ struct nat_rules *nat_rules_new(void)
 		.tcp_closed = 10, .udp = 120, .icmp = 2, .sip = 1800, .sip_media = 120,
 		.h225 = 3600, .mgcp = 300,
 	};
+	nat_inspect_defaults(r);
 	return r;
 }
 

@@ -65,6 +65,20 @@ struct nat_timeouts {
 	uint32_t mgcp;			/* 5 min */
 };
 
+/* One inspection engine's settings, tsunagi { nat { inspect { ftp { ... } } } };
+ * indexed by engine id (nat/inspect.h). Defaults come from the engine. */
+#define NAT_MAX_ENGINES 16
+#define NAT_INSPECT_RANGES 8	/* ports or ranges per engine */
+struct nat_port_range {
+	uint16_t lo, hi;
+};
+struct nat_inspect_conf {
+	bool enabled;		/* default yes */
+	bool strict;		/* engine-defined: drop rather than pass what it distrusts */
+	size_t n_ports;
+	struct nat_port_range ports[NAT_INSPECT_RANGES];
+};
+
 struct nat_rules {
 	char inside[NAT_MAX_IFACES][NAT_IFNAMSIZ];
 	size_t n_inside;
@@ -74,7 +88,10 @@ struct nat_rules {
 	uint32_t outside_addr[NAT_MAX_IFACES];
 	bool hairpin;			/* default yes */
 	size_t max_flows;		/* default 65536 */
+	uint16_t queue;			/* NFQUEUE number (tsunagid --nat-queue overrides) */
+	bool firewall_manual;		/* firewall = manual: the operator queues packets */
 	struct nat_timeouts timeouts;
+	struct nat_inspect_conf inspect[NAT_MAX_ENGINES];
 	struct nat_rule *rule;		/* sorted by kind (stable): the order they are tried */
 	size_t n_rules;
 };

@@ -21,22 +21,6 @@
 #define MF 0x2000
 #define OFFMASK 0x1fff
 
-enum icmp_kind { IK_NONE, IK_REQUEST, IK_REPLY, IK_ERROR, IK_OTHER };
-
-struct pkt {
-	uint8_t *ip;
-	size_t hl, tot;		/* header length, total length (both checked) */
-	uint8_t proto;
-	bool later_frag;	/* fragment offset > 0: no L4 header */
-	bool more_frags;
-	bool quoted;		/* inside an ICMP error: may be cut short */
-	uint8_t *l4;		/* NULL for a later fragment */
-	size_t l4len;		/* bytes of L4 in this packet */
-	enum icmp_kind icmp;
-	struct nat_key key;
-	uint32_t pub, spi[2];	/* a new IKE pass-through flow's (ipsec_pt.c) */
-};
-
 static enum icmp_kind icmp_kind(uint8_t type)
 {
 	switch (type) {
@@ -180,6 +164,9 @@ static void rewrite(struct pkt *p, const struct nat_key *k, uint8_t *outer)
 			l4sum = csum_update(l4sum, get_u16(p->l4 + 4), id);
 		put16_fix(p->l4 + 4, id, outer);
 	}
+	if (p->key.src != k->src || p->key.dst != k->dst || p->key.sport != k->sport ||
+	    p->key.dport != k->dport)
+		p->changed = true;
 	put16_fix(p->ip + 10, ipsum, outer);
 	if (co) {
 		if (p->proto == IPPROTO_UDP_ && l4sum == 0)
@@ -359,7 +346,31 @@ static enum nat_verdict later_fragment(struct nat_table *t, struct pkt *p,
 	return NAT_FORWARD;
 }
 
-/* A packet of a known flow: track, rewrite, count. */
+/* The rest of a packet of flow f (new or known): its engine, the rewrite to
+ * the mirror of the other key, the counters. An engine may drop the packet or
+ * end the flow after it. */
+static enum nat_verdict finish(struct nat_table *t, struct pkt *p, struct flow *f, int dir,
+    enum nat_side side, uint64_t now)
+{
+	enum nat_insp_verdict iv = NAT_INSP_PASS;
+	if (f->insp && p->l4) {
+		iv = insp_packet(t, p, f, dir, now);
+		if (iv == NAT_INSP_DROP)
+			return deny(t, &t->c.drop_inspect, "inspect");
+	}
+	if (p->more_frags)
+		frag_remember(t, p, f, dir, now);	/* by the addresses it came with */
+	struct nat_key to = flow_to(f, dir);
+	rewrite(p, &to, NULL);
+	if (p->recsum)
+		insp_fix_csum(p);
+	count(t, f, dir, p->tot, side);
+	if (iv == NAT_INSP_END)
+		flow_end(t, (uint32_t)(f - t->flows), "inspect", now);
+	return NAT_FORWARD;
+}
+
+/* A packet of a known flow: track, then the rest. */
 static enum nat_verdict apply(struct nat_table *t, struct pkt *p, struct flow *f, int dir,
     enum nat_side side, uint64_t now)
 {
@@ -373,12 +384,7 @@ static enum nat_verdict apply(struct nat_table *t, struct pkt *p, struct flow *f
 		ike_sent(t, p, f, now);
 	if ((f->flags & FF_L2TP) && dir == 0)
 		l2tp_sent(t, p, f);
-	if (p->more_frags)
-		frag_remember(t, p, f, dir, now);	/* by the addresses it came with */
-	struct nat_key to = flow_to(f, dir);
-	rewrite(p, &to, NULL);
-	count(t, f, dir, p->tot, side);
-	return NAT_FORWARD;
+	return finish(t, p, f, dir, side, now);
 }
 
 /* An ICMP error: the quoted packet is one this flow sent the other way, so its
@@ -421,6 +427,7 @@ static enum nat_verdict icmp_error(struct nat_table *t, struct pkt *p, enum nat_
 		outer.src = ko->dst;
 	rewrite(&q, ko, p->l4 + 2);
 	rewrite(p, &outer, NULL);
+	p->changed |= q.changed;
 	flow_touch(t, f, now);
 	count(t, f, d, p->tot, side);
 	t->c.icmp_errors++;
@@ -451,13 +458,15 @@ static bool port_reserved(const struct nat_table *t, uint8_t proto, uint32_t pub
 static bool port_ok(struct nat_table *t, uint8_t proto, const struct nat_key *k1)
 {
 	t->c.pat_probes++;
-	return !port_reserved(t, proto, k1->dst, k1->dport) && flow_key_free(t, proto, k1);
+	return !port_reserved(t, proto, k1->dst, k1->dport) && flow_key_free(t, proto, k1) &&
+	       !insp_expect_holds(t, proto, k1);
 }
 
 /* PAT: a public port (echo identifier) for reply key k1, whose dport is the one
  * wanted, for inside key k0: that one if free, else random probes (no clustering, so a busy
  * address costs about 1/free tries), and last a sweep that finds any free
- * port. Ports below 1024 stay below 1024, as on a PIX. */
+ * port. Ports below 1024 stay below 1024, as on a PIX. keep = false: not the
+ * wanted one. */
 static bool pat_port(struct nat_table *t, uint8_t proto, const struct nat_key *k0,
     struct nat_key *k1, bool keep)
 {
@@ -485,6 +494,12 @@ static bool pat_port(struct nat_table *t, uint8_t proto, const struct nat_key *k
 	return false;
 }
 
+bool nat_pat_port(struct nat_table *t, uint8_t proto, const struct nat_key *k0,
+    struct nat_key *k1)
+{
+	return pat_port(t, proto, k0, k1, true);
+}
+
 static bool has_ports(uint8_t proto)
 {
 	return proto == IPPROTO_TCP_ || proto == IPPROTO_UDP_ || proto == IPPROTO_ICMP_;
@@ -493,7 +508,7 @@ static bool has_ports(uint8_t proto)
 /* Makes the flow (k0, k1) for a packet, with its first packet applied. */
 static enum nat_verdict start_flow(struct nat_table *t, struct pkt *p, size_t rule,
     const struct nat_key *k0, const struct nat_key *k1, int dir, unsigned flags,
-    enum nat_side side, uint64_t now)
+    enum nat_side side, uint64_t now, int engine)
 {
 	if (!flow_key_free(t, p->proto, k0) || !flow_key_free(t, p->proto, k1))
 		return deny(t, &t->c.drop_collision, "collision");
@@ -518,13 +533,9 @@ static enum nat_verdict start_flow(struct nat_table *t, struct pkt *p, size_t ru
 	}
 	if (flags & FF_IKE)
 		ipsec_anchor_touch(t, k0->dst, p->pub, k0->src, (uint16_t)rule, now);
-	if (p->more_frags)
-		frag_remember(t, p, f, dir, now);
-	struct nat_key to = flow_to(f, dir);
-	rewrite(p, &to, NULL);
-	count(t, f, dir, p->tot, side);
+	insp_flow_start(t, f, dir, engine);
 	flow_event(t, NAT_EV_BUILT, f, NULL, side, now);
-	return NAT_FORWARD;
+	return finish(t, p, f, dir, side, now);
 }
 
 static bool remote_ok(const struct nat_rule *r, uint32_t addr)
@@ -598,14 +609,16 @@ static enum nat_verdict from_outside(struct nat_table *t, struct pkt *p, uint64_
 			return NAT_DROP;
 		/* (For an echo request, pport is its dport 0: k0 is the reply's key.) */
 		struct nat_key k0 = { priv, p->key.src, pport, p->key.sport };
-		return start_flow(t, p, idx, &k0, &p->key, 1, 0, NAT_FROM_OUTSIDE, now);
+		return start_flow(t, p, idx, &k0, &p->key, 1, 0, NAT_FROM_OUTSIDE, now,
+		    INSP_BY_PORT);
 	}
 	if (p->proto == NAT_ESP &&
 	    (client = ipsec_anchor_client(t, p->key.src, p->key.dst, now, &rule))) {
 		/* A new inbound SA: for the client that did IKE with its sender last. */
 		struct nat_key to = { p->key.src, client, p->key.sport, p->key.dport };
 		struct nat_key k0 = nat_key_mirror(&to);
-		return start_flow(t, p, rule, &k0, &p->key, 1, 0, NAT_FROM_OUTSIDE, now);
+		return start_flow(t, p, rule, &k0, &p->key, 1, 0, NAT_FROM_OUTSIDE, now,
+		    INSP_NONE);
 	}
 	if (nat_rules_is_local(t->rules, p->key.dst)) {
 		t->c.local++;
@@ -625,10 +638,11 @@ static enum nat_verdict hairpin(struct nat_table *t, struct pkt *p, size_t idx, 
 	if (!can_start(t, p))
 		return NAT_DROP;
 	struct nat_key k1 = { priv, p->key.dst, pport, p->key.sport };
-	if (!pat_port(t, p->proto, &p->key, &k1, true)) {
+	if (!nat_pat_port(t, p->proto, &p->key, &k1)) {
 		return deny(t, &t->c.drop_ports, "ports");
 	}
-	return start_flow(t, p, idx, &p->key, &k1, 0, FF_HAIRPIN, NAT_FROM_INSIDE, now);
+	return start_flow(t, p, idx, &p->key, &k1, 0, FF_HAIRPIN, NAT_FROM_INSIDE, now,
+	    INSP_BY_PORT);
 }
 
 /* The public address a source rule gives this packet (0: none), and whether
@@ -676,7 +690,8 @@ static enum nat_verdict outbound(struct nat_table *t, struct pkt *p, size_t idx,
 		struct nat_key kp = ipsec_ike_key(t, p->key.dst, pub, p->spi);
 		p->pub = pub;
 		if (flow_key_free(t, p->proto, &kp))
-			return start_flow(t, p, idx, &p->key, &kp, 0, FF_IKE, NAT_FROM_INSIDE, now);
+			return start_flow(t, p, idx, &p->key, &kp, 0, FF_IKE, NAT_FROM_INSIDE, now,
+			    INSP_NONE);
 		/* Another client's SA has this SPI: another port (NAT-T will follow). */
 	}
 	uint16_t tid;
@@ -688,14 +703,16 @@ static enum nat_verdict outbound(struct nat_table *t, struct pkt *p, size_t idx,
 		p->spi[0] = tid;
 		p->spi[1] = 0;
 		if (flow_key_free(t, p->proto, &kp))
-			return start_flow(t, p, idx, &p->key, &kp, 0, FF_L2TP, NAT_FROM_INSIDE, now);
+			return start_flow(t, p, idx, &p->key, &kp, 0, FF_L2TP, NAT_FROM_INSIDE, now,
+			    INSP_NONE);
 		keep = false;	/* another client's tunnel ID: 1701 would mix them up */
 	}
 	if (pat && p->proto != NAT_ESP && !pat_port(t, p->proto, &p->key, &k1, keep)) {
 		return deny(t, &t->c.drop_ports, "ports");
 	}
 	unsigned flags = r->kind == NAT_RULE_DYNAMIC ? FF_DYNAMIC : 0;
-	enum nat_verdict v = start_flow(t, p, idx, &p->key, &k1, 0, flags, NAT_FROM_INSIDE, now);
+	enum nat_verdict v = start_flow(t, p, idx, &p->key, &k1, 0, flags, NAT_FROM_INSIDE,
+	    now, INSP_BY_PORT);
 	if (v == NAT_DROP && flags)
 		binding_put(t, p->key.src, 0);
 	return v;
@@ -726,6 +743,37 @@ static enum nat_verdict from_inside(struct nat_table *t, struct pkt *p, uint64_t
 	return deny(t, &t->c.drop_no_rule, "no_rule");
 }
 
+static enum nat_verdict new_flow(struct nat_table *t, struct pkt *p, enum nat_side side,
+    uint64_t now_ms)
+{
+	if (p->icmp == IK_OTHER) {
+		if (exempt_pair(t, side, p->key.src, p->key.dst)) {
+			t->c.exempt++;
+			return NAT_FORWARD;
+		}
+		if (nat_rules_is_local(t->rules, p->key.dst)) {
+			t->c.local++;
+			return NAT_LOCAL;
+		}
+		return deny(t, &t->c.drop_icmp, "icmp");
+	}
+	return side == NAT_FROM_INSIDE ? from_inside(t, p, now_ms) : from_outside(t, p, now_ms);
+}
+
+/* No flow yet: a pinhole an engine opened for this packet, else the rules. */
+static enum nat_verdict pinhole_or_rule(struct nat_table *t, struct pkt *p,
+    enum nat_side side, uint64_t now_ms)
+{
+	struct nat_key k0, k1;
+	int dir, engine;
+	uint16_t rule;
+	if (!insp_expect_take(t, p, side, now_ms, &k0, &k1, &dir, &engine, &rule))
+		return new_flow(t, p, side, now_ms);
+	if (p->proto == IPPROTO_TCP_ && !can_start(t, p))
+		return NAT_DROP;
+	return start_flow(t, p, rule, &k0, &k1, dir, 0, side, now_ms, engine);
+}
+
 static enum nat_verdict translate(struct nat_table *t, struct pkt *p, enum nat_side side,
     uint64_t now_ms)
 {
@@ -742,18 +790,9 @@ static enum nat_verdict translate(struct nat_table *t, struct pkt *p, enum nat_s
 		f = find_ike(t, p, side, now_ms, &dir);
 	if (f)
 		return apply(t, p, f, dir, side, now_ms);
-	if (p->icmp == IK_OTHER) {
-		if (exempt_pair(t, side, p->key.src, p->key.dst)) {
-			t->c.exempt++;
-			return NAT_FORWARD;
-		}
-		if (nat_rules_is_local(t->rules, p->key.dst)) {
-			t->c.local++;
-			return NAT_LOCAL;
-		}
-		return deny(t, &t->c.drop_icmp, "icmp");
-	}
-	return side == NAT_FROM_INSIDE ? from_inside(t, p, now_ms) : from_outside(t, p, now_ms);
+	if (t->n_exp)
+		return pinhole_or_rule(t, p, side, now_ms);
+	return new_flow(t, p, side, now_ms);
 }
 
 static void deny_event(struct nat_table *t, const struct pkt *p, const struct nat_packet *np,
@@ -781,13 +820,19 @@ enum nat_verdict nat_translate(struct nat_table *t, struct nat_packet *np,
 {
 	struct pkt p;
 	t->deny = NULL;
+	np->changed = false;
 	if (!np->data || parse(np->data, np->len, false, &p) < 0) {
 		deny(t, &t->c.drop_malformed, "malformed");
 		if (t->ev)
 			deny_event(t, NULL, np, side);
 		return NAT_DROP;
 	}
+	size_t tot0 = p.tot;
+	p.cap = np->cap < np->len ? np->len : np->cap;
 	enum nat_verdict v = translate(t, &p, side, now_ms);
+	np->changed = v == NAT_FORWARD && p.changed;
+	if (np->changed && p.tot != tot0)
+		np->len = p.tot;	/* an engine changed the length */
 	if (v == NAT_DROP && t->ev && t->deny)
 		deny_event(t, &p, np, side);
 	return v;

@@ -27,6 +27,8 @@ void fix_ip_csum(uint8_t *p);
 /* Recomputes the TCP, UDP or ICMP checksum after the payload was changed. */
 void fix_l4_csum(uint8_t *p);
 
+/* Recomputes the L4 checksum from scratch (after a test edits the payload). */
+void fix_l4_csum(uint8_t *p);
 uint16_t full_csum(const uint8_t *d, size_t n, uint32_t sum);
 bool ip_csum_ok(const uint8_t *p);
 /* The L4 checksum over the whole segment (pseudo header for TCP/UDP) verifies;

@@ -26,7 +26,7 @@ struct nat_rules *nat_test_rules(const char *text, char *err, size_t errlen)
 enum nat_verdict xl(struct nat_table *t, uint8_t *buf, size_t *len, enum nat_side side,
     uint64_t now_ms)
 {
-	struct nat_packet p = { buf, *len, 2048 };
+	struct nat_packet p = { buf, *len, 2048, false };
 	enum nat_verdict v = nat_translate(t, &p, side, now_ms);
 	*len = p.len;
 	return v;

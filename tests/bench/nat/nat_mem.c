@@ -67,7 +67,7 @@ int main(int argc, char **argv)
 		/* 62500 hosts x 16 ports, each to one of 16 servers. */
 		uint32_t host = 0x0a000000 + 1 + (uint32_t)(i / 16);
 		struct nat_packet np = { b, udp(b, host, (uint16_t)(10000 + i % 16), 0xc6120000 +
-						 (uint32_t)(i % 16), 53), sizeof(b) };
+						 (uint32_t)(i % 16), 443), sizeof(b), false };
 		ok += nat_translate(t, &np, NAT_FROM_INSIDE, 1000) == NAT_FORWARD;
 	}
 	double secs = (double)(clock() - c0) / CLOCKS_PER_SEC;
@@ -78,7 +78,7 @@ int main(int argc, char **argv)
 	for (size_t i = 0; i < flows; i++) {
 		uint32_t host = 0x0a000000 + 1 + (uint32_t)(i / 16);
 		struct nat_packet np = { b, udp(b, host, (uint16_t)(10000 + i % 16), 0xc6120000 +
-						 (uint32_t)(i % 16), 53), sizeof(b) };
+						 (uint32_t)(i % 16), 443), sizeof(b), false };
 		hits += nat_translate(t, &np, NAT_FROM_INSIDE, 2000) == NAT_FORWARD;
 	}
 	double secs2 = (double)(clock() - c1) / CLOCKS_PER_SEC;

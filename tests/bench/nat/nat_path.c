@@ -47,6 +47,7 @@ static enum nat_verdict rewrite(void *arg, struct nat_packet *p, enum nat_side s
 {
 	if (p->len >= 20)
 		ttl_down(p->data);
+	p->changed = p->len >= 20;
 	return NAT_FORWARD;
 }
 
