@@ -24,8 +24,6 @@ size_t mk_ip(uint8_t *p, const char *src, const char *dst, uint8_t proto, uint16
     uint16_t frag, size_t payload);
 /* Recomputes the IP header checksum (and for mk_ip users, nothing else). */
 void fix_ip_csum(uint8_t *p);
-/* Recomputes the TCP, UDP or ICMP checksum after the payload was changed. */
-void fix_l4_csum(uint8_t *p);
 
 /* Recomputes the L4 checksum from scratch (after a test edits the payload). */
 void fix_l4_csum(uint8_t *p);
