@@ -399,7 +399,8 @@ static void flow_view(const struct nat_table *t, const struct flow *f, uint64_t 
 			t->rules->rule[f->rule].name : NULL,
 		.state = f->proto == 6 ? tcp_state_name(f->state) :
 			 f->proto == 17 ? "UDP" : f->proto == 1 ? "ICMP" : "OTHER",
-		.engine = insp_engine_name(t, f),
+		.engine = f->flags & FF_IKE ? "ike" : f->flags & FF_L2TP ? "l2tp" :
+			  f->proto == NAT_ESP ? "esp" : insp_engine_name(t, f),
 		.idle_ms = now_ms > f->last_ms ? now_ms - f->last_ms : 0,
 		.packets = { f->pkts[0], f->pkts[1] },
 		.bytes = { f->bytes[0], f->bytes[1] },

@@ -617,6 +617,7 @@ static enum nat_verdict from_outside(struct nat_table *t, struct pkt *p, uint64_
 		/* A new inbound SA: for the client that did IKE with its sender last. */
 		struct nat_key to = { p->key.src, client, p->key.sport, p->key.dport };
 		struct nat_key k0 = nat_key_mirror(&to);
+		t->c.esp_spi_learned++;
 		return start_flow(t, p, rule, &k0, &p->key, 1, 0, NAT_FROM_OUTSIDE, now,
 		    INSP_NONE);
 	}
@@ -689,10 +690,13 @@ static enum nat_verdict outbound(struct nat_table *t, struct pkt *p, size_t idx,
 		/* Keeps port 500; told apart from outside by its initiator SPI. */
 		struct nat_key kp = ipsec_ike_key(t, p->key.dst, pub, p->spi);
 		p->pub = pub;
-		if (flow_key_free(t, p->proto, &kp))
+		if (flow_key_free(t, p->proto, &kp)) {
+			t->c.ike_passthrough++;
 			return start_flow(t, p, idx, &p->key, &kp, 0, FF_IKE, NAT_FROM_INSIDE, now,
 			    INSP_NONE);
+		}
 		/* Another client's SA has this SPI: another port (NAT-T will follow). */
+		t->c.ike_spi_taken++;
 	}
 	uint16_t tid;
 	bool keep = true;
@@ -702,9 +706,11 @@ static enum nat_verdict outbound(struct nat_table *t, struct pkt *p, size_t idx,
 		p->pub = pub;
 		p->spi[0] = tid;
 		p->spi[1] = 0;
-		if (flow_key_free(t, p->proto, &kp))
+		if (flow_key_free(t, p->proto, &kp)) {
+			t->c.l2tp_passthrough++;
 			return start_flow(t, p, idx, &p->key, &kp, 0, FF_L2TP, NAT_FROM_INSIDE, now,
 			    INSP_NONE);
+		}
 		keep = false;	/* another client's tunnel ID: 1701 would mix them up */
 	}
 	if (pat && p->proto != NAT_ESP && !pat_port(t, p->proto, &p->key, &k1, keep)) {

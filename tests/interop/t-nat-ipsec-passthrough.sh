@@ -236,7 +236,11 @@ t_raw_esp() {
 	local o=$IOP_WORK/craft-$MODE
 	grep -q "^esp c1c1c1c1" "$o.srv" && grep -q "^esp c2c2c2c2" "$o.srv" &&
 		[ "$(grep -c '^esp e1e1e1e1' "$o.l1")" = 6 ] && ! grep -q "^esp e2" "$o.l1" &&
-		[ "$(grep -c '^esp e2e2e2e2' "$o.l2")" = 6 ] && ! grep -q "^esp e1" "$o.l2"
+		[ "$(grep -c '^esp e2e2e2e2' "$o.l2")" = 6 ] && ! grep -q "^esp e1" "$o.l2" || return 1
+	# tsunagid counted what it did: two IKE flows on 500, two server SPIs learned.
+	[ "$MODE" = tsunagi ] || return 0
+	[ "$(tsu_counter "$NS_GW" nat-ike-passthrough)" -ge 2 ] &&
+		[ "$(tsu_counter "$NS_GW" nat-esp-spi-learned)" = 2 ]
 }
 
 setup_tsunagi() {

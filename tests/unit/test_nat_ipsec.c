@@ -168,6 +168,8 @@ static void test_ike_two_clients_same_server(void **state)
 	assert_int_equal(v.out_dst, A(GW_OUT));
 	assert_int_equal(v.out_sport, 500);
 	assert_int_equal(v.out_dport, 500);
+	assert_string_equal(v.engine, "ike");
+	assert_int_equal(counters(f).ike_passthrough, 2);
 }
 
 static void test_ike_two_clients_two_servers_same_spi(void **state)
@@ -191,6 +193,7 @@ static void test_ike_same_spi_same_server(void **state)
 	assert_int_not_equal(port, 500);
 	assert_csums(f->b);
 	ike_in(f, R, 0x11111111, C1, 2);
+	assert_int_equal(counters(f).ike_spi_taken, 1);
 	f->n = mk_ike(f->b, R, 500, GW_OUT, port, 0x11111111, 0x1234);
 	assert_int_equal(xl(f->t, f->b, &f->n, OUT, 3), NAT_FORWARD);
 	assert_int_equal(pkt_dst(f->b), A(C2));
@@ -252,6 +255,7 @@ static void test_esp_two_clients_same_server(void **state)
 	esp_in(f, R, 0xa0000002, C2, 7);
 	esp_out(f, C1, R, 0xc0000001, 8);
 	assert_int_equal(counters(f).drop_proto, 0);
+	assert_int_equal(counters(f).esp_spi_learned, 2);
 }
 
 /* Identical SPIs towards different servers: told apart by the server. */
@@ -484,6 +488,7 @@ static void test_l2tp_tunnel_id_demux(void **state)
 	f->n = mk_l2tp_data(f->b, R, GW_OUT, 1701, 0x3333);
 	assert_int_equal(xl(f->t, f->b, &f->n, OUT, 3), NAT_LOCAL);
 	assert_int_equal(counters(f).drop_no_flow, 0);
+	assert_int_equal(counters(f).l2tp_passthrough, 2);
 }
 
 /* Both clients assign the same tunnel ID: the second leaves by another port. */
