@@ -17,6 +17,9 @@
  * it goes to the inside client that most recently did IKE with that server
  * through that address (the "anchor", a proto-0 pseudo-flow {server, pub, 0, 0}
  * / {server, pub, 0, 1}; ESP SPIs below 256 never appear on the wire).
+ * Each IKE packet of the client lets the anchor learn up to ESP_LEARN_MAX SPIs
+ * (a CREATE_CHILD_SA brings one or two): someone outside who spoofs the server
+ * cannot fill the table with SPIs of their own choosing.
  * Limits, as with Cisco's and Juniper's ESP pass-through: two clients finishing
  * IKE with one server at the same moment may get each other's inbound SA (the
  * later IKE wins), and a new inbound SPI of tsunagid's own SA with a server that
@@ -29,6 +32,8 @@
 
 #include "lib/buf.h"
 #include "nat/nat_priv.h"
+
+#define ESP_LEARN_MAX 4	/* inbound SPIs learned per IKE packet of the client */
 
 bool ipsec_ike_spi(const uint8_t *l4, size_t l4len, uint32_t spi[2])
 {
@@ -72,6 +77,7 @@ void ipsec_anchor_touch(struct nat_table *t, uint32_t server, uint32_t pub, uint
 	struct flow *f = &t->flows[i];
 	f->u.pt.pub = 0;	/* aliases refs: an anchor holds nothing */
 	f->u.pt.client = client;
+	f->u.pt.spi[0] = ESP_LEARN_MAX;	/* an anchor's learning budget */
 	f->rule = rule;
 	f->gen = t->gen;
 	flow_touch(t, f, now_ms);
@@ -84,9 +90,11 @@ uint32_t ipsec_anchor_client(struct nat_table *t, uint32_t server, uint32_t pub,
 	uint32_t i = flow_lookup(t, 0, &k1, NULL);
 	if (i == NAT_NONE)
 		return 0;
-	const struct flow *f = &t->flows[i];
-	if (f->gen != t->gen || now_ms >= f->last_ms + flow_timeout_ms(t, FC_UDP))
-		return 0;	/* stale, or from rules since replaced */
+	struct flow *f = &t->flows[i];
+	if (f->gen != t->gen || now_ms >= f->last_ms + flow_timeout_ms(t, FC_UDP) ||
+	    !f->u.pt.spi[0])
+		return 0;	/* stale, from rules since replaced, or learned enough */
+	f->u.pt.spi[0]--;
 	*rule = f->rule;
 	return f->u.pt.client;
 }

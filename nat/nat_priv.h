@@ -224,7 +224,7 @@ uint32_t ipsec_ike_find(struct nat_table *t, uint32_t server, uint32_t pub,
 void ipsec_anchor_touch(struct nat_table *t, uint32_t server, uint32_t pub, uint32_t client,
     uint16_t rule, uint64_t now_ms);
 /* The inside client that most recently did IKE with server through pub, if that
- * was within the UDP timeout; 0 when none. */
+ * was within the UDP timeout and it may learn one more SPI (taken); 0 when none. */
 uint32_t ipsec_anchor_client(struct nat_table *t, uint32_t server, uint32_t pub,
     uint64_t now_ms, uint16_t *rule);
 /* l2tp_pt.c */

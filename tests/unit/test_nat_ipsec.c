@@ -283,6 +283,21 @@ static void test_esp_own_tunnel_not_taken(void **state)
 	assert_int_equal(counters(f).drop_no_flow, 0);
 }
 
+/* Someone spoofing the server cannot make the table learn SPI after SPI: four
+ * per IKE packet of the client, then they are the gateway's. */
+static void test_esp_learning_bounded(void **state)
+{
+	struct fx *f = *state;
+	ike_out(f, C1, R, 0x11111111, 0);
+	for (uint32_t i = 0; i < 4; i++)
+		esp_in(f, R, 0xd0000000 + i, C1, 1);
+	esp_in(f, R, 0xd0000004, NULL, 2);
+	assert_int_equal(counters(f).esp_spi_learned, 4);
+	ike_out(f, C1, R, 0x11111111, 3);	/* the client's next IKE packet */
+	esp_in(f, R, 0xd0000004, C1, 4);
+	esp_in(f, R, 0xd0000000, C1, 4);	/* known ones stay known */
+}
+
 /* Rekey: new SPIs are learned beside the old; unused ones expire. */
 static void test_esp_rekey_and_expiry(void **state)
 {
@@ -525,6 +540,7 @@ int main(void)
 		T(test_esp_two_clients_same_server),
 		T(test_esp_same_spis_two_servers),
 		T(test_esp_own_tunnel_not_taken),
+		T(test_esp_learning_bounded),
 		T(test_esp_rekey_and_expiry),
 		T(test_esp_icmp_errors),
 		T(test_esp_malformed),
