@@ -58,6 +58,14 @@ static size_t nat_counters(struct daemon *d, struct metric_counter *out, size_t 
 	C("nat-drop-inspect", "Packets an inspection engine refused.", c.drop_inspect);
 	C("nat-pinholes-active", "Inspection pinholes waiting for their connection.",
 	  c.pinholes_active);
+	C("nat-ike-passthrough", "Inside IKE flows kept on port 500, told apart by initiator SPI.",
+	  c.ike_passthrough);
+	C("nat-ike-spi-taken", "Inside IKE flows moved off port 500: their SPI was taken.",
+	  c.ike_spi_taken);
+	C("nat-esp-spi-learned", "Servers' ESP SPIs learned for an inside client.",
+	  c.esp_spi_learned);
+	C("nat-l2tp-passthrough", "Inside L2TP flows kept on port 1701, told apart by tunnel ID.",
+	  c.l2tp_passthrough);
 #undef C
 	return n;
 }

@@ -50,9 +50,13 @@ struct nat_io {
  * addresses are queued too: a packet from inside is translated before the kernel
  * routes it, so the kernel's "time exceeded" (traceroute's first hop) and
  * "fragmentation needed" go to the public address, and the core sends them on to
- * the inside host. tsunagid's own IKE ports on a local address skip the queue. */
+ * the inside host. tsunagid's own NAT-T port on a local address skips the queue (its
+ * ESP in UDP is bulk traffic, and pass-through NAT-T never gets that port); its IKE
+ * port does not: inside clients' IKE through PAT keeps port 500 and the core tells
+ * theirs from tsunagid's by SPI (nat/ipsec_pt.c), NAT_LOCAL for tsunagid's. */
 char *nat_io_rules(const struct nat_rules *r, uint16_t qnum, uint16_t ike, uint16_t natt)
 {
+	(void)ike;
 	char *buf = NULL;
 	size_t len = 0;
 	FILE *f = open_memstream(&buf, &len);
@@ -61,8 +65,8 @@ char *nat_io_rules(const struct nat_rules *r, uint16_t qnum, uint16_t ike, uint1
 	fprintf(f, "*raw\n:TSUNAGI-NAT - [0:0]\n:TSUNAGI-NAT-ICMP - [0:0]\n"
 		"-I PREROUTING 1 -j TSUNAGI-NAT\n-I OUTPUT 1 -j TSUNAGI-NAT-ICMP\n");
 	for (size_t i = 0; i < r->n_outside; i++)
-		fprintf(f, "-A TSUNAGI-NAT -i %s -p udp -m multiport --dports %u,%u "
-			"-m addrtype --dst-type LOCAL -j RETURN\n", r->outside[i], ike, natt);
+		fprintf(f, "-A TSUNAGI-NAT -i %s -p udp --dport %u "
+			"-m addrtype --dst-type LOCAL -j RETURN\n", r->outside[i], natt);
 	for (int side = 0; side < 2; side++) {
 		size_t n = side ? r->n_outside : r->n_inside;
 		for (size_t i = 0; i < n; i++) {

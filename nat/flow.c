@@ -74,6 +74,19 @@ static void hash_remove(struct nat_table *t, uint32_t i, int d)
 		*p = f->hnext[d];
 }
 
+bool flow_rekey(struct nat_table *t, uint32_t i, int d, const struct nat_key *k)
+{
+	struct flow *f = &t->flows[i];
+	if (key_eq(&f->k[d], k))
+		return true;
+	if (!flow_key_free(t, f->proto, k))
+		return false;
+	hash_remove(t, i, d);
+	f->k[d] = *k;
+	hash_insert(t, i, d);
+	return true;
+}
+
 static void list_unlink(struct nat_table *t, uint32_t i)
 {
 	struct flow *f = &t->flows[i];
@@ -398,11 +411,18 @@ static void flow_view(const struct nat_table *t, const struct flow *f, uint64_t 
 			t->rules->rule[f->rule].name : NULL,
 		.state = f->proto == 6 ? tcp_state_name(f->state) :
 			 f->proto == 17 ? "UDP" : f->proto == 1 ? "ICMP" : gre ? "GRE" : "OTHER",
-		.engine = insp_engine_name(t, f),
+		.engine = f->flags & FF_IKE ? "ike" : f->flags & FF_L2TP ? "l2tp" :
+			  f->proto == NAT_ESP ? "esp" : insp_engine_name(t, f),
 		.idle_ms = now_ms > f->last_ms ? now_ms - f->last_ms : 0,
 		.packets = { f->pkts[0], f->pkts[1] },
 		.bytes = { f->bytes[0], f->bytes[1] },
 	};
+	if (f->flags & FF_PSEUDO) {	/* k[1] is a pseudo key: show the real one */
+		v->out_src = f->k[0].dst;
+		v->out_dst = f->u.pt.pub;
+		v->out_sport = f->k[0].dport;
+		v->out_dport = f->k[0].sport;
+	}
 }
 
 void flow_event(struct nat_table *t, enum nat_event ev, const struct flow *f,

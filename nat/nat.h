@@ -89,6 +89,10 @@ struct nat_counters {
 	uint64_t drop_table_full;	/* no flow could be evicted for a new one */
 	uint64_t drop_inspect;		/* an inspection engine refused the packet */
 	uint64_t pinholes_active;	/* inspection pinholes waiting for their flow */
+	uint64_t ike_passthrough;	/* inside IKE flows kept on port 500, told apart by SPI */
+	uint64_t ike_spi_taken;		/* ... not: another client had the SPI (another port) */
+	uint64_t esp_spi_learned;	/* server's ESP SPIs learned for an inside client */
+	uint64_t l2tp_passthrough;	/* inside L2TP flows kept on 1701, told apart by tunnel ID */
 };
 
 /* Per inspection engine (nat/inspect.h), by engine id. */

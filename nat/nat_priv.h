@@ -29,7 +29,12 @@ enum flow_flag {
 	FF_USED = 1,
 	FF_HAIRPIN = 2,		/* both ends inside: k[1] packets come from inside */
 	FF_DYNAMIC = 4,		/* holds a reference on its dynamic NAT binding */
+	FF_IKE = 8,		/* IKE pass-through: k[1] is the pseudo key of ipsec_pt.c,
+				 * u.pt holds the public address and initiator SPI */
+	FF_L2TP = 16,		/* L2TP pass-through: k[1] is the pseudo key of l2tp_pt.c,
+				 * u.pt holds the public address, spi[0] the tunnel ID */
 };
+#define FF_PSEUDO (FF_IKE | FF_L2TP)	/* k[1] is no packet's key */
 
 /* TCP flags per direction d (bit d of each). */
 #define TF_FIN(d) (1u << (d))
@@ -53,6 +58,11 @@ struct flow {
 		} tcp;
 		uint32_t refs;			/* binding: flows that use it */
 		uint16_t gre_cid;		/* PPTP GRE: the inside end's own call ID */
+		struct {
+			uint32_t pub;		/* 0 in an ESP anchor (refs aliases it) */
+			uint32_t spi[2];	/* IKE: the initiator SPI */
+			uint32_t client;	/* ESP anchor: the inside client */
+		} pt;
 	} u;
 	uint16_t rule;			/* index in the rules of generation gen */
 	uint8_t proto, cls, state, flags, tflags, gen;
@@ -78,6 +88,7 @@ struct pkt {
 	size_t l4len;		/* bytes of L4 in this packet */
 	enum icmp_kind icmp;
 	struct nat_key key;
+	uint32_t pub, spi[2];	/* a new IKE or L2TP pass-through flow's (ipsec_pt.c) */
 };
 
 /* Inspection (inspect.c): what an inspected flow keeps besides struct flow. */
@@ -198,6 +209,40 @@ bool tcp_track(struct nat_table *t, struct flow *f, int dir, const uint8_t *tcp,
 void tcp_track_new(struct nat_table *t, struct flow *f, int dir, const uint8_t *tcp,
     size_t tcplen, size_t seglen);
 const char *tcp_state_name(uint8_t state);
+
+/* ipsec_pt.c: IKE/ESP pass-through through PAT (see nat/README.md). */
+#define NAT_IKE_PORT 500
+#define NAT_NATT_PORT 4500
+#define NAT_ESP 50
+/* The IKE initiator SPI of a UDP datagram 500 -> 500 (l4: the UDP header), false
+ * when it is too short to be IKE or the SPI is zero. */
+bool ipsec_ike_spi(const uint8_t *l4, size_t l4len, uint32_t spi[2]);
+/* The pseudo key under which an IKE pass-through flow is found from outside:
+ * {0, server, fold(spi, pub)}; no real packet has source 0. */
+struct nat_key ipsec_ike_key(const struct nat_table *t, uint32_t server, uint32_t pub,
+    const uint32_t spi[2]);
+/* The IKE pass-through flow of a datagram server:500 -> pub:500 (dir 1), or NAT_NONE. */
+uint32_t ipsec_ike_find(struct nat_table *t, uint32_t server, uint32_t pub,
+    const uint32_t spi[2]);
+/* The client did IKE with server through pub just now (rule: its PAT rule). */
+void ipsec_anchor_touch(struct nat_table *t, uint32_t server, uint32_t pub, uint32_t client,
+    uint16_t rule, uint64_t now_ms);
+/* The inside client that most recently did IKE with server through pub, if that
+ * was within the UDP timeout and it may learn one more SPI (taken); 0 when none. */
+uint32_t ipsec_anchor_client(struct nat_table *t, uint32_t server, uint32_t pub,
+    uint64_t now_ms, uint16_t *rule);
+/* l2tp_pt.c */
+#define NAT_L2TP_PORT 1701
+/* The tunnel ID in the L2TPv2 header of a UDP datagram (l4: the UDP header);
+ * false when it is no L2TPv2 or the ID is 0. */
+bool l2tp_tunnel(const uint8_t *l4, size_t l4len, uint16_t *tid);
+/* An SCCRQ and the tunnel ID it assigns (the one the LNS will send to). */
+bool l2tp_sccrq_tunnel(const uint8_t *l4, size_t l4len, uint16_t *tid);
+struct nat_key l2tp_key(uint32_t lns, uint16_t tid);
+/* The L2TP pass-through flow of a datagram lns:1701 -> pub:1701 for tid, or NAT_NONE. */
+uint32_t l2tp_find(struct nat_table *t, uint32_t lns, uint32_t pub, uint16_t tid);
+/* flow.c: moves key d of flow i to k (false, nothing changed, when k is taken). */
+bool flow_rekey(struct nat_table *t, uint32_t i, int d, const struct nat_key *k);
 
 static inline struct nat_key nat_key_mirror(const struct nat_key *k)
 {

@@ -58,6 +58,13 @@ static int parse_l4(struct pkt *p)
 		else if (p->icmp == IK_REPLY)
 			p->key.dport = get_u16(l4 + 4);
 		return 0;
+	case NAT_ESP:
+		if (p->l4len < 8 || (!p->quoted && get_u32(l4) < 256))
+			return -1;	/* SPIs below 256 never appear on the wire */
+		/* The SPI is the port pair: flows per SA, found by PAT from outside. */
+		p->key.sport = get_u16(l4);
+		p->key.dport = get_u16(l4 + 2);
+		return 0;
 	default:
 		return 0;
 	}
@@ -170,6 +177,15 @@ static void rewrite(struct pkt *p, const struct nat_key *k, uint8_t *outer)
 	p->key = *k;
 }
 
+/* Where a packet that matched f->k[dir] is rewritten to: the mirror of the
+ * other key, except that an IKE pass-through flow's k[1] is a pseudo key. */
+static struct nat_key flow_to(const struct flow *f, int dir)
+{
+	if (dir == 0 && (f->flags & FF_PSEUDO))
+		return (struct nat_key){ f->u.pt.pub, f->k[0].dst, f->k[0].sport, f->k[0].dport };
+	return nat_key_mirror(&f->k[!dir]);
+}
+
 /* Counts a drop and notes why, for the deny event. */
 static enum nat_verdict deny(struct nat_table *t, uint64_t *counter, const char *why)
 {
@@ -198,10 +214,9 @@ static bool side_ok(const struct flow *f, int dir, enum nat_side side)
 
 /* The flow of key k arriving on side, if it exists, matches the side and has
  * not timed out (a flow past its timeout is ended here, whatever the timer). */
-static struct flow *find(struct nat_table *t, uint8_t proto, const struct nat_key *k,
-    enum nat_side side, uint64_t now, int *dir)
+static struct flow *live(struct nat_table *t, uint32_t i, int dir, enum nat_side side,
+    uint64_t now)
 {
-	uint32_t i = flow_lookup(t, proto, k, dir);
 	if (i == NAT_NONE)
 		return NULL;
 	struct flow *f = &t->flows[i];
@@ -210,7 +225,80 @@ static struct flow *find(struct nat_table *t, uint8_t proto, const struct nat_ke
 		flow_end(t, i, "idle", now);
 		return NULL;
 	}
-	return side_ok(f, *dir, side) ? f : NULL;
+	return side_ok(f, dir, side) ? f : NULL;
+}
+
+static struct flow *find(struct nat_table *t, uint8_t proto, const struct nat_key *k,
+    enum nat_side side, uint64_t now, int *dir)
+{
+	uint32_t i = flow_lookup(t, proto, k, dir);
+	return live(t, i, *dir, side, now);
+}
+
+static bool ike_ports(const struct pkt *p)
+{
+	return p->proto == IPPROTO_UDP_ && p->key.sport == NAT_IKE_PORT &&
+	       p->key.dport == NAT_IKE_PORT;
+}
+
+/* From outside, server:500 -> pub:500: the pass-through flow of its initiator
+ * SPI, if any (else the datagram is tsunagid's own, or a forward's). */
+static struct flow *find_ike(struct nat_table *t, struct pkt *p, enum nat_side side,
+    uint64_t now, int *dir)
+{
+	uint32_t spi[2];
+	if (side != NAT_FROM_OUTSIDE || !ike_ports(p) || !ipsec_ike_spi(p->l4, p->l4len, spi))
+		return NULL;
+	*dir = 1;
+	return live(t, ipsec_ike_find(t, p->key.src, p->key.dst, spi), 1, side, now);
+}
+
+static bool l2tp_ports(const struct pkt *p)
+{
+	return p->proto == IPPROTO_UDP_ && p->key.sport == NAT_L2TP_PORT &&
+	       p->key.dport == NAT_L2TP_PORT;
+}
+
+/* From outside, lns:1701 -> pub:1701: the pass-through flow of its tunnel ID, if
+ * any (else a plain flow on 1701, if one holds it). */
+static struct flow *find_l2tp(struct nat_table *t, struct pkt *p, enum nat_side side,
+    uint64_t now, int *dir)
+{
+	uint16_t tid;
+	if (side != NAT_FROM_OUTSIDE || !l2tp_ports(p) || !l2tp_tunnel(p->l4, p->l4len, &tid))
+		return NULL;
+	*dir = 1;
+	return live(t, l2tp_find(t, p->key.src, p->key.dst, tid), 1, side, now);
+}
+
+/* An L2TP pass-through client's new SCCRQ (a new tunnel) moves its flow to the
+ * new tunnel ID, unless another client's tunnel has it. */
+static void l2tp_sent(struct nat_table *t, const struct pkt *p, struct flow *f)
+{
+	uint16_t tid;
+	if (!l2tp_sccrq_tunnel(p->l4, p->l4len, &tid) || tid == f->u.pt.spi[0])
+		return;
+	struct nat_key kp = l2tp_key(f->k[0].dst, tid);
+	if (flow_rekey(t, (uint32_t)(f - t->flows), 1, &kp))
+		f->u.pt.spi[0] = tid;
+}
+
+/* An IKE pass-through client sent again: a new initiator SPI (a new IKE SA, or
+ * a rekeyed one) moves the flow to it; the server now belongs to this client
+ * for raw ESP learning. */
+static void ike_sent(struct nat_table *t, const struct pkt *p, struct flow *f, uint64_t now)
+{
+	uint32_t spi[2];
+	if (ipsec_ike_spi(p->l4, p->l4len, spi) &&
+	    (spi[0] != f->u.pt.spi[0] || spi[1] != f->u.pt.spi[1])) {
+		struct nat_key kp = ipsec_ike_key(t, f->k[0].dst, f->u.pt.pub, spi);
+		/* (Taken by another client's SA: replies on this one stay the gateway's.) */
+		if (flow_rekey(t, (uint32_t)(f - t->flows), 1, &kp)) {
+			f->u.pt.spi[0] = spi[0];
+			f->u.pt.spi[1] = spi[1];
+		}
+	}
+	ipsec_anchor_touch(t, f->k[0].dst, f->u.pt.pub, f->k[0].src, f->rule, now);
 }
 
 static void count(struct nat_table *t, struct flow *f, int dir, size_t len,
@@ -252,7 +340,7 @@ static enum nat_verdict later_fragment(struct nat_table *t, struct pkt *p,
 	    !side_ok(f, s->dir, side)) {
 		return deny(t, &t->c.drop_fragment, "fragment");
 	}
-	struct nat_key to = nat_key_mirror(&f->k[!s->dir]);
+	struct nat_key to = flow_to(f, s->dir);
 	rewrite(p, &to, NULL);
 	count(t, f, s->dir, p->tot, side);
 	t->c.fragments++;
@@ -273,7 +361,7 @@ static enum nat_verdict finish(struct nat_table *t, struct pkt *p, struct flow *
 	}
 	if (p->more_frags)
 		frag_remember(t, p, f, dir, now);	/* by the addresses it came with */
-	struct nat_key to = nat_key_mirror(&f->k[!dir]);
+	struct nat_key to = flow_to(f, dir);
 	rewrite(p, &to, NULL);
 	if (p->recsum)
 		insp_fix_csum(p);
@@ -293,6 +381,10 @@ static enum nat_verdict apply(struct nat_table *t, struct pkt *p, struct flow *f
 			t->c.tcp_rst_ignored++;
 	}
 	flow_touch(t, f, now);
+	if ((f->flags & FF_IKE) && dir == 0)
+		ike_sent(t, p, f, now);
+	if ((f->flags & FF_L2TP) && dir == 0)
+		l2tp_sent(t, p, f);
 	return finish(t, p, f, dir, side, now);
 }
 
@@ -343,6 +435,11 @@ static enum nat_verdict icmp_error(struct nat_table *t, struct pkt *p, enum nat_
 	struct nat_key qk = nat_key_mirror(&q.key);
 	int d;
 	struct flow *f = find(t, q.proto, &qk, side, now, &d);
+	uint32_t spi[2];
+	if (!f && side == NAT_FROM_OUTSIDE && ike_ports(&q) && ipsec_ike_spi(q.l4, q.l4len, spi)) {
+		d = 1;	/* about IKE pass-through: the quote has its SPI */
+		f = live(t, ipsec_ike_find(t, q.key.dst, q.key.src, spi), 1, side, now);
+	}
 	if (!f) {
 		/* Quoted: a packet that went the other way (to the sender of the error). */
 		if (exempt_pair(t, side, q.key.dst, q.key.src)) {
@@ -355,7 +452,8 @@ static enum nat_verdict icmp_error(struct nat_table *t, struct pkt *p, enum nat_
 		}
 		return deny(t, &t->c.drop_icmp, "icmp");
 	}
-	const struct nat_key *ko = &f->k[!d];
+	struct nat_key to = flow_to(f, d);
+	const struct nat_key kov = nat_key_mirror(&to), *ko = &kov;	/* = k[!d], for real */
 	struct nat_key outer = { p->key.src, ko->src, 0, 0 };
 	if (p->key.src == f->k[d].src || d == 0)
 		outer.src = ko->dst;
@@ -378,7 +476,7 @@ static uint32_t public_addr(const struct nat_table *t, const struct nat_rule *r)
 static bool port_reserved(const struct nat_table *t, uint8_t proto, uint32_t pub,
     uint16_t port)
 {
-	if (proto == IPPROTO_UDP_ && (port == 500 || port == 4500))
+	if (proto == IPPROTO_UDP_ && (port == NAT_IKE_PORT || port == NAT_NATT_PORT))
 		return true;	/* tsunagid's IKE listens there */
 	for (size_t i = 0; i < t->rules->n_rules; i++) {
 		const struct nat_rule *r = &t->rules->rule[i];
@@ -399,9 +497,10 @@ static bool port_ok(struct nat_table *t, uint8_t proto, const struct nat_key *k1
 /* PAT: a public port (echo identifier) for reply key k1, whose dport is the one
  * wanted, for inside key k0: that one if free, else random probes (no clustering, so a busy
  * address costs about 1/free tries), and last a sweep that finds any free
- * port. Ports below 1024 stay below 1024, as on a PIX. */
-bool nat_pat_port(struct nat_table *t, uint8_t proto, const struct nat_key *k0,
-    struct nat_key *k1)
+ * port. Ports below 1024 stay below 1024, as on a PIX. keep = false: not the
+ * wanted one. */
+static bool pat_port(struct nat_table *t, uint8_t proto, const struct nat_key *k0,
+    struct nat_key *k1, bool keep)
 {
 	uint16_t want = k1->dport;
 	uint32_t lo = 1024, hi = 65535;
@@ -409,7 +508,7 @@ bool nat_pat_port(struct nat_table *t, uint8_t proto, const struct nat_key *k0,
 		lo = 1;
 	else if (want < 1024)
 		lo = 1, hi = 1023;
-	if (want >= lo && want <= hi && port_ok(t, proto, k1))
+	if (keep && want >= lo && want <= hi && port_ok(t, proto, k1))
 		return true;
 	/* Probes depend on the inside end: every flow to one server has the same k1. */
 	uint32_t n = hi - lo + 1, h = nat_hash(t, proto, k0);
@@ -425,6 +524,12 @@ bool nat_pat_port(struct nat_table *t, uint8_t proto, const struct nat_key *k0,
 			return true;
 	}
 	return false;
+}
+
+bool nat_pat_port(struct nat_table *t, uint8_t proto, const struct nat_key *k0,
+    struct nat_key *k1)
+{
+	return pat_port(t, proto, k0, k1, true);
 }
 
 static bool has_ports(uint8_t proto)
@@ -453,6 +558,13 @@ static enum nat_verdict start_flow(struct nat_table *t, struct pkt *p, size_t ru
 		size_t th = (size_t)(p->l4[12] >> 4) * 4;
 		tcp_track_new(t, f, dir, p->l4, th, p->l4len - th);
 	}
+	if (flags & FF_PSEUDO) {
+		f->u.pt.pub = p->pub;
+		f->u.pt.spi[0] = p->spi[0];
+		f->u.pt.spi[1] = p->spi[1];
+	}
+	if (flags & FF_IKE)
+		ipsec_anchor_touch(t, k0->dst, p->pub, k0->src, (uint16_t)rule, now);
 	insp_flow_start(t, f, dir, engine);
 	flow_event(t, NAT_EV_BUILT, f, NULL, side, now);
 	return finish(t, p, f, dir, side, now);
@@ -522,6 +634,8 @@ static enum nat_verdict from_outside(struct nat_table *t, struct pkt *p, uint64_
 		t->c.exempt++;
 		return NAT_FORWARD;
 	}
+	uint16_t rule;
+	uint32_t client;
 	if ((r = published(t, p, &idx, &priv, &pport)) && remote_ok(r, p->key.src)) {
 		if (!can_start(t, p))
 			return NAT_DROP;
@@ -529,6 +643,15 @@ static enum nat_verdict from_outside(struct nat_table *t, struct pkt *p, uint64_
 		struct nat_key k0 = { priv, p->key.src, pport, p->key.sport };
 		return start_flow(t, p, idx, &k0, &p->key, 1, 0, NAT_FROM_OUTSIDE, now,
 		    INSP_BY_PORT);
+	}
+	if (p->proto == NAT_ESP &&
+	    (client = ipsec_anchor_client(t, p->key.src, p->key.dst, now, &rule))) {
+		/* A new inbound SA: for the client that did IKE with its sender last. */
+		struct nat_key to = { p->key.src, client, p->key.sport, p->key.dport };
+		struct nat_key k0 = nat_key_mirror(&to);
+		t->c.esp_spi_learned++;
+		return start_flow(t, p, rule, &k0, &p->key, 1, 0, NAT_FROM_OUTSIDE, now,
+		    INSP_NONE);
 	}
 	if (nat_rules_is_local(t->rules, p->key.dst)) {
 		t->c.local++;
@@ -583,7 +706,7 @@ static enum nat_verdict outbound(struct nat_table *t, struct pkt *p, size_t idx,
 {
 	const struct nat_rule *r = &t->rules->rule[idx];
 	bool pat;
-	if (r->kind == NAT_RULE_PAT && !has_ports(p->proto)) {
+	if (r->kind == NAT_RULE_PAT && !has_ports(p->proto) && p->proto != NAT_ESP) {
 		return deny(t, &t->c.drop_proto, "proto");
 	}
 	if (!can_start(t, p))
@@ -595,7 +718,34 @@ static enum nat_verdict outbound(struct nat_table *t, struct pkt *p, size_t idx,
 		return deny(t, &t->c.drop_no_address, "no_address");
 	struct nat_key k1 = nat_key_mirror(&p->key);
 	k1.dst = pub;
-	if (pat && !nat_pat_port(t, p->proto, &p->key, &k1)) {
+	if (pat && ike_ports(p) && ipsec_ike_spi(p->l4, p->l4len, p->spi)) {
+		/* Keeps port 500; told apart from outside by its initiator SPI. */
+		struct nat_key kp = ipsec_ike_key(t, p->key.dst, pub, p->spi);
+		p->pub = pub;
+		if (flow_key_free(t, p->proto, &kp)) {
+			t->c.ike_passthrough++;
+			return start_flow(t, p, idx, &p->key, &kp, 0, FF_IKE, NAT_FROM_INSIDE, now,
+			    INSP_NONE);
+		}
+		/* Another client's SA has this SPI: another port (NAT-T will follow). */
+		t->c.ike_spi_taken++;
+	}
+	uint16_t tid;
+	bool keep = true;
+	if (pat && l2tp_ports(p) && l2tp_sccrq_tunnel(p->l4, p->l4len, &tid)) {
+		/* Keeps port 1701; told apart from outside by its tunnel ID. */
+		struct nat_key kp = l2tp_key(p->key.dst, tid);
+		p->pub = pub;
+		p->spi[0] = tid;
+		p->spi[1] = 0;
+		if (flow_key_free(t, p->proto, &kp)) {
+			t->c.l2tp_passthrough++;
+			return start_flow(t, p, idx, &p->key, &kp, 0, FF_L2TP, NAT_FROM_INSIDE, now,
+			    INSP_NONE);
+		}
+		keep = false;	/* another client's tunnel ID: 1701 would mix them up */
+	}
+	if (pat && p->proto != NAT_ESP && !pat_port(t, p->proto, &p->key, &k1, keep)) {
 		return deny(t, &t->c.drop_ports, "ports");
 	}
 	unsigned flags = r->kind == NAT_RULE_DYNAMIC ? FF_DYNAMIC : 0;
@@ -677,7 +827,12 @@ static enum nat_verdict translate(struct nat_table *t, struct pkt *p, enum nat_s
 		if (g)
 			return gre_apply(t, p, g, dir, side, now_ms);
 	}
-	struct flow *f = find(t, p->proto, &p->key, side, now_ms, &dir);
+	/* L2TP first: a plain flow may hold lns:1701 -> pub:1701 beside them. */
+	struct flow *f = find_l2tp(t, p, side, now_ms, &dir);
+	if (!f)
+		f = find(t, p->proto, &p->key, side, now_ms, &dir);
+	if (!f)
+		f = find_ike(t, p, side, now_ms, &dir);
 	if (f)
 		return apply(t, p, f, dir, side, now_ms);
 	if (t->n_exp)

@@ -60,6 +60,20 @@ def err(src, dst, typ, code, quoted):
     return icmp(src, dst, typ, code, rest, quoted)
 
 
+def ike(src, dst, spi_i):
+    return udp(src, 500, dst, 500, spi_i + b"\0" * 8 + b"\x21\x20\x22\x08" + b"\0" * 8)
+
+
+def esp(src, dst, spi):
+    return ip(src, dst, 50, struct.pack("!II", spi, 1) + b"e" * 40)
+
+
+def l2tp(src, dst, tunnel, tid):
+    avps = struct.pack("!HHHH", 0x8008, 0, 0, 1) + struct.pack("!HHHH", 0x8008, 0, 9, tid)
+    msg = struct.pack("!HHHHHH", 0xc802, 12 + len(avps), tunnel, 0, 0, 0) + avps
+    return udp(src, 1701, dst, 1701, msg)
+
+
 def rec(side, pkt, dt=1):
     return struct.pack("!BBH", side, dt, len(pkt)) + pkt
 
@@ -103,6 +117,20 @@ seeds = {
     "malformed": rec(IN, b"\x46" + syn[1:]) + rec(IN, syn[:30]) + rec(IN, b"\x45") +
         rec(OUT, err(R, GW, 3, 3, b"\x4f" + u[1:30])),
     "expire": rec(IN, u) + struct.pack("!BBH", 0, 255, 0) + b"" + rec(OUT, udp(R, 500, GW, 1024), 0xee),
+    # IKE/ESP pass-through (nat/ipsec_pt.c): two clients' IKE from 500 to one server,
+    # answers by initiator SPI, raw ESP learned both ways, an ICMP error about ESP.
+    "ipsec-passthrough": rec(IN, ike("10.1.0.10", R, b"A" * 8)) + rec(IN, ike("10.1.0.11", R, b"B" * 8)) +
+        rec(OUT, ike(R, GW, b"B" * 8)) + rec(OUT, ike(R, GW, b"C" * 8)) +
+        rec(IN, esp("10.1.0.10", R, 0xc0000001)) + rec(OUT, esp(R, GW, 0xa0000002)) +
+        rec(IN, ike("10.1.0.10", R, b"D" * 8)) + rec(OUT, esp(R, GW, 0xa0000001)) +
+        rec(OUT, err("192.0.2.99", GW, 3, 4, esp(GW, R, 0xc0000001)[:28])) +
+        rec(OUT, err("192.0.2.99", GW, 3, 3, ike(GW, R, b"A" * 8)[:44])) +
+        rec(IN, esp("10.1.0.11", R, 7)),
+    # L2TP pass-through (nat/l2tp_pt.c): two SCCRQs to one LNS, its answers by tunnel ID.
+    "l2tp-passthrough": rec(IN, l2tp("10.1.0.10", R, 0, 0x1111)) + rec(IN, l2tp("10.1.0.11", R, 0, 0x2222)) +
+        rec(OUT, l2tp(R, GW, 0x2222, 0x0a0a)) + rec(OUT, l2tp(R, GW, 0x1111, 0x0b0b)) +
+        rec(OUT, udp(R, 1701, GW, 1701, struct.pack("!HHH", 2, 0x3333, 7) + b"d" * 20)) +
+        rec(IN, l2tp("10.1.0.12", R, 0, 0x1111)),
 }
 os.makedirs(CORPUS, exist_ok=True)
 for name, data in seeds.items():
