@@ -185,7 +185,7 @@ static void call_remote(struct nat_insp *c, struct pptp_call *call, uint16_t rem
 	uint32_t old = flow_lookup(c->t, GRE_PROTO, &k0, NULL);
 	if (old != NAT_NONE)
 		flow_end(c->t, old, "replaced", c->now_ms);
-	flow_rekey(c->t, (uint32_t)(f - c->t->flows), 0, &k0);
+	(void)flow_rekey(c->t, (uint32_t)(f - c->t->flows), 0, &k0);	/* k0 is free now */
 }
 
 /* Writes a call ID field; the checksum is redone only when something changed. */

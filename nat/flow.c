@@ -188,13 +188,6 @@ void flow_free(struct nat_table *t, uint32_t i)
 	t->c.flows_active = t->n_used;
 }
 
-void flow_rekey(struct nat_table *t, uint32_t i, int d, const struct nat_key *k)
-{
-	hash_remove(t, i, d);
-	t->flows[i].k[d] = *k;
-	hash_insert(t, i, d);
-}
-
 /* The oldest flow of any class (bindings in use excepted): the eviction victim. */
 static uint32_t oldest(const struct nat_table *t)
 {

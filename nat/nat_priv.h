@@ -156,8 +156,6 @@ bool flow_key_free(struct nat_table *t, uint8_t proto, const struct nat_key *k);
 uint32_t flow_new(struct nat_table *t, uint8_t proto, const struct nat_key *k0,
     const struct nat_key *k1, uint64_t now_ms);
 void flow_free(struct nat_table *t, uint32_t i);
-/* Gives flow i a new key d (the caller made sure that it is free). */
-void flow_rekey(struct nat_table *t, uint32_t i, int d, const struct nat_key *k);
 /* Ends a flow with a teardown event (reason "idle", "evicted", "flush"). */
 void flow_end(struct nat_table *t, uint32_t i, const char *reason, uint64_t now_ms);
 void flow_event(struct nat_table *t, enum nat_event ev, const struct flow *f,
