@@ -37,7 +37,7 @@ static void sock_tune(int fd, uint32_t mark)
 }
 
 /* UDP GSO (sending many equal-size ESP packets in one call) and GRO (receiving
- * them coalesced, split in input_udp) where the kernel has them. A segment size of 0
+ * them coalesced, split in io_input_udp) where the kernel has them. A segment size of 0
  * sets no default: it only asks whether UDP_SEGMENT is known. */
 static void udp_offload(struct esp_engine *e)
 {
@@ -151,13 +151,6 @@ static size_t pkt_step(size_t len)
 	return (ESP_HEADROOM + len + ESP_TAILROOM + 63) & ~(size_t)63;
 }
 
-struct tx_batch {
-	unsigned n;
-	size_t used;
-	uint8_t *pkt[ESP_BATCH];
-	size_t len[ESP_BATCH];
-};
-
 static void tx_run(struct esp_ctx *c, struct tx_batch *t)
 {
 	struct esp_engine *e = c->e;
@@ -189,7 +182,7 @@ static void tx_add(struct tx_batch *t, uint8_t *p, size_t len)
 /* One read from the TUN device into the batch: a packet, or with the vnet header a
  * super-packet split into its segments (the batch runs whenever it is full). Returns
  * false when nothing was left to read. */
-static bool tun_read(struct esp_ctx *c, struct tx_batch *t)
+bool io_tun_read(struct esp_ctx *c, struct tx_batch *t)
 {
 	struct esp_engine *e = c->e;
 	if (!e->tun.vnet) {
@@ -230,7 +223,7 @@ static void *tun_to_net(void *arg)
 		if (pf[1].revents)
 			break;
 		for (unsigned reads = 0; reads < ESP_BATCH; reads++)
-			if (!tun_read(c, &t))
+			if (!io_tun_read(c, &t))
 				break;
 		tx_run(c, &t);
 	}
@@ -277,7 +270,7 @@ static void input_raw(struct esp_ctx *c, uint8_t *p, size_t len)
  * header (20 bytes where the ESP header and IV were, at least 16) may overwrite at
  * most 4 bytes of the datagram before: its ICV, never its decrypted packet, which
  * may still wait to be written. */
-static void input_udp(struct esp_ctx *c, struct msghdr *m, uint8_t *p, size_t len)
+void io_input_udp(struct esp_ctx *c, struct msghdr *m, uint8_t *p, size_t len)
 {
 	struct esp_engine *e = c->e;
 	struct addr src, dst = e->cfg.bind_addr;
@@ -336,7 +329,7 @@ static void *net_to_tun(void *arg)
 				if (s == 0)
 					input_raw(c, p, len);
 				else
-					input_udp(c, &b->msg[i].msg_hdr, p, len);
+					io_input_udp(c, &b->msg[i].msg_hdr, p, len);
 			}
 			pthread_rwlock_unlock(&e->db_lock);
 			io_tun_flush(c);
