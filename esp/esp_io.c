@@ -106,8 +106,8 @@ void io_tun_write(struct esp_engine *e, int fd, const uint8_t *pkt, size_t len)
 		STAT_INC(e, tun_errors);
 }
 
-/* Runs of TCP segments go out as one super-packet where the device takes vnet
- * headers; anything else one by one. */
+/* Runs of TCP segments (and of UDP datagrams, where the device takes USO) go out as
+ * one super-packet where the device takes vnet headers; anything else one by one. */
 void io_tun_flush(struct esp_ctx *c)
 {
 	struct esp_engine *e = c->e;
@@ -119,7 +119,7 @@ void io_tun_flush(struct esp_ctx *c)
 			continue;
 		}
 		struct gro_run r;
-		gro_run(c->tq_pkt + i, c->tq_len + i, c->tq_n - i, &r);
+		gro_run(c->tq_pkt + i, c->tq_len + i, c->tq_n - i, e->tun.offload & TUN_F_USO4, &r);
 		struct iovec iov[GRO_MAX_SEGS + 1];
 		iov[0].iov_base = r.vnet;
 		iov[0].iov_len = sizeof(r.vnet);
