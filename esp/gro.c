@@ -135,8 +135,6 @@ static void make_super_udp(uint8_t *p, const struct seg *s, size_t total)
 	put_u16(u + 6, (uint16_t)~gso_csum(NULL, 0, gso_pseudo_sum(p, s->v6, 17, total - s->l3)));
 }
 
-static void put_h16(uint8_t *at, size_t v);
-
 /* UDP datagrams of one flow, all of the first one's size but the last (not larger),
  * with valid checksums: written as one USO super-packet, which the kernel splits
  * into the same datagrams (IPv4 ids counting up from the first one's). */
