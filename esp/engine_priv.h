@@ -190,4 +190,19 @@ void io_route_del(struct esp_engine *e, const struct selector *dst);
 void io_tun_write(struct esp_engine *e, int fd, const uint8_t *pkt, size_t len);
 /* Writes what c->tq holds, coalesced where it can be, and empties it. */
 void io_tun_flush(struct esp_ctx *c);
+
+/* Clear packets read from the TUN device, waiting to be encrypted as one batch. */
+struct tx_batch {
+	unsigned n;
+	size_t used;
+	uint8_t *pkt[ESP_BATCH];
+	size_t len[ESP_BATCH];
+};
+/* One read from c->tun_fd into t: a packet, or a super-packet split into its
+ * segments (a lying one dropped and counted in bad_super). The batch is encrypted
+ * and sent whenever it is full. False when nothing was left to read. */
+bool io_tun_read(struct esp_ctx *c, struct tx_batch *t);
+/* One datagram from the NAT-T socket (m as recvmmsg filled it), or with UDP GRO a
+ * batch of them, each handed to path_input. */
+void io_input_udp(struct esp_ctx *c, struct msghdr *m, uint8_t *p, size_t len);
 #endif

@@ -131,11 +131,6 @@ static int tun_attach_queue(const char *name, short flags, char *actual)
 	return fd;
 }
 
-#ifndef TUN_F_USO4
-#define TUN_F_USO4	0x20	/* Linux 6.2 */
-#define TUN_F_USO6	0x40
-#endif
-
 /* The offloads wanted, from the most to the least; the first the kernel takes. */
 static void tun_offload(struct tun *t)
 {

@@ -14,6 +14,12 @@
 
 #define TUN_MAX_QUEUES 8
 
+#include <linux/if_tun.h>
+#ifndef TUN_F_USO4
+#define TUN_F_USO4	0x20	/* Linux 6.2 */
+#define TUN_F_USO6	0x40
+#endif
+
 struct tun {
 	char name[16];		/* IFNAMSIZ */
 	int ifindex;

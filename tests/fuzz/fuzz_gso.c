@@ -25,7 +25,7 @@ static void coalesce(unsigned n)
 	for (unsigned i = 0; i < n; i++)
 		p[i] = kept[i];
 	struct gro_run r;
-	gro_run(p, kept_len, n, &r);
+	gro_run(p, kept_len, n, true, &r);
 	if (r.count < 1 || r.count > (n ? n : 1))
 		abort();
 	if (r.count == 1)

@@ -45,17 +45,41 @@ static struct selector S(const char *s)
 /* Sequence numbers seen on the wire for SPI, one bit each: a bit set twice is a
  * sequence number used twice (with AES-GCM: a nonce used twice). */
 #define SEQ_MAX (1u << 22)
+#define DEL_SPI 0xd0000
+#define DEL_SAS 24
+#define DEL_SEQ_MAX (1u << 18)
 
 struct wire {
 	uint8_t first[256];	/* the first ESP packet (under ring_lock) */
 	size_t first_len;
 	atomic_uint_fast64_t seen[SEQ_MAX / 64];
 	atomic_uint reused, past_max, sent, delivered;
+	/* test_delete_under_traffic: SAs DEL_SPI + k, each with its own bitmap, and
+	 * which of them were deleted (bit k, set when DELETE has returned). */
+	atomic_uint_fast64_t del_seen[DEL_SAS][DEL_SEQ_MAX / 64];
+	atomic_uint_fast32_t deleted;
+	atomic_uint after_delete, del_sent;
 	/* The last few ESP packets sent, for a thread to feed back in. */
 	pthread_mutex_t ring_lock;
 	unsigned ring_n;
 	struct { uint8_t pkt[256]; size_t len; bool udp; } ring[8];
 };
+
+/* A packet of SA DEL_SPI + k: its sequence number not seen before, and the SA not
+ * deleted (the hook runs under the database read lock, as the encryption does). */
+static void seen_del(struct wire *w, uint32_t k, uint32_t seq)
+{
+	atomic_fetch_add(&w->del_sent, 1);
+	if (atomic_load(&w->deleted) & (UINT32_C(1) << k))
+		atomic_fetch_add(&w->after_delete, 1);
+	if (seq >= DEL_SEQ_MAX) {
+		atomic_fetch_add(&w->past_max, 1);
+		return;
+	}
+	uint64_t bit = UINT64_C(1) << (seq % 64);
+	if (atomic_fetch_or(&w->del_seen[k][seq / 64], bit) & bit)
+		atomic_fetch_add(&w->reused, 1);
+}
 
 static void hook_net(void *arg, const struct addr *src, const struct addr *dst, bool udp,
 		     const uint8_t *pkt, size_t len)
@@ -74,6 +98,8 @@ static void hook_net(void *arg, const struct addr *src, const struct addr *dst, 
 		w->ring[i].udp = udp;
 		pthread_mutex_unlock(&w->ring_lock);
 	}
+	if (len >= 8 && get_u32(pkt) - DEL_SPI < DEL_SAS)
+		seen_del(w, get_u32(pkt) - DEL_SPI, get_u32(pkt + 4));
 	if (len < 8 || get_u32(pkt) != SPI)
 		return;
 	uint32_t seq = get_u32(pkt + 4);
@@ -416,6 +442,57 @@ static void test_update_under_traffic(void **state)
 	fixture_free(f);
 }
 
+/* The SA two threads are encrypting with is deleted under them (as IKE does when
+ * a CHILD_SA is closed or rekeyed), again and again, a new one added after each:
+ * no sequence number of any SA may be used twice, no packet may be sent with an SA
+ * after its DELETE has returned (it is freed then: a use after free otherwise,
+ * which the sanitizers see), and traffic must go on with the next SA. */
+static void test_delete_under_traffic(void **state)
+{
+	struct fixture *f = fixture_new(0);
+	struct pfkey_policy out = policy(IPSEC_DIR_OUTBOUND, 1, "10.2.0.0/16");
+	assert_int_equal(policy_msg(f, SADB_X_SPDADD, &out), 0);
+	struct pfkey_sa sa = gcm_sa(DEL_SPI, 1);
+	assert_int_equal(sa_msg(f, SADB_ADD, &sa), 0);
+	atomic_bool stop = false;
+	struct worker w[3] = { { .feed = f->wire } };
+	start(&w[0], f, &stop, net_to_tun);
+	start(&w[1], f, &stop, tun_to_net);
+	start(&w[2], f, &stop, tun_to_net);
+	wait_running(w, 3);
+	ms_t until = clock_now_ms() + RUN_MS;
+	unsigned k = 0;
+	for (; k + 1 < DEL_SAS && clock_now_ms() < until; k++) {
+		/* Until SA k has carried some packets (bounded in time). */
+		unsigned sent = atomic_load(&f->wire->del_sent);
+		while (atomic_load(&f->wire->del_sent) < sent + 200 && clock_now_ms() < until)
+			sched_yield();
+		sa = gcm_sa(DEL_SPI + k, 1);
+		assert_int_equal(sa_msg(f, SADB_DELETE, &sa), 0);
+		atomic_fetch_or(&f->wire->deleted, UINT32_C(1) << k);
+		sa = gcm_sa(DEL_SPI + k + 1, 1);
+		assert_int_equal(sa_msg(f, SADB_ADD, &sa), 0);
+		esp_engine_drain(f->e, &f->ep);
+	}
+	atomic_store(&stop, true);
+	for (int i = 0; i < 3; i++) {
+		pthread_join(w[i].thread, NULL);
+		assert_false(w[i].failed);
+	}
+	print_message("%u SAs deleted under traffic, %u packets sent with them (%u sequence "
+		      "numbers reused, %u after DELETE)\n", k, atomic_load(&f->wire->del_sent),
+		      atomic_load(&f->wire->reused), atomic_load(&f->wire->after_delete));
+	assert_true(k >= 1);
+	assert_int_equal(atomic_load(&f->wire->reused), 0);
+	assert_int_equal(atomic_load(&f->wire->after_delete), 0);
+	assert_int_equal(atomic_load(&f->wire->past_max), 0);
+	/* The last SA carries traffic. */
+	uint8_t clear[64];
+	size_t clen = udp_packet(clear, 16);
+	assert_int_equal(esp_engine_output_packet(f->e, clear, clen), ESP_V_SENT);
+	fixture_free(f);
+}
+
 /* --- churn ------------------------------------------------------------------------- */
 
 static int getspi(struct fixture *f, uint32_t reqid, uint32_t *spi)
@@ -563,6 +640,7 @@ int main(void)
 	log_set_all_levels(-1);
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_update_under_traffic),
+		cmocka_unit_test(test_delete_under_traffic),
 		cmocka_unit_test(test_churn_under_traffic),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -319,7 +319,7 @@ static unsigned run(unsigned n, struct gro_run *r)
 	uint8_t *p[NSEG];
 	for (unsigned i = 0; i < NSEG; i++)
 		p[i] = segs[i];
-	gro_run(p, seglen, n, r);
+	gro_run(p, seglen, n, false, r);
 	return r->count;
 }
 
@@ -410,6 +410,129 @@ static void test_gro_breaks(void **state)
 	assert_int_equal(run(NSEG, &r), 1);
 }
 
+/* --- GRO of UDP datagrams (USO) ------------------------------------------------------- */
+
+/* Datagrams as the kernel's USO makes them: split from a super-packet of payload
+ * bytes in mss-byte pieces (IPv4 ids counting up, complete checksums). */
+static unsigned datagrams(bool v6, size_t mss, size_t payload)
+{
+	size_t l3 = v6 ? 40 : 20, n = build(in + GSO_VNET_HDR_LEN, v6, l3, false, 8, payload);
+	vnet(in, 1, GSO_TYPE_UDP_L4, (uint16_t)(l3 + 8), (uint16_t)mss, (uint16_t)l3, 6);
+	struct gso_pkt g;
+	assert_int_equal(gso_init(&g, in, GSO_VNET_HDR_LEN + n), 0);
+	unsigned k = 0;
+	size_t len;
+	while ((len = gso_next(&g, segs[k], sizeof(segs[0]))) > 0) {
+		seglen[k] = len;
+		memcpy(orig[k], segs[k], len);
+		assert_true(++k <= NSEG);
+	}
+	return k;
+}
+
+static unsigned udp_run(unsigned n, bool udp, struct gro_run *r)
+{
+	uint8_t *p[NSEG];
+	for (unsigned i = 0; i < NSEG; i++)
+		p[i] = segs[i];
+	gro_run(p, seglen, n, udp, r);
+	return r->count;
+}
+
+/* Datagram k's checksums made right after a change. */
+static void fix_udp(unsigned k, bool v6)
+{
+	size_t l3 = v6 ? 40 : 20;
+	uint8_t *p = segs[k];
+	if (!v6) {
+		put_u16(p + 10, 0);
+		put_u16(p + 10, (uint16_t)~ones_sum(p, 20, 0));
+	}
+	put_u16(p + l3 + 6, 0);
+	put_u16(p + l3 + 6, (uint16_t)~ones_sum(p + l3, seglen[k] - l3,
+					       pseudo(p, v6, 17, seglen[k] - l3)));
+}
+
+static void udp_round_trip(bool v6, size_t mss, size_t payload)
+{
+	unsigned n = datagrams(v6, mss, payload);
+	struct gro_run r;
+	assert_int_equal(udp_run(n, false, &r), 1);	/* without USO: one by one */
+	assert_memory_equal(segs[0], orig[0], seglen[0]);
+	assert_int_equal(udp_run(n, true, &r), n);
+	assert_int_equal(r.vnet[1], GSO_TYPE_UDP_L4);
+	memcpy(super, r.vnet, GSO_VNET_HDR_LEN);
+	size_t len = GSO_VNET_HDR_LEN;
+	memcpy(super + len, segs[0], seglen[0]);
+	len += seglen[0];
+	for (unsigned k = 1; k < n; k++) {
+		memcpy(super + len, segs[k] + r.hlen, seglen[k] - r.hlen);
+		len += seglen[k] - r.hlen;
+	}
+	/* UDP length the whole, checksum field the pseudo-header sum. */
+	size_t l3 = v6 ? 40 : 20, total = len - GSO_VNET_HDR_LEN;
+	const uint8_t *ip = super + GSO_VNET_HDR_LEN;
+	assert_int_equal(get_u16(ip + l3 + 4), total - l3);
+	assert_int_equal(get_u16(ip + l3 + 6), ones_sum(NULL, 0, pseudo(ip, v6, 17, total - l3)));
+	if (!v6)
+		assert_int_equal(ones_sum(ip, 20, 0), 0xffff);
+	struct gso_pkt g;
+	assert_int_equal(gso_init(&g, super, len), 0);
+	for (unsigned k = 0; k < n; k++) {
+		assert_int_equal(gso_next(&g, out, sizeof(out)), seglen[k]);
+		assert_memory_equal(out, orig[k], seglen[k]);
+	}
+	assert_int_equal(gso_next(&g, out, sizeof(out)), 0);
+}
+
+static void test_gro_udp(void **state)
+{
+	(void)state;
+	udp_round_trip(false, 18, 18 * 6);	/* 64-byte datagrams */
+	udp_round_trip(false, 1400, 1400 * 5 + 3);
+	udp_round_trip(true, 1000, 1000 * 2);
+	udp_round_trip(true, 1, 5);
+	struct gro_run r;
+	/* Another port, TTL, address in third place, a larger third datagram, a bad
+	 * checksum: the run is two. */
+	static const size_t off[] = { 20, 22, 8, 19 };
+	for (size_t k = 0; k < sizeof(off) / sizeof(off[0]); k++) {
+		assert_int_equal(datagrams(false, 100, 600), 6);
+		segs[2][off[k]] ^= 1;
+		fix_udp(2, false);
+		assert_int_equal(udp_run(6, true, &r), 2);
+	}
+	assert_int_equal(datagrams(false, 100, 600), 6);
+	seglen[2] = build(segs[2], false, 20, false, 8, 101);
+	assert_int_equal(udp_run(6, true, &r), 2);
+	assert_int_equal(datagrams(false, 100, 600), 6);
+	segs[2][40] ^= 1;
+	assert_int_equal(udp_run(6, true, &r), 2);
+	/* A shorter one ends the run and is in it. */
+	assert_int_equal(datagrams(false, 100, 600), 6);
+	seglen[2] -= 10;
+	put_u16(segs[2] + 2, (uint16_t)seglen[2]);
+	put_u16(segs[2] + 24, (uint16_t)(seglen[2] - 20));
+	fix_udp(2, false);
+	assert_int_equal(udp_run(6, true, &r), 3);
+	/* No checksum (IPv4), a fragment, a lying UDP length: alone, untouched. */
+	assert_int_equal(datagrams(false, 100, 600), 6);
+	put_u16(segs[0] + 26, 0);
+	assert_int_equal(udp_run(6, true, &r), 1);
+	assert_int_equal(get_u16(segs[0] + 2), seglen[0]);
+	assert_int_equal(datagrams(false, 100, 600), 6);
+	put_u16(segs[0] + 6, 0x2000);
+	fix_udp(0, false);
+	assert_int_equal(udp_run(6, true, &r), 1);
+	assert_int_equal(datagrams(false, 100, 600), 6);
+	put_u16(segs[0] + 24, 50);
+	fix_udp(0, false);
+	assert_int_equal(udp_run(6, true, &r), 1);
+	/* TCP is coalesced as before with udp set. */
+	stream(false, 32, 1000, 1000);
+	assert_int_equal(udp_run(NSEG, true, &r), NSEG);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -424,6 +547,7 @@ int main(void)
 		cmocka_unit_test(test_csum),
 		cmocka_unit_test(test_gro_round_trip),
 		cmocka_unit_test(test_gro_breaks),
+		cmocka_unit_test(test_gro_udp),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
