@@ -7,7 +7,7 @@
  *           hairpin = yes           # inside hosts reach forwards by the public address
  *           max_flows = 65536       # flow table size; oldest idle evicted when full
  *           queue = 0               # NFQUEUE number (tsunagid --nat-queue overrides)
- *           queues = 1              # queues from 'queue' on, one thread each
+ *           queues = 2              # queues from 'queue' on, one thread each
  *           firewall = auto         # manual: the operator installs the queue rules
  *           inspect {               # application inspection engines (nat/inspect.h)
  *               ftp { ports = 21, 2121  strict = no  enabled = yes }
