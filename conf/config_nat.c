@@ -7,6 +7,7 @@
  *           hairpin = yes           # inside hosts reach forwards by the public address
  *           max_flows = 65536       # flow table size; oldest idle evicted when full
  *           queue = 0               # NFQUEUE number (tsunagid --nat-queue overrides)
+ *           queues = 2              # queues from 'queue' on, one thread each
  *           firewall = auto         # manual: the operator installs the queue rules
  *           inspect {               # application inspection engines (nat/inspect.h)
  *               ftp { ports = 21, 2121  strict = no  enabled = yes }
@@ -317,6 +318,14 @@ static int nat_key(struct bctx *b, const struct ctree *k, struct nat_rules *r,
 		if (v > 65535)
 			return berr(b, k, "queue must be an NFQUEUE number 0..65535");
 		r->queue = (uint16_t)v;
+		return 0;
+	}
+	if (strcmp(k->name, "queues") == 0) {
+		if (bget_u64(b, k, &v) < 0)
+			return -1;
+		if (v < 1 || v > NAT_MAX_QUEUES)
+			return berr(b, k, "queues must be 1..%d", NAT_MAX_QUEUES);
+		r->queues = (uint16_t)v;
 		return 0;
 	}
 	if (strcmp(k->name, "firewall") == 0) {

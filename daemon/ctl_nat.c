@@ -94,7 +94,9 @@ static enum vici_reply cmd_list_nat(void *arg, struct vici_conn *c, const struct
 		return VICI_REPLY_DONE;
 	}
 	vici_msg_init(&x.ev);
+	nat_io_lock(d);
 	nat_table_walk(t, clock_now_ms(), list_one, &x);
+	nat_io_unlock(d);
 	vici_msg_free(&x.ev);
 	vici_add_kv(resp, "success", "yes");
 	vici_add_kvf(resp, "listed", "%zu", x.sent);
@@ -113,8 +115,10 @@ static enum vici_reply cmd_flush_nat(void *arg, struct vici_conn *c, const struc
 		return VICI_REPLY_DONE;
 	}
 	struct nat_counters before;
+	nat_io_lock(arg);
 	nat_table_counters(t, &before);
 	nat_table_flush(t);
+	nat_io_unlock(arg);
 	vici_add_kv(resp, "success", "yes");
 	vici_add_kvf(resp, "flushed", "%llu", (unsigned long long)before.flows_active);
 	return VICI_REPLY_DONE;

@@ -99,6 +99,8 @@ void nat_io_close(struct daemon *d);
 /* The iptables-restore text tsunagid installs (malloc'd). */
 char *nat_io_rules(const struct nat_rules *r, uint16_t qnum, uint16_t ike, uint16_t natt);
 struct nat_table *nat_io_table(const struct daemon *d);
+void nat_io_lock(const struct daemon *d);
+void nat_io_unlock(const struct daemon *d);
 struct nat_counters;
 struct nat_queue_stats;
 /* Counters since the last reset (all zero while NAT is off). */

@@ -15,7 +15,9 @@
 #include <errno.h>
 #include <ifaddrs.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <spawn.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <stddef.h>
@@ -26,6 +28,7 @@
 #include "daemon/daemon.h"
 #include "daemon/nat_log.h"
 #include "daemon/nat_queue.h"
+#include "daemon/nat_shared.h"
 #include "lib/clock.h"
 #include "lib/log.h"
 #include "nat/inspect.h"
@@ -34,10 +37,25 @@
 
 extern char **environ;
 
+/* With nat { queues > 1 }, each queue has its own thread; its statistics are
+ * published under the table lock after each round, for the views to sum. */
+struct nat_worker {
+	struct nat_io *n;
+	struct nat_queue *q;
+	pthread_t th;
+	bool running;
+	struct nat_queue_stats pub;
+};
+
 struct nat_io {
 	struct nat_rules *rules;	/* owned; the table borrows them */
 	struct nat_table *table;
-	struct nat_queue *q;
+	struct nat_shared sh;		/* the table's lock (uncontended with one queue) */
+	bool sh_ok;
+	int nq;				/* queues: 1 = read from the event loop */
+	struct nat_queue *q[NAT_MAX_QUEUES];
+	struct nat_worker w[NAT_MAX_QUEUES];
+	atomic_bool stop;
 	struct event *ev_q, *ev_timer;
 	char *fw;			/* the iptables rules installed, NULL = none */
 	struct nat_counters base;	/* as the last "reset counters" found them */
@@ -57,6 +75,12 @@ struct nat_io {
 char *nat_io_rules(const struct nat_rules *r, uint16_t qnum, uint16_t ike, uint16_t natt)
 {
 	(void)ike;
+	char target[48];
+	if (r->queues > 1)
+		snprintf(target, sizeof(target), "--queue-balance %u:%u", qnum,
+			 (unsigned)qnum + r->queues - 1);
+	else
+		snprintf(target, sizeof(target), "--queue-num %u", qnum);
 	char *buf = NULL;
 	size_t len = 0;
 	FILE *f = open_memstream(&buf, &len);
@@ -72,14 +96,14 @@ char *nat_io_rules(const struct nat_rules *r, uint16_t qnum, uint16_t ike, uint1
 		for (size_t i = 0; i < n; i++) {
 			const char *ifn = side ? r->outside[i] : r->inside[i];
 			fprintf(f, "-A TSUNAGI-NAT -i %s -j CT --notrack\n"
-				"-A TSUNAGI-NAT -i %s -j NFQUEUE --queue-num %u --queue-bypass\n",
-				ifn, ifn, qnum);
+				"-A TSUNAGI-NAT -i %s -j NFQUEUE %s --queue-bypass\n",
+				ifn, ifn, target);
 		}
 	}
 	const char *types[] = { "time-exceeded", "destination-unreachable" };
 	for (size_t i = 0; i < 2; i++)
 		fprintf(f, "-A TSUNAGI-NAT-ICMP -p icmp --icmp-type %s -m addrtype --dst-type LOCAL "
-			"-j NFQUEUE --queue-num %u --queue-bypass\n", types[i], qnum);
+			"-j NFQUEUE %s --queue-bypass\n", types[i], target);
 	fprintf(f, "COMMIT\n");
 	if (fclose(f) != 0) {
 		free(buf);
@@ -258,25 +282,89 @@ static void on_event(const struct nat_event_info *e, void *arg)
 static enum nat_verdict translate(void *arg, struct nat_packet *p, enum nat_side side)
 {
 	struct nat_io *n = arg;
-	return nat_translate(n->table, p, side, clock_now_ms());
+	return nat_shared_translate(&n->sh, p, side, clock_now_ms());
 }
 
 static void on_queue(evutil_socket_t fd, short what, void *arg)
 {
 	struct nat_io *n = arg;
-	nat_queue_run(n->q, 16);
+	nat_queue_run(n->q[0], 16);
+}
+
+/* A queue's thread: reads until told to stop (looked at every 100 ms). */
+static void *worker(void *arg)
+{
+	struct nat_worker *w = arg;
+	struct pollfd pfd = { .fd = nat_queue_fd(w->q), .events = POLLIN };
+	while (!atomic_load(&w->n->stop)) {
+		if (poll(&pfd, 1, 100) > 0)
+			nat_queue_run(w->q, 16);
+		nat_shared_lock(&w->n->sh);
+		w->pub = *nat_queue_stats(w->q);
+		nat_shared_unlock(&w->n->sh);
+	}
+	return NULL;
+}
+
+static void threads_stop(struct nat_io *n)
+{
+	atomic_store(&n->stop, true);
+	for (int i = 0; i < n->nq; i++) {
+		if (n->w[i].running)
+			pthread_join(n->w[i].th, NULL);
+		n->w[i].running = false;
+	}
+}
+
+static int threads_start(struct nat_io *n)
+{
+	if (n->nq < 2)
+		return 0;
+	atomic_store(&n->stop, false);
+	for (int i = 0; i < n->nq; i++) {
+		n->w[i].n = n;
+		n->w[i].q = n->q[i];
+		if (pthread_create(&n->w[i].th, NULL, worker, &n->w[i]) != 0) {
+			log_err(LOG_NAT, "cannot start the thread of NAT queue %d", i);
+			threads_stop(n);
+			return -1;
+		}
+		n->w[i].running = true;
+	}
+	return 0;
+}
+
+/* The queues' statistics summed (all are uint64_t). */
+static void queue_stats(struct nat_io *n, struct nat_queue_stats *s)
+{
+	memset(s, 0, sizeof(*s));
+	if (n->nq < 2) {
+		if (n->q[0])
+			*s = *nat_queue_stats(n->q[0]);
+		return;
+	}
+	uint64_t *sv = (uint64_t *)s;
+	for (int i = 0; i < n->nq; i++) {
+		const uint64_t *wv = (const uint64_t *)&n->w[i].pub;
+		for (size_t k = 0; k < sizeof(*s) / sizeof(uint64_t); k++)
+			sv[k] += wv[k];
+	}
 }
 
 /* Once a second: idle flows end, interface addresses are looked at again. */
 static void on_timer(evutil_socket_t fd, short what, void *arg)
 {
 	struct nat_io *n = arg;
+	nat_shared_lock(&n->sh);
 	refresh_addrs(n->rules);
 	nat_expire(n->table, clock_now_ms());
+	struct nat_queue_stats st;
+	struct nat_counters c;
+	queue_stats(n, &st);
+	nat_table_counters(n->table, &c);
+	nat_shared_unlock(&n->sh);
 	if (log_enabled(LOG_NAT, 3)) {
-		const struct nat_queue_stats *s = nat_queue_stats(n->q);
-		struct nat_counters c;
-		nat_table_counters(n->table, &c);
+		const struct nat_queue_stats *s = &st;
 		log_raw(LOG_NAT, "queue: %llu packets, %llu rewritten, %llu dropped, %llu bad; "
 			"flows %llu, no rule %llu, no flow %llu, malformed %llu",
 			(unsigned long long)s->packets, (unsigned long long)s->rewritten,
@@ -302,11 +390,15 @@ void nat_io_close(struct daemon *d)
 		return;
 	if (n->fw)
 		fw_remove(n);
+	threads_stop(n);
 	if (n->ev_q)
 		event_free(n->ev_q);
 	if (n->ev_timer)
 		event_free(n->ev_timer);
-	nat_queue_close(n->q);
+	for (int i = 0; i < NAT_MAX_QUEUES; i++)
+		nat_queue_close(n->q[i]);
+	if (n->sh_ok)
+		nat_shared_destroy(&n->sh);
 	if (n->table)
 		nat_table_free(n->table);
 	nat_rules_free(n->rules);
@@ -335,25 +427,40 @@ static int nat_io_open(struct daemon *d, struct nat_rules *rules)
 	n->lim[0].limit = n->lim[1].limit = NAT_LOG_PER_SEC;
 	if (n->table)
 		nat_table_set_events(n->table, on_event, n);
-	const char *names[NAT_QUEUE_MAX_IFS + 1];
-	n->q = n->table ? nat_queue_open(d->nat_queue_num, outside_names(rules, names),
-					 translate, n) : NULL;
-	if (!n->q) {
-		log_err(LOG_NAT, "cannot bind NFQUEUE %u: %s", d->nat_queue_num, strerror(errno));
+	n->sh_ok = n->table && nat_shared_init(&n->sh, n->table) == 0;
+	if (!n->sh_ok || (unsigned)d->nat_queue_num + rules->queues - 1 > 65535) {
+		log_err(LOG_NAT, "cannot set up the NAT table (queues %u from %u)", rules->queues,
+			d->nat_queue_num);
 		nat_io_close(d);
 		return -1;
 	}
-	n->ev_q = event_new(d->base, nat_queue_fd(n->q), EV_READ | EV_PERSIST, on_queue, n);
+	n->nq = rules->queues;
+	const char *names[NAT_QUEUE_MAX_IFS + 1];
+	for (int i = 0; i < n->nq; i++) {
+		uint16_t num = (uint16_t)(d->nat_queue_num + i);
+		n->q[i] = nat_queue_open(num, outside_names(rules, names), translate, n);
+		if (!n->q[i]) {
+			log_err(LOG_NAT, "cannot bind NFQUEUE %u: %s", num, strerror(errno));
+			nat_io_close(d);
+			return -1;
+		}
+	}
+	if (n->nq == 1) {
+		n->ev_q = event_new(d->base, nat_queue_fd(n->q[0]), EV_READ | EV_PERSIST, on_queue, n);
+		if (!n->ev_q || event_add(n->ev_q, NULL) < 0) {
+			nat_io_close(d);
+			return -1;
+		}
+	}
 	n->ev_timer = event_new(d->base, -1, EV_PERSIST, on_timer, n);
 	struct timeval sec = { 1, 0 };
-	if (!n->ev_q || !n->ev_timer || event_add(n->ev_q, NULL) < 0 ||
-	    event_add(n->ev_timer, &sec) < 0 ||
+	if (!n->ev_timer || event_add(n->ev_timer, &sec) < 0 || threads_start(n) < 0 ||
 	    (!d->nat_manual_fw && fw_install(d, n) < 0)) {
 		nat_io_close(d);
 		return -1;
 	}
-	log_info(LOG_NAT, "NAT on queue %u: %zu rules, %zu inside and %zu outside interfaces, "
-		 "up to %zu flows", d->nat_queue_num, rules->n_rules, rules->n_inside,
+	log_info(LOG_NAT, "NAT on queue %u (%d queues): %zu rules, %zu inside and %zu outside "
+		 "interfaces, up to %zu flows", d->nat_queue_num, n->nq, rules->n_rules, rules->n_inside,
 		 rules->n_outside, rules->max_flows);
 	return 0;
 }
@@ -365,14 +472,23 @@ static int nat_io_reload(struct daemon *d, struct nat_rules *rules)
 	if (rules->max_flows != n->rules->max_flows)
 		log_err(LOG_NAT, "max_flows changes at the next start (the table keeps %zu)",
 			n->rules->max_flows);
+	if (rules->queues != n->nq)
+		log_err(LOG_NAT, "queues changes at the next start (%d now)", n->nq);
+	rules->queues = (uint16_t)n->nq;	/* and the queue rules keep matching */
 	refresh_addrs(rules);
 	inside_sysctls(rules);
+	/* The queues' threads read the outside interfaces: they pause meanwhile. */
+	threads_stop(n);
+	nat_shared_lock(&n->sh);
 	nat_table_set_rules(n->table, rules);
 	nat_rules_free(n->rules);
 	n->rules = rules;
+	nat_shared_unlock(&n->sh);
 	/* nat_table_set_rules restarts the per-rule counters, not the global ones. */
 	const char *names[NAT_QUEUE_MAX_IFS + 1];
-	nat_queue_set_outside(n->q, outside_names(rules, names));
+	for (int i = 0; i < n->nq; i++)
+		nat_queue_set_outside(n->q[i], outside_names(rules, names));
+	threads_start(n);
 	if (!d->nat_manual_fw)
 		fw_install(d, n);
 	log_info(LOG_NAT, "NAT rules reloaded: %zu rules (existing flows keep theirs)",
@@ -393,6 +509,19 @@ int nat_io_apply(struct daemon *d, struct nat_rules **rules)
 
 struct nat_table *nat_io_table(const struct daemon *d) { return d->nat ? d->nat->table : NULL; }
 
+/* Around the views' own uses of nat_io_table (walk, flush). */
+void nat_io_lock(const struct daemon *d)
+{
+	if (d->nat)
+		nat_shared_lock(&d->nat->sh);
+}
+
+void nat_io_unlock(const struct daemon *d)
+{
+	if (d->nat)
+		nat_shared_unlock(&d->nat->sh);
+}
+
 /* Counters since the last reset: the core's own never go back (they are its
  * state), so the shell keeps a baseline, field by field (all are uint64_t). */
 void nat_io_counters(const struct daemon *d, struct nat_counters *c, struct nat_queue_stats *q)
@@ -401,8 +530,10 @@ void nat_io_counters(const struct daemon *d, struct nat_counters *c, struct nat_
 	memset(q, 0, sizeof(*q));
 	if (!d->nat)
 		return;
+	nat_shared_lock(&d->nat->sh);
 	nat_table_counters(d->nat->table, c);
-	*q = *nat_queue_stats(d->nat->q);
+	queue_stats(d->nat, q);
+	nat_shared_unlock(&d->nat->sh);
 	uint64_t *cv = (uint64_t *)c, *qv = (uint64_t *)q;
 	const uint64_t *cb = (const uint64_t *)&d->nat->base, *qb = (const uint64_t *)&d->nat->qbase;
 	uint64_t active = c->flows_active;
@@ -422,7 +553,9 @@ int nat_io_insp_counters(const struct daemon *d, size_t id, struct nat_insp_coun
 		return -1;
 	if (!d->nat)
 		return 0;
+	nat_shared_lock(&d->nat->sh);
 	nat_table_insp_counters(d->nat->table, id, c);
+	nat_shared_unlock(&d->nat->sh);
 	uint64_t *cv = (uint64_t *)c;
 	const uint64_t *cb = (const uint64_t *)&d->nat->ibase[id];
 	for (size_t i = 0; i < sizeof(*c) / sizeof(uint64_t); i++)
@@ -434,8 +567,10 @@ void nat_io_reset_counters(struct daemon *d)
 {
 	if (!d->nat)
 		return;
+	nat_shared_lock(&d->nat->sh);
 	for (size_t i = 0; i < nat_engine_count(); i++)
 		nat_table_insp_counters(d->nat->table, i, &d->nat->ibase[i]);
 	nat_table_counters(d->nat->table, &d->nat->base);
-	d->nat->qbase = *nat_queue_stats(d->nat->q);
+	queue_stats(d->nat, &d->nat->qbase);
+	nat_shared_unlock(&d->nat->sh);
 }

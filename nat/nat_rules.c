@@ -15,6 +15,7 @@ struct nat_rules *nat_rules_new(void)
 		return NULL;
 	r->hairpin = true;
 	r->max_flows = 65536;
+	r->queues = 2;
 	r->timeouts = (struct nat_timeouts){
 		.xlate = 3 * 3600, .tcp = 3600, .tcp_half_closed = 600, .tcp_syn = 30,
 		.tcp_closed = 10, .udp = 120, .icmp = 2, .sip = 1800, .sip_media = 120,

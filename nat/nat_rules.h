@@ -79,6 +79,8 @@ struct nat_inspect_conf {
 	struct nat_port_range ports[NAT_INSPECT_RANGES];
 };
 
+#define NAT_MAX_QUEUES 8	/* nat { queues } */
+
 struct nat_rules {
 	char inside[NAT_MAX_IFACES][NAT_IFNAMSIZ];
 	size_t n_inside;
@@ -89,6 +91,7 @@ struct nat_rules {
 	bool hairpin;			/* default yes */
 	size_t max_flows;		/* default 65536 */
 	uint16_t queue;			/* NFQUEUE number (tsunagid --nat-queue overrides) */
+	uint16_t queues;		/* queues queue.. queue+queues-1, a thread each when > 1 */
 	bool firewall_manual;		/* firewall = manual: the operator queues packets */
 	struct nat_timeouts timeouts;
 	struct nat_inspect_conf inspect[NAT_MAX_ENGINES];

@@ -15,6 +15,7 @@ nat_tsu_conf() {
 		printf '%s\n' "${CONNS:-}"
 		printf 'tsunagi {\n\ttun = tn%s\n\tnat {\n\t\tinside = %s\n\t\toutside = %s\n' \
 			"$$" "$in_if" "$out_if"
+		[ -n "${NAT_QUEUES:-}" ] && printf '\t\tqueues = %s\n' "$NAT_QUEUES"
 		printf '\t\trules {\n\t\t\tlan {\n\t\t\t\ttype = pat\n\t\t\t\tprivate = %s\n\t\t\t\tpublic = %s\n\t\t\t}\n' \
 			"$lan" "$out_if"
 		for r in "$@"; do printf '\t\t\t%s\n' "$r"; done

@@ -148,7 +148,7 @@ setup_tsunagi() {
 	TSU_ARGS=()
 	iop_wait 5 ip netns exec "$NS_GW" iptables -t raw -S TSUNAGI-NAT ||
 		iop_fail "tsunagid installed no NFQUEUE rules"
-	ip netns exec "$NS_GW" iptables -t raw -S | grep -q -- '--queue-num 3' ||
+	ip netns exec "$NS_GW" iptables -t raw -S | grep -Eq -- '--queue-(num 3|balance 3:)' ||
 		iop_fail "nat { queue = 3 } not used"
 	ip netns exec "$NS_GW" nft list ruleset 2>/dev/null | grep -q 'type nat' &&
 		iop_fail "gw has kernel NAT rules"

@@ -202,7 +202,7 @@ setup_tsunagi() {
 		iop_fail "tsunagid did not start its NAT"
 	# What it installed is what --nat-rules prints for an operator who queues by hand.
 	"$BUILD/tsunagid" --config "$(tsu_dir "$NS_GW")/tsunagi.conf" --nat-queue 3 --nat-rules |
-		grep -q -- '-A TSUNAGI-NAT -i in0 -j NFQUEUE --queue-num 3 --queue-bypass' ||
+		grep -Eq -- '-A TSUNAGI-NAT -i in0 -j NFQUEUE --queue-(num 3|balance 3:[0-9]+) --queue-bypass' ||
 		iop_fail "tsunagid --nat-rules does not print the in0 queue rule"
 	# Nothing but tsunagid translates: gw has no kernel NAT, the outside no way back.
 	ip netns exec "$NS_GW" nft list ruleset 2>/dev/null | grep -q 'type nat' && iop_fail "gw has kernel NAT rules"

@@ -35,6 +35,7 @@ static void test_defaults_and_order(void **state)
 	assert_int_equal(r->rule[4].line, 21);
 	assert_true(r->hairpin);
 	assert_int_equal(r->max_flows, 65536);
+	assert_int_equal(r->queues, 2);
 	/* PIX timeouts. */
 	assert_int_equal(r->timeouts.xlate, 3 * 3600);
 	assert_int_equal(r->timeouts.tcp, 3600);
@@ -141,6 +142,10 @@ static void test_section_errors(void **state)
 	assert_non_null(strstr(err, "nat.conf:4: tsunagi nat: unknown key 'gre'"));
 	assert_null(nat_test_rules("tsunagi {\n nat {\n  max_flows = 3\n }\n}\n", err, sizeof(err)));
 	assert_non_null(strstr(err, "nat.conf:3: tsunagi nat: max_flows must be"));
+	assert_null(nat_test_rules("tsunagi {\n nat {\n  queues = 0\n }\n}\n", err, sizeof(err)));
+	assert_non_null(strstr(err, "nat.conf:3: tsunagi nat: queues must be 1..8"));
+	assert_null(nat_test_rules("tsunagi {\n nat {\n  queues = 9\n }\n}\n", err, sizeof(err)));
+	assert_non_null(strstr(err, "nat.conf:3: tsunagi nat: queues must be 1..8"));
 	assert_null(nat_test_rules("tsunagi {\n nat = yes\n}\n", err, sizeof(err)));
 	assert_non_null(strstr(err, "nat.conf:2: tsunagi: 'nat' must be a section"));
 	/* No nat section: no rules at all. */
