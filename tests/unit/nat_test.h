@@ -27,6 +27,20 @@
 
 /* Rules from text (NULL: the error is in err); the interface addresses set. */
 struct nat_rules *nat_test_rules(const char *text, char *err, size_t errlen);
+/* The fixture of the translate-step tests: the default rules, a 1024-flow table
+ * and a packet buffer. The teardown checks the table's invariants first. */
+struct nat_fx {
+	struct nat_rules *rules;
+	struct nat_table *t;
+	uint8_t b[2048];
+	size_t n;
+};
+int nat_fx_setup(void **state);
+int nat_fx_teardown(void **state);
+struct nat_counters nat_fx_counters(struct nat_fx *f);
+/* The IP and L4 checksums of p, verified by a full computation. */
+void assert_csums(const uint8_t *p);
+
 /* Translates buf (len bytes) in place; *len follows. */
 enum nat_verdict xl(struct nat_table *t, uint8_t *buf, size_t *len, enum nat_side side,
     uint64_t now_ms);

@@ -21,49 +21,6 @@
 #define OUT NAT_FROM_OUTSIDE
 #define UDP_MS (120 * 1000)	/* the default UDP timeout: ESP and IKE flows idle out after it */
 
-struct fx {
-	struct nat_rules *rules;
-	struct nat_table *t;
-	uint8_t b[2048];
-	size_t n;
-};
-
-static int setup(void **state)
-{
-	static struct fx f;
-	char err[256] = "";
-	memset(&f, 0, sizeof(f));
-	f.rules = nat_test_rules(NAT_CONF_DEFAULT, err, sizeof(err));
-	if (!f.rules)
-		fail_msg("%s", err);
-	f.t = nat_table_new(f.rules, 1024);
-	assert_non_null(f.t);
-	*state = &f;
-	return 0;
-}
-
-static int teardown(void **state)
-{
-	struct fx *f = *state;
-	assert_int_equal(nat_table_check(f->t), 0);
-	nat_table_free(f->t);
-	nat_rules_free(f->rules);
-	return 0;
-}
-
-static struct nat_counters counters(struct fx *f)
-{
-	struct nat_counters c;
-	nat_table_counters(f->t, &c);
-	return c;
-}
-
-static void assert_csums(const uint8_t *p)
-{
-	assert_true(ip_csum_ok(p));
-	assert_true(l4_csum_ok(p, 0));
-}
-
 /* An IKE header (28 bytes, then payload) in UDP; spi_i's two halves repeated. */
 static size_t mk_ike(uint8_t *p, const char *src, uint16_t sp, const char *dst, uint16_t dp,
     uint32_t spi_i, uint32_t spi_r)
@@ -91,7 +48,7 @@ static uint32_t esp_spi(const uint8_t *p)
 }
 
 /* c does IKE (500 -> 500) with server srv through PAT; checks that port 500 was kept. */
-static void ike_out(struct fx *f, const char *c, const char *srv, uint32_t spi, uint64_t now)
+static void ike_out(struct nat_fx *f, const char *c, const char *srv, uint32_t spi, uint64_t now)
 {
 	f->n = mk_ike(f->b, c, 500, srv, 500, spi, 0);
 	assert_int_equal(xl(f->t, f->b, &f->n, IN, now), NAT_FORWARD);
@@ -102,7 +59,7 @@ static void ike_out(struct fx *f, const char *c, const char *srv, uint32_t spi, 
 }
 
 /* The server answers on the IKE SA spi: to client c (NULL: the gateway's own). */
-static void ike_in(struct fx *f, const char *srv, uint32_t spi, const char *c, uint64_t now)
+static void ike_in(struct nat_fx *f, const char *srv, uint32_t spi, const char *c, uint64_t now)
 {
 	f->n = mk_ike(f->b, srv, 500, GW_OUT, 500, spi, 0x1234);
 	if (!c) {
@@ -116,7 +73,7 @@ static void ike_in(struct fx *f, const char *srv, uint32_t spi, const char *c, u
 	assert_csums(f->b);
 }
 
-static void esp_out(struct fx *f, const char *c, const char *srv, uint32_t spi, uint64_t now)
+static void esp_out(struct nat_fx *f, const char *c, const char *srv, uint32_t spi, uint64_t now)
 {
 	f->n = mk_esp(f->b, c, srv, spi);
 	assert_int_equal(xl(f->t, f->b, &f->n, IN, now), NAT_FORWARD);
@@ -127,7 +84,7 @@ static void esp_out(struct fx *f, const char *c, const char *srv, uint32_t spi, 
 }
 
 /* The server's ESP with spi: to client c (NULL: the gateway's own). */
-static void esp_in(struct fx *f, const char *srv, uint32_t spi, const char *c, uint64_t now)
+static void esp_in(struct nat_fx *f, const char *srv, uint32_t spi, const char *c, uint64_t now)
 {
 	f->n = mk_esp(f->b, srv, GW_OUT, spi);
 	if (!c) {
@@ -153,7 +110,7 @@ static int view_ike(const struct nat_flow_view *v, void *arg)
  * tsunagid's own IKE. */
 static void test_ike_two_clients_same_server(void **state)
 {
-	struct fx *f = *state;
+	struct nat_fx *f = *state;
 	ike_out(f, C1, R, 0x11111111, 0);
 	ike_out(f, C2, R, 0x22222222, 1);
 	ike_in(f, R, 0x22222222, C2, 2);
@@ -169,12 +126,12 @@ static void test_ike_two_clients_same_server(void **state)
 	assert_int_equal(v.out_sport, 500);
 	assert_int_equal(v.out_dport, 500);
 	assert_string_equal(v.engine, "ike");
-	assert_int_equal(counters(f).ike_passthrough, 2);
+	assert_int_equal(nat_fx_counters(f).ike_passthrough, 2);
 }
 
 static void test_ike_two_clients_two_servers_same_spi(void **state)
 {
-	struct fx *f = *state;
+	struct nat_fx *f = *state;
 	ike_out(f, C1, R, 0x11111111, 0);
 	ike_out(f, C2, R2, 0x11111111, 1);
 	ike_in(f, R2, 0x11111111, C2, 2);
@@ -185,7 +142,7 @@ static void test_ike_two_clients_two_servers_same_spi(void **state)
  * client leaves by another port (and its NAT-T then floats to 4500). */
 static void test_ike_same_spi_same_server(void **state)
 {
-	struct fx *f = *state;
+	struct nat_fx *f = *state;
 	ike_out(f, C1, R, 0x11111111, 0);
 	f->n = mk_ike(f->b, C2, 500, R, 500, 0x11111111, 0);
 	assert_int_equal(xl(f->t, f->b, &f->n, IN, 1), NAT_FORWARD);
@@ -193,7 +150,7 @@ static void test_ike_same_spi_same_server(void **state)
 	assert_int_not_equal(port, 500);
 	assert_csums(f->b);
 	ike_in(f, R, 0x11111111, C1, 2);
-	assert_int_equal(counters(f).ike_spi_taken, 1);
+	assert_int_equal(nat_fx_counters(f).ike_spi_taken, 1);
 	f->n = mk_ike(f->b, R, 500, GW_OUT, port, 0x11111111, 0x1234);
 	assert_int_equal(xl(f->t, f->b, &f->n, OUT, 3), NAT_FORWARD);
 	assert_int_equal(pkt_dst(f->b), A(C2));
@@ -205,7 +162,7 @@ static void test_ike_same_spi_same_server(void **state)
  * is no longer the client's. */
 static void test_ike_rekey_new_spi(void **state)
 {
-	struct fx *f = *state;
+	struct nat_fx *f = *state;
 	ike_out(f, C1, R, 0x11111111, 0);
 	ike_out(f, C2, R, 0x22222222, 0);
 	ike_out(f, C1, R, 0x11112222, 10);
@@ -223,7 +180,7 @@ static void test_ike_rekey_new_spi(void **state)
 /* An ICMP error about an IKE datagram quotes its SPI: it reaches the client. */
 static void test_ike_icmp_error(void **state)
 {
-	struct fx *f = *state;
+	struct nat_fx *f = *state;
 	uint8_t sent[256];
 	ike_out(f, C2, R, 0x22222222, 0);
 	size_t n = mk_ike(sent, C1, 500, R, 500, 0x11111111, 0);
@@ -236,14 +193,14 @@ static void test_ike_icmp_error(void **state)
 	assert_true(l4_csum_ok(f->b, 0));
 	assert_true(ip_csum_ok(f->b + 28));
 	assert_int_equal(pkt_src(f->b + 28), A(C1));
-	assert_int_equal(counters(f).icmp_errors, 1);
+	assert_int_equal(nat_fx_counters(f).icmp_errors, 1);
 }
 
 /* Raw ESP: outbound SPIs from the clients' packets, inbound ones learned from
  * the server's first packet for the client that did IKE with it last. */
 static void test_esp_two_clients_same_server(void **state)
 {
-	struct fx *f = *state;
+	struct nat_fx *f = *state;
 	ike_out(f, C1, R, 0x11111111, 0);
 	esp_out(f, C1, R, 0xc0000001, 1);
 	esp_in(f, R, 0xa0000001, C1, 2);
@@ -254,14 +211,14 @@ static void test_esp_two_clients_same_server(void **state)
 	esp_in(f, R, 0xa0000001, C1, 6);
 	esp_in(f, R, 0xa0000002, C2, 7);
 	esp_out(f, C1, R, 0xc0000001, 8);
-	assert_int_equal(counters(f).drop_proto, 0);
-	assert_int_equal(counters(f).esp_spi_learned, 2);
+	assert_int_equal(nat_fx_counters(f).drop_proto, 0);
+	assert_int_equal(nat_fx_counters(f).esp_spi_learned, 2);
 }
 
 /* Identical SPIs towards different servers: told apart by the server. */
 static void test_esp_same_spis_two_servers(void **state)
 {
-	struct fx *f = *state;
+	struct nat_fx *f = *state;
 	ike_out(f, C1, R, 0x11111111, 0);
 	ike_out(f, C2, R2, 0x22222222, 0);
 	esp_out(f, C1, R, 0xc0000001, 1);
@@ -275,24 +232,24 @@ static void test_esp_same_spis_two_servers(void **state)
  * a server after the client's IKE went quiet for the UDP timeout. */
 static void test_esp_own_tunnel_not_taken(void **state)
 {
-	struct fx *f = *state;
+	struct nat_fx *f = *state;
 	esp_in(f, R, 0xb0000001, NULL, 0);
 	ike_out(f, C1, R, 0x11111111, 0);
 	esp_in(f, R2, 0xb0000002, NULL, 1);
 	esp_in(f, R, 0xb0000003, NULL, 1 + UDP_MS);
-	assert_int_equal(counters(f).drop_no_flow, 0);
+	assert_int_equal(nat_fx_counters(f).drop_no_flow, 0);
 }
 
 /* Someone spoofing the server cannot make the table learn SPI after SPI: four
  * per IKE packet of the client, then they are the gateway's. */
 static void test_esp_learning_bounded(void **state)
 {
-	struct fx *f = *state;
+	struct nat_fx *f = *state;
 	ike_out(f, C1, R, 0x11111111, 0);
 	for (uint32_t i = 0; i < 4; i++)
 		esp_in(f, R, 0xd0000000 + i, C1, 1);
 	esp_in(f, R, 0xd0000004, NULL, 2);
-	assert_int_equal(counters(f).esp_spi_learned, 4);
+	assert_int_equal(nat_fx_counters(f).esp_spi_learned, 4);
 	ike_out(f, C1, R, 0x11111111, 3);	/* the client's next IKE packet */
 	esp_in(f, R, 0xd0000004, C1, 4);
 	esp_in(f, R, 0xd0000000, C1, 4);	/* known ones stay known */
@@ -301,7 +258,7 @@ static void test_esp_learning_bounded(void **state)
 /* Rekey: new SPIs are learned beside the old; unused ones expire. */
 static void test_esp_rekey_and_expiry(void **state)
 {
-	struct fx *f = *state;
+	struct nat_fx *f = *state;
 	uint64_t t0 = 0, t1 = UDP_MS / 2;
 	ike_out(f, C1, R, 0x11111111, t0);
 	esp_out(f, C1, R, 0xc0000001, t0);
@@ -317,7 +274,7 @@ static void test_esp_rekey_and_expiry(void **state)
 	}
 	uint64_t later = t0 + UDP_MS + 2000;
 	nat_expire(f->t, later);
-	assert_int_equal(counters(f).flows_expired, 2);	/* both old SAs, nothing else */
+	assert_int_equal(nat_fx_counters(f).flows_expired, 2);	/* both old SAs, nothing else */
 	esp_in(f, R, 0xa0000011, C1, later);
 	/* The old inbound SPI is the gateway's once no client did IKE lately. */
 	f->n = mk_esp(f->b, R, GW_OUT, 0xa0000001);
@@ -328,7 +285,7 @@ static void test_esp_rekey_and_expiry(void **state)
  * from the client about the server's. */
 static void test_esp_icmp_errors(void **state)
 {
-	struct fx *f = *state;
+	struct nat_fx *f = *state;
 	uint8_t sent[256];
 	ike_out(f, C1, R, 0x11111111, 0);
 	ike_out(f, C2, R, 0x22222222, 0);
@@ -354,26 +311,26 @@ static void test_esp_icmp_errors(void **state)
 	assert_true(ip_csum_ok(f->b));
 	assert_true(l4_csum_ok(f->b, 0));
 	assert_int_equal(pkt_dst(f->b + 28), A(GW_OUT));
-	assert_int_equal(counters(f).icmp_errors, 2);
+	assert_int_equal(nat_fx_counters(f).icmp_errors, 2);
 }
 
 /* SPIs 0-255 never appear on the wire (RFC 4303 2.1), nor does ESP without a
  * whole SPI and sequence number. */
 static void test_esp_malformed(void **state)
 {
-	struct fx *f = *state;
+	struct nat_fx *f = *state;
 	f->n = mk_esp(f->b, C1, R, 5);
 	assert_int_equal(xl(f->t, f->b, &f->n, IN, 0), NAT_DROP);
 	f->n = mk_ip(f->b, R, GW_OUT, NAT_ESP, 7, 0, 6);
 	assert_int_equal(xl(f->t, f->b, &f->n, OUT, 0), NAT_DROP);
-	assert_int_equal(counters(f).drop_malformed, 2);
+	assert_int_equal(nat_fx_counters(f).drop_malformed, 2);
 }
 
 /* NAT-T: plain UDP on another public port (NAT-T peers accept any), so that
  * public:4500 stays tsunagid's own; two clients of one server each get theirs. */
 static void test_natt_plain_udp(void **state)
 {
-	struct fx *f = *state;
+	struct nat_fx *f = *state;
 	f->n = mk_udp(f->b, C1, 4500, R, 4500, 100);
 	assert_int_equal(xl(f->t, f->b, &f->n, IN, 0), NAT_FORWARD);
 	uint16_t p1 = pkt_sport(f->b);
@@ -406,7 +363,7 @@ static void test_natt_plain_udp(void **state)
  * port is kept where free, a second client of the same LNS gets another port. */
 static void test_l2tp_keeps_1701(void **state)
 {
-	struct fx *f = *state;
+	struct nat_fx *f = *state;
 	f->n = mk_udp(f->b, C1, 1701, R, 1701, 60);
 	assert_int_equal(xl(f->t, f->b, &f->n, IN, 0), NAT_FORWARD);
 	assert_int_equal(pkt_sport(f->b), 1701);
@@ -468,7 +425,7 @@ static size_t mk_l2tp_data(uint8_t *p, const char *src, const char *dst, uint16_
 /* Two clients of one LNS: both keep 1701, the LNS's packets go by tunnel ID. */
 static void test_l2tp_tunnel_id_demux(void **state)
 {
-	struct fx *f = *state;
+	struct nat_fx *f = *state;
 	f->n = mk_l2tp_ctl(f->b, C1, 1701, R, 1701, 0, true, 0x1111);
 	assert_int_equal(xl(f->t, f->b, &f->n, IN, 0), NAT_FORWARD);
 	assert_int_equal(pkt_sport(f->b), 1701);
@@ -502,14 +459,14 @@ static void test_l2tp_tunnel_id_demux(void **state)
 	/* A tunnel ID of nobody's is not handed to anybody. */
 	f->n = mk_l2tp_data(f->b, R, GW_OUT, 1701, 0x3333);
 	assert_int_equal(xl(f->t, f->b, &f->n, OUT, 3), NAT_LOCAL);
-	assert_int_equal(counters(f).drop_no_flow, 0);
-	assert_int_equal(counters(f).l2tp_passthrough, 2);
+	assert_int_equal(nat_fx_counters(f).drop_no_flow, 0);
+	assert_int_equal(nat_fx_counters(f).l2tp_passthrough, 2);
 }
 
 /* Both clients assign the same tunnel ID: the second leaves by another port. */
 static void test_l2tp_same_tunnel_id(void **state)
 {
-	struct fx *f = *state;
+	struct nat_fx *f = *state;
 	f->n = mk_l2tp_ctl(f->b, C1, 1701, R, 1701, 0, true, 0x1111);
 	assert_int_equal(xl(f->t, f->b, &f->n, IN, 0), NAT_FORWARD);
 	assert_int_equal(pkt_sport(f->b), 1701);
@@ -531,7 +488,7 @@ static void test_l2tp_same_tunnel_id(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-#define T(x) cmocka_unit_test_setup_teardown(x, setup, teardown)
+#define T(x) cmocka_unit_test_setup_teardown(x, nat_fx_setup, nat_fx_teardown)
 		T(test_ike_two_clients_same_server),
 		T(test_ike_two_clients_two_servers_same_spi),
 		T(test_ike_same_spi_same_server),

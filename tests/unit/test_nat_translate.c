@@ -16,49 +16,6 @@
 #define IN NAT_FROM_INSIDE
 #define OUT NAT_FROM_OUTSIDE
 
-struct fx {
-	struct nat_rules *rules;
-	struct nat_table *t;
-	uint8_t b[2048];
-	size_t n;
-};
-
-static int setup(void **state)
-{
-	static struct fx f;
-	char err[256] = "";
-	memset(&f, 0, sizeof(f));
-	f.rules = nat_test_rules(NAT_CONF_DEFAULT, err, sizeof(err));
-	if (!f.rules)
-		fail_msg("%s", err);
-	f.t = nat_table_new(f.rules, 1024);
-	assert_non_null(f.t);
-	*state = &f;
-	return 0;
-}
-
-static int teardown(void **state)
-{
-	struct fx *f = *state;
-	assert_int_equal(nat_table_check(f->t), 0);
-	nat_table_free(f->t);
-	nat_rules_free(f->rules);
-	return 0;
-}
-
-static struct nat_counters counters(struct fx *f)
-{
-	struct nat_counters c;
-	nat_table_counters(f->t, &c);
-	return c;
-}
-
-static void assert_csums(const uint8_t *p)
-{
-	assert_true(ip_csum_ok(p));
-	assert_true(l4_csum_ok(p, 0));
-}
-
 #define SYN 0x02
 #define ACK 0x10
 #define RST 0x04
@@ -66,7 +23,7 @@ static void assert_csums(const uint8_t *p)
 
 static void test_tcp_pat_roundtrip(void **state)
 {
-	struct fx *f = *state;
+	struct nat_fx *f = *state;
 	f->n = mk_tcp(f->b, "10.1.0.10", 40000, R, 443, SYN, 1000, 0, 65535, NULL, 0, 0);
 	assert_int_equal(xl(f->t, f->b, &f->n, IN, 1000), NAT_FORWARD);
 	assert_int_equal(pkt_src(f->b), A(GW_OUT));
@@ -86,14 +43,14 @@ static void test_tcp_pat_roundtrip(void **state)
 	f->n = mk_tcp(f->b, "10.1.0.10", 40000, R, 443, ACK, 1001, 5001, 65535, NULL, 0, 333);
 	assert_int_equal(xl(f->t, f->b, &f->n, IN, 1020), NAT_FORWARD);
 	assert_csums(f->b);
-	assert_int_equal(counters(f).in2out, 2);
-	assert_int_equal(counters(f).out2in, 1);
-	assert_int_equal(counters(f).flows_created, 1);
+	assert_int_equal(nat_fx_counters(f).in2out, 2);
+	assert_int_equal(nat_fx_counters(f).out2in, 1);
+	assert_int_equal(nat_fx_counters(f).flows_created, 1);
 }
 
 static void test_tcp_pat_same_port_two_hosts(void **state)
 {
-	struct fx *f = *state;
+	struct nat_fx *f = *state;
 	f->n = mk_tcp(f->b, "10.1.0.10", 40000, R, 443, SYN, 1, 0, 1000, NULL, 0, 0);
 	assert_int_equal(xl(f->t, f->b, &f->n, IN, 0), NAT_FORWARD);
 	f->n = mk_tcp(f->b, "10.1.0.11", 40000, R, 443, SYN, 1, 0, 1000, NULL, 0, 0);
@@ -112,15 +69,15 @@ static void test_tcp_pat_same_port_two_hosts(void **state)
 
 static void test_tcp_needs_syn(void **state)
 {
-	struct fx *f = *state;
+	struct nat_fx *f = *state;
 	f->n = mk_tcp(f->b, "10.1.0.10", 40000, R, 443, ACK, 1, 1, 1000, NULL, 0, 10);
 	assert_int_equal(xl(f->t, f->b, &f->n, IN, 0), NAT_DROP);
-	assert_int_equal(counters(f).drop_tcp_no_syn, 1);
+	assert_int_equal(nat_fx_counters(f).drop_tcp_no_syn, 1);
 }
 
 static void test_udp_pat_and_ike_ports(void **state)
 {
-	struct fx *f = *state;
+	struct nat_fx *f = *state;
 	/* Too short to be IKE (no initiator SPI): plain UDP, never port 500. (IKE
 	 * pass-through keeps 500: test_nat_ipsec.c.) */
 	f->n = mk_udp(f->b, "10.1.0.10", 500, R, 500, 4);
@@ -148,7 +105,7 @@ static void test_udp_pat_and_ike_ports(void **state)
 
 static void test_udp_zero_checksum_stays_zero(void **state)
 {
-	struct fx *f = *state;
+	struct nat_fx *f = *state;
 	f->n = mk_udp(f->b, "10.1.0.10", 5353, R, 53, 20);
 	put_u16(f->b + 26, 0);
 	assert_int_equal(xl(f->t, f->b, &f->n, IN, 0), NAT_FORWARD);
@@ -158,7 +115,7 @@ static void test_udp_zero_checksum_stays_zero(void **state)
 
 static void test_icmp_echo_pat(void **state)
 {
-	struct fx *f = *state;
+	struct nat_fx *f = *state;
 	f->n = mk_icmp_echo(f->b, "10.1.0.10", R, 8, 77, 1);
 	assert_int_equal(xl(f->t, f->b, &f->n, IN, 0), NAT_FORWARD);
 	assert_int_equal(pkt_sport(f->b), 77);
@@ -185,7 +142,7 @@ static void test_icmp_echo_pat(void **state)
 
 static void test_port_forward(void **state)
 {
-	struct fx *f = *state;
+	struct nat_fx *f = *state;
 	f->n = mk_tcp(f->b, R, 5555, GW_OUT, 8080, SYN, 1, 0, 1000, NULL, 0, 0);
 	assert_int_equal(xl(f->t, f->b, &f->n, OUT, 0), NAT_FORWARD);
 	assert_int_equal(pkt_dst(f->b), A("10.1.0.5"));
@@ -210,7 +167,7 @@ static void test_port_forward(void **state)
 
 static void test_static_netmask(void **state)
 {
-	struct fx *f = *state;
+	struct nat_fx *f = *state;
 	f->n = mk_udp(f->b, R, 4000, "198.51.100.7", 69, 10);
 	assert_int_equal(xl(f->t, f->b, &f->n, OUT, 0), NAT_FORWARD);
 	assert_int_equal(pkt_dst(f->b), A("10.1.9.7"));
@@ -257,7 +214,7 @@ static void test_static_never_takes_own_address(void **state)
 
 static void test_dynamic_persistence(void **state)
 {
-	struct fx *f = *state;
+	struct nat_fx *f = *state;
 	f->n = mk_udp(f->b, "10.1.3.5", 500, R, 500, 100);
 	assert_int_equal(xl(f->t, f->b, &f->n, IN, 0), NAT_FORWARD);
 	uint32_t pub = pkt_src(f->b);
@@ -274,7 +231,7 @@ static void test_dynamic_persistence(void **state)
 	assert_int_not_equal(pkt_src(f->b), pub);
 	f->n = mk_udp(f->b, "10.1.3.7", 500, R, 500, 100);
 	assert_int_equal(xl(f->t, f->b, &f->n, IN, 30), NAT_DROP);
-	assert_int_equal(counters(f).drop_pool, 1);
+	assert_int_equal(nat_fx_counters(f).drop_pool, 1);
 	/* Replies. */
 	f->n = mk_udp(f->b, R, 4500, "192.0.2.10", 4500, 100);
 	put_u32(f->b + 16, pub);
@@ -288,7 +245,7 @@ static void test_dynamic_persistence(void **state)
 
 static void test_dynamic_address_freed_after_xlate(void **state)
 {
-	struct fx *f = *state;
+	struct nat_fx *f = *state;
 	f->n = mk_udp(f->b, "10.1.3.5", 500, R, 500, 100);
 	assert_int_equal(xl(f->t, f->b, &f->n, IN, 0), NAT_FORWARD);
 	f->n = mk_udp(f->b, "10.1.3.6", 500, R, 500, 100);
@@ -308,7 +265,7 @@ static void test_dynamic_address_freed_after_xlate(void **state)
  * busy for an hour keeps its address until 3 h after that. */
 static void test_dynamic_xlate_from_last_use(void **state)
 {
-	struct fx *f = *state;
+	struct nat_fx *f = *state;
 	uint64_t h = 3600 * 1000;
 	for (uint64_t now = 0; now <= h; now += 60 * 1000) {
 		f->n = mk_udp(f->b, "10.1.3.5", 500, R, 500, 100);
@@ -328,7 +285,7 @@ static void test_dynamic_xlate_from_last_use(void **state)
 
 static void test_exemption_before_pat(void **state)
 {
-	struct fx *f = *state;
+	struct nat_fx *f = *state;
 	uint8_t orig[2048];
 	f->n = mk_tcp(f->b, "10.1.0.10", 40000, "10.99.1.1", 22, SYN, 1, 0, 1000, NULL, 0, 0);
 	memcpy(orig, f->b, f->n);
@@ -338,13 +295,13 @@ static void test_exemption_before_pat(void **state)
 	memcpy(orig, f->b, f->n);
 	assert_int_equal(xl(f->t, f->b, &f->n, OUT, 0), NAT_FORWARD);
 	assert_memory_equal(f->b, orig, f->n);
-	assert_int_equal(counters(f).exempt, 2);
-	assert_int_equal(counters(f).flows_created, 0);
+	assert_int_equal(nat_fx_counters(f).exempt, 2);
+	assert_int_equal(nat_fx_counters(f).flows_created, 0);
 }
 
 static void test_hairpin(void **state)
 {
-	struct fx *f = *state;
+	struct nat_fx *f = *state;
 	f->n = mk_tcp(f->b, "10.1.0.20", 33000, GW_OUT, 8080, SYN, 1, 0, 1000, NULL, 0, 0);
 	assert_int_equal(xl(f->t, f->b, &f->n, IN, 0), NAT_FORWARD);
 	assert_int_equal(pkt_dst(f->b), A("10.1.0.5"));
@@ -360,7 +317,7 @@ static void test_hairpin(void **state)
 	assert_int_equal(pkt_dst(f->b), A("10.1.0.20"));
 	assert_int_equal(pkt_dport(f->b), 33000);
 	assert_csums(f->b);
-	assert_int_equal(counters(f).hairpin, 2);
+	assert_int_equal(nat_fx_counters(f).hairpin, 2);
 	/* To a static mapping's public address as well. */
 	f->n = mk_udp(f->b, "10.1.0.20", 5000, "198.51.100.9", 53, 10);
 	assert_int_equal(xl(f->t, f->b, &f->n, IN, 0), NAT_FORWARD);
@@ -393,19 +350,19 @@ static void test_hairpin_off(void **state)
 
 static void test_local_and_no_rule(void **state)
 {
-	struct fx *f = *state;
+	struct nat_fx *f = *state;
 	f->n = mk_udp(f->b, "10.1.0.10", 5000, GW_IN, 53, 10);
 	assert_int_equal(xl(f->t, f->b, &f->n, IN, 0), NAT_LOCAL);
 	f->n = mk_udp(f->b, "172.16.0.1", 5000, R, 53, 10);	/* no rule covers it */
 	assert_int_equal(xl(f->t, f->b, &f->n, IN, 0), NAT_DROP);
-	assert_int_equal(counters(f).drop_no_rule, 1);
+	assert_int_equal(nat_fx_counters(f).drop_no_rule, 1);
 	f->n = mk_udp(f->b, R, 5000, "203.0.113.77", 53, 10);	/* not ours */
 	assert_int_equal(xl(f->t, f->b, &f->n, OUT, 0), NAT_DROP);
-	assert_int_equal(counters(f).drop_no_flow, 1);
+	assert_int_equal(nat_fx_counters(f).drop_no_flow, 1);
 	/* PAT cannot translate GRE without its engine. */
 	f->n = mk_ip(f->b, "10.1.0.10", R, 47, 1, 0, 40);
 	assert_int_equal(xl(f->t, f->b, &f->n, IN, 0), NAT_DROP);
-	assert_int_equal(counters(f).drop_proto, 1);
+	assert_int_equal(nat_fx_counters(f).drop_proto, 1);
 }
 
 /* ICMP errors ---------------------------------------------------------------- */
@@ -427,7 +384,7 @@ static void check_quoted(const uint8_t *p, size_t qlen_l4, const char *src, uint
 		assert_true(l4_csum_ok(q, qlen_l4));	/* quoted L4, where all of it is */
 }
 
-static void icmp_error_tcp(struct fx *f, size_t qlen)
+static void icmp_error_tcp(struct nat_fx *f, size_t qlen)
 {
 	uint8_t sent[256];
 	size_t n = mk_tcp(sent, "10.1.0.10", 40000, R, 443, SYN, 1, 0, 1000, NULL, 0, 100);
@@ -438,7 +395,7 @@ static void icmp_error_tcp(struct fx *f, size_t qlen)
 	assert_int_equal(pkt_dst(f->b), A("10.1.0.10"));
 	assert_int_equal(pkt_src(f->b), A("192.0.2.99"));	/* the router stays */
 	check_quoted(f->b, qlen ? 0 : n - 20, "10.1.0.10", 40000, R, 443);
-	assert_int_equal(counters(f).icmp_errors, 1);
+	assert_int_equal(nat_fx_counters(f).icmp_errors, 1);
 }
 
 static void test_icmp_error_tcp_full_quote(void **state)
@@ -448,7 +405,7 @@ static void test_icmp_error_tcp_full_quote(void **state)
 
 static void test_icmp_error_tcp_8_bytes(void **state)
 {
-	struct fx *f = *state;
+	struct nat_fx *f = *state;
 	/* Make the public port differ from the private one, so the quote changes. */
 	f->n = mk_tcp(f->b, "10.1.0.11", 40000, R, 443, SYN, 1, 0, 1000, NULL, 0, 0);
 	assert_int_equal(xl(f->t, f->b, &f->n, IN, 0), NAT_FORWARD);
@@ -457,7 +414,7 @@ static void test_icmp_error_tcp_8_bytes(void **state)
 
 static void test_icmp_error_udp_from_server(void **state)
 {
-	struct fx *f = *state;
+	struct nat_fx *f = *state;
 	uint8_t sent[256];
 	size_t n = mk_udp(sent, "10.1.0.10", 500, R, 500, 4);	/* not IKE: port changes */
 	assert_int_equal(xl(f->t, sent, &n, IN, 0), NAT_FORWARD);
@@ -472,7 +429,7 @@ static void test_icmp_error_udp_from_server(void **state)
 
 static void test_icmp_error_echo_time_exceeded(void **state)
 {
-	struct fx *f = *state;
+	struct nat_fx *f = *state;
 	uint8_t sent[256];
 	size_t n = mk_icmp_echo(sent, "10.1.0.10", R, 8, 900, 3);
 	assert_int_equal(xl(f->t, sent, &n, IN, 0), NAT_FORWARD);
@@ -487,7 +444,7 @@ static void test_icmp_error_echo_time_exceeded(void **state)
 
 static void test_icmp_error_from_inside(void **state)
 {
-	struct fx *f = *state;
+	struct nat_fx *f = *state;
 	/* Through the forward: the inside server answers unreachable. */
 	uint8_t in[256];
 	size_t n = mk_udp(in, R, 7000, "198.51.100.7", 161, 30);
@@ -510,7 +467,7 @@ static void test_icmp_error_from_inside(void **state)
 
 static void test_icmp_error_unknown_or_short(void **state)
 {
-	struct fx *f = *state;
+	struct nat_fx *f = *state;
 	uint8_t sent[256];
 	size_t n = mk_udp(sent, GW_OUT, 1234, R, 53, 10);	/* no flow: the gateway's */
 	f->n = mk_icmp_error(f->b, R, GW_OUT, 3, 3, sent, n);
@@ -524,14 +481,14 @@ static void test_icmp_error_unknown_or_short(void **state)
 	sent[0] = 0x4f;
 	f->n = mk_icmp_error(f->b, R, GW_OUT, 3, 3, sent, 40);
 	assert_int_equal(xl(f->t, f->b, &f->n, OUT, 0), NAT_DROP);
-	assert_int_equal(counters(f).drop_icmp, 2);
+	assert_int_equal(nat_fx_counters(f).drop_icmp, 2);
 }
 
 /* Path MTU discovery through a tunnel: an ICMP error about exempt traffic is
  * exempt too, and goes through untouched. */
 static void test_icmp_error_exempt(void **state)
 {
-	struct fx *f = *state;
+	struct nat_fx *f = *state;
 	uint8_t sent[256], orig[256];
 	size_t n = mk_tcp(sent, "10.1.0.10", 40000, "10.99.1.1", 22, SYN, 1, 0, 1000, NULL, 0, 0);
 	assert_int_equal(xl(f->t, sent, &n, IN, 0), NAT_FORWARD);
@@ -548,14 +505,14 @@ static void test_icmp_error_exempt(void **state)
 	/* Other ICMP between exempt networks passes too. */
 	f->n = mk_icmp_echo(f->b, "10.1.0.10", "10.99.1.1", 13, 1, 1);	/* timestamp */
 	assert_int_equal(xl(f->t, f->b, &f->n, IN, 0), NAT_FORWARD);
-	assert_int_equal(counters(f).drop_icmp, 0);
+	assert_int_equal(nat_fx_counters(f).drop_icmp, 0);
 }
 
 /* Fragments and malformed packets -------------------------------------------- */
 
 static void test_fragments(void **state)
 {
-	struct fx *f = *state;
+	struct nat_fx *f = *state;
 	/* First fragment: UDP header, MF set, IP ID 0x4242. */
 	f->n = mk_udp(f->b, "10.1.0.10", 7777, R, 9999, 1472);
 	put_u16(f->b + 4, 0x4242);
@@ -573,18 +530,18 @@ static void test_fragments(void **state)
 	assert_int_equal(pkt_src(f->b), A(GW_OUT));
 	assert_int_equal(pkt_dst(f->b), A(R));
 	assert_true(ip_csum_ok(f->b));
-	assert_int_equal(counters(f).fragments, 1);
+	assert_int_equal(nat_fx_counters(f).fragments, 1);
 	/* Another datagram's later fragment, and one after 30 s: dropped. */
 	f->n = mk_ip(f->b, "10.1.0.10", R, 17, 0x4243, 185, 600);
 	assert_int_equal(xl(f->t, f->b, &f->n, IN, 10), NAT_DROP);
 	f->n = mk_ip(f->b, "10.1.0.10", R, 17, 0x4242, 185, 600);
 	assert_int_equal(xl(f->t, f->b, &f->n, IN, 31000), NAT_DROP);
-	assert_int_equal(counters(f).drop_fragment, 2);
+	assert_int_equal(nat_fx_counters(f).drop_fragment, 2);
 }
 
 static void test_malformed(void **state)
 {
-	struct fx *f = *state;
+	struct nat_fx *f = *state;
 	uint8_t good[256];
 	size_t gn = mk_tcp(good, "10.1.0.10", 40000, R, 443, SYN, 1, 0, 1000, NULL, 0, 0);
 	struct {
@@ -621,8 +578,8 @@ static void test_malformed(void **state)
 	/* ICMP shorter than its header. */
 	f->n = mk_ip(f->b, "10.1.0.10", R, 1, 1, 0, 4);
 	assert_int_equal(xl(f->t, f->b, &f->n, IN, 0), NAT_DROP);
-	assert_int_equal(counters(f).drop_malformed, 12);
-	assert_int_equal(counters(f).flows_created, 0);
+	assert_int_equal(nat_fx_counters(f).drop_malformed, 12);
+	assert_int_equal(nat_fx_counters(f).flows_created, 0);
 }
 
 /* TCP tracking --------------------------------------------------------------- */
@@ -630,7 +587,7 @@ static void test_malformed(void **state)
 static const uint8_t ws7[] = { 1, 3, 3, 7 };	/* NOP, window scale 7 */
 
 /* Handshake 10.1.0.10:40000 <-> R:443; scaling on both sides when opts. */
-static uint16_t handshake(struct fx *f, bool scale)
+static uint16_t handshake(struct nat_fx *f, bool scale)
 {
 	f->n = mk_tcp(f->b, "10.1.0.10", 40000, R, 443, SYN, 1000, 0, 512, scale ? ws7 : NULL,
 		      scale ? 4 : 0, 0);
@@ -652,7 +609,7 @@ static int get_state(const struct nat_flow_view *v, void *arg)
 	return 1;
 }
 
-static const char *flow_state(struct fx *f)
+static const char *flow_state(struct nat_fx *f)
 {
 	const char *s = NULL;
 	nat_table_walk(f->t, 0, get_state, &s);
@@ -662,23 +619,23 @@ static const char *flow_state(struct fx *f)
 /* A RST 40000 bytes ahead: within a 512 << 7 window, far outside 512. */
 static void test_tcp_rst_window_scaled(void **state)
 {
-	struct fx *f = *state;
+	struct nat_fx *f = *state;
 	uint16_t pub = handshake(f, true);
 	assert_string_equal(flow_state(f), "ESTABLISHED");
 	f->n = mk_tcp(f->b, R, 443, GW_OUT, pub, RST, 5001 + 40000, 0, 0, NULL, 0, 0);
 	assert_int_equal(xl(f->t, f->b, &f->n, OUT, 0), NAT_FORWARD);
 	assert_string_equal(flow_state(f), "CLOSED");
-	assert_int_equal(counters(f).tcp_rst_ignored, 0);
+	assert_int_equal(nat_fx_counters(f).tcp_rst_ignored, 0);
 }
 
 static void test_tcp_rst_out_of_window(void **state)
 {
-	struct fx *f = *state;
+	struct nat_fx *f = *state;
 	uint16_t pub = handshake(f, false);
 	f->n = mk_tcp(f->b, R, 443, GW_OUT, pub, RST, 5001 + 40000, 0, 0, NULL, 0, 0);
 	assert_int_equal(xl(f->t, f->b, &f->n, OUT, 0), NAT_FORWARD);
 	assert_string_equal(flow_state(f), "ESTABLISHED");
-	assert_int_equal(counters(f).tcp_rst_ignored, 1);
+	assert_int_equal(nat_fx_counters(f).tcp_rst_ignored, 1);
 	f->n = mk_tcp(f->b, R, 443, GW_OUT, pub, RST, 5001 + 100, 0, 0, NULL, 0, 0);
 	assert_int_equal(xl(f->t, f->b, &f->n, OUT, 0), NAT_FORWARD);
 	assert_string_equal(flow_state(f), "CLOSED");
@@ -686,7 +643,7 @@ static void test_tcp_rst_out_of_window(void **state)
 
 static void test_tcp_fin_states(void **state)
 {
-	struct fx *f = *state;
+	struct nat_fx *f = *state;
 	uint16_t pub = handshake(f, true);
 	f->n = mk_tcp(f->b, "10.1.0.10", 40000, R, 443, FIN | ACK, 1001, 5001, 512, NULL, 0, 0);
 	assert_int_equal(xl(f->t, f->b, &f->n, IN, 0), NAT_FORWARD);
@@ -699,7 +656,7 @@ static void test_tcp_fin_states(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-#define T(x) cmocka_unit_test_setup_teardown(x, setup, teardown)
+#define T(x) cmocka_unit_test_setup_teardown(x, nat_fx_setup, nat_fx_teardown)
 		T(test_tcp_pat_roundtrip),
 		T(test_tcp_pat_same_port_two_hosts),
 		T(test_tcp_needs_syn),
