@@ -160,6 +160,9 @@ void ikev1_main_in(struct ike_sa *sa, struct v1_msg *m);
 
 /* ikev1_main.c: Phase 1 pieces Aggressive Mode shares */
 void ikev1_p1_params(const struct conn_cfg *cfg, struct isakmp_sa_params *par);
+/* MM1/AM1's start: the SA payload of v1->offered (kept as SAi_b) and our vendor IDs;
+ * -1 (logged) when no proposal can be said in IKEv1. */
+int ikev1_offer_p1(struct ike_sa *sa, struct isakmp_builder *k);
 bool ikev1_conn_admits(const struct conn *c, const struct v1_msg *m);
 /* KE and nonce (and NAT-D once the peer's NAT-T vendor ID and both cookies are known)
  * for the group of sa->prop; our public value goes to mine. */

@@ -75,7 +75,6 @@ void ikev1_aggr_start(struct ike_sa *sa)
 {
 	struct ikev1_sa *v = sa->v1 ? sa->v1 : ikev1_sa_new(sa);
 	struct isakmp_builder k;
-	struct isakmp_sa_params par;
 	struct buf out;
 	if (!v || (sa->local.family == 0 && resolve_endpoints(sa) < 0)) {
 		ike_sa_destroy(sa);
@@ -84,18 +83,10 @@ void ikev1_aggr_start(struct ike_sa *sa)
 	v->aggressive = true;
 	v->n_offered = one_group(v->offered, conn_proposals(sa->conn->cfg, v->offered,
 							    V1_MAX_OFFERED));
-	ikev1_p1_params(sa->conn->cfg, &par);
-	isb_init(&k);
-	if (v->n_offered == 0 || isakmp_sa_build_p1(&k, v->offered, v->n_offered, &par) < 0) {
-		log_err(LOG_IKE, "%s: no IKE proposal expressible in IKEv1 configured", tag_of(sa));
-		isb_free(&k);
+	if (ikev1_offer_p1(sa, &k) < 0) {
 		ike_sa_destroy(sa);
 		return;
 	}
-	buf_reset(&v->sai_b);
-	buf_put(&v->sai_b, k.b.data + 4, k.b.len - 4);
-	ikev1_vid_natt(&k, NATT_NONE);
-	ikev1_vid_dpd(&k);
 	sa->prop = v->offered[0];	/* its first group is the one of the KE */
 	if (ikev1_add_ke_nonce(sa, &k, &v->gxi) < 0) {
 		isb_free(&k);

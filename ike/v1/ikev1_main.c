@@ -35,6 +35,25 @@ void ikev1_p1_params(const struct conn_cfg *cfg, struct isakmp_sa_params *par)
 	ikev1_life_p1_offer(cfg, par);
 }
 
+int ikev1_offer_p1(struct ike_sa *sa, struct isakmp_builder *k)
+{
+	struct ikev1_sa *v = sa->v1;
+	struct isakmp_sa_params par;
+	ikev1_p1_params(sa->conn->cfg, &par);
+	isb_init(k);
+	if (v->n_offered == 0 || isakmp_sa_build_p1(k, v->offered, v->n_offered, &par) < 0) {
+		log_err(LOG_IKE, "%s: no IKE proposal expressible in IKEv1 configured", tag_of(sa));
+		isb_free(k);
+		return -1;
+	}
+	/* SAi_b: the SA payload without its generic header, for HASH_I/HASH_R. */
+	buf_reset(&v->sai_b);
+	buf_put(&v->sai_b, k->b.data + 4, k->b.len - 4);
+	ikev1_vid_natt(k, NATT_NONE);
+	ikev1_vid_dpd(k);
+	return 0;
+}
+
 /* Sends a built Main Mode message: as a request (initiator) or as the cached answer
  * to m (responder). */
 static void mm_send(struct ike_sa *sa, struct isakmp_builder *k, bool encrypt,
@@ -56,25 +75,15 @@ void ikev1_main_start(struct ike_sa *sa)
 {
 	struct ikev1_sa *v = sa->v1 ? sa->v1 : ikev1_sa_new(sa);
 	struct isakmp_builder k;
-	struct isakmp_sa_params par;
 	if (!v || (sa->local.family == 0 && resolve_endpoints(sa) < 0)) {
 		ike_sa_destroy(sa);
 		return;
 	}
 	v->n_offered = conn_proposals(sa->conn->cfg, v->offered, V1_MAX_OFFERED);
-	ikev1_p1_params(sa->conn->cfg, &par);
-	isb_init(&k);
-	if (v->n_offered == 0 || isakmp_sa_build_p1(&k, v->offered, v->n_offered, &par) < 0) {
-		log_err(LOG_IKE, "%s: no IKE proposal expressible in IKEv1 configured", tag_of(sa));
-		isb_free(&k);
+	if (ikev1_offer_p1(sa, &k) < 0) {
 		ike_sa_destroy(sa);
 		return;
 	}
-	/* SAi_b: the SA payload without its generic header, for HASH_I/HASH_R. */
-	buf_reset(&v->sai_b);
-	buf_put(&v->sai_b, k.b.data + 4, k.b.len - 4);
-	ikev1_vid_natt(&k, NATT_NONE);
-	ikev1_vid_dpd(&k);
 	v->state = MM_WAIT_MSG2;
 	ike_sa_set_state(sa, IKE_CONNECTING);
 	log_info(LOG_IKE, "initiating IKEv1 Main Mode %s", tag_of(sa));
