@@ -125,12 +125,15 @@ in_root dpkg -P tsunagi >"$S/purge.out" 2>&1 || fail "dpkg -P: $(tail -5 "$S/pur
 [ ! -e "$R/etc/tsunagi" ] || fail "dpkg -P left /etc/tsunagi"
 cmp -s "$R/etc/group" "$S/group.before" || fail "after dpkg -P /etc/group differs from before: $(diff "$S/group.before" "$R/etc/group")"
 # Every file the install added is gone: what the overlay holds now that the machine
-# does not have is only dpkg's own records and the empty state directories of
-# deb-systemd-helper (copies of the machine's directories and caches do not count).
+# does not have is only dpkg's own records, the empty state directories of
+# deb-systemd-helper and man-db's cache (its trigger indexes every package's manual
+# pages, and on a machine where it never ran it makes /var/cache/man/<lang>/ first:
+# seen on a fresh Debian root) (copies of the machine's directories and caches do
+# not count).
 (cd "$S/ovl/upper" && find . | sort) >"$S/upper.after"
 left=$(comm -13 "$S/upper.before" "$S/upper.after" | while IFS= read -r p; do
 	[ -e "/${p#./}" ] || [ -L "/${p#./}" ] || echo "$p"; done | grep -Ev \
-	'^\./(var/lib/dpkg/.*|var/log/.*|var/lib/systemd/deb-systemd(-user)?-helper-enabled(/[a-z.-]+\.wants)?)$')
+	'^\./(var/lib/dpkg/.*|var/log/.*|var/cache/man(/.*)?|var/lib/systemd/deb-systemd(-user)?-helper-enabled(/[a-z.-]+\.wants)?)$')
 named=$(cd "$S/ovl/upper" && find . -name '*tsunagi*' ! -path './var/log/*')
 [ -z "$left$named" ] && echo "ok: dpkg -P leaves nothing of the package" || fail "dpkg -P left: $(echo $left $named)"
 grep -rl tsunagi "$S/ovl/upper/var/lib/dpkg/info" 2>/dev/null | head -3 | grep -q . &&
