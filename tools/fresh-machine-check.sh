@@ -5,7 +5,8 @@
 #   tools/setup.sh && tools/run-tests.sh      (or, with --demo, tools/setup.sh && tools/demo.sh)
 # A package that tools/setup.sh forgets, or a file the code expects that only this
 # machine has, shows up here and not in CI on a developer's machine. Needs root, about
-# 1.5 GB of disk and a few minutes. Nothing is installed on this machine but debootstrap.
+# 1.5 GB of disk and a few minutes, and debootstrap (tools/setup.sh installs it); nothing
+# is installed on this machine.
 #   FRESH_ROOT=DIR   where the root goes (default /var/tmp/tsunagi-fresh; kept for reuse:
 #                    a second run skips debootstrap and the packages already there)
 #   --clean          remove FRESH_ROOT first
@@ -24,7 +25,8 @@ for a in "$@"; do
 	esac
 done
 [ "$(id -u)" = 0 ] || { echo "fresh-machine-check: needs root"; exit 1; }
-command -v debootstrap >/dev/null || apt-get install -y -q --no-install-recommends debootstrap
+command -v debootstrap >/dev/null ||
+	{ echo "fresh-machine-check: debootstrap missing (package debootstrap; tools/setup.sh installs it)"; exit 1; }
 if [ ! -x "$root/usr/bin/apt-get" ]; then
 	mkdir -p "$root"
 	debootstrap --variant=minbase bookworm "$root" http://deb.debian.org/debian

@@ -17,7 +17,7 @@ PACKAGES="
   libcharon-extra-plugins libstrongswan-extra-plugins
   iperf3 tshark tcpdump wireguard-go wireguard-tools ike-scan python3 xxd util-linux
   man-db groff-base systemd curl python3-prometheus-client
-  debhelper dh-autoreconf dpkg-dev fakeroot passwd
+  debhelper dh-autoreconf dpkg-dev fakeroot passwd debootstrap
   libnetfilter-queue-dev libmnl-dev iptables
   vsftpd lftp dnsmasq dnsutils tftp-hpa tftpd-hpa sip-tester python3-scapy
   iputils-tracepath traceroute linux-perf
@@ -34,6 +34,7 @@ COMMANDS="
   ike-scan:ike-scan python3:python3 xxd:xxd man:man-db troff:groff-base
   systemd-analyze:systemd curl:curl setpriv:util-linux
   dpkg-buildpackage:dpkg-dev dh:debhelper dh_autoreconf:dh-autoreconf fakeroot:fakeroot
+  debootstrap:debootstrap
   groupadd:passwd
   iptables:iptables vsftpd:vsftpd lftp:lftp dnsmasq:dnsmasq dig:dnsutils
   tftp:tftp-hpa in.tftpd:tftpd-hpa sipp:sip-tester tracepath:iputils-tracepath
