@@ -1,0 +1,108 @@
+# tests/interop/lib-ra.sh: the remote-access scale topology for t-ra-scale.sh and
+# tests/bench/ra. Sourced after lib.sh.
+#
+#   ra-cl: RA_CLIENTS addresses 198.18.1.1.. on eth0 (the load generator, ragen)
+#     -- veth -- ra-gw: 198.18.0.1/16 on eth0 (the gateway: tsunagid or charon),
+#                       10.99.0.1 on lo (in the network behind it, 10.99.0.0/16)
+# No NAT between them: each client's IKE SA has its own address and port.
+RA_GW=198.18.0.1 RA_FIRST=198.18.1.1 RA_NET=10.99.0.0/16 RA_PSK=ragen-psk
+RA_IKE_PROPOSALS=${RA_IKE_PROPOSALS:-aes128gcm16-prfsha256-x25519}
+RA_ESP_PROPOSALS=${RA_ESP_PROPOSALS:-aes128gcm16}
+
+# ra_topo K: the two namespaces NS_CL and NS_GW, K client addresses in NS_CL.
+ra_topo() {
+	local k=$1 i
+	ns_add cl; ns_add gw
+	veth "$NS_CL" eth0 "$NS_GW" eth0
+	addr "$NS_GW" eth0 $RA_GW/16
+	addr "$NS_GW" lo 10.99.0.1/32
+	# Many addresses on one interface: one batch for ip, not K processes.
+	# Consecutive from 198.18.1.1, as ragen counts them.
+	for ((i = 0; i < k; i++)); do
+		echo "addr add 198.18.$((1 + (i + 1) / 256)).$(((i + 1) % 256))/16 dev eth0"
+	done | ip -n "$NS_CL" -batch - || iop_fail "cannot add $k client addresses"
+	iop_wait 5 ip netns exec "$NS_CL" ping -c1 -W1 $RA_GW || iop_fail "ra topology: no route to the gateway"
+}
+
+# ra_tsu_conf: tsunagid's config (connection "ra": any peer, one PSK for all).
+ra_tsu_conf() {
+	local dir
+	dir=$(tsu_dir "$NS_GW")
+	mkdir -p "$dir"
+	cat >"$dir/tsunagi.conf" <<-CONF
+	connections {
+		ra {
+			version = 2
+			local_addrs = $RA_GW
+			remote_addrs = %any
+			proposals = $RA_IKE_PROPOSALS
+			local {
+				auth = psk
+			}
+			remote {
+				auth = psk
+			}
+			children {
+				ra {
+					local_ts = $RA_NET
+					esp_proposals = $RA_ESP_PROPOSALS
+				}
+			}
+		}
+	}
+	secrets {
+		ike-ra {
+			secret = "$RA_PSK"
+		}
+	}
+	tsunagi {
+		tun = tsra$$
+		log {
+			default = ${RA_TSU_LOG:-0}
+		}
+	}
+	CONF
+}
+
+# ra_swan_conf: the same connection for charon.
+ra_swan_conf() {
+	local dir
+	dir=$(swan_dir "$NS_GW")
+	cat >"$dir/swanctl.conf" <<-CONF
+	connections {
+		ra {
+			version = 2
+			local_addrs = $RA_GW
+			remote_addrs = %any
+			proposals = $RA_IKE_PROPOSALS
+			local {
+				auth = psk
+			}
+			remote {
+				auth = psk
+			}
+			children {
+				ra {
+					local_ts = $RA_NET
+					esp_proposals = $RA_ESP_PROPOSALS
+				}
+			}
+		}
+	}
+	secrets {
+		ike-ra {
+			secret = "$RA_PSK"
+		}
+	}
+	CONF
+}
+
+# ra_gen OUT N K ARGS...: runs ragen in NS_CL with N clients over K addresses (ports
+# 10000 + i / K); its report in OUT. Returns ragen's status.
+ra_gen() {
+	local out=$1 n=$2 k=$3; shift 3
+	ip netns exec "$NS_CL" timeout "${RA_GEN_TIMEOUT:-300}" "$BUILD/ragen" --server $RA_GW \
+		--src $RA_FIRST --src-count "$k" -n "$n" --remote-ts $RA_NET \
+		--psk $RA_PSK --proposals "$RA_IKE_PROPOSALS" --esp-proposals "$RA_ESP_PROPOSALS" \
+		"$@" >"$out" 2>&1
+}

@@ -1,0 +1,41 @@
+#!/bin/bash
+# Remote access at small scale: the load generator (tools/ragen.c, tsunagi's own IKE
+# core) brings up 50 IKEv2 clients against tsunagid, from 10 addresses with 5 ports
+# each, at most 16 negotiating at once. All 50 must come up (each with its own IKE SA
+# and CHILD_SA), and tsunagid's own view must agree: 50 IKE SAs and 50 CHILD_SAs in
+# tsunagictl --list-sas and in --stats.
+. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/lib-ra.sh"
+iop_begin ra-scale
+iop_require_tsunagid
+[ -x "$BUILD/ragen" ] || iop_fail "ragen not built in $BUILD"
+N=50 K=10
+
+ra_topo $K
+ra_tsu_conf
+tsu_start "$NS_GW"
+out=$IOP_WORK/ragen.out
+iop_register_log ragen "$out"
+ip netns exec "$NS_CL" timeout 90 "$BUILD/ragen" --server $RA_GW --src $RA_FIRST \
+	--src-count $K -n $N --window 16 --remote-ts $RA_NET --psk $RA_PSK --timeout 60 \
+	--client-timeout 20 --hold 60 >"$out" 2>&1 &
+gen=$!
+iop_wait 70 grep -q '^ragen-result:' "$out" || iop_fail "ragen did not finish within 70 s"
+grep -q "^ragen-result: clients=$N up=$N failed=0 " "$out" ||
+	iop_fail "not all clients came up: $(grep '^ragen' "$out" | tr '\n' ' ')"
+# While ragen holds its SAs: tsunagid's count must agree.
+ike=$(tsu_ike_count "$NS_GW") child=$(tsu_child_count "$NS_GW")
+[ "$ike" = $N ] && [ "$child" = $N ] ||
+	iop_fail "tsunagictl --list-sas shows $ike IKE SAs and $child CHILD_SAs, not $N"
+stats=$(tsu_ctl "$NS_GW" --stats --pretty 2>/dev/null)
+grep -A1 'ikesas {' <<<"$stats" | grep -q "total = $N\$" || iop_fail "tsunagictl --stats disagrees: $(tr '\n' ' ' <<<"$stats")"
+# Every client's own address and port appear as a peer.
+peers=$(tsu_ctl "$NS_GW" --list-sas 2>/dev/null | grep -o '198\.18\.1\.[0-9]*\[1000[0-9]\]' | sort -u | wc -l)
+[ "$peers" = $N ] || iop_fail "tsunagid lists $peers distinct client address:port pairs, not $N"
+kill -TERM $gen 2>/dev/null
+wait $gen
+# ragen's DELETEs end every SA on tsunagid.
+iop_wait 10 eval '[ "$(tsu_ike_count "$NS_GW")" = 0 ]' ||
+	iop_fail "$(tsu_ike_count "$NS_GW") IKE SAs left on tsunagid after the clients' DELETEs"
+tsu_alive "$NS_GW" || iop_fail "tsunagid died"
+iop_pass
