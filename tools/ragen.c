@@ -6,10 +6,12 @@
  * negotiating at once and at most --rate started per second. It reports how many came
  * up, how many failed and why, the setup rate and the time until all were up.
  *
- * One IKE core holds every client as a connection of its own ("c0", "c1", ...); the
- * core is driven as the daemon drives it (ike_input, ike_tick, ike_initiate) over one
- * UDP socket per client and libevent. Nothing is installed in a kernel: PF_KEY goes to
- * a sink that hands out SPIs and keeps the SAs it is given (pfkey_sink below).
+ * Each client is an IKE core of its own with one connection, driven as the daemon
+ * drives it (ike_input, ike_tick, ike_initiate) over libevent and two UDP sockets: its
+ * IKE port P and its NAT-T port P + --natt-offset (strongSwan's kernel-libipsec fakes a
+ * NAT to force UDP encapsulation, and the core then floats, as after a real NAT). A core
+ * per client keeps their NAT-T ports apart. Nothing is installed in a kernel: PF_KEY
+ * goes to a sink that hands out SPIs and accepts the SAs (env_pfkey below).
  * Everything is bounded: --timeout for the whole run, --client-timeout per client,
  * --hold after the last client is done. */
 #include <errno.h>
@@ -35,12 +37,12 @@
 enum cl_state { CL_IDLE, CL_STARTED, CL_UP, CL_FAILED };
 
 struct client {
-	int fd;
-	struct addr local;
-	struct event *ev;
+	struct ike *core;
+	int fd, fd_natt;
+	struct addr local, local_natt;
+	struct event *ev, *ev_natt;
 	enum cl_state state;
 	bool ike_up;
-	bool seen;		/* has an SA in the core (scan_gone) */
 	ms_t started_at, up_at;
 	char reason[120];	/* the last error line about it */
 };
@@ -48,7 +50,7 @@ struct client {
 struct opts {
 	struct addr server;
 	struct addr first_src;
-	unsigned n, n_src, port_base, window, rate;
+	unsigned n, n_src, port_base, natt_offset, server_natt, window, rate;
 	unsigned timeout_s, client_timeout_s, hold_s;
 	const char *psk, *proposals, *esp_proposals, *remote_ts;
 	int verbose;
@@ -61,14 +63,13 @@ struct reason_count {
 
 static struct {
 	struct opts o;
-	struct ike *core;
 	struct event_base *base;
 	struct event *tick_ev, *start_ev, *sig_ev[2];
 	struct client *cl;
 	unsigned next_start, in_flight, n_up, n_failed;
 	ms_t t0, all_done_at, end_at, last_up_at;
 	bool done, reported;
-	struct client *current;		/* the client whose input is being processed */
+	struct client *current;		/* the client whose core is running (for its log) */
 	uint32_t next_spi;
 	struct reason_count reasons[RAGEN_REASONS];
 	uint64_t n_sa_installed;
@@ -78,11 +79,13 @@ static void usage(void)
 {
 	fprintf(stderr,
 		"usage: ragen --server ADDR --src FIRST_ADDR [--src-count K] [--port-base P]\n"
+		"             [--natt-offset O] [--server-natt-port 4500]\n"
 		"             [-n N] [--window W] [--rate R] [--psk SECRET]\n"
 		"             [--proposals P] [--esp-proposals P] [--remote-ts CIDR]\n"
 		"             [--timeout S] [--client-timeout S] [--hold S] [-v]\n"
-		"Client i uses source address FIRST_ADDR + (i %% K) and port P + (i / K);\n"
-		"the K addresses must be on an interface. Defaults: -n 100, K 1, P 10000,\n"
+		"Client i uses source address FIRST_ADDR + (i %% K), port P + (i / K) and\n"
+		"NAT-T port that + O; the K addresses must be on an interface.\n"
+		"Defaults: -n 100, K 1, P 10000, O 10000,\n"
 		"window 64, rate 0 (no limit), psk 'ragen-psk',\n"
 		"proposals aes128gcm16-prfsha256-x25519, esp aes128gcm16, remote-ts 0.0.0.0/0,\n"
 		"timeout 300, client-timeout 30, hold 0 (SIGTERM or SIGINT ends a hold).\n");
@@ -174,31 +177,47 @@ static void report(void)
 
 /* --- the IKE core's environment ------------------------------------------------------ */
 
-static struct client *client_by_local(const struct addr *local)
+/* After the float, the core sends to its own NAT-T port on the peer, as it would with
+ * 4500 on both ends; each client here has its own NAT-T port, so the shell maps the
+ * gateway's NAT-T port to the client's on the way in and back on the way out. */
+static void natt_peer(const struct client *c, struct addr *remote, bool outbound)
 {
-	if (local->family != AF_INET)
-		return NULL;
-	uint32_t a = ntohl(local->u.v4.s_addr), first = ntohl(g.o.first_src.u.v4.s_addr);
-	if (a < first || a - first >= g.o.n_src || local->port < g.o.port_base)
-		return NULL;
-	unsigned i = (local->port - g.o.port_base) * g.o.n_src + (a - first);
-	return i < g.o.n ? &g.cl[i] : NULL;
+	if (outbound && remote->port == c->local_natt.port)
+		remote->port = (uint16_t)g.o.server_natt;
+	else if (!outbound && remote->port == g.o.server_natt)
+		remote->port = c->local_natt.port;
 }
 
+/* On the NAT-T port, IKE carries the non-ESP marker (RFC 3948 2.2). */
 static void env_send(void *arg, const struct addr *local, const struct addr *remote,
 		     const uint8_t *msg, size_t len)
 {
-	struct client *c = client_by_local(local);
+	struct client *c = arg;
+	static const uint8_t marker[4];
 	struct sockaddr_storage ss;
-	if (!c || c->fd < 0)
-		return;
-	socklen_t sl = addr_to_sockaddr(remote, &ss);
-	if (sendto(c->fd, msg, len, 0, (struct sockaddr *)&ss, sl) < 0 && g.o.verbose)
+	struct msghdr mh = { 0 };
+	struct iovec iov[2] = { { (void *)marker, 4 }, { (void *)msg, len } };
+	bool natt = local->port == c->local_natt.port;
+	struct addr to = *remote;
+	if (natt)
+		natt_peer(c, &to, true);
+	mh.msg_name = &ss;
+	mh.msg_namelen = addr_to_sockaddr(&to, &ss);
+	mh.msg_iov = natt ? iov : iov + 1;
+	mh.msg_iovlen = natt ? 2 : 1;
+	if (sendmsg(natt ? c->fd_natt : c->fd, &mh, 0) < 0 && g.o.verbose)
 		fprintf(stderr, "ragen: client %u: send: %s\n", client_index(c), strerror(errno));
 }
 
 static void env_keepalive(void *arg, const struct addr *local, const struct addr *remote)
 {
+	struct client *c = arg;
+	struct sockaddr_storage ss;
+	uint8_t ff = 0xff;
+	struct addr to = *remote;
+	natt_peer(c, &to, true);
+	socklen_t sl = addr_to_sockaddr(&to, &ss);
+	sendto(c->fd_natt, &ff, 1, 0, (struct sockaddr *)&ss, sl);
 }
 
 /* The PF_KEY sink: SPIs from a counter, SAs and policies accepted and forgotten (the
@@ -236,19 +255,10 @@ static int env_route(void *arg, const struct addr *remote, struct addr *local)
 	return -1;	/* every connection names its local address */
 }
 
-static struct client *client_of_sa(const struct ike_sa *sa)
-{
-	const char *name = sa->conn->cfg->name;
-	unsigned i;
-	if (sscanf(name, "c%u", &i) != 1 || i >= g.o.n)
-		return NULL;
-	return &g.cl[i];
-}
-
 static void env_updown(void *arg, const struct ike_sa *sa, const struct child_sa *child, bool up)
 {
-	struct client *c = client_of_sa(sa);
-	if (!c || c->state != CL_STARTED)
+	struct client *c = arg;
+	if (c->state != CL_STARTED)
 		return;
 	if (!up) {
 		client_failed(c, child ? "CHILD_SA went down" : "IKE SA went down");
@@ -264,26 +274,17 @@ static void env_updown(void *arg, const struct ike_sa *sa, const struct child_sa
 	g.n_up++;
 	if (c->up_at > g.last_up_at)
 		g.last_up_at = c->up_at;
+	if (g.o.verbose)
+		fprintf(stderr, "ragen: client %u up at %llu ms (started at %llu)\n", client_index(c),
+			(unsigned long long)(c->up_at - g.t0),
+			(unsigned long long)(c->started_at - g.t0));
 }
 
-/* Error lines name the SA as "cN[id] peer: ..."; lines without a tag (the core logs a
- * few) belong to the client whose message is being processed. */
+/* An error line belongs to the client whose core is running. */
 static void on_log(void *arg, enum log_subsys s, int level, const char *line)
 {
 	struct client *c = g.current;
-	unsigned i;
-	const char *p = line;
-	if (level > 0)
-		return;
-	while (*p && (p = strchr(p, 'c'))) {
-		if ((p == line || p[-1] == ' ' || p[-1] == '\'') && sscanf(p, "c%u[", &i) == 1 &&
-		    i < g.o.n && strchr(p, '[')) {
-			c = &g.cl[i];
-			break;
-		}
-		p++;
-	}
-	if (!c)
+	if (level > 0 || !c)
 		return;
 	/* Keep the words, not the tag: reasons are counted by their text. */
 	const char *colon = strstr(line, ": ");
@@ -317,20 +318,17 @@ static void check_done(ms_t now)
  * clients past their own timeout. */
 static void scan_clients(ms_t now)
 {
-	for (unsigned i = 0; i < g.next_start; i++)
-		g.cl[i].seen = false;
-	for (const struct ike_sa *sa = ike_sa_first(g.core); sa; sa = ike_sa_next(sa)) {
-		struct client *c = client_of_sa(sa);
-		if (c && sa->state != IKE_DESTROYING)
-			c->seen = true;
-	}
 	for (unsigned i = 0; i < g.next_start; i++) {
 		struct client *c = &g.cl[i];
 		if (c->state != CL_STARTED)
 			continue;
-		if (!c->seen && now - c->started_at > 500)
+		const struct ike_sa *sa = ike_sa_first(c->core);
+		if (!sa && now - c->started_at > 500)
 			client_failed(c, c->ike_up ? "IKE SA ended without a CHILD_SA"
 						   : "IKE SA ended before it was up");
+		else if (sa && c->ike_up && !sa->children && sa->req.kind == TASK_NONE &&
+			 !sa->tasks)
+			client_failed(c, "IKE SA up without a CHILD_SA");
 		else if (now - c->started_at > (ms_t)g.o.client_timeout_s * 1000)
 			client_failed(c, "no CHILD_SA within the client timeout");
 	}
@@ -338,12 +336,33 @@ static void scan_clients(ms_t now)
 
 static void start_clients(ms_t now);
 
-/* The core's timers, the scan and the pacing, at least every 100 ms. */
+/* Runs the cores' timers: those negotiating every time, the others once a second
+ * (they only answer the gateway, and send NAT-T keepalives). */
+static ms_t tick_cores(ms_t now)
+{
+	static ms_t all_at;
+	ms_t next = MS_NEVER;
+	bool all = now >= all_at;
+	if (all)
+		all_at = now + 1000;
+	for (unsigned i = 0; i < g.next_start; i++) {
+		struct client *c = &g.cl[i];
+		if (!all && c->state != CL_STARTED)
+			continue;
+		g.current = c;
+		ms_t t = ike_tick(c->core, now);
+		if (c->state == CL_STARTED && t < next)
+			next = t;
+	}
+	g.current = NULL;
+	return next;
+}
+
+/* The cores' timers, the scan and the pacing, at least every 100 ms. */
 static void on_tick(evutil_socket_t fd, short what, void *arg)
 {
 	ms_t now = clock_now_ms();
-	g.current = NULL;
-	ms_t next = ike_tick(g.core, now);
+	ms_t next = tick_cores(now);
 	if (!g.done) {
 		scan_clients(now);
 		start_clients(now);
@@ -361,20 +380,32 @@ static void schedule_tick(ms_t next)
 	evtimer_add(g.tick_ev, &tv);
 }
 
+/* IKE on either port; on the NAT-T port only what carries the non-ESP marker (ESP and
+ * keepalives are not for us). */
 static void on_readable(evutil_socket_t fd, short what, void *arg)
 {
 	struct client *c = arg;
+	bool natt = fd == c->fd_natt;
 	uint8_t buf[65536];
 	struct sockaddr_storage ss;
 	for (int n = 0; n < 16; n++) {
 		socklen_t sl = sizeof(ss);
 		ssize_t len = recvfrom(fd, buf, sizeof(buf), 0, (struct sockaddr *)&ss, &sl);
 		if (len <= 0)
-			return;
+			break;
+		size_t skip = 0;
+		if (natt) {
+			if (len < 8 || memcmp(buf, "\0\0\0\0", 4) != 0)
+				continue;
+			skip = 4;
+		}
 		struct addr remote;
 		addr_from_sockaddr(&remote, (struct sockaddr *)&ss);
+		if (natt)
+			natt_peer(c, &remote, false);
 		g.current = c;
-		ike_input(g.core, &c->local, &remote, buf, (size_t)len, clock_now_ms());
+		ike_input(c->core, natt ? &c->local_natt : &c->local, &remote, buf + skip,
+			  (size_t)len - skip, clock_now_ms());
 		g.current = NULL;
 	}
 	/* A client that just came up makes room in the window: fill it now. */
@@ -391,14 +422,13 @@ static void start_clients(ms_t now)
 		if (g.o.rate && (double)g.next_start >= (double)(now - g.t0) * g.o.rate / 1000.0 + 1)
 			break;
 		struct client *c = &g.cl[g.next_start];
-		char name[16], err[256];
-		snprintf(name, sizeof(name), "c%u", g.next_start);
+		char err[256];
 		g.next_start++;
 		c->state = CL_STARTED;
 		c->started_at = now;
 		g.in_flight++;
 		g.current = c;
-		if (ike_initiate(g.core, name, NULL, now, err, sizeof(err)) < 0)
+		if (ike_initiate(c->core, "ra", NULL, now, err, sizeof(err)) < 0)
 			snprintf(c->reason, sizeof(c->reason), "initiate: %.100s", err);
 		g.current = NULL;
 	}
@@ -416,63 +446,59 @@ static void on_signal(evutil_socket_t sig, short what, void *arg)
 
 /* --- set-up ------------------------------------------------------------------------- */
 
-static int open_client(struct client *c)
+static int open_udp(const struct addr *a, struct client *c, struct event **ev)
 {
 	struct sockaddr_storage ss;
 	int on = 1;
-	c->fd = socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	if (c->fd < 0)
+	int fd = socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0)
 		return -1;
-	setsockopt(c->fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof(on));
-	socklen_t sl = addr_to_sockaddr(&c->local, &ss);
-	if (bind(c->fd, (struct sockaddr *)&ss, sl) < 0)
+	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof(on));
+	socklen_t sl = addr_to_sockaddr(a, &ss);
+	if (bind(fd, (struct sockaddr *)&ss, sl) < 0 ||
+	    !(*ev = event_new(g.base, fd, EV_READ | EV_PERSIST, on_readable, c)) ||
+	    event_add(*ev, NULL) < 0) {
+		close(fd);
 		return -1;
-	c->ev = event_new(g.base, c->fd, EV_READ | EV_PERSIST, on_readable, c);
-	return c->ev ? event_add(c->ev, NULL) : -1;
+	}
+	return fd;
 }
 
-/* One connection per client: its own source address and port and identity. */
-static int load_client_conn(unsigned i)
+/* The client's core: one connection "ra" with its own address, port and identity, and
+ * the PSK. */
+static int client_core(struct client *c, unsigned i)
 {
-	char text[1024], name[16], src[ADDR_STRLEN], dst[ADDR_STRLEN], err[512];
-	snprintf(name, sizeof(name), "c%u", i);
-	addr_ntop(&g.cl[i].local, src, sizeof(src));
+	char text[2048], src[ADDR_STRLEN], dst[ADDR_STRLEN], err[512];
+	struct ike_env env = { c, env_send, env_keepalive, env_pfkey, env_route, env_updown,
+			       NULL };
+	/* 1 s, then x1.8, 4 retransmits: a lost packet costs a second, not four. */
+	struct ike_timing t = { 1000, 1.8, 4, 20, c->local.port, c->local_natt.port, 30,
+				1u << 30 };
+	addr_ntop(&c->local, src, sizeof(src));
 	addr_ntop(&g.o.server, dst, sizeof(dst));
 	snprintf(text, sizeof(text),
-		 "connections {\n %s {\n  version = 2\n  local_addrs = %s\n  local_port = %u\n"
+		 "connections {\n ra {\n  version = 2\n  local_addrs = %s\n"
 		 "  remote_addrs = %s\n  remote_port = %u\n  proposals = %s\n"
 		 "  local {\n   auth = psk\n   id = client%u@ragen\n  }\n"
 		 "  remote {\n   auth = psk\n  }\n"
 		 "  children {\n   ra {\n    remote_ts = %s\n    esp_proposals = %s\n   }\n  }\n"
-		 " }\n}\n",
-		 name, src, g.cl[i].local.port, dst, g.o.server.port, g.o.proposals, i,
-		 g.o.remote_ts, g.o.esp_proposals);
-	struct ctree *tree = conf_parse_string(text, "ragen", err, sizeof(err));
-	struct config *cfg = tree ? config_build(tree, err, sizeof(err)) : NULL;
-	ctree_free(tree);
-	if (!cfg) {
-		fprintf(stderr, "ragen: client %u config: %s\n", i, err);
-		return -1;
-	}
-	struct conn_cfg *conn = cfg->conns;
-	cfg->conns = NULL;
-	config_free(cfg);
-	return ike_load_conn(g.core, conn, clock_now_ms());
-}
-
-static int load_secret(void)
-{
-	char text[512], err[512];
-	snprintf(text, sizeof(text), "secrets {\n ike-ragen {\n  secret = \"%s\"\n }\n}\n",
+		 " }\n}\nsecrets {\n ike-ragen {\n  secret = \"%s\"\n }\n}\n",
+		 src, dst, g.o.server.port, g.o.proposals, i, g.o.remote_ts, g.o.esp_proposals,
 		 g.o.psk);
 	struct ctree *tree = conf_parse_string(text, "ragen", err, sizeof(err));
 	struct config *cfg = tree ? config_build(tree, err, sizeof(err)) : NULL;
 	ctree_free(tree);
+	explicit_bzero(text, sizeof(text));
 	if (!cfg) {
-		fprintf(stderr, "ragen: secret: %s\n", err);
+		fprintf(stderr, "ragen: client %u config: %s\n", i, err);
 		return -1;
 	}
-	ike_load_config(g.core, cfg, clock_now_ms());
+	c->core = ike_new(&env, &t);
+	if (!c->core) {
+		config_free(cfg);
+		return -1;
+	}
+	ike_load_config(c->core, cfg, clock_now_ms());
 	return 0;
 }
 
@@ -480,14 +506,16 @@ static void parse_opts(int argc, char **argv)
 {
 	static const struct option lo[] = {
 		{ "server", 1, 0, 's' }, { "src", 1, 0, 'a' }, { "src-count", 1, 0, 'k' },
-		{ "port-base", 1, 0, 'p' }, { "window", 1, 0, 'w' }, { "rate", 1, 0, 'r' },
+		{ "port-base", 1, 0, 'p' }, { "natt-offset", 1, 0, 'o' },
+		{ "server-natt-port", 1, 0, 'N' }, { "window", 1, 0, 'w' }, { "rate", 1, 0, 'r' },
 		{ "psk", 1, 0, 'K' }, { "proposals", 1, 0, 'P' }, { "esp-proposals", 1, 0, 'E' },
 		{ "remote-ts", 1, 0, 'T' }, { "timeout", 1, 0, 't' },
 		{ "client-timeout", 1, 0, 'c' }, { "hold", 1, 0, 'H' }, { "help", 0, 0, 'h' },
 		{ 0, 0, 0, 0 }
 	};
 	struct opts *o = &g.o;
-	o->n = 100, o->n_src = 1, o->port_base = 10000, o->window = 64;
+	o->n = 100, o->n_src = 1, o->port_base = 10000, o->natt_offset = 10000, o->window = 64;
+	o->server_natt = 4500;
 	o->timeout_s = 300, o->client_timeout_s = 30;
 	o->psk = "ragen-psk", o->proposals = "aes128gcm16-prfsha256-x25519";
 	o->esp_proposals = "aes128gcm16", o->remote_ts = "0.0.0.0/0";
@@ -498,6 +526,8 @@ static void parse_opts(int argc, char **argv)
 		case 'a': if (addr_parse(optarg, &o->first_src) < 0) usage(); break;
 		case 'k': o->n_src = (unsigned)atoi(optarg); break;
 		case 'p': o->port_base = (unsigned)atoi(optarg); break;
+		case 'o': o->natt_offset = (unsigned)atoi(optarg); break;
+		case 'N': o->server_natt = (unsigned)atoi(optarg); break;
 		case 'n': o->n = (unsigned)atoi(optarg); break;
 		case 'w': o->window = (unsigned)atoi(optarg); break;
 		case 'r': o->rate = (unsigned)atoi(optarg); break;
@@ -514,19 +544,19 @@ static void parse_opts(int argc, char **argv)
 	}
 	if (o->server.family != AF_INET || o->first_src.family != AF_INET || !o->n ||
 	    o->n > RAGEN_MAX_CLIENTS || !o->n_src || !o->window || !o->timeout_s ||
-	    o->port_base + (o->n + o->n_src - 1) / o->n_src > 65535)
+	    !o->natt_offset || o->port_base + o->natt_offset + (o->n + o->n_src - 1) / o->n_src > 65535)
 		usage();
 	if (!o->server.port)
 		o->server.port = 500;
 }
 
-/* One descriptor per client, and then some. */
+/* Two descriptors per client, and then some. */
 static void raise_fd_limit(unsigned n)
 {
 	struct rlimit rl;
-	if (getrlimit(RLIMIT_NOFILE, &rl) < 0 || rl.rlim_cur >= n + 64)
+	if (getrlimit(RLIMIT_NOFILE, &rl) < 0 || rl.rlim_cur >= 2 * n + 64)
 		return;
-	rl.rlim_cur = n + 64;
+	rl.rlim_cur = 2 * n + 64;
 	if (rl.rlim_max < rl.rlim_cur)
 		rl.rlim_max = rl.rlim_cur;
 	if (setrlimit(RLIMIT_NOFILE, &rl) < 0)
@@ -536,31 +566,28 @@ static void raise_fd_limit(unsigned n)
 
 static int setup(void)
 {
-	struct ike_env env = { NULL, env_send, env_keepalive, env_pfkey, env_route, env_updown,
-			       NULL };
-	/* 1 s, then x1.8, 4 retransmits: a lost packet costs a second, not four. port_natt
-	 * 0: the clients never float (no NAT between them and the gateway). */
-	struct ike_timing t = { 1000, 1.8, 4, 0, (uint16_t)g.o.port_base, 0, 30, 1u << 30 };
-	g.core = ike_new(&env, &t);
 	g.base = event_base_new();
 	g.cl = calloc(g.o.n, sizeof(*g.cl));
-	if (!g.core || !g.base || !g.cl || load_secret() < 0)
+	if (!g.base || !g.cl)
 		return -1;
 	raise_fd_limit(g.o.n);
 	uint32_t first = ntohl(g.o.first_src.u.v4.s_addr);
 	for (unsigned i = 0; i < g.o.n; i++) {
 		struct client *c = &g.cl[i];
-		c->fd = -1;
 		c->local.family = AF_INET;
 		c->local.u.v4.s_addr = htonl(first + i % g.o.n_src);
 		c->local.port = (uint16_t)(g.o.port_base + i / g.o.n_src);
+		c->local_natt = c->local;
+		c->local_natt.port = (uint16_t)(c->local.port + g.o.natt_offset);
 		char a[ADDR_STRLEN];
-		if (open_client(c) < 0) {
-			fprintf(stderr, "ragen: client %u: cannot bind %s: %s\n", i,
-				addr_fmt(&c->local, a, sizeof(a)), strerror(errno));
+		c->fd = open_udp(&c->local, c, &c->ev);
+		c->fd_natt = c->fd < 0 ? -1 : open_udp(&c->local_natt, c, &c->ev_natt);
+		if (c->fd_natt < 0) {
+			fprintf(stderr, "ragen: client %u: cannot bind %s and its NAT-T port: %s\n",
+				i, addr_fmt(&c->local, a, sizeof(a)), strerror(errno));
 			return -1;
 		}
-		if (load_client_conn(i) < 0)
+		if (client_core(c, i) < 0)
 			return -1;
 	}
 	g.tick_ev = evtimer_new(g.base, on_tick, NULL);
@@ -575,12 +602,19 @@ static int setup(void)
 static void teardown(void)
 {
 	/* Tells the gateway (DELETE for every IKE SA, not waited for). */
-	ike_free(g.core, clock_now_ms());
 	for (unsigned i = 0; i < g.o.n; i++) {
-		if (g.cl[i].ev)
-			event_free(g.cl[i].ev);
-		if (g.cl[i].fd >= 0)
-			close(g.cl[i].fd);
+		struct client *c = &g.cl[i];
+		g.current = c;
+		if (c->core)
+			ike_free(c->core, clock_now_ms());
+		if (c->ev)
+			event_free(c->ev);
+		if (c->ev_natt)
+			event_free(c->ev_natt);
+		if (c->fd > 0)
+			close(c->fd);
+		if (c->fd_natt > 0)
+			close(c->fd_natt);
 	}
 	free(g.cl);
 	event_free(g.tick_ev);

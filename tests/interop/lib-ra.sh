@@ -64,6 +64,14 @@ ra_tsu_conf() {
 	CONF
 }
 
+# swan_ra_peer_ts NS: kernel-libipsec refuses a CHILD_SA whose remote traffic selector
+# is the peer's own address (a client without a virtual IP) unless allowed (after
+# swan_prepare).
+swan_ra_peer_ts() {
+	sed -i '/^\t\tvici {/i\\t\tkernel-libipsec {\n\t\t\tallow_peer_ts = yes\n\t\t}' \
+		"$(swan_dir "$1")/strongswan.conf"
+}
+
 # ra_swan_conf: the same connection for charon.
 ra_swan_conf() {
 	local dir
