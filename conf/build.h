@@ -56,4 +56,6 @@ int build_proposals(struct bctx *b, const struct ctree *node, int proto, char **
 int check_secret_type(struct bctx *b, const struct ctree *sec);
 int build_daemon(struct bctx *b, const struct ctree *sec, struct daemon_cfg *d);
 int build_nat(struct bctx *b, const struct ctree *sec, struct daemon_cfg *d);
+int build_pools(struct bctx *b, const struct ctree *sec, struct config *cfg);
+int config_check_pools(struct bctx *b, const struct config *cfg);
 #endif
