@@ -43,6 +43,7 @@ struct client {
 	struct event *ev, *ev_natt;
 	enum cl_state state;
 	bool ike_up;
+	struct addr vip;	/* assigned by the gateway (--vip); family 0 until then */
 	ms_t started_at, up_at;
 	char reason[120];	/* the last error line about it */
 };
@@ -54,6 +55,7 @@ struct opts {
 	unsigned timeout_s, client_timeout_s, hold_s;
 	const char *psk, *proposals, *esp_proposals, *remote_ts;
 	int verbose;
+	bool vip;		/* request a virtual IP (configuration payload) */
 };
 
 struct reason_count {
@@ -82,13 +84,15 @@ static void usage(void)
 		"             [--natt-offset O] [--server-natt-port 4500]\n"
 		"             [-n N] [--window W] [--rate R] [--psk SECRET]\n"
 		"             [--proposals P] [--esp-proposals P] [--remote-ts CIDR]\n"
-		"             [--timeout S] [--client-timeout S] [--hold S] [-v]\n"
+		"             [--timeout S] [--client-timeout S] [--hold S] [--vip] [-v]\n"
 		"Client i uses source address FIRST_ADDR + (i %% K), port P + (i / K) and\n"
 		"NAT-T port that + O; the K addresses must be on an interface.\n"
 		"Defaults: -n 100, K 1, P 10000, O 10000,\n"
 		"window 64, rate 0 (no limit), psk 'ragen-psk',\n"
 		"proposals aes128gcm16-prfsha256-x25519, esp aes128gcm16, remote-ts 0.0.0.0/0,\n"
-		"timeout 300, client-timeout 30, hold 0 (SIGTERM or SIGINT ends a hold).\n");
+		"timeout 300, client-timeout 30, hold 0 (SIGTERM or SIGINT ends a hold).\n"
+		"--vip: each client asks for a virtual IP (vips = 0.0.0.0) and is up only with\n"
+		"one; the report counts the distinct addresses handed out.\n");
 	exit(2);
 }
 
@@ -144,6 +148,29 @@ static double latency_ms(const ms_t *sorted, unsigned n, double p)
 	return (double)sorted[i];
 }
 
+static int cmp_u32(const void *a, const void *b)
+{
+	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+	return x < y ? -1 : x > y;
+}
+
+/* How many different virtual IPs the clients that came up hold (each its own). */
+static unsigned distinct_vips(void)
+{
+	uint32_t *v = calloc(g.o.n, sizeof(*v));
+	unsigned k = 0, d = 0;
+	if (!v)
+		return 0;
+	for (unsigned i = 0; i < g.o.n; i++)
+		if (g.cl[i].state == CL_UP && g.cl[i].vip.family == AF_INET)
+			v[k++] = ntohl(g.cl[i].vip.u.v4.s_addr);
+	qsort(v, k, sizeof(*v), cmp_u32);
+	for (unsigned i = 0; i < k; i++)
+		d += i == 0 || v[i] != v[i - 1];
+	free(v);
+	return d;
+}
+
 static void report(void)
 {
 	/* Until the last client came up, or until the run ended when some failed. */
@@ -167,9 +194,12 @@ static void report(void)
 	       latency_ms(lat, k, 1.0));
 	for (int i = 0; i < RAGEN_REASONS && g.reasons[i].n; i++)
 		printf("ragen: failed %u: %s\n", g.reasons[i].n, g.reasons[i].text);
+	if (g.o.vip)
+		printf("ragen: virtual IPs %u distinct for %u clients up\n", distinct_vips(), g.n_up);
 	printf("ragen-result: clients=%u up=%u failed=%u seconds=%.3f rate=%.1f p50_ms=%.0f "
-	       "p99_ms=%.0f\n", g.o.n, g.n_up, g.n_failed, secs, secs > 0 ? g.n_up / secs : 0.0,
-	       latency_ms(lat, k, 0.5), latency_ms(lat, k, 0.99));
+	       "p99_ms=%.0f vips=%u\n", g.o.n, g.n_up, g.n_failed, secs,
+	       secs > 0 ? g.n_up / secs : 0.0, latency_ms(lat, k, 0.5), latency_ms(lat, k, 0.99),
+	       g.o.vip ? distinct_vips() : 0);
 	fflush(stdout);
 	free(lat);
 	g.reported = true;
@@ -268,6 +298,10 @@ static void env_updown(void *arg, const struct ike_sa *sa, const struct child_sa
 		c->ike_up = true;
 		return;
 	}
+	if (g.o.vip && c->vip.family != AF_INET) {
+		client_failed(c, "CHILD_SA up without a virtual IP");
+		return;
+	}
 	c->state = CL_UP;
 	c->up_at = clock_now_ms();
 	g.in_flight--;
@@ -278,6 +312,14 @@ static void env_updown(void *arg, const struct ike_sa *sa, const struct child_sa
 		fprintf(stderr, "ragen: client %u up at %llu ms (started at %llu)\n", client_index(c),
 			(unsigned long long)(c->up_at - g.t0),
 			(unsigned long long)(c->started_at - g.t0));
+}
+
+/* The gateway assigned this client a virtual IP (the daemon would put it on its TUN). */
+static void env_vip(void *arg, const struct ike_sa *sa, const struct addr *vip, bool up)
+{
+	struct client *c = arg;
+	if (up)
+		c->vip = *vip;
 }
 
 /* An error line belongs to the client whose core is running. */
@@ -469,21 +511,22 @@ static int open_udp(const struct addr *a, struct client *c, struct event **ev)
 static int client_core(struct client *c, unsigned i)
 {
 	char text[2048], src[ADDR_STRLEN], dst[ADDR_STRLEN], err[512];
-	struct ike_env env = { c, env_send, env_keepalive, env_pfkey, env_route, env_updown,
-			       NULL };
+	struct ike_env env = { .arg = c, .send = env_send, .keepalive = env_keepalive,
+			       .pfkey = env_pfkey, .route_src = env_route,
+			       .updown = env_updown, .vip = env_vip };
 	/* 1 s, then x1.8, 4 retransmits: a lost packet costs a second, not four. */
 	struct ike_timing t = { 1000, 1.8, 4, 20, c->local.port, c->local_natt.port, 30,
 				1u << 30 };
 	addr_ntop(&c->local, src, sizeof(src));
 	addr_ntop(&g.o.server, dst, sizeof(dst));
 	snprintf(text, sizeof(text),
-		 "connections {\n ra {\n  version = 2\n  local_addrs = %s\n"
+		 "connections {\n ra {\n  version = 2\n  local_addrs = %s\n%s"
 		 "  remote_addrs = %s\n  remote_port = %u\n  proposals = %s\n"
 		 "  local {\n   auth = psk\n   id = client%u@ragen\n  }\n"
 		 "  remote {\n   auth = psk\n  }\n"
 		 "  children {\n   ra {\n    remote_ts = %s\n    esp_proposals = %s\n   }\n  }\n"
 		 " }\n}\nsecrets {\n ike-ragen {\n  secret = \"%s\"\n }\n}\n",
-		 src, dst, g.o.server.port, g.o.proposals, i, g.o.remote_ts, g.o.esp_proposals,
+		 src, g.o.vip ? "  vips = 0.0.0.0\n" : "", dst, g.o.server.port, g.o.proposals, i, g.o.remote_ts, g.o.esp_proposals,
 		 g.o.psk);
 	struct ctree *tree = conf_parse_string(text, "ragen", err, sizeof(err));
 	struct config *cfg = tree ? config_build(tree, err, sizeof(err)) : NULL;
@@ -507,7 +550,7 @@ static void parse_opts(int argc, char **argv)
 	static const struct option lo[] = {
 		{ "server", 1, 0, 's' }, { "src", 1, 0, 'a' }, { "src-count", 1, 0, 'k' },
 		{ "port-base", 1, 0, 'p' }, { "natt-offset", 1, 0, 'o' },
-		{ "server-natt-port", 1, 0, 'N' }, { "window", 1, 0, 'w' }, { "rate", 1, 0, 'r' },
+		{ "server-natt-port", 1, 0, 'N' }, { "vip", 0, 0, 'V' }, { "window", 1, 0, 'w' }, { "rate", 1, 0, 'r' },
 		{ "psk", 1, 0, 'K' }, { "proposals", 1, 0, 'P' }, { "esp-proposals", 1, 0, 'E' },
 		{ "remote-ts", 1, 0, 'T' }, { "timeout", 1, 0, 't' },
 		{ "client-timeout", 1, 0, 'c' }, { "hold", 1, 0, 'H' }, { "help", 0, 0, 'h' },
@@ -528,6 +571,7 @@ static void parse_opts(int argc, char **argv)
 		case 'p': o->port_base = (unsigned)atoi(optarg); break;
 		case 'o': o->natt_offset = (unsigned)atoi(optarg); break;
 		case 'N': o->server_natt = (unsigned)atoi(optarg); break;
+		case 'V': o->vip = true; break;
 		case 'n': o->n = (unsigned)atoi(optarg); break;
 		case 'w': o->window = (unsigned)atoi(optarg); break;
 		case 'r': o->rate = (unsigned)atoi(optarg); break;

@@ -4,8 +4,10 @@
 #   ra-cl: RA_CLIENTS addresses 198.18.1.1.. on eth0 (the load generator, ragen)
 #     -- veth -- ra-gw: 198.18.0.1/16 on eth0 (the gateway: tsunagid or charon),
 #                       10.99.0.1 on lo (in the network behind it, 10.99.0.0/16)
-# No NAT between them: each client's IKE SA has its own address and port.
+# No NAT between them: each client's IKE SA has its own address and port. Each client
+# asks for a virtual IP from the pool RA_POOL (remote_ts = dynamic is that address).
 RA_GW=198.18.0.1 RA_FIRST=198.18.1.1 RA_NET=10.99.0.0/16 RA_PSK=ragen-psk
+RA_POOL=10.98.0.0/16	# the clients' virtual IPs
 RA_IKE_PROPOSALS=${RA_IKE_PROPOSALS:-aes128gcm16-prfsha256-x25519}
 RA_ESP_PROPOSALS=${RA_ESP_PROPOSALS:-aes128gcm16}
 
@@ -36,6 +38,7 @@ ra_tsu_conf() {
 			local_addrs = $RA_GW
 			remote_addrs = %any
 			proposals = $RA_IKE_PROPOSALS
+			pools = ra
 			local {
 				auth = psk
 			}
@@ -48,6 +51,11 @@ ra_tsu_conf() {
 					esp_proposals = $RA_ESP_PROPOSALS
 				}
 			}
+		}
+	}
+	pools {
+		ra {
+			addrs = $RA_POOL
 		}
 	}
 	secrets {
@@ -64,14 +72,6 @@ ra_tsu_conf() {
 	CONF
 }
 
-# swan_ra_peer_ts NS: kernel-libipsec refuses a CHILD_SA whose remote traffic selector
-# is the peer's own address (a client without a virtual IP) unless allowed (after
-# swan_prepare).
-swan_ra_peer_ts() {
-	sed -i '/^\t\tvici {/i\\t\tkernel-libipsec {\n\t\t\tallow_peer_ts = yes\n\t\t}' \
-		"$(swan_dir "$1")/strongswan.conf"
-}
-
 # ra_swan_conf: the same connection for charon.
 ra_swan_conf() {
 	local dir
@@ -83,6 +83,7 @@ ra_swan_conf() {
 			local_addrs = $RA_GW
 			remote_addrs = %any
 			proposals = $RA_IKE_PROPOSALS
+			pools = ra
 			local {
 				auth = psk
 			}
@@ -97,20 +98,15 @@ ra_swan_conf() {
 			}
 		}
 	}
+	pools {
+		ra {
+			addrs = $RA_POOL
+		}
+	}
 	secrets {
 		ike-ra {
 			secret = "$RA_PSK"
 		}
 	}
 	CONF
-}
-
-# ra_gen OUT N K ARGS...: runs ragen in NS_CL with N clients over K addresses (ports
-# 10000 + i / K); its report in OUT. Returns ragen's status.
-ra_gen() {
-	local out=$1 n=$2 k=$3; shift 3
-	ip netns exec "$NS_CL" timeout "${RA_GEN_TIMEOUT:-300}" "$BUILD/ragen" --server $RA_GW \
-		--src $RA_FIRST --src-count "$k" -n "$n" --remote-ts $RA_NET \
-		--psk $RA_PSK --proposals "$RA_IKE_PROPOSALS" --esp-proposals "$RA_ESP_PROPOSALS" \
-		"$@" >"$out" 2>&1
 }

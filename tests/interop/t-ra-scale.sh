@@ -18,10 +18,10 @@ out=$IOP_WORK/ragen.out
 iop_register_log ragen "$out"
 ip netns exec "$NS_CL" timeout 90 "$BUILD/ragen" --server $RA_GW --src $RA_FIRST \
 	--src-count $K -n $N --window 16 --remote-ts $RA_NET --psk $RA_PSK --timeout 60 \
-	--client-timeout 20 --hold 60 >"$out" 2>&1 &
+	--client-timeout 20 --hold 60 --vip >"$out" 2>&1 &
 gen=$!
 iop_wait 70 grep -q '^ragen-result:' "$out" || iop_fail "ragen did not finish within 70 s"
-grep -q "^ragen-result: clients=$N up=$N failed=0 " "$out" ||
+grep -q "^ragen-result: clients=$N up=$N failed=0 .* vips=$N\$" "$out" ||
 	iop_fail "not all clients came up: $(grep '^ragen' "$out" | tr '\n' ' ')"
 # While ragen holds its SAs: tsunagid's count must agree.
 ike=$(tsu_ike_count "$NS_GW") child=$(tsu_child_count "$NS_GW")
@@ -32,6 +32,9 @@ grep -A1 'ikesas {' <<<"$stats" | grep -q "total = $N\$" || iop_fail "tsunagictl
 # Every client's own address and port appear as a peer.
 peers=$(tsu_ctl "$NS_GW" --list-sas 2>/dev/null | grep -o '198\.18\.1\.[0-9]*\[1000[0-9]\]' | sort -u | wc -l)
 [ "$peers" = $N ] || iop_fail "tsunagid lists $peers distinct client address:port pairs, not $N"
+# Each CHILD_SA's remote selector is that client's own virtual IP.
+vips=$(tsu_ctl "$NS_GW" --list-sas 2>/dev/null | grep -o '=== 10\.98\.[0-9.]*/32' | sort -u | wc -l)
+[ "$vips" = $N ] || iop_fail "tsunagid's CHILD_SAs lead to $vips distinct virtual IPs, not $N"
 kill -TERM $gen 2>/dev/null
 wait $gen
 # ragen's DELETEs end every SA on tsunagid.
