@@ -70,8 +70,8 @@ void child_sa_free(struct child_sa *c)
 	if (!c)
 		return;
 	release_spi(c);
-	wipe_free(c->sa_in, sizeof(*c->sa_in));
-	wipe_free(c->sa_out, sizeof(*c->sa_out));
+	wipe_free(c->keys_in, sizeof(*c->keys_in));
+	wipe_free(c->keys_out, sizeof(*c->keys_out));
 	wipe(c, sizeof(*c));
 	free(c);
 }
@@ -371,6 +371,35 @@ static void fill_sa(struct ike_sa *sa, struct child_sa *c, struct pfkey_sa *out,
 	wipe(&tmp, sizeof(tmp));
 }
 
+/* The SA of one direction as the child installs it now, from its kept keys. */
+static void build_sa(struct ike_sa *sa, struct child_sa *c, bool inbound, struct pfkey_sa *out)
+{
+	const struct child_keys *k = inbound ? c->keys_in : c->keys_out;
+	fill_sa(sa, c, out, inbound, k->ekey, k->ekey_len, k->akey, k->akey_len);
+}
+
+/* Remembers where p went (its keys are the child's already). */
+static void keep_where(struct child_keys *k, const struct pfkey_sa *p)
+{
+	k->src = p->src;
+	k->dst = p->dst;
+}
+
+static struct child_keys *new_keys(const uint8_t *ekey, size_t ek, const uint8_t *akey, size_t ak)
+{
+	struct child_keys *k = calloc(1, sizeof(*k));
+	if (!k || ek > sizeof(k->ekey) || ak > sizeof(k->akey)) {
+		free(k);
+		return NULL;
+	}
+	k->ekey_len = (uint16_t)ek;
+	memcpy(k->ekey, ekey, ek);
+	k->akey_len = (uint16_t)ak;
+	if (ak)
+		memcpy(k->akey, akey, ak);
+	return k;
+}
+
 static int install_one(struct ike_sa *sa, struct pfkey_sa *p, uint8_t type)
 {
 	struct buf req, reply;
@@ -390,17 +419,24 @@ int child_install_keys(struct ike_sa *sa, struct child_sa *c, const uint8_t *ek_
 		       const uint8_t *ak_out, const uint8_t *ek_in, const uint8_t *ak_in,
 		       size_t ek, size_t ak)
 {
-	c->sa_in = calloc(1, sizeof(*c->sa_in));
-	c->sa_out = calloc(1, sizeof(*c->sa_out));
-	if (!c->sa_in || !c->sa_out)
+	struct pfkey_sa in, out;
+	int rc = -1;
+	c->keys_in = new_keys(ek_in, ek, ak_in, ak);
+	c->keys_out = new_keys(ek_out, ek, ak_out, ak);
+	if (!c->keys_in || !c->keys_out)
 		return -1;
-	fill_sa(sa, c, c->sa_out, false, ek_out, ek, ak_out, ak);
-	fill_sa(sa, c, c->sa_in, true, ek_in, ek, ak_in, ak);
+	build_sa(sa, c, false, &out);
+	build_sa(sa, c, true, &in);
+	keep_where(c->keys_out, &out);
+	keep_where(c->keys_in, &in);
 	c->encap = sa->natt;
-	if (install_one(sa, c->sa_in, SADB_UPDATE) < 0)
-		return -1;
-	c->out_pending = c->defer_out;
-	if (!c->out_pending && install_one(sa, c->sa_out, SADB_ADD) < 0)
+	if (install_one(sa, &in, SADB_UPDATE) == 0) {
+		c->out_pending = c->defer_out;
+		rc = c->out_pending ? 0 : install_one(sa, &out, SADB_ADD);
+	}
+	wipe(&in, sizeof(in));
+	wipe(&out, sizeof(out));
+	if (rc < 0)
 		return -1;
 	child_policies(sa, c, true);
 	c->state = CHILD_INSTALLED;
@@ -490,11 +526,6 @@ void child_policies(struct ike_sa *sa, struct child_sa *c, bool add)
 		     c->mode, &sa->local, &sa->remote, add ? SADB_X_SPDADD : SADB_X_SPDDELETE);
 }
 
-static void delete_sa(struct ike_sa *sa, const struct pfkey_sa *p)
-{
-	delete_sa_msg(sa->core, p->spi, &p->src, &p->dst, p->reqid);
-}
-
 /* Is another live child (e.g. its rekeyed successor) using the same policies? */
 static bool reqid_in_use(struct ike_sa *sa, struct child_sa *c)
 {
@@ -507,12 +538,12 @@ static bool reqid_in_use(struct ike_sa *sa, struct child_sa *c)
 
 void child_uninstall(struct ike_sa *sa, struct child_sa *c, bool keep_policies)
 {
-	if (c->sa_in) {
-		delete_sa(sa, c->sa_in);
+	if (c->keys_in) {
+		delete_sa_msg(sa->core, c->spi_in, &c->keys_in->src, &c->keys_in->dst, c->reqid);
 		c->spi_released = true;
 	}
-	if (c->sa_out)
-		delete_sa(sa, c->sa_out);
+	if (c->keys_out)
+		delete_sa_msg(sa->core, c->spi_out, &c->keys_out->src, &c->keys_out->dst, c->reqid);
 	bool trap = c->cfg->start_action == START_TRAP && sa->conn && !sa->conn->retired;
 	if (!keep_policies && !trap && !reqid_in_use(sa, c) && c->n_local_ts)
 		child_policies(sa, c, false);
@@ -526,10 +557,14 @@ void child_attach(struct ike_sa *sa, struct child_sa *c)
 
 void child_install_pending_out(struct ike_sa *sa, struct child_sa *c)
 {
-	if (!c->out_pending || !c->sa_out)
+	struct pfkey_sa p;
+	if (!c->out_pending || !c->keys_out)
 		return;
 	c->out_pending = false;
-	install_one(sa, c->sa_out, SADB_ADD);
+	build_sa(sa, c, false, &p);
+	keep_where(c->keys_out, &p);
+	install_one(sa, &p, SADB_ADD);
+	wipe(&p, sizeof(p));
 	log_ctl(LOG_IKE, "CHILD_SA %s{%u}: outbound SA %08x now in use", c->cfg->name, c->uniqueid,
 		c->spi_out);
 }
@@ -541,16 +576,18 @@ void child_install_pending_out(struct ike_sa *sa, struct child_sa *c)
  * step failed (logged). */
 static int child_rebind(struct ike_sa *sa, struct child_sa *c)
 {
-	bool moved = !addr_equal_ip(&c->sa_out->dst, &sa->remote);
+	bool moved = !addr_equal_ip(&c->keys_out->dst, &sa->remote);
+	struct pfkey_sa p;
 	int rc = 0;
-	fill_sa(sa, c, c->sa_out, false, c->sa_out->ekey, c->sa_out->ekey_len, c->sa_out->akey,
-		c->sa_out->akey_len);
-	fill_sa(sa, c, c->sa_in, true, c->sa_in->ekey, c->sa_in->ekey_len, c->sa_in->akey,
-		c->sa_in->akey_len);
-	if (install_one(sa, c->sa_in, SADB_UPDATE) < 0)
+	build_sa(sa, c, true, &p);
+	keep_where(c->keys_in, &p);
+	if (install_one(sa, &p, SADB_UPDATE) < 0)
 		rc = -1;
-	if (!c->out_pending && install_one(sa, c->sa_out, SADB_UPDATE) < 0)
+	build_sa(sa, c, false, &p);
+	keep_where(c->keys_out, &p);
+	if (!c->out_pending && install_one(sa, &p, SADB_UPDATE) < 0)
 		rc = -1;
+	wipe(&p, sizeof(p));
 	if (moved && c->mode == MODE_TUNNEL && c->n_local_ts)
 		policies_for(sa, c->local_ts, c->n_local_ts, c->remote_ts, c->n_remote_ts,
 			     c->reqid, c->mode, &sa->local, &sa->remote, SADB_X_SPDUPDATE);
@@ -560,7 +597,7 @@ static int child_rebind(struct ike_sa *sa, struct child_sa *c)
 void child_rebind_all(struct ike_sa *sa)
 {
 	for (struct child_sa *c = sa->children; c; c = c->next) {
-		if (!c->sa_in || !c->sa_out || c->state == CHILD_DELETING ||
+		if (!c->keys_in || !c->keys_out || c->state == CHILD_DELETING ||
 		    c->state == CHILD_DESTROYING)
 			continue;
 		if (child_rebind(sa, c) == 0)

@@ -115,6 +115,7 @@ struct ike_sa *ike_sa_new(struct ike *core, struct conn *conn, bool initiator)
 
 static void request_clear(struct request *r)
 {
+	free(r->offered);
 	buf_free(&r->packet);
 	dh_free(r->dh);
 	if (r->child)
@@ -122,6 +123,13 @@ static void request_clear(struct request *r)
 	wipe(r, sizeof(*r));
 	buf_init(&r->packet);
 	r->kind = TASK_NONE;
+}
+
+struct proposal *ike_request_offer(struct request *r)
+{
+	if (!r->offered)
+		r->offered = calloc(IKEV2_MAX_PROPOSALS, sizeof(*r->offered));
+	return r->offered;
 }
 
 void ike_request_clear(struct ike_sa *sa)
@@ -148,6 +156,7 @@ void ike_sa_destroy(struct ike_sa *sa)
 	if (was_up && sa->core->env.updown)
 		sa->core->env.updown(sa->core->env.arg, sa, NULL, false);
 	ike_sa_set_state(sa, IKE_DESTROYING);
+	sa->core->reap_pending = true;
 }
 
 static void ike_sa_free(struct ike_sa *sa)
@@ -173,6 +182,11 @@ static void ike_sa_free(struct ike_sa *sa)
 
 void ike_sa_reap(struct ike *core)
 {
+	/* Runs after every input and tick: with thousands of SAs, walking them all each
+	 * time is what a busy gateway would spend its time on. */
+	if (!core->reap_pending)
+		return;
+	core->reap_pending = false;
 	for (struct ike_sa **pp = &core->sas; *pp;) {
 		struct ike_sa *sa = *pp;
 		for (struct child_sa *c = sa->children, *cn; c; c = cn) {

@@ -244,7 +244,8 @@ static void init_retransmit(struct ike_sa *sa, const struct msg_in *m)
 	}
 	drop(sa->core, DROP_WINDOW, &sa->core->st.rx_invalid, 1,
 	     "%s: IKE_SA_INIT request %s, dropped", ike_sa_name(sa),
-	     same ? "replayed after IKE_SA_INIT" : "differing from the first with its SPI");
+	     same ? "replayed after IKE_SA_INIT" :
+	     sa->init_i.len ? "differing from the first with its SPI" : "for an established SA");
 }
 
 void ike_input(struct ike *core, const struct addr *local, const struct addr *remote,

@@ -28,6 +28,7 @@ struct ike {
 	struct secret_cfg *secrets;
 	struct pools *pools;		/* virtual IP pools (ike/pool.h) */
 	struct ike_sa *sas;
+	bool reap_pending;		/* an SA or child is marked: ike_sa_reap() has work */
 	uint32_t next_ike_id, next_child_id, next_reqid;
 	struct ike_stats st;
 	ms_t now;			/* of the input being processed */
@@ -81,6 +82,9 @@ void ike_send_response(struct ike_sa *sa, const struct msg_in *m, struct ikev2_b
 int ike_encode(struct ike_sa *sa, uint8_t exchange, uint32_t msgid, bool response,
 	       struct ikev2_builder *inner, struct buf *out);
 void ike_request_done(struct ike_sa *sa);
+/* The request's proposal array (allocated on first use, freed with the request);
+ * NULL when out of memory. */
+struct proposal *ike_request_offer(struct request *r);
 void ike_request_clear(struct ike_sa *sa);
 void conn_put(struct ike *core, struct conn *c);
 struct secret_cfg *ike_find_psk(struct ike *core, const struct identity *me,

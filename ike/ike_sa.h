@@ -46,6 +46,16 @@ struct identity {
 	uint8_t data[IKE_MAX_ID];
 };
 
+/* What a CHILD_SA keeps of one SA it installed: the keys (to install it again when the
+ * peer moves or a deferred outbound SA goes in) and the addresses it was installed
+ * with (to delete it there). The rest is rebuilt from the child (child.c fill_sa): a
+ * whole struct pfkey_sa per direction, with room for every selector, is 1.5 KiB. */
+struct child_keys {
+	struct addr src, dst;
+	uint16_t ekey_len, akey_len;
+	uint8_t ekey[PFKEY_KEY_MAX], akey[PFKEY_KEY_MAX];
+};
+
 struct child_sa {
 	struct child_cfg *cfg;
 	uint32_t uniqueid, reqid;
@@ -59,7 +69,7 @@ struct child_sa {
 	bool initiator;			/* we created it (for rekey collision rules) */
 	uint16_t pfs_group;
 	ms_t installed_at, rekey_at, expire_at;
-	struct pfkey_sa *sa_in, *sa_out;	/* as installed (keys wiped on free) */
+	struct child_keys *keys_in, *keys_out;	/* once installed (wiped on free) */
 	/* spi_in as GETSPI reserved it: child_sa_free() releases it unless the child's
 	 * uninstall deleted the SA (a negotiation that fails or is abandoned must not
 	 * leave its larval SA in the engine). */
@@ -107,7 +117,9 @@ struct request {
 	struct child_sa *child;		/* being created (not yet in the list) */
 	uint32_t old_child_id;		/* CHILD_REKEY */
 	uint8_t new_spi[8];		/* IKE_REKEY: our new SPI */
-	struct proposal offered[IKEV2_MAX_PROPOSALS];
+	/* What the request offers: IKEV2_MAX_PROPOSALS of them, allocated only while a
+	 * request that offers is outstanding (ike_request_offer), not in every SA. */
+	struct proposal *offered;
 	size_t n_offered;
 };
 

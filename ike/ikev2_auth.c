@@ -41,6 +41,10 @@ static void established(struct ike_sa *sa)
 {
 	char me[128], peer[128], a[ADDR_STRLEN], b[ADDR_STRLEN];
 	ike_sa_set_state(sa, IKE_ESTABLISHED);
+	/* Both AUTH payloads are computed and checked: the IKE_SA_INIT messages are
+	 * needed no more (a replay of the request is dropped, see init_retransmit). */
+	buf_free(&sa->init_i);
+	buf_free(&sa->init_r);
 	sa->established_at = sa->core->now;
 	sa->last_rx = sa->core->now;
 	sa->core->st.established_total++;
@@ -145,7 +149,8 @@ void ikev2_auth_start(struct ike_sa *sa)
 		struct child_sa *c = child_sa_new(sa, cc, true);
 		if (c) {
 			c->spi_in = child_alloc_spi(sa, c);
-			int n = child_offer(sa, c, r->offered, IKEV2_MAX_PROPOSALS, false);
+			struct proposal *offer = ike_request_offer(r);
+			int n = offer ? child_offer(sa, c, offer, IKEV2_MAX_PROPOSALS, false) : -1;
 			r->n_offered = (size_t)(n > 0 ? n : 0);
 			child_local_ts(sa, cc, c->local_ts, &c->n_local_ts);
 			child_remote_ts(sa, cc, c->remote_ts, &c->n_remote_ts);

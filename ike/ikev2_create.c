@@ -70,7 +70,8 @@ static void start_child(struct ike_sa *sa, struct child_cfg *cc, struct child_sa
 	}
 	c->spi_in = child_alloc_spi(sa, c);
 	uint16_t group = child_pfs_group(cc);
-	int n = child_offer(sa, c, r->offered, IKEV2_MAX_PROPOSALS, group != DH_NONE);
+	struct proposal *offer = ike_request_offer(r);
+	int n = offer ? child_offer(sa, c, offer, IKEV2_MAX_PROPOSALS, group != DH_NONE) : -1;
 	r->n_offered = (size_t)(n > 0 ? n : 0);
 	if (old) {
 		memcpy(c->local_ts, old->local_ts, sizeof(c->local_ts));
@@ -106,6 +107,10 @@ static void start_ike_rekey(struct ike_sa *sa)
 	struct ikev2_builder k;
 	char err[128];
 	r->n_offered = 0;
+	if (!ike_request_offer(r)) {
+		ike_request_done(sa);
+		return;
+	}
 	for (size_t i = 0; i < sa->conn->cfg->n_proposals && r->n_offered < IKEV2_MAX_PROPOSALS; i++) {
 		int n = proposal_parse(sa->conn->cfg->proposals[i], PROTO_IKE, r->offered + r->n_offered,
 				       IKEV2_MAX_PROPOSALS - r->n_offered, err, sizeof(err));

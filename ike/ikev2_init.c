@@ -130,7 +130,8 @@ void ikev2_init_start(struct ike_sa *sa)
 		return;
 	}
 	r->kind = TASK_IKE_INIT;
-	r->n_offered = conn_proposals(sa->conn->cfg, r->offered, IKEV2_MAX_PROPOSALS);
+	struct proposal *offer = ike_request_offer(r);
+	r->n_offered = offer ? conn_proposals(sa->conn->cfg, offer, IKEV2_MAX_PROPOSALS) : 0;
 	if (r->n_offered == 0) {
 		log_err(LOG_IKE, "%s: no usable IKE proposal configured", ike_sa_name(sa));
 		ike_sa_destroy(sa);

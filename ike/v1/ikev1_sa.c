@@ -283,6 +283,7 @@ static void delete_child(struct ike_sa *sa, struct child_sa *c)
 {
 	send_child_delete(sa, c);
 	c->reap = true;
+	sa->core->reap_pending = true;
 }
 
 void ikev1_delete_all(struct ike_sa *sa)
