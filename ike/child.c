@@ -236,6 +236,43 @@ int child_select(struct ike_sa *sa, struct child_sa *c, const struct ikev2_paylo
 	return 0;
 }
 
+static bool ts_same(const struct selector *a, size_t na, const struct selector *b, size_t nb)
+{
+	if (na != nb)
+		return false;
+	for (size_t i = 0; i < na; i++)
+		if (!selector_equal(&a[i], &b[i]))
+			return false;
+	return true;
+}
+
+/* The children of one config share its reqid while their selectors are the same
+ * (site-to-site, a trap policy, a rekey). A remote-access config makes a child per
+ * client, each with selectors of its own (the client's address or virtual IP): the
+ * engine finds a policy's outbound SA by reqid and peer address, and clients behind
+ * one NAT share the address, so such a child gets a reqid of its own, as strongSwan
+ * gives one per set of selectors. A child with the selectors of a live one (its
+ * rekey, a reconnect) takes that one's reqid. */
+static void child_pick_reqid(struct ike_sa *sa, struct child_sa *c)
+{
+	bool base_taken = false;
+	for (struct ike_sa *o = sa->core->sas; o; o = o->next) {
+		if (o->state == IKE_DESTROYING)
+			continue;
+		for (struct child_sa *x = o->children; x; x = x->next) {
+			if (x == c || x->cfg != c->cfg)
+				continue;
+			if (ts_same(x->local_ts, x->n_local_ts, c->local_ts, c->n_local_ts) &&
+			    ts_same(x->remote_ts, x->n_remote_ts, c->remote_ts, c->n_remote_ts)) {
+				c->reqid = x->reqid;
+				return;
+			}
+			base_taken |= x->reqid == c->cfg->reqid;
+		}
+	}
+	c->reqid = base_taken ? sa->core->next_reqid++ : c->cfg->reqid;
+}
+
 /* Responder: the first child config (or only `only`) that accepts the request. On
  * failure returns NULL and the notify to answer with in *error. */
 struct child_sa *child_choose(struct ike_sa *sa, const struct ikev2_payloads *pl,
@@ -248,8 +285,10 @@ struct child_sa *child_choose(struct ike_sa *sa, const struct ikev2_payloads *pl
 		if (!c)
 			return NULL;
 		int rc = child_select(sa, c, pl, with_dh);
-		if (rc == 0)
+		if (rc == 0) {
+			child_pick_reqid(sa, c);
 			return c;
+		}
 		*error = (uint16_t)rc;
 		child_sa_free(c);
 	}

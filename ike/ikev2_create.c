@@ -68,6 +68,8 @@ static void start_child(struct ike_sa *sa, struct child_cfg *cc, struct child_sa
 		ike_request_done(sa);
 		return;
 	}
+	if (old)
+		c->reqid = old->reqid;	/* its policies stay (make-before-break) */
 	c->spi_in = child_alloc_spi(sa, c);
 	uint16_t group = child_pfs_group(cc);
 	struct proposal *offer = ike_request_offer(r);

@@ -30,6 +30,7 @@
 #include "ike/ike_sa.h"
 #include "lib/log.h"
 #include "pfkey/pfkey.h"
+#include "tools/ragen_esp.h"
 
 #define RAGEN_MAX_CLIENTS 65536
 #define RAGEN_REASONS 16
@@ -44,6 +45,8 @@ struct client {
 	enum cl_state state;
 	bool ike_up;
 	struct addr vip;	/* assigned by the gateway (--vip); family 0 until then */
+	bool sampled, ping_ok;	/* --ping: one of the sample, and its echo came back */
+	struct ragen_esp esp;	/* a sampled client's SAs */
 	ms_t started_at, up_at;
 	char reason[120];	/* the last error line about it */
 };
@@ -56,6 +59,9 @@ struct opts {
 	const char *psk, *proposals, *esp_proposals, *remote_ts;
 	int verbose;
 	bool vip;		/* request a virtual IP (configuration payload) */
+	bool encap;		/* encap = yes: ESP in UDP even without a NAT */
+	unsigned ping;		/* clients whose tunnel carries an ICMP echo (--vip) */
+	struct addr ping_dst;
 };
 
 struct reason_count {
@@ -66,7 +72,9 @@ struct reason_count {
 static struct {
 	struct opts o;
 	struct event_base *base;
-	struct event *tick_ev, *start_ev, *sig_ev[2];
+	struct event *tick_ev, *ping_ev, *sig_ev[2];
+	unsigned ping_round, n_sampled, n_ping_ok;
+	bool finished;
 	struct client *cl;
 	unsigned next_start, in_flight, n_up, n_failed;
 	ms_t t0, all_done_at, end_at, last_up_at;
@@ -84,7 +92,8 @@ static void usage(void)
 		"             [--natt-offset O] [--server-natt-port 4500]\n"
 		"             [-n N] [--window W] [--rate R] [--psk SECRET]\n"
 		"             [--proposals P] [--esp-proposals P] [--remote-ts CIDR]\n"
-		"             [--timeout S] [--client-timeout S] [--hold S] [--vip] [-v]\n"
+		"             [--timeout S] [--client-timeout S] [--hold S] [--vip] [--encap]\n"
+		"             [--ping K --ping-dst ADDR] [-v]\n"
 		"Client i uses source address FIRST_ADDR + (i %% K), port P + (i / K) and\n"
 		"NAT-T port that + O; the K addresses must be on an interface.\n"
 		"Defaults: -n 100, K 1, P 10000, O 10000,\n"
@@ -92,7 +101,10 @@ static void usage(void)
 		"proposals aes128gcm16-prfsha256-x25519, esp aes128gcm16, remote-ts 0.0.0.0/0,\n"
 		"timeout 300, client-timeout 30, hold 0 (SIGTERM or SIGINT ends a hold).\n"
 		"--vip: each client asks for a virtual IP (vips = 0.0.0.0) and is up only with\n"
-		"one; the report counts the distinct addresses handed out.\n");
+		"one; the report counts the distinct addresses handed out.\n"
+		"--encap: ESP in UDP (encap = yes). --ping K (with --vip --encap): once all are\n"
+		"done, K clients spread over the N send an ICMP echo from their virtual IP to\n"
+		"ADDR through their CHILD_SA (tsunagi's ESP transform) and count the replies.\n");
 	exit(2);
 }
 
@@ -273,9 +285,15 @@ static int env_pfkey(void *arg, const uint8_t *req, size_t len, struct buf *repl
 		return 0;
 	}
 	case SADB_ADD:
-	case SADB_UPDATE:
+	case SADB_UPDATE: {
+		struct client *c = arg;
+		struct pfkey_sa p;
 		g.n_sa_installed++;
+		if (c->sampled && pfkey_msg_sa(&m, &p, err, sizeof(err)) == 0)
+			ragen_esp_keep(&c->esp, &p, &c->local);
+		explicit_bzero(&p, sizeof(p));
 		return 0;
+	}
 	}
 	return 0;
 }
@@ -338,6 +356,53 @@ static void on_log(void *arg, enum log_subsys s, int level, const char *line)
 
 static void schedule_tick(ms_t next);
 
+/* After the report (and the pings): hold the SAs, or end. */
+static void end_run(void)
+{
+	if (g.o.hold_s && g.finished) {
+		struct timeval tv = { g.o.hold_s, 0 };
+		event_base_loopexit(g.base, &tv);
+	} else {
+		event_base_loopexit(g.base, NULL);
+	}
+}
+
+/* One echo through each sampled tunnel that has not answered yet, every 0.5 s, six
+ * times at most. */
+static void on_ping(evutil_socket_t fd, short what, void *arg)
+{
+	uint8_t pkt[256];
+	struct sockaddr_storage ss;
+	struct addr to = g.o.server;
+	to.port = (uint16_t)g.o.server_natt;
+	socklen_t sl = addr_to_sockaddr(&to, &ss);
+	unsigned waiting = 0;
+	for (unsigned i = 0; i < g.o.n; i++) {
+		struct client *c = &g.cl[i];
+		if (!c->sampled || c->state != CL_UP || c->ping_ok)
+			continue;
+		waiting++;
+		ssize_t n = ragen_esp_echo(&c->esp, &c->vip, &g.o.ping_dst, (uint16_t)i,
+					   (uint16_t)g.ping_round, pkt, sizeof(pkt));
+		if (n > 0)
+			sendto(c->fd_natt, pkt, (size_t)n, 0, (struct sockaddr *)&ss, sl);
+	}
+	if (waiting && g.ping_round++ < 6) {
+		struct timeval tv = { 0, 500000 };
+		evtimer_add(g.ping_ev, &tv);
+		return;
+	}
+	unsigned sampled_up = 0;
+	for (unsigned i = 0; i < g.o.n; i++)
+		sampled_up += g.cl[i].sampled && g.cl[i].state == CL_UP;
+	printf("ragen: ping from the virtual IP to %s through %u sampled tunnels: %u answered\n",
+	       addr_ntop(&g.o.ping_dst, (char[ADDR_STRLEN]){ 0 }, ADDR_STRLEN), sampled_up,
+	       g.n_ping_ok);
+	printf("ragen-ping: sampled=%u answered=%u\n", sampled_up, g.n_ping_ok);
+	fflush(stdout);
+	end_run();
+}
+
 static void check_done(ms_t now)
 {
 	if (g.done)
@@ -346,14 +411,15 @@ static void check_done(ms_t now)
 	if (!finished && now < g.end_at)
 		return;
 	g.done = true;
+	g.finished = finished;
 	g.all_done_at = now;
 	report();
-	if (g.o.hold_s && finished) {
-		struct timeval tv = { g.o.hold_s, 0 };
-		event_base_loopexit(g.base, &tv);
-	} else {
-		event_base_loopexit(g.base, NULL);
+	if (g.o.ping && g.n_up) {
+		struct timeval tv = { 0, 0 };
+		evtimer_add(g.ping_ev, &tv);
+		return;
 	}
+	end_run();
 }
 
 /* Clients whose SA vanished without a CHILD_SA (the core gave up on them), and
@@ -437,8 +503,14 @@ static void on_readable(evutil_socket_t fd, short what, void *arg)
 			break;
 		size_t skip = 0;
 		if (natt) {
+			if (len >= 8 && memcmp(buf, "\0\0\0\0", 4) != 0 && c->sampled &&
+			    !c->ping_ok && ragen_esp_is_reply(&c->esp, buf, (size_t)len,
+							      (uint16_t)client_index(c))) {
+				c->ping_ok = true;
+				g.n_ping_ok++;
+			}
 			if (len < 8 || memcmp(buf, "\0\0\0\0", 4) != 0)
-				continue;
+				continue;	/* ESP or a keepalive */
 			skip = 4;
 		}
 		struct addr remote;
@@ -517,8 +589,11 @@ static int client_core(struct client *c, unsigned i)
 	/* 1 s, then x1.8, 4 retransmits: a lost packet costs a second, not four. */
 	struct ike_timing t = { 1000, 1.8, 4, 20, c->local.port, c->local_natt.port, 30,
 				1u << 30 };
+	char extra[64];
 	addr_ntop(&c->local, src, sizeof(src));
 	addr_ntop(&g.o.server, dst, sizeof(dst));
+	snprintf(extra, sizeof(extra), "%s%s", g.o.vip ? "  vips = 0.0.0.0\n" : "",
+		 g.o.encap ? "  encap = yes\n" : "");
 	snprintf(text, sizeof(text),
 		 "connections {\n ra {\n  version = 2\n  local_addrs = %s\n%s"
 		 "  remote_addrs = %s\n  remote_port = %u\n  proposals = %s\n"
@@ -526,7 +601,7 @@ static int client_core(struct client *c, unsigned i)
 		 "  remote {\n   auth = psk\n  }\n"
 		 "  children {\n   ra {\n    remote_ts = %s\n    esp_proposals = %s\n   }\n  }\n"
 		 " }\n}\nsecrets {\n ike-ragen {\n  secret = \"%s\"\n }\n}\n",
-		 src, g.o.vip ? "  vips = 0.0.0.0\n" : "", dst, g.o.server.port, g.o.proposals, i, g.o.remote_ts, g.o.esp_proposals,
+		 src, extra, dst, g.o.server.port, g.o.proposals, i, g.o.remote_ts, g.o.esp_proposals,
 		 g.o.psk);
 	struct ctree *tree = conf_parse_string(text, "ragen", err, sizeof(err));
 	struct config *cfg = tree ? config_build(tree, err, sizeof(err)) : NULL;
@@ -550,7 +625,8 @@ static void parse_opts(int argc, char **argv)
 	static const struct option lo[] = {
 		{ "server", 1, 0, 's' }, { "src", 1, 0, 'a' }, { "src-count", 1, 0, 'k' },
 		{ "port-base", 1, 0, 'p' }, { "natt-offset", 1, 0, 'o' },
-		{ "server-natt-port", 1, 0, 'N' }, { "vip", 0, 0, 'V' }, { "window", 1, 0, 'w' }, { "rate", 1, 0, 'r' },
+		{ "server-natt-port", 1, 0, 'N' }, { "vip", 0, 0, 'V' }, { "encap", 0, 0, 'e' },
+		{ "ping", 1, 0, 'g' }, { "ping-dst", 1, 0, 'G' }, { "window", 1, 0, 'w' }, { "rate", 1, 0, 'r' },
 		{ "psk", 1, 0, 'K' }, { "proposals", 1, 0, 'P' }, { "esp-proposals", 1, 0, 'E' },
 		{ "remote-ts", 1, 0, 'T' }, { "timeout", 1, 0, 't' },
 		{ "client-timeout", 1, 0, 'c' }, { "hold", 1, 0, 'H' }, { "help", 0, 0, 'h' },
@@ -572,6 +648,9 @@ static void parse_opts(int argc, char **argv)
 		case 'o': o->natt_offset = (unsigned)atoi(optarg); break;
 		case 'N': o->server_natt = (unsigned)atoi(optarg); break;
 		case 'V': o->vip = true; break;
+		case 'e': o->encap = true; break;
+		case 'g': o->ping = (unsigned)atoi(optarg); break;
+		case 'G': if (addr_parse(optarg, &o->ping_dst) < 0) usage(); break;
 		case 'n': o->n = (unsigned)atoi(optarg); break;
 		case 'w': o->window = (unsigned)atoi(optarg); break;
 		case 'r': o->rate = (unsigned)atoi(optarg); break;
@@ -590,6 +669,10 @@ static void parse_opts(int argc, char **argv)
 	    o->n > RAGEN_MAX_CLIENTS || !o->n_src || !o->window || !o->timeout_s ||
 	    !o->natt_offset || o->port_base + o->natt_offset + (o->n + o->n_src - 1) / o->n_src > 65535)
 		usage();
+	if (o->ping && (!o->vip || !o->encap || o->ping_dst.family != AF_INET))
+		usage();
+	if (o->ping > o->n)
+		o->ping = o->n;
 	if (!o->server.port)
 		o->server.port = 500;
 }
@@ -631,10 +714,12 @@ static int setup(void)
 				i, addr_fmt(&c->local, a, sizeof(a)), strerror(errno));
 			return -1;
 		}
+		c->sampled = g.o.ping && i % (g.o.n / g.o.ping) == 0 && i / (g.o.n / g.o.ping) < g.o.ping;
 		if (client_core(c, i) < 0)
 			return -1;
 	}
 	g.tick_ev = evtimer_new(g.base, on_tick, NULL);
+	g.ping_ev = evtimer_new(g.base, on_ping, NULL);
 	g.sig_ev[0] = evsignal_new(g.base, SIGTERM, on_signal, NULL);
 	g.sig_ev[1] = evsignal_new(g.base, SIGINT, on_signal, NULL);
 	evsignal_add(g.sig_ev[0], NULL);
@@ -659,9 +744,11 @@ static void teardown(void)
 			close(c->fd);
 		if (c->fd_natt > 0)
 			close(c->fd_natt);
+		ragen_esp_free(&c->esp);
 	}
 	free(g.cl);
 	event_free(g.tick_ev);
+	event_free(g.ping_ev);
 	event_free(g.sig_ev[0]);
 	event_free(g.sig_ev[1]);
 	event_base_free(g.base);
