@@ -246,31 +246,27 @@ static bool ts_same(const struct selector *a, size_t na, const struct selector *
 	return true;
 }
 
-/* The children of one config share its reqid while their selectors are the same
- * (site-to-site, a trap policy, a rekey). A remote-access config makes a child per
- * client, each with selectors of its own (the client's address or virtual IP): the
- * engine finds a policy's outbound SA by reqid and peer address, and clients behind
- * one NAT share the address, so such a child gets a reqid of its own, as strongSwan
- * gives one per set of selectors. A child with the selectors of a live one (its
- * rekey, a reconnect) takes that one's reqid. */
+/* The children of one config share its reqid (site-to-site, a trap policy). A config
+ * whose remote selector is "dynamic" without a trap is remote access: a child per
+ * client, each with the client's own address or virtual IP. The engine finds a
+ * policy's outbound SA by reqid and peer address, and clients behind one NAT share
+ * the address, so each such child gets a reqid of its own, as strongSwan gives one
+ * per set of selectors; its rekey (the same selectors on the same IKE SA) keeps it.
+ * Only this IKE SA's children are looked at: thousands of clients make no scan. */
 static void child_pick_reqid(struct ike_sa *sa, struct child_sa *c)
 {
-	bool base_taken = false;
-	for (struct ike_sa *o = sa->core->sas; o; o = o->next) {
-		if (o->state == IKE_DESTROYING)
-			continue;
-		for (struct child_sa *x = o->children; x; x = x->next) {
-			if (x == c || x->cfg != c->cfg)
-				continue;
-			if (ts_same(x->local_ts, x->n_local_ts, c->local_ts, c->n_local_ts) &&
-			    ts_same(x->remote_ts, x->n_remote_ts, c->remote_ts, c->n_remote_ts)) {
-				c->reqid = x->reqid;
-				return;
-			}
-			base_taken |= x->reqid == c->cfg->reqid;
+	const struct child_cfg *cc = c->cfg;
+	for (struct child_sa *x = sa->children; x; x = x->next) {
+		if (x != c && x->cfg == cc &&
+		    ts_same(x->local_ts, x->n_local_ts, c->local_ts, c->n_local_ts) &&
+		    ts_same(x->remote_ts, x->n_remote_ts, c->remote_ts, c->n_remote_ts)) {
+			c->reqid = x->reqid;
+			return;
 		}
 	}
-	c->reqid = base_taken ? sa->core->next_reqid++ : c->cfg->reqid;
+	bool per_client = cc->n_remote_ts == 1 && cc->remote_ts[0].dynamic &&
+			  cc->start_action != START_TRAP;
+	c->reqid = per_client ? sa->core->next_reqid++ : cc->reqid;
 }
 
 /* Responder: the first child config (or only `only`) that accepts the request. On
