@@ -115,6 +115,24 @@ static unsigned client_index(const struct client *c)
 	return (unsigned)(c - g.cl);
 }
 
+/* The reason without what differs per client: each '...' (an identity) becomes '*'. */
+static void reason_key(const char *why, char *out, size_t len)
+{
+	size_t o = 0;
+	bool quoted = false;
+	for (const char *p = why; *p && o + 1 < len; p++) {
+		if (*p == '\'') {
+			quoted = !quoted;
+			out[o++] = '\'';
+			if (quoted && o + 1 < len)
+				out[o++] = '*';
+		} else if (!quoted) {
+			out[o++] = *p;
+		}
+	}
+	out[o] = 0;
+}
+
 static void note_reason(const char *why)
 {
 	for (int i = 0; i < RAGEN_REASONS; i++) {
@@ -349,7 +367,7 @@ static void on_log(void *arg, enum log_subsys s, int level, const char *line)
 	/* Keep the words, not the tag: reasons are counted by their text. */
 	const char *colon = strstr(line, ": ");
 	const char *why = colon && colon - line < 60 ? colon + 2 : line;
-	snprintf(c->reason, sizeof(c->reason), "%s", why);
+	reason_key(why, c->reason, sizeof(c->reason));
 }
 
 /* --- the loop ----------------------------------------------------------------------- */
