@@ -128,6 +128,8 @@ struct esp_engine {
 	struct sad sad;
 	struct spd spd;
 	pthread_mutex_t hold_lock;	/* trap state of policies */
+	bool held_any;		/* a policy held a packet once (hold_lock): until then the
+				 * walks over every policy for held packets are skipped */
 	atomic_uint_fast64_t now_ms;
 
 	struct evq evq;

@@ -271,6 +271,13 @@ static int h_getspi(struct esp_engine *e, const struct pfkey_msg *m,
 static void release_held(struct esp_engine *e, uint32_t reqid)
 {
 	size_t slot = e->cfg.mtu;
+	/* A gateway with thousands of policies and no trap would walk them all for every
+	 * SA installed. */
+	pthread_mutex_lock(&e->hold_lock);
+	bool any = e->held_any;
+	pthread_mutex_unlock(&e->hold_lock);
+	if (!any)
+		return;
 	for (struct sp *sp = e->spd.list[IPSEC_DIR_OUTBOUND]; sp; sp = sp->next) {
 		if (sp->p.reqid != reqid)
 			continue;
@@ -747,7 +754,8 @@ static void expire_held(struct esp_engine *e, ms_t now)
 {
 	size_t slot = e->cfg.mtu;
 	pthread_mutex_lock(&e->hold_lock);
-	for (struct sp *sp = e->spd.list[IPSEC_DIR_OUTBOUND]; sp; sp = sp->next) {
+	for (struct sp *sp = e->held_any ? e->spd.list[IPSEC_DIR_OUTBOUND] : NULL; sp;
+	     sp = sp->next) {
 		unsigned keep = 0;
 		for (unsigned i = 0; i < sp->nheld; i++) {
 			if (now - sp->held_ms[i] >= e->cfg.hold_ms) {
