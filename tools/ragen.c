@@ -82,7 +82,6 @@ static struct {
 	struct client *current;		/* the client whose core is running (for its log) */
 	uint32_t next_spi;
 	struct reason_count reasons[RAGEN_REASONS];
-	uint64_t n_sa_installed;
 } g;
 
 static void usage(void)
@@ -306,7 +305,6 @@ static int env_pfkey(void *arg, const uint8_t *req, size_t len, struct buf *repl
 	case SADB_UPDATE: {
 		struct client *c = arg;
 		struct pfkey_sa p;
-		g.n_sa_installed++;
 		if (c->sampled && pfkey_msg_sa(&m, &p, err, sizeof(err)) == 0)
 			ragen_esp_keep(&c->esp, &p, &c->local);
 		explicit_bzero(&p, sizeof(p));
