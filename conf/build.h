@@ -54,6 +54,10 @@ void child_cfg_free(struct child_cfg *c);
 int build_proposals(struct bctx *b, const struct ctree *node, int proto, char ***out,
 		    size_t *n);
 int check_secret_type(struct bctx *b, const struct ctree *sec);
+/* conf/config_eap.c: auth = eap-*, eap_id */
+bool conf_is_eap_auth(const char *s);
+int conf_eap_auth(struct bctx *b, const struct ctree *k, struct auth_cfg *a);
+int conf_eap_id(struct bctx *b, const struct ctree *k, struct auth_cfg *a);
 int build_daemon(struct bctx *b, const struct ctree *sec, struct daemon_cfg *d);
 int build_nat(struct bctx *b, const struct ctree *sec, struct daemon_cfg *d);
 #endif

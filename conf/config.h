@@ -21,7 +21,9 @@ enum child_mode { MODE_TUNNEL, MODE_TRANSPORT };
 enum start_action { START_NONE, START_TRAP, START_START };
 enum sa_action { ACTION_NONE, ACTION_CLEAR, ACTION_TRAP, ACTION_RESTART };	/* dpd/close */
 enum unique_policy { UNIQUE_NO, UNIQUE_NEVER, UNIQUE_REPLACE, UNIQUE_KEEP };
-enum auth_method { AUTH_PSK = 1 };
+enum auth_method { AUTH_PSK = 1,
+	AUTH_EAP = 10,			/* ike/eap.h: eap_method says which */
+};
 
 struct ts_cfg {
 	bool dynamic;		/* "dynamic": the SA's own address */
@@ -50,6 +52,8 @@ struct auth_cfg {
 	enum auth_method auth;	/* only psk now */
 	char *id;		/* NULL: the IKE address is the identity */
 	int round;		/* the "local-N"/"remote-N" suffix */
+	uint8_t eap_method;	/* AUTH_EAP: EAP type (26 MSCHAPv2, 4 MD5), 0 any */
+	char *eap_id;		/* AUTH_EAP: EAP identity; NULL the IKE identity */
 };
 
 struct conn_cfg {
@@ -74,8 +78,11 @@ struct conn_cfg {
 	struct conn_cfg *next;
 };
 
+enum secret_kind { SECRET_IKE, SECRET_EAP };
+
 struct secret_cfg {
 	char *name;		/* "ike-site" */
+	enum secret_kind kind;	/* from the section name (eap-*) or VICI's type */
 	char **ids;		/* id, id-foo...; empty = any peer */
 	size_t n_ids;
 	uint8_t *secret;	/* wiped when freed */

@@ -28,7 +28,7 @@ static const char *const conn_unsupported[] = {
 };
 
 static const char *const auth_unsupported[] = {
-	"certs", "cacerts", "pubkeys", "groups", "cert_policy", "aaa_id", "eap_id",
+	"certs", "cacerts", "pubkeys", "groups", "cert_policy", "aaa_id",
 	"xauth_id", "revocation", "round", NULL,
 };
 
@@ -132,6 +132,10 @@ static int build_auth(struct bctx *b, const struct ctree *sec, struct auth_cfg *
 		if (ctree_is_section(k))
 			rc = (key_has_prefix(k->name, "cert") || key_has_prefix(k->name, "cacert"))
 				? berr_unsupported(b, k) : berr_unknown(b, k);
+		else if (strcmp(k->name, "auth") == 0 && conf_is_eap_auth(k->value))
+			rc = conf_eap_auth(b, k, a);
+		else if (strcmp(k->name, "eap_id") == 0)
+			rc = conf_eap_id(b, k, a);
 		else if (strcmp(k->name, "auth") == 0)
 			rc = get_auth(b, k, &a->auth);
 		else if (strcmp(k->name, "id") == 0) {
@@ -339,6 +343,8 @@ void conn_cfg_free(struct conn_cfg *c)
 		ctree_free_items(c->proposals, c->n_proposals);
 		free(c->local.id);
 		free(c->remote.id);
+		free(c->local.eap_id);
+		free(c->remote.eap_id);
 		child_cfg_free(c->children);
 		free(c->file);
 		free(c);

@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/utsname.h>
 #include <time.h>
 #include <pthread.h>
@@ -373,8 +374,9 @@ static enum vici_reply cmd_load_shared(void *arg, struct vici_conn *c, const str
 	struct daemon *d = arg;
 	const char *type = str(req, "type");
 	char err[512];
-	if (type && strcmp(type, "IKE") != 0 && strcmp(type, "ike") != 0)
-		return result(resp, -1, "tsunagi supports only IKE shared keys");
+	bool eap = type && strcasecmp(type, "EAP") == 0;
+	if (type && strcasecmp(type, "IKE") != 0 && !eap)
+		return result(resp, -1, "tsunagi supports only IKE and EAP shared keys");
 	/* The shared builder reads a swanctl-style "ike" section: owners -> id-N. */
 	struct ctree *sec = ctree_new(str(req, "id") ? str(req, "id") : "vici-shared", "vici", 0);
 	const struct ctree *data = ctree_find(req, "data");
@@ -398,6 +400,7 @@ static enum vici_reply cmd_load_shared(void *arg, struct vici_conn *c, const str
 	ctree_free(sec);
 	if (!s)
 		return result(resp, -1, err);
+	s->kind = eap ? SECRET_EAP : SECRET_IKE;
 	ike_load_secret(d->ike, s);
 	return result(resp, 0, NULL);
 }

@@ -295,6 +295,37 @@ static void test_unsupported_and_unknown_keys(void **state)
 		     "tsunagi");
 }
 
+/* EAP as swanctl.conf writes it (ike/eap.h): the methods, eap_id, eap-* secrets that
+ * are never taken for a PSK. */
+static void test_eap_auth(void **state)
+{
+	char buf[1024];
+	struct config *cfg = conn_with("  remote {\n   auth = eap-mschapv2\n   eap_id = %any\n  }",
+				       buf, sizeof(buf), true);
+	assert_int_equal(cfg->conns->remote.auth, AUTH_EAP);
+	assert_int_equal(cfg->conns->remote.eap_method, 26);
+	assert_string_equal(cfg->conns->remote.eap_id, "%any");
+	struct conn_cfg *dup = conn_cfg_dup(cfg->conns);
+	assert_string_equal(dup->remote.eap_id, "%any");
+	conn_cfg_free(dup);
+	config_free(cfg);
+	cfg = conn_with("  remote {\n   auth = eap-md5\n  }", buf, sizeof(buf), true);
+	assert_int_equal(cfg->conns->remote.eap_method, 4);
+	assert_null(cfg->conns->remote.eap_id);
+	config_free(cfg);
+	cfg = conn_with("  remote {\n   auth = eap\n  }", buf, sizeof(buf), true);
+	assert_int_equal(cfg->conns->remote.auth, AUTH_EAP);
+	assert_int_equal(cfg->conns->remote.eap_method, 0);
+	config_free(cfg);
+	expect_conn_error("  remote {\n   auth = eap-tls\n  }", "site-a.conf:6: connection "
+			  "'site': auth = eap-tls is not supported by tsunagi (only psk)");
+	cfg = build_ok("secrets {\n eap-alice {\n  id = alice\n  secret = pw\n }\n"
+		       " ike-1 {\n  secret = psk\n }\n}\n");
+	assert_int_equal(cfg->secrets->kind, SECRET_EAP);
+	assert_int_equal(cfg->secrets->next->kind, SECRET_IKE);
+	config_free(cfg);
+}
+
 static void test_mobike_default_accepted(void **state)
 {
 	char buf[512];
@@ -435,9 +466,9 @@ static void test_secret_errors(void **state)
 		     "0s base64)");
 	expect_error("secrets {\n ike-x {\n  secret = s\n  user = u\n }\n}\n",
 		     "site-a.conf:4: secret 'ike-x': unknown key 'user'");
-	expect_error("secrets {\n eap-x {\n  secret = s\n }\n}\n",
-		     "site-a.conf:2: secret 'eap-x': only ike secrets (PSK) are supported by "
-		     "tsunagi");
+	expect_error("secrets {\n xauth-x {\n  secret = s\n }\n}\n",
+		     "site-a.conf:2: secret 'xauth-x': only ike (PSK) and eap secrets are "
+		     "supported by tsunagi");
 	expect_error("secrets {\n foo {\n }\n}\n", "site-a.conf:2: unknown secret type 'foo'");
 
 	/* VICI load-shared names its key freely: the builder takes any name. */
@@ -650,6 +681,7 @@ int main(void)
 		cmocka_unit_test(test_proposals_validated),
 		cmocka_unit_test(test_secrets_decoding_and_wipe),
 		cmocka_unit_test(test_secret_errors),
+		cmocka_unit_test(test_eap_auth),
 		cmocka_unit_test(test_daemon_section),
 		cmocka_unit_test(test_daemon_metrics),
 		cmocka_unit_test(test_vici_shaped_tree),
