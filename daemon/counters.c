@@ -137,6 +137,9 @@ size_t daemon_counters(struct daemon *d, struct metric_counter out[DAEMON_COUNTE
 	C("ike-retransmits", "IKE requests retransmitted.", st.retransmits);
 	C("ike-established", "IKE SAs established.", st.established_total);
 	C("ike-auth-failures", "IKE authentications that failed.", st.auth_failures);
+	C("ike-eap-failures", "EAP authentications that failed (wrong password, unknown user).",
+	  st.eap_failures);
+	C("ike-eap-dropped", "EAP messages dropped: malformed or out of sequence.", st.eap_dropped);
 	C("ike-cookies-sent", "IKE_SA_INIT requests answered with a cookie.", st.cookies_sent);
 	C("ike-half-open-refused", "IKE_SA_INIT requests refused: too many half-open SAs.",
 	  st.half_open_refused);

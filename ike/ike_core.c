@@ -160,6 +160,7 @@ static void ike_sa_free(struct ike_sa *sa)
 	buf_free(&sa->cookie);
 	buf_free(&sa->last_response);
 	ikev1_sa_free(sa->v1);
+	ikev2_eap_free(sa->eap);
 	if (sa->conn)
 		conn_put(sa->core, sa->conn);
 	wipe(sa, sizeof(*sa));

@@ -144,6 +144,31 @@ void ikev2_auth_start(struct ike_sa *sa);
 void ikev2_auth_request_in(struct ike_sa *sa, struct msg_in *m);
 void ikev2_auth_response_in(struct ike_sa *sa, struct msg_in *m);
 
+/* ikev2_eap.c: EAP in IKE_AUTH (RFC 7296 2.16), the responder as authenticator and the
+ * initiator as peer. */
+struct ikev2_eap;
+void ikev2_eap_free(struct ikev2_eap *e);
+/* Responder: the first IKE_AUTH request came without AUTH and the connection wants EAP. */
+void ikev2_eap_server_begin(struct ike_sa *sa, struct msg_in *m);
+/* Responder: a later IKE_AUTH request of the EAP conversation. */
+void ikev2_eap_server_in(struct ike_sa *sa, struct msg_in *m);
+/* Initiator: sets up the peer before the first IKE_AUTH request; -1 (logged) without a
+ * secret. */
+int ikev2_eap_client_begin(struct ike_sa *sa);
+/* Initiator: an IKE_AUTH response. Returns false when the caller should verify the
+ * responder's AUTH first (the first response), true when it was handled. */
+bool ikev2_eap_client_in(struct ike_sa *sa, struct msg_in *m);
+/* Initiator: the responder's AUTH verified; runs the EAP request of that response. */
+void ikev2_eap_client_authenticated(struct ike_sa *sa, struct msg_in *m);
+
+/* ikev2_auth.c, for EAP: the responder's IDr and AUTH by its own method; its last
+ * steps once the peer is authenticated (req: the payloads with the CHILD_SA's SA and
+ * TS, k: the response so far); the initiator's last steps. */
+int ikev2_auth_add_own(struct ike_sa *sa, struct ikev2_builder *k);
+void ikev2_auth_responder_finish(struct ike_sa *sa, const struct msg_in *m,
+				 const struct ikev2_payloads *req, struct ikev2_builder *k);
+void ikev2_auth_initiator_finish(struct ike_sa *sa, const struct msg_in *m);
+
 /* ikev2_create.c */
 void ikev2_create_start(struct ike_sa *sa, enum task_kind kind, struct child_cfg *cc,
 			uint32_t child_id);

@@ -158,6 +158,7 @@ struct ike_sa {
 	/* An ISAKMP SA (IKEv1): its own exchange state and keys (ike/v1/ikev1.h); the
 	 * table, endpoints, identities, children and timers above are shared. */
 	struct ikev1_sa *v1;
+	struct ikev2_eap *eap;		/* EAP in IKE_AUTH (ike/ikev2_eap.c), until established */
 	struct ike_sa *next;
 };
 

@@ -121,8 +121,10 @@ void ikev2_auth_start(struct ike_sa *sa)
 	if (!cfg->remote.id || identity_from_string(cfg->remote.id, &sa->peer_id) < 0 ||
 	    strcmp(cfg->remote.id, "%any") == 0)
 		identity_from_addr(&sa->remote, &sa->peer_id);
-	struct secret_cfg *psk = find_psk_or_log(sa);
-	if (!psk || compute_auth(sa, psk, &sa->init_i, sa->nr, sa->nr_len, true, &sa->my_id,
+	bool eap = cfg->local.auth == AUTH_EAP;	/* no AUTH: EAP follows (RFC 7296 2.16) */
+	struct secret_cfg *psk = eap ? NULL : find_psk_or_log(sa);
+	if (eap ? ikev2_eap_client_begin(sa) < 0 :
+	    !psk || compute_auth(sa, psk, &sa->init_i, sa->nr, sa->nr_len, true, &sa->my_id,
 				 auth, &auth_len) < 0) {
 		ike_sa_destroy(sa);
 		return;
@@ -136,7 +138,8 @@ void ikev2_auth_start(struct ike_sa *sa)
 		ikb_notify(&k, 0, NULL, 0, N_INITIAL_CONTACT, NULL, 0);
 	if (cfg->remote.id && strcmp(cfg->remote.id, "%any") != 0)
 		ikb_id(&k, PL_IDR, sa->peer_id.type, sa->peer_id.data, sa->peer_id.len);
-	ikb_auth(&k, AUTH_METHOD_PSK, auth, auth_len);
+	if (!eap)
+		ikb_auth(&k, AUTH_METHOD_PSK, auth, auth_len);
 	wipe(auth, sizeof(auth));
 
 	struct child_cfg *cc = sa->initial_child ? sa->initial_child : cfg->children;
@@ -156,8 +159,8 @@ void ikev2_auth_start(struct ike_sa *sa)
 			r->child = c;
 		}
 	}
-	log_info(LOG_IKE, "authentication of '%s' (myself) with pre-shared key",
-		 identity_fmt(&sa->my_id, (char[128]){ 0 }, 128));
+	log_info(LOG_IKE, "authentication of '%s' (myself) with %s",
+		 identity_fmt(&sa->my_id, (char[128]){ 0 }, 128), eap ? "EAP" : "pre-shared key");
 	ike_send_request(sa, IKE_AUTH, &k);
 }
 
@@ -196,13 +199,14 @@ static void auth_failed(struct ike_sa *sa, const struct msg_in *m)
 	ike_sa_destroy(sa);
 }
 
-static void responder_child(struct ike_sa *sa, const struct msg_in *m, struct ikev2_builder *k)
+static void responder_child(struct ike_sa *sa, const struct ikev2_payloads *pl,
+			    struct ikev2_builder *k)
 {
 	char tag[128];
 	uint16_t error;
-	if (!m->pl.has_sa || !m->pl.has_tsi || !m->pl.has_tsr)
+	if (!pl->has_sa || !pl->has_tsi || !pl->has_tsr)
 		return;
-	struct child_sa *c = child_choose(sa, &m->pl, NULL, false, &error);
+	struct child_sa *c = child_choose(sa, pl, NULL, false, &error);
 	if (!c) {
 		ikb_notify(k, 0, NULL, 0, error, NULL, 0);
 		return;
@@ -229,12 +233,16 @@ static void responder_child(struct ike_sa *sa, const struct msg_in *m, struct ik
 void ikev2_auth_request_in(struct ike_sa *sa, struct msg_in *m)
 {
 	char tag[128], peer[128], want[128], a[ADDR_STRLEN];
-	uint8_t expect[IKE_MAX_PRF_OUT], auth[IKE_MAX_PRF_OUT];
-	size_t expect_len = sizeof(expect), auth_len = sizeof(auth);
+	uint8_t expect[IKE_MAX_PRF_OUT];
+	size_t expect_len = sizeof(expect);
 
 	/* Only reached as responder in CONNECTING: ike_input.c answers the rest. */
-	if (!m->pl.has_idi || !m->pl.has_auth) {
-		log_err(LOG_IKE, "IKE_AUTH request without IDi or AUTH from %s",
+	if (sa->eap) {
+		ikev2_eap_server_in(sa, m);
+		return;
+	}
+	if (!m->pl.has_idi) {
+		log_err(LOG_IKE, "IKE_AUTH request without IDi from %s",
 			addr_ntop(&sa->remote, a, sizeof(a)));
 		auth_failed(sa, m);
 		return;
@@ -281,6 +289,18 @@ void ikev2_auth_request_in(struct ike_sa *sa, struct msg_in *m)
 			return;
 		}
 	}
+	bool eap = sa->conn->cfg->remote.auth == AUTH_EAP;
+	if (!m->pl.has_auth && eap) {
+		ikev2_eap_server_begin(sa, m);
+		return;
+	}
+	if (!m->pl.has_auth || eap) {
+		log_err(LOG_IKE, "%s: IKE_AUTH request of '%s' %s; sending AUTHENTICATION_FAILED",
+			tag, identity_fmt(&sa->peer_id, peer, sizeof(peer)),
+			eap ? "carries AUTH, but connection wants EAP" : "without AUTH");
+		auth_failed(sa, m);
+		return;
+	}
 	struct secret_cfg *psk = find_psk_or_log(sa);
 	if (!psk || m->pl.auth_method != AUTH_METHOD_PSK ||
 	    compute_auth(sa, psk, &sa->init_i, sa->nr, sa->nr_len, true, &sa->peer_id, expect,
@@ -302,28 +322,47 @@ void ikev2_auth_request_in(struct ike_sa *sa, struct msg_in *m)
 	wipe(expect, sizeof(expect));
 	log_info(LOG_IKE, "authentication of '%s' with pre-shared key successful",
 		 identity_fmt(&sa->peer_id, peer, sizeof(peer)));
-	compute_auth(sa, psk, &sa->init_r, sa->ni, sa->ni_len, false, &sa->my_id, auth, &auth_len);
-
 	struct ikev2_builder k;
 	ikb_init(&k);
-	ikb_id(&k, PL_IDR, sa->my_id.type, sa->my_id.data, sa->my_id.len);
-	ikb_auth(&k, AUTH_METHOD_PSK, auth, auth_len);
+	ikev2_auth_add_own(sa, &k);
+	ikev2_auth_responder_finish(sa, m, &m->pl, &k);
+}
+
+/* IDr and AUTH of ours as responder (pre-shared key). */
+int ikev2_auth_add_own(struct ike_sa *sa, struct ikev2_builder *k)
+{
+	uint8_t auth[IKE_MAX_PRF_OUT];
+	size_t auth_len = sizeof(auth);
+	struct secret_cfg *psk = find_psk_or_log(sa);
+	if (!psk || compute_auth(sa, psk, &sa->init_r, sa->ni, sa->ni_len, false, &sa->my_id, auth,
+				 &auth_len) < 0)
+		return -1;
+	ikb_id(k, PL_IDR, sa->my_id.type, sa->my_id.data, sa->my_id.len);
+	ikb_auth(k, AUTH_METHOD_PSK, auth, auth_len);
 	wipe(auth, sizeof(auth));
+	return 0;
+}
+
+void ikev2_auth_responder_finish(struct ike_sa *sa, const struct msg_in *m,
+				 const struct ikev2_payloads *req, struct ikev2_builder *k)
+{
+	char tag[128], peer[128];
+	ike_sa_tag(sa, tag, sizeof(tag));
 	enum unique_policy unique = sa->conn->cfg->unique;
 	if (unique == UNIQUE_KEEP && duplicate_of(sa, NULL)) {
 		log_err(LOG_IKE, "%s: unique=keep: an IKE_SA with '%s' exists already, rejecting the "
 			"new one", tag, identity_fmt(&sa->peer_id, peer, sizeof(peer)));
-		ikb_free(&k);
+		ikb_free(k);
 		auth_failed(sa, m);
 		return;
 	}
 	/* unique=never: several SAs per peer are wanted, INITIAL_CONTACT is ignored. */
-	if ((ikev2_find_notify(&m->pl, N_INITIAL_CONTACT) && unique != UNIQUE_NEVER) ||
+	if ((ikev2_find_notify(req, N_INITIAL_CONTACT) && unique != UNIQUE_NEVER) ||
 	    unique == UNIQUE_REPLACE)
 		drop_duplicates(sa);
 	established(sa);
-	responder_child(sa, m, &k);
-	ike_send_response(sa, m, &k);
+	responder_child(sa, req, k);
+	ike_send_response(sa, m, k);
 }
 
 static bool ts_within_any(const struct selector *ts, size_t n, const struct selector *ours,
@@ -396,12 +435,13 @@ int child_accept_response(struct ike_sa *sa, struct child_sa *c, const struct ms
 
 void ikev2_auth_response_in(struct ike_sa *sa, struct msg_in *m)
 {
-	struct request *r = &sa->req;
 	char tag[128], me[128], peer[128], a[ADDR_STRLEN];
 	uint8_t expect[IKE_MAX_PRF_OUT];
 	size_t expect_len = sizeof(expect);
 
 	ike_sa_tag(sa, tag, sizeof(tag));
+	if (sa->eap && ikev2_eap_client_in(sa, m))
+		return;
 	if (ikev2_find_notify(&m->pl, N_AUTHENTICATION_FAILED)) {
 		log_err(LOG_IKE, "%s: peer %s answered AUTHENTICATION_FAILED: it rejected our identity "
 			"'%s' or the pre-shared key (check both on the peer)", tag,
@@ -445,6 +485,16 @@ void ikev2_auth_response_in(struct ike_sa *sa, struct msg_in *m)
 	wipe(expect, sizeof(expect));
 	log_info(LOG_IKE, "authentication of '%s' with pre-shared key successful",
 		 identity_fmt(&sa->peer_id, peer, sizeof(peer)));
+	if (sa->eap) {
+		ikev2_eap_client_authenticated(sa, m);
+		return;
+	}
+	ikev2_auth_initiator_finish(sa, m);
+}
+
+void ikev2_auth_initiator_finish(struct ike_sa *sa, const struct msg_in *m)
+{
+	struct request *r = &sa->req;
 	established(sa);
 	struct child_sa *c = r->child;
 	r->child = NULL;

@@ -278,6 +278,8 @@ static int parse_one(uint8_t type, struct rd *r, struct ikev2_payloads *pl, cons
 		break;
 	case PL_EAP:
 		pl->has_eap = true;
+		pl->eap_len = rd_left(r);
+		pl->eap = rd_bytes(r, pl->eap_len);
 		break;
 	}
 	if (r->err) {

@@ -125,6 +125,8 @@ struct ikev2_payloads {
 	size_t sk_off;		/* offset of the SK payload header in the message */
 	uint8_t sk_first;	/* type of the first payload inside SK */
 	bool has_cp, has_eap, has_certreq, has_skf;
+	const uint8_t *eap;	/* the EAP payload's body: one EAP packet (ike/eap.h) */
+	size_t eap_len;
 	size_t n_vendor;
 };
 
