@@ -74,6 +74,9 @@ void eap_server_start(struct eap_server *s, struct buf *out);
 enum eap_status eap_server_process(struct eap_server *s, const uint8_t *msg, size_t len,
 				   const struct secret_cfg *secrets, struct buf *out, char *why,
 				   size_t whylen);
+/* Why the method refused the peer's credentials ("wrong password"), once it did (an
+ * MSCHAPv2 Failure request may still wait for the peer's answer); else NULL. */
+const char *eap_server_refused(const struct eap_server *s);
 /* The peer's EAP identity (NUL-ended, may hold any byte: print with eap_printable). */
 const uint8_t *eap_server_identity(const struct eap_server *s, size_t *len);
 uint8_t eap_server_method(const struct eap_server *s);

@@ -164,8 +164,10 @@ static enum eap_status on_md5(struct eap_server *s, const struct eap_pkt *e,
 	int rc = eap_md5_check(s->md5_chal, s->id, sec, e, &err);
 	if (rc < 0)
 		return dropped(s, out, why, whylen, err);
-	if (rc == 0)
-		snprintf(why, whylen, "%s", sec ? "wrong password" : "no EAP secret for this identity");
+	if (rc == 0) {
+		s->fail_why = sec ? "wrong password" : "no EAP secret for this identity";
+		snprintf(why, whylen, "%s", s->fail_why);
+	}
 	return finish(s, rc == 1, out);
 }
 
@@ -197,6 +199,11 @@ enum eap_status eap_server_process(struct eap_server *s, const uint8_t *msg, siz
 	if (s->method == EAP_MD5)
 		return on_md5(s, &e, secrets, out, why, whylen);
 	return on_mschapv2(s, &e, secrets, out, why, whylen);
+}
+
+const char *eap_server_refused(const struct eap_server *s)
+{
+	return s->fail_why;
 }
 
 const uint8_t *eap_server_identity(const struct eap_server *s, size_t *len)

@@ -158,6 +158,8 @@ int ikev2_eap_client_begin(struct ike_sa *sa);
 /* Initiator: an IKE_AUTH response. Returns false when the caller should verify the
  * responder's AUTH first (the first response), true when it was handled. */
 bool ikev2_eap_client_in(struct ike_sa *sa, struct msg_in *m);
+/* Responder: the client ended EAP with AUTHENTICATION_FAILED in an INFORMATIONAL. */
+void ikev2_eap_peer_gave_up(struct ike_sa *sa);
 /* Initiator: the responder's AUTH verified; runs the EAP request of that response. */
 void ikev2_eap_client_authenticated(struct ike_sa *sa, struct msg_in *m);
 

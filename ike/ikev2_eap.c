@@ -27,6 +27,7 @@ struct ikev2_eap {
 	struct buf first;		/* responder: the first request's inner payloads */
 	uint8_t first_type;		/* and the type of the first of them */
 	unsigned drops;
+	bool refusal_logged;		/* responder: the wrong password is logged and counted */
 	bool server_authenticated;	/* initiator: the responder's AUTH verified */
 	bool succeeded;			/* EAP-Success sent or received: AUTH next */
 };
@@ -97,7 +98,37 @@ static void server_fail(struct ike_sa *sa, const struct msg_in *m, const struct 
 	if (eap_pkt && eap_pkt->len)
 		ikb_eap(&k, eap_pkt);
 	ike_send_response(sa, m, &k);
+	if (!sa->eap || !sa->eap->refusal_logged)
+		sa->core->st.auth_failures++;
+	ike_sa_destroy(sa);
+}
+
+/* The method refused the credentials: logged and counted once, when it happens (an
+ * MSCHAPv2 client may answer the Failure request by ending the SA instead). */
+static void server_refused(struct ike_sa *sa, const char *why)
+{
+	char tag[128], user[128];
+	struct ikev2_eap *e = sa->eap;
+	if (e->refusal_logged)
+		return;
+	e->refusal_logged = true;
+	log_err(LOG_IKE, "%s: %s authentication of '%s' failed: %s; sending EAP-Failure and "
+		"AUTHENTICATION_FAILED", ike_sa_tag(sa, tag, sizeof(tag)),
+		eap_type_name(eap_server_method(e->server)), user_of(sa, user, sizeof(user)),
+		why && why[0] ? why : "refused");
+	sa->core->st.eap_failures++;
 	sa->core->st.auth_failures++;
+}
+
+void ikev2_eap_peer_gave_up(struct ike_sa *sa)
+{
+	char tag[128];
+	log_info(LOG_IKE, "%s: peer ended EAP with AUTHENTICATION_FAILED",
+		 ike_sa_tag(sa, tag, sizeof(tag)));
+	if (sa->eap->server && eap_server_refused(sa->eap->server))
+		server_refused(sa, eap_server_refused(sa->eap->server));
+	else if (sa->eap->server)
+		sa->core->st.auth_failures++;
 	ike_sa_destroy(sa);
 }
 
@@ -229,15 +260,14 @@ void ikev2_eap_server_in(struct ike_sa *sa, struct msg_in *m)
 	}
 	ike_sa_tag(sa, tag, sizeof(tag));
 	const char *method = eap_type_name(eap_server_method(e->server));
+	if (eap_server_refused(e->server))
+		server_refused(sa, eap_server_refused(e->server));
 	switch (st) {
 	case EAP_DROPPED:
 		server_drop(sa, m, why, &out);
 		break;
 	case EAP_FAILED:
-		log_err(LOG_IKE, "%s: %s authentication of '%s' failed: %s; sending EAP-Failure and "
-			"AUTHENTICATION_FAILED", tag, method, user_of(sa, user, sizeof(user)),
-			why[0] ? why : "refused");
-		sa->core->st.eap_failures++;
+		server_refused(sa, why);
 		server_fail(sa, m, &out);
 		break;
 	case EAP_SUCCEEDED:
