@@ -198,6 +198,43 @@ static void test_out_of_sequence_dropped(void **state)
 	h_free(&h);
 }
 
+/* strongSwan answers an MSCHAPv2 Failure request not with the Failure response but by
+ * ending the SA (INFORMATIONAL with AUTHENTICATION_FAILED): the wrong password must be
+ * logged and counted when the Failure request goes out, and the SA end once the client
+ * gives up, counted once. Here b's answer with the Failure request is lost. */
+static void test_wrong_password_client_gives_up(void **state)
+{
+	struct harness h;
+	struct h_log_count lc;
+	struct ike_stats st;
+	(void)state;
+	confs("eap-mschapv2", "guess", "      eap_id = %any\n", "      eap_id = alice\n");
+	assert_int_equal(h_init(&h, conf_a, conf_b), 0);
+	h.b.drop_at = 4;	/* IKE_SA_INIT, EAP-Identity, Challenge, this Failure */
+	h_log_capture_start(&lc, "EAP-MSCHAPv2 authentication of 'alice' failed: wrong password");
+	initiate(&h);
+	h_log_capture_stop(&lc);
+	assert_int_equal(lc.matches, 1);
+	ike_get_stats(h.b.core, &st);
+	assert_int_equal(st.eap_failures, 1);
+	assert_int_equal(st.auth_failures, 1);
+	struct ike_sa *sb = (struct ike_sa *)h_first_sa(&h.b);
+	assert_non_null(sb);
+	struct msg_in m;
+	memset(&m, 0, sizeof(m));
+	m.hdr.exchange = INFORMATIONAL;
+	m.hdr.msgid = sb->peer_msgid;
+	m.pl.n_notify = 1;
+	m.pl.notify[0].type = N_AUTHENTICATION_FAILED;
+	ikev2_info_request_in(sb, &m);
+	ike_sa_reap(h.b.core);
+	assert_null(h_first_sa(&h.b));
+	ike_get_stats(h.b.core, &st);
+	assert_int_equal(st.eap_failures, 1);
+	assert_int_equal(st.auth_failures, 1);
+	h_free(&h);
+}
+
 /* A client that sends AUTH to a connection that wants EAP is refused. */
 static void test_psk_client_to_eap_server(void **state)
 {
@@ -222,6 +259,7 @@ int main(void)
 		cmocka_unit_test(test_md5),
 		cmocka_unit_test(test_wrong_password),
 		cmocka_unit_test(test_out_of_sequence_dropped),
+		cmocka_unit_test(test_wrong_password_client_gives_up),
 		cmocka_unit_test(test_psk_client_to_eap_server),
 	};
 	log_set_all_levels(getenv("TLOG") ? atoi(getenv("TLOG")) : -1);
