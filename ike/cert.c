@@ -297,8 +297,14 @@ static int dn_add_rdn(X509_NAME *name, char *rdn)
 	const char *val = eq + 1;
 	while (*val == ' ')
 		val++;
-	if (strcasecmp(rdn, "E") == 0)	/* strongSwan's short name */
+	/* Attribute names in any case, as strongSwan takes them; "E" is its email. */
+	static const char *const names[] = { "C", "ST", "L", "O", "OU", "CN", "DC", "SN", "UID",
+					     "GN", "emailAddress", "serialNumber", "title", NULL };
+	if (strcasecmp(rdn, "E") == 0)
 		rdn = "emailAddress";
+	for (size_t i = 0; names[i]; i++)
+		if (strcasecmp(rdn, names[i]) == 0)
+			rdn = (char *)names[i];
 	return X509_NAME_add_entry_by_txt(name, rdn, MBSTRING_UTF8, (const unsigned char *)val,
 					  -1, -1, 0) == 1 ? 0 : -1;
 }
@@ -354,7 +360,7 @@ static const char *name_fmt(const X509_NAME *n, char *out, size_t outlen)
 {
 	BIO *b = BIO_new(BIO_s_mem());
 	out[0] = '\0';
-	if (b && X509_NAME_print_ex(b, n, 0, XN_FLAG_ONELINE & ~ASN1_STRFLGS_ESC_MSB) >= 0) {
+	if (b && X509_NAME_print_ex(b, n, 0, XN_FLAG_ONELINE & ~XN_FLAG_SPC_EQ & ~ASN1_STRFLGS_ESC_MSB) >= 0) {
 		int got = BIO_read(b, out, (int)outlen - 1);
 		out[got > 0 ? got : 0] = '\0';
 	}

@@ -74,8 +74,8 @@ int sig_sign(EVP_PKEY *key, unsigned peer_hashes, const uint8_t *octets, size_t 
 /* 0 when the AUTH data verifies with pub; else -1 with why set. */
 int sig_verify(EVP_PKEY *pub, uint8_t method, const uint8_t *auth, size_t auth_len,
 	       const uint8_t *octets, size_t len, const char **why);
-/* "RSA signature with SHA-256 (RFC 7427)" style name of what sig_sign chose. */
-const char *sig_method_name(uint8_t method);
+/* "ECDSA SHA-256 (RFC 7427)": the scheme of AUTH data, for log lines. */
+const char *sig_method_name(uint8_t method, const uint8_t *auth, size_t auth_len);
 
 /* Credential store (cred_store.c): keys, CA certificates and CRLs the core holds. */
 struct cred_store;

@@ -49,16 +49,19 @@ void ikev2_add_certreq(struct ike_sa *sa, struct ikev2_builder *k)
 		ikb_cert(k, PL_CERTREQ, CERT_X509_SIGNATURE, ids, 20 * n);
 }
 
+/* The initiator announces our hashes when its connection uses certificates; the
+ * responder answers an announcement when any connection does (IKE_AUTH may switch to
+ * it), and asks for certificates whether or not the peer does RFC 7427. */
 void ikev2_cert_init_out(struct ike_sa *sa, struct ikev2_builder *k, bool response)
 {
-	bool ours = response ? sa->peer_sig_hashes && any_conn_pubkey(sa->core)
-			     : ikev2_conn_pubkey(sa->conn->cfg);
-	if (!ours)
-		return;
-	uint8_t d[sizeof(our_hashes)];
-	for (size_t i = 0; i < sizeof(our_hashes) / sizeof(our_hashes[0]); i++)
-		put_u16(d + 2 * i, our_hashes[i]);
-	ikb_notify(k, 0, NULL, 0, N_SIGNATURE_HASH_ALGORITHMS, d, sizeof(d));
+	bool announce = response ? sa->peer_sig_hashes && any_conn_pubkey(sa->core)
+				 : ikev2_conn_pubkey(sa->conn->cfg);
+	if (announce) {
+		uint8_t d[sizeof(our_hashes)];
+		for (size_t i = 0; i < sizeof(our_hashes) / sizeof(our_hashes[0]); i++)
+			put_u16(d + 2 * i, our_hashes[i]);
+		ikb_notify(k, 0, NULL, 0, N_SIGNATURE_HASH_ALGORITHMS, d, sizeof(d));
+	}
 	if (response)
 		ikev2_add_certreq(sa, k);
 }
@@ -163,7 +166,8 @@ int ikev2_pubkey_sign(struct ike_sa *sa, bool initiator, uint8_t *method, struct
 				? " (Ed25519 needs the peer's RFC 7427 SIGNATURE_HASH_ALGORITHMS)" : "");
 	else
 		log_info(LOG_IKE, "authentication of '%s' (myself) with %s",
-			 identity_fmt(&sa->my_id, name, sizeof(name)), sig_method_name(*method));
+			 identity_fmt(&sa->my_id, name, sizeof(name)),
+			 sig_method_name(*method, out->data, out->len));
 	return rc;
 }
 
@@ -271,11 +275,12 @@ int ikev2_pubkey_verify(struct ike_sa *sa, const struct msg_in *m, bool peer_is_
 	sk_X509_pop_free(chain, X509_free);
 	if (rc < 0) {
 		log_err(LOG_IKE, "%s: AUTH payload of '%s' (%s) does not verify: %s%s", tag, who,
-			sig_method_name(m->pl.auth_method), why, consequence);
+			sig_method_name(m->pl.auth_method, m->pl.auth, m->pl.auth_len), why,
+			consequence);
 		st->cert_auth_failures++;
 		return -1;
 	}
 	log_info(LOG_IKE, "authentication of '%s' with %s successful", who,
-		 sig_method_name(m->pl.auth_method));
+		 sig_method_name(m->pl.auth_method, m->pl.auth, m->pl.auth_len));
 	return 0;
 }

@@ -206,7 +206,18 @@ static int pss_params(const X509_ALGOR *a, struct scheme *s, const char **why)
 		return -1;
 	}
 	int hash = p->hashAlgorithm ? OBJ_obj2nid(p->hashAlgorithm->algorithm) : NID_sha1;
-	int mgf = p->maskHash ? OBJ_obj2nid(p->maskHash->algorithm) : NID_sha1;
+	int mgf = NID_sha1;
+	if (p->maskGenAlgorithm) {
+		/* MGF1's own parameter is the AlgorithmIdentifier of its hash. */
+		X509_ALGOR *mh = NULL;
+		if (OBJ_obj2nid(p->maskGenAlgorithm->algorithm) == NID_mgf1 &&
+		    p->maskGenAlgorithm->parameter &&
+		    p->maskGenAlgorithm->parameter->type == V_ASN1_SEQUENCE)
+			mh = ASN1_TYPE_unpack_sequence(ASN1_ITEM_rptr(X509_ALGOR),
+						       p->maskGenAlgorithm->parameter);
+		mgf = mh ? OBJ_obj2nid(mh->algorithm) : NID_undef;
+		X509_ALGOR_free(mh);
+	}
 	long salt = p->saltLength ? ASN1_INTEGER_get(p->saltLength) : 20;
 	RSA_PSS_PARAMS_free(p);
 	s->pss = true;
@@ -322,14 +333,37 @@ int sig_verify(EVP_PKEY *pub, uint8_t method, const uint8_t *auth, size_t auth_l
 	return -1;
 }
 
-const char *sig_method_name(uint8_t method)
+/* The name of an RFC 7427 AlgorithmIdentifier's scheme. */
+static const char *ds_name(const uint8_t *auth, size_t auth_len)
+{
+	size_t alen = auth_len ? auth[0] : 0;
+	const unsigned char *p = auth + 1;
+	X509_ALGOR *a = auth_len >= 2 && 1 + alen < auth_len ? d2i_X509_ALGOR(NULL, &p, (long)alen) : NULL;
+	int nid = a ? OBJ_obj2nid(a->algorithm) : NID_undef;
+	X509_ALGOR_free(a);
+	ERR_clear_error();
+	switch (nid) {
+	case NID_sha1WithRSAEncryption: return "RSA PKCS#1 v1.5 SHA-1 (RFC 7427)";
+	case NID_sha256WithRSAEncryption: return "RSA PKCS#1 v1.5 SHA-256 (RFC 7427)";
+	case NID_sha384WithRSAEncryption: return "RSA PKCS#1 v1.5 SHA-384 (RFC 7427)";
+	case NID_sha512WithRSAEncryption: return "RSA PKCS#1 v1.5 SHA-512 (RFC 7427)";
+	case NID_rsassaPss: return "RSASSA-PSS (RFC 7427)";
+	case NID_ecdsa_with_SHA256: return "ECDSA SHA-256 (RFC 7427)";
+	case NID_ecdsa_with_SHA384: return "ECDSA SHA-384 (RFC 7427)";
+	case NID_ecdsa_with_SHA512: return "ECDSA SHA-512 (RFC 7427)";
+	case NID_ED25519: return "Ed25519 (RFC 7427)";
+	}
+	return "an unknown RFC 7427 signature";
+}
+
+const char *sig_method_name(uint8_t method, const uint8_t *auth, size_t auth_len)
 {
 	switch (method) {
-	case AUTH_RSA: return "RSA signature (PKCS#1 v1.5, SHA-1)";
-	case AUTH_ECDSA_256: return "ECDSA-256 signature";
-	case AUTH_ECDSA_384: return "ECDSA-384 signature";
-	case AUTH_ECDSA_521: return "ECDSA-521 signature";
-	case AUTH_DS: return "digital signature (RFC 7427)";
+	case AUTH_RSA: return "RSA PKCS#1 v1.5 SHA-1 (auth method 1)";
+	case AUTH_ECDSA_256: return "ECDSA-256 SHA-256 (auth method 9)";
+	case AUTH_ECDSA_384: return "ECDSA-384 SHA-384 (auth method 10)";
+	case AUTH_ECDSA_521: return "ECDSA-521 SHA-512 (auth method 11)";
+	case AUTH_DS: return ds_name(auth, auth_len);
 	}
-	return "unknown method";
+	return "an unsupported auth method";
 }

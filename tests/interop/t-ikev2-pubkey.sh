@@ -3,7 +3,9 @@
 # made now by mkcerts.sh (one test CA, ECDSA P-256): with RSA-2048, ECDSA P-256 and
 # Ed25519 end-entity certificates on both sides, tsunagid initiating (ping through the
 # tunnel) and then responding; each side logs the other's successful authentication.
-# Then the negatives, strongSwan initiating to tsunagid: a certificate from an unknown
+# Then RSA and ECDSA P-384 with strongSwan's RFC 7427 support off
+# (signature_authentication = no): both sides use the classic methods 1 and 10. Then
+# the negatives, strongSwan initiating to tsunagid: a certificate from an unknown
 # CA, and one revoked by the CA's CRL in tsunagid's x509crl/. tsunagid logs which
 # (unknown CA / revoked) and answers AUTHENTICATION_FAILED; no CHILD_SA on either side.
 # TYPES="rsa ecdsa" limits the key types.
@@ -52,14 +54,19 @@ tsu_pk_conf() {	# tsu_pk_conf CERT KEY=VALUE...
 
 AUTH_OK="authentication of '%s' with .* successful"
 
+# pair TYPE [METHOD_RE]: METHOD_RE (classic methods): strongSwan announces no RFC 7427
+# hashes, and tsunagid's log must name METHOD_RE for both authentications.
 pair() {
-	local type=$1 re_a re_b
+	local type=$1 method=${2:-} re_a re_b
 	# shellcheck disable=SC2059
 	printf -v re_b "$AUTH_OK" site-b.example.net
+	[ -z "$method" ] || re_b="authentication of 'site-b.example.net' with $method successful"
 	# shellcheck disable=SC2059
 	printf -v re_a "$AUTH_OK" site-a.example.net
 	iop_note "$type: tsunagid initiates"
 	swan_prepare "$NS_SB"
+	[ -z "$method" ] || sed -i 's/^charon {/&\n\tsignature_authentication = no/' \
+		"$(swan_dir "$NS_SB")/strongswan.conf"
 	pk_files "$(swan_dir "$NS_SB")" "site-b-$type"
 	swan_conf "site-b-$type"
 	swan_start "$NS_SB"; swan_load "$NS_SB"
@@ -68,11 +75,12 @@ pair() {
 	tsu_start "$NS_SA"
 	swan_wait_sa "$NS_SB" 20 || iop_fail "$type, tsunagid initiating: strongSwan has no SA within 20 s"
 	tsu_log_has "$NS_SA" "$re_b" ||
-		iop_fail "$type, tsunagid initiating: tsunagid did not authenticate strongSwan's certificate"
+		iop_fail "$type, tsunagid initiating: tsunagid did not authenticate strongSwan's certificate (/$re_b/)"
+	[ -z "$method" ] || tsu_log_has "$NS_SA" "\(myself\) with $method" ||
+		iop_fail "$type: tsunagid did not sign with $method"
 	swan_log_has "$NS_SB" "$re_a" ||
 		iop_fail "$type, tsunagid initiating: strongSwan did not authenticate tsunagid's certificate"
-	iop_note "$(grep -h "authentication of" "$(swan_dir "$NS_SB")/charon.log" "$(tsu_dir "$NS_SA")/tsunagid.log")"
-	tsu_ensure_route "$NS_SA" "$TSU_TUN_A" $NET_B || iop_fail "tsunagid created no TUN device"
+	tsu_ensure_route "$NS_SA" "$TSU_TUN_A" "$NET_B" || iop_fail "tsunagid created no TUN device"
 	iop_ping "$NS_HA" $HOST_B 5 || iop_fail "$type, tsunagid initiating: host-a cannot ping host-b"
 
 	iop_note "$type: strongSwan initiates"
@@ -120,6 +128,8 @@ negative() {
 for type in ${TYPES:-rsa ecdsa ed25519}; do
 	pair "$type"
 done
+pair rsa 'RSA PKCS#1 v1.5 SHA-1 \(auth method 1\)'
+pair p384 'ECDSA-384 SHA-384 \(auth method 10\)'
 negative unknown-ca site-b-other 'certificate "[^"]*site-b.example.net" \(issuer "[^"]*Other CA"\) of .* is issued by an unknown CA'
 negative revoked site-b-revoked 'certificate "[^"]*site-b.example.net" .* is revoked'
 iop_pass
