@@ -55,7 +55,16 @@ struct conn_cfg *conn_cfg_dup(const struct conn_cfg *from)
 	c->local.eap_id = c->remote.eap_id = NULL;
 	c->local_addrs = c->remote_addrs = c->proposals = NULL;
 	c->children = NULL;
-	bool ok = dup_str(&c->name, from->name) && dup_str(&c->file, from->file) &&
+	c->local.certs = c->local.cacerts = c->remote.certs = c->remote.cacerts = NULL;
+	bool ok = dup_strs(&c->local.certs, (const char *const *)from->local.certs,
+			   from->local.n_certs) &&
+		  dup_strs(&c->local.cacerts, (const char *const *)from->local.cacerts,
+			   from->local.n_cacerts) &&
+		  dup_strs(&c->remote.certs, (const char *const *)from->remote.certs,
+			   from->remote.n_certs) &&
+		  dup_strs(&c->remote.cacerts, (const char *const *)from->remote.cacerts,
+			   from->remote.n_cacerts) &&
+		  dup_str(&c->name, from->name) && dup_str(&c->file, from->file) &&
 		  dup_str(&c->local.id, from->local.id) && dup_str(&c->remote.id, from->remote.id) &&
 		  dup_str(&c->local.eap_id, from->local.eap_id) &&
 		  dup_str(&c->remote.eap_id, from->remote.eap_id) &&

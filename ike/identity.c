@@ -1,6 +1,7 @@
 /* IKE identities (RFC 7296 3.5) from strongSwan's string notation:
  * "198.51.100.2" -> IPv4, "2001:db8::1" -> IPv6, "@site-a.example" or "site-a.example" ->
- * FQDN, "user@example.net" -> RFC822 (USER_FQDN), "@#0a0b" -> KEY_ID (hex). */
+ * FQDN, "user@example.net" -> RFC822 (USER_FQDN), "@#0a0b" -> KEY_ID (hex),
+ * "C=CH, O=Example, CN=moon" -> DER_ASN1_DN. */
 #include <ctype.h>
 #include <stdio.h>
 #include <string.h>
@@ -49,10 +50,16 @@ int identity_from_string(const char *s, struct identity *id)
 	}
 	if (s[0] == '@')
 		return set_data(id, ID_FQDN, s + 1, strlen(s + 1));
+	if (strchr(s, '=')) {
+		size_t n;
+		if (dn_from_string(s, id->data, IKE_MAX_ID, &n) < 0)
+			return -1;
+		id->type = ID_DER_ASN1_DN;
+		id->len = (uint16_t)n;
+		return 0;
+	}
 	if (strchr(s, '@'))
 		return set_data(id, ID_RFC822_ADDR, s, strlen(s));
-	if (strchr(s, '='))
-		return -1;	/* distinguished names need certificates: not supported */
 	return set_data(id, ID_FQDN, s, strlen(s));
 }
 
@@ -74,6 +81,8 @@ void identity_from_payload(const struct ikev2_id *p, struct identity *id)
 
 bool identity_equal(const struct identity *a, const struct identity *b)
 {
+	if (a->type == ID_DER_ASN1_DN && b->type == ID_DER_ASN1_DN)
+		return dn_equal(a->data, a->len, b->data, b->len);
 	return a->type == b->type && a->len == b->len && memcmp(a->data, b->data, a->len) == 0;
 }
 
@@ -107,6 +116,8 @@ const char *identity_fmt(const struct identity *id, char *out, size_t outlen)
 		out[n < outlen ? n : outlen - 1] = '\0';
 		return out;
 	}
+	case ID_DER_ASN1_DN:
+		return dn_fmt(id->data, id->len, out, outlen);
 	case ID_KEY_ID: {
 		size_t n = snprintf(out, outlen, "@#");
 		for (size_t i = 0; i < id->len && n + 3 <= outlen; i++)

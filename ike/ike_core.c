@@ -44,6 +44,10 @@ struct ike *ike_new(const struct ike_env *env, const struct ike_timing *t)
 	core->next_child_id = 1;
 	core->next_reqid = 1;
 	crypto_random(core->cookie_secret, sizeof(core->cookie_secret));
+	if (!(core->creds = cred_store_new())) {
+		free(core);
+		return NULL;
+	}
 	return core;
 }
 
@@ -504,11 +508,13 @@ void ike_free(struct ike *core, ms_t now)
 	for (struct conn *c = core->conns, *next; c; c = next) {
 		next = c->next;
 		trap_install(core, c, false);
+		conn_creds_free(c->creds);
 		conn_cfg_free(c->cfg);
 		free(c);
 	}
 	while (core->secrets)
 		ike_unload_secret(core, core->secrets->name);
+	cred_store_free(core->creds);
 	wipe(core, sizeof(*core));
 	free(core);
 }

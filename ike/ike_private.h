@@ -2,6 +2,7 @@
 #ifndef TSUNAGI_IKE_PRIVATE_H
 #define TSUNAGI_IKE_PRIVATE_H
 #include "ike/ike.h"
+#include "ike/cert.h"
 #include "ike/ike_sa.h"
 #include "lib/log.h"
 
@@ -25,6 +26,7 @@ struct ike {
 	struct ike_timing t;
 	struct conn *conns;
 	struct secret_cfg *secrets;
+	struct cred_store *creds;	/* keys, CAs, CRLs (ike/cred_store.c) */
 	struct ike_sa *sas;
 	uint32_t next_ike_id, next_child_id, next_reqid;
 	struct ike_stats st;
@@ -143,6 +145,21 @@ void ikev2_add_natd(struct ike_sa *sa, struct ikev2_builder *k, const struct add
 void ikev2_auth_start(struct ike_sa *sa);
 void ikev2_auth_request_in(struct ike_sa *sa, struct msg_in *m);
 void ikev2_auth_response_in(struct ike_sa *sa, struct msg_in *m);
+
+/* ikev2_pubkey.c: certificates in IKE_SA_INIT and IKE_AUTH */
+bool ikev2_conn_pubkey(const struct conn_cfg *c);	/* either side auth = pubkey */
+void ikev2_cert_init_out(struct ike_sa *sa, struct ikev2_builder *k, bool response);
+void ikev2_cert_init_in(struct ike_sa *sa, const struct ikev2_payloads *pl);
+/* Our identity from our certificate's subject (no id configured). 0 or -1. */
+int ikev2_cert_identity(struct ike_sa *sa, struct identity *id);
+/* Our AUTH by signature; out gets the data. 0 or -1 (logged). */
+int ikev2_pubkey_sign(struct ike_sa *sa, bool initiator, uint8_t *method, struct buf *out);
+void ikev2_add_certs(struct ike_sa *sa, struct ikev2_builder *k);
+void ikev2_add_certreq(struct ike_sa *sa, struct ikev2_builder *k);
+/* The peer's certificate chain, identity and AUTH signature. 0 or -1 (logged; the
+ * message ends with `consequence`, e.g. "; sending AUTHENTICATION_FAILED"). */
+int ikev2_pubkey_verify(struct ike_sa *sa, const struct msg_in *m, bool peer_is_initiator,
+			const char *consequence);
 
 /* ikev2_eap.c: EAP in IKE_AUTH (RFC 7296 2.16), the responder as authenticator and the
  * initiator as peer. */

@@ -35,6 +35,7 @@ const char *child_state_name(enum child_state s);
 /* A connection as the core holds it: reference counted, so SAs outlive a reload. */
 struct conn {
 	struct conn_cfg *cfg;
+	struct conn_creds *creds;	/* its certificates (ike/cert.h), NULL: none */
 	int refs;
 	bool retired;
 	struct conn *next;
@@ -133,6 +134,8 @@ struct ike_sa {
 	uint8_t cookies;		/* COOKIE answers taken in IKE_SA_INIT */
 	char init_error[128];		/* the first unauthenticated error answer, if any */
 	struct identity my_id, peer_id;
+	unsigned peer_sig_hashes;	/* RFC 7427 hashes the peer announced, 1 << id */
+	bool peer_certreq;		/* the peer sent CERTREQ (send_cert = ifasked) */
 	/* message IDs */
 	uint32_t next_msgid;		/* of our next request */
 	uint32_t peer_msgid;		/* of the peer's next request */

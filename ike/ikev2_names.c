@@ -99,6 +99,9 @@ void ikev2_describe(const struct ikev2_hdr *h, const struct ikev2_payloads *pl, 
 	append(out, outlen, &pos, tmp);
 	if (pl->has_idi) append(out, outlen, &pos, " IDi");
 	if (pl->has_idr) append(out, outlen, &pos, " IDr");
+	for (size_t i = 0; i < pl->n_certs + pl->n_certs_over; i++)
+		append(out, outlen, &pos, " CERT");
+	if (pl->has_certreq) append(out, outlen, &pos, " CERTREQ");
 	if (pl->has_auth) append(out, outlen, &pos, " AUTH");
 	if (pl->has_sa) append(out, outlen, &pos, " SA");
 	if (pl->has_ke) append(out, outlen, &pos, " KE");

@@ -22,6 +22,7 @@ PACKAGES="
   libnetfilter-queue-dev libmnl-dev iptables
   vsftpd lftp dnsmasq dnsutils tftp-hpa tftpd-hpa sip-tester python3-scapy
   iputils-tracepath traceroute linux-perf
+  openssl
 "
 
 # Commands the tests, the benchmark and the demo run, each with its package.
@@ -40,6 +41,7 @@ COMMANDS="
   iptables:iptables vsftpd:vsftpd lftp:lftp dnsmasq:dnsmasq dig:dnsutils
   tftp:tftp-hpa in.tftpd:tftpd-hpa sipp:sip-tester tracepath:iputils-tracepath
   traceroute:traceroute perf:linux-perf
+  openssl:openssl
 "
 
 # charon's plugins and the package each comes in. The interop tests load the plugins

@@ -1,16 +1,33 @@
 #!/bin/bash
 # EAP in IKEv2 (RFC 7296 2.16) with strongSwan, without NAT: a strongSwan client logs in
-# to tsunagid with EAP-MSCHAPv2 (asked for its EAP identity), then with a wrong
-# password (EAP-Failure, AUTHENTICATION_FAILED, tsunagid's log line and counter), then
-# with EAP-MD5; last, tsunagid is the EAP-MSCHAPv2 client of a strongSwan server. The
-# server authenticates by PSK (conf/ra-eap-server.conf, conf/ra-eap-client.conf).
+# to tsunagid, authenticated by its certificate, with EAP-MSCHAPv2 (asked for its EAP
+# identity), then with a wrong password (EAP-Failure, AUTHENTICATION_FAILED,
+# tsunagid's log line and counter); then with EAP-MD5 to tsunagid authenticated by
+# PSK; last, tsunagid is the EAP-MSCHAPv2 client of a strongSwan server authenticated
+# by its certificate (conf/ra-eap-server.conf, conf/ra-eap-client.conf; certificates
+# from mkcerts.sh).
 . "$(dirname "$0")/lib.sh"
 iop_begin ikev2-eap
 iop_require_tsunagid
 iop_require_cmd swanctl strongswan-swanctl
+iop_require_cmd openssl openssl
 
+CERTS=$IOP_WORK/certs
+bash "$(dirname "$0")/mkcerts.sh" "$CERTS" || iop_fail "mkcerts.sh could not make the test certificates"
 topo_build direct
 PW="alice-eap-pw-1"
+# creds DIR [NAME]: the test CA into DIR/x509ca, NAME's certificate and key into
+# DIR/x509 and DIR/private (as swanctl keeps them beside swanctl.conf).
+creds() {
+	mkdir -p "$1"/{x509,x509ca,private}
+	cp "$CERTS/ca.pem" "$1/x509ca/"
+	[ -z "${2:-}" ] || { cp "$CERTS/$2.pem" "$1/x509/"; cp "$CERTS/$2.key" "$1/private/$2.pem"; }
+}
+# The server by certificate: site-a's (tsunagid) or site-b's (strongSwan).
+PK_A=(SERVER_AUTH=pubkey "SERVER_CERT=certs = site-a-ecdsa.pem" "SERVER_CA=cacerts = ca.pem"
+	SERVER_ID=site-a.example.net)
+PK_B=(SERVER_AUTH=pubkey "SERVER_CERT=certs = site-b-ecdsa.pem" "SERVER_CA=cacerts = ca.pem"
+	SERVER_ID=site-b.example.net)
 
 # eap_conf OUT server|client METHOD PASSWORD [KEY=VALUE...]
 eap_conf() {
@@ -19,7 +36,7 @@ eap_conf() {
 	iop_render "$IOP_CONF_DIR/ra-eap-$role.conf" "$out" \
 		IKE_PROPOSALS=$IKE_PROPOSALS_DEFAULT ESP_PROPOSALS=$ESP_PROPOSALS_DEFAULT \
 		PSK="$PSK_DEFAULT" SERVER_ID=server.example.net START_ACTION=none \
-		METHOD="$method" EAP_PASSWORD="$pw" "$@"
+		SERVER_AUTH=psk SERVER_CERT= SERVER_CA= METHOD="$method" EAP_PASSWORD="$pw" "$@"
 }
 # tsunagid at site-a; strongSwan at site-b.
 tsu_eap() {
@@ -42,14 +59,18 @@ swan_down() {
 	iop_wait 10 eval '[ "$(tsu_ike_count "$NS_SA")" = 0 ]'
 }
 
-# 1. strongSwan client, tsunagid server: EAP-MSCHAPv2 with EAP-Identity.
-tsu_eap server eap-mschapv2 "$PW" "${SRV_A[@]}"
+# 1. strongSwan client, tsunagid server by certificate: EAP-MSCHAPv2 with EAP-Identity.
+tsu_eap server eap-mschapv2 "$PW" "${SRV_A[@]}" "${PK_A[@]}"
+creds "$(tsu_dir "$NS_SA")" site-a-ecdsa
 tsu_start "$NS_SA"
 swan_prepare "$NS_SB"
-swan_eap client eap-mschapv2 "$PW" "${CLI_B[@]}"
+creds "$(swan_dir "$NS_SB")"
+swan_eap client eap-mschapv2 "$PW" "${CLI_B[@]}" "${PK_A[@]}"
 swan_start "$NS_SB"; swan_load "$NS_SB"
 swan_initiate "$NS_SB" net
 swan_wait_sa "$NS_SB" 20 || iop_fail "mschapv2: strongSwan (client) has no SA within 20 s"
+swan_log_has "$NS_SB" "authentication of 'site-a.example.net' with (ECDSA|RSA|ED25519|.*signature).* successful" ||
+	iop_fail "mschapv2: strongSwan did not authenticate tsunagid by its certificate"
 tsu_log_has "$NS_SA" "EAP-MSCHAPv2 authentication of 'alice' successful" ||
 	iop_fail "mschapv2: tsunagid did not log the EAP-MSCHAPv2 login of 'alice'"
 swan_log_has "$NS_SB" "EAP method EAP_MSCHAPV2 succeeded, MSK established" ||
@@ -60,7 +81,7 @@ tsu_list_sas "$NS_SA" | grep -q "responder" || iop_fail "mschapv2: tsunagictl sh
 
 # 2. The wrong password: refused on both sides, logged by tsunagid with the user.
 swan_down || iop_fail "wrong password: the first SA did not go down"
-swan_eap client eap-mschapv2 "not-the-password" "${CLI_B[@]}"
+swan_eap client eap-mschapv2 "not-the-password" "${CLI_B[@]}" "${PK_A[@]}"
 swan_load "$NS_SB"
 swan_initiate "$NS_SB" net
 iop_wait 20 tsu_log_has "$NS_SA" "EAP-MSCHAPv2 authentication of 'alice' failed: wrong password" ||
@@ -73,7 +94,7 @@ swan_sa_up "$NS_SB" && iop_fail "wrong password: strongSwan has an SA"
 [ "$(tsu_counter "$NS_SA" ike-eap-failures)" = 1 ] ||
 	iop_fail "wrong password: ike-eap-failures is $(tsu_counter "$NS_SA" ike-eap-failures), not 1"
 
-# 3. EAP-MD5 (no MSK: the AUTH payloads use SK_p).
+# 3. EAP-MD5 (no MSK: the AUTH payloads use SK_p), the server by PSK.
 tsu_eap server eap-md5 "$PW" "${SRV_A[@]}"
 tsu_reload "$NS_SA" || iop_fail "md5: tsunagid did not reload"
 swan_eap client eap-md5 "$PW" "${CLI_B[@]}"
@@ -86,12 +107,14 @@ swan_log_has "$NS_SB" "EAP method EAP_MD5 succeeded, no MSK established" ||
 	iop_fail "md5: strongSwan did not log EAP-MD5 without MSK"
 iop_ping "$NS_HB" $HOST_A 5 || iop_fail "md5: host-b cannot ping host-a"
 
-# 4. tsunagid as the EAP-MSCHAPv2 client of a strongSwan server.
+# 4. tsunagid as the EAP-MSCHAPv2 client of a strongSwan server by certificate.
 swan_down || iop_fail "client: the MD5 SA did not go down"
-swan_eap server eap-mschapv2 "$PW" LOCAL_ADDRS=$SITE_B_OUT LOCAL_TS=$NET_B REMOTE_TS=$NET_A
+creds "$(swan_dir "$NS_SB")" site-b-ecdsa
+swan_eap server eap-mschapv2 "$PW" LOCAL_ADDRS=$SITE_B_OUT LOCAL_TS=$NET_B REMOTE_TS=$NET_A \
+	"${PK_B[@]}"
 swan_load "$NS_SB"
 tsu_eap client eap-mschapv2 "$PW" LOCAL_ADDRS=$SITE_A_OUT REMOTE_ADDRS=$SITE_B_OUT \
-	LOCAL_TS=$NET_A REMOTE_TS=$NET_B
+	LOCAL_TS=$NET_A REMOTE_TS=$NET_B "${PK_B[@]}"
 tsu_reload "$NS_SA" || iop_fail "client: tsunagid did not reload"
 n=$(count "$(slog)" "EAP method EAP_MSCHAPV2 succeeded, MSK established")
 tsu_ctl "$NS_SA" --initiate --child net >/dev/null 2>&1 &
@@ -100,6 +123,8 @@ swan_wait_sa "$NS_SB" 20 || iop_fail "client: strongSwan (server) has no SA with
 	iop_fail "client: strongSwan (server) did not log the EAP-MSCHAPv2 success"
 swan_log_has "$NS_SB" "authentication of 'client.example.net' with EAP successful" ||
 	iop_fail "client: strongSwan did not verify tsunagid's AUTH with the MSK"
+tsu_log_has "$NS_SA" "authentication of 'site-b.example.net' with [^p].* successful" ||
+	iop_fail "client: tsunagid did not authenticate strongSwan by its certificate"
 tsu_log_has "$NS_SA" "EAP-MSCHAPv2 authentication successful" ||
 	iop_fail "client: tsunagid did not log its EAP-MSCHAPv2 success"
 tsu_ensure_route "$NS_SA" "$TSU_TUN_A" $NET_B || iop_fail "client: no route to the tunnel"

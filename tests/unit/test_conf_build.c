@@ -268,18 +268,19 @@ static void test_unsupported_and_unknown_keys(void **state)
 {
 	expect_conn_error("  pools = p1", "site-a.conf:5: connection 'site': 'pools' is not "
 			  "supported by tsunagi");
-	expect_conn_error("\n  send_cert = always", "site-a.conf:6: connection 'site': "
-			  "'send_cert' is not supported by tsunagi");
+	expect_conn_error("\n  send_cert = sometimes", "site-a.conf:6: connection 'site': "
+			  "invalid value 'sometimes' for 'send_cert'");
 	expect_conn_error("  fragmentation = yes", "site-a.conf:5: connection 'site': "
 			  "'fragmentation' is not supported by tsunagi");
 	expect_conn_error("  reauth_time = 1h", "site-a.conf:5: connection 'site': "
 			  "'reauth_time' other than 0 is not supported by tsunagi (use rekey_time)");
 	expect_conn_error("  foo = 1", "site-a.conf:5: connection 'site': unknown key 'foo'");
 	expect_conn_error("  foo { }", "site-a.conf:5: connection 'site': unknown section 'foo'");
-	expect_conn_error("  remote {\n   auth = pubkey\n  }", "site-a.conf:6: connection "
-			  "'site': auth = pubkey is not supported by tsunagi (only psk)");
+	expect_conn_error("  remote {\n   auth = xauth\n  }", "site-a.conf:6: connection "
+			  "'site': auth = xauth is not supported by tsunagi (only psk, pubkey, "
+			  "eap-mschapv2, eap-md5 and eap)");
 	expect_conn_error("  remote {\n   certs = a.pem\n  }", "site-a.conf:6: connection "
-			  "'site': 'certs' is not supported by tsunagi");
+			  "'site': certs file 'a.pem' cannot be read (./x509/a.pem)");
 	expect_conn_error("  remote {\n   auth = magic\n  }", "site-a.conf:6: connection "
 			  "'site': invalid value 'magic' for 'auth'");
 	expect_conn_error("  local-2 { auth = psk\n }", "site-a.conf:5: connection 'site': a "
@@ -318,7 +319,8 @@ static void test_eap_auth(void **state)
 	assert_int_equal(cfg->conns->remote.eap_method, 0);
 	config_free(cfg);
 	expect_conn_error("  remote {\n   auth = eap-tls\n  }", "site-a.conf:6: connection "
-			  "'site': auth = eap-tls is not supported by tsunagi (only psk)");
+			  "'site': auth = eap-tls is not supported by tsunagi (only psk, pubkey, "
+			  "eap-mschapv2, eap-md5 and eap)");
 	cfg = build_ok("secrets {\n eap-alice {\n  id = alice\n  secret = pw\n }\n"
 		       " ike-1 {\n  secret = psk\n }\n}\n");
 	assert_int_equal(cfg->secrets->kind, SECRET_EAP);
@@ -378,10 +380,11 @@ static void test_missing_local_auth(void **state)
 {
 	expect_error("connections {\n site {\n  remote_addrs = 203.0.113.1\n }\n}\n",
 		     "site-a.conf:2: connection 'site': no 'local' section: strongSwan's default "
-		     "auth (pubkey) is not supported by tsunagi; add local { auth = psk }");
+		     "auth (pubkey) needs a certificate; add local { certs = ... } or local "
+		     "{ auth = psk }");
 	expect_error("connections {\n site {\n  local {\n   id = a\n  }\n }\n}\n",
-		     "site-a.conf:3: connection 'site': 'auth' missing in 'local': strongSwan's "
-		     "default (pubkey) is not supported by tsunagi; set auth = psk");
+		     "site-a.conf:3: connection 'site': 'local' authenticates by public key "
+		     "(auth = pubkey, strongSwan's default) but names no 'certs'");
 }
 
 static void test_proposals_validated(void **state)
