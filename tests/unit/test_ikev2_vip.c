@@ -190,12 +190,45 @@ static void test_dual_family_and_hint(void **state)
 	h_free(&h);
 }
 
+/* Two clients with one identity behind one address (here: two connections of a, the
+ * same identity and endpoint): two leases, and on the gateway two CHILD_SAs with their
+ * own reqids. With one reqid, the ESP engine picks the outbound SA by reqid and outer
+ * destination, which is the same NAT address for both: one client's traffic went
+ * through the other's SA (seen with five strongSwan clients behind one NAT). */
+static void test_two_clients_one_nat_own_reqids(void **state)
+{
+	(void)state;
+	struct harness h;
+	char two[4096];
+	make_gw("10.3.0.0/29");
+	const char *second = strstr(client_conf, " rw {");
+	const char *end = strstr(client_conf, "secrets");
+	snprintf(two, sizeof(two), "%.*s rw2 {%.*s%s", (int)(end - client_conf - 2),
+		 client_conf, (int)(end - second - 5 - 2), second + 5, end - 2);
+	assert_int_equal(h_init(&h, two, gw_conf), 0);
+	char err[256];
+	assert_int_equal(ike_initiate(h.a.core, "rw", "net", h.now, err, sizeof(err)), 0);
+	h_pump(&h);
+	assert_int_equal(ike_initiate(h.a.core, "rw2", "net", h.now, err, sizeof(err)), 0);
+	h_pump(&h);
+	assert_int_equal(h_count_sas(&h.b, IKE_ESTABLISHED), 2);
+	const struct ike_sa *b1 = h_first_sa(&h.b), *b2 = ike_sa_next(b1);
+	assert_non_null(b2);
+	assert_non_null(b1->children);
+	assert_non_null(b2->children);
+	assert_false(addr_equal_ip(&b1->vips[0].addr, &b2->vips[0].addr));
+	assert_int_not_equal(b1->children->reqid, b2->children->reqid);
+	lease_counts(&h, "small", 2, 0);
+	h_free(&h);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_vip_assigned_and_kept),
 		cmocka_unit_test(test_pool_exhausted),
 		cmocka_unit_test(test_dual_family_and_hint),
+		cmocka_unit_test(test_two_clients_one_nat_own_reqids),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
