@@ -222,6 +222,65 @@ static void test_two_clients_one_nat_own_reqids(void **state)
 	h_free(&h);
 }
 
+/* The gateway reads a CFG_REQUEST with unknown, repeated and malformed attributes
+ * (and two CP payloads): it answers with the lease, logs one line and counts each bad
+ * attribute (ike-cp-bad-attributes). */
+static void test_cp_bad_attributes_counted(void **state)
+{
+	(void)state;
+	struct harness h;
+	struct h_log_count lc;
+	make_gw("10.3.0.0/30");
+	assert_int_equal(h_init(&h, client_conf, gw_conf), 0);
+	initiate(&h);
+	struct ike_sa *b = (struct ike_sa *)h_first_sa(&h.b);
+	assert_non_null(b);
+	static const uint8_t cp[] = {
+		CFG_REQUEST, 0, 0, 0,
+		0, INTERNAL_IP4_ADDRESS, 0, 0,
+		0, INTERNAL_IP4_ADDRESS, 0, 0,			/* repeated */
+		0x27, 0x0f, 0, 2, 'h', 'i',			/* unknown (9999) */
+		0, INTERNAL_IP4_DNS, 0, 1, 7,			/* malformed */
+		0, INTERNAL_IP4_SUBNET, 0, 0,
+	};
+	struct msg_in m;
+	memset(&m, 0, sizeof(m));
+	m.pl.has_cp = true;
+	m.pl.cp = cp;
+	m.pl.cp_len = sizeof(cp);
+	m.pl.n_cp = 2;
+	struct ikev2_builder k;
+	ikb_init(&k);
+	h_log_capture_start(&lc, "configuration payload");
+	assert_true(ikev2_cp_respond(b, &m, &k));
+	h_log_capture_stop(&lc);
+	assert_int_equal(lc.matches, 2);
+	assert_non_null(strstr(lc.first, "2 configuration payloads in one message"));
+	struct ike_stats st;
+	ike_get_stats(h.b.core, &st);
+	assert_int_equal(st.cp_bad_attrs, 4);	/* the second CP, and three attributes */
+	/* The reply holds the SA's lease (the same one: one per family) and the subnet. */
+	struct ikev2_cp rep;
+	const char *err;
+	assert_int_equal(k.first, PL_CP);
+	assert_int_equal(ikev2_cp_parse(k.b.data + 4, k.b.len - 4, &rep, &err), 0);
+	assert_int_equal(rep.type, CFG_REPLY);
+	assert_string_equal(ntop(&rep.ip4), "10.3.0.1");
+	assert_int_equal(rep.n_subnets, 1);
+	assert_int_equal(rep.n_dns, 1);
+	ikb_free(&k);
+	/* A CP shorter than its header: ignored, counted, no reply. */
+	m.pl.cp_len = 2;
+	m.pl.n_cp = 1;
+	ikb_init(&k);
+	assert_true(ikev2_cp_respond(b, &m, &k));
+	assert_int_equal(k.b.len, 0);
+	ike_get_stats(h.b.core, &st);
+	assert_int_equal(st.cp_bad_attrs, 5);
+	ikb_free(&k);
+	h_free(&h);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -229,6 +288,7 @@ int main(void)
 		cmocka_unit_test(test_pool_exhausted),
 		cmocka_unit_test(test_dual_family_and_hint),
 		cmocka_unit_test(test_two_clients_one_nat_own_reqids),
+		cmocka_unit_test(test_cp_bad_attributes_counted),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
