@@ -141,6 +141,21 @@ grep -q "rw4.*online lease" <<<"$out" || iop_fail "unloading rw4 with a lease on
 pools=$(tsu_ctl "$NS_SB" --list-pools)
 grep -Eq "^rw5 +10\.5\.0\.10 +11 +0 +0" <<<"$pools" && grep -q "^rw4 " <<<"$pools" ||
 	iop_fail "tsunagictl --list-pools after swanctl --load-pools: $pools"
+# A connection loaded by swanctl whose protected network overlaps a loaded pool is
+# refused, naming both.
+cat >"$dir/bad-conn.conf" <<EOF
+connections {
+	bad {
+		local { auth = psk
+		}
+		children { net { local_ts = 10.3.0.0/16
+		} }
+	}
+}
+EOF
+out=$(timeout 20 ip netns exec "$NS_SB" swanctl --load-conns --file "$dir/bad-conn.conf" --uri "$(tsu_uri "$NS_SB")" 2>&1)
+grep -q "pool 'rw4': addresses 10.3.0.0/24 overlap the protected local network 10.3.0.0/16 of 'bad/net'" <<<"$out" ||
+	iop_fail "swanctl --load-conns of a connection overlapping a pool was not refused: $out"
 tsu_alive "$NS_SB" || iop_fail "tsunagid died"
 
 # --- 2. tsunagid as the client of a strongSwan server with pools -----------------------
