@@ -281,6 +281,47 @@ static void test_cp_bad_attributes_counted(void **state)
 	h_free(&h);
 }
 
+/* IKE rekeys, started by either side, move the leases and the client's address to the
+ * new IKE SA: nothing is released while the tunnel lives, and the end of the last SA
+ * releases it once. */
+static void test_ike_rekey_keeps_lease(void **state)
+{
+	(void)state;
+	struct harness h;
+	char err[256];
+	make_gw("10.3.0.0/30");
+	assert_int_equal(h_init(&h, client_conf, gw_conf), 0);
+	initiate(&h);
+	assert_int_equal(ike_rekey(h.b.core, "rw", 0, NULL, 0, h.now, err, sizeof(err)), 0);
+	h_pump(&h);
+	h_advance(&h, 2000);
+	assert_int_equal(ike_rekey(h.a.core, "rw", 0, NULL, 0, h.now, err, sizeof(err)), 0);
+	h_pump(&h);
+	h_advance(&h, 2000);
+	assert_int_equal(h_count_sas(&h.b, IKE_ESTABLISHED), 1);
+	assert_int_equal(h.b.ike_rekeys, 2);
+	const struct ike_sa *b = h_first_sa(&h.b), *a = h_first_sa(&h.a);
+	assert_int_equal(b->n_vips, 1);
+	assert_string_equal(ntop(&b->vips[0].addr), "10.3.0.1");
+	assert_int_equal(a->n_vips, 1);
+	lease_counts(&h, "small", 1, 0);
+	assert_int_equal(h.a.vips_down, 0);
+	/* A new CHILD_SA on the rekeyed SA still uses the address. */
+	assert_int_equal(ike_rekey(h.a.core, NULL, 0, "net", 0, h.now, err, sizeof(err)), 0);
+	h_pump(&h);
+	h_advance(&h, 2000);
+	assert_int_equal(h_count_children(&h.b), 1);
+	char sbuf[SELECTOR_STRLEN];
+	assert_string_equal(selector_fmt(&h_first_sa(&h.b)->children->remote_ts[0], sbuf,
+					 sizeof(sbuf)), "10.3.0.1/32");
+	assert_int_equal(ike_terminate(h.a.core, "rw", 0, NULL, 0, h.now, err, sizeof(err)), 0);
+	h_pump(&h);
+	h_advance(&h, 2000);
+	lease_counts(&h, "small", 0, 1);
+	assert_int_equal(h.a.vips_down, 1);
+	h_free(&h);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -289,6 +330,7 @@ int main(void)
 		cmocka_unit_test(test_dual_family_and_hint),
 		cmocka_unit_test(test_two_clients_one_nat_own_reqids),
 		cmocka_unit_test(test_cp_bad_attributes_counted),
+		cmocka_unit_test(test_ike_rekey_keeps_lease),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
