@@ -68,4 +68,6 @@ bool is_key_secret(const char *name);
 char *cred_dir_of(const char *file);
 int build_daemon(struct bctx *b, const struct ctree *sec, struct daemon_cfg *d);
 int build_nat(struct bctx *b, const struct ctree *sec, struct daemon_cfg *d);
+int build_pools(struct bctx *b, const struct ctree *sec, struct config *cfg);
+int config_check_pools(struct bctx *b, const struct config *cfg);
 #endif

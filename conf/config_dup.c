@@ -53,7 +53,7 @@ struct conn_cfg *conn_cfg_dup(const struct conn_cfg *from)
 	c->next = NULL;
 	c->name = c->file = c->local.id = c->remote.id = NULL;
 	c->local.eap_id = c->remote.eap_id = NULL;
-	c->local_addrs = c->remote_addrs = c->proposals = NULL;
+	c->local_addrs = c->remote_addrs = c->proposals = c->pools = NULL;
 	c->children = NULL;
 	c->local.certs = c->local.cacerts = c->remote.certs = c->remote.cacerts = NULL;
 	bool ok = dup_strs(&c->local.certs, (const char *const *)from->local.certs,
@@ -70,7 +70,8 @@ struct conn_cfg *conn_cfg_dup(const struct conn_cfg *from)
 		  dup_str(&c->remote.eap_id, from->remote.eap_id) &&
 		  dup_strs(&c->local_addrs, (const char *const *)from->local_addrs, from->n_local_addrs) &&
 		  dup_strs(&c->remote_addrs, (const char *const *)from->remote_addrs, from->n_remote_addrs) &&
-		  dup_strs(&c->proposals, (const char *const *)from->proposals, from->n_proposals);
+		  dup_strs(&c->proposals, (const char *const *)from->proposals, from->n_proposals) &&
+		  dup_strs(&c->pools, (const char *const *)from->pools, from->n_pools);
 	struct child_cfg **tail = &c->children;
 	for (const struct child_cfg *cc = from->children; ok && cc; cc = cc->next) {
 		*tail = child_dup(cc);

@@ -145,6 +145,10 @@ size_t daemon_counters(struct daemon *d, struct metric_counter out[DAEMON_COUNTE
 	  st.half_open_refused);
 	C("ike-init-refused", "IKE_SA_INIT requests matching no connection or proposal.",
 	  st.init_refused);
+	C("ike-vip-failures", "Virtual IP requests refused (pools exhausted or none).",
+	  st.vip_failures);
+	C("ike-cp-bad-attributes", "Configuration payload attributes ignored (unknown, "
+	  "repeated, malformed).", st.cp_bad_attrs);
 	C("esp-no-policy", "Outbound packets matching no policy.", es.no_policy);
 	C("esp-discarded", "Outbound packets matching a discard policy.", es.discarded);
 	C("esp-held", "Outbound packets held for a CHILD SA being negotiated.", es.held);

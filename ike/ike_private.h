@@ -4,6 +4,7 @@
 #include "ike/ike.h"
 #include "ike/cert.h"
 #include "ike/ike_sa.h"
+#include "ike/pool.h"
 #include "lib/log.h"
 
 /* Kinds of dropped messages, each with its own log budget. */
@@ -27,6 +28,7 @@ struct ike {
 	struct conn *conns;
 	struct secret_cfg *secrets;
 	struct cred_store *creds;	/* keys, CAs, CRLs (ike/cred_store.c) */
+	struct pools *pools;		/* virtual IP pools (ike/pool.h) */
 	struct ike_sa *sas;
 	uint32_t next_ike_id, next_child_id, next_reqid;
 	struct ike_stats st;
@@ -119,6 +121,37 @@ ms_t ikev1_tick(struct ike_sa *sa, ms_t now);
 /* Does this SA speak IKEv1 (or will it, for a task about to start)? */
 bool ike_sa_is_v1(const struct ike_sa *sa);
 
+/* ike_vip.c: virtual IPs for IKEv1 Mode Config and the IKEv2 configuration payload.
+ * Responder: an address for the peer from its connection's pools (in order), kept in
+ * sa->vips; a pool_status (ike/pool.h) and a log line naming the peer on failure. */
+int ike_vip_acquire(struct ike_sa *sa, const struct addr *requested, struct addr *out);
+/* Releases the leases (offline for the peer's identity) and forgets assigned VIPs. */
+void ike_vip_release_all(struct ike_sa *sa);
+/* An IKE rekey: the new SA takes the old one's virtual IPs. */
+void ike_vip_move(struct ike_sa *to, struct ike_sa *from);
+/* What a "dynamic" traffic selector stands for on one side: remote, the leases we gave
+ * the peer; local, the addresses the peer gave us, or, while a requested one has not
+ * come yet, the whole address family (the responder narrows it to the address); else
+ * the IKE endpoint of that side. Returns how many selectors it wrote (at most max). */
+size_t ike_vip_dynamic(const struct ike_sa *sa, bool local, struct selector *out, size_t max);
+/* The reqid of a new CHILD_SA of cc. Usually the child config's (allocated once). For
+ * an SA whose peer holds leases, its own per child config: clients behind one NAT
+ * share the outer address and the config, and the ESP engine finds the outbound SA by
+ * reqid and outer destination, so one reqid would mix their traffic up. */
+uint32_t ike_vip_reqid(struct ike_sa *sa, struct child_cfg *cc);
+/* Initiator: an address the peer assigned us (CFG_REPLY, Mode Config): kept in
+ * sa->vips and handed to the shell (env.vip). */
+void ike_vip_assigned(struct ike_sa *sa, const struct addr *a);
+
+/* ikev2_config.c: the configuration payload in IKE_AUTH. Responder: answers a
+ * CFG_REQUEST into k; false when an address was asked for and none could be given
+ * (FAILED_CP_REQUIRED is in k: build no CHILD_SA, delete the IKE SA). */
+bool ikev2_cp_respond(struct ike_sa *sa, const struct msg_in *m, struct ikev2_builder *k);
+/* Initiator: a CFG_REQUEST for the connection's vips (nothing without vips). */
+void ikev2_cp_request(struct ike_sa *sa, struct ikev2_builder *k);
+/* Initiator: takes the CFG_REPLY; -1 (logged) when vips were asked for and none came. */
+int ikev2_cp_reply_in(struct ike_sa *sa, const struct msg_in *m);
+
 /* identity.c */
 int identity_from_string(const char *s, struct identity *id);
 void identity_from_addr(const struct addr *a, struct identity *id);
@@ -181,11 +214,12 @@ void ikev2_eap_peer_gave_up(struct ike_sa *sa);
 void ikev2_eap_client_authenticated(struct ike_sa *sa, struct msg_in *m);
 
 /* ikev2_auth.c, for EAP: the responder's IDr and AUTH by its own method; its last
- * steps once the peer is authenticated (req: the payloads with the CHILD_SA's SA and
- * TS, k: the response so far); the initiator's last steps. */
+ * steps once the peer is authenticated (m: the request to answer, whose payloads are
+ * those of the first IKE_AUTH request: CHILD_SA, CP, INITIAL_CONTACT; k: the response
+ * so far); the initiator's last steps. */
 int ikev2_auth_add_own(struct ike_sa *sa, struct ikev2_builder *k);
 void ikev2_auth_responder_finish(struct ike_sa *sa, const struct msg_in *m,
-				 const struct ikev2_payloads *req, struct ikev2_builder *k);
+				 struct ikev2_builder *k);
 void ikev2_auth_initiator_finish(struct ike_sa *sa, const struct msg_in *m);
 
 /* ikev2_create.c */

@@ -162,6 +162,21 @@ struct ike_sa {
 	 * table, endpoints, identities, children and timers above are shared. */
 	struct ikev1_sa *v1;
 	struct ikev2_eap *eap;		/* EAP in IKE_AUTH (ike/ikev2_eap.c), until established */
+	char *eap_peer;			/* the peer's EAP identity after an EAP login, printable */
+	/* Virtual IPs (ike/ike_vip.c): as responder the leases handed to the peer (pool
+	 * set), released when the SA ends; as initiator what the peer assigned us (pool
+	 * NULL). A rekey moves them to the new SA with the children. */
+	struct ike_vip {
+		struct addr addr;
+		char *pool;
+	} vips[CONF_MAX_VIPS];
+	size_t n_vips;
+	/* Responder with leases: each child config's reqid on this SA (ike_vip_reqid). */
+	struct ike_vip_reqid {
+		const struct child_cfg *cfg;
+		uint32_t reqid;
+	} vip_reqids[8];
+	size_t n_vip_reqids;
 	struct ike_sa *next;
 };
 

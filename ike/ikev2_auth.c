@@ -165,6 +165,7 @@ void ikev2_auth_start(struct ike_sa *sa)
 	if (!eap)
 		ikb_auth(&k, method, auth.data, auth.len);
 	buf_wipe_free(&auth);
+	ikev2_cp_request(sa, &k);
 
 	struct child_cfg *cc = sa->initial_child ? sa->initial_child : cfg->children;
 	if (cc) {
@@ -370,7 +371,7 @@ void ikev2_auth_request_in(struct ike_sa *sa, struct msg_in *m)
 		auth_failed(sa, m);
 		return;
 	}
-	ikev2_auth_responder_finish(sa, m, &m->pl, &k);
+	ikev2_auth_responder_finish(sa, m, &k);
 }
 
 /* IDr, our certificates and AUTH as responder (signature or pre-shared key). */
@@ -391,7 +392,7 @@ int ikev2_auth_add_own(struct ike_sa *sa, struct ikev2_builder *k)
 }
 
 void ikev2_auth_responder_finish(struct ike_sa *sa, const struct msg_in *m,
-				 const struct ikev2_payloads *req, struct ikev2_builder *k)
+				 struct ikev2_builder *k)
 {
 	char tag[128], peer[128];
 	ike_sa_tag(sa, tag, sizeof(tag));
@@ -404,12 +405,16 @@ void ikev2_auth_responder_finish(struct ike_sa *sa, const struct msg_in *m,
 		return;
 	}
 	/* unique=never: several SAs per peer are wanted, INITIAL_CONTACT is ignored. */
-	if ((ikev2_find_notify(req, N_INITIAL_CONTACT) && unique != UNIQUE_NEVER) ||
+	if ((ikev2_find_notify(&m->pl, N_INITIAL_CONTACT) && unique != UNIQUE_NEVER) ||
 	    unique == UNIQUE_REPLACE)
 		drop_duplicates(sa);
+	bool cp_ok = ikev2_cp_respond(sa, m, k);
 	established(sa);
-	responder_child(sa, req, k);
+	if (cp_ok)
+		responder_child(sa, &m->pl, k);
 	ike_send_response(sa, m, k);
+	if (!cp_ok)
+		ike_sa_queue(sa, TASK_IKE_DELETE, NULL, 0);
 }
 
 static bool ts_within_any(const struct selector *ts, size_t n, const struct selector *ours,
@@ -562,12 +567,15 @@ void ikev2_auth_initiator_finish(struct ike_sa *sa, const struct msg_in *m)
 	established(sa);
 	struct child_sa *c = r->child;
 	r->child = NULL;
+	bool vip_ok = ikev2_cp_reply_in(sa, m) == 0;
 	if (c) {
-		if (child_accept_response(sa, c, m, r->offered, r->n_offered) == 0 &&
+		if (vip_ok && child_accept_response(sa, c, m, r->offered, r->n_offered) == 0 &&
 		    child_install(sa, c, NULL, 0, sa->ni, sa->ni_len, sa->nr, sa->nr_len) == 0)
 			child_established(sa, c);
 		else
 			child_sa_free(c);
 	}
 	ike_request_done(sa);
+	if (!vip_ok)
+		ike_sa_queue(sa, TASK_IKE_DELETE, NULL, 0);
 }

@@ -177,6 +177,7 @@ static struct ike_sa *ike_sa_successor(struct ike_sa *old, bool initiator,
 	n->nat_there = old->nat_there;
 	n->my_id = old->my_id;
 	n->peer_id = old->peer_id;
+	n->eap_peer = old->eap_peer ? strdup(old->eap_peer) : NULL;	/* leases are by it */
 	if (take_children)
 		ike_sa_adopt_children(n, old);
 	return n;
@@ -284,6 +285,7 @@ static void ike_rekey_request(struct ike_sa *sa, struct msg_in *m)
 		if (nsa) {
 			sa->children = nsa->children;
 			nsa->children = NULL;
+			ike_vip_move(sa, nsa);
 			ike_sa_destroy(nsa);
 		}
 		respond_error(sa, m, N_NO_PROPOSAL_CHOSEN, NULL, 0);
@@ -465,6 +467,7 @@ static void ike_rekey_response(struct ike_sa *sa, struct msg_in *m)
 		if (nsa) {
 			sa->children = nsa->children;
 			nsa->children = NULL;
+			ike_vip_move(sa, nsa);
 			ike_sa_destroy(nsa);
 		}
 		ike_sa_set_state(sa, IKE_ESTABLISHED);

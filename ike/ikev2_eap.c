@@ -177,7 +177,9 @@ void ikev2_eap_server_begin(struct ike_sa *sa, struct msg_in *m)
 	ike_send_response(sa, m, &k);
 }
 
-/* The client's AUTH after EAP-Success: the last exchange. */
+/* The client's AUTH after EAP-Success: the last exchange. Its answer carries what the
+ * first request asked for (CHILD_SA, configuration payload), so it is built from that
+ * request's payloads under this message's header. */
 static void server_final(struct ike_sa *sa, struct msg_in *m)
 {
 	char tag[128], user[128];
@@ -193,12 +195,16 @@ static void server_final(struct ike_sa *sa, struct msg_in *m)
 	}
 	uint8_t auth[IKE_MAX_PRF_OUT];
 	size_t auth_len = sizeof(auth);
-	struct ikev2_payloads *first = calloc(1, sizeof(*first));
+	struct msg_in *first = malloc(sizeof(*first));
 	uint8_t unsupported;
 	const char *err = NULL;
+	if (first) {
+		*first = *m;	/* header and addresses; its plain buffer stays m's */
+		memset(&first->pl, 0, sizeof(first->pl));
+	}
 	if (!first || eap_auth_value(sa, msk, msk_len, false, auth, &auth_len) < 0 ||
 	    ikev2_parse_payloads(sa->eap->first_type, sa->eap->first.data, sa->eap->first.len, 0,
-				 first, &unsupported, &err) < 0) {
+				 &first->pl, &unsupported, &err) < 0) {
 		log_err(LOG_IKE, "%s: finishing EAP failed", tag);
 		free(first);
 		server_fail(sa, m, NULL);
@@ -206,11 +212,13 @@ static void server_final(struct ike_sa *sa, struct msg_in *m)
 	}
 	log_info(LOG_IKE, "authentication of '%s' with EAP successful",
 		 user_of(sa, user, sizeof(user)));
+	free(sa->eap_peer);
+	sa->eap_peer = strdup(user);	/* NULL (out of memory): leases by the IKE identity */
 	struct ikev2_builder k;
 	ikb_init(&k);
 	ikb_auth(&k, AUTH_METHOD_PSK, auth, auth_len);
 	wipe(auth, sizeof(auth));
-	ikev2_auth_responder_finish(sa, m, first, &k);
+	ikev2_auth_responder_finish(sa, first, &k);
 	free(first);
 	ikev2_eap_free(sa->eap);
 	sa->eap = NULL;

@@ -140,6 +140,9 @@ struct ikev2_payloads {
 	bool has_cp, has_eap, has_certreq, has_skf;
 	const uint8_t *eap;	/* the EAP payload's body: one EAP packet (ike/eap.h) */
 	size_t eap_len;
+	const uint8_t *cp;	/* the first CP payload's body (ike/ikev2_cp.h parses it) */
+	size_t cp_len;
+	uint8_t n_cp;		/* CP payloads in the message (only one is allowed) */
 	size_t n_vendor;
 };
 

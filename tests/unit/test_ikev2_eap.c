@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "conf/parser.h"
 #include "ike/ike_private.h"
 #include "lib/log.h"
 #include "tests/unit/ike_harness.h"
@@ -235,6 +236,73 @@ static void test_wrong_password_client_gives_up(void **state)
 	h_free(&h);
 }
 
+/* Virtual IPs with EAP: the CFG_REQUEST of the first IKE_AUTH is answered in the last
+ * one, and the lease is kept by the EAP identity, as strongSwan keeps it (EAP clients
+ * often share one IKE identity): after alice, bob with the same IKE identity gets
+ * another address, and alice's stays hers. */
+static char vip_client[2048], vip_gw[2048];
+
+static void vip_confs(const char *user, const char *pw)
+{
+	snprintf(vip_client, sizeof(vip_client),
+		 "connections {\n rw {\n  local_addrs = 192.0.2.1\n  remote_addrs = 198.51.100.2\n"
+		 "  vips = 0.0.0.0\n"
+		 "  local { auth = eap-mschapv2\n id = client.example.net\n eap_id = %s\n }\n"
+		 "  remote { auth = psk\n id = gw.example.org\n }\n"
+		 "  children { net {\n remote_ts = 10.1.0.0/16\n } }\n }\n}\n"
+		 "secrets {\n ike { secret = s3cret-key\n }\n eap-u { id = %s\n secret = %s\n }\n}\n",
+		 user, user, pw);
+	snprintf(vip_gw, sizeof(vip_gw),
+		 "connections {\n rw {\n  local_addrs = 198.51.100.2\n  pools = p\n"
+		 "  local { auth = psk\n id = gw.example.org\n }\n"
+		 "  remote { auth = eap-mschapv2\n eap_id = %%any\n }\n"
+		 "  children { net {\n local_ts = 10.1.0.0/16\n remote_ts = dynamic\n } }\n }\n}\n"
+		 "pools {\n p {\n  addrs = 10.3.0.0/29\n  dns = 10.1.0.53\n }\n}\n"
+		 "secrets {\n ike { secret = s3cret-key\n }\n"
+		 " eap-alice { id = alice\n secret = alice-pw\n }\n"
+		 " eap-bob { id = bob\n secret = bob-pw\n }\n}\n");
+}
+
+static void test_vip_by_eap_identity(void **state)
+{
+	struct harness h;
+	struct h_log_count lc;
+	char err[256], a[ADDR_STRLEN];
+	(void)state;
+	vip_confs("alice", "alice-pw");
+	assert_int_equal(h_init(&h, vip_client, vip_gw), 0);
+	h_log_capture_start(&lc, "assigned virtual IP 10.3.0.1 to 'alice'");
+	char e2[256];
+	assert_int_equal(ike_initiate(h.a.core, "rw", "net", h.now, e2, sizeof(e2)), 0);
+	h_pump(&h);
+	h_log_capture_stop(&lc);
+	assert_int_equal(lc.matches, 1);
+	assert_up(&h);
+	const struct ike_sa *sa = h_first_sa(&h.a);
+	assert_int_equal(sa->n_vips, 1);
+	assert_string_equal(addr_ntop(&sa->vips[0].addr, a, sizeof(a)), "10.3.0.1");
+	assert_string_equal(h_first_sa(&h.b)->eap_peer, "alice");
+	assert_int_equal(ike_terminate(h.a.core, "rw", 0, NULL, 0, h.now, err, sizeof(err)), 0);
+	h_pump(&h);
+	h_advance(&h, 1000);
+	assert_null(h_first_sa(&h.b));
+
+	/* bob, same IKE identity */
+	vip_confs("bob", "bob-pw");
+	struct ctree *t = conf_parse_string(vip_client, "a.conf", err, sizeof(err));
+	struct config *cfg = config_build(t, err, sizeof(err));
+	ctree_free(t);
+	assert_non_null(cfg);
+	ike_load_config(h.a.core, cfg, h.now);
+	assert_int_equal(ike_initiate(h.a.core, "rw", "net", h.now, e2, sizeof(e2)), 0);
+	h_pump(&h);
+	sa = h_first_sa(&h.a);
+	assert_non_null(sa);
+	assert_int_equal(sa->n_vips, 1);
+	assert_string_equal(addr_ntop(&sa->vips[0].addr, a, sizeof(a)), "10.3.0.2");
+	h_free(&h);
+}
+
 /* A client that sends AUTH to a connection that wants EAP is refused. */
 static void test_psk_client_to_eap_server(void **state)
 {
@@ -261,6 +329,7 @@ int main(void)
 		cmocka_unit_test(test_out_of_sequence_dropped),
 		cmocka_unit_test(test_wrong_password_client_gives_up),
 		cmocka_unit_test(test_psk_client_to_eap_server),
+		cmocka_unit_test(test_vip_by_eap_identity),
 	};
 	log_set_all_levels(getenv("TLOG") ? atoi(getenv("TLOG")) : -1);
 	return cmocka_run_group_tests(tests, NULL, NULL);
