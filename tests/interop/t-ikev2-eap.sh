@@ -78,6 +78,9 @@ swan_log_has "$NS_SB" "EAP method EAP_MSCHAPV2 succeeded, MSK established" ||
 tsu_ensure_route "$NS_SA" "$TSU_TUN_A" $NET_B || iop_fail "tsunagid created no TUN device"
 iop_ping "$NS_HB" $HOST_A 5 || iop_fail "mschapv2: host-b cannot ping host-a"
 tsu_list_sas "$NS_SA" | grep -q "responder" || iop_fail "mschapv2: tsunagictl shows no SA"
+conns=$(timeout 20 ip netns exec "$NS_SA" swanctl --list-conns --uri "$(tsu_uri "$NS_SA")" 2>&1)
+grep -q "remote EAP authentication" <<<"$conns" && grep -q "eap_id: %any" <<<"$conns" ||
+	iop_fail "mschapv2: swanctl --list-conns against tsunagid does not show EAP: $conns"
 
 # 2. The wrong password: refused on both sides, logged by tsunagid with the user.
 swan_down || iop_fail "wrong password: the first SA did not go down"
