@@ -3,7 +3,8 @@
 # to tsunagid, authenticated by its certificate, with EAP-MSCHAPv2 (asked for its EAP
 # identity), then with a wrong password (EAP-Failure, AUTHENTICATION_FAILED,
 # tsunagid's log line and counter); then with EAP-MD5 to tsunagid authenticated by
-# PSK; last, tsunagid is the EAP-MSCHAPv2 client of a strongSwan server authenticated
+# PSK, once with auth = eap-md5 and once with auth = eap (the client's Nak asks for
+# MD5); last, tsunagid is the EAP-MSCHAPv2 client of a strongSwan server authenticated
 # by its certificate (conf/ra-eap-server.conf, conf/ra-eap-client.conf; certificates
 # from mkcerts.sh).
 . "$(dirname "$0")/lib.sh"
@@ -110,8 +111,20 @@ swan_log_has "$NS_SB" "EAP method EAP_MD5 succeeded, no MSK established" ||
 	iop_fail "md5: strongSwan did not log EAP-MD5 without MSK"
 iop_ping "$NS_HB" $HOST_A 5 || iop_fail "md5: host-b cannot ping host-a"
 
+# 3b. The server offers either method (auth = eap): MSCHAPv2 first, the client's Nak
+# asks for MD5 and gets it.
+swan_down || iop_fail "nak: the MD5 SA did not go down"
+tsu_eap server eap "$PW" "${SRV_A[@]}"
+tsu_reload "$NS_SA" || iop_fail "nak: tsunagid did not reload"
+n=$(count "$(tlog)" "EAP-MD5 authentication of 'alice' successful")
+swan_initiate "$NS_SB" net
+swan_wait_sa "$NS_SB" 20 || iop_fail "nak: strongSwan (client) has no SA within 20 s"
+[ "$(count "$(tlog)" "EAP-MD5 authentication of 'alice' successful")" -gt "$n" ] ||
+	iop_fail "nak: tsunagid did not switch to EAP-MD5 after the client's Nak"
+swan_log_has "$NS_SB" "EAP_NAK" || iop_fail "nak: strongSwan sent no EAP_NAK"
+
 # 4. tsunagid as the EAP-MSCHAPv2 client of a strongSwan server by certificate.
-swan_down || iop_fail "client: the MD5 SA did not go down"
+swan_down || iop_fail "client: the MD5 (Nak) SA did not go down"
 creds "$(swan_dir "$NS_SB")" site-b-ecdsa
 swan_eap server eap-mschapv2 "$PW" LOCAL_ADDRS=$SITE_B_OUT LOCAL_TS=$NET_B REMOTE_TS=$NET_A \
 	"${PK_B[@]}"
