@@ -144,6 +144,10 @@ static void test_codec(void **state)
 	char d[64];
 	eap_describe(b.data, b.len, d, sizeof(d));
 	assert_string_equal(d, "EAP/SUCC");
+	buf_reset(&b);
+	eap_put(&b, EAP_RESPONSE, 3, EAP_IDENTITY, "alice", 5);
+	eap_describe(b.data, b.len, d, sizeof(d));
+	assert_string_equal(d, "EAP/RES/ID");
 
 	/* MSCHAPv2: Value-Size beyond the packet, MS-Length disagreeing */
 	struct mschapv2_pkt m;
