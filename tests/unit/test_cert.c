@@ -497,6 +497,37 @@ static void test_certreq_without_rfc7427(void **state)
 	h_free(&h);
 }
 
+/* EAP (ike/ikev2_eap.c) with the server authenticated by its certificate, as
+ * remote-access clients expect: a logs in with EAP-MSCHAPv2, b signs. */
+static void test_exchange_eap_client_pubkey_server(void **state)
+{
+	struct harness h;
+	snprintf(conf_a, sizeof(conf_a),
+		 "connections {\n  rw {\n    local_addrs = 192.0.2.1\n    remote_addrs = 198.51.100.2\n"
+		 "    local {\n      auth = eap-mschapv2\n      eap_id = alice\n    }\n"
+		 "    remote {\n      auth = pubkey\n      id = b.example.net\n      cacerts = %s/ca.pem\n    }\n"
+		 "    children {\n      net {\n        local_ts = 10.1.0.0/24\n        remote_ts = 10.2.0.0/24\n"
+		 "      }\n    }\n  }\n}\n"
+		 "secrets {\n  eap-alice {\n    id = alice\n    secret = alice-pw\n  }\n}\n", dir);
+	snprintf(conf_b, sizeof(conf_b),
+		 "connections {\n  rw {\n    local_addrs = 198.51.100.2\n"
+		 "    local {\n      auth = pubkey\n      certs = %s/b.pem\n      id = b.example.net\n    }\n"
+		 "    remote {\n      auth = eap-mschapv2\n      eap_id = %%any\n    }\n"
+		 "    children {\n      net {\n        local_ts = 10.2.0.0/24\n        remote_ts = 10.1.0.0/24\n"
+		 "      }\n    }\n  }\n}\n"
+		 "secrets {\n  private-b {\n    file = %s/b.key\n  }\n"
+		 "  eap-alice {\n    id = alice\n    secret = alice-pw\n  }\n}\n", dir, dir);
+	assert_int_equal(h_init(&h, conf_a, conf_b), 0);
+	char err[256];
+	assert_int_equal(ike_initiate(h.a.core, "rw", "net", h.now, err, sizeof(err)), 0);
+	h_pump(&h);
+	assert_int_equal(h_count_sas(&h.a, IKE_ESTABLISHED), 1);
+	assert_int_equal(h_count_sas(&h.b, IKE_ESTABLISHED), 1);
+	assert_int_equal(h_count_children(&h.a), 1);
+	assert_string_equal(h_first_sa(&h.b)->eap_peer, "alice");
+	h_free(&h);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -516,6 +547,7 @@ int main(void)
 		cmocka_unit_test(test_exchange_identity_mismatch),
 		cmocka_unit_test(test_exchange_send_cert_never),
 		cmocka_unit_test(test_certreq_without_rfc7427),
+		cmocka_unit_test(test_exchange_eap_client_pubkey_server),
 	};
 	return cmocka_run_group_tests(tests, setup_files, teardown_files);
 }
