@@ -59,6 +59,8 @@ int check_secret_type(struct bctx *b, const struct ctree *sec);
 bool conf_is_eap_auth(const char *s);
 int conf_eap_auth(struct bctx *b, const struct ctree *k, struct auth_cfg *a);
 int conf_eap_id(struct bctx *b, const struct ctree *k, struct auth_cfg *a);
+/* EAP is IKEv2's: refused with version = 1. */
+int conf_eap_check_version(struct bctx *b, const struct ctree *sec, const struct conn_cfg *c);
 /* conf/config_cred.c: certificates and keys. Each returns 0, -1 (error set), or 1 when
  * the key is not one of its own. */
 int build_auth_cred(struct bctx *b, const struct ctree *k, struct auth_cfg *a);

@@ -361,6 +361,10 @@ static struct conn_cfg *build_conn(struct bctx *b, const struct ctree *sec)
 		return NULL;
 	}
 	apply_ike_times(c, &t);
+	if (conf_eap_check_version(b, sec, c) < 0) {
+		conn_cfg_free(c);
+		return NULL;
+	}
 	if (fill_defaults(c) < 0) {
 		berr(b, sec, "out of memory");
 		conn_cfg_free(c);

@@ -32,6 +32,14 @@ int conf_eap_auth(struct bctx *b, const struct ctree *k, struct auth_cfg *a)
 	return s ? berr_value(b, k, s) : -1;
 }
 
+int conf_eap_check_version(struct bctx *b, const struct ctree *sec, const struct conn_cfg *c)
+{
+	if (c->version == 1 && (c->local.auth == AUTH_EAP || c->remote.auth == AUTH_EAP))
+		return berr(b, sec, "auth = eap-* is supported by tsunagi for IKEv2 only "
+			    "(version = 2; IKEv1 has XAuth)");
+	return 0;
+}
+
 int conf_eap_id(struct bctx *b, const struct ctree *k, struct auth_cfg *a)
 {
 	const char *s = bscalar(b, k);

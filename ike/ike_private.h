@@ -198,6 +198,7 @@ int ikev2_pubkey_verify(struct ike_sa *sa, const struct msg_in *m, bool peer_is_
  * initiator as peer. */
 struct ikev2_eap;
 void ikev2_eap_free(struct ikev2_eap *e);
+bool ikev2_conn_eap(const struct conn_cfg *c);	/* either side auth = eap-* */
 /* Responder: the first IKE_AUTH request came without AUTH and the connection wants EAP. */
 void ikev2_eap_server_begin(struct ike_sa *sa, struct msg_in *m);
 /* Responder: a later IKE_AUTH request of the EAP conversation. */

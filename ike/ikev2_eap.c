@@ -42,6 +42,11 @@ void ikev2_eap_free(struct ikev2_eap *e)
 	free(e);
 }
 
+bool ikev2_conn_eap(const struct conn_cfg *c)
+{
+	return c->local.auth == AUTH_EAP || c->remote.auth == AUTH_EAP;
+}
+
 static void ikb_eap(struct ikev2_builder *k, const struct buf *pkt)
 {
 	size_t off = ikb_begin(k, PL_EAP, false);

@@ -317,6 +317,9 @@ static void test_eap_auth(void **state)
 	assert_int_equal(cfg->conns->remote.auth, AUTH_EAP);
 	assert_int_equal(cfg->conns->remote.eap_method, 0);
 	config_free(cfg);
+	expect_conn_error("  version = 1\n  remote {\n   auth = eap-md5\n  }", "site-a.conf:2: "
+			  "connection 'site': auth = eap-* is supported by tsunagi for IKEv2 only "
+			  "(version = 2; IKEv1 has XAuth)");
 	expect_conn_error("  remote {\n   auth = eap-tls\n  }", "site-a.conf:6: connection "
 			  "'site': auth = eap-tls is not supported by tsunagi (only psk, pubkey, "
 			  "eap-mschapv2, eap-md5 and eap)");

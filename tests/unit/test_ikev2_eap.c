@@ -303,6 +303,32 @@ static void test_vip_by_eap_identity(void **state)
 	h_free(&h);
 }
 
+/* EAP is IKEv2's: a version = 0 connection that wants EAP from its peers must not
+ * be answered in IKEv1, where a client with the (often widely known) PSK that
+ * authenticates the server would get in without any EAP login. */
+static void test_ikev1_client_not_admitted(void **state)
+{
+	struct harness h;
+	char a[4096], b[4096];
+	(void)state;
+	h_v1_confs(a, b, sizeof(a), "", "", "tunnel");
+	char *v = strstr(b, "version = 1");
+	assert_non_null(v);
+	v[10] = '0';
+	char *r = strstr(b, "remote {\n      auth = psk");
+	assert_non_null(r);
+	memcpy(strstr(r, "psk"), "eap", 3);
+	assert_int_equal(h_init(&h, a, b), 0);
+	char err[256];
+	assert_int_equal(ike_initiate(h.a.core, "site", "net", h.now, err, sizeof(err)), 0);
+	h_pump(&h);
+	h_advance(&h, 30000);
+	assert_int_equal(h_count_sas(&h.b, IKE_ESTABLISHED), 0);
+	assert_int_equal(h_count_sas(&h.a, IKE_ESTABLISHED), 0);
+	assert_int_equal(h.b.n_sas, 0);
+	h_free(&h);
+}
+
 /* A client that sends AUTH to a connection that wants EAP is refused. */
 static void test_psk_client_to_eap_server(void **state)
 {
@@ -330,6 +356,7 @@ int main(void)
 		cmocka_unit_test(test_wrong_password_client_gives_up),
 		cmocka_unit_test(test_psk_client_to_eap_server),
 		cmocka_unit_test(test_vip_by_eap_identity),
+		cmocka_unit_test(test_ikev1_client_not_admitted),
 	};
 	log_set_all_levels(getenv("TLOG") ? atoi(getenv("TLOG")) : -1);
 	return cmocka_run_group_tests(tests, NULL, NULL);
