@@ -170,7 +170,7 @@ struct ike_sa {
 	struct ike_vip_reqid {
 		const struct child_cfg *cfg;
 		uint32_t reqid;
-	} vip_reqids[8];
+	} vip_reqids[4];
 	size_t n_vip_reqids;
 	struct ike_sa *next;
 };
