@@ -142,6 +142,12 @@ size_t daemon_counters(struct daemon *d, struct metric_counter out[DAEMON_COUNTE
 	  st.half_open_refused);
 	C("ike-init-refused", "IKE_SA_INIT requests matching no connection or proposal.",
 	  st.init_refused);
+	C("ike-fragments-sent", "IKEv2 fragments sent, retransmissions included.", st.frag_tx);
+	C("ike-fragments-received", "IKEv2 fragments received.", st.frag_rx);
+	C("ike-fragments-reassembled", "IKEv2 messages reassembled from fragments.",
+	  st.frag_reassembled);
+	C("ike-fragments-dropped", "IKEv2 fragments dropped (invalid, unexpected, over a limit).",
+	  st.frag_dropped);
 	C("esp-no-policy", "Outbound packets matching no policy.", es.no_policy);
 	C("esp-discarded", "Outbound packets matching a discard policy.", es.discarded);
 	C("esp-held", "Outbound packets held for a CHILD SA being negotiated.", es.held);

@@ -10,6 +10,7 @@
 
 static struct harness *current;
 uint32_t h_cookie_threshold = 30;
+uint32_t h_fragment_size;
 
 static void h_send(void *arg, const struct addr *local, const struct addr *remote,
 		   const uint8_t *msg, size_t len)
@@ -165,7 +166,8 @@ static int peer_init(struct harness *h, struct h_peer *p, const char *name, cons
 {
 	char err[512];
 	struct ike_env env = { p, h_send, h_keepalive, h_pfkey, h_route, h_updown, h_rekeyed };
-	struct ike_timing t = { 4000, 1.8, 3, 20, 500, 4500, 30, h_cookie_threshold };
+	struct ike_timing t = { 4000, 1.8, 3, 20, 500, 4500, 30, h_cookie_threshold,
+				 h_fragment_size };
 	p->name = name;
 	addr_parse(ip, &p->addr);
 	p->next_spi = spi_base;

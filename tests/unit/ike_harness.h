@@ -51,6 +51,8 @@ struct harness {
 int h_init(struct harness *h, const char *conf_a, const char *conf_b);
 /* Half-open SAs before a responder demands COOKIEs (default 30), for the next h_init. */
 extern uint32_t h_cookie_threshold;
+/* fragment_size (IKEv2 fragmentation) for the next h_init; 0: 576 for IPv4. */
+extern uint32_t h_fragment_size;
 void h_free(struct harness *h);
 /* Delivers queued messages until the wire is empty (bounded). */
 void h_pump(struct harness *h);
