@@ -10,6 +10,7 @@
 #include "esp/engine_priv.h"
 #include "esp/gso.h"
 #include "esp/mss_clamp.h"
+#include "esp/natt_csum.h"
 #include "esp/pmtu.h"
 #include "lib/buf.h"
 #include "lib/log.h"
@@ -543,6 +544,8 @@ static enum esp_verdict input_esp(struct esp_ctx *c, const struct addr *src,
 		log_selector_drop(sa, &t);
 		return ESP_V_DROPPED;
 	}
+	if (sa->cfg.mode != IPSEC_MODE_TUNNEL && sa->cfg.natt_type)
+		natt_transport_csum(inner, &t);
 	if (sa->cfg.mode == IPSEC_MODE_TUNNEL)
 		clamp(e, sa, inner, &t);
 	int level = sa_account(sa, t.total, engine_now(e));
