@@ -27,8 +27,15 @@ enum auth_method { AUTH_PSK = 1 };
 
 struct ts_cfg {
 	bool dynamic;		/* "dynamic": the SA's own address */
-	struct selector sel;	/* valid when !dynamic */
+	struct selector sel;	/* when dynamic, only its protocol and ports count */
 };
+/* Does a dynamic selector name a protocol or ports (a zeroed sel does not)? */
+static inline bool ts_cfg_has_ports(const struct ts_cfg *ts)
+{
+	return ts->sel.proto || ts->sel.port_lo || ts->sel.port_hi;
+}
+/* "10.1.0.0/24", "dynamic", "dynamic[udp/1701]" */
+const char *ts_cfg_fmt(const struct ts_cfg *ts, char *out, size_t outlen);
 
 struct child_cfg {
 	char *name;

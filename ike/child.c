@@ -129,9 +129,15 @@ static void ts_resolve(const struct ts_cfg *ts, size_t n, const struct addr *sel
 {
 	*n_out = 0;
 	for (size_t i = 0; i < n && *n_out < IKEV2_MAX_TS; i++) {
-		if (ts[i].dynamic)
-			selector_from_addr(&out[(*n_out)++], self);
-		else
+		if (ts[i].dynamic) {
+			struct selector *s = &out[(*n_out)++];
+			selector_from_addr(s, self);
+			if (ts_cfg_has_ports(&ts[i])) {		/* dynamic[udp/1701] */
+				s->proto = ts[i].sel.proto;
+				s->port_lo = ts[i].sel.port_lo;
+				s->port_hi = ts[i].sel.port_hi;
+			}
+		} else
 			out[(*n_out)++] = ts[i].sel;
 	}
 	if (n == 0)

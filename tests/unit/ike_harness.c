@@ -25,12 +25,21 @@ static void h_send(void *arg, const struct addr *local, const struct addr *remot
 	}
 	if (current->n_wire >= H_MAX_WIRE || len > sizeof(current->wire[0].data))
 		return;
-	if (!addr_equal_ip(remote, &p->other->addr))
+	const struct h_peer *o = p->other;
+	if (!addr_equal_ip(remote, &o->addr) && !(o->seen.family && addr_equal_ip(remote, &o->seen)))
 		return;		/* nobody there */
 	struct h_wire_msg *w = &current->wire[current->n_wire++];
 	w->to = p->other;
 	w->local = *remote;
 	w->remote = *local;
+	if (o->seen.family) {	/* its NAT forwards to its own address */
+		w->local = o->addr;
+		w->local.port = remote->port;
+	}
+	if (p->seen.family) {	/* our NAT changes the source */
+		w->remote = p->seen;
+		w->remote.port = local->port;
+	}
 	memcpy(w->data, msg, len);
 	w->len = len;
 }

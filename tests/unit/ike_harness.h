@@ -37,6 +37,10 @@ struct h_peer {
 	bool drop_out;				/* drop everything this peer sends */
 	int drop_next;				/* drop the next N messages it sends */
 	int drop_at;				/* drop its message number N (1-based) */
+	/* Behind a NAT (family set): the other peer sees its messages come from this
+	 * address and reaches it there, the ports as they are (a masquerade, or a static
+	 * NAT in front of a server). Set after h_init. */
+	struct addr seen;
 };
 
 struct harness {

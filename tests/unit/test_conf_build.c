@@ -301,6 +301,36 @@ static void test_mobike_default_accepted(void **state)
 	config_free(cfg);
 }
 
+/* L2TP/IPsec selectors: dynamic with a protocol and port, as strongSwan takes them. */
+static void test_dynamic_with_port(void **state)
+{
+	char buf[512], s[SELECTOR_STRLEN];
+	struct config *cfg = conn_with("  children {\n   l2tp {\n    mode = transport\n"
+				       "    local_ts = dynamic[udp/1701]\n"
+				       "    remote_ts = dynamic[udp],10.0.0.0/8\n   }\n  }",
+				       buf, sizeof(buf), true);
+	const struct child_cfg *ch = cfg->conns->children;
+	assert_true(ch->local_ts[0].dynamic);
+	assert_int_equal(ch->local_ts[0].sel.proto, 17);
+	assert_int_equal(ch->local_ts[0].sel.port_lo, 1701);
+	assert_int_equal(ch->local_ts[0].sel.port_hi, 1701);
+	assert_string_equal(ts_cfg_fmt(&ch->local_ts[0], s, sizeof(s)), "dynamic[udp/1701]");
+	assert_string_equal(ts_cfg_fmt(&ch->remote_ts[0], s, sizeof(s)), "dynamic[udp]");
+	assert_string_equal(ts_cfg_fmt(&ch->remote_ts[1], s, sizeof(s)), "10.0.0.0/8");
+	config_free(cfg);
+	cfg = conn_with("  children {\n   n {\n    local_ts = dynamic\n   }\n  }", buf,
+			sizeof(buf), true);
+	assert_string_equal(ts_cfg_fmt(&cfg->conns->children->local_ts[0], s, sizeof(s)),
+			    "dynamic");
+	config_free(cfg);
+	expect_conn_error("  children {\n   n {\n    local_ts = dynamic[udp/99999]\n   }\n  }",
+			  "site-a.conf:7: connection 'site', child 'n': invalid traffic selector "
+			  "'dynamic[udp/99999]' in 'local_ts'");
+	expect_conn_error("  children {\n   n {\n    local_ts = dynamicx\n   }\n  }",
+			  "site-a.conf:7: connection 'site', child 'n': invalid traffic selector "
+			  "'dynamicx' in 'local_ts'");
+}
+
 /* fragmentation as strongSwan (default yes) and tsunagi { fragment_size }. */
 static void test_fragmentation_keys(void **state)
 {
@@ -672,6 +702,7 @@ int main(void)
 		cmocka_unit_test(test_unsupported_and_unknown_keys),
 		cmocka_unit_test(test_mobike_default_accepted),
 		cmocka_unit_test(test_fragmentation_keys),
+		cmocka_unit_test(test_dynamic_with_port),
 		cmocka_unit_test(test_bad_values),
 		cmocka_unit_test(test_missing_local_auth),
 		cmocka_unit_test(test_proposals_validated),
