@@ -10,7 +10,8 @@
 # NAT, negotiating as Windows does: its private address as its identity and as its
 # selector, UDP 1701 to the server's public address, NAT-T and NAT-OA. strongSwan
 # cannot be this client here: its kernel-libipsec carries tunnel mode only and this
-# kernel has no XFRM ESP. Checked: both ends have a transport-mode SA in UDP 4500,
+# kernel has no XFRM ESP; it is run first as far as it goes (Main Mode, its Quick
+# Mode taken and answered, then charon cannot install a transport-mode SA). Checked: both ends have a transport-mode SA in UDP 4500,
 # the server's selectors are the addresses it sees (the client's NAT, its own), the
 # NAT-OA is logged, and UDP 1701 datagrams from the client are answered through the SA.
 # Then a second client behind the same NAT comes up beside the first, with its own SA.
@@ -148,6 +149,51 @@ while True:
 
 server_conf
 tsu_start "$NS_HB"
+
+# 0. strongSwan as the client, as far as it can go here: Main Mode with NAT-T across
+# both NATs, then its Quick Mode (transport mode, its private address with UDP 1701)
+# is taken by the server and answered; charon then fails to install it.
+swan_prepare "$NS_SA"
+cat >"$(swan_dir "$NS_SA")/swanctl.conf" <<EOF
+connections {
+	l2tp {
+		version = 1
+		remote_addrs = $SERVER_PUB
+		proposals = aes256-sha1-modp1024
+		local {
+			auth = psk
+			id = $SITE_A_OUT
+		}
+		remote {
+			auth = psk
+		}
+		children {
+			l2tp {
+				mode = transport
+				local_ts = dynamic[udp/1701]
+				remote_ts = dynamic[udp/1701]
+				esp_proposals = aes256-sha1
+			}
+		}
+	}
+}
+secrets {
+	ike-l2tp {
+		secret = "$PSK"
+	}
+}
+EOF
+swan_start "$NS_SA"; swan_load "$NS_SA"
+swan_initiate "$NS_SA" l2tp
+iop_wait 15 tsu_log_has "$NS_HB" "NAT-OA: initiator $SITE_A_OUT, responder $SERVER_PUB" ||
+	iop_fail "strongSwan client: the server took no Quick Mode with NAT-OA"
+iop_wait 5 swan_log_has "$NS_SA" "selected proposal: ESP:AES_CBC_256/HMAC_SHA1_96" ||
+	iop_fail "strongSwan client: no answer to its Quick Mode"
+iop_wait 5 swan_log_has "$NS_SA" "unsupported mode" ||
+	iop_fail "strongSwan client: charon did not stop where expected (kernel-libipsec)"
+iop_stop_gateways "$NS_SA"
+iop_register_log "tsunagid in hb" "$(tsu_dir "$NS_HB")/tsunagid.log"
+tsu_ctl "$NS_HB" --terminate --ike l2tp >/dev/null 2>&1
 
 # 1. A client behind the masquerading NAT.
 client_conf "$NS_SA" "$SITE_A_OUT" tsc$$
