@@ -25,6 +25,21 @@ static void tcp_csum(const uint8_t *ip, uint8_t *tcp, size_t len)
 	put_u16(tcp + 16, (uint16_t)~sum);
 }
 
+bool natt_transport_port(uint8_t *pkt, struct pkt_tuple *t, bool inbound, uint16_t from,
+			 uint16_t to)
+{
+	if (t->family != AF_INET || t->later_fragment || t->total < t->hdrlen + 8 ||
+	    (t->proto != IPPROTO_UDP && t->proto != IPPROTO_TCP))
+		return false;
+	uint16_t *port = inbound ? &t->sport : &t->dport;
+	if (from == 0 || *port != from || from == to)
+		return false;
+	put_u16(pkt + t->hdrlen + (inbound ? 0 : 2), to);
+	*port = to;
+	natt_transport_csum(pkt, t);
+	return true;
+}
+
 void natt_transport_csum(uint8_t *pkt, const struct pkt_tuple *t)
 {
 	if (t->family != AF_INET || t->later_fragment || t->total < t->hdrlen)

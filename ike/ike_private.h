@@ -203,6 +203,12 @@ void child_schedule(struct ike_sa *sa, struct child_sa *c);
 void trap_install(struct ike *core, struct conn *conn, bool add);
 /* One child's trap policies (start_action = trap, or dpd_action = trap after DPD). */
 void trap_install_child(struct ike *core, struct conn *conn, struct child_cfg *cc, bool add);
+/* child_natport.c: transport mode across the peer's NAT with one inner port (L2TP):
+ * whether the child's inner port (its remote selector's) is mapped to the peer's
+ * NAT-T port; and a reqid of the IKE SA's own for such a child. */
+bool child_nat_port(const struct ike_sa *sa, const struct child_sa *c, uint16_t *inner,
+		    uint16_t *outer);
+void child_nat_reqid(struct ike_sa *sa, struct child_sa *c);
 /* ikev2_auth.c, shared with CREATE_CHILD_SA */
 void child_established(struct ike_sa *sa, struct child_sa *c);
 int child_accept_response(struct ike_sa *sa, struct child_sa *c, const struct msg_in *m,

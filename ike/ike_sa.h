@@ -78,6 +78,7 @@ struct child_sa {
 	/* IKEv1: lifetimes agreed with the peer (the shorter side's), 0 when none was
 	 * agreed; child_schedule() and the engine's volume limits take them. */
 	uint64_t agreed_life_s, agreed_life_kb;
+	bool nat_reqid;			/* a reqid of its own (child_natport.c) */
 	struct child_sa *next;
 };
 

@@ -461,6 +461,7 @@ static void qm1_in(struct ike_sa *sa, struct v1_msg *m)
 	c->pfs_group = dh ? dh->id : DH_NONE;
 	c->mode = isakmp_encap_is_tunnel(ch.params.encap) || !ch.params.encap ? MODE_TUNNEL :
 										 MODE_TRANSPORT;
+	child_nat_reqid(sa, c);
 	ikev1_log_natoa(sa, m);
 	memcpy(q->ni, m->pl.nonce.p, m->pl.nonce.len);
 	q->ni_len = m->pl.nonce.len;

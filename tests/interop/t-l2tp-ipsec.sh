@@ -14,7 +14,9 @@
 # Mode taken and answered, then charon cannot install a transport-mode SA). Checked: both ends have a transport-mode SA in UDP 4500,
 # the server's selectors are the addresses it sees (the client's NAT, its own), the
 # NAT-OA is logged, and UDP 1701 datagrams from the client are answered through the SA.
-# Then a second client behind the same NAT comes up beside the first, with its own SA.
+# Then a second client behind the same NAT comes up beside the first, with its own SA,
+# and both are answered: the server tells them apart by their NAT-T ports, which its
+# policies name for their UDP 1701 (the endpoint sees the NAT's address with each).
 . "$(dirname "$0")/lib.sh"
 iop_begin l2tp-ipsec
 iop_require_tsunagid
@@ -140,12 +142,14 @@ print(ok)' "$2" "$SERVER_PUB" "$3" 2>>"$IOP_WORK/l2tp-ping.err"
 
 # The L2TP endpoint: a UDP echo on port 1701 of the server (no L2TP itself).
 ip netns exec "$NS_HB" timeout 170 python3 -c '
-import socket
+import socket, sys
 s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
 s.bind(("0.0.0.0", 1701))
+log = open(sys.argv[1], "a", buffering=1)
 while True:
     d, a = s.recvfrom(2048)
-    s.sendto(b"L2TP-ECHO:" + d, a)' >"$IOP_WORK/echo.log" 2>&1 &
+    log.write("%s %d\n" % a)
+    s.sendto(b"L2TP-ECHO:" + d, a)' "$IOP_WORK/echo-peers.log" >"$IOP_WORK/echo.log" 2>&1 &
 
 server_conf
 tsu_start "$NS_HB"
@@ -227,5 +231,12 @@ iop_wait 20 tsu_child_up "$NS_C2" || iop_fail "second client: no CHILD_SA within
 iop_wait 5 eval '[ "$(tsu_child_count "$NS_HB")" = 2 ]' ||
 	iop_fail "server: $(tsu_child_count "$NS_HB") CHILD_SAs with two clients behind one NAT"
 tsu_child_up "$NS_SA" || iop_fail "the first client lost its CHILD_SA when the second came"
+n=$(l2tp_ping "$NS_C2" "$C2" 5)
+[ "$n" = 5 ] || iop_fail "second client: ${n:-0} of 5 UDP 1701 datagrams answered through its SA"
+n=$(l2tp_ping "$NS_SA" "$SITE_A_OUT" 5)
+[ "$n" = 5 ] || iop_fail "first client, with the second up: ${n:-0} of 5 UDP 1701 datagrams answered"
+# The echo saw two clients: the NAT's address with each one's NAT-T port.
+n=$(sort -u "$IOP_WORK/echo-peers.log" | grep -c "^$CLIENT_NAT ")
+[ "$n" = 2 ] || iop_fail "the L2TP endpoint saw $n distinct clients, not 2: $(sort -u "$IOP_WORK/echo-peers.log" | tr '\n' ' ')"
 tsu_alive "$NS_HB" || iop_fail "the server died"
 iop_pass

@@ -86,6 +86,9 @@ static void test_l2tp_behind_nats(void **state)
 	/* the server's: its own address and the client's NAT */
 	assert_string_equal(sel(&cb->local_ts[0], s), "198.51.100.2/32[udp/1701]");
 	assert_string_equal(sel(&cb->remote_ts[0], s), CLIENT_NAT "/32[udp/1701]");
+	/* The policies name the client's NAT-T port in place of its 1701, which its SAs
+	 * carry (NAT-T OA port), so that clients behind one NAT stay apart; and the
+	 * child has a reqid of its own, not the config's. */
 	bool out = false, in = false;
 	for (int i = 0; i < h.b.n_policies; i++) {
 		const struct pfkey_policy *p = &h.b.pols[i];
@@ -93,15 +96,27 @@ static void test_l2tp_behind_nats(void **state)
 		sel(&p->src, a);
 		sel(&p->dst, b);
 		out |= strcmp(a, "198.51.100.2/32[udp/1701]") == 0 &&
-		       strcmp(b, CLIENT_NAT "/32[udp/1701]") == 0;
+		       strcmp(b, CLIENT_NAT "/32[udp/4500]") == 0 && p->reqid == cb->reqid;
 		in |= strcmp(b, "198.51.100.2/32[udp/1701]") == 0 &&
-		      strcmp(a, CLIENT_NAT "/32[udp/1701]") == 0;
+		      strcmp(a, CLIENT_NAT "/32[udp/4500]") == 0 && p->reqid == cb->reqid;
 	}
 	assert_true(out && in);
-	const struct pfkey_sa *p = h_find_sa(&h.b, cb->spi_out);
-	assert_non_null(p);
-	assert_int_equal(p->mode, IPSEC_MODE_TRANSPORT);
-	assert_int_equal(p->natt_type, UDP_ENCAP_ESPINUDP);
+	assert_true(cb->nat_reqid);
+	assert_int_not_equal(cb->reqid, cb->cfg->reqid);
+	for (int i = 0; i < 2; i++) {
+		const struct pfkey_sa *p = h_find_sa(&h.b, i ? cb->spi_out : cb->spi_in);
+		assert_non_null(p);
+		assert_int_equal(p->mode, IPSEC_MODE_TRANSPORT);
+		assert_int_equal(p->natt_type, UDP_ENCAP_ESPINUDP);
+		assert_int_equal(p->natt_oa.port, 1701);
+		assert_int_equal(p->reqid, cb->reqid);
+		/* the SA's own selectors name the NAT-T port for the client too */
+		const struct selector *peer = i ? &p->sel_dst[0] : &p->sel_src[0];
+		assert_int_equal(peer->port_lo, 4500);
+	}
+	/* the client is not behind the server's NAT: nothing mapped on its side */
+	assert_int_equal(h_find_sa(&h.a, ca->spi_out)->natt_oa.port, 0);
+	assert_false(ca->nat_reqid);
 	h_free(&h);
 }
 
