@@ -13,7 +13,8 @@
 # kernel has no XFRM ESP; it is run first as far as it goes (Main Mode, its Quick
 # Mode taken and answered, then charon cannot install a transport-mode SA). Checked: both ends have a transport-mode SA in UDP 4500,
 # the server's selectors are the addresses it sees (the client's NAT, its own), the
-# NAT-OA is logged, and UDP 1701 datagrams from the client are answered through the SA.
+# NAT-OA is logged, and UDP 1701 datagrams from the client are answered through the SA,
+# while other traffic from the server to the client's NAT address goes in the clear.
 # Then a second client behind the same NAT comes up beside the first, with its own SA,
 # and both are answered: the server tells them apart by their NAT-T ports, which its
 # policies name for their UDP 1701 (the endpoint sees the NAT's address with each).
@@ -217,6 +218,24 @@ tsu_list_sas "$NS_SA" | grep -q "TRANSPORT" || iop_fail "client: the CHILD_SA is
 n=$(l2tp_ping "$NS_SA" "$SITE_A_OUT" 5)
 [ "$n" = 5 ] || iop_fail "client: ${n:-0} of 5 UDP 1701 datagrams answered through the SA"
 
+# Other traffic from the server to the client's NAT address (another host behind that
+# NAT, here the NAT itself) is not the SA's: it goes on in the clear, not into the
+# tunnel where no policy takes it.
+ip netns exec "$NS_NAT" timeout 10 python3 -c '
+import socket
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.bind(("'"$CLIENT_NAT"'", 7777))
+d, a = s.recvfrom(100)
+s.sendto(d, a)' >/dev/null 2>&1 &
+sleep 0.3
+ip netns exec "$NS_HB" timeout 5 python3 -c '
+import socket, sys
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.settimeout(2)
+s.sendto(b"other", (sys.argv[1], 7777))
+sys.exit(0 if s.recvfrom(100)[0] == b"other" else 1)' "$CLIENT_NAT" 2>/dev/null ||
+	iop_fail "server: other UDP to the client's NAT address ($CLIENT_NAT port 7777) was lost (esp-no-policy $(tsu_counter "$NS_HB" esp-no-policy))"
+
 # 2. A second client behind the same NAT, beside the first: a host of its own on the
 # NAT's inside (site-a routes the server's address into its tunnel).
 C2=100.64.1.2
@@ -238,5 +257,14 @@ n=$(l2tp_ping "$NS_SA" "$SITE_A_OUT" 5)
 # The echo saw two clients: the NAT's address with each one's NAT-T port.
 n=$(sort -u "$IOP_WORK/echo-peers.log" | grep -c "^$CLIENT_NAT ")
 [ "$n" = 2 ] || iop_fail "the L2TP endpoint saw $n distinct clients, not 2: $(sort -u "$IOP_WORK/echo-peers.log" | tr '\n' ' ')"
+# One rule per client for its UDP 1701 (its NAT-T port), none left when it goes.
+port_rules() { ip -n "$NS_HB" rule | grep -c "ipproto udp.*lookup 221"; }
+[ "$(port_rules)" = 2 ] || iop_fail "server: $(port_rules) UDP 1701 rules for two clients: $(ip -n "$NS_HB" rule)"
+tsu_ctl "$NS_SA" --terminate --ike l2tp >/dev/null 2>&1
+iop_wait 10 eval '[ "$(tsu_child_count "$NS_HB")" = 1 ]' ||
+	iop_fail "server: the first client's SA is still there after its terminate"
+[ "$(port_rules)" = 1 ] || iop_fail "server: $(port_rules) UDP 1701 rules left for one client"
+n=$(l2tp_ping "$NS_C2" "$C2" 3)
+[ "$n" = 3 ] || iop_fail "second client, alone again: ${n:-0} of 3 answered"
 tsu_alive "$NS_HB" || iop_fail "the server died"
 iop_pass
