@@ -291,8 +291,8 @@ void ike_input(struct ike *core, const struct addr *local, const struct addr *re
 	static const uint8_t zero[8];
 	if (m.pl.has_skf && m.hdr.exchange == IKE_SA_INIT) {
 		/* Fragments only after the IKE SA has keys (RFC 7383 2.5). */
-		core->st.frag_dropped++;
-		drop(core, DROP_FRAG, &core->st.rx_invalid, 1, "IKE_SA_INIT fragment from %s dropped",
+		core->st.rx_invalid++;
+		drop(core, DROP_FRAG, &core->st.frag_dropped, 1, "IKE_SA_INIT fragment from %s dropped",
 		     addr_fmt(remote, from, sizeof(from)));
 		goto out;
 	}

@@ -13,8 +13,8 @@
  * held restarts the reassembly, one with a smaller total is dropped; duplicates are
  * dropped; missing fragments are waited for (the peer retransmits them all). A
  * retransmitted first fragment of the request we last answered gets our answer
- * again (2.6.1). Every drop is counted (frag_dropped, and rx_invalid) and logged
- * within the DROP_FRAG budget. */
+ * again (2.6.1). Every drop is counted (frag_dropped; an integrity failure in
+ * rx_invalid too) and logged within the DROP_FRAG budget. */
 #include "ike/ikev2_frag.h"
 
 #include <stdarg.h>
@@ -181,8 +181,7 @@ frag_drop(struct ike_sa *sa, const struct msg_in *m, int level, const char *fmt,
 	va_start(ap, fmt);
 	vsnprintf(why, sizeof(why), fmt, ap);
 	va_end(ap);
-	sa->core->st.frag_dropped++;
-	ike_drop(sa->core, DROP_FRAG, &sa->core->st.rx_invalid, level,
+	ike_drop(sa->core, DROP_FRAG, &sa->core->st.frag_dropped, level,
 		 "%s: fragment of %s %s %u %s, dropped", ike_sa_name(sa),
 		 ikev2_exchange_name(m->hdr.exchange),
 		 m->hdr.flags & IKEV2_FLAG_RESPONSE ? "response" : "request", m->hdr.msgid, why);
@@ -367,6 +366,7 @@ void ikev2_frag_input(struct ike_sa *sa, struct msg_in *m)
 	if (sk_decrypt_hdr(&sa->keys, from_initiator, m->raw, m->raw_len, m->pl.sk_off,
 			   SKF_HDR_LEN, &plain) < 0) {
 		frag_drop(sa, m, 0, "%u of %u: failed the integrity check", f.num, f.total);
+		core->st.rx_invalid++;		/* as any message that fails it */
 		goto out;
 	}
 	if (want == 0) {
