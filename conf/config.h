@@ -22,6 +22,8 @@ enum child_mode { MODE_TUNNEL, MODE_TRANSPORT };
 enum start_action { START_NONE, START_TRAP, START_START };
 enum sa_action { ACTION_NONE, ACTION_CLEAR, ACTION_TRAP, ACTION_RESTART };	/* dpd/close */
 enum unique_policy { UNIQUE_NO, UNIQUE_NEVER, UNIQUE_REPLACE, UNIQUE_KEEP };
+/* IKE fragmentation (RFC 7383); yes is 0, strongSwan's default. */
+enum frag_policy { FRAG_YES, FRAG_ACCEPT, FRAG_FORCE, FRAG_NO };
 enum auth_method { AUTH_PSK = 1, AUTH_PUBKEY = 2,
 	AUTH_EAP = 10,			/* ike/eap.h: eap_method says which */
 };
@@ -30,8 +32,15 @@ enum send_cert { SEND_CERT_IFASKED, SEND_CERT_ALWAYS, SEND_CERT_NEVER };
 
 struct ts_cfg {
 	bool dynamic;		/* "dynamic": the SA's own address */
-	struct selector sel;	/* valid when !dynamic */
+	struct selector sel;	/* when dynamic, only its protocol and ports count */
 };
+/* Does a dynamic selector name a protocol or ports (a zeroed sel does not)? */
+static inline bool ts_cfg_has_ports(const struct ts_cfg *ts)
+{
+	return ts->sel.proto || ts->sel.port_lo || ts->sel.port_hi;
+}
+/* "10.1.0.0/24", "dynamic", "dynamic[udp/1701]" */
+const char *ts_cfg_fmt(const struct ts_cfg *ts, char *out, size_t outlen);
 
 struct child_cfg {
 	char *name;
@@ -78,6 +87,7 @@ struct conn_cfg {
 	bool aggressive;			/* IKEv1 only; default no */
 	enum send_cert send_cert;		/* default ifasked */
 	bool send_certreq;			/* default yes */
+	enum frag_policy fragmentation;		/* default yes (IKEv2 only) */
 	struct auth_cfg local, remote;
 	struct child_cfg *children;
 	char **pools;				/* pools = a, b: names, in order */
@@ -130,6 +140,7 @@ struct daemon_cfg {
 	uint32_t retransmit_timeout_ms;	/* default 4000 */
 	double retransmit_base;		/* default 1.8 */
 	uint32_t retransmit_tries;	/* default 5 */
+	uint32_t fragment_size;		/* IKEv2 fragments: IP datagram bytes; default 1280 */
 	struct addr metrics_listen;	/* Prometheus endpoint; family 0 = off (default) */
 	struct nat_rules *nat;		/* tsunagi { nat { } }; NULL = no NAT (default).
 					 * daemon_cfg_clear() frees it: take it and set NULL */

@@ -26,8 +26,8 @@
 #include "lib/wipe.h"
 
 static const char *const conn_unsupported[] = {
-	"pull", "dscp", "fragmentation", "childless", "ppk_id", "ppk_required", "if_id_in",
-	"if_id_out", "mediation",
+	"pull", "dscp", "childless", "ppk_id", "ppk_required", "if_id_in", "if_id_out",
+	"mediation",
 	"mediated_by", "mediation_peer", NULL,
 };
 
@@ -76,6 +76,21 @@ static int get_unique(struct bctx *b, const struct ctree *k, enum unique_policy 
 	for (size_t i = 0; i < sizeof(map) / sizeof(map[0]); i++) {
 		if (strcasecmp(s, map[i].name) == 0) {
 			*u = map[i].u;
+			return 0;
+		}
+	}
+	return berr_value(b, k, s);
+}
+
+static int get_fragmentation(struct bctx *b, const struct ctree *k, enum frag_policy *f)
+{
+	static const char *const names[] = { "yes", "accept", "force", "no" };
+	const char *s = bscalar(b, k);
+	if (!s)
+		return -1;
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		if (strcasecmp(s, names[i]) == 0) {
+			*f = (enum frag_policy)i;
 			return 0;
 		}
 	}
@@ -276,6 +291,8 @@ static int conn_key(struct bctx *b, const struct ctree *k, struct conn_cfg *c,
 		return set_list(b, k, &c->pools, &c->n_pools);
 	if (strcmp(n, "vips") == 0)
 		return get_vips(b, k, c);
+	if (strcmp(n, "fragmentation") == 0)
+		return get_fragmentation(b, k, &c->fragmentation);
 	if (name_in(n, conn_unsupported))
 		return berr_unsupported(b, k);
 	return berr_unknown(b, k);

@@ -149,6 +149,12 @@ size_t daemon_counters(struct daemon *d, struct metric_counter out[DAEMON_COUNTE
 	  st.vip_failures);
 	C("ike-cp-bad-attributes", "Configuration payload attributes ignored (unknown, "
 	  "repeated, malformed).", st.cp_bad_attrs);
+	C("ike-fragments-sent", "IKEv2 fragments sent, retransmissions included.", st.frag_tx);
+	C("ike-fragments-received", "IKEv2 fragments received.", st.frag_rx);
+	C("ike-fragments-reassembled", "IKEv2 messages reassembled from fragments.",
+	  st.frag_reassembled);
+	C("ike-fragments-dropped", "IKEv2 fragments dropped (invalid, unexpected, over a limit).",
+	  st.frag_dropped);
 	C("esp-no-policy", "Outbound packets matching no policy.", es.no_policy);
 	C("esp-discarded", "Outbound packets matching a discard policy.", es.discarded);
 	C("esp-held", "Outbound packets held for a CHILD SA being negotiated.", es.held);

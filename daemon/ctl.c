@@ -183,7 +183,7 @@ static void ts_list(struct vici_msg *m, const char *name, const struct ts_cfg *t
 	char s[SELECTOR_STRLEN];
 	vici_begin_list(m, name);
 	for (size_t i = 0; i < n; i++)
-		vici_add_item(m, ts[i].dynamic ? "dynamic" : selector_fmt(&ts[i].sel, s, sizeof(s)));
+		vici_add_item(m, ts_cfg_fmt(&ts[i], s, sizeof(s)));
 	vici_end_list(m);
 }
 

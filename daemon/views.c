@@ -219,17 +219,11 @@ void views_conn(const struct conn_cfg *cfg, struct conn_view_storage *st)
 		c->close_action = action_name(cc->close_action);
 		c->start_action = start_name(cc->start_action);
 		for (size_t k = 0; k < cc->n_local_ts && k < CONF_MAX_TS; k++) {
-			if (cc->local_ts[k].dynamic)
-				snprintf(st->ts[n][0][k], SELECTOR_STRLEN, "dynamic");
-			else
-				selector_fmt(&cc->local_ts[k].sel, st->ts[n][0][k], SELECTOR_STRLEN);
+			ts_cfg_fmt(&cc->local_ts[k], st->ts[n][0][k], SELECTOR_STRLEN);
 			st->ts_ptr[n][0][k] = st->ts[n][0][k];
 		}
 		for (size_t k = 0; k < cc->n_remote_ts && k < CONF_MAX_TS; k++) {
-			if (cc->remote_ts[k].dynamic)
-				snprintf(st->ts[n][1][k], SELECTOR_STRLEN, "dynamic");
-			else
-				selector_fmt(&cc->remote_ts[k].sel, st->ts[n][1][k], SELECTOR_STRLEN);
+			ts_cfg_fmt(&cc->remote_ts[k], st->ts[n][1][k], SELECTOR_STRLEN);
 			st->ts_ptr[n][1][k] = st->ts[n][1][k];
 		}
 		c->local_ts = st->ts_ptr[n][0];

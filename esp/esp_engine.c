@@ -484,7 +484,9 @@ static void policy_unlink(struct esp_engine *e, struct sp *sp)
 	pthread_rwlock_wrlock(&e->db_lock);
 	spd_remove(&e->spd, sp);
 	pthread_rwlock_unlock(&e->db_lock);
-	if (sp->route)
+	if (sp->port_rule)
+		io_port_rule_del(e, &sp->p);
+	else if (sp->route)
 		io_route_del(e, &sp->p.dst);
 	sp_free(sp);
 }
@@ -516,8 +518,12 @@ static int h_spdadd(struct esp_engine *e, const struct pfkey_msg *m,
 	if (!sp)
 		return ret;
 	if (wants_route(&p) && !e->cfg.no_io) {
-		io_route_add(e, &p.dst);
-		sp->route = true;
+		if (io_port_rule_add(e, &p) == 0) {
+			sp->port_rule = true;
+		} else {
+			io_route_add(e, &p.dst);
+			sp->route = true;
+		}
 	}
 	reply_policy(to, m->hdr, type, m->hdr->sadb_msg_seq, &sp->p);
 	return 0;

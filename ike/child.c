@@ -129,9 +129,15 @@ static void ts_resolve(const struct ts_cfg *ts, size_t n, const struct ike_sa *s
 {
 	*n_out = 0;
 	for (size_t i = 0; i < n && *n_out < IKEV2_MAX_TS; i++) {
-		if (ts[i].dynamic)
+		if (ts[i].dynamic) {
+			size_t k = *n_out;
 			*n_out += ike_vip_dynamic(sa, local, out + *n_out, IKEV2_MAX_TS - *n_out);
-		else
+			for (; k < *n_out && ts_cfg_has_ports(&ts[i]); k++) {	/* dynamic[udp/1701] */
+				out[k].proto = ts[i].sel.proto;
+				out[k].port_lo = ts[i].sel.port_lo;
+				out[k].port_hi = ts[i].sel.port_hi;
+			}
+		} else
 			out[(*n_out)++] = ts[i].sel;
 	}
 	if (n == 0)
@@ -365,6 +371,13 @@ static void fill_sa(struct ike_sa *sa, struct child_sa *c, struct pfkey_sa *out,
 	memcpy(p->sel_src, src, p->n_sel_src * sizeof(*src));
 	memcpy(p->sel_dst, dst, p->n_sel_dst * sizeof(*dst));
 	p->has_sel = ns && nd;
+	uint16_t inner, outer;
+	if (child_nat_port(sa, c, &inner, &outer)) {	/* as the policies: child_policies() */
+		p->natt_oa = sa->remote;
+		p->natt_oa.port = inner;
+		struct selector *peer = inbound ? &p->sel_src[0] : &p->sel_dst[0];
+		peer->port_lo = peer->port_hi = outer;
+	}
 	*out = tmp;
 	wipe(&tmp, sizeof(tmp));
 }
@@ -484,8 +497,14 @@ static void policies_for(struct ike_sa *sa, const struct selector *l, size_t nl,
 
 void child_policies(struct ike_sa *sa, struct child_sa *c, bool add)
 {
-	policies_for(sa, c->local_ts, c->n_local_ts, c->remote_ts, c->n_remote_ts, c->reqid,
-		     c->mode, &sa->local, &sa->remote, add ? SADB_X_SPDADD : SADB_X_SPDDELETE);
+	struct selector mapped = c->remote_ts[0];
+	uint16_t inner, outer;
+	bool nat_port = child_nat_port(sa, c, &inner, &outer);
+	if (nat_port)		/* the peer's NAT-T port stands for its inner port */
+		mapped.port_lo = mapped.port_hi = outer;
+	policies_for(sa, c->local_ts, c->n_local_ts, nat_port ? &mapped : c->remote_ts,
+		     c->n_remote_ts, c->reqid, c->mode, &sa->local, &sa->remote,
+		     add ? SADB_X_SPDADD : SADB_X_SPDDELETE);
 }
 
 static void delete_sa(struct ike_sa *sa, const struct pfkey_sa *p)

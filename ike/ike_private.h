@@ -13,6 +13,7 @@ enum drop_kind {
 	DROP_INIT_IN,		/* "parsed" lines of new IKE_SA_INIT requests */
 	DROP_INIT_REFUSED,	/* IKE_SA_INIT answered with an error, no state kept */
 	DROP_VENDOR,		/* unknown IKEv1 vendor IDs (logged, otherwise ignored) */
+	DROP_FRAG,		/* IKEv2 fragments (RFC 7383) not taken */
 	DROP_KINDS
 };
 
@@ -39,6 +40,7 @@ struct ike {
 		ms_t start;
 		uint64_t cur, prev;	/* in this window and the one before */
 	} init_refused;
+	size_t frag_held;		/* bytes of fragments held for reassembly, all SAs */
 };
 
 /* A decoded, authenticated incoming message. */
@@ -54,6 +56,13 @@ struct msg_in {
 /* ike_input.c: may a line about unauthenticated input be logged? At most a burst of
  * each kind per window, so spoofed packets cannot flood the log. */
 bool ike_log_allowed(struct ike *core, enum drop_kind kind);
+/* Counts a dropped message and logs why (rate limited by kind). */
+void ike_drop(struct ike *core, enum drop_kind kind, uint64_t *counter, int level,
+	      const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+/* An authenticated, decrypted request / response (m->pl holds its payloads) goes to
+ * its exchange; hash is the request's, kept for retransmission detection. */
+void ike_dispatch_request(struct ike_sa *sa, struct msg_in *m, const uint8_t hash[16]);
+void ike_dispatch_response(struct ike_sa *sa, struct msg_in *m);
 
 /* ike_conns.c */
 struct conn *conn_find(struct ike *core, const char *name);	/* not retired */
@@ -61,6 +70,9 @@ struct conn *conn_find(struct ike *core, const char *name);	/* not retired */
 /* ike_core.c */
 void ike_sa_reap(struct ike *core);	/* frees SAs marked for destruction */
 void ike_transmit(struct ike_sa *sa, const struct buf *pkt);
+/* The IKE header of a message of this SA (length and next payload left 0). */
+void ike_fill_header(const struct ike_sa *sa, uint8_t exchange, uint32_t msgid, bool response,
+		     struct ikev2_hdr *h);
 ms_t ike_retransmit_delay(const struct ike *core, unsigned tries);
 struct ike_sa *ike_sa_new(struct ike *core, struct conn *conn, bool initiator);
 /* May a new responder SA from remote be created (limits on half-open SAs)? */
@@ -270,6 +282,12 @@ void child_schedule(struct ike_sa *sa, struct child_sa *c);
 void trap_install(struct ike *core, struct conn *conn, bool add);
 /* One child's trap policies (start_action = trap, or dpd_action = trap after DPD). */
 void trap_install_child(struct ike *core, struct conn *conn, struct child_cfg *cc, bool add);
+/* child_natport.c: transport mode across the peer's NAT with one inner port (L2TP):
+ * whether the child's inner port (its remote selector's) is mapped to the peer's
+ * NAT-T port; and a reqid of the IKE SA's own for such a child. */
+bool child_nat_port(const struct ike_sa *sa, const struct child_sa *c, uint16_t *inner,
+		    uint16_t *outer);
+void child_nat_reqid(struct ike_sa *sa, struct child_sa *c);
 /* ikev2_auth.c, shared with CREATE_CHILD_SA */
 void child_established(struct ike_sa *sa, struct child_sa *c);
 int child_accept_response(struct ike_sa *sa, struct child_sa *c, const struct msg_in *m,

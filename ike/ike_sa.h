@@ -79,6 +79,7 @@ struct child_sa {
 	/* IKEv1: lifetimes agreed with the peer (the shorter side's), 0 when none was
 	 * agreed; child_schedule() and the engine's volume limits take them. */
 	uint64_t agreed_life_s, agreed_life_kb;
+	bool nat_reqid;			/* a reqid of its own (child_natport.c) */
 	struct child_sa *next;
 };
 
@@ -101,6 +102,7 @@ struct request {
 	uint8_t exchange;		/* a response must be of the same type */
 	uint32_t msgid;
 	struct buf packet;		/* for retransmission */
+	struct buf frags;		/* its fragments when sent so (ikev2_frag.h) */
 	ms_t retransmit_at;
 	unsigned tries;
 	struct dh *dh;
@@ -111,6 +113,8 @@ struct request {
 	struct proposal offered[IKEV2_MAX_PROPOSALS];
 	size_t n_offered;
 };
+
+struct frag_rx;
 
 struct ike_sa {
 	struct ike *core;
@@ -142,6 +146,9 @@ struct ike_sa {
 	struct buf last_response;	/* our answer to peer_msgid - 1, for retransmits */
 	uint8_t last_request_hash[16];	/* of the request it answers */
 	bool have_last_response;
+	struct buf resp_frags;		/* last_response's fragments when sent so */
+	bool frag_peer;			/* the peer announced IKEv2 fragmentation */
+	struct frag_rx *frag_rx[2];	/* reassembly of a request [0], a response [1] */
 	struct request req;		/* kind TASK_NONE when idle */
 	struct task *tasks;		/* queued, FIFO */
 	struct child_sa *children;
@@ -175,7 +182,7 @@ struct ike_sa {
 	struct ike_vip_reqid {
 		const struct child_cfg *cfg;
 		uint32_t reqid;
-	} vip_reqids[8];
+	} vip_reqids[4];
 	size_t n_vip_reqids;
 	struct ike_sa *next;
 };

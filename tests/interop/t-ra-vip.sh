@@ -132,6 +132,11 @@ swan_initiate "$NS_SA" net
 swan_wait_sa "$NS_SA" 20 || iop_fail "the client did not come back"
 [ "$(grep -c 'installing new virtual IP 10\.3\.0\.1' "$(swan_dir "$NS_SA")/charon.log")" -ge 2 ] ||
 	iop_fail "the reconnecting client did not get 10.3.0.1 back: $(grep 'virtual IP' "$(swan_dir "$NS_SA")/charon.log" | tail -2)"
+# Reloading the same pool through VICI (tsunagictl --load-all) keeps alice's lease.
+out=$(tsu_ctl "$NS_SB" --load-all --file "$dir/tsunagi.conf" 2>&1)
+grep -q "loaded pool 'rw4'" <<<"$out" || iop_fail "tsunagictl --load-all did not load rw4: $out"
+tsu_ctl "$NS_SB" --list-pools --leases | grep -Eq '10\.3\.0\.1 +online +alice@example.org' ||
+	iop_fail "load-pool of the same pool lost the lease: $(tsu_ctl "$NS_SB" --list-pools --leases)"
 # swanctl --load-pools with a file that has another pool: it loads that one and
 # unloads rw4, which tsunagid refuses while alice is online.
 printf 'pools {\n\trw5 {\n\t\taddrs = 10.5.0.10-10.5.0.20\n\t\tdns = 10.2.0.53, 10.2.0.54\n\t}\n}\n' >"$dir/pools.conf"

@@ -270,8 +270,6 @@ static void test_unsupported_and_unknown_keys(void **state)
 			  "supported by tsunagi");
 	expect_conn_error("\n  send_cert = sometimes", "site-a.conf:6: connection 'site': "
 			  "invalid value 'sometimes' for 'send_cert'");
-	expect_conn_error("  fragmentation = yes", "site-a.conf:5: connection 'site': "
-			  "'fragmentation' is not supported by tsunagi");
 	expect_conn_error("  reauth_time = 1h", "site-a.conf:5: connection 'site': "
 			  "'reauth_time' other than 0 is not supported by tsunagi (use rekey_time)");
 	expect_conn_error("  foo = 1", "site-a.conf:5: connection 'site': unknown key 'foo'");
@@ -336,6 +334,64 @@ static void test_mobike_default_accepted(void **state)
 	struct config *cfg = conn_with("  mobike = yes", buf, sizeof(buf), true);
 	assert_true(cfg->conns->mobike);
 	config_free(cfg);
+}
+
+/* L2TP/IPsec selectors: dynamic with a protocol and port, as strongSwan takes them. */
+static void test_dynamic_with_port(void **state)
+{
+	char buf[512], s[SELECTOR_STRLEN];
+	struct config *cfg = conn_with("  children {\n   l2tp {\n    mode = transport\n"
+				       "    local_ts = dynamic[udp/1701]\n"
+				       "    remote_ts = dynamic[udp],10.0.0.0/8\n   }\n  }",
+				       buf, sizeof(buf), true);
+	const struct child_cfg *ch = cfg->conns->children;
+	assert_true(ch->local_ts[0].dynamic);
+	assert_int_equal(ch->local_ts[0].sel.proto, 17);
+	assert_int_equal(ch->local_ts[0].sel.port_lo, 1701);
+	assert_int_equal(ch->local_ts[0].sel.port_hi, 1701);
+	assert_string_equal(ts_cfg_fmt(&ch->local_ts[0], s, sizeof(s)), "dynamic[udp/1701]");
+	assert_string_equal(ts_cfg_fmt(&ch->remote_ts[0], s, sizeof(s)), "dynamic[udp]");
+	assert_string_equal(ts_cfg_fmt(&ch->remote_ts[1], s, sizeof(s)), "10.0.0.0/8");
+	config_free(cfg);
+	cfg = conn_with("  children {\n   n {\n    local_ts = dynamic\n   }\n  }", buf,
+			sizeof(buf), true);
+	assert_string_equal(ts_cfg_fmt(&cfg->conns->children->local_ts[0], s, sizeof(s)),
+			    "dynamic");
+	config_free(cfg);
+	expect_conn_error("  children {\n   n {\n    local_ts = dynamic[udp/99999]\n   }\n  }",
+			  "site-a.conf:7: connection 'site', child 'n': invalid traffic selector "
+			  "'dynamic[udp/99999]' in 'local_ts'");
+	expect_conn_error("  children {\n   n {\n    local_ts = dynamicx\n   }\n  }",
+			  "site-a.conf:7: connection 'site', child 'n': invalid traffic selector "
+			  "'dynamicx' in 'local_ts'");
+}
+
+/* fragmentation as strongSwan (default yes) and tsunagi { fragment_size }. */
+static void test_fragmentation_keys(void **state)
+{
+	static const char *const v[] = { "yes", "accept", "force", "no" };
+	char buf[512];
+	struct config *cfg = conn_with("", buf, sizeof(buf), true);
+	assert_int_equal(cfg->conns->fragmentation, FRAG_YES);
+	assert_int_equal(cfg->daemon.fragment_size, 1280);
+	config_free(cfg);
+	for (int i = 0; i < 4; i++) {
+		char line[64];
+		snprintf(line, sizeof(line), "  fragmentation = %s", v[i]);
+		cfg = conn_with(line, buf, sizeof(buf), true);
+		assert_int_equal(cfg->conns->fragmentation, (enum frag_policy)i);
+		config_free(cfg);
+	}
+	expect_conn_error("  fragmentation = maybe", "site-a.conf:5: connection 'site': invalid "
+			  "value 'maybe' for 'fragmentation'");
+	cfg = build_ok("tsunagi {\n fragment_size = 0\n}\n");
+	assert_int_equal(cfg->daemon.fragment_size, 0);
+	config_free(cfg);
+	cfg = build_ok("tsunagi {\n fragment_size = 576\n}\n");
+	assert_int_equal(cfg->daemon.fragment_size, 576);
+	config_free(cfg);
+	expect_error("tsunagi {\n fragment_size = 100\n}\n",
+		     "site-a.conf:2: tsunagi: 'fragment_size' must be 0 or 256..65535");
 }
 
 static void test_bad_values(void **state)
@@ -681,6 +737,8 @@ int main(void)
 		cmocka_unit_test(test_ike_time_defaults_follow_strongswan),
 		cmocka_unit_test(test_unsupported_and_unknown_keys),
 		cmocka_unit_test(test_mobike_default_accepted),
+		cmocka_unit_test(test_fragmentation_keys),
+		cmocka_unit_test(test_dynamic_with_port),
 		cmocka_unit_test(test_bad_values),
 		cmocka_unit_test(test_missing_local_auth),
 		cmocka_unit_test(test_proposals_validated),
