@@ -3,8 +3,10 @@
  * a key that does not load is reported by file name only. */
 #include <arpa/inet.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <unistd.h>
 
 #include <openssl/err.h>
 #include <openssl/pem.h>
@@ -60,6 +62,78 @@ X509 *cert_from_blob(const uint8_t *data, size_t len)
 		return c;
 	}
 	return cert_from_der(data, len);
+}
+
+X509_CRL *crl_from_blob(const uint8_t *data, size_t len)
+{
+	BIO *b = BIO_new_mem_buf(data, (int)len);
+	X509_CRL *c = b ? PEM_read_bio_X509_CRL(b, NULL, NULL, NULL) : NULL;
+	if (b && !c) {
+		ERR_clear_error();
+		(void)BIO_reset(b);
+		c = d2i_X509_CRL_bio(b, NULL);
+	}
+	ERR_clear_error();
+	BIO_free(b);
+	return c;
+}
+
+static int hexval(char c)
+{
+	if (c >= '0' && c <= '9') return c - '0';
+	if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+	return -1;
+}
+
+uint8_t *vici_value_bytes(const char *v, size_t *len)
+{
+	size_t n = strlen(v);
+	bool hex = n > 2 && n % 2 == 0 && v[0] == '0' && v[1] == 'x';
+	for (size_t i = 2; hex && i < n; i++)
+		hex = hexval(v[i]) >= 0;
+	uint8_t *out = malloc(hex ? (n - 2) / 2 : n ? n : 1);
+	if (!out)
+		return NULL;
+	if (!hex) {
+		memcpy(out, v, n);
+		*len = n;
+		return out;
+	}
+	for (size_t i = 2; i < n; i += 2)
+		out[(i - 2) / 2] = (uint8_t)(hexval(v[i]) << 4 | hexval(v[i + 1]));
+	*len = (n - 2) / 2;
+	return out;
+}
+
+X509 *cert_load_entry(const char *entry, char *err, size_t errlen)
+{
+	/* A DER blob without a NUL byte reaches us as its bytes: it starts with a
+	 * SEQUENCE (0x30, '0') and is no file. */
+	if (strncmp(entry, "-----BEGIN", 10) != 0 && strncmp(entry, "0x", 2) != 0 &&
+	    (entry[0] != 0x30 || access(entry, F_OK) == 0))
+		return cert_load_file(entry, err, errlen);
+	size_t len;
+	uint8_t *data = vici_value_bytes(entry, &len);
+	X509 *c = data ? cert_from_blob(data, len) : NULL;
+	free(data);
+	if (!c)	/* never echo the blob */
+		snprintf(err, errlen, "certificate data sent by VICI (%zu characters) is not "
+			 "a certificate", strlen(entry));
+	return c;
+}
+
+int key_id_hex(EVP_PKEY *k, char out[41])
+{
+	unsigned char *p = NULL, md[SHA_DIGEST_LENGTH];
+	int n = i2d_PUBKEY(k, &p);
+	if (n <= 0)
+		return -1;
+	SHA1(p, (size_t)n, md);
+	OPENSSL_free(p);
+	for (int i = 0; i < SHA_DIGEST_LENGTH; i++)
+		snprintf(out + 2 * i, 3, "%02x", md[i]);
+	return 0;
 }
 
 X509 *cert_load_file(const char *path, char *err, size_t errlen)

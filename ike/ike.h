@@ -91,6 +91,8 @@ struct ike_stats {
 	uint64_t init_refused;	/* IKE_SA_INIT requests matching no connection/proposal */
 };
 void ike_get_stats(const struct ike *ike, struct ike_stats *st);
+/* The credential store (ike/cert.h): VICI load-cert, load-key, list-certs. */
+struct cred_store *ike_creds(struct ike *ike);
 /* Zeroes the event counters (not the gauges: SA counts stay). */
 void ike_reset_stats(struct ike *ike);
 #endif

@@ -34,6 +34,8 @@ void ctl_print_stats(const struct ctree *res);
 void ctl_print_counters(const struct ctree *res);
 /* One list-nat event as a row of the translation table (header first if asked). */
 void ctl_print_nat_row(const struct ctree *event, bool header);
+/* One list-cert event: the subject, then kind, key and validity. */
+void ctl_print_cert(const struct ctree *event);
 void ctl_print_log_line(const struct ctree *event);
 /* An IKE SA's state as operators read it: Cisco's name for IKEv1 (ikev1-state),
  * strongSwan's for IKEv2. */

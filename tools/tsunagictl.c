@@ -25,6 +25,7 @@ enum verb {
 	V_NONE, V_VERSION, V_STATS, V_LIST_SAS, V_LIST_CONNS, V_INITIATE, V_TERMINATE,
 	V_REKEY, V_LOAD_ALL, V_COUNTERS, V_SAD, V_SPD, V_ENABLE, V_DISABLE,
 	V_MONITOR, V_WATCH, V_LIST_NAT, V_FLUSH_NAT,
+	V_LIST_CERTS,
 };
 
 struct opts {
@@ -51,6 +52,7 @@ static void usage(FILE *out)
 		"  --stats                           daemon statistics\n"
 		"  --list-sas [--ike NAME]           IKE and CHILD SAs\n"
 		"  --list-conns                      loaded connections\n"
+		"  --list-certs                      certificates (and whether their key is loaded)\n"
 		"  --initiate --child NAME [--ike NAME] [--timeout SECONDS]\n"
 		"  --terminate --ike NAME | --child NAME | --ike-id N | --child-id N\n"
 		"  --rekey --ike NAME | --child NAME [--reauth]\n"
@@ -142,6 +144,8 @@ static void on_event(void *arg, const char *event, const struct ctree *msg)
 			ctl_print_conn_table(msg);
 		else if (strcmp(event, "list-nat") == 0)
 			ctl_print_nat_row(msg, ctl->events_printed++ == 0);
+		else if (strcmp(event, "list-cert") == 0)
+			ctl_print_cert(msg);
 		break;
 	}
 }
@@ -390,6 +394,8 @@ static int run(struct ctl *ctl, const struct opts *o)
 		rc = with_events(ctl, "list-conn", "list-conns", &m);
 		vici_msg_free(&m);
 		return rc;
+	case V_LIST_CERTS:
+		return with_events(ctl, "list-cert", "list-certs", NULL);
 	case V_INITIATE:
 		if (!o->child && !o->ike) {
 			fprintf(stderr, "--initiate needs --child NAME (and optionally --ike NAME)\n");
@@ -453,6 +459,7 @@ static int parse_args(int argc, char **argv, struct opts *o)
 		{ "watch", no_argument, NULL, V_WATCH },
 		{ "list-nat", no_argument, NULL, V_LIST_NAT },
 		{ "flush-nat", no_argument, NULL, V_FLUSH_NAT },
+		{ "list-certs", no_argument, NULL, V_LIST_CERTS },
 		{ "count", required_argument, NULL, O_COUNT },
 		{ "interval", required_argument, NULL, O_INTERVAL },
 		{ "uri", required_argument, NULL, O_URI },
@@ -478,6 +485,7 @@ static int parse_args(int argc, char **argv, struct opts *o)
 		case V_INITIATE: case V_TERMINATE: case V_REKEY: case V_LOAD_ALL:
 		case V_COUNTERS: case V_SAD: case V_SPD: case V_ENABLE: case V_DISABLE:
 		case V_MONITOR: case V_WATCH: case V_LIST_NAT: case V_FLUSH_NAT:
+		case V_LIST_CERTS:
 			if (o->verb != V_NONE) {
 				fprintf(stderr, "only one verb at a time\n");
 				return -1;

@@ -8,7 +8,8 @@
 # the negatives, strongSwan initiating to tsunagid: a certificate from an unknown
 # CA, and one revoked by the CA's CRL in tsunagid's x509crl/. tsunagid logs which
 # (unknown CA / revoked) and answers AUTHENTICATION_FAILED; no CHILD_SA on either side.
-# TYPES="rsa ecdsa" limits the key types.
+# Then swanctl --load-creds and --load-conns into tsunagid over VICI. TYPES="rsa
+# ecdsa" limits the key types of the first part.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/lib-extra.sh"
 iop_begin ikev2-pubkey
@@ -125,11 +126,72 @@ negative() {
 	iop_stop_gateways "$NS_SA" "$NS_SB"
 }
 
+# vici_case: tsunagid starts without connections; strongSwan's swanctl loads the
+# credentials (certificate, CA, CRL, and a key encrypted with a passphrase given in
+# secrets { private-a { file, secret } }) and the connection into tsunagid over VICI,
+# lists the certificates, and initiates to strongSwan.
+vici_case() {
+	local sdir=$IOP_WORK/swanctl-a uri out
+	iop_note "vici: swanctl --load-creds into tsunagid"
+	swan_prepare "$NS_SB"
+	pk_files "$(swan_dir "$NS_SB")" site-b-ecdsa
+	swan_conf site-b-ecdsa
+	swan_start "$NS_SB"; swan_load "$NS_SB"
+	mkdir -p "$(tsu_dir "$NS_SA")"
+	printf 'tsunagi {\n\ttun = tsa%s\n}\n' $$ >"$(tsu_dir "$NS_SA")/tsunagi.conf"
+	TSU_TUN_A=tsa$$
+	tsu_start "$NS_SA"
+	mkdir -p "$sdir"/{conf.d,x509,x509ca,x509aa,x509ac,x509crl,x509ocsp,private,rsa,ecdsa,bliss,pkcs8,pkcs12,pubkey}
+	cp "$CERTS/site-a-ecdsa.pem" "$sdir/x509/"
+	cp "$CERTS/ca.pem" "$sdir/x509ca/"
+	cp "$CERTS/ca.crl" "$sdir/x509crl/"
+	openssl pkey -in "$CERTS/site-a-ecdsa.key" -aes128 -passout pass:interop-pass \
+		-out "$sdir/private/a-encrypted.pem" || iop_fail "openssl could not encrypt the key"
+	s2s_conf "$sdir/swanctl.conf" a START_ACTION=none
+	pk_conf "$sdir/swanctl.conf" site-a-ecdsa
+	printf 'secrets {\n\tprivate-a {\n\t\tfile = a-encrypted.pem\n\t\tsecret = interop-pass\n\t}\n}\n' \
+		>>"$sdir/swanctl.conf"
+	uri=$(tsu_uri "$NS_SA")
+	sctl() {
+		local cmd=$1; shift
+		SWANCTL_DIR=$sdir timeout 20 ip netns exec "$NS_SA" swanctl "$cmd" --uri "$uri" "$@"
+	}
+	out=$(sctl --load-creds --file "$sdir/swanctl.conf" 2>&1) ||
+		iop_fail "vici: swanctl --load-creds failed: $out"
+	grep -q "loaded certificate from '.*site-a-ecdsa.pem'" <<<"$out" &&
+		grep -q "loaded certificate from '.*ca.pem'" <<<"$out" &&
+		grep -q "loaded certificate from '.*x509crl/ca.crl'" <<<"$out" &&
+		grep -qi "loaded ecdsa key from '.*a-encrypted.pem'" <<<"$out" ||
+		iop_fail "vici: swanctl --load-creds did not load everything: $out"
+	out=$(sctl --load-conns --file "$sdir/swanctl.conf" 2>&1) ||
+		iop_fail "vici: swanctl --load-conns failed: $out"
+	out=$(sctl --list-certs 2>&1) || iop_fail "vici: swanctl --list-certs failed: $out"
+	grep -q "subject: *\"C=CH, O=tsunagi test, CN=site-a.example.net\"" <<<"$out" &&
+		grep -q "has private key" <<<"$out" &&
+		grep -q "subject: *\"C=CH, O=tsunagi test, CN=Test CA\"" <<<"$out" ||
+		iop_fail "vici: swanctl --list-certs does not show the certificates and the key: $out"
+	out=$(tsu_ctl "$NS_SA" --list-certs 2>&1) || iop_fail "vici: tsunagictl --list-certs failed: $out"
+	grep -A1 "CN=site-a.example.net" <<<"$out" | grep -q "end entity, has private key" ||
+		iop_fail "vici: tsunagictl --list-certs does not show the certificate with its key: $out"
+	out=$(sctl --initiate --child net --ike s2s --timeout 15 2>&1) ||
+		iop_fail "vici: swanctl --initiate failed: $out"
+	swan_wait_sa "$NS_SB" 20 || iop_fail "vici: strongSwan has no SA within 20 s"
+	# A second load-creds unloads nothing and loads the same again (get-keys ids).
+	out=$(sctl --load-creds --file "$sdir/swanctl.conf" 2>&1) ||
+		iop_fail "vici: the second swanctl --load-creds failed: $out"
+	out=$(sctl --list-certs 2>&1) || iop_fail "vici: swanctl --list-certs failed: $out"
+	grep -q "has private key" <<<"$out" ||
+		iop_fail "vici: after a second --load-creds tsunagid has lost the key: $out"
+	xt_check_sanitizers
+	iop_stop_gateways "$NS_SA" "$NS_SB"
+}
+
 for type in ${TYPES:-rsa ecdsa ed25519}; do
 	pair "$type"
 done
 pair rsa 'RSA PKCS#1 v1.5 SHA-1 \(auth method 1\)'
 pair p384 'ECDSA-384 SHA-384 \(auth method 10\)'
+vici_case
 negative unknown-ca site-b-other 'certificate "[^"]*site-b.example.net" \(issuer "[^"]*Other CA"\) of .* is issued by an unknown CA'
 negative revoked site-b-revoked 'certificate "[^"]*site-b.example.net" .* is revoked'
 iop_pass
