@@ -327,6 +327,11 @@ static struct conn_cfg *build_conn(struct bctx *b, const struct ctree *sec)
 		return NULL;
 	}
 	apply_ike_times(c, &t);
+	if (c->version == 1 && (c->local.auth == AUTH_PUBKEY || c->remote.auth == AUTH_PUBKEY)) {
+		berr(b, sec, "auth = pubkey is supported by tsunagi for IKEv2 only (version = 2)");
+		conn_cfg_free(c);
+		return NULL;
+	}
 	if (fill_defaults(c) < 0) {
 		berr(b, sec, "out of memory");
 		conn_cfg_free(c);

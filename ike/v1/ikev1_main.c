@@ -95,7 +95,9 @@ void ikev1_main_start(struct ike_sa *sa)
 bool ikev1_conn_admits(const struct conn *c, const struct v1_msg *m)
 {
 	const struct conn_cfg *cfg = c->cfg;
-	return !c->retired && cfg->version != 2 &&
+	/* Certificates are IKEv2's only: a version = 0 connection with them is not
+	 * answered in IKEv1. */
+	return !c->retired && cfg->version != 2 && !ikev2_conn_pubkey(cfg) &&
 	       addr_cfg_matches(cfg->local_addrs, cfg->n_local_addrs, &m->local) &&
 	       addr_cfg_matches(cfg->remote_addrs, cfg->n_remote_addrs, &m->remote);
 }
