@@ -430,6 +430,30 @@ bool dn_equal(const uint8_t *a, size_t alen, const uint8_t *b, size_t blen)
 	return eq;
 }
 
+bool dn_matches(const uint8_t *pattern, size_t plen, const uint8_t *der, size_t len)
+{
+	X509_NAME *p = dn_parse(pattern, plen), *n = dn_parse(der, len);
+	bool ok = p && n && X509_NAME_entry_count(p) == X509_NAME_entry_count(n);
+	for (int i = 0; ok && i < X509_NAME_entry_count(p); i++) {
+		X509_NAME_ENTRY *pe = X509_NAME_get_entry(p, i), *ne = X509_NAME_get_entry(n, i);
+		const ASN1_STRING *pv = X509_NAME_ENTRY_get_data(pe);
+		bool any = ASN1_STRING_length(pv) == 1 && ASN1_STRING_get0_data(pv)[0] == '*';
+		ok = OBJ_cmp(X509_NAME_ENTRY_get_object(pe), X509_NAME_ENTRY_get_object(ne)) == 0;
+		if (ok && !any) {
+			/* One attribute compared the way X509_NAME_cmp does (canonical form). */
+			X509_NAME *a = X509_NAME_new(), *b = X509_NAME_new();
+			ok = a && b && X509_NAME_add_entry(a, pe, -1, 0) && X509_NAME_add_entry(b, ne, -1, 0) &&
+			     X509_NAME_cmp(a, b) == 0;
+			X509_NAME_free(a);
+			X509_NAME_free(b);
+		}
+	}
+	X509_NAME_free(p);
+	X509_NAME_free(n);
+	ERR_clear_error();
+	return ok;
+}
+
 static const char *name_fmt(const X509_NAME *n, char *out, size_t outlen)
 {
 	BIO *b = BIO_new(BIO_s_mem());

@@ -69,6 +69,9 @@ int cert_subject_der(X509 *c, uint8_t *out, size_t max, size_t *len);
 /* "C=CH, O=strongSwan, CN=moon" -> DER. 0 or -1. */
 int dn_from_string(const char *s, uint8_t *out, size_t max, size_t *len);
 bool dn_equal(const uint8_t *a, size_t alen, const uint8_t *b, size_t blen);
+/* Does the DN match a pattern DN whose RDN values may be "*" (any value), as
+ * strongSwan's "C=CH, O=Example, CN=*"? Same attributes in the same order. */
+bool dn_matches(const uint8_t *pattern, size_t plen, const uint8_t *der, size_t len);
 const char *dn_fmt(const uint8_t *der, size_t len, char *out, size_t outlen);
 /* "CN=moon, O=..." of a certificate's subject or issuer for log lines. */
 const char *cert_name_fmt(X509 *c, bool issuer, char *out, size_t outlen);

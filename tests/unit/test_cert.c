@@ -196,6 +196,30 @@ static void test_identity_from_string_dn(void **state)
 	assert_string_equal(identity_fmt(&a, s, sizeof(s)), "C=CH, O=tsunagi test, CN=moon");
 }
 
+static void test_identity_wildcards(void **state)
+{
+	struct identity id;
+	identity_from_string("a.example.net", &id);
+	assert_true(identity_matches_cfg("*.example.net", &id));
+	assert_true(identity_matches_cfg("*.EXAMPLE.net", &id));
+	assert_false(identity_matches_cfg("*.example.org", &id));
+	assert_false(identity_matches_cfg("*@example.net", &id));	/* another type */
+	identity_from_string("example.net", &id);
+	assert_false(identity_matches_cfg("*.example.net", &id));
+	identity_from_string("alice@example.net", &id);
+	assert_true(identity_matches_cfg("*@example.net", &id));
+	assert_false(identity_matches_cfg("*@example.org", &id));
+	identity_from_string("C=CH, O=tsunagi test, CN=a.example.net", &id);
+	assert_true(identity_matches_cfg("C=CH, O=tsunagi test, CN=*", &id));
+	assert_true(identity_matches_cfg("C=CH, O=*, CN=*", &id));
+	assert_false(identity_matches_cfg("C=DE, O=tsunagi test, CN=*", &id));
+	assert_false(identity_matches_cfg("C=CH, CN=*", &id));		/* fewer RDNs */
+	assert_false(identity_matches_cfg("C=CH, OU=tsunagi test, CN=*", &id));	/* another attribute */
+	assert_true(identity_has_wildcard("C=CH, CN=*"));
+	assert_false(identity_has_wildcard("a.example.net"));
+	assert_false(identity_has_wildcard(NULL));
+}
+
 static void sign_verify(enum fx_key type, unsigned hashes, uint8_t want_method)
 {
 	EVP_PKEY *k = fx_key(type), *other = fx_key(type);
@@ -416,6 +440,22 @@ static void test_exchange_dn_identity(void **state)
 	h_free(&h);
 }
 
+/* strongSwan's DN wildcard as the remote id of a responder, and an FQDN wildcard as
+ * the initiator's remote id (which it then does not send as IDr). */
+static void test_exchange_wildcard_ids(void **state)
+{
+	struct harness h;
+	pk_confs("a.pem", NULL, "C=CH, O=tsunagi test, CN=*", "", "");
+	char *rid = strstr(conf_a, "id = b.example.net");
+	assert_non_null(rid);
+	memcpy(rid, "id = *.example.net", 18);
+	assert_int_equal(h_init(&h, conf_a, conf_b), 0);
+	establish(&h);
+	assert_int_equal(h_count_sas(&h.a, IKE_ESTABLISHED), 1);
+	assert_int_equal(h_count_sas(&h.b, IKE_ESTABLISHED), 1);
+	h_free(&h);
+}
+
 /* A failing case: b refuses with `want` in its log; neither side keeps an SA. */
 static void expect_refused(const char *a_cert, const char *a_id, const char *extra_a,
 			   const char *want)
@@ -584,11 +624,13 @@ int main(void)
 		cmocka_unit_test(test_chain_intermediate),
 		cmocka_unit_test(test_identity_san_and_dn),
 		cmocka_unit_test(test_identity_from_string_dn),
+		cmocka_unit_test(test_identity_wildcards),
 		cmocka_unit_test(test_signatures),
 		cmocka_unit_test(test_signature_bad_input),
 		cmocka_unit_test(test_malformed_certificates),
 		cmocka_unit_test(test_exchange_pubkey),
 		cmocka_unit_test(test_exchange_dn_identity),
+		cmocka_unit_test(test_exchange_wildcard_ids),
 		cmocka_unit_test(test_exchange_unknown_ca),
 		cmocka_unit_test(test_exchange_revoked),
 		cmocka_unit_test(test_exchange_identity_mismatch),
