@@ -74,4 +74,10 @@ int ctl_watch(struct ctl *ctl, unsigned interval_s, unsigned count, unsigned tim
 
 /* --load-all --file F (ctl_load.c). Returns the exit code. */
 int ctl_load_all(struct ctl *ctl, const char *file);
+/* ctl_creds.c: --load-all's credentials, as swanctl --load-creds sends them. */
+int ctl_load_creds(struct ctl *ctl, const char *conf_file, const struct ctree *secrets);
+/* A connection's certs/cacerts list as the certificates themselves (PEM). */
+void ctl_add_cert_items(struct vici_msg *m, const struct ctree *node);
+/* secrets.private<suffix> and the other private key types. */
+bool ctl_is_key_secret(const char *name);
 #endif

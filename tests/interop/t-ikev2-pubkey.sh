@@ -8,7 +8,8 @@
 # the negatives, strongSwan initiating to tsunagid: a certificate from an unknown
 # CA, and one revoked by the CA's CRL in tsunagid's x509crl/. tsunagid logs which
 # (unknown CA / revoked) and answers AUTHENTICATION_FAILED; no CHILD_SA on either side.
-# Then swanctl --load-creds and --load-conns into tsunagid over VICI. TYPES="rsa
+# Then swanctl --load-creds and --load-conns into tsunagid over VICI, and tsunagictl
+# --load-all. TYPES="rsa
 # ecdsa" limits the key types of the first part.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/lib-extra.sh"
@@ -186,12 +187,53 @@ vici_case() {
 	iop_stop_gateways "$NS_SA" "$NS_SB"
 }
 
+# ctl_case: the same with tsunagictl --load-all (credentials, then the connection).
+ctl_case() {
+	local sdir=$IOP_WORK/ctl-a out
+	iop_note "ctl: tsunagictl --load-all with certificates"
+	swan_prepare "$NS_SB"
+	pk_files "$(swan_dir "$NS_SB")" site-b-ecdsa
+	swan_conf site-b-ecdsa
+	swan_start "$NS_SB"; swan_load "$NS_SB"
+	mkdir -p "$(tsu_dir "$NS_SA")"
+	printf 'tsunagi {\n\ttun = tsa%s\n}\n' $$ >"$(tsu_dir "$NS_SA")/tsunagi.conf"
+	TSU_TUN_A=tsa$$
+	tsu_start "$NS_SA"
+	mkdir -p "$sdir"/{x509,x509ca,x509crl,private}
+	cp "$CERTS/site-a-ecdsa.pem" "$sdir/x509/"
+	cp "$CERTS/ca.pem" "$sdir/x509ca/"
+	cp "$CERTS/ca.crl" "$sdir/x509crl/"
+	openssl pkey -in "$CERTS/site-a-ecdsa.key" -aes128 -passout pass:interop-pass \
+		-out "$sdir/private/a-encrypted.pem" || iop_fail "openssl could not encrypt the key"
+	s2s_conf "$sdir/swanctl.conf" a START_ACTION=none
+	pk_conf "$sdir/swanctl.conf" site-a-ecdsa
+	printf 'secrets {\n\tprivate-a {\n\t\tfile = a-encrypted.pem\n\t\tsecret = interop-pass\n\t}\n}\n' \
+		>>"$sdir/swanctl.conf"
+	out=$(tsu_ctl "$NS_SA" --load-all --file "$sdir/swanctl.conf" 2>&1) ||
+		iop_fail "ctl: tsunagictl --load-all failed: $out"
+	grep -q "loaded certificate from '.*x509ca/ca.pem'" <<<"$out" &&
+		grep -q "loaded EC key from '.*a-encrypted.pem'" <<<"$out" &&
+		grep -q "loaded connection 's2s'" <<<"$out" ||
+		iop_fail "ctl: tsunagictl --load-all did not load everything: $out"
+	grep -q "interop-pass" <<<"$out" && iop_fail "ctl: tsunagictl printed the passphrase"
+	out=$(tsu_ctl "$NS_SA" --list-certs 2>&1)
+	grep -A1 "CN=site-a.example.net" <<<"$out" | grep -q "has private key" ||
+		iop_fail "ctl: tsunagictl --list-certs does not show the key: $out"
+	tsu_ctl "$NS_SA" --initiate --child net --ike s2s --timeout 15 >/dev/null 2>&1 ||
+		iop_fail "ctl: tsunagictl --initiate failed"
+	swan_wait_sa "$NS_SB" 20 || iop_fail "ctl: strongSwan has no SA within 20 s"
+	tsu_log_has "$NS_SA" "interop-pass" && iop_fail "ctl: tsunagid logged the passphrase"
+	xt_check_sanitizers
+	iop_stop_gateways "$NS_SA" "$NS_SB"
+}
+
 for type in ${TYPES:-rsa ecdsa ed25519}; do
 	pair "$type"
 done
 pair rsa 'RSA PKCS#1 v1.5 SHA-1 \(auth method 1\)'
 pair p384 'ECDSA-384 SHA-384 \(auth method 10\)'
 vici_case
+ctl_case
 negative unknown-ca site-b-other 'certificate "[^"]*site-b.example.net" \(issuer "[^"]*Other CA"\) of .* is issued by an unknown CA'
 negative revoked site-b-revoked 'certificate "[^"]*site-b.example.net" .* is revoked'
 iop_pass
