@@ -8,6 +8,7 @@
 # the negatives, strongSwan initiating to tsunagid: a certificate from an unknown
 # CA, and one revoked by the CA's CRL in tsunagid's x509crl/. tsunagid logs which
 # (unknown CA / revoked) and answers AUTHENTICATION_FAILED; no CHILD_SA on either side.
+# The same two with tsunagid initiating: it refuses strongSwan's certificate.
 # Then swanctl --load-creds and --load-conns into tsunagid over VICI, and tsunagictl
 # --load-all. TYPES="rsa
 # ecdsa" limits the key types of the first part.
@@ -83,13 +84,13 @@ pair() {
 	swan_log_has "$NS_SB" "$re_a" ||
 		iop_fail "$type, tsunagid initiating: strongSwan did not authenticate tsunagid's certificate"
 	tsu_ensure_route "$NS_SA" "$TSU_TUN_A" "$NET_B" || iop_fail "tsunagid created no TUN device"
-	iop_ping "$NS_HA" $HOST_B 5 || iop_fail "$type, tsunagid initiating: host-a cannot ping host-b"
+	iop_ping "$NS_HA" "$HOST_B" 5 || iop_fail "$type, tsunagid initiating: host-a cannot ping host-b"
 
 	iop_note "$type: strongSwan initiates"
 	tsu_ctl "$NS_SA" --terminate --ike s2s >/dev/null 2>&1
 	iop_wait 10 eval '! swan_list_sas "$NS_SB" | grep -q ESTABLISHED' ||
 		iop_fail "$type: strongSwan still has the SA after terminate"
-	swan_conf "site-b-$type" REMOTE_ADDRS=$SITE_A_OUT
+	swan_conf "site-b-$type" REMOTE_ADDRS="$SITE_A_OUT"
 	swan_reload "$NS_SB"
 	tsu_pk_conf "site-a-$type" START_ACTION=none
 	tsu_reload "$NS_SA" || iop_fail "$type: tsunagid did not reload"
@@ -111,7 +112,7 @@ negative() {
 	iop_note "negative: $name"
 	swan_prepare "$NS_SB"
 	pk_files "$(swan_dir "$NS_SB")" "$cert"
-	swan_conf "$cert" REMOTE_ADDRS=$SITE_A_OUT
+	swan_conf "$cert" REMOTE_ADDRS="$SITE_A_OUT"
 	swan_start "$NS_SB"; swan_load "$NS_SB"
 	pk_files "$(tsu_dir "$NS_SA")" site-a-ecdsa
 	cp "$CERTS/ca.crl" "$(tsu_dir "$NS_SA")/x509crl/"
@@ -227,6 +228,28 @@ ctl_case() {
 	iop_stop_gateways "$NS_SA" "$NS_SB"
 }
 
+# negative_init NAME CERT TSU_LOG_REGEX: tsunagid initiates to strongSwan, which
+# answers with CERT; tsunagid refuses it and keeps no SA.
+negative_init() {
+	local name=$1 cert=$2 re=$3
+	iop_note "negative, tsunagid initiating: $name"
+	swan_prepare "$NS_SB"
+	pk_files "$(swan_dir "$NS_SB")" "$cert"
+	swan_conf "$cert"
+	swan_start "$NS_SB"; swan_load "$NS_SB"
+	pk_files "$(tsu_dir "$NS_SA")" site-a-ecdsa
+	cp "$CERTS/ca.crl" "$(tsu_dir "$NS_SA")/x509crl/"
+	tsu_pk_conf site-a-ecdsa START_ACTION=start
+	tsu_start "$NS_SA"
+	iop_wait 15 tsu_log_has "$NS_SA" "$re" ||
+		iop_fail "$name: tsunagid's log does not say why it refused strongSwan (/$re/)"
+	iop_wait 5 xt_tsu_no_sa "$NS_SA" ||
+		iop_fail "$name: tsunagid keeps an SA: $(tsu_ctl "$NS_SA" --list-sas | head -3)"
+	tsu_child_up "$NS_SA" && iop_fail "$name: tsunagid installed a CHILD_SA"
+	xt_check_sanitizers
+	iop_stop_gateways "$NS_SA" "$NS_SB"
+}
+
 for type in ${TYPES:-rsa ecdsa ed25519}; do
 	pair "$type"
 done
@@ -236,4 +259,6 @@ vici_case
 ctl_case
 negative unknown-ca site-b-other 'certificate "[^"]*site-b.example.net" \(issuer "[^"]*Other CA"\) of .* is issued by an unknown CA'
 negative revoked site-b-revoked 'certificate "[^"]*site-b.example.net" .* is revoked'
+negative_init unknown-ca site-b-other 'certificate "[^"]*site-b.example.net" \(issuer "[^"]*Other CA"\) of .* is issued by an unknown CA'
+negative_init revoked site-b-revoked 'certificate "[^"]*site-b.example.net" .* is revoked'
 iop_pass
