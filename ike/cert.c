@@ -287,6 +287,9 @@ enum cert_verdict cert_verify_chain(X509 *leaf, STACK_OF(X509) *intermediates,
 		X509_STORE_CTX_set0_crls(ctx, crls);
 		X509_STORE_CTX_set_flags(ctx, X509_V_FLAG_CRL_CHECK);
 	}
+	/* Every configured CA is a trust anchor, an intermediate one too (as in
+	 * strongSwan): the chain need not reach a self-signed root. */
+	X509_STORE_CTX_set_flags(ctx, X509_V_FLAG_PARTIAL_CHAIN);
 	X509_STORE_CTX_set_time(ctx, 0, at);
 	int ok = X509_verify_cert(ctx);
 	int e = X509_STORE_CTX_get_error(ctx);

@@ -139,6 +139,19 @@ static void test_chain_intermediate(void **state)
 	sk_X509_push(chain, inter);
 	assert_int_equal(verify(c, chain, p.anchors, NULL), CERT_OK);
 	assert_int_equal(verify(c, NULL, p.anchors, NULL), CERT_UNKNOWN_CA);
+	/* The intermediate CA configured as the only cacerts is a trust anchor. */
+	assert_int_equal(verify(c, NULL, chain, NULL), CERT_OK);
+	/* A leaf cannot act as a CA for another. */
+	EVP_PKEY *k2 = fx_key(FX_P256);
+	X509 *c2 = fx_cert("b.example.net", "DNS:b.example.net", k2, c, p.leaf_key, false, -DAY,
+			   DAY, 11);
+	STACK_OF(X509) *via_leaf = sk_X509_new_null();
+	sk_X509_push(via_leaf, c);
+	sk_X509_push(via_leaf, inter);
+	assert_int_not_equal(verify(c2, via_leaf, p.anchors, NULL), CERT_OK);
+	sk_X509_free(via_leaf);
+	X509_free(c2);
+	EVP_PKEY_free(k2);
 	sk_X509_free(chain);
 	X509_free(c);
 	X509_free(inter);
