@@ -269,6 +269,16 @@ static bool have_crl_for(X509 *leaf, STACK_OF(X509_CRL) *crls)
 	return false;
 }
 
+/* A CRL past its nextUpdate still says what it revoked: used, not fatal (strongSwan's
+ * default treats a stale CRL the same way). */
+static int verify_cb(int ok, X509_STORE_CTX *ctx)
+{
+	int e = X509_STORE_CTX_get_error(ctx);
+	if (!ok && (e == X509_V_ERR_CRL_HAS_EXPIRED || e == X509_V_ERR_CRL_NOT_YET_VALID))
+		return 1;
+	return ok;
+}
+
 enum cert_verdict cert_verify_chain(X509 *leaf, STACK_OF(X509) *intermediates,
 				    STACK_OF(X509) *cas, STACK_OF(X509_CRL) *crls, time_t at,
 				    char *detail, size_t detail_len)
@@ -281,6 +291,7 @@ enum cert_verdict cert_verify_chain(X509 *leaf, STACK_OF(X509) *intermediates,
 		goto out;
 	for (int i = 0; cas && i < sk_X509_num(cas); i++)
 		X509_STORE_add_cert(store, sk_X509_value(cas, i));
+	X509_STORE_set_verify_cb(store, verify_cb);
 	if (!X509_STORE_CTX_init(ctx, store, leaf, intermediates))
 		goto out;
 	if (crls && have_crl_for(leaf, crls)) {

@@ -122,6 +122,13 @@ static void test_chain_revoked_by_crl(void **state)
 	sk_X509_CRL_push(others, other_crl);
 	assert_int_equal(verify(bad, NULL, p.anchors, others), CERT_OK);
 	sk_X509_CRL_pop_free(others, X509_CRL_free);
+	/* A CRL past its next update still revokes, and does not fail the others. */
+	X509_CRL *stale = fx_crl_at(p.ca, p.ca_key, &bad, 1, -3 * DAY, -DAY);
+	STACK_OF(X509_CRL) *stales = sk_X509_CRL_new_null();
+	sk_X509_CRL_push(stales, stale);
+	assert_int_equal(verify(bad, NULL, p.anchors, stales), CERT_REVOKED);
+	assert_int_equal(verify(good, NULL, p.anchors, stales), CERT_OK);
+	sk_X509_CRL_pop_free(stales, X509_CRL_free);
 	sk_X509_CRL_pop_free(crls, X509_CRL_free);
 	X509_free(good);
 	X509_free(bad);
