@@ -190,9 +190,9 @@ void views_conn(const struct conn_cfg *cfg, struct conn_view_storage *st)
 	v->reauth_time = (uint32_t)cfg->reauth_time;
 	v->rekey_time = (uint32_t)cfg->rekey_time;
 	v->dpd_delay = cfg->dpd_delay;
-	st->local.auth_class = "pre-shared key";
+	st->local.auth_class = cfg->local.auth == AUTH_PUBKEY ? "public key" : "pre-shared key";
 	st->local.id = cfg->local.id;
-	st->remote.auth_class = "pre-shared key";
+	st->remote.auth_class = cfg->remote.auth == AUTH_PUBKEY ? "public key" : "pre-shared key";
 	st->remote.id = cfg->remote.id;
 	v->local = &st->local;
 	v->n_local = 1;

@@ -172,6 +172,10 @@ vici_case() {
 		grep -q "has private key" <<<"$out" &&
 		grep -q "subject: *\"C=CH, O=tsunagi test, CN=Test CA\"" <<<"$out" ||
 		iop_fail "vici: swanctl --list-certs does not show the certificates and the key: $out"
+	out=$(sctl --list-conns 2>&1) || iop_fail "vici: swanctl --list-conns failed: $out"
+	grep -q "local public key authentication" <<<"$out" &&
+		grep -q "remote public key authentication" <<<"$out" ||
+		iop_fail "vici: swanctl --list-conns does not show public key authentication: $out"
 	out=$(tsu_ctl "$NS_SA" --list-certs 2>&1) || iop_fail "vici: tsunagictl --list-certs failed: $out"
 	grep -A1 "CN=site-a.example.net" <<<"$out" | grep -q "end entity, has private key" ||
 		iop_fail "vici: tsunagictl --list-certs does not show the certificate with its key: $out"
