@@ -13,6 +13,7 @@ struct bctx {
 	char *err;
 	size_t errlen;
 	char what[160];		/* "connection 'site'" */
+	const char *dir;	/* of the configuration file, for x509/ etc.; NULL: VICI */
 };
 
 /* Writes "file:line: <what>: <message>" once; returns -1. */
@@ -54,6 +55,19 @@ void child_cfg_free(struct child_cfg *c);
 int build_proposals(struct bctx *b, const struct ctree *node, int proto, char ***out,
 		    size_t *n);
 int check_secret_type(struct bctx *b, const struct ctree *sec);
+/* conf/config_eap.c: auth = eap-*, eap_id */
+bool conf_is_eap_auth(const char *s);
+int conf_eap_auth(struct bctx *b, const struct ctree *k, struct auth_cfg *a);
+int conf_eap_id(struct bctx *b, const struct ctree *k, struct auth_cfg *a);
+/* EAP is IKEv2's: refused with version = 1. */
+int conf_eap_check_version(struct bctx *b, const struct ctree *sec, const struct conn_cfg *c);
+/* conf/config_cred.c: certificates and keys. Each returns 0, -1 (error set), or 1 when
+ * the key is not one of its own. */
+int build_auth_cred(struct bctx *b, const struct ctree *k, struct auth_cfg *a);
+int build_conn_cred(struct bctx *b, const struct ctree *k, struct conn_cfg *c);
+int build_key_secret(struct bctx *b, const struct ctree *sec, struct config *cfg);
+bool is_key_secret(const char *name);
+char *cred_dir_of(const char *file);
 int build_daemon(struct bctx *b, const struct ctree *sec, struct daemon_cfg *d);
 int build_nat(struct bctx *b, const struct ctree *sec, struct daemon_cfg *d);
 int build_pools(struct bctx *b, const struct ctree *sec, struct config *cfg);

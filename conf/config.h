@@ -22,12 +22,25 @@ enum child_mode { MODE_TUNNEL, MODE_TRANSPORT };
 enum start_action { START_NONE, START_TRAP, START_START };
 enum sa_action { ACTION_NONE, ACTION_CLEAR, ACTION_TRAP, ACTION_RESTART };	/* dpd/close */
 enum unique_policy { UNIQUE_NO, UNIQUE_NEVER, UNIQUE_REPLACE, UNIQUE_KEEP };
-enum auth_method { AUTH_PSK = 1 };
+/* IKE fragmentation (RFC 7383); yes is 0, strongSwan's default. */
+enum frag_policy { FRAG_YES, FRAG_ACCEPT, FRAG_FORCE, FRAG_NO };
+enum auth_method { AUTH_PSK = 1, AUTH_PUBKEY = 2,
+	AUTH_EAP = 10,			/* ike/eap.h: eap_method says which */
+};
+/* send_cert (strongSwan's names); default ifasked. */
+enum send_cert { SEND_CERT_IFASKED, SEND_CERT_ALWAYS, SEND_CERT_NEVER };
 
 struct ts_cfg {
 	bool dynamic;		/* "dynamic": the SA's own address */
-	struct selector sel;	/* valid when !dynamic */
+	struct selector sel;	/* when dynamic, only its protocol and ports count */
 };
+/* Does a dynamic selector name a protocol or ports (a zeroed sel does not)? */
+static inline bool ts_cfg_has_ports(const struct ts_cfg *ts)
+{
+	return ts->sel.proto || ts->sel.port_lo || ts->sel.port_hi;
+}
+/* "10.1.0.0/24", "dynamic", "dynamic[udp/1701]" */
+const char *ts_cfg_fmt(const struct ts_cfg *ts, char *out, size_t outlen);
 
 struct child_cfg {
 	char *name;
@@ -48,9 +61,13 @@ struct child_cfg {
 };
 
 struct auth_cfg {
-	enum auth_method auth;	/* only psk now */
+	enum auth_method auth;	/* psk or pubkey */
 	char *id;		/* NULL: the IKE address is the identity */
 	int round;		/* the "local-N"/"remote-N" suffix */
+	char **certs, **cacerts;	/* file paths (x509/, x509ca/ resolved), conf/config_cred.c */
+	size_t n_certs, n_cacerts;
+	uint8_t eap_method;	/* AUTH_EAP: EAP type (26 MSCHAPv2, 4 MD5), 0 any */
+	char *eap_id;		/* AUTH_EAP: EAP identity; NULL the IKE identity */
 };
 
 struct conn_cfg {
@@ -68,6 +85,9 @@ struct conn_cfg {
 	uint32_t keyingtries;			/* default 1; 0 = forever */
 	enum unique_policy unique;		/* default no */
 	bool aggressive;			/* IKEv1 only; default no */
+	enum send_cert send_cert;		/* default ifasked */
+	bool send_certreq;			/* default yes */
+	enum frag_policy fragmentation;		/* default yes (IKEv2 only) */
 	struct auth_cfg local, remote;
 	struct child_cfg *children;
 	char **pools;				/* pools = a, b: names, in order */
@@ -79,8 +99,11 @@ struct conn_cfg {
 	struct conn_cfg *next;
 };
 
+enum secret_kind { SECRET_IKE, SECRET_EAP };
+
 struct secret_cfg {
 	char *name;		/* "ike-site" */
+	enum secret_kind kind;	/* from the section name (eap-*) or VICI's type */
 	char **ids;		/* id, id-foo...; empty = any peer */
 	size_t n_ids;
 	uint8_t *secret;	/* wiped when freed */
@@ -117,15 +140,27 @@ struct daemon_cfg {
 	uint32_t retransmit_timeout_ms;	/* default 4000 */
 	double retransmit_base;		/* default 1.8 */
 	uint32_t retransmit_tries;	/* default 5 */
+	uint32_t fragment_size;		/* IKEv2 fragments: IP datagram bytes; default 1280 */
 	struct addr metrics_listen;	/* Prometheus endpoint; family 0 = off (default) */
 	struct nat_rules *nat;		/* tsunagi { nat { } }; NULL = no NAT (default).
 					 * daemon_cfg_clear() frees it: take it and set NULL */
+};
+
+/* secrets.private<suffix> { file = ..., secret = passphrase }, and every file in the
+ * private/ directory beside the configuration (no passphrase). */
+struct key_cfg {
+	char *name;
+	char *file;		/* resolved path */
+	char *secret;		/* passphrase or NULL; wiped when freed */
+	struct key_cfg *next;
 };
 
 struct config {
 	struct conn_cfg *conns;
 	struct pool_cfg *pools;
 	struct secret_cfg *secrets;
+	struct key_cfg *keys;
+	char *cred_dir;		/* directory of the configuration file (x509/, private/ ...) */
 	struct daemon_cfg daemon;
 };
 
@@ -143,6 +178,8 @@ void conn_cfg_free(struct conn_cfg *c);
 /* A deep copy of one connection (next NULL), or NULL when out of memory. */
 struct conn_cfg *conn_cfg_dup(const struct conn_cfg *c);
 void secret_cfg_free(struct secret_cfg *s);
+void key_cfg_free(struct key_cfg *k);
+void auth_cfg_creds_free(struct auth_cfg *a);
 struct conn_cfg *config_find_conn(const struct config *c, const char *name);
 /* Sets every default (tun_name is strdup'd "tsunagi0"); daemon_cfg_clear() frees. */
 void daemon_cfg_defaults(struct daemon_cfg *d);

@@ -10,9 +10,11 @@
  * max(rekey_time, reauth_time), rand_time min(over_time, that max / 2), keyingtries 1,
  * unique no, aggressive no.
  *
- * Authentication: only auth = psk. A local section must say so, since strongSwan's
- * default there is pubkey. A missing remote auth means "any method" in strongSwan,
- * which for tsunagi is psk. One round each side (local/local-N, remote/remote-N). */
+ * Authentication: auth = psk or pubkey (certificates: conf/config_cred.c). A local
+ * section without auth is pubkey, strongSwan's default, and then needs certs. A
+ * missing remote auth means "any method" in strongSwan: pubkey when the remote
+ * section names cacerts, else psk. One round each side (local/local-N,
+ * remote/remote-N). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,13 +26,13 @@
 #include "lib/wipe.h"
 
 static const char *const conn_unsupported[] = {
-	"pull", "dscp", "fragmentation", "childless", "send_certreq",
-	"send_cert", "ppk_id", "ppk_required", "if_id_in", "if_id_out", "mediation",
+	"pull", "dscp", "childless", "ppk_id", "ppk_required", "if_id_in", "if_id_out",
+	"mediation",
 	"mediated_by", "mediation_peer", NULL,
 };
 
 static const char *const auth_unsupported[] = {
-	"certs", "cacerts", "pubkeys", "groups", "cert_policy", "aaa_id", "eap_id",
+	"pubkeys", "groups", "cert_policy", "aaa_id",
 	"xauth_id", "revocation", "round", NULL,
 };
 
@@ -80,6 +82,21 @@ static int get_unique(struct bctx *b, const struct ctree *k, enum unique_policy 
 	return berr_value(b, k, s);
 }
 
+static int get_fragmentation(struct bctx *b, const struct ctree *k, enum frag_policy *f)
+{
+	static const char *const names[] = { "yes", "accept", "force", "no" };
+	const char *s = bscalar(b, k);
+	if (!s)
+		return -1;
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		if (strcasecmp(s, names[i]) == 0) {
+			*f = (enum frag_policy)i;
+			return 0;
+		}
+	}
+	return berr_value(b, k, s);
+}
+
 static int get_reauth_time(struct bctx *b, const struct ctree *k, uint64_t *out)
 {
 	if (bget_time(b, k, out) < 0)
@@ -113,7 +130,7 @@ static int get_vips(struct bctx *b, const struct ctree *k, struct conn_cfg *c)
 	return rc;
 }
 
-/* The one auth method tsunagi has; the others get a message that says so. */
+/* The auth methods tsunagi has; the others get a message that says so. */
 static int get_auth(struct bctx *b, const struct ctree *k, enum auth_method *m)
 {
 	static const char *const other_prefixes[] = {
@@ -126,9 +143,14 @@ static int get_auth(struct bctx *b, const struct ctree *k, enum auth_method *m)
 		*m = AUTH_PSK;
 		return 0;
 	}
+	if (strcasecmp(s, "pubkey") == 0) {
+		*m = AUTH_PUBKEY;
+		return 0;
+	}
 	for (size_t i = 0; other_prefixes[i]; i++)
 		if (strncasecmp(s, other_prefixes[i], strlen(other_prefixes[i])) == 0)
-			return berr(b, k, "auth = %s is not supported by tsunagi (only psk)", s);
+			return berr(b, k, "auth = %s is not supported by tsunagi (only psk, pubkey, "
+				    "eap-mschapv2, eap-md5 and eap)", s);
 	return berr_value(b, k, s);
 }
 
@@ -157,6 +179,12 @@ static int build_auth(struct bctx *b, const struct ctree *sec, struct auth_cfg *
 		if (ctree_is_section(k))
 			rc = (key_has_prefix(k->name, "cert") || key_has_prefix(k->name, "cacert"))
 				? berr_unsupported(b, k) : berr_unknown(b, k);
+		else if (strcmp(k->name, "auth") == 0 && conf_is_eap_auth(k->value))
+			rc = conf_eap_auth(b, k, a);
+		else if (strcmp(k->name, "eap_id") == 0)
+			rc = conf_eap_id(b, k, a);
+		else if ((rc = build_auth_cred(b, k, a)) <= 0)
+			;
 		else if (strcmp(k->name, "auth") == 0)
 			rc = get_auth(b, k, &a->auth);
 		else if (strcmp(k->name, "id") == 0) {
@@ -171,11 +199,11 @@ static int build_auth(struct bctx *b, const struct ctree *sec, struct auth_cfg *
 		if (rc < 0)
 			return -1;
 	}
-	if (a->auth == 0 && local)
-		return berr(b, sec, "'auth' missing in '%s': strongSwan's default (pubkey) is not "
-			    "supported by tsunagi; set auth = psk", sec->name);
 	if (a->auth == 0)
-		a->auth = AUTH_PSK;
+		a->auth = local || a->n_cacerts ? AUTH_PUBKEY : AUTH_PSK;
+	if (local && a->auth == AUTH_PUBKEY && a->n_certs == 0)
+		return berr(b, sec, "'%s' authenticates by public key (auth = pubkey, strongSwan's "
+			    "default) but names no 'certs'", sec->name);
 	return 0;
 }
 
@@ -256,10 +284,15 @@ static int conn_key(struct bctx *b, const struct ctree *k, struct conn_cfg *c,
 		return bget_u32(b, k, &c->keyingtries);
 	if (strcmp(n, "unique") == 0)
 		return get_unique(b, k, &c->unique);
+	int rc = build_conn_cred(b, k, c);
+	if (rc <= 0)
+		return rc;
 	if (strcmp(n, "pools") == 0)
 		return set_list(b, k, &c->pools, &c->n_pools);
 	if (strcmp(n, "vips") == 0)
 		return get_vips(b, k, c);
+	if (strcmp(n, "fragmentation") == 0)
+		return get_fragmentation(b, k, &c->fragmentation);
 	if (name_in(n, conn_unsupported))
 		return berr_unsupported(b, k);
 	return berr_unknown(b, k);
@@ -269,6 +302,7 @@ static void conn_defaults(struct conn_cfg *c)
 {
 	c->version = 0;
 	c->local_port = c->remote_port = 500;
+	c->send_certreq = true;
 	c->mobike = true;
 	c->keyingtries = 1;
 	c->unique = UNIQUE_NO;
@@ -338,12 +372,21 @@ static struct conn_cfg *build_conn(struct bctx *b, const struct ctree *sec)
 		}
 	}
 	if (!local_seen) {
-		berr(b, sec, "no 'local' section: strongSwan's default auth (pubkey) is not "
-		     "supported by tsunagi; add local { auth = psk }");
+		berr(b, sec, "no 'local' section: strongSwan's default auth (pubkey) needs a "
+		     "certificate; add local { certs = ... } or local { auth = psk }");
 		conn_cfg_free(c);
 		return NULL;
 	}
 	apply_ike_times(c, &t);
+	if (c->version == 1 && (c->local.auth == AUTH_PUBKEY || c->remote.auth == AUTH_PUBKEY)) {
+		berr(b, sec, "auth = pubkey is supported by tsunagi for IKEv2 only (version = 2)");
+		conn_cfg_free(c);
+		return NULL;
+	}
+	if (conf_eap_check_version(b, sec, c) < 0) {
+		conn_cfg_free(c);
+		return NULL;
+	}
 	if (fill_defaults(c) < 0) {
 		berr(b, sec, "out of memory");
 		conn_cfg_free(c);
@@ -369,6 +412,10 @@ void conn_cfg_free(struct conn_cfg *c)
 		ctree_free_items(c->pools, c->n_pools);
 		free(c->local.id);
 		free(c->remote.id);
+		free(c->local.eap_id);
+		free(c->remote.eap_id);
+		auth_cfg_creds_free(&c->local);
+		auth_cfg_creds_free(&c->remote);
 		child_cfg_free(c->children);
 		free(c->file);
 		free(c);
@@ -400,6 +447,12 @@ static int build_secrets(struct bctx *b, const struct ctree *sec, struct config 
 	if (!ctree_is_section(sec))
 		return berr(b, sec, "'secrets' must be a section");
 	for (const struct ctree *s = sec->child; s; s = s->next) {
+		if (is_key_secret(s->name)) {
+			snprintf(b->what, sizeof(b->what), "secret '%s'", s->name);
+			if (build_key_secret(b, s, cfg) < 0)
+				return -1;
+			continue;
+		}
 		if (check_secret_type(b, s) < 0)
 			return -1;
 		struct secret_cfg *x = config_build_secret(s, b->err, b->errlen);
@@ -444,6 +497,8 @@ struct config *config_build(const struct ctree *root, char *err, size_t errlen)
 		return NULL;
 	}
 	daemon_cfg_defaults(&cfg->daemon);
+	cfg->cred_dir = root ? cred_dir_of(root->file) : NULL;
+	b.dir = cfg->cred_dir;
 	if (root && build_top(&b, root, cfg) < 0) {
 		config_free(cfg);
 		return NULL;
@@ -468,6 +523,8 @@ void config_free(struct config *c)
 	conn_cfg_free(c->conns);
 	pool_cfg_free(c->pools);
 	secret_cfg_free(c->secrets);
+	key_cfg_free(c->keys);
+	free(c->cred_dir);
 	daemon_cfg_clear(&c->daemon);
 	free(c);
 }

@@ -27,6 +27,33 @@ struct lifetimes {
 	bool life_set[3], rand_set[3];
 };
 
+/* "dynamic" or "dynamic[proto/port]" (L2TP/IPsec: dynamic[udp/1701]): the SA's own
+ * address, with the protocol and ports kept in sel. */
+static int parse_dynamic(struct bctx *b, const struct ctree *node, const char *item,
+			 struct ts_cfg *ts)
+{
+	char any[SELECTOR_STRLEN];
+	ts->dynamic = true;
+	selector_parse("0.0.0.0/0", &ts->sel);
+	if (item[7] == '\0')
+		return 0;
+	snprintf(any, sizeof(any), "0.0.0.0/0%s", item + 7);
+	if (item[7] != '[' || strlen(item) >= sizeof(any) - 9 || selector_parse(any, &ts->sel) < 0)
+		return berr(b, node, "invalid traffic selector '%s' in '%s'", item, node->name);
+	return 0;
+}
+
+const char *ts_cfg_fmt(const struct ts_cfg *ts, char *out, size_t outlen)
+{
+	if (!ts->dynamic)
+		return selector_fmt(&ts->sel, out, outlen);
+	char s[SELECTOR_STRLEN];
+	const char *br = ts_cfg_has_ports(ts) ? strchr(selector_fmt(&ts->sel, s, sizeof(s)), '[')
+					      : NULL;
+	snprintf(out, outlen, "dynamic%s", br ? br : "");
+	return out;
+}
+
 static int parse_ts_list(struct bctx *b, const struct ctree *node, struct ts_cfg *ts,
 			 size_t *n_ts)
 {
@@ -42,11 +69,8 @@ static int parse_ts_list(struct bctx *b, const struct ctree *node, struct ts_cfg
 			  CONF_MAX_TS);
 	for (size_t i = 0; rc == 0 && i < n; i++) {
 		memset(&ts[i], 0, sizeof(ts[i]));
-		if (strcmp(items[i], "dynamic") == 0)
-			ts[i].dynamic = true;
-		else if (strncmp(items[i], "dynamic[", 8) == 0)
-			rc = berr(b, node, "'%s': protocol/port on 'dynamic' is not supported by "
-				  "tsunagi", node->name);
+		if (strncmp(items[i], "dynamic", 7) == 0)
+			rc = parse_dynamic(b, node, items[i], &ts[i]);
 		else if (selector_parse(items[i], &ts[i].sel) < 0)
 			rc = berr(b, node, "invalid traffic selector '%s' in '%s'", items[i],
 				  node->name);

@@ -27,6 +27,8 @@
  *       retransmit_timeout = 4.0  # charon.retransmit_timeout, seconds
  *       retransmit_base = 1.8     # charon.retransmit_base
  *       retransmit_tries = 5      # charon.retransmit_tries
+ *       fragment_size = 1280      # charon.fragment_size: largest IKEv2 fragment (whole
+ *                                 #   IP datagram); 0 = 576 for IPv4, 1280 for IPv6
  *       nat { ... }             # NAT/PAT rules: see conf/config_nat.c
  *   }
  */
@@ -52,6 +54,7 @@ void daemon_cfg_defaults(struct daemon_cfg *d)
 	d->retransmit_timeout_ms = 4000;
 	d->retransmit_base = 1.8;
 	d->retransmit_tries = 5;
+	d->fragment_size = 1280;
 }
 
 static int get_level(struct bctx *b, const struct ctree *k, int *out)
@@ -215,6 +218,18 @@ static int get_tun(struct bctx *b, const struct ctree *k, struct daemon_cfg *d)
 	return d->tun_name ? 0 : berr(b, k, "out of memory");
 }
 
+/* 0 (the family's minimum) or a size that leaves room for data in every fragment. */
+static int get_fragment_size(struct bctx *b, const struct ctree *k, uint32_t *out)
+{
+	uint32_t v;
+	if (bget_u32(b, k, &v) < 0)
+		return -1;
+	if (v != 0 && (v < 256 || v > 65535))
+		return berr(b, k, "'fragment_size' must be 0 or 256..65535");
+	*out = v;
+	return 0;
+}
+
 static int daemon_key(struct bctx *b, const struct ctree *k, struct daemon_cfg *d)
 {
 	double secs;
@@ -246,6 +261,8 @@ static int daemon_key(struct bctx *b, const struct ctree *k, struct daemon_cfg *
 		return get_double(b, k, 1.0, &d->retransmit_base);
 	if (strcmp(k->name, "retransmit_tries") == 0)
 		return bget_u32(b, k, &d->retransmit_tries);
+	if (strcmp(k->name, "fragment_size") == 0)
+		return get_fragment_size(b, k, &d->fragment_size);
 	return berr_unknown(b, k);
 }
 

@@ -52,10 +52,22 @@ struct conn_cfg *conn_cfg_dup(const struct conn_cfg *from)
 	*c = *from;
 	c->next = NULL;
 	c->name = c->file = c->local.id = c->remote.id = NULL;
+	c->local.eap_id = c->remote.eap_id = NULL;
 	c->local_addrs = c->remote_addrs = c->proposals = c->pools = NULL;
 	c->children = NULL;
-	bool ok = dup_str(&c->name, from->name) && dup_str(&c->file, from->file) &&
+	c->local.certs = c->local.cacerts = c->remote.certs = c->remote.cacerts = NULL;
+	bool ok = dup_strs(&c->local.certs, (const char *const *)from->local.certs,
+			   from->local.n_certs) &&
+		  dup_strs(&c->local.cacerts, (const char *const *)from->local.cacerts,
+			   from->local.n_cacerts) &&
+		  dup_strs(&c->remote.certs, (const char *const *)from->remote.certs,
+			   from->remote.n_certs) &&
+		  dup_strs(&c->remote.cacerts, (const char *const *)from->remote.cacerts,
+			   from->remote.n_cacerts) &&
+		  dup_str(&c->name, from->name) && dup_str(&c->file, from->file) &&
 		  dup_str(&c->local.id, from->local.id) && dup_str(&c->remote.id, from->remote.id) &&
+		  dup_str(&c->local.eap_id, from->local.eap_id) &&
+		  dup_str(&c->remote.eap_id, from->remote.eap_id) &&
 		  dup_strs(&c->local_addrs, (const char *const *)from->local_addrs, from->n_local_addrs) &&
 		  dup_strs(&c->remote_addrs, (const char *const *)from->remote_addrs, from->n_remote_addrs) &&
 		  dup_strs(&c->proposals, (const char *const *)from->proposals, from->n_proposals) &&

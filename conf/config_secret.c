@@ -10,7 +10,7 @@
 #include "lib/wipe.h"
 
 static const char *const other_secret_types[] = {
-	"eap", "xauth", "ntlm", "ppk", "private", "rsa", "ecdsa", "pkcs8", "pkcs12", "token",
+	"xauth", "ntlm", "ppk", "private", "rsa", "ecdsa", "pkcs8", "pkcs12", "token",
 	NULL,
 };
 
@@ -68,8 +68,10 @@ int check_secret_type(struct bctx *b, const struct ctree *sec)
 {
 	if (key_has_prefix(sec->name, "ike"))
 		return 0;
+	if (key_has_prefix(sec->name, "eap"))
+		return 0;	/* EAP user passwords (ike/eap.h) */
 	if (is_other_type(sec->name))
-		return berr(b, sec, "secret '%s': only ike secrets (PSK) are supported by tsunagi",
+		return berr(b, sec, "secret '%s': only ike (PSK) and eap secrets are supported by tsunagi",
 			    sec->name);
 	return berr(b, sec, "unknown secret type '%s'", sec->name);
 }
@@ -89,6 +91,8 @@ struct secret_cfg *config_build_secret(const struct ctree *sec, char *err, size_
 		berr(&b, sec, "out of memory");
 		return NULL;
 	}
+	if (key_has_prefix(sec->name, "eap"))
+		s->kind = SECRET_EAP;
 	for (const struct ctree *k = sec->child; k; k = k->next) {
 		if (secret_key(&b, k, s) < 0) {
 			secret_cfg_free(s);

@@ -7,6 +7,7 @@
 
 #include "daemon/nat_queue.h"
 #include "daemon/views.h"
+#include "ike/cert.h"
 #include "ike/ike_sa.h"
 #include "nat/nat.h"
 #include "nat/nat_rules.h"
@@ -137,6 +138,9 @@ size_t daemon_counters(struct daemon *d, struct metric_counter out[DAEMON_COUNTE
 	C("ike-retransmits", "IKE requests retransmitted.", st.retransmits);
 	C("ike-established", "IKE SAs established.", st.established_total);
 	C("ike-auth-failures", "IKE authentications that failed.", st.auth_failures);
+	C("ike-eap-failures", "EAP authentications that failed (wrong password, unknown user).",
+	  st.eap_failures);
+	C("ike-eap-dropped", "EAP messages dropped: malformed or out of sequence.", st.eap_dropped);
 	C("ike-cookies-sent", "IKE_SA_INIT requests answered with a cookie.", st.cookies_sent);
 	C("ike-half-open-refused", "IKE_SA_INIT requests refused: too many half-open SAs.",
 	  st.half_open_refused);
@@ -146,6 +150,19 @@ size_t daemon_counters(struct daemon *d, struct metric_counter out[DAEMON_COUNTE
 	  st.vip_failures);
 	C("ike-cp-bad-attributes", "Configuration payload attributes ignored (unknown, "
 	  "repeated, malformed).", st.cp_bad_attrs);
+	C("ike-fragments-sent", "IKEv2 fragments sent, retransmissions included.", st.frag_tx);
+	C("ike-fragments-received", "IKEv2 fragments received.", st.frag_rx);
+	C("ike-fragments-reassembled", "IKEv2 messages reassembled from fragments.",
+	  st.frag_reassembled);
+	C("ike-fragments-dropped", "IKEv2 fragments dropped (invalid, unexpected, over a limit).",
+	  st.frag_dropped);
+	const struct cred_stats *cs = cred_store_stats(ike_creds(d->ike));
+	C("ike-certs-rejected", "CERT payloads refused: malformed, too long or of an unsupported "
+	  "encoding.", cs->certs_rejected);
+	C("ike-cert-chains-truncated", "IKE_AUTH messages with more CERT payloads than are used.",
+	  cs->chains_truncated);
+	C("ike-cert-auth-failures", "Peers whose certificate, identity or signature failed.",
+	  cs->cert_auth_failures);
 	C("esp-no-policy", "Outbound packets matching no policy.", es.no_policy);
 	C("esp-discarded", "Outbound packets matching a discard policy.", es.discarded);
 	C("esp-held", "Outbound packets held for a CHILD SA being negotiated.", es.held);

@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/utsname.h>
 #include <time.h>
 #include <pthread.h>
@@ -182,7 +183,7 @@ static void ts_list(struct vici_msg *m, const char *name, const struct ts_cfg *t
 	char s[SELECTOR_STRLEN];
 	vici_begin_list(m, name);
 	for (size_t i = 0; i < n; i++)
-		vici_add_item(m, ts[i].dynamic ? "dynamic" : selector_fmt(&ts[i].sel, s, sizeof(s)));
+		vici_add_item(m, ts_cfg_fmt(&ts[i], s, sizeof(s)));
 	vici_end_list(m);
 }
 
@@ -343,8 +344,9 @@ static enum vici_reply cmd_load_conn(void *arg, struct vici_conn *c, const struc
 		if (!ctree_is_section(t))
 			continue;
 		struct conn_cfg *cfg = config_build_conn(t, err, sizeof(err));
-		if (!cfg) {
+		if (!cfg || ctl_pools_check_conn(d, cfg, err, sizeof(err)) < 0) {
 			log_err(LOG_CFG, "load-conn '%s' rejected: %s", t->name, err);
+			conn_cfg_free(cfg);
 			return result(resp, -1, err);
 		}
 		rc = conn_disabled_update(d, cfg) ? 0 : ike_load_conn(d->ike, cfg, clock_now_ms());
@@ -373,8 +375,9 @@ static enum vici_reply cmd_load_shared(void *arg, struct vici_conn *c, const str
 	struct daemon *d = arg;
 	const char *type = str(req, "type");
 	char err[512];
-	if (type && strcmp(type, "IKE") != 0 && strcmp(type, "ike") != 0)
-		return result(resp, -1, "tsunagi supports only IKE shared keys");
+	bool eap = type && strcasecmp(type, "EAP") == 0;
+	if (type && strcasecmp(type, "IKE") != 0 && !eap)
+		return result(resp, -1, "tsunagi supports only IKE and EAP shared keys");
 	/* The shared builder reads a swanctl-style "ike" section: owners -> id-N. */
 	struct ctree *sec = ctree_new(str(req, "id") ? str(req, "id") : "vici-shared", "vici", 0);
 	const struct ctree *data = ctree_find(req, "data");
@@ -398,6 +401,7 @@ static enum vici_reply cmd_load_shared(void *arg, struct vici_conn *c, const str
 	ctree_free(sec);
 	if (!s)
 		return result(resp, -1, err);
+	s->kind = eap ? SECRET_EAP : SECRET_IKE;
 	ike_load_secret(d->ike, s);
 	return result(resp, 0, NULL);
 }
@@ -421,8 +425,9 @@ static enum vici_reply cmd_get_shared(void *arg, struct vici_conn *c, const stru
 	return VICI_REPLY_DONE;
 }
 
-/* Commands swanctl --load-all sends for things tsunagi has none of (certificates,
- * private keys, pools, authorities): answered as charon answers with nothing loaded. */
+/* Commands swanctl --load-all sends for things tsunagi has none of (authorities):
+ * answered as charon answers with nothing loaded. Credentials: ctl_creds.c; pools:
+ * ctl_pools.c. */
 static enum vici_reply cmd_empty_list(void *arg, struct vici_conn *c, const struct ctree *req,
 				      struct vici_msg *resp)
 {
@@ -693,20 +698,10 @@ int ctl_register(struct daemon *d)
 		{ "load-shared", cmd_load_shared, d },
 		{ "unload-shared", cmd_unload_shared, d },
 		{ "get-shared", cmd_get_shared, d },
-		{ "get-keys", cmd_empty_list, "keys" },
-		{ "unload-key", cmd_success, NULL },
-		{ "get-pools", cmd_empty_list, NULL },
 		{ "get-authorities", cmd_empty_list, "authorities" },
 		{ "list-policies", cmd_list_policies, d },
-		{ "list-certs", cmd_empty_list, NULL },
 		{ "list-authorities", cmd_empty_list, NULL },
-		{ "clear-creds", cmd_success, NULL },
-		{ "flush-certs", cmd_success, NULL },
-		{ "load-cert", cmd_unsupported, "load-cert" },
-		{ "load-key", cmd_unsupported, "load-key" },
 		{ "load-token", cmd_unsupported, "load-token" },
-		{ "load-pool", cmd_unsupported, "load-pool (virtual IP pools)" },
-		{ "unload-pool", cmd_unsupported, "unload-pool" },
 		{ "load-authority", cmd_unsupported, "load-authority" },
 		{ "unload-authority", cmd_unsupported, "unload-authority" },
 		{ "reload-settings", cmd_success, NULL },
@@ -726,5 +721,7 @@ int ctl_register(struct daemon *d)
 	for (size_t i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++)
 		if (vici_server_register(d->vici, cmds[i].name, cmds[i].fn, cmds[i].arg) < 0)
 			return -1;
-	return ctl_nat_register(d);
+	if (ctl_creds_register(d) < 0 || ctl_nat_register(d) < 0)
+		return -1;
+	return ctl_pools_register(d);
 }

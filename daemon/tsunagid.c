@@ -239,6 +239,7 @@ static int setup(struct daemon *d)
 		.port_natt = d->settings.ike_port_natt,
 		.half_open_timeout_s = 30,
 		.cookie_threshold = 30,
+		.fragment_size = d->settings.fragment_size,
 	};
 	ike_io_env(d, &env);
 	d->ike = ike_new(&env, &t);

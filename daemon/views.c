@@ -177,6 +177,13 @@ static const char *start_name(enum start_action a)
 	return a == START_TRAP ? "trap" : a == START_START ? "start" : "none";
 }
 
+/* swanctl --list-conns' words for an auth round. */
+static const char *auth_class(const struct auth_cfg *a)
+{
+	return a->auth == AUTH_EAP ? "EAP" : a->auth == AUTH_PUBKEY ? "public key" :
+	       "pre-shared key";
+}
+
 void views_conn(const struct conn_cfg *cfg, struct conn_view_storage *st)
 {
 	struct vici_conn_view *v = &st->conn;
@@ -190,10 +197,12 @@ void views_conn(const struct conn_cfg *cfg, struct conn_view_storage *st)
 	v->reauth_time = (uint32_t)cfg->reauth_time;
 	v->rekey_time = (uint32_t)cfg->rekey_time;
 	v->dpd_delay = cfg->dpd_delay;
-	st->local.auth_class = "pre-shared key";
+	st->local.auth_class = auth_class(&cfg->local);
 	st->local.id = cfg->local.id;
-	st->remote.auth_class = "pre-shared key";
+	st->local.eap_id = cfg->local.eap_id;
+	st->remote.auth_class = auth_class(&cfg->remote);
 	st->remote.id = cfg->remote.id;
+	st->remote.eap_id = cfg->remote.eap_id;
 	v->local = &st->local;
 	v->n_local = 1;
 	v->remote = &st->remote;
@@ -210,17 +219,11 @@ void views_conn(const struct conn_cfg *cfg, struct conn_view_storage *st)
 		c->close_action = action_name(cc->close_action);
 		c->start_action = start_name(cc->start_action);
 		for (size_t k = 0; k < cc->n_local_ts && k < CONF_MAX_TS; k++) {
-			if (cc->local_ts[k].dynamic)
-				snprintf(st->ts[n][0][k], SELECTOR_STRLEN, "dynamic");
-			else
-				selector_fmt(&cc->local_ts[k].sel, st->ts[n][0][k], SELECTOR_STRLEN);
+			ts_cfg_fmt(&cc->local_ts[k], st->ts[n][0][k], SELECTOR_STRLEN);
 			st->ts_ptr[n][0][k] = st->ts[n][0][k];
 		}
 		for (size_t k = 0; k < cc->n_remote_ts && k < CONF_MAX_TS; k++) {
-			if (cc->remote_ts[k].dynamic)
-				snprintf(st->ts[n][1][k], SELECTOR_STRLEN, "dynamic");
-			else
-				selector_fmt(&cc->remote_ts[k].sel, st->ts[n][1][k], SELECTOR_STRLEN);
+			ts_cfg_fmt(&cc->remote_ts[k], st->ts[n][1][k], SELECTOR_STRLEN);
 			st->ts_ptr[n][1][k] = st->ts[n][1][k];
 		}
 		c->local_ts = st->ts_ptr[n][0];

@@ -115,6 +115,8 @@ struct route_ref {
 	struct addr dst;
 	int plen;
 	unsigned refs;
+	bool port_rule;		/* a tun_port_rule (rule below) rather than a route */
+	struct tun_port_rule rule;
 };
 
 struct esp_engine {
@@ -155,6 +157,8 @@ struct esp_engine {
 	struct esp_ctx *wctx[TUN_MAX_QUEUES + 1];
 	bool rule_installed;
 	struct route_ref *routes;
+	bool port_table;	/* route_table + 1 routes everything to the TUN device,
+				 * for the port rules (io_port_rule_add) */
 };
 
 #define STAT_INC(e, field) atomic_fetch_add_explicit(&(e)->st.field, 1, memory_order_relaxed)
@@ -189,6 +193,11 @@ void io_stop(struct esp_engine *e);
 void io_close(struct esp_engine *e);
 void io_route_add(struct esp_engine *e, const struct selector *dst);
 void io_route_del(struct esp_engine *e, const struct selector *dst);
+/* A transport-mode policy with a protocol: a rule for just its traffic (tun.h), so the
+ * rest to that address is not caught by the tunnel. -1 when it does not apply (the
+ * caller routes the whole address as for any policy). */
+int io_port_rule_add(struct esp_engine *e, const struct pfkey_policy *p);
+void io_port_rule_del(struct esp_engine *e, const struct pfkey_policy *p);
 void io_tun_write(struct esp_engine *e, int fd, const uint8_t *pkt, size_t len);
 /* Writes what c->tq holds, coalesced where it can be, and empties it. */
 void io_tun_flush(struct esp_ctx *c);

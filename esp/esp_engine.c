@@ -491,7 +491,9 @@ static void policy_unlink(struct esp_engine *e, struct sp *sp)
 	pthread_rwlock_wrlock(&e->db_lock);
 	spd_remove(&e->spd, sp);
 	pthread_rwlock_unlock(&e->db_lock);
-	if (sp->route)
+	if (sp->port_rule)
+		io_port_rule_del(e, &sp->p);
+	else if (sp->route)
 		io_route_del(e, &sp->p.dst);
 	sp_free(sp);
 }
@@ -523,8 +525,12 @@ static int h_spdadd(struct esp_engine *e, const struct pfkey_msg *m,
 	if (!sp)
 		return ret;
 	if (wants_route(&p) && !e->cfg.no_io) {
-		io_route_add(e, &p.dst);
-		sp->route = true;
+		if (io_port_rule_add(e, &p) == 0) {
+			sp->port_rule = true;
+		} else {
+			io_route_add(e, &p.dst);
+			sp->route = true;
+		}
 	}
 	reply_policy(to, m->hdr, type, m->hdr->sadb_msg_seq, &sp->p);
 	return 0;
@@ -838,6 +844,22 @@ int esp_engine_natt_fd(const struct esp_engine *e)
 uint32_t esp_engine_fwmark(const struct esp_engine *e)
 {
 	return e->rule_installed ? e->cfg.fwmark : 0;
+}
+
+int esp_engine_vip(struct esp_engine *e, const struct addr *a, bool add)
+{
+	char s[ADDR_STRLEN];
+	if (e->cfg.no_io)
+		return 0;
+	int err = add ? tun_addr_add(&e->tun, a) : tun_addr_del(&e->tun, a);
+	if (err < 0)
+		log_err(LOG_ESP, "cannot %s virtual IP %s %s %s: %s", add ? "add" : "remove",
+			addr_ntop(a, s, sizeof(s)), add ? "to" : "from", e->tun.name,
+			strerror(-err));
+	else
+		log_ctl(LOG_ESP, "virtual IP %s %s %s", addr_ntop(a, s, sizeof(s)),
+			add ? "added to" : "removed from", e->tun.name);
+	return err;
 }
 
 const char *esp_engine_tun_name(const struct esp_engine *e)

@@ -406,13 +406,28 @@ void io_stop(struct esp_engine *e)
 	e->nthreads = 0;
 }
 
+/* The table of the port rules (io_port_rule_add): everything to the TUN device. */
+static uint32_t port_table(const struct esp_engine *e)
+{
+	return e->cfg.route_table + 1;
+}
+
 void io_close(struct esp_engine *e)
 {
 	while (e->routes) {
 		struct route_ref *r = e->routes;
 		e->routes = r->next;
-		tun_route_del(&e->tun, e->cfg.route_table, &r->dst, r->plen);
+		if (r->port_rule)
+			tun_port_rule(false, &r->rule, port_table(e), e->cfg.fwmark,
+				      ESP_ENGINE_RULE_PRIO - 1);
+		else
+			tun_route_del(&e->tun, e->cfg.route_table, &r->dst, r->plen);
 		free(r);
+	}
+	if (e->port_table) {
+		static const struct addr any = { .family = AF_INET };
+		tun_route_del(&e->tun, port_table(e), &any, 0);
+		e->port_table = false;
 	}
 	if (e->rule_installed)
 		tun_rule_del(AF_INET, e->cfg.route_table, e->cfg.fwmark, ESP_ENGINE_RULE_PRIO);
@@ -447,7 +462,7 @@ static struct route_ref **route_find(struct esp_engine *e, const struct addr *ds
 {
 	struct route_ref **pp = &e->routes;
 	for (; *pp; pp = &(*pp)->next)
-		if ((*pp)->plen == plen && addr_equal_ip(&(*pp)->dst, dst))
+		if (!(*pp)->port_rule && (*pp)->plen == plen && addr_equal_ip(&(*pp)->dst, dst))
 			break;
 	return pp;
 }
@@ -479,6 +494,83 @@ void io_route_add(struct esp_engine *e, const struct selector *sel)
 	else
 		log_ctl(LOG_ESP, "route %s/%d via %s (table %u)", addr_ntop(&dst, a, sizeof(a)),
 			plen, e->tun.name, e->cfg.route_table);
+}
+
+static void port_rule_of(const struct pfkey_policy *p, struct tun_port_rule *pr)
+{
+	memset(pr, 0, sizeof(*pr));
+	route_of(&p->dst, &pr->dst, &pr->plen);
+	pr->proto = p->dst.proto;
+	pr->sport_lo = p->src.port_lo;
+	pr->sport_hi = p->src.port_hi;
+	pr->dport_lo = p->dst.port_lo;
+	pr->dport_hi = p->dst.port_hi;
+}
+
+static struct route_ref **port_rule_find(struct esp_engine *e, const struct tun_port_rule *pr)
+{
+	struct route_ref **pp = &e->routes;
+	for (; *pp; pp = &(*pp)->next)
+		if ((*pp)->port_rule && memcmp(&(*pp)->rule, pr, sizeof(*pr)) == 0)
+			break;
+	return pp;
+}
+
+int io_port_rule_add(struct esp_engine *e, const struct pfkey_policy *p)
+{
+	if (e->cfg.no_routes || !e->rule_installed || p->mode != IPSEC_MODE_TRANSPORT ||
+	    !p->dst.proto || p->dst.family != AF_INET)
+		return -1;
+	struct tun_port_rule pr;
+	port_rule_of(p, &pr);
+	struct route_ref **pp = port_rule_find(e, &pr);
+	if (*pp) {
+		(*pp)->refs++;
+		return 0;
+	}
+	static const struct addr any = { .family = AF_INET };
+	if (!e->port_table) {
+		int err = tun_route_add(&e->tun, port_table(e), &any, 0);
+		if (err < 0) {
+			log_err(LOG_ESP, "cannot add the route of table %u: %s", port_table(e),
+				strerror(-err));
+			return -1;
+		}
+		e->port_table = true;
+	}
+	int err = tun_port_rule(true, &pr, port_table(e), e->cfg.fwmark, ESP_ENGINE_RULE_PRIO - 1);
+	char a[ADDR_STRLEN];
+	if (err < 0) {
+		log_err(LOG_ESP, "cannot add the rule for %s/%d protocol %u: %s",
+			addr_ntop(&pr.dst, a, sizeof(a)), pr.plen, pr.proto, strerror(-err));
+		return -1;
+	}
+	struct route_ref *r = calloc(1, sizeof(*r));
+	if (!r) {
+		tun_port_rule(false, &pr, port_table(e), e->cfg.fwmark, ESP_ENGINE_RULE_PRIO - 1);
+		return -1;
+	}
+	r->port_rule = true;
+	r->rule = pr;
+	r->refs = 1;
+	*pp = r;
+	log_ctl(LOG_ESP, "rule: %s/%d protocol %u ports %u-%u to %u-%u via %s (table %u)",
+		addr_ntop(&pr.dst, a, sizeof(a)), pr.plen, pr.proto, pr.sport_lo, pr.sport_hi,
+		pr.dport_lo, pr.dport_hi, e->tun.name, port_table(e));
+	return 0;
+}
+
+void io_port_rule_del(struct esp_engine *e, const struct pfkey_policy *p)
+{
+	struct tun_port_rule pr;
+	port_rule_of(p, &pr);
+	struct route_ref **pp = port_rule_find(e, &pr);
+	struct route_ref *r = *pp;
+	if (!r || --r->refs)
+		return;
+	*pp = r->next;
+	free(r);
+	tun_port_rule(false, &pr, port_table(e), e->cfg.fwmark, ESP_ENGINE_RULE_PRIO - 1);
 }
 
 void io_route_del(struct esp_engine *e, const struct selector *sel)

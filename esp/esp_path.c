@@ -10,6 +10,7 @@
 #include "esp/engine_priv.h"
 #include "esp/gso.h"
 #include "esp/mss_clamp.h"
+#include "esp/natt_csum.h"
 #include "esp/pmtu.h"
 #include "lib/buf.h"
 #include "lib/log.h"
@@ -270,6 +271,11 @@ static enum esp_verdict encap_send(struct esp_ctx *c, struct sa *sa, const struc
 	if (sa->cfg.mode == IPSEC_MODE_TUNNEL) {
 		nh = t->family == AF_INET ? ESP_NH_IPV4 : ESP_NH_IPV6;
 	} else {
+		if (sa->cfg.natt_type && sa->cfg.natt_oa.port) {
+			struct pkt_tuple mapped = *t;	/* the peer's own port again */
+			natt_transport_port(pkt, &mapped, false, sa->cfg.natt_dport,
+					    sa->cfg.natt_oa.port);
+		}
 		nh = t->proto;
 		payload = pkt + t->hdrlen;
 		plen = t->total - t->hdrlen;
@@ -539,6 +545,9 @@ static enum esp_verdict input_esp(struct esp_ctx *c, const struct addr *src,
 		atomic_fetch_add_explicit(&sa->ctr.other, 1, memory_order_relaxed);
 		return ESP_V_DROPPED;
 	}
+	if (sa->cfg.mode != IPSEC_MODE_TUNNEL && sa->cfg.natt_type &&
+	    !natt_transport_port(inner, &t, true, sa->cfg.natt_oa.port, sa->cfg.natt_sport))
+		natt_transport_csum(inner, &t);
 	if (!inner_allowed(e, sa, &t)) {
 		atomic_fetch_add_explicit(&sa->ctr.selector, 1, memory_order_relaxed);
 		log_selector_drop(sa, &t);

@@ -42,6 +42,7 @@ struct sp {
 	struct pfkey_policy p;
 	unsigned score;		/* specificity, higher first */
 	bool route;		/* a route for p.dst through the TUN device is ours */
+	bool port_rule;		/* or a rule for its protocol and ports (io_port_rule_add) */
 	/* Trap state: guarded by the engine's hold mutex. */
 	ms_t acquire_ms;	/* last ACQUIRE queued; 0 = none */
 	unsigned nheld;

@@ -236,6 +236,39 @@ static int tun_route(const struct tun *t, bool add, uint32_t table, const struct
 	return err;
 }
 
+/* A host address on the device (a virtual IP): routes through the device then take it
+ * as their source. IPv6 skips duplicate address detection, which would delay it. */
+static int tun_addr(const struct tun *t, bool add, const struct addr *a)
+{
+	size_t alen = addr_len(a);
+	if (!alen)
+		return -EINVAL;
+	struct nlreq r;
+	struct ifaddrmsg *ifa = nlreq_init(&r, add ? RTM_NEWADDR : RTM_DELADDR,
+					   add ? NLM_F_CREATE | NLM_F_REPLACE : 0, sizeof(*ifa));
+	ifa->ifa_family = a->family;
+	ifa->ifa_prefixlen = (unsigned char)(alen * 8);
+	ifa->ifa_flags = a->family == AF_INET6 ? IFA_F_NODAD : 0;
+	ifa->ifa_scope = RT_SCOPE_UNIVERSE;
+	ifa->ifa_index = (unsigned)t->ifindex;
+	nlreq_attr(&r, IFA_LOCAL, a->u.b, alen);
+	nlreq_attr(&r, IFA_ADDRESS, a->u.b, alen);
+	int err = nlreq_send(&r);
+	if (!add && (err == -EADDRNOTAVAIL || err == -ENODEV))
+		err = 0;
+	return err;
+}
+
+int tun_addr_add(const struct tun *t, const struct addr *a)
+{
+	return tun_addr(t, true, a);
+}
+
+int tun_addr_del(const struct tun *t, const struct addr *a)
+{
+	return tun_addr(t, false, a);
+}
+
 int tun_route_add(const struct tun *t, uint32_t table, const struct addr *dst, int plen)
 {
 	return tun_route(t, true, table, dst, plen);
@@ -260,6 +293,41 @@ static int tun_rule(bool add, int family, uint32_t table, uint32_t fwmark, uint3
 	nlreq_u32(&r, FRA_PRIORITY, priority);
 	if (fwmark) {
 		nlreq_u32(&r, FRA_FWMARK, fwmark);
+		nlreq_u32(&r, FRA_FWMASK, fwmark);
+	}
+	int err = nlreq_send(&r);
+	if ((add && err == -EEXIST) || (!add && (err == -ENOENT || err == -ESRCH)))
+		err = 0;
+	return err;
+}
+
+int tun_port_rule(bool add, const struct tun_port_rule *pr, uint32_t table, uint32_t fwmark,
+		  uint32_t priority)
+{
+	size_t alen = addr_len(&pr->dst);
+	if (!alen || pr->plen < 0 || (size_t)pr->plen > alen * 8)
+		return -EINVAL;
+	struct nlreq r;
+	struct fib_rule_hdr *fr = nlreq_init(&r, add ? RTM_NEWRULE : RTM_DELRULE,
+					     add ? NLM_F_CREATE | NLM_F_EXCL : 0, sizeof(*fr));
+	fr->family = pr->dst.family;
+	fr->action = FR_ACT_TO_TBL;
+	fr->table = table < 256 ? (uint8_t)table : RT_TABLE_UNSPEC;
+	fr->dst_len = (uint8_t)pr->plen;
+	nlreq_u32(&r, FRA_TABLE, table);
+	nlreq_u32(&r, FRA_PRIORITY, priority);
+	nlreq_attr(&r, FRA_DST, pr->dst.u.b, alen);
+	nlreq_attr(&r, FRA_IP_PROTO, &pr->proto, 1);
+	if (pr->sport_lo || pr->sport_hi != 65535) {
+		struct fib_rule_port_range pp = { pr->sport_lo, pr->sport_hi };
+		nlreq_attr(&r, FRA_SPORT_RANGE, &pp, sizeof(pp));
+	}
+	if (pr->dport_lo || pr->dport_hi != 65535) {
+		struct fib_rule_port_range pp = { pr->dport_lo, pr->dport_hi };
+		nlreq_attr(&r, FRA_DPORT_RANGE, &pp, sizeof(pp));
+	}
+	if (fwmark) {		/* not our own packets: the mark's bits clear */
+		nlreq_u32(&r, FRA_FWMARK, 0);
 		nlreq_u32(&r, FRA_FWMASK, fwmark);
 	}
 	int err = nlreq_send(&r);

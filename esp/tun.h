@@ -43,8 +43,26 @@ void tun_close(struct tun *t);
 int tun_route_add(const struct tun *t, uint32_t table, const struct addr *dst, int plen);
 int tun_route_del(const struct tun *t, uint32_t table, const struct addr *dst, int plen);
 
+/* A virtual IP (host address) on the device, or off it again. 0 or -errno; removing
+ * an address that is not there is not an error. */
+int tun_addr_add(const struct tun *t, const struct addr *a);
+int tun_addr_del(const struct tun *t, const struct addr *a);
+
 /* ip rule: "not fwmark MARK lookup TABLE" with the given priority, for one family.
  * Packets from our own sockets carry MARK (SO_MARK) and so bypass the table. */
 int tun_rule_add(int family, uint32_t table, uint32_t fwmark, uint32_t priority);
 int tun_rule_del(int family, uint32_t table, uint32_t fwmark, uint32_t priority);
+
+/* ip rule for one transport-mode policy with a protocol: "to DST/PLEN ipproto PROTO
+ * [sport LO-HI] [dport LO-HI] fwmark 0/MARK lookup TABLE". Only that traffic goes to
+ * the tunnel; the rest to the peer's address (an L2TP/IPsec client's NAT, shared with
+ * others) goes on in the clear as without IPsec. */
+struct tun_port_rule {
+	struct addr dst;
+	int plen;
+	uint8_t proto;
+	uint16_t sport_lo, sport_hi, dport_lo, dport_hi;
+};
+int tun_port_rule(bool add, const struct tun_port_rule *pr, uint32_t table, uint32_t fwmark,
+		  uint32_t priority);
 #endif

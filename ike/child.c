@@ -23,9 +23,7 @@ struct child_sa *child_sa_new(struct ike_sa *sa, struct child_cfg *cc, bool init
 		return NULL;
 	c->cfg = cc;
 	c->uniqueid = sa->core->next_child_id++;
-	if (!cc->reqid)
-		cc->reqid = ike_alloc_reqid(sa->core, cc);
-	c->reqid = cc->reqid;
+	c->reqid = ike_vip_reqid(sa, cc);
 	c->mode = cc->mode;
 	c->initiator = initiator;
 	c->state = CHILD_CREATED;
@@ -131,9 +129,15 @@ static void ts_resolve(const struct ts_cfg *ts, size_t n, const struct ike_sa *s
 {
 	*n_out = 0;
 	for (size_t i = 0; i < n && *n_out < IKEV2_MAX_TS; i++) {
-		if (ts[i].dynamic)
+		if (ts[i].dynamic) {
+			size_t k = *n_out;
 			*n_out += ike_vip_dynamic(sa, local, out + *n_out, IKEV2_MAX_TS - *n_out);
-		else
+			for (; k < *n_out && ts_cfg_has_ports(&ts[i]); k++) {	/* dynamic[udp/1701] */
+				out[k].proto = ts[i].sel.proto;
+				out[k].port_lo = ts[i].sel.port_lo;
+				out[k].port_hi = ts[i].sel.port_hi;
+			}
+		} else
 			out[(*n_out)++] = ts[i].sel;
 	}
 	if (n == 0)
@@ -236,39 +240,6 @@ int child_select(struct ike_sa *sa, struct child_sa *c, const struct ikev2_paylo
 	return 0;
 }
 
-static bool ts_same(const struct selector *a, size_t na, const struct selector *b, size_t nb)
-{
-	if (na != nb)
-		return false;
-	for (size_t i = 0; i < na; i++)
-		if (!selector_equal(&a[i], &b[i]))
-			return false;
-	return true;
-}
-
-/* The children of one config share its reqid (site-to-site, a trap policy). A config
- * whose remote selector is "dynamic" without a trap is remote access: a child per
- * client, each with the client's own address or virtual IP. The engine finds a
- * policy's outbound SA by reqid and peer address, and clients behind one NAT share
- * the address, so each such child gets a reqid of its own, as strongSwan gives one
- * per set of selectors; its rekey (the same selectors on the same IKE SA) keeps it.
- * Only this IKE SA's children are looked at: thousands of clients make no scan. */
-static void child_pick_reqid(struct ike_sa *sa, struct child_sa *c)
-{
-	const struct child_cfg *cc = c->cfg;
-	for (struct child_sa *x = sa->children; x; x = x->next) {
-		if (x != c && x->cfg == cc &&
-		    ts_same(x->local_ts, x->n_local_ts, c->local_ts, c->n_local_ts) &&
-		    ts_same(x->remote_ts, x->n_remote_ts, c->remote_ts, c->n_remote_ts)) {
-			c->reqid = x->reqid;
-			return;
-		}
-	}
-	bool per_client = cc->n_remote_ts == 1 && cc->remote_ts[0].dynamic &&
-			  cc->start_action != START_TRAP;
-	c->reqid = per_client ? sa->core->next_reqid++ : cc->reqid;
-}
-
 /* Responder: the first child config (or only `only`) that accepts the request. On
  * failure returns NULL and the notify to answer with in *error. */
 struct child_sa *child_choose(struct ike_sa *sa, const struct ikev2_payloads *pl,
@@ -281,10 +252,8 @@ struct child_sa *child_choose(struct ike_sa *sa, const struct ikev2_payloads *pl
 		if (!c)
 			return NULL;
 		int rc = child_select(sa, c, pl, with_dh);
-		if (rc == 0) {
-			child_pick_reqid(sa, c);
+		if (rc == 0)
 			return c;
-		}
 		*error = (uint16_t)rc;
 		child_sa_free(c);
 	}
@@ -402,6 +371,13 @@ static void fill_sa(struct ike_sa *sa, struct child_sa *c, struct pfkey_sa *out,
 	memcpy(p->sel_src, src, p->n_sel_src * sizeof(*src));
 	memcpy(p->sel_dst, dst, p->n_sel_dst * sizeof(*dst));
 	p->has_sel = ns && nd;
+	uint16_t inner, outer;
+	if (child_nat_port(sa, c, &inner, &outer)) {	/* as the policies: child_policies() */
+		p->natt_oa = sa->remote;
+		p->natt_oa.port = inner;
+		struct selector *peer = inbound ? &p->sel_src[0] : &p->sel_dst[0];
+		peer->port_lo = peer->port_hi = outer;
+	}
 	*out = tmp;
 	wipe(&tmp, sizeof(tmp));
 }
@@ -557,8 +533,14 @@ static void policies_for(struct ike_sa *sa, const struct selector *l, size_t nl,
 
 void child_policies(struct ike_sa *sa, struct child_sa *c, bool add)
 {
-	policies_for(sa, c->local_ts, c->n_local_ts, c->remote_ts, c->n_remote_ts, c->reqid,
-		     c->mode, &sa->local, &sa->remote, add ? SADB_X_SPDADD : SADB_X_SPDDELETE);
+	struct selector mapped = c->remote_ts[0];
+	uint16_t inner, outer;
+	bool nat_port = child_nat_port(sa, c, &inner, &outer);
+	if (nat_port)		/* the peer's NAT-T port stands for its inner port */
+		mapped.port_lo = mapped.port_hi = outer;
+	policies_for(sa, c->local_ts, c->n_local_ts, nat_port ? &mapped : c->remote_ts,
+		     c->n_remote_ts, c->reqid, c->mode, &sa->local, &sa->remote,
+		     add ? SADB_X_SPDADD : SADB_X_SPDDELETE);
 }
 
 /* Is another live child (e.g. its rekeyed successor) using the same policies? */

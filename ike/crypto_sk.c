@@ -1,4 +1,6 @@
-/* The Encrypted (SK) payload, RFC 7296 3.14:
+/* The Encrypted (SK) payload, RFC 7296 3.14, and the Encrypted Fragment (SKF) payload,
+ * RFC 7383 2.5, which is the same with a 4-byte longer header (fragment number, total
+ * fragments; for AEAD they are part of the AAD as the rest of the header is):
  *   classic ciphers: IV | E(inner | padding | pad length) | ICV, where the ICV is the
  *     truncated HMAC over the whole message from the IKE header up to the ICV;
  *   AEAD (RFC 5282, RFC 7634): 8-byte IV | E(inner | pad length) | tag, with
@@ -19,6 +21,7 @@
 
 #define IKE_HDR_LEN 28
 #define SK_HDR_LEN 4
+#define SKF_HDR_LEN 8	/* SKF (RFC 7383 2.5): also fragment number and total */
 #define SALT_LEN 4
 #define AEAD_IV_LEN 8
 
@@ -145,8 +148,26 @@ static int hmac_icv(uint16_t integ, const uint8_t *key, size_t key_len,
 
 /* --- Encrypt ----------------------------------------------------------------------- */
 
+size_t sk_max_plain(const struct ike_keys *k, size_t room)
+{
+	struct cipher c;
+	if (!cipher_for(k->encr, k->encr_keylen, &c))
+		return 0;
+	/* the overhead is at most IV + a block of padding + ICV: a few steps down */
+	for (size_t n = room; n > 0; n--)
+		if (n + sk_overhead(k, n) <= room)
+			return n;
+	return 0;
+}
+
 int sk_encrypt(const struct ike_keys *k, bool initiator, struct buf *msg,
 	       const uint8_t *plain, size_t plain_len)
+{
+	return sk_encrypt_hdr(k, initiator, msg, SK_HDR_LEN, plain, plain_len);
+}
+
+int sk_encrypt_hdr(const struct ike_keys *k, bool initiator, struct buf *msg, size_t hdr_len,
+		   const uint8_t *plain, size_t plain_len)
 {
 	const uint8_t *ek = initiator ? k->sk_ei : k->sk_er;
 	const uint8_t *ak = initiator ? k->sk_ai : k->sk_ar;
@@ -154,13 +175,14 @@ int sk_encrypt(const struct ike_keys *k, bool initiator, struct buf *msg,
 	int rc = -1;
 
 	if (!cipher_for(k->encr, k->encr_keylen, &c) || msg->oom ||
-	    msg->len < IKE_HDR_LEN + SK_HDR_LEN)
+	    (hdr_len != SK_HDR_LEN && hdr_len != SKF_HDR_LEN) ||
+	    msg->len < IKE_HDR_LEN + hdr_len)
 		return -1;
 	/* the caller wrote the final lengths: check them against what we will append */
 	size_t overhead = sk_overhead(k, plain_len);
 	size_t total = msg->len + plain_len + overhead;
 	if (get_u32(msg->data + 24) != total ||
-	    get_u16(msg->data + msg->len - 2) != SK_HDR_LEN + plain_len + overhead)
+	    get_u16(msg->data + msg->len - hdr_len + 2) != hdr_len + plain_len + overhead)
 		return -1;
 
 	size_t pad = pad_len(&c, plain_len), ct_len = plain_len + pad + 1;
@@ -203,6 +225,12 @@ out:
 int sk_decrypt(const struct ike_keys *k, bool initiator, const uint8_t *msg, size_t msglen,
 	       size_t sk_off, struct buf *plain)
 {
+	return sk_decrypt_hdr(k, initiator, msg, msglen, sk_off, SK_HDR_LEN, plain);
+}
+
+int sk_decrypt_hdr(const struct ike_keys *k, bool initiator, const uint8_t *msg,
+		   size_t msglen, size_t sk_off, size_t hdr_len, struct buf *plain)
+{
 	const uint8_t *ek = initiator ? k->sk_ei : k->sk_er;
 	const uint8_t *ak = initiator ? k->sk_ai : k->sk_ar;
 	struct cipher c;
@@ -210,12 +238,13 @@ int sk_decrypt(const struct ike_keys *k, bool initiator, const uint8_t *msg, siz
 	int rc = -1;
 
 	if (!cipher_for(k->encr, k->encr_keylen, &c) || sk_off < IKE_HDR_LEN ||
-	    sk_off > msglen)
+	    sk_off > msglen || (hdr_len != SK_HDR_LEN && hdr_len != SKF_HDR_LEN))
 		return -1;
 	/* the SK payload is the last one: its length must end the message exactly */
 	rd_init(&r, msg + sk_off, msglen - sk_off);
 	rd_skip(&r, 2);
 	size_t sk_len = rd_u16(&r);
+	rd_skip(&r, hdr_len - SK_HDR_LEN);	/* SKF: fragment number and total */
 	if (r.err || sk_len != msglen - sk_off)
 		return -1;
 	size_t icv_len = c.icv ? c.icv : integ_icv_len(k->integ);
@@ -237,7 +266,7 @@ int sk_decrypt(const struct ike_keys *k, bool initiator, const uint8_t *msg, siz
 		memcpy(nonce, ek + k->ek_len - SALT_LEN, SALT_LEN);
 		memcpy(nonce + SALT_LEN, iv, AEAD_IV_LEN);
 		memcpy(tag, icv, icv_len);
-		if (run_cipher(&c, false, ek, nonce, sizeof(nonce), msg, sk_off + SK_HDR_LEN,
+		if (run_cipher(&c, false, ek, nonce, sizeof(nonce), msg, sk_off + hdr_len,
 			       ct, ct_len, inner, tag) < 0)
 			goto out;
 	} else {

@@ -1,9 +1,11 @@
 /* IKE identities (RFC 7296 3.5) from strongSwan's string notation:
  * "198.51.100.2" -> IPv4, "2001:db8::1" -> IPv6, "@site-a.example" or "site-a.example" ->
- * FQDN, "user@example.net" -> RFC822 (USER_FQDN), "@#0a0b" -> KEY_ID (hex). */
+ * FQDN, "user@example.net" -> RFC822 (USER_FQDN), "@#0a0b" -> KEY_ID (hex),
+ * "C=CH, O=Example, CN=moon" -> DER_ASN1_DN. */
 #include <ctype.h>
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 
 #include "ike/ike_private.h"
 
@@ -49,10 +51,16 @@ int identity_from_string(const char *s, struct identity *id)
 	}
 	if (s[0] == '@')
 		return set_data(id, ID_FQDN, s + 1, strlen(s + 1));
+	if (strchr(s, '=')) {
+		size_t n;
+		if (dn_from_string(s, id->data, IKE_MAX_ID, &n) < 0)
+			return -1;
+		id->type = ID_DER_ASN1_DN;
+		id->len = (uint16_t)n;
+		return 0;
+	}
 	if (strchr(s, '@'))
 		return set_data(id, ID_RFC822_ADDR, s, strlen(s));
-	if (strchr(s, '='))
-		return -1;	/* distinguished names need certificates: not supported */
 	return set_data(id, ID_FQDN, s, strlen(s));
 }
 
@@ -74,7 +82,31 @@ void identity_from_payload(const struct ikev2_id *p, struct identity *id)
 
 bool identity_equal(const struct identity *a, const struct identity *b)
 {
+	if (a->type == ID_DER_ASN1_DN && b->type == ID_DER_ASN1_DN)
+		return dn_equal(a->data, a->len, b->data, b->len);
 	return a->type == b->type && a->len == b->len && memcmp(a->data, b->data, a->len) == 0;
+}
+
+/* strongSwan's wildcards: "*.example.net" or "*@example.net" (any prefix of an FQDN
+ * or email of the same type) and "C=CH, O=Example, CN=*" (any value of an RDN). */
+static bool matches_wildcard(const struct identity *want, const struct identity *id)
+{
+	if (want->type != id->type)
+		return false;
+	if (want->type == ID_DER_ASN1_DN)
+		return dn_matches(want->data, want->len, id->data, id->len);
+	if ((want->type != ID_FQDN && want->type != ID_RFC822_ADDR) || want->len == 0 ||
+	    want->data[0] != '*' || memchr(want->data + 1, '*', want->len - 1))
+		return false;
+	size_t tail = want->len - 1u;
+	return id->len >= tail &&
+	       strncasecmp((const char *)id->data + id->len - tail, (const char *)want->data + 1,
+			   tail) == 0;
+}
+
+bool identity_has_wildcard(const char *cfg_id)
+{
+	return cfg_id && strchr(cfg_id, '*') != NULL;
 }
 
 bool identity_matches_cfg(const char *cfg_id, const struct identity *id)
@@ -84,6 +116,8 @@ bool identity_matches_cfg(const char *cfg_id, const struct identity *id)
 		return true;
 	if (identity_from_string(cfg_id, &want) < 0)
 		return false;
+	if (identity_has_wildcard(cfg_id))
+		return matches_wildcard(&want, id);
 	return identity_equal(&want, id);
 }
 
@@ -107,6 +141,8 @@ const char *identity_fmt(const struct identity *id, char *out, size_t outlen)
 		out[n < outlen ? n : outlen - 1] = '\0';
 		return out;
 	}
+	case ID_DER_ASN1_DN:
+		return dn_fmt(id->data, id->len, out, outlen);
 	case ID_KEY_ID: {
 		size_t n = snprintf(out, outlen, "@#");
 		for (size_t i = 0; i < id->len && n + 3 <= outlen; i++)

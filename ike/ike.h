@@ -50,6 +50,7 @@ struct ike_timing {
 	uint16_t port, port_natt;	/* 500, 4500 */
 	uint32_t half_open_timeout_s;	/* 30 */
 	uint32_t cookie_threshold;	/* half-open SAs before COOKIEs are required; 30 */
+	uint32_t fragment_size;		/* IKEv2 fragments (IP datagram); 0: 576 v4, 1280 v6 */
 };
 
 struct ike *ike_new(const struct ike_env *env, const struct ike_timing *t);
@@ -94,10 +95,16 @@ struct ike_stats {
 	uint64_t rx_messages, tx_messages, rx_invalid, rx_no_sa, retransmits;
 	uint64_t established_total, auth_failures, cookies_sent, half_open_refused;
 	uint64_t init_refused;	/* IKE_SA_INIT requests matching no connection/proposal */
+	uint64_t eap_failures, eap_dropped;	/* EAP logins refused; EAP messages dropped */
 	uint64_t vip_failures;	/* virtual IP requests refused (pools exhausted, none) */
 	uint64_t cp_bad_attrs;	/* configuration payload attributes ignored as bad */
+	uint64_t frag_tx, frag_rx;	/* IKEv2 fragments sent (retransmissions too), received */
+	uint64_t frag_reassembled;	/* messages reassembled from fragments */
+	uint64_t frag_dropped;		/* fragments not taken (RFC 7383 rules, limits) */
 };
 void ike_get_stats(const struct ike *ike, struct ike_stats *st);
+/* The credential store (ike/cert.h): VICI load-cert, load-key, list-certs. */
+struct cred_store *ike_creds(struct ike *ike);
 /* Zeroes the event counters (not the gauges: SA counts stay). */
 void ike_reset_stats(struct ike *ike);
 #endif

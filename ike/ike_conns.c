@@ -27,6 +27,7 @@ void conn_put(struct ike *core, struct conn *c)
 			break;
 		}
 	}
+	conn_creds_free(c->creds);
 	conn_cfg_free(c->cfg);
 	free(c);
 }
@@ -97,6 +98,7 @@ int ike_load_conn(struct ike *core, struct conn_cfg *cfg, ms_t now)
 	}
 	c->cfg = cfg;
 	c->refs = 1;
+	c->creds = conn_creds_load(core->creds, cfg);
 	/* Keep the configured order: append. */
 	struct conn **pp = &core->conns;
 	while (*pp)
@@ -156,6 +158,7 @@ void ike_load_config(struct ike *core, struct config *cfg, ms_t now)
 	}
 	while (core->secrets)
 		ike_unload_secret(core, core->secrets->name);
+	cred_store_load_config(core->creds, cfg);
 	struct secret_cfg *s = cfg->secrets;
 	cfg->secrets = NULL;
 	while (s) {
@@ -217,6 +220,8 @@ struct secret_cfg *ike_find_psk(struct ike *core, const struct identity *me,
 	for (struct secret_cfg *s = core->secrets; s; s = s->next) {
 		int score = 0;
 		bool mine = false, theirs = false;
+		if (s->kind != SECRET_IKE)
+			continue;
 		for (size_t i = 0; i < s->n_ids; i++) {
 			struct identity id;
 			if (identity_from_string(s->ids[i], &id) < 0)

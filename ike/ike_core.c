@@ -10,6 +10,7 @@
 #include <sodium.h>
 
 #include "ike/ike_private.h"
+#include "ike/ikev2_frag.h"
 #include "lib/wipe.h"
 
 static const char *const ike_state_names[] = {
@@ -33,6 +34,11 @@ const char *child_state_name(enum child_state s)
 		       child_state_names[s] : "?";
 }
 
+struct cred_store *ike_creds(struct ike *core)
+{
+	return core->creds;
+}
+
 struct ike *ike_new(const struct ike_env *env, const struct ike_timing *t)
 {
 	struct ike *core = calloc(1, sizeof(*core));
@@ -44,7 +50,8 @@ struct ike *ike_new(const struct ike_env *env, const struct ike_timing *t)
 	core->next_child_id = 1;
 	core->next_reqid = 1;
 	crypto_random(core->cookie_secret, sizeof(core->cookie_secret));
-	if (!(core->pools = pools_new())) {
+	if (!(core->creds = cred_store_new()) || !(core->pools = pools_new())) {
+		cred_store_free(core->creds);
 		free(core);
 		return NULL;
 	}
@@ -107,6 +114,8 @@ struct ike_sa *ike_sa_new(struct ike *core, struct conn *conn, bool initiator)
 	buf_init(&sa->cookie);
 	buf_init(&sa->last_response);
 	buf_init(&sa->req.packet);
+	buf_init(&sa->req.frags);
+	buf_init(&sa->resp_frags);
 	sa->next = core->sas;
 	core->sas = sa;
 	core->st.half_open++;
@@ -117,11 +126,13 @@ static void request_clear(struct request *r)
 {
 	free(r->offered);
 	buf_free(&r->packet);
+	buf_free(&r->frags);
 	dh_free(r->dh);
 	if (r->child)
 		child_sa_free(r->child);
 	wipe(r, sizeof(*r));
 	buf_init(&r->packet);
+	buf_init(&r->frags);
 	r->kind = TASK_NONE;
 }
 
@@ -173,7 +184,11 @@ static void ike_sa_free(struct ike_sa *sa)
 	buf_free(&sa->init_r);
 	buf_free(&sa->cookie);
 	buf_free(&sa->last_response);
+	buf_free(&sa->resp_frags);
+	ikev2_frag_free(sa);
 	ikev1_sa_free(sa->v1);
+	ikev2_eap_free(sa->eap);
+	free(sa->eap_peer);
 	if (sa->conn)
 		conn_put(sa->core, sa->conn);
 	wipe(sa, sizeof(*sa));
@@ -351,6 +366,7 @@ void ike_reset_stats(struct ike *core)
 {
 	struct ike_stats keep = { .ike_sas = core->st.ike_sas, .half_open = core->st.half_open };
 	core->st = keep;
+	*cred_store_stats(core->creds) = (struct cred_stats){ 0 };
 }
 
 /* ---- tasks ---- */
@@ -411,15 +427,22 @@ void ike_sa_run_tasks(struct ike_sa *sa)
 
 /* ---- encoding and sending ---- */
 
+void ike_fill_header(const struct ike_sa *sa, uint8_t exchange, uint32_t msgid, bool response,
+		     struct ikev2_hdr *h)
+{
+	memset(h, 0, sizeof(*h));
+	memcpy(h->spi_i, sa->spi_i, 8);
+	memcpy(h->spi_r, sa->spi_r, 8);
+	h->exchange = exchange;
+	h->flags = (sa->initiator ? IKEV2_FLAG_INITIATOR : 0) | (response ? IKEV2_FLAG_RESPONSE : 0);
+	h->msgid = msgid;
+}
+
 int ike_encode(struct ike_sa *sa, uint8_t exchange, uint32_t msgid, bool response,
 	       struct ikev2_builder *inner, struct buf *out)
 {
-	struct ikev2_hdr h = { 0 };
-	memcpy(h.spi_i, sa->spi_i, 8);
-	memcpy(h.spi_r, sa->spi_r, 8);
-	h.exchange = exchange;
-	h.flags = (sa->initiator ? IKEV2_FLAG_INITIATOR : 0) | (response ? IKEV2_FLAG_RESPONSE : 0);
-	h.msgid = msgid;
+	struct ikev2_hdr h;
+	ike_fill_header(sa, exchange, msgid, response, &h);
 	buf_reset(out);
 	if (exchange == IKE_SA_INIT || !sa->have_keys) {
 		h.next_payload = inner->first;
@@ -467,6 +490,7 @@ void ike_send_request(struct ike_sa *sa, uint8_t exchange, struct ikev2_builder 
 		ikb_free(inner);
 		return;
 	}
+	ikev2_frag_build(sa, exchange, sa->req.msgid, false, inner, &sa->req.packet, &sa->req.frags);
 	ikb_free(inner);
 	sa->req.tries = 0;
 	sa->req.retransmit_at = core->now + ike_retransmit_delay(core, 0);
@@ -477,7 +501,7 @@ void ike_send_request(struct ike_sa *sa, uint8_t exchange, struct ikev2_builder 
 			 addr_fmt(&sa->local, a, sizeof(a)), addr_fmt(&sa->remote, b, sizeof(b)),
 			 sa->req.packet.len);
 	}
-	ike_transmit(sa, &sa->req.packet);
+	ike_transmit_msg(sa, &sa->req.packet, &sa->req.frags);
 }
 
 void ike_send_response(struct ike_sa *sa, const struct msg_in *m, struct ikev2_builder *inner)
@@ -487,6 +511,8 @@ void ike_send_response(struct ike_sa *sa, const struct msg_in *m, struct ikev2_b
 		ikb_free(inner);
 		return;
 	}
+	ikev2_frag_build(sa, m->hdr.exchange, m->hdr.msgid, true, inner, &sa->last_response,
+			 &sa->resp_frags);
 	ikb_free(inner);
 	sa->have_last_response = true;
 	if (log_enabled(LOG_ENC, 1)) {
@@ -496,7 +522,7 @@ void ike_send_response(struct ike_sa *sa, const struct msg_in *m, struct ikev2_b
 			 addr_fmt(&sa->local, a, sizeof(a)), addr_fmt(&sa->remote, b, sizeof(b)),
 			 sa->last_response.len);
 	}
-	ike_transmit(sa, &sa->last_response);
+	ike_transmit_msg(sa, &sa->last_response, &sa->resp_frags);
 }
 
 void ike_free(struct ike *core, ms_t now)
@@ -523,11 +549,13 @@ void ike_free(struct ike *core, ms_t now)
 	for (struct conn *c = core->conns, *next; c; c = next) {
 		next = c->next;
 		trap_install(core, c, false);
+		conn_creds_free(c->creds);
 		conn_cfg_free(c->cfg);
 		free(c);
 	}
 	while (core->secrets)
 		ike_unload_secret(core, core->secrets->name);
+	cred_store_free(core->creds);
 	pools_free(core->pools);
 	wipe(core, sizeof(*core));
 	free(core);

@@ -109,6 +109,14 @@ int sk_encrypt(const struct ike_keys *k, bool initiator, struct buf *msg,
 	       const uint8_t *plain, size_t plain_len);
 int sk_decrypt(const struct ike_keys *k, bool initiator, const uint8_t *msg, size_t msglen,
 	       size_t sk_off, struct buf *plain);
+/* The same for a payload header of hdr_len bytes: 4 (SK) or 8 (SKF, RFC 7383 2.5,
+ * whose fragment number and total fields are authenticated with the header). */
+int sk_encrypt_hdr(const struct ike_keys *k, bool initiator, struct buf *msg, size_t hdr_len,
+		   const uint8_t *plain, size_t plain_len);
+int sk_decrypt_hdr(const struct ike_keys *k, bool initiator, const uint8_t *msg,
+		   size_t msglen, size_t sk_off, size_t hdr_len, struct buf *plain);
+/* The most plaintext whose IV, padding, pad length and ICV fit in room bytes. */
+size_t sk_max_plain(const struct ike_keys *k, size_t room);
 
 /* --- AUTH (2.15) and NAT-D (2.23) ---------------------------------------------------- */
 /* AUTH = prf(prf(Shared Secret, "Key Pad for IKEv2"), <SignedOctets>), where

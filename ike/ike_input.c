@@ -10,6 +10,7 @@
 #include <sodium.h>
 
 #include "ike/ike_private.h"
+#include "ike/ikev2_frag.h"
 #include "lib/wipe.h"
 
 static void log_message(const char *dir, const struct ike_sa *sa, const struct ikev2_hdr *h,
@@ -50,9 +51,10 @@ bool ike_log_allowed(struct ike *core, enum drop_kind kind)
 	return true;
 }
 
-/* Counts a dropped message and logs why (rate limited). */
-static void __attribute__((format(printf, 5, 6)))
-drop(struct ike *core, enum drop_kind kind, uint64_t *counter, int level, const char *fmt, ...)
+#define drop ike_drop
+
+void ike_drop(struct ike *core, enum drop_kind kind, uint64_t *counter, int level,
+	      const char *fmt, ...)
 {
 	(*counter)++;
 	if (!ike_log_allowed(core, kind))
@@ -150,7 +152,7 @@ static void handle_request(struct ike_sa *sa, struct msg_in *m)
 		log_ctl(LOG_IKE, "received retransmit of request %u, retransmitting response",
 			m->hdr.msgid);
 		sa->core->st.retransmits++;
-		ike_transmit(sa, &sa->last_response);
+		ike_transmit_msg(sa, &sa->last_response, &sa->resp_frags);
 		return;
 	}
 	if (m->hdr.msgid != sa->peer_msgid) {
@@ -165,6 +167,11 @@ static void handle_request(struct ike_sa *sa, struct msg_in *m)
 		     ike_sa_name(sa), ikev2_exchange_name(m->hdr.exchange), m->hdr.msgid);
 		return;
 	}
+	ike_dispatch_request(sa, m, hash);
+}
+
+void ike_dispatch_request(struct ike_sa *sa, struct msg_in *m, const uint8_t hash[16])
+{
 	sa->peer_msgid++;
 	memcpy(sa->last_request_hash, hash, 16);
 	sa->last_rx = sa->core->now;
@@ -208,6 +215,11 @@ static void handle_response(struct ike_sa *sa, struct msg_in *m)
 		     ike_sa_name(sa), ikev2_exchange_name(m->hdr.exchange), m->hdr.msgid);
 		return;
 	}
+	ike_dispatch_response(sa, m);
+}
+
+void ike_dispatch_response(struct ike_sa *sa, struct msg_in *m)
+{
 	sa->next_msgid++;
 	sa->last_rx = sa->core->now;
 	log_message("parsed", sa, &m->hdr, &m->pl, &m->remote, &m->local, m->raw_len);
@@ -278,6 +290,13 @@ void ike_input(struct ike *core, const struct addr *local, const struct addr *re
 	}
 	bool response = m.hdr.flags & IKEV2_FLAG_RESPONSE;
 	static const uint8_t zero[8];
+	if (m.pl.has_skf && m.hdr.exchange == IKE_SA_INIT) {
+		/* Fragments only after the IKE SA has keys (RFC 7383 2.5). */
+		core->st.rx_invalid++;
+		drop(core, DROP_FRAG, &core->st.frag_dropped, 1, "IKE_SA_INIT fragment from %s dropped",
+		     addr_fmt(remote, from, sizeof(from)));
+		goto out;
+	}
 	if (m.hdr.exchange == IKE_SA_INIT && !response && memcmp(m.hdr.spi_r, zero, 8) == 0) {
 		/* A retransmitted IKE_SA_INIT must not create a second SA. */
 		struct ike_sa *sa = ike_sa_find(core, m.hdr.spi_i, zero, true);
@@ -299,7 +318,9 @@ void ike_input(struct ike *core, const struct addr *local, const struct addr *re
 		     m.hdr.msgid);
 		goto out;
 	}
-	if (response)
+	if (m.pl.has_skf)
+		ikev2_frag_input(sa, &m);
+	else if (response)
 		handle_response(sa, &m);
 	else
 		handle_request(sa, &m);

@@ -2,6 +2,7 @@
 #ifndef TSUNAGI_IKE_PRIVATE_H
 #define TSUNAGI_IKE_PRIVATE_H
 #include "ike/ike.h"
+#include "ike/cert.h"
 #include "ike/ike_sa.h"
 #include "ike/pool.h"
 #include "lib/log.h"
@@ -12,6 +13,7 @@ enum drop_kind {
 	DROP_INIT_IN,		/* "parsed" lines of new IKE_SA_INIT requests */
 	DROP_INIT_REFUSED,	/* IKE_SA_INIT answered with an error, no state kept */
 	DROP_VENDOR,		/* unknown IKEv1 vendor IDs (logged, otherwise ignored) */
+	DROP_FRAG,		/* IKEv2 fragments (RFC 7383) not taken */
 	DROP_KINDS
 };
 
@@ -26,6 +28,7 @@ struct ike {
 	struct ike_timing t;
 	struct conn *conns;
 	struct secret_cfg *secrets;
+	struct cred_store *creds;	/* keys, CAs, CRLs (ike/cred_store.c) */
 	struct pools *pools;		/* virtual IP pools (ike/pool.h) */
 	struct ike_sa *sas;
 	bool reap_pending;		/* an SA or child is marked: ike_sa_reap() has work */
@@ -38,6 +41,7 @@ struct ike {
 		ms_t start;
 		uint64_t cur, prev;	/* in this window and the one before */
 	} init_refused;
+	size_t frag_held;		/* bytes of fragments held for reassembly, all SAs */
 };
 
 /* A decoded, authenticated incoming message. */
@@ -53,6 +57,13 @@ struct msg_in {
 /* ike_input.c: may a line about unauthenticated input be logged? At most a burst of
  * each kind per window, so spoofed packets cannot flood the log. */
 bool ike_log_allowed(struct ike *core, enum drop_kind kind);
+/* Counts a dropped message and logs why (rate limited by kind). */
+void ike_drop(struct ike *core, enum drop_kind kind, uint64_t *counter, int level,
+	      const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+/* An authenticated, decrypted request / response (m->pl holds its payloads) goes to
+ * its exchange; hash is the request's, kept for retransmission detection. */
+void ike_dispatch_request(struct ike_sa *sa, struct msg_in *m, const uint8_t hash[16]);
+void ike_dispatch_response(struct ike_sa *sa, struct msg_in *m);
 
 /* ike_conns.c */
 struct conn *conn_find(struct ike *core, const char *name);	/* not retired */
@@ -60,6 +71,9 @@ struct conn *conn_find(struct ike *core, const char *name);	/* not retired */
 /* ike_core.c */
 void ike_sa_reap(struct ike *core);	/* frees SAs marked for destruction */
 void ike_transmit(struct ike_sa *sa, const struct buf *pkt);
+/* The IKE header of a message of this SA (length and next payload left 0). */
+void ike_fill_header(const struct ike_sa *sa, uint8_t exchange, uint32_t msgid, bool response,
+		     struct ikev2_hdr *h);
 ms_t ike_retransmit_delay(const struct ike *core, unsigned tries);
 struct ike_sa *ike_sa_new(struct ike *core, struct conn *conn, bool initiator);
 /* May a new responder SA from remote be created (limits on half-open SAs)? */
@@ -136,6 +150,11 @@ void ike_vip_move(struct ike_sa *to, struct ike_sa *from);
  * come yet, the whole address family (the responder narrows it to the address); else
  * the IKE endpoint of that side. Returns how many selectors it wrote (at most max). */
 size_t ike_vip_dynamic(const struct ike_sa *sa, bool local, struct selector *out, size_t max);
+/* The reqid of a new CHILD_SA of cc. Usually the child config's (allocated once). For
+ * an SA whose peer holds leases, its own per child config: clients behind one NAT
+ * share the outer address and the config, and the ESP engine finds the outbound SA by
+ * reqid and outer destination, so one reqid would mix their traffic up. */
+uint32_t ike_vip_reqid(struct ike_sa *sa, struct child_cfg *cc);
 /* Initiator: an address the peer assigned us (CFG_REPLY, Mode Config): kept in
  * sa->vips and handed to the shell (env.vip). */
 void ike_vip_assigned(struct ike_sa *sa, const struct addr *a);
@@ -156,6 +175,9 @@ void identity_from_payload(const struct ikev2_id *p, struct identity *id);
 bool identity_equal(const struct identity *a, const struct identity *b);
 /* Does a configured id string ("%any", NULL, or an identity) accept this one? */
 bool identity_matches_cfg(const char *cfg_id, const struct identity *id);
+/* Does a configured id hold a wildcard ("*.example.net", "CN=*")? It matches, but
+ * is not sent as IDr. */
+bool identity_has_wildcard(const char *cfg_id);
 
 /* ikev2_init.c; the first three are shared with IKEv1 */
 size_t conn_proposals(const struct conn_cfg *cfg, struct proposal *out, size_t max);
@@ -175,6 +197,50 @@ void ikev2_add_natd(struct ike_sa *sa, struct ikev2_builder *k, const struct add
 void ikev2_auth_start(struct ike_sa *sa);
 void ikev2_auth_request_in(struct ike_sa *sa, struct msg_in *m);
 void ikev2_auth_response_in(struct ike_sa *sa, struct msg_in *m);
+
+/* ikev2_pubkey.c: certificates in IKE_SA_INIT and IKE_AUTH */
+bool ikev2_conn_pubkey(const struct conn_cfg *c);	/* either side auth = pubkey */
+void ikev2_cert_init_out(struct ike_sa *sa, struct ikev2_builder *k, bool response);
+void ikev2_cert_init_in(struct ike_sa *sa, const struct ikev2_payloads *pl);
+/* Our identity from our certificate's subject (no id configured). 0 or -1. */
+int ikev2_cert_identity(struct ike_sa *sa, struct identity *id);
+/* Our AUTH by signature; out gets the data. 0 or -1 (logged). */
+int ikev2_pubkey_sign(struct ike_sa *sa, bool initiator, uint8_t *method, struct buf *out);
+void ikev2_add_certs(struct ike_sa *sa, struct ikev2_builder *k);
+void ikev2_add_certreq(struct ike_sa *sa, struct ikev2_builder *k);
+/* The peer's certificate chain, identity and AUTH signature. 0 or -1 (logged; the
+ * message ends with `consequence`, e.g. "; sending AUTHENTICATION_FAILED"). */
+int ikev2_pubkey_verify(struct ike_sa *sa, const struct msg_in *m, bool peer_is_initiator,
+			const char *consequence);
+
+/* ikev2_eap.c: EAP in IKE_AUTH (RFC 7296 2.16), the responder as authenticator and the
+ * initiator as peer. */
+struct ikev2_eap;
+void ikev2_eap_free(struct ikev2_eap *e);
+bool ikev2_conn_eap(const struct conn_cfg *c);	/* either side auth = eap-* */
+/* Responder: the first IKE_AUTH request came without AUTH and the connection wants EAP. */
+void ikev2_eap_server_begin(struct ike_sa *sa, struct msg_in *m);
+/* Responder: a later IKE_AUTH request of the EAP conversation. */
+void ikev2_eap_server_in(struct ike_sa *sa, struct msg_in *m);
+/* Initiator: sets up the peer before the first IKE_AUTH request; -1 (logged) without a
+ * secret. */
+int ikev2_eap_client_begin(struct ike_sa *sa);
+/* Initiator: an IKE_AUTH response. Returns false when the caller should verify the
+ * responder's AUTH first (the first response), true when it was handled. */
+bool ikev2_eap_client_in(struct ike_sa *sa, struct msg_in *m);
+/* Responder: the client ended EAP with AUTHENTICATION_FAILED in an INFORMATIONAL. */
+void ikev2_eap_peer_gave_up(struct ike_sa *sa);
+/* Initiator: the responder's AUTH verified; runs the EAP request of that response. */
+void ikev2_eap_client_authenticated(struct ike_sa *sa, struct msg_in *m);
+
+/* ikev2_auth.c, for EAP: the responder's IDr and AUTH by its own method; its last
+ * steps once the peer is authenticated (m: the request to answer, whose payloads are
+ * those of the first IKE_AUTH request: CHILD_SA, CP, INITIAL_CONTACT; k: the response
+ * so far); the initiator's last steps. */
+int ikev2_auth_add_own(struct ike_sa *sa, struct ikev2_builder *k);
+void ikev2_auth_responder_finish(struct ike_sa *sa, const struct msg_in *m,
+				 struct ikev2_builder *k);
+void ikev2_auth_initiator_finish(struct ike_sa *sa, const struct msg_in *m);
 
 /* ikev2_create.c */
 void ikev2_create_start(struct ike_sa *sa, enum task_kind kind, struct child_cfg *cc,
@@ -223,6 +289,12 @@ void child_schedule(struct ike_sa *sa, struct child_sa *c);
 void trap_install(struct ike *core, struct conn *conn, bool add);
 /* One child's trap policies (start_action = trap, or dpd_action = trap after DPD). */
 void trap_install_child(struct ike *core, struct conn *conn, struct child_cfg *cc, bool add);
+/* child_natport.c: transport mode across the peer's NAT with one inner port (L2TP):
+ * whether the child's inner port (its remote selector's) is mapped to the peer's
+ * NAT-T port; and a reqid of the IKE SA's own for such a child. */
+bool child_nat_port(const struct ike_sa *sa, const struct child_sa *c, uint16_t *inner,
+		    uint16_t *outer);
+void child_nat_reqid(struct ike_sa *sa, struct child_sa *c);
 /* ikev2_auth.c, shared with CREATE_CHILD_SA */
 void child_established(struct ike_sa *sa, struct child_sa *c);
 int child_accept_response(struct ike_sa *sa, struct child_sa *c, const struct msg_in *m,

@@ -35,6 +35,7 @@ const char *child_state_name(enum child_state s);
 /* A connection as the core holds it: reference counted, so SAs outlive a reload. */
 struct conn {
 	struct conn_cfg *cfg;
+	struct conn_creds *creds;	/* its certificates (ike/cert.h), NULL: none */
 	int refs;
 	bool retired;
 	struct conn *next;
@@ -88,6 +89,7 @@ struct child_sa {
 	/* IKEv1: lifetimes agreed with the peer (the shorter side's), 0 when none was
 	 * agreed; child_schedule() and the engine's volume limits take them. */
 	uint64_t agreed_life_s, agreed_life_kb;
+	bool nat_reqid;			/* a reqid of its own (child_natport.c) */
 	struct child_sa *next;
 };
 
@@ -110,6 +112,7 @@ struct request {
 	uint8_t exchange;		/* a response must be of the same type */
 	uint32_t msgid;
 	struct buf packet;		/* for retransmission */
+	struct buf frags;		/* its fragments when sent so (ikev2_frag.h) */
 	ms_t retransmit_at;
 	unsigned tries;
 	struct dh *dh;
@@ -122,6 +125,8 @@ struct request {
 	struct proposal *offered;
 	size_t n_offered;
 };
+
+struct frag_rx;
 
 struct ike_sa {
 	struct ike *core;
@@ -145,12 +150,17 @@ struct ike_sa {
 	uint8_t cookies;		/* COOKIE answers taken in IKE_SA_INIT */
 	char init_error[128];		/* the first unauthenticated error answer, if any */
 	struct identity my_id, peer_id;
+	unsigned peer_sig_hashes;	/* RFC 7427 hashes the peer announced, 1 << id */
+	bool peer_certreq;		/* the peer sent CERTREQ (send_cert = ifasked) */
 	/* message IDs */
 	uint32_t next_msgid;		/* of our next request */
 	uint32_t peer_msgid;		/* of the peer's next request */
 	struct buf last_response;	/* our answer to peer_msgid - 1, for retransmits */
 	uint8_t last_request_hash[16];	/* of the request it answers */
 	bool have_last_response;
+	struct buf resp_frags;		/* last_response's fragments when sent so */
+	bool frag_peer;			/* the peer announced IKEv2 fragmentation */
+	struct frag_rx *frag_rx[2];	/* reassembly of a request [0], a response [1] */
 	struct request req;		/* kind TASK_NONE when idle */
 	struct task *tasks;		/* queued, FIFO */
 	struct child_sa *children;
@@ -170,6 +180,8 @@ struct ike_sa {
 	/* An ISAKMP SA (IKEv1): its own exchange state and keys (ike/v1/ikev1.h); the
 	 * table, endpoints, identities, children and timers above are shared. */
 	struct ikev1_sa *v1;
+	struct ikev2_eap *eap;		/* EAP in IKE_AUTH (ike/ikev2_eap.c), until established */
+	char *eap_peer;			/* the peer's EAP identity after an EAP login, printable */
 	/* Virtual IPs (ike/ike_vip.c): as responder the leases handed to the peer (pool
 	 * set), released when the SA ends; as initiator what the peer assigned us (pool
 	 * NULL). A rekey moves them to the new SA with the children. */
@@ -178,6 +190,12 @@ struct ike_sa {
 		char *pool;
 	} vips[CONF_MAX_VIPS];
 	size_t n_vips;
+	/* Responder with leases: each child config's reqid on this SA (ike_vip_reqid). */
+	struct ike_vip_reqid {
+		const struct child_cfg *cfg;
+		uint32_t reqid;
+	} vip_reqids[4];
+	size_t n_vip_reqids;
 	struct ike_sa *next;
 };
 

@@ -9,6 +9,7 @@
 #include <sodium.h>
 
 #include "ike/ike_private.h"
+#include "ike/ikev2_frag.h"
 #include "lib/wipe.h"
 
 /* A fresh attempt for a connection whose IKE SA failed to come up. */
@@ -86,7 +87,7 @@ static void retransmit_due(struct ike_sa *sa)
 	sa->req.retransmit_at = core->now + ike_retransmit_delay(core, sa->req.tries);
 	log_info(LOG_IKE, "retransmit %u of request with message ID %u", sa->req.tries,
 		 sa->req.msgid);
-	ike_transmit(sa, &sa->req.packet);
+	ike_transmit_msg(sa, &sa->req.packet, &sa->req.frags);
 }
 
 #define OUT_PENDING_MAX_MS 5000

@@ -2,17 +2,28 @@
  * connection's pools, by the peer's identity, released (kept offline for it) when the
  * SA ends. As initiator: the addresses the peer assigned, which the shell installs
  * on its TUN device (env.vip) and removes when the SA ends. */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "ike/ike_private.h"
+
+/* Leases are kept by the peer's EAP identity when it logged in with EAP (strongSwan's
+ * remote EAP identity: EAP clients often share one IKE identity), else by its IKE one. */
+static void lease_id(const struct ike_sa *sa, char *out, size_t len)
+{
+	if (sa->eap_peer)
+		snprintf(out, len, "%s", sa->eap_peer);
+	else
+		identity_fmt(&sa->peer_id, out, len);
+}
 
 int ike_vip_acquire(struct ike_sa *sa, const struct addr *requested, struct addr *out)
 {
 	const struct conn_cfg *cfg = sa->conn->cfg;
 	char id[IKE_MAX_ID * 2], tag[160], a[ADDR_STRLEN];
 	uint8_t family = requested && requested->family ? requested->family : AF_INET;
-	identity_fmt(&sa->peer_id, id, sizeof(id));
+	lease_id(sa, id, sizeof(id));
 	ike_sa_tag(sa, tag, sizeof(tag));
 	for (size_t i = 0; i < sa->n_vips; i++) {
 		/* One address per family: a repeated request gets the same one. */
@@ -55,7 +66,7 @@ int ike_vip_acquire(struct ike_sa *sa, const struct addr *requested, struct addr
 void ike_vip_release_all(struct ike_sa *sa)
 {
 	char id[IKE_MAX_ID * 2];
-	identity_fmt(&sa->peer_id, id, sizeof(id));
+	lease_id(sa, id, sizeof(id));
 	for (size_t i = 0; i < sa->n_vips; i++) {
 		struct ike_vip *v = &sa->vips[i];
 		if (v->pool)
@@ -76,6 +87,30 @@ void ike_vip_move(struct ike_sa *to, struct ike_sa *from)
 	to->n_vips = from->n_vips;
 	memset(from->vips, 0, sizeof(from->vips));
 	from->n_vips = 0;
+	memcpy(to->vip_reqids, from->vip_reqids, sizeof(to->vip_reqids));
+	to->n_vip_reqids = from->n_vip_reqids;
+	from->n_vip_reqids = 0;
+}
+
+uint32_t ike_vip_reqid(struct ike_sa *sa, struct child_cfg *cc)
+{
+	bool leased = false;
+	for (size_t i = 0; i < sa->n_vips; i++)
+		leased |= sa->vips[i].pool != NULL;
+	if (!leased) {
+		if (!cc->reqid)
+			cc->reqid = ike_alloc_reqid(sa->core, cc);
+		return cc->reqid;
+	}
+	for (size_t i = 0; i < sa->n_vip_reqids; i++)
+		if (sa->vip_reqids[i].cfg == cc)
+			return sa->vip_reqids[i].reqid;
+	uint32_t reqid = sa->core->next_reqid++;
+	if (sa->n_vip_reqids < sizeof(sa->vip_reqids) / sizeof(sa->vip_reqids[0])) {
+		sa->vip_reqids[sa->n_vip_reqids].cfg = cc;
+		sa->vip_reqids[sa->n_vip_reqids++].reqid = reqid;
+	}
+	return reqid;
 }
 
 static void whole_family(uint8_t family, struct selector *s)

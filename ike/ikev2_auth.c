@@ -1,4 +1,5 @@
-/* IKE_AUTH (RFC 7296 1.2, 2.15) with pre-shared keys, and the first CHILD_SA. */
+/* IKE_AUTH (RFC 7296 1.2, 2.15) with pre-shared keys or certificates (signatures:
+ * ikev2_pubkey.c), and the first CHILD_SA. */
 #include <stdio.h>
 #include <string.h>
 
@@ -18,6 +19,8 @@ static void id_body(const struct identity *id, uint8_t *out, size_t *len)
 static void my_identity(struct ike_sa *sa)
 {
 	const char *cfg_id = sa->conn->cfg->local.id;
+	if (!cfg_id && ikev2_cert_identity(sa, &sa->my_id) == 0)
+		return;		/* strongSwan's default: the certificate's subject */
 	if (!cfg_id || identity_from_string(cfg_id, &sa->my_id) < 0)
 		identity_from_addr(&sa->local, &sa->my_id);
 }
@@ -90,6 +93,26 @@ static struct secret_cfg *find_psk_or_log(struct ike_sa *sa)
 	return psk;
 }
 
+/* Our AUTH data: a signature (local auth = pubkey) or the PSK's MAC. 0 or -1 (logged). */
+static int my_auth(struct ike_sa *sa, bool initiator, uint8_t *method, struct buf *out)
+{
+	if (sa->conn->cfg->local.auth == AUTH_PUBKEY)
+		return ikev2_pubkey_sign(sa, initiator, method, out);
+	uint8_t auth[IKE_MAX_PRF_OUT];
+	size_t auth_len = sizeof(auth);
+	struct secret_cfg *psk = find_psk_or_log(sa);
+	if (!psk || compute_auth(sa, psk, initiator ? &sa->init_i : &sa->init_r,
+				 initiator ? sa->nr : sa->ni, initiator ? sa->nr_len : sa->ni_len,
+				 initiator, &sa->my_id, auth, &auth_len) < 0)
+		return -1;
+	*method = AUTH_METHOD_PSK;
+	buf_put(out, auth, auth_len);
+	wipe(auth, sizeof(auth));
+	log_info(LOG_IKE, "authentication of '%s' (myself) with pre-shared key",
+		 identity_fmt(&sa->my_id, (char[128]){ 0 }, 128));
+	return 0;
+}
+
 /* An established IKE SA of the same connection with the same peer identity. */
 static struct ike_sa *duplicate_of(struct ike_sa *sa, struct ike_sa *after)
 {
@@ -117,31 +140,36 @@ void ikev2_auth_start(struct ike_sa *sa)
 	struct request *r = &sa->req;
 	const struct conn_cfg *cfg = sa->conn->cfg;
 	struct ikev2_builder k;
-	uint8_t auth[IKE_MAX_PRF_OUT];
-	size_t auth_len = sizeof(auth);
+	struct buf auth;
+	uint8_t method;
 
 	r->kind = TASK_IKE_AUTH;
 	my_identity(sa);
 	if (!cfg->remote.id || identity_from_string(cfg->remote.id, &sa->peer_id) < 0 ||
 	    strcmp(cfg->remote.id, "%any") == 0)
 		identity_from_addr(&sa->remote, &sa->peer_id);
-	struct secret_cfg *psk = find_psk_or_log(sa);
-	if (!psk || compute_auth(sa, psk, &sa->init_i, sa->nr, sa->nr_len, true, &sa->my_id,
-				 auth, &auth_len) < 0) {
+	bool eap = cfg->local.auth == AUTH_EAP;	/* no AUTH: EAP follows (RFC 7296 2.16) */
+	buf_init(&auth);
+	if (eap ? ikev2_eap_client_begin(sa) < 0 : my_auth(sa, true, &method, &auth) < 0) {
+		buf_wipe_free(&auth);
 		ike_sa_destroy(sa);
 		return;
 	}
 	ikb_init(&k);
 	ikb_id(&k, PL_IDI, sa->my_id.type, sa->my_id.data, sa->my_id.len);
+	ikev2_add_certs(sa, &k);
 	bool other = false;
 	for (struct ike_sa *o = sa->core->sas; o; o = o->next)
 		other |= o != sa && o->state == IKE_ESTABLISHED && addr_equal_ip(&o->remote, &sa->remote);
 	if (!other && cfg->unique != UNIQUE_NEVER)
 		ikb_notify(&k, 0, NULL, 0, N_INITIAL_CONTACT, NULL, 0);
-	if (cfg->remote.id && strcmp(cfg->remote.id, "%any") != 0)
+	ikev2_add_certreq(sa, &k);
+	if (cfg->remote.id && strcmp(cfg->remote.id, "%any") != 0 &&
+	    !identity_has_wildcard(cfg->remote.id))
 		ikb_id(&k, PL_IDR, sa->peer_id.type, sa->peer_id.data, sa->peer_id.len);
-	ikb_auth(&k, AUTH_METHOD_PSK, auth, auth_len);
-	wipe(auth, sizeof(auth));
+	if (!eap)
+		ikb_auth(&k, method, auth.data, auth.len);
+	buf_wipe_free(&auth);
 	ikev2_cp_request(sa, &k);
 
 	struct child_cfg *cc = sa->initial_child ? sa->initial_child : cfg->children;
@@ -162,8 +190,9 @@ void ikev2_auth_start(struct ike_sa *sa)
 			r->child = c;
 		}
 	}
-	log_info(LOG_IKE, "authentication of '%s' (myself) with pre-shared key",
-		 identity_fmt(&sa->my_id, (char[128]){ 0 }, 128));
+	if (eap)
+		log_info(LOG_IKE, "authentication of '%s' (myself) with EAP",
+			 identity_fmt(&sa->my_id, (char[128]){ 0 }, 128));
 	ike_send_request(sa, IKE_AUTH, &k);
 }
 
@@ -202,13 +231,14 @@ static void auth_failed(struct ike_sa *sa, const struct msg_in *m)
 	ike_sa_destroy(sa);
 }
 
-static void responder_child(struct ike_sa *sa, const struct msg_in *m, struct ikev2_builder *k)
+static void responder_child(struct ike_sa *sa, const struct ikev2_payloads *pl,
+			    struct ikev2_builder *k)
 {
 	char tag[128];
 	uint16_t error;
-	if (!m->pl.has_sa || !m->pl.has_tsi || !m->pl.has_tsr)
+	if (!pl->has_sa || !pl->has_tsi || !pl->has_tsr)
 		return;
-	struct child_sa *c = child_choose(sa, &m->pl, NULL, false, &error);
+	struct child_sa *c = child_choose(sa, pl, NULL, false, &error);
 	if (!c) {
 		ikb_notify(k, 0, NULL, 0, error, NULL, 0);
 		return;
@@ -232,15 +262,46 @@ static void responder_child(struct ike_sa *sa, const struct msg_in *m, struct ik
 	child_established(sa, c);
 }
 
+/* Responder: the initiator's AUTH by pre-shared key. 0 or -1 (logged). */
+static int verify_psk_request(struct ike_sa *sa, const struct msg_in *m, const char *tag)
+{
+	char peer[128], a[ADDR_STRLEN];
+	uint8_t expect[IKE_MAX_PRF_OUT];
+	size_t expect_len = sizeof(expect);
+	struct secret_cfg *psk = find_psk_or_log(sa);
+	if (!psk || m->pl.auth_method != AUTH_METHOD_PSK ||
+	    compute_auth(sa, psk, &sa->init_i, sa->nr, sa->nr_len, true, &sa->peer_id, expect,
+			 &expect_len) < 0 ||
+	    expect_len != m->pl.auth_len || sodium_memcmp(expect, m->pl.auth, expect_len) != 0) {
+		if (psk && m->pl.auth_method != AUTH_METHOD_PSK)
+			log_err(LOG_IKE, "%s: peer '%s' uses auth method %u, we expect a pre-shared key; "
+				"sending AUTHENTICATION_FAILED", tag,
+				identity_fmt(&sa->peer_id, peer, sizeof(peer)), m->pl.auth_method);
+		else if (psk)
+			log_err(LOG_IKE, "%s: AUTH payload of '%s' does not verify: probable pre-shared "
+				"key mismatch with %s; sending AUTHENTICATION_FAILED", tag,
+				identity_fmt(&sa->peer_id, peer, sizeof(peer)),
+				addr_ntop(&sa->remote, a, sizeof(a)));
+		wipe(expect, sizeof(expect));
+		return -1;
+	}
+	wipe(expect, sizeof(expect));
+	log_info(LOG_IKE, "authentication of '%s' with pre-shared key successful",
+		 identity_fmt(&sa->peer_id, peer, sizeof(peer)));
+	return 0;
+}
+
 void ikev2_auth_request_in(struct ike_sa *sa, struct msg_in *m)
 {
 	char tag[128], peer[128], want[128], a[ADDR_STRLEN];
-	uint8_t expect[IKE_MAX_PRF_OUT], auth[IKE_MAX_PRF_OUT];
-	size_t expect_len = sizeof(expect), auth_len = sizeof(auth);
 
 	/* Only reached as responder in CONNECTING: ike_input.c answers the rest. */
-	if (!m->pl.has_idi || !m->pl.has_auth) {
-		log_err(LOG_IKE, "IKE_AUTH request without IDi or AUTH from %s",
+	if (sa->eap) {
+		ikev2_eap_server_in(sa, m);
+		return;
+	}
+	if (!m->pl.has_idi) {
+		log_err(LOG_IKE, "IKE_AUTH request without IDi from %s",
 			addr_ntop(&sa->remote, a, sizeof(a)));
 		auth_failed(sa, m);
 		return;
@@ -287,39 +348,65 @@ void ikev2_auth_request_in(struct ike_sa *sa, struct msg_in *m)
 			return;
 		}
 	}
-	struct secret_cfg *psk = find_psk_or_log(sa);
-	if (!psk || m->pl.auth_method != AUTH_METHOD_PSK ||
-	    compute_auth(sa, psk, &sa->init_i, sa->nr, sa->nr_len, true, &sa->peer_id, expect,
-			 &expect_len) < 0 ||
-	    expect_len != m->pl.auth_len || sodium_memcmp(expect, m->pl.auth, expect_len) != 0) {
-		if (psk && m->pl.auth_method != AUTH_METHOD_PSK)
-			log_err(LOG_IKE, "%s: peer '%s' uses auth method %u, we expect a pre-shared key; "
-				"sending AUTHENTICATION_FAILED", tag,
-				identity_fmt(&sa->peer_id, peer, sizeof(peer)), m->pl.auth_method);
-		else if (psk)
-			log_err(LOG_IKE, "%s: AUTH payload of '%s' does not verify: probable pre-shared "
-				"key mismatch with %s; sending AUTHENTICATION_FAILED", tag,
-				identity_fmt(&sa->peer_id, peer, sizeof(peer)),
-				addr_ntop(&sa->remote, a, sizeof(a)));
-		wipe(expect, sizeof(expect));
+	sa->peer_certreq |= m->pl.has_certreq;
+	bool eap = sa->conn->cfg->remote.auth == AUTH_EAP;
+	if (!m->pl.has_auth && eap) {
+		ikev2_eap_server_begin(sa, m);
+		return;
+	}
+	if (!m->pl.has_auth || eap) {
+		log_err(LOG_IKE, "%s: IKE_AUTH request of '%s' %s; sending AUTHENTICATION_FAILED",
+			tag, identity_fmt(&sa->peer_id, peer, sizeof(peer)),
+			eap ? "carries AUTH, but connection wants EAP" : "without AUTH");
 		auth_failed(sa, m);
 		return;
 	}
-	wipe(expect, sizeof(expect));
-	log_info(LOG_IKE, "authentication of '%s' with pre-shared key successful",
-		 identity_fmt(&sa->peer_id, peer, sizeof(peer)));
-	compute_auth(sa, psk, &sa->init_r, sa->ni, sa->ni_len, false, &sa->my_id, auth, &auth_len);
-
+	if (sa->conn->cfg->remote.auth == AUTH_PUBKEY) {
+		if (ikev2_pubkey_verify(sa, m, true, "; sending AUTHENTICATION_FAILED") < 0) {
+			auth_failed(sa, m);
+			return;
+		}
+	} else if (verify_psk_request(sa, m, tag) < 0) {
+		auth_failed(sa, m);
+		return;
+	}
 	struct ikev2_builder k;
 	ikb_init(&k);
-	ikb_id(&k, PL_IDR, sa->my_id.type, sa->my_id.data, sa->my_id.len);
-	ikb_auth(&k, AUTH_METHOD_PSK, auth, auth_len);
-	wipe(auth, sizeof(auth));
+	if (ikev2_auth_add_own(sa, &k) < 0) {
+		ikb_free(&k);
+		auth_failed(sa, m);
+		return;
+	}
+	ikev2_auth_responder_finish(sa, m, &k);
+}
+
+/* IDr, our certificates and AUTH as responder (signature or pre-shared key). */
+int ikev2_auth_add_own(struct ike_sa *sa, struct ikev2_builder *k)
+{
+	struct buf auth;
+	uint8_t method;
+	buf_init(&auth);
+	if (my_auth(sa, false, &method, &auth) < 0) {
+		buf_wipe_free(&auth);
+		return -1;
+	}
+	ikb_id(k, PL_IDR, sa->my_id.type, sa->my_id.data, sa->my_id.len);
+	ikev2_add_certs(sa, k);
+	ikb_auth(k, method, auth.data, auth.len);
+	buf_wipe_free(&auth);
+	return 0;
+}
+
+void ikev2_auth_responder_finish(struct ike_sa *sa, const struct msg_in *m,
+				 struct ikev2_builder *k)
+{
+	char tag[128], peer[128];
+	ike_sa_tag(sa, tag, sizeof(tag));
 	enum unique_policy unique = sa->conn->cfg->unique;
 	if (unique == UNIQUE_KEEP && duplicate_of(sa, NULL)) {
 		log_err(LOG_IKE, "%s: unique=keep: an IKE_SA with '%s' exists already, rejecting the "
 			"new one", tag, identity_fmt(&sa->peer_id, peer, sizeof(peer)));
-		ikb_free(&k);
+		ikb_free(k);
 		auth_failed(sa, m);
 		return;
 	}
@@ -327,11 +414,11 @@ void ikev2_auth_request_in(struct ike_sa *sa, struct msg_in *m)
 	if ((ikev2_find_notify(&m->pl, N_INITIAL_CONTACT) && unique != UNIQUE_NEVER) ||
 	    unique == UNIQUE_REPLACE)
 		drop_duplicates(sa);
-	bool cp_ok = ikev2_cp_respond(sa, m, &k);
+	bool cp_ok = ikev2_cp_respond(sa, m, k);
 	established(sa);
 	if (cp_ok)
-		responder_child(sa, m, &k);
-	ike_send_response(sa, m, &k);
+		responder_child(sa, &m->pl, k);
+	ike_send_response(sa, m, k);
 	if (!cp_ok)
 		ike_sa_queue(sa, TASK_IKE_DELETE, NULL, 0);
 }
@@ -404,18 +491,41 @@ int child_accept_response(struct ike_sa *sa, struct child_sa *c, const struct ms
 	return 0;
 }
 
-void ikev2_auth_response_in(struct ike_sa *sa, struct msg_in *m)
+/* Initiator: the responder's AUTH by pre-shared key. 0 or -1 (logged). */
+static int verify_psk_response(struct ike_sa *sa, const struct msg_in *m, const char *tag)
 {
-	struct request *r = &sa->req;
-	char tag[128], me[128], peer[128], a[ADDR_STRLEN];
+	char peer[128], a[ADDR_STRLEN];
 	uint8_t expect[IKE_MAX_PRF_OUT];
 	size_t expect_len = sizeof(expect);
+	struct secret_cfg *psk = find_psk_or_log(sa);
+	if (!psk || m->pl.auth_method != AUTH_METHOD_PSK ||
+	    compute_auth(sa, psk, &sa->init_r, sa->ni, sa->ni_len, false, &sa->peer_id, expect,
+			 &expect_len) < 0 ||
+	    expect_len != m->pl.auth_len || sodium_memcmp(expect, m->pl.auth, expect_len) != 0) {
+		log_err(LOG_IKE, "%s: AUTH payload of '%s' does not verify: probable pre-shared key "
+			"mismatch with %s", tag, identity_fmt(&sa->peer_id, peer, sizeof(peer)),
+			addr_ntop(&sa->remote, a, sizeof(a)));
+		wipe(expect, sizeof(expect));
+		return -1;
+	}
+	wipe(expect, sizeof(expect));
+	log_info(LOG_IKE, "authentication of '%s' with pre-shared key successful",
+		 identity_fmt(&sa->peer_id, peer, sizeof(peer)));
+	return 0;
+}
+
+void ikev2_auth_response_in(struct ike_sa *sa, struct msg_in *m)
+{
+	char tag[128], me[128], peer[128], a[ADDR_STRLEN];
 
 	ike_sa_tag(sa, tag, sizeof(tag));
+	if (sa->eap && ikev2_eap_client_in(sa, m))
+		return;
 	if (ikev2_find_notify(&m->pl, N_AUTHENTICATION_FAILED)) {
 		log_err(LOG_IKE, "%s: peer %s answered AUTHENTICATION_FAILED: it rejected our identity "
-			"'%s' or the pre-shared key (check both on the peer)", tag,
-			addr_ntop(&sa->remote, a, sizeof(a)), identity_fmt(&sa->my_id, me, sizeof(me)));
+			"'%s' or our %s (check both on the peer)", tag,
+			addr_ntop(&sa->remote, a, sizeof(a)), identity_fmt(&sa->my_id, me, sizeof(me)),
+			sa->conn->cfg->local.auth == AUTH_PUBKEY ? "certificate" : "pre-shared key");
 		sa->core->st.auth_failures++;
 		ike_sa_destroy(sa);
 		return;
@@ -439,22 +549,27 @@ void ikev2_auth_response_in(struct ike_sa *sa, struct msg_in *m)
 		return;
 	}
 	sa->peer_id = got;
-	struct secret_cfg *psk = find_psk_or_log(sa);
-	if (!psk || m->pl.auth_method != AUTH_METHOD_PSK ||
-	    compute_auth(sa, psk, &sa->init_r, sa->ni, sa->ni_len, false, &sa->peer_id, expect,
-			 &expect_len) < 0 ||
-	    expect_len != m->pl.auth_len || sodium_memcmp(expect, m->pl.auth, expect_len) != 0) {
-		log_err(LOG_IKE, "%s: AUTH payload of '%s' does not verify: probable pre-shared key "
-			"mismatch with %s", tag, identity_fmt(&sa->peer_id, peer, sizeof(peer)),
-			addr_ntop(&sa->remote, a, sizeof(a)));
-		wipe(expect, sizeof(expect));
+	if (sa->conn->cfg->remote.auth == AUTH_PUBKEY) {
+		if (ikev2_pubkey_verify(sa, m, false, "") < 0) {
+			sa->core->st.auth_failures++;
+			ike_sa_destroy(sa);
+			return;
+		}
+	} else if (verify_psk_response(sa, m, tag) < 0) {
 		sa->core->st.auth_failures++;
 		ike_sa_destroy(sa);
 		return;
 	}
-	wipe(expect, sizeof(expect));
-	log_info(LOG_IKE, "authentication of '%s' with pre-shared key successful",
-		 identity_fmt(&sa->peer_id, peer, sizeof(peer)));
+	if (sa->eap) {
+		ikev2_eap_client_authenticated(sa, m);
+		return;
+	}
+	ikev2_auth_initiator_finish(sa, m);
+}
+
+void ikev2_auth_initiator_finish(struct ike_sa *sa, const struct msg_in *m)
+{
+	struct request *r = &sa->req;
 	established(sa);
 	struct child_sa *c = r->child;
 	r->child = NULL;

@@ -68,8 +68,6 @@ static void start_child(struct ike_sa *sa, struct child_cfg *cc, struct child_sa
 		ike_request_done(sa);
 		return;
 	}
-	if (old)
-		c->reqid = old->reqid;	/* its policies stay (make-before-break) */
 	c->spi_in = child_alloc_spi(sa, c);
 	uint16_t group = child_pfs_group(cc);
 	struct proposal *offer = ike_request_offer(r);
@@ -184,6 +182,7 @@ static struct ike_sa *ike_sa_successor(struct ike_sa *old, bool initiator,
 	n->nat_there = old->nat_there;
 	n->my_id = old->my_id;
 	n->peer_id = old->peer_id;
+	n->eap_peer = old->eap_peer ? strdup(old->eap_peer) : NULL;	/* leases are by it */
 	if (take_children)
 		ike_sa_adopt_children(n, old);
 	return n;

@@ -53,6 +53,11 @@ void ikev2_info_request_in(struct ike_sa *sa, struct msg_in *m)
 {
 	struct ikev2_builder k;
 	ikb_init(&k);
+	if (sa->eap && ikev2_find_notify(&m->pl, N_AUTHENTICATION_FAILED)) {
+		ike_send_response(sa, m, &k);
+		ikev2_eap_peer_gave_up(sa);
+		return;
+	}
 	for (size_t i = 0; i < m->pl.n_del; i++) {
 		const struct ikev2_delete *d = &m->pl.del[i];
 		if (d->proto == PROTO_IKE) {

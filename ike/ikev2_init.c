@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "ike/ike_private.h"
+#include "ike/ikev2_frag.h"
 
 #include <sodium.h>
 
@@ -165,6 +166,8 @@ void ikev2_init_start(struct ike_sa *sa)
 	ikb_ke(&k, sa->ke_group, ke.data, ke.len);
 	ikb_nonce(&k, r->nonce, IKE_NONCE_LEN);
 	ikev2_add_natd(sa, &k, &sa->local, &sa->remote);
+	ikev2_cert_init_out(sa, &k, false);
+	ikev2_frag_notify(sa, &k);
 	buf_free(&ke);
 
 	sa->next_msgid = 0;
@@ -412,6 +415,10 @@ void ikev2_init_request_in(struct ike *core, struct msg_in *m)
 	ikb_ke(&k, group, ke.data, ke.len);
 	ikb_nonce(&k, sa->nr, sa->nr_len);
 	ikev2_add_natd(sa, &k, &sa->local, &sa->remote);
+	ikev2_cert_init_in(sa, &m->pl);
+	ikev2_cert_init_out(sa, &k, true);
+	ikev2_frag_peer(sa, &m->pl);
+	ikev2_frag_notify(sa, &k);
 	buf_free(&ke);
 	char prop[256];
 	log_info(LOG_IKE, "%s is initiating an IKE_SA; selected proposal: %s",
@@ -517,6 +524,7 @@ void ikev2_init_response_in(struct ike_sa *sa, struct msg_in *m)
 	}
 	memcpy(sa->spi_r, m->hdr.spi_r, 8);
 	sa->prop = chosen;
+	ikev2_cert_init_in(sa, &m->pl);
 	sa->nr_len = m->pl.nonce_len;
 	memcpy(sa->nr, m->pl.nonce, m->pl.nonce_len);
 	buf_reset(&sa->init_r);
@@ -532,6 +540,7 @@ void ikev2_init_response_in(struct ike_sa *sa, struct msg_in *m)
 	}
 	char prop[256];
 	log_info(LOG_IKE, "%s: selected proposal: %s", tag, proposal_fmt(&chosen, prop, sizeof(prop)));
+	ikev2_frag_peer(sa, &m->pl);
 	bool have_natd = ikev2_natd_check(sa, m, &sa->nat_here, &sa->nat_there) == 0;
 	if (have_natd)
 		log_nat(sa);

@@ -224,6 +224,25 @@ static int parse_id(struct rd *r, struct ikev2_id *id, const char **err)
 	return 0;
 }
 
+/* CERT/CERTREQ: pointers into the message, at most max kept; the rest counted. */
+static int parse_cert(struct rd *r, struct ikev2_cert *out, size_t max, size_t *n,
+		      size_t *over, const char **err)
+{
+	struct ikev2_cert c;
+	c.encoding = rd_u8(r);
+	c.len = rd_left(r);
+	c.data = rd_bytes(r, c.len);
+	if (r->err) {
+		*err = "truncated certificate payload";
+		return -1;
+	}
+	if (*n < max)
+		out[(*n)++] = c;
+	else if (over)
+		(*over)++;
+	return 0;
+}
+
 static int parse_one(uint8_t type, struct rd *r, struct ikev2_payloads *pl, const char **err)
 {
 	switch (type) {
@@ -270,9 +289,11 @@ static int parse_one(uint8_t type, struct rd *r, struct ikev2_payloads *pl, cons
 	case PL_VENDOR:
 		pl->n_vendor++;
 		break;
+	case PL_CERT:
+		return parse_cert(r, pl->certs, IKEV2_MAX_CERTS, &pl->n_certs, &pl->n_certs_over, err);
 	case PL_CERTREQ:
 		pl->has_certreq = true;
-		break;
+		return parse_cert(r, pl->certreq, IKEV2_MAX_CERTREQ, &pl->n_certreq, NULL, err);
 	case PL_CP:
 		if (!pl->has_cp) {
 			pl->cp_len = rd_left(r);
@@ -283,6 +304,8 @@ static int parse_one(uint8_t type, struct rd *r, struct ikev2_payloads *pl, cons
 		break;
 	case PL_EAP:
 		pl->has_eap = true;
+		pl->eap_len = rd_left(r);
+		pl->eap = rd_bytes(r, pl->eap_len);
 		break;
 	}
 	if (r->err) {
@@ -506,6 +529,15 @@ void ikb_ts(struct ikev2_builder *k, uint8_t pl_type, const struct selector *ts,
 		buf_put(&k->b, ts[i].lo, alen);
 		buf_put(&k->b, ts[i].hi, alen);
 	}
+	ikb_end(k, off);
+}
+
+void ikb_cert(struct ikev2_builder *k, uint8_t pl_type, uint8_t encoding, const uint8_t *data,
+	      size_t len)
+{
+	size_t off = ikb_begin(k, pl_type, false);
+	buf_put_u8(&k->b, encoding);
+	buf_put(&k->b, data, len);
 	ikb_end(k, off);
 }
 

@@ -53,7 +53,7 @@ enum ikev2_id_type {
 	ID_DER_ASN1_DN = 9, ID_KEY_ID = 11,
 };
 
-enum ikev2_auth_method { AUTH_METHOD_PSK = 2 };
+enum ikev2_auth_method { AUTH_METHOD_PSK = 2 };	/* signatures: ike/ikev2_sig.c */
 
 #define TS_IPV4_ADDR_RANGE 7
 #define TS_IPV6_ADDR_RANGE 8
@@ -96,6 +96,15 @@ struct ikev2_id {
 #define IKEV2_MAX_NOTIFY 24
 #define IKEV2_MAX_DELETE 32
 #define IKEV2_MAX_TS 16
+#define IKEV2_MAX_CERTS 4	/* CERT payloads kept per message; more are counted */
+#define IKEV2_MAX_CERTREQ 4
+
+/* CERT and CERTREQ (RFC 7296 3.6, 3.7): the encoding and the data after it. */
+struct ikev2_cert {
+	uint8_t encoding;
+	const uint8_t *data;
+	size_t len;
+};
 
 /* The payloads of one message (the clear ones, then those inside SK, merged). */
 struct ikev2_payloads {
@@ -124,7 +133,13 @@ struct ikev2_payloads {
 	bool has_sk;
 	size_t sk_off;		/* offset of the SK payload header in the message */
 	uint8_t sk_first;	/* type of the first payload inside SK */
+	struct ikev2_cert certs[IKEV2_MAX_CERTS];
+	size_t n_certs, n_certs_over;	/* kept, and beyond IKEV2_MAX_CERTS */
+	struct ikev2_cert certreq[IKEV2_MAX_CERTREQ];
+	size_t n_certreq;
 	bool has_cp, has_eap, has_certreq, has_skf;
+	const uint8_t *eap;	/* the EAP payload's body: one EAP packet (ike/eap.h) */
+	size_t eap_len;
 	const uint8_t *cp;	/* the first CP payload's body (ike/ikev2_cp.h parses it) */
 	size_t cp_len;
 	uint8_t n_cp;		/* CP payloads in the message (only one is allowed) */
@@ -167,6 +182,9 @@ void ikb_delete(struct ikev2_builder *k, uint8_t proto, const uint8_t *spis, uin
 		uint16_t n);
 void ikb_ts(struct ikev2_builder *k, uint8_t pl_type, const struct selector *ts, size_t n);
 void ikb_vendor(struct ikev2_builder *k, const uint8_t *vid, size_t len);
+/* CERT or CERTREQ (pl_type) with its encoding byte. */
+void ikb_cert(struct ikev2_builder *k, uint8_t pl_type, uint8_t encoding, const uint8_t *data,
+	      size_t len);
 
 /* Writes the 28-byte header into out (appending). */
 void ikev2_put_header(struct buf *out, const struct ikev2_hdr *h);

@@ -2,6 +2,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "ike/eap.h"
 #include "ike/ikev2_msg.h"
 
 const char *ikev2_exchange_name(uint8_t x)
@@ -99,6 +100,9 @@ void ikev2_describe(const struct ikev2_hdr *h, const struct ikev2_payloads *pl, 
 	append(out, outlen, &pos, tmp);
 	if (pl->has_idi) append(out, outlen, &pos, " IDi");
 	if (pl->has_idr) append(out, outlen, &pos, " IDr");
+	for (size_t i = 0; i < pl->n_certs + pl->n_certs_over; i++)
+		append(out, outlen, &pos, " CERT");
+	if (pl->has_certreq) append(out, outlen, &pos, " CERTREQ");
 	if (pl->has_auth) append(out, outlen, &pos, " AUTH");
 	if (pl->has_sa) append(out, outlen, &pos, " SA");
 	if (pl->has_ke) append(out, outlen, &pos, " KE");
@@ -117,6 +121,10 @@ void ikev2_describe(const struct ikev2_hdr *h, const struct ikev2_payloads *pl, 
 	}
 	if (pl->n_vendor) append(out, outlen, &pos, " V");
 	if (pl->has_cp) append(out, outlen, &pos, " CP");
-	if (pl->has_eap) append(out, outlen, &pos, " EAP");
+	if (pl->has_eap) {	/* "EAP/REQ/MSCHAPV2", as strongSwan names it */
+		tmp[0] = ' ';
+		eap_describe(pl->eap, pl->eap_len, tmp + 1, sizeof(tmp) - 1);
+		append(out, outlen, &pos, tmp);
+	}
 	append(out, outlen, &pos, " ]");
 }

@@ -130,7 +130,11 @@ struct pfkey_sa {
 	struct pfkey_lifetime hard, soft, current;	/* 0 = no limit */
 	uint16_t natt_type;	/* 0 = none, UDP_ENCAP_ESPINUDP */
 	uint16_t natt_sport, natt_dport;	/* host order */
-	struct addr natt_oa;	/* NAT-T original address; family 0 = none */
+	struct addr natt_oa;	/* NAT-T original address; family 0 = none. Its port, when
+				 * set (transport mode across the peer's NAT), is the
+				 * peer's own port for the inner traffic (L2TP's 1701),
+				 * which the engine maps to and from the peer's NAT-T
+				 * port so that peers behind one NAT stay apart */
 	/* Inner selectors, optional: a packet from any sel_src to any sel_dst. The
 	 * builder sends them only if some src/dst pair has one family. */
 	struct selector sel_src[PFKEY_MAX_SEL], sel_dst[PFKEY_MAX_SEL];

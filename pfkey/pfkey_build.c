@@ -216,7 +216,7 @@ static void put_natt(struct buf *out, const struct pfkey_sa *sa)
 	put_ext(out, SADB_X_EXT_NAT_T_DPORT, &dp, sizeof(dp), NULL, 0);
 	if (sa->natt_oa.family)
 		put_address(out, SADB_X_EXT_NAT_T_OA, &sa->natt_oa, IPSEC_ULPROTO_ANY,
-			    (uint8_t)(addr_len(&sa->natt_oa) * 8), 0);
+			    (uint8_t)(addr_len(&sa->natt_oa) * 8), sa->natt_oa.port);
 }
 
 static bool type_carries_keys(uint8_t type)

@@ -109,7 +109,10 @@ void pfkey_format_sa(const struct pfkey_sa *sa, struct buf *out)
 	     sa->esn ? SADB_X_SAFLAGS_ESN : 0, state_name(sa->state), sa->esn ? " esn" : "");
 	if (sa->natt_oa.family) {
 		addr_ntop(&sa->natt_oa, a, sizeof(a));
-		outf(out, "\tnat-t oa: %s\n", a);
+		if (sa->natt_oa.port)
+			outf(out, "\tnat-t oa: %s port %u\n", a, sa->natt_oa.port);
+		else
+			outf(out, "\tnat-t oa: %s\n", a);
 	}
 	if (sa->has_sel) {
 		/* "src[,src...] dst[,dst...]" */

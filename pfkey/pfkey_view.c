@@ -150,7 +150,9 @@ static void get_natt(const struct pfkey_msg *m, struct pfkey_sa *sa)
 		sa->natt_sport = ntohs(np.sadb_x_nat_t_port_port);
 	if (get_ext(m, SADB_X_EXT_NAT_T_DPORT, &np, sizeof(np)))
 		sa->natt_dport = ntohs(np.sadb_x_nat_t_port_port);
-	get_addr(m, SADB_X_EXT_NAT_T_OA, &sa->natt_oa);
+	if (get_addr(m, SADB_X_EXT_NAT_T_OA, &sa->natt_oa))	/* with its port */
+		read_sockaddr((const uint8_t *)m->ext[SADB_X_EXT_NAT_T_OA] +
+				      sizeof(struct sadb_address), &sa->natt_oa);
 }
 
 static int need_addresses(const struct pfkey_msg *m, struct addr *src, struct addr *dst,

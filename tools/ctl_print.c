@@ -232,3 +232,31 @@ void ctl_print_log_line(const struct ctree *event)
 {
 	printf("[%s] %s\n", s(event, "group"), s(event, "msg"));
 }
+
+void ctl_print_pools(const struct ctree *res)
+{
+	bool header = false;
+	for (const struct ctree *p = res->child; p; p = p->next) {
+		if (!ctree_is_section(p))
+			continue;
+		if (!header)
+			printf("%-16s %-39s %8s %8s %8s\n", "Pool", "Base", "Size", "Online", "Offline");
+		header = true;
+		printf("%-16s %-39s %8s %8s %8s\n", p->name, s(p, "base"), s(p, "size"),
+		       s(p, "online"), s(p, "offline"));
+		const struct ctree *leases = ctree_find(p, "leases");
+		for (const struct ctree *l = leases ? leases->child : NULL; l; l = l->next)
+			printf("  %-39s %-7s %s\n", s(l, "address"), s(l, "status"), s(l, "identity"));
+	}
+	if (!header)
+		printf("no pools loaded\n");
+}
+
+void ctl_print_cert(const struct ctree *event)
+{
+	printf("%s\n  %s, %s, valid %s .. %s\n", vici_find_str(event, "subject", "?"),
+	       strcmp(vici_find_str(event, "flag", "NONE"), "CA") == 0 ? "CA" : "end entity",
+	       strcmp(vici_find_str(event, "has_privkey", "no"), "yes") == 0 ? "has private key"
+									      : "no private key",
+	       vici_find_str(event, "not-before", "?"), vici_find_str(event, "not-after", "?"));
+}

@@ -603,8 +603,10 @@ static int client_core(struct client *c, unsigned i)
 			       .pfkey = env_pfkey, .route_src = env_route,
 			       .updown = env_updown, .vip = env_vip };
 	/* 1 s, then x1.8, 4 retransmits: a lost packet costs a second, not four. */
-	struct ike_timing t = { 1000, 1.8, 4, 20, c->local.port, c->local_natt.port, 30,
-				1u << 30 };
+	struct ike_timing t = { .retransmit_timeout_ms = 1000, .retransmit_base = 1.8,
+				.retransmit_tries = 4, .natt_keepalive_s = 20,
+				.port = c->local.port, .port_natt = c->local_natt.port,
+				.half_open_timeout_s = 30, .cookie_threshold = 1u << 30 };
 	char extra[64];
 	addr_ntop(&c->local, src, sizeof(src));
 	addr_ntop(&g.o.server, dst, sizeof(dst));

@@ -15,12 +15,14 @@ PACKAGES="
   iproute2 nftables iputils-ping procps psmisc conntrack
   strongswan-charon strongswan-swanctl libstrongswan-standard-plugins
   libcharon-extra-plugins libstrongswan-extra-plugins
+  libcharon-extauth-plugins
   iperf3 tshark tcpdump wireguard-go wireguard-tools ike-scan python3 xxd util-linux
   man-db groff-base systemd curl python3-prometheus-client
   debhelper dh-autoreconf dpkg-dev fakeroot passwd debootstrap
   libnetfilter-queue-dev libmnl-dev iptables
   vsftpd lftp dnsmasq dnsutils tftp-hpa tftpd-hpa sip-tester python3-scapy
   iputils-tracepath traceroute linux-perf
+  openssl
 "
 
 # Commands the tests, the benchmark and the demo run, each with its package.
@@ -39,6 +41,7 @@ COMMANDS="
   iptables:iptables vsftpd:vsftpd lftp:lftp dnsmasq:dnsmasq dig:dnsutils
   tftp:tftp-hpa in.tftpd:tftpd-hpa sipp:sip-tester tracepath:iputils-tracepath
   traceroute:traceroute perf:linux-perf
+  openssl:openssl
 "
 
 # charon's plugins and the package each comes in. The interop tests load the plugins
@@ -48,6 +51,8 @@ plugin_package() {
 	gcm|openssl|aesni|agent) echo libstrongswan-standard-plugins ;;
 	chapoly|curve25519) echo libstrongswan-extra-plugins ;;
 	kernel-libipsec) echo libcharon-extra-plugins ;;
+	eap-md5|eap-identity) echo libcharon-extra-plugins ;;
+	eap-mschapv2) echo libcharon-extauth-plugins ;;
 	socket-default|updown) echo strongswan-libcharon ;;
 	vici) echo strongswan-swanctl ;;
 	*) echo libstrongswan ;;

@@ -239,6 +239,8 @@ static void add_auth_rounds(struct vici_msg *m, const char *side,
 			vici_add_kv(m, "id", a[i].id);
 		if (a[i].xauth_id)
 			vici_add_kv(m, "xauth_id", a[i].xauth_id);
+		if (a[i].eap_id)
+			vici_add_kv(m, "eap_id", a[i].eap_id);
 		vici_begin_list(m, "groups");
 		vici_end_list(m);
 		vici_begin_list(m, "certs");

@@ -90,6 +90,7 @@ struct vici_auth_view {
 	const char *auth_class;		/* "pre-shared key", "public key", "EAP", "XAuth" */
 	const char *id;			/* NULL: not sent */
 	const char *xauth_id;		/* NULL: not sent */
+	const char *eap_id;		/* NULL: not sent */
 };
 
 struct vici_child_cfg_view {

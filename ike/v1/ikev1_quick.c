@@ -306,6 +306,29 @@ fail:
 
 /* ---- responder: QM1 -> QM2, QM3 ---- */
 
+/* Transport mode across a NAT (L2TP/IPsec clients such as Windows and macOS): the
+ * peer's selector for itself is its address before its NAT, and its selector for us
+ * the address it sent to (our public one, when we are behind a static NAT). Such a
+ * host selector stands for the address we see; the SA and its policies are for that
+ * address, with the protocol and ports the peer asked for. */
+static void nat_substitute(const struct ike_sa *sa, const struct child_cfg *cc,
+			   struct selector *li, struct selector *ri)
+{
+	struct selector *s[2] = { li, ri };
+	const struct addr *seen[2] = { &sa->local, &sa->remote };
+	bool nat[2] = { sa->nat_here, sa->nat_there };
+	if (cc->mode != MODE_TRANSPORT || !sa->natt)
+		return;
+	for (int i = 0; i < 2; i++) {
+		size_t alen = s[i]->family == AF_INET6 ? 16 : 4;
+		if (!nat[i] || s[i]->family != seen[i]->family ||
+		    memcmp(s[i]->lo, s[i]->hi, alen) != 0)
+			continue;
+		memcpy(s[i]->lo, seen[i]->u.b, alen);
+		memcpy(s[i]->hi, seen[i]->u.b, alen);
+	}
+}
+
 /* The child config whose proposals and selectors accept QM1; NULL with the notify. */
 static struct child_sa *choose(struct ike_sa *sa, const struct v1_msg *m,
 			       struct isakmp_choice *ch, uint16_t *error)
@@ -323,11 +346,15 @@ static struct child_sa *choose(struct ike_sa *sa, const struct v1_msg *m,
 		selector_from_addr(&ri, &sa->remote);
 		selector_from_addr(&li, &sa->local);
 	}
+	struct selector peer_li = li, peer_ri = ri;
 	for (struct child_cfg *cc = sa->conn->cfg->children; cc; cc = cc->next) {
 		struct proposal mine[V1_MAX_OFFERED];
 		struct selector l[IKEV2_MAX_TS], r[IKEV2_MAX_TS];
 		size_t nl, nr;
 		bool ts_ok = false;
+		li = peer_li;
+		ri = peer_ri;
+		nat_substitute(sa, cc, &li, &ri);
 		child_local_ts(sa, cc, l, &nl);
 		child_remote_ts(sa, cc, r, &nr);
 		for (size_t i = 0; i < nl && !ts_ok; i++)
@@ -434,6 +461,7 @@ static void qm1_in(struct ike_sa *sa, struct v1_msg *m)
 	c->pfs_group = dh ? dh->id : DH_NONE;
 	c->mode = isakmp_encap_is_tunnel(ch.params.encap) || !ch.params.encap ? MODE_TUNNEL :
 										 MODE_TRANSPORT;
+	child_nat_reqid(sa, c);
 	ikev1_log_natoa(sa, m);
 	memcpy(q->ni, m->pl.nonce.p, m->pl.nonce.len);
 	q->ni_len = m->pl.nonce.len;

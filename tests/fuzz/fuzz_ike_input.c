@@ -28,7 +28,13 @@
  *   11     a control action on a (data[1] & 1: on b): data[0] % 6 picks initiate,
  *          rekey CHILD, rekey IKE, terminate CHILD, terminate IKE, nothing;
  *   12     data is a PF_KEY message from the ESP engine (ACQUIRE, EXPIRE) to b,
- *          through ike_pfkey_input.
+ *          through ike_pfkey_input;
+ *   13 / 14  to b / to a, one IKEv2 fragment (RFC 7383 SKF) encrypted as in 4 / 5:
+ *          data = exchange selector, message ID selector, response flag, next
+ *          payload, fragment number (2 bytes), total fragments (2 bytes), content;
+ *   15     the real IKE_AUTH request to b (data[0] even; stage 2) or response to a
+ *          (odd; stage 3) cut into 1 + data[1] % 8 fragments, sent in the order
+ *          data[2..] gives (each byte modulo the count), so reassembly completes.
  * Bit 4 of the op sends raw datagrams (ops 0-3) to the NAT-T port 4500.
  * Everything is freed at the end; ASan's leak check sees what a core forgot. */
 #include <stdint.h>
@@ -236,8 +242,9 @@ static void raw_datagram(struct run *r, struct h_peer *to, bool natt, bool patch
  * delivers it. xsel: 0-3 IKE_AUTH, CREATE_CHILD_SA, INFORMATIONAL, IKE_SA_INIT by
  * (xsel & 3) when xsel < 128, else xsel itself; msel 0: the ID the receiver expects,
  * 1: the one before (a retransmit), else msel - 2; response: the R flag. */
-static void send_encrypted(struct run *r, struct h_peer *to, uint8_t xsel, uint8_t msel,
-			   bool response, uint8_t first, const uint8_t *inner, size_t inner_len)
+static void send_sk(struct run *r, struct h_peer *to, uint8_t xsel, uint8_t msel,
+		    bool response, uint8_t first, const uint16_t *frag, const uint8_t *inner,
+		    size_t inner_len)
 {
 	static const uint8_t exchanges[4] = { IKE_AUTH, CREATE_CHILD_SA, INFORMATIONAL,
 					      IKE_SA_INIT };
@@ -252,9 +259,10 @@ static void send_encrypted(struct run *r, struct h_peer *to, uint8_t xsel, uint8
 				     : sa->peer_msgid;
 	uint32_t msgid = msel == 0 ? expected : msel == 1 ? expected - 1 : (uint32_t)(msel - 2);
 	keys = sa->keys;
-	size_t sk_len = 4 + inner_len + sk_overhead(&keys, inner_len);
+	size_t hdr_len = frag ? 8 : 4;
+	size_t sk_len = hdr_len + inner_len + sk_overhead(&keys, inner_len);
 	struct ikev2_hdr hdr = {
-		.next_payload = PL_SK,
+		.next_payload = frag ? PL_SKF : PL_SK,
 		.exchange = xsel < 128 ? exchanges[xsel & 3] : xsel,
 		.flags = (sender_initiator ? IKEV2_FLAG_INITIATOR : 0) |
 			 (response ? IKEV2_FLAG_RESPONSE : 0),
@@ -270,10 +278,44 @@ static void send_encrypted(struct run *r, struct h_peer *to, uint8_t xsel, uint8
 	buf_put_u8(&msg, first);
 	buf_put_u8(&msg, 0);
 	buf_put_u16(&msg, (uint16_t)sk_len);
-	if (sk_encrypt(&keys, sender_initiator, &msg, inner, inner_len) == 0)
+	if (frag) {
+		buf_put_u16(&msg, frag[0]);
+		buf_put_u16(&msg, frag[1]);
+	}
+	if (sk_encrypt_hdr(&keys, sender_initiator, &msg, hdr_len, inner, inner_len) == 0)
 		ike_input(to->core, &local, &remote, msg.data, msg.len, r->h.now);
 	buf_free(&msg);
 	ike_keys_wipe(&keys);
+}
+
+static void send_encrypted(struct run *r, struct h_peer *to, uint8_t xsel, uint8_t msel,
+			   bool response, uint8_t first, const uint8_t *inner, size_t inner_len)
+{
+	send_sk(r, to, xsel, msel, response, first, NULL, inner, inner_len);
+}
+
+/* The captured IKE_AUTH request or response in fragments, in the order data gives. */
+static void auth_fragments(struct run *r, const uint8_t *data, size_t len)
+{
+	if (len < 2)
+		return;
+	bool to_b = !(data[0] & 1);
+	const uint8_t *real = to_b ? r->auth_req : r->auth_resp;
+	size_t real_len = to_b ? r->auth_req_len : r->auth_resp_len;
+	uint8_t first = to_b ? r->auth_req_first : r->auth_resp_first;
+	uint16_t n = (uint16_t)(1 + data[1] % 8);
+	size_t piece = (real_len + n - 1) / n;
+	if (real_len == 0 || piece == 0)
+		return;
+	for (size_t i = 2; i < len && i < 2 + 32; i++) {
+		uint16_t k = data[i] % n, frag[2] = { (uint16_t)(k + 1), n };
+		size_t off = k * piece;
+		if (off >= real_len)
+			continue;
+		size_t plen = real_len - off < piece ? real_len - off : piece;
+		send_sk(r, to_b ? &r->h.b : &r->h.a, 0, 0, !to_b, k == 0 ? first : 0, frag,
+			real + off, plen);
+	}
 }
 
 /* The captured IKE_AUTH chain up to its AUTH payload, then the fuzzer's payloads. */
@@ -357,6 +399,15 @@ static void record(struct run *r, uint8_t op, const uint8_t *data, size_t len)
 	case 10: advance(r, len ? data[0] : 0); break;
 	case 11: control(r, data, len); break;
 	case 12: ike_pfkey_input(h->b.core, data, len, h->now); break;
+	case 13:
+	case 14:
+		if (len >= 8) {
+			uint16_t frag[2] = { get_u16(data + 4), get_u16(data + 6) };
+			send_sk(r, (op & 0x0f) == 13 ? &h->b : &h->a, data[0], data[1], data[2] & 1,
+				data[3], frag, data + 8, len - 8);
+		}
+		break;
+	case 15: auth_fragments(r, data, len); break;
 	default: break;
 	}
 	/* what the cores sent stays queued (for op 8) up to the wire's capacity */

@@ -10,6 +10,7 @@
 
 static struct harness *current;
 uint32_t h_cookie_threshold = 30;
+uint32_t h_fragment_size;
 
 static void h_send(void *arg, const struct addr *local, const struct addr *remote,
 		   const uint8_t *msg, size_t len)
@@ -24,12 +25,21 @@ static void h_send(void *arg, const struct addr *local, const struct addr *remot
 	}
 	if (current->n_wire >= H_MAX_WIRE || len > sizeof(current->wire[0].data))
 		return;
-	if (!addr_equal_ip(remote, &p->other->addr))
+	const struct h_peer *o = p->other;
+	if (!addr_equal_ip(remote, &o->addr) && !(o->seen.family && addr_equal_ip(remote, &o->seen)))
 		return;		/* nobody there */
 	struct h_wire_msg *w = &current->wire[current->n_wire++];
 	w->to = p->other;
 	w->local = *remote;
 	w->remote = *local;
+	if (o->seen.family) {	/* its NAT forwards to its own address */
+		w->local = o->addr;
+		w->local.port = remote->port;
+	}
+	if (p->seen.family) {	/* our NAT changes the source */
+		w->remote = p->seen;
+		w->remote.port = local->port;
+	}
 	memcpy(w->data, msg, len);
 	w->len = len;
 }
@@ -178,7 +188,8 @@ static int peer_init(struct harness *h, struct h_peer *p, const char *name, cons
 	char err[512];
 	struct ike_env env = { p, h_send, h_keepalive, h_pfkey, h_route, h_updown, h_rekeyed,
 			       h_vip };
-	struct ike_timing t = { 4000, 1.8, 3, 20, 500, 4500, 30, h_cookie_threshold };
+	struct ike_timing t = { 4000, 1.8, 3, 20, 500, 4500, 30, h_cookie_threshold,
+				 h_fragment_size };
 	p->name = name;
 	addr_parse(ip, &p->addr);
 	p->next_spi = spi_base;

@@ -39,6 +39,10 @@ struct h_peer {
 	bool drop_out;				/* drop everything this peer sends */
 	int drop_next;				/* drop the next N messages it sends */
 	int drop_at;				/* drop its message number N (1-based) */
+	/* Behind a NAT (family set): the other peer sees its messages come from this
+	 * address and reaches it there, the ports as they are (a masquerade, or a static
+	 * NAT in front of a server). Set after h_init. */
+	struct addr seen;
 };
 
 struct harness {
@@ -53,6 +57,8 @@ struct harness {
 int h_init(struct harness *h, const char *conf_a, const char *conf_b);
 /* Half-open SAs before a responder demands COOKIEs (default 30), for the next h_init. */
 extern uint32_t h_cookie_threshold;
+/* fragment_size (IKEv2 fragmentation) for the next h_init; 0: 576 for IPv4. */
+extern uint32_t h_fragment_size;
 void h_free(struct harness *h);
 /* Delivers queued messages until the wire is empty (bounded). */
 void h_pump(struct harness *h);

@@ -268,18 +268,20 @@ static void test_unsupported_and_unknown_keys(void **state)
 {
 	expect_conn_error("  dscp = 000000", "site-a.conf:5: connection 'site': 'dscp' is not "
 			  "supported by tsunagi");
-	expect_conn_error("\n  send_cert = always", "site-a.conf:6: connection 'site': "
-			  "'send_cert' is not supported by tsunagi");
-	expect_conn_error("  fragmentation = yes", "site-a.conf:5: connection 'site': "
-			  "'fragmentation' is not supported by tsunagi");
+	expect_conn_error("\n  send_cert = sometimes", "site-a.conf:6: connection 'site': "
+			  "invalid value 'sometimes' for 'send_cert'");
 	expect_conn_error("  reauth_time = 1h", "site-a.conf:5: connection 'site': "
 			  "'reauth_time' other than 0 is not supported by tsunagi (use rekey_time)");
 	expect_conn_error("  foo = 1", "site-a.conf:5: connection 'site': unknown key 'foo'");
 	expect_conn_error("  foo { }", "site-a.conf:5: connection 'site': unknown section 'foo'");
-	expect_conn_error("  remote {\n   auth = pubkey\n  }", "site-a.conf:6: connection "
-			  "'site': auth = pubkey is not supported by tsunagi (only psk)");
+	expect_conn_error("  remote {\n   auth = xauth\n  }", "site-a.conf:6: connection "
+			  "'site': auth = xauth is not supported by tsunagi (only psk, pubkey, "
+			  "eap-mschapv2, eap-md5 and eap)");
 	expect_conn_error("  remote {\n   certs = a.pem\n  }", "site-a.conf:6: connection "
-			  "'site': 'certs' is not supported by tsunagi");
+			  "'site': certs file 'a.pem' cannot be read (./x509/a.pem)");
+	expect_conn_error("  version = 1\n  remote {\n   auth = pubkey\n  }", "site-a.conf:2: "
+			  "connection 'site': auth = pubkey is supported by tsunagi for IKEv2 only "
+			  "(version = 2)");
 	expect_conn_error("  remote {\n   auth = magic\n  }", "site-a.conf:6: connection "
 			  "'site': invalid value 'magic' for 'auth'");
 	expect_conn_error("  local-2 { auth = psk\n }", "site-a.conf:5: connection 'site': a "
@@ -294,12 +296,105 @@ static void test_unsupported_and_unknown_keys(void **state)
 		     "tsunagi");
 }
 
+/* EAP as swanctl.conf writes it (ike/eap.h): the methods, eap_id, eap-* secrets that
+ * are never taken for a PSK. */
+static void test_eap_auth(void **state)
+{
+	char buf[1024];
+	struct config *cfg = conn_with("  remote {\n   auth = eap-mschapv2\n   eap_id = %any\n  }",
+				       buf, sizeof(buf), true);
+	assert_int_equal(cfg->conns->remote.auth, AUTH_EAP);
+	assert_int_equal(cfg->conns->remote.eap_method, 26);
+	assert_string_equal(cfg->conns->remote.eap_id, "%any");
+	struct conn_cfg *dup = conn_cfg_dup(cfg->conns);
+	assert_string_equal(dup->remote.eap_id, "%any");
+	conn_cfg_free(dup);
+	config_free(cfg);
+	cfg = conn_with("  remote {\n   auth = eap-md5\n  }", buf, sizeof(buf), true);
+	assert_int_equal(cfg->conns->remote.eap_method, 4);
+	assert_null(cfg->conns->remote.eap_id);
+	config_free(cfg);
+	cfg = conn_with("  remote {\n   auth = eap\n  }", buf, sizeof(buf), true);
+	assert_int_equal(cfg->conns->remote.auth, AUTH_EAP);
+	assert_int_equal(cfg->conns->remote.eap_method, 0);
+	config_free(cfg);
+	expect_conn_error("  version = 1\n  remote {\n   auth = eap-md5\n  }", "site-a.conf:2: "
+			  "connection 'site': auth = eap-* is supported by tsunagi for IKEv2 only "
+			  "(version = 2; IKEv1 has XAuth)");
+	expect_conn_error("  remote {\n   auth = eap-tls\n  }", "site-a.conf:6: connection "
+			  "'site': auth = eap-tls is not supported by tsunagi (only psk, pubkey, "
+			  "eap-mschapv2, eap-md5 and eap)");
+	cfg = build_ok("secrets {\n eap-alice {\n  id = alice\n  secret = pw\n }\n"
+		       " ike-1 {\n  secret = psk\n }\n}\n");
+	assert_int_equal(cfg->secrets->kind, SECRET_EAP);
+	assert_int_equal(cfg->secrets->next->kind, SECRET_IKE);
+	config_free(cfg);
+}
+
 static void test_mobike_default_accepted(void **state)
 {
 	char buf[512];
 	struct config *cfg = conn_with("  mobike = yes", buf, sizeof(buf), true);
 	assert_true(cfg->conns->mobike);
 	config_free(cfg);
+}
+
+/* L2TP/IPsec selectors: dynamic with a protocol and port, as strongSwan takes them. */
+static void test_dynamic_with_port(void **state)
+{
+	char buf[512], s[SELECTOR_STRLEN];
+	struct config *cfg = conn_with("  children {\n   l2tp {\n    mode = transport\n"
+				       "    local_ts = dynamic[udp/1701]\n"
+				       "    remote_ts = dynamic[udp],10.0.0.0/8\n   }\n  }",
+				       buf, sizeof(buf), true);
+	const struct child_cfg *ch = cfg->conns->children;
+	assert_true(ch->local_ts[0].dynamic);
+	assert_int_equal(ch->local_ts[0].sel.proto, 17);
+	assert_int_equal(ch->local_ts[0].sel.port_lo, 1701);
+	assert_int_equal(ch->local_ts[0].sel.port_hi, 1701);
+	assert_string_equal(ts_cfg_fmt(&ch->local_ts[0], s, sizeof(s)), "dynamic[udp/1701]");
+	assert_string_equal(ts_cfg_fmt(&ch->remote_ts[0], s, sizeof(s)), "dynamic[udp]");
+	assert_string_equal(ts_cfg_fmt(&ch->remote_ts[1], s, sizeof(s)), "10.0.0.0/8");
+	config_free(cfg);
+	cfg = conn_with("  children {\n   n {\n    local_ts = dynamic\n   }\n  }", buf,
+			sizeof(buf), true);
+	assert_string_equal(ts_cfg_fmt(&cfg->conns->children->local_ts[0], s, sizeof(s)),
+			    "dynamic");
+	config_free(cfg);
+	expect_conn_error("  children {\n   n {\n    local_ts = dynamic[udp/99999]\n   }\n  }",
+			  "site-a.conf:7: connection 'site', child 'n': invalid traffic selector "
+			  "'dynamic[udp/99999]' in 'local_ts'");
+	expect_conn_error("  children {\n   n {\n    local_ts = dynamicx\n   }\n  }",
+			  "site-a.conf:7: connection 'site', child 'n': invalid traffic selector "
+			  "'dynamicx' in 'local_ts'");
+}
+
+/* fragmentation as strongSwan (default yes) and tsunagi { fragment_size }. */
+static void test_fragmentation_keys(void **state)
+{
+	static const char *const v[] = { "yes", "accept", "force", "no" };
+	char buf[512];
+	struct config *cfg = conn_with("", buf, sizeof(buf), true);
+	assert_int_equal(cfg->conns->fragmentation, FRAG_YES);
+	assert_int_equal(cfg->daemon.fragment_size, 1280);
+	config_free(cfg);
+	for (int i = 0; i < 4; i++) {
+		char line[64];
+		snprintf(line, sizeof(line), "  fragmentation = %s", v[i]);
+		cfg = conn_with(line, buf, sizeof(buf), true);
+		assert_int_equal(cfg->conns->fragmentation, (enum frag_policy)i);
+		config_free(cfg);
+	}
+	expect_conn_error("  fragmentation = maybe", "site-a.conf:5: connection 'site': invalid "
+			  "value 'maybe' for 'fragmentation'");
+	cfg = build_ok("tsunagi {\n fragment_size = 0\n}\n");
+	assert_int_equal(cfg->daemon.fragment_size, 0);
+	config_free(cfg);
+	cfg = build_ok("tsunagi {\n fragment_size = 576\n}\n");
+	assert_int_equal(cfg->daemon.fragment_size, 576);
+	config_free(cfg);
+	expect_error("tsunagi {\n fragment_size = 100\n}\n",
+		     "site-a.conf:2: tsunagi: 'fragment_size' must be 0 or 256..65535");
 }
 
 static void test_bad_values(void **state)
@@ -346,10 +441,11 @@ static void test_missing_local_auth(void **state)
 {
 	expect_error("connections {\n site {\n  remote_addrs = 203.0.113.1\n }\n}\n",
 		     "site-a.conf:2: connection 'site': no 'local' section: strongSwan's default "
-		     "auth (pubkey) is not supported by tsunagi; add local { auth = psk }");
+		     "auth (pubkey) needs a certificate; add local { certs = ... } or local "
+		     "{ auth = psk }");
 	expect_error("connections {\n site {\n  local {\n   id = a\n  }\n }\n}\n",
-		     "site-a.conf:3: connection 'site': 'auth' missing in 'local': strongSwan's "
-		     "default (pubkey) is not supported by tsunagi; set auth = psk");
+		     "site-a.conf:3: connection 'site': 'local' authenticates by public key "
+		     "(auth = pubkey, strongSwan's default) but names no 'certs'");
 }
 
 static void test_proposals_validated(void **state)
@@ -434,9 +530,9 @@ static void test_secret_errors(void **state)
 		     "0s base64)");
 	expect_error("secrets {\n ike-x {\n  secret = s\n  user = u\n }\n}\n",
 		     "site-a.conf:4: secret 'ike-x': unknown key 'user'");
-	expect_error("secrets {\n eap-x {\n  secret = s\n }\n}\n",
-		     "site-a.conf:2: secret 'eap-x': only ike secrets (PSK) are supported by "
-		     "tsunagi");
+	expect_error("secrets {\n xauth-x {\n  secret = s\n }\n}\n",
+		     "site-a.conf:2: secret 'xauth-x': only ike (PSK) and eap secrets are "
+		     "supported by tsunagi");
 	expect_error("secrets {\n foo {\n }\n}\n", "site-a.conf:2: unknown secret type 'foo'");
 
 	/* VICI load-shared names its key freely: the builder takes any name. */
@@ -644,11 +740,14 @@ int main(void)
 		cmocka_unit_test(test_ike_time_defaults_follow_strongswan),
 		cmocka_unit_test(test_unsupported_and_unknown_keys),
 		cmocka_unit_test(test_mobike_default_accepted),
+		cmocka_unit_test(test_fragmentation_keys),
+		cmocka_unit_test(test_dynamic_with_port),
 		cmocka_unit_test(test_bad_values),
 		cmocka_unit_test(test_missing_local_auth),
 		cmocka_unit_test(test_proposals_validated),
 		cmocka_unit_test(test_secrets_decoding_and_wipe),
 		cmocka_unit_test(test_secret_errors),
+		cmocka_unit_test(test_eap_auth),
 		cmocka_unit_test(test_daemon_section),
 		cmocka_unit_test(test_daemon_metrics),
 		cmocka_unit_test(test_vici_shaped_tree),

@@ -769,6 +769,161 @@ static void test_transport_mode(void **state)
 	fixture_free(b);
 }
 
+/* The one's-complement sum of a UDP/TCP packet with its pseudo-header: 0xffff when
+ * its checksum is right. */
+static uint16_t l4_sum(const uint8_t *ip, size_t len)
+{
+	uint32_t sum = 0;
+	for (size_t i = 12; i < 20; i += 2)
+		sum += get_u16(ip + i);
+	sum += ip[9] + (uint32_t)(len - 20);
+	for (size_t i = 20; i + 1 < len; i += 2)
+		sum += get_u16(ip + i);
+	if (len & 1)
+		sum += (uint32_t)ip[len - 1] << 8;
+	while (sum >> 16)
+		sum = (sum & 0xffff) + (sum >> 16);
+	return (uint16_t)sum;
+}
+
+/* Transport mode in UDP across NATs (L2TP/IPsec, RFC 3948 3.1.2): the client computed
+ * its checksums over its private address and the server's public one; the server
+ * sees the NAT's address and its own private one. After decapsulation UDP carries no
+ * checksum (0) and TCP a correct one, else the kernel drops them. */
+static void test_transport_natt_checksums(void **state)
+{
+	static const char *const CLIENT = "192.168.1.10", *const NAT = "203.0.113.7",
+			  *const SERVER_PUB = "198.51.100.2", *const SERVER = "10.0.0.2";
+	for (int tcp = 0; tcp < 2; tcp++) {
+		struct fixture *a = fixture_new(), *b = fixture_new();
+		struct pfkey_policy out = policy(IPSEC_DIR_OUTBOUND, "192.168.1.10/32",
+						 "198.51.100.2/32", 9, CLIENT, SERVER_PUB);
+		out.mode = IPSEC_MODE_TRANSPORT;
+		memset(&out.tunnel_src, 0, sizeof(out.tunnel_src));
+		memset(&out.tunnel_dst, 0, sizeof(out.tunnel_dst));
+		assert_int_equal(spd_msg(a, SADB_X_SPDADD, &out), 0);
+		struct pfkey_sa sa = gcm_sa(0xc0004, 9, CLIENT, SERVER_PUB);
+		sa.mode = IPSEC_MODE_TRANSPORT;
+		sa.natt_type = UDP_ENCAP_ESPINUDP;
+		sa.natt_sport = sa.natt_dport = 4500;
+		assert_int_equal(add_sa(a, SADB_ADD, &sa), 0);
+		struct pfkey_sa sb = gcm_sa(0xc0004, 9, NAT, SERVER);
+		sb.mode = IPSEC_MODE_TRANSPORT;
+		sb.natt_type = UDP_ENCAP_ESPINUDP;
+		sb.natt_sport = 31000;
+		sb.natt_dport = 4500;
+		assert_int_equal(add_sa(b, SADB_ADD, &sb), 0);
+		uint8_t pkt[256];
+		size_t len = udp_packet(pkt, CLIENT, SERVER_PUB, 1701, 31);
+		if (tcp) {
+			pkt[9] = IPPROTO_TCP;
+			pkt[32] = 0x50;		/* data offset: 20 bytes */
+		}
+		size_t ck = tcp ? 20 + 16 : 20 + 6;
+		put_u16(pkt + ck, 0);
+		put_u16(pkt + ck, (uint16_t)~l4_sum(pkt, len));
+		assert_int_equal(l4_sum(pkt, len), 0xffff);
+		assert_int_equal(esp_engine_output_packet(a->e, pkt, len), ESP_V_SENT);
+		struct addr from = A(NAT), to = A(SERVER);
+		from.port = 31000;
+		to.port = 4500;
+		assert_int_equal(esp_engine_input_packet(b->e, &from, &to, true, a->wire.last,
+							 a->wire.last_len), ESP_V_DELIVERED);
+		assert_int_equal(b->wire.tun_len, len);
+		struct addr s = A(NAT), d = A(SERVER);
+		assert_memory_equal(b->wire.tun + 12, s.u.b, 4);
+		assert_memory_equal(b->wire.tun + 16, d.u.b, 4);
+		if (tcp)
+			assert_int_equal(l4_sum(b->wire.tun, len), 0xffff);
+		else
+			assert_int_equal(get_u16(b->wire.tun + 26), 0);
+		assert_memory_equal(b->wire.tun + 28, pkt + 28, 8);	/* payload as sent */
+		fixture_free(a);
+		fixture_free(b);
+	}
+}
+
+/* Two L2TP/IPsec clients behind one NAT both use UDP 1701: the server's SA for each
+ * maps the client's 1701 to its NAT-T port (NAT-T OA port 1701), so the L2TP server
+ * sees NAT:31000 and NAT:31001, and its answer to NAT:31000 leaves through that
+ * client's SA with 1701 again. */
+static void test_transport_natt_port_map(void **state)
+{
+	static const char *const CLIENT = "192.168.1.10", *const NAT = "203.0.113.7",
+			  *const SERVER_PUB = "198.51.100.2", *const SERVER = "10.0.0.2";
+	struct fixture *a = fixture_new(), *b = fixture_new();
+	/* the client: its own address and the server's public one, nothing mapped */
+	struct pfkey_policy out = policy(IPSEC_DIR_OUTBOUND, "192.168.1.10/32[udp/1701]",
+					 "198.51.100.2/32[udp/1701]", 9, CLIENT, SERVER_PUB);
+	out.mode = IPSEC_MODE_TRANSPORT;
+	memset(&out.tunnel_src, 0, sizeof(out.tunnel_src));
+	memset(&out.tunnel_dst, 0, sizeof(out.tunnel_dst));
+	assert_int_equal(spd_msg(a, SADB_X_SPDADD, &out), 0);
+	struct pfkey_sa c_out = gcm_sa(0xc0005, 9, CLIENT, SERVER_PUB);
+	c_out.mode = IPSEC_MODE_TRANSPORT;
+	c_out.natt_type = UDP_ENCAP_ESPINUDP;
+	c_out.natt_sport = c_out.natt_dport = 4500;
+	assert_int_equal(add_sa(a, SADB_ADD, &c_out), 0);
+	struct pfkey_sa c_in = gcm_sa(0xd0005, 9, SERVER_PUB, CLIENT);
+	c_in.mode = IPSEC_MODE_TRANSPORT;
+	c_in.natt_type = UDP_ENCAP_ESPINUDP;
+	c_in.natt_sport = c_in.natt_dport = 4500;
+	assert_int_equal(add_sa(a, SADB_ADD, &c_in), 0);
+	/* the server: the client's NAT-T port in its policy, 1701 in the SAs' OA */
+	struct pfkey_policy sout = policy(IPSEC_DIR_OUTBOUND, "10.0.0.2/32[udp/1701]",
+					  "203.0.113.7/32[udp/31000]", 7, SERVER, NAT);
+	sout.mode = IPSEC_MODE_TRANSPORT;
+	memset(&sout.tunnel_src, 0, sizeof(sout.tunnel_src));
+	memset(&sout.tunnel_dst, 0, sizeof(sout.tunnel_dst));
+	assert_int_equal(spd_msg(b, SADB_X_SPDADD, &sout), 0);
+	struct pfkey_policy sin = sout;
+	sin.dir = IPSEC_DIR_INBOUND;
+	sin.src = sout.dst;
+	sin.dst = sout.src;
+	assert_int_equal(spd_msg(b, SADB_X_SPDADD, &sin), 0);
+	struct pfkey_sa s_in = c_out, s_out = c_in;
+	s_in.src = A(NAT);
+	s_in.dst = A(SERVER);
+	s_in.reqid = s_out.reqid = 7;
+	s_in.natt_sport = 31000;
+	s_in.natt_oa = A(NAT);
+	s_in.natt_oa.port = 1701;
+	s_out.src = A(SERVER);
+	s_out.dst = A(NAT);
+	s_out.natt_dport = 31000;
+	s_out.natt_oa = s_in.natt_oa;
+	assert_int_equal(add_sa(b, SADB_ADD, &s_in), 0);
+	assert_int_equal(add_sa(b, SADB_ADD, &s_out), 0);
+
+	uint8_t pkt[256];
+	size_t len = udp_packet(pkt, CLIENT, SERVER_PUB, 1701, 20);
+	put_u16(pkt + 20, 1701);
+	assert_int_equal(esp_engine_output_packet(a->e, pkt, len), ESP_V_SENT);
+	struct addr from = A(NAT), to = A(SERVER);
+	from.port = 31000;
+	to.port = 4500;
+	assert_int_equal(esp_engine_input_packet(b->e, &from, &to, true, a->wire.last,
+						 a->wire.last_len), ESP_V_DELIVERED);
+	assert_int_equal(get_u16(b->wire.tun + 20), 31000);	/* the client, told apart */
+	assert_int_equal(get_u16(b->wire.tun + 22), 1701);
+	assert_int_equal(get_u16(b->wire.tun + 26), 0);
+	assert_int_equal(stats(b, 0xc0005, SERVER).selector, 0);
+
+	/* the answer to NAT:31000 goes back with 1701 */
+	len = udp_packet(pkt, SERVER, NAT, 31000, 20);
+	put_u16(pkt + 20, 1701);
+	assert_int_equal(esp_engine_output_packet(b->e, pkt, len), ESP_V_SENT);
+	assert_int_equal(get_u32(b->wire.last), 0xd0005);
+	struct addr sfrom = A(SERVER_PUB), sto = A(CLIENT);
+	sfrom.port = sto.port = 4500;
+	assert_int_equal(esp_engine_input_packet(a->e, &sfrom, &sto, true, b->wire.last,
+						 b->wire.last_len), ESP_V_DELIVERED);
+	assert_int_equal(get_u16(a->wire.tun + 20), 1701);
+	assert_int_equal(get_u16(a->wire.tun + 22), 1701);
+	fixture_free(a);
+	fixture_free(b);
+}
+
 static void test_acquire_and_release(void **state)
 {
 	struct fixture *a = fixture_new();
@@ -1218,6 +1373,8 @@ int main(void)
 		cmocka_unit_test(test_selector_mismatch),
 		cmocka_unit_test(test_udp_encap),
 		cmocka_unit_test(test_transport_mode),
+		cmocka_unit_test(test_transport_natt_checksums),
+		cmocka_unit_test(test_transport_natt_port_map),
 		cmocka_unit_test(test_acquire_and_release),
 		cmocka_unit_test(test_held_packets_expire),
 		cmocka_unit_test(test_expire_time),

@@ -79,6 +79,7 @@ static struct pfkey_sa sample_sa(void)
 	sa.natt_sport = 4500;
 	sa.natt_dport = 31337;
 	sa.natt_oa = mkaddr("10.9.9.9");
+	sa.natt_oa.port = 1701;		/* the peer's inner port (L2TP behind a NAT) */
 	sa.sel_src[0] = mksel("10.1.0.0/16");
 	sa.sel_dst[0] = mksel("10.2.0.1-10.2.0.9[udp/500-510]");
 	sa.n_sel_src = sa.n_sel_dst = 1;

@@ -1,0 +1,52 @@
+/* IKEv2 fragmentation (RFC 7383): a message too large for the path is sent as
+ * Encrypted Fragment (SKF) payloads, each encrypted and integrity-protected on its own,
+ * and reassembled by the receiver. Negotiated with IKEV2_FRAGMENTATION_SUPPORTED in
+ * IKE_SA_INIT; only messages protected by the IKE SA's keys (IKE_AUTH onwards) are
+ * fragmented. The connection's `fragmentation` (yes, accept, force, no; strongSwan's
+ * meaning) and the daemon's `fragment_size` (charon.fragment_size) decide. */
+#ifndef TSUNAGI_IKEV2_FRAG_H
+#define TSUNAGI_IKEV2_FRAG_H
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "ike/ike_private.h"
+
+/* Reassembly limits: fragments of one message, its reassembled size, and the bytes
+ * held for all SAs together (a fragment over it is dropped). Each SA reassembles at
+ * most one request and one response at a time. */
+#define FRAG_MAX_FRAGMENTS 128
+#define FRAG_MAX_MESSAGE IKEV2_MAX_MSG
+#define FRAG_MAX_HELD (8u << 20)
+
+struct frag_part {
+	uint8_t *data;		/* decrypted content (wiped when freed) */
+	size_t len;
+};
+
+/* A message being reassembled. */
+struct frag_rx {
+	uint32_t msgid;
+	uint8_t exchange;
+	uint8_t first;		/* type of the first inner payload (from fragment 1) */
+	uint16_t total, have;
+	size_t bytes;
+	struct frag_part part[];	/* total entries */
+};
+
+/* IKE_SA_INIT: adds IKEV2_FRAGMENTATION_SUPPORTED to what we send (initiator: unless
+ * fragmentation = no; responder: when the peer sent it and fragmentation != no). */
+void ikev2_frag_notify(struct ike_sa *sa, struct ikev2_builder *k);
+/* IKE_SA_INIT: notes whether the peer announced support. */
+void ikev2_frag_peer(struct ike_sa *sa, const struct ikev2_payloads *pl);
+/* Splits an encoded message (whole, built from inner) into fragments in frags when it
+ * is too large and fragmentation applies; empties frags otherwise. */
+void ikev2_frag_build(struct ike_sa *sa, uint8_t exchange, uint32_t msgid, bool response,
+		      const struct ikev2_builder *inner, const struct buf *whole,
+		      struct buf *frags);
+/* Sends a message: its fragments when it has any, else the whole message. */
+void ike_transmit_msg(struct ike_sa *sa, const struct buf *whole, const struct buf *frags);
+/* A message carrying an SKF payload for an existing SA. */
+void ikev2_frag_input(struct ike_sa *sa, struct msg_in *m);
+/* Frees the SA's reassembly state. */
+void ikev2_frag_free(struct ike_sa *sa);
+#endif
