@@ -378,6 +378,11 @@ static struct conn_cfg *build_conn(struct bctx *b, const struct ctree *sec)
 		return NULL;
 	}
 	apply_ike_times(c, &t);
+	if (c->version == 1 && (c->local.auth == AUTH_PUBKEY || c->remote.auth == AUTH_PUBKEY)) {
+		berr(b, sec, "auth = pubkey is supported by tsunagi for IKEv2 only (version = 2)");
+		conn_cfg_free(c);
+		return NULL;
+	}
 	if (conf_eap_check_version(b, sec, c) < 0) {
 		conn_cfg_free(c);
 		return NULL;

@@ -7,6 +7,7 @@
 
 #include "daemon/nat_queue.h"
 #include "daemon/views.h"
+#include "ike/cert.h"
 #include "ike/ike_sa.h"
 #include "nat/nat.h"
 #include "nat/nat_rules.h"
@@ -155,6 +156,13 @@ size_t daemon_counters(struct daemon *d, struct metric_counter out[DAEMON_COUNTE
 	  st.frag_reassembled);
 	C("ike-fragments-dropped", "IKEv2 fragments dropped (invalid, unexpected, over a limit).",
 	  st.frag_dropped);
+	const struct cred_stats *cs = cred_store_stats(ike_creds(d->ike));
+	C("ike-certs-rejected", "CERT payloads refused: malformed, too long or of an unsupported "
+	  "encoding.", cs->certs_rejected);
+	C("ike-cert-chains-truncated", "IKE_AUTH messages with more CERT payloads than are used.",
+	  cs->chains_truncated);
+	C("ike-cert-auth-failures", "Peers whose certificate, identity or signature failed.",
+	  cs->cert_auth_failures);
 	C("esp-no-policy", "Outbound packets matching no policy.", es.no_policy);
 	C("esp-discarded", "Outbound packets matching a discard policy.", es.discarded);
 	C("esp-held", "Outbound packets held for a CHILD SA being negotiated.", es.held);

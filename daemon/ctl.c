@@ -425,8 +425,9 @@ static enum vici_reply cmd_get_shared(void *arg, struct vici_conn *c, const stru
 	return VICI_REPLY_DONE;
 }
 
-/* Commands swanctl --load-all sends for things tsunagi has none of (certificates,
- * private keys, authorities): answered as charon answers with nothing loaded. */
+/* Commands swanctl --load-all sends for things tsunagi has none of (authorities):
+ * answered as charon answers with nothing loaded. Credentials: ctl_creds.c; pools:
+ * ctl_pools.c. */
 static enum vici_reply cmd_empty_list(void *arg, struct vici_conn *c, const struct ctree *req,
 				      struct vici_msg *resp)
 {
@@ -697,16 +698,9 @@ int ctl_register(struct daemon *d)
 		{ "load-shared", cmd_load_shared, d },
 		{ "unload-shared", cmd_unload_shared, d },
 		{ "get-shared", cmd_get_shared, d },
-		{ "get-keys", cmd_empty_list, "keys" },
-		{ "unload-key", cmd_success, NULL },
 		{ "get-authorities", cmd_empty_list, "authorities" },
 		{ "list-policies", cmd_list_policies, d },
-		{ "list-certs", cmd_empty_list, NULL },
 		{ "list-authorities", cmd_empty_list, NULL },
-		{ "clear-creds", cmd_success, NULL },
-		{ "flush-certs", cmd_success, NULL },
-		{ "load-cert", cmd_unsupported, "load-cert" },
-		{ "load-key", cmd_unsupported, "load-key" },
 		{ "load-token", cmd_unsupported, "load-token" },
 		{ "load-authority", cmd_unsupported, "load-authority" },
 		{ "unload-authority", cmd_unsupported, "unload-authority" },
@@ -727,5 +721,7 @@ int ctl_register(struct daemon *d)
 	for (size_t i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++)
 		if (vici_server_register(d->vici, cmds[i].name, cmds[i].fn, cmds[i].arg) < 0)
 			return -1;
-	return ctl_nat_register(d) < 0 ? -1 : ctl_pools_register(d);
+	if (ctl_creds_register(d) < 0 || ctl_nat_register(d) < 0)
+		return -1;
+	return ctl_pools_register(d);
 }

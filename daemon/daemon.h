@@ -63,6 +63,8 @@ int ctl_pools_register(struct daemon *d);
 /* A connection from load-conn whose protected networks overlap a loaded pool: -1 with
  * the reason in err. */
 int ctl_pools_check_conn(struct daemon *d, const struct conn_cfg *c, char *err, size_t len);
+/* ctl_creds.c: load-cert, load-key, unload-key, get-keys, list-certs, clear-creds. */
+int ctl_creds_register(struct daemon *d);
 void ctl_updown(struct daemon *d, const struct ike_sa *sa, const struct child_sa *c, bool up);
 void ctl_rekeyed(struct daemon *d, const struct ike_sa *old_ike, const struct ike_sa *new_ike,
 		 const struct child_sa *old_child, const struct child_sa *new_child);

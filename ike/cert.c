@@ -3,8 +3,10 @@
  * a key that does not load is reported by file name only. */
 #include <arpa/inet.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <unistd.h>
 
 #include <openssl/err.h>
 #include <openssl/pem.h>
@@ -60,6 +62,78 @@ X509 *cert_from_blob(const uint8_t *data, size_t len)
 		return c;
 	}
 	return cert_from_der(data, len);
+}
+
+X509_CRL *crl_from_blob(const uint8_t *data, size_t len)
+{
+	BIO *b = BIO_new_mem_buf(data, (int)len);
+	X509_CRL *c = b ? PEM_read_bio_X509_CRL(b, NULL, NULL, NULL) : NULL;
+	if (b && !c) {
+		ERR_clear_error();
+		(void)BIO_reset(b);
+		c = d2i_X509_CRL_bio(b, NULL);
+	}
+	ERR_clear_error();
+	BIO_free(b);
+	return c;
+}
+
+static int hexval(char c)
+{
+	if (c >= '0' && c <= '9') return c - '0';
+	if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+	return -1;
+}
+
+uint8_t *vici_value_bytes(const char *v, size_t *len)
+{
+	size_t n = strlen(v);
+	bool hex = n > 2 && n % 2 == 0 && v[0] == '0' && v[1] == 'x';
+	for (size_t i = 2; hex && i < n; i++)
+		hex = hexval(v[i]) >= 0;
+	uint8_t *out = malloc(hex ? (n - 2) / 2 : n ? n : 1);
+	if (!out)
+		return NULL;
+	if (!hex) {
+		memcpy(out, v, n);
+		*len = n;
+		return out;
+	}
+	for (size_t i = 2; i < n; i += 2)
+		out[(i - 2) / 2] = (uint8_t)(hexval(v[i]) << 4 | hexval(v[i + 1]));
+	*len = (n - 2) / 2;
+	return out;
+}
+
+X509 *cert_load_entry(const char *entry, char *err, size_t errlen)
+{
+	/* A DER blob without a NUL byte reaches us as its bytes: it starts with a
+	 * SEQUENCE (0x30, '0') and is no file. */
+	if (strncmp(entry, "-----BEGIN", 10) != 0 && strncmp(entry, "0x", 2) != 0 &&
+	    (entry[0] != 0x30 || access(entry, F_OK) == 0))
+		return cert_load_file(entry, err, errlen);
+	size_t len;
+	uint8_t *data = vici_value_bytes(entry, &len);
+	X509 *c = data ? cert_from_blob(data, len) : NULL;
+	free(data);
+	if (!c)	/* never echo the blob */
+		snprintf(err, errlen, "certificate data sent by VICI (%zu characters) is not "
+			 "a certificate", strlen(entry));
+	return c;
+}
+
+int key_id_hex(EVP_PKEY *k, char out[41])
+{
+	unsigned char *p = NULL, md[SHA_DIGEST_LENGTH];
+	int n = i2d_PUBKEY(k, &p);
+	if (n <= 0)
+		return -1;
+	SHA1(p, (size_t)n, md);
+	OPENSSL_free(p);
+	for (int i = 0; i < SHA_DIGEST_LENGTH; i++)
+		snprintf(out + 2 * i, 3, "%02x", md[i]);
+	return 0;
 }
 
 X509 *cert_load_file(const char *path, char *err, size_t errlen)
@@ -195,6 +269,16 @@ static bool have_crl_for(X509 *leaf, STACK_OF(X509_CRL) *crls)
 	return false;
 }
 
+/* A CRL past its nextUpdate still says what it revoked: used, not fatal (strongSwan's
+ * default treats a stale CRL the same way). */
+static int verify_cb(int ok, X509_STORE_CTX *ctx)
+{
+	int e = X509_STORE_CTX_get_error(ctx);
+	if (!ok && (e == X509_V_ERR_CRL_HAS_EXPIRED || e == X509_V_ERR_CRL_NOT_YET_VALID))
+		return 1;
+	return ok;
+}
+
 enum cert_verdict cert_verify_chain(X509 *leaf, STACK_OF(X509) *intermediates,
 				    STACK_OF(X509) *cas, STACK_OF(X509_CRL) *crls, time_t at,
 				    char *detail, size_t detail_len)
@@ -207,12 +291,16 @@ enum cert_verdict cert_verify_chain(X509 *leaf, STACK_OF(X509) *intermediates,
 		goto out;
 	for (int i = 0; cas && i < sk_X509_num(cas); i++)
 		X509_STORE_add_cert(store, sk_X509_value(cas, i));
+	X509_STORE_set_verify_cb(store, verify_cb);
 	if (!X509_STORE_CTX_init(ctx, store, leaf, intermediates))
 		goto out;
 	if (crls && have_crl_for(leaf, crls)) {
 		X509_STORE_CTX_set0_crls(ctx, crls);
 		X509_STORE_CTX_set_flags(ctx, X509_V_FLAG_CRL_CHECK);
 	}
+	/* Every configured CA is a trust anchor, an intermediate one too (as in
+	 * strongSwan): the chain need not reach a self-signed root. */
+	X509_STORE_CTX_set_flags(ctx, X509_V_FLAG_PARTIAL_CHAIN);
 	X509_STORE_CTX_set_time(ctx, 0, at);
 	int ok = X509_verify_cert(ctx);
 	int e = X509_STORE_CTX_get_error(ctx);
@@ -354,6 +442,30 @@ bool dn_equal(const uint8_t *a, size_t alen, const uint8_t *b, size_t blen)
 	X509_NAME_free(x);
 	X509_NAME_free(y);
 	return eq;
+}
+
+bool dn_matches(const uint8_t *pattern, size_t plen, const uint8_t *der, size_t len)
+{
+	X509_NAME *p = dn_parse(pattern, plen), *n = dn_parse(der, len);
+	bool ok = p && n && X509_NAME_entry_count(p) == X509_NAME_entry_count(n);
+	for (int i = 0; ok && i < X509_NAME_entry_count(p); i++) {
+		X509_NAME_ENTRY *pe = X509_NAME_get_entry(p, i), *ne = X509_NAME_get_entry(n, i);
+		const ASN1_STRING *pv = X509_NAME_ENTRY_get_data(pe);
+		bool any = ASN1_STRING_length(pv) == 1 && ASN1_STRING_get0_data(pv)[0] == '*';
+		ok = OBJ_cmp(X509_NAME_ENTRY_get_object(pe), X509_NAME_ENTRY_get_object(ne)) == 0;
+		if (ok && !any) {
+			/* One attribute compared the way X509_NAME_cmp does (canonical form). */
+			X509_NAME *a = X509_NAME_new(), *b = X509_NAME_new();
+			ok = a && b && X509_NAME_add_entry(a, pe, -1, 0) && X509_NAME_add_entry(b, ne, -1, 0) &&
+			     X509_NAME_cmp(a, b) == 0;
+			X509_NAME_free(a);
+			X509_NAME_free(b);
+		}
+	}
+	X509_NAME_free(p);
+	X509_NAME_free(n);
+	ERR_clear_error();
+	return ok;
 }
 
 static const char *name_fmt(const X509_NAME *n, char *out, size_t outlen)

@@ -39,6 +39,15 @@ X509 *cert_from_der(const uint8_t *data, size_t len);
 /* Also accepts PEM text (VICI load-cert sends either). */
 X509 *cert_from_blob(const uint8_t *data, size_t len);
 EVP_PKEY *key_from_blob(const uint8_t *data, size_t len);
+X509_CRL *crl_from_blob(const uint8_t *data, size_t len);
+/* A VICI value as the parser keeps it: binary data as "0x" + hex, text as it is.
+ * Malloc'd bytes (wiped by the caller when they are a key), or NULL. */
+uint8_t *vici_value_bytes(const char *v, size_t *len);
+/* A connection's certs/cacerts entry: a file path, or (VICI load-conn, as swanctl
+ * sends the files' contents) the certificate itself. */
+X509 *cert_load_entry(const char *entry, char *err, size_t errlen);
+/* Hex SHA-1 of the public key (SubjectPublicKeyInfo), the id VICI's load-key answers. */
+int key_id_hex(EVP_PKEY *k, char out[41]);
 
 /* Why a chain did not validate. */
 enum cert_verdict {
@@ -60,6 +69,9 @@ int cert_subject_der(X509 *c, uint8_t *out, size_t max, size_t *len);
 /* "C=CH, O=strongSwan, CN=moon" -> DER. 0 or -1. */
 int dn_from_string(const char *s, uint8_t *out, size_t max, size_t *len);
 bool dn_equal(const uint8_t *a, size_t alen, const uint8_t *b, size_t blen);
+/* Does the DN match a pattern DN whose RDN values may be "*" (any value), as
+ * strongSwan's "C=CH, O=Example, CN=*"? Same attributes in the same order. */
+bool dn_matches(const uint8_t *pattern, size_t plen, const uint8_t *der, size_t len);
 const char *dn_fmt(const uint8_t *der, size_t len, char *out, size_t outlen);
 /* "CN=moon, O=..." of a certificate's subject or issuer for log lines. */
 const char *cert_name_fmt(X509 *c, bool issuer, char *out, size_t outlen);
@@ -100,6 +112,14 @@ EVP_PKEY *cred_store_key_for(const struct cred_store *cs, X509 *c);
 STACK_OF(X509) *cred_store_cas(const struct cred_store *cs);
 STACK_OF(X509_CRL) *cred_store_crls(const struct cred_store *cs);
 STACK_OF(X509) *cred_store_certs(const struct cred_store *cs);
+/* Every key / certificate (CAs with ca true), for get-keys and list-certs. */
+void cred_store_each_key(const struct cred_store *cs, void (*fn)(void *arg, EVP_PKEY *k),
+			 void *arg);
+void cred_store_each_cert(const struct cred_store *cs, void (*fn)(void *arg, X509 *c, bool ca),
+			  void *arg);
+int cred_store_unload_key(struct cred_store *cs, const char *id_hex);
+/* VICI clear-creds: what VICI loaded goes. */
+void cred_store_clear_vici(struct cred_store *cs);
 struct cred_stats *cred_store_stats(struct cred_store *cs);
 size_t cred_store_n_keys(const struct cred_store *cs);
 

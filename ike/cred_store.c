@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "conf/config.h"
 #include "ike/cert.h"
@@ -172,6 +173,60 @@ STACK_OF(X509_CRL) *cred_store_crls(const struct cred_store *cs) { return cs->al
 STACK_OF(X509) *cred_store_certs(const struct cred_store *cs) { return cs->certs; }
 struct cred_stats *cred_store_stats(struct cred_store *cs) { return &cs->st; }
 
+void cred_store_each_key(const struct cred_store *cs, void (*fn)(void *arg, EVP_PKEY *k),
+			 void *arg)
+{
+	for (const struct cred_key *k = cs->keys; k; k = k->next)
+		fn(arg, k->pkey);
+}
+
+void cred_store_each_cert(const struct cred_store *cs, void (*fn)(void *arg, X509 *c, bool ca),
+			  void *arg)
+{
+	for (int i = 0; i < sk_X509_num(cs->certs); i++)
+		fn(arg, sk_X509_value(cs->certs, i), false);
+	for (int i = 0; i < sk_X509_num(cs->certs_vici); i++)
+		fn(arg, sk_X509_value(cs->certs_vici, i), false);
+	for (int i = 0; i < sk_X509_num(cs->all_cas); i++)
+		fn(arg, sk_X509_value(cs->all_cas, i), true);
+}
+
+int cred_store_unload_key(struct cred_store *cs, const char *id_hex)
+{
+	for (struct cred_key **pp = &cs->keys; *pp; pp = &(*pp)->next) {
+		char id[41];
+		if (key_id_hex((*pp)->pkey, id) == 0 && strcasecmp(id, id_hex) == 0) {
+			struct cred_key *k = *pp;
+			*pp = k->next;
+			EVP_PKEY_free(k->pkey);
+			free(k);
+			return 0;
+		}
+	}
+	return -1;
+}
+
+void cred_store_clear_vici(struct cred_store *cs)
+{
+	for (struct cred_key **pp = &cs->keys; *pp;) {
+		struct cred_key *k = *pp;
+		if (!k->from_vici) {
+			pp = &k->next;
+			continue;
+		}
+		*pp = k->next;
+		EVP_PKEY_free(k->pkey);
+		free(k);
+	}
+	sk_X509_pop_free(cs->cas_vici, X509_free);
+	sk_X509_pop_free(cs->certs_vici, X509_free);
+	sk_X509_CRL_pop_free(cs->crls_vici, X509_CRL_free);
+	cs->cas_vici = sk_X509_new_null();
+	cs->certs_vici = sk_X509_new_null();
+	cs->crls_vici = sk_X509_CRL_new_null();
+	rebuild(cs);
+}
+
 size_t cred_store_n_keys(const struct cred_store *cs)
 {
 	size_t n = 0;
@@ -285,7 +340,7 @@ static STACK_OF(X509) *load_list(char *const *paths, size_t n, const char *conn,
 	STACK_OF(X509) *sk = sk_X509_new_null();
 	for (size_t i = 0; sk && i < n; i++) {
 		char err[512];
-		X509 *c = cert_load_file(paths[i], err, sizeof(err));
+		X509 *c = cert_load_entry(paths[i], err, sizeof(err));
 		if (!c) {
 			log_err(LOG_CFG, "connection '%s': loading %s failed: %s", conn, what, err);
 			continue;

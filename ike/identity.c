@@ -5,6 +5,7 @@
 #include <ctype.h>
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 
 #include "ike/ike_private.h"
 
@@ -86,6 +87,28 @@ bool identity_equal(const struct identity *a, const struct identity *b)
 	return a->type == b->type && a->len == b->len && memcmp(a->data, b->data, a->len) == 0;
 }
 
+/* strongSwan's wildcards: "*.example.net" or "*@example.net" (any prefix of an FQDN
+ * or email of the same type) and "C=CH, O=Example, CN=*" (any value of an RDN). */
+static bool matches_wildcard(const struct identity *want, const struct identity *id)
+{
+	if (want->type != id->type)
+		return false;
+	if (want->type == ID_DER_ASN1_DN)
+		return dn_matches(want->data, want->len, id->data, id->len);
+	if ((want->type != ID_FQDN && want->type != ID_RFC822_ADDR) || want->len == 0 ||
+	    want->data[0] != '*' || memchr(want->data + 1, '*', want->len - 1))
+		return false;
+	size_t tail = want->len - 1u;
+	return id->len >= tail &&
+	       strncasecmp((const char *)id->data + id->len - tail, (const char *)want->data + 1,
+			   tail) == 0;
+}
+
+bool identity_has_wildcard(const char *cfg_id)
+{
+	return cfg_id && strchr(cfg_id, '*') != NULL;
+}
+
 bool identity_matches_cfg(const char *cfg_id, const struct identity *id)
 {
 	struct identity want;
@@ -93,6 +116,8 @@ bool identity_matches_cfg(const char *cfg_id, const struct identity *id)
 		return true;
 	if (identity_from_string(cfg_id, &want) < 0)
 		return false;
+	if (identity_has_wildcard(cfg_id))
+		return matches_wildcard(&want, id);
 	return identity_equal(&want, id);
 }
 

@@ -103,6 +103,8 @@ struct ike_stats {
 	uint64_t frag_dropped;		/* fragments not taken (RFC 7383 rules, limits) */
 };
 void ike_get_stats(const struct ike *ike, struct ike_stats *st);
+/* The credential store (ike/cert.h): VICI load-cert, load-key, list-certs. */
+struct cred_store *ike_creds(struct ike *ike);
 /* Zeroes the event counters (not the gauges: SA counts stay). */
 void ike_reset_stats(struct ike *ike);
 #endif

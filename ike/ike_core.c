@@ -34,6 +34,11 @@ const char *child_state_name(enum child_state s)
 		       child_state_names[s] : "?";
 }
 
+struct cred_store *ike_creds(struct ike *core)
+{
+	return core->creds;
+}
+
 struct ike *ike_new(const struct ike_env *env, const struct ike_timing *t)
 {
 	struct ike *core = calloc(1, sizeof(*core));
@@ -347,6 +352,7 @@ void ike_reset_stats(struct ike *core)
 {
 	struct ike_stats keep = { .ike_sas = core->st.ike_sas, .half_open = core->st.half_open };
 	core->st = keep;
+	*cred_store_stats(core->creds) = (struct cred_stats){ 0 };
 }
 
 /* ---- tasks ---- */

@@ -171,6 +171,9 @@ void identity_from_payload(const struct ikev2_id *p, struct identity *id);
 bool identity_equal(const struct identity *a, const struct identity *b);
 /* Does a configured id string ("%any", NULL, or an identity) accept this one? */
 bool identity_matches_cfg(const char *cfg_id, const struct identity *id);
+/* Does a configured id hold a wildcard ("*.example.net", "CN=*")? It matches, but
+ * is not sent as IDr. */
+bool identity_has_wildcard(const char *cfg_id);
 
 /* ikev2_init.c; the first three are shared with IKEv1 */
 size_t conn_proposals(const struct conn_cfg *cfg, struct proposal *out, size_t max);

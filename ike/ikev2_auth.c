@@ -160,7 +160,8 @@ void ikev2_auth_start(struct ike_sa *sa)
 	if (!other && cfg->unique != UNIQUE_NEVER)
 		ikb_notify(&k, 0, NULL, 0, N_INITIAL_CONTACT, NULL, 0);
 	ikev2_add_certreq(sa, &k);
-	if (cfg->remote.id && strcmp(cfg->remote.id, "%any") != 0)
+	if (cfg->remote.id && strcmp(cfg->remote.id, "%any") != 0 &&
+	    !identity_has_wildcard(cfg->remote.id))
 		ikb_id(&k, PL_IDR, sa->peer_id.type, sa->peer_id.data, sa->peer_id.len);
 	if (!eap)
 		ikb_auth(&k, method, auth.data, auth.len);

@@ -34,6 +34,8 @@ void ctl_print_stats(const struct ctree *res);
 void ctl_print_counters(const struct ctree *res);
 /* One list-nat event as a row of the translation table (header first if asked). */
 void ctl_print_nat_row(const struct ctree *event, bool header);
+/* One list-cert event: the subject, then kind, key and validity. */
+void ctl_print_cert(const struct ctree *event);
 void ctl_print_log_line(const struct ctree *event);
 /* get-pools: one row per pool, its leases below it when the reply has them. */
 void ctl_print_pools(const struct ctree *res);
@@ -74,4 +76,10 @@ int ctl_watch(struct ctl *ctl, unsigned interval_s, unsigned count, unsigned tim
 
 /* --load-all --file F (ctl_load.c). Returns the exit code. */
 int ctl_load_all(struct ctl *ctl, const char *file);
+/* ctl_creds.c: --load-all's credentials, as swanctl --load-creds sends them. */
+int ctl_load_creds(struct ctl *ctl, const char *conf_file, const struct ctree *secrets);
+/* A connection's certs/cacerts list as the certificates themselves (PEM). */
+void ctl_add_cert_items(struct vici_msg *m, const struct ctree *node);
+/* secrets.private<suffix> and the other private key types. */
+bool ctl_is_key_secret(const char *name);
 #endif

@@ -1,7 +1,8 @@
 /* tsunagictl --load-all --file F: what swanctl --load-all does, over the same VICI
  * commands, so the daemon cannot tell the two apart. Shared secrets go first
  * (load-shared), then pools (load-pool), then connections (load-conn); connections
- * and secrets the daemon has but the file lacks are unloaded afterwards. */
+ * and secrets the daemon has but the file lacks are unloaded afterwards.
+ * Certificates and keys first: ctl_creds.c. */
 #include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -46,6 +47,9 @@ static void add_section_body(struct vici_msg *m, const struct ctree *sec,
 			vici_begin_section(m, c->name);
 			add_section_body(m, c, as_list);
 			vici_end_section(m);
+		} else if (as_list == is_list_key &&	/* a connection's, not a pool's */
+			   (strcmp(c->name, "certs") == 0 || strcmp(c->name, "cacerts") == 0)) {
+			ctl_add_cert_items(m, c);
 		} else if (c->is_list || as_list(c->name)) {
 			add_items(m, c);
 		} else {
@@ -104,6 +108,8 @@ static bool simple(struct ctl *ctl, const char *cmd, struct vici_msg *m, const c
 static int load_secret(struct ctl *ctl, const struct ctree *sec)
 {
 	const char *type = secret_type(sec->name);
+	if (!type && ctl_is_key_secret(sec->name))
+		return 0;	/* a key's passphrase: ctl_creds.c */
 	if (!type) {
 		fprintf(stderr, "%s: secret type '%s' is not supported, skipped\n",
 			ctree_where(sec, (char[96]){ 0 }, 96), sec->name);
@@ -258,9 +264,10 @@ int ctl_load_all(struct ctl *ctl, const char *file)
 		fprintf(stderr, "%s\n", err);
 		return 1;
 	}
+	int r0 = ctl_load_creds(ctl, file, ctree_find(cfg, "secrets"));
 	int r1 = load_secrets(ctl, ctree_find(cfg, "secrets"));
 	int r2 = load_pools(ctl, ctree_find(cfg, "pools"));
 	int r3 = load_conns(ctl, ctree_find(cfg, "connections"));
 	ctree_free(cfg);
-	return r1 < 0 || r2 < 0 || r3 < 0 ? 1 : 0;
+	return r0 < 0 || r1 < 0 || r2 < 0 || r3 < 0 ? 1 : 0;
 }

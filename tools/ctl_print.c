@@ -251,3 +251,12 @@ void ctl_print_pools(const struct ctree *res)
 	if (!header)
 		printf("no pools loaded\n");
 }
+
+void ctl_print_cert(const struct ctree *event)
+{
+	printf("%s\n  %s, %s, valid %s .. %s\n", vici_find_str(event, "subject", "?"),
+	       strcmp(vici_find_str(event, "flag", "NONE"), "CA") == 0 ? "CA" : "end entity",
+	       strcmp(vici_find_str(event, "has_privkey", "no"), "yes") == 0 ? "has private key"
+									      : "no private key",
+	       vici_find_str(event, "not-before", "?"), vici_find_str(event, "not-after", "?"));
+}

@@ -27,6 +27,7 @@ enum verb {
 	V_REKEY, V_LOAD_ALL, V_COUNTERS, V_SAD, V_SPD, V_ENABLE, V_DISABLE,
 	V_MONITOR, V_WATCH, V_LIST_NAT, V_FLUSH_NAT,
 	V_LIST_POOLS,
+	V_LIST_CERTS,
 };
 
 struct opts {
@@ -54,6 +55,7 @@ static void usage(FILE *out)
 		"  --stats                           daemon statistics\n"
 		"  --list-sas [--ike NAME]           IKE and CHILD SAs\n"
 		"  --list-conns                      loaded connections\n"
+		"  --list-certs                      certificates (and whether their key is loaded)\n"
 		"  --initiate --child NAME [--ike NAME] [--timeout SECONDS]\n"
 		"  --terminate --ike NAME | --child NAME | --ike-id N | --child-id N\n"
 		"  --rekey --ike NAME | --child NAME [--reauth]\n"
@@ -146,6 +148,8 @@ static void on_event(void *arg, const char *event, const struct ctree *msg)
 			ctl_print_conn_table(msg);
 		else if (strcmp(event, "list-nat") == 0)
 			ctl_print_nat_row(msg, ctl->events_printed++ == 0);
+		else if (strcmp(event, "list-cert") == 0)
+			ctl_print_cert(msg);
 		break;
 	}
 }
@@ -415,6 +419,8 @@ static int run(struct ctl *ctl, const struct opts *o)
 		rc = with_events(ctl, "list-conn", "list-conns", &m);
 		vici_msg_free(&m);
 		return rc;
+	case V_LIST_CERTS:
+		return with_events(ctl, "list-cert", "list-certs", NULL);
 	case V_INITIATE:
 		if (!o->child && !o->ike) {
 			fprintf(stderr, "--initiate needs --child NAME (and optionally --ike NAME)\n");
@@ -482,6 +488,7 @@ static int parse_args(int argc, char **argv, struct opts *o)
 		{ "flush-nat", no_argument, NULL, V_FLUSH_NAT },
 		{ "list-pools", no_argument, NULL, V_LIST_POOLS },
 		{ "leases", no_argument, NULL, O_LEASES },
+		{ "list-certs", no_argument, NULL, V_LIST_CERTS },
 		{ "count", required_argument, NULL, O_COUNT },
 		{ "interval", required_argument, NULL, O_INTERVAL },
 		{ "uri", required_argument, NULL, O_URI },
@@ -508,6 +515,7 @@ static int parse_args(int argc, char **argv, struct opts *o)
 		case V_COUNTERS: case V_SAD: case V_SPD: case V_ENABLE: case V_DISABLE:
 		case V_MONITOR: case V_WATCH: case V_LIST_NAT: case V_FLUSH_NAT:
 		case V_LIST_POOLS:
+		case V_LIST_CERTS:
 			if (o->verb != V_NONE) {
 				fprintf(stderr, "only one verb at a time\n");
 				return -1;

@@ -95,9 +95,11 @@ void ikev1_main_start(struct ike_sa *sa)
 bool ikev1_conn_admits(const struct conn *c, const struct v1_msg *m)
 {
 	const struct conn_cfg *cfg = c->cfg;
-	/* EAP is IKEv2's: a version = 0 connection with it is not answered in IKEv1 (its
-	 * PSK, which authenticates the server, would let any client in without EAP). */
+	/* EAP and certificates are IKEv2's: a version = 0 connection with them is not
+	 * answered in IKEv1 (the PSK that authenticates an EAP server would let any client
+	 * in without EAP). */
 	return !c->retired && cfg->version != 2 && !ikev2_conn_eap(cfg) &&
+	       !ikev2_conn_pubkey(cfg) &&
 	       addr_cfg_matches(cfg->local_addrs, cfg->n_local_addrs, &m->local) &&
 	       addr_cfg_matches(cfg->remote_addrs, cfg->n_remote_addrs, &m->remote);
 }

@@ -66,12 +66,18 @@ X509 *fx_cert(const char *cn, const char *san, EVP_PKEY *key, X509 *issuer, EVP_
 
 X509_CRL *fx_crl(X509 *issuer, EVP_PKEY *issuer_key, X509 **revoked, int n)
 {
+	return fx_crl_at(issuer, issuer_key, revoked, n, -60, 86400);
+}
+
+X509_CRL *fx_crl_at(X509 *issuer, EVP_PKEY *issuer_key, X509 **revoked, int n, long last_s,
+		    long next_s)
+{
 	X509_CRL *crl = X509_CRL_new();
 	X509_CRL_set_version(crl, 1);
 	X509_CRL_set_issuer_name(crl, X509_get_subject_name(issuer));
-	ASN1_TIME *t = ASN1_TIME_adj(NULL, time(NULL), 0, -60);
+	ASN1_TIME *t = ASN1_TIME_adj(NULL, time(NULL), 0, last_s);
 	X509_CRL_set1_lastUpdate(crl, t);
-	ASN1_TIME_adj(t, time(NULL), 1, 0);
+	ASN1_TIME_adj(t, time(NULL), 0, next_s);
 	X509_CRL_set1_nextUpdate(crl, t);
 	for (int i = 0; i < n; i++) {
 		X509_REVOKED *r = X509_REVOKED_new();

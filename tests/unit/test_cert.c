@@ -122,6 +122,13 @@ static void test_chain_revoked_by_crl(void **state)
 	sk_X509_CRL_push(others, other_crl);
 	assert_int_equal(verify(bad, NULL, p.anchors, others), CERT_OK);
 	sk_X509_CRL_pop_free(others, X509_CRL_free);
+	/* A CRL past its next update still revokes, and does not fail the others. */
+	X509_CRL *stale = fx_crl_at(p.ca, p.ca_key, &bad, 1, -3 * DAY, -DAY);
+	STACK_OF(X509_CRL) *stales = sk_X509_CRL_new_null();
+	sk_X509_CRL_push(stales, stale);
+	assert_int_equal(verify(bad, NULL, p.anchors, stales), CERT_REVOKED);
+	assert_int_equal(verify(good, NULL, p.anchors, stales), CERT_OK);
+	sk_X509_CRL_pop_free(stales, X509_CRL_free);
 	sk_X509_CRL_pop_free(crls, X509_CRL_free);
 	X509_free(good);
 	X509_free(bad);
@@ -139,6 +146,19 @@ static void test_chain_intermediate(void **state)
 	sk_X509_push(chain, inter);
 	assert_int_equal(verify(c, chain, p.anchors, NULL), CERT_OK);
 	assert_int_equal(verify(c, NULL, p.anchors, NULL), CERT_UNKNOWN_CA);
+	/* The intermediate CA configured as the only cacerts is a trust anchor. */
+	assert_int_equal(verify(c, NULL, chain, NULL), CERT_OK);
+	/* A leaf cannot act as a CA for another. */
+	EVP_PKEY *k2 = fx_key(FX_P256);
+	X509 *c2 = fx_cert("b.example.net", "DNS:b.example.net", k2, c, p.leaf_key, false, -DAY,
+			   DAY, 11);
+	STACK_OF(X509) *via_leaf = sk_X509_new_null();
+	sk_X509_push(via_leaf, c);
+	sk_X509_push(via_leaf, inter);
+	assert_int_not_equal(verify(c2, via_leaf, p.anchors, NULL), CERT_OK);
+	sk_X509_free(via_leaf);
+	X509_free(c2);
+	EVP_PKEY_free(k2);
 	sk_X509_free(chain);
 	X509_free(c);
 	X509_free(inter);
@@ -194,6 +214,30 @@ static void test_identity_from_string_dn(void **state)
 	assert_true(identity_matches_cfg("C=CH, O=tsunagi test, CN=moon", &a));
 	char s[128];
 	assert_string_equal(identity_fmt(&a, s, sizeof(s)), "C=CH, O=tsunagi test, CN=moon");
+}
+
+static void test_identity_wildcards(void **state)
+{
+	struct identity id;
+	identity_from_string("a.example.net", &id);
+	assert_true(identity_matches_cfg("*.example.net", &id));
+	assert_true(identity_matches_cfg("*.EXAMPLE.net", &id));
+	assert_false(identity_matches_cfg("*.example.org", &id));
+	assert_false(identity_matches_cfg("*@example.net", &id));	/* another type */
+	identity_from_string("example.net", &id);
+	assert_false(identity_matches_cfg("*.example.net", &id));
+	identity_from_string("alice@example.net", &id);
+	assert_true(identity_matches_cfg("*@example.net", &id));
+	assert_false(identity_matches_cfg("*@example.org", &id));
+	identity_from_string("C=CH, O=tsunagi test, CN=a.example.net", &id);
+	assert_true(identity_matches_cfg("C=CH, O=tsunagi test, CN=*", &id));
+	assert_true(identity_matches_cfg("C=CH, O=*, CN=*", &id));
+	assert_false(identity_matches_cfg("C=DE, O=tsunagi test, CN=*", &id));
+	assert_false(identity_matches_cfg("C=CH, CN=*", &id));		/* fewer RDNs */
+	assert_false(identity_matches_cfg("C=CH, OU=tsunagi test, CN=*", &id));	/* another attribute */
+	assert_true(identity_has_wildcard("C=CH, CN=*"));
+	assert_false(identity_has_wildcard("a.example.net"));
+	assert_false(identity_has_wildcard(NULL));
 }
 
 static void sign_verify(enum fx_key type, unsigned hashes, uint8_t want_method)
@@ -416,6 +460,22 @@ static void test_exchange_dn_identity(void **state)
 	h_free(&h);
 }
 
+/* strongSwan's DN wildcard as the remote id of a responder, and an FQDN wildcard as
+ * the initiator's remote id (which it then does not send as IDr). */
+static void test_exchange_wildcard_ids(void **state)
+{
+	struct harness h;
+	pk_confs("a.pem", NULL, "C=CH, O=tsunagi test, CN=*", "", "");
+	char *rid = strstr(conf_a, "id = b.example.net");
+	assert_non_null(rid);
+	memcpy(rid, "id = *.example.net", 18);
+	assert_int_equal(h_init(&h, conf_a, conf_b), 0);
+	establish(&h);
+	assert_int_equal(h_count_sas(&h.a, IKE_ESTABLISHED), 1);
+	assert_int_equal(h_count_sas(&h.b, IKE_ESTABLISHED), 1);
+	h_free(&h);
+}
+
 /* A failing case: b refuses with `want` in its log; neither side keeps an SA. */
 static void expect_refused(const char *a_cert, const char *a_id, const char *extra_a,
 			   const char *want)
@@ -528,6 +588,84 @@ static void test_exchange_eap_client_pubkey_server(void **state)
 	h_free(&h);
 }
 
+/* The parser keeps at most IKEV2_MAX_CERTS CERT and IKEV2_MAX_CERTREQ CERTREQ payloads
+ * of a message (pointers into it, nothing copied) and counts the rest. */
+static void test_parse_cert_limits(void **state)
+{
+	struct ikev2_builder k;
+	struct ikev2_payloads pl = { 0 };
+	uint8_t unsupported;
+	const char *err;
+	ikb_init(&k);
+	for (int i = 0; i < 9; i++)
+		ikb_cert(&k, PL_CERT, CERT_X509_SIGNATURE, (const uint8_t *)"\x30\x00", 2);
+	for (int i = 0; i < 6; i++)
+		ikb_cert(&k, PL_CERTREQ, CERT_X509_SIGNATURE, (const uint8_t *)"12345678901234567890", 20);
+	assert_int_equal(ikev2_parse_payloads(k.first, k.b.data, k.b.len, 0, &pl, &unsupported, &err), 0);
+	assert_int_equal(pl.n_certs, IKEV2_MAX_CERTS);
+	assert_int_equal(pl.n_certs_over, 5);
+	assert_int_equal(pl.n_certreq, IKEV2_MAX_CERTREQ);
+	assert_true(pl.has_certreq);
+	/* A CERT payload without its encoding byte is truncated. */
+	const uint8_t bad[] = { 0, 0, 0, 4 };
+	struct ikev2_payloads pl2 = { 0 };
+	assert_int_equal(ikev2_parse_payloads(PL_CERT, bad, sizeof(bad), 0, &pl2, &unsupported, &err), -1);
+	assert_string_equal(err, "truncated certificate payload");
+	ikb_free(&k);
+}
+
+/* A peer's bad CERT payloads: each refused with its own log line, counted. */
+static void verify_bad(struct harness *h, const struct ikev2_cert *certs, size_t n, size_t over,
+		       const char *want, uint64_t rejected, uint64_t truncated)
+{
+	struct ike_sa sa = { .core = h->b.core, .conn = h->b.core->conns };
+	struct msg_in m;
+	struct h_log_count lc;
+	memset(&m, 0, sizeof(m));
+	identity_from_string("a.example.net", &sa.peer_id);
+	for (size_t i = 0; i < n; i++)
+		m.pl.certs[i] = certs[i];
+	m.pl.n_certs = n;
+	m.pl.n_certs_over = over;
+	m.pl.has_auth = true;
+	m.pl.auth_method = 9;
+	struct cred_stats *st = cred_store_stats(ike_creds(h->b.core));
+	*st = (struct cred_stats){ 0 };
+	h_log_capture_start(&lc, want);
+	assert_int_equal(ikev2_pubkey_verify(&sa, &m, true, "; sending AUTHENTICATION_FAILED"), -1);
+	h_log_capture_stop(&lc);
+	if (lc.matches != 1)
+		fail_msg("expected one log line with \"%s\", got %d (first: %s)", want, lc.matches,
+			 lc.first);
+	assert_int_equal(st->certs_rejected, rejected);
+	assert_int_equal(st->chains_truncated, truncated);
+	assert_int_equal(st->cert_auth_failures, 1);
+}
+
+static void test_bad_cert_payloads(void **state)
+{
+	struct harness h;
+	pk_confs("a.pem", "a.example.net", NULL, "", "");
+	assert_int_equal(h_init(&h, conf_a, conf_b), 0);
+	static uint8_t big[CERT_MAX_BYTES + 1];
+	const struct ikev2_cert unsupported = { 1, (const uint8_t *)"\x30\x00", 2 };
+	const struct ikev2_cert garbage = { CERT_X509_SIGNATURE, (const uint8_t *)"\x30\x82\x10", 3 };
+	const struct ikev2_cert huge = { CERT_X509_SIGNATURE, big, sizeof(big) };
+	verify_bad(&h, &unsupported, 1, 0, "has unsupported encoding 1", 1, 0);
+	verify_bad(&h, &garbage, 1, 0, "is malformed (3 bytes of invalid DER)", 1, 0);
+	verify_bad(&h, &huge, 1, 0, "over the limit", 1, 0);
+	verify_bad(&h, NULL, 0, 0, "sent no certificate", 0, 0);
+	const struct ikev2_cert four[4] = { garbage, garbage, garbage, garbage };
+	verify_bad(&h, four, 4, 20, "peer sent 24 CERT payloads, only the first 4 are used", 1, 1);
+	/* The bad one is the second: the first (a's good certificate) does not save it. */
+	unsigned char *der = NULL;
+	int n = i2d_X509(cert_a, &der);
+	const struct ikev2_cert two[2] = { { CERT_X509_SIGNATURE, der, (size_t)n }, garbage };
+	verify_bad(&h, two, 2, 0, "peer's certificate 1 is malformed", 1, 0);
+	OPENSSL_free(der);
+	h_free(&h);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -537,17 +675,21 @@ int main(void)
 		cmocka_unit_test(test_chain_intermediate),
 		cmocka_unit_test(test_identity_san_and_dn),
 		cmocka_unit_test(test_identity_from_string_dn),
+		cmocka_unit_test(test_identity_wildcards),
 		cmocka_unit_test(test_signatures),
 		cmocka_unit_test(test_signature_bad_input),
 		cmocka_unit_test(test_malformed_certificates),
 		cmocka_unit_test(test_exchange_pubkey),
 		cmocka_unit_test(test_exchange_dn_identity),
+		cmocka_unit_test(test_exchange_wildcard_ids),
 		cmocka_unit_test(test_exchange_unknown_ca),
 		cmocka_unit_test(test_exchange_revoked),
 		cmocka_unit_test(test_exchange_identity_mismatch),
 		cmocka_unit_test(test_exchange_send_cert_never),
 		cmocka_unit_test(test_certreq_without_rfc7427),
 		cmocka_unit_test(test_exchange_eap_client_pubkey_server),
+		cmocka_unit_test(test_parse_cert_limits),
+		cmocka_unit_test(test_bad_cert_payloads),
 	};
 	return cmocka_run_group_tests(tests, setup_files, teardown_files);
 }
