@@ -54,6 +54,13 @@ void child_cfg_free(struct child_cfg *c);
 int build_proposals(struct bctx *b, const struct ctree *node, int proto, char ***out,
 		    size_t *n);
 int check_secret_type(struct bctx *b, const struct ctree *sec);
+/* conf/config_xauth.c: IKEv1 XAuth rounds and xauth-* secrets. */
+bool xauth_auth_value(const char *s);
+int take_xauth_round(struct bctx *b, const struct ctree *sec, struct auth_cfg *r,
+		     struct auth_cfg *slot);
+int check_xauth_conn(struct bctx *b, const struct ctree *sec, const struct conn_cfg *c);
+enum secret_type secret_type_of(const char *section_name);
+void auth_cfg_clear(struct auth_cfg *a);
 int build_daemon(struct bctx *b, const struct ctree *sec, struct daemon_cfg *d);
 int build_nat(struct bctx *b, const struct ctree *sec, struct daemon_cfg *d);
 #endif

@@ -21,7 +21,10 @@ enum child_mode { MODE_TUNNEL, MODE_TRANSPORT };
 enum start_action { START_NONE, START_TRAP, START_START };
 enum sa_action { ACTION_NONE, ACTION_CLEAR, ACTION_TRAP, ACTION_RESTART };	/* dpd/close */
 enum unique_policy { UNIQUE_NO, UNIQUE_NEVER, UNIQUE_REPLACE, UNIQUE_KEEP };
-enum auth_method { AUTH_PSK = 1 };
+enum auth_method {
+	AUTH_PSK = 1,
+	AUTH_XAUTH = 2,		/* IKEv1 XAuth, a second round (ike/v1/ikev1_xauth.c) */
+};
 
 struct ts_cfg {
 	bool dynamic;		/* "dynamic": the SA's own address */
@@ -50,6 +53,7 @@ struct auth_cfg {
 	enum auth_method auth;	/* only psk now */
 	char *id;		/* NULL: the IKE address is the identity */
 	int round;		/* the "local-N"/"remote-N" suffix */
+	char *xauth_id;		/* xauth round: the user name (ours; or the one expected) */
 };
 
 struct conn_cfg {
@@ -68,14 +72,24 @@ struct conn_cfg {
 	enum unique_policy unique;		/* default no */
 	bool aggressive;			/* IKEv1 only; default no */
 	struct auth_cfg local, remote;
+	/* IKEv1 XAuth, a second round (conf/config_xauth.c): remote-N { auth = xauth }
+	 * makes us the server, local-N { auth = xauth } the client; auth 0: none. */
+	struct auth_cfg local_xauth, remote_xauth;
+	bool pull;				/* Mode Config by REQUEST; default yes */
 	struct child_cfg *children;
 	char *file;				/* where it was defined, for messages */
 	int line;
 	struct conn_cfg *next;
 };
 
+enum secret_type {
+	SECRET_IKE = 0,		/* a pre-shared key */
+	SECRET_XAUTH = 1,	/* an XAuth user's password: ids are user names */
+};
+
 struct secret_cfg {
 	char *name;		/* "ike-site" */
+	enum secret_type type;
 	char **ids;		/* id, id-foo...; empty = any peer */
 	size_t n_ids;
 	uint8_t *secret;	/* wiped when freed */

@@ -8,9 +8,10 @@
  * max(rekey_time, reauth_time), rand_time min(over_time, that max / 2), keyingtries 1,
  * unique no, aggressive no.
  *
- * Authentication: only auth = psk. A local section must say so, since strongSwan's
+ * Authentication: auth = psk. A local section must say so, since strongSwan's
  * default there is pubkey. A missing remote auth means "any method" in strongSwan,
- * which for tsunagi is psk. One round each side (local/local-N, remote/remote-N). */
+ * which for tsunagi is psk. One round each side (local/local-N, remote/remote-N), and
+ * an IKEv1 XAuth round besides (auth = xauth: conf/config_xauth.c). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -88,7 +89,7 @@ static int get_reauth_time(struct bctx *b, const struct ctree *k, uint64_t *out)
 	return 0;
 }
 
-/* The one auth method tsunagi has; the others get a message that says so. */
+/* psk, and xauth for a second IKEv1 round; the others get a message that says so. */
 static int get_auth(struct bctx *b, const struct ctree *k, enum auth_method *m)
 {
 	static const char *const other_prefixes[] = {
@@ -99,6 +100,10 @@ static int get_auth(struct bctx *b, const struct ctree *k, enum auth_method *m)
 		return -1;
 	if (strcasecmp(s, "psk") == 0) {
 		*m = AUTH_PSK;
+		return 0;
+	}
+	if (xauth_auth_value(s)) {
+		*m = AUTH_XAUTH;
 		return 0;
 	}
 	for (size_t i = 0; other_prefixes[i]; i++)
@@ -117,40 +122,55 @@ static int round_of(const char *name, size_t prefix_len)
 }
 
 static int build_auth(struct bctx *b, const struct ctree *sec, struct auth_cfg *a, bool local,
-		      bool *seen)
+		      bool *seen, struct auth_cfg *xauth)
 {
+	struct auth_cfg r = { 0 };
 	if (!ctree_is_section(sec))
 		return berr(b, sec, "'%s' must be a section", sec->name);
-	if (*seen)
-		return berr(b, sec, "a second authentication round ('%s') is not supported by "
-			    "tsunagi", sec->name);
-	*seen = true;
-	a->round = round_of(sec->name, local ? 5 : 6);
-	a->auth = 0;
+	r.round = round_of(sec->name, local ? 5 : 6);
 	for (const struct ctree *k = sec->child; k; k = k->next) {
 		int rc;
 		if (ctree_is_section(k))
 			rc = (key_has_prefix(k->name, "cert") || key_has_prefix(k->name, "cacert"))
 				? berr_unsupported(b, k) : berr_unknown(b, k);
 		else if (strcmp(k->name, "auth") == 0)
-			rc = get_auth(b, k, &a->auth);
-		else if (strcmp(k->name, "id") == 0) {
+			rc = get_auth(b, k, &r.auth);
+		else if (strcmp(k->name, "id") == 0 || strcmp(k->name, "xauth_id") == 0) {
+			char **dst = k->name[0] == 'x' ? &r.xauth_id : &r.id;
 			const char *s = bscalar(b, k);
-			free(a->id);
-			a->id = s ? strdup(s) : NULL;
+			free(*dst);
+			*dst = s ? strdup(s) : NULL;
 			rc = s ? 0 : -1;
+		} else if (strcmp(k->name, "round") == 0) {
+			uint32_t v;
+			rc = bget_u32(b, k, &v);
+			r.round = (int)v;
 		} else if (name_in(k->name, auth_unsupported))
 			rc = berr_unsupported(b, k);
 		else
 			rc = berr_unknown(b, k);
-		if (rc < 0)
+		if (rc < 0) {
+			auth_cfg_clear(&r);
 			return -1;
+		}
 	}
-	if (a->auth == 0 && local)
+	if (r.auth == AUTH_XAUTH || r.xauth_id)
+		return take_xauth_round(b, sec, &r, xauth);
+	if (*seen) {
+		auth_cfg_clear(&r);
+		return berr(b, sec, "a second authentication round ('%s') other than auth = xauth "
+			    "is not supported by tsunagi", sec->name);
+	}
+	*seen = true;
+	if (r.auth == 0 && local) {
+		auth_cfg_clear(&r);
 		return berr(b, sec, "'auth' missing in '%s': strongSwan's default (pubkey) is not "
 			    "supported by tsunagi; set auth = psk", sec->name);
-	if (a->auth == 0)
-		a->auth = AUTH_PSK;
+	}
+	if (r.auth == 0)
+		r.auth = AUTH_PSK;
+	auth_cfg_clear(a);
+	*a = r;
 	return 0;
 }
 
@@ -182,9 +202,9 @@ static int conn_key(struct bctx *b, const struct ctree *k, struct conn_cfg *c,
 	if (strcmp(n, "children") == 0)
 		return build_children(b, k, c);
 	if (key_has_prefix(n, "local") && !strchr(n, '_'))
-		return build_auth(b, k, &c->local, true, local_seen);
+		return build_auth(b, k, &c->local, true, local_seen, &c->local_xauth);
 	if (key_has_prefix(n, "remote") && !strchr(n, '_'))
-		return build_auth(b, k, &c->remote, false, remote_seen);
+		return build_auth(b, k, &c->remote, false, remote_seen, &c->remote_xauth);
 	if (ctree_is_section(k))
 		return berr_unknown(b, k);
 	if (strcmp(n, "version") == 0)
@@ -231,6 +251,8 @@ static int conn_key(struct bctx *b, const struct ctree *k, struct conn_cfg *c,
 		return bget_u32(b, k, &c->keyingtries);
 	if (strcmp(n, "unique") == 0)
 		return get_unique(b, k, &c->unique);
+	if (strcmp(n, "pull") == 0)
+		return bget_bool(b, k, &c->pull);
 	if (name_in(n, conn_unsupported))
 		return berr_unsupported(b, k);
 	return berr_unknown(b, k);
@@ -243,6 +265,7 @@ static void conn_defaults(struct conn_cfg *c)
 	c->mobike = true;
 	c->keyingtries = 1;
 	c->unique = UNIQUE_NO;
+	c->pull = true;
 }
 
 /* strongSwan's peer defaults (vici_config.c): reauth is always 0 here. */
@@ -314,6 +337,10 @@ static struct conn_cfg *build_conn(struct bctx *b, const struct ctree *sec)
 		conn_cfg_free(c);
 		return NULL;
 	}
+	if (check_xauth_conn(b, sec, c) < 0) {
+		conn_cfg_free(c);
+		return NULL;
+	}
 	apply_ike_times(c, &t);
 	if (fill_defaults(c) < 0) {
 		berr(b, sec, "out of memory");
@@ -337,8 +364,10 @@ void conn_cfg_free(struct conn_cfg *c)
 		ctree_free_items(c->local_addrs, c->n_local_addrs);
 		ctree_free_items(c->remote_addrs, c->n_remote_addrs);
 		ctree_free_items(c->proposals, c->n_proposals);
-		free(c->local.id);
-		free(c->remote.id);
+		auth_cfg_clear(&c->local);
+		auth_cfg_clear(&c->remote);
+		auth_cfg_clear(&c->local_xauth);
+		auth_cfg_clear(&c->remote_xauth);
 		child_cfg_free(c->children);
 		free(c->file);
 		free(c);
@@ -375,6 +404,7 @@ static int build_secrets(struct bctx *b, const struct ctree *sec, struct config 
 		struct secret_cfg *x = config_build_secret(s, b->err, b->errlen);
 		if (!x)
 			return -1;
+		x->type = secret_type_of(s->name);
 		*tail = x;
 		tail = &x->next;
 	}

@@ -65,6 +65,8 @@ static bool dynamic_peer(const struct conn_cfg *c)
 static bool psk_could_apply(const struct secret_cfg *s, const struct conn_cfg *c)
 {
 	struct addr a;
+	if (s->type != SECRET_IKE)
+		return false;
 	if (s->n_ids == 0)
 		return true;
 	for (size_t i = 0; i < s->n_ids; i++)

@@ -1,7 +1,7 @@
 /* secrets.ike<suffix> { id<suffix> = ..., secret = ... }: pre-shared keys, as in
  * strongSwan. The secret is "0x" hex, "0s" base64 or the string itself; its bytes are
- * wiped when freed. Other secret types strongSwan knows (eap, xauth, private, ...) are
- * refused by name. */
+ * wiped when freed. xauth<suffix> sections are XAuth users (ids are user names). Other
+ * secret types strongSwan knows (eap, private, ...) are refused by name. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -66,10 +66,11 @@ static bool is_other_type(const char *name)
  * strongSwan knows are refused by name. */
 int check_secret_type(struct bctx *b, const struct ctree *sec)
 {
-	if (key_has_prefix(sec->name, "ike"))
+	if (key_has_prefix(sec->name, "ike") || secret_type_of(sec->name) == SECRET_XAUTH)
 		return 0;
 	if (is_other_type(sec->name))
-		return berr(b, sec, "secret '%s': only ike secrets (PSK) are supported by tsunagi",
+		return berr(b, sec, "secret '%s': only ike (PSK) and xauth secrets are supported by "
+			    "tsunagi",
 			    sec->name);
 	return berr(b, sec, "unknown secret type '%s'", sec->name);
 }

@@ -373,8 +373,9 @@ static enum vici_reply cmd_load_shared(void *arg, struct vici_conn *c, const str
 	struct daemon *d = arg;
 	const char *type = str(req, "type");
 	char err[512];
-	if (type && strcmp(type, "IKE") != 0 && strcmp(type, "ike") != 0)
-		return result(resp, -1, "tsunagi supports only IKE shared keys");
+	bool xauth = type && strcasecmp(type, "XAUTH") == 0;
+	if (type && !xauth && strcasecmp(type, "IKE") != 0)
+		return result(resp, -1, "tsunagi supports only IKE and XAUTH shared keys");
 	/* The shared builder reads a swanctl-style "ike" section: owners -> id-N. */
 	struct ctree *sec = ctree_new(str(req, "id") ? str(req, "id") : "vici-shared", "vici", 0);
 	const struct ctree *data = ctree_find(req, "data");
@@ -398,6 +399,7 @@ static enum vici_reply cmd_load_shared(void *arg, struct vici_conn *c, const str
 	ctree_free(sec);
 	if (!s)
 		return result(resp, -1, err);
+	s->type = xauth ? SECRET_XAUTH : SECRET_IKE;
 	ike_load_secret(d->ike, s);
 	return result(resp, 0, NULL);
 }
