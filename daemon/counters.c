@@ -142,6 +142,10 @@ size_t daemon_counters(struct daemon *d, struct metric_counter out[DAEMON_COUNTE
 	  st.half_open_refused);
 	C("ike-init-refused", "IKE_SA_INIT requests matching no connection or proposal.",
 	  st.init_refused);
+	C("ike-xauth-failures", "IKEv1 XAuth users refused (wrong or unknown user or password).",
+	  st.xauth_failures);
+	C("ike-cfg-attrs-ignored", "Unknown or repeated configuration attributes ignored.",
+	  st.cfg_attrs_ignored);
 	C("esp-no-policy", "Outbound packets matching no policy.", es.no_policy);
 	C("esp-discarded", "Outbound packets matching a discard policy.", es.discarded);
 	C("esp-held", "Outbound packets held for a CHILD SA being negotiated.", es.held);

@@ -342,7 +342,7 @@ ms_t ikev1_tick(struct ike_sa *sa, ms_t now)
 	if (v->orphan)
 		return orphan_tick(sa, now);
 	if (sa->state != IKE_ESTABLISHED)
-		return MS_NEVER;
+		return ikev1_xauth_tick(sa, now);
 	if (now >= sa->expire_at) {
 		log_info(LOG_IKE, "%s: ISAKMP SA %s, deleting it", ike_sa_name(sa),
 			 sa->superseded ? "renewed" : "lifetime expired");
