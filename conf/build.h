@@ -63,4 +63,6 @@ enum secret_type secret_type_of(const char *section_name);
 void auth_cfg_clear(struct auth_cfg *a);
 int build_daemon(struct bctx *b, const struct ctree *sec, struct daemon_cfg *d);
 int build_nat(struct bctx *b, const struct ctree *sec, struct daemon_cfg *d);
+int build_pools(struct bctx *b, const struct ctree *sec, struct config *cfg);
+int config_check_pools(struct bctx *b, const struct config *cfg);
 #endif

@@ -14,6 +14,7 @@
 struct nat_rules;
 
 #define CONF_MAX_TS 16
+#define CONF_MAX_VIPS 2		/* one per family */
 /* The ESP engine's largest anti-replay window (esp/replay.h REPLAY_WINDOW_MAX). */
 #define CONF_MAX_REPLAY_WINDOW 8192
 
@@ -77,6 +78,10 @@ struct conn_cfg {
 	struct auth_cfg local_xauth, remote_xauth;
 	bool pull;				/* Mode Config by REQUEST; default yes */
 	struct child_cfg *children;
+	char **pools;				/* pools = a, b: names, in order */
+	size_t n_pools;
+	struct addr vips[CONF_MAX_VIPS];	/* vips = 0.0.0.0: virtual IPs to request */
+	size_t n_vips;
 	char *file;				/* where it was defined, for messages */
 	int line;
 	struct conn_cfg *next;
@@ -95,6 +100,22 @@ struct secret_cfg {
 	uint8_t *secret;	/* wiped when freed */
 	size_t secret_len;
 	struct secret_cfg *next;
+};
+
+/* A virtual IP pool: "pools { NAME { addrs = ..., dns = ... } }" (ike/pool.h hands
+ * out its addresses). */
+struct pool_cfg {
+	char *name;
+	char *addrs;				/* as written: "10.3.0.0/24", "a-b" */
+	struct addr first, last;		/* served: a CIDR's network and broadcast
+						 * addresses are left out */
+	struct addr *dns, *nbns, *netmask;	/* INTERNAL_IP4/6_DNS, _NBNS, _NETMASK */
+	size_t n_dns, n_nbns, n_netmask;
+	struct selector *subnets;		/* subnet and split_include: _SUBNET */
+	size_t n_subnets;
+	char *file;
+	int line;
+	struct pool_cfg *next;
 };
 
 /* tsunagi's own settings: section "tsunagi { ... }" in the same file. */
@@ -117,6 +138,7 @@ struct daemon_cfg {
 
 struct config {
 	struct conn_cfg *conns;
+	struct pool_cfg *pools;
 	struct secret_cfg *secrets;
 	struct daemon_cfg daemon;
 };
@@ -147,4 +169,17 @@ unsigned config_warn_overlaps(const struct conn_cfg *conns);
  * the identity is known. Returns how many. */
 unsigned config_warn_mm_psk(const struct config *c);
 void daemon_cfg_clear(struct daemon_cfg *d);
+
+/* conf/config_pool.c. One pool from a VICI load-pool message (sec: the pool's section). */
+struct pool_cfg *config_build_pool(const struct ctree *sec, char *err, size_t errlen);
+void pool_cfg_free(struct pool_cfg *p);	/* the whole list */
+/* "10.3.0.0/24" (network and broadcast address left out, as strongSwan does; from the
+ * given address on if host bits are set), or "10.3.0.10-10.3.0.99" (as written).
+ * 0 or -1. */
+int config_pool_range(const char *s, struct addr *first, struct addr *last);
+/* A pool overlapping a protected local network (a non-dynamic local_ts other than a
+ * default route /0) of any connection's child, or another pool: -1 with
+ * "file:line: ..." in err. */
+int config_check_pool(const struct pool_cfg *p, const struct pool_cfg *others,
+		      const struct conn_cfg *conns, char *err, size_t errlen);
 #endif

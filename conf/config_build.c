@@ -2,6 +2,8 @@
  * "tsunagi" section. A connection is built by config_build_conn() whether it came from
  * a file or a VICI load-conn message, so both paths check the same keys the same way.
  *
+ * "pools" is in conf/config_pool.c.
+ *
  * Connection defaults are strongSwan's (swanctl.conf(5), 5.9.8, and its vici plugin):
  * version 0, local_addrs/remote_addrs %any, ports 500, proposals default, encap no,
  * mobike yes, dpd_delay/dpd_timeout 0, rekey_time 4h, reauth_time 0, over_time 10% of
@@ -23,7 +25,7 @@
 #include "lib/wipe.h"
 
 static const char *const conn_unsupported[] = {
-	"vips", "pools", "pull", "dscp", "fragmentation", "childless", "send_certreq",
+	"dscp", "fragmentation", "childless", "send_certreq",
 	"send_cert", "ppk_id", "ppk_required", "if_id_in", "if_id_out", "mediation",
 	"mediated_by", "mediation_peer", NULL,
 };
@@ -87,6 +89,29 @@ static int get_reauth_time(struct bctx *b, const struct ctree *k, uint64_t *out)
 		return berr(b, k, "'reauth_time' other than 0 is not supported by tsunagi "
 			    "(use rekey_time)");
 	return 0;
+}
+
+/* vips = 0.0.0.0 (any IPv4 address), ::, or the address to ask for; one per family. */
+static int get_vips(struct bctx *b, const struct ctree *k, struct conn_cfg *c)
+{
+	char **items;
+	size_t n;
+	if (bitems(b, k, &items, &n) < 0)
+		return -1;
+	int rc = 0;
+	c->n_vips = 0;
+	for (size_t i = 0; rc == 0 && i < n; i++) {
+		struct addr a;
+		if (addr_parse(items[i], &a) < 0)
+			rc = berr_value(b, k, items[i]);
+		for (size_t j = 0; rc == 0 && j < c->n_vips; j++)
+			if (c->vips[j].family == a.family)
+				rc = berr(b, k, "'vips' asks for two addresses of one family");
+		if (rc == 0)
+			c->vips[c->n_vips++] = a;
+	}
+	ctree_free_items(items, n);
+	return rc;
 }
 
 /* psk, and xauth for a second IKEv1 round; the others get a message that says so. */
@@ -253,6 +278,10 @@ static int conn_key(struct bctx *b, const struct ctree *k, struct conn_cfg *c,
 		return get_unique(b, k, &c->unique);
 	if (strcmp(n, "pull") == 0)
 		return bget_bool(b, k, &c->pull);
+	if (strcmp(n, "pools") == 0)
+		return set_list(b, k, &c->pools, &c->n_pools);
+	if (strcmp(n, "vips") == 0)
+		return get_vips(b, k, c);
 	if (name_in(n, conn_unsupported))
 		return berr_unsupported(b, k);
 	return berr_unknown(b, k);
@@ -364,6 +393,7 @@ void conn_cfg_free(struct conn_cfg *c)
 		ctree_free_items(c->local_addrs, c->n_local_addrs);
 		ctree_free_items(c->remote_addrs, c->n_remote_addrs);
 		ctree_free_items(c->proposals, c->n_proposals);
+		ctree_free_items(c->pools, c->n_pools);
 		auth_cfg_clear(&c->local);
 		auth_cfg_clear(&c->remote);
 		auth_cfg_clear(&c->local_xauth);
@@ -413,7 +443,7 @@ static int build_secrets(struct bctx *b, const struct ctree *sec, struct config 
 
 static int build_top(struct bctx *b, const struct ctree *root, struct config *cfg)
 {
-	static const char *const unsupported[] = { "pools", "authorities", NULL };
+	static const char *const unsupported[] = { "authorities", NULL };
 	for (const struct ctree *s = root->child; s; s = s->next) {
 		b->what[0] = '\0';
 		int rc;
@@ -423,6 +453,8 @@ static int build_top(struct bctx *b, const struct ctree *root, struct config *cf
 			rc = build_secrets(b, s, cfg);
 		else if (strcmp(s->name, "tsunagi") == 0)
 			rc = build_daemon(b, s, &cfg->daemon);
+		else if (strcmp(s->name, "pools") == 0)
+			rc = build_pools(b, s, cfg);
 		else if (name_in(s->name, unsupported))
 			rc = berr_unsupported(b, s);
 		else
@@ -430,7 +462,7 @@ static int build_top(struct bctx *b, const struct ctree *root, struct config *cf
 		if (rc < 0)
 			return -1;
 	}
-	return 0;
+	return config_check_pools(b, cfg);
 }
 
 struct config *config_build(const struct ctree *root, char *err, size_t errlen)
@@ -464,6 +496,7 @@ void config_free(struct config *c)
 	if (!c)
 		return;
 	conn_cfg_free(c->conns);
+	pool_cfg_free(c->pools);
 	secret_cfg_free(c->secrets);
 	daemon_cfg_clear(&c->daemon);
 	free(c);

@@ -55,7 +55,7 @@ struct conn_cfg *conn_cfg_dup(const struct conn_cfg *from)
 	c->local.xauth_id = c->remote.xauth_id = NULL;
 	c->local_xauth.id = c->local_xauth.xauth_id = NULL;
 	c->remote_xauth.id = c->remote_xauth.xauth_id = NULL;
-	c->local_addrs = c->remote_addrs = c->proposals = NULL;
+	c->local_addrs = c->remote_addrs = c->proposals = c->pools = NULL;
 	c->children = NULL;
 	bool ok = dup_str(&c->name, from->name) && dup_str(&c->file, from->file) &&
 		  dup_str(&c->local.id, from->local.id) && dup_str(&c->remote.id, from->remote.id) &&
@@ -65,7 +65,8 @@ struct conn_cfg *conn_cfg_dup(const struct conn_cfg *from)
 		  dup_str(&c->remote_xauth.id, from->remote_xauth.id) &&
 		  dup_strs(&c->local_addrs, (const char *const *)from->local_addrs, from->n_local_addrs) &&
 		  dup_strs(&c->remote_addrs, (const char *const *)from->remote_addrs, from->n_remote_addrs) &&
-		  dup_strs(&c->proposals, (const char *const *)from->proposals, from->n_proposals);
+		  dup_strs(&c->proposals, (const char *const *)from->proposals, from->n_proposals) &&
+		  dup_strs(&c->pools, (const char *const *)from->pools, from->n_pools);
 	struct child_cfg **tail = &c->children;
 	for (const struct child_cfg *cc = from->children; ok && cc; cc = cc->next) {
 		*tail = child_dup(cc);

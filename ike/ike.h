@@ -36,6 +36,9 @@ struct ike_env {
 	/* An SA was rekeyed: IKE (old_child and new_child NULL) or CHILD (on one IKE SA). */
 	void (*rekeyed)(void *arg, const struct ike_sa *old_ike, const struct ike_sa *new_ike,
 			const struct child_sa *old_child, const struct child_sa *new_child);
+	/* Optional: the peer assigned us a virtual IP (up), or the IKE SA holding it went
+	 * (down). The shell puts the address on its TUN device and takes it off again. */
+	void (*vip)(void *arg, const struct ike_sa *ike, const struct addr *vip, bool up);
 };
 
 /* Timing knobs (daemon_cfg has the configured values). */
@@ -63,6 +66,8 @@ int ike_unload_secret(struct ike *ike, const char *name);
 const struct conn_cfg *ike_conn_first(const struct ike *ike);
 const struct conn_cfg *ike_conn_next(const struct ike *ike, const struct conn_cfg *c);
 const struct secret_cfg *ike_secret_first(const struct ike *ike);
+/* The virtual IP pools (ike/pool.h): loaded with the configuration, and by VICI. */
+struct pools *ike_pools(struct ike *ike);
 
 /* Input. */
 void ike_input(struct ike *ike, const struct addr *local, const struct addr *remote,

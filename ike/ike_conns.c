@@ -163,6 +163,8 @@ void ike_load_config(struct ike *core, struct config *cfg, ms_t now)
 		ike_load_secret(core, s);
 		s = next;
 	}
+	pools_load(core->pools, cfg->pools);	/* leases of pools that stay are kept */
+	cfg->pools = NULL;
 	struct conn_cfg *cc = cfg->conns;
 	cfg->conns = NULL;
 	while (cc) {
@@ -193,6 +195,11 @@ const struct conn_cfg *ike_conn_next(const struct ike *core, const struct conn_c
 		seen = c->cfg == cfg;
 	}
 	return NULL;
+}
+
+struct pools *ike_pools(struct ike *core)
+{
+	return core->pools;
 }
 
 const struct secret_cfg *ike_secret_first(const struct ike *core)

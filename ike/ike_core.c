@@ -44,6 +44,10 @@ struct ike *ike_new(const struct ike_env *env, const struct ike_timing *t)
 	core->next_child_id = 1;
 	core->next_reqid = 1;
 	crypto_random(core->cookie_secret, sizeof(core->cookie_secret));
+	if (!(core->pools = pools_new())) {
+		free(core);
+		return NULL;
+	}
 	return core;
 }
 
@@ -140,6 +144,7 @@ void ike_sa_destroy(struct ike_sa *sa)
 		       sa->state == IKE_DELETING) && !sa->superseded;
 	while (sa->children)
 		child_detach_and_free(sa, sa->children, false);
+	ike_vip_release_all(sa);
 	if (was_up && sa->core->env.updown)
 		sa->core->env.updown(sa->core->env.arg, sa, NULL, false);
 	ike_sa_set_state(sa, IKE_DESTROYING);
@@ -267,6 +272,7 @@ void ike_sa_adopt_children(struct ike_sa *to, struct ike_sa *from)
 		tail = &(*tail)->next;
 	*tail = from->children;
 	from->children = NULL;
+	ike_vip_move(to, from);
 	adopt_child_tasks(to, from);
 	/* A child whose rekey or expiry was due while the IKE SA was busy gets its
 	 * timer back if the task went nowhere. */
@@ -508,6 +514,7 @@ void ike_free(struct ike *core, ms_t now)
 	}
 	while (core->secrets)
 		ike_unload_secret(core, core->secrets->name);
+	pools_free(core->pools);
 	wipe(core, sizeof(*core));
 	free(core);
 }

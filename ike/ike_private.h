@@ -3,6 +3,7 @@
 #define TSUNAGI_IKE_PRIVATE_H
 #include "ike/ike.h"
 #include "ike/ike_sa.h"
+#include "ike/pool.h"
 #include "lib/log.h"
 
 /* Kinds of dropped messages, each with its own log budget. */
@@ -25,6 +26,7 @@ struct ike {
 	struct ike_timing t;
 	struct conn *conns;
 	struct secret_cfg *secrets;
+	struct pools *pools;		/* virtual IP pools (ike/pool.h) */
 	struct ike_sa *sas;
 	uint32_t next_ike_id, next_child_id, next_reqid;
 	struct ike_stats st;
@@ -116,6 +118,15 @@ void ikev1_run_task(struct ike_sa *sa, const struct task *t);
 ms_t ikev1_tick(struct ike_sa *sa, ms_t now);
 /* Does this SA speak IKEv1 (or will it, for a task about to start)? */
 bool ike_sa_is_v1(const struct ike_sa *sa);
+
+/* ike_vip.c: virtual IPs for IKEv1 Mode Config and the IKEv2 configuration payload.
+ * Responder: an address for the peer from its connection's pools (in order), kept in
+ * sa->vips; a pool_status (ike/pool.h) and a log line naming the peer on failure. */
+int ike_vip_acquire(struct ike_sa *sa, const struct addr *requested, struct addr *out);
+/* Releases the leases (offline for the peer's identity) and forgets assigned VIPs. */
+void ike_vip_release_all(struct ike_sa *sa);
+/* An IKE rekey: the new SA takes the old one's virtual IPs. */
+void ike_vip_move(struct ike_sa *to, struct ike_sa *from);
 
 /* identity.c */
 int identity_from_string(const char *s, struct identity *id);

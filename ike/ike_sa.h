@@ -158,6 +158,14 @@ struct ike_sa {
 	/* An ISAKMP SA (IKEv1): its own exchange state and keys (ike/v1/ikev1.h); the
 	 * table, endpoints, identities, children and timers above are shared. */
 	struct ikev1_sa *v1;
+	/* Virtual IPs (ike/ike_vip.c): as responder the leases handed to the peer (pool
+	 * set), released when the SA ends; as initiator what the peer assigned us (pool
+	 * NULL). A rekey moves them to the new SA with the children. */
+	struct ike_vip {
+		struct addr addr;
+		char *pool;
+	} vips[CONF_MAX_VIPS];
+	size_t n_vips;
 	struct ike_sa *next;
 };
 

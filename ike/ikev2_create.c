@@ -284,6 +284,7 @@ static void ike_rekey_request(struct ike_sa *sa, struct msg_in *m)
 		if (nsa) {
 			sa->children = nsa->children;
 			nsa->children = NULL;
+			ike_vip_move(sa, nsa);
 			ike_sa_destroy(nsa);
 		}
 		respond_error(sa, m, N_NO_PROPOSAL_CHOSEN, NULL, 0);
@@ -465,6 +466,7 @@ static void ike_rekey_response(struct ike_sa *sa, struct msg_in *m)
 		if (nsa) {
 			sa->children = nsa->children;
 			nsa->children = NULL;
+			ike_vip_move(sa, nsa);
 			ike_sa_destroy(nsa);
 		}
 		ike_sa_set_state(sa, IKE_ESTABLISHED);

@@ -266,7 +266,7 @@ static void test_ike_time_defaults_follow_strongswan(void **state)
 
 static void test_unsupported_and_unknown_keys(void **state)
 {
-	expect_conn_error("  pools = p1", "site-a.conf:5: connection 'site': 'pools' is not "
+	expect_conn_error("  dscp = 000000", "site-a.conf:5: connection 'site': 'dscp' is not "
 			  "supported by tsunagi");
 	expect_conn_error("\n  send_cert = always", "site-a.conf:6: connection 'site': "
 			  "'send_cert' is not supported by tsunagi");
@@ -290,7 +290,6 @@ static void test_unsupported_and_unknown_keys(void **state)
 			  "supported by tsunagi");
 	expect_conn_error("  children {\n   net {\n    bar = 1\n   }\n  }",
 			  "site-a.conf:7: connection 'site', child 'net': unknown key 'bar'");
-	expect_error("pools { }\n", "site-a.conf:1: 'pools' is not supported by tsunagi");
 	expect_error("x = 1\n", "site-a.conf:1: unknown key 'x'");
 	expect_error("authorities {\n}\n", "site-a.conf:1: 'authorities' is not supported by "
 		     "tsunagi");
@@ -608,9 +607,9 @@ static void test_vici_shaped_tree(void **state)
 			    "10.2.0.0/24");
 	conn_cfg_free(c);
 
-	ctree_add_list(conn, "pools", "vici", 0);
+	ctree_add_list(conn, "dscp", "vici", 0);
 	assert_null(config_build_conn(conn, err, sizeof(err)));
-	assert_string_equal(err, "vici: connection 'vpn': 'pools' is not supported by tsunagi");
+	assert_string_equal(err, "vici: connection 'vpn': 'dscp' is not supported by tsunagi");
 	ctree_free(conn);
 }
 

@@ -1,0 +1,79 @@
+/* Virtual IPs of an IKE SA, for both IKE versions. As responder: leases from the
+ * connection's pools, by the peer's identity, released (kept offline for it) when the
+ * SA ends. As initiator: the addresses the peer assigned, which the shell installs
+ * on its TUN device (env.vip) and removes when the SA ends. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "ike/ike_private.h"
+
+int ike_vip_acquire(struct ike_sa *sa, const struct addr *requested, struct addr *out)
+{
+	const struct conn_cfg *cfg = sa->conn->cfg;
+	char id[IKE_MAX_ID * 2], tag[160], a[ADDR_STRLEN];
+	uint8_t family = requested && requested->family ? requested->family : AF_INET;
+	identity_fmt(&sa->peer_id, id, sizeof(id));
+	ike_sa_tag(sa, tag, sizeof(tag));
+	for (size_t i = 0; i < sa->n_vips; i++) {
+		/* One address per family: a repeated request gets the same one. */
+		if (sa->vips[i].pool && sa->vips[i].addr.family == family) {
+			*out = sa->vips[i].addr;
+			return POOL_OK;
+		}
+	}
+	if (cfg->n_pools == 0) {
+		log_info(LOG_IKE, "%s: '%s' asks for a virtual IP, but connection '%s' has no "
+			 "pools", tag, id, cfg->name);
+		return POOL_UNKNOWN;
+	}
+	if (sa->n_vips >= CONF_MAX_VIPS)
+		return POOL_EXHAUSTED;
+	struct addr want = { .family = family };
+	if (requested && requested->family)
+		want = *requested;
+	struct pool *from;
+	int rc = pools_acquire(sa->core->pools, cfg->pools, cfg->n_pools, id, &sa->remote,
+			       &want, out, &from);
+	char *name = rc == POOL_OK ? strdup(pool_name(from)) : NULL;
+	if (rc == POOL_OK && !name) {
+		pool_release(from, out, id);
+		rc = POOL_NOMEM;
+	}
+	if (rc != POOL_OK) {
+		log_err(LOG_IKE, "%s: no virtual IP for '%s' from pools of '%s': %s", tag, id,
+			cfg->name, pool_status_str(rc));
+		return rc;
+	}
+	sa->vips[sa->n_vips].addr = *out;
+	sa->vips[sa->n_vips].pool = name;
+	sa->n_vips++;
+	log_info(LOG_IKE, "%s: assigned virtual IP %s to '%s' from pool '%s'", tag,
+		 addr_ntop(out, a, sizeof(a)), id, name);
+	return POOL_OK;
+}
+
+void ike_vip_release_all(struct ike_sa *sa)
+{
+	char id[IKE_MAX_ID * 2];
+	identity_fmt(&sa->peer_id, id, sizeof(id));
+	for (size_t i = 0; i < sa->n_vips; i++) {
+		struct ike_vip *v = &sa->vips[i];
+		if (v->pool)
+			pools_release(sa->core->pools, v->pool, &v->addr, id);
+		else if (sa->core->env.vip)
+			sa->core->env.vip(sa->core->env.arg, sa, &v->addr, false);
+		free(v->pool);
+		v->pool = NULL;
+	}
+	sa->n_vips = 0;
+}
+
+void ike_vip_move(struct ike_sa *to, struct ike_sa *from)
+{
+	if (to->n_vips || !from->n_vips)
+		return;
+	memcpy(to->vips, from->vips, sizeof(to->vips));
+	to->n_vips = from->n_vips;
+	memset(from->vips, 0, sizeof(from->vips));
+	from->n_vips = 0;
+}
