@@ -141,13 +141,13 @@ static void ts_resolve(const struct ts_cfg *ts, size_t n, const struct addr *sel
 void child_local_ts(struct ike_sa *sa, const struct child_cfg *cc, struct selector *out,
 		    size_t *n)
 {
-	ts_resolve(cc->local_ts, cc->n_local_ts, &sa->local, out, n);
+	ts_resolve(cc->local_ts, cc->n_local_ts, ike_vip_dynamic(sa, true), out, n);
 }
 
 void child_remote_ts(struct ike_sa *sa, const struct child_cfg *cc, struct selector *out,
 		     size_t *n)
 {
-	ts_resolve(cc->remote_ts, cc->n_remote_ts, &sa->remote, out, n);
+	ts_resolve(cc->remote_ts, cc->n_remote_ts, ike_vip_dynamic(sa, false), out, n);
 }
 
 /* Narrowing: every intersection of what we allow with what they propose. */

@@ -116,6 +116,8 @@ void ikev1_run_task(struct ike_sa *sa, const struct task *t);
 /* ike/v1/ikev1_life.c: an ISAKMP SA's own timers (its end, DPD, IPsec SAs outliving
  * it); when it wants to run next. */
 ms_t ikev1_tick(struct ike_sa *sa, ms_t now);
+/* The user XAuth authenticated on this SA (ike/v1/ikev1_xauth.c), or NULL. */
+const char *ikev1_xauth_user(const struct ike_sa *sa);
 /* Does this SA speak IKEv1 (or will it, for a task about to start)? */
 bool ike_sa_is_v1(const struct ike_sa *sa);
 
@@ -125,6 +127,8 @@ bool ike_sa_is_v1(const struct ike_sa *sa);
 int ike_vip_acquire(struct ike_sa *sa, const struct addr *requested, struct addr *out);
 /* Releases the leases (offline for the peer's identity) and forgets assigned VIPs. */
 void ike_vip_release_all(struct ike_sa *sa);
+/* What "dynamic" in a child's local (or remote) selectors stands for. */
+const struct addr *ike_vip_dynamic(const struct ike_sa *sa, bool local);
 /* An IKE rekey: the new SA takes the old one's virtual IPs. */
 void ike_vip_move(struct ike_sa *to, struct ike_sa *from);
 

@@ -7,12 +7,30 @@
 
 #include "ike/ike_private.h"
 
+/* The identity a lease is kept for: the XAuth user of an IKEv1 SA (its group PSK's IKE
+ * identity is shared by all users), else the peer's IKE identity. */
+static const char *lease_id(const struct ike_sa *sa, char *buf, size_t len)
+{
+	const char *user = ikev1_xauth_user(sa);
+	return user ? user : identity_fmt(&sa->peer_id, buf, len);
+}
+
+/* "dynamic" in a child's selectors: a virtual IP, when there is one, stands for the SA's
+ * own address: ours (assigned by the peer, pool NULL) or the peer's (leased). */
+const struct addr *ike_vip_dynamic(const struct ike_sa *sa, bool local)
+{
+	for (size_t i = 0; i < sa->n_vips; i++)
+		if ((sa->vips[i].pool == NULL) == local)
+			return &sa->vips[i].addr;
+	return local ? &sa->local : &sa->remote;
+}
+
 int ike_vip_acquire(struct ike_sa *sa, const struct addr *requested, struct addr *out)
 {
 	const struct conn_cfg *cfg = sa->conn->cfg;
-	char id[IKE_MAX_ID * 2], tag[160], a[ADDR_STRLEN];
+	char idbuf[IKE_MAX_ID * 2], tag[160], a[ADDR_STRLEN];
 	uint8_t family = requested && requested->family ? requested->family : AF_INET;
-	identity_fmt(&sa->peer_id, id, sizeof(id));
+	const char *id = lease_id(sa, idbuf, sizeof(idbuf));
 	ike_sa_tag(sa, tag, sizeof(tag));
 	for (size_t i = 0; i < sa->n_vips; i++) {
 		/* One address per family: a repeated request gets the same one. */
@@ -54,8 +72,8 @@ int ike_vip_acquire(struct ike_sa *sa, const struct addr *requested, struct addr
 
 void ike_vip_release_all(struct ike_sa *sa)
 {
-	char id[IKE_MAX_ID * 2];
-	identity_fmt(&sa->peer_id, id, sizeof(id));
+	char idbuf[IKE_MAX_ID * 2];
+	const char *id = lease_id(sa, idbuf, sizeof(idbuf));
 	for (size_t i = 0; i < sa->n_vips; i++) {
 		struct ike_vip *v = &sa->vips[i];
 		if (v->pool)

@@ -109,6 +109,8 @@ struct ikev1_sa {
 	bool xauth_ok;			/* the STATUS we sent (server) */
 	char xauth_user[64];		/* the user who authenticated, for the lease */
 	ms_t xauth_deadline;		/* client: until when it waits for the server */
+	struct addr dns[4];		/* Mode Config client: the DNS servers assigned */
+	size_t n_dns;
 };
 
 /* A received message, decrypted once its SA and IV are known. */
@@ -257,6 +259,12 @@ struct isakmp_cfg;
 bool ikev1_xauth_answer(struct ike_sa *sa, const struct isakmp_cfg *c);
 bool ikev1_xauth_request(struct ike_sa *sa, const struct v1_msg *m, const struct isakmp_cfg *c);
 ms_t ikev1_xauth_tick(struct ike_sa *sa, ms_t now);
+
+/* ikev1_modecfg.c: after XAuth (or Phase 1 without it), Mode Config if the connection
+ * has pools (server) or vips (client), then ikev1_ready(). */
+void ikev1_modecfg_start(struct ike_sa *sa);
+bool ikev1_modecfg_answer(struct ike_sa *sa, const struct isakmp_cfg *c);
+bool ikev1_modecfg_request(struct ike_sa *sa, const struct v1_msg *m, const struct isakmp_cfg *c);
 
 /* ikev1_quick.c */
 void ikev1_quick_start(struct ike_sa *sa, struct child_cfg *cc);

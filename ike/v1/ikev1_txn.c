@@ -137,7 +137,7 @@ void ikev1_txn_in(struct ike_sa *sa, struct v1_msg *m)
 		}
 		v->txn.active = false;
 		ike_request_clear(sa);
-		if (!ikev1_xauth_answer(sa, &c)) {
+		if (!ikev1_xauth_answer(sa, &c) && !ikev1_modecfg_answer(sa, &c)) {
 			sa->core->st.rx_invalid++;
 			log_err(LOG_IKE, "%s: unexpected %s in %s, dropped", ike_sa_name(sa),
 				isakmp_cfg_type_name(c.type), ikev1_state_name(v->state));
@@ -150,7 +150,7 @@ void ikev1_txn_in(struct ike_sa *sa, struct v1_msg *m)
 			isakmp_cfg_type_name(c.type), m->hdr.msgid);
 		return;
 	}
-	if (!ikev1_xauth_request(sa, m, &c)) {
+	if (!ikev1_xauth_request(sa, m, &c) && !ikev1_modecfg_request(sa, m, &c)) {
 		sa->core->st.rx_invalid++;
 		log_err(LOG_IKE, "%s: unexpected %s in %s, dropped", ike_sa_name(sa),
 			isakmp_cfg_type_name(c.type), ikev1_state_name(v->state));

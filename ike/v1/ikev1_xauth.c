@@ -57,6 +57,11 @@ static const struct secret_cfg *find_user(const struct ike *core, const uint8_t 
 	return NULL;
 }
 
+const char *ikev1_xauth_user(const struct ike_sa *sa)
+{
+	return sa->v1 && sa->v1->xauth_ok && sa->v1->xauth_user[0] ? sa->v1->xauth_user : NULL;
+}
+
 /* ---- server ---- */
 
 static void server_request(struct ike_sa *sa)
@@ -145,7 +150,7 @@ static void server_ack_in(struct ike_sa *sa)
 		ikev1_delete_all(sa);
 		return;
 	}
-	ikev1_ready(sa);
+	ikev1_modecfg_start(sa);
 }
 
 /* ---- client ---- */
@@ -215,7 +220,7 @@ static bool client_status_in(struct ike_sa *sa, const struct v1_msg *m,
 	}
 	log_info(LOG_IKE, "%s: XAuth user '%s' accepted by the server", ike_sa_name(sa),
 		 client_user(sa));
-	ikev1_ready(sa);
+	ikev1_modecfg_start(sa);
 	return true;
 }
 
@@ -236,7 +241,7 @@ void ikev1_phase1_authenticated(struct ike_sa *sa)
 			 ike_sa_name(sa));
 		return;
 	}
-	ikev1_established(sa);
+	ikev1_modecfg_start(sa);
 }
 
 bool ikev1_xauth_answer(struct ike_sa *sa, const struct isakmp_cfg *c)
@@ -272,7 +277,8 @@ bool ikev1_xauth_request(struct ike_sa *sa, const struct v1_msg *m, const struct
 ms_t ikev1_xauth_tick(struct ike_sa *sa, ms_t now)
 {
 	struct ikev1_sa *v = sa->v1;
-	if (v->state != XAUTH_WAIT_REQUEST && v->state != XAUTH_WAIT_STATUS)
+	if (v->state != XAUTH_WAIT_REQUEST && v->state != XAUTH_WAIT_STATUS &&
+	    v->state != MODECFG_WAIT_SET)
 		return MS_NEVER;
 	if (now < v->xauth_deadline)
 		return v->xauth_deadline;

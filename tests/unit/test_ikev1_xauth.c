@@ -1,4 +1,4 @@
-/* IKEv1 XAuth between two tsunagi IKE cores (tests/unit/ike_harness.c): a is the client
+/* IKEv1 XAuth and Mode Config between two tsunagi IKE cores (tests/unit/ike_harness.c): a is the client
  * (local-2 { auth = xauth }), b the server (remote-2 { auth = xauth }), PSK in Phase 1
  * (XAUTHInitPreShared). A right password brings the SA and the Quick Mode up; a wrong
  * one ends with STATUS=FAIL, the ISAKMP SA deleted on both sides, logged and counted; a
@@ -14,6 +14,7 @@
 
 #include "ike/ike_private.h"
 #include "ike/v1/ikev1.h"
+#include "ike/pool.h"
 #include "ike/v1/isakmp_attr.h"
 #include "lib/log.h"
 #include "tests/unit/ike_harness.h"
@@ -251,6 +252,144 @@ static void test_xauth_client_gives_up(void **state)
 	h_free(&h);
 }
 
+/* ---- Mode Config ---- */
+
+/* The same pair with Mode Config: b's "rw" hands out 10.3.0.0/30 (two addresses) with
+ * DNS and a split-include network; a's "rw" asks for one (vips = 0.0.0.0). */
+static void mc_confs(const char *pull, const char *client_pw)
+{
+	char extra[256];
+	make_confs(client_pw, "", false);
+	snprintf(extra, sizeof(extra), "version = 1\n    pools = p1\n    pull = %s\n", pull);
+	char *p = strstr(conf_b, "version = 1\n");	/* b's rw */
+	char tmp[4096];
+	snprintf(tmp, sizeof(tmp), "%.*s%s%s", (int)(p - conf_b), conf_b, extra,
+		 p + strlen("version = 1\n"));
+	strcpy(conf_b, tmp);
+	p = strstr(conf_b, "remote_ts = 10.1.0.0/24");	/* b's rw: the client's VIP */
+	memcpy(p, "remote_ts = dynamic    ", 23);
+	strcat(conf_b, "pools {\n  p1 {\n    addrs = 10.3.0.0/30\n    dns = 10.2.0.53, 10.2.0.54\n"
+		       "    split_include = 10.2.0.0/24\n  }\n}\n");
+	snprintf(extra, sizeof(extra), "version = 1\n    vips = 0.0.0.0\n    pull = %s\n", pull);
+	p = strstr(conf_a, "version = 1\n");	/* a's rw */
+	snprintf(tmp, sizeof(tmp), "%.*s%s%s", (int)(p - conf_a), conf_a, extra,
+		 p + strlen("version = 1\n"));
+	strcpy(conf_a, tmp);
+	p = strstr(conf_a, "local_ts = 10.1.0.0/24");
+	memcpy(p, "local_ts = dynamic    ", 22);
+}
+
+static void assert_vip(struct harness *h, const char *vip)
+{
+	char s[SELECTOR_STRLEN], x[ADDR_STRLEN];
+	const struct ike_sa *sa = h_first_sa(&h->a), *sb = h_first_sa(&h->b);
+	assert_int_equal(sa->n_vips, 1);
+	assert_null(sa->vips[0].pool);
+	assert_string_equal(addr_ntop(&sa->vips[0].addr, x, sizeof(x)), vip);
+	assert_int_equal(sb->n_vips, 1);
+	assert_string_equal(sb->vips[0].pool, "p1");
+	assert_string_equal(addr_ntop(&sb->vips[0].addr, x, sizeof(x)), vip);
+	/* The Quick Mode's selectors: the client's VIP === the protected network. */
+	snprintf(x, sizeof(x), "%s/32", vip);
+	assert_string_equal(selector_fmt(&sa->children->local_ts[0], s, sizeof(s)), x);
+	assert_string_equal(selector_fmt(&sb->children->remote_ts[0], s, sizeof(s)), x);
+	assert_string_equal(selector_fmt(&sb->children->local_ts[0], s, sizeof(s)), "10.2.0.0/24");
+	/* And the DNS servers came with it. */
+	assert_int_equal(sa->v1->n_dns, 2);
+	assert_string_equal(addr_ntop(&sa->v1->dns[1], x, sizeof(x)), "10.2.0.54");
+}
+
+static void test_modecfg_pull_and_push(void **state)
+{
+	for (int push = 0; push < 2; push++) {
+		struct harness h;
+		mc_confs(push ? "no" : "yes", "alice-pw");
+		assert_int_equal(h_init(&h, conf_a, conf_b), 0);
+		initiate(&h, "rw");
+		assert_child_up(&h);
+		assert_vip(&h, "10.3.0.1");
+		/* XAuth, then REQUEST/REPLY (pull: a asks) or SET/ACK (push: b sets):
+		 * MM1 MM3 MM5 REPLY ACK (REQUEST|ACK) QM1 QM3 from a, MM2 MM4 MM6 REQUEST SET
+		 * (REPLY|SET) QM2 from b. */
+		assert_int_equal(h.a.sent, 8);
+		assert_int_equal(h.b.sent, 7);
+		h_free(&h);
+	}
+}
+
+/* Adds to a a second XAuth client connection "rwbob", user bob, same IKE identity. */
+static void add_bob(void)
+{
+	char *from = strstr(conf_a, "  rw {"), *to = strstr(conf_a, "  site {");
+	char block[2048], tmp[8192];
+	snprintf(block, sizeof(block), "  rwbob {%.*s", (int)(to - from - 6), from + 6);
+	char *u = strstr(block, "xauth_id = alice");
+	memmove(u + 14, u + 16, strlen(u + 16) + 1);
+	memcpy(u, "xauth_id = bob", 14);
+	snprintf(tmp, sizeof(tmp), "%.*s%s%s", (int)(to - conf_a), conf_a, block, to);
+	strcpy(conf_a, tmp);
+	char *sec = strstr(conf_a, "  xauth-alice {");
+	snprintf(tmp, sizeof(tmp), "%.*s  xauth-bob {\n    id = bob\n    secret = bob-pw\n  }\n%s",
+		 (int)(sec - conf_a), conf_a, sec);
+	strcpy(conf_a, tmp);
+}
+
+static void up_down(struct harness *h, const char *conn, const char *want_vip)
+{
+	char err[256], x[ADDR_STRLEN];
+	initiate(h, conn);
+	assert_child_up(h);
+	assert_string_equal(addr_ntop(&h_first_sa(&h->a)->vips[0].addr, x, sizeof(x)), want_vip);
+	assert_int_equal(ike_terminate(h->a.core, conn, 0, NULL, 0, h->now, err, sizeof(err)), 0);
+	h_pump(h);
+	assert_int_equal(h_count_sas(&h->b, IKE_ESTABLISHED), 0);
+}
+
+/* The lease is kept for the XAuth user when the ISAKMP SA goes (all users share the
+ * group PSK's IKE identity): alice gets her address back, and bob, from the same IKE
+ * identity while she is away, gets another one. */
+static void test_modecfg_lease_by_user(void **state)
+{
+	struct harness h;
+	struct pool_counts pc;
+	mc_confs("yes", "alice-pw");
+	add_bob();
+	assert_int_equal(h_init(&h, conf_a, conf_b), 0);
+	up_down(&h, "rw", "10.3.0.1");
+	pool_get_counts(pools_find(ike_pools(h.b.core), "p1"), &pc);
+	assert_int_equal(pc.online, 0);
+	assert_int_equal(pc.offline, 1);
+	up_down(&h, "rwbob", "10.3.0.2");
+	up_down(&h, "rw", "10.3.0.1");
+	up_down(&h, "rwbob", "10.3.0.2");
+	pool_get_counts(pools_find(ike_pools(h.b.core), "p1"), &pc);
+	assert_int_equal(pc.offline, 2);
+	h_free(&h);
+}
+
+/* An exhausted pool: the client learns it has no address (logged on both sides) and
+ * gives up; no CHILD_SA. */
+static void test_modecfg_pool_exhausted(void **state)
+{
+	struct harness h;
+	struct h_log_count lc;
+	mc_confs("yes", "alice-pw");
+	char *p = strstr(conf_b, "addrs = 10.3.0.0/30");
+	memcpy(p, "addrs = 10.3.0.1/32", 19);	/* one address */
+	assert_int_equal(h_init(&h, conf_a, conf_b), 0);
+	struct addr x, peer;
+	addr_parse("203.0.113.9", &peer);
+	assert_int_equal(pool_acquire(pools_find(ike_pools(h.b.core), "p1"), "someone", &peer,
+				      NULL, &x), POOL_OK);
+	h_log_capture_start(&lc, "Mode Config: the server assigned no virtual IP");
+	initiate(&h, "rw");
+	h_log_capture_stop(&lc);
+	assert_int_equal(lc.matches, 1);
+	assert_int_equal(h_count_children(&h.a) + h_count_children(&h.b), 0);
+	assert_null(h_first_sa(&h.a));
+	h_free(&h);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -262,6 +401,9 @@ int main(void)
 		cmocka_unit_test(test_xauth_secret_not_a_psk),
 		cmocka_unit_test(test_xauth_request_retransmitted),
 		cmocka_unit_test(test_xauth_client_gives_up),
+		cmocka_unit_test(test_modecfg_pull_and_push),
+		cmocka_unit_test(test_modecfg_lease_by_user),
+		cmocka_unit_test(test_modecfg_pool_exhausted),
 	};
 	log_set_all_levels(getenv("TLOG") ? atoi(getenv("TLOG")) : -1);
 	return cmocka_run_group_tests(tests, NULL, NULL);
