@@ -15,6 +15,7 @@ PACKAGES="
   iproute2 nftables iputils-ping procps psmisc conntrack
   strongswan-charon strongswan-swanctl libstrongswan-standard-plugins
   libcharon-extra-plugins libstrongswan-extra-plugins
+  libcharon-extauth-plugins
   iperf3 tshark tcpdump wireguard-go wireguard-tools ike-scan python3 xxd util-linux
   man-db groff-base systemd curl python3-prometheus-client
   debhelper dh-autoreconf dpkg-dev fakeroot passwd debootstrap
@@ -48,6 +49,7 @@ plugin_package() {
 	gcm|openssl|aesni|agent) echo libstrongswan-standard-plugins ;;
 	chapoly|curve25519) echo libstrongswan-extra-plugins ;;
 	kernel-libipsec) echo libcharon-extra-plugins ;;
+	xauth-generic) echo libcharon-extauth-plugins ;;
 	socket-default|updown) echo strongswan-libcharon ;;
 	vici) echo strongswan-swanctl ;;
 	*) echo libstrongswan ;;

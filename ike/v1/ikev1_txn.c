@@ -127,7 +127,9 @@ void ikev1_txn_in(struct ike_sa *sa, struct v1_msg *m)
 	if (!authentic(sa, m, answer) || !parse_cfg(sa, m, &c))
 		return;
 	if (answer) {
-		if (c.id != v->txn.id ||
+		/* The Identifier must be our request's; strongSwan's XAuth client answers
+		 * with 0, which is taken too (the message ID and HASH tie it to ours). */
+		if ((c.id != v->txn.id && c.id != 0) ||
 		    (c.type != ISAKMP_CFG_REPLY && c.type != ISAKMP_CFG_ACK)) {
 			sa->core->st.rx_invalid++;
 			log_err(LOG_IKE, "%s: %s with identifier %u does not answer our request %u, "
