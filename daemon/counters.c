@@ -144,8 +144,10 @@ size_t daemon_counters(struct daemon *d, struct metric_counter out[DAEMON_COUNTE
 	  st.init_refused);
 	C("ike-xauth-failures", "IKEv1 XAuth users refused (wrong or unknown user or password).",
 	  st.xauth_failures);
-	C("ike-cfg-attrs-ignored", "Unknown or repeated configuration attributes ignored.",
-	  st.cfg_attrs_ignored);
+	C("ike-vip-failures", "Virtual IP requests refused (pools exhausted or none).",
+	  st.vip_failures);
+	C("ike-cp-bad-attributes", "Configuration payload attributes ignored (unknown, "
+	  "repeated, malformed).", st.cp_bad_attrs);
 	C("esp-no-policy", "Outbound packets matching no policy.", es.no_policy);
 	C("esp-discarded", "Outbound packets matching a discard policy.", es.discarded);
 	C("esp-held", "Outbound packets held for a CHILD SA being negotiated.", es.held);

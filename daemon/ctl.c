@@ -424,7 +424,7 @@ static enum vici_reply cmd_get_shared(void *arg, struct vici_conn *c, const stru
 }
 
 /* Commands swanctl --load-all sends for things tsunagi has none of (certificates,
- * private keys, pools, authorities): answered as charon answers with nothing loaded. */
+ * private keys, authorities): answered as charon answers with nothing loaded. */
 static enum vici_reply cmd_empty_list(void *arg, struct vici_conn *c, const struct ctree *req,
 				      struct vici_msg *resp)
 {
@@ -697,7 +697,6 @@ int ctl_register(struct daemon *d)
 		{ "get-shared", cmd_get_shared, d },
 		{ "get-keys", cmd_empty_list, "keys" },
 		{ "unload-key", cmd_success, NULL },
-		{ "get-pools", cmd_empty_list, NULL },
 		{ "get-authorities", cmd_empty_list, "authorities" },
 		{ "list-policies", cmd_list_policies, d },
 		{ "list-certs", cmd_empty_list, NULL },
@@ -707,8 +706,6 @@ int ctl_register(struct daemon *d)
 		{ "load-cert", cmd_unsupported, "load-cert" },
 		{ "load-key", cmd_unsupported, "load-key" },
 		{ "load-token", cmd_unsupported, "load-token" },
-		{ "load-pool", cmd_unsupported, "load-pool (virtual IP pools)" },
-		{ "unload-pool", cmd_unsupported, "unload-pool" },
 		{ "load-authority", cmd_unsupported, "load-authority" },
 		{ "unload-authority", cmd_unsupported, "unload-authority" },
 		{ "reload-settings", cmd_success, NULL },
@@ -728,5 +725,5 @@ int ctl_register(struct daemon *d)
 	for (size_t i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++)
 		if (vici_server_register(d->vici, cmds[i].name, cmds[i].fn, cmds[i].arg) < 0)
 			return -1;
-	return ctl_nat_register(d);
+	return ctl_nat_register(d) < 0 ? -1 : ctl_pools_register(d);
 }

@@ -58,6 +58,8 @@ void ctl_unregister(struct daemon *d);
 void ctl_check_pending(struct daemon *d);
 /* daemon/ctl_nat.c: tsunagi-list-nat (list-nat events) and tsunagi-flush-nat. */
 int ctl_nat_register(struct daemon *d);
+/* load-pool, unload-pool, get-pools (daemon/ctl_pools.c). */
+int ctl_pools_register(struct daemon *d);
 void ctl_updown(struct daemon *d, const struct ike_sa *sa, const struct child_sa *c, bool up);
 void ctl_rekeyed(struct daemon *d, const struct ike_sa *old_ike, const struct ike_sa *new_ike,
 		 const struct child_sa *old_child, const struct child_sa *new_child);

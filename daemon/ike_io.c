@@ -137,6 +137,15 @@ static void io_rekeyed(void *arg, const struct ike_sa *old_ike, const struct ike
 	ctl_rekeyed(arg, old_ike, new_ike, old_child, new_child);
 }
 
+/* A virtual IP the peer assigned: on the TUN device while its IKE SA lasts. */
+static void io_vip(void *arg, const struct ike_sa *sa, const struct addr *vip, bool up)
+{
+	struct daemon *d = arg;
+	(void)sa;
+	if (d->esp)
+		esp_engine_vip(d->esp, vip, up);
+}
+
 void ike_io_env(struct daemon *d, struct ike_env *env)
 {
 	memset(env, 0, sizeof(*env));
@@ -147,6 +156,7 @@ void ike_io_env(struct daemon *d, struct ike_env *env)
 	env->route_src = io_route_src;
 	env->updown = io_updown;
 	env->rekeyed = io_rekeyed;
+	env->vip = io_vip;
 }
 
 static void on_timer(evutil_socket_t fd, short what, void *arg)

@@ -832,6 +832,22 @@ uint32_t esp_engine_fwmark(const struct esp_engine *e)
 	return e->rule_installed ? e->cfg.fwmark : 0;
 }
 
+int esp_engine_vip(struct esp_engine *e, const struct addr *a, bool add)
+{
+	char s[ADDR_STRLEN];
+	if (e->cfg.no_io)
+		return 0;
+	int err = add ? tun_addr_add(&e->tun, a) : tun_addr_del(&e->tun, a);
+	if (err < 0)
+		log_err(LOG_ESP, "cannot %s virtual IP %s %s %s: %s", add ? "add" : "remove",
+			addr_ntop(a, s, sizeof(s)), add ? "to" : "from", e->tun.name,
+			strerror(-err));
+	else
+		log_ctl(LOG_ESP, "virtual IP %s %s %s", addr_ntop(a, s, sizeof(s)),
+			add ? "added to" : "removed from", e->tun.name);
+	return err;
+}
+
 const char *esp_engine_tun_name(const struct esp_engine *e)
 {
 	return e->tun.name;

@@ -106,6 +106,9 @@ int esp_engine_natt_fd(const struct esp_engine *e);
 /* The mark the daemon's IKE socket must carry (SO_MARK) so that its packets skip the
  * tunnel routes; 0 when no rule is installed. */
 uint32_t esp_engine_fwmark(const struct esp_engine *e);
+/* Puts a virtual IP the peer assigned on the TUN device (add) or takes it off; 0 or
+ * -errno (logged). Nothing with no_io. */
+int esp_engine_vip(struct esp_engine *e, const struct addr *a, bool add);
 /* The TUN device's name ("" with no_io). */
 const char *esp_engine_tun_name(const struct esp_engine *e);
 

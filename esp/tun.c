@@ -236,6 +236,39 @@ static int tun_route(const struct tun *t, bool add, uint32_t table, const struct
 	return err;
 }
 
+/* A host address on the device (a virtual IP): routes through the device then take it
+ * as their source. IPv6 skips duplicate address detection, which would delay it. */
+static int tun_addr(const struct tun *t, bool add, const struct addr *a)
+{
+	size_t alen = addr_len(a);
+	if (!alen)
+		return -EINVAL;
+	struct nlreq r;
+	struct ifaddrmsg *ifa = nlreq_init(&r, add ? RTM_NEWADDR : RTM_DELADDR,
+					   add ? NLM_F_CREATE | NLM_F_REPLACE : 0, sizeof(*ifa));
+	ifa->ifa_family = a->family;
+	ifa->ifa_prefixlen = (unsigned char)(alen * 8);
+	ifa->ifa_flags = a->family == AF_INET6 ? IFA_F_NODAD : 0;
+	ifa->ifa_scope = RT_SCOPE_UNIVERSE;
+	ifa->ifa_index = (unsigned)t->ifindex;
+	nlreq_attr(&r, IFA_LOCAL, a->u.b, alen);
+	nlreq_attr(&r, IFA_ADDRESS, a->u.b, alen);
+	int err = nlreq_send(&r);
+	if (!add && (err == -EADDRNOTAVAIL || err == -ENODEV))
+		err = 0;
+	return err;
+}
+
+int tun_addr_add(const struct tun *t, const struct addr *a)
+{
+	return tun_addr(t, true, a);
+}
+
+int tun_addr_del(const struct tun *t, const struct addr *a)
+{
+	return tun_addr(t, false, a);
+}
+
 int tun_route_add(const struct tun *t, uint32_t table, const struct addr *dst, int plen)
 {
 	return tun_route(t, true, table, dst, plen);

@@ -43,6 +43,11 @@ void tun_close(struct tun *t);
 int tun_route_add(const struct tun *t, uint32_t table, const struct addr *dst, int plen);
 int tun_route_del(const struct tun *t, uint32_t table, const struct addr *dst, int plen);
 
+/* A virtual IP (host address) on the device, or off it again. 0 or -errno; removing
+ * an address that is not there is not an error. */
+int tun_addr_add(const struct tun *t, const struct addr *a);
+int tun_addr_del(const struct tun *t, const struct addr *a);
+
 /* ip rule: "not fwmark MARK lookup TABLE" with the given priority, for one family.
  * Packets from our own sockets carry MARK (SO_MARK) and so bypass the table. */
 int tun_rule_add(int family, uint32_t table, uint32_t fwmark, uint32_t priority);

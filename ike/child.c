@@ -124,30 +124,32 @@ int child_offer(struct ike_sa *sa, struct child_sa *c, struct proposal *out, siz
 
 /* ---- traffic selectors ---- */
 
-static void ts_resolve(const struct ts_cfg *ts, size_t n, const struct addr *self,
+/* "dynamic" is the SA's virtual IPs where it has them (ike_vip_dynamic), else its
+ * own address on that side. */
+static void ts_resolve(const struct ts_cfg *ts, size_t n, const struct ike_sa *sa, bool local,
 		       struct selector *out, size_t *n_out)
 {
 	*n_out = 0;
 	for (size_t i = 0; i < n && *n_out < IKEV2_MAX_TS; i++) {
 		if (ts[i].dynamic)
-			selector_from_addr(&out[(*n_out)++], self);
+			*n_out += ike_vip_dynamic(sa, local, out + *n_out, IKEV2_MAX_TS - *n_out);
 		else
 			out[(*n_out)++] = ts[i].sel;
 	}
 	if (n == 0)
-		selector_from_addr(&out[(*n_out)++], self);
+		*n_out = ike_vip_dynamic(sa, local, out, IKEV2_MAX_TS);
 }
 
 void child_local_ts(struct ike_sa *sa, const struct child_cfg *cc, struct selector *out,
 		    size_t *n)
 {
-	ts_resolve(cc->local_ts, cc->n_local_ts, ike_vip_dynamic(sa, true), out, n);
+	ts_resolve(cc->local_ts, cc->n_local_ts, sa, true, out, n);
 }
 
 void child_remote_ts(struct ike_sa *sa, const struct child_cfg *cc, struct selector *out,
 		     size_t *n)
 {
-	ts_resolve(cc->remote_ts, cc->n_remote_ts, ike_vip_dynamic(sa, false), out, n);
+	ts_resolve(cc->remote_ts, cc->n_remote_ts, sa, false, out, n);
 }
 
 /* Narrowing: every intersection of what we allow with what they propose. */

@@ -95,7 +95,8 @@ struct ike_stats {
 	uint64_t established_total, auth_failures, cookies_sent, half_open_refused;
 	uint64_t init_refused;	/* IKE_SA_INIT requests matching no connection/proposal */
 	uint64_t xauth_failures;	/* IKEv1 XAuth users refused (also in auth_failures) */
-	uint64_t cfg_attrs_ignored;	/* unknown or repeated configuration attributes */
+	uint64_t vip_failures;	/* virtual IP requests refused (pools exhausted, none) */
+	uint64_t cp_bad_attrs;	/* configuration payload attributes ignored as bad */
 };
 void ike_get_stats(const struct ike *ike, struct ike_stats *st);
 /* Zeroes the event counters (not the gauges: SA counts stay). */

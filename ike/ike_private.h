@@ -127,10 +127,25 @@ bool ike_sa_is_v1(const struct ike_sa *sa);
 int ike_vip_acquire(struct ike_sa *sa, const struct addr *requested, struct addr *out);
 /* Releases the leases (offline for the peer's identity) and forgets assigned VIPs. */
 void ike_vip_release_all(struct ike_sa *sa);
-/* What "dynamic" in a child's local (or remote) selectors stands for. */
-const struct addr *ike_vip_dynamic(const struct ike_sa *sa, bool local);
 /* An IKE rekey: the new SA takes the old one's virtual IPs. */
 void ike_vip_move(struct ike_sa *to, struct ike_sa *from);
+/* What a "dynamic" traffic selector stands for on one side: remote, the leases we gave
+ * the peer; local, the addresses the peer gave us, or, while a requested one has not
+ * come yet, the whole address family (the responder narrows it to the address); else
+ * the IKE endpoint of that side. Returns how many selectors it wrote (at most max). */
+size_t ike_vip_dynamic(const struct ike_sa *sa, bool local, struct selector *out, size_t max);
+/* Initiator: an address the peer assigned us (CFG_REPLY, Mode Config): kept in
+ * sa->vips and handed to the shell (env.vip). */
+void ike_vip_assigned(struct ike_sa *sa, const struct addr *a);
+
+/* ikev2_config.c: the configuration payload in IKE_AUTH. Responder: answers a
+ * CFG_REQUEST into k; false when an address was asked for and none could be given
+ * (FAILED_CP_REQUIRED is in k: build no CHILD_SA, delete the IKE SA). */
+bool ikev2_cp_respond(struct ike_sa *sa, const struct msg_in *m, struct ikev2_builder *k);
+/* Initiator: a CFG_REQUEST for the connection's vips (nothing without vips). */
+void ikev2_cp_request(struct ike_sa *sa, struct ikev2_builder *k);
+/* Initiator: takes the CFG_REPLY; -1 (logged) when vips were asked for and none came. */
+int ikev2_cp_reply_in(struct ike_sa *sa, const struct msg_in *m);
 
 /* identity.c */
 int identity_from_string(const char *s, struct identity *id);

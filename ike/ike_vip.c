@@ -15,16 +15,6 @@ static const char *lease_id(const struct ike_sa *sa, char *buf, size_t len)
 	return user ? user : identity_fmt(&sa->peer_id, buf, len);
 }
 
-/* "dynamic" in a child's selectors: a virtual IP, when there is one, stands for the SA's
- * own address: ours (assigned by the peer, pool NULL) or the peer's (leased). */
-const struct addr *ike_vip_dynamic(const struct ike_sa *sa, bool local)
-{
-	for (size_t i = 0; i < sa->n_vips; i++)
-		if ((sa->vips[i].pool == NULL) == local)
-			return &sa->vips[i].addr;
-	return local ? &sa->local : &sa->remote;
-}
-
 int ike_vip_acquire(struct ike_sa *sa, const struct addr *requested, struct addr *out)
 {
 	const struct conn_cfg *cfg = sa->conn->cfg;
@@ -94,4 +84,48 @@ void ike_vip_move(struct ike_sa *to, struct ike_sa *from)
 	to->n_vips = from->n_vips;
 	memset(from->vips, 0, sizeof(from->vips));
 	from->n_vips = 0;
+}
+
+static void whole_family(uint8_t family, struct selector *s)
+{
+	memset(s, 0, sizeof(*s));
+	s->family = family;
+	s->port_hi = 65535;
+	memset(s->hi, 0xff, family == AF_INET ? 4 : 16);
+}
+
+size_t ike_vip_dynamic(const struct ike_sa *sa, bool local, struct selector *out, size_t max)
+{
+	size_t n = 0;
+	for (size_t i = 0; i < sa->n_vips && n < max; i++)
+		if ((sa->vips[i].pool == NULL) == local)
+			selector_from_addr(&out[n++], &sa->vips[i].addr);
+	if (n || max == 0)
+		return n;
+	/* Requested and not (yet) assigned: the initiator proposes all of the family. */
+	const struct conn_cfg *cfg = sa->conn ? sa->conn->cfg : NULL;
+	if (local && cfg && sa->initiator)
+		for (size_t i = 0; i < cfg->n_vips && n < max; i++)
+			whole_family(cfg->vips[i].family, &out[n++]);
+	if (n == 0)
+		selector_from_addr(&out[n++], local ? &sa->local : &sa->remote);
+	return n;
+}
+
+void ike_vip_assigned(struct ike_sa *sa, const struct addr *a)
+{
+	char tag[160], s[ADDR_STRLEN];
+	for (size_t i = 0; i < sa->n_vips; i++)
+		if (!sa->vips[i].pool && addr_equal_ip(&sa->vips[i].addr, a))
+			return;
+	if (sa->n_vips >= CONF_MAX_VIPS)
+		return;
+	sa->vips[sa->n_vips].addr = *a;
+	sa->vips[sa->n_vips].addr.port = 0;
+	sa->vips[sa->n_vips].pool = NULL;
+	sa->n_vips++;
+	log_info(LOG_IKE, "%s: installing new virtual IP %s", ike_sa_tag(sa, tag, sizeof(tag)),
+		 addr_ntop(a, s, sizeof(s)));
+	if (sa->core->env.vip)
+		sa->core->env.vip(sa->core->env.arg, sa, a, true);
 }

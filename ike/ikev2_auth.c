@@ -138,6 +138,7 @@ void ikev2_auth_start(struct ike_sa *sa)
 		ikb_id(&k, PL_IDR, sa->peer_id.type, sa->peer_id.data, sa->peer_id.len);
 	ikb_auth(&k, AUTH_METHOD_PSK, auth, auth_len);
 	wipe(auth, sizeof(auth));
+	ikev2_cp_request(sa, &k);
 
 	struct child_cfg *cc = sa->initial_child ? sa->initial_child : cfg->children;
 	if (cc) {
@@ -321,9 +322,13 @@ void ikev2_auth_request_in(struct ike_sa *sa, struct msg_in *m)
 	if ((ikev2_find_notify(&m->pl, N_INITIAL_CONTACT) && unique != UNIQUE_NEVER) ||
 	    unique == UNIQUE_REPLACE)
 		drop_duplicates(sa);
+	bool cp_ok = ikev2_cp_respond(sa, m, &k);
 	established(sa);
-	responder_child(sa, m, &k);
+	if (cp_ok)
+		responder_child(sa, m, &k);
 	ike_send_response(sa, m, &k);
+	if (!cp_ok)
+		ike_sa_queue(sa, TASK_IKE_DELETE, NULL, 0);
 }
 
 static bool ts_within_any(const struct selector *ts, size_t n, const struct selector *ours,
@@ -448,12 +453,15 @@ void ikev2_auth_response_in(struct ike_sa *sa, struct msg_in *m)
 	established(sa);
 	struct child_sa *c = r->child;
 	r->child = NULL;
+	bool vip_ok = ikev2_cp_reply_in(sa, m) == 0;
 	if (c) {
-		if (child_accept_response(sa, c, m, r->offered, r->n_offered) == 0 &&
+		if (vip_ok && child_accept_response(sa, c, m, r->offered, r->n_offered) == 0 &&
 		    child_install(sa, c, NULL, 0, sa->ni, sa->ni_len, sa->nr, sa->nr_len) == 0)
 			child_established(sa, c);
 		else
 			child_sa_free(c);
 	}
 	ike_request_done(sa);
+	if (!vip_ok)
+		ike_sa_queue(sa, TASK_IKE_DELETE, NULL, 0);
 }

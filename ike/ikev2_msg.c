@@ -274,7 +274,12 @@ static int parse_one(uint8_t type, struct rd *r, struct ikev2_payloads *pl, cons
 		pl->has_certreq = true;
 		break;
 	case PL_CP:
+		if (!pl->has_cp) {
+			pl->cp_len = rd_left(r);
+			pl->cp = rd_bytes(r, pl->cp_len);
+		}
 		pl->has_cp = true;
+		pl->n_cp += pl->n_cp < 255;
 		break;
 	case PL_EAP:
 		pl->has_eap = true;

@@ -125,6 +125,9 @@ struct ikev2_payloads {
 	size_t sk_off;		/* offset of the SK payload header in the message */
 	uint8_t sk_first;	/* type of the first payload inside SK */
 	bool has_cp, has_eap, has_certreq, has_skf;
+	const uint8_t *cp;	/* the first CP payload's body (ike/ikev2_cp.h parses it) */
+	size_t cp_len;
+	uint8_t n_cp;		/* CP payloads in the message (only one is allowed) */
 	size_t n_vendor;
 };
 

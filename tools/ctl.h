@@ -35,6 +35,8 @@ void ctl_print_counters(const struct ctree *res);
 /* One list-nat event as a row of the translation table (header first if asked). */
 void ctl_print_nat_row(const struct ctree *event, bool header);
 void ctl_print_log_line(const struct ctree *event);
+/* get-pools: one row per pool, its leases below it when the reply has them. */
+void ctl_print_pools(const struct ctree *res);
 /* An IKE SA's state as operators read it: Cisco's name for IKEv1 (ikev1-state),
  * strongSwan's for IKEv2. */
 const char *ctl_ike_state(const struct ctree *ike);

@@ -232,3 +232,22 @@ void ctl_print_log_line(const struct ctree *event)
 {
 	printf("[%s] %s\n", s(event, "group"), s(event, "msg"));
 }
+
+void ctl_print_pools(const struct ctree *res)
+{
+	bool header = false;
+	for (const struct ctree *p = res->child; p; p = p->next) {
+		if (!ctree_is_section(p))
+			continue;
+		if (!header)
+			printf("%-16s %-39s %8s %8s %8s\n", "Pool", "Base", "Size", "Online", "Offline");
+		header = true;
+		printf("%-16s %-39s %8s %8s %8s\n", p->name, s(p, "base"), s(p, "size"),
+		       s(p, "online"), s(p, "offline"));
+		const struct ctree *leases = ctree_find(p, "leases");
+		for (const struct ctree *l = leases ? leases->child : NULL; l; l = l->next)
+			printf("  %-39s %-7s %s\n", s(l, "address"), s(l, "status"), s(l, "identity"));
+	}
+	if (!header)
+		printf("no pools loaded\n");
+}

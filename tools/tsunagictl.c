@@ -7,7 +7,8 @@
  * --initiate --child NAME [--ike NAME] [--timeout S], --terminate --ike NAME|--child NAME,
  * --rekey --ike NAME|--child NAME [--reauth], --load-all [--file F],
  * --counters [--name CONN] [--reset], --sad, --spd, --enable CONN, --disable CONN,
- * --monitor, --watch (ctl_watch.c), --list-nat [ADDR], --flush-nat; and the operator words of
+ * --monitor, --watch (ctl_watch.c), --list-nat [ADDR], --flush-nat,
+ * --list-pools [--leases]; and the operator words of
  * ctl_ops.c: show ike sa|ipsec sa [detail], clear ike sa|ipsec sa|counters, refresh.
  * The default URI is VICI_DEFAULT_URI (unix:///run/tsunagi/tsunagi.vici); TSUNAGI_VICI_URI in
  * the environment overrides it. Exit status 0 on success, 1 on a failure the daemon
@@ -25,6 +26,7 @@ enum verb {
 	V_NONE, V_VERSION, V_STATS, V_LIST_SAS, V_LIST_CONNS, V_INITIATE, V_TERMINATE,
 	V_REKEY, V_LOAD_ALL, V_COUNTERS, V_SAD, V_SPD, V_ENABLE, V_DISABLE,
 	V_MONITOR, V_WATCH, V_LIST_NAT, V_FLUSH_NAT,
+	V_LIST_POOLS,
 };
 
 struct opts {
@@ -35,6 +37,7 @@ struct opts {
 	const char *count, *interval;	/* --monitor / --watch */
 	const char *nat_addr;	/* --list-nat ADDR */
 	bool reset, reauth;
+	bool leases;		/* --list-pools --leases */
 	enum ctl_format fmt;
 	bool operator;		/* positional words: show, clear, refresh */
 	struct ctl_op op;
@@ -64,6 +67,7 @@ static void usage(FILE *out)
 		"  --watch [--interval S] [--count N] [--timeout S]   CHILD SAs and their rates\n"
 		"  --list-nat [ADDR]                 NAT translations (those involving ADDR)\n"
 		"  --flush-nat                       end every NAT translation\n"
+		"  --list-pools [--name POOL] [--leases]   virtual IP pools (and each lease)\n"
 		"default URI: %s (or $TSUNAGI_VICI_URI)\n", VICI_DEFAULT_URI);
 }
 
@@ -271,6 +275,27 @@ static int do_counters(struct ctl *ctl, const struct opts *o)
 	return rc;
 }
 
+/* --list-pools [--name POOL] [--leases]: get-pools, as swanctl --list-pools. */
+static int do_list_pools(struct ctl *ctl, const struct opts *o)
+{
+	struct vici_msg m;
+	vici_msg_init(&m);
+	if (o->leases)
+		vici_add_kv(&m, "leases", "yes");
+	if (o->name)
+		vici_add_kv(&m, "name", o->name);
+	struct ctree *res = ctl_request(ctl, "get-pools", &m);
+	vici_msg_free(&m);
+	if (!res)
+		return 1;
+	if (ctl->fmt != CTL_TABLE)
+		ctl_print_reply(ctl, "get-pools", res);
+	else
+		ctl_print_pools(res);
+	ctree_free(res);
+	return 0;
+}
+
 /* --enable / --disable CONN */
 static int do_enable(struct ctl *ctl, const struct opts *o)
 {
@@ -424,6 +449,8 @@ static int run(struct ctl *ctl, const struct opts *o)
 		return do_list_nat(ctl, o);
 	case V_FLUSH_NAT:
 		return do_flush_nat(ctl);
+	case V_LIST_POOLS:
+		return do_list_pools(ctl, o);
 	case V_NONE:
 		break;
 	}
@@ -434,7 +461,7 @@ static int run(struct ctl *ctl, const struct opts *o)
 static int parse_args(int argc, char **argv, struct opts *o)
 {
 	enum { O_COUNT = 200, O_INTERVAL, O_URI = 256, O_IKE, O_CHILD, O_FILE, O_NAME, O_TIMEOUT, O_IKE_ID, O_CHILD_ID,
-	       O_RESET, O_REAUTH, O_RAW, O_PRETTY, O_JSON, O_HELP };
+	       O_RESET, O_REAUTH, O_RAW, O_PRETTY, O_JSON, O_HELP, O_LEASES };
 	static const struct option longopts[] = {
 		{ "version", no_argument, NULL, V_VERSION },
 		{ "stats", no_argument, NULL, V_STATS },
@@ -453,6 +480,8 @@ static int parse_args(int argc, char **argv, struct opts *o)
 		{ "watch", no_argument, NULL, V_WATCH },
 		{ "list-nat", no_argument, NULL, V_LIST_NAT },
 		{ "flush-nat", no_argument, NULL, V_FLUSH_NAT },
+		{ "list-pools", no_argument, NULL, V_LIST_POOLS },
+		{ "leases", no_argument, NULL, O_LEASES },
 		{ "count", required_argument, NULL, O_COUNT },
 		{ "interval", required_argument, NULL, O_INTERVAL },
 		{ "uri", required_argument, NULL, O_URI },
@@ -478,6 +507,7 @@ static int parse_args(int argc, char **argv, struct opts *o)
 		case V_INITIATE: case V_TERMINATE: case V_REKEY: case V_LOAD_ALL:
 		case V_COUNTERS: case V_SAD: case V_SPD: case V_ENABLE: case V_DISABLE:
 		case V_MONITOR: case V_WATCH: case V_LIST_NAT: case V_FLUSH_NAT:
+		case V_LIST_POOLS:
 			if (o->verb != V_NONE) {
 				fprintf(stderr, "only one verb at a time\n");
 				return -1;
@@ -501,6 +531,7 @@ static int parse_args(int argc, char **argv, struct opts *o)
 		case O_CHILD_ID: o->child_id = optarg; break;
 		case O_RESET: o->reset = true; break;
 		case O_REAUTH: o->reauth = true; break;
+		case O_LEASES: o->leases = true; break;
 		case O_RAW: o->fmt = CTL_RAW; break;
 		case O_PRETTY: o->fmt = CTL_PRETTY; break;
 		case O_JSON: o->fmt = CTL_JSON; break;
@@ -511,6 +542,10 @@ static int parse_args(int argc, char **argv, struct opts *o)
 	bool bounded = o->verb == V_MONITOR || o->verb == V_WATCH;
 	if ((o->count || o->interval) && !bounded) {
 		fprintf(stderr, "--count and --interval go with --monitor or --watch\n");
+		return -1;
+	}
+	if (o->leases && o->verb != V_LIST_POOLS) {
+		fprintf(stderr, "--leases goes with --list-pools\n");
 		return -1;
 	}
 	if (o->interval && o->verb != V_WATCH) {

@@ -85,6 +85,7 @@ static void server_push(struct ike_sa *sa)
 	size_t off = isb_cfg_begin(&k, ISAKMP_CFG_SET, v->txn.id);
 	if (!put_lease(sa, &k.b, NULL)) {
 		isb_free(&k);
+		sa->core->st.vip_failures++;
 		log_err(LOG_IKE, "%s: Mode Config: no virtual IP to push, deleting the ISAKMP SA",
 			ike_sa_name(sa));
 		ikev1_delete_all(sa);
@@ -106,9 +107,11 @@ static void server_reply(struct ike_sa *sa, const struct v1_msg *m, const struct
 	struct isakmp_builder k;
 	size_t h = ikev1_txn_begin(sa, &k);
 	size_t off = isb_cfg_begin(&k, ISAKMP_CFG_REPLY, c->id);
-	if (a && !put_lease(sa, &k.b, &want))
+	if (a && !put_lease(sa, &k.b, &want)) {
+		sa->core->st.vip_failures++;
 		log_err(LOG_IKE, "%s: Mode Config: no virtual IP for the client, replying without "
 			"one", ike_sa_name(sa));
+	}
 	isb_end(&k, off);
 	ikev1_txn_send(sa, &k, h, m);
 }
@@ -129,15 +132,7 @@ static bool take_config(struct ike_sa *sa, const struct isakmp_cfg *c)
 	}
 	struct addr vip = { .family = AF_INET };
 	memcpy(vip.u.b, a->data, 4);
-	if (sa->n_vips < CONF_MAX_VIPS) {
-		sa->vips[sa->n_vips].addr = vip;
-		sa->vips[sa->n_vips].pool = NULL;
-		sa->n_vips++;
-		if (sa->core->env.vip)
-			sa->core->env.vip(sa->core->env.arg, sa, &vip, true);
-	}
-	log_info(LOG_IKE, "%s: Mode Config: virtual IP %s assigned", ike_sa_name(sa),
-		 addr_ntop(&vip, s, sizeof(s)));
+	ike_vip_assigned(sa, &vip);
 	v->n_dns = 0;
 	for (size_t i = 0; i < c->n_attrs; i++) {
 		const struct isakmp_attr *x = &c->attrs[i];

@@ -97,7 +97,7 @@ static bool parse_cfg(struct ike_sa *sa, const struct v1_msg *m, struct isakmp_c
 		return false;
 	}
 	if (c->n_unknown || c->n_repeated) {
-		sa->core->st.cfg_attrs_ignored += c->n_unknown + c->n_repeated;
+		sa->core->st.cp_bad_attrs += c->n_unknown + c->n_repeated;
 		if (ike_log_allowed(sa->core, DROP_MALFORMED))
 			log_info(LOG_IKE, "%s: %s with %u unknown attribute(s) (first %u) and %u "
 				 "repeated one(s) (first %s): ignored", ike_sa_name(sa),

@@ -160,11 +160,24 @@ static void h_updown(void *arg, const struct ike_sa *sa, const struct child_sa *
 		p->updown_down++;
 }
 
+/* Virtual IPs the peer assigned us: the last one, and how many came and went. */
+static void h_vip(void *arg, const struct ike_sa *sa, const struct addr *vip, bool up)
+{
+	struct h_peer *p = arg;
+	(void)sa;
+	p->vip = *vip;
+	if (up)
+		p->vips_up++;
+	else
+		p->vips_down++;
+}
+
 static int peer_init(struct harness *h, struct h_peer *p, const char *name, const char *ip,
 		     const char *conf, uint32_t spi_base)
 {
 	char err[512];
-	struct ike_env env = { p, h_send, h_keepalive, h_pfkey, h_route, h_updown, h_rekeyed };
+	struct ike_env env = { p, h_send, h_keepalive, h_pfkey, h_route, h_updown, h_rekeyed,
+			       h_vip };
 	struct ike_timing t = { 4000, 1.8, 3, 20, 500, 4500, 30, h_cookie_threshold };
 	p->name = name;
 	addr_parse(ip, &p->addr);

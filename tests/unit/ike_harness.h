@@ -33,6 +33,8 @@ struct h_peer {
 	int updown_up, updown_down;
 	int keepalives;
 	int ike_rekeys, child_rekeys;
+	int vips_up, vips_down;			/* env.vip calls, and the last address */
+	struct addr vip;
 	struct esp_engine *engine;		/* h_use_engine(): a real one behind PF_KEY */
 	bool drop_out;				/* drop everything this peer sends */
 	int drop_next;				/* drop the next N messages it sends */

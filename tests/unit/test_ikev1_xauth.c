@@ -387,6 +387,9 @@ static void test_modecfg_pool_exhausted(void **state)
 	assert_int_equal(lc.matches, 1);
 	assert_int_equal(h_count_children(&h.a) + h_count_children(&h.b), 0);
 	assert_null(h_first_sa(&h.a));
+	struct ike_stats st;
+	ike_get_stats(h.b.core, &st);
+	assert_int_equal(st.vip_failures, 1);
 	h_free(&h);
 }
 
