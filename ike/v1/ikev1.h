@@ -259,6 +259,9 @@ struct isakmp_cfg;
 bool ikev1_xauth_answer(struct ike_sa *sa, const struct isakmp_cfg *c);
 bool ikev1_xauth_request(struct ike_sa *sa, const struct v1_msg *m, const struct isakmp_cfg *c);
 ms_t ikev1_xauth_tick(struct ike_sa *sa, ms_t now);
+/* A renewal we start keeps the user the SA it renews authenticated (a server that
+ * renews has no XAuth round to run; the client's renewal runs it again). */
+void ikev1_xauth_inherit(struct ike_sa *n, const struct ike_sa *old);
 
 /* ikev1_modecfg.c: after XAuth (or Phase 1 without it), Mode Config if the connection
  * has pools (server) or vips (client), then ikev1_ready(). */

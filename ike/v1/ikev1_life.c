@@ -223,6 +223,7 @@ void ikev1_renew(struct ike_sa *old)
 	}
 	v->renews = old->uniqueid;
 	ov->successor = n->uniqueid;
+	ikev1_xauth_inherit(n, old);
 	n->remote_index = old->remote_index;
 	if (resolve_endpoints(n) < 0) {
 		/* A peer known only by its address (remote_addrs = %any). */
@@ -238,8 +239,11 @@ void ikev1_renew(struct ike_sa *old)
 /* Another ISAKMP SA with the same peer whose IPsec SAs a new one takes over. */
 static bool same_peer(const struct ike_sa *a, const struct ike_sa *b)
 {
+	/* Remote-access users behind one NAT share address and group identity: the
+	 * XAuth user tells them apart (ikev1_renew() hands it on). */
 	return a != b && a->v1 && a->state != IKE_DESTROYING && a->conn && b->conn &&
 	       strcmp(a->conn->cfg->name, b->conn->cfg->name) == 0 &&
+	       strcmp(a->v1->xauth_user, b->v1->xauth_user) == 0 &&
 	       addr_equal_ip(&a->remote, &b->remote) && identity_equal(&a->peer_id, &b->peer_id) &&
 	       identity_equal(&a->my_id, &b->my_id) &&
 	       (a->state == IKE_ESTABLISHED || a->v1->orphan);

@@ -19,6 +19,33 @@
 #include "ike/v1/ikev1.h"
 #include "ike/v1/isakmp_attr.h"
 
+/* The ISAKMP SA this one replaces (a Phase 1 renewal, by either side): the one it
+ * renews, else an established one of the same connection, peer address and XAuth user
+ * that holds a virtual IP. Its address is asked for and handed out again, so that the
+ * CHILD_SAs that move over keep their selectors. NULL when there is none. */
+static struct ike_sa *predecessor(struct ike_sa *sa)
+{
+	struct ike *core = sa->core;
+	struct ike_sa *o = sa->v1->renews ? ike_sa_by_id(core, sa->v1->renews) : NULL;
+	if (o && o->v1 && o->n_vips)
+		return o;
+	for (o = core->sas; o; o = o->next)
+		if (o != sa && o->v1 && o->n_vips && o->state == IKE_ESTABLISHED &&
+		    o->conn == sa->conn && addr_equal_ip(&o->remote, &sa->remote) &&
+		    strcmp(o->v1->xauth_user, sa->v1->xauth_user) == 0)
+			return o;
+	return NULL;
+}
+
+/* Its virtual IP of one kind: leased to the peer (server) or assigned to us. */
+static const struct addr *vip_of(const struct ike_sa *o, bool leased)
+{
+	for (size_t i = 0; o && i < o->n_vips; i++)
+		if ((o->vips[i].pool != NULL) == leased)
+			return &o->vips[i].addr;
+	return NULL;
+}
+
 /* ---- server ---- */
 
 /* The pool's IPv4 subnets: INTERNAL_IP4_SUBNET each (address, mask) and one
@@ -51,6 +78,9 @@ static void put_subnets(struct buf *b, const struct pool_cfg *pc)
 static bool put_lease(struct ike_sa *sa, struct buf *b, const struct addr *requested)
 {
 	struct addr vip;
+	const struct addr *prev = vip_of(predecessor(sa), true);
+	if (prev && (!requested || addr_is_any(requested)))
+		requested = prev;
 	if (ike_vip_acquire(sa, requested, &vip) != POOL_OK)
 		return false;
 	isb_attr_var(b, CFG_INTERNAL_IP4_ADDRESS, vip.u.b, 4);
@@ -118,6 +148,25 @@ static void server_reply(struct ike_sa *sa, const struct v1_msg *m, const struct
 
 /* ---- client ---- */
 
+/* An assigned address: the one the SA we renew has moves over (it stays on the TUN
+ * device), another one is installed. */
+static void take_vip(struct ike_sa *sa, const struct addr *vip)
+{
+	struct ike_sa *o = predecessor(sa);
+	for (size_t i = 0; o && i < o->n_vips; i++) {
+		if (o->vips[i].pool || !addr_equal_ip(&o->vips[i].addr, vip) ||
+		    sa->n_vips >= CONF_MAX_VIPS)
+			continue;
+		sa->vips[sa->n_vips++] = o->vips[i];
+		memmove(&o->vips[i], &o->vips[i + 1], (o->n_vips - i - 1) * sizeof(o->vips[0]));
+		o->n_vips--;
+		log_info(LOG_IKE, "%s: Mode Config: keeping virtual IP %s", ike_sa_name(sa),
+			 addr_ntop(vip, (char[ADDR_STRLEN]){ 0 }, ADDR_STRLEN));
+		return;
+	}
+	ike_vip_assigned(sa, vip);
+}
+
 /* The assigned address and what came with it: the address on our TUN (env.vip), DNS
  * and the rest logged. false without a usable address. */
 static bool take_config(struct ike_sa *sa, const struct isakmp_cfg *c)
@@ -132,7 +181,7 @@ static bool take_config(struct ike_sa *sa, const struct isakmp_cfg *c)
 	}
 	struct addr vip = { .family = AF_INET };
 	memcpy(vip.u.b, a->data, 4);
-	ike_vip_assigned(sa, &vip);
+	take_vip(sa, &vip);
 	v->n_dns = 0;
 	for (size_t i = 0; i < c->n_attrs; i++) {
 		const struct isakmp_attr *x = &c->attrs[i];
@@ -165,7 +214,9 @@ static void client_pull(struct ike_sa *sa)
 	size_t h = ikev1_txn_begin(sa, &k);
 	crypto_random(&v->txn.id, sizeof(v->txn.id));
 	size_t off = isb_cfg_begin(&k, ISAKMP_CFG_REQUEST, v->txn.id);
-	const struct addr *want = &cfg->vips[0];
+	const struct addr *want = vip_of(predecessor(sa), false);
+	if (!want)
+		want = &cfg->vips[0];
 	if (want->family == AF_INET && !addr_is_any(want))
 		isb_attr_var(&k.b, CFG_INTERNAL_IP4_ADDRESS, want->u.b, 4);
 	else

@@ -62,6 +62,12 @@ const char *ikev1_xauth_user(const struct ike_sa *sa)
 	return sa->v1 && sa->v1->xauth_ok && sa->v1->xauth_user[0] ? sa->v1->xauth_user : NULL;
 }
 
+void ikev1_xauth_inherit(struct ike_sa *n, const struct ike_sa *old)
+{
+	n->v1->xauth_ok = old->v1->xauth_ok;
+	memcpy(n->v1->xauth_user, old->v1->xauth_user, sizeof(n->v1->xauth_user));
+}
+
 /* ---- server ---- */
 
 static void server_request(struct ike_sa *sa)

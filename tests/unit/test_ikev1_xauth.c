@@ -367,6 +367,28 @@ static void test_modecfg_lease_by_user(void **state)
 	h_free(&h);
 }
 
+/* Two users on one address with one IKE identity (the group's): each keeps its own
+ * ISAKMP SA, CHILD_SA and address; the second is no renewal of the first. */
+static void test_two_users_one_address(void **state)
+{
+	struct harness h;
+	mc_confs("yes", "alice-pw");
+	add_bob();
+	assert_int_equal(h_init(&h, conf_a, conf_b), 0);
+	initiate(&h, "rw");
+	initiate(&h, "rwbob");
+	assert_int_equal(h_count_sas(&h.a, IKE_ESTABLISHED), 2);
+	assert_int_equal(h_count_sas(&h.b, IKE_ESTABLISHED), 2);
+	for (const struct ike_sa *sa = ike_sa_first(h.b.core); sa; sa = ike_sa_next(sa)) {
+		assert_non_null(sa->children);
+		assert_null(sa->children->next);
+		assert_int_equal(sa->n_vips, 1);
+		assert_false(sa->superseded);
+	}
+	assert_int_equal(h.b.updown_down, 0);
+	h_free(&h);
+}
+
 /* An exhausted pool: the client learns it has no address (logged on both sides) and
  * gives up; no CHILD_SA. */
 static void test_modecfg_pool_exhausted(void **state)
@@ -393,6 +415,65 @@ static void test_modecfg_pool_exhausted(void **state)
 	h_free(&h);
 }
 
+/* Adds a line to the "rw" connection of conf (after its "version = 1"). */
+static void rw_add(char *conf, const char *line)
+{
+	char tmp[8192];
+	char *p = strstr(conf, "  rw {\n    version = 1\n");
+	assert_non_null(p);
+	p += strlen("  rw {\n    version = 1\n");
+	snprintf(tmp, sizeof(tmp), "%.*s%s%s", (int)(p - conf), conf, line, p);
+	strcpy(conf, tmp);
+}
+
+/* Phase 1 renewed by the client (a) and by the server (b), pull and push: the CHILD_SA
+ * moves to the new ISAKMP SA with its SPIs, the client keeps its virtual IP (it is not
+ * taken off its TUN), the lease stays online for alice alone, and is offline for her
+ * once the SA goes. */
+static void test_modecfg_phase1_renewal(void **state)
+{
+	for (int i = 0; i < 4; i++) {
+		bool by_server = i & 1, push = i & 2;
+		struct harness h;
+		struct pool_counts pc;
+		char x[ADDR_STRLEN], err[256];
+		mc_confs(push ? "no" : "yes", "alice-pw");
+		rw_add(by_server ? conf_b : conf_a,
+		       "    rekey_time = 100s\n    over_time = 20s\n    rand_time = 0\n");
+		rw_add(by_server ? conf_a : conf_b, "    over_time = 5s\n");
+		assert_int_equal(h_init(&h, conf_a, conf_b), 0);
+		initiate(&h, "rw");
+		assert_vip(&h, "10.3.0.1");
+		uint32_t in = h_first_sa(&h.a)->children->spi_in;
+		uint32_t id_a = h_first_sa(&h.a)->uniqueid;
+		h_advance(&h, 101000);
+		h_advance(&h, 3000);
+		assert_int_equal(h_count_sas(&h.a, IKE_ESTABLISHED), 1);
+		assert_int_equal(h_count_sas(&h.b, IKE_ESTABLISHED), 1);
+		assert_int_not_equal(h_first_sa(&h.a)->uniqueid, id_a);
+		assert_int_equal(h_count_children(&h.a), 1);
+		assert_int_equal(h_count_children(&h.b), 1);
+		assert_int_equal(h_first_sa(&h.a)->children->spi_in, in);
+		assert_string_equal(addr_ntop(&h_first_sa(&h.a)->vips[0].addr, x, sizeof(x)),
+				    "10.3.0.1");
+		assert_int_equal(h_first_sa(&h.a)->n_vips, 1);
+		assert_int_equal(h_first_sa(&h.b)->n_vips, 1);
+		if (h.a.vips_down)
+			fail_msg("case %d: the client's virtual IP went down", i);
+		assert_string_equal(addr_ntop(&h.a.vip, x, sizeof(x)), "10.3.0.1");
+		pool_get_counts(pools_find(ike_pools(h.b.core), "p1"), &pc);
+		assert_int_equal(pc.online, 1);
+		assert_int_equal(pc.offline, 0);
+		assert_int_equal(ike_terminate(h.a.core, "rw", 0, NULL, 0, h.now, err, sizeof(err)), 0);
+		h_pump(&h);
+		pool_get_counts(pools_find(ike_pools(h.b.core), "p1"), &pc);
+		assert_int_equal(pc.online, 0);
+		assert_int_equal(pc.offline, 1);
+		assert_int_equal(h.a.vips_down, 1);
+		h_free(&h);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -407,6 +488,8 @@ int main(void)
 		cmocka_unit_test(test_modecfg_pull_and_push),
 		cmocka_unit_test(test_modecfg_lease_by_user),
 		cmocka_unit_test(test_modecfg_pool_exhausted),
+		cmocka_unit_test(test_modecfg_phase1_renewal),
+		cmocka_unit_test(test_two_users_one_address),
 	};
 	log_set_all_levels(getenv("TLOG") ? atoi(getenv("TLOG")) : -1);
 	return cmocka_run_group_tests(tests, NULL, NULL);
