@@ -109,6 +109,7 @@ struct ikev1_sa {
 	bool xauth_ok;			/* the STATUS we sent (server) */
 	char xauth_user[64];		/* the user who authenticated, for the lease */
 	ms_t xauth_deadline;		/* client: until when it waits for the server */
+	bool initial_contact;		/* server: the peer's, applied after XAuth */
 	struct addr dns[4];		/* Mode Config client: the DNS servers assigned */
 	size_t n_dns;
 };
@@ -222,6 +223,9 @@ void ikev1_vid_dpd(struct isakmp_builder *k);	/* RFC 3706's, which we always sen
  * acted on when received. */
 void ikev1_add_initial_contact(struct ike_sa *sa, struct isakmp_builder *k);
 void ikev1_initial_contact_in(struct ike_sa *sa, const struct v1_msg *m);
+/* Destroys our other ISAKMP SAs with the peer (same connection, identity and XAuth
+ * user): after MM5, or for an XAuth server once the user is known. */
+void ikev1_initial_contact_apply(struct ike_sa *sa);
 const char *ikev1_natt_name(uint8_t natt);
 
 /* ikev1_natt.c: NAT-D, NAT-OA and encapsulation modes of the version agreed on. */

@@ -388,14 +388,26 @@ void ikev1_add_initial_contact(struct ike_sa *sa, struct isakmp_builder *k)
  * them any more and traffic into them would be lost. */
 void ikev1_initial_contact_in(struct ike_sa *sa, const struct v1_msg *m)
 {
-	char id[IKE_MAX_ID * 2];
 	if (!isakmp_find_notify(&m->pl, ISAKMP_N_INITIAL_CONTACT) ||
 	    sa->conn->cfg->unique == UNIQUE_NEVER)
 		return;
+	/* Remote-access users share the group's identity: which of their SAs are stale
+	 * is known once XAuth says who this is (ikev1_xauth.c calls back). */
+	if (sa->conn->cfg->remote_xauth.auth == AUTH_XAUTH) {
+		sa->v1->initial_contact = true;
+		return;
+	}
+	ikev1_initial_contact_apply(sa);
+}
+
+void ikev1_initial_contact_apply(struct ike_sa *sa)
+{
+	char id[IKE_MAX_ID * 2];
 	for (struct ike_sa *o = sa->core->sas; o; o = o->next) {
 		if (o == sa || !o->v1 || o->state == IKE_DESTROYING || !o->conn ||
 		    strcmp(o->conn->cfg->name, sa->conn->cfg->name) != 0 ||
-		    !identity_equal(&o->peer_id, &sa->peer_id))
+		    !identity_equal(&o->peer_id, &sa->peer_id) ||
+		    strcmp(o->v1->xauth_user, sa->v1->xauth_user) != 0)
 			continue;
 		log_info(LOG_IKE, "%s: peer %s sent INITIAL_CONTACT: destroying stale ISAKMP SA "
 			 "%s[%u] and its CHILD_SAs", ike_sa_name(sa),

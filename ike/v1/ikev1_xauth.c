@@ -156,6 +156,8 @@ static void server_ack_in(struct ike_sa *sa)
 		ikev1_delete_all(sa);
 		return;
 	}
+	if (sa->v1->initial_contact)
+		ikev1_initial_contact_apply(sa);
 	ikev1_modecfg_start(sa);
 }
 

@@ -389,6 +389,50 @@ static void test_two_users_one_address(void **state)
 	h_free(&h);
 }
 
+/* Makes a's SAs invisible to a (another device behind the same NAT, or the same one
+ * restarted): its next Main Mode then carries INITIAL_CONTACT. */
+static void hide_a_sas(struct harness *h, bool hide)
+{
+	for (const struct ike_sa *sa = ike_sa_first(h->a.core); sa; sa = ike_sa_next(sa))
+		((struct ike_sa *)sa)->state = hide ? IKE_PASSIVE : IKE_ESTABLISHED;
+}
+
+static int b_sas_of(struct harness *h, const char *user)
+{
+	int n = 0;
+	for (const struct ike_sa *sa = ike_sa_first(h->b.core); sa; sa = ike_sa_next(sa))
+		n += sa->state == IKE_ESTABLISHED && strcmp(sa->v1->xauth_user, user) == 0;
+	return n;
+}
+
+/* INITIAL_CONTACT from a remote-access user ends that user's stale SAs only: bob's
+ * device behind alice's NAT (same address, same group identity) leaves hers alone;
+ * alice's restarted device replaces her old SA and gets her address back. */
+static void test_initial_contact_per_user(void **state)
+{
+	struct harness h;
+	char x[ADDR_STRLEN];
+	mc_confs("yes", "alice-pw");
+	add_bob();
+	assert_int_equal(h_init(&h, conf_a, conf_b), 0);
+	initiate(&h, "rw");
+	hide_a_sas(&h, true);
+	initiate(&h, "rwbob");
+	hide_a_sas(&h, false);
+	assert_int_equal(b_sas_of(&h, "alice"), 1);
+	assert_int_equal(b_sas_of(&h, "bob"), 1);
+	hide_a_sas(&h, true);
+	initiate(&h, "rw");
+	hide_a_sas(&h, false);
+	assert_int_equal(b_sas_of(&h, "alice"), 1);
+	assert_int_equal(b_sas_of(&h, "bob"), 1);
+	assert_int_equal(h_count_sas(&h.b, IKE_ESTABLISHED), 2);
+	for (const struct ike_sa *sa = ike_sa_first(h.b.core); sa; sa = ike_sa_next(sa))
+		if (strcmp(sa->v1->xauth_user, "alice") == 0)
+			assert_string_equal(addr_ntop(&sa->vips[0].addr, x, sizeof(x)), "10.3.0.1");
+	h_free(&h);
+}
+
 /* An exhausted pool: the client learns it has no address (logged on both sides) and
  * gives up; no CHILD_SA. */
 static void test_modecfg_pool_exhausted(void **state)
@@ -490,6 +534,7 @@ int main(void)
 		cmocka_unit_test(test_modecfg_pool_exhausted),
 		cmocka_unit_test(test_modecfg_phase1_renewal),
 		cmocka_unit_test(test_two_users_one_address),
+		cmocka_unit_test(test_initial_contact_per_user),
 	};
 	log_set_all_levels(getenv("TLOG") ? atoi(getenv("TLOG")) : -1);
 	return cmocka_run_group_tests(tests, NULL, NULL);
