@@ -246,6 +246,9 @@ size_t ikev1_txn_begin(struct ike_sa *sa, struct isakmp_builder *k);
 int ikev1_txn_send(struct ike_sa *sa, struct isakmp_builder *k, size_t hoff,
 		   const struct v1_msg *m);
 void ikev1_txn_in(struct ike_sa *sa, struct v1_msg *m);
+struct isakmp_cfg;
+/* Is c (in the message ID of our exchange t) its REPLY or ACK? */
+bool ikev1_txn_answers(const struct ikev1_txn *t, const struct isakmp_cfg *c);
 
 /* ikev1_xauth.c. After Phase 1 authenticated the peer: XAuth and Mode Config if the
  * connection asks for them, then ikev1_established() (ikev1_ready() once they are
@@ -258,7 +261,6 @@ uint16_t ikev1_p1_auth_method(const struct conn_cfg *cfg);
 /* Responder: is the method of the peer's chosen transform the connection's? */
 bool ikev1_auth_method_fits(const struct conn_cfg *cfg, const struct isakmp_choice *ch,
 			    char *why, size_t n);
-struct isakmp_cfg;
 /* An answer to our exchange (true if it was for XAuth), or the peer's REQUEST/SET. */
 bool ikev1_xauth_answer(struct ike_sa *sa, const struct isakmp_cfg *c);
 bool ikev1_xauth_request(struct ike_sa *sa, const struct v1_msg *m, const struct isakmp_cfg *c);

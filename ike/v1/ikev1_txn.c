@@ -108,6 +108,14 @@ static bool parse_cfg(struct ike_sa *sa, const struct v1_msg *m, struct isakmp_c
 	return true;
 }
 
+bool ikev1_txn_answers(const struct ikev1_txn *t, const struct isakmp_cfg *c)
+{
+	/* The Identifier must be our request's; strongSwan's XAuth client answers with
+	 * 0, which is taken too (the message ID and HASH tie it to ours). */
+	return (c->id == t->id || c->id == 0) &&
+	       (c->type == ISAKMP_CFG_REPLY || c->type == ISAKMP_CFG_ACK);
+}
+
 void ikev1_txn_in(struct ike_sa *sa, struct v1_msg *m)
 {
 	struct ikev1_sa *v = sa->v1;
@@ -127,10 +135,7 @@ void ikev1_txn_in(struct ike_sa *sa, struct v1_msg *m)
 	if (!authentic(sa, m, answer) || !parse_cfg(sa, m, &c))
 		return;
 	if (answer) {
-		/* The Identifier must be our request's; strongSwan's XAuth client answers
-		 * with 0, which is taken too (the message ID and HASH tie it to ours). */
-		if ((c.id != v->txn.id && c.id != 0) ||
-		    (c.type != ISAKMP_CFG_REPLY && c.type != ISAKMP_CFG_ACK)) {
+		if (!ikev1_txn_answers(&v->txn, &c)) {
 			sa->core->st.rx_invalid++;
 			log_err(LOG_IKE, "%s: %s with identifier %u does not answer our request %u, "
 				"dropped", ike_sa_name(sa), isakmp_cfg_type_name(c.type), c.id,

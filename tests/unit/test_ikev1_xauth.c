@@ -252,6 +252,26 @@ static void test_xauth_client_gives_up(void **state)
 	h_free(&h);
 }
 
+/* An answer to our exchange echoes its Identifier, or (strongSwan's XAuth client) says
+ * 0; a REQUEST or SET in its message ID, or another Identifier, is none. */
+static void test_txn_answer_identifier(void **state)
+{
+	struct ikev1_txn t = { .active = true, .msgid = 7, .id = 0x4e2b };
+	struct isakmp_cfg c = { .type = ISAKMP_CFG_REPLY, .id = 0x4e2b };
+	assert_true(ikev1_txn_answers(&t, &c));
+	c.id = 0;
+	assert_true(ikev1_txn_answers(&t, &c));
+	c.type = ISAKMP_CFG_ACK;
+	assert_true(ikev1_txn_answers(&t, &c));
+	c.id = 0x4e2c;
+	assert_false(ikev1_txn_answers(&t, &c));
+	c.id = 0x4e2b;
+	c.type = ISAKMP_CFG_REQUEST;
+	assert_false(ikev1_txn_answers(&t, &c));
+	c.type = ISAKMP_CFG_SET;
+	assert_false(ikev1_txn_answers(&t, &c));
+}
+
 /* ---- Mode Config ---- */
 
 /* The same pair with Mode Config: b's "rw" hands out 10.3.0.0/30 (two addresses) with
@@ -529,6 +549,7 @@ int main(void)
 		cmocka_unit_test(test_xauth_secret_not_a_psk),
 		cmocka_unit_test(test_xauth_request_retransmitted),
 		cmocka_unit_test(test_xauth_client_gives_up),
+		cmocka_unit_test(test_txn_answer_identifier),
 		cmocka_unit_test(test_modecfg_pull_and_push),
 		cmocka_unit_test(test_modecfg_lease_by_user),
 		cmocka_unit_test(test_modecfg_pool_exhausted),
