@@ -97,13 +97,17 @@ static bool parse_cfg(struct ike_sa *sa, const struct v1_msg *m, struct isakmp_c
 		return false;
 	}
 	if (c->n_unknown || c->n_repeated) {
+		char first[64];
 		sa->core->st.cp_bad_attrs += c->n_unknown + c->n_repeated;
+		if (c->n_unknown)
+			snprintf(first, sizeof(first), "first unknown type %u", c->first_unknown);
+		else
+			snprintf(first, sizeof(first), "first repeated %s",
+				 isakmp_cfg_attr_name(c->first_repeated));
 		if (ike_log_allowed(sa->core, DROP_MALFORMED))
-			log_info(LOG_IKE, "%s: %s with %u unknown attribute(s) (first %u) and %u "
-				 "repeated one(s) (first %s): ignored", ike_sa_name(sa),
-				 isakmp_cfg_type_name(c->type), c->n_unknown, c->first_unknown,
-				 c->n_repeated, c->n_repeated ? isakmp_cfg_attr_name(c->first_repeated)
-							       : "-");
+			log_info(LOG_IKE, "%s: %s: %u unknown and %u repeated attribute(s) ignored "
+				 "(%s)", ike_sa_name(sa), isakmp_cfg_type_name(c->type), c->n_unknown,
+				 c->n_repeated, first);
 	}
 	return true;
 }
@@ -137,29 +141,33 @@ void ikev1_txn_in(struct ike_sa *sa, struct v1_msg *m)
 	if (answer) {
 		if (!ikev1_txn_answers(&v->txn, &c)) {
 			sa->core->st.rx_invalid++;
-			log_err(LOG_IKE, "%s: %s with identifier %u does not answer our request %u, "
-				"dropped", ike_sa_name(sa), isakmp_cfg_type_name(c.type), c.id,
-				v->txn.id);
+			if (ike_log_allowed(sa->core, DROP_WINDOW))
+				log_err(LOG_IKE, "%s: %s with identifier %u does not answer our request %u, "
+					"dropped", ike_sa_name(sa), isakmp_cfg_type_name(c.type), c.id,
+					v->txn.id);
 			return;
 		}
 		v->txn.active = false;
 		ike_request_clear(sa);
 		if (!ikev1_xauth_answer(sa, &c) && !ikev1_modecfg_answer(sa, &c)) {
 			sa->core->st.rx_invalid++;
-			log_err(LOG_IKE, "%s: unexpected %s in %s, dropped", ike_sa_name(sa),
-				isakmp_cfg_type_name(c.type), ikev1_state_name(v->state));
+			if (ike_log_allowed(sa->core, DROP_WINDOW))
+				log_err(LOG_IKE, "%s: unexpected %s in %s, dropped", ike_sa_name(sa),
+					isakmp_cfg_type_name(c.type), ikev1_state_name(v->state));
 		}
 		return;
 	}
 	if (c.type != ISAKMP_CFG_REQUEST && c.type != ISAKMP_CFG_SET) {
 		sa->core->st.rx_invalid++;
-		log_err(LOG_IKE, "%s: %s %08x answers nothing we sent, dropped", ike_sa_name(sa),
-			isakmp_cfg_type_name(c.type), m->hdr.msgid);
+		if (ike_log_allowed(sa->core, DROP_WINDOW))
+			log_err(LOG_IKE, "%s: %s %08x answers nothing we sent, dropped", ike_sa_name(sa),
+				isakmp_cfg_type_name(c.type), m->hdr.msgid);
 		return;
 	}
 	if (!ikev1_xauth_request(sa, m, &c) && !ikev1_modecfg_request(sa, m, &c)) {
 		sa->core->st.rx_invalid++;
-		log_err(LOG_IKE, "%s: unexpected %s in %s, dropped", ike_sa_name(sa),
-			isakmp_cfg_type_name(c.type), ikev1_state_name(v->state));
+		if (ike_log_allowed(sa->core, DROP_WINDOW))
+			log_err(LOG_IKE, "%s: unexpected %s in %s, dropped", ike_sa_name(sa),
+				isakmp_cfg_type_name(c.type), ikev1_state_name(v->state));
 	}
 }

@@ -453,6 +453,77 @@ static void test_initial_contact_per_user(void **state)
 	h_free(&h);
 }
 
+/* Sends b, as a would, a Transaction message of a new exchange: HASH(1) and the
+ * Attribute payload body `cfg`. */
+static void send_cfg_to_b(struct harness *h, uint32_t msgid, const uint8_t *cfg, size_t len)
+{
+	struct ike_sa *sa = (struct ike_sa *)h_first_sa(&h->b);
+	const struct isakmp_keys *k = &sa->v1->keys;
+	struct isakmp_builder kb;
+	struct isakmp_iv iv, next;
+	struct buf msg;
+	struct isakmp_hdr hd = { .exchange = ISAKMP_XCHG_TRANSACTION, .flags = ISAKMP_FLAG_E,
+				 .msgid = msgid };
+	isb_init(&kb);
+	size_t hoff = isb_hash(&kb, NULL, k->prf_len);
+	size_t off = isb_begin(&kb, ISAKMP_PL_ATTR);
+	buf_put(&kb.b, cfg, len);
+	isb_end(&kb, off);
+	size_t rest = hoff + k->prf_len;
+	assert_int_equal(isakmp_hash_qm1(k, msgid, kb.b.data + rest, kb.b.len - rest,
+					 kb.b.data + hoff), 0);
+	memcpy(hd.cky_i, sa->spi_i, 8);
+	memcpy(hd.cky_r, sa->spi_r, 8);
+	hd.next_payload = kb.first;
+	buf_init(&msg);
+	isakmp_put_header(&msg, &hd);
+	buf_put(&msg, kb.b.data, kb.b.len);
+	assert_int_equal(isakmp_iv_phase2(k, &sa->v1->iv, msgid, &iv), 0);
+	assert_int_equal(isakmp_encrypt(k, &iv, &msg, &next), 0);
+	ike_input(h->b.core, &sa->local, &sa->remote, msg.data, msg.len, h->now);
+	buf_free(&msg);
+	isb_free(&kb);
+}
+
+/* A Mode Config REQUEST with an unknown attribute and a repeated address: both
+ * counted (ike-cp-bad-attributes) and logged, the request answered, nothing else
+ * changed; a truncated one is dropped and counted. */
+static void test_modecfg_bad_attributes(void **state)
+{
+	static const uint8_t req[] = {
+		0x01, 0x00, 0x00, 0x09,
+		0x00, 0x01, 0x00, 0x00,			/* INTERNAL_IP4_ADDRESS */
+		0x00, 0x01, 0x00, 0x00,			/* ... again */
+		0x3f, 0x00, 0x00, 0x01, 0x55,		/* 16128: unknown */
+	};
+	static const uint8_t truncated[] = { 0x01, 0x00, 0x00, 0x09, 0x00, 0x01, 0x00, 0x08 };
+	struct harness h;
+	struct ike_stats st0, st;
+	struct h_log_count lc;
+	mc_confs("yes", "alice-pw");
+	assert_int_equal(h_init(&h, conf_a, conf_b), 0);
+	initiate(&h, "rw");
+	assert_vip(&h, "10.3.0.1");
+	ike_get_stats(h.b.core, &st0);
+	int sent = h.b.sent;
+	h_log_capture_start(&lc, "CFG_REQUEST: 1 unknown and 1 repeated attribute(s) ignored "
+			    "(first unknown type 16128)");
+	send_cfg_to_b(&h, 0x5a5a0001, req, sizeof(req));
+	h_log_capture_stop(&lc);
+	assert_int_equal(lc.matches, 1);
+	ike_get_stats(h.b.core, &st);
+	assert_int_equal(st.cp_bad_attrs - st0.cp_bad_attrs, 2);
+	assert_int_equal(h.b.sent, sent + 1);	/* the REPLY */
+	h.n_wire = 0;
+	send_cfg_to_b(&h, 0x5a5a0002, truncated, sizeof(truncated));
+	ike_get_stats(h.b.core, &st);
+	assert_int_equal(st.rx_invalid - st0.rx_invalid, 1);
+	assert_int_equal(h.b.sent, sent + 1);
+	assert_child_up(&h);
+	assert_int_equal(h_first_sa(&h.b)->n_vips, 1);
+	h_free(&h);
+}
+
 /* An exhausted pool: the client learns it has no address (logged on both sides) and
  * gives up; no CHILD_SA. */
 static void test_modecfg_pool_exhausted(void **state)
@@ -553,6 +624,7 @@ int main(void)
 		cmocka_unit_test(test_modecfg_pull_and_push),
 		cmocka_unit_test(test_modecfg_lease_by_user),
 		cmocka_unit_test(test_modecfg_pool_exhausted),
+		cmocka_unit_test(test_modecfg_bad_attributes),
 		cmocka_unit_test(test_modecfg_phase1_renewal),
 		cmocka_unit_test(test_two_users_one_address),
 		cmocka_unit_test(test_initial_contact_per_user),
