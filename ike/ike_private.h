@@ -116,8 +116,6 @@ void ikev1_run_task(struct ike_sa *sa, const struct task *t);
 /* ike/v1/ikev1_life.c: an ISAKMP SA's own timers (its end, DPD, IPsec SAs outliving
  * it); when it wants to run next. */
 ms_t ikev1_tick(struct ike_sa *sa, ms_t now);
-/* The user XAuth authenticated on this SA (ike/v1/ikev1_xauth.c), or NULL. */
-const char *ikev1_xauth_user(const struct ike_sa *sa);
 /* Does this SA speak IKEv1 (or will it, for a task about to start)? */
 bool ike_sa_is_v1(const struct ike_sa *sa);
 

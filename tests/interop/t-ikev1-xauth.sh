@@ -197,6 +197,11 @@ server_case() {
 		iop_fail "$c: alice: strongSwan's CHILD_SA is not $vip/32 === $NET_A: $(grep 'CHILD_SA alice' "$(swan_dir "$NS_SB")/charon.log")"
 	tsu_log_has "$NS_SA" "XAuth user 'alice' authenticated" ||
 		iop_fail "$c: alice: tsunagid's log does not say alice authenticated"
+	tsu_list_sas "$NS_SA" | grep -q "XAuth: 'alice'" ||
+		iop_fail "$c: tsunagictl --list-sas does not show alice's XAuth identity"
+	timeout 10 ip netns exec "$NS_SA" swanctl --list-sas --uri "$(tsu_uri "$NS_SA")" 2>&1 |
+		grep -q "XAuth: 'alice'" ||
+		iop_fail "$c: swanctl --list-sas against tsunagid does not show XAuth: 'alice'"
 	tsu_log_has "$NS_SA" "assigned virtual IP $vip to 'alice'" ||
 		iop_fail "$c: alice: tsunagid's log does not show the lease of $vip to alice"
 	iop_wait 10 ip netns exec "$NS_SB" ping -c1 -W1 -I "$vip" $HOST_A ||
