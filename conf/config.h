@@ -113,6 +113,11 @@ struct pool_cfg {
 	size_t n_dns, n_nbns, n_netmask;
 	struct selector *subnets;		/* subnet and split_include: _SUBNET */
 	size_t n_subnets;
+	struct pool_attr {			/* numbered ones, strongSwan's custom */
+		uint16_t type;			/* attributes: "28674 = example.org" is */
+		char *value;			/* Cisco Unity's default domain (IKEv1) */
+	} *custom;
+	size_t n_custom;
 	char *file;
 	int line;
 	struct pool_cfg *next;

@@ -1,8 +1,9 @@
 /* IKEv1 Mode Config (draft-dukes-ike-mode-cfg-02) after Phase 1 and XAuth: the server
  * hands the client a virtual IP from the connection's pools (the same allocator as
- * IKEv2, ike/ike_vip.c), with the pool's netmask, DNS and NBNS servers and its subnets
+ * IKEv2, ike/ike_vip.c), with the pool's netmask, DNS and NBNS servers, its subnets
  * as split-include networks (Cisco Unity's UNITY_SPLIT_INCLUDE, as strongSwan's unity
- * plugin reads them, and INTERNAL_IP4_SUBNET).
+ * plugin reads them, and INTERNAL_IP4_SUBNET) and its numbered attributes (the default
+ * domain: 28674 = example.org).
  *   pull (pull = yes, strongSwan's default): client REQUEST -> server REPLY
  *   push (pull = no):                        server SET     -> client ACK
  * Pull: the server is up once the user is authenticated and answers a REQUEST when it
@@ -102,6 +103,9 @@ static bool put_lease(struct ike_sa *sa, struct buf *b, const struct addr *reque
 		if (pc->nbns[i].family == AF_INET)
 			isb_attr_var(b, CFG_INTERNAL_IP4_NBNS, pc->nbns[i].u.b, 4);
 	put_subnets(b, pc);
+	for (size_t i = 0; i < pc->n_custom; i++)	/* UNITY_DEF_DOMAIN and the like */
+		isb_attr_var(b, pc->custom[i].type, (const uint8_t *)pc->custom[i].value,
+			     (uint16_t)strlen(pc->custom[i].value));
 	return true;
 }
 

@@ -2,15 +2,16 @@
 # IKEv1 PSK + XAuth with Mode Config: strongSwan at site-b is a remote-access client
 # (local-2 { auth = xauth }, vips = 0.0.0.0, xauth-generic) of tsunagid at site-a, which
 # has remote-2 { auth = xauth } and a pool. Checked, with Mode Config pulled (client
-# REQUEST) and pushed (tsunagid's SET): the client gets a virtual IP from the pool and
-# the two DNS servers (in the Mode Config message strongSwan parses), its CHILD_SA is
-# VIP === site-a's network, and it pings host-a from the VIP. At the same time a
-# site-to-site IKEv1 connection from the same address (plain PSK) comes up without any
-# XAuth exchange, and host-b pings host-a through it. Then a second client user with a
-# wrong password: tsunagid logs why, counts it (ike-xauth-failures), sends STATUS=FAIL
-# and deletes that ISAKMP SA; the other two SAs stay up, no password is logged. Last,
-# the roles swapped: tsunagid as the XAuth + Mode Config client of a strongSwan server
-# gets its virtual IP on its TUN device and pings host-b from it.
+# REQUEST) and pushed (tsunagid's SET): the client gets a virtual IP from the pool, two
+# DNS servers and the default domain (in the Mode Config message strongSwan parses),
+# its CHILD_SA is VIP === site-a's network, and it pings host-a from the VIP; tsunagictl
+# and swanctl show the XAuth user. At the same time a site-to-site IKEv1 connection from
+# the same address (plain PSK) comes up without any XAuth exchange, and host-b pings
+# host-a through it. Then a second client user with a wrong password: tsunagid logs
+# why, counts it (ike-xauth-failures), sends STATUS=FAIL and deletes that ISAKMP SA; the
+# other two SAs stay up, no password is logged. Last, the roles swapped: tsunagid as the
+# XAuth + Mode Config client of a strongSwan server gets its virtual IP on its TUN
+# device and pings host-b from it.
 . "$(dirname "$0")/lib.sh"
 iop_begin ikev1-xauth
 iop_require_tsunagid
@@ -151,6 +152,7 @@ server_case() {
 			rw-pool {
 				addrs = $POOL
 				dns = 10.1.0.53, 10.1.0.54
+			28674 = example.org
 			}
 		}
 		secrets {
@@ -191,8 +193,8 @@ server_case() {
 	iop_note "alice: virtual IP $vip"
 	local cp=CPRP
 	[ "$PULL" = no ] && cp=CPS
-	swan_log_has "$NS_SB" "$cp\(ADDR.*DNS.*DNS" ||
-		iop_fail "$c: alice: the Mode Config reply strongSwan parsed has no two DNS servers: $(grep CPRP "$(swan_dir "$NS_SB")/charon.log" | tail -2)"
+	swan_log_has "$NS_SB" "$cp\(ADDR.*DNS.*DNS.*U_DEFDOM" ||
+		iop_fail "$c: alice: the Mode Config message strongSwan parsed has not two DNS servers and the default domain: $(grep -E 'CPRP|CPS' "$(swan_dir "$NS_SB")/charon.log" | tail -2)"
 	swan_log_has "$NS_SB" "CHILD_SA alice\{[0-9]+\} established .* TS $vip/32 === $NET_A" ||
 		iop_fail "$c: alice: strongSwan's CHILD_SA is not $vip/32 === $NET_A: $(grep 'CHILD_SA alice' "$(swan_dir "$NS_SB")/charon.log")"
 	tsu_log_has "$NS_SA" "XAuth user 'alice' authenticated" ||

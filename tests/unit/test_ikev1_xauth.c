@@ -289,7 +289,7 @@ static void mc_confs(const char *pull, const char *client_pw)
 	p = strstr(conf_b, "remote_ts = 10.1.0.0/24");	/* b's rw: the client's VIP */
 	memcpy(p, "remote_ts = dynamic    ", 23);
 	strcat(conf_b, "pools {\n  p1 {\n    addrs = 10.3.0.0/30\n    dns = 10.2.0.53, 10.2.0.54\n"
-		       "    split_include = 10.2.0.0/24\n  }\n}\n");
+		       "    split_include = 10.2.0.0/24\n    28674 = example.org\n  }\n}\n");
 	snprintf(extra, sizeof(extra), "version = 1\n    vips = 0.0.0.0\n    pull = %s\n", pull);
 	p = strstr(conf_a, "version = 1\n");	/* a's rw */
 	snprintf(tmp, sizeof(tmp), "%.*s%s%s", (int)(p - conf_a), conf_a, extra,
@@ -323,9 +323,14 @@ static void test_modecfg_pull_and_push(void **state)
 {
 	for (int push = 0; push < 2; push++) {
 		struct harness h;
+		struct h_log_count lc;
 		mc_confs(push ? "no" : "yes", "alice-pw");
 		assert_int_equal(h_init(&h, conf_a, conf_b), 0);
+		/* The pool's numbered attribute 28674: Cisco Unity's default domain. */
+		h_log_capture_start(&lc, "Mode Config: default domain example.org");
 		initiate(&h, "rw");
+		h_log_capture_stop(&lc);
+		assert_int_equal(lc.matches, 1);
 		assert_child_up(&h);
 		assert_vip(&h, "10.3.0.1");
 		/* XAuth, then REQUEST/REPLY (pull: a asks) or SET/ACK (push: b sets):
