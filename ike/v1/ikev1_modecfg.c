@@ -281,7 +281,14 @@ bool ikev1_modecfg_request(struct ike_sa *sa, const struct v1_msg *m, const stru
 		server_reply(sa, m, c);
 		return true;
 	}
-	if (c->type == ISAKMP_CFG_SET && sa->initiator && sa->v1->state == MODECFG_WAIT_SET) {
+	/* A client that asked (pull) takes a SET all the same: a server configured to push
+	 * does not answer a REQUEST. */
+	if (c->type == ISAKMP_CFG_SET && sa->initiator &&
+	    (sa->v1->state == MODECFG_WAIT_SET || sa->v1->state == MODECFG_WAIT_REPLY)) {
+		if (sa->v1->txn.active) {
+			sa->v1->txn.active = false;
+			ike_request_clear(sa);
+		}
 		struct isakmp_builder k;
 		size_t h = ikev1_txn_begin(sa, &k);
 		isb_end(&k, isb_cfg_begin(&k, ISAKMP_CFG_ACK, c->id));

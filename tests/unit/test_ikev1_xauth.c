@@ -370,6 +370,26 @@ static void up_down(struct harness *h, const char *conn, const char *want_vip)
 	assert_int_equal(h_count_sas(&h->b, IKE_ESTABLISHED), 0);
 }
 
+/* The client asks (pull = yes) but the server pushes (pull = no): the client takes
+ * the SET instead of a REPLY that will not come. */
+static void test_modecfg_client_pulls_server_pushes(void **state)
+{
+	struct harness h;
+	mc_confs("no", "alice-pw");
+	char *p = strstr(conf_a, "pull = no");	/* a's rw */
+	assert_non_null(p);
+	memcpy(p, "pull = 1 ", 9);
+	assert_int_equal(h_init(&h, conf_a, conf_b), 0);
+	initiate(&h, "rw");
+	assert_child_up(&h);
+	assert_vip(&h, "10.3.0.1");
+	/* Nothing outstanding afterwards (the REQUEST is not retransmitted). */
+	int sent = h.a.sent;
+	h_advance(&h, 30000);
+	assert_int_equal(h.a.sent, sent);
+	h_free(&h);
+}
+
 /* The lease is kept for the XAuth user when the ISAKMP SA goes (all users share the
  * group PSK's IKE identity): alice gets her address back, and bob, from the same IKE
  * identity while she is away, gets another one. */
@@ -627,6 +647,7 @@ int main(void)
 		cmocka_unit_test(test_xauth_client_gives_up),
 		cmocka_unit_test(test_txn_answer_identifier),
 		cmocka_unit_test(test_modecfg_pull_and_push),
+		cmocka_unit_test(test_modecfg_client_pulls_server_pushes),
 		cmocka_unit_test(test_modecfg_lease_by_user),
 		cmocka_unit_test(test_modecfg_pool_exhausted),
 		cmocka_unit_test(test_modecfg_bad_attributes),
