@@ -343,8 +343,9 @@ static enum vici_reply cmd_load_conn(void *arg, struct vici_conn *c, const struc
 		if (!ctree_is_section(t))
 			continue;
 		struct conn_cfg *cfg = config_build_conn(t, err, sizeof(err));
-		if (!cfg) {
+		if (!cfg || ctl_pools_check_conn(d, cfg, err, sizeof(err)) < 0) {
 			log_err(LOG_CFG, "load-conn '%s' rejected: %s", t->name, err);
+			conn_cfg_free(cfg);
 			return result(resp, -1, err);
 		}
 		rc = conn_disabled_update(d, cfg) ? 0 : ike_load_conn(d->ike, cfg, clock_now_ms());

@@ -34,6 +34,17 @@ static int check_overlaps(struct daemon *d, const struct pool_cfg *p, char *err,
 	return 0;
 }
 
+int ctl_pools_check_conn(struct daemon *d, const struct conn_cfg *c, char *err, size_t len)
+{
+	struct pools *ps = ike_pools(d->ike);
+	struct conn_cfg one = *c;
+	one.next = NULL;
+	for (struct pool *p = pools_first(ps); p; p = pools_next(ps, p))
+		if (config_check_pool(pools_cfg(ps, p), NULL, &one, err, len) < 0)
+			return -1;
+	return 0;
+}
+
 static enum vici_reply cmd_load_pool(void *arg, struct vici_conn *c, const struct ctree *req,
 				     struct vici_msg *resp)
 {

@@ -60,6 +60,9 @@ void ctl_check_pending(struct daemon *d);
 int ctl_nat_register(struct daemon *d);
 /* load-pool, unload-pool, get-pools (daemon/ctl_pools.c). */
 int ctl_pools_register(struct daemon *d);
+/* A connection from load-conn whose protected networks overlap a loaded pool: -1 with
+ * the reason in err. */
+int ctl_pools_check_conn(struct daemon *d, const struct conn_cfg *c, char *err, size_t len);
 void ctl_updown(struct daemon *d, const struct ike_sa *sa, const struct child_sa *c, bool up);
 void ctl_rekeyed(struct daemon *d, const struct ike_sa *old_ike, const struct ike_sa *new_ike,
 		 const struct child_sa *old_child, const struct child_sa *new_child);

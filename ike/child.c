@@ -23,9 +23,7 @@ struct child_sa *child_sa_new(struct ike_sa *sa, struct child_cfg *cc, bool init
 		return NULL;
 	c->cfg = cc;
 	c->uniqueid = sa->core->next_child_id++;
-	if (!cc->reqid)
-		cc->reqid = ike_alloc_reqid(sa->core, cc);
-	c->reqid = cc->reqid;
+	c->reqid = ike_vip_reqid(sa, cc);
 	c->mode = cc->mode;
 	c->initiator = initiator;
 	c->state = CHILD_CREATED;

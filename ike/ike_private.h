@@ -132,6 +132,11 @@ void ike_vip_move(struct ike_sa *to, struct ike_sa *from);
  * come yet, the whole address family (the responder narrows it to the address); else
  * the IKE endpoint of that side. Returns how many selectors it wrote (at most max). */
 size_t ike_vip_dynamic(const struct ike_sa *sa, bool local, struct selector *out, size_t max);
+/* The reqid of a new CHILD_SA of cc. Usually the child config's (allocated once). For
+ * an SA whose peer holds leases, its own per child config: clients behind one NAT
+ * share the outer address and the config, and the ESP engine finds the outbound SA by
+ * reqid and outer destination, so one reqid would mix their traffic up. */
+uint32_t ike_vip_reqid(struct ike_sa *sa, struct child_cfg *cc);
 /* Initiator: an address the peer assigned us (CFG_REPLY, Mode Config): kept in
  * sa->vips and handed to the shell (env.vip). */
 void ike_vip_assigned(struct ike_sa *sa, const struct addr *a);

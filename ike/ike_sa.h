@@ -168,6 +168,12 @@ struct ike_sa {
 		char *pool;
 	} vips[CONF_MAX_VIPS];
 	size_t n_vips;
+	/* Responder with leases: each child config's reqid on this SA (ike_vip_reqid). */
+	struct ike_vip_reqid {
+		const struct child_cfg *cfg;
+		uint32_t reqid;
+	} vip_reqids[4];
+	size_t n_vip_reqids;
 	struct ike_sa *next;
 };
 

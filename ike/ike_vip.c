@@ -84,6 +84,30 @@ void ike_vip_move(struct ike_sa *to, struct ike_sa *from)
 	to->n_vips = from->n_vips;
 	memset(from->vips, 0, sizeof(from->vips));
 	from->n_vips = 0;
+	memcpy(to->vip_reqids, from->vip_reqids, sizeof(to->vip_reqids));
+	to->n_vip_reqids = from->n_vip_reqids;
+	from->n_vip_reqids = 0;
+}
+
+uint32_t ike_vip_reqid(struct ike_sa *sa, struct child_cfg *cc)
+{
+	bool leased = false;
+	for (size_t i = 0; i < sa->n_vips; i++)
+		leased |= sa->vips[i].pool != NULL;
+	if (!leased) {
+		if (!cc->reqid)
+			cc->reqid = ike_alloc_reqid(sa->core, cc);
+		return cc->reqid;
+	}
+	for (size_t i = 0; i < sa->n_vip_reqids; i++)
+		if (sa->vip_reqids[i].cfg == cc)
+			return sa->vip_reqids[i].reqid;
+	uint32_t reqid = sa->core->next_reqid++;
+	if (sa->n_vip_reqids < sizeof(sa->vip_reqids) / sizeof(sa->vip_reqids[0])) {
+		sa->vip_reqids[sa->n_vip_reqids].cfg = cc;
+		sa->vip_reqids[sa->n_vip_reqids++].reqid = reqid;
+	}
+	return reqid;
 }
 
 static void whole_family(uint8_t family, struct selector *s)

@@ -190,12 +190,147 @@ static void test_dual_family_and_hint(void **state)
 	h_free(&h);
 }
 
+/* Two clients with one identity behind one address (here: two connections of a, the
+ * same identity and endpoint): two leases, and on the gateway two CHILD_SAs with their
+ * own reqids. With one reqid, the ESP engine picks the outbound SA by reqid and outer
+ * destination, which is the same NAT address for both: one client's traffic went
+ * through the other's SA (seen with five strongSwan clients behind one NAT). */
+static void test_two_clients_one_nat_own_reqids(void **state)
+{
+	(void)state;
+	struct harness h;
+	char two[4096];
+	make_gw("10.3.0.0/29");
+	const char *second = strstr(client_conf, " rw {");
+	const char *end = strstr(client_conf, "secrets");
+	snprintf(two, sizeof(two), "%.*s rw2 {%.*s%s", (int)(end - client_conf - 2),
+		 client_conf, (int)(end - second - 5 - 2), second + 5, end - 2);
+	assert_int_equal(h_init(&h, two, gw_conf), 0);
+	char err[256];
+	assert_int_equal(ike_initiate(h.a.core, "rw", "net", h.now, err, sizeof(err)), 0);
+	h_pump(&h);
+	assert_int_equal(ike_initiate(h.a.core, "rw2", "net", h.now, err, sizeof(err)), 0);
+	h_pump(&h);
+	assert_int_equal(h_count_sas(&h.b, IKE_ESTABLISHED), 2);
+	const struct ike_sa *b1 = h_first_sa(&h.b), *b2 = ike_sa_next(b1);
+	assert_non_null(b2);
+	assert_non_null(b1->children);
+	assert_non_null(b2->children);
+	assert_false(addr_equal_ip(&b1->vips[0].addr, &b2->vips[0].addr));
+	assert_int_not_equal(b1->children->reqid, b2->children->reqid);
+	lease_counts(&h, "small", 2, 0);
+	h_free(&h);
+}
+
+/* The gateway reads a CFG_REQUEST with unknown, repeated and malformed attributes
+ * (and two CP payloads): it answers with the lease, logs one line and counts each bad
+ * attribute (ike-cp-bad-attributes). */
+static void test_cp_bad_attributes_counted(void **state)
+{
+	(void)state;
+	struct harness h;
+	struct h_log_count lc;
+	make_gw("10.3.0.0/30");
+	assert_int_equal(h_init(&h, client_conf, gw_conf), 0);
+	initiate(&h);
+	struct ike_sa *b = (struct ike_sa *)h_first_sa(&h.b);
+	assert_non_null(b);
+	static const uint8_t cp[] = {
+		CFG_REQUEST, 0, 0, 0,
+		0, INTERNAL_IP4_ADDRESS, 0, 0,
+		0, INTERNAL_IP4_ADDRESS, 0, 0,			/* repeated */
+		0x27, 0x0f, 0, 2, 'h', 'i',			/* unknown (9999) */
+		0, INTERNAL_IP4_DNS, 0, 1, 7,			/* malformed */
+		0, INTERNAL_IP4_SUBNET, 0, 0,
+	};
+	struct msg_in m;
+	memset(&m, 0, sizeof(m));
+	m.pl.has_cp = true;
+	m.pl.cp = cp;
+	m.pl.cp_len = sizeof(cp);
+	m.pl.n_cp = 2;
+	struct ikev2_builder k;
+	ikb_init(&k);
+	h_log_capture_start(&lc, "configuration payload");
+	assert_true(ikev2_cp_respond(b, &m, &k));
+	h_log_capture_stop(&lc);
+	assert_int_equal(lc.matches, 2);
+	assert_non_null(strstr(lc.first, "2 configuration payloads in one message"));
+	struct ike_stats st;
+	ike_get_stats(h.b.core, &st);
+	assert_int_equal(st.cp_bad_attrs, 4);	/* the second CP, and three attributes */
+	/* The reply holds the SA's lease (the same one: one per family) and the subnet. */
+	struct ikev2_cp rep;
+	const char *err;
+	assert_int_equal(k.first, PL_CP);
+	assert_int_equal(ikev2_cp_parse(k.b.data + 4, k.b.len - 4, &rep, &err), 0);
+	assert_int_equal(rep.type, CFG_REPLY);
+	assert_string_equal(ntop(&rep.ip4), "10.3.0.1");
+	assert_int_equal(rep.n_subnets, 1);
+	assert_int_equal(rep.n_dns, 1);
+	ikb_free(&k);
+	/* A CP shorter than its header: ignored, counted, no reply. */
+	m.pl.cp_len = 2;
+	m.pl.n_cp = 1;
+	ikb_init(&k);
+	assert_true(ikev2_cp_respond(b, &m, &k));
+	assert_int_equal(k.b.len, 0);
+	ike_get_stats(h.b.core, &st);
+	assert_int_equal(st.cp_bad_attrs, 5);
+	ikb_free(&k);
+	h_free(&h);
+}
+
+/* IKE rekeys, started by either side, move the leases and the client's address to the
+ * new IKE SA: nothing is released while the tunnel lives, and the end of the last SA
+ * releases it once. */
+static void test_ike_rekey_keeps_lease(void **state)
+{
+	(void)state;
+	struct harness h;
+	char err[256];
+	make_gw("10.3.0.0/30");
+	assert_int_equal(h_init(&h, client_conf, gw_conf), 0);
+	initiate(&h);
+	assert_int_equal(ike_rekey(h.b.core, "rw", 0, NULL, 0, h.now, err, sizeof(err)), 0);
+	h_pump(&h);
+	h_advance(&h, 2000);
+	assert_int_equal(ike_rekey(h.a.core, "rw", 0, NULL, 0, h.now, err, sizeof(err)), 0);
+	h_pump(&h);
+	h_advance(&h, 2000);
+	assert_int_equal(h_count_sas(&h.b, IKE_ESTABLISHED), 1);
+	assert_int_equal(h.b.ike_rekeys, 2);
+	const struct ike_sa *b = h_first_sa(&h.b), *a = h_first_sa(&h.a);
+	assert_int_equal(b->n_vips, 1);
+	assert_string_equal(ntop(&b->vips[0].addr), "10.3.0.1");
+	assert_int_equal(a->n_vips, 1);
+	lease_counts(&h, "small", 1, 0);
+	assert_int_equal(h.a.vips_down, 0);
+	/* A new CHILD_SA on the rekeyed SA still uses the address. */
+	assert_int_equal(ike_rekey(h.a.core, NULL, 0, "net", 0, h.now, err, sizeof(err)), 0);
+	h_pump(&h);
+	h_advance(&h, 2000);
+	assert_int_equal(h_count_children(&h.b), 1);
+	char sbuf[SELECTOR_STRLEN];
+	assert_string_equal(selector_fmt(&h_first_sa(&h.b)->children->remote_ts[0], sbuf,
+					 sizeof(sbuf)), "10.3.0.1/32");
+	assert_int_equal(ike_terminate(h.a.core, "rw", 0, NULL, 0, h.now, err, sizeof(err)), 0);
+	h_pump(&h);
+	h_advance(&h, 2000);
+	lease_counts(&h, "small", 0, 1);
+	assert_int_equal(h.a.vips_down, 1);
+	h_free(&h);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_vip_assigned_and_kept),
 		cmocka_unit_test(test_pool_exhausted),
 		cmocka_unit_test(test_dual_family_and_hint),
+		cmocka_unit_test(test_two_clients_one_nat_own_reqids),
+		cmocka_unit_test(test_cp_bad_attributes_counted),
+		cmocka_unit_test(test_ike_rekey_keeps_lease),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
