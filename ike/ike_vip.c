@@ -78,15 +78,19 @@ void ike_vip_release_all(struct ike_sa *sa)
 
 void ike_vip_move(struct ike_sa *to, struct ike_sa *from)
 {
+	/* The reqids go with the children, also when the new SA holds the lease already
+	 * (an IKEv1 renewal gets it again by Mode Config). */
+	if (!to->n_vip_reqids && from->n_vip_reqids) {
+		memcpy(to->vip_reqids, from->vip_reqids, sizeof(to->vip_reqids));
+		to->n_vip_reqids = from->n_vip_reqids;
+		from->n_vip_reqids = 0;
+	}
 	if (to->n_vips || !from->n_vips)
 		return;
 	memcpy(to->vips, from->vips, sizeof(to->vips));
 	to->n_vips = from->n_vips;
 	memset(from->vips, 0, sizeof(from->vips));
 	from->n_vips = 0;
-	memcpy(to->vip_reqids, from->vip_reqids, sizeof(to->vip_reqids));
-	to->n_vip_reqids = from->n_vip_reqids;
-	from->n_vip_reqids = 0;
 }
 
 uint32_t ike_vip_reqid(struct ike_sa *sa, struct child_cfg *cc)

@@ -606,6 +606,7 @@ static void test_modecfg_phase1_renewal(void **state)
 		assert_vip(&h, "10.3.0.1");
 		uint32_t in = h_first_sa(&h.a)->children->spi_in;
 		uint32_t id_a = h_first_sa(&h.a)->uniqueid;
+		uint32_t reqid_b = h_first_sa(&h.b)->children->reqid;
 		h_advance(&h, 101000);
 		h_advance(&h, 3000);
 		assert_int_equal(h_count_sas(&h.a, IKE_ESTABLISHED), 1);
@@ -624,6 +625,14 @@ static void test_modecfg_phase1_renewal(void **state)
 		pool_get_counts(pools_find(ike_pools(h.b.core), "p1"), &pc);
 		assert_int_equal(pc.online, 1);
 		assert_int_equal(pc.offline, 0);
+		/* The gateway's per-lease reqid moved with the CHILD_SA: a new Quick Mode for
+		 * it on the new ISAKMP SA keeps it. */
+		uint32_t cid = h_first_sa(&h.b)->children->uniqueid;
+		assert_int_equal(ike_rekey(h.b.core, NULL, 0, NULL, cid, h.now, NULL, 0), 0);
+		h_pump(&h);
+		assert_int_equal(h_count_children(&h.b), 2);
+		for (const struct child_sa *c = h_first_sa(&h.b)->children; c; c = c->next)
+			assert_int_equal(c->reqid, reqid_b);
 		assert_int_equal(ike_terminate(h.a.core, "rw", 0, NULL, 0, h.now, err, sizeof(err)), 0);
 		h_pump(&h);
 		pool_get_counts(pools_find(ike_pools(h.b.core), "p1"), &pc);
