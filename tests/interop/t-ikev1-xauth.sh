@@ -9,7 +9,8 @@
 # the same address (plain PSK) comes up without any XAuth exchange, and host-b pings
 # host-a through it. Then a second client user with a wrong password: tsunagid logs
 # why, counts it (ike-xauth-failures), sends STATUS=FAIL and deletes that ISAKMP SA; the
-# other two SAs stay up, no password is logged. Last, the roles swapped: tsunagid as the
+# other two SAs stay up, no password is logged. Again with the clients' Phase 1 in
+# Aggressive Mode (pulled). Last, the roles swapped: tsunagid as the
 # XAuth + Mode Config client of a strongSwan server gets its virtual IP on its TUN
 # device and pings host-b from it.
 . "$(dirname "$0")/lib.sh"
@@ -32,6 +33,7 @@ rw_conn() {
 			proposals = $IKE
 			vips = 0.0.0.0
 			pull = $PULL
+			aggressive = $AGGR
 			local {
 				auth = psk
 				id = $2@rw.example.net
@@ -82,10 +84,12 @@ s2s_v1() {
 	SEOF
 }
 
-# server_case yes|no: tsunagid is the XAuth and Mode Config server, pull (client
+# server_case yes|no [aggressive]: tsunagid is the XAuth and Mode Config server (Phase 1
+# in Main Mode, or in Aggressive Mode as Cisco-style clients have it), pull (client
 # REQUEST) or push (tsunagid's SET); with pull also the site-to-site peer and bob.
 server_case() {
-	local PULL=$1 c="server pull=$1" s vip tc daemon
+	local PULL=$1 AGGR=no c="server pull=$1" s vip tc daemon
+	[ "${2:-}" = aggressive ] && AGGR=yes c="server pull=$1 aggressive"
 	# strongSwan: s2s (site-b.example.net) plus the clients alice (right password) and bob
 	# (wrong one), all from SITE_B_OUT.
 	swan_prepare "$NS_SB"
@@ -129,6 +133,7 @@ server_case() {
 				proposals = $IKE
 				pools = rw-pool
 				pull = $PULL
+			aggressive = $AGGR
 				local {
 					auth = psk
 					id = site-a.example.net
@@ -197,6 +202,8 @@ server_case() {
 		iop_fail "$c: alice: the Mode Config message strongSwan parsed has not two DNS servers and the default domain: $(grep -E 'CPRP|CPS' "$(swan_dir "$NS_SB")/charon.log" | tail -2)"
 	swan_log_has "$NS_SB" "CHILD_SA alice\{[0-9]+\} established .* TS $vip/32 === $NET_A" ||
 		iop_fail "$c: alice: strongSwan's CHILD_SA is not $vip/32 === $NET_A: $(grep 'CHILD_SA alice' "$(swan_dir "$NS_SB")/charon.log")"
+	[ "$AGGR" = no ] || tsu_log_has "$NS_SA" "rw\[[0-9]+\].*IKEv1 Aggressive Mode from" ||
+		iop_fail "$c: alice's Phase 1 was no Aggressive Mode"
 	tsu_log_has "$NS_SA" "XAuth user 'alice' authenticated" ||
 		iop_fail "$c: alice: tsunagid's log does not say alice authenticated"
 	tsu_list_sas "$NS_SA" | grep -q "XAuth: 'alice'" ||
@@ -362,5 +369,6 @@ client_case() {
 
 server_case yes
 server_case no
+server_case yes aggressive
 client_case
 iop_pass
