@@ -241,6 +241,14 @@ void ikev1_phase1_authenticated(struct ike_sa *sa)
 		server_request(sa);
 		return;
 	}
+	if (sa->initiator && cfg->remote_xauth.auth == AUTH_XAUTH && !sa->v1->xauth_ok) {
+		/* XAuth runs when the client initiates; an SA the server starts would skip
+		 * it. Only a renewal (the user authenticated on the SA it renews) may. */
+		log_err(LOG_IKE, "%s: connection '%s' has an auth = xauth round: its clients "
+			"initiate; deleting the ISAKMP SA we initiated", ike_sa_name(sa), cfg->name);
+		ikev1_delete_all(sa);
+		return;
+	}
 	if (sa->initiator && cfg->local_xauth.auth == AUTH_XAUTH) {
 		sa->v1->state = XAUTH_WAIT_REQUEST;
 		sa->v1->xauth_deadline = sa->core->now +

@@ -272,6 +272,30 @@ static void test_txn_answer_identifier(void **state)
 	assert_false(ikev1_txn_answers(&t, &c));
 }
 
+/* The XAuth server does not initiate: an ISAKMP SA it started would skip XAuth. */
+static void test_xauth_server_does_not_initiate(void **state)
+{
+	struct harness h;
+	struct h_log_count lc;
+	char err[256];
+	make_confs("alice-pw", "", false);
+	char *p = strstr(conf_b, "    local_addrs = 198.51.100.2\n");	/* b's rw */
+	char tmp[8192];
+	snprintf(tmp, sizeof(tmp), "%.*s    remote_addrs = 192.0.2.1\n%s", (int)(p - conf_b),
+		 conf_b, p);
+	strcpy(conf_b, tmp);
+	assert_int_equal(h_init(&h, conf_a, conf_b), 0);
+	h_log_capture_start(&lc, "connection 'rw' has an auth = xauth round: its clients "
+			    "initiate; deleting the ISAKMP SA we initiated");
+	assert_int_equal(ike_initiate(h.b.core, "rw", "net", h.now, err, sizeof(err)), 0);
+	h_pump(&h);
+	h_log_capture_stop(&lc);
+	assert_int_equal(lc.matches, 1);
+	assert_int_equal(h_count_sas(&h.b, IKE_ESTABLISHED), 0);
+	assert_int_equal(h_count_children(&h.a) + h_count_children(&h.b), 0);
+	h_free(&h);
+}
+
 /* ---- Mode Config ---- */
 
 /* The same pair with Mode Config: b's "rw" hands out 10.3.0.0/30 (two addresses) with
@@ -655,6 +679,7 @@ int main(void)
 		cmocka_unit_test(test_xauth_request_retransmitted),
 		cmocka_unit_test(test_xauth_client_gives_up),
 		cmocka_unit_test(test_txn_answer_identifier),
+		cmocka_unit_test(test_xauth_server_does_not_initiate),
 		cmocka_unit_test(test_modecfg_pull_and_push),
 		cmocka_unit_test(test_modecfg_client_pulls_server_pushes),
 		cmocka_unit_test(test_modecfg_lease_by_user),
