@@ -174,7 +174,7 @@ static void test_codec(void **state)
 static struct secret_cfg *eap_secret(const char *id, const char *pw)
 {
 	struct secret_cfg *s = calloc(1, sizeof(*s));
-	s->kind = SECRET_EAP;
+	s->type = SECRET_EAP;
 	s->name = strdup("eap-test");
 	s->ids = calloc(1, sizeof(char *));
 	s->ids[0] = strdup(id);
@@ -392,7 +392,7 @@ static void test_peer_rejects_rogue_server(void **state)
 static void test_find_secret(void **state)
 {
 	struct secret_cfg *a = eap_secret("alice", "x"), *b = eap_secret("bob", "y");
-	struct secret_cfg ike = { .kind = SECRET_IKE };
+	struct secret_cfg ike = { .type = SECRET_IKE };
 	(void)state;
 	a->next = b;
 	assert_ptr_equal(eap_find_secret(a, (const uint8_t *)"bob", 3), b);
