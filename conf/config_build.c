@@ -156,7 +156,8 @@ static int get_auth(struct bctx *b, const struct ctree *k, enum auth_method *m)
 	for (size_t i = 0; other_prefixes[i]; i++)
 		if (strncasecmp(s, other_prefixes[i], strlen(other_prefixes[i])) == 0)
 			return berr(b, k, "auth = %s is not supported by tsunagi (only psk, pubkey, "
-				    "eap-mschapv2, eap-md5 and eap)", s);
+				    "eap-mschapv2, eap-md5, eap, and xauth in a second IKEv1 round)",
+				    s);
 	return berr_value(b, k, s);
 }
 

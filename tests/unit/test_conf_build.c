@@ -274,9 +274,9 @@ static void test_unsupported_and_unknown_keys(void **state)
 			  "'reauth_time' other than 0 is not supported by tsunagi (use rekey_time)");
 	expect_conn_error("  foo = 1", "site-a.conf:5: connection 'site': unknown key 'foo'");
 	expect_conn_error("  foo { }", "site-a.conf:5: connection 'site': unknown section 'foo'");
-	expect_conn_error("  remote {\n   auth = xauth\n  }", "site-a.conf:6: connection "
-			  "'site': auth = xauth is not supported by tsunagi (only psk, pubkey, "
-			  "eap-mschapv2, eap-md5 and eap)");
+	expect_conn_error("  remote {\n   auth = bliss\n  }", "site-a.conf:6: connection "
+			  "'site': auth = bliss is not supported by tsunagi (only psk, pubkey, "
+			  "eap-mschapv2, eap-md5, eap, and xauth in a second IKEv1 round)");
 	expect_conn_error("  remote {\n   certs = a.pem\n  }", "site-a.conf:6: connection "
 			  "'site': certs file 'a.pem' cannot be read (./x509/a.pem)");
 	expect_conn_error("  version = 1\n  remote {\n   auth = pubkey\n  }", "site-a.conf:2: "
@@ -324,7 +324,7 @@ static void test_eap_auth(void **state)
 			  "(version = 2; IKEv1 has XAuth)");
 	expect_conn_error("  remote {\n   auth = eap-tls\n  }", "site-a.conf:6: connection "
 			  "'site': auth = eap-tls is not supported by tsunagi (only psk, pubkey, "
-			  "eap-mschapv2, eap-md5 and eap)");
+			  "eap-mschapv2, eap-md5, eap, and xauth in a second IKEv1 round)");
 	cfg = build_ok("secrets {\n eap-alice {\n  id = alice\n  secret = pw\n }\n"
 		       " ike-1 {\n  secret = psk\n }\n}\n");
 	assert_int_equal(cfg->secrets->type, SECRET_EAP);
