@@ -68,6 +68,13 @@ int build_conn_cred(struct bctx *b, const struct ctree *k, struct conn_cfg *c);
 int build_key_secret(struct bctx *b, const struct ctree *sec, struct config *cfg);
 bool is_key_secret(const char *name);
 char *cred_dir_of(const char *file);
+/* conf/config_xauth.c: IKEv1 XAuth rounds and xauth-* secrets. */
+bool xauth_auth_value(const char *s);
+int take_xauth_round(struct bctx *b, const struct ctree *sec, struct auth_cfg *r,
+		     struct auth_cfg *slot);
+int check_xauth_conn(struct bctx *b, const struct ctree *sec, const struct conn_cfg *c);
+enum secret_type secret_type_of(const char *section_name);
+void auth_cfg_clear(struct auth_cfg *a);
 int build_daemon(struct bctx *b, const struct ctree *sec, struct daemon_cfg *d);
 int build_nat(struct bctx *b, const struct ctree *sec, struct daemon_cfg *d);
 int build_pools(struct bctx *b, const struct ctree *sec, struct config *cfg);

@@ -24,8 +24,11 @@ enum sa_action { ACTION_NONE, ACTION_CLEAR, ACTION_TRAP, ACTION_RESTART };	/* dp
 enum unique_policy { UNIQUE_NO, UNIQUE_NEVER, UNIQUE_REPLACE, UNIQUE_KEEP };
 /* IKE fragmentation (RFC 7383); yes is 0, strongSwan's default. */
 enum frag_policy { FRAG_YES, FRAG_ACCEPT, FRAG_FORCE, FRAG_NO };
-enum auth_method { AUTH_PSK = 1, AUTH_PUBKEY = 2,
-	AUTH_EAP = 10,			/* ike/eap.h: eap_method says which */
+enum auth_method {
+	AUTH_PSK = 1,
+	AUTH_PUBKEY = 2,
+	AUTH_XAUTH = 3,		/* IKEv1 XAuth, a second round (ike/v1/ikev1_xauth.c) */
+	AUTH_EAP = 10,		/* ike/eap.h: eap_method says which */
 };
 /* send_cert (strongSwan's names); default ifasked. */
 enum send_cert { SEND_CERT_IFASKED, SEND_CERT_ALWAYS, SEND_CERT_NEVER };
@@ -68,6 +71,7 @@ struct auth_cfg {
 	size_t n_certs, n_cacerts;
 	uint8_t eap_method;	/* AUTH_EAP: EAP type (26 MSCHAPv2, 4 MD5), 0 any */
 	char *eap_id;		/* AUTH_EAP: EAP identity; NULL the IKE identity */
+	char *xauth_id;		/* xauth round: the user name (ours; or the one expected) */
 };
 
 struct conn_cfg {
@@ -89,6 +93,10 @@ struct conn_cfg {
 	bool send_certreq;			/* default yes */
 	enum frag_policy fragmentation;		/* default yes (IKEv2 only) */
 	struct auth_cfg local, remote;
+	/* IKEv1 XAuth, a second round (conf/config_xauth.c): remote-N { auth = xauth }
+	 * makes us the server, local-N { auth = xauth } the client; auth 0: none. */
+	struct auth_cfg local_xauth, remote_xauth;
+	bool pull;				/* Mode Config by REQUEST; default yes */
 	struct child_cfg *children;
 	char **pools;				/* pools = a, b: names, in order */
 	size_t n_pools;
@@ -99,11 +107,15 @@ struct conn_cfg {
 	struct conn_cfg *next;
 };
 
-enum secret_kind { SECRET_IKE, SECRET_EAP };
+enum secret_type {
+	SECRET_IKE = 0,		/* a pre-shared key */
+	SECRET_XAUTH = 1,	/* an XAuth user's password: ids are user names */
+	SECRET_EAP = 2,		/* an EAP user's password (ike/eap.h) */
+};
 
 struct secret_cfg {
 	char *name;		/* "ike-site" */
-	enum secret_kind kind;	/* from the section name (eap-*) or VICI's type */
+	enum secret_type type;	/* from the section name (eap-*, xauth-*) or VICI's type */
 	char **ids;		/* id, id-foo...; empty = any peer */
 	size_t n_ids;
 	uint8_t *secret;	/* wiped when freed */
@@ -122,6 +134,11 @@ struct pool_cfg {
 	size_t n_dns, n_nbns, n_netmask;
 	struct selector *subnets;		/* subnet and split_include: _SUBNET */
 	size_t n_subnets;
+	struct pool_attr {			/* numbered ones, strongSwan's custom */
+		uint16_t type;			/* attributes: "28674 = example.org" is */
+		char *value;			/* Cisco Unity's default domain (IKEv1) */
+	} *custom;
+	size_t n_custom;
 	char *file;
 	int line;
 	struct pool_cfg *next;

@@ -10,11 +10,12 @@
  * max(rekey_time, reauth_time), rand_time min(over_time, that max / 2), keyingtries 1,
  * unique no, aggressive no.
  *
- * Authentication: auth = psk or pubkey (certificates: conf/config_cred.c). A local
- * section without auth is pubkey, strongSwan's default, and then needs certs. A
- * missing remote auth means "any method" in strongSwan: pubkey when the remote
- * section names cacerts, else psk. One round each side (local/local-N,
- * remote/remote-N). */
+ * Authentication: auth = psk, pubkey (certificates: conf/config_cred.c) or eap-*
+ * (conf/config_eap.c). A local section without auth is pubkey, strongSwan's default,
+ * and then needs certs. A missing remote auth means "any method" in strongSwan: pubkey
+ * when the remote section names cacerts, else psk. One round each side (local/local-N,
+ * remote/remote-N), and an IKEv1 XAuth round besides (auth = xauth:
+ * conf/config_xauth.c). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,7 +27,7 @@
 #include "lib/wipe.h"
 
 static const char *const conn_unsupported[] = {
-	"pull", "dscp", "childless", "ppk_id", "ppk_required", "if_id_in", "if_id_out",
+	"dscp", "childless", "ppk_id", "ppk_required", "if_id_in", "if_id_out",
 	"mediation",
 	"mediated_by", "mediation_peer", NULL,
 };
@@ -130,7 +131,8 @@ static int get_vips(struct bctx *b, const struct ctree *k, struct conn_cfg *c)
 	return rc;
 }
 
-/* The auth methods tsunagi has; the others get a message that says so. */
+/* psk, pubkey, and xauth for a second IKEv1 round (eap-*: conf_eap_auth); the
+ * others get a message that says so. */
 static int get_auth(struct bctx *b, const struct ctree *k, enum auth_method *m)
 {
 	static const char *const other_prefixes[] = {
@@ -147,10 +149,15 @@ static int get_auth(struct bctx *b, const struct ctree *k, enum auth_method *m)
 		*m = AUTH_PUBKEY;
 		return 0;
 	}
+	if (xauth_auth_value(s)) {
+		*m = AUTH_XAUTH;
+		return 0;
+	}
 	for (size_t i = 0; other_prefixes[i]; i++)
 		if (strncasecmp(s, other_prefixes[i], strlen(other_prefixes[i])) == 0)
 			return berr(b, k, "auth = %s is not supported by tsunagi (only psk, pubkey, "
-				    "eap-mschapv2, eap-md5 and eap)", s);
+				    "eap-mschapv2, eap-md5, eap, and xauth in a second IKEv1 round)",
+				    s);
 	return berr_value(b, k, s);
 }
 
@@ -164,46 +171,61 @@ static int round_of(const char *name, size_t prefix_len)
 }
 
 static int build_auth(struct bctx *b, const struct ctree *sec, struct auth_cfg *a, bool local,
-		      bool *seen)
+		      bool *seen, struct auth_cfg *xauth)
 {
+	struct auth_cfg r = { 0 };
 	if (!ctree_is_section(sec))
 		return berr(b, sec, "'%s' must be a section", sec->name);
-	if (*seen)
-		return berr(b, sec, "a second authentication round ('%s') is not supported by "
-			    "tsunagi", sec->name);
-	*seen = true;
-	a->round = round_of(sec->name, local ? 5 : 6);
-	a->auth = 0;
+	r.round = round_of(sec->name, local ? 5 : 6);
 	for (const struct ctree *k = sec->child; k; k = k->next) {
 		int rc;
 		if (ctree_is_section(k))
 			rc = (key_has_prefix(k->name, "cert") || key_has_prefix(k->name, "cacert"))
 				? berr_unsupported(b, k) : berr_unknown(b, k);
 		else if (strcmp(k->name, "auth") == 0 && conf_is_eap_auth(k->value))
-			rc = conf_eap_auth(b, k, a);
+			rc = conf_eap_auth(b, k, &r);
 		else if (strcmp(k->name, "eap_id") == 0)
-			rc = conf_eap_id(b, k, a);
-		else if ((rc = build_auth_cred(b, k, a)) <= 0)
+			rc = conf_eap_id(b, k, &r);
+		else if ((rc = build_auth_cred(b, k, &r)) <= 0)
 			;
 		else if (strcmp(k->name, "auth") == 0)
-			rc = get_auth(b, k, &a->auth);
-		else if (strcmp(k->name, "id") == 0) {
+			rc = get_auth(b, k, &r.auth);
+		else if (strcmp(k->name, "id") == 0 || strcmp(k->name, "xauth_id") == 0) {
+			char **dst = k->name[0] == 'x' ? &r.xauth_id : &r.id;
 			const char *s = bscalar(b, k);
-			free(a->id);
-			a->id = s ? strdup(s) : NULL;
+			free(*dst);
+			*dst = s ? strdup(s) : NULL;
 			rc = s ? 0 : -1;
+		} else if (strcmp(k->name, "round") == 0) {
+			uint32_t v;
+			rc = bget_u32(b, k, &v);
+			r.round = (int)v;
 		} else if (name_in(k->name, auth_unsupported))
 			rc = berr_unsupported(b, k);
 		else
 			rc = berr_unknown(b, k);
-		if (rc < 0)
+		if (rc < 0) {
+			auth_cfg_clear(&r);
 			return -1;
+		}
 	}
-	if (a->auth == 0)
-		a->auth = local || a->n_cacerts ? AUTH_PUBKEY : AUTH_PSK;
-	if (local && a->auth == AUTH_PUBKEY && a->n_certs == 0)
+	if (r.auth == AUTH_XAUTH || r.xauth_id)
+		return take_xauth_round(b, sec, &r, xauth);
+	if (*seen) {
+		auth_cfg_clear(&r);
+		return berr(b, sec, "a second authentication round ('%s') other than auth = xauth "
+			    "is not supported by tsunagi", sec->name);
+	}
+	*seen = true;
+	if (r.auth == 0)
+		r.auth = local || r.n_cacerts ? AUTH_PUBKEY : AUTH_PSK;
+	if (local && r.auth == AUTH_PUBKEY && r.n_certs == 0) {
+		auth_cfg_clear(&r);
 		return berr(b, sec, "'%s' authenticates by public key (auth = pubkey, strongSwan's "
 			    "default) but names no 'certs'", sec->name);
+	}
+	auth_cfg_clear(a);
+	*a = r;
 	return 0;
 }
 
@@ -235,9 +257,9 @@ static int conn_key(struct bctx *b, const struct ctree *k, struct conn_cfg *c,
 	if (strcmp(n, "children") == 0)
 		return build_children(b, k, c);
 	if (key_has_prefix(n, "local") && !strchr(n, '_'))
-		return build_auth(b, k, &c->local, true, local_seen);
+		return build_auth(b, k, &c->local, true, local_seen, &c->local_xauth);
 	if (key_has_prefix(n, "remote") && !strchr(n, '_'))
-		return build_auth(b, k, &c->remote, false, remote_seen);
+		return build_auth(b, k, &c->remote, false, remote_seen, &c->remote_xauth);
 	if (ctree_is_section(k))
 		return berr_unknown(b, k);
 	if (strcmp(n, "version") == 0)
@@ -284,6 +306,8 @@ static int conn_key(struct bctx *b, const struct ctree *k, struct conn_cfg *c,
 		return bget_u32(b, k, &c->keyingtries);
 	if (strcmp(n, "unique") == 0)
 		return get_unique(b, k, &c->unique);
+	if (strcmp(n, "pull") == 0)
+		return bget_bool(b, k, &c->pull);
 	int rc = build_conn_cred(b, k, c);
 	if (rc <= 0)
 		return rc;
@@ -306,6 +330,7 @@ static void conn_defaults(struct conn_cfg *c)
 	c->mobike = true;
 	c->keyingtries = 1;
 	c->unique = UNIQUE_NO;
+	c->pull = true;
 }
 
 /* strongSwan's peer defaults (vici_config.c): reauth is always 0 here. */
@@ -377,6 +402,10 @@ static struct conn_cfg *build_conn(struct bctx *b, const struct ctree *sec)
 		conn_cfg_free(c);
 		return NULL;
 	}
+	if (check_xauth_conn(b, sec, c) < 0) {
+		conn_cfg_free(c);
+		return NULL;
+	}
 	apply_ike_times(c, &t);
 	if (c->version == 1 && (c->local.auth == AUTH_PUBKEY || c->remote.auth == AUTH_PUBKEY)) {
 		berr(b, sec, "auth = pubkey is supported by tsunagi for IKEv2 only (version = 2)");
@@ -410,12 +439,10 @@ void conn_cfg_free(struct conn_cfg *c)
 		ctree_free_items(c->remote_addrs, c->n_remote_addrs);
 		ctree_free_items(c->proposals, c->n_proposals);
 		ctree_free_items(c->pools, c->n_pools);
-		free(c->local.id);
-		free(c->remote.id);
-		free(c->local.eap_id);
-		free(c->remote.eap_id);
-		auth_cfg_creds_free(&c->local);
-		auth_cfg_creds_free(&c->remote);
+		auth_cfg_clear(&c->local);
+		auth_cfg_clear(&c->remote);
+		auth_cfg_clear(&c->local_xauth);
+		auth_cfg_clear(&c->remote_xauth);
 		child_cfg_free(c->children);
 		free(c->file);
 		free(c);

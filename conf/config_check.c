@@ -65,7 +65,7 @@ static bool dynamic_peer(const struct conn_cfg *c)
 static bool psk_could_apply(const struct secret_cfg *s, const struct conn_cfg *c)
 {
 	struct addr a;
-	if (s->kind != SECRET_IKE)
+	if (s->type != SECRET_IKE)
 		return false;
 	if (s->n_ids == 0)
 		return true;

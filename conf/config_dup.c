@@ -53,6 +53,9 @@ struct conn_cfg *conn_cfg_dup(const struct conn_cfg *from)
 	c->next = NULL;
 	c->name = c->file = c->local.id = c->remote.id = NULL;
 	c->local.eap_id = c->remote.eap_id = NULL;
+	c->local.xauth_id = c->remote.xauth_id = NULL;
+	c->local_xauth.id = c->local_xauth.xauth_id = NULL;
+	c->remote_xauth.id = c->remote_xauth.xauth_id = NULL;
 	c->local_addrs = c->remote_addrs = c->proposals = c->pools = NULL;
 	c->children = NULL;
 	c->local.certs = c->local.cacerts = c->remote.certs = c->remote.cacerts = NULL;
@@ -68,6 +71,10 @@ struct conn_cfg *conn_cfg_dup(const struct conn_cfg *from)
 		  dup_str(&c->local.id, from->local.id) && dup_str(&c->remote.id, from->remote.id) &&
 		  dup_str(&c->local.eap_id, from->local.eap_id) &&
 		  dup_str(&c->remote.eap_id, from->remote.eap_id) &&
+		  dup_str(&c->local_xauth.xauth_id, from->local_xauth.xauth_id) &&
+		  dup_str(&c->remote_xauth.xauth_id, from->remote_xauth.xauth_id) &&
+		  dup_str(&c->local_xauth.id, from->local_xauth.id) &&
+		  dup_str(&c->remote_xauth.id, from->remote_xauth.id) &&
 		  dup_strs(&c->local_addrs, (const char *const *)from->local_addrs, from->n_local_addrs) &&
 		  dup_strs(&c->remote_addrs, (const char *const *)from->remote_addrs, from->n_remote_addrs) &&
 		  dup_strs(&c->proposals, (const char *const *)from->proposals, from->n_proposals) &&

@@ -1,7 +1,8 @@
 /* pools { NAME { addrs = ..., dns = ..., ... } }: virtual IP pools as in swanctl.conf.
  * addrs is a CIDR or a range "first-last". The attributes tsunagi sends are dns, nbns,
- * netmask, subnet and split_include (the last two as INTERNAL_IP4/6_SUBNET); strongSwan's
- * others (dhcp, server, split_exclude, numbered custom attributes) are refused by name.
+ * netmask, subnet and split_include (the last two as INTERNAL_IP4/6_SUBNET), and numbered
+ * custom attributes as strings (IKEv1 Mode Config sends them: 28674 is Cisco Unity's
+ * default domain); strongSwan's others (dhcp, server, split_exclude) are refused by name.
  * A pool may not overlap a protected local network (a child's local_ts) nor another
  * pool: both would hand a client an address that is someone else's. */
 #include <ctype.h>
@@ -135,6 +136,34 @@ static bool all_digits(const char *s)
 	return true;
 }
 
+/* "28674 = example.org": a numbered attribute, its values sent as they are written. */
+static int add_custom(struct bctx *b, const struct ctree *k, struct pool_cfg *p)
+{
+	unsigned long type = strtoul(k->name, NULL, 10);
+	char **items = NULL;
+	size_t ni = 0;
+	int rc = 0;
+	if (type == 0 || type > 32767)
+		return berr(b, k, "attribute type %s outside 1..32767", k->name);
+	if (bitems(b, k, &items, &ni) < 0)
+		return -1;
+	struct pool_attr *grown = realloc(p->custom, (p->n_custom + ni) * sizeof(*grown));
+	if (ni && !grown)
+		rc = berr(b, k, "out of memory");
+	else if (ni)
+		p->custom = grown;
+	for (size_t i = 0; rc == 0 && i < ni; i++) {
+		if (strlen(items[i]) > 255)
+			rc = berr(b, k, "value of attribute %s longer than 255 bytes", k->name);
+		else if (!(p->custom[p->n_custom].value = strdup(items[i])))
+			rc = berr(b, k, "out of memory");
+		else
+			p->custom[p->n_custom++].type = (uint16_t)type;
+	}
+	ctree_free_items(items, ni);
+	return rc;
+}
+
 static int pool_key(struct bctx *b, const struct ctree *k, struct pool_cfg *p)
 {
 	const char *n = k->name;
@@ -150,7 +179,9 @@ static int pool_key(struct bctx *b, const struct ctree *k, struct pool_cfg *p)
 		return get_addr_list(b, k, &p->netmask, &p->n_netmask);
 	if (strcmp(n, "subnet") == 0 || strcmp(n, "split_include") == 0)
 		return add_subnets(b, k, p);
-	if (name_in(n, pool_unsupported) || all_digits(n))
+	if (all_digits(n) && *n)
+		return add_custom(b, k, p);
+	if (name_in(n, pool_unsupported))
 		return berr_unsupported(b, k);
 	return berr_unknown(b, k);
 }
@@ -200,6 +231,9 @@ void pool_cfg_free(struct pool_cfg *p)
 		free(p->nbns);
 		free(p->netmask);
 		free(p->subnets);
+		for (size_t i = 0; i < p->n_custom; i++)
+			free(p->custom[i].value);
+		free(p->custom);
 		free(p->file);
 		free(p);
 		p = next;

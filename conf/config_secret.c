@@ -1,7 +1,7 @@
 /* secrets.ike<suffix> { id<suffix> = ..., secret = ... }: pre-shared keys, as in
  * strongSwan. The secret is "0x" hex, "0s" base64 or the string itself; its bytes are
- * wiped when freed. Other secret types strongSwan knows (eap, xauth, private, ...) are
- * refused by name. */
+ * wiped when freed. xauth<suffix> sections are XAuth users (ids are user names). Other
+ * secret types strongSwan knows (eap, private, ...) are refused by name. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,7 +10,7 @@
 #include "lib/wipe.h"
 
 static const char *const other_secret_types[] = {
-	"xauth", "ntlm", "ppk", "private", "rsa", "ecdsa", "pkcs8", "pkcs12", "token",
+	"ntlm", "ppk", "private", "rsa", "ecdsa", "pkcs8", "pkcs12", "token",
 	NULL,
 };
 
@@ -66,12 +66,11 @@ static bool is_other_type(const char *name)
  * strongSwan knows are refused by name. */
 int check_secret_type(struct bctx *b, const struct ctree *sec)
 {
-	if (key_has_prefix(sec->name, "ike"))
-		return 0;
-	if (key_has_prefix(sec->name, "eap"))
-		return 0;	/* EAP user passwords (ike/eap.h) */
+	if (key_has_prefix(sec->name, "ike") || secret_type_of(sec->name) != SECRET_IKE)
+		return 0;	/* PSKs, XAuth and EAP user passwords */
 	if (is_other_type(sec->name))
-		return berr(b, sec, "secret '%s': only ike (PSK) and eap secrets are supported by tsunagi",
+		return berr(b, sec, "secret '%s': only ike (PSK), eap and xauth secrets are "
+			    "supported by tsunagi",
 			    sec->name);
 	return berr(b, sec, "unknown secret type '%s'", sec->name);
 }
@@ -91,8 +90,7 @@ struct secret_cfg *config_build_secret(const struct ctree *sec, char *err, size_
 		berr(&b, sec, "out of memory");
 		return NULL;
 	}
-	if (key_has_prefix(sec->name, "eap"))
-		s->kind = SECRET_EAP;
+	s->type = secret_type_of(sec->name);	/* VICI's load-shared says it by its type */
 	for (const struct ctree *k = sec->child; k; k = k->next) {
 		if (secret_key(&b, k, s) < 0) {
 			secret_cfg_free(s);

@@ -146,6 +146,8 @@ size_t daemon_counters(struct daemon *d, struct metric_counter out[DAEMON_COUNTE
 	  st.half_open_refused);
 	C("ike-init-refused", "IKE_SA_INIT requests matching no connection or proposal.",
 	  st.init_refused);
+	C("ike-xauth-failures", "IKEv1 XAuth users refused (wrong or unknown user or password).",
+	  st.xauth_failures);
 	C("ike-vip-failures", "Virtual IP requests refused (pools exhausted or none).",
 	  st.vip_failures);
 	C("ike-cp-bad-attributes", "Configuration payload attributes ignored (unknown, "

@@ -376,8 +376,9 @@ static enum vici_reply cmd_load_shared(void *arg, struct vici_conn *c, const str
 	const char *type = str(req, "type");
 	char err[512];
 	bool eap = type && strcasecmp(type, "EAP") == 0;
-	if (type && strcasecmp(type, "IKE") != 0 && !eap)
-		return result(resp, -1, "tsunagi supports only IKE and EAP shared keys");
+	bool xauth = type && strcasecmp(type, "XAUTH") == 0;
+	if (type && strcasecmp(type, "IKE") != 0 && !eap && !xauth)
+		return result(resp, -1, "tsunagi supports only IKE, EAP and XAUTH shared keys");
 	/* The shared builder reads a swanctl-style "ike" section: owners -> id-N. */
 	struct ctree *sec = ctree_new(str(req, "id") ? str(req, "id") : "vici-shared", "vici", 0);
 	const struct ctree *data = ctree_find(req, "data");
@@ -401,7 +402,7 @@ static enum vici_reply cmd_load_shared(void *arg, struct vici_conn *c, const str
 	ctree_free(sec);
 	if (!s)
 		return result(resp, -1, err);
-	s->kind = eap ? SECRET_EAP : SECRET_IKE;
+	s->type = eap ? SECRET_EAP : xauth ? SECRET_XAUTH : SECRET_IKE;
 	ike_load_secret(d->ike, s);
 	return result(resp, 0, NULL);
 }

@@ -155,7 +155,7 @@ const struct secret_cfg *eap_find_secret(const struct secret_cfg *list, const ui
 {
 	const struct secret_cfg *any = NULL;
 	for (const struct secret_cfg *s = list; s; s = s->next) {
-		if (s->kind != SECRET_EAP)
+		if (s->type != SECRET_EAP)
 			continue;
 		if (s->n_ids == 0 && !any)
 			any = s;

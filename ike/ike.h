@@ -96,6 +96,7 @@ struct ike_stats {
 	uint64_t established_total, auth_failures, cookies_sent, half_open_refused;
 	uint64_t init_refused;	/* IKE_SA_INIT requests matching no connection/proposal */
 	uint64_t eap_failures, eap_dropped;	/* EAP logins refused; EAP messages dropped */
+	uint64_t xauth_failures;	/* IKEv1 XAuth users refused (also in auth_failures) */
 	uint64_t vip_failures;	/* virtual IP requests refused (pools exhausted, none) */
 	uint64_t cp_bad_attrs;	/* configuration payload attributes ignored as bad */
 	uint64_t frag_tx, frag_rx;	/* IKEv2 fragments sent (retransmissions too), received */

@@ -220,7 +220,7 @@ struct secret_cfg *ike_find_psk(struct ike *core, const struct identity *me,
 	for (struct secret_cfg *s = core->secrets; s; s = s->next) {
 		int score = 0;
 		bool mine = false, theirs = false;
-		if (s->kind != SECRET_IKE)
+		if (s->type != SECRET_IKE)	/* an XAuth password is no PSK */
 			continue;
 		for (size_t i = 0; i < s->n_ids; i++) {
 			struct identity id;

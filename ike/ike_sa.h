@@ -27,6 +27,8 @@ const char *ike_state_name(enum ike_state s);
 /* An IKEv1 SA's state by the names operators know from Cisco (MM_WAIT_MSG2..6,
  * AG_WAIT_MSG2, AG_INIT_EXCH, MM_ACTIVE, QM_IDLE: ike/v1/ikev1.h); NULL for IKEv2. */
 const char *ikev1_sa_state_name(const struct ike_sa *sa);
+/* The user IKEv1 XAuth authenticated on this SA (ike/v1/ikev1_xauth.c), or NULL. */
+const char *ikev1_xauth_user(const struct ike_sa *sa);
 const char *child_state_name(enum child_state s);
 
 #define IKE_NONCE_LEN 32

@@ -8,22 +8,26 @@
 
 #include "ike/ike_private.h"
 
-/* Leases are kept by the peer's EAP identity when it logged in with EAP (strongSwan's
- * remote EAP identity: EAP clients often share one IKE identity), else by its IKE one. */
-static void lease_id(const struct ike_sa *sa, char *out, size_t len)
+/* The identity a lease is kept for: the XAuth user of an IKEv1 SA (its group PSK's IKE
+ * identity is shared by all users), the EAP identity of a peer that logged in with EAP
+ * (strongSwan's remote EAP identity: EAP clients often share one IKE identity), else the
+ * peer's IKE identity. */
+static const char *lease_id(const struct ike_sa *sa, char *buf, size_t len)
 {
+	const char *user = ikev1_xauth_user(sa);
+	if (user)
+		return user;
 	if (sa->eap_peer)
-		snprintf(out, len, "%s", sa->eap_peer);
-	else
-		identity_fmt(&sa->peer_id, out, len);
+		return sa->eap_peer;
+	return identity_fmt(&sa->peer_id, buf, len);
 }
 
 int ike_vip_acquire(struct ike_sa *sa, const struct addr *requested, struct addr *out)
 {
 	const struct conn_cfg *cfg = sa->conn->cfg;
-	char id[IKE_MAX_ID * 2], tag[160], a[ADDR_STRLEN];
+	char idbuf[IKE_MAX_ID * 2], tag[160], a[ADDR_STRLEN];
 	uint8_t family = requested && requested->family ? requested->family : AF_INET;
-	lease_id(sa, id, sizeof(id));
+	const char *id = lease_id(sa, idbuf, sizeof(idbuf));
 	ike_sa_tag(sa, tag, sizeof(tag));
 	for (size_t i = 0; i < sa->n_vips; i++) {
 		/* One address per family: a repeated request gets the same one. */
@@ -65,8 +69,8 @@ int ike_vip_acquire(struct ike_sa *sa, const struct addr *requested, struct addr
 
 void ike_vip_release_all(struct ike_sa *sa)
 {
-	char id[IKE_MAX_ID * 2];
-	lease_id(sa, id, sizeof(id));
+	char idbuf[IKE_MAX_ID * 2];
+	const char *id = lease_id(sa, idbuf, sizeof(idbuf));
 	for (size_t i = 0; i < sa->n_vips; i++) {
 		struct ike_vip *v = &sa->vips[i];
 		if (v->pool)
@@ -81,15 +85,19 @@ void ike_vip_release_all(struct ike_sa *sa)
 
 void ike_vip_move(struct ike_sa *to, struct ike_sa *from)
 {
+	/* The reqids go with the children, also when the new SA holds the lease already
+	 * (an IKEv1 renewal gets it again by Mode Config). */
+	if (!to->n_vip_reqids && from->n_vip_reqids) {
+		memcpy(to->vip_reqids, from->vip_reqids, sizeof(to->vip_reqids));
+		to->n_vip_reqids = from->n_vip_reqids;
+		from->n_vip_reqids = 0;
+	}
 	if (to->n_vips || !from->n_vips)
 		return;
 	memcpy(to->vips, from->vips, sizeof(to->vips));
 	to->n_vips = from->n_vips;
 	memset(from->vips, 0, sizeof(from->vips));
 	from->n_vips = 0;
-	memcpy(to->vip_reqids, from->vip_reqids, sizeof(to->vip_reqids));
-	to->n_vip_reqids = from->n_vip_reqids;
-	from->n_vip_reqids = 0;
 }
 
 uint32_t ike_vip_reqid(struct ike_sa *sa, struct child_cfg *cc)

@@ -111,9 +111,11 @@ void ctl_print_sa_table(const struct ctree *event)
 		if (has(ike, "reauth-time"))
 			printf(" reauth in %ss", s(ike, "reauth-time"));
 		printf("\n");
-		printf("  local '%s' @ %s[%s]  remote '%s'%s\n", s(ike, "local-id"),
-		       s(ike, "local-host"), s(ike, "local-port"), s(ike, "remote-id"),
-		       has(ike, "nat-any") ? "  NAT detected" : "");
+		printf("  local '%s' @ %s[%s]  remote '%s'", s(ike, "local-id"),
+		       s(ike, "local-host"), s(ike, "local-port"), s(ike, "remote-id"));
+		if (has(ike, "remote-xauth-id"))	/* as swanctl shows it */
+			printf(" XAuth: '%s'", s(ike, "remote-xauth-id"));
+		printf("%s\n", has(ike, "nat-any") ? "  NAT detected" : "");
 		const struct ctree *children = ctree_find(ike, "child-sas");
 		for (const struct ctree *c = children ? children->child : NULL; c; c = c->next)
 			if (ctree_is_section(c))

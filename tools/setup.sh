@@ -53,6 +53,7 @@ plugin_package() {
 	kernel-libipsec) echo libcharon-extra-plugins ;;
 	eap-md5|eap-identity) echo libcharon-extra-plugins ;;
 	eap-mschapv2) echo libcharon-extauth-plugins ;;
+	xauth-generic) echo libcharon-extauth-plugins ;;
 	socket-default|updown) echo strongswan-libcharon ;;
 	vici) echo strongswan-swanctl ;;
 	*) echo libstrongswan ;;

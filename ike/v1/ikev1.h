@@ -18,6 +18,11 @@
 enum ikev1_state {
 	MM_START, MM_WAIT_MSG2, MM_WAIT_MSG3, MM_WAIT_MSG4, MM_WAIT_MSG5, MM_WAIT_MSG6,
 	QM_IDLE, AG_WAIT_MSG2, AG_INIT_EXCH,
+	/* After Phase 1, before the SA is up (ikev1_xauth.c, ikev1_modecfg.c): the XAuth
+	 * server waits for the user's REPLY, then the ACK of its STATUS; the client for
+	 * the server's REQUEST, then its SET of STATUS; Mode Config after it. */
+	XAUTH_WAIT_REPLY, XAUTH_WAIT_ACK, XAUTH_WAIT_REQUEST, XAUTH_WAIT_STATUS,
+	MODECFG_WAIT_REQUEST, MODECFG_WAIT_REPLY, MODECFG_WAIT_SET, MODECFG_WAIT_ACK,
 };
 const char *ikev1_state_name(enum ikev1_state s);
 /* ikev1_sa_state_name() (ike_sa.h), what operators see for an ISAKMP SA: its state,
@@ -49,6 +54,15 @@ struct ikev1_qm {
 	size_t ni_len, nr_len;
 	struct proposal offered[V1_MAX_OFFERED];
 	size_t n_offered;
+};
+
+/* One Transaction exchange of ours (XAuth or Mode Config, ikev1_txn.c): its own
+ * message ID and IV chain, and the Identifier the answer must echo. */
+struct ikev1_txn {
+	bool active;
+	uint32_t msgid;
+	uint16_t id;
+	struct isakmp_iv iv;
 };
 
 struct ikev1_sa {
@@ -90,6 +104,14 @@ struct ikev1_sa {
 	uint32_t dpd_seq, dpd_peer_seq;
 	bool dpd_peer_seq_known;
 	ms_t dpd_wait_since;
+	/* XAuth and Mode Config (ikev1_xauth.c, ikev1_modecfg.c). */
+	struct ikev1_txn txn;		/* ours */
+	bool xauth_ok;			/* the STATUS we sent (server) */
+	char xauth_user[64];		/* the user who authenticated, for the lease */
+	ms_t xauth_deadline;		/* client: until when it waits for the server */
+	bool initial_contact;		/* server: the peer's, applied after XAuth */
+	struct addr dns[4];		/* Mode Config client: the DNS servers assigned */
+	size_t n_dns;
 };
 
 /* A received message, decrypted once its SA and IV are known. */
@@ -201,6 +223,9 @@ void ikev1_vid_dpd(struct isakmp_builder *k);	/* RFC 3706's, which we always sen
  * acted on when received. */
 void ikev1_add_initial_contact(struct ike_sa *sa, struct isakmp_builder *k);
 void ikev1_initial_contact_in(struct ike_sa *sa, const struct v1_msg *m);
+/* Destroys our other ISAKMP SAs with the peer (same connection, identity and XAuth
+ * user): after MM5, or for an XAuth server once the user is known. */
+void ikev1_initial_contact_apply(struct ike_sa *sa);
 const char *ikev1_natt_name(uint8_t natt);
 
 /* ikev1_natt.c: NAT-D, NAT-OA and encapsulation modes of the version agreed on. */
@@ -210,6 +235,45 @@ void ikev1_add_natd(struct ike_sa *sa, struct isakmp_builder *k);
 void ikev1_check_natd(struct ike_sa *sa, const struct v1_msg *m);
 void ikev1_add_natoa(struct ike_sa *sa, struct isakmp_builder *k);
 void ikev1_log_natoa(struct ike_sa *sa, const struct v1_msg *m);
+
+/* ikev1_txn.c: the Transaction exchange (6). A message is HASH | Attribute payload,
+ * HASH = prf(SKEYID_a, M-ID | Attribute payload) (as Informational HASH(1)) both ways.
+ * ikev1_txn_begin() starts a message in k and returns where its HASH goes; add the
+ * Attribute payload (isb_cfg_begin ... isb_end), then ikev1_txn_send(): a new exchange
+ * of ours when m is NULL (new message ID and IV, retransmitted until answered), else
+ * the answer to the peer's m. */
+size_t ikev1_txn_begin(struct ike_sa *sa, struct isakmp_builder *k);
+int ikev1_txn_send(struct ike_sa *sa, struct isakmp_builder *k, size_t hoff,
+		   const struct v1_msg *m);
+void ikev1_txn_in(struct ike_sa *sa, struct v1_msg *m);
+struct isakmp_cfg;
+/* Is c (in the message ID of our exchange t) its REPLY or ACK? */
+bool ikev1_txn_answers(const struct ikev1_txn *t, const struct isakmp_cfg *c);
+
+/* ikev1_xauth.c. After Phase 1 authenticated the peer: XAuth and Mode Config if the
+ * connection asks for them, then ikev1_established() (ikev1_ready() once they are
+ * done). */
+void ikev1_phase1_authenticated(struct ike_sa *sa);
+void ikev1_ready(struct ike_sa *sa);
+/* The Phase 1 authentication method a connection offers or accepts: PSK, or
+ * XAUTHInitPreShared when the initiator is an XAuth client. */
+uint16_t ikev1_p1_auth_method(const struct conn_cfg *cfg);
+/* Responder: is the method of the peer's chosen transform the connection's? */
+bool ikev1_auth_method_fits(const struct conn_cfg *cfg, const struct isakmp_choice *ch,
+			    char *why, size_t n);
+/* An answer to our exchange (true if it was for XAuth), or the peer's REQUEST/SET. */
+bool ikev1_xauth_answer(struct ike_sa *sa, const struct isakmp_cfg *c);
+bool ikev1_xauth_request(struct ike_sa *sa, const struct v1_msg *m, const struct isakmp_cfg *c);
+ms_t ikev1_xauth_tick(struct ike_sa *sa, ms_t now);
+/* A renewal we start keeps the user the SA it renews authenticated (a server that
+ * renews has no XAuth round to run; the client's renewal runs it again). */
+void ikev1_xauth_inherit(struct ike_sa *n, const struct ike_sa *old);
+
+/* ikev1_modecfg.c: after XAuth (or Phase 1 without it), Mode Config if the connection
+ * has pools (server) or vips (client), then ikev1_ready(). */
+void ikev1_modecfg_start(struct ike_sa *sa);
+bool ikev1_modecfg_answer(struct ike_sa *sa, const struct isakmp_cfg *c);
+bool ikev1_modecfg_request(struct ike_sa *sa, const struct v1_msg *m, const struct isakmp_cfg *c);
 
 /* ikev1_quick.c */
 void ikev1_quick_start(struct ike_sa *sa, struct child_cfg *cc);

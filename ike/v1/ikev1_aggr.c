@@ -131,7 +131,8 @@ static struct conn *select_conn(struct ike *core, const struct v1_msg *m,
 		}
 		size_t n = conn_proposals(c->cfg, mine, V1_MAX_OFFERED);
 		*notify = ISAKMP_N_NO_PROPOSAL_CHOSEN;
-		if (isakmp_sa_select(&m->pl, mine, n, ch, why, whylen))
+		if (isakmp_sa_select(&m->pl, mine, n, ch, why, whylen) &&
+		    ikev1_auth_method_fits(c->cfg, ch, why, whylen))
 			return c;
 	}
 	return NULL;
@@ -324,7 +325,7 @@ static void am2_in(struct ike_sa *sa, struct v1_msg *m)
 		ikev1_check_natd(sa, m);
 	float_if_nat(sa);
 	send_am3(sa, m);
-	ikev1_established(sa);
+	ikev1_phase1_authenticated(sa);
 	if (sa->initial_child)
 		ike_sa_queue(sa, TASK_CHILD_CREATE, sa->initial_child, 0);
 	else
@@ -384,7 +385,7 @@ static void am3_in(struct ike_sa *sa, struct v1_msg *m)
 	if (v->natt_peer)
 		ikev1_check_natd(sa, m);
 	ike_request_clear(sa);
-	ikev1_established(sa);
+	ikev1_phase1_authenticated(sa);
 }
 
 void ikev1_aggr_in(struct ike_sa *sa, struct v1_msg *m)

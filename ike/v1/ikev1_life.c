@@ -223,6 +223,7 @@ void ikev1_renew(struct ike_sa *old)
 	}
 	v->renews = old->uniqueid;
 	ov->successor = n->uniqueid;
+	ikev1_xauth_inherit(n, old);
 	n->remote_index = old->remote_index;
 	if (resolve_endpoints(n) < 0) {
 		/* A peer known only by its address (remote_addrs = %any). */
@@ -238,8 +239,11 @@ void ikev1_renew(struct ike_sa *old)
 /* Another ISAKMP SA with the same peer whose IPsec SAs a new one takes over. */
 static bool same_peer(const struct ike_sa *a, const struct ike_sa *b)
 {
+	/* Remote-access users behind one NAT share address and group identity: the
+	 * XAuth user tells them apart (ikev1_renew() hands it on). */
 	return a != b && a->v1 && a->state != IKE_DESTROYING && a->conn && b->conn &&
 	       strcmp(a->conn->cfg->name, b->conn->cfg->name) == 0 &&
+	       strcmp(a->v1->xauth_user, b->v1->xauth_user) == 0 &&
 	       addr_equal_ip(&a->remote, &b->remote) && identity_equal(&a->peer_id, &b->peer_id) &&
 	       identity_equal(&a->my_id, &b->my_id) &&
 	       (a->state == IKE_ESTABLISHED || a->v1->orphan);
@@ -342,7 +346,7 @@ ms_t ikev1_tick(struct ike_sa *sa, ms_t now)
 	if (v->orphan)
 		return orphan_tick(sa, now);
 	if (sa->state != IKE_ESTABLISHED)
-		return MS_NEVER;
+		return ikev1_xauth_tick(sa, now);
 	if (now >= sa->expire_at) {
 		log_info(LOG_IKE, "%s: ISAKMP SA %s, deleting it", ike_sa_name(sa),
 			 sa->superseded ? "renewed" : "lifetime expired");
@@ -384,14 +388,26 @@ void ikev1_add_initial_contact(struct ike_sa *sa, struct isakmp_builder *k)
  * them any more and traffic into them would be lost. */
 void ikev1_initial_contact_in(struct ike_sa *sa, const struct v1_msg *m)
 {
-	char id[IKE_MAX_ID * 2];
 	if (!isakmp_find_notify(&m->pl, ISAKMP_N_INITIAL_CONTACT) ||
 	    sa->conn->cfg->unique == UNIQUE_NEVER)
 		return;
+	/* Remote-access users share the group's identity: which of their SAs are stale
+	 * is known once XAuth says who this is (ikev1_xauth.c calls back). */
+	if (sa->conn->cfg->remote_xauth.auth == AUTH_XAUTH) {
+		sa->v1->initial_contact = true;
+		return;
+	}
+	ikev1_initial_contact_apply(sa);
+}
+
+void ikev1_initial_contact_apply(struct ike_sa *sa)
+{
+	char id[IKE_MAX_ID * 2];
 	for (struct ike_sa *o = sa->core->sas; o; o = o->next) {
 		if (o == sa || !o->v1 || o->state == IKE_DESTROYING || !o->conn ||
 		    strcmp(o->conn->cfg->name, sa->conn->cfg->name) != 0 ||
-		    !identity_equal(&o->peer_id, &sa->peer_id))
+		    !identity_equal(&o->peer_id, &sa->peer_id) ||
+		    strcmp(o->v1->xauth_user, sa->v1->xauth_user) != 0)
 			continue;
 		log_info(LOG_IKE, "%s: peer %s sent INITIAL_CONTACT: destroying stale ISAKMP SA "
 			 "%s[%u] and its CHILD_SAs", ike_sa_name(sa),

@@ -31,7 +31,7 @@ void ikev1_take_vids(struct ike_sa *sa, const struct v1_msg *m)
 void ikev1_p1_params(const struct conn_cfg *cfg, struct isakmp_sa_params *par)
 {
 	memset(par, 0, sizeof(*par));
-	par->auth_method = ISAKMP_AUTH_PSK;
+	par->auth_method = ikev1_p1_auth_method(cfg);
 	ikev1_life_p1_offer(cfg, par);
 }
 
@@ -113,7 +113,8 @@ static struct conn *select_conn(struct ike *core, const struct v1_msg *m,
 		if (!ikev1_conn_admits(c, m))
 			continue;
 		size_t n = conn_proposals(c->cfg, mine, V1_MAX_OFFERED);
-		if (isakmp_sa_select(&m->pl, mine, n, ch, why, whylen))
+		if (isakmp_sa_select(&m->pl, mine, n, ch, why, whylen) &&
+		    ikev1_auth_method_fits(c->cfg, ch, why, whylen))
 			return c;
 	}
 	return NULL;
@@ -466,7 +467,7 @@ static void initiator_in(struct ike_sa *sa, struct v1_msg *m)
 		}
 		v->iv = m->next_iv;
 		ike_request_clear(sa);
-		ikev1_established(sa);
+		ikev1_phase1_authenticated(sa);
 		if (sa->initial_child)
 			ike_sa_queue(sa, TASK_CHILD_CREATE, sa->initial_child, 0);
 		else
@@ -521,7 +522,7 @@ static void responder_in(struct ike_sa *sa, struct v1_msg *m)
 		v->iv = m->next_iv;
 		ikev1_initial_contact_in(sa, m);
 		send_id_hash(sa, m);
-		ikev1_established(sa);
+		ikev1_phase1_authenticated(sa);
 		break;
 	default:
 		sa->core->st.rx_invalid++;

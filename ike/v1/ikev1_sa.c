@@ -13,6 +13,8 @@
 static const char *const state_names[] = {
 	"MM_START", "MM_WAIT_MSG2", "MM_WAIT_MSG3", "MM_WAIT_MSG4", "MM_WAIT_MSG5",
 	"MM_WAIT_MSG6", "QM_IDLE", "AG_WAIT_MSG2", "AG_INIT_EXCH",
+	"XAUTH_WAIT_REPLY", "XAUTH_WAIT_ACK", "XAUTH_WAIT_REQUEST", "XAUTH_WAIT_STATUS",
+	"MODECFG_WAIT_REQUEST", "MODECFG_WAIT_REPLY", "MODECFG_WAIT_SET", "MODECFG_WAIT_ACK",
 };
 
 const char *ikev1_state_name(enum ikev1_state s)
@@ -318,6 +320,8 @@ void ikev1_gave_up(const struct ike_sa *sa)
 	/* A responder that rejects our proposals may stay silent (or its notify got
 	 * lost): in MM_WAIT_MSG2 both look the same. */
 	log_err(LOG_IKE, "%s: %s in %s: %s", tag,
+		st == XAUTH_WAIT_REPLY ? "no XAuth user name and password came" :
+		st == XAUTH_WAIT_REQUEST ? "the XAuth server asked for no credentials" :
 		st == MM_WAIT_MSG2 ? "peer not responding or proposal rejected" :
 		st == AG_WAIT_MSG2 ? "peer not responding, policy mismatch or UDP 500 blocked" :
 		st == AG_INIT_EXCH ? "no valid AM3 (PSK or policy mismatch at the initiator)" :
@@ -490,6 +494,9 @@ static void sa_input(struct ike_sa *sa, struct v1_msg *m)
 		break;
 	case ISAKMP_XCHG_INFO:
 		info_in(sa, m);
+		break;
+	case ISAKMP_XCHG_TRANSACTION:
+		ikev1_txn_in(sa, m);
 		break;
 	default:
 		sa->core->st.rx_invalid++;

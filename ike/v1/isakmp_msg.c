@@ -794,6 +794,7 @@ const char *isakmp_exchange_name(uint8_t x)
 	case ISAKMP_XCHG_MM: return "ID_PROT";
 	case ISAKMP_XCHG_AM: return "AGGRESSIVE";
 	case ISAKMP_XCHG_INFO: return "INFORMATIONAL_V1";
+	case ISAKMP_XCHG_TRANSACTION: return "TRANSACTION";
 	case ISAKMP_XCHG_QM: return "QUICK_MODE";
 	}
 	return "UNKNOWN_EXCHANGE";

@@ -18,6 +18,7 @@ enum isakmp_exchange {
 	ISAKMP_XCHG_MM = 2,	/* Identity Protection: Main Mode */
 	ISAKMP_XCHG_AM = 4,	/* Aggressive Mode */
 	ISAKMP_XCHG_INFO = 5,
+	ISAKMP_XCHG_TRANSACTION = 6,	/* XAuth and Mode Config (isakmp_attr.h) */
 	ISAKMP_XCHG_QM = 32,	/* Quick Mode (RFC 2409) */
 };
 
@@ -189,7 +190,7 @@ struct isakmp_payloads {
 	struct isakmp_natoa natoa[2];	/* NAT-OAi, NAT-OAr */
 	size_t n_natoa;
 	size_t n_cert, n_cr;
-	struct isakmp_blob attr;	/* Mode Config attribute payload, raw (for later) */
+	struct isakmp_blob attr;	/* Attribute payload body: isakmp_cfg_parse() */
 };
 
 /* Parses the fixed header; checks the major version and the length against len

@@ -56,7 +56,7 @@ static struct secret_cfg *secret(void)
 {
 	static char *ids[] = { "alice" };
 	static uint8_t pw[] = "secret-pw";
-	static struct secret_cfg s = { .name = "eap-alice", .kind = SECRET_EAP, .ids = ids,
+	static struct secret_cfg s = { .name = "eap-alice", .type = SECRET_EAP, .ids = ids,
 				       .n_ids = 1, .secret = pw, .secret_len = 9 };
 	return &s;
 }

@@ -9,15 +9,20 @@
  *   2  MM1..MM4 delivered, MM5 lost: b waits in MM_WAIT_MSG5 with keys, a in MM6;
  *   3  both in QM_IDLE with one CHILD_SA (everything delivered);
  * and bit 3 runs both ends with NAT-T forced (encap = yes on a: NAT-D, float to 4500,
- * UDP encapsulation modes). The rest is a list of records, at most 64: op (1 byte),
+ * UDP encapsulation modes). Bit 4 makes them remote access: a an XAuth client asking
+ * for a virtual IP, b the XAuth server with a pool (ike/v1/ikev1_xauth.c,
+ * ikev1_modecfg.c); stage 2 then has Main Mode done and b's XAuth REQUEST lost (a
+ * waits in XAUTH_WAIT_REQUEST, b in XAUTH_WAIT_REPLY), stage 3 XAuth and Mode Config
+ * done too. The rest is a list of records, at most 64: op (1 byte),
  * length (2 bytes, big endian), data. The op's low 3 bits:
  *   0 / 1  data is a datagram to b / to a, as it is;
  *   2 / 3  the same with the receiver's first SA's cookies in the first 16 bytes (its
  *          responder cookie only if it has one);
  *   4 / 5  to b / to a, encrypted with the receiver's ISAKMP SA keys as its peer would:
  *          data[0] the exchange (0 Quick Mode, 1 Informational, 2 Main Mode, else
- *          itself), data[1] which message ID and IV (0: a new exchange, its ID from
- *          data[2..5]; 1: the Quick Mode under way; 2: Main Mode's, ID 0), data[6]
+ *          itself), data[1] which message ID and IV (mod 4; 0: a new exchange, its ID
+ *          from data[2..5]; 1: the Quick Mode under way; 2: Main Mode's, ID 0; 3: the
+ *          receiver's Transaction under way, XAuth or Mode Config), data[6]
  *          the first payload type, then the clear payload chain. A HASH payload first
  *          whose size is the PRF's gets the right HASH(1) written into it, so that
  *          what follows is taken as authentic and processed;
@@ -55,12 +60,26 @@ static void quiet_logs(void)
 	log_use_stderr(level != NULL);
 }
 
-static void setup(struct harness *h, unsigned stage, bool natt)
+/* Remote access (bit 4): XAuth client a, server b with a pool (the parser merges the
+ * repeated pools and secrets sections). */
+static const char ra_a[] = "    local-2 {\n      auth = xauth\n      xauth_id = alice\n    }\n"
+			   "    vips = 0.0.0.0\n";
+static const char ra_b[] = "    remote-2 {\n      auth = xauth\n    }\n    pools = p1\n";
+static const char ra_common[] =
+	"pools {\n  p1 {\n    addrs = 10.3.0.0/28\n    dns = 10.2.0.53\n"
+	"    split_include = 10.2.0.0/24\n  }\n}\n"
+	"secrets {\n  xauth-alice {\n    id = alice\n    secret = alice-pw\n  }\n}\n";
+
+static void setup(struct harness *h, unsigned stage, bool natt, bool ra)
 {
-	static char conf_a[2048], conf_b[2048];
-	char err[256];
-	h_v1_confs(conf_a, conf_b, sizeof(conf_a), natt ? "    encap = yes\n" : "", "",
-		   "tunnel");
+	static char conf_a[4096], conf_b[4096];
+	char err[256], extra_a[256];
+	snprintf(extra_a, sizeof(extra_a), "%s%s", natt ? "    encap = yes\n" : "", ra ? ra_a : "");
+	h_v1_confs(conf_a, conf_b, sizeof(conf_a), extra_a, ra ? ra_b : "", "tunnel");
+	if (ra) {
+		strcat(conf_a, ra_common);
+		strcat(conf_b, ra_common);
+	}
 	if (h_init(h, conf_a, conf_b) < 0)
 		abort();	/* the fixed configuration must load */
 	if (stage == 0)
@@ -75,9 +94,9 @@ static void setup(struct harness *h, unsigned stage, bool natt)
 		h_pump(h);
 		return;
 	}
-	for (int i = 0; i < 4 && h->n_wire; i++)
+	for (int i = 0; i < (ra ? 6 : 4) && h->n_wire; i++)
 		h_deliver_first(h, NULL);
-	h->n_wire = 0;	/* MM5 lost */
+	h->n_wire = 0;	/* MM5 lost (remote access: b's XAuth REQUEST) */
 }
 
 /* The receiver's first ISAKMP SA that has keys. */
@@ -128,7 +147,7 @@ static void send_encrypted(struct harness *h, struct h_peer *to, const uint8_t *
 	const struct isakmp_keys *k = &sa->v1->keys;
 	uint8_t exchange = data[0] < 3 ? exchanges[data[0]] : data[0];
 	uint32_t msgid = get_u32(data + 2);
-	switch (data[1] % 3) {
+	switch (data[1] % 4) {
 	case 0:
 		if (isakmp_iv_phase2(k, &sa->v1->iv, msgid, &iv) < 0)
 			return;
@@ -138,6 +157,12 @@ static void send_encrypted(struct harness *h, struct h_peer *to, const uint8_t *
 			return;
 		msgid = sa->v1->qm.msgid;
 		iv = sa->v1->qm.iv;
+		break;
+	case 3:
+		if (!sa->v1->txn.active)
+			return;
+		msgid = sa->v1->txn.msgid;
+		iv = sa->v1->txn.iv;
 		break;
 	default:
 		msgid = 0;
@@ -207,7 +232,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	h = calloc(1, sizeof(*h));
 	if (!h)
 		return 0;
-	setup(h, data[0] & 3, data[0] & 8);
+	setup(h, data[0] & 3, data[0] & 8, data[0] & 0x10);
 	size_t off = 1;
 	for (int n = 0; n < MAX_RECORDS && off + 3 <= size; n++) {
 		uint8_t op = data[off];

@@ -9,13 +9,15 @@
  * limits must hold, and the SA payload is rebuilt transform by transform, attribute by
  * attribute with the isb_* builders: the rebuilt SA body must be the same bytes (up to
  * the reserved fields, which the builder writes as zero). ID payloads with addresses are
- * turned into selectors, numeric attributes into numbers. Seeds: tests/fuzz/
+ * turned into selectors, numeric attributes into numbers. An Attribute payload (XAuth,
+ * Mode Config) is parsed with isakmp_cfg_parse and rebuilt: the same bytes. Seeds: tests/fuzz/
  * gen_isakmp_seeds.py (hand-laid messages as strongSwan sends them). */
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "ike/v1/isakmp_attr.h"
 #include "ike/v1/isakmp_msg.h"
 #include "lib/buf.h"
 
@@ -104,6 +106,38 @@ static void check_sa_round_trip(const struct isakmp_payloads *pl)
 	free(again);
 }
 
+/* The Attribute payload: parsed, every attribute inside, rebuilt byte for byte. */
+static void check_cfg(const struct isakmp_blob *attr)
+{
+	struct isakmp_cfg c;
+	struct isakmp_builder k;
+	const char *err = NULL;
+	if (isakmp_cfg_parse(attr->p, attr->len, &c, &err) < 0) {
+		CHECK(err != NULL);
+		return;
+	}
+	CHECK(c.n_attrs <= ISAKMP_CFG_MAX_ATTRS);
+	CHECK(c.n_unknown + c.n_repeated <= c.n_attrs);
+	isb_init(&k);
+	size_t off = isb_cfg_begin(&k, c.type, c.id);
+	for (size_t i = 0; i < c.n_attrs; i++) {
+		const struct isakmp_attr *a = &c.attrs[i];
+		check_inside(attr->p, attr->len, a->data, a->len);
+		CHECK(a->basic || a->len <= ISAKMP_CFG_MAX_ATTR_LEN);
+		if (a->basic)
+			isb_attr_basic(&k.b, a->type, a->value);
+		else
+			isb_attr_var(&k.b, a->type, a->data, (uint16_t)a->len);
+		(void)isakmp_cfg_attr_name(a->type);
+	}
+	isb_end(&k, off);
+	CHECK(!k.b.oom && k.b.len == attr->len + 4);
+	CHECK(memcmp(k.b.data + 4, attr->p, 1) == 0 && memcmp(k.b.data + 6, attr->p + 2,
+							      attr->len - 2) == 0);
+	(void)isakmp_cfg_type_name(c.type);
+	isb_free(&k);
+}
+
 static void check_view(const struct isakmp_payloads *pl, const uint8_t *base, size_t len)
 {
 	struct selector sel;
@@ -137,6 +171,8 @@ static void check_view(const struct isakmp_payloads *pl, const uint8_t *base, si
 	}
 	check_blob(base, len, &pl->sig);
 	check_blob(base, len, &pl->attr);
+	if (pl->attr.p)
+		check_cfg(&pl->attr);
 	CHECK(pl->n_notify <= ISAKMP_MAX_NOTIFY && pl->n_del <= ISAKMP_MAX_DELETE);
 	for (size_t i = 0; i < pl->n_notify; i++) {
 		CHECK(pl->notify[i].spi_len <= ISAKMP_MAX_SPI);

@@ -62,6 +62,21 @@ seeds["s3-info-notify"] = bytes([3]) + rec(4, enc(1, 0, 0x55667788, [
     (11, struct.pack("!IBBH", 1, 1, 16, 36136) + cookies + struct.pack("!I", 7))])) + rec(6)
 seeds["s3-qm3-active"] = bytes([3]) + rec(7, bytes([2])) + rec(4, enc(0, 1, 0, [HASH])) + rec(6)
 seeds["s3-timers"] = bytes([3]) + rec(7, bytes([2])) + rec(7, bytes([1, 60])) + rec(6)
+# Remote access (bit 4 of the first byte): XAuth and Mode Config Transaction messages.
+RA = 0x10
+def cfg(kind, ident, attrs):
+    return (14, struct.pack("!BBH", kind, 0, ident) + attrs)
+xauth_reply = cfg(2, 0, g.var(16521, b"alice") + g.var(16522, b"alice-pw"))
+seeds["ra2-xauth-reply-to-b"] = bytes([2 | RA]) + rec(4, enc(6, 3, 0, [HASH, xauth_reply])) + rec(6)
+seeds["ra2-xauth-reply-wrong"] = bytes([2 | RA]) + rec(4, enc(6, 3, 0, [
+    HASH, cfg(2, 0, g.var(16521, b"alice") + g.var(16522, b"nope") + g.var(0x3f00, b"?"))])) + rec(6)
+seeds["ra2-xauth-request-to-a"] = bytes([2 | RA]) + rec(5, enc(6, 0, 0x21222324, [
+    HASH, cfg(1, 77, g.basic(16520, 0) + g.var(16521, b"") + g.var(16522, b""))])) + rec(6)
+seeds["ra3-modecfg-request-to-b"] = bytes([3 | RA]) + rec(4, enc(6, 0, 0x31323334, [
+    HASH, cfg(1, 5, g.var(1, b"") + g.var(3, b"") + g.var(28676, b"") + g.var(1, b""))])) + rec(6)
+seeds["ra3-modecfg-set-to-a"] = bytes([3 | RA]) + rec(5, enc(6, 0, 0x41424344, [
+    HASH, cfg(3, 6, g.var(1, bytes([10, 3, 0, 9])) + g.var(3, bytes([10, 2, 0, 53])))])) + rec(6)
+seeds["ra3-timers"] = bytes([3 | RA]) + rec(7, bytes([1, 200])) + rec(6)
 
 # strongSwan's own clear messages (captured): Main Mode to the stage that waits for it.
 for path in sorted(glob.glob("tests/fuzz/corpus/fuzz_isakmp/strongswan-v1-*.bin")):

@@ -112,6 +112,22 @@ f, b = chain([(8, bytes(20)), (1, esp_sa), (10, nonce), (4, ke),
               (21, bytes([5, 0, 0, 0]) + bytes(15) + b"\1")])
 seeds["qm1-decrypted"] = bytes([f]) + b + bytes(7) + b"\x07"   # RFC 2409 padding
 seeds["mm1-encrypted-flag"] = header(1, 2, 1, 0, bytes(32))
+# Transaction exchange (6): XAuth and Mode Config Attribute payloads (14).
+xauth_req = struct.pack("!BBH", 1, 0, 0x1234) + basic(16520, 0) + var(16521, b"") + var(16522, b"")
+f, b = chain([(8, bytes(20)), (14, xauth_req)])
+seeds["xauth-request"] = header(f, 6, 0, 0x0badcafe, b, cky_r=bytes(range(9, 17)))
+xauth_rep = struct.pack("!BBH", 2, 0, 0x1234) + var(16521, b"alice") + var(16522, b"pwd1")
+f, b = chain([(8, bytes(20)), (14, xauth_rep)])
+seeds["xauth-reply-decrypted"] = bytes([f]) + b + bytes(3) + b"\x03"
+f, b = chain([(8, bytes(20)), (14, struct.pack("!BBH", 3, 0, 7) + basic(16527, 1))])
+seeds["xauth-set-status"] = header(f, 6, 0, 0x01020304, b, cky_r=bytes(range(9, 17)))
+mcfg = (struct.pack("!BBH", 2, 0, 9) + var(1, bytes([10, 3, 0, 1])) +
+        var(2, bytes([255, 255, 255, 0])) + var(3, bytes([10, 2, 0, 53])) +
+        var(3, bytes([10, 2, 0, 54])) + var(28674, b"example.org") +
+        var(28676, bytes([10, 2, 0, 0, 255, 255, 255, 0]) + bytes(6)) + var(1, b"") +
+        var(0x3f00, b"?"))
+f, b = chain([(8, bytes(20)), (14, mcfg)])
+seeds["modecfg-reply"] = header(f, 6, 0, 0x0a0b0c0d, b, cky_r=bytes(range(9, 17)))
 
 if __name__ == "__main__":   # (tests/fuzz/gen_ikev1_input_seeds.py imports the layout)
     os.makedirs(OUT, exist_ok=True)

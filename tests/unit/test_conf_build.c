@@ -274,9 +274,9 @@ static void test_unsupported_and_unknown_keys(void **state)
 			  "'reauth_time' other than 0 is not supported by tsunagi (use rekey_time)");
 	expect_conn_error("  foo = 1", "site-a.conf:5: connection 'site': unknown key 'foo'");
 	expect_conn_error("  foo { }", "site-a.conf:5: connection 'site': unknown section 'foo'");
-	expect_conn_error("  remote {\n   auth = xauth\n  }", "site-a.conf:6: connection "
-			  "'site': auth = xauth is not supported by tsunagi (only psk, pubkey, "
-			  "eap-mschapv2, eap-md5 and eap)");
+	expect_conn_error("  remote {\n   auth = bliss\n  }", "site-a.conf:6: connection "
+			  "'site': auth = bliss is not supported by tsunagi (only psk, pubkey, "
+			  "eap-mschapv2, eap-md5, eap, and xauth in a second IKEv1 round)");
 	expect_conn_error("  remote {\n   certs = a.pem\n  }", "site-a.conf:6: connection "
 			  "'site': certs file 'a.pem' cannot be read (./x509/a.pem)");
 	expect_conn_error("  version = 1\n  remote {\n   auth = pubkey\n  }", "site-a.conf:2: "
@@ -285,7 +285,8 @@ static void test_unsupported_and_unknown_keys(void **state)
 	expect_conn_error("  remote {\n   auth = magic\n  }", "site-a.conf:6: connection "
 			  "'site': invalid value 'magic' for 'auth'");
 	expect_conn_error("  local-2 { auth = psk\n }", "site-a.conf:5: connection 'site': a "
-			  "second authentication round ('local-2') is not supported by tsunagi");
+			  "second authentication round ('local-2') other than auth = xauth is not "
+			  "supported by tsunagi");
 	expect_conn_error("  children {\n   net {\n    updown = /bin/true\n   }\n  }",
 			  "site-a.conf:7: connection 'site', child 'net': 'updown' is not "
 			  "supported by tsunagi");
@@ -323,11 +324,11 @@ static void test_eap_auth(void **state)
 			  "(version = 2; IKEv1 has XAuth)");
 	expect_conn_error("  remote {\n   auth = eap-tls\n  }", "site-a.conf:6: connection "
 			  "'site': auth = eap-tls is not supported by tsunagi (only psk, pubkey, "
-			  "eap-mschapv2, eap-md5 and eap)");
+			  "eap-mschapv2, eap-md5, eap, and xauth in a second IKEv1 round)");
 	cfg = build_ok("secrets {\n eap-alice {\n  id = alice\n  secret = pw\n }\n"
 		       " ike-1 {\n  secret = psk\n }\n}\n");
-	assert_int_equal(cfg->secrets->kind, SECRET_EAP);
-	assert_int_equal(cfg->secrets->next->kind, SECRET_IKE);
+	assert_int_equal(cfg->secrets->type, SECRET_EAP);
+	assert_int_equal(cfg->secrets->next->type, SECRET_IKE);
 	config_free(cfg);
 }
 
@@ -530,8 +531,8 @@ static void test_secret_errors(void **state)
 		     "0s base64)");
 	expect_error("secrets {\n ike-x {\n  secret = s\n  user = u\n }\n}\n",
 		     "site-a.conf:4: secret 'ike-x': unknown key 'user'");
-	expect_error("secrets {\n xauth-x {\n  secret = s\n }\n}\n",
-		     "site-a.conf:2: secret 'xauth-x': only ike (PSK) and eap secrets are "
+	expect_error("secrets {\n ntlm-x {\n  secret = s\n }\n}\n",
+		     "site-a.conf:2: secret 'ntlm-x': only ike (PSK), eap and xauth secrets are "
 		     "supported by tsunagi");
 	expect_error("secrets {\n foo {\n }\n}\n", "site-a.conf:2: unknown secret type 'foo'");
 
@@ -546,6 +547,61 @@ static void test_secret_errors(void **state)
 	assert_string_equal(x->ids[0], "peer");
 	secret_cfg_free(x);
 	ctree_free(sec);
+}
+
+/* IKEv1 XAuth: remote-2 { auth = xauth } (server), local-2 { auth = xauth, xauth_id }
+ * (client), xauth-* secrets kept apart from the PSKs, pull, and the errors. */
+static void test_xauth_rounds(void **state)
+{
+	struct config *cfg = build_ok(
+		"connections {\n"
+		" rw {\n  version = 1\n  pull = no\n"
+		"  local { auth = psk\n }\n  remote { auth = psk\n }\n"
+		"  remote-2 { auth = xauth\n  xauth_id = alice\n }\n }\n"
+		" cl {\n  version = 1\n"
+		"  local-1 { auth = psk\n  round = 1\n }\n"
+		"  local-2 { auth = xauth-generic\n  xauth_id = bob\n }\n }\n"
+		" site {\n  local { auth = psk\n }\n }\n"
+		"}\n"
+		"secrets {\n ike-1 {\n  secret = psk\n }\n"
+		" xauth-alice {\n  id = alice\n  secret = pw\n }\n}\n");
+	const struct conn_cfg *rw = config_find_conn(cfg, "rw");
+	const struct conn_cfg *cl = config_find_conn(cfg, "cl");
+	const struct conn_cfg *site = config_find_conn(cfg, "site");
+	assert_int_equal(rw->remote.auth, AUTH_PSK);
+	assert_int_equal(rw->remote_xauth.auth, AUTH_XAUTH);
+	assert_int_equal(rw->remote_xauth.round, 2);
+	assert_string_equal(rw->remote_xauth.xauth_id, "alice");
+	assert_int_equal(rw->local_xauth.auth, 0);
+	assert_false(rw->pull);
+	assert_int_equal(cl->local.auth, AUTH_PSK);
+	assert_int_equal(cl->local_xauth.auth, AUTH_XAUTH);
+	assert_string_equal(cl->local_xauth.xauth_id, "bob");
+	assert_true(cl->pull);	/* strongSwan's default */
+	assert_int_equal(site->remote_xauth.auth + site->local_xauth.auth, 0);
+	assert_int_equal(cfg->secrets->type, SECRET_IKE);
+	assert_int_equal(cfg->secrets->next->type, SECRET_XAUTH);
+	assert_string_equal(cfg->secrets->next->ids[0], "alice");
+	/* A copy (a disabled connection) keeps the round. */
+	struct conn_cfg *dup = conn_cfg_dup(rw);
+	assert_non_null(dup);
+	assert_string_equal(dup->remote_xauth.xauth_id, "alice");
+	assert_ptr_not_equal(dup->remote_xauth.xauth_id, rw->remote_xauth.xauth_id);
+	conn_cfg_free(dup);
+	config_free(cfg);
+
+	expect_conn_error("  version = 2\n  remote-2 { auth = xauth\n }",
+			  "site-a.conf:2: connection 'site': auth = xauth is IKEv1 only (this "
+			  "connection has version = 2)");
+	expect_conn_error("  remote-2 { auth = xauth\n }\n  remote-3 { auth = xauth\n }",
+			  "site-a.conf:7: connection 'site': a second auth = xauth round "
+			  "('remote-3') on the same side");
+	expect_conn_error("  remote { auth = psk\n  xauth_id = x\n }",
+			  "site-a.conf:5: connection 'site': 'xauth_id' belongs in an auth = xauth "
+			  "round");
+	expect_conn_error("  local-2 { auth = xauth\n }\n  remote-2 { auth = xauth\n }",
+			  "site-a.conf:2: connection 'site': auth = xauth on both sides: tsunagi is "
+			  "either the XAuth server (remote-N) or the client (local-N)");
 }
 
 static void test_daemon_section(void **state)
@@ -748,6 +804,7 @@ int main(void)
 		cmocka_unit_test(test_secrets_decoding_and_wipe),
 		cmocka_unit_test(test_secret_errors),
 		cmocka_unit_test(test_eap_auth),
+		cmocka_unit_test(test_xauth_rounds),
 		cmocka_unit_test(test_daemon_section),
 		cmocka_unit_test(test_daemon_metrics),
 		cmocka_unit_test(test_vici_shaped_tree),

@@ -174,7 +174,7 @@ static void test_codec(void **state)
 static struct secret_cfg *eap_secret(const char *id, const char *pw)
 {
 	struct secret_cfg *s = calloc(1, sizeof(*s));
-	s->kind = SECRET_EAP;
+	s->type = SECRET_EAP;
 	s->name = strdup("eap-test");
 	s->ids = calloc(1, sizeof(char *));
 	s->ids[0] = strdup(id);
@@ -392,7 +392,7 @@ static void test_peer_rejects_rogue_server(void **state)
 static void test_find_secret(void **state)
 {
 	struct secret_cfg *a = eap_secret("alice", "x"), *b = eap_secret("bob", "y");
-	struct secret_cfg ike = { .kind = SECRET_IKE };
+	struct secret_cfg ike = { .type = SECRET_IKE };
 	(void)state;
 	a->next = b;
 	assert_ptr_equal(eap_find_secret(a, (const uint8_t *)"bob", 3), b);
@@ -400,6 +400,46 @@ static void test_find_secret(void **state)
 	assert_null(eap_find_secret(a, (const uint8_t *)"bobby", 5));
 	assert_null(eap_find_secret(&ike, (const uint8_t *)"bob", 3));
 	secret_cfg_free(a);
+}
+
+/* The peer's state (password hash, MSK, identity) is wiped before its memory is
+ * freed; --wrap=free lets the test look at the block as it is freed. */
+void __real_free(void *p);
+void __wrap_free(void *p);
+static const void *watched;
+static int watched_state;	/* 0 not seen, 1 freed wiped, 2 freed with data */
+
+void __wrap_free(void *p)
+{
+	if (p && p == watched) {
+		const uint8_t *b = p;
+		watched_state = 1;
+		for (size_t i = 0; i < 64; i++)
+			if (b[i])
+				watched_state = 2;
+	}
+	__real_free(p);
+}
+
+static void test_peer_state_wiped(void **state)
+{
+	struct secret_cfg *sec = eap_secret("alice", "secret-pw");
+	struct eap_server *s = eap_server_new(EAP_MSCHAPV2, NULL, 0);
+	struct eap_peer *p = eap_peer_new(EAP_MSCHAPV2, (const uint8_t *)"alice", 5,
+					  (const uint8_t *)"secret-pw", 9);
+	enum eap_status pend;
+	(void)state;
+	assert_int_equal(converse(s, p, sec, &pend), EAP_SUCCEEDED);
+	watched = p;
+	watched_state = 0;
+	eap_peer_free(p);
+	assert_int_equal(watched_state, 1);
+	watched = s;
+	watched_state = 0;
+	eap_server_free(s);
+	assert_int_equal(watched_state, 1);
+	watched = NULL;
+	secret_cfg_free(sec);
 }
 
 int main(void)
@@ -417,6 +457,7 @@ int main(void)
 		cmocka_unit_test(test_out_of_sequence),
 		cmocka_unit_test(test_peer_rejects_rogue_server),
 		cmocka_unit_test(test_find_secret),
+		cmocka_unit_test(test_peer_state_wiped),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

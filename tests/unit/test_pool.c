@@ -292,6 +292,7 @@ static void test_config(void **state)
 				 "  split_include = 10.1.0.0/16\n"
 				 "  subnet = 10.2.0.0/16\n"
 				 "  netmask = 255.255.255.0\n"
+				 "  28674 = example.org\n"
 				 " }\n"
 				 " b { addrs = 10.4.0.10-10.4.0.20\n }\n"
 				 "}\n");
@@ -308,6 +309,10 @@ static void test_config(void **state)
 	assert_string_equal(ntop(&a->dns[1]), "10.1.0.54");
 	assert_int_equal(a->n_subnets, 2);
 	assert_int_equal(a->n_netmask, 1);
+	/* A numbered attribute (Cisco Unity's default domain), kept as written. */
+	assert_int_equal(a->n_custom, 1);
+	assert_int_equal(a->custom[0].type, 28674);
+	assert_string_equal(a->custom[0].value, "example.org");
 	assert_string_equal(a->file, "ra.conf");
 	assert_int_equal(a->line, 11);
 	assert_string_equal(ntop(&b->first), "10.4.0.10");
@@ -347,8 +352,10 @@ static void test_config_errors(void **state)
 		     "missing");
 	expect_error("pools {\n a {\n  addrs = 10.3.0.0/24\n  dhcp = 10.1.0.1\n }\n}\n",
 		     "ra.conf:4: pool 'a': 'dhcp' is not supported by tsunagi");
-	expect_error("pools {\n a {\n  addrs = 10.3.0.0/24\n  25 = 10.1.0.1\n }\n}\n",
-		     "ra.conf:4: pool 'a': '25' is not supported by tsunagi");
+	expect_error("pools {\n a {\n  addrs = 10.3.0.0/24\n  0 = x\n }\n}\n",
+		     "ra.conf:4: pool 'a': attribute type 0 outside 1..32767");
+	expect_error("pools {\n a {\n  addrs = 10.3.0.0/24\n  40000 = x\n }\n}\n",
+		     "ra.conf:4: pool 'a': attribute type 40000 outside 1..32767");
 	expect_error("pools {\n a {\n  addrs = 10.3.0.0/24\n  color = red\n }\n}\n",
 		     "ra.conf:4: pool 'a': unknown key 'color'");
 	expect_error("pools {\n a {\n  addrs = 10.3.0.0/40\n }\n}\n",
