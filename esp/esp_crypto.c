@@ -1,6 +1,7 @@
 /* ESP ciphers and MACs on OpenSSL 3 EVP. Every context is created with its key when
  * the SA is installed; per packet only the IV changes (EVP_CipherInit_ex with NULL
  * cipher and key keeps the key schedule), so the data path never allocates.
+ * Short AES-256-GCM packets go through libsodium instead (see esp_crypto.h). 
  * Encryption and decryption get separate contexts: AES-CBC has different key
  * schedules for the two directions, and keeping both costs little. */
 #include "esp/esp_crypto.h"
@@ -13,6 +14,7 @@
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <openssl/rand.h>
+#include <sodium.h>
 
 #include "lib/buf.h"
 #include "lib/wipe.h"
@@ -35,6 +37,10 @@ struct esp_crypto {
 	EVP_CIPHER_CTX *ivgen;
 	uint8_t iv_prefix[8];
 	EVP_MAC_CTX *mac;
+	/* libsodium's AES-256-GCM with the key expanded once (NULL: not available); read
+	 * only after setup. Used for ciphertexts of at most sodium_max bytes. */
+	crypto_aead_aes256gcm_state *gcm;
+	size_t sodium_max;
 };
 
 const char *esp_cipher_name(enum esp_cipher c)
@@ -159,6 +165,23 @@ static EVP_MAC_CTX *hmac_ctx_new(const char *digest, const uint8_t *key, size_t 
 	return ctx;
 }
 
+/* The precomputed libsodium AES-256-GCM state, when the CPU has AES-NI and PCLMUL
+ * (libsodium's only AES-GCM) and libsodium initialises; NULL otherwise, and OpenSSL
+ * does everything. */
+static crypto_aead_aes256gcm_state *sodium_gcm_new(const uint8_t *key)
+{
+	crypto_aead_aes256gcm_state *st;
+
+	if (sodium_init() < 0 || !crypto_aead_aes256gcm_is_available())
+		return NULL;
+	st = aligned_alloc(16, sizeof(*st));
+	if (st && crypto_aead_aes256gcm_beforenm(st, key) != 0) {
+		wipe_free(st, sizeof(*st));
+		return NULL;
+	}
+	return st;
+}
+
 static bool ivgen_init(struct esp_crypto *ec)
 {
 	uint8_t key[IVGEN_KEY_LEN];
@@ -221,6 +244,9 @@ struct esp_crypto *esp_crypto_new(enum esp_cipher c, const uint8_t *ekey, size_t
 		ec->iv_len = 8;
 		ec->icv_len = AEAD_TAG_LEN;
 		memcpy(ec->salt, ekey + key_len, AEAD_SALT_LEN);
+		if (c == ESP_ENCR_AES_GCM_16 && key_len == crypto_aead_aes256gcm_KEYBYTES &&
+		    (ec->gcm = sodium_gcm_new(ekey)))
+			ec->sodium_max = ESP_SODIUM_MAX_LEN;
 	} else {
 		ec->iv_len = (size_t)EVP_CIPHER_iv_length(cipher);
 		ec->icv_len = icv_len;
@@ -246,6 +272,8 @@ void esp_crypto_free(struct esp_crypto *ec)
 	EVP_CIPHER_CTX_free(ec->dec);
 	EVP_CIPHER_CTX_free(ec->ivgen);
 	EVP_MAC_CTX_free(ec->mac);
+	if (ec->gcm)
+		wipe_free(ec->gcm, sizeof(*ec->gcm));
 	wipe_free(ec, sizeof(*ec));
 }
 
@@ -253,6 +281,13 @@ bool esp_crypto_is_aead(const struct esp_crypto *ec) { return cipher_is_aead(ec-
 size_t esp_crypto_iv_len(const struct esp_crypto *ec) { return ec->iv_len; }
 size_t esp_crypto_icv_len(const struct esp_crypto *ec) { return ec->icv_len; }
 size_t esp_crypto_block(const struct esp_crypto *ec) { return ec->block; }
+
+void esp_crypto_set_sodium_max(struct esp_crypto *ec, size_t max)
+{
+	ec->sodium_max = ec->gcm ? max : 0;
+}
+
+size_t esp_crypto_sodium_max(const struct esp_crypto *ec) { return ec->sodium_max; }
 
 static void store_be64(uint8_t *p, uint64_t v)
 {
@@ -277,6 +312,18 @@ int esp_crypto_make_iv(struct esp_crypto *ec, uint64_t seq, uint8_t *iv)
 	return 0;
 }
 
+static bool use_sodium(const struct esp_crypto *ec, size_t len)
+{
+	return ec->gcm && len <= ec->sodium_max;
+}
+
+static void make_nonce(const struct esp_crypto *ec, const uint8_t *iv,
+		       uint8_t nonce[AEAD_NONCE_LEN])
+{
+	memcpy(nonce, ec->salt, AEAD_SALT_LEN);
+	memcpy(nonce + AEAD_SALT_LEN, iv, 8);
+}
+
 /* Starts an AEAD operation: nonce salt|iv, then the AAD. */
 static int aead_start(struct esp_crypto *ec, EVP_CIPHER_CTX *ctx, int enc, const uint8_t *iv,
 		      const uint8_t *aad, size_t aad_len)
@@ -284,8 +331,7 @@ static int aead_start(struct esp_crypto *ec, EVP_CIPHER_CTX *ctx, int enc, const
 	uint8_t nonce[AEAD_NONCE_LEN];
 	int outl;
 
-	memcpy(nonce, ec->salt, AEAD_SALT_LEN);
-	memcpy(nonce + AEAD_SALT_LEN, iv, 8);
+	make_nonce(ec, iv, nonce);
 	if (EVP_CipherInit_ex(ctx, NULL, NULL, NULL, nonce, enc) != 1 ||
 	    EVP_CipherUpdate(ctx, NULL, &outl, aad, (int)aad_len) != 1)
 		return -1;
@@ -295,8 +341,15 @@ static int aead_start(struct esp_crypto *ec, EVP_CIPHER_CTX *ctx, int enc, const
 int esp_crypto_aead_seal(struct esp_crypto *ec, const uint8_t *iv, const uint8_t *aad,
 			 size_t aad_len, uint8_t *buf, size_t len, uint8_t *icv)
 {
+	uint8_t nonce[AEAD_NONCE_LEN];
 	int outl, finl;
 
+	if (use_sodium(ec, len)) {
+		make_nonce(ec, iv, nonce);
+		return crypto_aead_aes256gcm_encrypt_detached_afternm(buf, icv, NULL, buf, len,
+								      aad, aad_len, NULL,
+								      nonce, ec->gcm);
+	}
 	if (!cipher_is_aead(ec->cipher) || len > INT_MAX || aad_len > INT_MAX ||
 	    aead_start(ec, ec->enc, 1, iv, aad, aad_len) != 0 ||
 	    EVP_CipherUpdate(ec->enc, buf, &outl, buf, (int)len) != 1 ||
@@ -309,8 +362,16 @@ int esp_crypto_aead_seal(struct esp_crypto *ec, const uint8_t *iv, const uint8_t
 int esp_crypto_aead_open(struct esp_crypto *ec, const uint8_t *iv, const uint8_t *aad,
 			 size_t aad_len, uint8_t *buf, size_t len, const uint8_t *icv)
 {
+	uint8_t nonce[AEAD_NONCE_LEN];
 	int outl, finl;
 
+	/* libsodium checks the tag in constant time and wipes buf when it does not match. */
+	if (use_sodium(ec, len)) {
+		make_nonce(ec, iv, nonce);
+		return crypto_aead_aes256gcm_decrypt_detached_afternm(buf, NULL, buf, len, icv,
+								      aad, aad_len, nonce,
+								      ec->gcm);
+	}
 	/* OpenSSL compares the tag in constant time in EVP_CipherFinal_ex. */
 	if (!cipher_is_aead(ec->cipher) || len > INT_MAX || aad_len > INT_MAX ||
 	    aead_start(ec, ec->dec, 0, iv, aad, aad_len) != 0 ||

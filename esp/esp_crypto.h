@@ -59,6 +59,18 @@ size_t esp_crypto_icv_len(const struct esp_crypto *ec);
 /* Alignment of the ciphertext (payload|padding|padlen|nexthdr): the cipher block
  * size, at least 4 (RFC 4303 section 2.4). */
 size_t esp_crypto_block(const struct esp_crypto *ec);
+
+/* AES-256-GCM packets whose ciphertext is at most this long are sealed and opened with
+ * libsodium's precomputed-key AES-GCM when the CPU has AES-NI and PCLMUL: OpenSSL 3
+ * spends about 300 ns a packet on parameter handling (OSSL_PARAM lookups for the IV
+ * length and the tag), more than a small packet's whole encryption, while its bulk
+ * AES-GCM is faster than libsodium 1.0.18's from about 700 bytes up. Both give the
+ * same bytes (tests/unit/test_esp_transform.c checks). */
+#define ESP_SODIUM_MAX_LEN	512
+/* Tests: another limit (0: OpenSSL only; SIZE_MAX: libsodium only). No effect when
+ * libsodium is not used for this SA; esp_crypto_sodium_max then returns 0. */
+void esp_crypto_set_sodium_max(struct esp_crypto *ec, size_t max);
+size_t esp_crypto_sodium_max(const struct esp_crypto *ec);
 const char *esp_cipher_name(enum esp_cipher c);
 const char *esp_integ_name(enum esp_integ i);
 

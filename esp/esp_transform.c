@@ -91,9 +91,11 @@ ssize_t esp_encap(struct esp_out_sa *sa, const uint8_t *in, size_t len, uint8_t 
 		return -1;
 	seq = sa->seq + 1;
 
-	/* Move the payload first: in may overlap out. */
+	/* Move the payload first: in may overlap out. The data path encapsulates in
+	 * place (in == ct), where the move would only cost a pass over the packet. */
 	ct = out + ESP_HDR_LEN + iv_len;
-	memmove(ct, in, len);
+	if (ct != in)
+		memmove(ct, in, len);
 	pad_len = ct_len - len - ESP_TRAILER_LEN;
 	for (size_t i = 0; i < pad_len; i++)	/* RFC 4303 2.4: 1, 2, 3, ... */
 		ct[len + i] = (uint8_t)(i + 1);

@@ -4,7 +4,8 @@
  *   bit 7 set:   the rest is a payload (its first byte the next header), which is
  *                encapsulated and decapsulated again; the round trip must be exact.
  * Decap must never read outside the packet, and a packet that passed must describe a
- * payload inside it. Built with -DFUZZ_ESP_GENERATE, this file instead writes the seed
+ * payload inside it. Bit 6 with SA 0 picks AES-256-GCM instead of AES-128-GCM: its
+ * packets up to ESP_SODIUM_MAX_LEN go through libsodium, longer ones through OpenSSL. Built with -DFUZZ_ESP_GENERATE, this file instead writes the seed
  * corpus (valid packets under the same keys, plus junk) into the directory named. */
 #include <stdint.h>
 #include <stdio.h>
@@ -17,7 +18,7 @@
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 #define FUZZ_SPI 0x0badcafe
-#define NSA 4
+#define NSA 5
 
 static const struct {
 	enum esp_cipher cipher;
@@ -29,6 +30,7 @@ static const struct {
 	{ ESP_ENCR_CHACHA20_POLY1305, 36, ESP_INTEG_NONE, 0 },
 	{ ESP_ENCR_AES_CBC, 16, ESP_INTEG_HMAC_SHA2_256_128, 32 },
 	{ ESP_ENCR_3DES_CBC, 24, ESP_INTEG_HMAC_SHA1_96, 20 },
+	{ ESP_ENCR_AES_GCM_16, 36, ESP_INTEG_NONE, 0 },
 };
 
 static struct esp_crypto *out_c[NSA], *in_c[NSA];
@@ -58,7 +60,7 @@ static void setup(void)
 
 static void sa_init(uint8_t sel, struct esp_out_sa *out, struct esp_in_sa *in)
 {
-	int idx = sel & 3;
+	int idx = (sel & 0x43) == 0x40 ? 4 : sel & 3;
 	bool esn = sel & 4, tunnel = sel & 8;
 
 	memset(out, 0, sizeof(*out));
@@ -171,18 +173,18 @@ int main(int argc, char **argv)
 {
 	static const uint8_t ipv4[] = { 0x45, 0, 0, 28, 0, 1, 0, 0, 64, 17, 0, 0, 10, 0, 0, 1,
 					10, 0, 0, 2, 0x30, 0x39, 0x00, 0x35, 0, 8, 0, 0 };
-	uint8_t pkt[256];
+	uint8_t pkt[1024];
 	char name[64];
 
 	if (argc != 2)
 		return 2;
 	setup();
-	for (unsigned sel = 0; sel < 0x40; sel += 1) {
+	for (unsigned sel = 0; sel < 0x80; sel += 1) {
 		struct esp_out_sa out;
 		struct esp_in_sa in;
 		ssize_t n;
 
-		if ((sel & 0x10) || ((sel & 0x20) && !(sel & 4)))
+		if ((sel & 0x10) || ((sel & 0x20) && !(sel & 4)) || ((sel & 0x40) && (sel & 3)))
 			continue;	/* keep the corpus small */
 		sa_init((uint8_t)sel, &out, &in);
 		n = esp_encap(&out, ipv4, sizeof(ipv4), (sel & 8) ? 4 : 17, pkt, sizeof(pkt));
@@ -190,7 +192,7 @@ int main(int argc, char **argv)
 			return 1;
 		snprintf(name, sizeof(name), "valid-%02x", sel);
 		write_seed(argv[1], name, (uint8_t)sel, pkt, (size_t)n);
-		if (sel < 4) {	/* the same packet truncated, and with a bit flipped */
+		if (sel < 4 || sel == 0x40) {	/* the same packet truncated, a bit flipped */
 			snprintf(name, sizeof(name), "short-%02x", sel);
 			write_seed(argv[1], name, (uint8_t)sel, pkt, (size_t)n / 2);
 			pkt[n - 1] ^= 1;
@@ -205,6 +207,9 @@ int main(int argc, char **argv)
 	memcpy(pkt + 1, ipv4, sizeof(ipv4));
 	write_seed(argv[1], "roundtrip-tunnel", 0x88, pkt, sizeof(ipv4) + 1);
 	write_seed(argv[1], "roundtrip-esn-wrap-cbc", 0xa6, pkt, sizeof(ipv4) + 1);
+	write_seed(argv[1], "roundtrip-tunnel-aes256", 0xc8, pkt, sizeof(ipv4) + 1);
+	memset(pkt + 1 + sizeof(ipv4), 0x5a, 600);	/* past ESP_SODIUM_MAX_LEN: OpenSSL */
+	write_seed(argv[1], "roundtrip-aes256-long", 0xc0, pkt, sizeof(ipv4) + 1 + 600);
 	pkt[0] = ESP_NH_DUMMY;
 	write_seed(argv[1], "roundtrip-dummy", 0x81, pkt, 1);
 	pkt[0] = 41;

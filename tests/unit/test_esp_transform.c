@@ -159,7 +159,8 @@ static void test_aead_kat_decap(void **state)
 	}
 }
 
-static void test_aead_kat_seal(void **state)
+/* The known answers with the given libsodium limit (see esp_crypto.h). */
+static void aead_kat_seal(size_t sodium_max)
 {
 	for (size_t v = 0; v < sizeof(aead_kats) / sizeof(aead_kats[0]); v++) {
 		const struct aead_kat *k = &aead_kats[v];
@@ -167,6 +168,7 @@ static void test_aead_kat_seal(void **state)
 		uint8_t iv[8], buf[256], want[256], aad[12];
 		size_t len = unhex(k->plain, buf, sizeof(buf)), aad_len = 8;
 
+		esp_crypto_set_sodium_max(c, sodium_max);
 		unhex(k->iv, iv, sizeof(iv));
 		assert_int_equal(unhex(k->ct_tag, want, sizeof(want)), len + 16);
 		put_u32(aad, k->spi);
@@ -177,8 +179,87 @@ static void test_aead_kat_seal(void **state)
 		put_u32(aad + aad_len - 4, (uint32_t)k->seq);
 		assert_int_equal(esp_crypto_aead_seal(c, iv, aad, aad_len, buf, len, buf + len), 0);
 		assert_memory_equal(buf, want, len + 16);
+		assert_int_equal(esp_crypto_aead_open(c, iv, aad, aad_len, buf, len, buf + len), 0);
+		unhex(k->plain, want, sizeof(want));
+		assert_memory_equal(buf, want, len);
 		esp_crypto_free(c);
 	}
+}
+
+static void test_aead_kat_seal(void **state)
+{
+	aead_kat_seal(ESP_SODIUM_MAX_LEN);	/* the default */
+}
+
+static void test_aead_kat_seal_openssl_only(void **state)
+{
+	aead_kat_seal(0);
+}
+
+static void test_aead_kat_seal_sodium_only(void **state)
+{
+	aead_kat_seal(SIZE_MAX);
+}
+
+/* AES-256-GCM through OpenSSL and through libsodium: the same ciphertext and tag for
+ * the same key, nonce, AAD and packet, at lengths around the block size and the
+ * limit; each opens the other's packets, and both refuse a flipped tag bit. */
+static void test_aead_backends_agree(void **state)
+{
+	static const size_t lens[] = { 0, 1, 15, 16, 17, 63, 64, 65, 511, 512, 513, 1400,
+				       1500, 4000 };
+	uint8_t key[36], a[4000 + 16], b[4000 + 16], plain[4000], iv[8], aad[12];
+	char err[128];
+
+	for (size_t i = 0; i < sizeof(key); i++)
+		key[i] = (uint8_t)(i * 7 + 3);
+	for (size_t i = 0; i < sizeof(plain); i++)
+		plain[i] = (uint8_t)(i * 13 + 1);
+	memcpy(iv, "\x00\x00\x00\x01\x02\x03\x04\x05", 8);
+	memcpy(aad, "\xde\xad\xbe\xef\x00\x00\x00\x01\x02\x03\x04\x05", 12);
+	struct esp_crypto *o = esp_crypto_new(ESP_ENCR_AES_GCM_16, key, 36, ESP_INTEG_NONE,
+					      NULL, 0, err, sizeof(err));
+	struct esp_crypto *s = esp_crypto_new(ESP_ENCR_AES_GCM_16, key, 36, ESP_INTEG_NONE,
+					      NULL, 0, err, sizeof(err));
+	assert_non_null(o);
+	assert_non_null(s);
+	/* Without AES-NI libsodium is not used and both are OpenSSL: still true. */
+	assert_true(esp_crypto_sodium_max(s) == ESP_SODIUM_MAX_LEN ||
+		    esp_crypto_sodium_max(s) == 0);
+	esp_crypto_set_sodium_max(o, 0);
+	esp_crypto_set_sodium_max(s, SIZE_MAX);
+	for (size_t n = 0; n < sizeof(lens) / sizeof(lens[0]); n++) {
+		size_t len = lens[n];
+		for (size_t aad_len = 8; aad_len <= 12; aad_len += 4) {
+			memcpy(a, plain, len);
+			memcpy(b, plain, len);
+			assert_int_equal(esp_crypto_aead_seal(o, iv, aad, aad_len, a, len, a + len),
+					 0);
+			assert_int_equal(esp_crypto_aead_seal(s, iv, aad, aad_len, b, len, b + len),
+					 0);
+			assert_memory_equal(a, b, len + 16);
+			assert_int_equal(esp_crypto_aead_open(s, iv, aad, aad_len, a, len, a + len),
+					 0);
+			assert_int_equal(esp_crypto_aead_open(o, iv, aad, aad_len, b, len, b + len),
+					 0);
+			if (len) {
+				assert_memory_equal(a, plain, len);
+				assert_memory_equal(b, plain, len);
+			}
+			/* Sealed again, then one tag bit flipped: both refuse. */
+			assert_int_equal(esp_crypto_aead_seal(o, iv, aad, aad_len, a, len, a + len),
+					 0);
+			memcpy(b, a, len + 16);
+			a[len + 5] ^= 0x10;
+			b[len + 5] ^= 0x10;
+			assert_int_equal(esp_crypto_aead_open(o, iv, aad, aad_len, a, len, a + len),
+					 -1);
+			assert_int_equal(esp_crypto_aead_open(s, iv, aad, aad_len, b, len, b + len),
+					 -1);
+		}
+	}
+	esp_crypto_free(o);
+	esp_crypto_free(s);
 }
 
 /* RFC 3602 section 4 case 5: an ESP packet with AES-128-CBC and the ICV omitted. */
@@ -742,6 +823,9 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_aead_kat_decap),
 		cmocka_unit_test(test_aead_kat_seal),
+		cmocka_unit_test(test_aead_kat_seal_openssl_only),
+		cmocka_unit_test(test_aead_kat_seal_sodium_only),
+		cmocka_unit_test(test_aead_backends_agree),
 		cmocka_unit_test(test_cbc_kat_encrypt),
 		cmocka_unit_test(test_cbc_kat_decap),
 		cmocka_unit_test(test_hmac_kats),
