@@ -15,6 +15,7 @@
 #include <errno.h>
 #include <ifaddrs.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <spawn.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -36,30 +37,26 @@
 
 extern char **environ;
 
-/* Each queue has its own thread, even a single queue: its blocking receive is one
- * system call per wake-up where the event loop took two (epoll_wait, recvmmsg), and
- * IKE never waits behind a burst of packets. A thread's statistics are published
- * after each round under a lock of their own (not the table's, which the other
- * queues want), for the views to sum. */
+/* With nat { queues > 1 }, each queue has its own thread; its statistics are
+ * published under the table lock after each round, for the views to sum. */
 struct nat_worker {
 	struct nat_io *n;
 	struct nat_queue *q;
 	pthread_t th;
 	bool running;
-	pthread_mutex_t pub_mu;
 	struct nat_queue_stats pub;
 };
 
 struct nat_io {
 	struct nat_rules *rules;	/* owned; the table borrows them */
 	struct nat_table *table;
-	struct nat_shared sh;		/* the table's lock (queue threads, timer, views) */
+	struct nat_shared sh;		/* the table's lock (uncontended with one queue) */
 	bool sh_ok;
-	int nq;				/* queues, one thread each */
+	int nq;				/* queues: 1 = read from the event loop */
 	struct nat_queue *q[NAT_MAX_QUEUES];
 	struct nat_worker w[NAT_MAX_QUEUES];
 	atomic_bool stop;
-	struct event *ev_timer;
+	struct event *ev_q, *ev_timer;
 	char *fw;			/* the iptables rules installed, NULL = none */
 	struct nat_counters base;	/* as the last "reset counters" found them */
 	struct nat_queue_stats qbase;
@@ -288,16 +285,23 @@ static enum nat_verdict translate(void *arg, struct nat_packet *p, enum nat_side
 	return nat_shared_translate(&n->sh, p, side, clock_now_ms());
 }
 
-/* A queue's thread: reads until told to stop (looked at every NAT_QUEUE_WAIT_MS). */
+static void on_queue(evutil_socket_t fd, short what, void *arg)
+{
+	struct nat_io *n = arg;
+	nat_queue_run(n->q[0], 16);
+}
+
+/* A queue's thread: reads until told to stop (looked at every 100 ms). */
 static void *worker(void *arg)
 {
 	struct nat_worker *w = arg;
+	struct pollfd pfd = { .fd = nat_queue_fd(w->q), .events = POLLIN };
 	while (!atomic_load(&w->n->stop)) {
-		if (nat_queue_wait(w->q, 16) == 0)
-			continue;
-		pthread_mutex_lock(&w->pub_mu);
+		if (poll(&pfd, 1, 100) > 0)
+			nat_queue_run(w->q, 16);
+		nat_shared_lock(&w->n->sh);
 		w->pub = *nat_queue_stats(w->q);
-		pthread_mutex_unlock(&w->pub_mu);
+		nat_shared_unlock(&w->n->sh);
 	}
 	return NULL;
 }
@@ -314,6 +318,8 @@ static void threads_stop(struct nat_io *n)
 
 static int threads_start(struct nat_io *n)
 {
+	if (n->nq < 2)
+		return 0;
 	atomic_store(&n->stop, false);
 	for (int i = 0; i < n->nq; i++) {
 		n->w[i].n = n;
@@ -332,12 +338,14 @@ static int threads_start(struct nat_io *n)
 static void queue_stats(struct nat_io *n, struct nat_queue_stats *s)
 {
 	memset(s, 0, sizeof(*s));
+	if (n->nq < 2) {
+		if (n->q[0])
+			*s = *nat_queue_stats(n->q[0]);
+		return;
+	}
 	uint64_t *sv = (uint64_t *)s;
 	for (int i = 0; i < n->nq; i++) {
-		pthread_mutex_lock(&n->w[i].pub_mu);
-		struct nat_queue_stats one = n->w[i].pub;
-		pthread_mutex_unlock(&n->w[i].pub_mu);
-		const uint64_t *wv = (const uint64_t *)&one;
+		const uint64_t *wv = (const uint64_t *)&n->w[i].pub;
 		for (size_t k = 0; k < sizeof(*s) / sizeof(uint64_t); k++)
 			sv[k] += wv[k];
 	}
@@ -383,14 +391,14 @@ void nat_io_close(struct daemon *d)
 	if (n->fw)
 		fw_remove(n);
 	threads_stop(n);
+	if (n->ev_q)
+		event_free(n->ev_q);
 	if (n->ev_timer)
 		event_free(n->ev_timer);
 	for (int i = 0; i < NAT_MAX_QUEUES; i++)
 		nat_queue_close(n->q[i]);
 	if (n->sh_ok)
 		nat_shared_destroy(&n->sh);
-	for (int i = 0; i < NAT_MAX_QUEUES; i++)
-		pthread_mutex_destroy(&n->w[i].pub_mu);
 	if (n->table)
 		nat_table_free(n->table);
 	nat_rules_free(n->rules);
@@ -408,8 +416,6 @@ static int nat_io_open(struct daemon *d, struct nat_rules *rules)
 	}
 	d->nat = n;
 	n->rules = rules;
-	for (int i = 0; i < NAT_MAX_QUEUES; i++)
-		pthread_mutex_init(&n->w[i].pub_mu, NULL);
 	/* nat { queue firewall } unless tsunagid's flags said otherwise. */
 	if (!d->nat_queue_flag)
 		d->nat_queue_num = rules->queue;
@@ -435,6 +441,13 @@ static int nat_io_open(struct daemon *d, struct nat_rules *rules)
 		n->q[i] = nat_queue_open(num, outside_names(rules, names), translate, n);
 		if (!n->q[i]) {
 			log_err(LOG_NAT, "cannot bind NFQUEUE %u: %s", num, strerror(errno));
+			nat_io_close(d);
+			return -1;
+		}
+	}
+	if (n->nq == 1) {
+		n->ev_q = event_new(d->base, nat_queue_fd(n->q[0]), EV_READ | EV_PERSIST, on_queue, n);
+		if (!n->ev_q || event_add(n->ev_q, NULL) < 0) {
 			nat_io_close(d);
 			return -1;
 		}

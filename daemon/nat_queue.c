@@ -9,7 +9,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <sys/time.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -140,9 +139,6 @@ struct nat_queue *nat_queue_open(uint16_t num, const char *const *outside,
 		setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &snd, sizeof(snd));
 	if (bind_queue(q) < 0)
 		goto fail;
-	/* nat_queue_wait's first receive blocks at most this long (the others never do). */
-	struct timeval tmo = { 0, NAT_QUEUE_WAIT_MS * 1000 };
-	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tmo, sizeof(tmo));
 	for (int i = 0; i < NAT_QUEUE_BATCH; i++) {
 		q->rx_iov[i].iov_base = q->slots + (size_t)i * SLOT_SIZE;
 		q->rx_iov[i].iov_len = SLOT_SIZE;
@@ -324,9 +320,9 @@ static void send_verdicts(struct nat_queue *q, int n_iov, int k, bool plain, uin
 	send_iov(q, n_iov);
 }
 
-static int run_batch(struct nat_queue *q, int flags)
+static int run_batch(struct nat_queue *q)
 {
-	int n = recvmmsg(nat_queue_fd(q), q->msgs, NAT_QUEUE_BATCH, flags, NULL);
+	int n = recvmmsg(nat_queue_fd(q), q->msgs, NAT_QUEUE_BATCH, MSG_DONTWAIT, NULL);
 	if (n <= 0) {
 		if (n < 0 && errno != EAGAIN && errno != EINTR) {
 			q->st.recv_errors++;
@@ -365,11 +361,11 @@ static int run_batch(struct nat_queue *q, int flags)
 	return n;
 }
 
-static int run(struct nat_queue *q, int rounds, int first_flags)
+int nat_queue_run(struct nat_queue *q, int rounds)
 {
 	int total = 0;
 	for (int r = 0; r < rounds; r++) {
-		int n = run_batch(q, r ? MSG_DONTWAIT : first_flags);
+		int n = run_batch(q);
 		if (n < 0)
 			return total ? total : -1;
 		total += n;
@@ -378,9 +374,3 @@ static int run(struct nat_queue *q, int rounds, int first_flags)
 	}
 	return total;
 }
-
-int nat_queue_run(struct nat_queue *q, int rounds) { return run(q, rounds, MSG_WAITFORONE); }
-
-/* One system call per wake-up instead of poll's two: the first receive sleeps until
- * a packet comes (or NAT_QUEUE_WAIT_MS pass) and returns what is queued by then. */
-int nat_queue_wait(struct nat_queue *q, int rounds) { return run(q, rounds, MSG_WAITFORONE); }

@@ -15,7 +15,6 @@
 
 #define NAT_QUEUE_BATCH 64	/* packets per read and verdict batch */
 #define NAT_QUEUE_MAX_IFS 16	/* outside interfaces known by name */
-#define NAT_QUEUE_WAIT_MS 100	/* longest sleep of nat_queue_wait */
 
 typedef enum nat_verdict (*nat_queue_fn)(void *arg, struct nat_packet *p, enum nat_side side);
 
@@ -37,8 +36,5 @@ int nat_queue_fd(const struct nat_queue *q);
 /* Reads what is queued (non-blocking, at most `rounds` batches), translates and
  * sends the verdicts. Returns the packets handled, or -1 on a socket error. */
 int nat_queue_run(struct nat_queue *q, int rounds);
-/* The same, for a thread of its own: waits for the first packet, at most
- * NAT_QUEUE_WAIT_MS (then returns 0). */
-int nat_queue_wait(struct nat_queue *q, int rounds);
 const struct nat_queue_stats *nat_queue_stats(const struct nat_queue *q);
 #endif

@@ -22,7 +22,6 @@
 #              "Teardown GRE connection ... PPTP Call-Clear-Request" lines
 #   version    l1 opens a control connection of protocol version 2 and calls: passed
 #              untranslated (the server sees call ID 1), and (tsunagid) logged
-# tsunagid runs one NAT queue here (nat { queues = 1 }), the other scenarios two.
 # PASS when every step works through tsunagid.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/lib-extra.sh"
@@ -102,10 +101,7 @@ t_version() {
 setup_tsunagi() {
 	local conf
 	conf="$(tsu_dir "$NS_GW")/tsunagi.conf"
-	# One queue (the other scenarios run the default two): its single thread's
-	# blocking read is exercised end to end too.
-	NAT_QUEUES=1 nat_tsu_conf "$NS_GW" in0 out0 $NT_LAN
-	grep -q 'queues = 1' "$conf" || iop_fail "could not set queues in $conf"
+	nat_tsu_conf "$NS_GW" in0 out0 $NT_LAN
 	# A closed control connection ends 2 s after its last FIN, not 10.
 	sed -i 's/^\(\t\toutside = out0\)$/\1\n\t\ttimeouts {\n\t\t\ttcp_closed = 2s\n\t\t}/' "$conf"
 	grep -q 'tcp_closed = 2s' "$conf" || iop_fail "could not set tcp_closed in $conf"
