@@ -220,6 +220,20 @@ veth() {
 }
 
 addr() { ip -n "$1" addr add "$3" dev "$2" || iop_fail "cannot add $3 to $1/$2"; }
+
+# lan_bridge NS DEV CIDR: a bridge DEV with address CIDR in NS, the router side of a
+# LAN whose hosts are added later (veth + "ip link set ... master DEV"). Its MAC is
+# fixed: a bridge otherwise takes the lowest MAC of its ports and so changes it when a
+# port is added, and a host whose ARP entry still holds the old MAC sends frames the
+# router no longer takes as its own (they are dropped, not forwarded) for tens of
+# seconds, until the entry is probed again: a client that cannot ping or loses its
+# tunnel, more often on a loaded machine.
+lan_bridge() {
+	ip -n "$1" link add "$2" address 02:00:00:00:00:01 type bridge ||
+		iop_fail "cannot create the bridge $1/$2"
+	ip -n "$1" link set "$2" up
+	addr "$1" "$2" "$3"
+}
 route() { local ns=$1; shift; ip -n "$ns" route add "$@" || iop_fail "cannot add route $* in $ns"; }
 
 # topo_build nat|direct: the five namespaces NS_HA NS_SA NS_NAT NS_SB NS_HB.

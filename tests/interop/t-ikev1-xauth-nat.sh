@@ -20,9 +20,7 @@ ESP=aes128-sha256
 N=3
 
 topo_build nat
-ip -n "$NS_NAT" link add br1 type bridge || iop_fail "cannot create the clients' bridge"
-ip -n "$NS_NAT" link set br1 up
-addr "$NS_NAT" br1 192.168.50.1/24
+lan_bridge "$NS_NAT" br1 192.168.50.1/24
 
 # client I: namespace c<I> on the NAT's LAN, XAuth user uI, group identity.
 client_conf() {

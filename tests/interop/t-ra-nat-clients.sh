@@ -17,9 +17,7 @@ PROPS=aes256gcm16-prfsha256-x25519
 N=5
 
 topo_build nat
-ip -n "$NS_NAT" link add br1 type bridge || iop_fail "cannot create the clients' bridge"
-ip -n "$NS_NAT" link set br1 up
-addr "$NS_NAT" br1 192.168.50.1/24
+lan_bridge "$NS_NAT" br1 192.168.50.1/24
 
 # client I ID: namespace c<I> on the NAT's LAN, with charon asking for a virtual IP.
 client() {
