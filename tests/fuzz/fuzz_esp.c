@@ -95,6 +95,7 @@ static void fuzz_decap(uint8_t sel, const uint8_t *data, size_t size)
 	if (esp_decap(&in, pkt, size, &inner, &inner_len, &nh) == ESP_OK)
 		check_inner(pkt, size, inner, inner_len);
 	free(pkt);
+	replay_free(&in.rw);
 }
 
 static void fuzz_round_trip(uint8_t sel, const uint8_t *data, size_t size)
@@ -114,8 +115,10 @@ static void fuzz_round_trip(uint8_t sel, const uint8_t *data, size_t size)
 	sa_init(sel, &out, &in);
 	cap = esp_encap_len(out.c, size);
 	pkt = malloc(cap);
-	if (!pkt)
+	if (!pkt) {
+		replay_free(&in.rw);
 		return;
+	}
 	n = esp_encap(&out, data, size, nh, pkt, cap);
 	if (n != (ssize_t)cap)
 		abort();
@@ -135,6 +138,7 @@ static void fuzz_round_trip(uint8_t sel, const uint8_t *data, size_t size)
 			abort();
 	}
 	free(pkt);
+	replay_free(&in.rw);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
