@@ -188,7 +188,7 @@ static void deliver_to_ike(struct daemon *d, const struct addr *local, const str
 	ms_t now = clock_now_ms();
 	conn_disabled_note_input(d, local, remote, pkt, len);
 	ike_input(d->ike, local, remote, pkt, len, now);
-	daemon_schedule(d, ike_tick(d->ike, now));
+	daemon_schedule(d, ike_tick_input(d->ike, now));
 }
 
 static void on_ike_readable(evutil_socket_t fd, short what, void *arg)

@@ -304,7 +304,8 @@ static void release_held(struct esp_engine *e, uint32_t reqid)
 static void window_full(struct replay_window *w, uint64_t top)
 {
 	w->top = top;
-	memset(w->ring, 0xff, sizeof(w->ring));
+	if (w->ring)
+		memset(w->ring, 0xff, w->words * sizeof(*w->ring));
 }
 
 /* UPDATE of a live SA: same keys, new settings (endpoints after a NAT change). To
@@ -315,7 +316,7 @@ static void window_full(struct replay_window *w, uint64_t top)
  * the install order (an UPDATE of the old SA after a rekey must not make it win
  * outbound). Called under the write lock after the swap: no data-plane thread is
  * inside either SA, and none sees the new one before it has everything. */
-static void carry_over(struct sa *sa, const struct sa *old)
+static void carry_over(struct sa *sa, struct sa *old)
 {
 	sa->gen = old->gen;
 	sa->ctr = old->ctr;
@@ -325,9 +326,12 @@ static void carry_over(struct sa *sa, const struct sa *old)
 	atomic_store(&sa->soft_state, atomic_load(&old->soft_state));
 	atomic_store(&sa->hard_state, atomic_load(&old->hard_state));
 	sa->out.seq = old->out.seq;
-	if (old->in.rw.size == sa->in.rw.size && old->in.rw.esn == sa->in.rw.esn)
+	if (old->in.rw.size == sa->in.rw.size && old->in.rw.esn == sa->in.rw.esn) {
+		/* A swap: old, freed next, takes the new SA's ring with it. */
+		struct replay_window w = sa->in.rw;
 		sa->in.rw = old->in.rw;
-	else
+		old->in.rw = w;
+	} else
 		window_full(&sa->in.rw, old->in.rw.top);
 	sa->in.last_seq = old->in.last_seq;
 }

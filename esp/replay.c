@@ -1,9 +1,12 @@
-/* Anti-replay window: a ring of REPLAY_RING_WORDS 64-bit words; sequence number s
- * lives in word (s / 64) % REPLAY_RING_WORDS, bit s % 64. The window holds the numbers
- * top - size + 1 .. top, which span at most size / 64 + 1 words, so with one spare word
- * sliding right only ever clears words that have left the window. */
+/* Anti-replay window: a ring of `words` 64-bit words; sequence number s lives in word
+ * (s / 64) % words, bit s % 64. The window holds the numbers top - size + 1 .. top.
+ * Sliding right to a new top clears the words after the old top's up to the new
+ * top's; the first of them aliases the word `words` before it, which must lie left of
+ * the new window: words > ceil((size - 1) / 64), so sliding only ever clears words
+ * that have left the window (REPLAY_RING_WORDS for the largest window). */
 #include "esp/replay.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 int replay_init(struct replay_window *w, uint32_t size, bool esn)
@@ -12,8 +15,22 @@ int replay_init(struct replay_window *w, uint32_t size, bool esn)
 	w->esn = esn;
 	if (size > REPLAY_WINDOW_MAX)
 		return -1;
+	if (size) {
+		uint32_t words = (size + 62) / 64 + 1;
+		w->ring = calloc(words, sizeof(*w->ring));
+		if (!w->ring)
+			return -1;
+		w->words = words;
+	}
 	w->size = size;
 	return 0;
+}
+
+void replay_free(struct replay_window *w)
+{
+	free(w->ring);
+	w->ring = NULL;
+	w->words = 0;
 }
 
 /* RFC 4303 Appendix A.2: the high half of the sequence number is the one that puts
@@ -35,7 +52,7 @@ static uint64_t infer_seq64(const struct replay_window *w, uint32_t seq_lo)
 
 static uint64_t *word_of(struct replay_window *w, uint64_t seq)
 {
-	return &w->ring[(seq / 64) % REPLAY_RING_WORDS];
+	return &w->ring[(seq / 64) % w->words];
 }
 
 enum replay_result replay_check(const struct replay_window *w, uint32_t seq_lo,
@@ -50,7 +67,7 @@ enum replay_result replay_check(const struct replay_window *w, uint32_t seq_lo,
 		return REPLAY_OK;
 	if (w->top - s >= w->size)
 		return REPLAY_TOO_OLD;
-	if (w->ring[(s / 64) % REPLAY_RING_WORDS] & (UINT64_C(1) << (s % 64)))
+	if (w->ring[(s / 64) % w->words] & (UINT64_C(1) << (s % 64)))
 		return REPLAY_DUPLICATE;
 	return REPLAY_OK;
 }
@@ -64,8 +81,8 @@ void replay_update(struct replay_window *w, uint64_t seq64)
 			uint64_t from = w->top / 64, to = seq64 / 64;
 			uint64_t n = to - from;
 
-			if (n > REPLAY_RING_WORDS)
-				n = REPLAY_RING_WORDS;
+			if (n > w->words)
+				n = w->words;
 			for (uint64_t i = 1; i <= n; i++)
 				*word_of(w, (from + i) * 64) = 0;
 		}

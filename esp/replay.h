@@ -12,15 +12,15 @@
 #include <stdint.h>
 
 #define REPLAY_WINDOW_MAX	8192	/* conf/config.h CONF_MAX_REPLAY_WINDOW says the same */
-/* One spare word, so the bits being cleared when the window slides never belong to
- * the window itself. */
+/* The ring of the largest window (see replay.c). */
 #define REPLAY_RING_WORDS	(REPLAY_WINDOW_MAX / 64 + 1)
 
 struct replay_window {
 	uint32_t size;		/* packets; 0 = off */
+	uint32_t words;		/* of ring: sized to the window (replay_init) */
 	bool esn;		/* 64-bit sequence numbers, high half inferred */
 	uint64_t top;		/* highest authenticated sequence number; 0 = none yet */
-	uint64_t ring[REPLAY_RING_WORDS];
+	uint64_t *ring;		/* NULL when off: an outbound SA has none */
 };
 
 enum replay_result {
@@ -30,7 +30,10 @@ enum replay_result {
 };
 
 /* Returns 0, or -1 if size > REPLAY_WINDOW_MAX (the window is then left off). */
+/* Returns 0, or -1 when size is over REPLAY_WINDOW_MAX or the ring cannot be
+ * allocated. w is overwritten: free a window in use first. */
 int replay_init(struct replay_window *w, uint32_t size, bool esn);
+void replay_free(struct replay_window *w);
 /* seq_lo: the 32-bit number from the ESP header. *seq64 receives the full number
  * (with ESN, the high half inferred from the window) on every result. */
 enum replay_result replay_check(const struct replay_window *w, uint32_t seq_lo,

@@ -76,8 +76,8 @@ static int sa_make_transform(struct sa *sa, const struct pfkey_sa *p, char *err,
 		return -1;
 	struct replay_window rw;
 	if (replay_init(&rw, p->replay_window, p->esn) < 0) {
-		snprintf(err, errlen, "replay window %u too large (max %u)", p->replay_window,
-			 REPLAY_WINDOW_MAX);
+		snprintf(err, errlen, "replay window %u too large (max %u) or out of memory",
+			 p->replay_window, REPLAY_WINDOW_MAX);
 		esp_crypto_free(ec);
 		return -1;
 	}
@@ -87,6 +87,7 @@ static int sa_make_transform(struct sa *sa, const struct pfkey_sa *p, char *err,
 	sa->in.spi = p->spi;
 	sa->in.tunnel = p->mode == IPSEC_MODE_TUNNEL;
 	sa->in.c = ec;
+	replay_free(&sa->in.rw);
 	sa->in.rw = rw;
 	sa->in.last_seq = 0;
 	return 0;
@@ -139,6 +140,7 @@ void sa_free(struct sa *sa)
 	if (!sa)
 		return;
 	esp_crypto_free(sa->crypto);
+	replay_free(&sa->in.rw);
 	pthread_mutex_destroy(&sa->lock);
 	wipe_free(sa, sizeof(*sa));	/* also the replay window and settings */
 }

@@ -128,13 +128,6 @@ static unsigned specificity(const struct pfkey_policy *p)
 	return s;
 }
 
-static bool before(const struct sp *a, const struct sp *b)
-{
-	if (a->p.priority != b->p.priority)
-		return a->p.priority < b->p.priority;
-	return a->score > b->score;
-}
-
 void spd_init(struct spd *s)
 {
 	memset(s, 0, sizeof(*s));
@@ -157,27 +150,198 @@ void spd_destroy(struct spd *s)
 			s->list[d] = sp->next;
 			sp_free(sp);
 		}
+		free(s->runs[d]);
 	}
-	s->count = 0;
+	free(s->by_exact);
+	free(s->by_id);
+	uint32_t next_index = s->next_index;
+	spd_init(s);
+	s->next_index = next_index;
 }
+
+/* --- indexes ------------------------------------------------------------------- */
+
+/* FNV-1a over what selector_equal() compares. */
+static uint32_t hash_bytes(uint32_t h, const void *p, size_t n)
+{
+	const uint8_t *b = p;
+	for (size_t i = 0; i < n; i++)
+		h = (h ^ b[i]) * 16777619u;
+	return h;
+}
+
+static uint32_t hash_selector(uint32_t h, const struct selector *sel)
+{
+	size_t n = sel->family == AF_INET ? 4 : 16;	/* as selector.c compares */
+	uint8_t head[6] = { sel->family, sel->proto, (uint8_t)(sel->port_lo >> 8),
+			    (uint8_t)sel->port_lo, (uint8_t)(sel->port_hi >> 8), (uint8_t)sel->port_hi };
+	h = hash_bytes(h, head, sizeof(head));
+	h = hash_bytes(h, sel->lo, n);
+	return hash_bytes(h, sel->hi, n);
+}
+
+static size_t exact_slot(const struct spd *s, uint8_t dir, const struct selector *src,
+			 const struct selector *dst)
+{
+	uint32_t h = hash_bytes(2166136261u, &dir, 1);
+	return hash_selector(hash_selector(h, src), dst) & (s->nbuckets - 1);
+}
+
+static size_t id_slot(const struct spd *s, uint32_t id)
+{
+	return (id * 2654435761u >> 7) & (s->nbuckets - 1);
+}
+
+static void index_link(struct spd *s, struct sp *sp)
+{
+	size_t e = exact_slot(s, sp->p.dir, &sp->p.src, &sp->p.dst), i = id_slot(s, sp->p.id);
+	sp->next_exact = s->by_exact[e];
+	s->by_exact[e] = sp;
+	sp->next_id = s->by_id[i];
+	s->by_id[i] = sp;
+}
+
+static void index_unlink(struct spd *s, struct sp *sp)
+{
+	struct sp **pp = &s->by_exact[exact_slot(s, sp->p.dir, &sp->p.src, &sp->p.dst)];
+	while (*pp != sp)
+		pp = &(*pp)->next_exact;
+	*pp = sp->next_exact;
+	for (pp = &s->by_id[id_slot(s, sp->p.id)]; *pp != sp; pp = &(*pp)->next_id)
+		;
+	*pp = sp->next_id;
+}
+
+/* Room for one more policy: at most two per bucket on average. */
+static int index_reserve(struct spd *s)
+{
+	if (s->nbuckets && s->count + 1 <= s->nbuckets * 2)
+		return 0;
+	size_t n = s->nbuckets ? s->nbuckets * 2 : 64;
+	struct sp **ex = calloc(n, sizeof(*ex)), **id = calloc(n, sizeof(*id));
+	if (!ex || !id) {
+		free(ex);
+		free(id);
+		return -1;
+	}
+	free(s->by_exact);
+	free(s->by_id);
+	s->by_exact = ex;
+	s->by_id = id;
+	s->nbuckets = n;
+	for (int d = 1; d < IPSEC_DIR_MAX; d++)
+		for (struct sp *sp = s->list[d]; sp; sp = sp->next)
+			index_link(s, sp);
+	return 0;
+}
+
+/* Is a run of key (priority, score) before sp in lookup order, or of sp's own key? */
+static bool run_not_after(const struct sp_run *r, const struct sp *sp)
+{
+	if (r->priority != sp->p.priority)
+		return r->priority < sp->p.priority;
+	return r->score >= sp->score;
+}
+
+/* The number of runs of dir that come before sp or share its key (binary search). */
+static size_t runs_upto(const struct spd *s, uint8_t dir, const struct sp *sp)
+{
+	size_t lo = 0, hi = s->nruns[dir];
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		if (run_not_after(&s->runs[dir][mid], sp))
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
+static bool same_key(const struct sp_run *r, const struct sp *sp)
+{
+	return r->priority == sp->p.priority && r->score == sp->score;
+}
+
+static int runs_reserve(struct spd *s, uint8_t dir)
+{
+	if (s->nruns[dir] < s->runs_cap[dir])
+		return 0;
+	size_t cap = s->runs_cap[dir] ? s->runs_cap[dir] * 2 : 8;
+	struct sp_run *r = realloc(s->runs[dir], cap * sizeof(*r));
+	if (!r)
+		return -1;
+	s->runs[dir] = r;
+	s->runs_cap[dir] = cap;
+	return 0;
+}
+
+/* Links sp into its direction's list: after every policy that comes before it or
+ * shares its key, as the list walk did. */
+static void list_link(struct spd *s, struct sp *sp)
+{
+	uint8_t dir = sp->p.dir;
+	size_t k = runs_upto(s, dir, sp);
+	struct sp_run *runs = s->runs[dir];
+	struct sp *after = k ? runs[k - 1].last : NULL;
+	if (k && same_key(&runs[k - 1], sp)) {
+		runs[k - 1].last = sp;
+		runs[k - 1].n++;
+	} else {
+		memmove(runs + k + 1, runs + k, (s->nruns[dir] - k) * sizeof(*runs));
+		runs[k] = (struct sp_run){ sp->p.priority, sp->score, 1, sp };
+		s->nruns[dir]++;
+	}
+	sp->prev = after;
+	sp->next = after ? after->next : s->list[dir];
+	if (sp->next)
+		sp->next->prev = sp;
+	if (after)
+		after->next = sp;
+	else
+		s->list[dir] = sp;
+}
+
+static void list_unlink(struct spd *s, struct sp *sp)
+{
+	uint8_t dir = sp->p.dir;
+	size_t k = runs_upto(s, dir, sp) - 1;	/* its own run */
+	struct sp_run *r = &s->runs[dir][k];
+	if (--r->n == 0) {
+		memmove(r, r + 1, (s->nruns[dir] - k - 1) * sizeof(*r));
+		s->nruns[dir]--;
+	} else if (r->last == sp) {
+		r->last = sp->prev;
+	}
+	if (sp->prev)
+		sp->prev->next = sp->next;
+	else
+		s->list[dir] = sp->next;
+	if (sp->next)
+		sp->next->prev = sp->prev;
+	sp->next = sp->prev = NULL;
+}
+
+/* --- the database -------------------------------------------------------------- */
 
 struct sp *spd_find_exact(const struct spd *s, uint8_t dir, const struct selector *src,
 			  const struct selector *dst)
 {
-	if (dir == 0 || dir >= IPSEC_DIR_MAX)
+	if (dir == 0 || dir >= IPSEC_DIR_MAX || !s->nbuckets)
 		return NULL;
-	for (struct sp *sp = s->list[dir]; sp; sp = sp->next)
-		if (selector_equal(&sp->p.src, src) && selector_equal(&sp->p.dst, dst))
+	for (struct sp *sp = s->by_exact[exact_slot(s, dir, src, dst)]; sp; sp = sp->next_exact)
+		if (sp->p.dir == dir && selector_equal(&sp->p.src, src) &&
+		    selector_equal(&sp->p.dst, dst))
 			return sp;
 	return NULL;
 }
 
 struct sp *spd_find_id(const struct spd *s, uint32_t id)
 {
-	for (int d = 1; d < IPSEC_DIR_MAX; d++)
-		for (struct sp *sp = s->list[d]; sp; sp = sp->next)
-			if (sp->p.id == id)
-				return sp;
+	if (!s->nbuckets)
+		return NULL;
+	for (struct sp *sp = s->by_id[id_slot(s, id)]; sp; sp = sp->next_id)
+		if (sp->p.id == id)
+			return sp;
 	return NULL;
 }
 
@@ -196,7 +360,8 @@ struct sp *spd_add(struct spd *s, struct pfkey_policy *p, int *err)
 		return NULL;
 	}
 	struct sp *sp = calloc(1, sizeof(*sp));
-	if (!sp) {
+	if (!sp || index_reserve(s) < 0 || runs_reserve(s, p->dir) < 0) {
+		free(sp);
 		*err = ENOMEM;
 		return NULL;
 	}
@@ -208,24 +373,17 @@ struct sp *spd_add(struct spd *s, struct pfkey_policy *p, int *err)
 	}
 	sp->p = *p;
 	sp->score = specificity(p);
-	struct sp **pp = &s->list[p->dir];
-	while (*pp && !before(sp, *pp))
-		pp = &(*pp)->next;
-	sp->next = *pp;
-	*pp = sp;
+	list_link(s, sp);
+	index_link(s, sp);
 	s->count++;
 	return sp;
 }
 
 void spd_remove(struct spd *s, struct sp *sp)
 {
-	for (struct sp **pp = &s->list[sp->p.dir]; *pp; pp = &(*pp)->next) {
-		if (*pp == sp) {
-			*pp = sp->next;
-			s->count--;
-			return;
-		}
-	}
+	index_unlink(s, sp);
+	list_unlink(s, sp);
+	s->count--;
 }
 
 struct sp *spd_lookup(const struct spd *s, uint8_t dir, const struct pkt_tuple *t)

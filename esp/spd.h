@@ -38,7 +38,8 @@ bool pkt_match(const struct pkt_tuple *t, const struct selector *src,
 #define SP_HOLD_MAX 8
 
 struct sp {
-	struct sp *next;
+	struct sp *next, *prev;		/* the direction's list, in lookup order */
+	struct sp *next_exact, *next_id;	/* hash chains of struct spd */
 	struct pfkey_policy p;
 	unsigned score;		/* specificity, higher first */
 	bool route;		/* a route for p.dst through the TUN device is ours */
@@ -51,13 +52,29 @@ struct sp {
 	uint8_t *held;		/* SP_HOLD_MAX slots of the engine's packet size, lazily */
 };
 
+/* The policies of one direction with one (priority, specificity): a new one goes
+ * after the last of its run, so adding does not walk the list. */
+struct sp_run {
+	uint32_t priority;
+	unsigned score;
+	unsigned n;
+	struct sp *last;
+};
+
 struct spd {
 	struct sp *list[IPSEC_DIR_MAX];	/* by direction: 1 in, 2 out, 3 fwd */
 	uint32_t next_index;
 	unsigned count;
+	/* Indexes for the control path (add, delete, find), so that they cost the same
+	 * with thousands of policies: hash tables by selectors and by id (nbuckets a
+	 * power of two, grown with count), and the runs of each direction in order. */
+	struct sp **by_exact, **by_id;
+	size_t nbuckets;
+	struct sp_run *runs[IPSEC_DIR_MAX];
+	size_t nruns[IPSEC_DIR_MAX], runs_cap[IPSEC_DIR_MAX];
 };
 
-void spd_init(struct spd *s);
+void spd_init(struct spd *s);	/* an empty SPD; its indexes are allocated on first add */
 void spd_destroy(struct spd *s);
 
 /* Adds a copy of p (assigning p->id when 0). Returns the new entry, or NULL with

@@ -77,6 +77,10 @@ void ike_input(struct ike *ike, const struct addr *local, const struct addr *rem
 void ike_pfkey_input(struct ike *ike, const uint8_t *msg, size_t len, ms_t now);
 /* Runs what is due; returns when it wants to run next (MS_NEVER if idle). */
 ms_t ike_tick(struct ike *ike, ms_t now);
+/* The same after an input (ike_input, ike_pfkey_input), visiting only the SAs it
+ * touched unless something else is due: per message, the work does not grow with the
+ * number of SAs. */
+ms_t ike_tick_input(struct ike *ike, ms_t now);
 
 /* Control (VICI). 0 on success, -1 with a message in err. */
 int ike_initiate(struct ike *ike, const char *conn, const char *child, ms_t now,

@@ -119,6 +119,7 @@ struct ike_sa *ike_sa_new(struct ike *core, struct conn *conn, bool initiator)
 	sa->next = core->sas;
 	core->sas = sa;
 	core->st.half_open++;
+	ike_sa_touch(sa);
 	return sa;
 }
 
@@ -172,6 +173,7 @@ void ike_sa_destroy(struct ike_sa *sa)
 
 static void ike_sa_free(struct ike_sa *sa)
 {
+	ike_sa_untouch(sa);
 	request_clear(&sa->req);
 	while (sa->tasks) {
 		struct task *t = sa->tasks;
@@ -233,6 +235,7 @@ void ike_sa_set_state(struct ike_sa *sa, enum ike_state st)
 	if (was_up && !up)
 		core->st.ike_sas--;
 	sa->state = st;
+	ike_sa_touch(sa);
 }
 
 struct ike_sa *ike_sa_find(struct ike *core, const uint8_t spi_i[8], const uint8_t spi_r[8],
@@ -244,11 +247,13 @@ struct ike_sa *ike_sa_find(struct ike *core, const uint8_t spi_i[8], const uint8
 			continue;
 		if (memcmp(sa->spi_i, spi_i, 8) != 0)
 			continue;
-		if (by_initiator_spi_only || memcmp(sa->spi_r, spi_r, 8) == 0)
+		/* An SA found is one an input is for: its deadlines may change. */
+		if (by_initiator_spi_only || memcmp(sa->spi_r, spi_r, 8) == 0 ||
+		    /* Our own SA as initiator before the responder's SPI is known. */
+		    (sa->initiator && memcmp(sa->spi_r, zero, 8) == 0 && sa->state == IKE_CONNECTING)) {
+			ike_sa_touch(sa);
 			return sa;
-		/* Our own SA as initiator before the responder's SPI is known. */
-		if (sa->initiator && memcmp(sa->spi_r, zero, 8) == 0 && sa->state == IKE_CONNECTING)
-			return sa;
+		}
 	}
 	return NULL;
 }
@@ -296,6 +301,7 @@ static void adopt_child_tasks(struct ike_sa *to, struct ike_sa *from)
 
 void ike_sa_adopt_children(struct ike_sa *to, struct ike_sa *from)
 {
+	ike_sa_touch(to);	/* the children's deadlines are its now */
 	struct child_sa **tail = &to->children;
 	while (*tail)
 		tail = &(*tail)->next;
@@ -373,6 +379,7 @@ void ike_reset_stats(struct ike *core)
 
 void ike_sa_queue(struct ike_sa *sa, enum task_kind kind, struct child_cfg *cc, uint32_t child_id)
 {
+	ike_sa_touch(sa);
 	struct task *t = calloc(1, sizeof(*t));
 	if (!t)
 		return;
@@ -468,6 +475,7 @@ int ike_encode(struct ike_sa *sa, uint8_t exchange, uint32_t msgid, bool respons
 void ike_transmit(struct ike_sa *sa, const struct buf *pkt)
 {
 	struct ike *core = sa->core;
+	ike_sa_touch(sa);
 	core->st.tx_messages++;
 	core->env.send(core->env.arg, &sa->local, &sa->remote, pkt->data, pkt->len);
 }

@@ -42,6 +42,13 @@ struct ike {
 		uint64_t cur, prev;	/* in this window and the one before */
 	} init_refused;
 	size_t frag_held;		/* bytes of fragments held for reassembly, all SAs */
+	/* ike_tick_input(): after an input only the SAs it touched are ticked. `due` is
+	 * at or before every other SA's next deadline (an SA's deadline moves earlier
+	 * only when something touches it); a full ike_tick() recomputes it. */
+	ms_t due;
+	struct ike_sa *touched[16];
+	unsigned n_touched;
+	bool touched_all;		/* more than fit: the next tick visits every SA */
 };
 
 /* A decoded, authenticated incoming message. */
@@ -70,6 +77,9 @@ struct conn *conn_find(struct ike *core, const char *name);	/* not retired */
 
 /* ike_core.c */
 void ike_sa_reap(struct ike *core);	/* frees SAs marked for destruction */
+/* Something happened to sa that may bring its next deadline forward (ike_timers.c). */
+void ike_sa_touch(struct ike_sa *sa);
+void ike_sa_untouch(struct ike_sa *sa);	/* before it is freed */
 void ike_transmit(struct ike_sa *sa, const struct buf *pkt);
 /* The IKE header of a message of this SA (length and next payload left 0). */
 void ike_fill_header(const struct ike_sa *sa, uint8_t exchange, uint32_t msgid, bool response,

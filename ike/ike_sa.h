@@ -132,6 +132,7 @@ struct frag_rx;
 
 struct ike_sa {
 	struct ike *core;
+	bool touched;			/* in core->touched (ike_sa_touch) */
 	struct conn *conn;
 	uint32_t uniqueid;
 	enum ike_state state;

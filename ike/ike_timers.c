@@ -208,10 +208,64 @@ static ms_t tick_sa(struct ike_sa *sa, ms_t now)
 	return next;
 }
 
+void ike_sa_touch(struct ike_sa *sa)
+{
+	struct ike *core = sa->core;
+	if (sa->touched || core->touched_all)
+		return;
+	if (core->n_touched == sizeof(core->touched) / sizeof(core->touched[0])) {
+		core->touched_all = true;
+		return;
+	}
+	sa->touched = true;
+	core->touched[core->n_touched++] = sa;
+}
+
+void ike_sa_untouch(struct ike_sa *sa)
+{
+	struct ike *core = sa->core;
+	if (!sa->touched)
+		return;
+	for (unsigned i = 0; i < core->n_touched; i++)
+		if (core->touched[i] == sa) {
+			core->touched[i] = core->touched[--core->n_touched];
+			break;
+		}
+	sa->touched = false;
+}
+
+/* Ticks the touched SAs (and those their ticks touch, a few rounds deep); returns
+ * false when they overflowed the list, so that every SA must be visited. */
+static bool tick_touched(struct ike *core, ms_t now, ms_t *next)
+{
+	for (int round = 0; core->n_touched && round < 8; round++) {
+		struct ike_sa *batch[sizeof(core->touched) / sizeof(core->touched[0])];
+		unsigned n = core->n_touched;
+		memcpy(batch, core->touched, n * sizeof(batch[0]));
+		/* Still marked while ticked: touching itself adds nothing. */
+		for (unsigned i = 0; i < n; i++)
+			if (batch[i]->state != IKE_DESTROYING)
+				*next = min_ms(*next, tick_sa(batch[i], now));
+		for (unsigned i = 0; i < n; i++)
+			ike_sa_untouch(batch[i]);
+		if (core->touched_all)
+			return false;
+	}
+	return core->n_touched == 0;
+}
+
+static void untouch_all(struct ike *core)
+{
+	while (core->n_touched)
+		ike_sa_untouch(core->touched[core->n_touched - 1]);
+	core->touched_all = false;
+}
+
 ms_t ike_tick(struct ike *core, ms_t now)
 {
 	ms_t next = MS_NEVER;
 	core->now = now;
+	untouch_all(core);	/* this pass visits them all */
 	/* A pass can make new SAs (dpd_action=restart, keying tries, backup peers). They go
 	 * to the head of the list, before what this pass saw: take them in too, or their
 	 * retransmissions would never be scheduled. Destroyed SAs stay listed until the
@@ -224,6 +278,23 @@ ms_t ike_tick(struct ike *core, ms_t now)
 				next = min_ms(next, tick_sa(sa, now));
 		seen = head;
 	}
+	/* SAs the pass touched after it had visited them. */
+	if (!tick_touched(core, now, &next))
+		next = now;	/* too many: another full pass right away */
+	core->due = next;
+	ike_sa_reap(core);
+	return next;
+}
+
+ms_t ike_tick_input(struct ike *core, ms_t now)
+{
+	if (core->touched_all || now >= core->due)
+		return ike_tick(core, now);
+	core->now = now;
+	ms_t next = core->due;
+	if (!tick_touched(core, now, &next))
+		return ike_tick(core, now);
+	core->due = next;
 	ike_sa_reap(core);
 	return next;
 }

@@ -220,6 +220,7 @@ static void ike_rekey_done(struct ike_sa *old, struct ike_sa *n)
 	/* The old SA only waits for its DELETE now; if that never comes, it goes anyway. */
 	old->superseded = true;
 	old->gone_at = old->core->now + SUPERSEDED_GRACE_MS;
+	ike_sa_touch(old);
 	ike_sa_set_state(n, IKE_ESTABLISHED);
 	n->established_at = old->established_at;
 	n->last_rx = n->core->now;

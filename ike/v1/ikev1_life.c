@@ -277,6 +277,7 @@ void ikev1_life_adopt(struct ike_sa *sa)
 		 * it may delete it only at the end of its lifetime, as strongSwan does). */
 		o->superseded = true;
 		o->rekey_at = MS_NEVER;
+		ike_sa_touch(o);	/* its end comes sooner */
 		if (ours && !o->v1->orphan) {
 			ms_t end = core->now + RENEWED_DELETE_DELAY_MS;
 			if (end < o->expire_at)

@@ -97,6 +97,7 @@ static void fuzz_decap(uint8_t sel, const uint8_t *data, size_t size)
 	if (esp_decap(&in, pkt, size, &inner, &inner_len, &nh) == ESP_OK)
 		check_inner(pkt, size, inner, inner_len);
 	free(pkt);
+	replay_free(&in.rw);
 }
 
 static void fuzz_round_trip(uint8_t sel, const uint8_t *data, size_t size)
@@ -116,8 +117,10 @@ static void fuzz_round_trip(uint8_t sel, const uint8_t *data, size_t size)
 	sa_init(sel, &out, &in);
 	cap = esp_encap_len(out.c, size);
 	pkt = malloc(cap);
-	if (!pkt)
+	if (!pkt) {
+		replay_free(&in.rw);
 		return;
+	}
 	n = esp_encap(&out, data, size, nh, pkt, cap);
 	if (n != (ssize_t)cap)
 		abort();
@@ -137,6 +140,7 @@ static void fuzz_round_trip(uint8_t sel, const uint8_t *data, size_t size)
 			abort();
 	}
 	free(pkt);
+	replay_free(&in.rw);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

@@ -229,6 +229,20 @@ void h_free(struct harness *h)
 		esp_engine_free(h->b.engine);
 }
 
+/* As the daemon after each input: only the SAs the input touched are ticked. The
+ * deadline that gives must never be later than a full pass's (which would miss a
+ * retransmission or a timeout), and the full pass after it must find nothing due. */
+static void h_check_tick_input(struct ike *core, ms_t now)
+{
+	ms_t fast = ike_tick_input(core, now);
+	ms_t full = ike_tick(core, now);
+	if (fast > full) {
+		fprintf(stderr, "ike_tick_input: next %llu, a full ike_tick: %llu\n",
+			(unsigned long long)fast, (unsigned long long)full);
+		abort();
+	}
+}
+
 void h_pump(struct harness *h)
 {
 	current = h;
@@ -237,6 +251,7 @@ void h_pump(struct harness *h)
 		memmove(h->wire, h->wire + 1, (h->n_wire - 1) * sizeof(h->wire[0]));
 		h->n_wire--;
 		ike_input(w.to->core, &w.local, &w.remote, w.data, w.len, h->now);
+		h_check_tick_input(w.to->core, h->now);
 	}
 }
 
@@ -366,4 +381,5 @@ void h_deliver_first(struct harness *h, void (*fix)(struct h_wire_msg *w))
 	if (fix)
 		fix(&w);
 	ike_input(w.to->core, &w.local, &w.remote, w.data, w.len, h->now);
+	h_check_tick_input(w.to->core, h->now);
 }

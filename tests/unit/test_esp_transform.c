@@ -156,6 +156,7 @@ static void test_aead_kat_decap(void **state)
 		assert_int_equal(esp_decap(&in, pkt, len, &inner, &inner_len, &nh),
 				 ESP_ERR_REPLAY);
 		esp_crypto_free(in.c);
+		replay_free(&in.rw);
 	}
 }
 
@@ -316,6 +317,7 @@ static void test_cbc_kat_decap(void **state)
 	unhex(rfc3602_plain, plain, sizeof(plain));
 	assert_memory_equal(inner, plain, 64);
 	esp_crypto_free(in.c);
+	replay_free(&in.rw);
 }
 
 /* RFC 2202 / RFC 4868 test case 1 ("Hi There", key 0x0b...), truncated per RFC 4868. */
@@ -417,6 +419,7 @@ static void pair_free(struct pair *p)
 {
 	esp_crypto_free(p->out.c);
 	esp_crypto_free(p->in.c);
+	replay_free(&p->in.rw);
 }
 
 /* A payload of len bytes that looks like an IPv4 (tunnel) packet. */

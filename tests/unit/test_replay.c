@@ -28,10 +28,13 @@ static void test_init_limits(void **state)
 
 	assert_int_equal(replay_init(&w, REPLAY_WINDOW_MAX, false), 0);
 	assert_int_equal(w.size, REPLAY_WINDOW_MAX);
+	replay_free(&w);
 	assert_int_equal(replay_init(&w, REPLAY_WINDOW_MAX + 1, false), -1);
 	assert_int_equal(w.size, 0);
+	replay_free(&w);
 	assert_int_equal(replay_init(&w, 0, true), 0);
 	assert_true(w.esn);
+	replay_free(&w);
 }
 
 static void test_seq_zero_rejected(void **state)
@@ -41,8 +44,10 @@ static void test_seq_zero_rejected(void **state)
 
 	replay_init(&w, 64, false);
 	assert_int_equal(replay_check(&w, 0, &s), REPLAY_TOO_OLD);
+	replay_free(&w);
 	replay_init(&w, 0, false);
 	assert_int_equal(replay_check(&w, 0, &s), REPLAY_TOO_OLD);
+	replay_free(&w);
 }
 
 static void test_reordering_in_window_accepted(void **state)
@@ -65,6 +70,7 @@ static void test_reordering_in_window_accepted(void **state)
 	for (int i = 0; i < 128; i++)
 		assert_int_equal(recv_seq(&w, order[i], NULL), REPLAY_DUPLICATE);
 	assert_int_equal(w.top, 128);
+	replay_free(&w);
 }
 
 static void test_duplicate_and_too_old(void **state)
@@ -81,6 +87,7 @@ static void test_duplicate_and_too_old(void **state)
 	uint64_t s;
 	assert_int_equal(replay_check(&w, 50, &s), REPLAY_OK);
 	assert_int_equal(replay_check(&w, 50, &s), REPLAY_OK);
+	replay_free(&w);
 }
 
 static void test_window_off(void **state)
@@ -93,6 +100,7 @@ static void test_window_off(void **state)
 	assert_int_equal(recv_seq(&w, 100000, NULL), REPLAY_OK);
 	assert_int_equal(recv_seq(&w, 1, NULL), REPLAY_OK);
 	assert_int_equal(w.top, 100000);
+	replay_free(&w);
 }
 
 static void test_window_4096_edges(void **state)
@@ -109,6 +117,7 @@ static void test_window_4096_edges(void **state)
 	assert_int_equal(recv_seq(&w, (uint32_t)(top + 1), NULL), REPLAY_OK);
 	assert_int_equal(recv_seq(&w, (uint32_t)(top - 4095), NULL), REPLAY_TOO_OLD);
 	assert_int_equal(recv_seq(&w, (uint32_t)(top - 4094), NULL), REPLAY_OK);
+	replay_free(&w);
 }
 
 static void test_window_max_edges(void **state)
@@ -123,6 +132,27 @@ static void test_window_max_edges(void **state)
 		assert_int_equal(recv_seq(&w, (uint32_t)s, NULL), REPLAY_DUPLICATE);
 	assert_int_equal(recv_seq(&w, (uint32_t)(top - REPLAY_WINDOW_MAX), NULL),
 			 REPLAY_TOO_OLD);
+	replay_free(&w);
+}
+
+/* The ring is sized to the window, and a window that is off (every outbound SA, and
+ * inbound ones with replay_window = 0) has none: it was a fixed 1 KiB per SA. */
+static void test_ring_sized_to_window(void **state)
+{
+	struct replay_window w;
+
+	assert_int_equal(replay_init(&w, 0, false), 0);
+	assert_null(w.ring);
+	assert_int_equal(w.words, 0);
+	replay_free(&w);
+	assert_int_equal(replay_init(&w, 32, false), 0);
+	assert_non_null(w.ring);
+	assert_int_equal(w.words, 2);	/* 32 numbers can straddle two words */
+	replay_free(&w);
+	assert_int_equal(replay_init(&w, REPLAY_WINDOW_MAX, false), 0);
+	assert_int_equal(w.words, REPLAY_RING_WORDS);
+	replay_free(&w);
+	assert_null(w.ring);
 }
 
 /* After a jump, stale bits from the ring's previous round must not reject new numbers. */
@@ -135,7 +165,7 @@ static void test_large_jumps_clear_stale_bits(void **state)
 	for (uint32_t s = 1; s <= 1024; s++)
 		recv_seq(&w, s, NULL);
 	/* Jump by exactly one ring turn plus a little: every slot maps onto old bits. */
-	base = 1024 + REPLAY_RING_WORDS * 64 + 5;
+	base = 1024 + w.words * 64 + 5;
 	assert_int_equal(recv_seq(&w, (uint32_t)base, NULL), REPLAY_OK);
 	for (uint64_t s = base - 1023; s < base; s++)
 		assert_int_equal(recv_seq(&w, (uint32_t)s, NULL), REPLAY_OK);
@@ -144,6 +174,7 @@ static void test_large_jumps_clear_stale_bits(void **state)
 	assert_int_equal(recv_seq(&w, 0x7fffffff - 1023, NULL), REPLAY_OK);
 	assert_int_equal(recv_seq(&w, 0x7fffffff - 1024, NULL), REPLAY_TOO_OLD);
 	assert_int_equal(recv_seq(&w, (uint32_t)base, NULL), REPLAY_TOO_OLD);
+	replay_free(&w);
 }
 
 /* Random traffic against a naive model (a bit per sequence number ever received). */
@@ -189,6 +220,7 @@ static void run_model(uint32_t size)
 	}
 	assert_int_equal(w.top, top);
 	free(seen);
+	replay_free(&w);
 }
 
 static void test_against_model(void **state)
@@ -225,6 +257,7 @@ static void test_esn_wrap(void **state)
 	assert_int_equal(recv_seq(&w, 0, &s), REPLAY_OK);
 	assert_int_equal(s, UINT64_C(0x100000000));
 	assert_int_equal(recv_seq(&w, 5, &s), REPLAY_DUPLICATE);
+	replay_free(&w);
 }
 
 static void test_esn_case_a_below_window_is_next_subspace(void **state)
@@ -240,10 +273,12 @@ static void test_esn_case_a_below_window_is_next_subspace(void **state)
 	assert_int_equal(replay_check(&w, 0x00000010, &s), REPLAY_OK);
 	assert_int_equal(s, UINT64_C(0x600000010));
 	/* Non-ESN windows never infer. */
+	replay_free(&w);
 	replay_init(&w, 64, false);
 	replay_update(&w, 0x1000);
 	assert_int_equal(replay_check(&w, 0x10, &s), REPLAY_TOO_OLD);
 	assert_int_equal(s, 0x10);
+	replay_free(&w);
 }
 
 static void test_esn_window_off_picks_nearest(void **state)
@@ -260,6 +295,7 @@ static void test_esn_window_off_picks_nearest(void **state)
 	replay_update(&w, UINT64_C(0x300000010));
 	assert_int_equal(replay_check(&w, 0xfffffff0u, &s), REPLAY_OK);
 	assert_int_equal(s, UINT64_C(0x2fffffff0));
+	replay_free(&w);
 }
 
 static void test_esn_large_window_across_wrap(void **state)
@@ -278,6 +314,7 @@ static void test_esn_large_window_across_wrap(void **state)
 		assert_int_equal(s, q);
 		assert_int_equal(r, (q - 0xfffff000u) % 7 == 0 ? REPLAY_DUPLICATE : REPLAY_OK);
 	}
+	replay_free(&w);
 }
 
 int main(void)
@@ -290,6 +327,7 @@ int main(void)
 		cmocka_unit_test(test_window_off),
 		cmocka_unit_test(test_window_4096_edges),
 		cmocka_unit_test(test_window_max_edges),
+		cmocka_unit_test(test_ring_sized_to_window),
 		cmocka_unit_test(test_large_jumps_clear_stale_bits),
 		cmocka_unit_test(test_against_model),
 		cmocka_unit_test(test_esn_wrap),
