@@ -262,26 +262,29 @@ static void responder_child(struct ike_sa *sa, const struct ikev2_payloads *pl,
 	child_established(sa, c);
 }
 
-/* Responder: the initiator's AUTH by pre-shared key. 0 or -1 (logged). */
-static int verify_psk_request(struct ike_sa *sa, const struct msg_in *m, const char *tag)
+/* The peer's AUTH by pre-shared key: the initiator's when we respond (request), else
+ * the responder's. 0 or -1 (logged). */
+static int verify_psk(struct ike_sa *sa, const struct msg_in *m, const char *tag, bool request)
 {
 	char peer[128], a[ADDR_STRLEN];
 	uint8_t expect[IKE_MAX_PRF_OUT];
 	size_t expect_len = sizeof(expect);
+	const char *answer = request ? "; sending AUTHENTICATION_FAILED" : "";
+	const struct buf *msg = request ? &sa->init_i : &sa->init_r;
 	struct secret_cfg *psk = find_psk_or_log(sa);
 	if (!psk || m->pl.auth_method != AUTH_METHOD_PSK ||
-	    compute_auth(sa, psk, &sa->init_i, sa->nr, sa->nr_len, true, &sa->peer_id, expect,
-			 &expect_len) < 0 ||
+	    compute_auth(sa, psk, msg, request ? sa->nr : sa->ni, request ? sa->nr_len : sa->ni_len,
+			 request, &sa->peer_id, expect, &expect_len) < 0 ||
 	    expect_len != m->pl.auth_len || sodium_memcmp(expect, m->pl.auth, expect_len) != 0) {
 		if (psk && m->pl.auth_method != AUTH_METHOD_PSK)
-			log_err(LOG_IKE, "%s: peer '%s' uses auth method %u, we expect a pre-shared key; "
-				"sending AUTHENTICATION_FAILED", tag,
-				identity_fmt(&sa->peer_id, peer, sizeof(peer)), m->pl.auth_method);
+			log_err(LOG_IKE, "%s: peer '%s' uses auth method %u, we expect a pre-shared key%s",
+				tag, identity_fmt(&sa->peer_id, peer, sizeof(peer)), m->pl.auth_method,
+				answer);
 		else if (psk)
 			log_err(LOG_IKE, "%s: AUTH payload of '%s' does not verify: probable pre-shared "
-				"key mismatch with %s; sending AUTHENTICATION_FAILED", tag,
+				"key mismatch with %s%s", tag,
 				identity_fmt(&sa->peer_id, peer, sizeof(peer)),
-				addr_ntop(&sa->remote, a, sizeof(a)));
+				addr_ntop(&sa->remote, a, sizeof(a)), answer);
 		wipe(expect, sizeof(expect));
 		return -1;
 	}
@@ -366,7 +369,7 @@ void ikev2_auth_request_in(struct ike_sa *sa, struct msg_in *m)
 			auth_failed(sa, m);
 			return;
 		}
-	} else if (verify_psk_request(sa, m, tag) < 0) {
+	} else if (verify_psk(sa, m, tag, true) < 0) {
 		auth_failed(sa, m);
 		return;
 	}
@@ -491,29 +494,6 @@ int child_accept_response(struct ike_sa *sa, struct child_sa *c, const struct ms
 	return 0;
 }
 
-/* Initiator: the responder's AUTH by pre-shared key. 0 or -1 (logged). */
-static int verify_psk_response(struct ike_sa *sa, const struct msg_in *m, const char *tag)
-{
-	char peer[128], a[ADDR_STRLEN];
-	uint8_t expect[IKE_MAX_PRF_OUT];
-	size_t expect_len = sizeof(expect);
-	struct secret_cfg *psk = find_psk_or_log(sa);
-	if (!psk || m->pl.auth_method != AUTH_METHOD_PSK ||
-	    compute_auth(sa, psk, &sa->init_r, sa->ni, sa->ni_len, false, &sa->peer_id, expect,
-			 &expect_len) < 0 ||
-	    expect_len != m->pl.auth_len || sodium_memcmp(expect, m->pl.auth, expect_len) != 0) {
-		log_err(LOG_IKE, "%s: AUTH payload of '%s' does not verify: probable pre-shared key "
-			"mismatch with %s", tag, identity_fmt(&sa->peer_id, peer, sizeof(peer)),
-			addr_ntop(&sa->remote, a, sizeof(a)));
-		wipe(expect, sizeof(expect));
-		return -1;
-	}
-	wipe(expect, sizeof(expect));
-	log_info(LOG_IKE, "authentication of '%s' with pre-shared key successful",
-		 identity_fmt(&sa->peer_id, peer, sizeof(peer)));
-	return 0;
-}
-
 void ikev2_auth_response_in(struct ike_sa *sa, struct msg_in *m)
 {
 	char tag[128], me[128], peer[128], a[ADDR_STRLEN];
@@ -555,7 +535,7 @@ void ikev2_auth_response_in(struct ike_sa *sa, struct msg_in *m)
 			ike_sa_destroy(sa);
 			return;
 		}
-	} else if (verify_psk_response(sa, m, tag) < 0) {
+	} else if (verify_psk(sa, m, tag, false) < 0) {
 		sa->core->st.auth_failures++;
 		ike_sa_destroy(sa);
 		return;
