@@ -257,6 +257,15 @@ void ikev1_modecfg_start(struct ike_sa *sa)
 	ikev1_ready(sa);
 }
 
+/* The client's side of a REPLY or SET: ready with its address, or the SA goes. */
+static void take_config_or_delete(struct ike_sa *sa, const struct isakmp_cfg *c)
+{
+	if (take_config(sa, c))
+		ikev1_ready(sa);
+	else
+		ikev1_delete_all(sa);
+}
+
 bool ikev1_modecfg_answer(struct ike_sa *sa, const struct isakmp_cfg *c)
 {
 	if (sa->v1->state == MODECFG_WAIT_ACK && c->type == ISAKMP_CFG_ACK) {
@@ -264,10 +273,7 @@ bool ikev1_modecfg_answer(struct ike_sa *sa, const struct isakmp_cfg *c)
 		return true;
 	}
 	if (sa->v1->state == MODECFG_WAIT_REPLY && c->type == ISAKMP_CFG_REPLY) {
-		if (take_config(sa, c))
-			ikev1_ready(sa);
-		else
-			ikev1_delete_all(sa);
+		take_config_or_delete(sa, c);
 		return true;
 	}
 	return false;
@@ -293,10 +299,7 @@ bool ikev1_modecfg_request(struct ike_sa *sa, const struct v1_msg *m, const stru
 		size_t h = ikev1_txn_begin(sa, &k);
 		isb_end(&k, isb_cfg_begin(&k, ISAKMP_CFG_ACK, c->id));
 		ikev1_txn_send(sa, &k, h, m);
-		if (take_config(sa, c))
-			ikev1_ready(sa);
-		else
-			ikev1_delete_all(sa);
+		take_config_or_delete(sa, c);
 		return true;
 	}
 	return false;
