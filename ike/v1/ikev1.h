@@ -258,6 +258,16 @@ void ikev1_ready(struct ike_sa *sa);
 /* The Phase 1 authentication method a connection offers or accepts: PSK, or
  * XAUTHInitPreShared when the initiator is an XAuth client. */
 uint16_t ikev1_p1_auth_method(const struct conn_cfg *cfg);
+
+/* ikev1_sig.c: Main Mode with RSA signatures. */
+bool ikev1_sa_sig(const struct ike_sa *sa);	/* the agreed method signs */
+void ikev1_add_certreq(struct ike_sa *sa, struct isakmp_builder *k);
+/* CERT payloads (per send_cert) and SIG over hash (HASH_I or HASH_R). 0 or -1 (logged). */
+int ikev1_add_cert_sig(struct ike_sa *sa, struct isakmp_builder *k, const uint8_t *hash,
+		       size_t hlen);
+/* The peer's chain (to our CAs, naming sa->peer_id) and its SIG over hash. */
+bool ikev1_check_cert_sig(struct ike_sa *sa, const struct v1_msg *m, const uint8_t *hash,
+			  size_t hlen);
 /* Responder: is the method of the peer's chosen transform the connection's? */
 bool ikev1_auth_method_fits(const struct conn_cfg *cfg, const struct isakmp_choice *ch,
 			    char *why, size_t n);

@@ -23,8 +23,10 @@
 
 uint16_t ikev1_p1_auth_method(const struct conn_cfg *cfg)
 {
-	return cfg->local_xauth.auth == AUTH_XAUTH || cfg->remote_xauth.auth == AUTH_XAUTH ?
-		       ISAKMP_AUTH_XAUTH_INIT_PSK : ISAKMP_AUTH_PSK;
+	bool xauth = cfg->local_xauth.auth == AUTH_XAUTH || cfg->remote_xauth.auth == AUTH_XAUTH;
+	if (ikev2_conn_pubkey(cfg))
+		return xauth ? ISAKMP_AUTH_XAUTH_INIT_RSA : ISAKMP_AUTH_RSA_SIG;
+	return xauth ? ISAKMP_AUTH_XAUTH_INIT_PSK : ISAKMP_AUTH_PSK;
 }
 
 void ikev1_ready(struct ike_sa *sa)
@@ -309,13 +311,9 @@ bool ikev1_auth_method_fits(const struct conn_cfg *cfg, const struct isakmp_choi
 	uint16_t want = ikev1_p1_auth_method(cfg);
 	if (ch->params.auth_method == want)
 		return true;
-	if (want == ISAKMP_AUTH_XAUTH_INIT_PSK)
-		snprintf(why, n, "connection '%s' has an auth = xauth round, but the peer proposes "
-			 "plain PSK (method %u), not XAUTHInitPreShared", cfg->name,
-			 ch->params.auth_method);
-	else
-		snprintf(why, n, "the peer proposes authentication method %u (XAUTHInitPreShared is "
-			 "65001), connection '%s' has no auth = xauth round", ch->params.auth_method,
-			 cfg->name);
+	snprintf(why, n, "the peer proposes authentication method %u, connection '%s' wants %u "
+		 "(%s%s)", ch->params.auth_method, cfg->name, want,
+		 ISAKMP_AUTH_IS_SIG(want) ? "RSA signatures, auth = pubkey" : "pre-shared key",
+		 ISAKMP_AUTH_IS_XAUTH(want) ? ", with an auth = xauth round" : "");
 	return false;
 }

@@ -54,6 +54,10 @@ int isakmp_derive_psk(struct isakmp_keys *k, uint16_t prf, uint16_t encr, uint16
 int isakmp_derive_skeyid_psk(struct isakmp_keys *k, uint16_t prf, uint16_t encr,
 			     uint16_t keylen, const uint8_t *psk, size_t psk_len,
 			     const uint8_t *ni, size_t ni_len, const uint8_t *nr, size_t nr_len);
+/* Signature authentication (RFC 2409 5.1): SKEYID = prf(Ni_b | Nr_b, g^xy). */
+int isakmp_derive_skeyid_sig(struct isakmp_keys *k, uint16_t prf, uint16_t encr,
+			     uint16_t keylen, const uint8_t *ni, size_t ni_len, const uint8_t *nr,
+			     size_t nr_len, const uint8_t *gxy, size_t gxy_len);
 int isakmp_derive_skeyid_dae(struct isakmp_keys *k, const uint8_t *gxy, size_t gxy_len,
 			     const uint8_t cky_i[8], const uint8_t cky_r[8]);
 void isakmp_keys_wipe(struct isakmp_keys *k);
