@@ -28,7 +28,7 @@ enum { P1_HASH_MD5 = 1, P1_HASH_SHA1 = 2, P1_HASH_SHA2_256 = 4, P1_HASH_SHA2_384
 #define ISAKMP_AUTH_PSK 1
 #define ISAKMP_AUTH_RSA_SIG 3
 #define ISAKMP_AUTH_XAUTH_INIT_PSK 65001	/* draft-beaulieu-ike-xauth-02 */
-#define ISAKMP_AUTH_XAUTH_INIT_RSA 65003
+#define ISAKMP_AUTH_XAUTH_INIT_RSA 65005	/* not 65003: that is XAUTHInitDSS */
 /* Signatures (RSA; ECDSA of RFC 4754 is not done) rather than a pre-shared key. */
 #define ISAKMP_AUTH_IS_SIG(m) ((m) == ISAKMP_AUTH_RSA_SIG || (m) == ISAKMP_AUTH_XAUTH_INIT_RSA)
 #define ISAKMP_AUTH_IS_XAUTH(m) ((m) == ISAKMP_AUTH_XAUTH_INIT_PSK || (m) == ISAKMP_AUTH_XAUTH_INIT_RSA)

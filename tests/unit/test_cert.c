@@ -752,7 +752,7 @@ static void test_v1_unknown_ca(void **state)
 	h_free(&h);
 }
 
-/* Certificates in Phase 1 and an XAuth round (XAUTHInitRSA, 65003). */
+/* Certificates in Phase 1 and an XAuth round (XAUTHInitRSA, 65005). */
 static void test_v1_pubkey_xauth(void **state)
 {
 	struct harness h;

@@ -159,7 +159,8 @@ static void test_phase1_attributes(void **state)
 	p1_odd(ISAKMP_AUTH_PSK, 0, NULL);
 	p1_odd(9, 0, "authentication method 9 not supported");
 	p1_odd(3, 0, NULL);		/* RSA signatures */
-	p1_odd(65003, 0, NULL);		/* XAUTHInitRSA */
+	p1_odd(65005, 0, NULL);		/* XAUTHInitRSA */
+	p1_odd(65003, 0, "authentication method 65003 not supported");	/* XAUTHInitDSS */
 	p1_odd(ISAKMP_AUTH_PSK, 13, "attribute 13 not supported");	/* PRF */
 	p1_odd(ISAKMP_AUTH_PSK, P1_LIFE_DURATION, "malformed lifetime");
 }
