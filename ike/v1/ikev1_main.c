@@ -28,18 +28,18 @@ void ikev1_take_vids(struct ike_sa *sa, const struct v1_msg *m)
 	v->natt_peer = v->natt_ver != NATT_NONE;
 }
 
-void ikev1_p1_params(const struct conn_cfg *cfg, struct isakmp_sa_params *par)
+void ikev1_p1_params(const struct conn *c, struct isakmp_sa_params *par)
 {
 	memset(par, 0, sizeof(*par));
-	par->auth_method = ikev1_p1_auth_method(cfg);
-	ikev1_life_p1_offer(cfg, par);
+	par->auth_method = ikev1_p1_auth_method(c);
+	ikev1_life_p1_offer(c->cfg, par);
 }
 
 int ikev1_offer_p1(struct ike_sa *sa, struct isakmp_builder *k)
 {
 	struct ikev1_sa *v = sa->v1;
 	struct isakmp_sa_params par;
-	ikev1_p1_params(sa->conn->cfg, &par);
+	ikev1_p1_params(sa->conn, &par);
 	isb_init(k);
 	if (v->n_offered == 0 || isakmp_sa_build_p1(k, v->offered, v->n_offered, &par) < 0) {
 		log_err(LOG_IKE, "%s: no IKE proposal expressible in IKEv1 configured", tag_of(sa));
@@ -112,7 +112,7 @@ static struct conn *select_conn(struct ike *core, const struct v1_msg *m,
 			continue;
 		size_t n = conn_proposals(c->cfg, mine, V1_MAX_OFFERED);
 		if (isakmp_sa_select(&m->pl, mine, n, ch, why, whylen) &&
-		    ikev1_auth_method_fits(c->cfg, ch, why, whylen))
+		    ikev1_auth_method_fits(c, ch, why, whylen))
 			return c;
 	}
 	return NULL;
@@ -277,6 +277,18 @@ int ikev1_take_ke_nonce(struct ike_sa *sa, const struct v1_msg *m,
 	return 0;
 }
 
+/* RFC 4754 ties ECDSA to a hash: HASH_I/HASH_R are made with its HMAC whatever the
+ * negotiated PRF (strongSwan's keymat_v1 does so too). */
+static uint16_t ikev1_auth_prf(uint16_t method)
+{
+	switch (method) {
+	case ISAKMP_AUTH_ECDSA_256: return PRF_HMAC_SHA2_256;
+	case ISAKMP_AUTH_ECDSA_384: return PRF_HMAC_SHA2_384;
+	case ISAKMP_AUTH_ECDSA_521: return PRF_HMAC_SHA2_512;
+	}
+	return 0;
+}
+
 int ikev1_finish_keys(struct ike_sa *sa)
 {
 	struct ikev1_sa *v = sa->v1;
@@ -292,6 +304,8 @@ int ikev1_finish_keys(struct ike_sa *sa)
 						       gxy.len)
 			    : -1;
 	}
+	if (rc == 0)
+		v->keys.auth_prf = ikev1_auth_prf(v->params.auth_method);
 	if (rc == 0)
 		rc = isakmp_derive_skeyid_dae(&v->keys, gxy.data, gxy.len, sa->spi_i, sa->spi_r);
 	if (rc == 0)
@@ -341,7 +355,7 @@ static int send_id_hash(struct ike_sa *sa, const struct v1_msg *m)
 	isb_id(&k, sa->my_id.type, 0, 0, sa->my_id.data, sa->my_id.len);
 	if (!ikev1_sa_sig(sa))
 		isb_hash(&k, h, sa->v1->keys.prf_len);
-	else if (ikev1_add_cert_sig(sa, &k, h, sa->v1->keys.prf_len) < 0) {
+	else if (ikev1_add_cert_sig(sa, &k, h, isakmp_hash_auth_len(&sa->v1->keys)) < 0) {
 		isb_free(&k);
 		wipe(h, sizeof(h));
 		return -1;
@@ -390,7 +404,7 @@ static bool check_id_sig(struct ike_sa *sa, const struct v1_msg *m, const struct
 	if (!remote_id_ok(sa))
 		return false;
 	bool ok = ikev1_hash_auth(sa, !sa->initiator, pid->body, pid->body_len, h) == 0 &&
-		  ikev1_check_cert_sig(sa, m, h, sa->v1->keys.prf_len);
+		  ikev1_check_cert_sig(sa, m, h, isakmp_hash_auth_len(&sa->v1->keys));
 	wipe(h, sizeof(h));
 	if (!ok)
 		sa->core->st.auth_failures++;

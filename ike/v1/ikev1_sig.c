@@ -1,6 +1,8 @@
-/* Main Mode with signatures (RFC 2409 5.1, auth method 3, and XAUTHInitRSA): CERTREQ
- * in MM3/MM4, CERT and SIG in MM5/MM6. SIG is PKCS#1 v1.5 over HASH_I/HASH_R itself,
- * without a DigestInfo, as strongSwan (and RFC 2409's "signature of the hash") does.
+/* Main Mode with signatures (RFC 2409 5.1, auth method 3, XAUTHInitRSA, and ECDSA of
+ * RFC 4754, methods 9/10/11): CERTREQ in MM3/MM4, CERT and SIG in MM5/MM6. An RSA SIG
+ * is PKCS#1 v1.5 over HASH_I/HASH_R itself, without a DigestInfo, as strongSwan (and
+ * RFC 2409's "signature of the hash") does; an ECDSA one is r | s with HASH_I/HASH_R
+ * itself as the digest (strongSwan's ECDSA_WITH_NULL), the method naming the curve.
  * The peer's chain and identity are checked as in IKEv2 (ike_peer_cert_check). */
 #include <stdio.h>
 #include <string.h>
@@ -74,26 +76,35 @@ int ikev1_add_cert_sig(struct ike_sa *sa, struct isakmp_builder *k, const uint8_
 			tag, sa->conn->cfg->name, c ? "no private key for it" : "none loaded");
 		return -1;
 	}
-	if (EVP_PKEY_get_base_id(key) != EVP_PKEY_RSA) {
-		log_err(LOG_CFG, "%s: IKEv1 signatures with %s keys are not supported (RSA only)",
-			tag, EVP_PKEY_get0_type_name(key));
-		return -1;
-	}
 	uint8_t sig[1024];
 	size_t slen = sizeof(sig);
-	EVP_PKEY_CTX *ctx = raw_ctx(key, true);
-	int ok = ctx && EVP_PKEY_sign(ctx, NULL, &slen, hash, hlen) > 0 && slen <= sizeof(sig) &&
-		 EVP_PKEY_sign(ctx, sig, &slen, hash, hlen) > 0;
-	EVP_PKEY_CTX_free(ctx);
+	bool rsa = EVP_PKEY_get_base_id(key) == EVP_PKEY_RSA;
+	int ok;
+	if (rsa) {
+		EVP_PKEY_CTX *ctx = raw_ctx(key, true);
+		ok = ctx && EVP_PKEY_sign(ctx, NULL, &slen, hash, hlen) > 0 &&
+		     slen <= sizeof(sig) && EVP_PKEY_sign(ctx, sig, &slen, hash, hlen) > 0;
+		EVP_PKEY_CTX_free(ctx);
+	} else {
+		struct buf b;
+		buf_init(&b);
+		ok = sig_ecdsa_raw_sign(key, hash, hlen, &b) == 0 && b.len <= sizeof(sig);
+		if (ok)
+			memcpy(sig, b.data, slen = b.len);
+		buf_free(&b);
+	}
 	if (!ok) {
-		log_err(LOG_IKE, "%s: signing %s with the RSA key failed", tag,
-			sa->initiator ? "HASH_I" : "HASH_R");
+		log_err(LOG_IKE, "%s: signing %s with the %s key failed (IKEv1 signs with RSA or "
+			"ECDSA keys of the negotiated method %u)", tag,
+			sa->initiator ? "HASH_I" : "HASH_R", EVP_PKEY_get0_type_name(key),
+			sa->v1->params.auth_method);
 		return -1;
 	}
 	add_certs(sa, k);
 	isb_sig(k, sig, slen);
-	log_info(LOG_IKE, "authentication of '%s' (myself) with RSA signature",
-		 identity_fmt(&sa->my_id, name, sizeof(name)));
+	log_info(LOG_IKE, "authentication of '%s' (myself) with %s",
+		 identity_fmt(&sa->my_id, name, sizeof(name)),
+		 rsa ? "RSA signature" : "ECDSA signature");
 	return 0;
 }
 
@@ -119,19 +130,27 @@ bool ikev1_check_cert_sig(struct ike_sa *sa, const struct v1_msg *m, const uint8
 	if (!chain)
 		return false;
 	EVP_PKEY *pub = X509_get0_pubkey(sk_X509_value(chain, 0));
-	EVP_PKEY_CTX *ctx = pub && EVP_PKEY_get_base_id(pub) == EVP_PKEY_RSA ? raw_ctx(pub, false)
-									    : NULL;
-	bool ok = ctx && EVP_PKEY_verify(ctx, m->pl.sig.p, m->pl.sig.len, hash, hlen) == 1;
-	EVP_PKEY_CTX_free(ctx);
+	uint16_t method = sa->v1->params.auth_method;
+	bool rsa = method == ISAKMP_AUTH_RSA_SIG || method == ISAKMP_AUTH_XAUTH_INIT_RSA;
+	const char *why = "the certificate's key is not of the negotiated method";
+	bool ok = false;
+	if (rsa && pub && EVP_PKEY_get_base_id(pub) == EVP_PKEY_RSA) {
+		EVP_PKEY_CTX *ctx = raw_ctx(pub, false);
+		ok = ctx && EVP_PKEY_verify(ctx, m->pl.sig.p, m->pl.sig.len, hash, hlen) == 1;
+		EVP_PKEY_CTX_free(ctx);
+		why = "RSA signature invalid";
+	} else if (!rsa && pub && EVP_PKEY_get_base_id(pub) == EVP_PKEY_EC) {
+		ok = sig_ecdsa_raw_verify(pub, m->pl.sig.p, m->pl.sig.len, hash, hlen) == 0;
+		why = "ECDSA signature invalid";
+	}
 	sk_X509_pop_free(chain, X509_free);
+	const char *scheme = rsa ? "RSA signature" : "ECDSA signature";
 	if (!ok) {
-		log_err(LOG_IKE, "%s: SIG payload of '%s' does not verify (%s over %s)%s", tag, who,
-			pub && EVP_PKEY_get_base_id(pub) == EVP_PKEY_RSA ? "RSA signature"
-									 : "not an RSA key",
-			sa->initiator ? "HASH_R" : "HASH_I", consequence);
+		log_err(LOG_IKE, "%s: SIG payload of '%s' does not verify (%s over %s: %s)%s", tag,
+			who, scheme, sa->initiator ? "HASH_R" : "HASH_I", why, consequence);
 		st->cert_auth_failures++;
 		return false;
 	}
-	log_info(LOG_IKE, "authentication of '%s' with RSA signature successful", who);
+	log_info(LOG_IKE, "authentication of '%s' with %s successful", who, scheme);
 	return true;
 }

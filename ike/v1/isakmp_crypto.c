@@ -187,7 +187,13 @@ int isakmp_hash_auth(const struct isakmp_keys *k, bool initiator,
 		{ sa_b, sa_len },
 		{ id_b, id_len },
 	};
-	return prf_compute_pieces(k->prf, k->skeyid, k->prf_len, in, 6, out);
+	return prf_compute_pieces(k->auth_prf ? k->auth_prf : k->prf, k->skeyid, k->prf_len, in, 6,
+				  out);
+}
+
+size_t isakmp_hash_auth_len(const struct isakmp_keys *k)
+{
+	return k->auth_prf ? prf_out_len(k->auth_prf) : k->prf_len;
 }
 
 /* hash(a | b) truncated to the block size. */

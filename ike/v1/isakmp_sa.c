@@ -336,7 +336,7 @@ static int p1_from_transform(const struct isakmp_transform *t, struct proposal *
 	if (par->auth_method != ISAKMP_AUTH_PSK && !ISAKMP_AUTH_IS_XAUTH(par->auth_method) &&
 	    !ISAKMP_AUTH_IS_SIG(par->auth_method)) {
 		snprintf(why, n, "authentication method %u not supported (pre-shared keys or RSA "
-			 "signatures, with or without XAuth, only)",
+			 "signatures, with or without XAuth, or ECDSA signatures only)",
 			 par->auth_method);
 		return -1;
 	}

@@ -1,8 +1,10 @@
 #!/bin/bash
-# IKEv1 Main Mode with RSA signatures (auth = pubkey, version = 1) between tsunagid
-# (site-a) and strongSwan (site-b), RSA-2048 certificates made now by mkcerts.sh:
-# tsunagid initiating (ping through the tunnel), then strongSwan initiating; each side
-# logs the other's successful authentication, strongSwan lists an IKEv1 SA. Then
+# IKEv1 Main Mode with signatures (auth = pubkey, version = 1) between tsunagid
+# (site-a) and strongSwan (site-b), certificates made now by mkcerts.sh: RSA-2048
+# (method 3) with tsunagid initiating (ping through the tunnel), then strongSwan
+# initiating; ECDSA P-256 and P-384 (RFC 4754, methods 9 and 10) with tsunagid
+# initiating. Each side logs the other's successful authentication, strongSwan lists
+# an IKEv1 SA. Then
 # strongSwan as a remote-access client with its certificate and an XAuth round
 # (XAUTHInitRSA) and Mode Config (pull): it gets a virtual IP from tsunagid's pool and
 # pings host-a from it.
@@ -20,38 +22,38 @@ topo_build direct
 P1=aes256-sha256-modp2048
 v1() { sed -i 's/^\tversion = 2$/\tversion = 1/; s/^\t\tversion = 2$/\t\tversion = 1/' "$1"; }
 
-# run ROLE: tsunagid is the initiator or the responder.
+# run ROLE TYPE: tsunagid is the initiator or the responder; TYPE of mkcerts.sh.
 run() {
-	local role=$1 swan_args=() start=start f
+	local role=$1 type=$2 swan_args=() start=start f
 	if [ "$role" = responder ]; then
 		swan_args=(REMOTE_ADDRS=$SITE_A_OUT)
 		start=none
 	fi
-	iop_note "tsunagid as $role"
+	iop_note "$type: tsunagid as $role"
 	swan_prepare "$NS_SB"
 	swan_fast_retransmit "$NS_SB"
-	pk_files "$(swan_dir "$NS_SB")" site-b-rsa
+	pk_files "$(swan_dir "$NS_SB")" site-b-$type
 	f="$(swan_dir "$NS_SB")/swanctl.conf"
 	s2s_conf "$f" b IKE_PROPOSALS=$P1 ESP_PROPOSALS=aes128-sha256 "${swan_args[@]}"
-	pk_conf "$f" site-b-rsa
+	pk_conf "$f" site-b-$type
 	v1 "$f"
 	swan_start "$NS_SB"; swan_load "$NS_SB"
-	pk_files "$(tsu_dir "$NS_SA")" site-a-rsa
+	pk_files "$(tsu_dir "$NS_SA")" site-a-$type
 	f="$(tsu_dir "$NS_SA")/tsunagi.conf"
 	tsu_conf "$NS_SA" a START_ACTION=$start IKE_PROPOSALS=$P1 ESP_PROPOSALS=aes128-sha256
-	pk_conf "$f" site-a-rsa
+	pk_conf "$f" site-a-$type
 	v1 "$f"
 	tsu_fast_conf "$NS_SA"
 	tsu_start "$NS_SA"
 	[ "$role" = responder ] && swan_initiate "$NS_SB" net
-	swan_wait_sa "$NS_SB" 20 || iop_fail "$role: strongSwan has no SA within 20 s"
-	swan_list_sas "$NS_SB" | grep -q IKEv1 || iop_fail "$role: strongSwan lists no IKEv1 SA"
-	tsu_log_has "$NS_SA" "authentication of 'site-b.example.net' with RSA signature successful" ||
-		iop_fail "$role: tsunagid did not authenticate strongSwan's certificate"
-	swan_log_has "$NS_SB" "authentication of 'site-a.example.net' with RSA.* successful" ||
-		iop_fail "$role: strongSwan did not authenticate tsunagid's certificate"
+	swan_wait_sa "$NS_SB" 20 || iop_fail "$type, $role: strongSwan has no SA within 20 s"
+	swan_list_sas "$NS_SB" | grep -q IKEv1 || iop_fail "$type, $role: strongSwan lists no IKEv1 SA"
+	tsu_log_has "$NS_SA" "authentication of 'site-b.example.net' with .* successful" ||
+		iop_fail "$type, $role: tsunagid did not authenticate strongSwan's certificate"
+	swan_log_has "$NS_SB" "authentication of 'site-a.example.net' with .* successful" ||
+		iop_fail "$type, $role: strongSwan did not authenticate tsunagid's certificate"
 	tsu_ensure_route "$NS_SA" "$TSU_TUN_A" "$NET_B" || iop_fail "tsunagid created no TUN device"
-	iop_ping "$NS_HA" "$HOST_B" 5 || iop_fail "$role: host-a cannot ping host-b"
+	iop_ping "$NS_HA" "$HOST_B" 5 || iop_fail "$type, $role: host-a cannot ping host-b"
 	xt_check_sanitizers
 	iop_stop_gateways "$NS_SA" "$NS_SB"
 }
@@ -169,7 +171,9 @@ ra() {
 	iop_stop_gateways "$NS_SA" "$NS_SB"
 }
 
-run initiator
-run responder
+run initiator rsa
+run responder rsa
+run initiator ecdsa
+run initiator p384
 ra
 iop_pass

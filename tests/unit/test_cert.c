@@ -342,8 +342,8 @@ static char dir[64];
 static struct pki xp;
 static EVP_PKEY *key_a, *key_b;
 static X509 *cert_a, *cert_b, *cert_a_other, *cert_a_revoked;
-static EVP_PKEY *key_a_rsa;	/* IKEv1 signs with RSA only */
-static X509 *cert_a_rsa, *cert_a_rsa_other;
+static EVP_PKEY *key_a_rsa, *key_b_ec;	/* IKEv1: both ends' keys of one type */
+static X509 *cert_a_rsa, *cert_a_rsa_other, *cert_b_ec;
 
 static void path(char *out, size_t len, const char *name)
 {
@@ -376,6 +376,11 @@ static int setup_files(void **state)
 	assert_int_equal(fx_write_cert(p, cert_a_rsa_other), 0);
 	path(p, sizeof(p), "a-rsa.key");
 	assert_int_equal(fx_write_key(p, key_a_rsa, "pass phrase"), 0);
+	key_b_ec = fx_key(FX_P256);
+	cert_b_ec = fx_cert("b.example.net", "DNS:b.example.net", key_b_ec, xp.ca, xp.ca_key,
+			    false, -DAY, DAY, 26);
+	path(p, sizeof(p), "b-ec.pem"); assert_int_equal(fx_write_cert(p, cert_b_ec), 0);
+	path(p, sizeof(p), "b-ec.key"); assert_int_equal(fx_write_key(p, key_b_ec, NULL), 0);
 	X509_CRL *crl = fx_crl(xp.ca, xp.ca_key, &cert_a_revoked, 1);
 	path(p, sizeof(p), "ca.pem"); assert_int_equal(fx_write_cert(p, xp.ca), 0);
 	path(p, sizeof(p), "a.pem"); assert_int_equal(fx_write_cert(p, cert_a), 0);
@@ -401,7 +406,9 @@ static int teardown_files(void **state)
 	X509_free(cert_b);
 	X509_free(cert_a_rsa);
 	X509_free(cert_a_rsa_other);
+	X509_free(cert_b_ec);
 	EVP_PKEY_free(key_a_rsa);
+	EVP_PKEY_free(key_b_ec);
 	EVP_PKEY_free(key_a);
 	EVP_PKEY_free(key_b);
 	pki_free(&xp);
@@ -729,6 +736,38 @@ static void test_v1_main_mode_rsa(void **state)
 	h_free(&h);
 }
 
+/* ECDSA P-256 both ways (RFC 4754, method 9); a P-256 key against an RSA one agrees
+ * on no method. */
+static void test_v1_main_mode_ecdsa(void **state)
+{
+	struct harness h;
+	v1_confs("a.pem", "", "");
+	subst(conf_a, sizeof(conf_a), "/a-rsa.key", "/a.key");
+	subst(conf_b, sizeof(conf_b), "/b.pem", "/b-ec.pem");
+	subst(conf_b, sizeof(conf_b), "/b.key", "/b-ec.key");
+	assert_int_equal(h_init(&h, conf_a, conf_b), 0);
+	establish(&h);
+	assert_int_equal(h_count_sas(&h.a, IKE_ESTABLISHED), 1);
+	assert_int_equal(h_count_sas(&h.b, IKE_ESTABLISHED), 1);
+	assert_int_equal(h_count_children(&h.b), 1);
+	assert_int_equal(h_first_sa(&h.b)->v1->params.auth_method, ISAKMP_AUTH_ECDSA_256);
+	h_free(&h);
+
+	struct h_log_count lc;
+	const char *want = "the peer proposes authentication method 9, connection 'site' wants 3";
+	v1_confs("a.pem", "", "");
+	subst(conf_a, sizeof(conf_a), "/a-rsa.key", "/a.key");
+	assert_int_equal(h_init(&h, conf_a, conf_b), 0);
+	h_log_capture_start(&lc, want);
+	establish(&h);
+	h_log_capture_stop(&lc);
+	if (lc.matches != 1)
+		fail_msg("expected one log line with \"%s\", got %d (first: %s)", want, lc.matches,
+			 lc.first);
+	assert_int_equal(h_count_sas(&h.b, IKE_ESTABLISHED), 0);
+	h_free(&h);
+}
+
 /* a's certificate is from a CA b does not trust: b says so, neither side is up. */
 static void test_v1_unknown_ca(void **state)
 {
@@ -846,6 +885,7 @@ int main(void)
 		cmocka_unit_test(test_parse_cert_limits),
 		cmocka_unit_test(test_bad_cert_payloads),
 		cmocka_unit_test(test_v1_main_mode_rsa),
+		cmocka_unit_test(test_v1_main_mode_ecdsa),
 		cmocka_unit_test(test_v1_unknown_ca),
 		cmocka_unit_test(test_v1_pubkey_xauth),
 		cmocka_unit_test(test_v1_bad_cert_sig),
