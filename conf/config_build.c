@@ -407,8 +407,10 @@ static struct conn_cfg *build_conn(struct bctx *b, const struct ctree *sec)
 		return NULL;
 	}
 	apply_ike_times(c, &t);
-	if (c->version == 1 && (c->local.auth == AUTH_PUBKEY || c->remote.auth == AUTH_PUBKEY)) {
-		berr(b, sec, "auth = pubkey is supported by tsunagi for IKEv2 only (version = 2)");
+	if (c->version != 2 && c->aggressive &&
+	    (c->local.auth == AUTH_PUBKEY || c->remote.auth == AUTH_PUBKEY)) {
+		berr(b, sec, "auth = pubkey in IKEv1 is supported by tsunagi in Main Mode only "
+		     "(aggressive = no)");
 		conn_cfg_free(c);
 		return NULL;
 	}

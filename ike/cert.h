@@ -86,6 +86,11 @@ int sig_sign(EVP_PKEY *key, unsigned peer_hashes, const uint8_t *octets, size_t 
 /* 0 when the AUTH data verifies with pub; else -1 with why set. */
 int sig_verify(EVP_PKEY *pub, uint8_t method, const uint8_t *auth, size_t auth_len,
 	       const uint8_t *octets, size_t len, const char **why);
+/* IKEv1's ECDSA (as strongSwan signs it): the input itself is the digest, the
+ * signature r | s of the curve's size. 0 or -1. */
+int sig_ecdsa_raw_sign(EVP_PKEY *key, const uint8_t *digest, size_t len, struct buf *out);
+int sig_ecdsa_raw_verify(EVP_PKEY *pub, const uint8_t *rs, size_t rs_len, const uint8_t *digest,
+			 size_t len);
 /* "ECDSA SHA-256 (RFC 7427)": the scheme of AUTH data, for log lines. */
 const char *sig_method_name(uint8_t method, const uint8_t *auth, size_t auth_len);
 

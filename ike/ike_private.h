@@ -222,6 +222,12 @@ void ikev2_add_certreq(struct ike_sa *sa, struct ikev2_builder *k);
  * message ends with `consequence`, e.g. "; sending AUTHENTICATION_FAILED"). */
 int ikev2_pubkey_verify(struct ike_sa *sa, const struct msg_in *m, bool peer_is_initiator,
 			const char *consequence);
+/* For IKEv1 as well: our certificate (the connection's first local cert) or NULL; and
+ * the peer's CERT payloads as a chain ([0] the end entity) validated against the
+ * connection's CAs and matched against sa->peer_id, or NULL (logged, counted). */
+X509 *ike_my_cert(struct ike_sa *sa);
+STACK_OF(X509) *ike_peer_cert_check(struct ike_sa *sa, const struct ikev2_cert *certs, size_t n,
+				    size_t n_over, const char *consequence);
 
 /* ikev2_eap.c: EAP in IKE_AUTH (RFC 7296 2.16), the responder as authenticator and the
  * initiator as peer. */

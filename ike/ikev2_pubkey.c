@@ -78,7 +78,7 @@ void ikev2_cert_init_in(struct ike_sa *sa, const struct ikev2_payloads *pl)
 	sa->peer_certreq |= pl->has_certreq;
 }
 
-static X509 *my_cert(struct ike_sa *sa)
+X509 *ike_my_cert(struct ike_sa *sa)
 {
 	const struct conn_creds *cc = sa->conn->creds;
 	return cc && cc->certs && sk_X509_num(cc->certs) > 0 ? sk_X509_value(cc->certs, 0) : NULL;
@@ -86,7 +86,7 @@ static X509 *my_cert(struct ike_sa *sa)
 
 int ikev2_cert_identity(struct ike_sa *sa, struct identity *id)
 {
-	X509 *c = sa->conn->cfg->local.auth == AUTH_PUBKEY ? my_cert(sa) : NULL;
+	X509 *c = sa->conn->cfg->local.auth == AUTH_PUBKEY ? ike_my_cert(sa) : NULL;
 	size_t n;
 	if (!c || cert_subject_der(c, id->data, IKE_MAX_ID, &n) < 0)
 		return -1;
@@ -140,7 +140,7 @@ int ikev2_pubkey_sign(struct ike_sa *sa, bool initiator, uint8_t *method, struct
 {
 	char tag[128], name[256];
 	ike_sa_tag(sa, tag, sizeof(tag));
-	X509 *c = my_cert(sa);
+	X509 *c = ike_my_cert(sa);
 	if (!c) {
 		log_err(LOG_CFG, "%s: connection '%s' authenticates by certificate but has none "
 			"loaded (local certs)", tag, sa->conn->cfg->name);
@@ -173,18 +173,18 @@ int ikev2_pubkey_sign(struct ike_sa *sa, bool initiator, uint8_t *method, struct
 
 /* The peer's certificates as OpenSSL objects: [0] the end entity. Malformed or
  * unsupported ones are counted and make the whole fail. */
-static STACK_OF(X509) *peer_chain(struct ike_sa *sa, const struct ikev2_payloads *pl,
-				  const char *tag, const char *consequence)
+static STACK_OF(X509) *peer_chain(struct ike_sa *sa, const struct ikev2_cert *certs,
+				  size_t n, size_t n_over, const char *tag, const char *consequence)
 {
 	struct cred_stats *st = cred_store_stats(sa->core->creds);
 	STACK_OF(X509) *sk = sk_X509_new_null();
-	if (pl->n_certs_over) {
+	if (n_over) {
 		st->chains_truncated++;
-		log_err(LOG_IKE, "%s: peer sent %zu CERT payloads, only the first %d are used", tag,
-			pl->n_certs + pl->n_certs_over, IKEV2_MAX_CERTS);
+		log_err(LOG_IKE, "%s: peer sent %zu CERT payloads, only the first %zu are used", tag,
+			n + n_over, n);
 	}
-	for (size_t i = 0; sk && i < pl->n_certs; i++) {
-		const struct ikev2_cert *c = &pl->certs[i];
+	for (size_t i = 0; sk && i < n; i++) {
+		const struct ikev2_cert *c = &certs[i];
 		X509 *x = NULL;
 		if (c->encoding != CERT_X509_SIGNATURE)
 			log_err(LOG_IKE, "%s: peer's CERT payload %zu has unsupported encoding %u "
@@ -239,6 +239,27 @@ static int check_cert(struct ike_sa *sa, STACK_OF(X509) *chain, const char *tag,
 	return 0;
 }
 
+STACK_OF(X509) *ike_peer_cert_check(struct ike_sa *sa, const struct ikev2_cert *certs, size_t n,
+				    size_t n_over, const char *consequence)
+{
+	char tag[128], who[128];
+	struct cred_stats *st = cred_store_stats(sa->core->creds);
+	ike_sa_tag(sa, tag, sizeof(tag));
+	if (n == 0) {
+		log_err(LOG_IKE, "%s: peer '%s' sent no certificate (CERT payload)%s", tag,
+			identity_fmt(&sa->peer_id, who, sizeof(who)), consequence);
+		st->cert_auth_failures++;
+		return NULL;
+	}
+	STACK_OF(X509) *chain = peer_chain(sa, certs, n, n_over, tag, consequence);
+	if (!chain || check_cert(sa, chain, tag, consequence) < 0) {
+		sk_X509_pop_free(chain, X509_free);
+		st->cert_auth_failures++;
+		return NULL;
+	}
+	return chain;
+}
+
 int ikev2_pubkey_verify(struct ike_sa *sa, const struct msg_in *m, bool peer_is_initiator,
 			const char *consequence)
 {
@@ -252,18 +273,10 @@ int ikev2_pubkey_verify(struct ike_sa *sa, const struct msg_in *m, bool peer_is_
 		st->cert_auth_failures++;
 		return -1;
 	}
-	if (m->pl.n_certs == 0) {
-		log_err(LOG_IKE, "%s: peer '%s' sent no certificate (CERT payload)%s", tag, who,
-			consequence);
-		st->cert_auth_failures++;
+	STACK_OF(X509) *chain = ike_peer_cert_check(sa, m->pl.certs, m->pl.n_certs,
+						    m->pl.n_certs_over, consequence);
+	if (!chain)
 		return -1;
-	}
-	STACK_OF(X509) *chain = peer_chain(sa, &m->pl, tag, consequence);
-	if (!chain || check_cert(sa, chain, tag, consequence) < 0) {
-		sk_X509_pop_free(chain, X509_free);
-		st->cert_auth_failures++;
-		return -1;
-	}
 	struct buf octets;
 	const char *why = "out of memory";
 	buf_init(&octets);

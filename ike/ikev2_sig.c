@@ -117,6 +117,39 @@ static int rs_to_der(const uint8_t *rs, size_t len, struct buf *out)
 	return n > 0 ? 0 : -1;
 }
 
+int sig_ecdsa_raw_sign(EVP_PKEY *key, const uint8_t *digest, size_t len, struct buf *out)
+{
+	size_t half = (size_t)(EVP_PKEY_get_bits(key) + 7) / 8, n = 0;
+	uint8_t der[160];
+	EVP_PKEY_CTX *ctx = EVP_PKEY_CTX_new(key, NULL);
+	int rc = -1;
+	if (ctx && EVP_PKEY_get_base_id(key) == EVP_PKEY_EC && EVP_PKEY_sign_init(ctx) > 0 &&
+	    EVP_PKEY_sign(ctx, NULL, &n, digest, len) > 0 && n <= sizeof(der) &&
+	    EVP_PKEY_sign(ctx, der, &n, digest, len) > 0) {
+		uint8_t *rs = buf_append(out, 2 * half);
+		rc = rs ? der_to_rs(der, n, half, rs) : -1;
+	}
+	EVP_PKEY_CTX_free(ctx);
+	ERR_clear_error();
+	return rc;
+}
+
+int sig_ecdsa_raw_verify(EVP_PKEY *pub, const uint8_t *rs, size_t rs_len, const uint8_t *digest,
+			 size_t len)
+{
+	size_t half = (size_t)(EVP_PKEY_get_bits(pub) + 7) / 8;
+	struct buf der;
+	EVP_PKEY_CTX *ctx = EVP_PKEY_CTX_new(pub, NULL);
+	buf_init(&der);
+	int ok = ctx && EVP_PKEY_get_base_id(pub) == EVP_PKEY_EC && rs_len == 2 * half &&
+		 rs_to_der(rs, rs_len, &der) == 0 && EVP_PKEY_verify_init(ctx) > 0 &&
+		 EVP_PKEY_verify(ctx, der.data, der.len, digest, len) == 1;
+	buf_free(&der);
+	EVP_PKEY_CTX_free(ctx);
+	ERR_clear_error();
+	return ok ? 0 : -1;
+}
+
 static const EVP_MD *md_of_hash(int h)
 {
 	switch (h) {

@@ -181,7 +181,7 @@ void ikev1_main_request_in(struct ike *core, struct v1_msg *m);	/* MM1, no SA ye
 void ikev1_main_in(struct ike_sa *sa, struct v1_msg *m);
 
 /* ikev1_main.c: Phase 1 pieces Aggressive Mode shares */
-void ikev1_p1_params(const struct conn_cfg *cfg, struct isakmp_sa_params *par);
+void ikev1_p1_params(const struct conn *c, struct isakmp_sa_params *par);
 /* MM1/AM1's start: the SA payload of v1->offered (kept as SAi_b) and our vendor IDs;
  * -1 (logged) when no proposal can be said in IKEv1. */
 int ikev1_offer_p1(struct ike_sa *sa, struct isakmp_builder *k);
@@ -257,9 +257,19 @@ void ikev1_phase1_authenticated(struct ike_sa *sa);
 void ikev1_ready(struct ike_sa *sa);
 /* The Phase 1 authentication method a connection offers or accepts: PSK, or
  * XAUTHInitPreShared when the initiator is an XAuth client. */
-uint16_t ikev1_p1_auth_method(const struct conn_cfg *cfg);
+uint16_t ikev1_p1_auth_method(const struct conn *c);
+
+/* ikev1_sig.c: Main Mode with RSA signatures. */
+bool ikev1_sa_sig(const struct ike_sa *sa);	/* the agreed method signs */
+void ikev1_add_certreq(struct ike_sa *sa, struct isakmp_builder *k);
+/* CERT payloads (per send_cert) and SIG over hash (HASH_I or HASH_R). 0 or -1 (logged). */
+int ikev1_add_cert_sig(struct ike_sa *sa, struct isakmp_builder *k, const uint8_t *hash,
+		       size_t hlen);
+/* The peer's chain (to our CAs, naming sa->peer_id) and its SIG over hash. */
+bool ikev1_check_cert_sig(struct ike_sa *sa, const struct v1_msg *m, const uint8_t *hash,
+			  size_t hlen);
 /* Responder: is the method of the peer's chosen transform the connection's? */
-bool ikev1_auth_method_fits(const struct conn_cfg *cfg, const struct isakmp_choice *ch,
+bool ikev1_auth_method_fits(const struct conn *c, const struct isakmp_choice *ch,
 			    char *why, size_t n);
 /* An answer to our exchange (true if it was for XAuth), or the peer's REQUEST/SET. */
 bool ikev1_xauth_answer(struct ike_sa *sa, const struct isakmp_cfg *c);

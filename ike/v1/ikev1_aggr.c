@@ -132,7 +132,7 @@ static struct conn *select_conn(struct ike *core, const struct v1_msg *m,
 		size_t n = conn_proposals(c->cfg, mine, V1_MAX_OFFERED);
 		*notify = ISAKMP_N_NO_PROPOSAL_CHOSEN;
 		if (isakmp_sa_select(&m->pl, mine, n, ch, why, whylen) &&
-		    ikev1_auth_method_fits(c->cfg, ch, why, whylen))
+		    ikev1_auth_method_fits(c, ch, why, whylen))
 			return c;
 	}
 	return NULL;

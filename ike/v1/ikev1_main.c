@@ -28,18 +28,18 @@ void ikev1_take_vids(struct ike_sa *sa, const struct v1_msg *m)
 	v->natt_peer = v->natt_ver != NATT_NONE;
 }
 
-void ikev1_p1_params(const struct conn_cfg *cfg, struct isakmp_sa_params *par)
+void ikev1_p1_params(const struct conn *c, struct isakmp_sa_params *par)
 {
 	memset(par, 0, sizeof(*par));
-	par->auth_method = ikev1_p1_auth_method(cfg);
-	ikev1_life_p1_offer(cfg, par);
+	par->auth_method = ikev1_p1_auth_method(c);
+	ikev1_life_p1_offer(c->cfg, par);
 }
 
 int ikev1_offer_p1(struct ike_sa *sa, struct isakmp_builder *k)
 {
 	struct ikev1_sa *v = sa->v1;
 	struct isakmp_sa_params par;
-	ikev1_p1_params(sa->conn->cfg, &par);
+	ikev1_p1_params(sa->conn, &par);
 	isb_init(k);
 	if (v->n_offered == 0 || isakmp_sa_build_p1(k, v->offered, v->n_offered, &par) < 0) {
 		log_err(LOG_IKE, "%s: no IKE proposal expressible in IKEv1 configured", tag_of(sa));
@@ -95,11 +95,9 @@ void ikev1_main_start(struct ike_sa *sa)
 bool ikev1_conn_admits(const struct conn *c, const struct v1_msg *m)
 {
 	const struct conn_cfg *cfg = c->cfg;
-	/* EAP and certificates are IKEv2's: a version = 0 connection with them is not
-	 * answered in IKEv1 (the PSK that authenticates an EAP server would let any client
-	 * in without EAP). */
+	/* EAP is IKEv2's: a version = 0 connection with it is not answered in IKEv1 (the
+	 * PSK that authenticates an EAP server would let any client in without EAP). */
 	return !c->retired && cfg->version != 2 && !ikev2_conn_eap(cfg) &&
-	       !ikev2_conn_pubkey(cfg) &&
 	       addr_cfg_matches(cfg->local_addrs, cfg->n_local_addrs, &m->local) &&
 	       addr_cfg_matches(cfg->remote_addrs, cfg->n_remote_addrs, &m->remote);
 }
@@ -114,7 +112,7 @@ static struct conn *select_conn(struct ike *core, const struct v1_msg *m,
 			continue;
 		size_t n = conn_proposals(c->cfg, mine, V1_MAX_OFFERED);
 		if (isakmp_sa_select(&m->pl, mine, n, ch, why, whylen) &&
-		    ikev1_auth_method_fits(c->cfg, ch, why, whylen))
+		    ikev1_auth_method_fits(c, ch, why, whylen))
 			return c;
 	}
 	return NULL;
@@ -203,7 +201,10 @@ int ikev1_add_ke_nonce(struct ike_sa *sa, struct isakmp_builder *k, struct buf *
 void ikev1_my_identity(struct ike_sa *sa)
 {
 	const char *cfg_id = sa->conn->cfg->local.id;
-	if (!cfg_id || identity_from_string(cfg_id, &sa->my_id) < 0)
+	if (cfg_id && identity_from_string(cfg_id, &sa->my_id) == 0)
+		return;
+	/* no id: a certificate's subject, else our address */
+	if (ikev2_cert_identity(sa, &sa->my_id) < 0)
 		identity_from_addr(&sa->local, &sa->my_id);
 }
 
@@ -257,6 +258,8 @@ int ikev1_take_ke_nonce(struct ike_sa *sa, const struct v1_msg *m,
 	memcpy(n, m->pl.nonce.p, m->pl.nonce.len);
 	*(sa->initiator ? &sa->nr_len : &sa->ni_len) = m->pl.nonce.len;
 
+	if (ikev1_sa_sig(sa))
+		return 0;	/* SKEYID needs g^xy: ikev1_finish_keys() */
 	struct identity peer;
 	if (!psk)
 		psk = find_psk(sa, &peer);
@@ -274,6 +277,18 @@ int ikev1_take_ke_nonce(struct ike_sa *sa, const struct v1_msg *m,
 	return 0;
 }
 
+/* RFC 4754 ties ECDSA to a hash: HASH_I/HASH_R are made with its HMAC whatever the
+ * negotiated PRF (strongSwan's keymat_v1 does so too). */
+static uint16_t ikev1_auth_prf(uint16_t method)
+{
+	switch (method) {
+	case ISAKMP_AUTH_ECDSA_256: return PRF_HMAC_SHA2_256;
+	case ISAKMP_AUTH_ECDSA_384: return PRF_HMAC_SHA2_384;
+	case ISAKMP_AUTH_ECDSA_521: return PRF_HMAC_SHA2_512;
+	}
+	return 0;
+}
+
 int ikev1_finish_keys(struct ike_sa *sa)
 {
 	struct ikev1_sa *v = sa->v1;
@@ -281,6 +296,16 @@ int ikev1_finish_keys(struct ike_sa *sa)
 	struct buf gxy;
 	buf_init(&gxy);
 	int rc = sa->dh ? dh_shared(sa->dh, theirs->data, theirs->len, &gxy) : -1;
+	if (rc == 0 && ikev1_sa_sig(sa)) {
+		const struct xform *e = proposal_get(&sa->prop, XF_ENCR);
+		const struct xform *p = proposal_get(&sa->prop, XF_PRF);
+		rc = e && p ? isakmp_derive_skeyid_sig(&v->keys, p->id, e->id, e->keylen, sa->ni,
+						       sa->ni_len, sa->nr, sa->nr_len, gxy.data,
+						       gxy.len)
+			    : -1;
+	}
+	if (rc == 0)
+		v->keys.auth_prf = ikev1_auth_prf(v->params.auth_method);
 	if (rc == 0)
 		rc = isakmp_derive_skeyid_dae(&v->keys, gxy.data, gxy.len, sa->spi_i, sa->spi_r);
 	if (rc == 0)
@@ -317,21 +342,29 @@ int ikev1_hash_auth(struct ike_sa *sa, bool of_initiator, const uint8_t *idb, si
 				idb, idlen, out);
 }
 
-static void send_id_hash(struct ike_sa *sa, const struct v1_msg *m)
+/* MM5/MM6: our ID with HASH, or with CERT and SIG. 0 or -1. */
+static int send_id_hash(struct ike_sa *sa, const struct v1_msg *m)
 {
 	uint8_t idb[4 + IKE_MAX_ID], h[IKE_MAX_PRF_OUT];
 	struct isakmp_builder k;
 	ikev1_my_identity(sa);
 	size_t n = ikev1_id_body(&sa->my_id, idb);
 	if (ikev1_hash_auth(sa, sa->initiator, idb, n, h) < 0)
-		return;
+		return -1;
 	isb_init(&k);
 	isb_id(&k, sa->my_id.type, 0, 0, sa->my_id.data, sa->my_id.len);
-	isb_hash(&k, h, sa->v1->keys.prf_len);
+	if (!ikev1_sa_sig(sa))
+		isb_hash(&k, h, sa->v1->keys.prf_len);
+	else if (ikev1_add_cert_sig(sa, &k, h, isakmp_hash_auth_len(&sa->v1->keys)) < 0) {
+		isb_free(&k);
+		wipe(h, sizeof(h));
+		return -1;
+	}
 	if (sa->initiator)	/* MM5 */
 		ikev1_add_initial_contact(sa, &k);
 	mm_send(sa, &k, true, m);
 	wipe(h, sizeof(h));
+	return 0;
 }
 
 bool ikev1_check_hash(struct ike_sa *sa, const uint8_t *idb, size_t idlen,
@@ -349,40 +382,65 @@ bool ikev1_check_hash(struct ike_sa *sa, const uint8_t *idb, size_t idlen,
 	return false;
 }
 
+static bool remote_id_ok(struct ike_sa *sa)
+{
+	char id[IKE_MAX_ID * 2];
+	if (identity_matches_cfg(sa->conn->cfg->remote.id, &sa->peer_id))
+		return true;
+	sa->core->st.auth_failures++;
+	log_err(LOG_IKE, "%s: peer identity %s does not match the configured '%s'", tag_of(sa),
+		identity_fmt(&sa->peer_id, id, sizeof(id)), sa->conn->cfg->remote.id);
+	return false;
+}
+
+/* Signatures: the identity first (the certificate must name it), then the chain and
+ * the SIG over the HASH_I/HASH_R we compute ourselves. */
+static bool check_id_sig(struct ike_sa *sa, const struct v1_msg *m, const struct isakmp_id *pid)
+{
+	uint8_t h[IKE_MAX_PRF_OUT];
+	sa->peer_id.type = pid->type;
+	sa->peer_id.len = (uint16_t)pid->len;
+	memcpy(sa->peer_id.data, pid->data, pid->len);
+	if (!remote_id_ok(sa))
+		return false;
+	bool ok = ikev1_hash_auth(sa, !sa->initiator, pid->body, pid->body_len, h) == 0 &&
+		  ikev1_check_cert_sig(sa, m, h, isakmp_hash_auth_len(&sa->v1->keys));
+	wipe(h, sizeof(h));
+	if (!ok)
+		sa->core->st.auth_failures++;
+	return ok;
+}
+
 /* Checks the peer's ID and HASH_I/HASH_R; false (logged) if they do not fit. */
 bool ikev1_check_id_hash(struct ike_sa *sa, const struct v1_msg *m)
 {
-	char id[IKE_MAX_ID * 2];
-	if (m->pl.n_id != 1 || !m->pl.has_hash || m->pl.id[0].len > IKE_MAX_ID) {
+	bool sig = ikev1_sa_sig(sa);
+	if (m->pl.n_id != 1 || (!sig && !m->pl.has_hash) || m->pl.id[0].len > IKE_MAX_ID) {
 		log_err(LOG_IKE, "%s: %s message without ID and HASH", tag_of(sa),
 			isakmp_exchange_name(m->hdr.exchange));
 		return false;
 	}
 	const struct isakmp_id *pid = &m->pl.id[0];
+	if (sig)
+		return check_id_sig(sa, m, pid);
 	if (!ikev1_check_hash(sa, pid->body, pid->body_len, &m->pl.hash))
 		return false;
 	sa->peer_id.type = pid->type;
 	sa->peer_id.len = (uint16_t)pid->len;
 	memcpy(sa->peer_id.data, pid->data, pid->len);
-	if (!identity_matches_cfg(sa->conn->cfg->remote.id, &sa->peer_id)) {
-		sa->core->st.auth_failures++;
-		log_err(LOG_IKE, "%s: peer identity %s does not match the configured '%s'",
-			tag_of(sa), identity_fmt(&sa->peer_id, id, sizeof(id)),
-			sa->conn->cfg->remote.id);
-		return false;
-	}
-	return true;
+	return remote_id_ok(sa);
 }
 
 /* MM5 and MM6 are encrypted with keys derived from the PSK: with another PSK they
  * decrypt to garbage, which fails parsing before HASH_I/R can even be compared. Said
- * once per SA; the SA waits on (a forged message must not end it). */
+ * once per SA; the SA waits on (a forged message must not end it). With signatures
+ * the keys need no secret: a failure is a malformed message (logged, counted). */
 static int decrypt_auth(struct ike_sa *sa, struct v1_msg *m)
 {
 	char peer[ADDR_STRLEN];
 	if (ikev1_decrypt(sa, m, &sa->v1->iv) == 0)
 		return 0;
-	if (!sa->v1->psk_warned && (m->hdr.flags & ISAKMP_FLAG_E)) {
+	if (!ikev1_sa_sig(sa) && !sa->v1->psk_warned && (m->hdr.flags & ISAKMP_FLAG_E)) {
 		sa->v1->psk_warned = true;
 		sa->core->st.auth_failures++;
 		log_err(LOG_IKE, "%s: %s undecryptable, %s unverifiable: probable pre-shared key "
@@ -430,6 +488,8 @@ static void initiator_in(struct ike_sa *sa, struct v1_msg *m)
 			ike_sa_destroy(sa);
 			return;
 		}
+		if (ikev1_sa_sig(sa))
+			ikev1_add_certreq(sa, &k);
 		v->state = MM_WAIT_MSG4;
 		mm_send(sa, &k, false, NULL);
 		break;
@@ -443,6 +503,7 @@ static void initiator_in(struct ike_sa *sa, struct v1_msg *m)
 		}
 		if (v->natt_peer)
 			ikev1_check_natd(sa, m);
+		sa->peer_certreq |= m->pl.n_cr > 0;
 		if (v->natt_peer && (sa->nat_here || sa->nat_there || sa->conn->cfg->encap)) {
 			/* RFC 3947 4: move to the NAT-T port from MM5 on. */
 			sa->natt = true;
@@ -451,7 +512,8 @@ static void initiator_in(struct ike_sa *sa, struct v1_msg *m)
 		}
 		ike_request_clear(sa);
 		v->state = MM_WAIT_MSG6;
-		send_id_hash(sa, NULL);
+		if (send_id_hash(sa, NULL) < 0)
+			ike_sa_destroy(sa);
 		break;
 	case MM_WAIT_MSG6:
 		if (decrypt_auth(sa, m) < 0)
@@ -501,6 +563,9 @@ static void responder_in(struct ike_sa *sa, struct v1_msg *m)
 		}
 		if (v->natt_peer)
 			ikev1_check_natd(sa, m);
+		sa->peer_certreq |= m->pl.n_cr > 0;
+		if (ikev1_sa_sig(sa))
+			ikev1_add_certreq(sa, &k);
 		v->state = MM_WAIT_MSG5;
 		mm_send(sa, &k, false, m);
 		break;
@@ -521,7 +586,11 @@ static void responder_in(struct ike_sa *sa, struct v1_msg *m)
 		}
 		v->iv = m->next_iv;
 		ikev1_initial_contact_in(sa, m);
-		send_id_hash(sa, m);
+		sa->peer_certreq |= m->pl.n_cr > 0;
+		if (send_id_hash(sa, m) < 0) {
+			ike_sa_destroy(sa);
+			return;
+		}
 		ikev1_phase1_authenticated(sa);
 		break;
 	default:

@@ -21,10 +21,26 @@
 #include "ike/v1/ikev1.h"
 #include "ike/v1/isakmp_attr.h"
 
-uint16_t ikev1_p1_auth_method(const struct conn_cfg *cfg)
+/* With certificates the method names our key's type: ECDSA by its curve (RFC 4754). */
+static uint16_t sig_method(const struct conn *c, bool xauth)
 {
-	return cfg->local_xauth.auth == AUTH_XAUTH || cfg->remote_xauth.auth == AUTH_XAUTH ?
-		       ISAKMP_AUTH_XAUTH_INIT_PSK : ISAKMP_AUTH_PSK;
+	X509 *x = c->creds && c->creds->certs && sk_X509_num(c->creds->certs) > 0
+			  ? sk_X509_value(c->creds->certs, 0) : NULL;
+	EVP_PKEY *k = x ? X509_get0_pubkey(x) : NULL;
+	if (xauth || !k || EVP_PKEY_get_base_id(k) != EVP_PKEY_EC)
+		return xauth ? ISAKMP_AUTH_XAUTH_INIT_RSA : ISAKMP_AUTH_RSA_SIG;
+	int bits = EVP_PKEY_get_bits(k);
+	return bits > 384 ? ISAKMP_AUTH_ECDSA_521 : bits > 256 ? ISAKMP_AUTH_ECDSA_384
+							     : ISAKMP_AUTH_ECDSA_256;
+}
+
+uint16_t ikev1_p1_auth_method(const struct conn *c)
+{
+	const struct conn_cfg *cfg = c->cfg;
+	bool xauth = cfg->local_xauth.auth == AUTH_XAUTH || cfg->remote_xauth.auth == AUTH_XAUTH;
+	if (ikev2_conn_pubkey(cfg))
+		return sig_method(c, xauth);
+	return xauth ? ISAKMP_AUTH_XAUTH_INIT_PSK : ISAKMP_AUTH_PSK;
 }
 
 void ikev1_ready(struct ike_sa *sa)
@@ -303,19 +319,17 @@ ms_t ikev1_xauth_tick(struct ike_sa *sa, ms_t now)
 	return MS_NEVER;
 }
 
-bool ikev1_auth_method_fits(const struct conn_cfg *cfg, const struct isakmp_choice *ch,
-			    char *why, size_t n)
+bool ikev1_auth_method_fits(const struct conn *c, const struct isakmp_choice *ch, char *why,
+			    size_t n)
 {
-	uint16_t want = ikev1_p1_auth_method(cfg);
+	const struct conn_cfg *cfg = c->cfg;
+	uint16_t want = ikev1_p1_auth_method(c);
 	if (ch->params.auth_method == want)
 		return true;
-	if (want == ISAKMP_AUTH_XAUTH_INIT_PSK)
-		snprintf(why, n, "connection '%s' has an auth = xauth round, but the peer proposes "
-			 "plain PSK (method %u), not XAUTHInitPreShared", cfg->name,
-			 ch->params.auth_method);
-	else
-		snprintf(why, n, "the peer proposes authentication method %u (XAUTHInitPreShared is "
-			 "65001), connection '%s' has no auth = xauth round", ch->params.auth_method,
-			 cfg->name);
+	snprintf(why, n, "the peer proposes authentication method %u, connection '%s' wants %u "
+		 "(%s%s)", ch->params.auth_method, cfg->name, want,
+		 ISAKMP_AUTH_IS_SIG(want) ? "signatures of our key's type, auth = pubkey"
+					  : "pre-shared key",
+		 ISAKMP_AUTH_IS_XAUTH(want) ? ", with an auth = xauth round" : "");
 	return false;
 }

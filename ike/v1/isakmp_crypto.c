@@ -82,9 +82,10 @@ int isakmp_expand_key(uint16_t prf, const uint8_t *skeyid_e, size_t e_len, uint8
 	return 0;
 }
 
-int isakmp_derive_skeyid_psk(struct isakmp_keys *k, uint16_t prf, uint16_t encr,
-			     uint16_t keylen, const uint8_t *psk, size_t psk_len,
-			     const uint8_t *ni, size_t ni_len, const uint8_t *nr, size_t nr_len)
+/* SKEYID = prf(key, pieces): the keys' parameters set, the rest to come. */
+static int derive_skeyid(struct isakmp_keys *k, uint16_t prf, uint16_t encr, uint16_t keylen,
+			 const uint8_t *key, size_t key_len, const struct prf_piece *in,
+			 size_t n_in)
 {
 	const EVP_CIPHER *c = cbc_cipher(encr, keylen);
 
@@ -97,15 +98,35 @@ int isakmp_derive_skeyid_psk(struct isakmp_keys *k, uint16_t prf, uint16_t encr,
 		goto fail;
 	k->ek_len = (size_t)EVP_CIPHER_get_key_length(c);
 	k->block = (size_t)EVP_CIPHER_get_block_size(c);
-
-	/* SKEYID = prf(pre-shared-key, Ni_b | Nr_b) */
-	struct prf_piece nonces[2] = { { ni, ni_len }, { nr, nr_len } };
-	if (prf_compute_pieces(prf, psk, psk_len, nonces, 2, k->skeyid) < 0)
+	if (prf_compute_pieces(prf, key, key_len, in, n_in, k->skeyid) < 0)
 		goto fail;
 	return 0;
 fail:
 	isakmp_keys_wipe(k);
 	return -1;
+}
+
+int isakmp_derive_skeyid_psk(struct isakmp_keys *k, uint16_t prf, uint16_t encr,
+			     uint16_t keylen, const uint8_t *psk, size_t psk_len,
+			     const uint8_t *ni, size_t ni_len, const uint8_t *nr, size_t nr_len)
+{
+	/* SKEYID = prf(pre-shared-key, Ni_b | Nr_b) */
+	struct prf_piece nonces[2] = { { ni, ni_len }, { nr, nr_len } };
+	return derive_skeyid(k, prf, encr, keylen, psk, psk_len, nonces, 2);
+}
+
+int isakmp_derive_skeyid_sig(struct isakmp_keys *k, uint16_t prf, uint16_t encr,
+			     uint16_t keylen, const uint8_t *ni, size_t ni_len, const uint8_t *nr,
+			     size_t nr_len, const uint8_t *gxy, size_t gxy_len)
+{
+	/* SKEYID = prf(Ni_b | Nr_b, g^xy) */
+	uint8_t nonces[2 * 256];
+	struct prf_piece g = { gxy, gxy_len };
+	if (ni_len > 256 || nr_len > 256)
+		return -1;
+	memcpy(nonces, ni, ni_len);
+	memcpy(nonces + ni_len, nr, nr_len);
+	return derive_skeyid(k, prf, encr, keylen, nonces, ni_len + nr_len, &g, 1);
 }
 
 int isakmp_derive_skeyid_dae(struct isakmp_keys *k, const uint8_t *gxy, size_t gxy_len,
@@ -166,7 +187,13 @@ int isakmp_hash_auth(const struct isakmp_keys *k, bool initiator,
 		{ sa_b, sa_len },
 		{ id_b, id_len },
 	};
-	return prf_compute_pieces(k->prf, k->skeyid, k->prf_len, in, 6, out);
+	return prf_compute_pieces(k->auth_prf ? k->auth_prf : k->prf, k->skeyid, k->prf_len, in, 6,
+				  out);
+}
+
+size_t isakmp_hash_auth_len(const struct isakmp_keys *k)
+{
+	return k->auth_prf ? prf_out_len(k->auth_prf) : k->prf_len;
 }
 
 /* hash(a | b) truncated to the block size. */

@@ -19,6 +19,7 @@
 
 struct isakmp_keys {
 	uint16_t prf;			/* PRF_HMAC_*: the hash algorithm of Phase 1 */
+	uint16_t auth_prf;		/* HASH_I/HASH_R's PRF when not prf (ECDSA: 0 = prf) */
 	uint16_t encr, encr_keylen;	/* ENCR_AES_CBC + bits, or ENCR_3DES */
 	size_t prf_len, ek_len, block;
 	uint8_t skeyid[IKE_MAX_PRF_OUT];
@@ -54,6 +55,10 @@ int isakmp_derive_psk(struct isakmp_keys *k, uint16_t prf, uint16_t encr, uint16
 int isakmp_derive_skeyid_psk(struct isakmp_keys *k, uint16_t prf, uint16_t encr,
 			     uint16_t keylen, const uint8_t *psk, size_t psk_len,
 			     const uint8_t *ni, size_t ni_len, const uint8_t *nr, size_t nr_len);
+/* Signature authentication (RFC 2409 5.1): SKEYID = prf(Ni_b | Nr_b, g^xy). */
+int isakmp_derive_skeyid_sig(struct isakmp_keys *k, uint16_t prf, uint16_t encr,
+			     uint16_t keylen, const uint8_t *ni, size_t ni_len, const uint8_t *nr,
+			     size_t nr_len, const uint8_t *gxy, size_t gxy_len);
 int isakmp_derive_skeyid_dae(struct isakmp_keys *k, const uint8_t *gxy, size_t gxy_len,
 			     const uint8_t cky_i[8], const uint8_t cky_r[8]);
 void isakmp_keys_wipe(struct isakmp_keys *k);
@@ -64,6 +69,8 @@ void isakmp_keys_wipe(struct isakmp_keys *k);
 int isakmp_expand_key(uint16_t prf, const uint8_t *skeyid_e, size_t e_len, uint8_t *out,
 		      size_t key_len);
 
+/* HASH_I/HASH_R's length: the output of auth_prf, else of prf. */
+size_t isakmp_hash_auth_len(const struct isakmp_keys *k);
 /* HASH_I = prf(SKEYID, g^xi | g^xr | CKY-I | CKY-R | SAi_b | IDii_b)
  * HASH_R = prf(SKEYID, g^xr | g^xi | CKY-R | CKY-I | SAi_b | IDir_b)
  * `initiator` says which one; the arguments are always given as the initiator's and

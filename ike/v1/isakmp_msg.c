@@ -399,6 +399,25 @@ static int append_blob(struct rd *r, struct isakmp_blob *arr, size_t *n, size_t 
 	return 0;
 }
 
+/* CERT: encoding (1 byte) and a certificate of at least one byte. Those beyond
+ * ISAKMP_MAX_CERTS are counted, not kept (the chain check refuses them). */
+static int parse_cert(struct rd *r, struct isakmp_payloads *pl, const char **err)
+{
+	if (rd_left(r) < 2) {
+		*err = "CERT payload without encoding or certificate";
+		return -1;
+	}
+	uint8_t enc = rd_u8(r);
+	size_t len = rd_left(r);
+	const uint8_t *p = rd_bytes(r, len);
+	if (pl->n_cert == ISAKMP_MAX_CERTS) {
+		pl->n_cert_over++;
+		return 0;
+	}
+	pl->certs[pl->n_cert++] = (struct isakmp_cert){ enc, p, len };
+	return 0;
+}
+
 static int parse_one(uint8_t type, struct rd *r, struct isakmp_payloads *pl, const char **err)
 {
 	switch (type) {
@@ -439,9 +458,14 @@ static int parse_one(uint8_t type, struct rd *r, struct isakmp_payloads *pl, con
 	case ISAKMP_PL_NAT_OA_DRAFT:
 		return parse_natoa(r, pl, err);
 	case ISAKMP_PL_CERT:
+		return parse_cert(r, pl, err);
 	case ISAKMP_PL_CR:
-		/* counted only: PSK needs neither (certificates come later) */
-		*(type == ISAKMP_PL_CERT ? &pl->n_cert : &pl->n_cr) += 1;
+		/* counted only: we answer any CERTREQ with our chain (send_cert) */
+		if (rd_left(r) < 1) {
+			*err = "CERTREQ payload without an encoding";
+			return -1;
+		}
+		pl->n_cr++;
 		rd_skip(r, rd_left(r));
 		return 0;
 	case ISAKMP_PL_ATTR:
@@ -722,6 +746,15 @@ size_t isb_hash(struct isakmp_builder *k, const uint8_t *data, size_t len)
 void isb_sig(struct isakmp_builder *k, const uint8_t *data, size_t len)
 {
 	put_blob(k, ISAKMP_PL_SIG, data, len);
+}
+
+void isb_cert(struct isakmp_builder *k, uint8_t pl_type, uint8_t encoding, const uint8_t *data,
+	      size_t len)
+{
+	size_t off = isb_begin(k, pl_type);
+	buf_put_u8(&k->b, encoding);
+	buf_put(&k->b, data, len);
+	isb_end(k, off);
 }
 
 void isb_notify(struct isakmp_builder *k, uint32_t doi, uint8_t proto, const uint8_t *spi,

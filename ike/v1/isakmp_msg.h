@@ -145,6 +145,14 @@ struct isakmp_blob {
 	size_t len;
 };
 
+/* A CERT payload (RFC 2408 3.9): its encoding and the certificate. */
+struct isakmp_cert {
+	uint8_t encoding;	/* 4: X.509 signature, as in IKEv2 */
+	const uint8_t *data;
+	size_t len;
+};
+#define ISAKMP_MAX_CERTS 4	/* CERT payloads kept per message; more are counted */
+
 struct isakmp_natoa {
 	uint8_t type;		/* ISAKMP_ID_IPV4_ADDR or ISAKMP_ID_IPV6_ADDR */
 	struct addr addr;	/* port 0 */
@@ -189,7 +197,9 @@ struct isakmp_payloads {
 	size_t n_natd;
 	struct isakmp_natoa natoa[2];	/* NAT-OAi, NAT-OAr */
 	size_t n_natoa;
-	size_t n_cert, n_cr;
+	struct isakmp_cert certs[ISAKMP_MAX_CERTS];
+	size_t n_cert, n_cert_over;	/* kept, and beyond ISAKMP_MAX_CERTS */
+	size_t n_cr;
 	struct isakmp_blob attr;	/* Attribute payload body: isakmp_cfg_parse() */
 };
 
@@ -260,6 +270,9 @@ void isb_id(struct isakmp_builder *k, uint8_t type, uint8_t proto, uint16_t port
  * payloads that follow can be written there afterwards (data may be NULL: zeros). */
 size_t isb_hash(struct isakmp_builder *k, const uint8_t *data, size_t len);
 void isb_sig(struct isakmp_builder *k, const uint8_t *data, size_t len);
+/* CERT or CERTREQ (pl_type ISAKMP_PL_CERT / ISAKMP_PL_CR) with its encoding byte. */
+void isb_cert(struct isakmp_builder *k, uint8_t pl_type, uint8_t encoding, const uint8_t *data,
+	      size_t len);
 void isb_notify(struct isakmp_builder *k, uint32_t doi, uint8_t proto, const uint8_t *spi,
 		uint8_t spi_len, uint16_t type, const uint8_t *data, size_t len);
 void isb_delete(struct isakmp_builder *k, uint32_t doi, uint8_t proto, const uint8_t *spis,

@@ -333,9 +333,10 @@ static int p1_from_transform(const struct isakmp_transform *t, struct proposal *
 		snprintf(why, n, "hash algorithm %u not supported", hash);
 		return -1;
 	}
-	if (par->auth_method != ISAKMP_AUTH_PSK && par->auth_method != ISAKMP_AUTH_XAUTH_INIT_PSK) {
-		snprintf(why, n, "authentication method %u not supported (pre-shared keys, "
-			 "with or without XAuth, only)",
+	if (par->auth_method != ISAKMP_AUTH_PSK && !ISAKMP_AUTH_IS_XAUTH(par->auth_method) &&
+	    !ISAKMP_AUTH_IS_SIG(par->auth_method)) {
+		snprintf(why, n, "authentication method %u not supported (pre-shared keys or RSA "
+			 "signatures, with or without XAuth, or ECDSA signatures only)",
 			 par->auth_method);
 		return -1;
 	}

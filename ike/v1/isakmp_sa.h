@@ -26,7 +26,16 @@ enum { P1_ENCR_3DES = 5, P1_ENCR_AES_CBC = 7 };
 enum { P1_HASH_MD5 = 1, P1_HASH_SHA1 = 2, P1_HASH_SHA2_256 = 4, P1_HASH_SHA2_384 = 5,
        P1_HASH_SHA2_512 = 6 };
 #define ISAKMP_AUTH_PSK 1
+#define ISAKMP_AUTH_RSA_SIG 3
+#define ISAKMP_AUTH_ECDSA_256 9		/* RFC 4754: the numbers are IKEv2's methods */
+#define ISAKMP_AUTH_ECDSA_384 10
+#define ISAKMP_AUTH_ECDSA_521 11
 #define ISAKMP_AUTH_XAUTH_INIT_PSK 65001	/* draft-beaulieu-ike-xauth-02 */
+#define ISAKMP_AUTH_XAUTH_INIT_RSA 65005	/* not 65003: that is XAUTHInitDSS */
+/* Signatures (RSA, ECDSA of RFC 4754) rather than a pre-shared key. */
+#define ISAKMP_AUTH_IS_SIG(m) ((m) == ISAKMP_AUTH_RSA_SIG || (m) == ISAKMP_AUTH_XAUTH_INIT_RSA || \
+			       ((m) >= ISAKMP_AUTH_ECDSA_256 && (m) <= ISAKMP_AUTH_ECDSA_521))
+#define ISAKMP_AUTH_IS_XAUTH(m) ((m) == ISAKMP_AUTH_XAUTH_INIT_PSK || (m) == ISAKMP_AUTH_XAUTH_INIT_RSA)
 #define ISAKMP_KEY_IKE 1	/* the transform ID of Phase 1 */
 
 /* Phase 2 (IPsec DOI) attribute types and values (RFC 2407 4.5, RFC 3947, RFC 4304). */

@@ -1,6 +1,6 @@
 # tests/interop/lib-extra.sh: helpers shared by the negative, control and robustness
 # scenarios (t-wrong-id, t-ts-mismatch, t-swanctl-vici, t-tsunagi-pair-nat, t-signals,
-# t-bad-input). Sourced after lib.sh; uses its topology, peers and result functions.
+# t-bad-input) and the certificate ones (t-ikev2-pubkey, t-ikev1-pubkey). Sourced after lib.sh; uses its topology, peers and result functions.
 
 # xt_swan_initiates_to_tsu [TSU_KEY=VALUE...] -- [SWAN_KEY=VALUE...]: the standard tunnel
 # with tsunagid responding at site-b and strongSwan initiating from site-a behind the NAT;
@@ -113,3 +113,21 @@ xt_add_child() {
 			after = 0
 		}' "$f" >"$f.new" && mv "$f.new" "$f" || iop_fail "xt_add_child: cannot edit $f"
 }
+
+# pk_conf FILE CERT: the PSK s2s config becomes auth = pubkey with CERT (a name in
+# x509/) and the test CA as the remote cacerts.
+pk_conf() {
+	sed -i -e 's/auth = psk/auth = pubkey/' \
+		-e "/^\t\tlocal {/a\\\t\t\tcerts = $2.pem" \
+		-e "/^\t\tremote {/a\\\t\t\tcacerts = ca.pem" "$1"
+}
+
+# pk_files DIR NAME: NAME's certificate and key, and the CA, into DIR's x509/, private/,
+# x509ca/ (as swanctl has them beside swanctl.conf); CERTS is mkcerts.sh's directory.
+pk_files() {
+	mkdir -p "$1"/{x509,x509ca,x509crl,private}
+	cp "$CERTS/$2.pem" "$1/x509/"
+	cp "$CERTS/$2.key" "$1/private/$2.pem"
+	cp "$CERTS/ca.pem" "$1/x509ca/"
+}
+

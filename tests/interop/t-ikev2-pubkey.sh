@@ -23,23 +23,6 @@ CERTS=$IOP_WORK/certs
 bash "$(dirname "$0")/mkcerts.sh" "$CERTS" || iop_fail "mkcerts.sh could not make the test certificates"
 topo_build direct
 
-# pk_conf FILE CERT: the PSK s2s config becomes auth = pubkey with CERT (a name in
-# x509/) and the test CA as the remote cacerts.
-pk_conf() {
-	sed -i -e 's/auth = psk/auth = pubkey/' \
-		-e "/^\t\tlocal {/a\\\t\t\tcerts = $2.pem" \
-		-e "/^\t\tremote {/a\\\t\t\tcacerts = ca.pem" "$1"
-}
-
-# pk_files DIR NAME: NAME's certificate and key, and the CA, into DIR's x509/, private/,
-# x509ca/ (as swanctl has them beside swanctl.conf).
-pk_files() {
-	mkdir -p "$1"/{x509,x509ca,x509crl,private}
-	cp "$CERTS/$2.pem" "$1/x509/"
-	cp "$CERTS/$2.key" "$1/private/$2.pem"
-	cp "$CERTS/ca.pem" "$1/x509ca/"
-}
-
 swan_conf() {	# swan_conf CERT KEY=VALUE...
 	local cert=$1 f
 	shift

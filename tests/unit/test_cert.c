@@ -18,6 +18,7 @@
 
 #include "ike/cert.h"
 #include "ike/ike_private.h"
+#include "ike/v1/ikev1.h"
 #include "tests/unit/cert_fx.h"
 #include "tests/unit/ike_harness.h"
 
@@ -341,6 +342,8 @@ static char dir[64];
 static struct pki xp;
 static EVP_PKEY *key_a, *key_b;
 static X509 *cert_a, *cert_b, *cert_a_other, *cert_a_revoked;
+static EVP_PKEY *key_a_rsa, *key_b_ec;	/* IKEv1: both ends' keys of one type */
+static X509 *cert_a_rsa, *cert_a_rsa_other, *cert_b_ec;
 
 static void path(char *out, size_t len, const char *name)
 {
@@ -363,6 +366,21 @@ static int setup_files(void **state)
 				 false, -DAY, DAY, 22);
 	cert_b = fx_cert("b.example.net", "DNS:b.example.net,IP:198.51.100.2", key_b, xp.ca,
 			 xp.ca_key, false, -DAY, DAY, 23);
+	key_a_rsa = fx_key(FX_RSA);
+	cert_a_rsa = fx_cert("a.example.net", "DNS:a.example.net", key_a_rsa, xp.ca, xp.ca_key,
+			     false, -DAY, DAY, 24);
+	cert_a_rsa_other = fx_cert("a.example.net", "DNS:a.example.net", key_a_rsa, xp.other,
+				   xp.other_key, false, -DAY, DAY, 25);
+	path(p, sizeof(p), "a-rsa.pem"); assert_int_equal(fx_write_cert(p, cert_a_rsa), 0);
+	path(p, sizeof(p), "a-rsa-other.pem");
+	assert_int_equal(fx_write_cert(p, cert_a_rsa_other), 0);
+	path(p, sizeof(p), "a-rsa.key");
+	assert_int_equal(fx_write_key(p, key_a_rsa, "pass phrase"), 0);
+	key_b_ec = fx_key(FX_P256);
+	cert_b_ec = fx_cert("b.example.net", "DNS:b.example.net", key_b_ec, xp.ca, xp.ca_key,
+			    false, -DAY, DAY, 26);
+	path(p, sizeof(p), "b-ec.pem"); assert_int_equal(fx_write_cert(p, cert_b_ec), 0);
+	path(p, sizeof(p), "b-ec.key"); assert_int_equal(fx_write_key(p, key_b_ec, NULL), 0);
 	X509_CRL *crl = fx_crl(xp.ca, xp.ca_key, &cert_a_revoked, 1);
 	path(p, sizeof(p), "ca.pem"); assert_int_equal(fx_write_cert(p, xp.ca), 0);
 	path(p, sizeof(p), "a.pem"); assert_int_equal(fx_write_cert(p, cert_a), 0);
@@ -386,6 +404,11 @@ static int teardown_files(void **state)
 	X509_free(cert_a_other);
 	X509_free(cert_a_revoked);
 	X509_free(cert_b);
+	X509_free(cert_a_rsa);
+	X509_free(cert_a_rsa_other);
+	X509_free(cert_b_ec);
+	EVP_PKEY_free(key_a_rsa);
+	EVP_PKEY_free(key_b_ec);
 	EVP_PKEY_free(key_a);
 	EVP_PKEY_free(key_b);
 	pki_free(&xp);
@@ -666,6 +689,177 @@ static void test_bad_cert_payloads(void **state)
 	h_free(&h);
 }
 
+/* ---- IKEv1 Main Mode with RSA signatures ---- */
+
+static void subst(char *conf, size_t len, const char *from, const char *to)
+{
+	char *at = strstr(conf, from);
+	assert_non_null(at);
+	size_t fl = strlen(from), tl = strlen(to), rest = strlen(at + fl);
+	assert_true(strlen(conf) - fl + tl < len);
+	memmove(at + tl, at + fl, rest + 1);
+	memcpy(at, to, tl);
+}
+
+/* pk_confs as IKEv1 (version = 1, IKEv1 proposals), a with its RSA key and a_cert. */
+static void v1_confs(const char *a_cert, const char *extra_a, const char *extra_b)
+{
+	char ea[512], eb[512];
+	snprintf(ea, sizeof(ea), "    version = 1\n%s", extra_a);
+	snprintf(eb, sizeof(eb), "    version = 1\n%s", extra_b);
+	pk_confs(a_cert, "a.example.net", "a.example.net", ea, eb);
+	for (int i = 0; i < 2; i++) {
+		char *c = i ? conf_b : conf_a;
+		subst(c, sizeof(conf_a), "aes256gcm16-prfsha256-x25519", "aes128-sha256-modp2048");
+		subst(c, sizeof(conf_a), "esp_proposals = aes256gcm16", "esp_proposals = aes128-sha1");
+	}
+	subst(conf_a, sizeof(conf_a), "/a.key", "/a-rsa.key");
+}
+
+static void test_v1_main_mode_rsa(void **state)
+{
+	struct harness h;
+	v1_confs("a-rsa.pem", "", "");
+	assert_int_equal(h_init(&h, conf_a, conf_b), 0);
+	establish(&h);
+	assert_int_equal(h_count_sas(&h.a, IKE_ESTABLISHED), 1);
+	assert_int_equal(h_count_sas(&h.b, IKE_ESTABLISHED), 1);
+	assert_int_equal(h_count_children(&h.a), 1);
+	assert_int_equal(h_count_children(&h.b), 1);
+	const struct ike_sa *sa = h_first_sa(&h.a), *sb = h_first_sa(&h.b);
+	assert_int_equal(sa->v1->params.auth_method, ISAKMP_AUTH_RSA_SIG);
+	/* Each asked for the other's certificate (CERTREQ in MM3/MM4). */
+	assert_true(sa->peer_certreq);
+	assert_true(sb->peer_certreq);
+	assert_int_equal(sb->peer_id.type, ID_FQDN);
+	assert_int_equal(sa->peer_id.type, ID_FQDN);
+	h_free(&h);
+}
+
+/* ECDSA P-256 both ways (RFC 4754, method 9); a P-256 key against an RSA one agrees
+ * on no method. */
+static void test_v1_main_mode_ecdsa(void **state)
+{
+	struct harness h;
+	v1_confs("a.pem", "", "");
+	subst(conf_a, sizeof(conf_a), "/a-rsa.key", "/a.key");
+	subst(conf_b, sizeof(conf_b), "/b.pem", "/b-ec.pem");
+	subst(conf_b, sizeof(conf_b), "/b.key", "/b-ec.key");
+	assert_int_equal(h_init(&h, conf_a, conf_b), 0);
+	establish(&h);
+	assert_int_equal(h_count_sas(&h.a, IKE_ESTABLISHED), 1);
+	assert_int_equal(h_count_sas(&h.b, IKE_ESTABLISHED), 1);
+	assert_int_equal(h_count_children(&h.b), 1);
+	assert_int_equal(h_first_sa(&h.b)->v1->params.auth_method, ISAKMP_AUTH_ECDSA_256);
+	h_free(&h);
+
+	struct h_log_count lc;
+	const char *want = "the peer proposes authentication method 9, connection 'site' wants 3";
+	v1_confs("a.pem", "", "");
+	subst(conf_a, sizeof(conf_a), "/a-rsa.key", "/a.key");
+	assert_int_equal(h_init(&h, conf_a, conf_b), 0);
+	h_log_capture_start(&lc, want);
+	establish(&h);
+	h_log_capture_stop(&lc);
+	if (lc.matches != 1)
+		fail_msg("expected one log line with \"%s\", got %d (first: %s)", want, lc.matches,
+			 lc.first);
+	assert_int_equal(h_count_sas(&h.b, IKE_ESTABLISHED), 0);
+	h_free(&h);
+}
+
+/* a's certificate is from a CA b does not trust: b says so, neither side is up. */
+static void test_v1_unknown_ca(void **state)
+{
+	struct harness h;
+	struct h_log_count lc;
+	const char *want = "is issued by an unknown CA";
+	v1_confs("a-rsa-other.pem", "", "");
+	assert_int_equal(h_init(&h, conf_a, conf_b), 0);
+	h_log_capture_start(&lc, want);
+	establish(&h);
+	h_log_capture_stop(&lc);
+	if (lc.matches != 1)
+		fail_msg("expected one log line with \"%s\", got %d (first: %s)", want, lc.matches,
+			 lc.first);
+	assert_int_equal(h_count_sas(&h.a, IKE_ESTABLISHED), 0);
+	assert_int_equal(h_count_sas(&h.b, IKE_ESTABLISHED), 0);
+	struct ike_stats st;
+	ike_get_stats(h.b.core, &st);
+	assert_int_equal(st.auth_failures, 1);
+	assert_int_equal(cred_store_stats(h.b.core->creds)->cert_auth_failures, 1);
+	h_free(&h);
+}
+
+/* Certificates in Phase 1 and an XAuth round (XAUTHInitRSA, 65005). */
+static void test_v1_pubkey_xauth(void **state)
+{
+	struct harness h;
+	v1_confs("a-rsa.pem", "    local-2 {\n      auth = xauth\n      xauth_id = alice\n    }\n",
+		 "    remote-2 {\n      auth = xauth\n    }\n");
+	for (int i = 0; i < 2; i++)
+		subst(i ? conf_b : conf_a, sizeof(conf_a), "secrets {\n",
+		      "secrets {\n  xauth-alice {\n    id = alice\n    secret = alice-pw\n  }\n");
+	assert_int_equal(h_init(&h, conf_a, conf_b), 0);
+	establish(&h);
+	assert_int_equal(h_count_sas(&h.a, IKE_ESTABLISHED), 1);
+	assert_int_equal(h_count_sas(&h.b, IKE_ESTABLISHED), 1);
+	assert_int_equal(h_count_children(&h.a), 1);
+	assert_int_equal(h_first_sa(&h.b)->v1->params.auth_method, ISAKMP_AUTH_XAUTH_INIT_RSA);
+	assert_string_equal(h_first_sa(&h.b)->v1->xauth_user, "alice");
+	h_free(&h);
+}
+
+/* Bad CERT and SIG payloads in MM5/MM6: a missing SIG, a certificate that is not DER,
+ * a valid chain with a signature that does not verify: each refused with its own log
+ * line and counted. (Payloads shorter than their encoding byte fail parsing:
+ * test_isakmp_msg.c.) */
+static void expect_sig_refused(struct ike_sa *sa, struct v1_msg *m, const char *want)
+{
+	struct h_log_count lc;
+	uint8_t hash[32] = { 1 };
+	uint64_t before = cred_store_stats(sa->core->creds)->cert_auth_failures;
+	h_log_capture_start(&lc, want);
+	assert_false(ikev1_check_cert_sig(sa, m, hash, sizeof(hash)));
+	h_log_capture_stop(&lc);
+	if (lc.matches != 1)
+		fail_msg("expected one log line with \"%s\", got %d (first: %s)", want, lc.matches,
+			 lc.first);
+	assert_int_equal(cred_store_stats(sa->core->creds)->cert_auth_failures, before + 1);
+}
+
+static void test_v1_bad_cert_sig(void **state)
+{
+	struct harness h;
+	v1_confs("a-rsa.pem", "", "");
+	assert_int_equal(h_init(&h, conf_a, conf_b), 0);
+	establish(&h);
+	struct ike_sa *sb = (struct ike_sa *)h_first_sa(&h.b);
+	assert_non_null(sb);
+	static struct v1_msg m;
+	memset(&m, 0, sizeof(m));
+	unsigned char *der = NULL;
+	int n = i2d_X509(cert_a_rsa, &der);
+	assert_true(n > 0);
+	m.pl.n_cert = 1;
+	m.pl.certs[0] = (struct isakmp_cert){ 4, der, (size_t)n };
+	expect_sig_refused(sb, &m, "sent no SIG payload");
+	m.pl.sig = (struct isakmp_blob){ (const uint8_t *)"forged", 6 };
+	expect_sig_refused(sb, &m, "SIG payload of 'a.example.net' does not verify");
+	uint64_t rejected = cred_store_stats(h.b.core->creds)->certs_rejected;
+	m.pl.certs[0] = (struct isakmp_cert){ 4, (const uint8_t *)"\x30\x03garbage", 9 };
+	expect_sig_refused(sb, &m, "is malformed");
+	m.pl.certs[0] = (struct isakmp_cert){ 1, der, (size_t)n };
+	expect_sig_refused(sb, &m, "unsupported encoding 1");
+	assert_int_equal(cred_store_stats(h.b.core->creds)->certs_rejected, rejected + 2);
+	m.pl.n_cert = 0;
+	expect_sig_refused(sb, &m, "sent no certificate");
+	/* The established SA is untouched. */
+	assert_int_equal(h_count_sas(&h.b, IKE_ESTABLISHED), 1);
+	OPENSSL_free(der);
+	h_free(&h);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -690,6 +884,11 @@ int main(void)
 		cmocka_unit_test(test_exchange_eap_client_pubkey_server),
 		cmocka_unit_test(test_parse_cert_limits),
 		cmocka_unit_test(test_bad_cert_payloads),
+		cmocka_unit_test(test_v1_main_mode_rsa),
+		cmocka_unit_test(test_v1_main_mode_ecdsa),
+		cmocka_unit_test(test_v1_unknown_ca),
+		cmocka_unit_test(test_v1_pubkey_xauth),
+		cmocka_unit_test(test_v1_bad_cert_sig),
 	};
 	return cmocka_run_group_tests(tests, setup_files, teardown_files);
 }

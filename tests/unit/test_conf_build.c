@@ -279,9 +279,9 @@ static void test_unsupported_and_unknown_keys(void **state)
 			  "eap-mschapv2, eap-md5, eap, and xauth in a second IKEv1 round)");
 	expect_conn_error("  remote {\n   certs = a.pem\n  }", "site-a.conf:6: connection "
 			  "'site': certs file 'a.pem' cannot be read (./x509/a.pem)");
-	expect_conn_error("  version = 1\n  remote {\n   auth = pubkey\n  }", "site-a.conf:2: "
-			  "connection 'site': auth = pubkey is supported by tsunagi for IKEv2 only "
-			  "(version = 2)");
+	expect_conn_error("  version = 1\n  aggressive = yes\n  remote {\n   auth = pubkey\n  }",
+			  "site-a.conf:2: connection 'site': auth = pubkey in IKEv1 is supported by "
+			  "tsunagi in Main Mode only (aggressive = no)");
 	expect_conn_error("  remote {\n   auth = magic\n  }", "site-a.conf:6: connection "
 			  "'site': invalid value 'magic' for 'auth'");
 	expect_conn_error("  local-2 { auth = psk\n }", "site-a.conf:5: connection 'site': a "

@@ -308,8 +308,27 @@ static void test_chain_errors(void **state)
 	expect_ok_pad(ISAKMP_PL_VID, &b, 1);	/* as padding of a decrypted body */
 	buf_reset(&b);
 	for (int i = 0; i < ISAKMP_MAX_PAYLOADS + 1; i++)
-		raw(&b, i == ISAKMP_MAX_PAYLOADS ? 0 : ISAKMP_PL_CERT, "c", 1);
+		raw(&b, i == ISAKMP_MAX_PAYLOADS ? 0 : ISAKMP_PL_CERT, "\x04" "c", 2);
 	expect_fail(ISAKMP_PL_CERT, &b, 0, "too many payloads");
+	/* CERT and CERTREQ: an encoding byte, and for CERT a certificate after it. */
+	buf_reset(&b);
+	raw(&b, 0, "\x04", 1);
+	expect_fail(ISAKMP_PL_CERT, &b, 0, "CERT payload without encoding or certificate");
+	buf_reset(&b);
+	raw(&b, 0, "", 0);
+	expect_fail(ISAKMP_PL_CERT, &b, 0, "CERT payload without encoding or certificate");
+	expect_fail(ISAKMP_PL_CR, &b, 0, "CERTREQ payload without an encoding");
+	buf_reset(&b);
+	for (int i = 0; i < ISAKMP_MAX_CERTS + 2; i++)
+		raw(&b, i == ISAKMP_MAX_CERTS + 1 ? ISAKMP_PL_CR : ISAKMP_PL_CERT, "\x04" "der", 4);
+	raw(&b, 0, "\x04", 1);
+	expect_ok(ISAKMP_PL_CERT, &b);
+	assert_int_equal(pl->n_cert, ISAKMP_MAX_CERTS);
+	assert_int_equal(pl->n_cert_over, 2);
+	assert_int_equal(pl->n_cr, 1);
+	assert_int_equal(pl->certs[0].encoding, 4);
+	assert_int_equal(pl->certs[0].len, 3);
+	assert_memory_equal(pl->certs[0].data, "der", 3);
 	buf_free(&b);
 }
 

@@ -157,7 +157,13 @@ static void p1_odd(uint16_t auth, uint16_t extra_attr, const char *want)
 static void test_phase1_attributes(void **state)
 {
 	p1_odd(ISAKMP_AUTH_PSK, 0, NULL);
-	p1_odd(3, 0, "authentication method 3 not supported");
+	p1_odd(8, 0, "authentication method 8 not supported");
+	p1_odd(12, 0, "authentication method 12 not supported");
+	p1_odd(9, 0, NULL);		/* ECDSA (RFC 4754) */
+	p1_odd(11, 0, NULL);
+	p1_odd(3, 0, NULL);		/* RSA signatures */
+	p1_odd(65005, 0, NULL);		/* XAUTHInitRSA */
+	p1_odd(65003, 0, "authentication method 65003 not supported");	/* XAUTHInitDSS */
 	p1_odd(ISAKMP_AUTH_PSK, 13, "attribute 13 not supported");	/* PRF */
 	p1_odd(ISAKMP_AUTH_PSK, P1_LIFE_DURATION, "malformed lifetime");
 }
