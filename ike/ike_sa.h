@@ -65,7 +65,9 @@ struct child_sa {
 	enum child_state state;
 	uint32_t spi_in, spi_out;	/* host order */
 	struct proposal prop;		/* chosen ESP proposal */
-	struct selector local_ts[IKEV2_MAX_TS], remote_ts[IKEV2_MAX_TS];
+	/* One block sized to the count, at least one zeroed entry a side, set by
+	 * child_set_ts(): room for IKEV2_MAX_TS a side would be 1.2 KB a child. */
+	struct selector *local_ts, *remote_ts;
 	size_t n_local_ts, n_remote_ts;
 	enum child_mode mode;
 	bool encap;

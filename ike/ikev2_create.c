@@ -73,14 +73,21 @@ static void start_child(struct ike_sa *sa, struct child_cfg *cc, struct child_sa
 	struct proposal *offer = ike_request_offer(r);
 	int n = offer ? child_offer(sa, c, offer, IKEV2_MAX_PROPOSALS, group != DH_NONE) : -1;
 	r->n_offered = (size_t)(n > 0 ? n : 0);
+	int set;
 	if (old) {
-		memcpy(c->local_ts, old->local_ts, sizeof(c->local_ts));
-		memcpy(c->remote_ts, old->remote_ts, sizeof(c->remote_ts));
-		c->n_local_ts = old->n_local_ts;
-		c->n_remote_ts = old->n_remote_ts;
+		set = child_set_ts(c, old->local_ts, old->n_local_ts, old->remote_ts,
+				   old->n_remote_ts);
 	} else {
-		child_local_ts(sa, cc, c->local_ts, &c->n_local_ts);
-		child_remote_ts(sa, cc, c->remote_ts, &c->n_remote_ts);
+		struct selector l[IKEV2_MAX_TS], rt[IKEV2_MAX_TS];
+		size_t nl, nr;
+		child_local_ts(sa, cc, l, &nl);
+		child_remote_ts(sa, cc, rt, &nr);
+		set = child_set_ts(c, l, nl, rt, nr);
+	}
+	if (set < 0) {
+		child_sa_free(c);
+		ike_request_done(sa);
+		return;
 	}
 	crypto_random(r->nonce, IKE_NONCE_LEN);
 	ikb_init(&k);
