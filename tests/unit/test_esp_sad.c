@@ -89,10 +89,41 @@ static void test_sa_is_sized_to_its_selectors(void **state)
 	sa_free(sa);
 }
 
+/* An SA carries traffic one way: its cipher context for that way is made by the
+ * first packet, the other never (an OpenSSL GCM context is about 1.1 KB). */
+static void test_cipher_contexts_made_on_first_use(void **state)
+{
+	(void)state;
+	char err[128];
+	struct pfkey_sa p = sa_with(0, 0);
+	struct sa *out = sa_new(&p, false, clock_now_ms(), err, sizeof(err));
+	struct sa *in = sa_new(&p, false, clock_now_ms(), err, sizeof(err));
+	assert_non_null(out);
+	assert_non_null(in);
+	assert_false(esp_crypto_has_ctx(out->crypto, true));
+	assert_false(esp_crypto_has_ctx(out->crypto, false));
+	uint8_t inner[40] = { 0x45, 0, 0, 40 }, pkt[256];
+	ssize_t n = esp_encap(&out->out, inner, sizeof(inner), 4, pkt, sizeof(pkt));
+	assert_true(n > 0);
+	assert_true(esp_crypto_has_ctx(out->crypto, true));
+	assert_false(esp_crypto_has_ctx(out->crypto, false));
+	uint8_t *dec;
+	size_t dlen;
+	uint8_t nh;
+	assert_int_equal(esp_decap(&in->in, pkt, (size_t)n, &dec, &dlen, &nh), ESP_OK);
+	assert_int_equal(dlen, sizeof(inner));
+	assert_memory_equal(dec, inner, sizeof(inner));
+	assert_true(esp_crypto_has_ctx(in->crypto, false));
+	assert_false(esp_crypto_has_ctx(in->crypto, true));
+	sa_free(out);
+	sa_free(in);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_sa_is_sized_to_its_selectors),
+		cmocka_unit_test(test_cipher_contexts_made_on_first_use),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
