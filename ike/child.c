@@ -96,6 +96,7 @@ void child_sa_free(struct child_sa *c)
 	wipe_free(c->keys_in, sizeof(*c->keys_in));
 	wipe_free(c->keys_out, sizeof(*c->keys_out));
 	free(c->local_ts);
+	free(c->collision_nonce);
 	wipe(c, sizeof(*c));
 	free(c);
 }
