@@ -31,6 +31,12 @@ struct esp_crypto {
 	size_t icv_len;
 	size_t block;
 	uint8_t salt[AEAD_SALT_LEN];		/* AEAD nonce prefix */
+	/* An SA carries traffic one way only, so each context is made on first use
+	 * (ctx_get; the caller holds the SA's lock): an OpenSSL GCM context is about
+	 * 1.1 KB, and two unused ones per SA were a fifth of an IKE SA's memory. The
+	 * key stays here for that, wiped with the rest. */
+	const EVP_CIPHER *evp;
+	uint8_t key[32];
 	EVP_CIPHER_CTX *enc;
 	EVP_CIPHER_CTX *dec;
 	/* CBC IVs: AES-ECB under a random per-SA key over iv_prefix|seq. */
@@ -251,9 +257,14 @@ struct esp_crypto *esp_crypto_new(enum esp_cipher c, const uint8_t *ekey, size_t
 		ec->iv_len = (size_t)EVP_CIPHER_iv_length(cipher);
 		ec->icv_len = icv_len;
 	}
-	ec->enc = cipher_ctx_new(cipher, ekey, 1, aead);
-	ec->dec = cipher_ctx_new(cipher, ekey, 0, aead);
-	if (!ec->enc || !ec->dec || (!aead && !ivgen_init(ec)) ||
+	ec->evp = cipher;
+	if (key_len > sizeof(ec->key)) {
+		snprintf(err, errlen, "%s: key length %zu too long", esp_cipher_name(c), key_len);
+		esp_crypto_free(ec);
+		return NULL;
+	}
+	memcpy(ec->key, ekey, key_len);
+	if ((!aead && !ivgen_init(ec)) ||
 	    (!aead && !(ec->mac = hmac_ctx_new(digest, akey, akey_len)))) {
 		snprintf(err, errlen, "%s/%s: crypto library setup failed", esp_cipher_name(c),
 			 esp_integ_name(i));
@@ -261,6 +272,20 @@ struct esp_crypto *esp_crypto_new(enum esp_cipher c, const uint8_t *ekey, size_t
 		return NULL;
 	}
 	return ec;
+}
+
+/* The context for one direction, made on first use; NULL when that fails. */
+static EVP_CIPHER_CTX *ctx_get(struct esp_crypto *ec, int enc)
+{
+	EVP_CIPHER_CTX **p = enc ? &ec->enc : &ec->dec;
+	if (!*p)
+		*p = cipher_ctx_new(ec->evp, ec->key, enc, cipher_is_aead(ec->cipher));
+	return *p;
+}
+
+bool esp_crypto_has_ctx(const struct esp_crypto *ec, bool enc)
+{
+	return (enc ? ec->enc : ec->dec) != NULL;
 }
 
 void esp_crypto_free(struct esp_crypto *ec)
@@ -350,7 +375,8 @@ int esp_crypto_aead_seal(struct esp_crypto *ec, const uint8_t *iv, const uint8_t
 								      aad, aad_len, NULL,
 								      nonce, ec->gcm);
 	}
-	if (!cipher_is_aead(ec->cipher) || len > INT_MAX || aad_len > INT_MAX ||
+	EVP_CIPHER_CTX *ctx = ctx_get(ec, 1);
+	if (!ctx || !cipher_is_aead(ec->cipher) || len > INT_MAX || aad_len > INT_MAX ||
 	    aead_start(ec, ec->enc, 1, iv, aad, aad_len) != 0 ||
 	    EVP_CipherUpdate(ec->enc, buf, &outl, buf, (int)len) != 1 ||
 	    EVP_CipherFinal_ex(ec->enc, buf + outl, &finl) != 1 ||
@@ -373,7 +399,8 @@ int esp_crypto_aead_open(struct esp_crypto *ec, const uint8_t *iv, const uint8_t
 								      ec->gcm);
 	}
 	/* OpenSSL compares the tag in constant time in EVP_CipherFinal_ex. */
-	if (!cipher_is_aead(ec->cipher) || len > INT_MAX || aad_len > INT_MAX ||
+	EVP_CIPHER_CTX *ctx = ctx_get(ec, 0);
+	if (!ctx || !cipher_is_aead(ec->cipher) || len > INT_MAX || aad_len > INT_MAX ||
 	    aead_start(ec, ec->dec, 0, iv, aad, aad_len) != 0 ||
 	    EVP_CipherUpdate(ec->dec, buf, &outl, buf, (int)len) != 1 ||
 	    EVP_CIPHER_CTX_ctrl(ec->dec, EVP_CTRL_AEAD_SET_TAG, AEAD_TAG_LEN,
@@ -383,12 +410,12 @@ int esp_crypto_aead_open(struct esp_crypto *ec, const uint8_t *iv, const uint8_t
 	return 0;
 }
 
-static int cbc_run(struct esp_crypto *ec, EVP_CIPHER_CTX *ctx, int enc, const uint8_t *iv,
-		   uint8_t *buf, size_t len)
+static int cbc_run(struct esp_crypto *ec, int enc, const uint8_t *iv, uint8_t *buf, size_t len)
 {
 	int outl, finl;
+	EVP_CIPHER_CTX *ctx = ctx_get(ec, enc);
 
-	if (cipher_is_aead(ec->cipher) || len > INT_MAX || len % ec->block != 0 ||
+	if (!ctx || cipher_is_aead(ec->cipher) || len > INT_MAX || len % ec->block != 0 ||
 	    EVP_CipherInit_ex(ctx, NULL, NULL, NULL, iv, enc) != 1 ||
 	    EVP_CipherUpdate(ctx, buf, &outl, buf, (int)len) != 1 ||
 	    EVP_CipherFinal_ex(ctx, buf + outl, &finl) != 1 ||
@@ -399,12 +426,12 @@ static int cbc_run(struct esp_crypto *ec, EVP_CIPHER_CTX *ctx, int enc, const ui
 
 int esp_crypto_cbc_encrypt(struct esp_crypto *ec, const uint8_t *iv, uint8_t *buf, size_t len)
 {
-	return cbc_run(ec, ec->enc, 1, iv, buf, len);
+	return cbc_run(ec, 1, iv, buf, len);
 }
 
 int esp_crypto_cbc_decrypt(struct esp_crypto *ec, const uint8_t *iv, uint8_t *buf, size_t len)
 {
-	return cbc_run(ec, ec->dec, 0, iv, buf, len);
+	return cbc_run(ec, 0, iv, buf, len);
 }
 
 int esp_crypto_mac(struct esp_crypto *ec, const uint8_t *data, size_t len,

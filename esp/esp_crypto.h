@@ -52,6 +52,8 @@ struct esp_crypto *esp_crypto_new(enum esp_cipher c, const uint8_t *ekey, size_t
 				  char *err, size_t errlen);
 /* Wipes the keys and frees the contexts; NULL is fine. */
 void esp_crypto_free(struct esp_crypto *ec);
+/* Whether the context of one direction exists yet (made on first use; for tests). */
+bool esp_crypto_has_ctx(const struct esp_crypto *ec, bool enc);
 
 bool esp_crypto_is_aead(const struct esp_crypto *ec);
 size_t esp_crypto_iv_len(const struct esp_crypto *ec);	/* explicit IV in the packet */

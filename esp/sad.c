@@ -93,12 +93,39 @@ static int sa_make_transform(struct sa *sa, const struct pfkey_sa *p, char *err,
 	return 0;
 }
 
-/* Copies p into the SA's settings without the keys. */
-static void sa_set_cfg(struct sa *sa, const struct pfkey_sa *p)
+/* p's selectors in one block sized to their count; *out NULL when there are none. */
+static int sel_dup(const struct pfkey_sa *p, struct selector **out)
 {
-	sa->cfg = *p;
-	wipe(sa->cfg.ekey, sizeof(sa->cfg.ekey));
-	wipe(sa->cfg.akey, sizeof(sa->cfg.akey));
+	size_t ns = p->n_sel_src < PFKEY_MAX_SEL ? p->n_sel_src : PFKEY_MAX_SEL;
+	size_t nd = p->n_sel_dst < PFKEY_MAX_SEL ? p->n_sel_dst : PFKEY_MAX_SEL;
+	*out = NULL;
+	if (ns + nd == 0)
+		return 0;
+	*out = malloc((ns + nd) * sizeof(**out));
+	if (!*out)
+		return -1;
+	memcpy(*out, p->sel_src, ns * sizeof(**out));
+	memcpy(*out + ns, p->sel_dst, nd * sizeof(**out));
+	return 0;
+}
+
+/* Copies p's settings (not its keys) into the SA, taking sel from sel_dup. */
+static void sa_set_cfg(struct sa *sa, const struct pfkey_sa *p, struct selector *sel)
+{
+	free(sa->cfg.sel_src);
+	uint8_t ns = p->n_sel_src < PFKEY_MAX_SEL ? p->n_sel_src : PFKEY_MAX_SEL;
+	uint8_t nd = p->n_sel_dst < PFKEY_MAX_SEL ? p->n_sel_dst : PFKEY_MAX_SEL;
+	sa->cfg = (struct sa_cfg){
+		.spi = p->spi, .satype = p->satype, .mode = p->mode, .reqid = p->reqid,
+		.src = p->src, .dst = p->dst, .ealg = p->ealg, .aalg = p->aalg,
+		.replay_window = p->replay_window, .esn = p->esn, .state = p->state,
+		.has_hard = p->has_hard, .has_soft = p->has_soft,
+		.hard = p->hard, .soft = p->soft,
+		.natt_type = p->natt_type, .natt_sport = p->natt_sport,
+		.natt_dport = p->natt_dport, .natt_oa = p->natt_oa,
+		.sel_src = sel, .sel_dst = sel ? sel + ns : NULL,
+		.n_sel_src = ns, .n_sel_dst = nd, .has_sel = p->has_sel,
+	};
 }
 
 struct sa *sa_new(const struct pfkey_sa *p, bool larval, ms_t now, char *err, size_t errlen)
@@ -111,20 +138,33 @@ struct sa *sa_new(const struct pfkey_sa *p, bool larval, ms_t now, char *err, si
 	pthread_mutex_init(&sa->lock, NULL);
 	sa->larval = larval;
 	sa->add_ms = now;
+	struct selector *sel;
+	if (sel_dup(p, &sel) < 0) {
+		snprintf(err, errlen, "out of memory");
+		sa_free(sa);
+		return NULL;
+	}
+	sa_set_cfg(sa, p, sel);
 	if (!larval && sa_make_transform(sa, p, err, errlen) < 0) {
 		sa_free(sa);
 		return NULL;
 	}
-	sa_set_cfg(sa, p);
 	sa->cfg.state = larval ? SADB_SASTATE_LARVAL : SADB_SASTATE_MATURE;
 	return sa;
 }
 
 int sa_install(struct sa *sa, const struct pfkey_sa *p, ms_t now, char *err, size_t errlen)
 {
-	if (sa_make_transform(sa, p, err, errlen) < 0)
+	struct selector *sel;
+	if (sel_dup(p, &sel) < 0) {
+		snprintf(err, errlen, "out of memory");
 		return -1;
-	sa_set_cfg(sa, p);
+	}
+	if (sa_make_transform(sa, p, err, errlen) < 0) {
+		free(sel);
+		return -1;
+	}
+	sa_set_cfg(sa, p, sel);
 	sa->cfg.state = SADB_SASTATE_MATURE;
 	sa->larval = false;
 	sa->add_ms = now;
@@ -141,6 +181,7 @@ void sa_free(struct sa *sa)
 		return;
 	esp_crypto_free(sa->crypto);
 	replay_free(&sa->in.rw);
+	free(sa->cfg.sel_src);
 	pthread_mutex_destroy(&sa->lock);
 	wipe_free(sa, sizeof(*sa));	/* also the replay window and settings */
 }
@@ -219,8 +260,22 @@ static int64_t wall_of(ms_t t, ms_t now)
 
 void sa_describe(const struct sa *sa, ms_t now, struct pfkey_sa *p)
 {
-	*p = sa->cfg;
-	p->ekey_len = p->akey_len = 0;	/* keys never leave the engine */
+	const struct sa_cfg *c = &sa->cfg;
+	/* keys never leave the engine: their lengths stay 0 */
+	*p = (struct pfkey_sa){
+		.spi = c->spi, .satype = c->satype, .mode = c->mode, .reqid = c->reqid,
+		.src = c->src, .dst = c->dst, .ealg = c->ealg, .aalg = c->aalg,
+		.replay_window = c->replay_window, .esn = c->esn,
+		.has_hard = c->has_hard, .has_soft = c->has_soft,
+		.hard = c->hard, .soft = c->soft,
+		.natt_type = c->natt_type, .natt_sport = c->natt_sport,
+		.natt_dport = c->natt_dport, .natt_oa = c->natt_oa,
+		.n_sel_src = c->n_sel_src, .n_sel_dst = c->n_sel_dst, .has_sel = c->has_sel,
+	};
+	if (c->n_sel_src)
+		memcpy(p->sel_src, c->sel_src, c->n_sel_src * sizeof(*c->sel_src));
+	if (c->n_sel_dst)
+		memcpy(p->sel_dst, c->sel_dst, c->n_sel_dst * sizeof(*c->sel_dst));
 	p->state = sa->larval ? SADB_SASTATE_LARVAL
 		 : atomic_load(&sa->dead) ? SADB_SASTATE_DEAD
 		 : atomic_load(&sa->soft_state) != SA_EXP_NONE ? SADB_SASTATE_DYING
@@ -251,7 +306,7 @@ int sa_account(struct sa *sa, size_t len, ms_t now)
 		uint_fast64_t zero = 0;
 		atomic_compare_exchange_strong(&sa->use_ms, &zero, now ? now : 1);
 	}
-	const struct pfkey_sa *c = &sa->cfg;
+	const struct sa_cfg *c = &sa->cfg;
 	if (over(c->hard.packets, packets) || over(c->hard.bytes, bytes))
 		return 2;
 	if (over(c->soft.packets, packets) || over(c->soft.bytes, bytes))
@@ -261,7 +316,7 @@ int sa_account(struct sa *sa, size_t len, ms_t now)
 
 int sa_check_time(struct sa *sa, ms_t now)
 {
-	const struct pfkey_sa *c = &sa->cfg;
+	const struct sa_cfg *c = &sa->cfg;
 	ms_t used = atomic_load(&sa->use_ms);
 	if (time_over(c->hard.addtime, sa->add_ms, now) ||
 	    (used && time_over(c->hard.usetime, used, now)))

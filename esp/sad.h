@@ -31,11 +31,31 @@ struct sa_counters {
 /* Expiry notification progress, so an event that could not be queued is retried. */
 enum sa_expiry { SA_EXP_NONE, SA_EXP_QUEUED, SA_EXP_SENT };
 
+/* What the engine keeps of IKE's struct pfkey_sa: the fields the data path and
+ * sa_describe use. Keys are not kept: they live only in the transform's contexts and
+ * are wiped with them. The selectors are one allocation sized to their count (a
+ * struct pfkey_sa has room for PFKEY_MAX_SEL per side, 1.2 KB, on every SA). */
+struct sa_cfg {
+	uint32_t spi;
+	uint8_t satype, mode;
+	uint32_t reqid;
+	struct addr src, dst;
+	uint8_t ealg, aalg;
+	uint32_t replay_window;
+	bool esn;
+	uint8_t state;
+	bool has_hard, has_soft;
+	struct pfkey_lifetime hard, soft;
+	uint16_t natt_type, natt_sport, natt_dport;
+	struct addr natt_oa;
+	struct selector *sel_src, *sel_dst;	/* sel_dst points into sel_src's block */
+	uint8_t n_sel_src, n_sel_dst;
+	bool has_sel;
+};
+
 struct sa {
 	struct sa *spi_next, *reqid_next, *all_next;
-	/* Configuration as IKE installed it. Keys are not kept here: they live only in
-	 * the transform's contexts and are wiped with them. */
-	struct pfkey_sa cfg;
+	struct sa_cfg cfg;	/* as IKE installed it */
 	uint64_t gen;		/* install order; the newest outbound SA wins */
 	uint32_t getspi_seq;	/* seq of the GETSPI that created a larval SA */
 	bool larval;

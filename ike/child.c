@@ -28,7 +28,32 @@ struct child_sa *child_sa_new(struct ike_sa *sa, struct child_cfg *cc, bool init
 	c->initiator = initiator;
 	c->state = CHILD_CREATED;
 	c->rekey_at = c->expire_at = MS_NEVER;
+	if (child_set_ts(c, NULL, 0, NULL, 0) < 0) {
+		free(c);
+		return NULL;
+	}
 	return c;
+}
+
+int child_set_ts(struct child_sa *c, const struct selector *l, size_t nl,
+		 const struct selector *r, size_t nr)
+{
+	nl = nl < IKEV2_MAX_TS ? nl : IKEV2_MAX_TS;
+	nr = nr < IKEV2_MAX_TS ? nr : IKEV2_MAX_TS;
+	size_t ml = nl ? nl : 1, mr = nr ? nr : 1;
+	struct selector *b = calloc(ml + mr, sizeof(*b));
+	if (!b)
+		return -1;
+	if (nl)
+		memcpy(b, l, nl * sizeof(*b));
+	if (nr)
+		memcpy(b + ml, r, nr * sizeof(*b));
+	free(c->local_ts);
+	c->local_ts = b;
+	c->remote_ts = b + ml;
+	c->n_local_ts = nl;
+	c->n_remote_ts = nr;
+	return 0;
 }
 
 /* SADB_DELETE of one SA (or of a larval SPI); the engine's errno. */
@@ -70,6 +95,8 @@ void child_sa_free(struct child_sa *c)
 	release_spi(c);
 	wipe_free(c->keys_in, sizeof(*c->keys_in));
 	wipe_free(c->keys_out, sizeof(*c->keys_out));
+	free(c->local_ts);
+	free(c->collision_nonce);
 	wipe(c, sizeof(*c));
 	free(c);
 }
@@ -212,8 +239,13 @@ int child_select(struct ike_sa *sa, struct child_sa *c, const struct ikev2_paylo
 	size_t ncl, ncr;
 	child_local_ts(sa, c->cfg, cl, &ncl);
 	child_remote_ts(sa, c->cfg, cr, &ncr);
-	c->n_remote_ts = narrow(cr, ncr, pl->tsi, pl->n_tsi, c->remote_ts);
-	c->n_local_ts = narrow(cl, ncl, pl->tsr, pl->n_tsr, c->local_ts);
+	struct selector nrm[IKEV2_MAX_TS], nlc[IKEV2_MAX_TS];
+	size_t n_nrm = narrow(cr, ncr, pl->tsi, pl->n_tsi, nrm);
+	size_t n_nlc = narrow(cl, ncl, pl->tsr, pl->n_tsr, nlc);
+	if (child_set_ts(c, nlc, n_nlc, nrm, n_nrm) < 0) {
+		log_err(LOG_IKE, "%s: CHILD_SA '%s': out of memory", tag, c->cfg->name);
+		return N_TEMPORARY_FAILURE;
+	}
 	if (c->n_local_ts == 0 || c->n_remote_ts == 0) {
 		char a[512], b[512], x[512], y[512];
 		ts_list_fmt(pl->tsi, pl->n_tsi, a, sizeof(a));

@@ -191,6 +191,8 @@ static void ike_sa_free(struct ike_sa *sa)
 	ikev1_sa_free(sa->v1);
 	ikev2_eap_free(sa->eap);
 	free(sa->eap_peer);
+	free(sa->collision_nonce);
+	free(sa->init_error);
 	if (sa->conn)
 		conn_put(sa->core, sa->conn);
 	wipe(sa, sizeof(*sa));

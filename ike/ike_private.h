@@ -279,6 +279,10 @@ int child_offer(struct ike_sa *sa, struct child_sa *c, struct proposal *out, siz
  * answer with (NO_PROPOSAL_CHOSEN, TS_UNACCEPTABLE). */
 int child_select(struct ike_sa *sa, struct child_sa *c, const struct ikev2_payloads *pl,
 		 bool tsi_is_remote);
+/* Sets c's traffic selectors (l and r may be c's own); -1 when out of memory, c
+ * unchanged. */
+int child_set_ts(struct child_sa *c, const struct selector *l, size_t nl,
+		 const struct selector *r, size_t nr);
 void child_local_ts(struct ike_sa *sa, const struct child_cfg *cc, struct selector *out,
 		    size_t *n);
 void child_remote_ts(struct ike_sa *sa, const struct child_cfg *cc, struct selector *out,

@@ -65,7 +65,9 @@ struct child_sa {
 	enum child_state state;
 	uint32_t spi_in, spi_out;	/* host order */
 	struct proposal prop;		/* chosen ESP proposal */
-	struct selector local_ts[IKEV2_MAX_TS], remote_ts[IKEV2_MAX_TS];
+	/* One block sized to the count, at least one zeroed entry a side, set by
+	 * child_set_ts(): room for IKEV2_MAX_TS a side would be 1.2 KB a child. */
+	struct selector *local_ts, *remote_ts;
 	size_t n_local_ts, n_remote_ts;
 	enum child_mode mode;
 	bool encap;
@@ -85,7 +87,7 @@ struct child_sa {
 	/* Rekey collision (2.8.1): the child we created answering the peer's rekey of
 	 * this one while we rekeyed it too, and the lowest nonce of that exchange. */
 	uint32_t collision_child;
-	uint8_t collision_nonce[256];
+	uint8_t *collision_nonce;	/* allocated only then */
 	size_t collision_nonce_len;
 	bool reap;			/* deleted (IKEv1): freed by ike_sa_reap() */
 	/* IKEv1: lifetimes agreed with the peer (the shorter side's), 0 when none was
@@ -151,7 +153,7 @@ struct ike_sa {
 	struct buf init_i, init_r;	/* IKE_SA_INIT messages, for AUTH */
 	struct buf cookie;
 	uint8_t cookies;		/* COOKIE answers taken in IKE_SA_INIT */
-	char init_error[128];		/* the first unauthenticated error answer, if any */
+	char *init_error;		/* the first unauthenticated error answer, if any */
 	struct identity my_id, peer_id;
 	unsigned peer_sig_hashes;	/* RFC 7427 hashes the peer announced, 1 << id */
 	bool peer_certreq;		/* the peer sent CERTREQ (send_cert = ifasked) */
@@ -178,7 +180,7 @@ struct ike_sa {
 	uint32_t collision_ike;
 	bool superseded;		/* rekeyed: its end is no "down" event */
 	ms_t gone_at;			/* a superseded SA is dropped by then at the latest */
-	uint8_t collision_nonce[256];
+	uint8_t *collision_nonce;	/* allocated only then */
 	size_t collision_nonce_len;
 	/* An ISAKMP SA (IKEv1): its own exchange state and keys (ike/v1/ikev1.h); the
 	 * table, endpoints, identities, children and timers above are shared. */

@@ -31,7 +31,7 @@ void ike_peer_dead(struct ike_sa *sa)
 	char tag[128];
 	if (sa->v1)
 		ikev1_gave_up(sa);
-	else if (sa->init_error[0])
+	else if (sa->init_error)
 		/* The peer did answer, but only with an unauthenticated error: say that. */
 		log_err(LOG_IKE, "%s: IKE_SA_INIT failed after %u retransmits: %s (no valid answer came)",
 			ike_sa_tag(sa, tag, sizeof(tag)), sa->req.tries, sa->init_error);

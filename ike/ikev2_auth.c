@@ -180,8 +180,11 @@ void ikev2_auth_start(struct ike_sa *sa)
 			struct proposal *offer = ike_request_offer(r);
 			int n = offer ? child_offer(sa, c, offer, IKEV2_MAX_PROPOSALS, false) : -1;
 			r->n_offered = (size_t)(n > 0 ? n : 0);
-			child_local_ts(sa, cc, c->local_ts, &c->n_local_ts);
-			child_remote_ts(sa, cc, c->remote_ts, &c->n_remote_ts);
+			struct selector l[IKEV2_MAX_TS], rt[IKEV2_MAX_TS];
+			size_t nl, nr;
+			child_local_ts(sa, cc, l, &nl);
+			child_remote_ts(sa, cc, rt, &nr);
+			child_set_ts(c, l, nl, rt, nr);	/* out of memory: none offered */
 			if (cc->mode == MODE_TRANSPORT)
 				ikb_notify(&k, 0, NULL, 0, N_USE_TRANSPORT_MODE, NULL, 0);
 			ikb_sa(&k, r->offered, r->n_offered);
@@ -483,10 +486,10 @@ int child_accept_response(struct ike_sa *sa, struct child_sa *c, const struct ms
 			"what we proposed", tag, c->cfg->name);
 		return -1;
 	}
-	memcpy(c->local_ts, m->pl.tsi, m->pl.n_tsi * sizeof(struct selector));
-	c->n_local_ts = m->pl.n_tsi;
-	memcpy(c->remote_ts, m->pl.tsr, m->pl.n_tsr * sizeof(struct selector));
-	c->n_remote_ts = m->pl.n_tsr;
+	if (child_set_ts(c, m->pl.tsi, m->pl.n_tsi, m->pl.tsr, m->pl.n_tsr) < 0) {
+		log_err(LOG_IKE, "%s: CHILD_SA '%s': out of memory", tag, c->cfg->name);
+		return -1;
+	}
 	bool transport = ikev2_find_notify(&m->pl, N_USE_TRANSPORT_MODE) != NULL;
 	c->mode = transport ? MODE_TRANSPORT : MODE_TUNNEL;
 	const struct xform *dh = proposal_get(&c->prop, XF_DH);

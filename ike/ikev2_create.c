@@ -36,7 +36,8 @@ static uint16_t child_pfs_group(const struct child_cfg *cc)
 /* Nonces compare as byte strings; a shorter one that is a prefix is lower. */
 static int nonce_cmp(const uint8_t *a, size_t alen, const uint8_t *b, size_t blen)
 {
-	int c = memcmp(a, b, alen < blen ? alen : blen);
+	size_t n = alen < blen ? alen : blen;
+	int c = n ? memcmp(a, b, n) : 0;
 	return c ? c : (alen > blen) - (alen < blen);
 }
 
@@ -46,6 +47,22 @@ static void lowest_nonce(const uint8_t *a, size_t alen, const uint8_t *b, size_t
 	bool first = nonce_cmp(a, alen, b, blen) <= 0;
 	*outlen = first ? alen : blen;
 	memcpy(out, first ? a : b, *outlen);
+}
+
+/* Keeps the lowest nonce of a colliding exchange in *out, allocated only for a
+ * collision (room for 256 bytes in every SA and child is not worth it); none when
+ * out of memory, which compares lowest. */
+static void keep_lowest_nonce(const uint8_t *a, size_t alen, const uint8_t *b, size_t blen,
+			      uint8_t **out, size_t *outlen)
+{
+	uint8_t low[256];
+	size_t n;
+	lowest_nonce(a, alen, b, blen, low, &n);
+	free(*out);
+	*out = malloc(n ? n : 1);
+	*outlen = *out ? n : 0;
+	if (*out)
+		memcpy(*out, low, n);
 }
 
 static void add_ke(struct ike_sa *sa, struct ikev2_builder *k, uint16_t group)
@@ -73,14 +90,21 @@ static void start_child(struct ike_sa *sa, struct child_cfg *cc, struct child_sa
 	struct proposal *offer = ike_request_offer(r);
 	int n = offer ? child_offer(sa, c, offer, IKEV2_MAX_PROPOSALS, group != DH_NONE) : -1;
 	r->n_offered = (size_t)(n > 0 ? n : 0);
+	int set;
 	if (old) {
-		memcpy(c->local_ts, old->local_ts, sizeof(c->local_ts));
-		memcpy(c->remote_ts, old->remote_ts, sizeof(c->remote_ts));
-		c->n_local_ts = old->n_local_ts;
-		c->n_remote_ts = old->n_remote_ts;
+		set = child_set_ts(c, old->local_ts, old->n_local_ts, old->remote_ts,
+				   old->n_remote_ts);
 	} else {
-		child_local_ts(sa, cc, c->local_ts, &c->n_local_ts);
-		child_remote_ts(sa, cc, c->remote_ts, &c->n_remote_ts);
+		struct selector l[IKEV2_MAX_TS], rt[IKEV2_MAX_TS];
+		size_t nl, nr;
+		child_local_ts(sa, cc, l, &nl);
+		child_remote_ts(sa, cc, rt, &nr);
+		set = child_set_ts(c, l, nl, rt, nr);
+	}
+	if (set < 0) {
+		child_sa_free(c);
+		ike_request_done(sa);
+		return;
 	}
 	crypto_random(r->nonce, IKE_NONCE_LEN);
 	ikb_init(&k);
@@ -311,8 +335,8 @@ static void ike_rekey_request(struct ike_sa *sa, struct msg_in *m)
 		log_info(LOG_IKE, "rekey collision: IKE_SA %s[%u] is being rekeyed by both peers",
 			 ike_sa_name(sa), sa->uniqueid);
 		sa->collision_ike = nsa->uniqueid;
-		lowest_nonce(m->pl.nonce, m->pl.nonce_len, nonce, sizeof(nonce),
-			     sa->collision_nonce, &sa->collision_nonce_len);
+		keep_lowest_nonce(m->pl.nonce, m->pl.nonce_len, nonce, sizeof(nonce),
+				  &sa->collision_nonce, &sa->collision_nonce_len);
 	} else {
 		ike_sa_set_state(sa, IKE_REKEYED);	/* its initiator deletes the old SA */
 	}
@@ -404,8 +428,8 @@ static void child_request(struct ike_sa *sa, struct msg_in *m, const struct ikev
 		log_info(LOG_IKE, "rekey collision: CHILD_SA %s{%u} is being rekeyed by both peers",
 			 old->cfg->name, old->uniqueid);
 		old->collision_child = c->uniqueid;
-		lowest_nonce(m->pl.nonce, m->pl.nonce_len, nonce, sizeof(nonce),
-			     old->collision_nonce, &old->collision_nonce_len);
+		keep_lowest_nonce(m->pl.nonce, m->pl.nonce_len, nonce, sizeof(nonce),
+				  &old->collision_nonce, &old->collision_nonce_len);
 	} else if (old) {
 		old->state = CHILD_REKEYED;	/* the rekey's initiator deletes it */
 	}

@@ -448,9 +448,9 @@ static void restart_init(struct ike_sa *sa)
 static void init_keep_waiting(struct ike_sa *sa, const char *tag, const char *why)
 {
 	sa->next_msgid = sa->req.msgid;		/* the exchange is still open */
-	if (sa->init_error[0])
+	if (sa->init_error)
 		return;
-	snprintf(sa->init_error, sizeof(sa->init_error), "%.*s", (int)sizeof(sa->init_error) - 1, why);
+	sa->init_error = strdup(why);	/* NULL when out of memory: logged again */
 	log_err(LOG_IKE, "%s: %s; unauthenticated, so waiting for a valid IKE_SA_INIT answer "
 		"until the retransmission timeout", tag, why);
 }

@@ -99,9 +99,8 @@ void ikev1_quick_start(struct ike_sa *sa, struct child_cfg *cc)
 	size_t nl, nr;
 	child_local_ts(sa, cc, l, &nl);
 	child_remote_ts(sa, cc, r, &nr);
-	c->local_ts[0] = l[0];
-	c->remote_ts[0] = r[0];
-	c->n_local_ts = c->n_remote_ts = 1;
+	if (child_set_ts(c, l, 1, r, 1) < 0)
+		goto fail;
 	if (nl > 1 || nr > 1)
 		log_info(LOG_IKE, "%s: IKEv1 negotiates one selector pair: using %s's first",
 			 tag_of(sa), cc->name);
@@ -369,9 +368,10 @@ static struct child_sa *choose(struct ike_sa *sa, const struct v1_msg *m,
 			return NULL;
 		size_t n = (size_t)child_offer(sa, c, mine, V1_MAX_OFFERED, true);
 		if (isakmp_sa_select(&m->pl, mine, n, ch, why, sizeof(why)) && ch->prop.spi_len == 4) {
-			c->local_ts[0] = li;
-			c->remote_ts[0] = ri;
-			c->n_local_ts = c->n_remote_ts = 1;
+			if (child_set_ts(c, &li, 1, &ri, 1) < 0) {
+				child_sa_free(c);
+				return NULL;
+			}
 			return c;
 		}
 		*error = ISAKMP_N_NO_PROPOSAL_CHOSEN;

@@ -118,6 +118,34 @@ static void test_establish_aead(void **state)
 	h_free(&h);
 }
 
+/* What an established SA keeps is sized to what was negotiated (memory per IKE SA,
+ * issue 8): a CHILD_SA's selectors are a block of their count, and a rekey carries
+ * them over. */
+static void test_established_sa_is_trimmed(void **state)
+{
+	struct harness h;
+	char err[128], s[SELECTOR_STRLEN];
+	/* no room for IKEV2_MAX_TS selectors a side nor a 256-byte collision nonce in a
+	 * child, nor for a collision nonce and an error text in an IKE SA: they are
+	 * allocated when there is something to keep */
+	assert_true(sizeof(struct child_sa) < 600);
+	assert_true(sizeof(struct ike_sa) < 2700);
+	up_default(&h);
+	assert_int_equal(ike_rekey(h.a.core, NULL, 0, "net", 0, h.now, err, sizeof(err)), 0);
+	h_pump(&h);
+	for (int side = 0; side < 2; side++) {
+		const struct child_sa *c = h_first_sa(side ? &h.b : &h.a)->children;
+		assert_non_null(c);
+		assert_int_equal(c->n_local_ts, 1);
+		assert_int_equal(c->n_remote_ts, 1);
+		assert_string_equal(selector_fmt(&c->local_ts[0], s, sizeof(s)),
+				    side ? "10.2.0.0/24" : "10.1.0.0/24");
+		assert_string_equal(selector_fmt(&c->remote_ts[0], s, sizeof(s)),
+				    side ? "10.1.0.0/24" : "10.2.0.0/24");
+	}
+	h_free(&h);
+}
+
 static void test_reset_stats_keeps_gauges(void **state)
 {
 	struct harness h;
@@ -1648,6 +1676,7 @@ int main(void)
 	log_set_all_levels(getenv("TLOG") ? atoi(getenv("TLOG")) : -1);
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_establish_aead),
+		cmocka_unit_test(test_established_sa_is_trimmed),
 		cmocka_unit_test(test_reset_stats_keeps_gauges),
 		cmocka_unit_test(test_encap_forces_natt),
 		cmocka_unit_test(test_expire_soft_rekeys_hard_deletes),
