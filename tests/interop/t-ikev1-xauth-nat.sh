@@ -7,7 +7,7 @@
 # each address. Then u1 reconnects (its charon restarted): INITIAL_CONTACT replaces its
 # old ISAKMP SA only, and it gets its address back.
 #
-#   c1..c3 192.168.50.1N -- br1 nat (masquerade) 198.51.100.1 -- 198.51.100.2 site-b
+#   c1..c3 10.50.0.1N -- br1 nat (masquerade) 198.51.100.1 -- 198.51.100.2 site-b
 #     (tsunagid, pool 10.3.0.0/29) 10.2.0.1 -- 10.2.0.10 host-b
 . "$(dirname "$0")/lib.sh"
 iop_begin ikev1-xauth-nat
@@ -20,7 +20,7 @@ ESP=aes128-sha256
 N=3
 
 topo_build nat
-lan_bridge "$NS_NAT" br1 192.168.50.1/24
+lan_bridge "$NS_NAT" br1 10.50.0.1/24
 
 # client I: namespace c<I> on the NAT's LAN, XAuth user uI, group identity.
 client_conf() {
@@ -70,8 +70,8 @@ client() {
 	ns=$IOP_PFX-c$i
 	veth "$NS_NAT" "c$i" "$ns" eth0
 	ip -n "$NS_NAT" link set "c$i" master br1
-	addr "$ns" eth0 "192.168.50.1$i/24"
-	route "$ns" default via 192.168.50.1
+	addr "$ns" eth0 "10.50.0.1$i/24"
+	route "$ns" default via 10.50.0.1
 	swan_prepare "$ns"
 	swan_fast_retransmit "$ns"
 	client_conf "$i"

@@ -5,7 +5,7 @@
 # client then finds the pool exhausted: it is refused clearly (FAILED_CP_REQUIRED, a
 # log line naming it, the ike-vip-failures counter), and the five keep their tunnels.
 #
-#   c1..c6 192.168.50.1N -- br1 nat (masquerade) 198.51.100.1 -- 198.51.100.2 site-b
+#   c1..c6 10.50.0.1N -- br1 nat (masquerade) 198.51.100.1 -- 198.51.100.2 site-b
 #     (tsunagid, pool 10.3.0.1-10.3.0.5) 10.2.0.1 -- 10.2.0.10 host-b
 . "$(dirname "$0")/lib.sh"
 iop_begin ra-nat-clients
@@ -17,7 +17,7 @@ PROPS=aes256gcm16-prfsha256-x25519
 N=5
 
 topo_build nat
-lan_bridge "$NS_NAT" br1 192.168.50.1/24
+lan_bridge "$NS_NAT" br1 10.50.0.1/24
 
 # client I ID: namespace c<I> on the NAT's LAN, with charon asking for a virtual IP.
 client() {
@@ -26,8 +26,8 @@ client() {
 	ns=$IOP_PFX-c$i
 	veth "$NS_NAT" "c$i" "$ns" eth0
 	ip -n "$NS_NAT" link set "c$i" master br1
-	addr "$ns" eth0 "192.168.50.1$i/24"
-	route "$ns" default via 192.168.50.1
+	addr "$ns" eth0 "10.50.0.1$i/24"
+	route "$ns" default via 10.50.0.1
 	swan_prepare "$ns"
 	cat >"$(swan_dir "$ns")/swanctl.conf" <<-EOF
 	connections {

@@ -38,7 +38,7 @@ ike=$(tsu_ike_count "$NS_GW") child=$(tsu_child_count "$NS_GW")
 stats=$(tsu_ctl "$NS_GW" --stats --pretty 2>/dev/null)
 grep -A1 'ikesas {' <<<"$stats" | grep -q "total = $N\$" || iop_fail "tsunagictl --stats disagrees: $(tr '\n' ' ' <<<"$stats")"
 # Every client's own address and NAT-T port appear as a peer.
-peers=$(tsu_ctl "$NS_GW" --list-sas 2>/dev/null | grep -o '198\.18\.1\.[0-9]*\[2000[0-9]\]' | sort -u | wc -l)
+peers=$(tsu_ctl "$NS_GW" --list-sas 2>/dev/null | grep -o '203\.0\.113\.[0-9]*\[2000[0-9]\]' | sort -u | wc -l)
 [ "$peers" = $N ] || iop_fail "tsunagid lists $peers distinct client address:port pairs, not $N"
 # Each CHILD_SA's remote selector is that client's own virtual IP.
 vips=$(tsu_ctl "$NS_GW" --list-sas 2>/dev/null | grep -o '=== 10\.98\.[0-9.]*/32' | sort -u | wc -l)
