@@ -1,6 +1,7 @@
 # tests/interop/lib-extra.sh: helpers shared by the negative, control and robustness
 # scenarios (t-wrong-id, t-ts-mismatch, t-swanctl-vici, t-tsunagi-pair-nat, t-signals,
-# t-bad-input) and the certificate ones (t-ikev2-pubkey, t-ikev1-pubkey). Sourced after lib.sh; uses its topology, peers and result functions.
+# t-bad-input) the certificate ones (t-ikev2-pubkey, t-ikev1-pubkey) and the remote-access ones
+# (t-ra-vip, t-ra-nat-clients). Sourced after lib.sh; uses its topology, peers and result functions.
 
 # xt_swan_initiates_to_tsu [TSU_KEY=VALUE...] -- [SWAN_KEY=VALUE...]: the standard tunnel
 # with tsunagid responding at site-b and strongSwan initiating from site-a behind the NAT;
@@ -131,3 +132,36 @@ pk_files() {
 	cp "$CERTS/ca.pem" "$1/x509ca/"
 }
 
+# xt_rw_client_conf OUT ID: strongSwan as a road warrior (PSK, identity ID) of the gateway
+# at site-b, asking for an IPv4 virtual IP, with a child to NET_B; uses PSK and PROPS.
+xt_rw_client_conf() {
+	cat >"$1" <<-EOF
+	connections {
+		rw {
+			version = 2
+			remote_addrs = $SITE_B_OUT
+			vips = 0.0.0.0
+			proposals = $PROPS
+			local {
+				auth = psk
+				id = $2
+			}
+			remote {
+				auth = psk
+				id = gw.example.net
+			}
+			children {
+				net {
+					remote_ts = $NET_B
+					esp_proposals = aes256gcm16
+				}
+			}
+		}
+	}
+	secrets {
+		ike-rw {
+			secret = "$PSK"
+		}
+	}
+	EOF
+}

@@ -8,6 +8,7 @@
 #   c1..c6 10.50.0.1N -- br1 nat (masquerade) 198.51.100.1 -- 198.51.100.2 site-b
 #     (tsunagid, pool 10.3.0.1-10.3.0.5) 10.2.0.1 -- 10.2.0.10 host-b
 . "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/lib-extra.sh"
 iop_begin ra-nat-clients
 iop_require_tsunagid
 iop_require_cmd swanctl strongswan-swanctl
@@ -29,35 +30,7 @@ client() {
 	addr "$ns" eth0 "10.50.0.1$i/24"
 	route "$ns" default via 10.50.0.1
 	swan_prepare "$ns"
-	cat >"$(swan_dir "$ns")/swanctl.conf" <<-EOF
-	connections {
-		rw {
-			version = 2
-			remote_addrs = $SITE_B_OUT
-			vips = 0.0.0.0
-			proposals = $PROPS
-			local {
-				auth = psk
-				id = $id
-			}
-			remote {
-				auth = psk
-				id = gw.example.net
-			}
-			children {
-				net {
-					remote_ts = $NET_B
-					esp_proposals = aes256gcm16
-				}
-			}
-		}
-	}
-	secrets {
-		ike-rw {
-			secret = "$PSK"
-		}
-	}
-	EOF
+	xt_rw_client_conf "$(swan_dir "$ns")/swanctl.conf" "$id"
 	swan_start "$ns"; swan_load "$ns"
 }
 

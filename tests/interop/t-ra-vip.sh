@@ -9,45 +9,13 @@
 #    vips = 0.0.0.0: the address is on tsunagid's TUN device, is its local selector, and
 #    site-a pings host-b from it; when the SA goes the address goes.
 . "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/lib-extra.sh"
 iop_begin ra-vip
 iop_require_tsunagid
 iop_require_cmd swanctl strongswan-swanctl
 
 PSK="tsunagi-ra-psk-0123456789"
 PROPS=aes256gcm16-prfsha256-x25519
-
-# client_conf OUT ID: a road warrior asking for an IPv4 address.
-client_conf() {
-	cat >"$1" <<-EOF
-	connections {
-		rw {
-			version = 2
-			remote_addrs = $SITE_B_OUT
-			vips = 0.0.0.0
-			proposals = $PROPS
-			local {
-				auth = psk
-				id = $2
-			}
-			remote {
-				auth = psk
-				id = gw.example.net
-			}
-			children {
-				net {
-					remote_ts = $NET_B
-					esp_proposals = aes256gcm16
-				}
-			}
-		}
-	}
-	secrets {
-		ike-rw {
-			secret = "$PSK"
-		}
-	}
-	EOF
-}
 
 # gw_conf OUT: a gateway with a pool for any client identity.
 gw_conf() {
@@ -98,7 +66,7 @@ printf 'tsunagi {\n\ttun = %s\n}\n' "tsb$$" >>"$dir/tsunagi.conf"
 tsu_start "$NS_SB"
 
 swan_prepare "$NS_SA"
-client_conf "$(swan_dir "$NS_SA")/swanctl.conf" alice@example.org
+xt_rw_client_conf "$(swan_dir "$NS_SA")/swanctl.conf" alice@example.org
 swan_start "$NS_SA"; swan_load "$NS_SA"
 swan_initiate "$NS_SA" net
 swan_wait_sa "$NS_SA" 20 || iop_fail "strongSwan (client) has no ESTABLISHED+INSTALLED SA within 20 s"
@@ -170,7 +138,7 @@ gw_conf "$(swan_dir "$NS_SB")/swanctl.conf"
 swan_start "$NS_SB"; swan_load "$NS_SB"
 dir=$(tsu_dir "$NS_SA")
 mkdir -p "$dir"
-client_conf "$dir/tsunagi.conf" carol@example.org
+xt_rw_client_conf "$dir/tsunagi.conf" carol@example.org
 printf 'tsunagi {\n\ttun = %s\n}\n' "tsa$$" >>"$dir/tsunagi.conf"
 tsu_start "$NS_SA"
 tsu_ctl "$NS_SA" --initiate --child net --timeout 15 >"$dir/initiate.out" 2>&1 ||
