@@ -12,7 +12,7 @@
 
 /* The registry: an engine's index is its id and its rank when two claim a port. */
 extern const struct nat_engine nat_alg_ftp, nat_alg_tftp, nat_alg_dns, nat_alg_sip,
-	nat_alg_pptp;
+	nat_alg_pptp, nat_ike_passthru, nat_l2tp_passthru;
 
 static const struct nat_engine *engines[] = {
 	&nat_alg_ftp,
@@ -20,6 +20,8 @@ static const struct nat_engine *engines[] = {
 	&nat_alg_dns,
 	&nat_alg_sip,
 	&nat_alg_pptp,
+	[NAT_ENGINE_IKE] = &nat_ike_passthru,
+	[NAT_ENGINE_L2TP] = &nat_l2tp_passthru,
 	NULL,	/* the last slot: an engine that tests plug in (nat_engine_set_test) */
 };
 
@@ -165,7 +167,7 @@ static int engine_by_port(const struct nat_table *t, uint8_t proto, uint16_t a, 
 	unsigned want = proto == 6 ? NAT_INSP_TCP : proto == 17 ? NAT_INSP_UDP : 0;
 	for (size_t i = 0; i < N_ENGINES && want; i++) {
 		const struct nat_inspect_conf *c = &t->rules->inspect[i];
-		if (engines[i] && (engines[i]->protos & want) && c->enabled &&
+		if (engines[i] && engines[i]->inspect && (engines[i]->protos & want) && c->enabled &&
 		    (nat_inspect_port_in(c, a) || nat_inspect_port_in(c, b)))
 			return (int)i;
 	}
@@ -180,7 +182,8 @@ void insp_flow_start(struct nat_table *t, struct flow *f, int dir, int engine)
 		uint16_t b = dir == 0 ? f->k[1].sport : f->k[1].dport;
 		engine = engine_by_port(t, f->proto, a, b);
 	}
-	if (engine < 0 || (size_t)engine >= N_ENGINES || !engines[engine])
+	if (engine < 0 || (size_t)engine >= N_ENGINES || !engines[engine] ||
+	    !engines[engine]->inspect)
 		return;
 	const struct nat_engine *e = engines[engine];
 	uint32_t i = slot_new(t);
