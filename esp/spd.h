@@ -40,8 +40,13 @@ bool pkt_match(const struct pkt_tuple *t, const struct selector *src,
 struct sp {
 	struct sp *next, *prev;		/* the direction's list, in lookup order */
 	struct sp *next_exact, *next_id;	/* hash chains of struct spd */
+	/* The data path's lookup (spd_lookup): a policy whose destination is one
+	 * address is in the chain of that address (by_host), the others in their
+	 * direction's list of such (net, in lookup order). */
+	struct sp *next_host_or_net;
 	struct pfkey_policy p;
 	unsigned score;		/* specificity, higher first */
+	uint32_t seq;		/* when it was linked: the order within its run */
 	bool route;		/* a route for p.dst through the TUN device is ours */
 	bool port_rule;		/* or a rule for its protocol and ports (io_port_rule_add) */
 	/* Trap state: guarded by the engine's hold mutex. */
@@ -68,8 +73,13 @@ struct spd {
 	/* Indexes for the control path (add, delete, find), so that they cost the same
 	 * with thousands of policies: hash tables by selectors and by id (nbuckets a
 	 * power of two, grown with count), and the runs of each direction in order. */
-	struct sp **by_exact, **by_id;
+	struct sp **by_exact, **by_id, **by_host;
 	size_t nbuckets;
+	/* The data path's view: per direction the policies whose destination is not
+	 * one address, in lookup order; the others are found by address (by_host),
+	 * so a concentrator's thousand clients cost one hash chain, not a walk. */
+	struct sp *net[IPSEC_DIR_MAX];
+	uint32_t next_seq;
 	struct sp_run *runs[IPSEC_DIR_MAX];
 	size_t nruns[IPSEC_DIR_MAX], runs_cap[IPSEC_DIR_MAX];
 };
