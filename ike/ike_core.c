@@ -123,6 +123,34 @@ struct ike_sa *ike_sa_new(struct ike *core, struct conn *conn, bool initiator)
 	return sa;
 }
 
+int ike_sa_set_nonce(struct ike_sa *sa, bool ni, const uint8_t *data, size_t len)
+{
+	uint8_t **p = ni ? &sa->ni : &sa->nr;
+	size_t *plen = ni ? &sa->ni_len : &sa->nr_len;
+	uint8_t *n = malloc(len ? len : 1);
+	if (!n)
+		return -1;
+	if (data)
+		memcpy(n, data, len);
+	else
+		crypto_random(n, len);
+	if (*p)
+		wipe_free(*p, *plen);
+	*p = n;
+	*plen = len;
+	return 0;
+}
+
+void ike_sa_drop_nonces(struct ike_sa *sa)
+{
+	if (sa->ni)
+		wipe_free(sa->ni, sa->ni_len);
+	if (sa->nr)
+		wipe_free(sa->nr, sa->nr_len);
+	sa->ni = sa->nr = NULL;
+	sa->ni_len = sa->nr_len = 0;
+}
+
 static void request_clear(struct request *r)
 {
 	free(r->offered);
@@ -182,6 +210,7 @@ static void ike_sa_free(struct ike_sa *sa)
 	}
 	dh_free(sa->dh);
 	ike_keys_wipe(&sa->keys);
+	ike_sa_drop_nonces(sa);
 	buf_free(&sa->init_i);
 	buf_free(&sa->init_r);
 	buf_free(&sa->cookie);

@@ -146,7 +146,9 @@ struct ike_sa {
 	struct proposal prop;		/* chosen IKE proposal */
 	struct ike_keys keys;
 	bool have_keys;
-	uint8_t ni[256], nr[256];
+	/* Ni and Nr, allocated to their length: IKE_AUTH (or Main/Aggressive Mode)
+	 * needs them, nothing after it (ike_sa_drop_nonces). */
+	uint8_t *ni, *nr;
 	size_t ni_len, nr_len;
 	struct dh *dh;			/* until keys are derived */
 	uint16_t ke_group;		/* the group we send (after INVALID_KE, the asked one) */

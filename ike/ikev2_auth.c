@@ -424,6 +424,7 @@ void ikev2_auth_responder_finish(struct ike_sa *sa, const struct msg_in *m,
 	established(sa);
 	if (cp_ok)
 		responder_child(sa, &m->pl, k);
+	ike_sa_drop_nonces(sa);
 	ike_send_response(sa, m, k);
 	if (!cp_ok)
 		ike_sa_queue(sa, TASK_IKE_DELETE, NULL, 0);
@@ -564,6 +565,7 @@ void ikev2_auth_initiator_finish(struct ike_sa *sa, const struct msg_in *m)
 		else
 			child_sa_free(c);
 	}
+	ike_sa_drop_nonces(sa);
 	ike_request_done(sa);
 	if (!vip_ok)
 		ike_sa_queue(sa, TASK_IKE_DELETE, NULL, 0);

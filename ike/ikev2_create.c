@@ -223,10 +223,7 @@ static int rekey_keys(struct ike_sa *old, struct ike_sa *n, const struct proposa
 	if (!e || !p || !oldp)
 		return -1;
 	n->prop = *chosen;
-	memcpy(n->ni, ni, ni_len);
-	n->ni_len = ni_len;
-	memcpy(n->nr, nr, nr_len);
-	n->nr_len = nr_len;
+	/* The new SA keeps no nonces: they only go into its keys here. */
 	/* SKEYSEED = prf(SK_d (old), g^ir (new) | Ni | Nr), with the old SA's PRF
 	 * (RFC 7296 2.18); ike_derive_keys takes the new transforms for the rest. */
 	if (ike_derive_rekey_keys(&n->keys, e->id, e->keylen, i ? i->id : INTEG_NONE, p->id,

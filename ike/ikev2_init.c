@@ -150,9 +150,10 @@ void ikev2_init_start(struct ike_sa *sa)
 		ike_sa_destroy(sa);
 		return;
 	}
-	if (!sa->ni_len) {
-		crypto_random(sa->ni, IKE_NONCE_LEN);
-		sa->ni_len = IKE_NONCE_LEN;
+	if (!sa->ni_len && ike_sa_set_nonce(sa, true, NULL, IKE_NONCE_LEN) < 0) {
+		log_err(LOG_IKE, "%s: out of memory", ike_sa_name(sa));
+		ike_sa_destroy(sa);
+		return;
 	}
 	memcpy(r->nonce, sa->ni, IKE_NONCE_LEN);
 
@@ -387,10 +388,11 @@ void ikev2_init_request_in(struct ike *core, struct msg_in *m)
 	sa->remote = m->remote;
 	sa->prop = chosen;
 	sa->ke_group = group;
-	sa->ni_len = m->pl.nonce_len;
-	memcpy(sa->ni, m->pl.nonce, m->pl.nonce_len);
-	crypto_random(sa->nr, IKE_NONCE_LEN);
-	sa->nr_len = IKE_NONCE_LEN;
+	if (ike_sa_set_nonce(sa, true, m->pl.nonce, m->pl.nonce_len) < 0 ||
+	    ike_sa_set_nonce(sa, false, NULL, IKE_NONCE_LEN) < 0) {
+		ike_sa_destroy(sa);
+		return;
+	}
 	sa->peer_msgid = 1;
 	buf_put(&sa->init_i, m->raw, m->raw_len);
 
@@ -525,11 +527,10 @@ void ikev2_init_response_in(struct ike_sa *sa, struct msg_in *m)
 	memcpy(sa->spi_r, m->hdr.spi_r, 8);
 	sa->prop = chosen;
 	ikev2_cert_init_in(sa, &m->pl);
-	sa->nr_len = m->pl.nonce_len;
-	memcpy(sa->nr, m->pl.nonce, m->pl.nonce_len);
 	buf_reset(&sa->init_r);
 	buf_put(&sa->init_r, m->raw, m->raw_len);
-	if (derive(sa, r->dh, m->pl.ke, m->pl.ke_len) < 0) {
+	if (ike_sa_set_nonce(sa, false, m->pl.nonce, m->pl.nonce_len) < 0 ||
+	    derive(sa, r->dh, m->pl.ke, m->pl.ke_len) < 0) {
 		/* Forget this answer, so the real one still finds the SA. */
 		memset(sa->spi_r, 0, 8);
 		buf_reset(&sa->init_r);

@@ -188,11 +188,10 @@ int ikev1_add_ke_nonce(struct ike_sa *sa, struct isakmp_builder *k, struct buf *
 		return -1;
 	}
 	dh_public(sa->dh, mine);
-	uint8_t *n = sa->initiator ? sa->ni : sa->nr;
-	crypto_random(n, V1_NONCE_LEN);
-	*(sa->initiator ? &sa->ni_len : &sa->nr_len) = V1_NONCE_LEN;
+	if (ike_sa_set_nonce(sa, sa->initiator, NULL, V1_NONCE_LEN) < 0)
+		return -1;
 	isb_ke(k, mine->data, mine->len);
-	isb_nonce(k, n, V1_NONCE_LEN);
+	isb_nonce(k, sa->initiator ? sa->ni : sa->nr, V1_NONCE_LEN);
 	if (sa->v1->natt_peer)
 		ikev1_add_natd(sa, k);
 	return 0;
@@ -254,9 +253,8 @@ int ikev1_take_ke_nonce(struct ike_sa *sa, const struct v1_msg *m,
 	struct buf *theirs = sa->initiator ? &v->gxr : &v->gxi;
 	buf_reset(theirs);
 	buf_put(theirs, m->pl.ke.p, m->pl.ke.len);
-	uint8_t *n = sa->initiator ? sa->nr : sa->ni;
-	memcpy(n, m->pl.nonce.p, m->pl.nonce.len);
-	*(sa->initiator ? &sa->nr_len : &sa->ni_len) = m->pl.nonce.len;
+	if (ike_sa_set_nonce(sa, !sa->initiator, m->pl.nonce.p, m->pl.nonce.len) < 0)
+		return -1;
 
 	if (ikev1_sa_sig(sa))
 		return 0;	/* SKEYID needs g^xy: ikev1_finish_keys() */

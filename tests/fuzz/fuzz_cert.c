@@ -96,7 +96,9 @@ static void fake_sa(struct ike_sa *sa, const struct ikev2_payloads *pl, bool id_
 	sa->prop.xf[0].type = XF_PRF;
 	sa->prop.xf[0].id = PRF_HMAC_SHA2_256;
 	sa->keys.prf_len = 32;
-	sa->ni_len = sa->nr_len = 32;
+	static const uint8_t nonce[32];
+	ike_sa_set_nonce(sa, true, nonce, sizeof(nonce));
+	ike_sa_set_nonce(sa, false, nonce, sizeof(nonce));
 	buf_init(&sa->init_i);
 	buf_init(&sa->init_r);
 	buf_put(&sa->init_i, "init_i", 6);
@@ -158,6 +160,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		CHECK(cred_store_stats(core->creds)->cert_auth_failures == before + 1);
 		buf_free(&sa.init_i);
 		buf_free(&sa.init_r);
+		ike_sa_drop_nonces(&sa);
 	}
 	buf_free(&chain);
 	return 0;

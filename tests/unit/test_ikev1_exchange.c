@@ -123,6 +123,9 @@ static void test_main_quick(void **state)
 	assert_int_equal(c->pfs_group, DH_NONE);
 	assert_int_equal(proposal_get(&c->prop, XF_ENCR)->id, ENCR_AES_CBC);
 	assert_int_equal(proposal_get(&c->prop, XF_INTEG)->id, INTEG_HMAC_SHA1_96);
+	/* SKEYID is made: the ISAKMP SAs keep no nonces (Quick Modes have their own). */
+	assert_null(h_first_sa(&h.a)->ni);
+	assert_null(h_first_sa(&h.b)->nr);
 	/* Nothing is retransmitted later. */
 	h_advance(&h, 60000);
 	assert_int_equal(h.a.sent, 5);
@@ -278,6 +281,8 @@ static void test_aggr_quick(void **state)
 		assert_true(h_first_sa(i)->initiator);
 		assert_true(h_first_sa(i)->v1->aggressive);
 		assert_true(h_first_sa(r)->v1->aggressive);
+		assert_null(h_first_sa(i)->ni);
+		assert_null(h_first_sa(r)->nr);
 		/* Each side learned from AM1/AM2 that the other does DPD. */
 		assert_true(h_first_sa(i)->v1->vids.dpd);
 		assert_true(h_first_sa(r)->v1->vids.dpd);

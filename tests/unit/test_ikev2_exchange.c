@@ -146,6 +146,59 @@ static void test_established_sa_is_trimmed(void **state)
 	h_free(&h);
 }
 
+/* An authenticated SA keeps neither nonce nor IKE_SA_INIT message (memory per IKE SA,
+ * issue 8); a rekey of either kind, started by either end, brings its own nonces, and a
+ * lost answer is still resent from the cache. */
+static void assert_no_negotiation_left(struct harness *h)
+{
+	for (int side = 0; side < 2; side++) {
+		const struct ike_sa *sa = h_first_sa(side ? &h->b : &h->a);
+		assert_non_null(sa);
+		assert_null(sa->ni);
+		assert_null(sa->nr);
+		assert_int_equal(sa->ni_len + sa->nr_len, 0);
+		assert_int_equal(sa->init_i.len + sa->init_r.len, 0);
+	}
+}
+
+static void test_established_sa_drops_negotiation(void **state)
+{
+	struct harness h;
+	char err[128];
+	up_default(&h);
+	assert_no_negotiation_left(&h);
+	/* CHILD_SA rekeys: a, then b (the responder of IKE_AUTH) starts one. */
+	assert_int_equal(ike_rekey(h.a.core, NULL, 0, "net", 0, h.now, err, sizeof(err)), 0);
+	h_pump(&h);
+	assert_child_pair(&h);
+	assert_int_equal(ike_rekey(h.b.core, NULL, 0, "net", 0, h.now, err, sizeof(err)), 0);
+	h_pump(&h);
+	assert_child_pair(&h);
+	assert_int_equal(h.a.child_rekeys, 2);
+	/* IKE SA rekeys started by b, then by a: the new SAs work and keep no nonces. */
+	assert_int_equal(ike_rekey(h.b.core, "site", 0, NULL, 0, h.now, err, sizeof(err)), 0);
+	h_pump(&h);
+	assert_int_equal(ike_rekey(h.a.core, "site", 0, NULL, 0, h.now, err, sizeof(err)), 0);
+	h_pump(&h);
+	assert_int_equal(h.a.ike_rekeys, 2);
+	assert_int_equal(h_count_sas(&h.a, IKE_ESTABLISHED), 1);
+	assert_int_equal(h_count_sas(&h.b, IKE_ESTABLISHED), 1);
+	assert_no_negotiation_left(&h);
+	assert_int_equal(ike_rekey(h.b.core, NULL, 0, "net", 0, h.now, err, sizeof(err)), 0);
+	h_pump(&h);
+	assert_child_pair(&h);
+	/* b's answer to a DPD is lost: a retransmits, b answers from its cache. */
+	h.b.drop_next = 1;
+	struct ike_sa *sa = (struct ike_sa *)h_first_sa(&h.a);
+	ike_sa_queue(sa, TASK_DPD, NULL, 0);
+	h_pump(&h);
+	assert_int_equal(sa->req.kind, TASK_DPD);
+	h_advance(&h, 5000);
+	assert_int_equal(sa->req.kind, TASK_NONE);
+	assert_int_equal(h_count_sas(&h.a, IKE_ESTABLISHED), 1);
+	h_free(&h);
+}
+
 static void test_reset_stats_keeps_gauges(void **state)
 {
 	struct harness h;
@@ -1677,6 +1730,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_establish_aead),
 		cmocka_unit_test(test_established_sa_is_trimmed),
+		cmocka_unit_test(test_established_sa_drops_negotiation),
 		cmocka_unit_test(test_reset_stats_keeps_gauges),
 		cmocka_unit_test(test_encap_forces_natt),
 		cmocka_unit_test(test_expire_soft_rekeys_hard_deletes),
