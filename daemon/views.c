@@ -127,8 +127,8 @@ void views_ike(struct daemon *d, const struct ike_sa *sa, struct ike_view_storag
 	v->ikev1_state = ikev1_sa_state_name(sa);
 	v->local = sa->local;
 	v->remote = sa->remote;
-	v->local_id = identity_fmt(&sa->my_id, st->local_id, sizeof(st->local_id));
-	v->remote_id = identity_fmt(&sa->peer_id, st->remote_id, sizeof(st->remote_id));
+	v->local_id = identity_fmt(sa->my_id, st->local_id, sizeof(st->local_id));
+	v->remote_id = identity_fmt(sa->peer_id, st->remote_id, sizeof(st->remote_id));
 	v->remote_xauth_id = ikev1_xauth_user(sa);
 	v->initiator = sa->initiator;
 	v->spi_i = spi64(sa->spi_i);

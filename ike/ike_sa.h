@@ -156,7 +156,9 @@ struct ike_sa {
 	struct buf cookie;
 	uint8_t cookies;		/* COOKIE answers taken in IKE_SA_INIT */
 	char *init_error;		/* the first unauthenticated error answer, if any */
-	struct identity my_id, peer_id;
+	/* Each allocated to its length by ike_sa_set_id() (room for IKE_MAX_ID bytes
+	 * would be half a KiB an SA); &ike_no_id until known. */
+	const struct identity *my_id, *peer_id;
 	unsigned peer_sig_hashes;	/* RFC 7427 hashes the peer announced, 1 << id */
 	bool peer_certreq;		/* the peer sent CERTREQ (send_cert = ifasked) */
 	/* message IDs */
@@ -213,4 +215,11 @@ struct child_sa *child_sa_find_by_spi(struct ike_sa *sa, uint32_t spi, bool inbo
 struct child_sa *child_sa_find_by_id(struct ike_sa *sa, uint32_t uniqueid);
 const char *ike_sa_name(const struct ike_sa *sa);
 const char *identity_fmt(const struct identity *id, char *out, size_t outlen);
+/* An SA's identity before it is known: type 0, no data. */
+extern const struct identity ike_no_id;
+/* Sets the SA's own (mine) or the peer's identity to a copy of id sized to its
+ * length: the copy has only id->len bytes of data. -1: out of memory (old kept). */
+int ike_sa_set_id(struct ike_sa *sa, bool mine, const struct identity *id);
+/* Frees both (ike_sa_free; a test's SA on the stack). */
+void ike_sa_free_ids(struct ike_sa *sa);
 #endif

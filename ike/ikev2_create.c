@@ -204,9 +204,12 @@ static struct ike_sa *ike_sa_successor(struct ike_sa *old, bool initiator,
 	n->natt = old->natt;
 	n->nat_here = old->nat_here;
 	n->nat_there = old->nat_there;
-	n->my_id = old->my_id;
-	n->peer_id = old->peer_id;
 	n->eap_peer = old->eap_peer ? strdup(old->eap_peer) : NULL;	/* leases are by it */
+	if (ike_sa_set_id(n, true, old->my_id) < 0 || ike_sa_set_id(n, false, old->peer_id) < 0 ||
+	    (old->eap_peer && !n->eap_peer)) {
+		ike_sa_destroy(n);
+		return NULL;
+	}
 	if (take_children)
 		ike_sa_adopt_children(n, old);
 	return n;

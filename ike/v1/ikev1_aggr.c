@@ -56,14 +56,14 @@ static int am_encode(struct ike_sa *sa, struct isakmp_builder *k, bool encrypt, 
 static void add_id(struct ike_sa *sa, struct isakmp_builder *k)
 {
 	ikev1_my_identity(sa);
-	isb_id(k, sa->my_id.type, 0, 0, sa->my_id.data, sa->my_id.len);
+	isb_id(k, sa->my_id->type, 0, 0, sa->my_id->data, sa->my_id->len);
 }
 
 /* HASH_I or HASH_R over our own ID payload body. */
 static int add_hash(struct ike_sa *sa, struct isakmp_builder *k)
 {
 	uint8_t idb[4 + IKE_MAX_ID], h[IKE_MAX_PRF_OUT];
-	size_t n = ikev1_id_body(&sa->my_id, idb);
+	size_t n = ikev1_id_body(sa->my_id, idb);
 	if (ikev1_hash_auth(sa, sa->initiator, idb, n, h) < 0)
 		return -1;
 	isb_hash(k, h, sa->v1->keys.prf_len);
@@ -165,10 +165,10 @@ static int send_am2(struct ike_sa *sa, struct v1_msg *m, const struct isakmp_cho
 	struct buf out;
 	char id[IKE_MAX_ID * 2];
 	ikev1_my_identity(sa);
-	struct secret_cfg *psk = ike_find_psk(sa->core, &sa->my_id, &sa->peer_id);
+	struct secret_cfg *psk = ike_find_psk(sa->core, sa->my_id, sa->peer_id);
 	if (!psk) {
 		log_err(LOG_IKE, "%s: no pre-shared key found for peer %s", tag_of(sa),
-			identity_fmt(&sa->peer_id, id, sizeof(id)));
+			identity_fmt(sa->peer_id, id, sizeof(id)));
 		return -1;
 	}
 	isb_init(&k);
@@ -236,7 +236,10 @@ void ikev1_aggr_request_in(struct ike *core, struct v1_msg *m)
 	sa->remote = m->remote;
 	sa->natt = sa->local.port == core->t.port_natt;
 	sa->prop = ch.prop;
-	sa->peer_id = peer;
+	if (ike_sa_set_id(sa, false, &peer) < 0) {
+		ike_sa_destroy(sa);
+		return;
+	}
 	v->params = ch.params;
 	ikev1_life_p1_agree(sa, &ch.params);
 	ikev1_take_vids(sa, m);

@@ -200,11 +200,23 @@ int ikev1_add_ke_nonce(struct ike_sa *sa, struct isakmp_builder *k, struct buf *
 void ikev1_my_identity(struct ike_sa *sa)
 {
 	const char *cfg_id = sa->conn->cfg->local.id;
-	if (cfg_id && identity_from_string(cfg_id, &sa->my_id) == 0)
-		return;
+	struct identity id;
 	/* no id: a certificate's subject, else our address */
-	if (ikev2_cert_identity(sa, &sa->my_id) < 0)
-		identity_from_addr(&sa->local, &sa->my_id);
+	if ((!cfg_id || identity_from_string(cfg_id, &id) < 0) &&
+	    ikev2_cert_identity(sa, &id) < 0)
+		identity_from_addr(&sa->local, &id);
+	if (ike_sa_set_id(sa, true, &id) < 0)
+		log_err(LOG_IKE, "%s: out of memory for our identity", tag_of(sa));
+}
+
+/* The peer's identity from its ID payload; false when out of memory. */
+static bool take_peer_id(struct ike_sa *sa, const struct isakmp_id *pid)
+{
+	struct identity id;
+	id.type = pid->type;
+	id.len = (uint16_t)pid->len;
+	memcpy(id.data, pid->data, pid->len);
+	return ike_sa_set_id(sa, false, &id) == 0;
 }
 
 /* Main Mode needs the PSK before the peer's ID arrives: the connection (chosen by
@@ -215,10 +227,10 @@ static struct secret_cfg *find_psk(struct ike_sa *sa, struct identity *peer)
 	struct secret_cfg *psk = NULL;
 	ikev1_my_identity(sa);
 	if (rid && identity_from_string(rid, peer) == 0)
-		psk = ike_find_psk(sa->core, &sa->my_id, peer);
+		psk = ike_find_psk(sa->core, sa->my_id, peer);
 	if (!psk) {
 		identity_from_addr(&sa->remote, peer);
-		psk = ike_find_psk(sa->core, &sa->my_id, peer);
+		psk = ike_find_psk(sa->core, sa->my_id, peer);
 	}
 	return psk;
 }
@@ -346,11 +358,11 @@ static int send_id_hash(struct ike_sa *sa, const struct v1_msg *m)
 	uint8_t idb[4 + IKE_MAX_ID], h[IKE_MAX_PRF_OUT];
 	struct isakmp_builder k;
 	ikev1_my_identity(sa);
-	size_t n = ikev1_id_body(&sa->my_id, idb);
+	size_t n = ikev1_id_body(sa->my_id, idb);
 	if (ikev1_hash_auth(sa, sa->initiator, idb, n, h) < 0)
 		return -1;
 	isb_init(&k);
-	isb_id(&k, sa->my_id.type, 0, 0, sa->my_id.data, sa->my_id.len);
+	isb_id(&k, sa->my_id->type, 0, 0, sa->my_id->data, sa->my_id->len);
 	if (!ikev1_sa_sig(sa))
 		isb_hash(&k, h, sa->v1->keys.prf_len);
 	else if (ikev1_add_cert_sig(sa, &k, h, isakmp_hash_auth_len(&sa->v1->keys)) < 0) {
@@ -383,11 +395,11 @@ bool ikev1_check_hash(struct ike_sa *sa, const uint8_t *idb, size_t idlen,
 static bool remote_id_ok(struct ike_sa *sa)
 {
 	char id[IKE_MAX_ID * 2];
-	if (identity_matches_cfg(sa->conn->cfg->remote.id, &sa->peer_id))
+	if (identity_matches_cfg(sa->conn->cfg->remote.id, sa->peer_id))
 		return true;
 	sa->core->st.auth_failures++;
 	log_err(LOG_IKE, "%s: peer identity %s does not match the configured '%s'", tag_of(sa),
-		identity_fmt(&sa->peer_id, id, sizeof(id)), sa->conn->cfg->remote.id);
+		identity_fmt(sa->peer_id, id, sizeof(id)), sa->conn->cfg->remote.id);
 	return false;
 }
 
@@ -396,10 +408,7 @@ static bool remote_id_ok(struct ike_sa *sa)
 static bool check_id_sig(struct ike_sa *sa, const struct v1_msg *m, const struct isakmp_id *pid)
 {
 	uint8_t h[IKE_MAX_PRF_OUT];
-	sa->peer_id.type = pid->type;
-	sa->peer_id.len = (uint16_t)pid->len;
-	memcpy(sa->peer_id.data, pid->data, pid->len);
-	if (!remote_id_ok(sa))
+	if (!take_peer_id(sa, pid) || !remote_id_ok(sa))
 		return false;
 	bool ok = ikev1_hash_auth(sa, !sa->initiator, pid->body, pid->body_len, h) == 0 &&
 		  ikev1_check_cert_sig(sa, m, h, isakmp_hash_auth_len(&sa->v1->keys));
@@ -423,10 +432,7 @@ bool ikev1_check_id_hash(struct ike_sa *sa, const struct v1_msg *m)
 		return check_id_sig(sa, m, pid);
 	if (!ikev1_check_hash(sa, pid->body, pid->body_len, &m->pl.hash))
 		return false;
-	sa->peer_id.type = pid->type;
-	sa->peer_id.len = (uint16_t)pid->len;
-	memcpy(sa->peer_id.data, pid->data, pid->len);
-	return remote_id_ok(sa);
+	return take_peer_id(sa, pid) && remote_id_ok(sa);
 }
 
 /* MM5 and MM6 are encrypted with keys derived from the PSK: with another PSK they

@@ -103,10 +103,13 @@ static void fake_sa(struct ike_sa *sa, const struct ikev2_payloads *pl, bool id_
 	buf_init(&sa->init_r);
 	buf_put(&sa->init_i, "init_i", 6);
 	buf_put(&sa->init_r, "init_r", 6);
+	struct identity peer;
 	if (id_from_payload && pl->has_idi)
-		identity_from_payload(&pl->idi, &sa->peer_id);
+		identity_from_payload(&pl->idi, &peer);
 	else
-		identity_from_string("a.example.net", &sa->peer_id);
+		identity_from_string("a.example.net", &peer);
+	sa->my_id = &ike_no_id;
+	ike_sa_set_id(sa, false, &peer);
 }
 
 static void blobs(const uint8_t *p, size_t n)
@@ -161,6 +164,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		buf_free(&sa.init_i);
 		buf_free(&sa.init_r);
 		ike_sa_drop_nonces(&sa);
+		ike_sa_free_ids(&sa);
 	}
 	buf_free(&chain);
 	return 0;

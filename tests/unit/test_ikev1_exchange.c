@@ -176,9 +176,9 @@ static void test_fqdn_identities(void **state)
 	establish(&h);
 	assert_up(&h);
 	char id[256];
-	assert_string_equal(identity_fmt(&h_first_sa(&h.b)->peer_id, id, sizeof(id)),
+	assert_string_equal(identity_fmt(h_first_sa(&h.b)->peer_id, id, sizeof(id)),
 			    "site-a.example.net");
-	assert_string_equal(identity_fmt(&h_first_sa(&h.a)->peer_id, id, sizeof(id)),
+	assert_string_equal(identity_fmt(h_first_sa(&h.a)->peer_id, id, sizeof(id)),
 			    "site-b.example.net");
 	h_free(&h);
 }
@@ -256,8 +256,8 @@ static void test_identity_types(void **state)
 			establish(&h);
 			assert_up(&h);
 			const struct ike_sa *sb = h_first_sa(&h.b);
-			assert_int_equal(sb->peer_id.type, ids[i].type);
-			assert_string_equal(identity_fmt(&sb->peer_id, id, sizeof(id)), ids[i].shown);
+			assert_int_equal(sb->peer_id->type, ids[i].type);
+			assert_string_equal(identity_fmt(sb->peer_id, id, sizeof(id)), ids[i].shown);
 			h_free(&h);
 		}
 	}
@@ -288,9 +288,9 @@ static void test_aggr_quick(void **state)
 		assert_true(h_first_sa(r)->v1->vids.dpd);
 		assert_int_equal(h_first_sa(&h.a)->children->pfs_group, DH_NONE);
 		char id[256];
-		assert_string_equal(identity_fmt(&h_first_sa(&h.b)->peer_id, id, sizeof(id)),
+		assert_string_equal(identity_fmt(h_first_sa(&h.b)->peer_id, id, sizeof(id)),
 				    "192.0.2.1");
-		assert_string_equal(identity_fmt(&h_first_sa(&h.a)->peer_id, id, sizeof(id)),
+		assert_string_equal(identity_fmt(h_first_sa(&h.a)->peer_id, id, sizeof(id)),
 				    "198.51.100.2");
 		/* Nothing is retransmitted later (the responder's AM2 was answered). */
 		h_advance(&h, 60000);
@@ -385,7 +385,7 @@ static void test_aggr_psk_by_identity(void **state)
 		char id[256];
 		if (round < 2) {
 			assert_up(&h);
-			assert_string_equal(identity_fmt(&h_first_sa(&h.b)->peer_id, id, sizeof(id)),
+			assert_string_equal(identity_fmt(h_first_sa(&h.b)->peer_id, id, sizeof(id)),
 					    a_id);
 			assert_string_equal(lc.first, "");
 		} else {
