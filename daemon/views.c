@@ -57,9 +57,9 @@ static void life_left(const struct child_sa *c, const struct esp_sa_stats *in,
 static void child_view(struct daemon *d, const struct ike_sa *sa, const struct child_sa *c,
 		       struct vici_child_view *v, ms_t now)
 {
-	const struct xform *e = proposal_get(&c->prop, XF_ENCR);
-	const struct xform *i = proposal_get(&c->prop, XF_INTEG);
-	const struct xform *esn = proposal_get(&c->prop, XF_ESN);
+	const struct xform *e = proposal_get(c->prop, XF_ENCR);
+	const struct xform *i = proposal_get(c->prop, XF_INTEG);
+	const struct xform *esn = proposal_get(c->prop, XF_ESN);
 	struct esp_sa_stats in, out;
 	memset(v, 0, sizeof(*v));
 	v->name = c->cfg->name;
@@ -116,10 +116,10 @@ void views_ike(struct daemon *d, const struct ike_sa *sa, struct ike_view_storag
 	ms_t now = clock_now_ms();
 	struct vici_ike_view *v = &st->ike;
 	memset(st, 0, sizeof(*st));
-	const struct xform *e = proposal_get(&sa->prop, XF_ENCR);
-	const struct xform *i = proposal_get(&sa->prop, XF_INTEG);
-	const struct xform *p = proposal_get(&sa->prop, XF_PRF);
-	const struct xform *g = proposal_get(&sa->prop, XF_DH);
+	const struct xform *e = proposal_get(sa->prop, XF_ENCR);
+	const struct xform *i = proposal_get(sa->prop, XF_INTEG);
+	const struct xform *p = proposal_get(sa->prop, XF_PRF);
+	const struct xform *g = proposal_get(sa->prop, XF_DH);
 	v->name = ike_sa_name(sa);
 	v->uniqueid = sa->uniqueid;
 	v->version = sa->v1 ? 1 : 2;

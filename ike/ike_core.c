@@ -104,6 +104,7 @@ struct ike_sa *ike_sa_new(struct ike *core, struct conn *conn, bool initiator)
 	sa->uniqueid = core->next_ike_id++;
 	sa->initiator = initiator;
 	sa->my_id = sa->peer_id = &ike_no_id;
+	sa->prop = &proposal_none;
 	sa->state = IKE_CREATED;
 	sa->created_at = core->now;
 	sa->rekey_at = sa->expire_at = sa->dpd_at = sa->keepalive_at = MS_NEVER;
@@ -238,6 +239,7 @@ static void ike_sa_free(struct ike_sa *sa)
 	ike_keys_wipe(&sa->keys);
 	ike_sa_drop_nonces(sa);
 	ike_sa_free_ids(sa);
+	proposal_release(&sa->prop);
 	buf_free(&sa->init_i);
 	buf_free(&sa->init_r);
 	buf_free(&sa->cookie);

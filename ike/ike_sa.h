@@ -64,7 +64,7 @@ struct child_sa {
 	uint32_t uniqueid, reqid;
 	enum child_state state;
 	uint32_t spi_in, spi_out;	/* host order */
-	struct proposal prop;		/* chosen ESP proposal */
+	const struct proposal *prop;	/* chosen ESP proposal (proposal_keep) */
 	/* One block sized to the count, at least one zeroed entry a side, set by
 	 * child_set_ts(): room for IKEV2_MAX_TS a side would be 1.2 KB a child. */
 	struct selector *local_ts, *remote_ts;
@@ -143,7 +143,7 @@ struct ike_sa {
 	struct addr local, remote;	/* current endpoints, with ports */
 	bool natt;			/* floated to the NAT-T port */
 	bool nat_here, nat_there;	/* NAT in front of us / of the peer */
-	struct proposal prop;		/* chosen IKE proposal */
+	const struct proposal *prop;	/* chosen IKE proposal (proposal_keep) */
 	struct ike_keys keys;
 	bool have_keys;
 	/* Ni and Nr, allocated to their length: IKE_AUTH (or Main/Aggressive Mode)

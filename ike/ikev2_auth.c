@@ -36,7 +36,7 @@ static int compute_auth(struct ike_sa *sa, const struct secret_cfg *psk, const s
 {
 	uint8_t body[4 + IKE_MAX_ID];
 	size_t body_len;
-	const struct xform *p = proposal_get(&sa->prop, XF_PRF);
+	const struct xform *p = proposal_get(sa->prop, XF_PRF);
 	id_body(signer, body, &body_len);
 	return ike_psk_auth(p->id, psk->secret, psk->secret_len, msg->data, msg->len, nonce,
 			    nonce_len, signer_is_initiator ? sa->keys.sk_pi : sa->keys.sk_pr,
@@ -261,7 +261,8 @@ static void responder_child(struct ike_sa *sa, const struct ikev2_payloads *pl,
 		ikb_notify(k, 0, NULL, 0, N_NO_PROPOSAL_CHOSEN, NULL, 0);
 		return;
 	}
-	struct proposal p = c->prop;
+	struct proposal p;
+	proposal_copy(&p, c->prop);
 	p.spi_len = 4;
 	put_u32(p.spi, c->spi_in);
 	if (c->mode == MODE_TRANSPORT)
@@ -485,13 +486,15 @@ int child_accept_response(struct ike_sa *sa, struct child_sa *c, const struct ms
 		}
 		return -1;
 	}
+	struct proposal chosen;
 	if (!m->pl.has_sa || m->pl.n_props != 1 || !m->pl.has_tsi || !m->pl.has_tsr ||
-	    !proposal_select(offered, n_offered, m->pl.props, 1, &c->prop) || c->prop.spi_len != 4) {
+	    !proposal_select(offered, n_offered, m->pl.props, 1, &chosen) ||
+	    chosen.spi_len != 4 || proposal_keep(&c->prop, &chosen) < 0) {
 		log_err(LOG_IKE, "%s: CHILD_SA '%s': response without an acceptable SA or TS", tag,
 			c->cfg->name);
 		return -1;
 	}
-	c->spi_out = get_u32(c->prop.spi);
+	c->spi_out = get_u32(c->prop->spi);
 	struct selector cl[IKEV2_MAX_TS], cr[IKEV2_MAX_TS];
 	size_t ncl, ncr;
 	child_local_ts(sa, c->cfg, cl, &ncl);
@@ -508,7 +511,7 @@ int child_accept_response(struct ike_sa *sa, struct child_sa *c, const struct ms
 	}
 	bool transport = ikev2_find_notify(&m->pl, N_USE_TRANSPORT_MODE) != NULL;
 	c->mode = transport ? MODE_TRANSPORT : MODE_TUNNEL;
-	const struct xform *dh = proposal_get(&c->prop, XF_DH);
+	const struct xform *dh = proposal_get(c->prop, XF_DH);
 	c->pfs_group = dh ? dh->id : DH_NONE;
 	return 0;
 }

@@ -147,7 +147,7 @@ static void start_ike_rekey(struct ike_sa *sa)
 		r->offered[i].spi_len = 8;
 		memcpy(r->offered[i].spi, r->new_spi, 8);
 	}
-	const struct xform *dh = proposal_get(&sa->prop, XF_DH);
+	const struct xform *dh = proposal_get(sa->prop, XF_DH);
 	crypto_random(r->nonce, IKE_NONCE_LEN);
 	ikb_init(&k);
 	ikb_sa(&k, r->offered, r->n_offered);
@@ -222,10 +222,11 @@ static int rekey_keys(struct ike_sa *old, struct ike_sa *n, const struct proposa
 	const struct xform *e = proposal_get(chosen, XF_ENCR);
 	const struct xform *i = proposal_get(chosen, XF_INTEG);
 	const struct xform *p = proposal_get(chosen, XF_PRF);
-	const struct xform *oldp = proposal_get(&old->prop, XF_PRF);
+	const struct xform *oldp = proposal_get(old->prop, XF_PRF);
 	if (!e || !p || !oldp)
 		return -1;
-	n->prop = *chosen;
+	if (proposal_keep(&n->prop, chosen) < 0)
+		return -1;
 	/* The new SA keeps no nonces: they only go into its keys here. */
 	/* SKEYSEED = prf(SK_d (old), g^ir (new) | Ni | Nr), with the old SA's PRF
 	 * (RFC 7296 2.18); ike_derive_keys takes the new transforms for the rest. */
@@ -407,7 +408,8 @@ static void child_request(struct ike_sa *sa, struct msg_in *m, const struct ikev
 		respond_error(sa, m, N_NO_PROPOSAL_CHOSEN, NULL, 0);
 		goto out;
 	}
-	struct proposal reply = c->prop;
+	struct proposal reply;
+	proposal_copy(&reply, c->prop);
 	reply.spi_len = 4;
 	put_u32(reply.spi, c->spi_in);
 	struct ikev2_builder k;

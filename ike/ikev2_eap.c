@@ -69,7 +69,7 @@ static int eap_auth_value(struct ike_sa *sa, const uint8_t *msk, size_t msk_len,
 	const struct buf *msg = signer_is_initiator ? &sa->init_i : &sa->init_r;
 	const uint8_t *nonce = signer_is_initiator ? sa->nr : sa->ni;
 	size_t nonce_len = signer_is_initiator ? sa->nr_len : sa->ni_len;
-	return ike_psk_auth(proposal_get(&sa->prop, XF_PRF)->id, msk, msk_len, msg->data,
+	return ike_psk_auth(proposal_get(sa->prop, XF_PRF)->id, msk, msk_len, msg->data,
 			    msg->len, nonce, nonce_len, sk_p, sa->keys.prf_len, body,
 			    4 + (size_t)id->len, out, outlen);
 }

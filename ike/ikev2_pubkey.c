@@ -117,7 +117,7 @@ void ikev2_add_certs(struct ike_sa *sa, struct ikev2_builder *k)
 static int signed_octets(struct ike_sa *sa, bool initiator, const struct identity *signer,
 			 struct buf *out)
 {
-	const struct xform *p = proposal_get(&sa->prop, XF_PRF);
+	const struct xform *p = proposal_get(sa->prop, XF_PRF);
 	uint8_t body[4 + IKE_MAX_ID], maced[IKE_MAX_PRF_OUT];
 	size_t plen = prf_out_len(p->id);
 	body[0] = signer->type;

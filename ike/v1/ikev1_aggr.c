@@ -87,8 +87,9 @@ void ikev1_aggr_start(struct ike_sa *sa)
 		ike_sa_destroy(sa);
 		return;
 	}
-	sa->prop = v->offered[0];	/* its first group is the one of the KE */
-	if (ikev1_add_ke_nonce(sa, &k, &v->gxi) < 0) {
+	/* its first group is the one of the KE */
+	if (proposal_keep(&sa->prop, &v->offered[0]) < 0 ||
+	    ikev1_add_ke_nonce(sa, &k, &v->gxi) < 0) {
 		isb_free(&k);
 		ike_sa_destroy(sa);
 		return;
@@ -235,8 +236,7 @@ void ikev1_aggr_request_in(struct ike *core, struct v1_msg *m)
 	sa->local = m->local;
 	sa->remote = m->remote;
 	sa->natt = sa->local.port == core->t.port_natt;
-	sa->prop = ch.prop;
-	if (ike_sa_set_id(sa, false, &peer) < 0) {
+	if (proposal_keep(&sa->prop, &ch.prop) < 0 || ike_sa_set_id(sa, false, &peer) < 0) {
 		ike_sa_destroy(sa);
 		return;
 	}
@@ -247,7 +247,7 @@ void ikev1_aggr_request_in(struct ike *core, struct v1_msg *m)
 	buf_put(&v->peer_idb, pid->body, pid->body_len);
 	ike_sa_set_state(sa, IKE_CONNECTING);
 	log_info(LOG_IKE, "%s: IKEv1 Aggressive Mode from %s (%s), selected %s", tag_of(sa), from,
-		 identity_fmt(&peer, why, sizeof(why)), proposal_fmt(&sa->prop, p, sizeof(p)));
+		 identity_fmt(&peer, why, sizeof(why)), proposal_fmt(sa->prop, p, sizeof(p)));
 	v->state = AG_INIT_EXCH;
 	if (!ikev1_ke_nonce_ok(sa, m) || send_am2(sa, m, &ch) < 0) {
 		ike_sa_destroy(sa);
@@ -293,7 +293,7 @@ static void am2_in(struct ike_sa *sa, struct v1_msg *m)
 	struct isakmp_choice ch;
 	const char *err = NULL;
 	char why[512];
-	const struct xform *ours = proposal_get(&sa->prop, XF_DH);
+	const struct xform *ours = proposal_get(sa->prop, XF_DH);
 	if (isakmp_parse_payloads(m->hdr.next_payload, m->raw + ISAKMP_HDR_LEN,
 				  m->raw_len - ISAKMP_HDR_LEN, 0, &m->pl, &err) < 0) {
 		sa->core->st.rx_invalid++;
@@ -308,12 +308,14 @@ static void am2_in(struct ike_sa *sa, struct v1_msg *m)
 		log_err(LOG_IKE, "%s: responder chose no transform we offered, ignored", tag_of(sa));
 		return;
 	}
-	struct proposal before = sa->prop;
-	sa->prop = ch.prop;
-	if (!ikev1_ke_nonce_ok(sa, m)) {
+	const struct proposal *before = sa->prop;
+	sa->prop = &proposal_none;
+	if (proposal_keep(&sa->prop, &ch.prop) < 0 || !ikev1_ke_nonce_ok(sa, m)) {
+		proposal_release(&sa->prop);
 		sa->prop = before;
 		return;
 	}
+	proposal_release(&before);
 	memcpy(sa->spi_r, m->hdr.cky_r, 8);
 	v->params = ch.params;
 	ikev1_life_p1_agree(sa, &ch.params);

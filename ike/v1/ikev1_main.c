@@ -157,7 +157,10 @@ void ikev1_main_request_in(struct ike *core, struct v1_msg *m)
 	sa->local = m->local;
 	sa->remote = m->remote;
 	sa->natt = sa->local.port == core->t.port_natt;
-	sa->prop = ch.prop;
+	if (proposal_keep(&sa->prop, &ch.prop) < 0) {
+		ike_sa_destroy(sa);
+		return;
+	}
 	v->params = ch.params;
 	ikev1_life_p1_agree(sa, &ch.params);
 	buf_put(&v->sai_b, m->pl.sa_body.p, m->pl.sa_body.len);
@@ -173,7 +176,7 @@ void ikev1_main_request_in(struct ike *core, struct v1_msg *m)
 	char p[256];
 	if (ike_log_allowed(core, DROP_INIT_IN))
 		log_info(LOG_IKE, "%s: IKEv1 Main Mode from %s, selected %s", tag_of(sa), from,
-			 proposal_fmt(&sa->prop, p, sizeof(p)));
+			 proposal_fmt(sa->prop, p, sizeof(p)));
 	mm_send(sa, &k, false, m);
 	memcpy(v->last_rx_hash, sa->last_request_hash, 16);
 }
@@ -182,7 +185,7 @@ void ikev1_main_request_in(struct ike *core, struct v1_msg *m)
 
 int ikev1_add_ke_nonce(struct ike_sa *sa, struct isakmp_builder *k, struct buf *mine)
 {
-	const struct xform *g = proposal_get(&sa->prop, XF_DH);
+	const struct xform *g = proposal_get(sa->prop, XF_DH);
 	if (!g || !(sa->dh = dh_new(g->id))) {
 		log_err(LOG_IKE, "%s: DH group %s not supported", tag_of(sa), g ? dh_name(g->id) : "-");
 		return -1;
@@ -239,7 +242,7 @@ static struct secret_cfg *find_psk(struct ike_sa *sa, struct identity *peer)
  * SA waits for the real one. */
 bool ikev1_ke_nonce_ok(struct ike_sa *sa, const struct v1_msg *m)
 {
-	const struct xform *g = proposal_get(&sa->prop, XF_DH);
+	const struct xform *g = proposal_get(sa->prop, XF_DH);
 	if (m->pl.ke.p && g && m->pl.ke.len == dh_public_len(g->id) && m->pl.nonce.p &&
 	    m->pl.nonce.len >= ISAKMP_MIN_NONCE && m->pl.nonce.len <= ISAKMP_MAX_NONCE)
 		return true;
@@ -258,8 +261,8 @@ int ikev1_take_ke_nonce(struct ike_sa *sa, const struct v1_msg *m,
 			const struct secret_cfg *psk)
 {
 	struct ikev1_sa *v = sa->v1;
-	const struct xform *e = proposal_get(&sa->prop, XF_ENCR);
-	const struct xform *p = proposal_get(&sa->prop, XF_PRF);
+	const struct xform *e = proposal_get(sa->prop, XF_ENCR);
+	const struct xform *p = proposal_get(sa->prop, XF_PRF);
 	if (!e || !p)
 		return -1;
 	struct buf *theirs = sa->initiator ? &v->gxr : &v->gxi;
@@ -307,8 +310,8 @@ int ikev1_finish_keys(struct ike_sa *sa)
 	buf_init(&gxy);
 	int rc = sa->dh ? dh_shared(sa->dh, theirs->data, theirs->len, &gxy) : -1;
 	if (rc == 0 && ikev1_sa_sig(sa)) {
-		const struct xform *e = proposal_get(&sa->prop, XF_ENCR);
-		const struct xform *p = proposal_get(&sa->prop, XF_PRF);
+		const struct xform *e = proposal_get(sa->prop, XF_ENCR);
+		const struct xform *p = proposal_get(sa->prop, XF_PRF);
 		rc = e && p ? isakmp_derive_skeyid_sig(&v->keys, p->id, e->id, e->keylen, sa->ni,
 						       sa->ni_len, sa->nr, sa->nr_len, gxy.data,
 						       gxy.len)
@@ -480,8 +483,9 @@ static void initiator_in(struct ike_sa *sa, struct v1_msg *m)
 					tag_of(sa));
 			return;
 		}
+		if (proposal_keep(&sa->prop, &ch.prop) < 0)
+			return;
 		memcpy(sa->spi_r, m->hdr.cky_r, 8);
-		sa->prop = ch.prop;
 		v->params = ch.params;
 		ikev1_life_p1_agree(sa, &ch.params);
 		ikev1_take_vids(sa, m);

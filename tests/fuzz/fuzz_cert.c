@@ -92,9 +92,8 @@ static void fake_sa(struct ike_sa *sa, const struct ikev2_payloads *pl, bool id_
 	memset(sa, 0, sizeof(*sa));
 	sa->core = core;
 	sa->conn = &conn;
-	sa->prop.n_xf = 1;
-	sa->prop.xf[0].type = XF_PRF;
-	sa->prop.xf[0].id = PRF_HMAC_SHA2_256;
+	static const struct proposal prf = { .n_xf = 1, .xf = { { XF_PRF, PRF_HMAC_SHA2_256, 0 } } };
+	sa->prop = &prf;	/* read only */
 	sa->keys.prf_len = 32;
 	static const uint8_t nonce[32];
 	ike_sa_set_nonce(sa, true, nonce, sizeof(nonce));

@@ -561,7 +561,8 @@ static void test_certreq_without_rfc7427(void **state)
 	struct harness h;
 	pk_confs("a.pem", "a.example.net", NULL, "", "");
 	assert_int_equal(h_init(&h, conf_a, conf_b), 0);
-	struct ike_sa sa = { .core = h.b.core, .conn = h.b.core->conns };
+	struct ike_sa sa = { .core = h.b.core, .conn = h.b.core->conns, .my_id = &ike_no_id,
+			     .peer_id = &ike_no_id, .prop = &proposal_none };
 	struct ikev2_builder k;
 	struct ikev2_payloads pl = { 0 };
 	uint8_t unsupported;
@@ -641,7 +642,8 @@ static void test_parse_cert_limits(void **state)
 static void verify_bad(struct harness *h, const struct ikev2_cert *certs, size_t n, size_t over,
 		       const char *want, uint64_t rejected, uint64_t truncated)
 {
-	struct ike_sa sa = { .core = h->b.core, .conn = h->b.core->conns, .my_id = &ike_no_id };
+	struct ike_sa sa = { .core = h->b.core, .conn = h->b.core->conns, .my_id = &ike_no_id,
+			     .peer_id = &ike_no_id, .prop = &proposal_none };
 	struct msg_in m;
 	struct h_log_count lc;
 	struct identity peer;

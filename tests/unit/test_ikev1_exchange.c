@@ -121,8 +121,8 @@ static void test_main_quick(void **state)
 	assert_int_equal(h.b.sent, 4);
 	const struct child_sa *c = h_first_sa(&h.a)->children;
 	assert_int_equal(c->pfs_group, DH_NONE);
-	assert_int_equal(proposal_get(&c->prop, XF_ENCR)->id, ENCR_AES_CBC);
-	assert_int_equal(proposal_get(&c->prop, XF_INTEG)->id, INTEG_HMAC_SHA1_96);
+	assert_int_equal(proposal_get(c->prop, XF_ENCR)->id, ENCR_AES_CBC);
+	assert_int_equal(proposal_get(c->prop, XF_INTEG)->id, INTEG_HMAC_SHA1_96);
 	/* SKEYID is made: the ISAKMP SAs keep no nonces (Quick Modes have their own). */
 	assert_null(h_first_sa(&h.a)->ni);
 	assert_null(h_first_sa(&h.b)->nr);
@@ -308,7 +308,7 @@ static void test_aggr_pfs(void **state)
 	assert_int_equal(h_init(&h, conf_a, conf_b), 0);
 	establish(&h);
 	assert_up(&h);
-	assert_int_equal(proposal_get(&h_first_sa(&h.a)->prop, XF_DH)->id, DH_CURVE25519);
+	assert_int_equal(proposal_get(h_first_sa(&h.a)->prop, XF_DH)->id, DH_CURVE25519);
 	assert_int_equal(h_first_sa(&h.a)->children->pfs_group, DH_MODP2048);
 	assert_int_equal(h_first_sa(&h.b)->children->pfs_group, DH_MODP2048);
 	h_free(&h);
