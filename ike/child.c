@@ -89,13 +89,19 @@ static void release_spi(struct child_sa *c)
 		log_err(LOG_KNL, "unable to release unused SPI %08x: %s", c->spi_in, strerror(rc));
 }
 
+static void keys_free(struct child_keys *k)
+{
+	if (k)
+		wipe_free(k, sizeof(*k) + k->ekey_len + k->akey_len);
+}
+
 void child_sa_free(struct child_sa *c)
 {
 	if (!c)
 		return;
 	release_spi(c);
-	wipe_free(c->keys_in, sizeof(*c->keys_in));
-	wipe_free(c->keys_out, sizeof(*c->keys_out));
+	keys_free(c->keys_in);
+	keys_free(c->keys_out);
 	free(c->local_ts);
 	free(c->collision_nonce);
 	proposal_release(&c->prop);
@@ -422,7 +428,7 @@ static void fill_sa(struct ike_sa *sa, struct child_sa *c, struct pfkey_sa *out,
 static void build_sa(struct ike_sa *sa, struct child_sa *c, bool inbound, struct pfkey_sa *out)
 {
 	const struct child_keys *k = inbound ? c->keys_in : c->keys_out;
-	fill_sa(sa, c, out, inbound, k->ekey, k->ekey_len, k->akey, k->akey_len);
+	fill_sa(sa, c, out, inbound, k->key, k->ekey_len, k->key + k->ekey_len, k->akey_len);
 }
 
 /* Remembers where p went (its keys are the child's already). */
@@ -434,16 +440,16 @@ static void keep_where(struct child_keys *k, const struct pfkey_sa *p)
 
 static struct child_keys *new_keys(const uint8_t *ekey, size_t ek, const uint8_t *akey, size_t ak)
 {
-	struct child_keys *k = calloc(1, sizeof(*k));
-	if (!k || ek > sizeof(k->ekey) || ak > sizeof(k->akey)) {
-		free(k);
+	if (ek > PFKEY_KEY_MAX || ak > PFKEY_KEY_MAX)
 		return NULL;
-	}
+	struct child_keys *k = calloc(1, sizeof(*k) + ek + ak);
+	if (!k)
+		return NULL;
 	k->ekey_len = (uint16_t)ek;
-	memcpy(k->ekey, ekey, ek);
+	memcpy(k->key, ekey, ek);
 	k->akey_len = (uint16_t)ak;
 	if (ak)
-		memcpy(k->akey, akey, ak);
+		memcpy(k->key + ek, akey, ak);
 	return k;
 }
 

@@ -52,11 +52,12 @@ struct identity {
 /* What a CHILD_SA keeps of one SA it installed: the keys (to install it again when the
  * peer moves or a deferred outbound SA goes in) and the addresses it was installed
  * with (to delete it there). The rest is rebuilt from the child (child.c fill_sa): a
- * whole struct pfkey_sa per direction, with room for every selector, is 1.5 KiB. */
+ * whole struct pfkey_sa per direction, with room for every selector, is 1.5 KiB; the
+ * keys are allocated to their length (child.c new_keys). */
 struct child_keys {
 	struct addr src, dst;
 	uint16_t ekey_len, akey_len;
-	uint8_t ekey[PFKEY_KEY_MAX], akey[PFKEY_KEY_MAX];
+	uint8_t key[];		/* the encryption key, then the integrity key */
 };
 
 struct child_sa {
