@@ -210,6 +210,7 @@ static int derive(struct ike_sa *sa, struct dh *dh, const uint8_t *ke, size_t ke
 	const struct xform *i = proposal_get(sa->prop, XF_INTEG);
 	const struct xform *p = proposal_get(sa->prop, XF_PRF);
 	int rc = -1;
+	ike_keys_wipe(&sa->keys);	/* from an answer that was forgotten */
 	if (e && p && dh_shared(dh, ke, ke_len, &gir) == 0)
 		rc = ike_derive_keys(&sa->keys, e->id, e->keylen, i ? i->id : INTEG_NONE, p->id,
 				     gir.data, gir.len, sa->ni, sa->ni_len, sa->nr, sa->nr_len,

@@ -130,7 +130,7 @@ static void test_established_sa_is_trimmed(void **state)
 	 * identities in an IKE SA, nor for 48 transforms in the chosen proposal of
 	 * either: they are allocated to their length when there is something to keep */
 	assert_true(sizeof(struct child_sa) < 300);
-	assert_true(sizeof(struct ike_sa) < 1400);
+	assert_true(sizeof(struct ike_sa) < 1024);
 	up_default(&h);
 	assert_int_equal(ike_rekey(h.a.core, NULL, 0, "net", 0, h.now, err, sizeof(err)), 0);
 	h_pump(&h);
