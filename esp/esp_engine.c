@@ -286,9 +286,9 @@ static void release_held(struct esp_engine *e, uint32_t reqid)
 		/* Data-plane threads hold packets under this lock: nheld is theirs too. */
 		pthread_mutex_lock(&e->hold_lock);
 		for (unsigned i = 0; i < sp->nheld && i < ESP_BATCH; i++, n++) {
-			memcpy(e->ctl.bufs + i * e->ctl.slot + ESP_HEADROOM, sp->held + i * slot,
-			       sp->held_len[i]);
-			lens[i] = sp->held_len[i];
+			memcpy(e->ctl.bufs + i * e->ctl.slot + ESP_HEADROOM, sp->held->pkt + i * slot,
+			       sp->held->len[i]);
+			lens[i] = sp->held->len[i];
 		}
 		if (n) {
 			sp->nheld = 0;
@@ -768,14 +768,15 @@ static void expire_held(struct esp_engine *e, ms_t now)
 	     sp = sp->next) {
 		unsigned keep = 0;
 		for (unsigned i = 0; i < sp->nheld; i++) {
-			if (now - sp->held_ms[i] >= e->cfg.hold_ms) {
+			if (now - sp->held->ms[i] >= e->cfg.hold_ms) {
 				atomic_fetch_add(&e->st.hold_dropped, 1);
 				continue;
 			}
 			if (keep != i) {
-				memmove(sp->held + keep * slot, sp->held + i * slot, sp->held_len[i]);
-				sp->held_len[keep] = sp->held_len[i];
-				sp->held_ms[keep] = sp->held_ms[i];
+				memmove(sp->held->pkt + keep * slot, sp->held->pkt + i * slot,
+					sp->held->len[i]);
+				sp->held->len[keep] = sp->held->len[i];
+				sp->held->ms[keep] = sp->held->ms[i];
 			}
 			keep++;
 		}

@@ -238,12 +238,12 @@ static enum esp_verdict hold(struct esp_ctx *c, struct sp *sp, const struct pkt_
 	pthread_mutex_lock(&e->hold_lock);
 	/* One allocation per trap policy, on its first packet, not per packet. */
 	if (!sp->held)
-		sp->held = malloc(SP_HOLD_MAX * hold_slot);
+		sp->held = malloc(sizeof(*sp->held) + SP_HOLD_MAX * hold_slot);
 	e->held_any |= sp->held != NULL;
 	if (sp->held && len <= hold_slot && sp->nheld < e->cfg.hold_packets) {
-		memcpy(sp->held + sp->nheld * hold_slot, pkt, len);
-		sp->held_len[sp->nheld] = (uint16_t)len;
-		sp->held_ms[sp->nheld] = now;
+		memcpy(sp->held->pkt + sp->nheld * hold_slot, pkt, len);
+		sp->held->len[sp->nheld] = (uint16_t)len;
+		sp->held->ms[sp->nheld] = now;
 		sp->nheld++;
 		STAT_INC(e, held);
 	} else {

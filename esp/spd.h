@@ -37,6 +37,14 @@ bool pkt_match(const struct pkt_tuple *t, const struct selector *src,
 
 #define SP_HOLD_MAX 8
 
+/* The packets a trap policy holds until its SA is up, allocated on its first one (in
+ * every policy they were 80 bytes of a remote-access client's memory). */
+struct sp_held {
+	ms_t ms[SP_HOLD_MAX];
+	uint16_t len[SP_HOLD_MAX];
+	uint8_t pkt[];		/* SP_HOLD_MAX slots of the engine's packet size */
+};
+
 struct sp {
 	struct sp *next, *prev;		/* the direction's list, in lookup order */
 	struct sp *next_exact, *next_id;	/* hash chains of struct spd */
@@ -52,9 +60,7 @@ struct sp {
 	/* Trap state: guarded by the engine's hold mutex. */
 	ms_t acquire_ms;	/* last ACQUIRE queued; 0 = none */
 	unsigned nheld;
-	ms_t held_ms[SP_HOLD_MAX];
-	uint16_t held_len[SP_HOLD_MAX];
-	uint8_t *held;		/* SP_HOLD_MAX slots of the engine's packet size, lazily */
+	struct sp_held *held;	/* NULL until a packet is held */
 };
 
 /* The policies of one direction with one (priority, specificity): a new one goes
