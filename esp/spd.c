@@ -117,7 +117,7 @@ bool pkt_match(const struct pkt_tuple *t, const struct selector *src,
 /* --- policies ------------------------------------------------------------------ */
 
 
-static unsigned specificity(const struct pfkey_policy *p)
+static uint16_t specificity(const struct pfkey_policy *p)
 {
 	/* Addresses dominate; a protocol and then narrowed ports break ties. */
 	unsigned s = (selector_common_prefix(&p->dst) + selector_common_prefix(&p->src)) * 4;
@@ -125,7 +125,7 @@ static unsigned specificity(const struct pfkey_policy *p)
 		s += 2;
 	if (p->src.port_hi - p->src.port_lo < 65535 || p->dst.port_hi - p->dst.port_lo < 65535)
 		s += 1;
-	return s;
+	return (uint16_t)s;	/* at most (128 + 128) * 4 + 3 */
 }
 
 void spd_init(struct spd *s)

@@ -40,6 +40,7 @@ bool pkt_match(const struct pkt_tuple *t, const struct selector *src,
 /* The packets a trap policy holds until its SA is up, allocated on its first one (in
  * every policy they were 80 bytes of a remote-access client's memory). */
 struct sp_held {
+	unsigned n;		/* packets held */
 	ms_t ms[SP_HOLD_MAX];
 	uint16_t len[SP_HOLD_MAX];
 	uint8_t pkt[];		/* SP_HOLD_MAX slots of the engine's packet size */
@@ -53,13 +54,12 @@ struct sp {
 	 * direction's list of such (net, in lookup order). */
 	struct sp *next_host_or_net;
 	struct pfkey_policy p;
-	unsigned score;		/* specificity, higher first */
-	uint32_t seq;		/* when it was linked: the order within its run */
+	uint16_t score;		/* specificity, higher first (at most 1027) */
 	bool route;		/* a route for p.dst through the TUN device is ours */
 	bool port_rule;		/* or a rule for its protocol and ports (io_port_rule_add) */
+	uint32_t seq;		/* when it was linked: the order within its run */
 	/* Trap state: guarded by the engine's hold mutex. */
 	ms_t acquire_ms;	/* last ACQUIRE queued; 0 = none */
-	unsigned nheld;
 	struct sp_held *held;	/* NULL until a packet is held */
 };
 
