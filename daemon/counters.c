@@ -187,6 +187,8 @@ size_t daemon_counters(struct daemon *d, struct metric_counter out[DAEMON_COUNTE
 	  es.gso_fallbacks);
 	C("esp-bad-super-packets", "TUN reads whose offload (vnet) header did not match the packet.",
 	  es.bad_super);
+	C("esp-nat-mappings", "Authenticated ESP in UDP from a new peer address or port, told "
+	  "to IKE (NEW_MAPPING, at most one a second per SA).", es.new_mappings);
 	n = nat_counters(d, out, n);
 	n = insp_counters(d, out, n);
 #undef C
