@@ -93,7 +93,7 @@ XT_IKE_VERSION=1
 V1_PROPS=(IKE_PROPOSALS=aes256-sha256-modp2048 ESP_PROPOSALS=aes128-sha256)
 xt_swan_initiates_to_tsu "${V1_PROPS[@]}" -- "${V1_PROPS[@]}"
 XT_IKE_VERSION=2
-tsu_log_has "$NS_SB" "ISAKMP SA .* established .*IKEv1" || iop_fail "ikev1: tsunagid's SA is not IKEv1"
+tsu_ctl "$NS_SB" --list-sas 2>&1 | grep -q " IKEv1 " || iop_fail "ikev1: tsunagid's SA is not IKEv1: $(tsu_ctl "$NS_SB" --list-sas 2>&1 | head -2 | tr "\\n" " ")"
 rebind_responder ikev1-port "ip protocol udp snat to $NAT_OUT:33000-33999" "$NAT_OUT\[33[0-9]{3}\]"
 ip -n "$NS_NAT" addr add 198.51.100.5/24 dev out0 || iop_fail "cannot add the NAT's third address"
 rebind_responder ikev1-address "snat to 198.51.100.5" "198\.51\.100\.5\["
