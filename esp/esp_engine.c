@@ -766,15 +766,16 @@ static void send_new_mapping(struct esp_engine *e, const struct esp_event *ev,
 	struct pfkey_mapping mp = { .spi = sa->cfg.spi, .reqid = sa->cfg.reqid,
 				    .old_peer = sa->cfg.src, .new_peer = ev->from };
 	mp.old_peer.port = sa->cfg.natt_sport;
+	char o[ADDR_STRLEN], n[ADDR_STRLEN];
+	log_ctl(LOG_ESP, "SA %08x: authenticated packet from %s, not %s: NAT mapping changed",
+		mp.spi, addr_fmt(&ev->from, n, sizeof(n)), addr_fmt(&mp.old_peer, o, sizeof(o)));
+	STAT_INC(e, new_mappings);
+	/* IKE answers at once with an UPDATE, which replaces sa: not used after this. */
 	struct buf b;
 	buf_init(&b);
 	pfkey_build_new_mapping(&b, &mp);
 	pfkey_send(to, &b);
 	buf_free(&b);
-	STAT_INC(e, new_mappings);
-	char o[ADDR_STRLEN], n[ADDR_STRLEN];
-	log_ctl(LOG_ESP, "SA %08x: authenticated packet from %s, not %s: NAT mapping changed",
-		sa->cfg.spi, addr_fmt(&ev->from, n, sizeof(n)), addr_fmt(&mp.old_peer, o, sizeof(o)));
 }
 
 int esp_engine_notify_fd(const struct esp_engine *e)
