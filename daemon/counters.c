@@ -158,6 +158,10 @@ size_t daemon_counters(struct daemon *d, struct metric_counter out[DAEMON_COUNTE
 	  st.frag_reassembled);
 	C("ike-fragments-dropped", "IKEv2 fragments dropped (invalid, unexpected, over a limit).",
 	  st.frag_dropped);
+	C("ike-nat-mappings", "NAT mappings of peers followed on the ESP engine's word "
+	  "(NEW_MAPPING: authenticated ESP from a new address or port).", st.nat_mappings);
+	C("ike-nat-mappings-ignored", "NEW_MAPPINGs not followed (unknown SPI, no NAT-T, or "
+	  "we are behind a NAT and the peer is not, RFC 7296 2.23).", st.nat_mappings_ignored);
 	const struct cred_stats *cs = cred_store_stats(ike_creds(d->ike));
 	C("ike-certs-rejected", "CERT payloads refused: malformed, too long or of an unsupported "
 	  "encoding.", cs->certs_rejected);
@@ -187,6 +191,8 @@ size_t daemon_counters(struct daemon *d, struct metric_counter out[DAEMON_COUNTE
 	  es.gso_fallbacks);
 	C("esp-bad-super-packets", "TUN reads whose offload (vnet) header did not match the packet.",
 	  es.bad_super);
+	C("esp-nat-mappings", "Authenticated ESP in UDP from a new peer address or port, told "
+	  "to IKE (NEW_MAPPING, at most one a second per SA).", es.new_mappings);
 	n = nat_counters(d, out, n);
 	n = insp_counters(d, out, n);
 #undef C

@@ -22,12 +22,13 @@
 
 /* --- notification queue (data plane -> control thread) ----------------------------- */
 
-enum esp_event_type { EV_ACQUIRE = 1, EV_EXPIRE_SOFT, EV_EXPIRE_HARD };
+enum esp_event_type { EV_ACQUIRE = 1, EV_EXPIRE_SOFT, EV_EXPIRE_HARD, EV_NEW_MAPPING };
 
 struct esp_event {
 	uint8_t type;
-	uint32_t spi;		/* EXPIRE: the SA */
+	uint32_t spi;		/* EXPIRE, NEW_MAPPING: the SA */
 	struct addr dst;
+	struct addr from;	/* NEW_MAPPING: the packet's source, with its port */
 	uint64_t gen;
 	uint32_t policy_id;	/* ACQUIRE: the policy and the packet */
 	struct pkt_tuple pkt;
@@ -143,7 +144,7 @@ struct esp_engine {
 		atomic_uint_fast64_t no_policy, discarded, held, hold_dropped, acquires, no_sa,
 			bad_packet, ike_in, keepalives, send_errors, tun_errors,
 			mss_clamped, pmtu_sent, pmtu_suppressed, prefrag_ok, prefrag_failed,
-			fragments, gso_fallbacks, bad_super;
+			fragments, gso_fallbacks, bad_super, new_mappings;
 	} st;
 	/* UDP GSO on the NAT-T socket: set when the kernel accepts it, cleared (for
 	 * good) the first time a send with it fails with EIO or EINVAL. */
@@ -171,6 +172,15 @@ static inline ms_t engine_now(const struct esp_engine *e)
 /* esp_engine.c */
 int evq_push(struct evq *q, const struct esp_event *ev);
 void engine_report_expiry(struct esp_engine *e, struct sa *sa, int level);
+/* An authenticated ESP-in-UDP packet of this inbound SA came from `from`, not from its
+ * peer's address and NAT-T port: IKE hears of it (NEW_MAPPING), at most once per
+ * ESP_ENGINE_MAPPING_INTERVAL_MS per SA. */
+void engine_report_mapping(struct esp_engine *e, struct sa *sa, const struct addr *from);
+static inline bool engine_mapping_moved(const struct sa *sa, const struct addr *from)
+{
+	return sa->cfg.natt_type && from->port &&
+	       (from->port != sa->cfg.natt_sport || !addr_equal_ip(from, &sa->cfg.src));
+}
 int ikeq_push(struct ikeq *q, const struct addr *local, const struct addr *remote,
 	      const uint8_t *data, size_t len);
 

@@ -169,6 +169,20 @@ void engine_report_expiry(struct esp_engine *e, struct sa *sa, int level)
 		atomic_store(state, SA_EXP_NONE);	/* the next packet or tick retries */
 }
 
+void engine_report_mapping(struct esp_engine *e, struct sa *sa, const struct addr *from)
+{
+	ms_t now = engine_now(e);
+	uint_fast64_t last = atomic_load_explicit(&sa->mapping_ms, memory_order_relaxed);
+	if (last && now < last + ESP_ENGINE_MAPPING_INTERVAL_MS)
+		return;
+	if (!atomic_compare_exchange_strong(&sa->mapping_ms, &last, now ? now : 1))
+		return;		/* another thread reported it just now */
+	struct esp_event ev = { .type = EV_NEW_MAPPING, .spi = sa->cfg.spi, .dst = sa->cfg.dst,
+				.gen = sa->gen, .from = *from };
+	if (evq_push(&e->evq, &ev) < 0)
+		atomic_store(&sa->mapping_ms, last);	/* the next packet retries */
+}
+
 /* --- PF_KEY replies ------------------------------------------------------------------- */
 
 static void send_msg(const struct pfkey_endpoint *to, struct buf *b, const struct sadb_msg *req)
@@ -741,6 +755,29 @@ static void send_expire(struct esp_engine *e, const struct esp_event *ev,
 	}
 }
 
+/* NEW_MAPPING as Linux's XFRM sends it (km_new_mapping): the old peer and port, the
+ * new ones. */
+static void send_new_mapping(struct esp_engine *e, const struct esp_event *ev,
+			     const struct pfkey_endpoint *to)
+{
+	struct sa *sa = sad_find(&e->sad, ev->spi, &ev->dst);
+	if (!sa || sa->gen != ev->gen || !engine_mapping_moved(sa, &ev->from))
+		return;		/* deleted, or IKE followed the peer meanwhile */
+	struct pfkey_mapping mp = { .spi = sa->cfg.spi, .reqid = sa->cfg.reqid,
+				    .old_peer = sa->cfg.src, .new_peer = ev->from };
+	mp.old_peer.port = sa->cfg.natt_sport;
+	char o[ADDR_STRLEN], n[ADDR_STRLEN];
+	log_ctl(LOG_ESP, "SA %08x: authenticated packet from %s, not %s: NAT mapping changed",
+		mp.spi, addr_fmt(&ev->from, n, sizeof(n)), addr_fmt(&mp.old_peer, o, sizeof(o)));
+	STAT_INC(e, new_mappings);
+	/* IKE answers at once with an UPDATE, which replaces sa: not used after this. */
+	struct buf b;
+	buf_init(&b);
+	pfkey_build_new_mapping(&b, &mp);
+	pfkey_send(to, &b);
+	buf_free(&b);
+}
+
 int esp_engine_notify_fd(const struct esp_engine *e)
 {
 	return e->evq.fd;
@@ -753,6 +790,8 @@ void esp_engine_drain(struct esp_engine *e, const struct pfkey_endpoint *to)
 	while (evq_pop(&e->evq, &ev)) {
 		if (ev.type == EV_ACQUIRE)
 			send_acquire(e, &ev, to);
+		else if (ev.type == EV_NEW_MAPPING)
+			send_new_mapping(e, &ev, to);
 		else
 			send_expire(e, &ev, to);
 	}
@@ -911,6 +950,7 @@ void esp_engine_stats(struct esp_engine *e, struct esp_engine_stats *o)
 	o->fragments = atomic_load(&e->st.fragments);
 	o->gso_fallbacks = atomic_load(&e->st.gso_fallbacks);
 	o->bad_super = atomic_load(&e->st.bad_super);
+	o->new_mappings = atomic_load(&e->st.new_mappings);
 }
 
 void esp_engine_reset_stats(struct esp_engine *e)
@@ -921,7 +961,7 @@ void esp_engine_reset_stats(struct esp_engine *e)
 		&e->st.keepalives, &e->st.send_errors, &e->st.tun_errors, &e->st.mss_clamped,
 		&e->st.pmtu_sent, &e->st.pmtu_suppressed, &e->st.prefrag_ok,
 		&e->st.prefrag_failed, &e->st.fragments, &e->st.gso_fallbacks,
-		&e->st.bad_super,
+		&e->st.bad_super, &e->st.new_mappings,
 	};
 	for (size_t i = 0; i < sizeof(all) / sizeof(all[0]); i++)
 		atomic_store(all[i], 0);

@@ -2,7 +2,8 @@
  * the ESP sockets, and its control interface, which is PF_KEY messages only
  * (pfkey/pfkey.h): ike/ sends GETSPI, ADD/UPDATE, DELETE, GET, FLUSH, DUMP and the
  * SPD messages to esp_engine_pfkey_input(); the engine answers through the endpoint
- * given with the request and reports ACQUIRE and EXPIRE asynchronously.
+ * given with the request and reports ACQUIRE, EXPIRE and X_NAT_T_NEW_MAPPING
+ * asynchronously.
  *
  * Threads: pfkey_input, tick, drain, ike_recv and the two *_packet entry points are
  * called from one control thread (the daemon's event loop). The data-plane threads
@@ -31,6 +32,9 @@
 #define ESP_ENGINE_ROUTE_TABLE	220	/* as strongSwan */
 #define ESP_ENGINE_RULE_PRIO	220
 #define ESP_ENGINE_FWMARK	0x2200	/* our sockets' SO_MARK: skips table 220 */
+/* NEW_MAPPING (an SA's peer sent from a new NAT mapping): at most one per SA per this
+ * many ms while IKE has not followed, so a peer IKE will not follow costs little. */
+#define ESP_ENGINE_MAPPING_INTERVAL_MS	1000
 
 struct esp_engine_cfg {
 	const char *tun_name;	/* NULL = ESP_ENGINE_TUN_NAME */
@@ -83,7 +87,7 @@ struct buf;
 int esp_engine_pfkey_call(struct esp_engine *e, const uint8_t *req, size_t len,
 			  struct buf *reply);
 
-/* ACQUIRE/EXPIRE notifications: the fd becomes readable when there are some;
+/* ACQUIRE/EXPIRE/NEW_MAPPING notifications: the fd becomes readable when there are some;
  * drain delivers them all to `to` (and resets the fd). Deleting hard-expired SAs
  * happens here too, after their EXPIRE went out. */
 int esp_engine_notify_fd(const struct esp_engine *e);
@@ -139,6 +143,8 @@ struct esp_engine_stats {
 	uint64_t fragments;	/* fragments made by pre-fragmentation */
 	uint64_t gso_fallbacks;	/* UDP GSO sends the kernel refused (GSO then off) */
 	uint64_t bad_super;	/* TUN reads whose vnet header lied: dropped */
+	uint64_t new_mappings;	/* NEW_MAPPINGs sent: authenticated ESP in UDP from a
+				 * new peer address or port */
 };
 void esp_engine_stats(struct esp_engine *e, struct esp_engine_stats *out);
 void esp_engine_reset_stats(struct esp_engine *e);

@@ -539,6 +539,8 @@ static enum esp_verdict input_esp(struct esp_ctx *c, const struct addr *src,
 		count_error(sa, r, seq);
 		return ESP_V_DROPPED;
 	}
+	if (engine_mapping_moved(sa, src))	/* authentic (ICV, replay): the NAT moved */
+		engine_report_mapping(e, sa, src);
 	if (sa->cfg.mode != IPSEC_MODE_TUNNEL)
 		inner = rebuild_ip(src, dst, nh, inner, &ilen);
 	struct pkt_tuple t;

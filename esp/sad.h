@@ -64,6 +64,9 @@ struct sa {
 	atomic_bool dead;	/* hard-expired: no longer used, deletion pending */
 	atomic_int soft_state, hard_state;	/* enum sa_expiry */
 	struct sa_counters ctr;
+	/* When the last NEW_MAPPING for this inbound SA was queued (esp_engine.c); 0 =
+	 * never. An UPDATE (IKE followed the peer) makes a new struct sa: it starts over. */
+	atomic_uint_fast64_t mapping_ms;
 
 	pthread_mutex_t lock;	/* serialises the transform state below */
 	struct esp_crypto *crypto;

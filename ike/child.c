@@ -628,16 +628,81 @@ void child_install_pending_out(struct ike_sa *sa, struct child_sa *c)
 		c->spi_out);
 }
 
+/* c's policies as installed while the peer was at `at` (child_nat_port() and the
+ * tunnel endpoints read sa->remote). */
+static void policies_at(struct ike_sa *sa, struct child_sa *c, const struct addr *at, bool add)
+{
+	struct addr now = sa->remote;
+	sa->remote = *at;
+	child_policies(sa, c, add);
+	sa->remote = now;
+}
+
+/* Is s just the address a (with any protocol and ports)? */
+static bool ts_is_host(const struct selector *s, const struct addr *a)
+{
+	struct selector h;
+	selector_from_addr(&h, a);
+	return s->family == h.family && memcmp(s->lo, h.lo, 16) == 0 &&
+	       memcmp(s->hi, h.hi, 16) == 0;
+}
+
+/* Transport mode names the peer in its policies: a host selector of its address, or
+ * (across its NAT, child_natport.c) its NAT-T port. Do they change with the move? */
+static bool transport_repolicy(struct ike_sa *sa, struct child_sa *c, const struct addr *old)
+{
+	uint16_t inner, outer;
+	if (c->mode != MODE_TRANSPORT || !c->n_local_ts)
+		return false;
+	struct addr now = sa->remote;
+	sa->remote = *old;
+	bool mapped = child_nat_port(sa, c, &inner, &outer);
+	sa->remote = now;
+	if (mapped || child_nat_port(sa, c, &inner, &outer))
+		return true;
+	for (size_t i = 0; i < c->n_remote_ts; i++)
+		if (ts_is_host(&c->remote_ts[i], old))
+			return !addr_equal_ip(old, &sa->remote);
+	return false;
+}
+
+/* Transport mode: selectors that were the peer's old address become its new one (as
+ * strongSwan's child_sa update), so that its packets still match after decapsulation
+ * (the engine rebuilds their IP header from the outer addresses). */
+static void transport_move_ts(struct ike_sa *sa, struct child_sa *c, const struct addr *old)
+{
+	if (c->mode != MODE_TRANSPORT || addr_equal_ip(old, &sa->remote))
+		return;
+	for (size_t i = 0; i < c->n_remote_ts; i++) {
+		struct selector *r = &c->remote_ts[i];
+		if (!ts_is_host(r, old))
+			continue;
+		struct selector moved;
+		selector_from_addr(&moved, &sa->remote);
+		moved.proto = r->proto;
+		moved.port_lo = r->port_lo;
+		moved.port_hi = r->port_hi;
+		*r = moved;
+	}
+}
+
 /* The peer's NAT mapping moved (port, or address too): the child's SAs get the new
  * endpoints and ports with the same keys. The engine's UPDATE of the outbound SA moves
  * it to a new destination keeping its sequence number (a new SA under the same key
- * would reuse AEAD nonces); the policies' tunnel endpoints follow. Returns -1 if a
- * step failed (logged). */
-static int child_rebind(struct ike_sa *sa, struct child_sa *c)
+ * would reuse AEAD nonces). Policies (once per reqid, `policies`): a tunnel's
+ * endpoints follow an address move; transport-mode policies that name the peer's
+ * address or NAT-T port are replaced (the old ones deleted first: they differ from the
+ * new ones in that address or port). Returns -1 if a step failed (logged). */
+static int child_rebind(struct ike_sa *sa, struct child_sa *c, const struct addr *old,
+			bool policies)
 {
 	bool moved = !addr_equal_ip(&c->keys_out->dst, &sa->remote);
+	bool repol = policies && transport_repolicy(sa, c, old);
 	struct pfkey_sa p;
 	int rc = 0;
+	if (repol)
+		policies_at(sa, c, old, false);
+	transport_move_ts(sa, c, old);
 	build_sa(sa, c, true, &p);
 	keep_where(c->keys_in, &p);
 	if (install_one(sa, &p, SADB_UPDATE) < 0)
@@ -647,19 +712,35 @@ static int child_rebind(struct ike_sa *sa, struct child_sa *c)
 	if (!c->out_pending && install_one(sa, &p, SADB_UPDATE) < 0)
 		rc = -1;
 	wipe(&p, sizeof(p));
-	if (moved && c->mode == MODE_TUNNEL && c->n_local_ts)
+	if (repol)
+		child_policies(sa, c, true);
+	else if (policies && moved && c->mode == MODE_TUNNEL && c->n_local_ts)
 		policies_for(sa, c->local_ts, c->n_local_ts, c->remote_ts, c->n_remote_ts,
 			     c->reqid, c->mode, &sa->local, &sa->remote, SADB_X_SPDUPDATE);
 	return rc;
 }
 
-void child_rebind_all(struct ike_sa *sa)
+static bool rebindable(const struct child_sa *c)
+{
+	return c->keys_in && c->keys_out && c->state != CHILD_DELETING &&
+	       c->state != CHILD_DESTROYING;
+}
+
+/* Children of one reqid (a rekeyed SA and its successor) share their policies. */
+static bool reqid_rebound(struct ike_sa *sa, const struct child_sa *c)
+{
+	for (const struct child_sa *o = sa->children; o && o != c; o = o->next)
+		if (o->reqid == c->reqid && rebindable(o))
+			return true;
+	return false;
+}
+
+void child_rebind_all(struct ike_sa *sa, const struct addr *old_remote)
 {
 	for (struct child_sa *c = sa->children; c; c = c->next) {
-		if (!c->keys_in || !c->keys_out || c->state == CHILD_DELETING ||
-		    c->state == CHILD_DESTROYING)
+		if (!rebindable(c))
 			continue;
-		if (child_rebind(sa, c) == 0)
+		if (child_rebind(sa, c, old_remote, !reqid_rebound(sa, c)) == 0)
 			continue;
 		/* Its SAs still point at the old address: replace them by a rekey (new
 		 * SAs are installed towards the peer's current address). */

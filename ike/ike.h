@@ -106,6 +106,11 @@ struct ike_stats {
 	uint64_t frag_tx, frag_rx;	/* IKEv2 fragments sent (retransmissions too), received */
 	uint64_t frag_reassembled;	/* messages reassembled from fragments */
 	uint64_t frag_dropped;		/* fragments not taken (RFC 7383 rules, limits) */
+	/* NEW_MAPPINGs from the ESP engine (a peer's NAT moved): followed (the IKE SA and
+	 * its CHILD_SAs moved), and ignored (unknown or outbound SPI, SA not established,
+	 * no NAT-T, or RFC 7296 2.23 says not to follow: we are behind a NAT, the peer is
+	 * not). */
+	uint64_t nat_mappings, nat_mappings_ignored;
 };
 void ike_get_stats(const struct ike *ike, struct ike_stats *st);
 /* The credential store (ike/cert.h): VICI load-cert, load-key, list-certs. */

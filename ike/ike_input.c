@@ -87,25 +87,34 @@ static int decrypt_in(struct ike_sa *sa, struct msg_in *m)
 	return 0;
 }
 
-/* Follows a NAT that changed the peer's port or address (authenticated only). */
-static void follow_peer(struct ike_sa *sa, const struct msg_in *m)
+/* Follows a NAT that changed the peer's port or address. Only on authenticated input:
+ * an IKE message that decrypted and verified (IKEv1's too), or the ESP engine's
+ * NEW_MAPPING (ike_pfkey.c). True when the SA moved. */
+bool ike_follow_peer(struct ike_sa *sa, const struct addr *local, const struct addr *remote)
 {
-	if (sa->state == IKE_CREATED || addr_equal(&sa->remote, &m->remote))
-		return;
-	if (!sa->natt && m->local.port == sa->core->t.port_natt) {
+	if (sa->state == IKE_CREATED || addr_equal(&sa->remote, remote))
+		return false;
+	if (!sa->natt && local->port == sa->core->t.port_natt) {
 		/* The peer floated to the NAT-T port (RFC 7296 2.23). */
 		sa->natt = true;
-		sa->local = m->local;
-		sa->remote = m->remote;
-		return;
+		sa->local = *local;
+		sa->remote = *remote;
+		return false;
 	}
 	if (!sa->natt)
-		return;
+		return false;
 	char a[ADDR_STRLEN], b[ADDR_STRLEN];
 	log_info(LOG_IKE, "%s: peer moved from %s to %s, following it", ike_sa_name(sa),
-		 addr_fmt(&sa->remote, a, sizeof(a)), addr_fmt(&m->remote, b, sizeof(b)));
-	sa->remote = m->remote;
-	child_rebind_all(sa);
+		 addr_fmt(&sa->remote, a, sizeof(a)), addr_fmt(remote, b, sizeof(b)));
+	struct addr old = sa->remote;
+	sa->remote = *remote;
+	child_rebind_all(sa, &old);
+	return true;
+}
+
+static void follow_peer(struct ike_sa *sa, const struct msg_in *m)
+{
+	ike_follow_peer(sa, &m->local, &m->remote);
 }
 
 static void request_hash(const struct msg_in *m, uint8_t out[16])

@@ -14,6 +14,7 @@ enum drop_kind {
 	DROP_INIT_REFUSED,	/* IKE_SA_INIT answered with an error, no state kept */
 	DROP_VENDOR,		/* unknown IKEv1 vendor IDs (logged, otherwise ignored) */
 	DROP_FRAG,		/* IKEv2 fragments (RFC 7383) not taken */
+	DROP_MAPPING,		/* NEW_MAPPINGs from the ESP engine not followed */
 	DROP_KINDS
 };
 
@@ -71,6 +72,10 @@ void ike_drop(struct ike *core, enum drop_kind kind, uint64_t *counter, int leve
  * its exchange; hash is the request's, kept for retransmission detection. */
 void ike_dispatch_request(struct ike_sa *sa, struct msg_in *m, const uint8_t hash[16]);
 void ike_dispatch_response(struct ike_sa *sa, struct msg_in *m);
+/* Authenticated input (an IKE message of either version, or the engine's NEW_MAPPING)
+ * came from `remote`: with NAT-T in use the SA and its children follow it there. True
+ * when the SA moved. */
+bool ike_follow_peer(struct ike_sa *sa, const struct addr *local, const struct addr *remote);
 
 /* ike_conns.c */
 struct conn *conn_find(struct ike *core, const char *name);	/* not retired */
@@ -308,8 +313,9 @@ void child_uninstall(struct ike_sa *sa, struct child_sa *c, bool keep_policies);
 void child_policies(struct ike_sa *sa, struct child_sa *c, bool add);
 void child_attach(struct ike_sa *sa, struct child_sa *c);
 void child_install_pending_out(struct ike_sa *sa, struct child_sa *c);
-/* The peer's address or port changed: every child's SAs and policies follow it. */
-void child_rebind_all(struct ike_sa *sa);
+/* The peer's address or port changed (sa->remote is the new one, old_remote the one
+ * before): every child's SAs and policies follow it. */
+void child_rebind_all(struct ike_sa *sa, const struct addr *old_remote);
 void child_detach_and_free(struct ike_sa *sa, struct child_sa *c, bool keep_policies);
 void child_schedule(struct ike_sa *sa, struct child_sa *c);
 void trap_install(struct ike *core, struct conn *conn, bool add);

@@ -13,7 +13,9 @@
  *   DELETE / GET (SA, addresses)
  *   X_SPDADD / X_SPDDELETE / X_SPDGET (X_POLICY with one ipsecrequest, selectors)
  *   FLUSH / DUMP / X_SPDFLUSH / X_SPDDUMP
- *   esp/ -> ike/: ACQUIRE (policy + triggering packet), EXPIRE (soft or hard)
+ *   esp/ -> ike/: ACQUIRE (policy + triggering packet), EXPIRE (soft or hard),
+ *     X_NAT_T_NEW_MAPPING (an authenticated ESP-in-UDP packet of an inbound SA came
+ *     from another address or port than the SA's peer: its NAT mapping moved)
  *   errors: the request's header echoed with sadb_msg_errno set. */
 #ifndef TSUNAGI_PFKEY_H
 #define TSUNAGI_PFKEY_H
@@ -164,6 +166,15 @@ struct pfkey_acquire {
 	bool has_pkt;
 };
 
+/* X_NAT_T_NEW_MAPPING, as Linux's km_new_mapping() sends it: the SA (SPI, SA2), the
+ * old peer address in ADDRESS_SRC with its port in NAT_T_SPORT, the new one in
+ * ADDRESS_DST with its port in NAT_T_DPORT. */
+struct pfkey_mapping {
+	uint32_t spi;		/* the inbound SA, host order */
+	uint32_t reqid;
+	struct addr old_peer, new_peer;	/* with their ports */
+};
+
 /* GETSPI request. */
 struct pfkey_getspi {
 	uint32_t seq;
@@ -204,6 +215,8 @@ int pfkey_msg_acquire(const struct pfkey_msg *m, struct pfkey_acquire *a, char *
 		      size_t errlen);
 int pfkey_msg_getspi(const struct pfkey_msg *m, struct pfkey_getspi *g, char *err,
 		     size_t errlen);
+int pfkey_msg_new_mapping(const struct pfkey_msg *m, struct pfkey_mapping *mp, char *err,
+			  size_t errlen);
 /* For EXPIRE: true if the hard lifetime extension is present (else soft). */
 bool pfkey_msg_expire_is_hard(const struct pfkey_msg *m);
 
@@ -217,6 +230,7 @@ void pfkey_build_getspi(struct buf *out, uint32_t seq, const struct addr *src,
 void pfkey_build_sa(struct buf *out, uint8_t type, uint32_t seq, const struct pfkey_sa *sa);
 /* EXPIRE: SA, addresses, current lifetime and the hard or soft one that expired. */
 void pfkey_build_expire(struct buf *out, const struct pfkey_sa *sa, bool hard);
+void pfkey_build_new_mapping(struct buf *out, const struct pfkey_mapping *mp);
 /* ACQUIRE for policy p; src/dst are the SA's outer addresses; pkt_src/pkt_dst
  * (both or neither may be NULL) describe the triggering packet. */
 void pfkey_build_acquire(struct buf *out, uint32_t seq, const struct pfkey_policy *p,

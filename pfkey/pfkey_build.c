@@ -275,6 +275,20 @@ void pfkey_build_expire(struct buf *out, const struct pfkey_sa *sa, bool hard)
 	msg_end(out, start);
 }
 
+void pfkey_build_new_mapping(struct buf *out, const struct pfkey_mapping *mp)
+{
+	struct pfkey_sa sa = { .spi = mp->spi };
+	size_t start = msg_begin(out, SADB_X_NAT_T_NEW_MAPPING, SADB_SATYPE_ESP, 0);
+	put_sa(out, &sa);
+	put_sa2(out, IPSEC_MODE_ANY, mp->reqid);
+	put_sa_addresses(out, &mp->old_peer, &mp->new_peer);
+	struct sadb_x_nat_t_port sp = { .sadb_x_nat_t_port_port = htons(mp->old_peer.port) };
+	struct sadb_x_nat_t_port dp = { .sadb_x_nat_t_port_port = htons(mp->new_peer.port) };
+	put_ext(out, SADB_X_EXT_NAT_T_SPORT, &sp, sizeof(sp), NULL, 0);
+	put_ext(out, SADB_X_EXT_NAT_T_DPORT, &dp, sizeof(dp), NULL, 0);
+	msg_end(out, start);
+}
+
 /* X_POLICY with its one ipsecrequest (IPSEC policies) and tunnel endpoints. */
 static void put_policy(struct buf *out, const struct pfkey_policy *p)
 {

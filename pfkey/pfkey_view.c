@@ -338,6 +338,32 @@ int pfkey_msg_getspi(const struct pfkey_msg *m, struct pfkey_getspi *g, char *er
 	return 0;
 }
 
+int pfkey_msg_new_mapping(const struct pfkey_msg *m, struct pfkey_mapping *mp, char *err,
+			  size_t errlen)
+{
+	struct sadb_sa w;
+	struct sadb_x_sa2 sa2;
+	struct sadb_x_nat_t_port sp, dp;
+	memset(mp, 0, sizeof(*mp));
+	if (!m->hdr)
+		return fail("no message");
+	if (m->hdr->sadb_msg_type != SADB_X_NAT_T_NEW_MAPPING)
+		return fail("%s is not X_NAT_T_NEW_MAPPING", pfkey_type_name(m->hdr->sadb_msg_type));
+	if (!get_ext(m, SADB_EXT_SA, &w, sizeof(w)))
+		return fail("X_NAT_T_NEW_MAPPING without SA extension");
+	if (!get_ext(m, SADB_X_EXT_NAT_T_SPORT, &sp, sizeof(sp)) ||
+	    !get_ext(m, SADB_X_EXT_NAT_T_DPORT, &dp, sizeof(dp)))
+		return fail("X_NAT_T_NEW_MAPPING without NAT-T ports");
+	if (need_addresses(m, &mp->old_peer, &mp->new_peer, err, errlen) < 0)
+		return -1;
+	mp->spi = ntohl(w.sadb_sa_spi);
+	if (get_ext(m, SADB_X_EXT_SA2, &sa2, sizeof(sa2)))
+		mp->reqid = sa2.sadb_x_sa2_reqid;
+	mp->old_peer.port = ntohs(sp.sadb_x_nat_t_port_port);
+	mp->new_peer.port = ntohs(dp.sadb_x_nat_t_port_port);
+	return 0;
+}
+
 bool pfkey_msg_expire_is_hard(const struct pfkey_msg *m)
 {
 	return m->ext[SADB_EXT_LIFETIME_HARD] != NULL;

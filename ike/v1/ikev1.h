@@ -148,6 +148,9 @@ void ikev1_notify_plain(struct ike *core, const struct v1_msg *m, const uint8_t 
 void ikev1_notify_protected(struct ike_sa *sa, uint16_t type, uint8_t proto,
 			    const uint8_t *spi, uint8_t spi_len);
 void ikev1_established(struct ike_sa *sa);
+/* m proved authentic and fresh: if it came from a new address or port (the peer's NAT
+ * moved), the ISAKMP SA and its CHILD_SAs follow it (ike_follow_peer). */
+void ikev1_follow(struct ike_sa *sa, const struct v1_msg *m);
 const char *ikev1_notify_name(uint16_t type);
 
 /* An encrypted Informational notify with data (RESPONDER-LIFETIME, DPD). */
@@ -172,7 +175,7 @@ void ikev1_phase1_end(struct ike_sa *sa, bool send_delete);
 
 /* ikev1_dpd.c */
 void ikev1_dpd_send(struct ike_sa *sa);
-bool ikev1_dpd_notify_in(struct ike_sa *sa, const struct isakmp_notify *n);
+bool ikev1_dpd_notify_in(struct ike_sa *sa, const struct v1_msg *m, const struct isakmp_notify *n);
 ms_t ikev1_dpd_tick(struct ike_sa *sa, ms_t now);
 
 /* ikev1_main.c */

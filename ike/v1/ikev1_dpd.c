@@ -43,10 +43,11 @@ void ikev1_dpd_send(struct ike_sa *sa)
 	send_dpd(sa, ISAKMP_N_R_U_THERE, v->dpd_seq);
 }
 
-/* R-U-THERE / R-U-THERE-ACK in an authenticated Informational: true if n was one. A
+/* R-U-THERE / R-U-THERE-ACK in an authenticated Informational m: true if n was one. A
  * malformed one, or an ACK of anything but our latest R-U-THERE, is dropped and
- * counted (so it does not count as a sign of life either). */
-bool ikev1_dpd_notify_in(struct ike_sa *sa, const struct isakmp_notify *n)
+ * counted (so it does not count as a sign of life either). A fresh one (a new number,
+ * or the ACK of ours) from a new address or port moves the SA there (ikev1_follow). */
+bool ikev1_dpd_notify_in(struct ike_sa *sa, const struct v1_msg *m, const struct isakmp_notify *n)
 {
 	struct ikev1_sa *v = sa->v1;
 	uint8_t cookies[16];
@@ -71,6 +72,7 @@ bool ikev1_dpd_notify_in(struct ike_sa *sa, const struct isakmp_notify *n)
 		}
 		v->dpd_peer_seq = seq;
 		v->dpd_peer_seq_known = true;
+		ikev1_follow(sa, m);	/* a new number: fresh; the ACK goes there */
 		send_dpd(sa, ISAKMP_N_R_U_THERE_ACK, seq);
 		return true;
 	}
@@ -82,6 +84,7 @@ bool ikev1_dpd_notify_in(struct ike_sa *sa, const struct isakmp_notify *n)
 		return true;
 	}
 	v->dpd_wait_since = MS_NEVER;
+	ikev1_follow(sa, m);
 	return true;
 }
 

@@ -258,6 +258,7 @@ static void qm2_in(struct ike_sa *sa, struct v1_msg *m)
 	}
 	q->iv = m->next_iv;
 	ike_request_clear(sa);
+	ikev1_follow(sa, m);	/* HASH(2) binds it to our nonce: fresh */
 	if (!m->pl.has_sa || m->pl.n_props != 1 || !valid_nonce(m) ||
 	    !isakmp_sa_select(&m->pl, q->offered, q->n_offered, &ch, why, sizeof(why)) ||
 	    ch.prop.spi_len != 4) {
@@ -438,6 +439,7 @@ static void qm1_in(struct ike_sa *sa, struct v1_msg *m)
 	}
 	v->seen_msgid[v->n_seen++ % (sizeof(v->seen_msgid) / sizeof(v->seen_msgid[0]))] =
 		m->hdr.msgid;
+	ikev1_follow(sa, m);
 	if (!m->pl.has_sa || !valid_nonce(m)) {
 		ikev1_notify_protected(sa, ISAKMP_N_PAYLOAD_MALFORMED, ISAKMP_PROTO_ISAKMP, NULL, 0);
 		return;
@@ -537,6 +539,7 @@ static void qm3_in(struct ike_sa *sa, struct v1_msg *m)
 			log_err(LOG_IKE, "%s: Quick Mode HASH(3) invalid, dropped", tag_of(sa));
 		return;
 	}
+	ikev1_follow(sa, m);	/* HASH(3) binds it to both nonces */
 	if (sa->req.kind == TASK_CHILD_CREATE && sa->req.msgid == q->msgid)
 		ike_request_clear(sa);
 	if (install(sa, q, q->child) == 0)

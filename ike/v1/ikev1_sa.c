@@ -415,7 +415,7 @@ static void info_in(struct ike_sa *sa, struct v1_msg *m)
 	for (size_t i = 0; i < m->pl.n_notify; i++) {
 		uint16_t type = m->pl.notify[i].type;
 		if ((m->hdr.flags & ISAKMP_FLAG_E) && (ikev1_life_notify_in(sa, &m->pl.notify[i]) ||
-							ikev1_dpd_notify_in(sa, &m->pl.notify[i])))
+							ikev1_dpd_notify_in(sa, m, &m->pl.notify[i])))
 			continue;
 		log_err(LOG_IKE, "%s: received %s (%u) notify in %s", tag, ikev1_notify_name(type),
 			type, ikev1_state_name(v->state));
@@ -455,6 +455,27 @@ int ikev1_decrypt(struct ike_sa *sa, struct v1_msg *m, const struct isakmp_iv *i
 	return 0;
 }
 
+/* A protected Quick Mode or Informational from another address or port than the
+ * peer's, with NAT-T in use: its NAT may have moved. It goes to its exchange, which
+ * follows the peer only once the message proved authentic and fresh (ikev1_follow);
+ * until then it changes nothing a message from the old address could not. */
+static bool may_have_moved(const struct ike_sa *sa, const struct v1_msg *m)
+{
+	const struct ikev1_sa *v = sa->v1;
+	return sa->natt && v->have_keys && v->state == QM_IDLE && (m->hdr.flags & ISAKMP_FLAG_E) &&
+	       (m->hdr.exchange == ISAKMP_XCHG_QM || m->hdr.exchange == ISAKMP_XCHG_INFO);
+}
+
+/* IKEv1 has no message IDs to stop a replay, so only what the exchange shows to be
+ * fresh as well as authentic moves the SA: a Quick Mode message (HASH(1) with an
+ * unseen message ID, HASH(2)/(3) bound to our nonces) and DPD (a new R-U-THERE number,
+ * the ACK of ours). A replayed DELETE from elsewhere must not redirect our traffic.
+ * As IKEv2 (RFC 7296 2.23), when a NAT is in the way: ike_follow_peer(). */
+void ikev1_follow(struct ike_sa *sa, const struct v1_msg *m)
+{
+	ike_follow_peer(sa, &m->local, &m->remote);
+}
+
 static void sa_input(struct ike_sa *sa, struct v1_msg *m)
 {
 	uint8_t h[16];
@@ -477,7 +498,7 @@ static void sa_input(struct ike_sa *sa, struct v1_msg *m)
 		sa->local = m->local;
 		sa->remote = m->remote;
 	}
-	if (!addr_equal(&m->remote, &sa->remote)) {
+	if (!addr_equal(&m->remote, &sa->remote) && !may_have_moved(sa, m)) {
 		sa->core->st.rx_invalid++;
 		return;
 	}

@@ -47,6 +47,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct pfkey_policy p;
 	struct pfkey_acquire a;
 	struct pfkey_getspi g;
+	struct pfkey_mapping mp;
 	char err[128];
 
 	(void)pfkey_first_len(data, size);
@@ -59,5 +60,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		rebuild_policy(&p);
 	(void)pfkey_msg_acquire(&m, &a, err, sizeof(err));
 	(void)pfkey_msg_getspi(&m, &g, err, sizeof(err));
+	(void)pfkey_msg_new_mapping(&m, &mp, err, sizeof(err));
 	return 0;
 }

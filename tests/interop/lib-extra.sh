@@ -7,16 +7,20 @@
 # with tsunagid responding at site-b and strongSwan initiating from site-a behind the NAT;
 # waits until both ends have the CHILD_SA and host-a pings host-b. Fails the scenario
 # otherwise. Lines in the array XT_SWAN_CONN go into strongSwan's connection section.
+# XT_IKE_VERSION=1 makes both ends IKEv1 (give them IKEv1 proposals).
 XT_SWAN_CONN=()
+XT_IKE_VERSION=2
 xt_swan_initiates_to_tsu() {
 	local tsu_args=() swan_args=()
 	while [ $# -gt 0 ] && [ "$1" != -- ]; do tsu_args+=("$1"); shift; done
 	[ "${1:-}" = -- ] && shift
 	swan_args=("$@")
 	tsu_conf "$NS_SB" b "${tsu_args[@]}"
+	sed -i "s/^\t\tversion = 2$/\t\tversion = $XT_IKE_VERSION/" "$(tsu_dir "$NS_SB")/tsunagi.conf"
 	tsu_start "$NS_SB"
 	swan_prepare "$NS_SA"
 	s2s_conf "$(swan_dir "$NS_SA")/swanctl.conf" a "${swan_args[@]}"
+	sed -i "s/^\t\tversion = 2$/\t\tversion = $XT_IKE_VERSION/" "$(swan_dir "$NS_SA")/swanctl.conf"
 	[ ${#XT_SWAN_CONN[@]} = 0 ] || conf_conn_add "$(swan_dir "$NS_SA")/swanctl.conf" "${XT_SWAN_CONN[@]}"
 	swan_start "$NS_SA"; swan_load "$NS_SA"
 	swan_initiate "$NS_SA" net

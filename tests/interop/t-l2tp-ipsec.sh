@@ -18,11 +18,16 @@
 # Then a second client behind the same NAT comes up beside the first, with its own SA,
 # and both are answered: the server tells them apart by their NAT-T ports, which its
 # policies name for their UDP 1701 (the endpoint sees the NAT's address with each).
+# Last, the NAT moves the remaining client to another port under its running SA: its
+# next DPD R-U-THERE shows the server the new mapping, and the server follows (its
+# policies for that client's UDP 1701 now name the new port) so that the client's
+# datagrams are answered again within a bounded time.
 . "$(dirname "$0")/lib.sh"
 iop_begin l2tp-ipsec
 iop_require_tsunagid
 iop_require_cmd python3 python3
 iop_require_cmd nft nftables
+iop_require_cmd conntrack conntrack
 
 topo_build nat
 SERVER=$HOST_B SERVER_PUB=$SITE_B_OUT CLIENT_NAT=$NAT_OUT
@@ -94,6 +99,7 @@ connections {
 		local_addrs = $2
 		remote_addrs = $SERVER_PUB
 		proposals = aes256-sha1-modp1024
+		dpd_delay = 2s
 		local {
 			auth = psk
 			id = $2
@@ -266,5 +272,26 @@ iop_wait 10 eval '[ "$(tsu_child_count "$NS_HB")" = 1 ]' ||
 [ "$(port_rules)" = 1 ] || iop_fail "server: $(port_rules) UDP 1701 rules left for one client"
 n=$(l2tp_ping "$NS_C2" "$C2" 3)
 [ "$n" = 3 ] || iop_fail "second client, alone again: ${n:-0} of 3 answered"
+
+# 3. The NAT gives the second client another port: the old mapping is forgotten.
+ip netns exec "$NS_NAT" nft flush chain ip nat postrouting || iop_fail "nft flush failed"
+ip netns exec "$NS_NAT" nft add rule ip nat postrouting oifname out0 ip protocol udp \
+	snat to "$CLIENT_NAT:35000-35999" || iop_fail "nft snat rule failed"
+ip netns exec "$NS_NAT" nft add rule ip nat postrouting oifname out0 masquerade ||
+	iop_fail "nft masquerade rule failed"
+ip netns exec "$NS_NAT" conntrack -F >/dev/null 2>&1 || iop_fail "conntrack -F failed in the NAT"
+t0=$(date +%s)
+iop_wait 20 tsu_log_has "$NS_HB" "peer moved from $CLIENT_NAT\[[0-9]+\] to $CLIENT_NAT\[35[0-9]{3}\]" ||
+	iop_fail "port change: the server never followed the client's new mapping within 20 s"
+iop_wait 10 eval '[ "$(l2tp_ping "$NS_C2" "$C2" 1)" = 1 ]' ||
+	iop_fail "port change: UDP 1701 not answered again within 10 s of the server following"
+n=$(l2tp_ping "$NS_C2" "$C2" 3)
+[ "$n" = 3 ] || iop_fail "port change: ${n:-0} of 3 answered after the move"
+echo "port change: answered again $(( $(date +%s) - t0 )) s after the NAT moved"
+grep -q "^$CLIENT_NAT 35[0-9][0-9][0-9]$" "$IOP_WORK/echo-peers.log" ||
+	iop_fail "port change: the L2TP endpoint never saw the client's new port: $(sort -u "$IOP_WORK/echo-peers.log" | tr '\n' ' ')"
+[ "$(port_rules)" = 1 ] || iop_fail "port change: $(port_rules) UDP 1701 rules for one client: $(ip -n "$NS_HB" rule)"
+tsu_ctl "$NS_HB" --spd 2>&1 | grep -q "$CLIENT_NAT/32\[35[0-9]\{3\}\]" ||
+	iop_fail "port change: the server's policies do not name the new port: $(tsu_ctl "$NS_HB" --spd 2>&1 | head -6 | tr '\n' ' ')"
 tsu_alive "$NS_HB" || iop_fail "the server died"
 iop_pass

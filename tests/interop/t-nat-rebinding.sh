@@ -9,7 +9,14 @@
 # unchanged: traffic flows both ways again, and neither end counts integrity failures
 # (before the fix, the SAs were reinstalled with all-zero keys; and on an address change
 # ESP went on to the old address).
-# A third case puts tsunagid behind the NAT as the initiator: strongSwan follows it (and,
+# The same two cases with IKEv1 at both ends (Windows, macOS and Cisco-style clients
+# behind NATs): strongSwan's R-U-THERE (its HASH checked, a new number) from the new
+# mapping moves tsunagid's ISAKMP SA and its SAs.
+# ESP alone then shows tsunagid a new mapping (IKEv2, no DPD either side, no IKE message
+# after the NAT moved): its engine finds the first authenticated ESP-in-UDP packet from
+# the new port and says NEW_MAPPING; tsunagid, not behind a NAT itself, follows the peer
+# behind one (RFC 7296 2.23), and the ping is answered through the new mapping.
+# A last case puts tsunagid behind the NAT as the initiator: strongSwan follows it (and,
 # having no MOBIKE with kernel-libipsec, rekeys the CHILD_SA to move it), and the
 # traffic goes on through the new mapping.
 . "$(dirname "$0")/lib.sh"
@@ -78,6 +85,38 @@ ip -n "$NS_NAT" addr add 198.51.100.4/24 dev out0 || iop_fail "cannot add the NA
 rebind_responder address "snat to 198.51.100.4" "198\.51\.100\.4\["
 tsu_alive "$NS_SB" || iop_fail "tsunagid died"
 xt_check_sanitizers
+topo_destroy
+
+# IKEv1: the same on strongSwan's R-U-THERE.
+topo_build nat
+XT_IKE_VERSION=1
+V1_PROPS=(IKE_PROPOSALS=aes256-sha256-modp2048 ESP_PROPOSALS=aes128-sha256)
+xt_swan_initiates_to_tsu "${V1_PROPS[@]}" -- "${V1_PROPS[@]}"
+XT_IKE_VERSION=2
+tsu_ctl "$NS_SB" --list-sas 2>&1 | grep -q " IKEv1 " || iop_fail "ikev1: tsunagid's SA is not IKEv1: $(tsu_ctl "$NS_SB" --list-sas 2>&1 | head -2 | tr "\\n" " ")"
+rebind_responder ikev1-port "ip protocol udp snat to $NAT_OUT:33000-33999" "$NAT_OUT\[33[0-9]{3}\]"
+ip -n "$NS_NAT" addr add 198.51.100.5/24 dev out0 || iop_fail "cannot add the NAT's third address"
+rebind_responder ikev1-address "snat to 198.51.100.5" "198\.51\.100\.5\["
+tsu_alive "$NS_SB" || iop_fail "ikev1: tsunagid died"
+topo_destroy
+
+# ESP alone: no DPD, so the first packet from the new mapping is ESP.
+topo_build nat
+XT_SWAN_CONN=()
+xt_swan_initiates_to_tsu
+spis=$(tsu_child_spis "$NS_SB")
+nat_remap "ip protocol udp snat to $NAT_OUT:34000-34999"
+t0=$(date +%s)
+flows_both_ways esp-only
+tsu_log_has "$NS_SB" "peer moved from .* to $NAT_OUT\[34[0-9]{3}\]" ||
+	iop_fail "esp-only: tsunagid did not follow the peer to its new port: $(grep -i 'peer moved' "$(tsu_dir "$NS_SB")/tsunagid.log" | tail -1)"
+[ "$(tsu_counter "$NS_SB" esp-nat-mappings)" -ge 1 ] ||
+	iop_fail "esp-only: the engine counted no NEW_MAPPING (esp-nat-mappings)"
+[ "$(tsu_counter "$NS_SB" ike-nat-mappings)" -ge 1 ] ||
+	iop_fail "esp-only: tsunagid followed, but not on NEW_MAPPING (ike-nat-mappings 0)"
+[ "$(tsu_child_spis "$NS_SB")" = "$spis" ] || iop_fail "esp-only: tsunagid's SPIs changed"
+echo "esp-only: traffic back both ways $(( $(date +%s) - t0 )) s after the NAT moved"
+tsu_alive "$NS_SB" || iop_fail "esp-only: tsunagid died"
 topo_destroy
 
 # tsunagid as the initiator behind the NAT: strongSwan follows it on tsunagid's DPD.

@@ -8,6 +8,8 @@
 #include "conf/parser.h"
 #include "lib/log.h"
 
+#define H_NATT_PORT 4500	/* the cores' NAT-T port (peer_init's timing) */
+
 static struct harness *current;
 uint32_t h_cookie_threshold = 30;
 uint32_t h_fragment_size;
@@ -28,17 +30,26 @@ static void h_send(void *arg, const struct addr *local, const struct addr *remot
 	const struct h_peer *o = p->other;
 	if (!addr_equal_ip(remote, &o->addr) && !(o->seen.family && addr_equal_ip(remote, &o->seen)))
 		return;		/* nobody there */
+	uint16_t to_port = remote->port;
+	if (o->seen.family && o->seen_natt_port && addr_equal_ip(remote, &o->seen)) {
+		if (remote->port == H_NATT_PORT)
+			return;		/* a mapping its NAT forgot */
+		if (remote->port == o->seen_natt_port)
+			to_port = H_NATT_PORT;
+	}
 	struct h_wire_msg *w = &current->wire[current->n_wire++];
 	w->to = p->other;
 	w->local = *remote;
 	w->remote = *local;
 	if (o->seen.family) {	/* its NAT forwards to its own address */
 		w->local = o->addr;
-		w->local.port = remote->port;
+		w->local.port = to_port;
 	}
 	if (p->seen.family) {	/* our NAT changes the source */
 		w->remote = p->seen;
 		w->remote.port = local->port;
+		if (p->seen_natt_port && local->port == H_NATT_PORT)
+			w->remote.port = p->seen_natt_port;
 	}
 	memcpy(w->data, msg, len);
 	w->len = len;
@@ -111,6 +122,8 @@ static int h_pfkey(void *arg, const uint8_t *req, size_t len, struct buf *reply)
 	case SADB_X_SPDADD:
 	case SADB_X_SPDUPDATE:
 	case SADB_X_SPDDELETE: {
+		p->spd_adds += m.hdr->sadb_msg_type == SADB_X_SPDADD;
+		p->spd_deletes += m.hdr->sadb_msg_type == SADB_X_SPDDELETE;
 		/* As the engine: one policy per direction and selector pair. */
 		struct pfkey_policy pol;
 		if (pfkey_msg_policy(&m, &pol, err, sizeof(err)) < 0)
@@ -308,6 +321,22 @@ int h_use_engine(struct h_peer *p,
 		return -1;
 	esp_engine_tick(p->engine, current ? current->now : 1000000);
 	return 0;
+}
+
+static void to_core(void *arg, const uint8_t *msg, size_t len)
+{
+	struct h_peer *p = arg;
+	ike_pfkey_input(p->core, msg, len, current->now);
+}
+
+void h_engine_drain(struct harness *h, struct h_peer *p)
+{
+	current = h;
+	struct pfkey_endpoint to = { to_core, p };
+	esp_engine_tick(p->engine, h->now);
+	esp_engine_drain(p->engine, &to);
+	h_check_tick_input(p->core, h->now);
+	h_pump(h);
 }
 
 /* --- log capture ------------------------------------------------------------------------ */

@@ -43,6 +43,11 @@ struct h_peer {
 	 * address and reaches it there, the ports as they are (a masquerade, or a static
 	 * NAT in front of a server). Set after h_init. */
 	struct addr seen;
+	/* Its NAT maps its NAT-T port (4500) to this public port (0: kept). Changing it
+	 * under a running SA is a NAT rebinding: the old mapping is gone, so what the
+	 * other peer still sends to seen:4500 is lost. */
+	uint16_t seen_natt_port;
+	int spd_adds, spd_deletes;		/* SPDADD / SPDDELETE requests */
 };
 
 struct harness {
@@ -95,6 +100,9 @@ int h_use_engine(struct h_peer *p,
  * (10.1.0.0/24 === 10.2.0.0/24) or "transport" (the two hosts). */
 void h_v1_confs(char *a, char *b, size_t len, const char *extra_a, const char *extra_b,
 		const char *mode);
+/* Hands the engine's pending notifications (ACQUIRE, EXPIRE, NEW_MAPPING) to the
+ * peer's IKE core, as the daemon does. */
+void h_engine_drain(struct harness *h, struct h_peer *p);
 /* Delivers the first message on the wire, rewritten by fix first when given. */
 void h_deliver_first(struct harness *h, void (*fix)(struct h_wire_msg *w));
 #endif

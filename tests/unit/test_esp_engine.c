@@ -924,6 +924,88 @@ static void test_transport_natt_port_map(void **state)
 	fixture_free(b);
 }
 
+/* NEW_MAPPINGs drained from f (other messages are not expected). */
+static unsigned drain_mappings(struct fixture *f, struct pfkey_mapping *last)
+{
+	char err[128];
+	cap_clear(&f->cap);
+	esp_engine_drain(f->e, &f->ep);
+	for (unsigned i = 0; i < f->cap.n; i++) {
+		struct pfkey_msg m;
+		cap_decode(&f->cap, i, &m);
+		assert_int_equal(pfkey_msg_new_mapping(&m, last, err, sizeof(err)), 0);
+	}
+	return f->cap.n;
+}
+
+/* The peer's NAT moved its port: the first authenticated ESP-in-UDP packet from the
+ * new one is told to IKE (NEW_MAPPING, as XFRM's km_new_mapping), once a second per SA;
+ * a packet that fails its ICV check, whatever its source, never is. */
+static void test_new_mapping(void **state)
+{
+	struct fixture *a = fixture_new(), *b = fixture_new();
+	struct pfkey_policy out = policy(IPSEC_DIR_OUTBOUND, "10.1.0.0/16", "10.2.0.0/16", 3,
+					 GW_A, GW_B);
+	assert_int_equal(spd_msg(a, SADB_X_SPDADD, &out), 0);
+	struct pfkey_sa sa = gcm_sa(0xf0001, 3, GW_A, GW_B);
+	sa.natt_type = UDP_ENCAP_ESPINUDP;
+	sa.natt_sport = sa.natt_dport = 4500;
+	assert_int_equal(add_sa(a, SADB_ADD, &sa), 0);
+	assert_int_equal(add_sa(b, SADB_ADD, &sa), 0);
+	uint8_t pkt[256], esp[6][512];
+	size_t len = udp_packet(pkt, "10.1.0.5", "10.2.0.9", 53, 20), elen[6];
+	for (int i = 0; i < 6; i++) {
+		assert_int_equal(esp_engine_output_packet(a->e, pkt, len), ESP_V_SENT);
+		assert_true(a->wire.last_len <= sizeof(esp[i]));
+		memcpy(esp[i], a->wire.last, a->wire.last_len);
+		elen[i] = a->wire.last_len;
+	}
+	struct addr from = A(GW_A), to = A(GW_B);
+	struct pfkey_mapping mp;
+	from.port = to.port = 4500;
+	assert_int_equal(esp_engine_input_packet(b->e, &from, &to, true, esp[0], elen[0]),
+			 ESP_V_DELIVERED);
+	assert_int_equal(drain_mappings(b, &mp), 0);	/* from the peer it knows */
+
+	from.port = 31000;
+	uint8_t bad[512];
+	memcpy(bad, esp[1], elen[1]);
+	bad[elen[1] - 1] ^= 1;
+	assert_int_equal(esp_engine_input_packet(b->e, &from, &to, true, bad, elen[1]),
+			 ESP_V_DROPPED);
+	assert_int_equal(drain_mappings(b, &mp), 0);	/* not authentic: nothing */
+
+	assert_int_equal(esp_engine_input_packet(b->e, &from, &to, true, esp[1], elen[1]),
+			 ESP_V_DELIVERED);
+	assert_int_equal(esp_engine_input_packet(b->e, &from, &to, true, esp[2], elen[2]),
+			 ESP_V_DELIVERED);
+	assert_int_equal(drain_mappings(b, &mp), 1);	/* one for both */
+	assert_int_equal(mp.spi, 0xf0001);
+	assert_int_equal(mp.reqid, 3);
+	assert_true(addr_equal_ip(&mp.old_peer, &from));
+	assert_int_equal(mp.old_peer.port, 4500);
+	assert_true(addr_equal(&mp.new_peer, &from));
+	struct esp_engine_stats st;
+	esp_engine_stats(b->e, &st);
+	assert_int_equal(st.new_mappings, 1);
+
+	/* A second later, still from there (IKE did not follow): once more. */
+	esp_engine_tick(b->e, T0 + ESP_ENGINE_MAPPING_INTERVAL_MS);
+	assert_int_equal(esp_engine_input_packet(b->e, &from, &to, true, esp[3], elen[3]),
+			 ESP_V_DELIVERED);
+	assert_int_equal(drain_mappings(b, &mp), 1);
+
+	/* IKE followed (UPDATE with the new port): the new source is the peer's. */
+	esp_engine_tick(b->e, T0 + 2 * ESP_ENGINE_MAPPING_INTERVAL_MS);
+	sa.natt_sport = 31000;
+	assert_int_equal(add_sa(b, SADB_UPDATE, &sa), 0);
+	assert_int_equal(esp_engine_input_packet(b->e, &from, &to, true, esp[4], elen[4]),
+			 ESP_V_DELIVERED);
+	assert_int_equal(drain_mappings(b, &mp), 0);
+	fixture_free(a);
+	fixture_free(b);
+}
+
 static void test_acquire_and_release(void **state)
 {
 	struct fixture *a = fixture_new();
@@ -1375,6 +1457,7 @@ int main(void)
 		cmocka_unit_test(test_transport_mode),
 		cmocka_unit_test(test_transport_natt_checksums),
 		cmocka_unit_test(test_transport_natt_port_map),
+		cmocka_unit_test(test_new_mapping),
 		cmocka_unit_test(test_acquire_and_release),
 		cmocka_unit_test(test_held_packets_expire),
 		cmocka_unit_test(test_expire_time),

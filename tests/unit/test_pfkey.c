@@ -471,6 +471,43 @@ static void test_expire_hard_and_soft(void **state)
 	buf_free(&b);
 }
 
+/* NEW_MAPPING as Linux's km_new_mapping() lays it out: the old peer and its port as
+ * the source, the new one as the destination. */
+static void test_new_mapping_round_trip(void **state)
+{
+	struct pfkey_mapping mp = { .spi = 0xc0001234, .reqid = 7 }, out;
+	struct pfkey_msg m;
+	struct buf b;
+	char err[128], s[ADDR_STRLEN];
+	assert_int_equal(addr_parse("203.0.113.7", &mp.old_peer), 0);
+	assert_int_equal(addr_parse("203.0.113.8", &mp.new_peer), 0);
+	mp.old_peer.port = 4500;
+	mp.new_peer.port = 31000;
+	buf_init(&b);
+	pfkey_build_new_mapping(&b, &mp);
+	write_corpus("new_mapping", &b);
+	decode_ok(&b, &m);
+	assert_int_equal(m.hdr->sadb_msg_type, SADB_X_NAT_T_NEW_MAPPING);
+	assert_int_equal(m.hdr->sadb_msg_satype, SADB_SATYPE_ESP);
+	assert_int_equal(pfkey_msg_new_mapping(&m, &out, err, sizeof(err)), 0);
+	assert_int_equal(out.spi, mp.spi);
+	assert_int_equal(out.reqid, 7);
+	assert_true(addr_equal(&out.old_peer, &mp.old_peer));
+	assert_true(addr_equal(&out.new_peer, &mp.new_peer));
+	assert_string_equal(addr_ntop(&out.new_peer, s, sizeof(s)), "203.0.113.8");
+	/* Another message is not one; one without its ports is refused. */
+	buf_reset(&b);
+	pfkey_build_simple(&b, SADB_FLUSH, SADB_SATYPE_ESP, 1);
+	decode_ok(&b, &m);
+	assert_int_equal(pfkey_msg_new_mapping(&m, &out, err, sizeof(err)), -1);
+	buf_reset(&b);
+	pfkey_build_new_mapping(&b, &mp);
+	decode_ok(&b, &m);
+	m.ext[SADB_X_EXT_NAT_T_DPORT] = NULL;
+	assert_int_equal(pfkey_msg_new_mapping(&m, &out, err, sizeof(err)), -1);
+	buf_free(&b);
+}
+
 static void test_simple_and_reply(void **state)
 {
 	struct pfkey_msg m;
@@ -929,6 +966,7 @@ int main(void)
 		cmocka_unit_test(test_policy_v6_transport_and_discard),
 		cmocka_unit_test(test_acquire_round_trip),
 		cmocka_unit_test(test_expire_hard_and_soft),
+		cmocka_unit_test(test_new_mapping_round_trip),
 		cmocka_unit_test(test_simple_and_reply),
 		cmocka_unit_test(test_dump_split),
 		cmocka_unit_test(test_endpoint_send),
