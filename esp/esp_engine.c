@@ -739,13 +739,6 @@ static void send_expire(struct esp_engine *e, const struct esp_event *ev,
 	bool hard = ev->type == EV_EXPIRE_HARD;
 	struct pfkey_sa d;
 	sa_describe(sa, engine_now(e), &d);
-	struct buf b;
-	buf_init(&b);
-	pfkey_build_expire(&b, &d, hard);
-	pfkey_send(to, &b);
-	buf_free(&b);
-	char desc[160];
-	log_ctl(LOG_ESP, "%s expiry of %s", hard ? "hard" : "soft", sa_str(&d, desc, sizeof(desc)));
 	atomic_store(hard ? &sa->hard_state : &sa->soft_state, SA_EXP_SENT);
 	if (hard) {
 		pthread_rwlock_wrlock(&e->db_lock);
@@ -753,6 +746,15 @@ static void send_expire(struct esp_engine *e, const struct esp_event *ev,
 		pthread_rwlock_unlock(&e->db_lock);
 		sa_free(sa);
 	}
+	/* Sent last, the SA not touched after it: an in-process IKE may answer at once
+	 * (a DELETE or UPDATE of this SA) before pfkey_send returns. */
+	struct buf b;
+	buf_init(&b);
+	pfkey_build_expire(&b, &d, hard);
+	char desc[160];
+	log_ctl(LOG_ESP, "%s expiry of %s", hard ? "hard" : "soft", sa_str(&d, desc, sizeof(desc)));
+	pfkey_send(to, &b);
+	buf_free(&b);
 }
 
 /* NEW_MAPPING as Linux's XFRM sends it (km_new_mapping): the old peer and port, the

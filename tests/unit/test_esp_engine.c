@@ -1102,6 +1102,54 @@ static void test_expire_time(void **state)
 	fixture_free(f);
 }
 
+/* IKE in the same process answers an EXPIRE while it is being delivered: here by
+ * deleting the SA at once. The engine must not touch the SA after sending (ASan
+ * reports the use after free otherwise). */
+struct answering {
+	struct fixture *f;
+	unsigned expires;
+};
+
+static void delete_on_expire(void *arg, const uint8_t *msg, size_t len)
+{
+	struct answering *a = arg;
+	struct pfkey_msg m;
+	char err[128];
+	if (pfkey_decode(msg, len, &m, err, sizeof(err)) < 0 ||
+	    m.hdr->sadb_msg_type != SADB_EXPIRE)
+		return;
+	a->expires++;
+	struct pfkey_sa p;
+	memset(&p, 0, sizeof(p));
+	p.spi = 0xe0003;
+	p.satype = SADB_SATYPE_ESP;
+	p.src = A(GW_A);
+	p.dst = A(GW_B);
+	struct buf b;
+	buf_init(&b);
+	pfkey_build_sa(&b, SADB_DELETE, 9, &p);
+	esp_engine_pfkey_input(a->f->e, b.data, b.len, &a->f->ep);
+	buf_free(&b);
+}
+
+static void test_expire_answered_in_place(void **state)
+{
+	struct fixture *f = fixture_new();
+	struct pfkey_sa p = gcm_sa(0xe0003, 1, GW_A, GW_B);
+	p.has_soft = true;
+	p.soft.addtime = 10;
+	assert_int_equal(add_sa(f, SADB_ADD, &p), 0);
+	esp_engine_tick(f->e, T0 + 10000);
+	struct answering a = { .f = f };
+	struct pfkey_endpoint ike = { .deliver = delete_on_expire, .arg = &a };
+	cap_clear(&f->cap);
+	esp_engine_drain(f->e, &ike);
+	assert_int_equal(a.expires, 1);
+	assert_int_equal(sa_op(f, SADB_GET, 0xe0003, GW_A, GW_B), ESRCH);
+	fixture_free(f);
+	(void)state;
+}
+
 static void test_expire_packets(void **state)
 {
 	struct fixture *a = fixture_new();
@@ -1462,6 +1510,7 @@ int main(void)
 		cmocka_unit_test(test_held_packets_expire),
 		cmocka_unit_test(test_expire_time),
 		cmocka_unit_test(test_expire_packets),
+		cmocka_unit_test(test_expire_answered_in_place),
 		cmocka_unit_test(test_make_before_break),
 		cmocka_unit_test(test_update_keeps_sequence),
 		cmocka_unit_test(test_update_keeps_state),
