@@ -12,13 +12,13 @@ function stage(chain, top, dso,    s) {
 		s = chain ~ / (net_rx_action|process_backlog) / ? "udp send: receive side (softirq)" : "udp send"
 	else if (chain ~ / __x64_sys_sendmsg /) s = "udp send"
 	else if (chain ~ / (__x64_sys_recvmmsg|do_recvmmsg) /) s = "udp receive"
-	else if (chain ~ / (do_writev|__x64_sys_write) /)
+	else if (chain ~ / (do_writev|ksys_write|__x64_sys_write) /)
 		s = chain ~ / (netif_receive_skb|process_backlog|net_rx_action) / ? "tun write: delivery (forwarding, TCP)" : "tun write"
 	else if (chain ~ / (__x64_sys_poll|do_sys_poll|__x64_sys_ppoll) /) s = "poll"
 	else if (dso ~ /kernel/) s = "kernel, other (irq, softirq, scheduler)"
 	else if (top ~ /strcmp|OSSL_PARAM|EVP_CIPHER_CTX_ctrl|get_iv_length|set_padding|OSSL_/) s = "crypto: OpenSSL per-call overhead"
 	else if (dso ~ /libcrypto|libsodium/) s = "crypto"
-	else if (top ~ /gso_csum|csum/) s = "checksums (GSO split, GRO check)"
+	else if (top ~ /csum|sum_avx2/) s = "checksums (GSO split, GRO check)"
 	else if (top ~ /memmove|memcpy/) s = "copies in user space"
 	else if (top ~ /pthread|mutex|rwlock/) s = "locks"
 	else s = "user, other"
