@@ -146,11 +146,14 @@ static EVP_CIPHER_CTX *cipher_ctx_new(const EVP_CIPHER *cipher, const uint8_t *k
 
 	if (!ctx)
 		return NULL;
+	/* Padding off for CBC only, which gets whole blocks: AEAD ciphers are stream
+	 * modes, and OpenSSL 3.0 passes a context's padding setting to the provider again
+	 * on every EVP_CipherInit_ex (a parameter call a packet, for nothing). */
 	if (EVP_CipherInit_ex(ctx, cipher, NULL, NULL, NULL, enc) != 1 ||
 	    (aead && EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_AEAD_SET_IVLEN, AEAD_NONCE_LEN,
 					 NULL) != 1) ||
 	    EVP_CipherInit_ex(ctx, NULL, NULL, key, NULL, enc) != 1 ||
-	    EVP_CIPHER_CTX_set_padding(ctx, 0) != 1) {
+	    (!aead && EVP_CIPHER_CTX_set_padding(ctx, 0) != 1)) {
 		EVP_CIPHER_CTX_free(ctx);
 		return NULL;
 	}
