@@ -11,7 +11,11 @@
 #include "esp/spd.h"
 #include "esp/tun.h"
 
-#define ESP_BATCH	32
+#define ESP_BATCH	32	/* messages a sendmmsg/recvmmsg; receive buffer slots */
+/* Clear packets encrypted as one batch, and packets (iovecs) a sendmmsg: more than
+ * ESP_BATCH, so that a 64 KiB TUN super-packet's segments (about 45 of a 1500-byte
+ * path) go out as one UDP GSO message of up to ESP_GSO_MAX_SEGS, not split at 32. */
+#define ESP_TX_PKTS	128
 #define ESP_TUNQ	256	/* packets waiting for the TUN device */
 /* Room in front of a packet in a buffer slot: an ESP header and the longest IV
  * before an outbound payload (so esp_encap works in place), or a rebuilt IPv6
@@ -69,7 +73,7 @@ struct ikeq {
 struct mmsg_batch {
 	unsigned n, niov;
 	struct mmsghdr msg[ESP_BATCH];
-	struct iovec iov[ESP_BATCH];
+	struct iovec iov[ESP_TX_PKTS];
 	struct sockaddr_storage name[ESP_BATCH];
 	uint16_t gso[ESP_BATCH];
 	size_t bytes[ESP_BATCH];
@@ -87,7 +91,8 @@ struct mmsg_batch {
 struct esp_ctx {
 	struct esp_engine *e;
 	size_t slot;		/* bytes per buffer slot */
-	uint8_t *bufs;		/* ESP_BATCH slots */
+	uint8_t *bufs;		/* ESP_BATCH slots (receiving), or packets one after the
+				 * other (sending, tx_batch) */
 	uint8_t *super;		/* a super-packet read from the TUN device (vnet) */
 	struct mmsg_batch raw, udp;	/* only in data-plane threads */
 	bool batching;		/* false: send each packet at once */
@@ -216,8 +221,8 @@ void io_tun_flush(struct esp_ctx *c);
 struct tx_batch {
 	unsigned n;
 	size_t used;
-	uint8_t *pkt[ESP_BATCH];
-	size_t len[ESP_BATCH];
+	uint8_t *pkt[ESP_TX_PKTS];
+	size_t len[ESP_TX_PKTS];
 };
 /* One read from c->tun_fd into t: a packet, or a super-packet split into its
  * segments (a lying one dropped and counted in bad_super). The batch is encrypted

@@ -73,6 +73,9 @@ size_t esp_crypto_block(const struct esp_crypto *ec);
  * libsodium is not used for this SA; esp_crypto_sodium_max then returns 0. */
 void esp_crypto_set_sodium_max(struct esp_crypto *ec, size_t max);
 size_t esp_crypto_sodium_max(const struct esp_crypto *ec);
+/* Tests: AES-GCM packets that OpenSSL opens go through its fixed-salt way (one
+ * parameter call a packet, esp_crypto.c) unless turned off here; both give the same. */
+void esp_crypto_set_open_fixed(struct esp_crypto *ec, bool on);
 const char *esp_cipher_name(enum esp_cipher c);
 const char *esp_integ_name(enum esp_integ i);
 

@@ -167,7 +167,8 @@ static void tx_run(struct esp_ctx *c, struct tx_batch *t)
 
 static uint8_t *tx_next(struct esp_ctx *c, struct tx_batch *t)
 {
-	if (t->n == ESP_BATCH)
+	/* Room for the largest packet a read may return, and for its pointer. */
+	if (t->n == ESP_TX_PKTS || t->used + pkt_step(SLOT_PAYLOAD) > ESP_BATCH * c->slot)
 		tx_run(c, t);
 	return c->bufs + t->used + ESP_HEADROOM;
 }

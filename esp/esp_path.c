@@ -69,7 +69,7 @@ static void batch_add(struct esp_ctx *c, const struct sa *sa, const uint8_t *pkt
 {
 	bool udp = sa->cfg.natt_type != 0;
 	struct mmsg_batch *b = udp ? &c->udp : &c->raw;
-	if (b->niov == ESP_BATCH || b->n == ESP_BATCH)
+	if (b->niov == ESP_TX_PKTS || b->n == ESP_BATCH)
 		path_flush(c);
 	struct iovec *iov = &b->iov[b->niov++];
 	iov->iov_base = (void *)pkt;

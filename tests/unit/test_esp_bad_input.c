@@ -410,6 +410,74 @@ static void test_lying_super_packets(void **state)
 	fixture_free(f);
 }
 
+/* Where a batch's packets lie: inside the context's area, one after the other with
+ * their head- and tailroom, none overwriting another. */
+static void batch_in_bounds(const struct esp_ctx *c, const struct tx_batch *t)
+{
+	const uint8_t *end = c->bufs + ESP_BATCH * c->slot;
+	for (unsigned i = 0; i < t->n; i++) {
+		assert_true(t->pkt[i] - ESP_HEADROOM >= c->bufs);
+		assert_true(t->pkt[i] + t->len[i] + ESP_TAILROOM <= end);
+		if (i + 1 < t->n)
+			assert_true(t->pkt[i] + t->len[i] + ESP_TAILROOM <=
+				    t->pkt[i + 1] - ESP_HEADROOM);
+	}
+}
+
+/* Super-packets of 60 segments each fill a batch of ESP_TX_PKTS packets, which runs
+ * when full (here: no policy, each dropped and counted); what stays in the batch is
+ * whole. Without vnet headers, reads of the largest packets run the batch when the
+ * area is full rather than write past it. */
+static void test_tx_batch_fills(void **state)
+{
+	struct fixture *f = fixture_new(false);
+	f->e->tun.vnet = true;
+	int sv[2];
+	assert_int_equal(socketpair(AF_UNIX, SOCK_SEQPACKET, 0, sv), 0);
+	f->c.tun_fd = sv[0];
+	static uint8_t b[GSO_VNET_HDR_LEN + 65535];
+	struct tx_batch t = { 0 };
+	struct esp_engine_stats st;
+	unsigned segs = 0;
+	for (int k = 0; k < 3; k++) {
+		size_t n = super_tcp4(b, 60000);
+		for (size_t i = 0; i < 60000; i++)
+			b[GSO_VNET_HDR_LEN + 40 + i] = (uint8_t)(i / 1000 + k * 60);
+		assert_int_equal(write(sv[1], b, n), (ssize_t)n);
+		assert_true(io_tun_read(&f->c, &t));
+		segs += 60;
+		batch_in_bounds(&f->c, &t);
+	}
+	esp_engine_stats(f->e, &st);
+	assert_int_equal(st.no_policy, ESP_TX_PKTS);
+	assert_int_equal(t.n, segs - ESP_TX_PKTS);
+	for (unsigned i = 0; i < t.n; i++) {
+		unsigned seg = ESP_TX_PKTS + i;
+		assert_int_equal(t.len[i], 1040);
+		assert_int_equal(t.pkt[i][40], (uint8_t)seg);
+		assert_int_equal(t.pkt[i][1039], (uint8_t)seg);
+	}
+	/* Whole packets of the largest size, without vnet headers. */
+	f->e->tun.vnet = false;
+	t.n = 0;
+	t.used = 0;
+	esp_engine_reset_stats(f->e);
+	for (int k = 0; k < 40; k++) {
+		size_t n = 65535;
+		super_tcp4(b, n - 40 - GSO_VNET_HDR_LEN);
+		assert_int_equal(write(sv[1], b + GSO_VNET_HDR_LEN, n - GSO_VNET_HDR_LEN),
+				 (ssize_t)(n - GSO_VNET_HDR_LEN));
+		assert_true(io_tun_read(&f->c, &t));
+		assert_true(t.n <= ESP_BATCH);
+		batch_in_bounds(&f->c, &t);
+	}
+	esp_engine_stats(f->e, &st);
+	assert_int_equal(st.no_policy + t.n, 40);
+	close(sv[1]);
+	close(sv[0]);
+	fixture_free(f);
+}
+
 int main(void)
 {
 	log_set_all_levels(-1);
@@ -417,6 +485,7 @@ int main(void)
 		cmocka_unit_test(test_garbage_inner_lengths),
 		cmocka_unit_test(test_udp_gro_truncated),
 		cmocka_unit_test(test_lying_super_packets),
+		cmocka_unit_test(test_tx_batch_fills),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -263,6 +263,71 @@ static void test_aead_backends_agree(void **state)
 	esp_crypto_free(s);
 }
 
+/* AES-GCM opened by OpenSSL with the fixed salt and one parameter call a packet, and
+ * the ordinary way: the same plaintext for every length around the block size, IPv4
+ * and IPv6 header sizes and odd tails, for 128- and 256-bit keys and both AAD
+ * lengths; both refuse a flipped bit in the ciphertext, tag or IV, and a refused
+ * packet leaves the context fit for the next one. */
+static void test_aead_open_fixed_agrees(void **state)
+{
+	static const size_t lens[] = { 0, 1, 15, 16, 17, 20, 40, 52, 63, 64, 65, 511, 513,
+				       1379, 1400, 1418, 1500, 4000 };
+	static const size_t key_lens[] = { 20, 36 };
+	uint8_t key[36], a[4000 + 16], b[4000 + 16], plain[4000], iv[8], aad[12];
+	char err[128];
+
+	for (size_t i = 0; i < sizeof(key); i++)
+		key[i] = (uint8_t)(i * 11 + 5);
+	for (size_t i = 0; i < sizeof(plain); i++)
+		plain[i] = (uint8_t)(i * 29 + 7);
+	memcpy(aad, "\x01\x02\x03\x04\x00\x00\x00\x00\x00\x00\x00\x09", 12);
+	for (size_t k = 0; k < sizeof(key_lens) / sizeof(key_lens[0]); k++) {
+		struct esp_crypto *c[3];
+		for (int j = 0; j < 3; j++) {
+			c[j] = esp_crypto_new(ESP_ENCR_AES_GCM_16, key, key_lens[k],
+					      ESP_INTEG_NONE, NULL, 0, err, sizeof(err));
+			assert_non_null(c[j]);
+			esp_crypto_set_sodium_max(c[j], 0);
+		}
+		esp_crypto_set_open_fixed(c[2], false);	/* c[1] fixed, c[2] ordinary */
+		for (size_t n = 0; n < sizeof(lens) / sizeof(lens[0]); n++) {
+			size_t len = lens[n];
+			for (size_t aad_len = 8; aad_len <= 12; aad_len += 4) {
+				put_u32(iv, (uint32_t)n);
+				put_u32(iv + 4, (uint32_t)(len * 3 + aad_len));
+				memcpy(a, plain, len);
+				assert_int_equal(esp_crypto_aead_seal(c[0], iv, aad, aad_len, a,
+								      len, a + len), 0);
+				for (size_t flip = 0; flip < len + 16 + 8; flip += 1 + len / 3) {
+					/* flip < len + 16: a ciphertext or tag bit; else an IV bit. */
+					uint8_t bad_iv[8];
+					memcpy(bad_iv, iv, 8);
+					memcpy(b, a, len + 16);
+					if (flip < len + 16)
+						b[flip] ^= 0x04;
+					else
+						bad_iv[flip - len - 16] ^= 0x80;
+					for (int j = 1; j < 3; j++) {
+						uint8_t t[4000 + 16];
+						memcpy(t, b, len + 16);
+						assert_int_equal(esp_crypto_aead_open(c[j], bad_iv, aad,
+							aad_len, t, len, t + len), -1);
+					}
+				}
+				for (int j = 1; j < 3; j++) {
+					memcpy(b, a, len + 16);
+					assert_int_equal(esp_crypto_aead_open(c[j], iv, aad, aad_len, b,
+									      len, b + len), 0);
+					if (len)
+						assert_memory_equal(b, plain, len);
+				}
+			}
+		}
+		for (int j = 0; j < 3; j++)
+			esp_crypto_free(c[j]);
+	}
+}
+
 /* RFC 3602 section 4 case 5: an ESP packet with AES-128-CBC and the ICV omitted. */
 static const char rfc3602_key[] = "90d382b410eeba7ad938c46cec1a82bf";
 static const char rfc3602_iv[] = "e96e8c08ab465763fd098d45dd3ff893";
@@ -829,6 +894,7 @@ int main(void)
 		cmocka_unit_test(test_aead_kat_seal_openssl_only),
 		cmocka_unit_test(test_aead_kat_seal_sodium_only),
 		cmocka_unit_test(test_aead_backends_agree),
+		cmocka_unit_test(test_aead_open_fixed_agrees),
 		cmocka_unit_test(test_cbc_kat_encrypt),
 		cmocka_unit_test(test_cbc_kat_decap),
 		cmocka_unit_test(test_hmac_kats),

@@ -277,6 +277,24 @@ static void test_csum(void **state)
 			assert_int_equal(gso_csum(d, len, sum), (uint16_t)~ones_sum(d, len, sum));
 }
 
+/* Long runs (the vector loop where the CPU has one) at every alignment, with all
+ * bytes 0xff for the most carries and with a pattern, against the plain sum. */
+static void test_csum_long(void **state)
+{
+	(void)state;
+	static uint8_t d[65536 + 64];
+	static const size_t lens[] = { 63, 64, 65, 95, 96, 127, 128, 129, 1379, 1400, 1448,
+				       9000, 65535 };
+	for (int fill = 0; fill < 2; fill++) {
+		for (size_t i = 0; i < sizeof(d); i++)
+			d[i] = fill ? 0xff : (uint8_t)(i * 131 + (i >> 8));
+		for (size_t off = 0; off < 33; off += 1 + off / 4)
+			for (size_t k = 0; k < sizeof(lens) / sizeof(lens[0]); k++)
+				assert_int_equal(gso_csum(d + off, lens[k], 0x1fffe),
+						 (uint16_t)~ones_sum(d + off, lens[k], 0x1fffe));
+	}
+}
+
 /* --- GRO: coalescing, checked by splitting the result again ---------------------- */
 
 #define NSEG 6
@@ -545,6 +563,7 @@ int main(void)
 		cmocka_unit_test(test_plain_and_small_cap),
 		cmocka_unit_test(test_lies),
 		cmocka_unit_test(test_csum),
+		cmocka_unit_test(test_csum_long),
 		cmocka_unit_test(test_gro_round_trip),
 		cmocka_unit_test(test_gro_breaks),
 		cmocka_unit_test(test_gro_udp),
