@@ -36,19 +36,20 @@ enum sa_expiry { SA_EXP_NONE, SA_EXP_QUEUED, SA_EXP_SENT };
  * are wiped with them. The selectors are one allocation sized to their count (a
  * struct pfkey_sa has room for PFKEY_MAX_SEL per side, 1.2 KB, on every SA). */
 struct sa_cfg {
-	uint32_t spi;
-	uint8_t satype, mode;
-	uint32_t reqid;
+	/* grouped by size: no holes (two of these a remote-access client) */
+	struct selector *sel_src, *sel_dst;	/* sel_dst points into sel_src's block */
+	struct pfkey_lifetime hard, soft;
 	struct addr src, dst;
-	uint8_t ealg, aalg;
+	struct addr natt_oa;
+	uint32_t spi;
+	uint32_t reqid;
 	uint32_t replay_window;
+	uint16_t natt_type, natt_sport, natt_dport;
+	uint8_t satype, mode;
+	uint8_t ealg, aalg;
 	bool esn;
 	uint8_t state;
 	bool has_hard, has_soft;
-	struct pfkey_lifetime hard, soft;
-	uint16_t natt_type, natt_sport, natt_dport;
-	struct addr natt_oa;
-	struct selector *sel_src, *sel_dst;	/* sel_dst points into sel_src's block */
 	uint8_t n_sel_src, n_sel_dst;
 	bool has_sel;
 };
