@@ -153,7 +153,9 @@ void ike_sa_free_ids(struct ike_sa *sa)
 int ike_sa_set_nonce(struct ike_sa *sa, bool ni, const uint8_t *data, size_t len)
 {
 	uint8_t **p = ni ? &sa->ni : &sa->nr;
-	size_t *plen = ni ? &sa->ni_len : &sa->nr_len;
+	uint16_t *plen = ni ? &sa->ni_len : &sa->nr_len;
+	if (len > UINT16_MAX)	/* the payload's own length is 16 bits */
+		return -1;
 	uint8_t *n = malloc(len ? len : 1);
 	if (!n)
 		return -1;
@@ -164,7 +166,7 @@ int ike_sa_set_nonce(struct ike_sa *sa, bool ni, const uint8_t *data, size_t len
 	if (*p)
 		wipe_free(*p, *plen);
 	*p = n;
-	*plen = len;
+	*plen = (uint16_t)len;
 	return 0;
 }
 
@@ -582,6 +584,9 @@ void ike_send_response(struct ike_sa *sa, const struct msg_in *m, struct ikev2_b
 	ikev2_frag_build(sa, m->hdr.exchange, m->hdr.msgid, true, inner, &sa->last_response,
 			 &sa->resp_frags);
 	ikb_free(inner);
+	/* Kept until the next request (RFC 7296 2.1): a thousand of them on a
+	 * concentrator, so without the encoder's spare room. */
+	buf_fit(&sa->last_response);
 	sa->have_last_response = true;
 	if (log_enabled(LOG_ENC, 1)) {
 		char a[ADDR_STRLEN], b[ADDR_STRLEN];

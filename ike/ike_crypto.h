@@ -59,10 +59,10 @@ size_t integ_icv_len(uint16_t integ_id);	/* 12, 16, 24, 32 */
  * ike_keys_wipe): room for the longest of each would be 450 bytes in every IKE SA. */
 struct ike_keys {
 	uint16_t encr, encr_keylen, integ, prf;	/* the chosen transforms */
-	size_t prf_len, ek_len, ak_len;
+	uint16_t prf_len, ek_len, ak_len;	/* at most IKE_MAX_KEY */
+	uint16_t km_len;
 	uint8_t *sk_d, *sk_ai, *sk_ar, *sk_ei, *sk_er, *sk_pi, *sk_pr;
 	uint8_t *km;
-	size_t km_len;
 };
 
 /* k must hold no keys (zeroed, or after ike_keys_wipe): they are allocated.
