@@ -85,6 +85,10 @@ int ike_derive_rekey_keys(struct ike_keys *k, uint16_t encr, uint16_t encr_keyle
 			  const uint8_t spi_i[8], const uint8_t spi_r[8],
 			  const uint8_t *old_sk_d, size_t old_sk_d_len);
 void ike_keys_wipe(struct ike_keys *k);
+/* SK_pi and SK_pr sign the AUTH payloads and nothing else: once both are done (or for
+ * an SA made by a rekey, which has no AUTH) the block keeps SK_d..SK_er only and the
+ * two are NULL. */
+void ike_keys_drop_auth(struct ike_keys *k);
 
 /* KEYMAT = prf+(SK_d, [g^ir (new)] | Ni | Nr), split as: initiator->responder
  * encryption key, integ key, then responder->initiator encryption, integ (2.17). */

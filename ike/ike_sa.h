@@ -122,7 +122,7 @@ struct request {
 	uint8_t new_spi[8];		/* IKE_REKEY: our new SPI */
 	uint8_t nonce[IKE_NONCE_LEN];
 	struct buf packet;		/* for retransmission */
-	struct buf frags;		/* its fragments when sent so (ikev2_frag.h) */
+	struct buf *frags;		/* its fragments when sent so (ikev2_frag.h) */
 	ms_t retransmit_at;
 	struct dh *dh;
 	struct child_sa *child;		/* being created (not yet in the list) */
@@ -133,6 +133,16 @@ struct request {
 };
 
 struct frag_rx;
+
+/* What IKE_SA_INIT leaves for IKE_AUTH (ikev2_init.c): allocated by the exchange
+ * (ike_sa_init), freed once the SA is established (ike_sa_init_free), so an
+ * established SA, an IKEv1 SA or one made by a rekey has none. */
+struct ike_init {
+	struct buf init_i, init_r;	/* IKE_SA_INIT messages, for AUTH */
+	struct buf cookie;
+	char *init_error;		/* the first unauthenticated error answer, if any */
+	uint8_t cookies;		/* COOKIE answers taken in IKE_SA_INIT */
+};
 
 /* Fields are grouped by size (pointers and 8-byte fields, then 4, 2 and 1 bytes):
  * a concentrator holds one per client, and holes between them were 60 bytes each
@@ -146,14 +156,12 @@ struct ike_sa {
 	 * needs them, nothing after it (ike_sa_drop_nonces). */
 	uint8_t *ni, *nr;
 	struct dh *dh;			/* until keys are derived */
-	struct buf init_i, init_r;	/* IKE_SA_INIT messages, for AUTH */
-	struct buf cookie;
-	char *init_error;		/* the first unauthenticated error answer, if any */
+	struct ike_init *init;		/* NULL but during IKEv2 IKE_SA_INIT..IKE_AUTH */
 	/* Each allocated to its length by ike_sa_set_id() (room for IKE_MAX_ID bytes
 	 * would be half a KiB an SA); &ike_no_id until known. */
 	const struct identity *my_id, *peer_id;
 	struct buf last_response;	/* our answer to peer_msgid - 1, for retransmits */
-	struct buf resp_frags;		/* last_response's fragments when sent so */
+	struct buf *resp_frags;		/* last_response's fragments when sent so */
 	struct frag_rx *frag_rx[2];	/* reassembly of a request [0], a response [1] */
 	struct request req;		/* kind TASK_NONE when idle */
 	struct task *tasks;		/* queued, FIFO */
@@ -200,7 +208,6 @@ struct ike_sa {
 	uint16_t remote_index;		/* which remote_addrs entry (backup peers) */
 	uint8_t spi_i[8], spi_r[8];
 	uint8_t last_request_hash[16];	/* of the request last_response answers */
-	uint8_t cookies;		/* COOKIE answers taken in IKE_SA_INIT */
 	uint8_t n_vips, n_vip_reqids;
 	bool touched;			/* in core->touched (ike_sa_touch) */
 	bool initiator;			/* original initiator of this IKE SA */
@@ -225,6 +232,12 @@ extern const struct identity ike_no_id;
 /* Sets the SA's own (mine) or the peer's identity to a copy of id sized to its
  * length: the copy has only id->len bytes of data. -1: out of memory (old kept). */
 int ike_sa_set_id(struct ike_sa *sa, bool mine, const struct identity *id);
+/* The SA's IKE_SA_INIT state, allocated on first use; NULL: out of memory. */
+struct ike_init *ike_sa_init(struct ike_sa *sa);
+void ike_sa_init_free(struct ike_sa *sa);
+/* The IKE_SA_INIT request (initiator's) or response the AUTH payloads sign: empty
+ * when there is none (so an AUTH over it fails). */
+const struct buf *ike_sa_init_msg(const struct ike_sa *sa, bool request);
 /* Frees both (ike_sa_free; a test's SA on the stack). */
 void ike_sa_free_ids(struct ike_sa *sa);
 #endif

@@ -234,6 +234,7 @@ static int rekey_keys(struct ike_sa *old, struct ike_sa *n, const struct proposa
 				  oldp->id, gir, gir_len, ni, ni_len, nr, nr_len, n->spi_i, n->spi_r,
 				  old->keys.sk_d, old->keys.prf_len) < 0)
 		return -1;
+	ike_keys_drop_auth(&n->keys);	/* a rekeyed SA authenticates nothing */
 	n->have_keys = true;
 	return 0;
 }
