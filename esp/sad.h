@@ -31,14 +31,28 @@ struct sa_counters {
 /* Expiry notification progress, so an event that could not be queued is retried. */
 enum sa_expiry { SA_EXP_NONE, SA_EXP_QUEUED, SA_EXP_SENT };
 
+/* A lifetime limit as the engine keeps it: packets are 32 bits on the wire
+ * (sadb_lifetime_allocations), and times of more than 2^32 seconds (136 years) are
+ * kept as that; 0 = no limit, as in struct pfkey_lifetime. */
+struct sa_life {
+	uint64_t bytes;
+	uint32_t packets;
+	uint32_t addtime, usetime;	/* seconds after add / after first use */
+};
+
+/* Selectors an SA keeps in itself rather than in a block of their own: a
+ * remote-access client's SAs have one a side. */
+#define SA_SEL_INLINE 2
+
 /* What the engine keeps of IKE's struct pfkey_sa: the fields the data path and
  * sa_describe use. Keys are not kept: they live only in the transform's contexts and
- * are wiped with them. The selectors are one allocation sized to their count (a
- * struct pfkey_sa has room for PFKEY_MAX_SEL per side, 1.2 KB, on every SA). */
+ * are wiped with them. The selectors are in sel_inline when there are at most
+ * SA_SEL_INLINE, else one allocation sized to their count (a struct pfkey_sa has
+ * room for PFKEY_MAX_SEL per side, 1.2 KB, on every SA). */
 struct sa_cfg {
 	/* grouped by size: no holes (two of these a remote-access client) */
 	struct selector *sel_src, *sel_dst;	/* sel_dst points into sel_src's block */
-	struct pfkey_lifetime hard, soft;
+	struct sa_life hard, soft;
 	struct addr src, dst;
 	struct addr natt_oa;
 	uint32_t spi;
@@ -52,6 +66,7 @@ struct sa_cfg {
 	bool has_hard, has_soft;
 	uint8_t n_sel_src, n_sel_dst;
 	bool has_sel;
+	struct selector sel_inline[SA_SEL_INLINE];
 };
 
 struct sa {
