@@ -52,8 +52,8 @@ int child_set_ts(struct child_sa *c, const struct selector *l, size_t nl,
 	free(c->local_ts);
 	c->local_ts = b;
 	c->remote_ts = b + ml;
-	c->n_local_ts = nl;
-	c->n_remote_ts = nr;
+	c->n_local_ts = (uint8_t)nl;
+	c->n_remote_ts = (uint8_t)nr;
 	return 0;
 }
 

@@ -60,42 +60,44 @@ struct child_keys {
 	uint8_t key[];		/* the encryption key, then the integrity key */
 };
 
+/* Grouped by size (pointers and 8-byte fields, then 4, 2 and 1): one a client. */
 struct child_sa {
 	struct child_cfg *cfg;
-	uint32_t uniqueid, reqid;
-	enum child_state state;
-	uint32_t spi_in, spi_out;	/* host order */
 	const struct proposal *prop;	/* chosen ESP proposal (proposal_keep) */
 	/* One block sized to the count, at least one zeroed entry a side, set by
 	 * child_set_ts(): room for IKEV2_MAX_TS a side would be 1.2 KB a child. */
 	struct selector *local_ts, *remote_ts;
-	size_t n_local_ts, n_remote_ts;
-	enum child_mode mode;
-	bool encap;
-	bool initiator;			/* we created it (for rekey collision rules) */
-	uint16_t pfs_group;
 	ms_t installed_at, rekey_at, expire_at;
 	struct child_keys *keys_in, *keys_out;	/* once installed (wiped on free) */
-	/* spi_in as GETSPI reserved it: child_sa_free() releases it unless the child's
-	 * uninstall deleted the SA (a negotiation that fails or is abandoned must not
-	 * leave its larval SA in the engine). */
+	/* spi_in as GETSPI reserved it (spi_src, spi_dst): child_sa_free() releases it
+	 * unless the child's uninstall deleted the SA (a negotiation that fails or is
+	 * abandoned must not leave its larval SA in the engine). */
 	struct ike *core;
+	/* Rekey collision (2.8.1): the child we created answering the peer's rekey of
+	 * this one while we rekeyed it too (collision_child), and the lowest nonce of
+	 * that exchange. */
+	uint8_t *collision_nonce;	/* allocated only then */
+	size_t collision_nonce_len;
+	/* IKEv1: lifetimes agreed with the peer (the shorter side's), 0 when none was
+	 * agreed; child_schedule() and the engine's volume limits take them. */
+	uint64_t agreed_life_s, agreed_life_kb;
+	struct child_sa *next;
 	struct addr spi_src, spi_dst;
+	uint32_t uniqueid, reqid;
+	uint32_t spi_in, spi_out;	/* host order */
+	uint32_t collision_child;
+	enum child_state state;
+	enum child_mode mode;
+	uint16_t pfs_group;
+	uint8_t n_local_ts, n_remote_ts;	/* at most IKEV2_MAX_TS */
+	bool encap;
+	bool initiator;			/* we created it (for rekey collision rules) */
 	bool spi_released;
 	/* Rekey responder: the new outbound SA waits until the old CHILD_SA is deleted,
 	 * because the initiator installs the new SAs only when our answer arrives. */
 	bool defer_out, out_pending;
-	/* Rekey collision (2.8.1): the child we created answering the peer's rekey of
-	 * this one while we rekeyed it too, and the lowest nonce of that exchange. */
-	uint32_t collision_child;
-	uint8_t *collision_nonce;	/* allocated only then */
-	size_t collision_nonce_len;
 	bool reap;			/* deleted (IKEv1): freed by ike_sa_reap() */
-	/* IKEv1: lifetimes agreed with the peer (the shorter side's), 0 when none was
-	 * agreed; child_schedule() and the engine's volume limits take them. */
-	uint64_t agreed_life_s, agreed_life_kb;
 	bool nat_reqid;			/* a reqid of its own (child_natport.c) */
-	struct child_sa *next;
 };
 
 /* The kinds of exchange we start; one is outstanding at a time (window size 1). */

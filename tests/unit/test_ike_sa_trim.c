@@ -162,6 +162,7 @@ static void test_ike_sa_packed(void **state)
 	(void)state;
 	assert_true(sizeof(struct ike_sa) <= 736);
 	assert_true(sizeof(struct ike_keys) <= 80);
+	assert_true(sizeof(struct child_sa) <= 200);
 }
 
 /* The chosen IKE proposal has no SPI and is shared by every SA that chose the same
