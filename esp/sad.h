@@ -73,12 +73,12 @@ struct sa {
 	struct sa *spi_next, *reqid_next, *all_next;
 	struct sa_cfg cfg;	/* as IKE installed it */
 	uint64_t gen;		/* install order; the newest outbound SA wins */
-	uint32_t getspi_seq;	/* seq of the GETSPI that created a larval SA */
-	bool larval;
 	ms_t add_ms;		/* monotonic time of GETSPI/ADD/UPDATE */
 	atomic_uint_fast64_t use_ms;	/* first use; 0 = unused */
-	atomic_bool dead;	/* hard-expired: no longer used, deletion pending */
+	uint32_t getspi_seq;	/* seq of the GETSPI that created a larval SA */
 	atomic_int soft_state, hard_state;	/* enum sa_expiry */
+	bool larval;
+	atomic_bool dead;	/* hard-expired: no longer used, deletion pending */
 	struct sa_counters ctr;
 
 	pthread_mutex_t lock;	/* serialises the transform state below */

@@ -131,6 +131,7 @@ static void test_few_selectors_inline(void **state)
 	assert_non_null(sa);
 	assert_ptr_equal(sa->cfg.sel_src, sa->cfg.sel_inline);
 	assert_ptr_equal(sa->cfg.sel_dst, sa->cfg.sel_inline + 1);
+	assert_true(sizeof(struct sa) <= 488);	/* no holes: 496 with malloc's header */
 	check_describe(sa, &p);
 	struct pfkey_sa q = sa_with(2, 3);
 	assert_int_equal(sa_install(sa, &q, clock_now_ms(), err, sizeof(err)), 0);
