@@ -271,6 +271,7 @@ static void ike_sa_free(struct ike_sa *sa)
 	ikev1_sa_free(sa->v1);
 	ikev2_eap_free(sa->eap);
 	free(sa->eap_peer);
+	free(sa->vip_reqids);
 	free(sa->collision_nonce);
 	if (sa->conn)
 		conn_put(sa->core, sa->conn);

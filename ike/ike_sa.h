@@ -136,6 +136,12 @@ struct request {
 
 struct frag_rx;
 
+struct ike_vip_reqid {
+	const struct child_cfg *cfg;
+	uint32_t reqid;
+};
+#define IKE_VIP_MAX_REQIDS 4
+
 /* What IKE_SA_INIT leaves for IKE_AUTH (ikev2_init.c): allocated by the exchange
  * (ike_sa_init), freed once the SA is established (ike_sa_init_free), so an
  * established SA, an IKEv1 SA or one made by a rekey has none. */
@@ -190,11 +196,9 @@ struct ike_sa {
 		char *pool;
 		struct addr addr;
 	} vips[CONF_MAX_VIPS];
-	/* Responder with leases: each child config's reqid on this SA (ike_vip_reqid). */
-	struct ike_vip_reqid {
-		const struct child_cfg *cfg;
-		uint32_t reqid;
-	} vip_reqids[4];
+	/* Responder with leases: each child config's reqid on this SA (ike_vip_reqid),
+	 * n_vip_reqids of them (at most IKE_VIP_MAX_REQIDS), allocated to the count. */
+	struct ike_vip_reqid *vip_reqids;
 	struct ike_sa *next;
 	struct addr local, remote;	/* current endpoints, with ports */
 	uint32_t uniqueid;
