@@ -489,12 +489,12 @@ int child_accept_response(struct ike_sa *sa, struct child_sa *c, const struct ms
 	struct proposal chosen;
 	if (!m->pl.has_sa || m->pl.n_props != 1 || !m->pl.has_tsi || !m->pl.has_tsr ||
 	    !proposal_select(offered, n_offered, m->pl.props, 1, &chosen) ||
-	    chosen.spi_len != 4 || proposal_keep(&c->prop, &chosen) < 0) {
+	    chosen.spi_len != 4 || proposal_keep_nospi(&c->prop, &chosen) < 0) {
 		log_err(LOG_IKE, "%s: CHILD_SA '%s': response without an acceptable SA or TS", tag,
 			c->cfg->name);
 		return -1;
 	}
-	c->spi_out = get_u32(c->prop->spi);
+	c->spi_out = get_u32(chosen.spi);
 	struct selector cl[IKEV2_MAX_TS], cr[IKEV2_MAX_TS];
 	size_t ncl, ncr;
 	child_local_ts(sa, c->cfg, cl, &ncl);

@@ -225,7 +225,7 @@ static int rekey_keys(struct ike_sa *old, struct ike_sa *n, const struct proposa
 	const struct xform *oldp = proposal_get(old->prop, XF_PRF);
 	if (!e || !p || !oldp)
 		return -1;
-	if (proposal_keep(&n->prop, chosen) < 0)
+	if (proposal_keep_nospi(&n->prop, chosen) < 0)
 		return -1;
 	/* The new SA keeps no nonces: they only go into its keys here. */
 	/* SKEYSEED = prf(SK_d (old), g^ir (new) | Ni | Nr), with the old SA's PRF

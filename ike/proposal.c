@@ -675,6 +675,14 @@ int proposal_keep(const struct proposal **dst, const struct proposal *src)
 	return 0;
 }
 
+int proposal_keep_nospi(const struct proposal **dst, const struct proposal *src)
+{
+	struct proposal p = *src;	/* a whole one (chosen), not a kept one */
+	p.spi_len = 0;
+	memset(p.spi, 0, sizeof(p.spi));
+	return proposal_keep(dst, &p);
+}
+
 void proposal_copy(struct proposal *dst, const struct proposal *kept)
 {
 	memset(dst, 0, sizeof(*dst));
