@@ -116,12 +116,12 @@ struct esp_ctx {
 #define ESP_FRAG_AREA	(128 * 1024)
 #define ESP_ICMP_PER_SEC	100	/* per data-plane thread */
 
+/* A route through the TUN device (rule.dst/rule.plen, the rest of rule zero) or a
+ * port rule, with the policies that use it: one a remote-access client. */
 struct route_ref {
 	struct route_ref *next;
-	struct addr dst;
-	int plen;
 	unsigned refs;
-	bool port_rule;		/* a tun_port_rule (rule below) rather than a route */
+	bool port_rule;		/* a tun_port_rule rather than a route */
 	struct tun_port_rule rule;
 };
 

@@ -422,7 +422,7 @@ void io_close(struct esp_engine *e)
 			tun_port_rule(false, &r->rule, port_table(e), e->cfg.fwmark,
 				      ESP_ENGINE_RULE_PRIO - 1);
 		else
-			tun_route_del(&e->tun, e->cfg.route_table, &r->dst, r->plen);
+			tun_route_del(&e->tun, e->cfg.route_table, &r->rule.dst, r->rule.plen);
 		free(r);
 	}
 	if (e->port_table) {
@@ -463,7 +463,8 @@ static struct route_ref **route_find(struct esp_engine *e, const struct addr *ds
 {
 	struct route_ref **pp = &e->routes;
 	for (; *pp; pp = &(*pp)->next)
-		if (!(*pp)->port_rule && (*pp)->plen == plen && addr_equal_ip(&(*pp)->dst, dst))
+		if (!(*pp)->port_rule && (*pp)->rule.plen == plen &&
+		    addr_equal_ip(&(*pp)->rule.dst, dst))
 			break;
 	return pp;
 }
@@ -483,8 +484,8 @@ void io_route_add(struct esp_engine *e, const struct selector *sel)
 	struct route_ref *r = calloc(1, sizeof(*r));
 	if (!r)
 		return;
-	r->dst = dst;
-	r->plen = plen;
+	r->rule.dst = dst;
+	r->rule.plen = plen;
 	r->refs = 1;
 	*pp = r;
 	char a[ADDR_STRLEN];

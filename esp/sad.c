@@ -93,13 +93,14 @@ static int sa_make_transform(struct sa *sa, const struct pfkey_sa *p, char *err,
 	return 0;
 }
 
-/* p's selectors in one block sized to their count; *out NULL when there are none. */
+/* p's selectors in one block sized to their count; *out NULL when they fit in the
+ * SA itself (sa_set_cfg puts them in sel_inline). */
 static int sel_dup(const struct pfkey_sa *p, struct selector **out)
 {
 	size_t ns = p->n_sel_src < PFKEY_MAX_SEL ? p->n_sel_src : PFKEY_MAX_SEL;
 	size_t nd = p->n_sel_dst < PFKEY_MAX_SEL ? p->n_sel_dst : PFKEY_MAX_SEL;
 	*out = NULL;
-	if (ns + nd == 0)
+	if (ns + nd <= SA_SEL_INLINE)
 		return 0;
 	*out = malloc((ns + nd) * sizeof(**out));
 	if (!*out)
@@ -109,10 +110,34 @@ static int sel_dup(const struct pfkey_sa *p, struct selector **out)
 	return 0;
 }
 
+static void sel_free(struct sa *sa)
+{
+	if (sa->cfg.sel_src != sa->cfg.sel_inline)
+		free(sa->cfg.sel_src);
+	sa->cfg.sel_src = sa->cfg.sel_dst = NULL;
+}
+
+static uint32_t sat32(uint64_t v)
+{
+	return v > UINT32_MAX ? UINT32_MAX : (uint32_t)v;
+}
+
+static struct sa_life life_keep(const struct pfkey_lifetime *l)
+{
+	return (struct sa_life){ .bytes = l->bytes, .packets = sat32(l->packets),
+				 .addtime = sat32(l->addtime), .usetime = sat32(l->usetime) };
+}
+
+static struct pfkey_lifetime life_give(const struct sa_life *l)
+{
+	return (struct pfkey_lifetime){ .bytes = l->bytes, .packets = l->packets,
+					.addtime = l->addtime, .usetime = l->usetime };
+}
+
 /* Copies p's settings (not its keys) into the SA, taking sel from sel_dup. */
 static void sa_set_cfg(struct sa *sa, const struct pfkey_sa *p, struct selector *sel)
 {
-	free(sa->cfg.sel_src);
+	sel_free(sa);
 	uint8_t ns = p->n_sel_src < PFKEY_MAX_SEL ? p->n_sel_src : PFKEY_MAX_SEL;
 	uint8_t nd = p->n_sel_dst < PFKEY_MAX_SEL ? p->n_sel_dst : PFKEY_MAX_SEL;
 	sa->cfg = (struct sa_cfg){
@@ -120,12 +145,18 @@ static void sa_set_cfg(struct sa *sa, const struct pfkey_sa *p, struct selector 
 		.src = p->src, .dst = p->dst, .ealg = p->ealg, .aalg = p->aalg,
 		.replay_window = p->replay_window, .esn = p->esn, .state = p->state,
 		.has_hard = p->has_hard, .has_soft = p->has_soft,
-		.hard = p->hard, .soft = p->soft,
+		.hard = life_keep(&p->hard), .soft = life_keep(&p->soft),
 		.natt_type = p->natt_type, .natt_sport = p->natt_sport,
 		.natt_dport = p->natt_dport, .natt_oa = p->natt_oa,
-		.sel_src = sel, .sel_dst = sel ? sel + ns : NULL,
 		.n_sel_src = ns, .n_sel_dst = nd, .has_sel = p->has_sel,
 	};
+	if (!sel) {
+		sel = sa->cfg.sel_inline;
+		memcpy(sel, p->sel_src, ns * sizeof(*sel));
+		memcpy(sel + ns, p->sel_dst, nd * sizeof(*sel));
+	}
+	sa->cfg.sel_src = sel;
+	sa->cfg.sel_dst = sel + ns;
 }
 
 struct sa *sa_new(const struct pfkey_sa *p, bool larval, ms_t now, char *err, size_t errlen)
@@ -181,7 +212,7 @@ void sa_free(struct sa *sa)
 		return;
 	esp_crypto_free(sa->crypto);
 	replay_free(&sa->in.rw);
-	free(sa->cfg.sel_src);
+	sel_free(sa);
 	pthread_mutex_destroy(&sa->lock);
 	wipe_free(sa, sizeof(*sa));	/* also the replay window and settings */
 }
@@ -267,7 +298,7 @@ void sa_describe(const struct sa *sa, ms_t now, struct pfkey_sa *p)
 		.src = c->src, .dst = c->dst, .ealg = c->ealg, .aalg = c->aalg,
 		.replay_window = c->replay_window, .esn = c->esn,
 		.has_hard = c->has_hard, .has_soft = c->has_soft,
-		.hard = c->hard, .soft = c->soft,
+		.hard = life_give(&c->hard), .soft = life_give(&c->soft),
 		.natt_type = c->natt_type, .natt_sport = c->natt_sport,
 		.natt_dport = c->natt_dport, .natt_oa = c->natt_oa,
 		.n_sel_src = c->n_sel_src, .n_sel_dst = c->n_sel_dst, .has_sel = c->has_sel,

@@ -31,38 +31,54 @@ struct sa_counters {
 /* Expiry notification progress, so an event that could not be queued is retried. */
 enum sa_expiry { SA_EXP_NONE, SA_EXP_QUEUED, SA_EXP_SENT };
 
+/* A lifetime limit as the engine keeps it: packets are 32 bits on the wire
+ * (sadb_lifetime_allocations), and times of more than 2^32 seconds (136 years) are
+ * kept as that; 0 = no limit, as in struct pfkey_lifetime. */
+struct sa_life {
+	uint64_t bytes;
+	uint32_t packets;
+	uint32_t addtime, usetime;	/* seconds after add / after first use */
+};
+
+/* Selectors an SA keeps in itself rather than in a block of their own: a
+ * remote-access client's SAs have one a side. */
+#define SA_SEL_INLINE 2
+
 /* What the engine keeps of IKE's struct pfkey_sa: the fields the data path and
  * sa_describe use. Keys are not kept: they live only in the transform's contexts and
- * are wiped with them. The selectors are one allocation sized to their count (a
- * struct pfkey_sa has room for PFKEY_MAX_SEL per side, 1.2 KB, on every SA). */
+ * are wiped with them. The selectors are in sel_inline when there are at most
+ * SA_SEL_INLINE, else one allocation sized to their count (a struct pfkey_sa has
+ * room for PFKEY_MAX_SEL per side, 1.2 KB, on every SA). */
 struct sa_cfg {
-	uint32_t spi;
-	uint8_t satype, mode;
-	uint32_t reqid;
+	/* grouped by size: no holes (two of these a remote-access client) */
+	struct selector *sel_src, *sel_dst;	/* sel_dst points into sel_src's block */
+	struct sa_life hard, soft;
 	struct addr src, dst;
-	uint8_t ealg, aalg;
+	struct addr natt_oa;
+	uint32_t spi;
+	uint32_t reqid;
 	uint32_t replay_window;
+	uint16_t natt_type, natt_sport, natt_dport;
+	uint8_t satype, mode;
+	uint8_t ealg, aalg;
 	bool esn;
 	uint8_t state;
 	bool has_hard, has_soft;
-	struct pfkey_lifetime hard, soft;
-	uint16_t natt_type, natt_sport, natt_dport;
-	struct addr natt_oa;
-	struct selector *sel_src, *sel_dst;	/* sel_dst points into sel_src's block */
 	uint8_t n_sel_src, n_sel_dst;
 	bool has_sel;
+	struct selector sel_inline[SA_SEL_INLINE];
 };
 
 struct sa {
 	struct sa *spi_next, *reqid_next, *all_next;
 	struct sa_cfg cfg;	/* as IKE installed it */
 	uint64_t gen;		/* install order; the newest outbound SA wins */
-	uint32_t getspi_seq;	/* seq of the GETSPI that created a larval SA */
-	bool larval;
 	ms_t add_ms;		/* monotonic time of GETSPI/ADD/UPDATE */
 	atomic_uint_fast64_t use_ms;	/* first use; 0 = unused */
-	atomic_bool dead;	/* hard-expired: no longer used, deletion pending */
+	uint32_t getspi_seq;	/* seq of the GETSPI that created a larval SA */
 	atomic_int soft_state, hard_state;	/* enum sa_expiry */
+	bool larval;
+	atomic_bool dead;	/* hard-expired: no longer used, deletion pending */
 	struct sa_counters ctr;
 	/* When the last NEW_MAPPING for this inbound SA was queued (esp_engine.c); 0 =
 	 * never. An UPDATE (IKE followed the peer) makes a new struct sa: it starts over. */

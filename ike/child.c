@@ -52,8 +52,8 @@ int child_set_ts(struct child_sa *c, const struct selector *l, size_t nl,
 	free(c->local_ts);
 	c->local_ts = b;
 	c->remote_ts = b + ml;
-	c->n_local_ts = nl;
-	c->n_remote_ts = nr;
+	c->n_local_ts = (uint8_t)nl;
+	c->n_remote_ts = (uint8_t)nr;
 	return 0;
 }
 
@@ -237,13 +237,13 @@ int child_select(struct ike_sa *sa, struct child_sa *c, const struct ikev2_paylo
 			"accepts %s; sending NO_PROPOSAL_CHOSEN", tag, c->cfg->name, theirs, ours);
 		return N_NO_PROPOSAL_CHOSEN;
 	}
-	if (proposal_keep(&c->prop, &chosen) < 0)
-		return N_NO_PROPOSAL_CHOSEN;
-	if (c->prop->spi_len != 4) {
-		log_err(LOG_IKE, "%s: ESP proposal with SPI size %u", tag, c->prop->spi_len);
+	if (chosen.spi_len != 4) {
+		log_err(LOG_IKE, "%s: ESP proposal with SPI size %u", tag, chosen.spi_len);
 		return N_INVALID_SYNTAX;
 	}
-	c->spi_out = get_u32(c->prop->spi);
+	if (proposal_keep_nospi(&c->prop, &chosen) < 0)
+		return N_NO_PROPOSAL_CHOSEN;
+	c->spi_out = get_u32(chosen.spi);
 	/* The request's TSi is the initiator's side: the remote side for us. */
 	struct selector cl[IKEV2_MAX_TS], cr[IKEV2_MAX_TS];
 	size_t ncl, ncr;

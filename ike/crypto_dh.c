@@ -15,14 +15,19 @@
 #include <openssl/obj_mac.h>
 #include <openssl/param_build.h>
 #include <openssl/params.h>
+#include <sodium.h>
 
 #include "ike/proposal.h"
 #include "lib/log.h"
 #include "lib/wipe.h"
 
+/* X25519 is libsodium's: no OpenSSL key objects, context or provider look-ups for
+ * the group most clients offer (a concentrator sets up a thousand at a time; an
+ * OpenSSL X25519 exchange allocated some 30 blocks). The others are OpenSSL's. */
 struct dh {
 	uint16_t group;
-	EVP_PKEY *key;
+	EVP_PKEY *key;		/* MODP, ECP */
+	uint8_t x25519[32];	/* X25519: the private scalar (wiped with the struct) */
 };
 
 enum dh_kind { KIND_NONE, KIND_MODP, KIND_ECP, KIND_X25519 };
@@ -155,11 +160,6 @@ static EVP_PKEY *generate(const struct group_info *g)
 	EVP_PKEY *key = NULL, *dom = NULL;
 
 	switch (g->kind) {
-	case KIND_X25519:
-		ctx = EVP_PKEY_CTX_new_from_name(NULL, "X25519", NULL);
-		if (ctx && EVP_PKEY_keygen_init(ctx) > 0)
-			EVP_PKEY_generate(ctx, &key);
-		break;
 	case KIND_ECP:
 		ctx = EVP_PKEY_CTX_new_from_name(NULL, "EC", NULL);
 		if (ctx && EVP_PKEY_keygen_init(ctx) > 0 &&
@@ -200,6 +200,10 @@ struct dh *dh_new(uint16_t group)
 	if (!dh)
 		return NULL;
 	dh->group = group;
+	if (g->kind == KIND_X25519) {
+		crypto_random(dh->x25519, sizeof(dh->x25519));
+		return dh;
+	}
 	dh->key = generate(g);
 	if (!dh->key) {
 		log_err(LOG_ENC, "generating a %s key failed", dh_name(group));
@@ -245,8 +249,7 @@ int dh_public(const struct dh *dh, struct buf *out)
 		return out->oom ? -1 : 0;
 	case KIND_X25519: {
 		uint8_t *dst = buf_append(out, g->len);
-		n = g->len;
-		if (!dst || !EVP_PKEY_get_raw_public_key(dh->key, dst, &n) || n != g->len)
+		if (!dst || crypto_scalarmult_curve25519_base(dst, dh->x25519) != 0)
 			return -1;
 		return 0;
 	}
@@ -319,7 +322,6 @@ static EVP_PKEY *peer_key(const struct group_info *g, const uint8_t *peer)
 	switch (g->kind) {
 	case KIND_MODP: return modp_peer(g, peer);
 	case KIND_ECP: return ecp_peer(g, peer);
-	case KIND_X25519: return EVP_PKEY_new_raw_public_key(EVP_PKEY_X25519, NULL, peer, 32);
 	default: return NULL;
 	}
 }
@@ -343,6 +345,13 @@ int dh_shared(struct dh *dh, const uint8_t *peer, size_t peerlen, struct buf *ou
 
 	if (!g || !peer || peerlen != dh_public_len(dh->group))
 		return -1;
+	if (g->kind == KIND_X25519) {
+		/* -1 for a result of all zeros (a low-order point), as RFC 8031 asks */
+		if (crypto_scalarmult_curve25519(secret, dh->x25519, peer) != 0)
+			goto out;
+		len = g->len;
+		goto have_secret;
+	}
 	pk = peer_key(g, peer);
 	if (!pk)
 		goto out;
@@ -355,6 +364,7 @@ int dh_shared(struct dh *dh, const uint8_t *peer, size_t peerlen, struct buf *ou
 	if (EVP_PKEY_derive_set_peer_ex(ctx, pk, 1) <= 0 ||
 	    EVP_PKEY_derive(ctx, secret, &len) <= 0)
 		goto out;
+have_secret:
 	/* MODP: padded to p; ECP: the x coordinate; X25519: 32 bytes, never all zero */
 	if (len != g->len || all_zero(secret, len))
 		goto out;
@@ -442,9 +452,10 @@ struct dh *dh_new_from_private(uint16_t group, const uint8_t *priv, size_t priv_
 	dh->group = group;
 	switch (g->kind) {
 	case KIND_X25519:
-		if (priv_len == 32)
-			dh->key = EVP_PKEY_new_raw_private_key(EVP_PKEY_X25519, NULL, priv, 32);
-		break;
+		if (priv_len != 32)
+			break;
+		memcpy(dh->x25519, priv, 32);
+		return dh;
 	case KIND_ECP:
 		dh->key = ecp_from_private(g, priv, priv_len);
 		break;

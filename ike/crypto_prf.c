@@ -116,6 +116,26 @@ void ike_keys_wipe(struct ike_keys *k)
 	wipe(k, sizeof(*k));
 }
 
+void ike_keys_drop_auth(struct ike_keys *k)
+{
+	if (!k->km || !k->sk_pi)
+		return;
+	size_t keep = (size_t)(k->sk_pi - k->km);	/* SK_d .. SK_er */
+	uint8_t *p = malloc(keep ? keep : 1);
+	if (!p)
+		return;		/* kept whole: only memory is lost */
+	memcpy(p, k->km, keep);
+	k->sk_d = p + (k->sk_d - k->km);
+	k->sk_ai = p + (k->sk_ai - k->km);
+	k->sk_ar = p + (k->sk_ar - k->km);
+	k->sk_ei = p + (k->sk_ei - k->km);
+	k->sk_er = p + (k->sk_er - k->km);
+	k->sk_pi = k->sk_pr = NULL;
+	wipe_free(k->km, k->km_len);
+	k->km = p;
+	k->km_len = (uint16_t)keep;
+}
+
 /* Keeps the prf+ stream SK_d | SK_ai | SK_ar | SK_ei | SK_er | SK_pi | SK_pr (total
  * bytes) in a block of its own and points the keys into it. -1: out of memory. */
 static int split_ike_keys(struct ike_keys *k, const uint8_t *km, size_t total)

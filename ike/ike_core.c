@@ -111,13 +111,8 @@ struct ike_sa *ike_sa_new(struct ike *core, struct conn *conn, bool initiator)
 	do
 		crypto_random(initiator ? sa->spi_i : sa->spi_r, 8);
 	while (ike_sa_find(core, sa->spi_i, sa->spi_r, false));
-	buf_init(&sa->init_i);
-	buf_init(&sa->init_r);
-	buf_init(&sa->cookie);
 	buf_init(&sa->last_response);
 	buf_init(&sa->req.packet);
-	buf_init(&sa->req.frags);
-	buf_init(&sa->resp_frags);
 	sa->next = core->sas;
 	core->sas = sa;
 	core->st.half_open++;
@@ -126,6 +121,34 @@ struct ike_sa *ike_sa_new(struct ike *core, struct conn *conn, bool initiator)
 }
 
 const struct identity ike_no_id;
+
+struct ike_init *ike_sa_init(struct ike_sa *sa)
+{
+	if (!sa->init)
+		sa->init = calloc(1, sizeof(*sa->init));	/* zeroed: empty bufs */
+	return sa->init;
+}
+
+void ike_sa_init_free(struct ike_sa *sa)
+{
+	struct ike_init *in = sa->init;
+	if (!in)
+		return;
+	buf_free(&in->init_i);
+	buf_free(&in->init_r);
+	buf_free(&in->cookie);
+	free(in->init_error);
+	free(in);
+	sa->init = NULL;
+}
+
+const struct buf *ike_sa_init_msg(const struct ike_sa *sa, bool request)
+{
+	static const struct buf none;
+	if (!sa->init)
+		return &none;
+	return request ? &sa->init->init_i : &sa->init->init_r;
+}
 
 int ike_sa_set_id(struct ike_sa *sa, bool mine, const struct identity *id)
 {
@@ -153,7 +176,9 @@ void ike_sa_free_ids(struct ike_sa *sa)
 int ike_sa_set_nonce(struct ike_sa *sa, bool ni, const uint8_t *data, size_t len)
 {
 	uint8_t **p = ni ? &sa->ni : &sa->nr;
-	size_t *plen = ni ? &sa->ni_len : &sa->nr_len;
+	uint16_t *plen = ni ? &sa->ni_len : &sa->nr_len;
+	if (len > UINT16_MAX)	/* the payload's own length is 16 bits */
+		return -1;
 	uint8_t *n = malloc(len ? len : 1);
 	if (!n)
 		return -1;
@@ -164,7 +189,7 @@ int ike_sa_set_nonce(struct ike_sa *sa, bool ni, const uint8_t *data, size_t len
 	if (*p)
 		wipe_free(*p, *plen);
 	*p = n;
-	*plen = len;
+	*plen = (uint16_t)len;
 	return 0;
 }
 
@@ -182,13 +207,12 @@ static void request_clear(struct request *r)
 {
 	free(r->offered);
 	buf_free(&r->packet);
-	buf_free(&r->frags);
+	ikev2_frags_free(&r->frags);
 	dh_free(r->dh);
 	if (r->child)
 		child_sa_free(r->child);
 	wipe(r, sizeof(*r));
 	buf_init(&r->packet);
-	buf_init(&r->frags);
 	r->kind = TASK_NONE;
 }
 
@@ -240,17 +264,15 @@ static void ike_sa_free(struct ike_sa *sa)
 	ike_sa_drop_nonces(sa);
 	ike_sa_free_ids(sa);
 	proposal_release(&sa->prop);
-	buf_free(&sa->init_i);
-	buf_free(&sa->init_r);
-	buf_free(&sa->cookie);
+	ike_sa_init_free(sa);
 	buf_free(&sa->last_response);
-	buf_free(&sa->resp_frags);
+	ikev2_frags_free(&sa->resp_frags);
 	ikev2_frag_free(sa);
 	ikev1_sa_free(sa->v1);
 	ikev2_eap_free(sa->eap);
 	free(sa->eap_peer);
+	free(sa->vip_reqids);
 	free(sa->collision_nonce);
-	free(sa->init_error);
 	if (sa->conn)
 		conn_put(sa->core, sa->conn);
 	wipe(sa, sizeof(*sa));
@@ -569,7 +591,7 @@ void ike_send_request(struct ike_sa *sa, uint8_t exchange, struct ikev2_builder 
 			 addr_fmt(&sa->local, a, sizeof(a)), addr_fmt(&sa->remote, b, sizeof(b)),
 			 sa->req.packet.len);
 	}
-	ike_transmit_msg(sa, &sa->req.packet, &sa->req.frags);
+	ike_transmit_msg(sa, &sa->req.packet, sa->req.frags);
 }
 
 void ike_send_response(struct ike_sa *sa, const struct msg_in *m, struct ikev2_builder *inner)
@@ -582,6 +604,9 @@ void ike_send_response(struct ike_sa *sa, const struct msg_in *m, struct ikev2_b
 	ikev2_frag_build(sa, m->hdr.exchange, m->hdr.msgid, true, inner, &sa->last_response,
 			 &sa->resp_frags);
 	ikb_free(inner);
+	/* Kept until the next request (RFC 7296 2.1): a thousand of them on a
+	 * concentrator, so without the encoder's spare room. */
+	buf_fit(&sa->last_response);
 	sa->have_last_response = true;
 	if (log_enabled(LOG_ENC, 1)) {
 		char a[ADDR_STRLEN], b[ADDR_STRLEN];
@@ -590,7 +615,7 @@ void ike_send_response(struct ike_sa *sa, const struct msg_in *m, struct ikev2_b
 			 addr_fmt(&sa->local, a, sizeof(a)), addr_fmt(&sa->remote, b, sizeof(b)),
 			 sa->last_response.len);
 	}
-	ike_transmit_msg(sa, &sa->last_response, &sa->resp_frags);
+	ike_transmit_msg(sa, &sa->last_response, sa->resp_frags);
 }
 
 void ike_free(struct ike *core, ms_t now)

@@ -59,10 +59,10 @@ size_t integ_icv_len(uint16_t integ_id);	/* 12, 16, 24, 32 */
  * ike_keys_wipe): room for the longest of each would be 450 bytes in every IKE SA. */
 struct ike_keys {
 	uint16_t encr, encr_keylen, integ, prf;	/* the chosen transforms */
-	size_t prf_len, ek_len, ak_len;
+	uint16_t prf_len, ek_len, ak_len;	/* at most IKE_MAX_KEY */
+	uint16_t km_len;
 	uint8_t *sk_d, *sk_ai, *sk_ar, *sk_ei, *sk_er, *sk_pi, *sk_pr;
 	uint8_t *km;
-	size_t km_len;
 };
 
 /* k must hold no keys (zeroed, or after ike_keys_wipe): they are allocated.
@@ -85,6 +85,10 @@ int ike_derive_rekey_keys(struct ike_keys *k, uint16_t encr, uint16_t encr_keyle
 			  const uint8_t spi_i[8], const uint8_t spi_r[8],
 			  const uint8_t *old_sk_d, size_t old_sk_d_len);
 void ike_keys_wipe(struct ike_keys *k);
+/* SK_pi and SK_pr sign the AUTH payloads and nothing else: once both are done (or for
+ * an SA made by a rekey, which has no AUTH) the block keeps SK_d..SK_er only and the
+ * two are NULL. */
+void ike_keys_drop_auth(struct ike_keys *k);
 
 /* KEYMAT = prf+(SK_d, [g^ir (new)] | Ni | Nr), split as: initiator->responder
  * encryption key, integ key, then responder->initiator encryption, integ (2.17). */

@@ -161,7 +161,7 @@ static void handle_request(struct ike_sa *sa, struct msg_in *m)
 		log_ctl(LOG_IKE, "received retransmit of request %u, retransmitting response",
 			m->hdr.msgid);
 		sa->core->st.retransmits++;
-		ike_transmit_msg(sa, &sa->last_response, &sa->resp_frags);
+		ike_transmit_msg(sa, &sa->last_response, sa->resp_frags);
 		return;
 	}
 	if (m->hdr.msgid != sa->peer_msgid) {
@@ -256,17 +256,18 @@ void ike_dispatch_response(struct ike_sa *sa, struct msg_in *m)
  * the SA's whole life. */
 static void init_retransmit(struct ike_sa *sa, const struct msg_in *m)
 {
-	bool same = m->hdr.msgid == 0 && sa->init_i.len == m->raw_len &&
-		    memcmp(sa->init_i.data, m->raw, m->raw_len) == 0;
-	if (same && sa->state == IKE_CONNECTING && sa->peer_msgid == 1 && sa->init_r.len) {
+	const struct buf *req = ike_sa_init_msg(sa, true), *resp = ike_sa_init_msg(sa, false);
+	bool same = m->hdr.msgid == 0 && req->len == m->raw_len &&
+		    memcmp(req->data, m->raw, m->raw_len) == 0;
+	if (same && sa->state == IKE_CONNECTING && sa->peer_msgid == 1 && resp->len) {
 		sa->core->st.retransmits++;
-		ike_transmit(sa, &sa->init_r);
+		ike_transmit(sa, resp);
 		return;
 	}
 	drop(sa->core, DROP_WINDOW, &sa->core->st.rx_invalid, 1,
 	     "%s: IKE_SA_INIT request %s, dropped", ike_sa_name(sa),
 	     same ? "replayed after IKE_SA_INIT" :
-	     sa->init_i.len ? "differing from the first with its SPI" : "for an established SA");
+	     req->len ? "differing from the first with its SPI" : "for an established SA");
 }
 
 void ike_input(struct ike *core, const struct addr *local, const struct addr *remote,

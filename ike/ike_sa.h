@@ -60,42 +60,44 @@ struct child_keys {
 	uint8_t key[];		/* the encryption key, then the integrity key */
 };
 
+/* Grouped by size (pointers and 8-byte fields, then 4, 2 and 1): one a client. */
 struct child_sa {
 	struct child_cfg *cfg;
-	uint32_t uniqueid, reqid;
-	enum child_state state;
-	uint32_t spi_in, spi_out;	/* host order */
 	const struct proposal *prop;	/* chosen ESP proposal (proposal_keep) */
 	/* One block sized to the count, at least one zeroed entry a side, set by
 	 * child_set_ts(): room for IKEV2_MAX_TS a side would be 1.2 KB a child. */
 	struct selector *local_ts, *remote_ts;
-	size_t n_local_ts, n_remote_ts;
-	enum child_mode mode;
-	bool encap;
-	bool initiator;			/* we created it (for rekey collision rules) */
-	uint16_t pfs_group;
 	ms_t installed_at, rekey_at, expire_at;
 	struct child_keys *keys_in, *keys_out;	/* once installed (wiped on free) */
-	/* spi_in as GETSPI reserved it: child_sa_free() releases it unless the child's
-	 * uninstall deleted the SA (a negotiation that fails or is abandoned must not
-	 * leave its larval SA in the engine). */
+	/* spi_in as GETSPI reserved it (spi_src, spi_dst): child_sa_free() releases it
+	 * unless the child's uninstall deleted the SA (a negotiation that fails or is
+	 * abandoned must not leave its larval SA in the engine). */
 	struct ike *core;
+	/* Rekey collision (2.8.1): the child we created answering the peer's rekey of
+	 * this one while we rekeyed it too (collision_child), and the lowest nonce of
+	 * that exchange. */
+	uint8_t *collision_nonce;	/* allocated only then */
+	size_t collision_nonce_len;
+	/* IKEv1: lifetimes agreed with the peer (the shorter side's), 0 when none was
+	 * agreed; child_schedule() and the engine's volume limits take them. */
+	uint64_t agreed_life_s, agreed_life_kb;
+	struct child_sa *next;
 	struct addr spi_src, spi_dst;
+	uint32_t uniqueid, reqid;
+	uint32_t spi_in, spi_out;	/* host order */
+	uint32_t collision_child;
+	enum child_state state;
+	enum child_mode mode;
+	uint16_t pfs_group;
+	uint8_t n_local_ts, n_remote_ts;	/* at most IKEV2_MAX_TS */
+	bool encap;
+	bool initiator;			/* we created it (for rekey collision rules) */
 	bool spi_released;
 	/* Rekey responder: the new outbound SA waits until the old CHILD_SA is deleted,
 	 * because the initiator installs the new SAs only when our answer arrives. */
 	bool defer_out, out_pending;
-	/* Rekey collision (2.8.1): the child we created answering the peer's rekey of
-	 * this one while we rekeyed it too, and the lowest nonce of that exchange. */
-	uint32_t collision_child;
-	uint8_t *collision_nonce;	/* allocated only then */
-	size_t collision_nonce_len;
 	bool reap;			/* deleted (IKEv1): freed by ike_sa_reap() */
-	/* IKEv1: lifetimes agreed with the peer (the shorter side's), 0 when none was
-	 * agreed; child_schedule() and the engine's volume limits take them. */
-	uint64_t agreed_life_s, agreed_life_kb;
 	bool nat_reqid;			/* a reqid of its own (child_natport.c) */
-	struct child_sa *next;
 };
 
 /* The kinds of exchange we start; one is outstanding at a time (window size 1). */
@@ -111,20 +113,21 @@ struct task {
 	struct task *next;
 };
 
-/* The request we sent and wait an answer for, with its working state. */
+/* The request we sent and wait an answer for, with its working state. Fields by
+ * size, so that an SA (which holds one) has no holes. */
 struct request {
 	enum task_kind kind;
-	uint8_t exchange;		/* a response must be of the same type */
 	uint32_t msgid;
-	struct buf packet;		/* for retransmission */
-	struct buf frags;		/* its fragments when sent so (ikev2_frag.h) */
-	ms_t retransmit_at;
 	unsigned tries;
-	struct dh *dh;
-	uint8_t nonce[IKE_NONCE_LEN];
-	struct child_sa *child;		/* being created (not yet in the list) */
 	uint32_t old_child_id;		/* CHILD_REKEY */
+	uint8_t exchange;		/* a response must be of the same type */
 	uint8_t new_spi[8];		/* IKE_REKEY: our new SPI */
+	uint8_t nonce[IKE_NONCE_LEN];
+	struct buf packet;		/* for retransmission */
+	struct buf *frags;		/* its fragments when sent so (ikev2_frag.h) */
+	ms_t retransmit_at;
+	struct dh *dh;
+	struct child_sa *child;		/* being created (not yet in the list) */
 	/* What the request offers: IKEV2_MAX_PROPOSALS of them, allocated only while a
 	 * request that offers is outstanding (ike_request_offer), not in every SA. */
 	struct proposal *offered;
@@ -133,58 +136,52 @@ struct request {
 
 struct frag_rx;
 
+struct ike_vip_reqid {
+	const struct child_cfg *cfg;
+	uint32_t reqid;
+};
+#define IKE_VIP_MAX_REQIDS 4
+
+/* What IKE_SA_INIT leaves for IKE_AUTH (ikev2_init.c): allocated by the exchange
+ * (ike_sa_init), freed once the SA is established (ike_sa_init_free), so an
+ * established SA, an IKEv1 SA or one made by a rekey has none. */
+struct ike_init {
+	struct buf init_i, init_r;	/* IKE_SA_INIT messages, for AUTH */
+	struct buf cookie;
+	char *init_error;		/* the first unauthenticated error answer, if any */
+	uint8_t cookies;		/* COOKIE answers taken in IKE_SA_INIT */
+};
+
+/* Fields are grouped by size (pointers and 8-byte fields, then 4, 2 and 1 bytes):
+ * a concentrator holds one per client, and holes between them were 60 bytes each
+ * (issue 8, memory per IKE SA; test_ra_footprint). */
 struct ike_sa {
 	struct ike *core;
-	bool touched;			/* in core->touched (ike_sa_touch) */
 	struct conn *conn;
-	uint32_t uniqueid;
-	enum ike_state state;
-	bool initiator;			/* original initiator of this IKE SA */
-	uint8_t spi_i[8], spi_r[8];
-	struct addr local, remote;	/* current endpoints, with ports */
-	bool natt;			/* floated to the NAT-T port */
-	bool nat_here, nat_there;	/* NAT in front of us / of the peer */
 	const struct proposal *prop;	/* chosen IKE proposal (proposal_keep) */
 	struct ike_keys keys;
-	bool have_keys;
 	/* Ni and Nr, allocated to their length: IKE_AUTH (or Main/Aggressive Mode)
 	 * needs them, nothing after it (ike_sa_drop_nonces). */
 	uint8_t *ni, *nr;
-	size_t ni_len, nr_len;
 	struct dh *dh;			/* until keys are derived */
-	uint16_t ke_group;		/* the group we send (after INVALID_KE, the asked one) */
-	struct buf init_i, init_r;	/* IKE_SA_INIT messages, for AUTH */
-	struct buf cookie;
-	uint8_t cookies;		/* COOKIE answers taken in IKE_SA_INIT */
-	char *init_error;		/* the first unauthenticated error answer, if any */
+	struct ike_init *init;		/* NULL but during IKEv2 IKE_SA_INIT..IKE_AUTH */
 	/* Each allocated to its length by ike_sa_set_id() (room for IKE_MAX_ID bytes
 	 * would be half a KiB an SA); &ike_no_id until known. */
 	const struct identity *my_id, *peer_id;
-	unsigned peer_sig_hashes;	/* RFC 7427 hashes the peer announced, 1 << id */
-	bool peer_certreq;		/* the peer sent CERTREQ (send_cert = ifasked) */
-	/* message IDs */
-	uint32_t next_msgid;		/* of our next request */
-	uint32_t peer_msgid;		/* of the peer's next request */
 	struct buf last_response;	/* our answer to peer_msgid - 1, for retransmits */
-	uint8_t last_request_hash[16];	/* of the request it answers */
-	bool have_last_response;
-	struct buf resp_frags;		/* last_response's fragments when sent so */
-	bool frag_peer;			/* the peer announced IKEv2 fragmentation */
+	struct buf *resp_frags;		/* last_response's fragments when sent so */
 	struct frag_rx *frag_rx[2];	/* reassembly of a request [0], a response [1] */
 	struct request req;		/* kind TASK_NONE when idle */
 	struct task *tasks;		/* queued, FIFO */
 	struct child_sa *children;
 	struct child_cfg *initial_child;	/* what IKE_AUTH creates */
-	uint32_t keyingtry;
-	uint16_t remote_index;		/* which remote_addrs entry (backup peers) */
 	/* times */
 	ms_t created_at, established_at, rekey_at, expire_at, dpd_at, keepalive_at;
 	ms_t last_rx;			/* last authenticated message from the peer */
-	/* IKE rekey collision (RFC 7296 2.8.2): the SA we created answering the peer's
-	 * rekey while ours was under way, and the lowest nonce of that exchange. */
-	uint32_t collision_ike;
-	bool superseded;		/* rekeyed: its end is no "down" event */
 	ms_t gone_at;			/* a superseded SA is dropped by then at the latest */
+	/* IKE rekey collision (RFC 7296 2.8.2): the SA we created answering the peer's
+	 * rekey while ours was under way (collision_ike), and the lowest nonce of that
+	 * exchange. */
 	uint8_t *collision_nonce;	/* allocated only then */
 	size_t collision_nonce_len;
 	/* An ISAKMP SA (IKEv1): its own exchange state and keys (ike/v1/ikev1.h); the
@@ -196,17 +193,37 @@ struct ike_sa {
 	 * set), released when the SA ends; as initiator what the peer assigned us (pool
 	 * NULL). A rekey moves them to the new SA with the children. */
 	struct ike_vip {
-		struct addr addr;
 		char *pool;
+		struct addr addr;
 	} vips[CONF_MAX_VIPS];
-	size_t n_vips;
-	/* Responder with leases: each child config's reqid on this SA (ike_vip_reqid). */
-	struct ike_vip_reqid {
-		const struct child_cfg *cfg;
-		uint32_t reqid;
-	} vip_reqids[4];
-	size_t n_vip_reqids;
+	/* Responder with leases: each child config's reqid on this SA (ike_vip_reqid),
+	 * n_vip_reqids of them (at most IKE_VIP_MAX_REQIDS), allocated to the count. */
+	struct ike_vip_reqid *vip_reqids;
 	struct ike_sa *next;
+	struct addr local, remote;	/* current endpoints, with ports */
+	uint32_t uniqueid;
+	enum ike_state state;
+	unsigned peer_sig_hashes;	/* RFC 7427 hashes the peer announced, 1 << id */
+	/* message IDs */
+	uint32_t next_msgid;		/* of our next request */
+	uint32_t peer_msgid;		/* of the peer's next request */
+	uint32_t keyingtry;
+	uint32_t collision_ike;
+	uint16_t ni_len, nr_len;
+	uint16_t ke_group;		/* the group we send (after INVALID_KE, the asked one) */
+	uint16_t remote_index;		/* which remote_addrs entry (backup peers) */
+	uint8_t spi_i[8], spi_r[8];
+	uint8_t last_request_hash[16];	/* of the request last_response answers */
+	uint8_t n_vips, n_vip_reqids;
+	bool touched;			/* in core->touched (ike_sa_touch) */
+	bool initiator;			/* original initiator of this IKE SA */
+	bool natt;			/* floated to the NAT-T port */
+	bool nat_here, nat_there;	/* NAT in front of us / of the peer */
+	bool have_keys;
+	bool peer_certreq;		/* the peer sent CERTREQ (send_cert = ifasked) */
+	bool have_last_response;
+	bool frag_peer;			/* the peer announced IKEv2 fragmentation */
+	bool superseded;		/* rekeyed: its end is no "down" event */
 };
 
 /* lookup helpers used across the exchange files */
@@ -221,6 +238,12 @@ extern const struct identity ike_no_id;
 /* Sets the SA's own (mine) or the peer's identity to a copy of id sized to its
  * length: the copy has only id->len bytes of data. -1: out of memory (old kept). */
 int ike_sa_set_id(struct ike_sa *sa, bool mine, const struct identity *id);
+/* The SA's IKE_SA_INIT state, allocated on first use; NULL: out of memory. */
+struct ike_init *ike_sa_init(struct ike_sa *sa);
+void ike_sa_init_free(struct ike_sa *sa);
+/* The IKE_SA_INIT request (initiator's) or response the AUTH payloads sign: empty
+ * when there is none (so an AUTH over it fails). */
+const struct buf *ike_sa_init_msg(const struct ike_sa *sa, bool request);
 /* Frees both (ike_sa_free; a test's SA on the stack). */
 void ike_sa_free_ids(struct ike_sa *sa);
 #endif

@@ -31,10 +31,10 @@ void ike_peer_dead(struct ike_sa *sa)
 	char tag[128];
 	if (sa->v1)
 		ikev1_gave_up(sa);
-	else if (sa->init_error)
+	else if (sa->init && sa->init->init_error)
 		/* The peer did answer, but only with an unauthenticated error: say that. */
 		log_err(LOG_IKE, "%s: IKE_SA_INIT failed after %u retransmits: %s (no valid answer came)",
-			ike_sa_tag(sa, tag, sizeof(tag)), sa->req.tries, sa->init_error);
+			ike_sa_tag(sa, tag, sizeof(tag)), sa->req.tries, sa->init->init_error);
 	else
 		log_err(LOG_IKE, "%s: peer not responding: giving up after %u retransmits of %s",
 			ike_sa_tag(sa, tag, sizeof(tag)), sa->req.tries,
@@ -87,7 +87,7 @@ static void retransmit_due(struct ike_sa *sa)
 	sa->req.retransmit_at = core->now + ike_retransmit_delay(core, sa->req.tries);
 	log_info(LOG_IKE, "retransmit %u of request with message ID %u", sa->req.tries,
 		 sa->req.msgid);
-	ike_transmit_msg(sa, &sa->req.packet, &sa->req.frags);
+	ike_transmit_msg(sa, &sa->req.packet, sa->req.frags);
 }
 
 #define OUT_PENDING_MAX_MS 5000

@@ -88,8 +88,10 @@ void ike_vip_move(struct ike_sa *to, struct ike_sa *from)
 	/* The reqids go with the children, also when the new SA holds the lease already
 	 * (an IKEv1 renewal gets it again by Mode Config). */
 	if (!to->n_vip_reqids && from->n_vip_reqids) {
-		memcpy(to->vip_reqids, from->vip_reqids, sizeof(to->vip_reqids));
+		free(to->vip_reqids);
+		to->vip_reqids = from->vip_reqids;
 		to->n_vip_reqids = from->n_vip_reqids;
+		from->vip_reqids = NULL;
 		from->n_vip_reqids = 0;
 	}
 	if (to->n_vips || !from->n_vips)
@@ -114,9 +116,13 @@ uint32_t ike_vip_reqid(struct ike_sa *sa, struct child_cfg *cc)
 		if (sa->vip_reqids[i].cfg == cc)
 			return sa->vip_reqids[i].reqid;
 	uint32_t reqid = sa->core->next_reqid++;
-	if (sa->n_vip_reqids < sizeof(sa->vip_reqids) / sizeof(sa->vip_reqids[0])) {
-		sa->vip_reqids[sa->n_vip_reqids].cfg = cc;
-		sa->vip_reqids[sa->n_vip_reqids++].reqid = reqid;
+	/* Remembered while there is room (and memory); else a child gets a new one. */
+	struct ike_vip_reqid *r = sa->n_vip_reqids < IKE_VIP_MAX_REQIDS ?
+		realloc(sa->vip_reqids, (sa->n_vip_reqids + 1u) * sizeof(*r)) : NULL;
+	if (r) {
+		sa->vip_reqids = r;
+		r[sa->n_vip_reqids].cfg = cc;
+		r[sa->n_vip_reqids++].reqid = reqid;
 	}
 	return reqid;
 }

@@ -49,8 +49,8 @@ static void established(struct ike_sa *sa)
 	ike_sa_set_state(sa, IKE_ESTABLISHED);
 	/* Both AUTH payloads are computed and checked: the IKE_SA_INIT messages are
 	 * needed no more (a replay of the request is dropped, see init_retransmit). */
-	buf_free(&sa->init_i);
-	buf_free(&sa->init_r);
+	ike_sa_init_free(sa);
+	ike_keys_drop_auth(&sa->keys);
 	sa->established_at = sa->core->now;
 	sa->last_rx = sa->core->now;
 	sa->core->st.established_total++;
@@ -104,7 +104,7 @@ static int my_auth(struct ike_sa *sa, bool initiator, uint8_t *method, struct bu
 	uint8_t auth[IKE_MAX_PRF_OUT];
 	size_t auth_len = sizeof(auth);
 	struct secret_cfg *psk = find_psk_or_log(sa);
-	if (!psk || compute_auth(sa, psk, initiator ? &sa->init_i : &sa->init_r,
+	if (!psk || compute_auth(sa, psk, ike_sa_init_msg(sa, initiator),
 				 initiator ? sa->nr : sa->ni, initiator ? sa->nr_len : sa->ni_len,
 				 initiator, sa->my_id, auth, &auth_len) < 0)
 		return -1;
@@ -281,7 +281,7 @@ static int verify_psk(struct ike_sa *sa, const struct msg_in *m, const char *tag
 	uint8_t expect[IKE_MAX_PRF_OUT];
 	size_t expect_len = sizeof(expect);
 	const char *answer = request ? "; sending AUTHENTICATION_FAILED" : "";
-	const struct buf *msg = request ? &sa->init_i : &sa->init_r;
+	const struct buf *msg = ike_sa_init_msg(sa, request);
 	struct secret_cfg *psk = find_psk_or_log(sa);
 	if (!psk || m->pl.auth_method != AUTH_METHOD_PSK ||
 	    compute_auth(sa, psk, msg, request ? sa->nr : sa->ni, request ? sa->nr_len : sa->ni_len,
@@ -489,12 +489,12 @@ int child_accept_response(struct ike_sa *sa, struct child_sa *c, const struct ms
 	struct proposal chosen;
 	if (!m->pl.has_sa || m->pl.n_props != 1 || !m->pl.has_tsi || !m->pl.has_tsr ||
 	    !proposal_select(offered, n_offered, m->pl.props, 1, &chosen) ||
-	    chosen.spi_len != 4 || proposal_keep(&c->prop, &chosen) < 0) {
+	    chosen.spi_len != 4 || proposal_keep_nospi(&c->prop, &chosen) < 0) {
 		log_err(LOG_IKE, "%s: CHILD_SA '%s': response without an acceptable SA or TS", tag,
 			c->cfg->name);
 		return -1;
 	}
-	c->spi_out = get_u32(c->prop->spi);
+	c->spi_out = get_u32(chosen.spi);
 	struct selector cl[IKEV2_MAX_TS], cr[IKEV2_MAX_TS];
 	size_t ncl, ncr;
 	child_local_ts(sa, c->cfg, cl, &ncl);

@@ -225,7 +225,7 @@ static int rekey_keys(struct ike_sa *old, struct ike_sa *n, const struct proposa
 	const struct xform *oldp = proposal_get(old->prop, XF_PRF);
 	if (!e || !p || !oldp)
 		return -1;
-	if (proposal_keep(&n->prop, chosen) < 0)
+	if (proposal_keep_nospi(&n->prop, chosen) < 0)
 		return -1;
 	/* The new SA keeps no nonces: they only go into its keys here. */
 	/* SKEYSEED = prf(SK_d (old), g^ir (new) | Ni | Nr), with the old SA's PRF
@@ -234,6 +234,7 @@ static int rekey_keys(struct ike_sa *old, struct ike_sa *n, const struct proposa
 				  oldp->id, gir, gir_len, ni, ni_len, nr, nr_len, n->spi_i, n->spi_r,
 				  old->keys.sk_d, old->keys.prf_len) < 0)
 		return -1;
+	ike_keys_drop_auth(&n->keys);	/* a rekeyed SA authenticates nothing */
 	n->have_keys = true;
 	return 0;
 }

@@ -66,7 +66,7 @@ static int eap_auth_value(struct ike_sa *sa, const uint8_t *msk, size_t msk_len,
 		msk = sk_p;
 		msk_len = sa->keys.prf_len;
 	}
-	const struct buf *msg = signer_is_initiator ? &sa->init_i : &sa->init_r;
+	const struct buf *msg = ike_sa_init_msg(sa, signer_is_initiator);
 	const uint8_t *nonce = signer_is_initiator ? sa->nr : sa->ni;
 	size_t nonce_len = signer_is_initiator ? sa->nr_len : sa->ni_len;
 	return ike_psk_auth(proposal_get(sa->prop, XF_PRF)->id, msk, msk_len, msg->data,

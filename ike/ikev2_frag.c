@@ -98,11 +98,20 @@ static int put_fragment(struct ike_sa *sa, const struct ikev2_hdr *tmpl, uint8_t
 	return rc;
 }
 
+void ikev2_frags_free(struct buf **frags)
+{
+	if (!*frags)
+		return;
+	buf_free(*frags);
+	free(*frags);
+	*frags = NULL;
+}
+
 void ikev2_frag_build(struct ike_sa *sa, uint8_t exchange, uint32_t msgid, bool response,
 		      const struct ikev2_builder *inner, const struct buf *whole,
-		      struct buf *frags)
+		      struct buf **frags)
 {
-	buf_reset(frags);
+	ikev2_frags_free(frags);
 	if (!want_frags(sa, exchange, whole->len))
 		return;
 	size_t limit = frag_limit(sa);
@@ -118,16 +127,18 @@ void ikev2_frag_build(struct ike_sa *sa, uint8_t exchange, uint32_t msgid, bool 
 	}
 	struct ikev2_hdr h;
 	ike_fill_header(sa, exchange, msgid, response, &h);
+	struct buf *f = calloc(1, sizeof(*f));
 	for (size_t i = 0; i < total; i++) {
 		size_t off = i * piece, n = len - off < piece ? len - off : piece;
-		if (put_fragment(sa, &h, inner->first, (uint16_t)(i + 1), (uint16_t)total,
-				 inner->b.data + off, n, frags) < 0) {
+		if (!f || put_fragment(sa, &h, inner->first, (uint16_t)(i + 1), (uint16_t)total,
+				       inner->b.data + off, n, f) < 0) {
 			log_err(LOG_ENC, "%s: encoding fragment %zu of %s failed, sending it "
 				"unfragmented", ike_sa_name(sa), i + 1, ikev2_exchange_name(exchange));
-			buf_reset(frags);
+			ikev2_frags_free(&f);
 			return;
 		}
 	}
+	*frags = f;
 	log_info(LOG_ENC, "%s: splitting %s %s %u (%zu bytes) into %zu fragments",
 		 ike_sa_name(sa), ikev2_exchange_name(exchange), response ? "response" : "request",
 		 msgid, whole->len, total);
@@ -135,7 +146,7 @@ void ikev2_frag_build(struct ike_sa *sa, uint8_t exchange, uint32_t msgid, bool 
 
 void ike_transmit_msg(struct ike_sa *sa, const struct buf *whole, const struct buf *frags)
 {
-	if (frags->len == 0) {
+	if (!frags || frags->len == 0) {
 		ike_transmit(sa, whole);
 		return;
 	}
@@ -374,7 +385,7 @@ void ikev2_frag_input(struct ike_sa *sa, struct msg_in *m)
 		log_ctl(LOG_IKE, "received retransmit of request %u, retransmitting response",
 			m->hdr.msgid);
 		core->st.retransmits++;
-		ike_transmit_msg(sa, &sa->last_response, &sa->resp_frags);
+		ike_transmit_msg(sa, &sa->last_response, sa->resp_frags);
 		goto out;
 	}
 	if (!rx_keep(sa, m, &f, &plain) || sa->frag_rx[response]->have < sa->frag_rx[response]->total)

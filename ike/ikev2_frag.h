@@ -38,12 +38,14 @@ struct frag_rx {
 void ikev2_frag_notify(struct ike_sa *sa, struct ikev2_builder *k);
 /* IKE_SA_INIT: notes whether the peer announced support. */
 void ikev2_frag_peer(struct ike_sa *sa, const struct ikev2_payloads *pl);
-/* Splits an encoded message (whole, built from inner) into fragments in frags when it
- * is too large and fragmentation applies; empties frags otherwise. */
+/* Splits an encoded message (whole, built from inner) into fragments in *frags (as
+ * [u16 length | datagram]...) when it is too large and fragmentation applies; else
+ * *frags is NULL: only a message sent in fragments has the buffer. */
 void ikev2_frag_build(struct ike_sa *sa, uint8_t exchange, uint32_t msgid, bool response,
 		      const struct ikev2_builder *inner, const struct buf *whole,
-		      struct buf *frags);
-/* Sends a message: its fragments when it has any, else the whole message. */
+		      struct buf **frags);
+void ikev2_frags_free(struct buf **frags);
+/* Sends a message: its fragments when it has any (frags not NULL), else the whole. */
 void ike_transmit_msg(struct ike_sa *sa, const struct buf *whole, const struct buf *frags);
 /* A message carrying an SKF payload for an existing SA. */
 void ikev2_frag_input(struct ike_sa *sa, struct msg_in *m);

@@ -161,8 +161,8 @@ void ikev2_init_start(struct ike_sa *sa)
 	buf_init(&ke);
 	dh_public(r->dh, &ke);
 	ikb_init(&k);
-	if (sa->cookie.len)
-		ikb_notify(&k, 0, NULL, 0, N_COOKIE, sa->cookie.data, sa->cookie.len);
+	if (sa->init && sa->init->cookie.len)
+		ikb_notify(&k, 0, NULL, 0, N_COOKIE, sa->init->cookie.data, sa->init->cookie.len);
 	ikb_sa(&k, r->offered, r->n_offered);
 	ikb_ke(&k, sa->ke_group, ke.data, ke.len);
 	ikb_nonce(&k, r->nonce, IKE_NONCE_LEN);
@@ -175,8 +175,11 @@ void ikev2_init_start(struct ike_sa *sa)
 	ike_sa_set_state(sa, IKE_CONNECTING);
 	log_info(LOG_IKE, "initiating IKE_SA %s", ike_sa_tag(sa, tag, sizeof(tag)));
 	ike_send_request(sa, IKE_SA_INIT, &k);
-	buf_reset(&sa->init_i);
-	buf_put(&sa->init_i, sa->req.packet.data, sa->req.packet.len);
+	struct ike_init *in = ike_sa_init(sa);
+	if (in) {	/* else AUTH fails: nothing to sign */
+		buf_reset(&in->init_i);
+		buf_put(&in->init_i, sa->req.packet.data, sa->req.packet.len);
+	}
 }
 
 void ikev2_send_notify_plain(struct ike *core, const struct msg_in *m, uint16_t type,
@@ -390,12 +393,12 @@ void ikev2_init_request_in(struct ike *core, struct msg_in *m)
 	sa->ke_group = group;
 	if (proposal_keep(&sa->prop, &chosen) < 0 ||
 	    ike_sa_set_nonce(sa, true, m->pl.nonce, m->pl.nonce_len) < 0 ||
-	    ike_sa_set_nonce(sa, false, NULL, IKE_NONCE_LEN) < 0) {
+	    ike_sa_set_nonce(sa, false, NULL, IKE_NONCE_LEN) < 0 || !ike_sa_init(sa)) {
 		ike_sa_destroy(sa);
 		return;
 	}
 	sa->peer_msgid = 1;
-	buf_put(&sa->init_i, m->raw, m->raw_len);
+	buf_put(&sa->init->init_i, m->raw, m->raw_len);
 
 	struct dh *mydh = dh_new(group);
 	if (!mydh || derive(sa, mydh, m->pl.ke, m->pl.ke_len) < 0) {
@@ -428,7 +431,7 @@ void ikev2_init_request_in(struct ike *core, struct msg_in *m)
 		 addr_ntop(&m->remote, a, sizeof(a)), proposal_fmt(&chosen, prop, sizeof(prop)));
 	ike_sa_set_state(sa, IKE_CONNECTING);
 	ike_send_response(sa, m, &k);
-	buf_put(&sa->init_r, sa->last_response.data, sa->last_response.len);
+	buf_put(&sa->init->init_r, sa->last_response.data, sa->last_response.len);
 }
 
 static void restart_init(struct ike_sa *sa)
@@ -451,9 +454,11 @@ static void restart_init(struct ike_sa *sa)
 static void init_keep_waiting(struct ike_sa *sa, const char *tag, const char *why)
 {
 	sa->next_msgid = sa->req.msgid;		/* the exchange is still open */
-	if (sa->init_error)
+	struct ike_init *in = ike_sa_init(sa);
+	if (in && in->init_error)
 		return;
-	sa->init_error = strdup(why);	/* NULL when out of memory: logged again */
+	if (in)
+		in->init_error = strdup(why);	/* NULL when out of memory: logged again */
 	log_err(LOG_IKE, "%s: %s; unauthenticated, so waiting for a valid IKE_SA_INIT answer "
 		"until the retransmission timeout", tag, why);
 }
@@ -465,13 +470,14 @@ static void init_cookie(struct ike_sa *sa, const char *tag, const struct ikev2_n
 		init_keep_waiting(sa, tag, "peer sent an invalid COOKIE");
 		return;
 	}
-	if (sa->cookies >= INIT_MAX_COOKIES) {
+	struct ike_init *in = ike_sa_init(sa);
+	if (!in || in->cookies >= INIT_MAX_COOKIES) {
 		init_keep_waiting(sa, tag, "peer keeps sending COOKIEs");
 		return;
 	}
-	sa->cookies++;
-	buf_reset(&sa->cookie);
-	buf_put(&sa->cookie, n->data, n->len);
+	in->cookies++;
+	buf_reset(&in->cookie);
+	buf_put(&in->cookie, n->data, n->len);
 	log_info(LOG_IKE, "%s: received COOKIE, retrying IKE_SA_INIT with it", tag);
 	restart_init(sa);
 }
@@ -525,16 +531,21 @@ void ikev2_init_response_in(struct ike_sa *sa, struct msg_in *m)
 		init_keep_waiting(sa, tag, "peer's KE group does not match the chosen proposal");
 		return;
 	}
+	struct ike_init *in = ike_sa_init(sa);
+	if (!in) {
+		init_keep_waiting(sa, tag, "out of memory");
+		return;
+	}
 	memcpy(sa->spi_r, m->hdr.spi_r, 8);
 	ikev2_cert_init_in(sa, &m->pl);
-	buf_reset(&sa->init_r);
-	buf_put(&sa->init_r, m->raw, m->raw_len);
+	buf_reset(&in->init_r);
+	buf_put(&in->init_r, m->raw, m->raw_len);
 	if (proposal_keep(&sa->prop, &chosen) < 0 ||
 	    ike_sa_set_nonce(sa, false, m->pl.nonce, m->pl.nonce_len) < 0 ||
 	    derive(sa, r->dh, m->pl.ke, m->pl.ke_len) < 0) {
 		/* Forget this answer, so the real one still finds the SA. */
 		memset(sa->spi_r, 0, 8);
-		buf_reset(&sa->init_r);
+		buf_reset(&in->init_r);
 		snprintf(why, sizeof(why), "key derivation failed (peer's %s value invalid?)",
 			 dh_name(sa->ke_group));
 		init_keep_waiting(sa, tag, why);

@@ -126,7 +126,7 @@ static int signed_octets(struct ike_sa *sa, bool initiator, const struct identit
 	if (!plen || prf_compute(p->id, initiator ? sa->keys.sk_pi : sa->keys.sk_pr,
 				 sa->keys.prf_len, body, 4 + (size_t)signer->len, maced) < 0)
 		return -1;
-	const struct buf *msg = initiator ? &sa->init_i : &sa->init_r;
+	const struct buf *msg = ike_sa_init_msg(sa, initiator);
 	buf_put(out, msg->data, msg->len);
 	if (initiator)
 		buf_put(out, sa->nr, sa->nr_len);

@@ -572,30 +572,131 @@ bool proposal_select(const struct proposal *mine, size_t n_mine,
 
 const struct proposal proposal_none;
 
+/* Kept proposals without an SPI (what IKE_SA_INIT and Main/Aggressive Mode choose)
+ * are shared: a concentrator's thousand clients mostly agree on one or two, and a
+ * copy each was 80 bytes of every IKE SA. They are found by content in a small hash
+ * table and freed with their last user. Those with an SPI (a CHILD_SA's, an IKE
+ * rekey's) are read for it and stay one copy each. The IKE core runs in one thread. */
+struct shared_prop {
+	struct shared_prop *next;
+	unsigned refs;
+	struct proposal p;	/* sized to its transforms */
+};
+
+#define SHARED_BUCKETS 64
+static struct shared_prop *shared[SHARED_BUCKETS];
+
+static bool shareable(const struct proposal *p)
+{
+	return p->spi_len == 0;
+}
+
+static size_t kept_len(size_t n_xf)
+{
+	return offsetof(struct proposal, xf) + n_xf * sizeof(struct xform);
+}
+
+/* By the fields, not the bytes: a proposal built on the stack has padding. */
+static bool same_prop(const struct proposal *a, const struct proposal *b, size_t n)
+{
+	if (a->num != b->num || a->protocol != b->protocol || a->spi_len != b->spi_len ||
+	    a->n_xf != n)
+		return false;
+	for (size_t i = 0; i < n; i++)
+		if (a->xf[i].type != b->xf[i].type || a->xf[i].id != b->xf[i].id ||
+		    a->xf[i].keylen != b->xf[i].keylen)
+			return false;
+	return true;
+}
+
+static unsigned prop_bucket(const struct proposal *p, size_t n)
+{
+	uint32_t h = 2166136261u;
+	h = (h ^ p->num) * 16777619u;
+	h = (h ^ p->protocol) * 16777619u;
+	for (size_t i = 0; i < n; i++)
+		h = (h ^ (uint32_t)(p->xf[i].type << 24 ^ p->xf[i].id << 8 ^ p->xf[i].keylen)) *
+		    16777619u;
+	return h % SHARED_BUCKETS;
+}
+
+static const struct proposal *share(const struct proposal *src, size_t n)
+{
+	struct shared_prop **b = &shared[prop_bucket(src, n)];
+	for (struct shared_prop *e = *b; e; e = e->next)
+		if (same_prop(&e->p, src, n)) {
+			e->refs++;
+			return &e->p;
+		}
+	struct shared_prop *e = calloc(1, offsetof(struct shared_prop, p) + kept_len(n));
+	if (!e)
+		return NULL;
+	e->p.num = src->num;
+	e->p.protocol = src->protocol;
+	e->p.n_xf = n;
+	memcpy(e->p.xf, src->xf, n * sizeof(struct xform));
+	e->refs = 1;
+	e->next = *b;
+	*b = e;
+	return &e->p;
+}
+
+static void unshare(const struct proposal *p)
+{
+	struct shared_prop *e = (struct shared_prop *)((char *)p - offsetof(struct shared_prop, p));
+	if (--e->refs)
+		return;
+	for (struct shared_prop **pp = &shared[prop_bucket(p, p->n_xf)]; *pp; pp = &(*pp)->next)
+		if (*pp == e) {
+			*pp = e->next;
+			break;
+		}
+	free(e);
+}
+
 int proposal_keep(const struct proposal **dst, const struct proposal *src)
 {
 	size_t n = src->n_xf <= PROPOSAL_MAX_XFORMS ? src->n_xf : PROPOSAL_MAX_XFORMS;
-	size_t len = offsetof(struct proposal, xf) + n * sizeof(struct xform);
-	struct proposal *c = malloc(len);
-	if (!c)
+	const struct proposal *kept;
+	if (shareable(src)) {
+		kept = share(src, n);
+	} else {
+		struct proposal *c = malloc(kept_len(n));
+		if (c) {
+			memcpy(c, src, kept_len(n));
+			c->n_xf = n;
+		}
+		kept = c;
+	}
+	if (!kept)
 		return -1;
-	memcpy(c, src, len);
-	c->n_xf = n;
 	proposal_release(dst);
-	*dst = c;
+	*dst = kept;
 	return 0;
+}
+
+int proposal_keep_nospi(const struct proposal **dst, const struct proposal *src)
+{
+	struct proposal p = *src;	/* a whole one (chosen), not a kept one */
+	p.spi_len = 0;
+	memset(p.spi, 0, sizeof(p.spi));
+	return proposal_keep(dst, &p);
 }
 
 void proposal_copy(struct proposal *dst, const struct proposal *kept)
 {
 	memset(dst, 0, sizeof(*dst));
-	memcpy(dst, kept, offsetof(struct proposal, xf) + kept->n_xf * sizeof(struct xform));
+	memcpy(dst, kept, kept_len(kept->n_xf));
 }
 
 void proposal_release(const struct proposal **p)
 {
-	if (*p && *p != &proposal_none)
-		free((void *)*p);
+	if (*p && *p != &proposal_none) {
+		if (shareable(*p))
+			unshare(*p);
+		else
+			free((void *)*p);
+	}
 	*p = &proposal_none;
 }
 

@@ -81,6 +81,9 @@ bool proposal_select(const struct proposal *mine, size_t n_mine,
 extern const struct proposal proposal_none;	/* no transforms: nothing chosen yet */
 int proposal_keep(const struct proposal **dst, const struct proposal *src);
 void proposal_release(const struct proposal **p);	/* back to &proposal_none */
+/* The same without the SPI (spi_len 0), for a CHILD_SA that keeps the peer's SPI
+ * itself (spi_out): shared with every child that chose the same. */
+int proposal_keep_nospi(const struct proposal **dst, const struct proposal *src);
 /* A whole struct proposal from a kept one (to change and send it). */
 void proposal_copy(struct proposal *dst, const struct proposal *kept);
 /* Accessors for a chosen proposal: the transform of a type, or NULL. */

@@ -57,6 +57,20 @@ bool buf_reserve(struct buf *b, size_t extra)
 	return true;
 }
 
+void buf_fit(struct buf *b)
+{
+	if (b->oom || !b->data || b->cap == b->len || b->len == 0)
+		return;
+	uint8_t *p = malloc(b->len);
+	if (!p)
+		return;		/* kept as it is: only memory is lost */
+	memcpy(p, b->data, b->len);
+	wipe(b->data, b->cap);
+	free(b->data);
+	b->data = p;
+	b->cap = b->len;
+}
+
 uint8_t *buf_append(struct buf *b, size_t n)
 {
 	if (n == 0 && !b->data && !buf_reserve(b, 1))

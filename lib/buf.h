@@ -21,6 +21,9 @@ void buf_free(struct buf *b);
 void buf_wipe_free(struct buf *b);
 void buf_reset(struct buf *b);
 bool buf_reserve(struct buf *b, size_t extra);
+/* Gives back the room after len (a copy sized to it; the old block wiped): for what is
+ * kept long, such as the last response an SA keeps for retransmission. */
+void buf_fit(struct buf *b);
 void buf_put(struct buf *b, const void *p, size_t n);
 void buf_put_u8(struct buf *b, uint8_t v);
 void buf_put_u16(struct buf *b, uint16_t v);

@@ -185,6 +185,7 @@ void ikev1_send_response(struct ike_sa *sa, const struct v1_msg *m, const struct
 {
 	buf_reset(&sa->last_response);
 	buf_put(&sa->last_response, pkt->data, pkt->len);
+	buf_fit(&sa->last_response);
 	raw_hash(m->raw, m->raw_len, sa->last_request_hash);
 	sa->have_last_response = true;
 	ike_transmit(sa, &sa->last_response);

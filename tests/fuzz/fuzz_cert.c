@@ -98,10 +98,11 @@ static void fake_sa(struct ike_sa *sa, const struct ikev2_payloads *pl, bool id_
 	static const uint8_t nonce[32];
 	ike_sa_set_nonce(sa, true, nonce, sizeof(nonce));
 	ike_sa_set_nonce(sa, false, nonce, sizeof(nonce));
-	buf_init(&sa->init_i);
-	buf_init(&sa->init_r);
-	buf_put(&sa->init_i, "init_i", 6);
-	buf_put(&sa->init_r, "init_r", 6);
+	struct ike_init *in = ike_sa_init(sa);
+	if (in) {
+		buf_put(&in->init_i, "init_i", 6);
+		buf_put(&in->init_r, "init_r", 6);
+	}
 	struct identity peer;
 	if (id_from_payload && pl->has_idi)
 		identity_from_payload(&pl->idi, &peer);
@@ -160,8 +161,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		/* A signature nobody could make without the key: never accepted. */
 		CHECK(rc == -1);
 		CHECK(cred_store_stats(core->creds)->cert_auth_failures == before + 1);
-		buf_free(&sa.init_i);
-		buf_free(&sa.init_r);
+		ike_sa_init_free(&sa);
 		ike_sa_drop_nonces(&sa);
 		ike_sa_free_ids(&sa);
 	}

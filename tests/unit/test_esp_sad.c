@@ -119,11 +119,68 @@ static void test_cipher_contexts_made_on_first_use(void **state)
 	sa_free(in);
 }
 
+/* Issue 8 (memory per remote-access client): one selector a side, what a client's
+ * SAs have, lives in the SA itself (no block of its own, 96 bytes with malloc's
+ * header); more go to a block, and an UPDATE moves between the two. */
+static void test_few_selectors_inline(void **state)
+{
+	(void)state;
+	char err[128];
+	struct pfkey_sa p = sa_with(1, 1);
+	struct sa *sa = sa_new(&p, false, clock_now_ms(), err, sizeof(err));
+	assert_non_null(sa);
+	assert_ptr_equal(sa->cfg.sel_src, sa->cfg.sel_inline);
+	assert_ptr_equal(sa->cfg.sel_dst, sa->cfg.sel_inline + 1);
+	assert_true(sizeof(struct sa) <= 488);	/* no holes: 496 with malloc's header */
+	check_describe(sa, &p);
+	struct pfkey_sa q = sa_with(2, 3);
+	assert_int_equal(sa_install(sa, &q, clock_now_ms(), err, sizeof(err)), 0);
+	assert_ptr_not_equal(sa->cfg.sel_src, sa->cfg.sel_inline);
+	check_describe(sa, &q);
+	struct pfkey_sa r = sa_with(0, 2);
+	assert_int_equal(sa_install(sa, &r, clock_now_ms(), err, sizeof(err)), 0);
+	assert_ptr_equal(sa->cfg.sel_dst, sa->cfg.sel_inline);
+	check_describe(sa, &r);
+	sa_free(sa);		/* ASan: the block of q's freed at the UPDATE */
+}
+
+/* Lifetime limits kept in 32 bits where the wire has 32 (packets) or more than a
+ * century is no limit in practice (seconds): SADB_GET gives them back, a value past
+ * 32 bits as the largest, bytes in full; the limits still fire. */
+static void test_lifetimes_kept_compact(void **state)
+{
+	(void)state;
+	char err[128];
+	struct pfkey_sa p = sa_with(0, 0);
+	p.has_soft = true;
+	p.hard.bytes = 1ull << 40;
+	p.hard.packets = 1ull << 33;
+	p.hard.addtime = 5000000000ull;
+	p.hard.usetime = 60;
+	p.soft.packets = 3;
+	struct sa *sa = sa_new(&p, false, clock_now_ms(), err, sizeof(err));
+	assert_non_null(sa);
+	assert_true(sizeof(sa->cfg.hard) <= 24);
+	struct pfkey_sa got;
+	sa_describe(sa, clock_now_ms(), &got);
+	assert_true(got.hard.bytes == 1ull << 40);
+	assert_true(got.hard.packets == UINT32_MAX);
+	assert_true(got.hard.addtime == UINT32_MAX);
+	assert_int_equal(got.hard.usetime, 60);
+	assert_int_equal(got.soft.packets, 3);
+	assert_int_equal(sa_account(sa, 100, clock_now_ms()), 0);
+	assert_int_equal(sa_account(sa, 100, clock_now_ms()), 0);
+	assert_int_equal(sa_account(sa, 100, clock_now_ms()), 1);
+	sa_free(sa);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_sa_is_sized_to_its_selectors),
 		cmocka_unit_test(test_cipher_contexts_made_on_first_use),
+		cmocka_unit_test(test_few_selectors_inline),
+		cmocka_unit_test(test_lifetimes_kept_compact),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -38,10 +38,15 @@ static void assert_trimmed(const struct ike_sa *sa)
 	assert_int_equal(sa->state, IKE_ESTABLISHED);
 	assert_int_equal(sa->req.kind, TASK_NONE);
 	assert_null(sa->req.offered);
-	assert_int_equal(sa->init_i.len, 0);
-	assert_null(sa->init_i.data);
-	assert_int_equal(sa->init_r.len, 0);
-	assert_null(sa->init_r.data);
+	assert_null(sa->init);		/* IKE_SA_INIT's messages, cookie, error */
+	assert_null(sa->resp_frags);	/* nothing was fragmented */
+	assert_null(sa->req.frags);
+	/* SK_pi and SK_pr signed the AUTH payloads: gone, the rest kept */
+	assert_null(sa->keys.sk_pi);
+	assert_null(sa->keys.sk_pr);
+	assert_non_null(sa->keys.sk_d);
+	assert_int_equal(sa->keys.km_len, sa->keys.prf_len + 2 * sa->keys.ak_len +
+					  2 * sa->keys.ek_len);
 	assert_null(sa->dh);
 }
 
@@ -151,6 +156,68 @@ static void test_sa_size(void **state)
 	assert_true(sizeof(struct child_keys) < 64);
 }
 
+/* Issue 8, memory per IKE SA: the fields of an SA are grouped by size (no holes). */
+static void test_ike_sa_packed(void **state)
+{
+	(void)state;
+	assert_true(sizeof(struct ike_sa) <= 680);
+	assert_true(sizeof(struct ike_keys) <= 80);
+	assert_true(sizeof(struct child_sa) <= 200);
+}
+
+/* The chosen IKE proposal has no SPI and is shared by every SA that chose the same
+ * (here both ends of one SA, two cores in one process); so is a CHILD_SA's, kept
+ * without the peer's SPI (the child has it in spi_out). Shared ones go with their
+ * last user (ASan: no leak, no use after free). */
+static void test_ike_proposal_shared(void **state)
+{
+	(void)state;
+	struct harness h;
+	up(&h);
+	const struct ike_sa *a = h_first_sa(&h.a), *b = h_first_sa(&h.b);
+	assert_ptr_equal(a->prop, b->prop);
+	assert_ptr_equal(a->children->prop, b->children->prop);
+	assert_int_equal(a->children->prop->spi_len, 0);
+	assert_int_equal(a->children->spi_out, b->children->spi_in);
+	assert_int_equal(b->children->spi_out, a->children->spi_in);
+
+	struct proposal p;
+	memset(&p, 0xa5, sizeof(p));	/* padding differs from the kept ones' */
+	p.num = a->prop->num;
+	p.protocol = a->prop->protocol;
+	p.spi_len = 0;
+	p.n_xf = a->prop->n_xf;
+	for (size_t i = 0; i < p.n_xf; i++)
+		p.xf[i] = a->prop->xf[i];
+	const struct proposal *k1 = &proposal_none, *k2 = &proposal_none;
+	assert_int_equal(proposal_keep(&k1, &p), 0);
+	assert_ptr_equal(k1, a->prop);
+	p.num++;
+	assert_int_equal(proposal_keep(&k2, &p), 0);
+	assert_ptr_not_equal(k2, a->prop);
+	assert_int_equal(k2->num, p.num);
+	h_free(&h);			/* both SAs let go; k1 still holds it */
+	assert_int_equal(k1->n_xf, p.n_xf);
+	proposal_release(&k1);
+	proposal_release(&k2);
+	assert_ptr_equal(k1, &proposal_none);
+}
+
+/* The response the responder keeps for a retransmitted request has no spare room
+ * after it (the encoder grows its buffer by doubling; answering from it is
+ * test_lost_response_answered_from_cache in test_ikev2_exchange). */
+static void test_last_response_fitted(void **state)
+{
+	(void)state;
+	struct harness h;
+	up(&h);
+	const struct ike_sa *b = h_first_sa(&h.b);
+	assert_true(b->have_last_response);
+	assert_true(b->last_response.len > 0);
+	assert_int_equal(b->last_response.cap, b->last_response.len);
+	h_free(&h);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -159,6 +226,9 @@ int main(void)
 		cmocka_unit_test(test_init_replay_after_auth_dropped),
 		cmocka_unit_test(test_child_keeps_keys_only),
 		cmocka_unit_test(test_sa_size),
+		cmocka_unit_test(test_ike_sa_packed),
+		cmocka_unit_test(test_ike_proposal_shared),
+		cmocka_unit_test(test_last_response_fitted),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

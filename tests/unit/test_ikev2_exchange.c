@@ -158,7 +158,7 @@ static void assert_no_negotiation_left(struct harness *h)
 		assert_null(sa->ni);
 		assert_null(sa->nr);
 		assert_int_equal(sa->ni_len + sa->nr_len, 0);
-		assert_int_equal(sa->init_i.len + sa->init_r.len, 0);
+		assert_null(sa->init);
 	}
 }
 

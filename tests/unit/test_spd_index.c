@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "esp/engine_priv.h"
 #include "esp/spd.h"
 #include "lib/selector.h"
 
@@ -164,6 +165,14 @@ static void test_policy_size(void **state)
 	assert_true(sizeof(struct sp) <= sizeof(struct pfkey_policy) + 64);
 }
 
+/* A remote-access client's route: the address and prefix are the rule's (issue 8,
+ * memory per IKE SA: 96 -> 64 bytes with malloc's header). */
+static void test_route_ref_size(void **state)
+{
+	(void)state;
+	assert_true(sizeof(struct route_ref) <= 56);
+}
+
 static void test_index_matches_linear_list(void **state)
 {
 	(void)state;
@@ -211,6 +220,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_index_matches_linear_list),
 		cmocka_unit_test(test_policy_size),
+		cmocka_unit_test(test_route_ref_size),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
