@@ -220,7 +220,7 @@ static struct flow *live(struct nat_table *t, uint32_t i, int dir, enum nat_side
 	if (i == NAT_NONE)
 		return NULL;
 	struct flow *f = &t->flows[i];
-	if (flow_expired(t, f, now)) {
+	if (fast_expired(t, f, now)) {
 		t->c.flows_expired++;
 		flow_end(t, i, "idle", now);
 		return NULL;
@@ -368,6 +368,8 @@ static enum nat_verdict finish(struct nat_table *t, struct pkt *p, struct flow *
 	count(t, f, dir, p->tot, side);
 	if (iv == NAT_INSP_END)
 		flow_end(t, (uint32_t)(f - t->flows), "inspect", now);
+	else
+		fast_update(t, f);
 	return NAT_FORWARD;
 }
 
@@ -377,6 +379,7 @@ static enum nat_verdict apply(struct nat_table *t, struct pkt *p, struct flow *f
 {
 	if (p->proto == IPPROTO_TCP_) {
 		size_t th = (size_t)(p->l4[12] >> 4) * 4;
+		fast_sync(t, f);	/* where the fast path's segments got to */
 		if (!tcp_track(t, f, dir, p->l4, th, p->l4len - th))
 			t->c.tcp_rst_ignored++;
 	}
@@ -556,6 +559,7 @@ static enum nat_verdict start_flow(struct nat_table *t, struct pkt *p, size_t ru
 	}
 	if (p->proto == IPPROTO_TCP_) {
 		size_t th = (size_t)(p->l4[12] >> 4) * 4;
+		fast_sync(t, f);	/* where the fast path's segments got to */
 		tcp_track_new(t, f, dir, p->l4, th, p->l4len - th);
 	}
 	if (flags & FF_PSEUDO) {
