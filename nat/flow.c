@@ -213,6 +213,16 @@ static uint32_t flow_alloc(struct nat_table *t, uint64_t now_ms)
 	if (t->high < t->max)
 		return t->high++;
 	uint32_t victim = oldest(t);
+	/* A fast path flow looks as old as its last queued packet: asked first
+	 * (a few times at most), a busy one moves to the back. */
+	for (int tries = 0; tries < 8 && victim != NAT_NONE &&
+	     (t->flows[victim].flags & FF_FAST); tries++) {
+		uint64_t before = t->flows[victim].last_ms;
+		fast_sync(t, &t->flows[victim]);
+		if (t->flows[victim].last_ms == before)
+			break;
+		victim = oldest(t);
+	}
 	if (victim == NAT_NONE)
 		return NAT_NONE;
 	flow_end(t, victim, "evicted", now_ms);

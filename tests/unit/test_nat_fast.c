@@ -22,6 +22,8 @@
 struct mock {
 	int adds, dels, seens, fail;
 	bool any;			/* del and seen may name flows other than the last */
+	uint16_t busy;			/* any: the inside port whose flow seen reports */
+	struct nat_key gone;		/* any: the inside key of the last del */
 	struct nat_fast_entry e[2];	/* the last added */
 	struct nat_fast_seen s[2];	/* what seen reports */
 };
@@ -52,6 +54,7 @@ static void m_del(void *arg, const struct nat_fast_entry e[2])
 	struct mock *m = arg;
 	if (!m->any)
 		same(e, m->e);
+	m->gone = e[0].key;
 	m->dels++;
 }
 
@@ -61,8 +64,9 @@ static void m_seen(void *arg, const struct nat_fast_entry e[2], struct nat_fast_
 	if (!m->any)
 		same(e, m->e);
 	m->seens++;
-	s[0] = m->s[0];
-	s[1] = m->s[1];
+	bool mine = !m->any || e[0].key.sport == m->busy;
+	s[0] = mine ? m->s[0] : (struct nat_fast_seen){ 0 };
+	s[1] = mine ? m->s[1] : (struct nat_fast_seen){ 0 };
 }
 
 static const struct nat_fast_ops ops = { m_add, m_del, m_seen };
@@ -326,15 +330,19 @@ static void test_flush_and_evict(void **state)
 	assert_int_equal(counters(f).fast_removed, 1);
 	/* A table of 16: the 17th flow evicts the oldest, a fast one. */
 	struct nat_table *small = nat_table_new(f->r, 16);
-	struct mock m = { .any = true };
+	struct mock m = { .any = true, .busy = 6000 };
 	nat_table_set_fast(small, &ops, &m);
 	uint8_t b[256];
 	for (int i = 0; i < 17; i++) {
+		/* The first flow is busy in the fast path: the second is evicted. */
+		m.s[0] = (struct nat_fast_seen){ 100 + (uint64_t)i, 1, 10, 0, false };
 		size_t n = mk_udp(b, "10.1.0.10", (uint16_t)(6000 + i), R, 9999, 10);
 		assert_int_equal(xl(small, b, &n, IN, (uint64_t)i), NAT_FORWARD);
 	}
 	assert_int_equal(m.adds, 17);
 	assert_int_equal(m.dels, 1);
+	assert_int_equal(m.gone.sport, 6001);
+	assert_int_equal(nat_table_check(small), 0);
 	nat_table_free(small);
 }
 
