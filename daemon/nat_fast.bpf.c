@@ -21,6 +21,7 @@
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, NAT_FAST_MAX);
+	__uint(map_flags, BPF_F_NO_PREALLOC);	/* memory for the flows there are */
 	__type(key, struct nat_fast_key);
 	__type(value, struct nat_fast_val);
 } nat_fast SEC(".maps");

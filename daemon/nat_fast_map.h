@@ -8,7 +8,7 @@
 #include <linux/types.h>
 
 #define NAT_FAST_MARK 0x40000000	/* skb->mark bit: rewritten, skip the queue */
-#define NAT_FAST_MAX 65536		/* map entries (two per flow) */
+#define NAT_FAST_MAX 131072		/* map entries (two per flow), allocated as used */
 #define NAT_FAST_SEQ 1			/* nat_fast_val.flags: seq_end is set */
 
 struct nat_fast_key {

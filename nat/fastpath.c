@@ -16,8 +16,11 @@ bool fast_qualifies(const struct flow *f)
 {
 	if (!(f->flags & FF_USED) || (f->flags & (FF_PSEUDO | FF_NOFAST)) || f->insp)
 		return false;
-	if (f->proto == 6)	/* from the SYN-ACK: the third ACK is fast too */
-		return f->state == TS_SYN_RECV || f->state == TS_ESTABLISHED;
+	/* TCP from the SYN-ACK (so that the third ACK is fast too) until the flow
+	 * goes: after a FIN or RST the core would translate what follows the same
+	 * way, and the FINs and RSTs themselves still come to it. */
+	if (f->proto == 6)
+		return f->state != TS_SYN_SENT;
 	if (f->proto == 17)
 		return !payload_demux_port(f->k[0].sport) && !payload_demux_port(f->k[0].dport) &&
 		       !payload_demux_port(f->k[1].sport) && !payload_demux_port(f->k[1].dport);
@@ -35,14 +38,17 @@ void fast_entries(const struct flow *f, struct nat_fast_entry e[2])
 		};
 }
 
-void fast_sync(struct nat_table *t, struct flow *f)
+/* What the fast path saw of f, into s. */
+static void seen(struct nat_table *t, const struct flow *f, struct nat_fast_seen s[2])
 {
-	if (!(f->flags & FF_FAST) || !t->fast)
-		return;
 	struct nat_fast_entry e[2];
-	struct nat_fast_seen s[2] = { 0 };
 	fast_entries(f, e);
+	s[0] = s[1] = (struct nat_fast_seen){ 0 };
 	t->fast->seen(t->fast_arg, e, s);
+}
+
+static void take_seen(struct nat_table *t, struct flow *f, const struct nat_fast_seen s[2])
+{
 	uint64_t last = s[0].last_ms > s[1].last_ms ? s[0].last_ms : s[1].last_ms;
 	for (int d = 0; d < 2 && f->proto == 6; d++)
 		if (s[d].packets)
@@ -51,25 +57,41 @@ void fast_sync(struct nat_table *t, struct flow *f)
 		flow_touch(t, f, last);
 }
 
+void fast_sync(struct nat_table *t, struct flow *f)
+{
+	if (!(f->flags & FF_FAST) || !t->fast)
+		return;
+	struct nat_fast_seen s[2];
+	seen(t, f, s);
+	take_seen(t, f, s);
+}
+
+/* The entries go; their packets count in the flow (s: what seen said last). */
+static void drop_entries(struct nat_table *t, struct flow *f, const struct nat_fast_seen s[2])
+{
+	struct nat_fast_entry e[2];
+	fast_entries(f, e);
+	t->fast->del(t->fast_arg, e);
+	f->flags &= (uint8_t)~FF_FAST;
+	for (int d = 0; d < 2; d++) {
+		f->pkts[d] += (uint32_t)s[d].packets;
+		f->bytes[d] += s[d].bytes;
+	}
+	t->c.fast_removed++;
+}
+
 void fast_remove(struct nat_table *t, struct flow *f)
 {
 	if (!(f->flags & FF_FAST))
 		return;
-	f->flags &= (uint8_t)~FF_FAST;
-	if (!t->fast)
+	if (!t->fast) {
+		f->flags &= (uint8_t)~FF_FAST;
 		return;
-	struct nat_fast_entry e[2];
-	struct nat_fast_seen s[2] = { 0 };
-	fast_entries(f, e);
-	t->fast->seen(t->fast_arg, e, s);
-	t->fast->del(t->fast_arg, e);
-	for (int d = 0; d < 2; d++) {
-		f->pkts[d] += (uint32_t)s[d].packets;
-		f->bytes[d] += s[d].bytes;
-		if (s[d].last_ms > f->last_ms)
-			flow_touch(t, f, s[d].last_ms);
 	}
-	t->c.fast_removed++;
+	struct nat_fast_seen s[2];
+	seen(t, f, s);
+	take_seen(t, f, s);
+	drop_entries(t, f, s);
 }
 
 void fast_update(struct nat_table *t, struct flow *f)
@@ -98,11 +120,15 @@ bool fast_expired(struct nat_table *t, struct flow *f, uint64_t now_ms)
 {
 	if (!flow_expired(t, f, now_ms))
 		return false;
-	if (!(f->flags & FF_FAST))
+	if (!(f->flags & FF_FAST) || !t->fast)
 		return true;
-	fast_sync(t, f);
-	if (flow_expired(t, f, now_ms))
+	struct nat_fast_seen s[2];
+	seen(t, f, s);
+	take_seen(t, f, s);
+	if (flow_expired(t, f, now_ms)) {
+		drop_entries(t, f, s);	/* the caller ends it: asked once, not twice */
 		return true;
+	}
 	t->c.fast_kept++;
 	return false;
 }

@@ -379,7 +379,8 @@ static enum nat_verdict apply(struct nat_table *t, struct pkt *p, struct flow *f
 {
 	if (p->proto == IPPROTO_TCP_) {
 		size_t th = (size_t)(p->l4[12] >> 4) * 4;
-		fast_sync(t, f);	/* where the fast path's segments got to */
+		if (p->l4[13] & 0x04)
+			fast_sync(t, f);	/* its window check: where the fast path got to */
 		if (!tcp_track(t, f, dir, p->l4, th, p->l4len - th))
 			t->c.tcp_rst_ignored++;
 	}
@@ -559,7 +560,8 @@ static enum nat_verdict start_flow(struct nat_table *t, struct pkt *p, size_t ru
 	}
 	if (p->proto == IPPROTO_TCP_) {
 		size_t th = (size_t)(p->l4[12] >> 4) * 4;
-		fast_sync(t, f);	/* where the fast path's segments got to */
+		if (p->l4[13] & 0x04)
+			fast_sync(t, f);	/* its window check: where the fast path got to */
 		tcp_track_new(t, f, dir, p->l4, th, p->l4len - th);
 	}
 	if (flags & FF_PSEUDO) {

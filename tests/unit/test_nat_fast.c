@@ -181,8 +181,10 @@ static void test_tcp_entries_at_synack(void **state)
 	assert_int_equal(f->m.dels, 0);
 }
 
-/* A FIN takes the flow back, its fast packets counted in the flow. */
-static void test_fin_takes_back(void **state)
+/* FINs still come to the core, which tracks them; the flow stays in the fast
+ * path (the last ACK is fast too) until it goes, its fast packets then counted
+ * in the flow. */
+static void test_fin_keeps_until_gone(void **state)
 {
 	struct fx *f = *state;
 	uint16_t pub = syn_synack(f, 0);
@@ -190,21 +192,28 @@ static void test_fin_takes_back(void **state)
 	f->m.s[1] = (struct nat_fast_seen){ 6 * S, 9, 9000, 5001 + 8000, true };
 	struct one o = view(f, 10 * S);
 	assert_true(o.is_fast);
+	assert_string_equal(o.state, "ESTABLISHED");	/* the third ACK went fast */
 	assert_int_equal(o.pkts[0], 1 + 7);
 	assert_int_equal(o.pkts[1], 1 + 9);
 	assert_int_equal(o.fast[1], 9);
 	assert_int_equal(o.idle, 4 * S);
 	assert_int_equal(tcp(f, IN, 0x11, 701, 0, 10 * S), NAT_FORWARD);
+	assert_string_equal(view(f, 10 * S).state, "FIN_WAIT");
+	assert_int_equal(tcp(f, OUT, 0x11, 13001, pub, 11 * S), NAT_FORWARD);
+	o = view(f, 11 * S);
+	assert_string_equal(o.state, "CLOSED");
+	assert_true(o.is_fast);
+	assert_int_equal(o.pkts[0], 1 + 7 + 1);
+	assert_int_equal(o.pkts[1], 1 + 9 + 1);
+	assert_int_equal(f->m.adds, 1);
+	assert_int_equal(f->m.dels, 0);
+	/* tcp_closed = 10 s after the last FIN: gone, and its entries with it. */
+	nat_expire(f->t, 21 * S - 1);
+	assert_int_equal(f->m.dels, 0);
+	nat_expire(f->t, 21 * S);
+	assert_int_equal(counters(f).flows_active, 0);
 	assert_int_equal(f->m.dels, 1);
 	assert_int_equal(counters(f).fast_removed, 1);
-	o = view(f, 10 * S);
-	assert_false(o.is_fast);
-	assert_string_equal(o.state, "FIN_WAIT");
-	assert_int_equal(o.pkts[0], 1 + 7 + 1);
-	assert_int_equal(o.pkts[1], 1 + 9);
-	/* Queued from now on: no new hand-over in FIN_WAIT. */
-	assert_int_equal(tcp(f, OUT, 0x10, 13001, pub, 11 * S), NAT_FORWARD);
-	assert_int_equal(f->m.adds, 1);
 }
 
 /* A RST whose seq only the fast path saw (the core's view of the window ended at
@@ -217,6 +226,8 @@ static void test_rst_window_from_fast_path(void **state)
 	assert_int_equal(tcp(f, OUT, 0x04, 5001 + 10000000, pub, 2 * S), NAT_FORWARD);
 	assert_int_equal(counters(f).tcp_rst_ignored, 0);
 	assert_string_equal(view(f, 2 * S).state, "CLOSED");
+	nat_expire(f->t, 12 * S);
+	assert_int_equal(counters(f).flows_active, 0);
 	assert_int_equal(f->m.dels, 1);
 }
 
@@ -350,7 +361,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_tcp_entries_at_synack, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_fin_takes_back, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_fin_keeps_until_gone, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_rst_window_from_fast_path, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_active_fast_flow_not_expired, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_idle_fast_flow_found_late, setup, teardown),
