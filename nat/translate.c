@@ -560,8 +560,6 @@ static enum nat_verdict start_flow(struct nat_table *t, struct pkt *p, size_t ru
 	}
 	if (p->proto == IPPROTO_TCP_) {
 		size_t th = (size_t)(p->l4[12] >> 4) * 4;
-		if (p->l4[13] & 0x04)
-			fast_sync(t, f);	/* its window check: where the fast path got to */
 		tcp_track_new(t, f, dir, p->l4, th, p->l4len - th);
 	}
 	if (flags & FF_PSEUDO) {
