@@ -16,6 +16,8 @@
 #             reaches l1) and nat-fast-removed counted it
 #   off       tsunagid again with fastpath = no: no tc program, the download works
 #             through the queue alone (nat-fast-added 0)
+#   noprog    a tsunagid that finds no program (a copy of it elsewhere, nothing
+#             installed): one log line says so, and the download works as with off
 #   cleanup   after tsunagid stops, neither its tc program nor its iptables rules remain
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/lib-extra.sh"
@@ -29,7 +31,7 @@ done
 	iop_fail "no $BUILD/daemon/nat_fast.bpf.o: configure found no clang or libbpf (packages clang, libbpf-dev)"
 
 MB=32
-SCEN="loaded download upload active udp idle off cleanup"
+SCEN="loaded download upload active udp idle off noprog cleanup"
 declare -A RES=()
 
 nat_topo
@@ -54,6 +56,7 @@ start_gw() {
 }
 
 stop_gw() {
+	kill -0 "${IOP_TSU_PID[$NS_GW]}" 2>/dev/null || return 0
 	kill -TERM "${IOP_TSU_PID[$NS_GW]}"
 	iop_wait 10 eval '! kill -0 "${IOP_TSU_PID[$NS_GW]}"'
 }
@@ -203,6 +206,25 @@ t_off() {
 	q=$(tsu_counter "$NS_GW" nat-queued)
 	echo "    off: $MB MB, $q packets queued"
 	[ "$(tsu_counter "$NS_GW" nat-fast-added)" = 0 ] && [ "$q" -gt 300 ]
+}
+
+t_noprog() {
+	local real=$BUILD bin=$IOP_WORK/bin rc=0
+	# Installed, the program would be found there (then this case cannot be made).
+	local dir
+	dir=$(grep -ao '/[[:alnum:]_./-]*/lib[[:alnum:]_./-]*/tsunagi' "$real/tsunagid" | head -1)
+	[ -n "$dir" ] && [ -f "$dir/nat_fast.bpf.o" ] &&
+		{ echo "    noprog: $dir/nat_fast.bpf.o is installed; not tried"; return 0; }
+	mkdir -p "$bin"
+	cp "$real/tsunagid" "$bin/" && ln -sf "$real/tsunagictl" "$bin/tsunagictl" || return 1
+	stop_gw
+	BUILD=$bin start_gw ""
+	iop_wait 5 tsu_log_has "$NS_GW" "fast path off: no .*nat_fast.bpf.o" || rc=1
+	[ "$(grep -c 'fast path' "$(tsu_dir "$NS_GW")/tsunagid.log")" = 1 ] || rc=1
+	! tc_has_prog in0 && download && [ "$(tsu_counter "$NS_GW" nat-fast-added)" = 0 ] || rc=1
+	stop_gw
+	BUILD=$real
+	return $rc
 }
 
 t_cleanup() {
