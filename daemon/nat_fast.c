@@ -4,6 +4,7 @@
  * what a daemon killed outright left, and a clean exit removes only it. The map
  * is the program's own: it goes when the program is detached and closed. */
 #include <errno.h>
+#include <stdbool.h>
 #include <limits.h>
 #include <net/if.h>
 #include <arpa/inet.h>
@@ -74,11 +75,31 @@ static void detach_all(struct nat_fast *nf)
 	nf->n_if = 0;
 }
 
+/* The program reads an Ethernet header: other links (tun, wireguard) keep the queue. */
+static bool ethernet(const char *name)
+{
+	char path[64];
+	int type = -1;
+	snprintf(path, sizeof(path), "/sys/class/net/%s/type", name);
+	FILE *f = fopen(path, "r");
+	if (f) {
+		if (fscanf(f, "%d", &type) != 1)
+			type = -1;
+		fclose(f);
+	}
+	return type == 1;	/* ARPHRD_ETHER */
+}
+
 static int attach_one(struct nat_fast *nf, const char *name, int side)
 {
 	int idx = (int)if_nametoindex(name);
 	if (!idx || nf->n_if == MAX_IFS) {
 		log_err(LOG_NAT, "fast path: no interface %s: its packets are all queued", name);
+		return -1;
+	}
+	if (!ethernet(name)) {
+		log_err(LOG_NAT, "fast path: %s is no Ethernet link: its packets are all queued",
+			name);
 		return -1;
 	}
 	DECLARE_LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = idx, .attach_point = BPF_TC_INGRESS);
