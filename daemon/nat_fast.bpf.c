@@ -4,8 +4,10 @@
  * destination address and port, IP and L4 checksums by difference. The kernel
  * then routes and forwards it (TTL, fragmentation, neighbours) and the mark
  * lets it skip the NFQUEUE rule. Everything else passes untouched to the queue:
- * not IPv4 over Ethernet, IP options, fragments, SYN/FIN/RST (the core tracks
- * TCP state on them), other protocols, and every packet not in the map. */
+ * not IPv4 over Ethernet, IP options, fragments, SYN (the core tracks the
+ * handshake), other protocols, and every packet not in the map. A FIN or RST
+ * of a flow in the map is forwarded here too and told to tsunagid through a ring
+ * buffer (no verdict, no reinjection); when the ring is full it is queued. */
 #include <linux/bpf.h>
 #include <linux/if_ether.h>
 #include <linux/in.h>
@@ -26,7 +28,14 @@ struct {
 	__type(value, struct nat_fast_val);
 } nat_fast SEC(".maps");
 
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, NAT_FAST_RING);
+} nat_fast_ev SEC(".maps");
+
 #define IP_OFF ETH_HLEN
+#define TH_FIN 0x01
+#define TH_RST 0x04
 #define CSUM_OFF(proto) (IP_OFF + 20 + ((proto) == IPPROTO_TCP ? 16 : 6))
 
 static __always_inline void set_addr(struct __sk_buff *skb, __u32 off, __u32 from, __u32 to,
@@ -71,14 +80,17 @@ static __always_inline int fast(struct __sk_buff *skb, __u8 side)
 	__u8 proto = ip->protocol;
 	struct nat_fast_key k = { .src = ip->saddr, .dst = ip->daddr, .proto = proto,
 				  .side = side };
-	__u32 seq_end = 0;
+	__u32 seq = 0, len = 0;
+	__u8 tflags = 0;
 	if (proto == IPPROTO_TCP) {
 		struct tcphdr *th = (void *)(ip + 1);
-		if ((void *)(th + 1) > end || th->syn || th->fin || th->rst)
+		if ((void *)(th + 1) > end || th->syn)
 			return TC_ACT_OK;
 		k.sport = th->source;
 		k.dport = th->dest;
-		seq_end = bpf_ntohl(th->seq) + bpf_ntohs(ip->tot_len) - 20 - th->doff * 4;
+		seq = bpf_ntohl(th->seq);
+		len = bpf_ntohs(ip->tot_len) - 20 - th->doff * 4;
+		tflags = ((__u8 *)th)[13];
 	} else if (proto == IPPROTO_UDP) {
 		struct udphdr *uh = (void *)(ip + 1);
 		if ((void *)(uh + 1) > end)
@@ -91,10 +103,23 @@ static __always_inline int fast(struct __sk_buff *skb, __u8 side)
 	struct nat_fast_val *v = bpf_map_lookup_elem(&nat_fast, &k);
 	if (!v)
 		return TC_ACT_OK;
+	if (tflags & (TH_FIN | TH_RST)) {
+		struct nat_fast_ev *e = bpf_ringbuf_reserve(&nat_fast_ev, sizeof(*e), 0);
+		if (!e)
+			return TC_ACT_OK;	/* tsunagid behind: the queue tells it */
+		e->key = k;
+		e->seq = seq;
+		e->len = (__u16)len;
+		e->flags = tflags;
+		e->pad = 0;
+		bpf_ringbuf_submit(e, 0);
+	}
 	v->last_ns = bpf_ktime_get_ns();
 	__sync_fetch_and_add(&v->pkts, 1);
 	__sync_fetch_and_add(&v->bytes, skb->len - IP_OFF);
-	if (proto == IPPROTO_TCP &&
+	/* Where this side's data got to (a RST's seq is what the core checks). */
+	__u32 seq_end = seq + len;
+	if (proto == IPPROTO_TCP && !(tflags & TH_RST) &&
 	    (!(v->flags & NAT_FAST_SEQ) || (__s32)(seq_end - v->seq_end) > 0)) {
 		v->seq_end = seq_end;
 		v->flags |= NAT_FAST_SEQ;

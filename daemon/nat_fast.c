@@ -30,6 +30,9 @@ struct nat_fast {
 	struct bpf_object *obj;
 	int prog[2];		/* [side]: 0 inside, 1 outside */
 	int map;
+	struct ring_buffer *ring;	/* the program's FINs and RSTs */
+	nat_fast_tcp_fn fn;
+	void *fn_arg;
 	int n_if;
 	int ifindex[MAX_IFS];
 };
@@ -119,6 +122,29 @@ static int attach_one(struct nat_fast *nf, const char *name, int side)
 	return 0;
 }
 
+static int on_event(void *ctx, void *data, size_t size)
+{
+	struct nat_fast *nf = ctx;
+	const struct nat_fast_ev *e = data;
+	if (size < sizeof(*e) || !nf->fn)
+		return 0;
+	struct nat_key k = { ntohl(e->key.src), ntohl(e->key.dst), ntohs(e->key.sport),
+			     ntohs(e->key.dport) };
+	nf->fn(nf->fn_arg, e->key.side ? NAT_FROM_OUTSIDE : NAT_FROM_INSIDE, &k, e->seq,
+	       e->len, e->flags);
+	return 0;
+}
+
+int nat_fast_event_fd(const struct nat_fast *nf) { return ring_buffer__epoll_fd(nf->ring); }
+
+void nat_fast_read_events(struct nat_fast *nf, nat_fast_tcp_fn fn, void *arg)
+{
+	nf->fn = fn;
+	nf->fn_arg = arg;
+	ring_buffer__consume(nf->ring);
+	nf->fn = NULL;
+}
+
 int nat_fast_attach(struct nat_fast *nf, const struct nat_rules *r)
 {
 	detach_all(nf);
@@ -156,6 +182,12 @@ struct nat_fast *nat_fast_open(const struct nat_rules *r)
 		err = -ENOENT;
 		goto fail;
 	}
+	struct bpf_map *rm = bpf_object__find_map_by_name(nf->obj, "nat_fast_ev");
+	nf->ring = rm ? ring_buffer__new(bpf_map__fd(rm), on_event, nf, NULL) : NULL;
+	if (!nf->ring) {
+		err = -errno;
+		goto fail;
+	}
 	nf->prog[0] = bpf_program__fd(pi);
 	nf->prog[1] = bpf_program__fd(po);
 	nf->map = bpf_map__fd(m);
@@ -179,6 +211,7 @@ void nat_fast_close(struct nat_fast *nf)
 	if (!nf)
 		return;
 	detach_all(nf);
+	ring_buffer__free(nf->ring);
 	bpf_object__close(nf->obj);
 	free(nf);
 }
@@ -250,6 +283,8 @@ struct nat_fast *nat_fast_open(const struct nat_rules *r)
 }
 
 int nat_fast_attach(struct nat_fast *nf, const struct nat_rules *r) { return -1; }
+int nat_fast_event_fd(const struct nat_fast *nf) { return -1; }
+void nat_fast_read_events(struct nat_fast *nf, nat_fast_tcp_fn fn, void *arg) { }
 void nat_fast_close(struct nat_fast *nf) { }
 const struct nat_fast_ops nat_fast_ops;
 #endif

@@ -16,6 +16,12 @@ struct nat_fast *nat_fast_open(const struct nat_rules *r);
 int nat_fast_attach(struct nat_fast *nf, const struct nat_rules *r);
 /* Detaches the program; its map goes with it. */
 void nat_fast_close(struct nat_fast *nf);
+/* FINs and RSTs the program forwarded itself: a descriptor that becomes readable
+ * when there are some (-1: none come), and the reading, each handed to fn. */
+typedef void (*nat_fast_tcp_fn)(void *arg, enum nat_side side, const struct nat_key *k,
+    uint32_t seq, uint16_t len, uint8_t flags);
+int nat_fast_event_fd(const struct nat_fast *nf);
+void nat_fast_read_events(struct nat_fast *nf, nat_fast_tcp_fn fn, void *arg);
 /* The ops for nat_table_set_fast, with nf as their argument. */
 extern const struct nat_fast_ops nat_fast_ops;
 #endif

@@ -28,4 +28,15 @@ struct nat_fast_val {
 	__u32 seq_end;		/* TCP: highest seq + payload length sent (host order) */
 	__u32 pad;
 };
+/* A FIN or RST the program forwarded, for tsunagid to track (ring buffer
+ * nat_fast_ev): the key it arrived with, its seq (host order), payload length
+ * and TCP flags. When the ring is full the segment goes to the queue instead. */
+struct nat_fast_ev {
+	struct nat_fast_key key;
+	__u32 seq;
+	__u16 len;
+	__u8 flags;
+	__u8 pad;
+};
+#define NAT_FAST_RING (256 * 1024)	/* bytes: 10,000 events */
 #endif

@@ -65,6 +65,7 @@ struct nat_io {
 	struct nat_log_limit lim[2];	/* [0] denies, [1] built/teardown */
 	struct nat_insp_counters ibase[NAT_MAX_ENGINES];
 	struct nat_fast *fast;		/* the tc fast path, NULL when off */
+	struct event *ev_fast;		/* its FINs and RSTs to read */
 };
 
 /* The rules that send packets to our queue. Locally made ICMP errors to one of our
@@ -296,6 +297,22 @@ static enum nat_verdict translate(void *arg, struct nat_packet *p, enum nat_side
 	return nat_shared_translate(&n->sh, p, side, clock_now_ms());
 }
 
+/* A FIN or RST the fast path forwarded: tracked by the core as if queued. */
+static void fast_tcp(void *arg, enum nat_side side, const struct nat_key *k, uint32_t seq,
+    uint16_t len, uint8_t flags)
+{
+	struct nat_io *n = arg;
+	nat_fast_tcp(n->table, side, k, seq, len, flags, clock_now_ms());
+}
+
+static void on_fast_events(evutil_socket_t fd, short what, void *arg)
+{
+	struct nat_io *n = arg;
+	nat_shared_lock(&n->sh);
+	nat_fast_read_events(n->fast, fast_tcp, n);
+	nat_shared_unlock(&n->sh);
+}
+
 static void on_queue(evutil_socket_t fd, short what, void *arg)
 {
 	struct nat_io *n = arg;
@@ -402,6 +419,8 @@ void nat_io_close(struct daemon *d)
 	if (n->fw)
 		fw_remove(n);
 	threads_stop(n);
+	if (n->ev_fast)
+		event_free(n->ev_fast);
 	if (n->table)
 		nat_table_set_fast(n->table, NULL, NULL);
 	nat_fast_close(n->fast);
@@ -448,8 +467,15 @@ static int nat_io_open(struct daemon *d, struct nat_rules *rules)
 		nat_io_close(d);
 		return -1;
 	}
-	if (rules->fastpath && (n->fast = nat_fast_open(rules)) != NULL)
+	if (rules->fastpath && (n->fast = nat_fast_open(rules)) != NULL) {
 		nat_table_set_fast(n->table, &nat_fast_ops, n->fast);
+		n->ev_fast = event_new(d->base, nat_fast_event_fd(n->fast), EV_READ | EV_PERSIST,
+				       on_fast_events, n);
+		if (!n->ev_fast || event_add(n->ev_fast, NULL) < 0) {
+			nat_io_close(d);
+			return -1;
+		}
+	}
 	n->nq = rules->queues;
 	const char *names[NAT_QUEUE_MAX_IFS + 1];
 	for (int i = 0; i < n->nq; i++) {

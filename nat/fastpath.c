@@ -133,6 +133,34 @@ bool fast_expired(struct nat_table *t, struct flow *f, uint64_t now_ms)
 	return false;
 }
 
+void nat_fast_tcp(struct nat_table *t, enum nat_side side, const struct nat_key *k,
+    uint32_t seq, uint16_t len, uint8_t flags, uint64_t now_ms)
+{
+	int dir;
+	uint32_t i = flow_lookup(t, 6, k, &dir);
+	if (i == NAT_NONE)
+		return;
+	struct flow *f = &t->flows[i];
+	bool side_ok = dir == 0 ? side == NAT_FROM_INSIDE :
+				  side == NAT_FROM_OUTSIDE || (f->flags & FF_HAIRPIN);
+	if (!(f->flags & FF_FAST) || !side_ok || (flags & 0x02))
+		return;
+	/* The segment's header as tcp_track reads it: seq, offset, flags (no window). */
+	uint8_t th[20] = { 0 };
+	th[4] = (uint8_t)(seq >> 24);
+	th[5] = (uint8_t)(seq >> 16);
+	th[6] = (uint8_t)(seq >> 8);
+	th[7] = (uint8_t)seq;
+	th[12] = 5 << 4;
+	th[13] = flags;
+	if (flags & 0x04)
+		fast_sync(t, f);	/* the window check: where the fast path got to */
+	if (!tcp_track(t, f, dir, th, sizeof(th), len))
+		t->c.tcp_rst_ignored++;
+	if (now_ms > f->last_ms)
+		flow_touch(t, f, now_ms);
+}
+
 void nat_table_set_fast(struct nat_table *t, const struct nat_fast_ops *ops, void *arg)
 {
 	t->fast = ops;

@@ -220,6 +220,14 @@ struct nat_fast_ops {
 	void (*seen)(void *arg, const struct nat_fast_entry e[2], struct nat_fast_seen s[2]);
 };
 
+/* The fast path forwarded a TCP segment with FIN or RST (never SYN) of a flow it
+ * holds, the packet as it arrived (side, key in host order, its seq, payload
+ * length and TCP flags), and tells the core afterwards: tracked as if it had been
+ * queued (a RST outside the window does not end the flow). Unknown keys are
+ * ignored. */
+void nat_fast_tcp(struct nat_table *t, enum nat_side side, const struct nat_key *k,
+    uint32_t seq, uint16_t len, uint8_t flags, uint64_t now_ms);
+
 /* ops NULL: no fast path (the default). Flows handed over earlier are not
  * taken back: call it before the first packet. */
 void nat_table_set_fast(struct nat_table *t, const struct nat_fast_ops *ops, void *arg);

@@ -6,6 +6,10 @@
 #             flow's packets were not queued (nat-queued grows by a few dozen, not
 #             by the ~25,000 segments) and --list-nat showed it in the fast path
 #   upload    l1 sends 32 MB to srv (tcp_transfer_whole): the same
+#   short     50 short connections (curl of a small page): about 2 packets each
+#             queued (SYN and SYN-ACK; the FINs go fast and are told to tsunagid
+#             through the program's ring buffer), and every flow closes and goes
+#             (tcp_closed = 2s) as if its FINs had been queued
 #   active    a rate-limited download lasts 3 times the TCP idle timeouts (4 s)
 #             with every packet in the fast path: tsunagid must not expire it
 #             (the download completes, SHA-256 equal, nat-fast-kept > 0)
@@ -31,11 +35,12 @@ done
 	iop_fail "no $BUILD/daemon/nat_fast.bpf.o: configure found no clang or libbpf (packages clang, libbpf-dev)"
 
 MB=32
-SCEN="loaded download upload active udp idle off noprog cleanup"
+SCEN="loaded download upload short active udp idle off noprog cleanup"
 declare -A RES=()
 
 nat_topo
 mkdir -p "$IOP_WORK/www"
+echo small >"$IOP_WORK/www/small"
 head -c $((MB << 20)) /dev/urandom >"$IOP_WORK/www/blob"
 WANT=$(sha256sum <"$IOP_WORK/www/blob" | cut -d' ' -f1)
 ip netns exec "$NS_SRV" sh -c "cd '$IOP_WORK/www' && exec python3 -c '
@@ -102,6 +107,27 @@ t_upload() {
 		{ cat "$IOP_WORK/cmd.out"; return 1; }
 	echo "    upload: $MB MB, $q packets queued"
 	[ "$q" -lt 200 ]
+}
+
+fifty() {
+	local i
+	for i in $(seq 50); do
+		ip netns exec "$NS_L1" curl -s -m 5 http://$NT_SRV:8080/small | grep -q small || return 1
+	done
+}
+
+t_short() {
+	local q
+	iop_wait 15 eval '! tsu_ctl "$NS_GW" --list-nat 2>/dev/null | grep -q "^TCP "' || return 1
+	q=$(queued_during fifty) || return 1
+	echo "    short: 50 connections, $q packets queued"
+	[ "$q" -le 150 ] || return 1
+	# Closed by the FINs the core was told about: gone after tcp_closed (2 s),
+	# not after tcp (4 s) or later.
+	sleep 1
+	tsu_ctl "$NS_GW" --list-nat >"$IOP_WORK/list-short.out" 2>&1
+	[ "$(grep -c '^TCP .*CLOSED' "$IOP_WORK/list-short.out")" -ge 1 ] || return 1
+	! grep -q '^TCP .*ESTABLISHED\|^TCP .*FIN_WAIT' "$IOP_WORK/list-short.out"
 }
 
 t_active() {
@@ -249,7 +275,7 @@ for s in $SCEN; do
 	[ "${RES[$s]}" = ok ] || bad="$bad $s"
 done
 if [ -n "$bad" ]; then
-	for f in list-dl list-udp; do
+	for f in list-dl list-short list-udp; do
 		[ -f "$IOP_WORK/$f.out" ] && sed "s/^/    $f| /" "$IOP_WORK/$f.out"
 	done
 	[ -f "$IOP_WORK/counters.out" ] && grep -E 'nat-(fast|queued|flows)' "$IOP_WORK/counters.out" | sed 's/^/    /'

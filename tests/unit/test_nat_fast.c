@@ -216,6 +216,42 @@ static void test_fin_keeps_until_gone(void **state)
 	assert_int_equal(counters(f).fast_removed, 1);
 }
 
+/* FINs and RSTs the fast path forwarded itself and told the core about after. */
+static void test_fin_rst_told_after(void **state)
+{
+	struct fx *f = *state;
+	uint16_t pub = syn_synack(f, 0);
+	struct nat_key in = { A("10.1.0.10"), A(R), 40000, 80 };
+	struct nat_key out = { A(R), A(GW_OUT), 80, pub };
+	/* Wrong side, a SYN, an unknown key: nothing. */
+	nat_fast_tcp(f->t, OUT, &in, 101, 0, 0x11, 1 * S);
+	nat_fast_tcp(f->t, IN, &in, 101, 0, 0x02, 1 * S);
+	struct nat_key other = { A("10.1.0.11"), A(R), 40000, 80 };
+	nat_fast_tcp(f->t, IN, &other, 101, 0, 0x11, 1 * S);
+	assert_string_equal(view(f, 1 * S).state, "SYN_RECV");
+	nat_fast_tcp(f->t, IN, &in, 101, 0, 0x11, 2 * S);
+	assert_string_equal(view(f, 2 * S).state, "FIN_WAIT");
+	nat_fast_tcp(f->t, OUT, &out, 5001, 0, 0x11, 3 * S);
+	assert_string_equal(view(f, 3 * S).state, "CLOSED");
+	nat_expire(f->t, 13 * S);	/* tcp_closed = 10 s */
+	assert_int_equal(counters(f).flows_active, 0);
+	assert_int_equal(f->m.dels, 1);
+}
+
+/* A blind RST the fast path forwarded does not end the flow; one in the window does. */
+static void test_rst_told_after(void **state)
+{
+	struct fx *f = *state;
+	uint16_t pub = syn_synack(f, 0);
+	struct nat_key out = { A(R), A(GW_OUT), 80, pub };
+	f->m.s[1] = (struct nat_fast_seen){ 1 * S, 10, 10000, 5001 + 10000, true };
+	nat_fast_tcp(f->t, OUT, &out, 5001 + 10000 + 3000000, 0, 0x04, 2 * S);
+	assert_int_equal(counters(f).tcp_rst_ignored, 1);
+	assert_string_equal(view(f, 2 * S).state, "ESTABLISHED");
+	nat_fast_tcp(f->t, OUT, &out, 5001 + 10000, 0, 0x04, 3 * S);
+	assert_string_equal(view(f, 3 * S).state, "CLOSED");
+}
+
 /* A RST whose seq only the fast path saw (the core's view of the window ended at
  * the handshake) still ends the flow: the core asks first. */
 static void test_rst_window_from_fast_path(void **state)
@@ -363,6 +399,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_tcp_entries_at_synack, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_fin_keeps_until_gone, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_rst_window_from_fast_path, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_fin_rst_told_after, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_rst_told_after, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_active_fast_flow_not_expired, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_idle_fast_flow_found_late, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_not_handed_over, setup, teardown),
