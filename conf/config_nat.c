@@ -9,6 +9,7 @@
  *           queue = 0               # NFQUEUE number (tsunagid --nat-queue overrides)
  *           queues = 2              # queues from 'queue' on, one thread each
  *           firewall = auto         # manual: the operator installs the queue rules
+ *           fastpath = yes          # established flows rewritten by tsunagi's tc program
  *           inspect {               # application inspection engines (nat/inspect.h)
  *               ftp { ports = 21, 2121  strict = no  enabled = yes }
  *           }
@@ -312,6 +313,8 @@ static int nat_key(struct bctx *b, const struct ctree *k, struct nat_rules *r,
 		return get_ifaces(b, k, r, true);
 	if (strcmp(k->name, "hairpin") == 0)
 		return bget_bool(b, k, &r->hairpin);
+	if (strcmp(k->name, "fastpath") == 0)
+		return bget_bool(b, k, &r->fastpath);
 	if (strcmp(k->name, "queue") == 0) {
 		if (bget_u64(b, k, &v) < 0)
 			return -1;

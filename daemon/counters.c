@@ -67,6 +67,12 @@ static size_t nat_counters(struct daemon *d, struct metric_counter *out, size_t 
 	  c.esp_spi_learned);
 	C("nat-l2tp-passthrough", "Inside L2TP flows kept on port 1701, told apart by tunnel ID.",
 	  c.l2tp_passthrough);
+	C("nat-fast-added", "Flows handed to the eBPF fast path.", c.fast_added);
+	C("nat-fast-removed", "Flows taken back from the fast path.", c.fast_removed);
+	C("nat-fast-failed", "Flows the fast path refused (map full): they stay queued.",
+	  c.fast_failed);
+	C("nat-fast-kept", "Idle timeouts postponed because the fast path used the flow.",
+	  c.fast_kept);
 #undef C
 	return n;
 }

@@ -67,6 +67,11 @@ static int list_one(const struct nat_flow_view *v, void *arg)
 	vici_add_kvf(m, "packets-in", "%llu", (unsigned long long)v->packets[1]);
 	vici_add_kvf(m, "bytes-out", "%llu", (unsigned long long)v->bytes[0]);
 	vici_add_kvf(m, "bytes-in", "%llu", (unsigned long long)v->bytes[1]);
+	if (v->fast) {
+		vici_add_kv(m, "fast", "yes");
+		vici_add_kvf(m, "fast-packets-out", "%llu", (unsigned long long)v->fast_packets[0]);
+		vici_add_kvf(m, "fast-packets-in", "%llu", (unsigned long long)v->fast_packets[1]);
+	}
 	vici_conn_event(x->c, "list-nat", m);
 	x->sent++;
 	return 0;

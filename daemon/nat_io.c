@@ -26,6 +26,8 @@
 #include <unistd.h>
 
 #include "daemon/daemon.h"
+#include "daemon/nat_fast.h"
+#include "daemon/nat_fast_map.h"
 #include "daemon/nat_log.h"
 #include "daemon/nat_queue.h"
 #include "daemon/nat_shared.h"
@@ -62,6 +64,8 @@ struct nat_io {
 	struct nat_queue_stats qbase;
 	struct nat_log_limit lim[2];	/* [0] denies, [1] built/teardown */
 	struct nat_insp_counters ibase[NAT_MAX_ENGINES];
+	struct nat_fast *fast;		/* the tc fast path, NULL when off */
+	struct event *ev_fast;		/* its FINs and RSTs to read */
 };
 
 /* The rules that send packets to our queue. Locally made ICMP errors to one of our
@@ -91,13 +95,21 @@ char *nat_io_rules(const struct nat_rules *r, uint16_t qnum, uint16_t ike, uint1
 	for (size_t i = 0; i < r->n_outside; i++)
 		fprintf(f, "-A TSUNAGI-NAT -i %s -p udp --dport %u "
 			"-m addrtype --dst-type LOCAL -j RETURN\n", r->outside[i], natt);
-	for (int side = 0; side < 2; side++) {
-		size_t n = side ? r->n_outside : r->n_inside;
-		for (size_t i = 0; i < n; i++) {
-			const char *ifn = side ? r->outside[i] : r->inside[i];
-			fprintf(f, "-A TSUNAGI-NAT -i %s -j CT --notrack\n"
-				"-A TSUNAGI-NAT -i %s -j NFQUEUE %s --queue-bypass\n",
-				ifn, ifn, target);
+	for (int pass = 0; pass < 2; pass++) {
+		/* Packets the fast path rewrote are untracked too, and not queued. */
+		if (pass == 1 && r->fastpath)
+			fprintf(f, "-A TSUNAGI-NAT -m mark --mark 0x%x/0x%x -j RETURN\n",
+				NAT_FAST_MARK, NAT_FAST_MARK);
+		for (int side = 0; side < 2; side++) {
+			size_t n = side ? r->n_outside : r->n_inside;
+			for (size_t i = 0; i < n; i++) {
+				const char *ifn = side ? r->outside[i] : r->inside[i];
+				if (pass == 0)
+					fprintf(f, "-A TSUNAGI-NAT -i %s -j CT --notrack\n", ifn);
+				else
+					fprintf(f, "-A TSUNAGI-NAT -i %s -j NFQUEUE %s --queue-bypass\n",
+						ifn, target);
+			}
 		}
 	}
 	const char *types[] = { "time-exceeded", "destination-unreachable" };
@@ -285,6 +297,22 @@ static enum nat_verdict translate(void *arg, struct nat_packet *p, enum nat_side
 	return nat_shared_translate(&n->sh, p, side, clock_now_ms());
 }
 
+/* A FIN or RST the fast path forwarded: tracked by the core as if queued. */
+static void fast_tcp(void *arg, enum nat_side side, const struct nat_key *k, uint32_t seq,
+    uint16_t len, uint8_t flags)
+{
+	struct nat_io *n = arg;
+	nat_fast_tcp(n->table, side, k, seq, len, flags, clock_now_ms());
+}
+
+static void on_fast_events(evutil_socket_t fd, short what, void *arg)
+{
+	struct nat_io *n = arg;
+	nat_shared_lock(&n->sh);
+	nat_fast_read_events(n->fast, fast_tcp, n);
+	nat_shared_unlock(&n->sh);
+}
+
 static void on_queue(evutil_socket_t fd, short what, void *arg)
 {
 	struct nat_io *n = arg;
@@ -391,6 +419,11 @@ void nat_io_close(struct daemon *d)
 	if (n->fw)
 		fw_remove(n);
 	threads_stop(n);
+	if (n->ev_fast)
+		event_free(n->ev_fast);
+	if (n->table)
+		nat_table_set_fast(n->table, NULL, NULL);
+	nat_fast_close(n->fast);
 	if (n->ev_q)
 		event_free(n->ev_q);
 	if (n->ev_timer)
@@ -434,6 +467,15 @@ static int nat_io_open(struct daemon *d, struct nat_rules *rules)
 		nat_io_close(d);
 		return -1;
 	}
+	if (rules->fastpath && (n->fast = nat_fast_open(rules)) != NULL) {
+		nat_table_set_fast(n->table, &nat_fast_ops, n->fast);
+		n->ev_fast = event_new(d->base, nat_fast_event_fd(n->fast), EV_READ | EV_PERSIST,
+				       on_fast_events, n);
+		if (!n->ev_fast || event_add(n->ev_fast, NULL) < 0) {
+			nat_io_close(d);
+			return -1;
+		}
+	}
 	n->nq = rules->queues;
 	const char *names[NAT_QUEUE_MAX_IFS + 1];
 	for (int i = 0; i < n->nq; i++) {
@@ -475,6 +517,10 @@ static int nat_io_reload(struct daemon *d, struct nat_rules *rules)
 	if (rules->queues != n->nq)
 		log_err(LOG_NAT, "queues changes at the next start (%d now)", n->nq);
 	rules->queues = (uint16_t)n->nq;	/* and the queue rules keep matching */
+	if (rules->fastpath != n->rules->fastpath)
+		log_err(LOG_NAT, "fastpath changes at the next start (%s now)",
+			n->rules->fastpath ? "yes" : "no");
+	rules->fastpath = n->rules->fastpath;
 	refresh_addrs(rules);
 	inside_sysctls(rules);
 	/* The queues' threads read the outside interfaces: they pause meanwhile. */
@@ -488,6 +534,8 @@ static int nat_io_reload(struct daemon *d, struct nat_rules *rules)
 	const char *names[NAT_QUEUE_MAX_IFS + 1];
 	for (int i = 0; i < n->nq; i++)
 		nat_queue_set_outside(n->q[i], outside_names(rules, names));
+	if (n->fast)
+		nat_fast_attach(n->fast, rules);
 	threads_start(n);
 	if (!d->nat_manual_fw)
 		fw_install(d, n);

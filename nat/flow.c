@@ -173,6 +173,7 @@ void flow_free(struct nat_table *t, uint32_t i)
 	struct flow *f = &t->flows[i];
 	if (!(f->flags & FF_USED))
 		return;
+	fast_remove(t, f);
 	hash_remove(t, i, 0);
 	hash_remove(t, i, 1);
 	list_unlink(t, i);
@@ -212,6 +213,16 @@ static uint32_t flow_alloc(struct nat_table *t, uint64_t now_ms)
 	if (t->high < t->max)
 		return t->high++;
 	uint32_t victim = oldest(t);
+	/* A fast path flow looks as old as its last queued packet: asked first
+	 * (a few times at most), a busy one moves to the back. */
+	for (int tries = 0; tries < 8 && victim != NAT_NONE &&
+	     (t->flows[victim].flags & FF_FAST); tries++) {
+		uint64_t before = t->flows[victim].last_ms;
+		fast_sync(t, &t->flows[victim]);
+		if (t->flows[victim].last_ms == before)
+			break;
+		victim = oldest(t);
+	}
 	if (victim == NAT_NONE)
 		return NAT_NONE;
 	flow_end(t, victim, "evicted", now_ms);
@@ -354,6 +365,8 @@ void nat_expire(struct nat_table *t, uint64_t now_ms)
 				flow_touch(t, &t->flows[i], now_ms);	/* in use: held */
 				continue;
 			}
+			if (!fast_expired(t, &t->flows[i], now_ms))
+				continue;	/* the fast path used it: moved on */
 			if (c != FC_XLATE)
 				t->c.flows_expired++;
 			flow_end(t, i, "idle", now_ms);
@@ -409,7 +422,24 @@ static void flow_view(const struct nat_table *t, const struct flow *f, uint64_t 
 		.idle_ms = now_ms > f->last_ms ? now_ms - f->last_ms : 0,
 		.packets = { f->pkts[0], f->pkts[1] },
 		.bytes = { f->bytes[0], f->bytes[1] },
+		.fast = f->flags & FF_FAST,
 	};
+	if ((f->flags & FF_FAST) && t->fast) {
+		struct nat_fast_entry e[2];
+		struct nat_fast_seen s[2] = { 0 };
+		fast_entries(f, e);
+		t->fast->seen(t->fast_arg, e, s);
+		for (int d = 0; d < 2; d++) {
+			v->packets[d] += s[d].packets;
+			v->bytes[d] += s[d].bytes;
+			v->fast_packets[d] = s[d].packets;
+			if (s[d].last_ms > f->last_ms)
+				v->idle_ms = now_ms > s[d].last_ms ? now_ms - s[d].last_ms : 0;
+		}
+		/* Its third ACK went fast: established, though the core learns it later. */
+		if (f->proto == 6 && f->state == TS_SYN_RECV && (s[0].packets || s[1].packets))
+			v->state = tcp_state_name(TS_ESTABLISHED);
+	}
 	if (f->flags & FF_PSEUDO) {	/* k[1] is a pseudo key: show the real one */
 		v->out_src = f->k[0].dst;
 		v->out_dst = f->u.pt.pub;
@@ -432,6 +462,7 @@ void flow_event(struct nat_table *t, enum nat_event ev, const struct flow *f,
 
 void flow_end(struct nat_table *t, uint32_t i, const char *reason, uint64_t now_ms)
 {
+	fast_remove(t, &t->flows[i]);	/* first: its packets count in the teardown */
 	flow_event(t, NAT_EV_TEARDOWN, &t->flows[i], reason, NAT_FROM_INSIDE, now_ms);
 	flow_free(t, i);
 }

@@ -39,16 +39,7 @@
 #define NAT_INSP_TCP 1		/* nat_engine.protos */
 #define NAT_INSP_UDP 2
 
-/* A 5-tuple without its protocol, host byte order. ICMP echo: the identifier is
- * sport of a request and dport of a reply, so that a request and its reply give
- * mirrored keys like TCP and UDP. Enhanced GRE (alg_pptp.c) puts the call ID
- * of its key in dport, sport 0, and is not mirrored (each direction carries the
- * receiver's call ID); ESP the SPI in sport:dport. A dynamic NAT address
- * binding (proto 0) is the pseudo-flow {inside host, 0, 0, 0} / {0, public address, 0, 0}. */
-struct nat_key {
-	uint32_t src, dst;
-	uint16_t sport, dport;
-};
+/* struct nat_key: see nat.h. */
 
 
 enum nat_insp_verdict {

@@ -25,6 +25,17 @@
 struct nat_rules;	/* from tsunagi { nat { ... } }; see nat_rules.h */
 struct nat_table;	/* flows and their translations */
 
+/* A 5-tuple without its protocol, host byte order. ICMP echo: the identifier is
+ * sport of a request and dport of a reply, so that a request and its reply give
+ * mirrored keys like TCP and UDP. Enhanced GRE (alg_pptp.c) puts the call ID
+ * of its key in dport, sport 0, and is not mirrored (each direction carries the
+ * receiver's call ID); ESP the SPI in sport:dport. A dynamic NAT address
+ * binding (proto 0) is the pseudo-flow {inside host, 0, 0, 0} / {0, public address, 0, 0}. */
+struct nat_key {
+	uint32_t src, dst;
+	uint16_t sport, dport;
+};
+
 enum nat_side {
 	NAT_FROM_INSIDE,	/* arrived on an inside interface */
 	NAT_FROM_OUTSIDE,	/* arrived on an outside interface */
@@ -93,6 +104,10 @@ struct nat_counters {
 	uint64_t ike_spi_taken;		/* ... not: another client had the SPI (another port) */
 	uint64_t esp_spi_learned;	/* server's ESP SPIs learned for an inside client */
 	uint64_t l2tp_passthrough;	/* inside L2TP flows kept on 1701, told apart by tunnel ID */
+	uint64_t fast_added;		/* flows handed to the fast path (nat_fast_ops.add) */
+	uint64_t fast_removed;		/* flows taken back from it */
+	uint64_t fast_failed;		/* flows it refused (its map full): they stay queued */
+	uint64_t fast_kept;		/* idle timeouts postponed: the fast path had used the flow */
 };
 
 /* Per inspection engine (nat/inspect.h), by engine id. */
@@ -143,6 +158,8 @@ struct nat_flow_view {
 	const char *engine;		/* inspection engine that owns it, or NULL */
 	uint64_t idle_ms;
 	uint64_t packets[2], bytes[2];	/* [0] from inside, [1] from outside */
+	bool fast;			/* in the fast path now */
+	uint64_t fast_packets[2];	/* of packets[], those the fast path rewrote while it holds the flow */
 };
 
 /* Calls fn for each flow until it returns nonzero; returns the number visited. */
@@ -171,5 +188,48 @@ struct nat_event_info {
 
 void nat_table_set_events(struct nat_table *t,
     void (*fn)(const struct nat_event_info *e, void *arg), void *arg);
+
+/* The fast path: a rewriter outside the core (tsunagid's tc program,
+ * daemon/nat_fast.c) that applies the core's translation to the packets of
+ * established plain TCP flows (from the SYN-ACK on) and UDP flows (from the first
+ * packet) that no inspection engine owns and that are no IKE/L2TP pass-through,
+ * so that those packets never reach nat_translate. The core still decides: it
+ * hands a flow over with add (one entry per direction), takes it back with del
+ * when the flow leaves that state or ends (TCP SYN/FIN/RST still come to the
+ * core), and asks seen what the fast path did before it judges the flow idle,
+ * before tracking a TCP flag on it, and for the operator's view. */
+struct nat_fast_entry {
+	uint8_t proto;
+	enum nat_side side;		/* where packets with this key arrive */
+	struct nat_key key;		/* the packet as it arrives (host order) */
+	struct nat_key to;		/* what it becomes */
+};
+
+struct nat_fast_seen {
+	uint64_t last_ms;		/* its last packet (the core's clock), 0 = none */
+	uint64_t packets, bytes;	/* since add */
+	uint32_t seq_end;		/* TCP: highest seq + payload length, if seq_known */
+	bool seq_known;
+};
+
+struct nat_fast_ops {
+	/* 0, or -1: refused (e.g. full); the flow stays with the core for good. */
+	int (*add)(void *arg, const struct nat_fast_entry e[2]);
+	void (*del)(void *arg, const struct nat_fast_entry e[2]);
+	/* What the fast path did with e[d] since add; zeroes for nothing. */
+	void (*seen)(void *arg, const struct nat_fast_entry e[2], struct nat_fast_seen s[2]);
+};
+
+/* The fast path forwarded a TCP segment with FIN or RST (never SYN) of a flow it
+ * holds, the packet as it arrived (side, key in host order, its seq, payload
+ * length and TCP flags), and tells the core afterwards: tracked as if it had been
+ * queued (a RST outside the window does not end the flow). Unknown keys are
+ * ignored. */
+void nat_fast_tcp(struct nat_table *t, enum nat_side side, const struct nat_key *k,
+    uint32_t seq, uint16_t len, uint8_t flags, uint64_t now_ms);
+
+/* ops NULL: no fast path (the default). Flows handed over earlier are not
+ * taken back: call it before the first packet. */
+void nat_table_set_fast(struct nat_table *t, const struct nat_fast_ops *ops, void *arg);
 
 #endif

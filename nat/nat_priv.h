@@ -35,6 +35,8 @@ enum flow_flag {
 				 * u.pt holds the public address, spi[0] the tunnel ID */
 };
 #define FF_PSEUDO (FF_IKE | FF_L2TP)	/* k[1] is no packet's key */
+#define FF_FAST 32		/* in the fast path (fastpath.c) */
+#define FF_NOFAST 64		/* the fast path refused it: not asked again */
 
 /* TCP flags per direction d (bit d of each). */
 #define TF_FIN(d) (1u << (d))
@@ -151,6 +153,8 @@ struct nat_table {
 	uint32_t n_exp;
 	uint16_t *exp_head;		/* NAT_EXP_BUCKETS chains: first slot + 1; 0 = empty */
 	struct nat_insp_counters ic[NAT_MAX_ENGINES];
+	const struct nat_fast_ops *fast;	/* NULL: no fast path */
+	void *fast_arg;
 };
 
 /* flow.c */
@@ -214,6 +218,9 @@ bool tcp_track(struct nat_table *t, struct flow *f, int dir, const uint8_t *tcp,
 void tcp_track_new(struct nat_table *t, struct flow *f, int dir, const uint8_t *tcp,
     size_t tcplen, size_t seglen);
 const char *tcp_state_name(uint8_t state);
+/* What the fast path carried from dir: the handshake done, data up to seq_end. */
+void tcp_track_fast(struct nat_table *t, struct flow *f, int dir, uint32_t seq_end,
+    bool seq_known);
 
 /* ipsec_pt.c: IKE/ESP pass-through through PAT (see nat/README.md). */
 #define NAT_IKE_PORT 500
@@ -248,6 +255,20 @@ struct nat_key l2tp_key(uint32_t lns, uint16_t tid);
 uint32_t l2tp_find(struct nat_table *t, uint32_t lns, uint32_t pub, uint16_t tid);
 /* flow.c: moves key d of flow i to k (false, nothing changed, when k is taken). */
 bool flow_rekey(struct nat_table *t, uint32_t i, int d, const struct nat_key *k);
+
+/* fastpath.c (see nat_fast_ops in nat.h) */
+/* May the fast path hold f now? */
+bool fast_qualifies(const struct flow *f);
+/* Its two entries: e[d] for packets that match k[d]. */
+void fast_entries(const struct flow *f, struct nat_fast_entry e[2]);
+/* After a packet of f: hands it to the fast path or takes it back. */
+void fast_update(struct nat_table *t, struct flow *f);
+/* Takes what the fast path saw of f: last use, TCP ends, handshake done. */
+void fast_sync(struct nat_table *t, struct flow *f);
+/* Takes f back from the fast path, its packets counted. */
+void fast_remove(struct nat_table *t, struct flow *f);
+/* flow_expired, once the fast path's use of f is known. */
+bool fast_expired(struct nat_table *t, struct flow *f, uint64_t now_ms);
 
 static inline struct nat_key nat_key_mirror(const struct nat_key *k)
 {

@@ -14,6 +14,7 @@ struct nat_rules *nat_rules_new(void)
 	if (!r)
 		return NULL;
 	r->hairpin = true;
+	r->fastpath = true;
 	r->max_flows = 65536;
 	r->queues = 2;
 	r->timeouts = (struct nat_timeouts){

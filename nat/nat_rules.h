@@ -89,6 +89,7 @@ struct nat_rules {
 	uint32_t inside_addr[NAT_MAX_IFACES];	/* 0 = not known yet */
 	uint32_t outside_addr[NAT_MAX_IFACES];
 	bool hairpin;			/* default yes */
+	bool fastpath;			/* default yes: tsunagid's tc program (daemon/nat_fast.c) */
 	size_t max_flows;		/* default 65536 */
 	uint16_t queue;			/* NFQUEUE number (tsunagid --nat-queue overrides) */
 	uint16_t queues;		/* queues queue.. queue+queues-1, a thread each when > 1 */

@@ -127,3 +127,18 @@ bool tcp_track(struct nat_table *t, struct flow *f, int dir, const uint8_t *tcp,
 	}
 	return true;
 }
+
+/* The fast path carried segments of f from dir since it was handed over (none
+ * with SYN, FIN or RST): an ACK after the SYN-ACK ends the handshake, as in
+ * tcp_track, and seq_end is where that side's data got to. */
+void tcp_track_fast(struct nat_table *t, struct flow *f, int dir, uint32_t seq_end,
+    bool seq_known)
+{
+	if (f->state == TS_SYN_RECV)
+		set_state(t, f, TS_ESTABLISHED);
+	if (!seq_known)
+		return;
+	if (!(f->tflags & TF_SEEN(dir)) || seq_after(seq_end, f->u.tcp.td_end[dir]))
+		f->u.tcp.td_end[dir] = seq_end;
+	f->tflags |= TF_SEEN(dir);
+}

@@ -220,7 +220,7 @@ static struct flow *live(struct nat_table *t, uint32_t i, int dir, enum nat_side
 	if (i == NAT_NONE)
 		return NULL;
 	struct flow *f = &t->flows[i];
-	if (flow_expired(t, f, now)) {
+	if (fast_expired(t, f, now)) {
 		t->c.flows_expired++;
 		flow_end(t, i, "idle", now);
 		return NULL;
@@ -377,6 +377,8 @@ static enum nat_verdict finish(struct nat_table *t, struct pkt *p, struct flow *
 	count(t, f, dir, p->tot, side);
 	if (iv == NAT_INSP_END)
 		flow_end(t, (uint32_t)(f - t->flows), "inspect", now);
+	else
+		fast_update(t, f);
 	return NAT_FORWARD;
 }
 
@@ -386,6 +388,8 @@ static enum nat_verdict apply(struct nat_table *t, struct pkt *p, struct flow *f
 {
 	if (p->proto == IPPROTO_TCP_) {
 		size_t th = (size_t)(p->l4[12] >> 4) * 4;
+		if (p->l4[13] & 0x04)
+			fast_sync(t, f);	/* its window check: where the fast path got to */
 		if (!tcp_track(t, f, dir, p->l4, th, p->l4len - th))
 			t->c.tcp_rst_ignored++;
 	}

@@ -45,6 +45,8 @@ for f in etc/tsunagi/tsunagi.conf lib/systemd/system/tsunagi.service usr/lib/sys
 	[ -f "$x/$f" ] || bad "/$f not in the package"
 done
 [ -d "$x/etc/tsunagi/conf.d" ] || bad "/etc/tsunagi/conf.d/ not in the package"
+# The NAT fast path's tc program (built with clang, a build dependency).
+ls "$x"/usr/lib/*/tsunagi/nat_fast.bpf.o >/dev/null 2>&1 || bad "the NAT fast path's nat_fast.bpf.o not in the package"
 [ "$(stat -c %a "$x/etc/tsunagi/tsunagi.conf" 2>/dev/null)" = 640 ] || bad "tsunagi.conf is not mode 640"
 [ "$(stat -c %a "$x/etc/tsunagi" 2>/dev/null)" = 750 ] || bad "/etc/tsunagi is not mode 750"
 grep -qx /etc/tsunagi/tsunagi.conf "$x/DEBIAN/conffiles" 2>/dev/null || bad "tsunagi.conf is not a conffile"
@@ -52,7 +54,7 @@ grep -qx 'g tsunagi -' "$x/usr/lib/sysusers.d/tsunagi.conf" 2>/dev/null || bad "
 grep -qx 'ExecStart=/usr/sbin/tsunagid --foreground --config /etc/tsunagi/tsunagi.conf .*' \
 	"$x/lib/systemd/system/tsunagi.service" || bad "the unit does not run /usr/sbin/tsunagid with /etc/tsunagi/tsunagi.conf"
 grep -qx 'Group=tsunagi' "$x/lib/systemd/system/tsunagi.service" || bad "the unit does not run with Group=tsunagi"
-[ $failed = "$n" ] && ok "contents: binaries, conffile (640), conf.d/, unit, sysusers.d, man pages, examples"
+[ $failed = "$n" ] && ok "contents: binaries, conffile (640), conf.d/, unit, sysusers.d, man pages, examples, fast path program"
 
 # --- 2. the unit ---------------------------------------------------------------------------
 mkdir "$S/verify"

@@ -228,6 +228,11 @@ void ctl_print_nat_row(const struct ctree *event, bool header)
 	       *engine ? engine : "-", s(event, "state"), idle / 3600, idle / 60 % 60, idle % 60);
 	if (*s(event, "inside-dst"))
 		printf("      (inside host sent it to %s)\n", s(event, "inside-dst"));
+	if (*s(event, "fast"))
+		printf("      fast path: %s/%s packets out/in of %s/%s, %s/%s bytes\n",
+		       s(event, "fast-packets-out"), s(event, "fast-packets-in"),
+		       s(event, "packets-out"), s(event, "packets-in"), s(event, "bytes-out"),
+		       s(event, "bytes-in"));
 }
 
 void ctl_print_log_line(const struct ctree *event)

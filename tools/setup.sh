@@ -19,7 +19,7 @@ PACKAGES="
   iperf3 tshark tcpdump wireguard-go wireguard-tools ike-scan python3 xxd util-linux
   man-db groff-base systemd curl python3-prometheus-client
   debhelper dh-autoreconf dpkg-dev fakeroot passwd debootstrap
-  libnetfilter-queue-dev libmnl-dev iptables
+  libnetfilter-queue-dev libmnl-dev iptables libbpf-dev
   vsftpd lftp dnsmasq dnsutils tftp-hpa tftpd-hpa sip-tester python3-scapy
   iputils-tracepath traceroute linux-perf
   openssl
@@ -78,7 +78,7 @@ check() {
 		bad=1
 	done
 	for lp in libssl:libssl-dev libevent:libevent-dev libsodium:libsodium-dev cmocka:libcmocka-dev \
-	    libnetfilter_queue:libnetfilter-queue-dev libmnl:libmnl-dev; do
+	    libnetfilter_queue:libnetfilter-queue-dev libmnl:libmnl-dev libbpf:libbpf-dev; do
 		pkg-config --exists "${lp%%:*}" 2>/dev/null && continue
 		echo "missing: library ${lp%%:*} (package ${lp#*:})"
 		bad=1

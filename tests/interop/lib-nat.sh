@@ -4,6 +4,7 @@
 #   with a tsunagi { nat { } } section: PAT of LAN_NET to OUTSIDE_IF's address, plus
 #   each extra rule section given (one key a line: $'web {\ntype = forward\n...}'). CONNS, when
 #   set, is a swanctl.conf text put before it (connections and secrets).
+#   NAT_EXTRA, when set, is put in the nat section before the rules (e.g. "fastpath = no").
 # nat_tsu_start NS INSIDE_IF OUTSIDE_IF LAN_NET [RULES...]: writes it and starts it.
 
 nat_tsu_conf() {
@@ -16,6 +17,7 @@ nat_tsu_conf() {
 		printf 'tsunagi {\n\ttun = tn%s\n\tnat {\n\t\tinside = %s\n\t\toutside = %s\n' \
 			"$$" "$in_if" "$out_if"
 		[ -n "${NAT_QUEUES:-}" ] && printf '\t\tqueues = %s\n' "$NAT_QUEUES"
+		[ -n "${NAT_EXTRA:-}" ] && printf '\t\t%s\n' "$NAT_EXTRA"
 		printf '\t\trules {\n\t\t\tlan {\n\t\t\t\ttype = pat\n\t\t\t\tprivate = %s\n\t\t\t\tpublic = %s\n\t\t\t}\n' \
 			"$lan" "$out_if"
 		for r in "$@"; do printf '\t\t\t%s\n' "$r"; done
