@@ -156,12 +156,12 @@ ssize_t esp_engine_ike_recv(struct esp_engine *e, uint8_t *buf, size_t cap,
 void engine_report_expiry(struct esp_engine *e, struct sa *sa, int level)
 {
 	struct esp_event ev = { .spi = sa->cfg.spi, .dst = sa->cfg.dst, .gen = sa->gen };
-	atomic_int *state = level == 2 ? &sa->hard_state : &sa->soft_state;
+	atomic_uchar *state = level == 2 ? &sa->hard_state : &sa->soft_state;
 	if (level == 2)
 		atomic_store(&sa->dead, true);
 	else if (atomic_load(&sa->hard_state) != SA_EXP_NONE)
 		return;		/* a hard expiry says it all */
-	int expect = SA_EXP_NONE;
+	unsigned char expect = SA_EXP_NONE;
 	if (!atomic_compare_exchange_strong(state, &expect, SA_EXP_QUEUED))
 		return;		/* reported before */
 	ev.type = level == 2 ? EV_EXPIRE_HARD : EV_EXPIRE_SOFT;
@@ -171,11 +171,12 @@ void engine_report_expiry(struct esp_engine *e, struct sa *sa, int level)
 
 void engine_report_mapping(struct esp_engine *e, struct sa *sa, const struct addr *from)
 {
-	ms_t now = engine_now(e);
-	uint_fast64_t last = atomic_load_explicit(&sa->mapping_ms, memory_order_relaxed);
-	if (last && now < last + ESP_ENGINE_MAPPING_INTERVAL_MS)
-		return;
-	if (!atomic_compare_exchange_strong(&sa->mapping_ms, &last, now ? now : 1))
+	uint32_t now = (uint32_t)engine_now(e);
+	now = now ? now : 1;
+	uint32_t last = atomic_load_explicit(&sa->mapping_ms, memory_order_relaxed);
+	if (last && (uint32_t)(now - last) < ESP_ENGINE_MAPPING_INTERVAL_MS)
+		return;		/* (unsigned: right across the 49-day wrap) */
+	if (!atomic_compare_exchange_strong(&sa->mapping_ms, &last, now))
 		return;		/* another thread reported it just now */
 	struct esp_event ev = { .type = EV_NEW_MAPPING, .spi = sa->cfg.spi, .dst = sa->cfg.dst,
 				.gen = sa->gen, .from = *from };

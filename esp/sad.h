@@ -76,13 +76,14 @@ struct sa {
 	ms_t add_ms;		/* monotonic time of GETSPI/ADD/UPDATE */
 	atomic_uint_fast64_t use_ms;	/* first use; 0 = unused */
 	uint32_t getspi_seq;	/* seq of the GETSPI that created a larval SA */
-	atomic_int soft_state, hard_state;	/* enum sa_expiry */
+	atomic_uchar soft_state, hard_state;	/* enum sa_expiry */
 	bool larval;
 	atomic_bool dead;	/* hard-expired: no longer used, deletion pending */
+	/* When the last NEW_MAPPING for this inbound SA was queued (esp_engine.c), the
+	 * low 32 bits of the ms clock (it only rate-limits); 0 = never. An UPDATE (IKE
+	 * followed the peer) makes a new struct sa: it starts over. */
+	_Atomic uint32_t mapping_ms;
 	struct sa_counters ctr;
-	/* When the last NEW_MAPPING for this inbound SA was queued (esp_engine.c); 0 =
-	 * never. An UPDATE (IKE followed the peer) makes a new struct sa: it starts over. */
-	atomic_uint_fast64_t mapping_ms;
 
 	pthread_mutex_t lock;	/* serialises the transform state below */
 	struct esp_crypto *crypto;
