@@ -6,13 +6,23 @@
 #include "nat/nat_priv.h"
 
 /* UDP ports whose flows the core tells apart by payload (IKE by SPI, L2TP by
- * tunnel ID): a plain flow on them would take its neighbours' packets. */
-static bool payload_demux_port(uint16_t port)
+ * tunnel ID; the pass-through engines' ports, 500 and 1701 by default, and IKE's
+ * own): a plain flow on them would take its neighbours' packets. */
+static bool payload_demux_port(const struct nat_table *t, uint16_t port)
 {
-	return port == NAT_IKE_PORT || port == NAT_L2TP_PORT;
+	return port == NAT_IKE_PORT || nat_inspect_port_in(&t->rules->inspect[NAT_ENGINE_IKE], port) ||
+	       nat_inspect_port_in(&t->rules->inspect[NAT_ENGINE_L2TP], port);
 }
 
-bool fast_qualifies(const struct flow *f)
+static bool demux_ports(const struct nat_table *t, const struct flow *f)
+{
+	for (int d = 0; d < 2; d++)
+		if (payload_demux_port(t, f->k[d].sport) || payload_demux_port(t, f->k[d].dport))
+			return true;
+	return false;
+}
+
+bool fast_qualifies(const struct nat_table *t, const struct flow *f)
 {
 	if (!(f->flags & FF_USED) || (f->flags & (FF_PSEUDO | FF_NOFAST)) || f->insp)
 		return false;
@@ -22,8 +32,7 @@ bool fast_qualifies(const struct flow *f)
 	if (f->proto == 6)
 		return f->state != TS_SYN_SENT;
 	if (f->proto == 17)
-		return !payload_demux_port(f->k[0].sport) && !payload_demux_port(f->k[0].dport) &&
-		       !payload_demux_port(f->k[1].sport) && !payload_demux_port(f->k[1].dport);
+		return !demux_ports(t, f);
 	return false;
 }
 
@@ -98,7 +107,7 @@ void fast_update(struct nat_table *t, struct flow *f)
 {
 	if (!t->fast)
 		return;
-	bool q = fast_qualifies(f);
+	bool q = fast_qualifies(t, f);
 	if (q == !!(f->flags & FF_FAST))
 		return;
 	if (!q) {

@@ -258,7 +258,7 @@ bool flow_rekey(struct nat_table *t, uint32_t i, int d, const struct nat_key *k)
 
 /* fastpath.c (see nat_fast_ops in nat.h) */
 /* May the fast path hold f now? */
-bool fast_qualifies(const struct flow *f);
+bool fast_qualifies(const struct nat_table *t, const struct flow *f);
 /* Its two entries: e[d] for packets that match k[d]. */
 void fast_entries(const struct flow *f, struct nat_fast_entry e[2]);
 /* After a packet of f: hands it to the fast path or takes it back. */

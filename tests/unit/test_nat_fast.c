@@ -337,6 +337,29 @@ static void test_not_handed_over(void **state)
 	assert_int_equal(f->m.adds, 0);
 }
 
+/* The pass-through engines' ports as configured: UDP on l2tp's 1702 stays with
+ * the core (it tells tunnels apart by payload there), 1701 is then plain UDP. */
+static void test_passthru_ports_configured(void **state)
+{
+	struct fx *f = *state;
+	char err[256];
+	struct nat_rules *r = nat_test_rules(
+	    "tsunagi { nat { inside = lan0\n outside = wan0\n inspect { l2tp { ports = 1702 } }\n"
+	    " rules { lan { type = pat\n private = 10.1.0.0/16\n public = wan0 } } } }\n",
+	    err, sizeof(err));
+	assert_non_null(r);
+	nat_table_set_rules(f->t, r);
+	nat_rules_free(f->r);
+	f->r = r;
+	uint8_t b[256];
+	size_t n = mk_udp(b, "10.1.0.10", 1702, R, 1702, 40);
+	assert_int_equal(xl(f->t, b, &n, IN, 0), NAT_FORWARD);
+	assert_int_equal(f->m.adds, 0);
+	n = mk_udp(b, "10.1.0.10", 1701, R, 1701, 40);
+	assert_int_equal(xl(f->t, b, &n, IN, 0), NAT_FORWARD);
+	assert_int_equal(f->m.adds, 1);
+}
+
 /* A hairpinned flow's reply key arrives from inside too. */
 static void test_hairpin_sides(void **state)
 {
@@ -404,6 +427,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_active_fast_flow_not_expired, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_idle_fast_flow_found_late, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_not_handed_over, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_passthru_ports_configured, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_hairpin_sides, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_refused_once, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_flush_and_evict, setup, teardown),
