@@ -57,9 +57,9 @@ static void life_left(const struct child_sa *c, const struct esp_sa_stats *in,
 static void child_view(struct daemon *d, const struct ike_sa *sa, const struct child_sa *c,
 		       struct vici_child_view *v, ms_t now)
 {
-	const struct xform *e = proposal_get(&c->prop, XF_ENCR);
-	const struct xform *i = proposal_get(&c->prop, XF_INTEG);
-	const struct xform *esn = proposal_get(&c->prop, XF_ESN);
+	const struct xform *e = proposal_get(c->prop, XF_ENCR);
+	const struct xform *i = proposal_get(c->prop, XF_INTEG);
+	const struct xform *esn = proposal_get(c->prop, XF_ESN);
 	struct esp_sa_stats in, out;
 	memset(v, 0, sizeof(*v));
 	v->name = c->cfg->name;
@@ -116,10 +116,10 @@ void views_ike(struct daemon *d, const struct ike_sa *sa, struct ike_view_storag
 	ms_t now = clock_now_ms();
 	struct vici_ike_view *v = &st->ike;
 	memset(st, 0, sizeof(*st));
-	const struct xform *e = proposal_get(&sa->prop, XF_ENCR);
-	const struct xform *i = proposal_get(&sa->prop, XF_INTEG);
-	const struct xform *p = proposal_get(&sa->prop, XF_PRF);
-	const struct xform *g = proposal_get(&sa->prop, XF_DH);
+	const struct xform *e = proposal_get(sa->prop, XF_ENCR);
+	const struct xform *i = proposal_get(sa->prop, XF_INTEG);
+	const struct xform *p = proposal_get(sa->prop, XF_PRF);
+	const struct xform *g = proposal_get(sa->prop, XF_DH);
 	v->name = ike_sa_name(sa);
 	v->uniqueid = sa->uniqueid;
 	v->version = sa->v1 ? 1 : 2;
@@ -127,8 +127,8 @@ void views_ike(struct daemon *d, const struct ike_sa *sa, struct ike_view_storag
 	v->ikev1_state = ikev1_sa_state_name(sa);
 	v->local = sa->local;
 	v->remote = sa->remote;
-	v->local_id = identity_fmt(&sa->my_id, st->local_id, sizeof(st->local_id));
-	v->remote_id = identity_fmt(&sa->peer_id, st->remote_id, sizeof(st->remote_id));
+	v->local_id = identity_fmt(sa->my_id, st->local_id, sizeof(st->local_id));
+	v->remote_id = identity_fmt(sa->peer_id, st->remote_id, sizeof(st->remote_id));
 	v->remote_xauth_id = ikev1_xauth_user(sa);
 	v->initiator = sa->initiator;
 	v->spi_i = spi64(sa->spi_i);

@@ -283,15 +283,15 @@ static void release_held(struct esp_engine *e, uint32_t reqid)
 			continue;
 		unsigned n = 0;
 		uint16_t lens[SP_HOLD_MAX];
-		/* Data-plane threads hold packets under this lock: nheld is theirs too. */
+		/* Data-plane threads hold packets under this lock: held is theirs too. */
 		pthread_mutex_lock(&e->hold_lock);
-		for (unsigned i = 0; i < sp->nheld && i < ESP_BATCH; i++, n++) {
-			memcpy(e->ctl.bufs + i * e->ctl.slot + ESP_HEADROOM, sp->held + i * slot,
-			       sp->held_len[i]);
-			lens[i] = sp->held_len[i];
+		for (unsigned i = 0; sp->held && i < sp->held->n && i < ESP_BATCH; i++, n++) {
+			memcpy(e->ctl.bufs + i * e->ctl.slot + ESP_HEADROOM, sp->held->pkt + i * slot,
+			       sp->held->len[i]);
+			lens[i] = sp->held->len[i];
 		}
 		if (n) {
-			sp->nheld = 0;
+			sp->held->n = 0;
 			sp->acquire_ms = 0;
 		}
 		pthread_mutex_unlock(&e->hold_lock);
@@ -767,19 +767,22 @@ static void expire_held(struct esp_engine *e, ms_t now)
 	for (struct sp *sp = e->held_any ? e->spd.list[IPSEC_DIR_OUTBOUND] : NULL; sp;
 	     sp = sp->next) {
 		unsigned keep = 0;
-		for (unsigned i = 0; i < sp->nheld; i++) {
-			if (now - sp->held_ms[i] >= e->cfg.hold_ms) {
+		if (!sp->held)
+			continue;
+		for (unsigned i = 0; i < sp->held->n; i++) {
+			if (now - sp->held->ms[i] >= e->cfg.hold_ms) {
 				atomic_fetch_add(&e->st.hold_dropped, 1);
 				continue;
 			}
 			if (keep != i) {
-				memmove(sp->held + keep * slot, sp->held + i * slot, sp->held_len[i]);
-				sp->held_len[keep] = sp->held_len[i];
-				sp->held_ms[keep] = sp->held_ms[i];
+				memmove(sp->held->pkt + keep * slot, sp->held->pkt + i * slot,
+					sp->held->len[i]);
+				sp->held->len[keep] = sp->held->len[i];
+				sp->held->ms[keep] = sp->held->ms[i];
 			}
 			keep++;
 		}
-		sp->nheld = keep;
+		sp->held->n = keep;
 	}
 	pthread_mutex_unlock(&e->hold_lock);
 }

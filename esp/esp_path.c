@@ -237,14 +237,15 @@ static enum esp_verdict hold(struct esp_ctx *c, struct sp *sp, const struct pkt_
 	enum esp_verdict v = ESP_V_HELD;
 	pthread_mutex_lock(&e->hold_lock);
 	/* One allocation per trap policy, on its first packet, not per packet. */
-	if (!sp->held)
-		sp->held = malloc(SP_HOLD_MAX * hold_slot);
+	if (!sp->held && (sp->held = malloc(sizeof(*sp->held) + SP_HOLD_MAX * hold_slot)))
+		sp->held->n = 0;
 	e->held_any |= sp->held != NULL;
-	if (sp->held && len <= hold_slot && sp->nheld < e->cfg.hold_packets) {
-		memcpy(sp->held + sp->nheld * hold_slot, pkt, len);
-		sp->held_len[sp->nheld] = (uint16_t)len;
-		sp->held_ms[sp->nheld] = now;
-		sp->nheld++;
+	struct sp_held *h = sp->held;
+	if (h && len <= hold_slot && h->n < e->cfg.hold_packets) {
+		memcpy(h->pkt + h->n * hold_slot, pkt, len);
+		h->len[h->n] = (uint16_t)len;
+		h->ms[h->n] = now;
+		h->n++;
 		STAT_INC(e, held);
 	} else {
 		STAT_INC(e, hold_dropped);

@@ -117,7 +117,7 @@ bool pkt_match(const struct pkt_tuple *t, const struct selector *src,
 /* --- policies ------------------------------------------------------------------ */
 
 
-static unsigned specificity(const struct pfkey_policy *p)
+static uint16_t specificity(const struct pfkey_policy *p)
 {
 	/* Addresses dominate; a protocol and then narrowed ports break ties. */
 	unsigned s = (selector_common_prefix(&p->dst) + selector_common_prefix(&p->src)) * 4;
@@ -125,7 +125,7 @@ static unsigned specificity(const struct pfkey_policy *p)
 		s += 2;
 	if (p->src.port_hi - p->src.port_lo < 65535 || p->dst.port_hi - p->dst.port_lo < 65535)
 		s += 1;
-	return s;
+	return (uint16_t)s;	/* at most (128 + 128) * 4 + 3 */
 }
 
 void spd_init(struct spd *s)
@@ -154,6 +154,7 @@ void spd_destroy(struct spd *s)
 	}
 	free(s->by_exact);
 	free(s->by_id);
+	free(s->by_host);
 	uint32_t next_index = s->next_index;
 	spd_init(s);
 	s->next_index = next_index;
@@ -192,6 +193,24 @@ static size_t id_slot(const struct spd *s, uint32_t id)
 	return (id * 2654435761u >> 7) & (s->nbuckets - 1);
 }
 
+/* Is the policy's destination one address (a remote-access client's, a host)? */
+static bool dst_is_host(const struct sp *sp)
+{
+	return memcmp(sp->p.dst.lo, sp->p.dst.hi, sp->p.dst.family == AF_INET ? 4 : 16) == 0;
+}
+
+static size_t host_slot(const struct spd *s, uint8_t dir, uint8_t family, const uint8_t *addr)
+{
+	uint8_t head[2] = { dir, family };
+	uint32_t h = hash_bytes(2166136261u, head, sizeof(head));
+	return hash_bytes(h, addr, family == AF_INET ? 4 : 16) & (s->nbuckets - 1);
+}
+
+static struct sp **host_chain(const struct spd *s, const struct sp *sp)
+{
+	return &s->by_host[host_slot(s, sp->p.dir, sp->p.dst.family, sp->p.dst.lo)];
+}
+
 static void index_link(struct spd *s, struct sp *sp)
 {
 	size_t e = exact_slot(s, sp->p.dir, &sp->p.src, &sp->p.dst), i = id_slot(s, sp->p.id);
@@ -199,6 +218,11 @@ static void index_link(struct spd *s, struct sp *sp)
 	s->by_exact[e] = sp;
 	sp->next_id = s->by_id[i];
 	s->by_id[i] = sp;
+	if (dst_is_host(sp)) {
+		struct sp **h = host_chain(s, sp);
+		sp->next_host_or_net = *h;
+		*h = sp;
+	}
 }
 
 static void index_unlink(struct spd *s, struct sp *sp)
@@ -210,6 +234,11 @@ static void index_unlink(struct spd *s, struct sp *sp)
 	for (pp = &s->by_id[id_slot(s, sp->p.id)]; *pp != sp; pp = &(*pp)->next_id)
 		;
 	*pp = sp->next_id;
+	if (dst_is_host(sp)) {
+		for (pp = host_chain(s, sp); *pp != sp; pp = &(*pp)->next_host_or_net)
+			;
+		*pp = sp->next_host_or_net;
+	}
 }
 
 /* Room for one more policy: at most two per bucket on average. */
@@ -219,15 +248,19 @@ static int index_reserve(struct spd *s)
 		return 0;
 	size_t n = s->nbuckets ? s->nbuckets * 2 : 64;
 	struct sp **ex = calloc(n, sizeof(*ex)), **id = calloc(n, sizeof(*id));
-	if (!ex || !id) {
+	struct sp **host = calloc(n, sizeof(*host));
+	if (!ex || !id || !host) {
 		free(ex);
 		free(id);
+		free(host);
 		return -1;
 	}
 	free(s->by_exact);
 	free(s->by_id);
+	free(s->by_host);
 	s->by_exact = ex;
 	s->by_id = id;
+	s->by_host = host;
 	s->nbuckets = n;
 	for (int d = 1; d < IPSEC_DIR_MAX; d++)
 		for (struct sp *sp = s->list[d]; sp; sp = sp->next)
@@ -275,6 +308,17 @@ static int runs_reserve(struct spd *s, uint8_t dir)
 	return 0;
 }
 
+/* The link to sp in its direction's net list: that of the nearest policy before sp
+ * in the list that is not a host's (they are few; hosts may be thousands, but this
+ * is the control path). */
+static struct sp **net_link_to(struct spd *s, struct sp *sp)
+{
+	struct sp *p = sp->prev;
+	while (p && dst_is_host(p))
+		p = p->prev;
+	return p ? &p->next_host_or_net : &s->net[sp->p.dir];
+}
+
 /* Links sp into its direction's list: after every policy that comes before it or
  * shares its key, as the list walk did. */
 static void list_link(struct spd *s, struct sp *sp)
@@ -299,6 +343,11 @@ static void list_link(struct spd *s, struct sp *sp)
 		after->next = sp;
 	else
 		s->list[dir] = sp;
+	if (!dst_is_host(sp)) {
+		struct sp **l = net_link_to(s, sp);
+		sp->next_host_or_net = *l;
+		*l = sp;
+	}
 }
 
 static void list_unlink(struct spd *s, struct sp *sp)
@@ -312,6 +361,8 @@ static void list_unlink(struct spd *s, struct sp *sp)
 	} else if (r->last == sp) {
 		r->last = sp->prev;
 	}
+	if (!dst_is_host(sp))
+		*net_link_to(s, sp) = sp->next_host_or_net;
 	if (sp->prev)
 		sp->prev->next = sp->next;
 	else
@@ -373,6 +424,7 @@ struct sp *spd_add(struct spd *s, struct pfkey_policy *p, int *err)
 	}
 	sp->p = *p;
 	sp->score = specificity(p);
+	sp->seq = s->next_seq++;
 	list_link(s, sp);
 	index_link(s, sp);
 	s->count++;
@@ -386,12 +438,32 @@ void spd_remove(struct spd *s, struct sp *sp)
 	s->count--;
 }
 
+/* Does a come before b in lookup order (the order of the direction's list)? */
+static bool sp_before(const struct sp *a, const struct sp *b)
+{
+	if (a->p.priority != b->p.priority)
+		return a->p.priority < b->p.priority;
+	if (a->score != b->score)
+		return a->score > b->score;
+	return a->seq < b->seq;
+}
+
+/* The first match in list order: the best of the host policies for the packet's
+ * destination, unless a net policy before it matches. */
 struct sp *spd_lookup(const struct spd *s, uint8_t dir, const struct pkt_tuple *t)
 {
 	if (dir == 0 || dir >= IPSEC_DIR_MAX)
 		return NULL;
-	for (struct sp *sp = s->list[dir]; sp; sp = sp->next)
+	struct sp *best = NULL;
+	if (s->nbuckets)
+		for (struct sp *sp = s->by_host[host_slot(s, dir, t->family, t->dst)]; sp;
+		     sp = sp->next_host_or_net)
+			if (sp->p.dir == dir && pkt_match(t, &sp->p.src, &sp->p.dst) &&
+			    (!best || sp_before(sp, best)))
+				best = sp;
+	for (struct sp *sp = s->net[dir]; sp && (!best || sp_before(sp, best));
+	     sp = sp->next_host_or_net)
 		if (pkt_match(t, &sp->p.src, &sp->p.dst))
 			return sp;
-	return NULL;
+	return best;
 }

@@ -37,19 +37,30 @@ bool pkt_match(const struct pkt_tuple *t, const struct selector *src,
 
 #define SP_HOLD_MAX 8
 
+/* The packets a trap policy holds until its SA is up, allocated on its first one (in
+ * every policy they were 80 bytes of a remote-access client's memory). */
+struct sp_held {
+	unsigned n;		/* packets held */
+	ms_t ms[SP_HOLD_MAX];
+	uint16_t len[SP_HOLD_MAX];
+	uint8_t pkt[];		/* SP_HOLD_MAX slots of the engine's packet size */
+};
+
 struct sp {
 	struct sp *next, *prev;		/* the direction's list, in lookup order */
 	struct sp *next_exact, *next_id;	/* hash chains of struct spd */
+	/* The data path's lookup (spd_lookup): a policy whose destination is one
+	 * address is in the chain of that address (by_host), the others in their
+	 * direction's list of such (net, in lookup order). */
+	struct sp *next_host_or_net;
 	struct pfkey_policy p;
-	unsigned score;		/* specificity, higher first */
+	uint16_t score;		/* specificity, higher first (at most 1027) */
 	bool route;		/* a route for p.dst through the TUN device is ours */
 	bool port_rule;		/* or a rule for its protocol and ports (io_port_rule_add) */
+	uint32_t seq;		/* when it was linked: the order within its run */
 	/* Trap state: guarded by the engine's hold mutex. */
 	ms_t acquire_ms;	/* last ACQUIRE queued; 0 = none */
-	unsigned nheld;
-	ms_t held_ms[SP_HOLD_MAX];
-	uint16_t held_len[SP_HOLD_MAX];
-	uint8_t *held;		/* SP_HOLD_MAX slots of the engine's packet size, lazily */
+	struct sp_held *held;	/* NULL until a packet is held */
 };
 
 /* The policies of one direction with one (priority, specificity): a new one goes
@@ -68,8 +79,13 @@ struct spd {
 	/* Indexes for the control path (add, delete, find), so that they cost the same
 	 * with thousands of policies: hash tables by selectors and by id (nbuckets a
 	 * power of two, grown with count), and the runs of each direction in order. */
-	struct sp **by_exact, **by_id;
+	struct sp **by_exact, **by_id, **by_host;
 	size_t nbuckets;
+	/* The data path's view: per direction the policies whose destination is not
+	 * one address, in lookup order; the others are found by address (by_host),
+	 * so a concentrator's thousand clients cost one hash chain, not a walk. */
+	struct sp *net[IPSEC_DIR_MAX];
+	uint32_t next_seq;
 	struct sp_run *runs[IPSEC_DIR_MAX];
 	size_t nruns[IPSEC_DIR_MAX], runs_cap[IPSEC_DIR_MAX];
 };

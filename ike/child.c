@@ -28,6 +28,7 @@ struct child_sa *child_sa_new(struct ike_sa *sa, struct child_cfg *cc, bool init
 	c->initiator = initiator;
 	c->state = CHILD_CREATED;
 	c->rekey_at = c->expire_at = MS_NEVER;
+	c->prop = &proposal_none;
 	if (child_set_ts(c, NULL, 0, NULL, 0) < 0) {
 		free(c);
 		return NULL;
@@ -88,15 +89,22 @@ static void release_spi(struct child_sa *c)
 		log_err(LOG_KNL, "unable to release unused SPI %08x: %s", c->spi_in, strerror(rc));
 }
 
+static void keys_free(struct child_keys *k)
+{
+	if (k)
+		wipe_free(k, sizeof(*k) + k->ekey_len + k->akey_len);
+}
+
 void child_sa_free(struct child_sa *c)
 {
 	if (!c)
 		return;
 	release_spi(c);
-	wipe_free(c->keys_in, sizeof(*c->keys_in));
-	wipe_free(c->keys_out, sizeof(*c->keys_out));
+	keys_free(c->keys_in);
+	keys_free(c->keys_out);
 	free(c->local_ts);
 	free(c->collision_nonce);
+	proposal_release(&c->prop);
 	wipe(c, sizeof(*c));
 	free(c);
 }
@@ -211,11 +219,11 @@ static void ts_list_fmt(const struct selector *ts, size_t n, char *out, size_t o
 int child_select(struct ike_sa *sa, struct child_sa *c, const struct ikev2_payloads *pl,
 		 bool with_dh)
 {
-	struct proposal mine[IKEV2_MAX_PROPOSALS];
+	struct proposal mine[IKEV2_MAX_PROPOSALS], chosen;
 	char tag[128];
 	size_t n = esp_proposals(c->cfg, mine, IKEV2_MAX_PROPOSALS, with_dh);
 	ike_sa_tag(sa, tag, sizeof(tag));
-	if (!proposal_select(mine, n, pl->props, pl->n_props, &c->prop)) {
+	if (!proposal_select(mine, n, pl->props, pl->n_props, &chosen)) {
 		uint16_t my_dh = proposal_first_dh(mine, n);
 		uint16_t their_dh = proposal_first_dh(pl->props, pl->n_props);
 		if (with_dh && (my_dh == DH_NONE) != (their_dh == DH_NONE))
@@ -229,11 +237,13 @@ int child_select(struct ike_sa *sa, struct child_sa *c, const struct ikev2_paylo
 			"accepts %s; sending NO_PROPOSAL_CHOSEN", tag, c->cfg->name, theirs, ours);
 		return N_NO_PROPOSAL_CHOSEN;
 	}
-	if (c->prop.spi_len != 4) {
-		log_err(LOG_IKE, "%s: ESP proposal with SPI size %u", tag, c->prop.spi_len);
+	if (proposal_keep(&c->prop, &chosen) < 0)
+		return N_NO_PROPOSAL_CHOSEN;
+	if (c->prop->spi_len != 4) {
+		log_err(LOG_IKE, "%s: ESP proposal with SPI size %u", tag, c->prop->spi_len);
 		return N_INVALID_SYNTAX;
 	}
-	c->spi_out = get_u32(c->prop.spi);
+	c->spi_out = get_u32(c->prop->spi);
 	/* The request's TSi is the initiator's side: the remote side for us. */
 	struct selector cl[IKEV2_MAX_TS], cr[IKEV2_MAX_TS];
 	size_t ncl, ncr;
@@ -257,7 +267,7 @@ int child_select(struct ike_sa *sa, struct child_sa *c, const struct ikev2_paylo
 			c->cfg->name, x, y);
 		return N_TS_UNACCEPTABLE;
 	}
-	const struct xform *dh = proposal_get(&c->prop, XF_DH);
+	const struct xform *dh = proposal_get(c->prop, XF_DH);
 	c->pfs_group = dh ? dh->id : DH_NONE;
 	if (ikev2_find_notify(pl, N_USE_TRANSPORT_MODE)) {
 		/* Unwilling responders answer in tunnel mode, without the notify
@@ -350,9 +360,9 @@ static void fill_sa(struct ike_sa *sa, struct child_sa *c, struct pfkey_sa *out,
 		    const uint8_t *ekey, size_t ek_len, const uint8_t *akey, size_t ak_len)
 {
 	const struct child_cfg *cc = c->cfg;
-	const struct xform *e = proposal_get(&c->prop, XF_ENCR);
-	const struct xform *i = proposal_get(&c->prop, XF_INTEG);
-	const struct xform *esn = proposal_get(&c->prop, XF_ESN);
+	const struct xform *e = proposal_get(c->prop, XF_ENCR);
+	const struct xform *i = proposal_get(c->prop, XF_INTEG);
+	const struct xform *esn = proposal_get(c->prop, XF_ESN);
 	struct pfkey_sa tmp, *p = &tmp;
 	memset(p, 0, sizeof(*p));
 	p->spi = inbound ? c->spi_in : c->spi_out;
@@ -418,7 +428,7 @@ static void fill_sa(struct ike_sa *sa, struct child_sa *c, struct pfkey_sa *out,
 static void build_sa(struct ike_sa *sa, struct child_sa *c, bool inbound, struct pfkey_sa *out)
 {
 	const struct child_keys *k = inbound ? c->keys_in : c->keys_out;
-	fill_sa(sa, c, out, inbound, k->ekey, k->ekey_len, k->akey, k->akey_len);
+	fill_sa(sa, c, out, inbound, k->key, k->ekey_len, k->key + k->ekey_len, k->akey_len);
 }
 
 /* Remembers where p went (its keys are the child's already). */
@@ -430,16 +440,16 @@ static void keep_where(struct child_keys *k, const struct pfkey_sa *p)
 
 static struct child_keys *new_keys(const uint8_t *ekey, size_t ek, const uint8_t *akey, size_t ak)
 {
-	struct child_keys *k = calloc(1, sizeof(*k));
-	if (!k || ek > sizeof(k->ekey) || ak > sizeof(k->akey)) {
-		free(k);
+	if (ek > PFKEY_KEY_MAX || ak > PFKEY_KEY_MAX)
 		return NULL;
-	}
+	struct child_keys *k = calloc(1, sizeof(*k) + ek + ak);
+	if (!k)
+		return NULL;
 	k->ekey_len = (uint16_t)ek;
-	memcpy(k->ekey, ekey, ek);
+	memcpy(k->key, ekey, ek);
 	k->akey_len = (uint16_t)ak;
 	if (ak)
-		memcpy(k->akey, akey, ak);
+		memcpy(k->key + ek, akey, ak);
 	return k;
 }
 
@@ -490,9 +500,9 @@ int child_install_keys(struct ike_sa *sa, struct child_sa *c, const uint8_t *ek_
 int child_install(struct ike_sa *sa, struct child_sa *c, const uint8_t *gir, size_t gir_len,
 		  const uint8_t *ni, size_t ni_len, const uint8_t *nr, size_t nr_len)
 {
-	const struct xform *e = proposal_get(&c->prop, XF_ENCR);
-	const struct xform *i = proposal_get(&c->prop, XF_INTEG);
-	const struct xform *p = proposal_get(&sa->prop, XF_PRF);
+	const struct xform *e = proposal_get(c->prop, XF_ENCR);
+	const struct xform *i = proposal_get(c->prop, XF_INTEG);
+	const struct xform *p = proposal_get(sa->prop, XF_PRF);
 	if (!e || !p)
 		return -1;
 	size_t ek = encr_key_len(e->id, e->keylen);
@@ -698,6 +708,8 @@ void trap_install_child(struct ike *core, struct conn *conn, struct child_cfg *c
 	memset(&fake, 0, sizeof(fake));
 	fake.core = core;
 	fake.conn = conn;
+	fake.my_id = fake.peer_id = &ike_no_id;
+	fake.prop = &proposal_none;
 	if (cfg->n_remote_addrs == 0 || addr_parse(cfg->remote_addrs[0], &fake.remote) < 0) {
 		log_err(LOG_CFG, "'%s': a trap policy needs a remote address", cc->name);
 		return;

@@ -2,6 +2,7 @@
  * derivation (2.14, 2.17, 2.18) and the PSK AUTH value (2.15). */
 #include "ike/ike_crypto.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 #include <openssl/core_names.h>
@@ -110,20 +111,29 @@ int prf_plus(uint16_t prf_id, const uint8_t *key, size_t keylen,
 
 void ike_keys_wipe(struct ike_keys *k)
 {
+	if (k->km)
+		wipe_free(k->km, k->km_len);
 	wipe(k, sizeof(*k));
 }
 
-/* Splits the prf+ stream into SK_d | SK_ai | SK_ar | SK_ei | SK_er | SK_pi | SK_pr. */
-static void split_ike_keys(struct ike_keys *k, const uint8_t *km)
+/* Keeps the prf+ stream SK_d | SK_ai | SK_ar | SK_ei | SK_er | SK_pi | SK_pr (total
+ * bytes) in a block of its own and points the keys into it. -1: out of memory. */
+static int split_ike_keys(struct ike_keys *k, const uint8_t *km, size_t total)
 {
-	size_t off = 0;
-	memcpy(k->sk_d, km + off, k->prf_len); off += k->prf_len;
-	memcpy(k->sk_ai, km + off, k->ak_len); off += k->ak_len;
-	memcpy(k->sk_ar, km + off, k->ak_len); off += k->ak_len;
-	memcpy(k->sk_ei, km + off, k->ek_len); off += k->ek_len;
-	memcpy(k->sk_er, km + off, k->ek_len); off += k->ek_len;
-	memcpy(k->sk_pi, km + off, k->prf_len); off += k->prf_len;
-	memcpy(k->sk_pr, km + off, k->prf_len);
+	uint8_t *p = malloc(total);
+	if (!p)
+		return -1;
+	memcpy(p, km, total);
+	k->km = p;
+	k->km_len = total;
+	k->sk_d = p; p += k->prf_len;
+	k->sk_ai = p; p += k->ak_len;
+	k->sk_ar = p; p += k->ak_len;
+	k->sk_ei = p; p += k->ek_len;
+	k->sk_er = p; p += k->ek_len;
+	k->sk_pi = p; p += k->prf_len;
+	k->sk_pr = p;
+	return 0;
 }
 
 static int set_ike_transforms(struct ike_keys *k, uint16_t encr, uint16_t encr_keylen,
@@ -139,7 +149,7 @@ static int set_ike_transforms(struct ike_keys *k, uint16_t encr, uint16_t encr_k
 	k->ak_len = encr_is_aead(encr) ? 0 : integ_key_len(integ);
 	if (!k->prf_len || !k->ek_len || (!encr_is_aead(encr) && !k->ak_len))
 		return -1;
-	if (k->ek_len > sizeof(k->sk_ei) || k->ak_len > sizeof(k->sk_ai))
+	if (k->ek_len > IKE_MAX_KEY + 4 || k->ak_len > IKE_MAX_KEY || k->prf_len > IKE_MAX_PRF_OUT)
 		return -1;
 	return 0;
 }
@@ -188,7 +198,8 @@ int ike_derive_rekey_keys(struct ike_keys *k, uint16_t encr, uint16_t encr_keyle
 	memcpy(seed + ni_len + nr_len + 8, spi_r, 8);
 	if (prf_plus(prf, skeyseed, seed_len, seed, ni_len + nr_len + 16, km, total) < 0)
 		goto out;
-	split_ike_keys(k, km);
+	if (split_ike_keys(k, km, total) < 0)
+		goto out;
 	rc = 0;
 out:
 	wipe(skeyseed, sizeof(skeyseed));

@@ -103,6 +103,8 @@ struct ike_sa *ike_sa_new(struct ike *core, struct conn *conn, bool initiator)
 		conn->refs++;
 	sa->uniqueid = core->next_ike_id++;
 	sa->initiator = initiator;
+	sa->my_id = sa->peer_id = &ike_no_id;
+	sa->prop = &proposal_none;
 	sa->state = IKE_CREATED;
 	sa->created_at = core->now;
 	sa->rekey_at = sa->expire_at = sa->dpd_at = sa->keepalive_at = MS_NEVER;
@@ -121,6 +123,59 @@ struct ike_sa *ike_sa_new(struct ike *core, struct conn *conn, bool initiator)
 	core->st.half_open++;
 	ike_sa_touch(sa);
 	return sa;
+}
+
+const struct identity ike_no_id;
+
+int ike_sa_set_id(struct ike_sa *sa, bool mine, const struct identity *id)
+{
+	const struct identity **p = mine ? &sa->my_id : &sa->peer_id;
+	size_t n = offsetof(struct identity, data) + id->len;
+	struct identity *c = malloc(n);
+	if (!c)
+		return -1;
+	memcpy(c, id, n);
+	if (*p && *p != &ike_no_id)
+		free((void *)*p);
+	*p = c;
+	return 0;
+}
+
+void ike_sa_free_ids(struct ike_sa *sa)
+{
+	if (sa->my_id && sa->my_id != &ike_no_id)
+		free((void *)sa->my_id);
+	if (sa->peer_id && sa->peer_id != &ike_no_id)
+		free((void *)sa->peer_id);
+	sa->my_id = sa->peer_id = &ike_no_id;
+}
+
+int ike_sa_set_nonce(struct ike_sa *sa, bool ni, const uint8_t *data, size_t len)
+{
+	uint8_t **p = ni ? &sa->ni : &sa->nr;
+	size_t *plen = ni ? &sa->ni_len : &sa->nr_len;
+	uint8_t *n = malloc(len ? len : 1);
+	if (!n)
+		return -1;
+	if (data)
+		memcpy(n, data, len);
+	else
+		crypto_random(n, len);
+	if (*p)
+		wipe_free(*p, *plen);
+	*p = n;
+	*plen = len;
+	return 0;
+}
+
+void ike_sa_drop_nonces(struct ike_sa *sa)
+{
+	if (sa->ni)
+		wipe_free(sa->ni, sa->ni_len);
+	if (sa->nr)
+		wipe_free(sa->nr, sa->nr_len);
+	sa->ni = sa->nr = NULL;
+	sa->ni_len = sa->nr_len = 0;
 }
 
 static void request_clear(struct request *r)
@@ -182,6 +237,9 @@ static void ike_sa_free(struct ike_sa *sa)
 	}
 	dh_free(sa->dh);
 	ike_keys_wipe(&sa->keys);
+	ike_sa_drop_nonces(sa);
+	ike_sa_free_ids(sa);
+	proposal_release(&sa->prop);
 	buf_free(&sa->init_i);
 	buf_free(&sa->init_r);
 	buf_free(&sa->cookie);

@@ -55,16 +55,18 @@ size_t integ_key_len(uint16_t integ_id);	/* SHA1 20, SHA2-256 32, -384 48, -512 
 size_t integ_icv_len(uint16_t integ_id);	/* 12, 16, 24, 32 */
 
 /* --- IKE SA keys ----------------------------------------------------------------- */
+/* The keys point into one block sized to the transforms (km, wiped and freed by
+ * ike_keys_wipe): room for the longest of each would be 450 bytes in every IKE SA. */
 struct ike_keys {
 	uint16_t encr, encr_keylen, integ, prf;	/* the chosen transforms */
 	size_t prf_len, ek_len, ak_len;
-	uint8_t sk_d[IKE_MAX_PRF_OUT];
-	uint8_t sk_ai[IKE_MAX_KEY], sk_ar[IKE_MAX_KEY];
-	uint8_t sk_ei[IKE_MAX_KEY + 4], sk_er[IKE_MAX_KEY + 4];
-	uint8_t sk_pi[IKE_MAX_PRF_OUT], sk_pr[IKE_MAX_PRF_OUT];
+	uint8_t *sk_d, *sk_ai, *sk_ar, *sk_ei, *sk_er, *sk_pi, *sk_pr;
+	uint8_t *km;
+	size_t km_len;
 };
 
-/* SKEYSEED = prf(Ni | Nr, g^ir); {SK_d..SK_pr} = prf+(SKEYSEED, Ni | Nr | SPIi | SPIr).
+/* k must hold no keys (zeroed, or after ike_keys_wipe): they are allocated.
+ * SKEYSEED = prf(Ni | Nr, g^ir); {SK_d..SK_pr} = prf+(SKEYSEED, Ni | Nr | SPIi | SPIr).
  * For an IKE SA rekey (2.18) pass old_sk_d: SKEYSEED = prf(SK_d(old), g^ir | Ni | Nr),
  * with the new SA's transforms. For PRFs with fixed key sizes the nonce concatenation
  * is the key as RFC 7296 says (HMAC PRFs take it as is). Returns 0 or -1. */

@@ -89,6 +89,12 @@ struct ike_sa *ike_sa_new(struct ike *core, struct conn *conn, bool initiator);
 /* May a new responder SA from remote be created (limits on half-open SAs)? */
 bool ike_half_open_ok(struct ike *core, const struct addr *remote, const char *what);
 void ike_sa_destroy(struct ike_sa *sa);
+/* Keeps a copy of the SA's Ni (ni true) or Nr: data, or with data NULL len random
+ * bytes. -1: out of memory (the old one kept). */
+int ike_sa_set_nonce(struct ike_sa *sa, bool ni, const uint8_t *data, size_t len);
+/* Once the SA is authenticated the nonces are needed no more (a rekey or a CHILD_SA
+ * brings its own): freed, so an established SA does not carry them. */
+void ike_sa_drop_nonces(struct ike_sa *sa);
 void ike_sa_set_state(struct ike_sa *sa, enum ike_state st);
 void ike_report_rekey(struct ike_sa *old_ike, struct ike_sa *new_ike, struct child_sa *old_child,
 		      struct child_sa *new_child);

@@ -52,11 +52,12 @@ struct identity {
 /* What a CHILD_SA keeps of one SA it installed: the keys (to install it again when the
  * peer moves or a deferred outbound SA goes in) and the addresses it was installed
  * with (to delete it there). The rest is rebuilt from the child (child.c fill_sa): a
- * whole struct pfkey_sa per direction, with room for every selector, is 1.5 KiB. */
+ * whole struct pfkey_sa per direction, with room for every selector, is 1.5 KiB; the
+ * keys are allocated to their length (child.c new_keys). */
 struct child_keys {
 	struct addr src, dst;
 	uint16_t ekey_len, akey_len;
-	uint8_t ekey[PFKEY_KEY_MAX], akey[PFKEY_KEY_MAX];
+	uint8_t key[];		/* the encryption key, then the integrity key */
 };
 
 struct child_sa {
@@ -64,7 +65,7 @@ struct child_sa {
 	uint32_t uniqueid, reqid;
 	enum child_state state;
 	uint32_t spi_in, spi_out;	/* host order */
-	struct proposal prop;		/* chosen ESP proposal */
+	const struct proposal *prop;	/* chosen ESP proposal (proposal_keep) */
 	/* One block sized to the count, at least one zeroed entry a side, set by
 	 * child_set_ts(): room for IKEV2_MAX_TS a side would be 1.2 KB a child. */
 	struct selector *local_ts, *remote_ts;
@@ -143,10 +144,12 @@ struct ike_sa {
 	struct addr local, remote;	/* current endpoints, with ports */
 	bool natt;			/* floated to the NAT-T port */
 	bool nat_here, nat_there;	/* NAT in front of us / of the peer */
-	struct proposal prop;		/* chosen IKE proposal */
+	const struct proposal *prop;	/* chosen IKE proposal (proposal_keep) */
 	struct ike_keys keys;
 	bool have_keys;
-	uint8_t ni[256], nr[256];
+	/* Ni and Nr, allocated to their length: IKE_AUTH (or Main/Aggressive Mode)
+	 * needs them, nothing after it (ike_sa_drop_nonces). */
+	uint8_t *ni, *nr;
 	size_t ni_len, nr_len;
 	struct dh *dh;			/* until keys are derived */
 	uint16_t ke_group;		/* the group we send (after INVALID_KE, the asked one) */
@@ -154,7 +157,9 @@ struct ike_sa {
 	struct buf cookie;
 	uint8_t cookies;		/* COOKIE answers taken in IKE_SA_INIT */
 	char *init_error;		/* the first unauthenticated error answer, if any */
-	struct identity my_id, peer_id;
+	/* Each allocated to its length by ike_sa_set_id() (room for IKE_MAX_ID bytes
+	 * would be half a KiB an SA); &ike_no_id until known. */
+	const struct identity *my_id, *peer_id;
 	unsigned peer_sig_hashes;	/* RFC 7427 hashes the peer announced, 1 << id */
 	bool peer_certreq;		/* the peer sent CERTREQ (send_cert = ifasked) */
 	/* message IDs */
@@ -211,4 +216,11 @@ struct child_sa *child_sa_find_by_spi(struct ike_sa *sa, uint32_t spi, bool inbo
 struct child_sa *child_sa_find_by_id(struct ike_sa *sa, uint32_t uniqueid);
 const char *ike_sa_name(const struct ike_sa *sa);
 const char *identity_fmt(const struct identity *id, char *out, size_t outlen);
+/* An SA's identity before it is known: type 0, no data. */
+extern const struct identity ike_no_id;
+/* Sets the SA's own (mine) or the peer's identity to a copy of id sized to its
+ * length: the copy has only id->len bytes of data. -1: out of memory (old kept). */
+int ike_sa_set_id(struct ike_sa *sa, bool mine, const struct identity *id);
+/* Frees both (ike_sa_free; a test's SA on the stack). */
+void ike_sa_free_ids(struct ike_sa *sa);
 #endif

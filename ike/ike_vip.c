@@ -19,7 +19,7 @@ static const char *lease_id(const struct ike_sa *sa, char *buf, size_t len)
 		return user;
 	if (sa->eap_peer)
 		return sa->eap_peer;
-	return identity_fmt(&sa->peer_id, buf, len);
+	return identity_fmt(sa->peer_id, buf, len);
 }
 
 int ike_vip_acquire(struct ike_sa *sa, const struct addr *requested, struct addr *out)

@@ -16,13 +16,16 @@ static void id_body(const struct identity *id, uint8_t *out, size_t *len)
 	*len = 4 + (size_t)id->len;
 }
 
-static void my_identity(struct ike_sa *sa)
+/* -1: out of memory. */
+static int my_identity(struct ike_sa *sa)
 {
 	const char *cfg_id = sa->conn->cfg->local.id;
-	if (!cfg_id && ikev2_cert_identity(sa, &sa->my_id) == 0)
-		return;		/* strongSwan's default: the certificate's subject */
-	if (!cfg_id || identity_from_string(cfg_id, &sa->my_id) < 0)
-		identity_from_addr(&sa->local, &sa->my_id);
+	struct identity id;
+	/* strongSwan's default: the certificate's subject */
+	if ((cfg_id || ikev2_cert_identity(sa, &id) < 0) &&
+	    (!cfg_id || identity_from_string(cfg_id, &id) < 0))
+		identity_from_addr(&sa->local, &id);
+	return ike_sa_set_id(sa, true, &id);
 }
 
 /* AUTH for the given signer: `msg` is the signer's IKE_SA_INIT message, `nonce` the
@@ -33,7 +36,7 @@ static int compute_auth(struct ike_sa *sa, const struct secret_cfg *psk, const s
 {
 	uint8_t body[4 + IKE_MAX_ID];
 	size_t body_len;
-	const struct xform *p = proposal_get(&sa->prop, XF_PRF);
+	const struct xform *p = proposal_get(sa->prop, XF_PRF);
 	id_body(signer, body, &body_len);
 	return ike_psk_auth(p->id, psk->secret, psk->secret_len, msg->data, msg->len, nonce,
 			    nonce_len, signer_is_initiator ? sa->keys.sk_pi : sa->keys.sk_pr,
@@ -54,8 +57,8 @@ static void established(struct ike_sa *sa)
 	ike_sa_schedule_rekey(sa);
 	log_info(LOG_IKE, "IKE_SA %s[%u] established between %s[%s]...%s[%s]", ike_sa_name(sa),
 		 sa->uniqueid, addr_ntop(&sa->local, a, sizeof(a)),
-		 identity_fmt(&sa->my_id, me, sizeof(me)), addr_ntop(&sa->remote, b, sizeof(b)),
-		 identity_fmt(&sa->peer_id, peer, sizeof(peer)));
+		 identity_fmt(sa->my_id, me, sizeof(me)), addr_ntop(&sa->remote, b, sizeof(b)),
+		 identity_fmt(sa->peer_id, peer, sizeof(peer)));
 	if (sa->core->env.updown)
 		sa->core->env.updown(sa->core->env.arg, sa, NULL, true);
 }
@@ -85,11 +88,11 @@ void child_established(struct ike_sa *sa, struct child_sa *c)
 static struct secret_cfg *find_psk_or_log(struct ike_sa *sa)
 {
 	char me[128], peer[128];
-	struct secret_cfg *psk = ike_find_psk(sa->core, &sa->my_id, &sa->peer_id);
+	struct secret_cfg *psk = ike_find_psk(sa->core, sa->my_id, sa->peer_id);
 	if (!psk)
 		log_err(LOG_CFG, "no shared key found for '%s' - '%s'",
-			identity_fmt(&sa->my_id, me, sizeof(me)),
-			identity_fmt(&sa->peer_id, peer, sizeof(peer)));
+			identity_fmt(sa->my_id, me, sizeof(me)),
+			identity_fmt(sa->peer_id, peer, sizeof(peer)));
 	return psk;
 }
 
@@ -103,13 +106,13 @@ static int my_auth(struct ike_sa *sa, bool initiator, uint8_t *method, struct bu
 	struct secret_cfg *psk = find_psk_or_log(sa);
 	if (!psk || compute_auth(sa, psk, initiator ? &sa->init_i : &sa->init_r,
 				 initiator ? sa->nr : sa->ni, initiator ? sa->nr_len : sa->ni_len,
-				 initiator, &sa->my_id, auth, &auth_len) < 0)
+				 initiator, sa->my_id, auth, &auth_len) < 0)
 		return -1;
 	*method = AUTH_METHOD_PSK;
 	buf_put(out, auth, auth_len);
 	wipe(auth, sizeof(auth));
 	log_info(LOG_IKE, "authentication of '%s' (myself) with pre-shared key",
-		 identity_fmt(&sa->my_id, (char[128]){ 0 }, 128));
+		 identity_fmt(sa->my_id, (char[128]){ 0 }, 128));
 	return 0;
 }
 
@@ -119,7 +122,7 @@ static struct ike_sa *duplicate_of(struct ike_sa *sa, struct ike_sa *after)
 	for (struct ike_sa *o = after ? after->next : sa->core->sas; o; o = o->next)
 		if (o != sa && o->state == IKE_ESTABLISHED && o->conn && sa->conn &&
 		    strcmp(o->conn->cfg->name, sa->conn->cfg->name) == 0 &&
-		    identity_equal(&o->peer_id, &sa->peer_id))
+		    identity_equal(o->peer_id, sa->peer_id))
 			return o;
 	return NULL;
 }
@@ -144,10 +147,14 @@ void ikev2_auth_start(struct ike_sa *sa)
 	uint8_t method;
 
 	r->kind = TASK_IKE_AUTH;
-	my_identity(sa);
-	if (!cfg->remote.id || identity_from_string(cfg->remote.id, &sa->peer_id) < 0 ||
+	struct identity peer;
+	if (!cfg->remote.id || identity_from_string(cfg->remote.id, &peer) < 0 ||
 	    strcmp(cfg->remote.id, "%any") == 0)
-		identity_from_addr(&sa->remote, &sa->peer_id);
+		identity_from_addr(&sa->remote, &peer);
+	if (my_identity(sa) < 0 || ike_sa_set_id(sa, false, &peer) < 0) {
+		ike_sa_destroy(sa);
+		return;
+	}
 	bool eap = cfg->local.auth == AUTH_EAP;	/* no AUTH: EAP follows (RFC 7296 2.16) */
 	buf_init(&auth);
 	if (eap ? ikev2_eap_client_begin(sa) < 0 : my_auth(sa, true, &method, &auth) < 0) {
@@ -156,7 +163,7 @@ void ikev2_auth_start(struct ike_sa *sa)
 		return;
 	}
 	ikb_init(&k);
-	ikb_id(&k, PL_IDI, sa->my_id.type, sa->my_id.data, sa->my_id.len);
+	ikb_id(&k, PL_IDI, sa->my_id->type, sa->my_id->data, sa->my_id->len);
 	ikev2_add_certs(sa, &k);
 	bool other = false;
 	for (struct ike_sa *o = sa->core->sas; o; o = o->next)
@@ -166,7 +173,7 @@ void ikev2_auth_start(struct ike_sa *sa)
 	ikev2_add_certreq(sa, &k);
 	if (cfg->remote.id && strcmp(cfg->remote.id, "%any") != 0 &&
 	    !identity_has_wildcard(cfg->remote.id))
-		ikb_id(&k, PL_IDR, sa->peer_id.type, sa->peer_id.data, sa->peer_id.len);
+		ikb_id(&k, PL_IDR, sa->peer_id->type, sa->peer_id->data, sa->peer_id->len);
 	if (!eap)
 		ikb_auth(&k, method, auth.data, auth.len);
 	buf_wipe_free(&auth);
@@ -195,7 +202,7 @@ void ikev2_auth_start(struct ike_sa *sa)
 	}
 	if (eap)
 		log_info(LOG_IKE, "authentication of '%s' (myself) with EAP",
-			 identity_fmt(&sa->my_id, (char[128]){ 0 }, 128));
+			 identity_fmt(sa->my_id, (char[128]){ 0 }, 128));
 	ike_send_request(sa, IKE_AUTH, &k);
 }
 
@@ -207,11 +214,11 @@ static struct conn *conn_for_identity(struct ike_sa *sa, const struct conn **unf
 				      const char **why)
 {
 	*unfit = NULL;
-	if (sa->conn && identity_matches_cfg(sa->conn->cfg->remote.id, &sa->peer_id))
+	if (sa->conn && identity_matches_cfg(sa->conn->cfg->remote.id, sa->peer_id))
 		return sa->conn;
 	for (struct conn *c = sa->core->conns; c; c = c->next) {
 		if (c->retired || c == sa->conn || c->cfg->version == 1 ||
-		    !identity_matches_cfg(c->cfg->remote.id, &sa->peer_id))
+		    !identity_matches_cfg(c->cfg->remote.id, sa->peer_id))
 			continue;
 		const char *reason = ikev2_conn_unfit(c, sa);
 		if (!reason)
@@ -254,7 +261,8 @@ static void responder_child(struct ike_sa *sa, const struct ikev2_payloads *pl,
 		ikb_notify(k, 0, NULL, 0, N_NO_PROPOSAL_CHOSEN, NULL, 0);
 		return;
 	}
-	struct proposal p = c->prop;
+	struct proposal p;
+	proposal_copy(&p, c->prop);
 	p.spi_len = 4;
 	put_u32(p.spi, c->spi_in);
 	if (c->mode == MODE_TRANSPORT)
@@ -277,23 +285,23 @@ static int verify_psk(struct ike_sa *sa, const struct msg_in *m, const char *tag
 	struct secret_cfg *psk = find_psk_or_log(sa);
 	if (!psk || m->pl.auth_method != AUTH_METHOD_PSK ||
 	    compute_auth(sa, psk, msg, request ? sa->nr : sa->ni, request ? sa->nr_len : sa->ni_len,
-			 request, &sa->peer_id, expect, &expect_len) < 0 ||
+			 request, sa->peer_id, expect, &expect_len) < 0 ||
 	    expect_len != m->pl.auth_len || sodium_memcmp(expect, m->pl.auth, expect_len) != 0) {
 		if (psk && m->pl.auth_method != AUTH_METHOD_PSK)
 			log_err(LOG_IKE, "%s: peer '%s' uses auth method %u, we expect a pre-shared key%s",
-				tag, identity_fmt(&sa->peer_id, peer, sizeof(peer)), m->pl.auth_method,
+				tag, identity_fmt(sa->peer_id, peer, sizeof(peer)), m->pl.auth_method,
 				answer);
 		else if (psk)
 			log_err(LOG_IKE, "%s: AUTH payload of '%s' does not verify: probable pre-shared "
 				"key mismatch with %s%s", tag,
-				identity_fmt(&sa->peer_id, peer, sizeof(peer)),
+				identity_fmt(sa->peer_id, peer, sizeof(peer)),
 				addr_ntop(&sa->remote, a, sizeof(a)), answer);
 		wipe(expect, sizeof(expect));
 		return -1;
 	}
 	wipe(expect, sizeof(expect));
 	log_info(LOG_IKE, "authentication of '%s' with pre-shared key successful",
-		 identity_fmt(&sa->peer_id, peer, sizeof(peer)));
+		 identity_fmt(sa->peer_id, peer, sizeof(peer)));
 	return 0;
 }
 
@@ -312,14 +320,19 @@ void ikev2_auth_request_in(struct ike_sa *sa, struct msg_in *m)
 		auth_failed(sa, m);
 		return;
 	}
-	identity_from_payload(&m->pl.idi, &sa->peer_id);
+	struct identity idi;
+	identity_from_payload(&m->pl.idi, &idi);
+	if (ike_sa_set_id(sa, false, &idi) < 0) {
+		auth_failed(sa, m);
+		return;
+	}
 	ike_sa_tag(sa, tag, sizeof(tag));
 	const struct conn *unfit;
 	const char *why;
 	struct conn *conn = conn_for_identity(sa, &unfit, &why);
 	if (!conn) {
 		const char *cfg_id = sa->conn ? sa->conn->cfg->remote.id : NULL;
-		identity_fmt(&sa->peer_id, peer, sizeof(peer));
+		identity_fmt(sa->peer_id, peer, sizeof(peer));
 		if (unfit)
 			log_err(LOG_CFG, "%s: identity mismatch: peer identifies as '%s', but "
 				"connection '%s' expects '%s'; connection '%s' accepts that identity, "
@@ -335,21 +348,24 @@ void ikev2_auth_request_in(struct ike_sa *sa, struct msg_in *m)
 	}
 	if (conn != sa->conn) {
 		log_info(LOG_CFG, "switching to connection '%s' for peer '%s'", conn->cfg->name,
-			 identity_fmt(&sa->peer_id, peer, sizeof(peer)));
+			 identity_fmt(sa->peer_id, peer, sizeof(peer)));
 		conn->refs++;
 		if (sa->conn)
 			conn_put(sa->core, sa->conn);
 		sa->conn = conn;
 	}
-	my_identity(sa);
+	if (my_identity(sa) < 0) {
+		auth_failed(sa, m);
+		return;
+	}
 	if (m->pl.has_idr) {
 		struct identity asked;
 		identity_from_payload(&m->pl.idr, &asked);
-		if (!identity_equal(&asked, &sa->my_id)) {
+		if (!identity_equal(&asked, sa->my_id)) {
 			log_err(LOG_CFG, "%s: identity mismatch: peer wants to talk to '%s', we are '%s'; "
 				"sending AUTHENTICATION_FAILED", tag,
 				identity_fmt(&asked, want, sizeof(want)),
-				identity_fmt(&sa->my_id, peer, sizeof(peer)));
+				identity_fmt(sa->my_id, peer, sizeof(peer)));
 			auth_failed(sa, m);
 			return;
 		}
@@ -362,7 +378,7 @@ void ikev2_auth_request_in(struct ike_sa *sa, struct msg_in *m)
 	}
 	if (!m->pl.has_auth || eap) {
 		log_err(LOG_IKE, "%s: IKE_AUTH request of '%s' %s; sending AUTHENTICATION_FAILED",
-			tag, identity_fmt(&sa->peer_id, peer, sizeof(peer)),
+			tag, identity_fmt(sa->peer_id, peer, sizeof(peer)),
 			eap ? "carries AUTH, but connection wants EAP" : "without AUTH");
 		auth_failed(sa, m);
 		return;
@@ -396,7 +412,7 @@ int ikev2_auth_add_own(struct ike_sa *sa, struct ikev2_builder *k)
 		buf_wipe_free(&auth);
 		return -1;
 	}
-	ikb_id(k, PL_IDR, sa->my_id.type, sa->my_id.data, sa->my_id.len);
+	ikb_id(k, PL_IDR, sa->my_id->type, sa->my_id->data, sa->my_id->len);
 	ikev2_add_certs(sa, k);
 	ikb_auth(k, method, auth.data, auth.len);
 	buf_wipe_free(&auth);
@@ -411,7 +427,7 @@ void ikev2_auth_responder_finish(struct ike_sa *sa, const struct msg_in *m,
 	enum unique_policy unique = sa->conn->cfg->unique;
 	if (unique == UNIQUE_KEEP && duplicate_of(sa, NULL)) {
 		log_err(LOG_IKE, "%s: unique=keep: an IKE_SA with '%s' exists already, rejecting the "
-			"new one", tag, identity_fmt(&sa->peer_id, peer, sizeof(peer)));
+			"new one", tag, identity_fmt(sa->peer_id, peer, sizeof(peer)));
 		ikb_free(k);
 		auth_failed(sa, m);
 		return;
@@ -424,6 +440,7 @@ void ikev2_auth_responder_finish(struct ike_sa *sa, const struct msg_in *m,
 	established(sa);
 	if (cp_ok)
 		responder_child(sa, &m->pl, k);
+	ike_sa_drop_nonces(sa);
 	ike_send_response(sa, m, k);
 	if (!cp_ok)
 		ike_sa_queue(sa, TASK_IKE_DELETE, NULL, 0);
@@ -469,13 +486,15 @@ int child_accept_response(struct ike_sa *sa, struct child_sa *c, const struct ms
 		}
 		return -1;
 	}
+	struct proposal chosen;
 	if (!m->pl.has_sa || m->pl.n_props != 1 || !m->pl.has_tsi || !m->pl.has_tsr ||
-	    !proposal_select(offered, n_offered, m->pl.props, 1, &c->prop) || c->prop.spi_len != 4) {
+	    !proposal_select(offered, n_offered, m->pl.props, 1, &chosen) ||
+	    chosen.spi_len != 4 || proposal_keep(&c->prop, &chosen) < 0) {
 		log_err(LOG_IKE, "%s: CHILD_SA '%s': response without an acceptable SA or TS", tag,
 			c->cfg->name);
 		return -1;
 	}
-	c->spi_out = get_u32(c->prop.spi);
+	c->spi_out = get_u32(c->prop->spi);
 	struct selector cl[IKEV2_MAX_TS], cr[IKEV2_MAX_TS];
 	size_t ncl, ncr;
 	child_local_ts(sa, c->cfg, cl, &ncl);
@@ -492,7 +511,7 @@ int child_accept_response(struct ike_sa *sa, struct child_sa *c, const struct ms
 	}
 	bool transport = ikev2_find_notify(&m->pl, N_USE_TRANSPORT_MODE) != NULL;
 	c->mode = transport ? MODE_TRANSPORT : MODE_TUNNEL;
-	const struct xform *dh = proposal_get(&c->prop, XF_DH);
+	const struct xform *dh = proposal_get(c->prop, XF_DH);
 	c->pfs_group = dh ? dh->id : DH_NONE;
 	return 0;
 }
@@ -507,7 +526,7 @@ void ikev2_auth_response_in(struct ike_sa *sa, struct msg_in *m)
 	if (ikev2_find_notify(&m->pl, N_AUTHENTICATION_FAILED)) {
 		log_err(LOG_IKE, "%s: peer %s answered AUTHENTICATION_FAILED: it rejected our identity "
 			"'%s' or our %s (check both on the peer)", tag,
-			addr_ntop(&sa->remote, a, sizeof(a)), identity_fmt(&sa->my_id, me, sizeof(me)),
+			addr_ntop(&sa->remote, a, sizeof(a)), identity_fmt(sa->my_id, me, sizeof(me)),
 			sa->conn->cfg->local.auth == AUTH_PUBKEY ? "certificate" : "pre-shared key");
 		sa->core->st.auth_failures++;
 		ike_sa_destroy(sa);
@@ -531,7 +550,10 @@ void ikev2_auth_response_in(struct ike_sa *sa, struct msg_in *m)
 		ike_sa_destroy(sa);
 		return;
 	}
-	sa->peer_id = got;
+	if (ike_sa_set_id(sa, false, &got) < 0) {
+		ike_sa_destroy(sa);
+		return;
+	}
 	if (sa->conn->cfg->remote.auth == AUTH_PUBKEY) {
 		if (ikev2_pubkey_verify(sa, m, false, "") < 0) {
 			sa->core->st.auth_failures++;
@@ -564,6 +586,7 @@ void ikev2_auth_initiator_finish(struct ike_sa *sa, const struct msg_in *m)
 		else
 			child_sa_free(c);
 	}
+	ike_sa_drop_nonces(sa);
 	ike_request_done(sa);
 	if (!vip_ok)
 		ike_sa_queue(sa, TASK_IKE_DELETE, NULL, 0);

@@ -100,7 +100,7 @@ bool ikev2_cp_respond(struct ike_sa *sa, const struct msg_in *m, struct ikev2_bu
 		sa->core->st.vip_failures++;
 		log_err(LOG_IKE, "%s: no virtual IP for '%s'; sending FAILED_CP_REQUIRED, no "
 			"CHILD_SA, and deleting the IKE_SA", ike_sa_tag(sa, tag, sizeof(tag)),
-			identity_fmt(&sa->peer_id, id, sizeof(id)));
+			identity_fmt(sa->peer_id, id, sizeof(id)));
 		ikb_notify(k, 0, NULL, 0, N_FAILED_CP_REQUIRED, NULL, 0);
 		return false;
 	}

@@ -147,7 +147,7 @@ static void start_ike_rekey(struct ike_sa *sa)
 		r->offered[i].spi_len = 8;
 		memcpy(r->offered[i].spi, r->new_spi, 8);
 	}
-	const struct xform *dh = proposal_get(&sa->prop, XF_DH);
+	const struct xform *dh = proposal_get(sa->prop, XF_DH);
 	crypto_random(r->nonce, IKE_NONCE_LEN);
 	ikb_init(&k);
 	ikb_sa(&k, r->offered, r->n_offered);
@@ -204,9 +204,12 @@ static struct ike_sa *ike_sa_successor(struct ike_sa *old, bool initiator,
 	n->natt = old->natt;
 	n->nat_here = old->nat_here;
 	n->nat_there = old->nat_there;
-	n->my_id = old->my_id;
-	n->peer_id = old->peer_id;
 	n->eap_peer = old->eap_peer ? strdup(old->eap_peer) : NULL;	/* leases are by it */
+	if (ike_sa_set_id(n, true, old->my_id) < 0 || ike_sa_set_id(n, false, old->peer_id) < 0 ||
+	    (old->eap_peer && !n->eap_peer)) {
+		ike_sa_destroy(n);
+		return NULL;
+	}
 	if (take_children)
 		ike_sa_adopt_children(n, old);
 	return n;
@@ -219,14 +222,12 @@ static int rekey_keys(struct ike_sa *old, struct ike_sa *n, const struct proposa
 	const struct xform *e = proposal_get(chosen, XF_ENCR);
 	const struct xform *i = proposal_get(chosen, XF_INTEG);
 	const struct xform *p = proposal_get(chosen, XF_PRF);
-	const struct xform *oldp = proposal_get(&old->prop, XF_PRF);
+	const struct xform *oldp = proposal_get(old->prop, XF_PRF);
 	if (!e || !p || !oldp)
 		return -1;
-	n->prop = *chosen;
-	memcpy(n->ni, ni, ni_len);
-	n->ni_len = ni_len;
-	memcpy(n->nr, nr, nr_len);
-	n->nr_len = nr_len;
+	if (proposal_keep(&n->prop, chosen) < 0)
+		return -1;
+	/* The new SA keeps no nonces: they only go into its keys here. */
 	/* SKEYSEED = prf(SK_d (old), g^ir (new) | Ni | Nr), with the old SA's PRF
 	 * (RFC 7296 2.18); ike_derive_keys takes the new transforms for the rest. */
 	if (ike_derive_rekey_keys(&n->keys, e->id, e->keylen, i ? i->id : INTEG_NONE, p->id,
@@ -407,7 +408,8 @@ static void child_request(struct ike_sa *sa, struct msg_in *m, const struct ikev
 		respond_error(sa, m, N_NO_PROPOSAL_CHOSEN, NULL, 0);
 		goto out;
 	}
-	struct proposal reply = c->prop;
+	struct proposal reply;
+	proposal_copy(&reply, c->prop);
 	reply.spi_len = 4;
 	put_u32(reply.spi, c->spi_in);
 	struct ikev2_builder k;

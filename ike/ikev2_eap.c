@@ -58,7 +58,7 @@ static void ikb_eap(struct ikev2_builder *k, const struct buf *pkt)
 static int eap_auth_value(struct ike_sa *sa, const uint8_t *msk, size_t msk_len,
 			  bool signer_is_initiator, uint8_t *out, size_t *outlen)
 {
-	const struct identity *id = signer_is_initiator == sa->initiator ? &sa->my_id : &sa->peer_id;
+	const struct identity *id = signer_is_initiator == sa->initiator ? sa->my_id : sa->peer_id;
 	const uint8_t *sk_p = signer_is_initiator ? sa->keys.sk_pi : sa->keys.sk_pr;
 	uint8_t body[4 + IKE_MAX_ID] = { id->type };
 	memcpy(body + 4, id->data, id->len);
@@ -69,7 +69,7 @@ static int eap_auth_value(struct ike_sa *sa, const uint8_t *msk, size_t msk_len,
 	const struct buf *msg = signer_is_initiator ? &sa->init_i : &sa->init_r;
 	const uint8_t *nonce = signer_is_initiator ? sa->nr : sa->ni;
 	size_t nonce_len = signer_is_initiator ? sa->nr_len : sa->ni_len;
-	return ike_psk_auth(proposal_get(&sa->prop, XF_PRF)->id, msk, msk_len, msg->data,
+	return ike_psk_auth(proposal_get(sa->prop, XF_PRF)->id, msk, msk_len, msg->data,
 			    msg->len, nonce, nonce_len, sk_p, sa->keys.prf_len, body,
 			    4 + (size_t)id->len, out, outlen);
 }
@@ -144,7 +144,7 @@ static const char *server_identity(struct ike_sa *sa, char *buf, size_t len)
 	const char *eap_id = sa->conn->cfg->remote.eap_id;
 	if (eap_id && strcmp(eap_id, "%any") == 0)
 		return NULL;
-	return eap_id ? eap_id : identity_fmt(&sa->peer_id, buf, len);
+	return eap_id ? eap_id : identity_fmt(sa->peer_id, buf, len);
 }
 
 void ikev2_eap_server_begin(struct ike_sa *sa, struct msg_in *m)
@@ -306,7 +306,7 @@ int ikev2_eap_client_begin(struct ike_sa *sa)
 {
 	char idbuf[300], tag[128], me[300];
 	const struct auth_cfg *local = &sa->conn->cfg->local;
-	const char *id = local->eap_id ? local->eap_id : identity_fmt(&sa->my_id, idbuf, sizeof(idbuf));
+	const char *id = local->eap_id ? local->eap_id : identity_fmt(sa->my_id, idbuf, sizeof(idbuf));
 	const struct secret_cfg *sec = eap_find_secret(sa->core->secrets, (const uint8_t *)id,
 						       strlen(id));
 	ike_sa_tag(sa, tag, sizeof(tag));
@@ -418,7 +418,7 @@ bool ikev2_eap_client_in(struct ike_sa *sa, struct msg_in *m)
 	}
 	char tag[128], peer[128];
 	log_info(LOG_IKE, "%s: authentication of '%s' with EAP MSK successful",
-		 ike_sa_tag(sa, tag, sizeof(tag)), identity_fmt(&sa->peer_id, peer, sizeof(peer)));
+		 ike_sa_tag(sa, tag, sizeof(tag)), identity_fmt(sa->peer_id, peer, sizeof(peer)));
 	ikev2_eap_free(sa->eap);
 	sa->eap = NULL;
 	ikev2_auth_initiator_finish(sa, m);

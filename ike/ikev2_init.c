@@ -150,9 +150,10 @@ void ikev2_init_start(struct ike_sa *sa)
 		ike_sa_destroy(sa);
 		return;
 	}
-	if (!sa->ni_len) {
-		crypto_random(sa->ni, IKE_NONCE_LEN);
-		sa->ni_len = IKE_NONCE_LEN;
+	if (!sa->ni_len && ike_sa_set_nonce(sa, true, NULL, IKE_NONCE_LEN) < 0) {
+		log_err(LOG_IKE, "%s: out of memory", ike_sa_name(sa));
+		ike_sa_destroy(sa);
+		return;
 	}
 	memcpy(r->nonce, sa->ni, IKE_NONCE_LEN);
 
@@ -205,10 +206,11 @@ static int derive(struct ike_sa *sa, struct dh *dh, const uint8_t *ke, size_t ke
 {
 	struct buf gir;
 	buf_init(&gir);
-	const struct xform *e = proposal_get(&sa->prop, XF_ENCR);
-	const struct xform *i = proposal_get(&sa->prop, XF_INTEG);
-	const struct xform *p = proposal_get(&sa->prop, XF_PRF);
+	const struct xform *e = proposal_get(sa->prop, XF_ENCR);
+	const struct xform *i = proposal_get(sa->prop, XF_INTEG);
+	const struct xform *p = proposal_get(sa->prop, XF_PRF);
 	int rc = -1;
+	ike_keys_wipe(&sa->keys);	/* from an answer that was forgotten */
 	if (e && p && dh_shared(dh, ke, ke_len, &gir) == 0)
 		rc = ike_derive_keys(&sa->keys, e->id, e->keylen, i ? i->id : INTEG_NONE, p->id,
 				     gir.data, gir.len, sa->ni, sa->ni_len, sa->nr, sa->nr_len,
@@ -250,7 +252,7 @@ const char *ikev2_conn_unfit(const struct conn *c, const struct ike_sa *sa)
 	struct proposal chosen;
 	if (!conn_admits_addrs(c, &sa->local, &sa->remote))
 		return "its local_addrs/remote_addrs do not admit this IKE SA's addresses";
-	if (!conn_accepts(c, &sa->prop, 1, &chosen))
+	if (!conn_accepts(c, sa->prop, 1, &chosen))
 		return "its IKE proposals do not include this IKE SA's proposal";
 	return NULL;
 }
@@ -385,12 +387,13 @@ void ikev2_init_request_in(struct ike *core, struct msg_in *m)
 	memcpy(sa->spi_i, m->hdr.spi_i, 8);
 	sa->local = m->local;
 	sa->remote = m->remote;
-	sa->prop = chosen;
 	sa->ke_group = group;
-	sa->ni_len = m->pl.nonce_len;
-	memcpy(sa->ni, m->pl.nonce, m->pl.nonce_len);
-	crypto_random(sa->nr, IKE_NONCE_LEN);
-	sa->nr_len = IKE_NONCE_LEN;
+	if (proposal_keep(&sa->prop, &chosen) < 0 ||
+	    ike_sa_set_nonce(sa, true, m->pl.nonce, m->pl.nonce_len) < 0 ||
+	    ike_sa_set_nonce(sa, false, NULL, IKE_NONCE_LEN) < 0) {
+		ike_sa_destroy(sa);
+		return;
+	}
 	sa->peer_msgid = 1;
 	buf_put(&sa->init_i, m->raw, m->raw_len);
 
@@ -523,13 +526,12 @@ void ikev2_init_response_in(struct ike_sa *sa, struct msg_in *m)
 		return;
 	}
 	memcpy(sa->spi_r, m->hdr.spi_r, 8);
-	sa->prop = chosen;
 	ikev2_cert_init_in(sa, &m->pl);
-	sa->nr_len = m->pl.nonce_len;
-	memcpy(sa->nr, m->pl.nonce, m->pl.nonce_len);
 	buf_reset(&sa->init_r);
 	buf_put(&sa->init_r, m->raw, m->raw_len);
-	if (derive(sa, r->dh, m->pl.ke, m->pl.ke_len) < 0) {
+	if (proposal_keep(&sa->prop, &chosen) < 0 ||
+	    ike_sa_set_nonce(sa, false, m->pl.nonce, m->pl.nonce_len) < 0 ||
+	    derive(sa, r->dh, m->pl.ke, m->pl.ke_len) < 0) {
 		/* Forget this answer, so the real one still finds the SA. */
 		memset(sa->spi_r, 0, 8);
 		buf_reset(&sa->init_r);

@@ -117,7 +117,7 @@ void ikev2_add_certs(struct ike_sa *sa, struct ikev2_builder *k)
 static int signed_octets(struct ike_sa *sa, bool initiator, const struct identity *signer,
 			 struct buf *out)
 {
-	const struct xform *p = proposal_get(&sa->prop, XF_PRF);
+	const struct xform *p = proposal_get(sa->prop, XF_PRF);
 	uint8_t body[4 + IKE_MAX_ID], maced[IKE_MAX_PRF_OUT];
 	size_t plen = prf_out_len(p->id);
 	body[0] = signer->type;
@@ -155,7 +155,7 @@ int ikev2_pubkey_sign(struct ike_sa *sa, bool initiator, uint8_t *method, struct
 	}
 	struct buf octets;
 	buf_init(&octets);
-	int rc = signed_octets(sa, initiator, &sa->my_id, &octets);
+	int rc = signed_octets(sa, initiator, sa->my_id, &octets);
 	if (rc == 0)
 		rc = sig_sign(key, sa->peer_sig_hashes, octets.data, octets.len, method, out);
 	buf_free(&octets);
@@ -166,7 +166,7 @@ int ikev2_pubkey_sign(struct ike_sa *sa, bool initiator, uint8_t *method, struct
 				? " (Ed25519 needs the peer's RFC 7427 SIGNATURE_HASH_ALGORITHMS)" : "");
 	else
 		log_info(LOG_IKE, "authentication of '%s' (myself) with %s",
-			 identity_fmt(&sa->my_id, name, sizeof(name)),
+			 identity_fmt(sa->my_id, name, sizeof(name)),
 			 sig_method_name(*method, out->data, out->len));
 	return rc;
 }
@@ -212,7 +212,7 @@ static int check_cert(struct ike_sa *sa, STACK_OF(X509) *chain, const char *tag,
 	X509 *leaf = sk_X509_value(chain, 0);
 	STACK_OF(X509) *cas = cas_for(sa);
 	cert_name_fmt(leaf, false, subject, sizeof(subject));
-	identity_fmt(&sa->peer_id, who, sizeof(who));
+	identity_fmt(sa->peer_id, who, sizeof(who));
 	if (!cas || sk_X509_num(cas) == 0) {
 		log_err(LOG_CFG, "%s: no CA certificate to validate \"%s\" of '%s' (set remote "
 			"cacerts, or put CAs in x509ca/)%s", tag, subject, who, consequence);
@@ -230,7 +230,7 @@ static int check_cert(struct ike_sa *sa, STACK_OF(X509) *chain, const char *tag,
 			cert_verdict_name(v), detail, consequence);
 		return -1;
 	}
-	if (!cert_matches_id(leaf, sa->peer_id.type, sa->peer_id.data, sa->peer_id.len)) {
+	if (!cert_matches_id(leaf, sa->peer_id->type, sa->peer_id->data, sa->peer_id->len)) {
 		log_err(LOG_IKE, "%s: identity mismatch: peer identifies as '%s', but its "
 			"certificate \"%s\" names neither it as subjectAltName nor as subject%s",
 			tag, who, subject, consequence);
@@ -247,7 +247,7 @@ STACK_OF(X509) *ike_peer_cert_check(struct ike_sa *sa, const struct ikev2_cert *
 	ike_sa_tag(sa, tag, sizeof(tag));
 	if (n == 0) {
 		log_err(LOG_IKE, "%s: peer '%s' sent no certificate (CERT payload)%s", tag,
-			identity_fmt(&sa->peer_id, who, sizeof(who)), consequence);
+			identity_fmt(sa->peer_id, who, sizeof(who)), consequence);
 		st->cert_auth_failures++;
 		return NULL;
 	}
@@ -266,7 +266,7 @@ int ikev2_pubkey_verify(struct ike_sa *sa, const struct msg_in *m, bool peer_is_
 	char tag[128], who[128];
 	struct cred_stats *st = cred_store_stats(sa->core->creds);
 	ike_sa_tag(sa, tag, sizeof(tag));
-	identity_fmt(&sa->peer_id, who, sizeof(who));
+	identity_fmt(sa->peer_id, who, sizeof(who));
 	if (m->pl.auth_method == AUTH_METHOD_PSK) {
 		log_err(LOG_IKE, "%s: peer '%s' authenticates with a pre-shared key, we expect a "
 			"certificate (remote auth = pubkey)%s", tag, who, consequence);
@@ -280,7 +280,7 @@ int ikev2_pubkey_verify(struct ike_sa *sa, const struct msg_in *m, bool peer_is_
 	struct buf octets;
 	const char *why = "out of memory";
 	buf_init(&octets);
-	int rc = signed_octets(sa, peer_is_initiator, &sa->peer_id, &octets);
+	int rc = signed_octets(sa, peer_is_initiator, sa->peer_id, &octets);
 	if (rc == 0)
 		rc = sig_verify(X509_get0_pubkey(sk_X509_value(chain, 0)), m->pl.auth_method,
 				m->pl.auth, m->pl.auth_len, octets.data, octets.len, &why);

@@ -4,6 +4,8 @@
 #include "ike/proposal.h"
 
 #include <stdarg.h>
+#include <stddef.h>
+#include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
@@ -567,6 +569,35 @@ bool proposal_select(const struct proposal *mine, size_t n_mine,
 }
 
 /* --- Accessors --------------------------------------------------------------------- */
+
+const struct proposal proposal_none;
+
+int proposal_keep(const struct proposal **dst, const struct proposal *src)
+{
+	size_t n = src->n_xf <= PROPOSAL_MAX_XFORMS ? src->n_xf : PROPOSAL_MAX_XFORMS;
+	size_t len = offsetof(struct proposal, xf) + n * sizeof(struct xform);
+	struct proposal *c = malloc(len);
+	if (!c)
+		return -1;
+	memcpy(c, src, len);
+	c->n_xf = n;
+	proposal_release(dst);
+	*dst = c;
+	return 0;
+}
+
+void proposal_copy(struct proposal *dst, const struct proposal *kept)
+{
+	memset(dst, 0, sizeof(*dst));
+	memcpy(dst, kept, offsetof(struct proposal, xf) + kept->n_xf * sizeof(struct xform));
+}
+
+void proposal_release(const struct proposal **p)
+{
+	if (*p && *p != &proposal_none)
+		free((void *)*p);
+	*p = &proposal_none;
+}
 
 const struct xform *proposal_get(const struct proposal *p, enum xform_type type)
 {

@@ -74,6 +74,15 @@ bool proposal_select(const struct proposal *mine, size_t n_mine,
 		     const struct proposal *theirs, size_t n_theirs,
 		     struct proposal *chosen);
 
+/* A chosen proposal as an SA keeps it: a copy with room for its n_xf transforms only
+ * (a struct proposal has room for PROPOSAL_MAX_XFORMS, 300 bytes), replacing *dst
+ * unless that is &proposal_none. -1: out of memory (*dst kept). The copy must not be
+ * copied whole: read it through the pointer. */
+extern const struct proposal proposal_none;	/* no transforms: nothing chosen yet */
+int proposal_keep(const struct proposal **dst, const struct proposal *src);
+void proposal_release(const struct proposal **p);	/* back to &proposal_none */
+/* A whole struct proposal from a kept one (to change and send it). */
+void proposal_copy(struct proposal *dst, const struct proposal *kept);
 /* Accessors for a chosen proposal: the transform of a type, or NULL. */
 const struct xform *proposal_get(const struct proposal *p, enum xform_type type);
 bool proposal_has_dh(const struct proposal *p);

@@ -492,5 +492,7 @@ int nat_table_check(struct nat_table *t)
 	for (uint32_t i = t->free_head; i != NAT_NONE; i = t->flows[i].next)
 		if (i >= t->high || (t->flows[i].flags & FF_USED) || ++free_n > t->high)
 			return -1;
+	if (insp_expect_check(t) < 0)
+		return -1;
 	return used == listed && used == t->n_used && used + free_n == t->high ? 0 : -1;
 }

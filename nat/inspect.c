@@ -12,7 +12,7 @@
 
 /* The registry: an engine's index is its id and its rank when two claim a port. */
 extern const struct nat_engine nat_alg_ftp, nat_alg_tftp, nat_alg_dns, nat_alg_sip,
-	nat_alg_pptp;
+	nat_alg_pptp, nat_ike_passthru, nat_l2tp_passthru;
 
 static const struct nat_engine *engines[] = {
 	&nat_alg_ftp,
@@ -20,6 +20,8 @@ static const struct nat_engine *engines[] = {
 	&nat_alg_dns,
 	&nat_alg_sip,
 	&nat_alg_pptp,
+	[NAT_ENGINE_IKE] = &nat_ike_passthru,
+	[NAT_ENGINE_L2TP] = &nat_l2tp_passthru,
 	NULL,	/* the last slot: an engine that tests plug in (nat_engine_set_test) */
 };
 
@@ -165,7 +167,7 @@ static int engine_by_port(const struct nat_table *t, uint8_t proto, uint16_t a, 
 	unsigned want = proto == 6 ? NAT_INSP_TCP : proto == 17 ? NAT_INSP_UDP : 0;
 	for (size_t i = 0; i < N_ENGINES && want; i++) {
 		const struct nat_inspect_conf *c = &t->rules->inspect[i];
-		if (engines[i] && (engines[i]->protos & want) && c->enabled &&
+		if (engines[i] && engines[i]->inspect && (engines[i]->protos & want) && c->enabled &&
 		    (nat_inspect_port_in(c, a) || nat_inspect_port_in(c, b)))
 			return (int)i;
 	}
@@ -180,7 +182,8 @@ void insp_flow_start(struct nat_table *t, struct flow *f, int dir, int engine)
 		uint16_t b = dir == 0 ? f->k[1].sport : f->k[1].dport;
 		engine = engine_by_port(t, f->proto, a, b);
 	}
-	if (engine < 0 || (size_t)engine >= N_ENGINES || !engines[engine])
+	if (engine < 0 || (size_t)engine >= N_ENGINES || !engines[engine] ||
+	    !engines[engine]->inspect)
 		return;
 	const struct nat_engine *e = engines[engine];
 	uint32_t i = slot_new(t);
@@ -197,10 +200,62 @@ void insp_flow_start(struct nat_table *t, struct flow *f, int dir, int engine)
 	t->ic[engine].flows++;
 }
 
+static uint16_t *exp_chain(const struct nat_table *t, uint8_t proto, uint32_t dst,
+    uint16_t dport)
+{
+	uint32_t h = (dst ^ (uint32_t)t->seed) * 0x9e3779b1u ^ ((uint32_t)dport << 8 | proto);
+	h *= 0x85ebca6bu;
+	return &t->exp_head[(h >> 16) % NAT_EXP_BUCKETS];
+}
+
+static uint16_t *exp_chain_of(const struct nat_table *t, const struct expect_slot *x)
+{
+	return exp_chain(t, x->proto, x->match.dst, x->match.dport);
+}
+
+static void exp_link(struct nat_table *t, uint32_t j)
+{
+	uint16_t *h = exp_chain_of(t, &t->exp[j]);
+	t->exp[j].next = *h;
+	*h = (uint16_t)(j + 1);
+}
+
+static void exp_unlink(struct nat_table *t, uint32_t j)
+{
+	uint16_t *pp = exp_chain_of(t, &t->exp[j]);
+	while (*pp && *pp != j + 1)
+		pp = &t->exp[*pp - 1].next;
+	if (*pp)
+		*pp = t->exp[j].next;
+}
+
+/* The last slot fills the hole, so that the slots stay dense for the walks. */
 static void expect_remove(struct nat_table *t, uint32_t j)
 {
-	t->exp[j] = t->exp[--t->n_exp];
+	uint32_t last = t->n_exp - 1;
+	exp_unlink(t, j);
+	if (j != last) {
+		exp_unlink(t, last);
+		t->exp[j] = t->exp[last];
+		exp_link(t, j);
+	}
+	t->n_exp = last;
 	t->c.pinholes_active = t->n_exp;
+}
+
+int insp_expect_check(const struct nat_table *t)
+{
+	uint32_t linked = 0;
+	if (!t->exp)
+		return t->n_exp ? -1 : 0;
+	for (uint32_t b = 0; b < NAT_EXP_BUCKETS; b++)
+		for (uint16_t i = t->exp_head[b]; i; i = t->exp[i - 1].next) {
+			const struct expect_slot *x = &t->exp[i - 1];
+			if (i > t->n_exp || exp_chain_of(t, x) != &t->exp_head[b] ||
+			    ++linked > t->n_exp)
+				return -1;
+		}
+	return linked == t->n_exp ? 0 : -1;
 }
 
 void insp_flow_free(struct nat_table *t, struct flow *f)
@@ -245,6 +300,7 @@ void insp_table_free(struct nat_table *t)
 	free(t->insp);
 	free(t->insp_free);
 	free(t->exp);
+	free(t->exp_head);
 }
 
 /* Payload rewriting ---------------------------------------------------------- */
@@ -461,6 +517,10 @@ int nat_insp_expect(struct nat_insp *c, const struct nat_expect *e)
 				j++;
 			}
 		}
+	if (!t->exp_head && !(t->exp_head = calloc(NAT_EXP_BUCKETS, sizeof(*t->exp_head)))) {
+		c->c->pinhole_full++;
+		return -1;
+	}
 	if (!t->exp && !(t->exp = calloc(NAT_MAX_EXPECT, sizeof(*t->exp)))) {
 		c->c->pinhole_full++;
 		return -1;
@@ -476,6 +536,7 @@ int nat_insp_expect(struct nat_insp *c, const struct nat_expect *e)
 		.match = { e->match_src, e->match_dst, e->match_sport, e->match_dport },
 		.to = { e->to_src, e->to_dst, e->to_sport, e->to_dport },
 	};
+	exp_link(t, t->n_exp - 1);
 	t->c.pinholes_active = t->n_exp;
 	c->c->pinholes++;
 	return 0;
@@ -505,7 +566,11 @@ bool insp_expect_take(struct nat_table *t, const struct pkt *p, enum nat_side si
     uint64_t now_ms, struct nat_key *k0, struct nat_key *k1, int *dir, int *engine,
     uint16_t *rule)
 {
-	for (uint32_t j = 0; j < t->n_exp; j++) {
+	if (!t->n_exp)
+		return false;
+	for (uint16_t i = *exp_chain(t, p->proto, p->key.dst, p->key.dport); i;
+	     i = t->exp[i - 1].next) {
+		uint32_t j = i - 1u;
 		struct expect_slot *x = &t->exp[j];
 		if (x->side != side || !key_match(x, p->proto, &p->key))
 			continue;
@@ -531,8 +596,10 @@ bool insp_expect_take(struct nat_table *t, const struct pkt *p, enum nat_side si
 /* Is the public end k1 (a reply key) promised to a pinhole? */
 bool insp_expect_holds(const struct nat_table *t, uint8_t proto, const struct nat_key *k1)
 {
-	for (uint32_t j = 0; j < t->n_exp; j++) {
-		const struct expect_slot *x = &t->exp[j];
+	if (!t->n_exp)
+		return false;
+	for (uint16_t i = *exp_chain(t, proto, k1->dst, k1->dport); i; i = t->exp[i - 1].next) {
+		const struct expect_slot *x = &t->exp[i - 1];
 		if (x->proto == proto && x->side == NAT_FROM_OUTSIDE &&
 		    x->match.dst == k1->dst && x->match.dport == k1->dport)
 			return true;

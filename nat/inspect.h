@@ -64,7 +64,10 @@ struct nat_engine {
 	unsigned protos;		/* NAT_INSP_TCP | NAT_INSP_UDP */
 	const char *ports;		/* default ports: "21", "5060", "1024-1030, 2000" */
 	size_t state_size;		/* per-flow state, zeroed when the flow starts */
-	/* Every packet of an owned flow that carries payload (UDP: every packet). */
+	/* Every packet of an owned flow that carries payload (UDP: every packet).
+	 * NULL for the pass-through engines (IKE/ESP, L2TP), whose flows the
+	 * translate step keys by SPI or tunnel ID itself: they are in the registry
+	 * for their ports, enabled switch and counters. */
 	enum nat_insp_verdict (*inspect)(struct nat_insp *c);
 	/* Optional: the flow ends; release what the state holds. */
 	void (*end)(void *state);
@@ -147,7 +150,9 @@ unsigned nat_insp_unexpect(struct nat_insp *c, uint8_t proto, uint32_t addr, uin
 uint16_t nat_insp_public_port(struct nat_insp *c, uint8_t proto, uint32_t remote,
     uint32_t inside, uint16_t inside_port);
 
-/* The registry. */
+/* The registry. The pass-through engines have fixed ids. */
+#define NAT_ENGINE_IKE 5
+#define NAT_ENGINE_L2TP 6
 /* Unit tests and fuzzers: e takes the registry's last slot (id
  * nat_engine_count() - 1); rules made afterwards give it its default ports. */
 void nat_engine_set_test(const struct nat_engine *e);

@@ -35,6 +35,16 @@
 
 #define ESP_LEARN_MAX 4	/* inbound SPIs learned per IKE packet of the client */
 
+/* In the registry for its ports (a datagram with both ports among them is IKE),
+ * `enabled = no` (IKE then gets an ordinary PAT port and raw ESP is not learned,
+ * like a PIX without ipsec-pass-thru: NAT-T clients still work) and its counters.
+ * The translate step does its work: the flows are keyed by SPI, not edited. */
+const struct nat_engine nat_ike_passthru = {
+	.name = "ike",
+	.protos = NAT_INSP_UDP,
+	.ports = "500",
+};
+
 bool ipsec_ike_spi(const uint8_t *l4, size_t l4len, uint32_t spi[2])
 {
 	if (l4len < 8 + 8)

@@ -17,6 +17,14 @@
 #define AVP_ASSIGNED_TUNNEL 9
 #define MSG_SCCRQ 1
 
+/* In the registry for its ports, `enabled = no` (L2TP then gets ordinary PAT
+ * ports) and its counters; the translate step does its work (ipsec_pt.c). */
+const struct nat_engine nat_l2tp_passthru = {
+	.name = "l2tp",
+	.protos = NAT_INSP_UDP,
+	.ports = "1701",
+};
+
 /* Offset of the tunnel ID in an L2TPv2 header (l2tp: the UDP payload), 0 when
  * it is no L2TPv2 header. */
 static size_t tunnel_off(const uint8_t *l2tp, size_t len)

@@ -108,12 +108,16 @@ struct expect_slot {
 	uint64_t deadline;
 	uint32_t parent;	/* flow that opened it */
 	uint16_t rule;
+	uint16_t next;		/* next slot + 1 in its hash chain; 0 = end */
 	uint8_t gen, owner;
 	uint8_t proto, side, engine;
 	struct nat_key match, to;
 };
 
 #define NAT_MAX_EXPECT 1024
+/* Pinholes are hashed by (proto, match.dst, match.dport): always exact (only
+ * the source port may be a wildcard), and all that PAT's port probe knows. */
+#define NAT_EXP_BUCKETS 1024
 
 struct frag_slot {
 	uint32_t src, dst;	/* before translation */
@@ -145,6 +149,7 @@ struct nat_table {
 	uint32_t n_insp_free;
 	struct expect_slot *exp;	/* pinholes, n_exp of NAT_MAX_EXPECT (lazily allocated) */
 	uint32_t n_exp;
+	uint16_t *exp_head;		/* NAT_EXP_BUCKETS chains: first slot + 1; 0 = empty */
 	struct nat_insp_counters ic[NAT_MAX_ENGINES];
 };
 
@@ -198,6 +203,8 @@ bool insp_expect_take(struct nat_table *t, const struct pkt *p, enum nat_side si
 bool insp_expect_holds(const struct nat_table *t, uint8_t proto, const struct nat_key *k1);
 void insp_expire(struct nat_table *t, uint64_t now_ms);
 void insp_table_free(struct nat_table *t);
+/* The pinhole index agrees with the pinholes (nat_table_check): 0, else -1. */
+int insp_expect_check(const struct nat_table *t);
 
 /* tcp_track.c: updates TCP state from a segment that matched k[dir]; false for a
  * RST outside the window (forwarded, but it does not end the flow). */

@@ -235,10 +235,18 @@ static struct flow *find(struct nat_table *t, uint8_t proto, const struct nat_ke
 	return live(t, i, *dir, side, now);
 }
 
-static bool ike_ports(const struct pkt *p)
+/* A datagram between two ports of a pass-through engine (IKE: 500 -> 500 by
+ * default; L2TP: 1701 -> 1701), when that engine is enabled. */
+static bool passthru_ports(const struct nat_table *t, const struct pkt *p, int engine)
 {
-	return p->proto == IPPROTO_UDP_ && p->key.sport == NAT_IKE_PORT &&
-	       p->key.dport == NAT_IKE_PORT;
+	const struct nat_inspect_conf *c = &t->rules->inspect[engine];
+	return p->proto == IPPROTO_UDP_ && c->enabled && nat_inspect_port_in(c, p->key.sport) &&
+	       nat_inspect_port_in(c, p->key.dport);
+}
+
+static bool ike_ports(const struct nat_table *t, const struct pkt *p)
+{
+	return passthru_ports(t, p, NAT_ENGINE_IKE);
 }
 
 /* From outside, server:500 -> pub:500: the pass-through flow of its initiator
@@ -247,16 +255,15 @@ static struct flow *find_ike(struct nat_table *t, struct pkt *p, enum nat_side s
     uint64_t now, int *dir)
 {
 	uint32_t spi[2];
-	if (side != NAT_FROM_OUTSIDE || !ike_ports(p) || !ipsec_ike_spi(p->l4, p->l4len, spi))
+	if (side != NAT_FROM_OUTSIDE || !ike_ports(t, p) || !ipsec_ike_spi(p->l4, p->l4len, spi))
 		return NULL;
 	*dir = 1;
 	return live(t, ipsec_ike_find(t, p->key.src, p->key.dst, spi), 1, side, now);
 }
 
-static bool l2tp_ports(const struct pkt *p)
+static bool l2tp_ports(const struct nat_table *t, const struct pkt *p)
 {
-	return p->proto == IPPROTO_UDP_ && p->key.sport == NAT_L2TP_PORT &&
-	       p->key.dport == NAT_L2TP_PORT;
+	return passthru_ports(t, p, NAT_ENGINE_L2TP);
 }
 
 /* From outside, lns:1701 -> pub:1701: the pass-through flow of its tunnel ID, if
@@ -265,7 +272,7 @@ static struct flow *find_l2tp(struct nat_table *t, struct pkt *p, enum nat_side 
     uint64_t now, int *dir)
 {
 	uint16_t tid;
-	if (side != NAT_FROM_OUTSIDE || !l2tp_ports(p) || !l2tp_tunnel(p->l4, p->l4len, &tid))
+	if (side != NAT_FROM_OUTSIDE || !l2tp_ports(t, p) || !l2tp_tunnel(p->l4, p->l4len, &tid))
 		return NULL;
 	*dir = 1;
 	return live(t, l2tp_find(t, p->key.src, p->key.dst, tid), 1, side, now);
@@ -316,6 +323,8 @@ static void count(struct nat_table *t, struct flow *f, int dir, size_t len,
 		t->c.in2out++;
 	else
 		t->c.out2in++;
+	if (f->flags & (FF_IKE | FF_L2TP))
+		t->ic[f->flags & FF_IKE ? NAT_ENGINE_IKE : NAT_ENGINE_L2TP].packets++;
 }
 
 static void frag_remember(struct nat_table *t, const struct pkt *p, struct flow *f, int dir,
@@ -436,7 +445,7 @@ static enum nat_verdict icmp_error(struct nat_table *t, struct pkt *p, enum nat_
 	int d;
 	struct flow *f = find(t, q.proto, &qk, side, now, &d);
 	uint32_t spi[2];
-	if (!f && side == NAT_FROM_OUTSIDE && ike_ports(&q) && ipsec_ike_spi(q.l4, q.l4len, spi)) {
+	if (!f && side == NAT_FROM_OUTSIDE && ike_ports(t, &q) && ipsec_ike_spi(q.l4, q.l4len, spi)) {
 		d = 1;	/* about IKE pass-through: the quote has its SPI */
 		f = live(t, ipsec_ike_find(t, q.key.dst, q.key.src, spi), 1, side, now);
 	}
@@ -718,12 +727,13 @@ static enum nat_verdict outbound(struct nat_table *t, struct pkt *p, size_t idx,
 		return deny(t, &t->c.drop_no_address, "no_address");
 	struct nat_key k1 = nat_key_mirror(&p->key);
 	k1.dst = pub;
-	if (pat && ike_ports(p) && ipsec_ike_spi(p->l4, p->l4len, p->spi)) {
+	if (pat && ike_ports(t, p) && ipsec_ike_spi(p->l4, p->l4len, p->spi)) {
 		/* Keeps port 500; told apart from outside by its initiator SPI. */
 		struct nat_key kp = ipsec_ike_key(t, p->key.dst, pub, p->spi);
 		p->pub = pub;
 		if (flow_key_free(t, p->proto, &kp)) {
 			t->c.ike_passthrough++;
+			t->ic[NAT_ENGINE_IKE].flows++;
 			return start_flow(t, p, idx, &p->key, &kp, 0, FF_IKE, NAT_FROM_INSIDE, now,
 			    INSP_NONE);
 		}
@@ -732,7 +742,7 @@ static enum nat_verdict outbound(struct nat_table *t, struct pkt *p, size_t idx,
 	}
 	uint16_t tid;
 	bool keep = true;
-	if (pat && l2tp_ports(p) && l2tp_sccrq_tunnel(p->l4, p->l4len, &tid)) {
+	if (pat && l2tp_ports(t, p) && l2tp_sccrq_tunnel(p->l4, p->l4len, &tid)) {
 		/* Keeps port 1701; told apart from outside by its tunnel ID. */
 		struct nat_key kp = l2tp_key(p->key.dst, tid);
 		p->pub = pub;
@@ -740,6 +750,7 @@ static enum nat_verdict outbound(struct nat_table *t, struct pkt *p, size_t idx,
 		p->spi[1] = 0;
 		if (flow_key_free(t, p->proto, &kp)) {
 			t->c.l2tp_passthrough++;
+			t->ic[NAT_ENGINE_L2TP].flows++;
 			return start_flow(t, p, idx, &p->key, &kp, 0, FF_L2TP, NAT_FROM_INSIDE, now,
 			    INSP_NONE);
 		}

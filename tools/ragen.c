@@ -62,6 +62,7 @@ struct opts {
 	bool encap;		/* encap = yes: ESP in UDP even without a NAT */
 	unsigned ping;		/* clients whose tunnel carries an ICMP echo (--vip) */
 	struct addr ping_dst;
+	bool ping_on_usr1;	/* the pings wait for SIGUSR1 after the report */
 };
 
 struct reason_count {
@@ -72,13 +73,14 @@ struct reason_count {
 static struct {
 	struct opts o;
 	struct event_base *base;
-	struct event *tick_ev, *ping_ev, *sig_ev[2];
+	struct event *tick_ev, *ping_ev, *sig_ev[3];
 	unsigned ping_round, n_sampled, n_ping_ok;
 	bool finished;
 	struct client *cl;
 	unsigned next_start, in_flight, n_up, n_failed;
 	ms_t t0, all_done_at, end_at, last_up_at;
 	bool done, reported;
+	bool usr1;			/* --ping-on-usr1: SIGUSR1 came */
 	struct client *current;		/* the client whose core is running (for its log) */
 	uint32_t next_spi;
 	struct reason_count reasons[RAGEN_REASONS];
@@ -92,7 +94,7 @@ static void usage(void)
 		"             [-n N] [--window W] [--rate R] [--psk SECRET]\n"
 		"             [--proposals P] [--esp-proposals P] [--remote-ts CIDR]\n"
 		"             [--timeout S] [--client-timeout S] [--hold S] [--vip] [--encap]\n"
-		"             [--ping K --ping-dst ADDR] [-v]\n"
+		"             [--ping K --ping-dst ADDR [--ping-on-usr1]] [-v]\n"
 		"Client i uses source address FIRST_ADDR + (i %% K), port P + (i / K) and\n"
 		"NAT-T port that + O; the K addresses must be on an interface.\n"
 		"Defaults: -n 100, K 1, P 10000, O 10000,\n"
@@ -103,7 +105,9 @@ static void usage(void)
 		"one; the report counts the distinct addresses handed out.\n"
 		"--encap: ESP in UDP (encap = yes). --ping K (with --vip --encap): once all are\n"
 		"done, K clients spread over the N send an ICMP echo from their virtual IP to\n"
-		"ADDR through their CHILD_SA (tsunagi's ESP transform) and count the replies.\n");
+		"ADDR through their CHILD_SA (tsunagi's ESP transform) and count the replies.\n"
+		"--ping-on-usr1: the pings start when SIGUSR1 comes after the report (so a\n"
+		"benchmark can measure the gateway with all SAs up before any traffic).\n");
 	exit(2);
 }
 
@@ -419,6 +423,18 @@ static void on_ping(evutil_socket_t fd, short what, void *arg)
 	end_run();
 }
 
+/* --ping-on-usr1: the signal to start the pings after the report (once); one that
+ * comes earlier is kept for then. */
+static void on_usr1(evutil_socket_t fd, short what, void *arg)
+{
+	struct timeval tv = { 0, 0 };
+	if (g.usr1)
+		return;
+	g.usr1 = true;
+	if (g.done && g.o.ping && g.n_up)
+		evtimer_add(g.ping_ev, &tv);
+}
+
 static void check_done(ms_t now)
 {
 	if (g.done)
@@ -432,7 +448,8 @@ static void check_done(ms_t now)
 	report();
 	if (g.o.ping && g.n_up) {
 		struct timeval tv = { 0, 0 };
-		evtimer_add(g.ping_ev, &tv);
+		if (!g.o.ping_on_usr1 || g.usr1)
+			evtimer_add(g.ping_ev, &tv);	/* else on_usr1 starts them */
 		return;
 	}
 	end_run();
@@ -644,7 +661,7 @@ static void parse_opts(int argc, char **argv)
 		{ "server", 1, 0, 's' }, { "src", 1, 0, 'a' }, { "src-count", 1, 0, 'k' },
 		{ "port-base", 1, 0, 'p' }, { "natt-offset", 1, 0, 'o' },
 		{ "server-natt-port", 1, 0, 'N' }, { "vip", 0, 0, 'V' }, { "encap", 0, 0, 'e' },
-		{ "ping", 1, 0, 'g' }, { "ping-dst", 1, 0, 'G' }, { "window", 1, 0, 'w' }, { "rate", 1, 0, 'r' },
+		{ "ping", 1, 0, 'g' }, { "ping-dst", 1, 0, 'G' }, { "ping-on-usr1", 0, 0, 'U' }, { "window", 1, 0, 'w' }, { "rate", 1, 0, 'r' },
 		{ "psk", 1, 0, 'K' }, { "proposals", 1, 0, 'P' }, { "esp-proposals", 1, 0, 'E' },
 		{ "remote-ts", 1, 0, 'T' }, { "timeout", 1, 0, 't' },
 		{ "client-timeout", 1, 0, 'c' }, { "hold", 1, 0, 'H' }, { "help", 0, 0, 'h' },
@@ -669,6 +686,7 @@ static void parse_opts(int argc, char **argv)
 		case 'e': o->encap = true; break;
 		case 'g': o->ping = (unsigned)atoi(optarg); break;
 		case 'G': if (addr_parse(optarg, &o->ping_dst) < 0) usage(); break;
+		case 'U': o->ping_on_usr1 = true; break;
 		case 'n': o->n = (unsigned)atoi(optarg); break;
 		case 'w': o->window = (unsigned)atoi(optarg); break;
 		case 'r': o->rate = (unsigned)atoi(optarg); break;
@@ -740,6 +758,9 @@ static int setup(void)
 	g.ping_ev = evtimer_new(g.base, on_ping, NULL);
 	g.sig_ev[0] = evsignal_new(g.base, SIGTERM, on_signal, NULL);
 	g.sig_ev[1] = evsignal_new(g.base, SIGINT, on_signal, NULL);
+	g.sig_ev[2] = evsignal_new(g.base, SIGUSR1, on_usr1, NULL);
+	if (g.o.ping_on_usr1)
+		evsignal_add(g.sig_ev[2], NULL);
 	evsignal_add(g.sig_ev[0], NULL);
 	evsignal_add(g.sig_ev[1], NULL);
 	g.next_spi = 0xc0000001;
@@ -769,6 +790,7 @@ static void teardown(void)
 	event_free(g.ping_ev);
 	event_free(g.sig_ev[0]);
 	event_free(g.sig_ev[1]);
+	event_free(g.sig_ev[2]);
 	event_base_free(g.base);
 }
 

@@ -56,14 +56,14 @@ static int am_encode(struct ike_sa *sa, struct isakmp_builder *k, bool encrypt, 
 static void add_id(struct ike_sa *sa, struct isakmp_builder *k)
 {
 	ikev1_my_identity(sa);
-	isb_id(k, sa->my_id.type, 0, 0, sa->my_id.data, sa->my_id.len);
+	isb_id(k, sa->my_id->type, 0, 0, sa->my_id->data, sa->my_id->len);
 }
 
 /* HASH_I or HASH_R over our own ID payload body. */
 static int add_hash(struct ike_sa *sa, struct isakmp_builder *k)
 {
 	uint8_t idb[4 + IKE_MAX_ID], h[IKE_MAX_PRF_OUT];
-	size_t n = ikev1_id_body(&sa->my_id, idb);
+	size_t n = ikev1_id_body(sa->my_id, idb);
 	if (ikev1_hash_auth(sa, sa->initiator, idb, n, h) < 0)
 		return -1;
 	isb_hash(k, h, sa->v1->keys.prf_len);
@@ -87,8 +87,9 @@ void ikev1_aggr_start(struct ike_sa *sa)
 		ike_sa_destroy(sa);
 		return;
 	}
-	sa->prop = v->offered[0];	/* its first group is the one of the KE */
-	if (ikev1_add_ke_nonce(sa, &k, &v->gxi) < 0) {
+	/* its first group is the one of the KE */
+	if (proposal_keep(&sa->prop, &v->offered[0]) < 0 ||
+	    ikev1_add_ke_nonce(sa, &k, &v->gxi) < 0) {
 		isb_free(&k);
 		ike_sa_destroy(sa);
 		return;
@@ -165,10 +166,10 @@ static int send_am2(struct ike_sa *sa, struct v1_msg *m, const struct isakmp_cho
 	struct buf out;
 	char id[IKE_MAX_ID * 2];
 	ikev1_my_identity(sa);
-	struct secret_cfg *psk = ike_find_psk(sa->core, &sa->my_id, &sa->peer_id);
+	struct secret_cfg *psk = ike_find_psk(sa->core, sa->my_id, sa->peer_id);
 	if (!psk) {
 		log_err(LOG_IKE, "%s: no pre-shared key found for peer %s", tag_of(sa),
-			identity_fmt(&sa->peer_id, id, sizeof(id)));
+			identity_fmt(sa->peer_id, id, sizeof(id)));
 		return -1;
 	}
 	isb_init(&k);
@@ -235,8 +236,10 @@ void ikev1_aggr_request_in(struct ike *core, struct v1_msg *m)
 	sa->local = m->local;
 	sa->remote = m->remote;
 	sa->natt = sa->local.port == core->t.port_natt;
-	sa->prop = ch.prop;
-	sa->peer_id = peer;
+	if (proposal_keep(&sa->prop, &ch.prop) < 0 || ike_sa_set_id(sa, false, &peer) < 0) {
+		ike_sa_destroy(sa);
+		return;
+	}
 	v->params = ch.params;
 	ikev1_life_p1_agree(sa, &ch.params);
 	ikev1_take_vids(sa, m);
@@ -244,7 +247,7 @@ void ikev1_aggr_request_in(struct ike *core, struct v1_msg *m)
 	buf_put(&v->peer_idb, pid->body, pid->body_len);
 	ike_sa_set_state(sa, IKE_CONNECTING);
 	log_info(LOG_IKE, "%s: IKEv1 Aggressive Mode from %s (%s), selected %s", tag_of(sa), from,
-		 identity_fmt(&peer, why, sizeof(why)), proposal_fmt(&sa->prop, p, sizeof(p)));
+		 identity_fmt(&peer, why, sizeof(why)), proposal_fmt(sa->prop, p, sizeof(p)));
 	v->state = AG_INIT_EXCH;
 	if (!ikev1_ke_nonce_ok(sa, m) || send_am2(sa, m, &ch) < 0) {
 		ike_sa_destroy(sa);
@@ -290,7 +293,7 @@ static void am2_in(struct ike_sa *sa, struct v1_msg *m)
 	struct isakmp_choice ch;
 	const char *err = NULL;
 	char why[512];
-	const struct xform *ours = proposal_get(&sa->prop, XF_DH);
+	const struct xform *ours = proposal_get(sa->prop, XF_DH);
 	if (isakmp_parse_payloads(m->hdr.next_payload, m->raw + ISAKMP_HDR_LEN,
 				  m->raw_len - ISAKMP_HDR_LEN, 0, &m->pl, &err) < 0) {
 		sa->core->st.rx_invalid++;
@@ -305,12 +308,14 @@ static void am2_in(struct ike_sa *sa, struct v1_msg *m)
 		log_err(LOG_IKE, "%s: responder chose no transform we offered, ignored", tag_of(sa));
 		return;
 	}
-	struct proposal before = sa->prop;
-	sa->prop = ch.prop;
-	if (!ikev1_ke_nonce_ok(sa, m)) {
+	const struct proposal *before = sa->prop;
+	sa->prop = &proposal_none;
+	if (proposal_keep(&sa->prop, &ch.prop) < 0 || !ikev1_ke_nonce_ok(sa, m)) {
+		proposal_release(&sa->prop);
 		sa->prop = before;
 		return;
 	}
+	proposal_release(&before);
 	memcpy(sa->spi_r, m->hdr.cky_r, 8);
 	v->params = ch.params;
 	ikev1_life_p1_agree(sa, &ch.params);

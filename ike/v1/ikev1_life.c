@@ -244,8 +244,8 @@ static bool same_peer(const struct ike_sa *a, const struct ike_sa *b)
 	return a != b && a->v1 && a->state != IKE_DESTROYING && a->conn && b->conn &&
 	       strcmp(a->conn->cfg->name, b->conn->cfg->name) == 0 &&
 	       strcmp(a->v1->xauth_user, b->v1->xauth_user) == 0 &&
-	       addr_equal_ip(&a->remote, &b->remote) && identity_equal(&a->peer_id, &b->peer_id) &&
-	       identity_equal(&a->my_id, &b->my_id) &&
+	       addr_equal_ip(&a->remote, &b->remote) && identity_equal(a->peer_id, b->peer_id) &&
+	       identity_equal(a->my_id, b->my_id) &&
 	       (a->state == IKE_ESTABLISHED || a->v1->orphan);
 }
 
@@ -407,12 +407,12 @@ void ikev1_initial_contact_apply(struct ike_sa *sa)
 	for (struct ike_sa *o = sa->core->sas; o; o = o->next) {
 		if (o == sa || !o->v1 || o->state == IKE_DESTROYING || !o->conn ||
 		    strcmp(o->conn->cfg->name, sa->conn->cfg->name) != 0 ||
-		    !identity_equal(&o->peer_id, &sa->peer_id) ||
+		    !identity_equal(o->peer_id, sa->peer_id) ||
 		    strcmp(o->v1->xauth_user, sa->v1->xauth_user) != 0)
 			continue;
 		log_info(LOG_IKE, "%s: peer %s sent INITIAL_CONTACT: destroying stale ISAKMP SA "
 			 "%s[%u] and its CHILD_SAs", ike_sa_name(sa),
-			 identity_fmt(&sa->peer_id, id, sizeof(id)), ike_sa_name(o), o->uniqueid);
+			 identity_fmt(sa->peer_id, id, sizeof(id)), ike_sa_name(o), o->uniqueid);
 		ike_sa_destroy(o);
 	}
 }

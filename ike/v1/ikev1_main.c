@@ -157,7 +157,10 @@ void ikev1_main_request_in(struct ike *core, struct v1_msg *m)
 	sa->local = m->local;
 	sa->remote = m->remote;
 	sa->natt = sa->local.port == core->t.port_natt;
-	sa->prop = ch.prop;
+	if (proposal_keep(&sa->prop, &ch.prop) < 0) {
+		ike_sa_destroy(sa);
+		return;
+	}
 	v->params = ch.params;
 	ikev1_life_p1_agree(sa, &ch.params);
 	buf_put(&v->sai_b, m->pl.sa_body.p, m->pl.sa_body.len);
@@ -173,7 +176,7 @@ void ikev1_main_request_in(struct ike *core, struct v1_msg *m)
 	char p[256];
 	if (ike_log_allowed(core, DROP_INIT_IN))
 		log_info(LOG_IKE, "%s: IKEv1 Main Mode from %s, selected %s", tag_of(sa), from,
-			 proposal_fmt(&sa->prop, p, sizeof(p)));
+			 proposal_fmt(sa->prop, p, sizeof(p)));
 	mm_send(sa, &k, false, m);
 	memcpy(v->last_rx_hash, sa->last_request_hash, 16);
 }
@@ -182,17 +185,16 @@ void ikev1_main_request_in(struct ike *core, struct v1_msg *m)
 
 int ikev1_add_ke_nonce(struct ike_sa *sa, struct isakmp_builder *k, struct buf *mine)
 {
-	const struct xform *g = proposal_get(&sa->prop, XF_DH);
+	const struct xform *g = proposal_get(sa->prop, XF_DH);
 	if (!g || !(sa->dh = dh_new(g->id))) {
 		log_err(LOG_IKE, "%s: DH group %s not supported", tag_of(sa), g ? dh_name(g->id) : "-");
 		return -1;
 	}
 	dh_public(sa->dh, mine);
-	uint8_t *n = sa->initiator ? sa->ni : sa->nr;
-	crypto_random(n, V1_NONCE_LEN);
-	*(sa->initiator ? &sa->ni_len : &sa->nr_len) = V1_NONCE_LEN;
+	if (ike_sa_set_nonce(sa, sa->initiator, NULL, V1_NONCE_LEN) < 0)
+		return -1;
 	isb_ke(k, mine->data, mine->len);
-	isb_nonce(k, n, V1_NONCE_LEN);
+	isb_nonce(k, sa->initiator ? sa->ni : sa->nr, V1_NONCE_LEN);
 	if (sa->v1->natt_peer)
 		ikev1_add_natd(sa, k);
 	return 0;
@@ -201,11 +203,23 @@ int ikev1_add_ke_nonce(struct ike_sa *sa, struct isakmp_builder *k, struct buf *
 void ikev1_my_identity(struct ike_sa *sa)
 {
 	const char *cfg_id = sa->conn->cfg->local.id;
-	if (cfg_id && identity_from_string(cfg_id, &sa->my_id) == 0)
-		return;
+	struct identity id;
 	/* no id: a certificate's subject, else our address */
-	if (ikev2_cert_identity(sa, &sa->my_id) < 0)
-		identity_from_addr(&sa->local, &sa->my_id);
+	if ((!cfg_id || identity_from_string(cfg_id, &id) < 0) &&
+	    ikev2_cert_identity(sa, &id) < 0)
+		identity_from_addr(&sa->local, &id);
+	if (ike_sa_set_id(sa, true, &id) < 0)
+		log_err(LOG_IKE, "%s: out of memory for our identity", tag_of(sa));
+}
+
+/* The peer's identity from its ID payload; false when out of memory. */
+static bool take_peer_id(struct ike_sa *sa, const struct isakmp_id *pid)
+{
+	struct identity id;
+	id.type = pid->type;
+	id.len = (uint16_t)pid->len;
+	memcpy(id.data, pid->data, pid->len);
+	return ike_sa_set_id(sa, false, &id) == 0;
 }
 
 /* Main Mode needs the PSK before the peer's ID arrives: the connection (chosen by
@@ -216,10 +230,10 @@ static struct secret_cfg *find_psk(struct ike_sa *sa, struct identity *peer)
 	struct secret_cfg *psk = NULL;
 	ikev1_my_identity(sa);
 	if (rid && identity_from_string(rid, peer) == 0)
-		psk = ike_find_psk(sa->core, &sa->my_id, peer);
+		psk = ike_find_psk(sa->core, sa->my_id, peer);
 	if (!psk) {
 		identity_from_addr(&sa->remote, peer);
-		psk = ike_find_psk(sa->core, &sa->my_id, peer);
+		psk = ike_find_psk(sa->core, sa->my_id, peer);
 	}
 	return psk;
 }
@@ -228,7 +242,7 @@ static struct secret_cfg *find_psk(struct ike_sa *sa, struct identity *peer)
  * SA waits for the real one. */
 bool ikev1_ke_nonce_ok(struct ike_sa *sa, const struct v1_msg *m)
 {
-	const struct xform *g = proposal_get(&sa->prop, XF_DH);
+	const struct xform *g = proposal_get(sa->prop, XF_DH);
 	if (m->pl.ke.p && g && m->pl.ke.len == dh_public_len(g->id) && m->pl.nonce.p &&
 	    m->pl.nonce.len >= ISAKMP_MIN_NONCE && m->pl.nonce.len <= ISAKMP_MAX_NONCE)
 		return true;
@@ -247,16 +261,15 @@ int ikev1_take_ke_nonce(struct ike_sa *sa, const struct v1_msg *m,
 			const struct secret_cfg *psk)
 {
 	struct ikev1_sa *v = sa->v1;
-	const struct xform *e = proposal_get(&sa->prop, XF_ENCR);
-	const struct xform *p = proposal_get(&sa->prop, XF_PRF);
+	const struct xform *e = proposal_get(sa->prop, XF_ENCR);
+	const struct xform *p = proposal_get(sa->prop, XF_PRF);
 	if (!e || !p)
 		return -1;
 	struct buf *theirs = sa->initiator ? &v->gxr : &v->gxi;
 	buf_reset(theirs);
 	buf_put(theirs, m->pl.ke.p, m->pl.ke.len);
-	uint8_t *n = sa->initiator ? sa->nr : sa->ni;
-	memcpy(n, m->pl.nonce.p, m->pl.nonce.len);
-	*(sa->initiator ? &sa->nr_len : &sa->ni_len) = m->pl.nonce.len;
+	if (ike_sa_set_nonce(sa, !sa->initiator, m->pl.nonce.p, m->pl.nonce.len) < 0)
+		return -1;
 
 	if (ikev1_sa_sig(sa))
 		return 0;	/* SKEYID needs g^xy: ikev1_finish_keys() */
@@ -297,8 +310,8 @@ int ikev1_finish_keys(struct ike_sa *sa)
 	buf_init(&gxy);
 	int rc = sa->dh ? dh_shared(sa->dh, theirs->data, theirs->len, &gxy) : -1;
 	if (rc == 0 && ikev1_sa_sig(sa)) {
-		const struct xform *e = proposal_get(&sa->prop, XF_ENCR);
-		const struct xform *p = proposal_get(&sa->prop, XF_PRF);
+		const struct xform *e = proposal_get(sa->prop, XF_ENCR);
+		const struct xform *p = proposal_get(sa->prop, XF_PRF);
 		rc = e && p ? isakmp_derive_skeyid_sig(&v->keys, p->id, e->id, e->keylen, sa->ni,
 						       sa->ni_len, sa->nr, sa->nr_len, gxy.data,
 						       gxy.len)
@@ -348,11 +361,11 @@ static int send_id_hash(struct ike_sa *sa, const struct v1_msg *m)
 	uint8_t idb[4 + IKE_MAX_ID], h[IKE_MAX_PRF_OUT];
 	struct isakmp_builder k;
 	ikev1_my_identity(sa);
-	size_t n = ikev1_id_body(&sa->my_id, idb);
+	size_t n = ikev1_id_body(sa->my_id, idb);
 	if (ikev1_hash_auth(sa, sa->initiator, idb, n, h) < 0)
 		return -1;
 	isb_init(&k);
-	isb_id(&k, sa->my_id.type, 0, 0, sa->my_id.data, sa->my_id.len);
+	isb_id(&k, sa->my_id->type, 0, 0, sa->my_id->data, sa->my_id->len);
 	if (!ikev1_sa_sig(sa))
 		isb_hash(&k, h, sa->v1->keys.prf_len);
 	else if (ikev1_add_cert_sig(sa, &k, h, isakmp_hash_auth_len(&sa->v1->keys)) < 0) {
@@ -385,11 +398,11 @@ bool ikev1_check_hash(struct ike_sa *sa, const uint8_t *idb, size_t idlen,
 static bool remote_id_ok(struct ike_sa *sa)
 {
 	char id[IKE_MAX_ID * 2];
-	if (identity_matches_cfg(sa->conn->cfg->remote.id, &sa->peer_id))
+	if (identity_matches_cfg(sa->conn->cfg->remote.id, sa->peer_id))
 		return true;
 	sa->core->st.auth_failures++;
 	log_err(LOG_IKE, "%s: peer identity %s does not match the configured '%s'", tag_of(sa),
-		identity_fmt(&sa->peer_id, id, sizeof(id)), sa->conn->cfg->remote.id);
+		identity_fmt(sa->peer_id, id, sizeof(id)), sa->conn->cfg->remote.id);
 	return false;
 }
 
@@ -398,10 +411,7 @@ static bool remote_id_ok(struct ike_sa *sa)
 static bool check_id_sig(struct ike_sa *sa, const struct v1_msg *m, const struct isakmp_id *pid)
 {
 	uint8_t h[IKE_MAX_PRF_OUT];
-	sa->peer_id.type = pid->type;
-	sa->peer_id.len = (uint16_t)pid->len;
-	memcpy(sa->peer_id.data, pid->data, pid->len);
-	if (!remote_id_ok(sa))
+	if (!take_peer_id(sa, pid) || !remote_id_ok(sa))
 		return false;
 	bool ok = ikev1_hash_auth(sa, !sa->initiator, pid->body, pid->body_len, h) == 0 &&
 		  ikev1_check_cert_sig(sa, m, h, isakmp_hash_auth_len(&sa->v1->keys));
@@ -425,10 +435,7 @@ bool ikev1_check_id_hash(struct ike_sa *sa, const struct v1_msg *m)
 		return check_id_sig(sa, m, pid);
 	if (!ikev1_check_hash(sa, pid->body, pid->body_len, &m->pl.hash))
 		return false;
-	sa->peer_id.type = pid->type;
-	sa->peer_id.len = (uint16_t)pid->len;
-	memcpy(sa->peer_id.data, pid->data, pid->len);
-	return remote_id_ok(sa);
+	return take_peer_id(sa, pid) && remote_id_ok(sa);
 }
 
 /* MM5 and MM6 are encrypted with keys derived from the PSK: with another PSK they
@@ -476,8 +483,9 @@ static void initiator_in(struct ike_sa *sa, struct v1_msg *m)
 					tag_of(sa));
 			return;
 		}
+		if (proposal_keep(&sa->prop, &ch.prop) < 0)
+			return;
 		memcpy(sa->spi_r, m->hdr.cky_r, 8);
-		sa->prop = ch.prop;
 		v->params = ch.params;
 		ikev1_life_p1_agree(sa, &ch.params);
 		ikev1_take_vids(sa, m);

@@ -31,7 +31,7 @@ void ikev1_add_natd(struct ike_sa *sa, struct isakmp_builder *k)
 {
 	uint8_t h[64];
 	uint8_t type = ikev1_natd_type(sa->v1->natt_ver);
-	uint16_t prf = proposal_get(&sa->prop, XF_PRF)->id;
+	uint16_t prf = proposal_get(sa->prop, XF_PRF)->id;
 	size_t n = isakmp_natd_hash(prf, sa->spi_i, sa->spi_r, &sa->remote, h);
 	isb_natd(k, type, h, n);
 	n = isakmp_natd_hash(prf, sa->spi_i, sa->spi_r, &sa->local, h);
@@ -46,7 +46,7 @@ void ikev1_check_natd(struct ike_sa *sa, const struct v1_msg *m)
 {
 	uint8_t h[64];
 	char tag[128];
-	uint16_t prf = proposal_get(&sa->prop, XF_PRF)->id;
+	uint16_t prf = proposal_get(sa->prop, XF_PRF)->id;
 	const struct isakmp_payloads *pl = &m->pl;
 	if (pl->n_natd < 2)
 		return;

@@ -152,8 +152,8 @@ fail:
 /* KEYMAT for both directions (each with the receiver's SPI) and installation. */
 static int install(struct ike_sa *sa, struct ikev1_qm *q, struct child_sa *c)
 {
-	const struct xform *e = proposal_get(&c->prop, XF_ENCR);
-	const struct xform *i = proposal_get(&c->prop, XF_INTEG);
+	const struct xform *e = proposal_get(c->prop, XF_ENCR);
+	const struct xform *i = proposal_get(c->prop, XF_INTEG);
 	if (!e)
 		return -1;
 	size_t ek = encr_key_len(e->id, e->keylen);
@@ -208,7 +208,7 @@ static void child_up(struct ike_sa *sa, struct ikev1_qm *q)
 	log_ctl(LOG_IKE, "CHILD_SA %s{%u} established with SPIs %08x_i %08x_o and TS %s === %s "
 		"(%s, IKEv1 Quick Mode)", c->cfg->name, c->uniqueid, c->spi_in, c->spi_out,
 		selector_fmt(&c->local_ts[0], l, sizeof(l)), selector_fmt(&c->remote_ts[0], r, sizeof(r)),
-		proposal_fmt(&c->prop, p, sizeof(p)));
+		proposal_fmt(c->prop, p, sizeof(p)));
 	if (sa->core->env.updown)
 		sa->core->env.updown(sa->core->env.arg, sa, c, true);
 }
@@ -266,9 +266,10 @@ static void qm2_in(struct ike_sa *sa, struct v1_msg *m)
 		goto fail;
 	}
 	ikev1_log_natoa(sa, m);
-	c->prop = ch.prop;
+	if (proposal_keep(&c->prop, &ch.prop) < 0)
+		goto fail;
 	c->spi_out = get_u32(ch.prop.spi);
-	const struct xform *dh = proposal_get(&c->prop, XF_DH);
+	const struct xform *dh = proposal_get(c->prop, XF_DH);
 	c->pfs_group = dh ? dh->id : DH_NONE;
 	ikev1_life_p2_take(c, &ch.params, &m->pl);
 	memcpy(q->nr, m->pl.nonce.p, m->pl.nonce.len);
@@ -450,14 +451,17 @@ static void qm1_in(struct ike_sa *sa, struct v1_msg *m)
 		ikev1_notify_protected(sa, error, ISAKMP_PROTO_ESP, NULL, 0);
 		return;
 	}
+	if (proposal_keep(&c->prop, &ch.prop) < 0) {
+		child_sa_free(c);
+		return;
+	}
 	struct child_cfg *retry = give_way(sa, c);
 	q->active = true;
 	q->msgid = m->hdr.msgid;
 	q->iv = m->next_iv;
 	q->child = c;
-	c->prop = ch.prop;
 	c->spi_out = get_u32(ch.prop.spi);
-	const struct xform *dh = proposal_get(&c->prop, XF_DH);
+	const struct xform *dh = proposal_get(c->prop, XF_DH);
 	c->pfs_group = dh ? dh->id : DH_NONE;
 	c->mode = isakmp_encap_is_tunnel(ch.params.encap) || !ch.params.encap ? MODE_TUNNEL :
 										 MODE_TRANSPORT;

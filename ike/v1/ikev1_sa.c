@@ -334,10 +334,11 @@ void ikev1_established(struct ike_sa *sa)
 	char tag[128], id[IKE_MAX_ID * 2];
 	sa->v1->state = QM_IDLE;
 	ike_sa_set_state(sa, IKE_ESTABLISHED);
+	ike_sa_drop_nonces(sa);	/* SKEYID is made; Quick Modes bring their own */
 	sa->established_at = core->now;
 	core->st.established_total++;
 	log_ctl(LOG_IKE, "ISAKMP SA %s established with %s (IKEv1 %s Mode, %s)",
-		ike_sa_tag(sa, tag, sizeof(tag)), identity_fmt(&sa->peer_id, id, sizeof(id)),
+		ike_sa_tag(sa, tag, sizeof(tag)), identity_fmt(sa->peer_id, id, sizeof(id)),
 		sa->v1->aggressive ? "Aggressive" : "Main", ikev1_state_name(sa->v1->state));
 	if (core->env.updown)
 		core->env.updown(core->env.arg, sa, NULL, true);

@@ -103,7 +103,7 @@ int ikev1_add_cert_sig(struct ike_sa *sa, struct isakmp_builder *k, const uint8_
 	add_certs(sa, k);
 	isb_sig(k, sig, slen);
 	log_info(LOG_IKE, "authentication of '%s' (myself) with %s",
-		 identity_fmt(&sa->my_id, name, sizeof(name)),
+		 identity_fmt(sa->my_id, name, sizeof(name)),
 		 rsa ? "RSA signature" : "ECDSA signature");
 	return 0;
 }
@@ -116,7 +116,7 @@ bool ikev1_check_cert_sig(struct ike_sa *sa, const struct v1_msg *m, const uint8
 	struct cred_stats *st = cred_store_stats(sa->core->creds);
 	struct ikev2_cert certs[ISAKMP_MAX_CERTS];
 	ike_sa_tag(sa, tag, sizeof(tag));
-	identity_fmt(&sa->peer_id, who, sizeof(who));
+	identity_fmt(sa->peer_id, who, sizeof(who));
 	if (!m->pl.sig.p) {
 		log_err(LOG_IKE, "%s: peer '%s' sent no SIG payload%s", tag, who, consequence);
 		st->cert_auth_failures++;

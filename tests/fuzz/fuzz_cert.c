@@ -92,19 +92,23 @@ static void fake_sa(struct ike_sa *sa, const struct ikev2_payloads *pl, bool id_
 	memset(sa, 0, sizeof(*sa));
 	sa->core = core;
 	sa->conn = &conn;
-	sa->prop.n_xf = 1;
-	sa->prop.xf[0].type = XF_PRF;
-	sa->prop.xf[0].id = PRF_HMAC_SHA2_256;
+	static const struct proposal prf = { .n_xf = 1, .xf = { { XF_PRF, PRF_HMAC_SHA2_256, 0 } } };
+	sa->prop = &prf;	/* read only */
 	sa->keys.prf_len = 32;
-	sa->ni_len = sa->nr_len = 32;
+	static const uint8_t nonce[32];
+	ike_sa_set_nonce(sa, true, nonce, sizeof(nonce));
+	ike_sa_set_nonce(sa, false, nonce, sizeof(nonce));
 	buf_init(&sa->init_i);
 	buf_init(&sa->init_r);
 	buf_put(&sa->init_i, "init_i", 6);
 	buf_put(&sa->init_r, "init_r", 6);
+	struct identity peer;
 	if (id_from_payload && pl->has_idi)
-		identity_from_payload(&pl->idi, &sa->peer_id);
+		identity_from_payload(&pl->idi, &peer);
 	else
-		identity_from_string("a.example.net", &sa->peer_id);
+		identity_from_string("a.example.net", &peer);
+	sa->my_id = &ike_no_id;
+	ike_sa_set_id(sa, false, &peer);
 }
 
 static void blobs(const uint8_t *p, size_t n)
@@ -158,6 +162,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		CHECK(cred_store_stats(core->creds)->cert_auth_failures == before + 1);
 		buf_free(&sa.init_i);
 		buf_free(&sa.init_r);
+		ike_sa_drop_nonces(&sa);
+		ike_sa_free_ids(&sa);
 	}
 	buf_free(&chain);
 	return 0;

@@ -249,7 +249,6 @@ static void send_sk(struct run *r, struct h_peer *to, uint8_t xsel, uint8_t msel
 	static const uint8_t exchanges[4] = { IKE_AUTH, CREATE_CHILD_SA, INFORMATIONAL,
 					      IKE_SA_INIT };
 	struct ike_sa *sa = first_keyed_sa(to);
-	struct ike_keys keys;
 	struct buf msg;
 
 	if (!sa || inner_len > MAX_DGRAM)
@@ -258,9 +257,9 @@ static void send_sk(struct run *r, struct h_peer *to, uint8_t xsel, uint8_t msel
 	uint32_t expected = response ? (sa->req.kind != TASK_NONE ? sa->req.msgid : sa->next_msgid)
 				     : sa->peer_msgid;
 	uint32_t msgid = msel == 0 ? expected : msel == 1 ? expected - 1 : (uint32_t)(msel - 2);
-	keys = sa->keys;
+	const struct ike_keys *keys = &sa->keys;
 	size_t hdr_len = frag ? 8 : 4;
-	size_t sk_len = hdr_len + inner_len + sk_overhead(&keys, inner_len);
+	size_t sk_len = hdr_len + inner_len + sk_overhead(keys, inner_len);
 	struct ikev2_hdr hdr = {
 		.next_payload = frag ? PL_SKF : PL_SK,
 		.exchange = xsel < 128 ? exchanges[xsel & 3] : xsel,
@@ -282,10 +281,11 @@ static void send_sk(struct run *r, struct h_peer *to, uint8_t xsel, uint8_t msel
 		buf_put_u16(&msg, frag[0]);
 		buf_put_u16(&msg, frag[1]);
 	}
-	if (sk_encrypt_hdr(&keys, sender_initiator, &msg, hdr_len, inner, inner_len) == 0)
+	/* sa may go with the input: encrypt first, deliver after */
+	int enc = sk_encrypt_hdr(keys, sender_initiator, &msg, hdr_len, inner, inner_len);
+	if (enc == 0)
 		ike_input(to->core, &local, &remote, msg.data, msg.len, r->h.now);
 	buf_free(&msg);
-	ike_keys_wipe(&keys);
 }
 
 static void send_encrypted(struct run *r, struct h_peer *to, uint8_t xsel, uint8_t msel,

@@ -240,6 +240,7 @@ t_raw_esp() {
 	# tsunagid counted what it did: two IKE flows on 500, two server SPIs learned.
 	[ "$MODE" = tsunagi ] || return 0
 	[ "$(tsu_counter "$NS_GW" nat-ike-passthrough)" -ge 2 ] &&
+		[ "$(tsu_counter "$NS_GW" nat-ike-flows)" -ge 2 ] &&
 		[ "$(tsu_counter "$NS_GW" nat-esp-spi-learned)" = 2 ]
 }
 

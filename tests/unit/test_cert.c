@@ -479,7 +479,7 @@ static void test_exchange_dn_identity(void **state)
 	assert_int_equal(h_init(&h, conf_a, conf_b), 0);
 	establish(&h);
 	assert_int_equal(h_count_sas(&h.b, IKE_ESTABLISHED), 1);
-	assert_int_equal(h_first_sa(&h.b)->peer_id.type, ID_DER_ASN1_DN);
+	assert_int_equal(h_first_sa(&h.b)->peer_id->type, ID_DER_ASN1_DN);
 	h_free(&h);
 }
 
@@ -561,7 +561,8 @@ static void test_certreq_without_rfc7427(void **state)
 	struct harness h;
 	pk_confs("a.pem", "a.example.net", NULL, "", "");
 	assert_int_equal(h_init(&h, conf_a, conf_b), 0);
-	struct ike_sa sa = { .core = h.b.core, .conn = h.b.core->conns };
+	struct ike_sa sa = { .core = h.b.core, .conn = h.b.core->conns, .my_id = &ike_no_id,
+			     .peer_id = &ike_no_id, .prop = &proposal_none };
 	struct ikev2_builder k;
 	struct ikev2_payloads pl = { 0 };
 	uint8_t unsupported;
@@ -641,11 +642,14 @@ static void test_parse_cert_limits(void **state)
 static void verify_bad(struct harness *h, const struct ikev2_cert *certs, size_t n, size_t over,
 		       const char *want, uint64_t rejected, uint64_t truncated)
 {
-	struct ike_sa sa = { .core = h->b.core, .conn = h->b.core->conns };
+	struct ike_sa sa = { .core = h->b.core, .conn = h->b.core->conns, .my_id = &ike_no_id,
+			     .peer_id = &ike_no_id, .prop = &proposal_none };
 	struct msg_in m;
 	struct h_log_count lc;
+	struct identity peer;
 	memset(&m, 0, sizeof(m));
-	identity_from_string("a.example.net", &sa.peer_id);
+	identity_from_string("a.example.net", &peer);
+	assert_int_equal(ike_sa_set_id(&sa, false, &peer), 0);
 	for (size_t i = 0; i < n; i++)
 		m.pl.certs[i] = certs[i];
 	m.pl.n_certs = n;
@@ -663,6 +667,7 @@ static void verify_bad(struct harness *h, const struct ikev2_cert *certs, size_t
 	assert_int_equal(st->certs_rejected, rejected);
 	assert_int_equal(st->chains_truncated, truncated);
 	assert_int_equal(st->cert_auth_failures, 1);
+	ike_sa_free_ids(&sa);
 }
 
 static void test_bad_cert_payloads(void **state)
@@ -731,8 +736,8 @@ static void test_v1_main_mode_rsa(void **state)
 	/* Each asked for the other's certificate (CERTREQ in MM3/MM4). */
 	assert_true(sa->peer_certreq);
 	assert_true(sb->peer_certreq);
-	assert_int_equal(sb->peer_id.type, ID_FQDN);
-	assert_int_equal(sa->peer_id.type, ID_FQDN);
+	assert_int_equal(sb->peer_id->type, ID_FQDN);
+	assert_int_equal(sa->peer_id->type, ID_FQDN);
 	h_free(&h);
 }
 

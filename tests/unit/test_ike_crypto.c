@@ -272,6 +272,7 @@ static void test_ike_rekey_keys(void **state)
 	assert_memory_equal(k.sk_d, km, 32);
 	assert_memory_equal(k.sk_ei, km + 32, 20);
 	assert_memory_equal(k.sk_pr, km + 32 + 40 + 32, 32);
+	ike_keys_wipe(&k);
 
 	/* the header's ike_derive_keys(old_sk_d) uses the same PRF for both */
 	assert_int_equal(ike_derive_keys(&k, ENCR_AES_GCM_16, 128, 0, PRF_HMAC_SHA2_256,
@@ -279,6 +280,7 @@ static void test_ike_rekey_keys(void **state)
 	ref_hmac(PRF_HMAC_SHA2_256, old_sk_d, 20, in, 96, skeyseed);
 	ref_prf_plus(PRF_HMAC_SHA2_256, skeyseed, 32, seed, 80, km, 32);
 	assert_memory_equal(k.sk_d, km, 32);
+	ike_keys_wipe(&k);
 }
 
 static void test_child_keys(void **state)
@@ -721,10 +723,12 @@ static void test_sk_rfc7634_example(void **state)
 		 "610394701f8d017f7c129248896b71bfe25236efd7cdc670669063"
 		 "15b2");
 	struct ike_keys k;
+	uint8_t sk_er[IKE_MAX_KEY + 4];
 	struct buf out;
 	memset(&k, 0, sizeof(k));
 	k.encr = ENCR_CHACHA20_POLY1305;
 	k.ek_len = key_len;
+	k.sk_er = sk_er;
 	memcpy(k.sk_er, key, key_len);
 	assert_int_equal(msg_len, 69);
 	buf_init(&out);
@@ -760,9 +764,11 @@ static void test_key_sizes(void **state)
 	assert_int_equal(sk_overhead(&k, 0), 16 + 15 + 1 + 16);
 	assert_int_equal(sk_overhead(&k, 15), 16 + 0 + 1 + 16);
 	assert_int_equal(sk_overhead(&k, 16), 16 + 15 + 1 + 16);
+	ike_keys_wipe(&k);
 	const struct suite gcm = { ENCR_AES_GCM_16, 256, 0 };
 	make_keys(&k, &gcm);
 	assert_int_equal(sk_overhead(&k, 100), 8 + 1 + 16);
+	ike_keys_wipe(&k);
 }
 
 /* --- AUTH, NAT-D, random ------------------------------------------------------------ */

@@ -121,8 +121,11 @@ static void test_main_quick(void **state)
 	assert_int_equal(h.b.sent, 4);
 	const struct child_sa *c = h_first_sa(&h.a)->children;
 	assert_int_equal(c->pfs_group, DH_NONE);
-	assert_int_equal(proposal_get(&c->prop, XF_ENCR)->id, ENCR_AES_CBC);
-	assert_int_equal(proposal_get(&c->prop, XF_INTEG)->id, INTEG_HMAC_SHA1_96);
+	assert_int_equal(proposal_get(c->prop, XF_ENCR)->id, ENCR_AES_CBC);
+	assert_int_equal(proposal_get(c->prop, XF_INTEG)->id, INTEG_HMAC_SHA1_96);
+	/* SKEYID is made: the ISAKMP SAs keep no nonces (Quick Modes have their own). */
+	assert_null(h_first_sa(&h.a)->ni);
+	assert_null(h_first_sa(&h.b)->nr);
 	/* Nothing is retransmitted later. */
 	h_advance(&h, 60000);
 	assert_int_equal(h.a.sent, 5);
@@ -173,9 +176,9 @@ static void test_fqdn_identities(void **state)
 	establish(&h);
 	assert_up(&h);
 	char id[256];
-	assert_string_equal(identity_fmt(&h_first_sa(&h.b)->peer_id, id, sizeof(id)),
+	assert_string_equal(identity_fmt(h_first_sa(&h.b)->peer_id, id, sizeof(id)),
 			    "site-a.example.net");
-	assert_string_equal(identity_fmt(&h_first_sa(&h.a)->peer_id, id, sizeof(id)),
+	assert_string_equal(identity_fmt(h_first_sa(&h.a)->peer_id, id, sizeof(id)),
 			    "site-b.example.net");
 	h_free(&h);
 }
@@ -253,8 +256,8 @@ static void test_identity_types(void **state)
 			establish(&h);
 			assert_up(&h);
 			const struct ike_sa *sb = h_first_sa(&h.b);
-			assert_int_equal(sb->peer_id.type, ids[i].type);
-			assert_string_equal(identity_fmt(&sb->peer_id, id, sizeof(id)), ids[i].shown);
+			assert_int_equal(sb->peer_id->type, ids[i].type);
+			assert_string_equal(identity_fmt(sb->peer_id, id, sizeof(id)), ids[i].shown);
 			h_free(&h);
 		}
 	}
@@ -278,14 +281,16 @@ static void test_aggr_quick(void **state)
 		assert_true(h_first_sa(i)->initiator);
 		assert_true(h_first_sa(i)->v1->aggressive);
 		assert_true(h_first_sa(r)->v1->aggressive);
+		assert_null(h_first_sa(i)->ni);
+		assert_null(h_first_sa(r)->nr);
 		/* Each side learned from AM1/AM2 that the other does DPD. */
 		assert_true(h_first_sa(i)->v1->vids.dpd);
 		assert_true(h_first_sa(r)->v1->vids.dpd);
 		assert_int_equal(h_first_sa(&h.a)->children->pfs_group, DH_NONE);
 		char id[256];
-		assert_string_equal(identity_fmt(&h_first_sa(&h.b)->peer_id, id, sizeof(id)),
+		assert_string_equal(identity_fmt(h_first_sa(&h.b)->peer_id, id, sizeof(id)),
 				    "192.0.2.1");
-		assert_string_equal(identity_fmt(&h_first_sa(&h.a)->peer_id, id, sizeof(id)),
+		assert_string_equal(identity_fmt(h_first_sa(&h.a)->peer_id, id, sizeof(id)),
 				    "198.51.100.2");
 		/* Nothing is retransmitted later (the responder's AM2 was answered). */
 		h_advance(&h, 60000);
@@ -303,7 +308,7 @@ static void test_aggr_pfs(void **state)
 	assert_int_equal(h_init(&h, conf_a, conf_b), 0);
 	establish(&h);
 	assert_up(&h);
-	assert_int_equal(proposal_get(&h_first_sa(&h.a)->prop, XF_DH)->id, DH_CURVE25519);
+	assert_int_equal(proposal_get(h_first_sa(&h.a)->prop, XF_DH)->id, DH_CURVE25519);
 	assert_int_equal(h_first_sa(&h.a)->children->pfs_group, DH_MODP2048);
 	assert_int_equal(h_first_sa(&h.b)->children->pfs_group, DH_MODP2048);
 	h_free(&h);
@@ -380,7 +385,7 @@ static void test_aggr_psk_by_identity(void **state)
 		char id[256];
 		if (round < 2) {
 			assert_up(&h);
-			assert_string_equal(identity_fmt(&h_first_sa(&h.b)->peer_id, id, sizeof(id)),
+			assert_string_equal(identity_fmt(h_first_sa(&h.b)->peer_id, id, sizeof(id)),
 					    a_id);
 			assert_string_equal(lc.first, "");
 		} else {

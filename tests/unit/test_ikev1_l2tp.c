@@ -173,7 +173,7 @@ static void test_l2tp_3des(void **state)
 	assert_int_equal(ike_initiate(h.a.core, "l2tp", "l2tp", h.now, err, sizeof(err)), 0);
 	h_pump(&h);
 	assert_int_equal(h_count_children(&h.b), 1);
-	assert_int_equal(proposal_get(&h_first_sa(&h.b)->children->prop, XF_ENCR)->id, ENCR_3DES);
+	assert_int_equal(proposal_get(h_first_sa(&h.b)->children->prop, XF_ENCR)->id, ENCR_3DES);
 	h_free(&h);
 }
 

@@ -126,10 +126,11 @@ static void test_established_sa_is_trimmed(void **state)
 	struct harness h;
 	char err[128], s[SELECTOR_STRLEN];
 	/* no room for IKEV2_MAX_TS selectors a side nor a 256-byte collision nonce in a
-	 * child, nor for a collision nonce and an error text in an IKE SA: they are
-	 * allocated when there is something to keep */
-	assert_true(sizeof(struct child_sa) < 600);
-	assert_true(sizeof(struct ike_sa) < 2700);
+	 * child, nor for a collision nonce, an error text, 256-byte nonces or 256-byte
+	 * identities in an IKE SA, nor for 48 transforms in the chosen proposal of
+	 * either: they are allocated to their length when there is something to keep */
+	assert_true(sizeof(struct child_sa) < 300);
+	assert_true(sizeof(struct ike_sa) < 1024);
 	up_default(&h);
 	assert_int_equal(ike_rekey(h.a.core, NULL, 0, "net", 0, h.now, err, sizeof(err)), 0);
 	h_pump(&h);
@@ -143,6 +144,59 @@ static void test_established_sa_is_trimmed(void **state)
 		assert_string_equal(selector_fmt(&c->remote_ts[0], s, sizeof(s)),
 				    side ? "10.1.0.0/24" : "10.2.0.0/24");
 	}
+	h_free(&h);
+}
+
+/* An authenticated SA keeps neither nonce nor IKE_SA_INIT message (memory per IKE SA,
+ * issue 8); a rekey of either kind, started by either end, brings its own nonces, and a
+ * lost answer is still resent from the cache. */
+static void assert_no_negotiation_left(struct harness *h)
+{
+	for (int side = 0; side < 2; side++) {
+		const struct ike_sa *sa = h_first_sa(side ? &h->b : &h->a);
+		assert_non_null(sa);
+		assert_null(sa->ni);
+		assert_null(sa->nr);
+		assert_int_equal(sa->ni_len + sa->nr_len, 0);
+		assert_int_equal(sa->init_i.len + sa->init_r.len, 0);
+	}
+}
+
+static void test_established_sa_drops_negotiation(void **state)
+{
+	struct harness h;
+	char err[128];
+	up_default(&h);
+	assert_no_negotiation_left(&h);
+	/* CHILD_SA rekeys: a, then b (the responder of IKE_AUTH) starts one. */
+	assert_int_equal(ike_rekey(h.a.core, NULL, 0, "net", 0, h.now, err, sizeof(err)), 0);
+	h_pump(&h);
+	assert_child_pair(&h);
+	assert_int_equal(ike_rekey(h.b.core, NULL, 0, "net", 0, h.now, err, sizeof(err)), 0);
+	h_pump(&h);
+	assert_child_pair(&h);
+	assert_int_equal(h.a.child_rekeys, 2);
+	/* IKE SA rekeys started by b, then by a: the new SAs work and keep no nonces. */
+	assert_int_equal(ike_rekey(h.b.core, "site", 0, NULL, 0, h.now, err, sizeof(err)), 0);
+	h_pump(&h);
+	assert_int_equal(ike_rekey(h.a.core, "site", 0, NULL, 0, h.now, err, sizeof(err)), 0);
+	h_pump(&h);
+	assert_int_equal(h.a.ike_rekeys, 2);
+	assert_int_equal(h_count_sas(&h.a, IKE_ESTABLISHED), 1);
+	assert_int_equal(h_count_sas(&h.b, IKE_ESTABLISHED), 1);
+	assert_no_negotiation_left(&h);
+	assert_int_equal(ike_rekey(h.b.core, NULL, 0, "net", 0, h.now, err, sizeof(err)), 0);
+	h_pump(&h);
+	assert_child_pair(&h);
+	/* b's answer to a DPD is lost: a retransmits, b answers from its cache. */
+	h.b.drop_next = 1;
+	struct ike_sa *sa = (struct ike_sa *)h_first_sa(&h.a);
+	ike_sa_queue(sa, TASK_DPD, NULL, 0);
+	h_pump(&h);
+	assert_int_equal(sa->req.kind, TASK_DPD);
+	h_advance(&h, 5000);
+	assert_int_equal(sa->req.kind, TASK_NONE);
+	assert_int_equal(h_count_sas(&h.a, IKE_ESTABLISHED), 1);
 	h_free(&h);
 }
 
@@ -328,7 +382,7 @@ static void test_invalid_ke_retry(void **state)
 	assert_int_equal(h_init(&h, conf_a, conf_b), 0);
 	establish(&h);
 	assert_int_equal(h_count_sas(&h.a, IKE_ESTABLISHED), 1);
-	const struct xform *dh = proposal_get(&h_first_sa(&h.a)->prop, XF_DH);
+	const struct xform *dh = proposal_get(h_first_sa(&h.a)->prop, XF_DH);
 	assert_non_null(dh);
 	assert_int_equal(dh->id, DH_CURVE25519);
 	assert_child_pair(&h);
@@ -1677,6 +1731,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_establish_aead),
 		cmocka_unit_test(test_established_sa_is_trimmed),
+		cmocka_unit_test(test_established_sa_drops_negotiation),
 		cmocka_unit_test(test_reset_stats_keeps_gauges),
 		cmocka_unit_test(test_encap_forces_natt),
 		cmocka_unit_test(test_expire_soft_rekeys_hard_deletes),

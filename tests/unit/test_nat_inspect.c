@@ -360,6 +360,67 @@ static void test_pinhole_expiry_and_end(void **state)
 	(void)state;
 }
 
+/* Many pinholes at once (their hash chains share buckets): each is found by
+ * its own connection only, used ones and expired ones leave the index
+ * consistent (nat_table_check) whatever order they go in. */
+static void test_many_pinholes(void **state)
+{
+	enum { N = 600 };
+	struct nat_rules *r = rules("");
+	struct nat_table *t = nat_table_new(r, 4096);
+	uint8_t b[2048];
+	static uint16_t pin[N];
+	for (uint16_t i = 0; i < N; i++) {
+		uint16_t sp = (uint16_t)(10000 + i);
+		size_t n = seg(b, C, sp, R, 7000, SYN, 1000, 0, NULL, NULL, 0);
+		assert_int_equal(xl(t, b, &n, IN, 0), NAT_FORWARD);
+		uint16_t pub = pkt_sport(b);
+		n = seg(b, R, 7000, GW_OUT, pub, SYN | ACK, 5000, 1001, NULL, NULL, 0);
+		assert_int_equal(xl(t, b, &n, OUT, 0), NAT_FORWARD);
+		n = seg(b, C, sp, R, 7000, ACK, 1001, 5001, "OPEN..", NULL, 0);
+		assert_int_equal(xl(t, b, &n, IN, 0), NAT_FORWARD);
+		pin[i] = get_u16(b + 44);
+	}
+	struct nat_counters c;
+	nat_table_counters(t, &c);
+	assert_int_equal(c.pinholes_active, N);
+	assert_int_equal(nat_table_check(t), 0);
+	/* Two thirds used, in a scattered order (7 is prime to N). */
+	unsigned used = 0;
+	for (unsigned k = 0; k < N; k++) {
+		unsigned i = (k * 7) % N;
+		if (i % 3 == 2)
+			continue;
+		/* each from its own port: they all go to C:9000 */
+		size_t n = seg(b, R, (uint16_t)(20000 + i), GW_OUT, pin[i], SYN, 1, 0, NULL, NULL, 0);
+		assert_int_equal(xl(t, b, &n, OUT, 10), NAT_FORWARD);
+		assert_int_equal(pkt_dst(b), A(C));
+		assert_int_equal(pkt_dport(b), 9000);
+		used++;
+		if (used % 50 == 0)
+			assert_int_equal(nat_table_check(t), 0);
+	}
+	nat_table_counters(t, &c);
+	assert_int_equal(c.pinholes_active, N - used);
+	/* The rest: still there until their deadline, then gone. */
+	size_t n = seg(b, R, 20002, GW_OUT, pin[2], SYN, 1, 0, NULL, NULL, 0);
+	assert_int_equal(xl(t, b, &n, OUT, 20), NAT_FORWARD);
+	nat_expire(t, 5000);
+	nat_table_counters(t, &c);
+	assert_int_equal(c.pinholes_active, 0);
+	assert_int_equal(nat_table_check(t), 0);
+	n = seg(b, R, 20005, GW_OUT, pin[5], SYN, 1, 0, NULL, NULL, 0);
+	assert_int_not_equal(xl(t, b, &n, OUT, 5001), NAT_FORWARD);
+	struct nat_insp_counters ic;
+	nat_table_insp_counters(t, test_id(), &ic);
+	assert_int_equal(ic.pinholes, N);
+	assert_int_equal(ic.pinhole_hits, used + 1);
+	assert_int_equal(ic.pinhole_expired, N - used - 1);
+	nat_table_free(t);
+	nat_rules_free(r);
+	(void)state;
+}
+
 /* DROP is dropped and counted; END (UDP) ends the flow after forwarding. */
 static void test_drop_and_end(void **state)
 {
@@ -411,6 +472,7 @@ int main(void)
 		cmocka_unit_test(test_no_room),
 		cmocka_unit_test(test_pinhole_once),
 		cmocka_unit_test(test_pinhole_expiry_and_end),
+		cmocka_unit_test(test_many_pinholes),
 		cmocka_unit_test(test_drop_and_end),
 		cmocka_unit_test(test_flow_size),
 	};

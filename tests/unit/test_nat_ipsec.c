@@ -7,6 +7,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <cmocka.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "lib/buf.h"
@@ -127,6 +128,10 @@ static void test_ike_two_clients_same_server(void **state)
 	assert_int_equal(v.out_dport, 500);
 	assert_string_equal(v.engine, "ike");
 	assert_int_equal(nat_fx_counters(f).ike_passthrough, 2);
+	struct nat_insp_counters ic;
+	assert_int_equal(nat_table_insp_counters(f->t, NAT_ENGINE_IKE, &ic), 0);
+	assert_int_equal(ic.flows, 2);
+	assert_int_equal(ic.packets, 4);	/* 2 out, 2 answered; not the gateway's own */
 }
 
 static void test_ike_two_clients_two_servers_same_spi(void **state)
@@ -485,6 +490,79 @@ static void test_l2tp_same_tunnel_id(void **state)
 	assert_int_equal(pkt_dst(f->b), A(C1));
 }
 
+/* The rules in force: the default ones with inspect { text }. */
+static void use_inspect(struct nat_fx *f, const char *text)
+{
+	char conf[2048], err[256] = "";
+	snprintf(conf, sizeof(conf),
+		 "tsunagi { nat { inside = lan0\n outside = wan0\n inspect { %s }\n"
+		 " rules { lan { type = pat\n private = 10.1.0.0/16\n public = wan0 } } } }\n",
+		 text);
+	struct nat_rules *r = nat_test_rules(conf, err, sizeof(err));
+	if (!r)
+		fail_msg("%s", err);
+	nat_table_set_rules(f->t, r);
+	nat_rules_free(f->rules);
+	f->rules = r;
+}
+
+/* ike { enabled = no }: IKE gets an ordinary PAT port, one per client, and no
+ * pass-through flow (a PIX without ipsec-pass-thru); replies still find it. */
+static void test_ike_passthru_disabled(void **state)
+{
+	struct nat_fx *f = *state;
+	use_inspect(f, "ike { enabled = no }");
+	f->n = mk_ike(f->b, C1, 500, R, 500, 0x11111111, 0);
+	assert_int_equal(xl(f->t, f->b, &f->n, IN, 0), NAT_FORWARD);
+	uint16_t port = pkt_sport(f->b);
+	assert_int_not_equal(port, 500);	/* tsunagid's own IKE port stays its own */
+	assert_csums(f->b);
+	f->n = mk_ike(f->b, R, 500, GW_OUT, port, 0x11111111, 0x1234);
+	assert_int_equal(xl(f->t, f->b, &f->n, OUT, 1), NAT_FORWARD);
+	assert_int_equal(pkt_dst(f->b), A(C1));
+	assert_int_equal(pkt_dport(f->b), 500);
+	ike_in(f, R, 0x11111111, NULL, 2);	/* to port 500: the gateway's */
+	esp_out(f, C1, R, 0x5001, 3);
+	esp_in(f, R, 0x6001, NULL, 4);		/* no raw ESP learned without IKE seen */
+	struct nat_insp_counters ic;
+	assert_int_equal(nat_table_insp_counters(f->t, NAT_ENGINE_IKE, &ic), 0);
+	assert_int_equal(ic.flows, 0);
+	assert_int_equal(nat_fx_counters(f).ike_passthrough, 0);
+}
+
+/* l2tp { ports = 1702 }: tunnels on 1702 are told apart by tunnel ID and keep
+ * their port; 1701 is plain UDP then. */
+static void test_l2tp_ports_configured(void **state)
+{
+	struct nat_fx *f = *state;
+	use_inspect(f, "l2tp { ports = 1702 }");
+	f->n = mk_l2tp_ctl(f->b, C1, 1702, R, 1702, 0, true, 0x1111);
+	assert_int_equal(xl(f->t, f->b, &f->n, IN, 0), NAT_FORWARD);
+	assert_int_equal(pkt_sport(f->b), 1702);
+	f->n = mk_l2tp_ctl(f->b, C2, 1702, R, 1702, 0, true, 0x2222);
+	assert_int_equal(xl(f->t, f->b, &f->n, IN, 0), NAT_FORWARD);
+	assert_int_equal(pkt_sport(f->b), 1702);
+	f->n = mk_l2tp_ctl(f->b, R, 1702, GW_OUT, 1702, 0x2222, false, 0x77);
+	assert_int_equal(xl(f->t, f->b, &f->n, OUT, 1), NAT_FORWARD);
+	assert_int_equal(pkt_dst(f->b), A(C2));
+	f->n = mk_l2tp_ctl(f->b, R, 1702, GW_OUT, 1702, 0x1111, false, 0x78);
+	assert_int_equal(xl(f->t, f->b, &f->n, OUT, 1), NAT_FORWARD);
+	assert_int_equal(pkt_dst(f->b), A(C1));
+	assert_csums(f->b);
+	struct nat_insp_counters ic;
+	assert_int_equal(nat_table_insp_counters(f->t, NAT_ENGINE_L2TP, &ic), 0);
+	assert_int_equal(ic.flows, 2);
+	/* 1701 is no longer L2TP's: a second client of the LNS gets another port. */
+	f->n = mk_l2tp_ctl(f->b, C1, 1701, R, 1701, 0, true, 0x3333);
+	assert_int_equal(xl(f->t, f->b, &f->n, IN, 2), NAT_FORWARD);
+	assert_int_equal(pkt_sport(f->b), 1701);
+	f->n = mk_l2tp_ctl(f->b, C2, 1701, R, 1701, 0, true, 0x4444);
+	assert_int_equal(xl(f->t, f->b, &f->n, IN, 2), NAT_FORWARD);
+	assert_int_not_equal(pkt_sport(f->b), 1701);
+	assert_int_equal(nat_table_insp_counters(f->t, NAT_ENGINE_L2TP, &ic), 0);
+	assert_int_equal(ic.flows, 2);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -505,6 +583,8 @@ int main(void)
 		T(test_l2tp_keeps_1701),
 		T(test_l2tp_tunnel_id_demux),
 		T(test_l2tp_same_tunnel_id),
+		T(test_ike_passthru_disabled),
+		T(test_l2tp_ports_configured),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -156,6 +156,14 @@ static struct sp *random_member(void)
 	return NULL;
 }
 
+/* A remote-access client has two policies: the trap state's held packets (times and
+ * lengths included) are allocated only when a trap policy holds one (issue 8). */
+static void test_policy_size(void **state)
+{
+	(void)state;
+	assert_true(sizeof(struct sp) <= sizeof(struct pfkey_policy) + 64);
+}
+
 static void test_index_matches_linear_list(void **state)
 {
 	(void)state;
@@ -202,6 +210,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_index_matches_linear_list),
+		cmocka_unit_test(test_policy_size),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
