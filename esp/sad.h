@@ -32,8 +32,9 @@ struct sa_counters {
 enum sa_expiry { SA_EXP_NONE, SA_EXP_QUEUED, SA_EXP_SENT };
 
 /* What the engine keeps of IKE's struct pfkey_sa: the fields the data path and
- * sa_describe use. Keys are not kept: they live only in the transform's contexts and
- * are wiped with them. The selectors are one allocation sized to their count (a
+ * sa_describe use. Keys are not kept here: the transform (sa->crypto) holds them raw,
+ * its cipher contexts are the threads' (esp/ctx_cache.h), and all are wiped when the
+ * SA is freed. The selectors are one allocation sized to their count (a
  * struct pfkey_sa has room for PFKEY_MAX_SEL per side, 1.2 KB, on every SA). */
 struct sa_cfg {
 	uint32_t spi;
