@@ -299,7 +299,7 @@ struct parked {
 	pthread_cond_t cond;
 	struct esp_crypto *out, *in;
 	struct ctx_slot *slot;
-	bool release;
+	bool ready, release;
 };
 
 static void *parked_thread(void *arg)
@@ -309,6 +309,7 @@ static void *parked_thread(void *arg)
 	struct ctx_slot *s = ctx_cache_find(ctx_cache_key(esp_crypto_id(p->out), 1));
 	pthread_mutex_lock(&p->lock);
 	p->slot = s;
+	p->ready = true;
 	pthread_cond_broadcast(&p->cond);
 	while (!p->release)
 		pthread_cond_wait(&p->cond, &p->lock);
@@ -325,19 +326,22 @@ static void test_free_wipes_blocked_threads_slots(void **state)
 	pthread_t t;
 	assert_int_equal(pthread_create(&t, NULL, parked_thread, &p), 0);
 	pthread_mutex_lock(&p.lock);
-	while (!p.slot)
+	while (!p.ready)
 		pthread_cond_wait(&p.cond, &p.lock);
 	pthread_mutex_unlock(&p.lock);
+	bool found = p.slot != NULL;
 	/* The thread is parked and will not run again until released. */
 	assert_null(ctx_cache_find(ctx_cache_key(esp_crypto_id(p.out), 1)));	/* not ours */
 	esp_crypto_free(p.out);
 	esp_crypto_free(p.in);
 	pthread_mutex_lock(&p.lock);
-	assert_true(slot_wiped(p.slot));
+	bool wiped = found && slot_wiped(p.slot);
 	p.release = true;
 	pthread_cond_broadcast(&p.cond);
 	pthread_mutex_unlock(&p.lock);
 	assert_int_equal(pthread_join(t, NULL), 0);
+	assert_true(found);
+	assert_true(wiped);
 }
 
 int main(void)
