@@ -93,7 +93,7 @@ struct ctx_slot *ctx_cache_claim(uint64_t key)
 		return NULL;
 	struct ctx_set *set = ctx_cache_set_of(c, key);
 	unsigned w = set->victim;
-	set->victim = (uint8_t)((w + 1) % CTX_CACHE_WAYS);
+	set->victim = (uint8_t)!w;
 	pthread_mutex_lock(&c->lock);
 	struct ctx_slot *s = &set->way[w];
 	atomic_store_explicit(&s->key, 0, memory_order_relaxed);

@@ -39,7 +39,7 @@
  * 75 bytes per IKE SA instead of 2.2 KB). Two ways so that two busy SAs whose ids
  * fall in one set do not evict each other on every packet. */
 #define CTX_CACHE_SETS	16
-#define CTX_CACHE_WAYS	2
+#define CTX_CACHE_WAYS	2	/* ctx_cache_find knows there are two */
 
 struct ctx_slot {
 	_Atomic uint64_t key;		/* id << 1 | enc; 0: empty */
@@ -86,19 +86,21 @@ static inline struct ctx_set *ctx_cache_set_of(struct ctx_cache *c, uint64_t key
 	return &c->set[(id + (key & 1) * (CTX_CACHE_SETS / 2)) & (CTX_CACHE_SETS - 1)];
 }
 
-/* The slot holding key in this thread's cache, or NULL: the per-packet path. */
+/* The slot holding key in this thread's cache, or NULL: the per-packet path. A hit
+ * on way 0 is a compare; on way 1 the set's victim turns to way 0 when it was 1. */
 static inline struct ctx_slot *ctx_cache_find(uint64_t key)
 {
 	struct ctx_cache *c = ctx_cache_mine;
-	if (!c)
+	if (__builtin_expect(!c, 0))
 		return NULL;
 	struct ctx_set *s = ctx_cache_set_of(c, key);
-	for (unsigned w = 0; w < CTX_CACHE_WAYS; w++) {
-		if (atomic_load_explicit(&s->way[w].key, memory_order_relaxed) == key) {
-			if (s->victim == w)
-				s->victim = (uint8_t)((w + 1) % CTX_CACHE_WAYS);
-			return &s->way[w];
-		}
+	if (atomic_load_explicit(&s->way[0].key, memory_order_relaxed) == key) {
+		s->victim = 1;
+		return &s->way[0];
+	}
+	if (atomic_load_explicit(&s->way[1].key, memory_order_relaxed) == key) {
+		s->victim = 0;
+		return &s->way[1];
 	}
 	return NULL;
 }
