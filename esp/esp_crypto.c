@@ -1,10 +1,13 @@
-/* ESP ciphers and MACs on OpenSSL 3 EVP. Every context is created with its key when
- * the SA is installed; per packet only the IV changes (EVP_CipherInit_ex with NULL
- * cipher and key keeps the key schedule), so the data path never allocates.
- * Short AES-256-GCM packets go through libsodium instead (see esp_crypto.h). 
- * Encryption and decryption get separate contexts: AES-CBC has different key
- * schedules for the two directions, and keeping both costs little. */
+/* ESP ciphers and MACs on OpenSSL 3 EVP. An SA keeps its raw keys; the cipher
+ * contexts with the expanded keys live in the calling thread's cache (ctx_cache.h),
+ * re-keyed from those raw keys when the SA is not in it. Per packet only the IV
+ * changes (EVP_CipherInit_ex with NULL cipher and key keeps the key schedule), so the
+ * data path never allocates once a thread's slots exist.
+ * Short AES-256-GCM packets go through libsodium instead (see esp_crypto.h).
+ * Encryption and decryption get separate slots: AES-CBC has different key schedules
+ * for the two directions. */
 #include "esp/esp_crypto.h"
+#include "esp/ctx_cache.h"
 
 #include <limits.h>
 #include <stdio.h>
@@ -25,31 +28,29 @@
 #define IVGEN_KEY_LEN	16
 
 struct esp_crypto {
+	uint64_t id;			/* this SA's slots in the caches (ctx_cache.h) */
 	enum esp_cipher cipher;
 	enum esp_integ integ;
-	size_t iv_len;
-	size_t icv_len;
-	size_t block;
+	uint8_t iv_len;
+	uint8_t icv_len;
+	uint8_t block;
 	uint8_t salt[AEAD_SALT_LEN];		/* AEAD nonce prefix */
-	/* An SA carries traffic one way only, so each context is made on first use
-	 * (ctx_get; the caller holds the SA's lock): an OpenSSL GCM context is about
-	 * 1.1 KB, and two unused ones per SA were a fifth of an IKE SA's memory. The
-	 * key stays here for that, wiped with the rest. */
+	/* The cipher and its raw key, from which a thread's cache slot is (re-)keyed:
+	 * an expanded OpenSSL GCM context is about 1.1 KB, and a concentrator's SAs are
+	 * mostly idle. Wiped with the rest. */
 	const EVP_CIPHER *evp;
 	uint8_t key[32];
-	EVP_CIPHER_CTX *enc;
-	EVP_CIPHER_CTX *dec;
 	/* CBC IVs: AES-ECB under a random per-SA key over iv_prefix|seq. */
 	EVP_CIPHER_CTX *ivgen;
 	uint8_t iv_prefix[8];
 	EVP_MAC_CTX *mac;
-	/* libsodium's AES-256-GCM with the key expanded once (NULL: not available); read
-	 * only after setup. Used for ciphertexts of at most sodium_max bytes. */
-	crypto_aead_aes256gcm_state *gcm;
+	/* Ciphertexts of at most sodium_max bytes go through libsodium's AES-256-GCM
+	 * (0: not for this SA; sodium_ok: libsodium can, for esp_crypto_set_sodium_max). */
 	size_t sodium_max;
-	/* AES-GCM opening with one parameter call a packet (open_fixed): the decryption
-	 * context holds the salt as the nonce's fixed part. */
-	bool open_fixed, open_fixed_off;
+	bool sodium_ok;
+	/* AES-GCM opening with one parameter call a packet (open_fixed) unless turned
+	 * off for tests. */
+	bool open_fixed_off;
 };
 
 const char *esp_cipher_name(enum esp_cipher c)
@@ -139,21 +140,16 @@ static const char *integ_digest(enum esp_integ i, size_t *key_len, size_t *icv_l
 	return NULL;
 }
 
-static EVP_CIPHER_CTX *cipher_ctx_new(const EVP_CIPHER *cipher, const uint8_t *key, int enc,
-				      bool aead)
+/* The CBC IV generator's AES-ECB context: the SA's own, made when it is installed
+ * (CBC suites only), since its key is random and kept nowhere else. */
+static EVP_CIPHER_CTX *ecb_ctx_new(const uint8_t *key)
 {
 	EVP_CIPHER_CTX *ctx = EVP_CIPHER_CTX_new();
 
 	if (!ctx)
 		return NULL;
-	/* Padding off for CBC only, which gets whole blocks: AEAD ciphers are stream
-	 * modes, and OpenSSL 3.0 passes a context's padding setting to the provider again
-	 * on every EVP_CipherInit_ex (a parameter call a packet, for nothing). */
-	if (EVP_CipherInit_ex(ctx, cipher, NULL, NULL, NULL, enc) != 1 ||
-	    (aead && EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_AEAD_SET_IVLEN, AEAD_NONCE_LEN,
-					 NULL) != 1) ||
-	    EVP_CipherInit_ex(ctx, NULL, NULL, key, NULL, enc) != 1 ||
-	    (!aead && EVP_CIPHER_CTX_set_padding(ctx, 0) != 1)) {
+	if (EVP_CipherInit_ex(ctx, EVP_aes_128_ecb(), NULL, key, NULL, 1) != 1 ||
+	    EVP_CIPHER_CTX_set_padding(ctx, 0) != 1) {
 		EVP_CIPHER_CTX_free(ctx);
 		return NULL;
 	}
@@ -177,21 +173,11 @@ static EVP_MAC_CTX *hmac_ctx_new(const char *digest, const uint8_t *key, size_t 
 	return ctx;
 }
 
-/* The precomputed libsodium AES-256-GCM state, when the CPU has AES-NI and PCLMUL
- * (libsodium's only AES-GCM) and libsodium initialises; NULL otherwise, and OpenSSL
- * does everything. */
-static crypto_aead_aes256gcm_state *sodium_gcm_new(const uint8_t *key)
+/* Whether libsodium's AES-256-GCM can be used: it needs AES-NI and PCLMUL (libsodium's
+ * only AES-GCM); otherwise OpenSSL does everything. */
+static bool sodium_gcm_ok(void)
 {
-	crypto_aead_aes256gcm_state *st;
-
-	if (sodium_init() < 0 || !crypto_aead_aes256gcm_is_available())
-		return NULL;
-	st = aligned_alloc(16, sizeof(*st));
-	if (st && crypto_aead_aes256gcm_beforenm(st, key) != 0) {
-		wipe_free(st, sizeof(*st));
-		return NULL;
-	}
-	return st;
+	return sodium_init() >= 0 && crypto_aead_aes256gcm_is_available();
 }
 
 static bool ivgen_init(struct esp_crypto *ec)
@@ -202,7 +188,7 @@ static bool ivgen_init(struct esp_crypto *ec)
 	if (RAND_bytes(key, sizeof(key)) != 1 ||
 	    RAND_bytes(ec->iv_prefix, sizeof(ec->iv_prefix)) != 1)
 		return false;
-	ec->ivgen = cipher_ctx_new(EVP_aes_128_ecb(), key, 1, false);
+	ec->ivgen = ecb_ctx_new(key);
 	ok = ec->ivgen != NULL;
 	wipe(key, sizeof(key));
 	return ok;
@@ -247,21 +233,22 @@ struct esp_crypto *esp_crypto_new(enum esp_cipher c, const uint8_t *ekey, size_t
 		snprintf(err, errlen, "out of memory");
 		return NULL;
 	}
+	ec->id = ctx_cache_new_id();
 	ec->cipher = c;
 	ec->integ = i;
-	ec->block = (size_t)EVP_CIPHER_block_size(cipher);
-	if (ec->block < 4)
-		ec->block = 4;
+	int block = EVP_CIPHER_block_size(cipher);
+	ec->block = (uint8_t)(block < 4 ? 4 : block);
 	if (aead) {
 		ec->iv_len = 8;
 		ec->icv_len = AEAD_TAG_LEN;
 		memcpy(ec->salt, ekey + key_len, AEAD_SALT_LEN);
-		if (c == ESP_ENCR_AES_GCM_16 && key_len == crypto_aead_aes256gcm_KEYBYTES &&
-		    (ec->gcm = sodium_gcm_new(ekey)))
+		ec->sodium_ok = c == ESP_ENCR_AES_GCM_16 &&
+				key_len == crypto_aead_aes256gcm_KEYBYTES && sodium_gcm_ok();
+		if (ec->sodium_ok)
 			ec->sodium_max = ESP_SODIUM_MAX_LEN;
 	} else {
-		ec->iv_len = (size_t)EVP_CIPHER_iv_length(cipher);
-		ec->icv_len = icv_len;
+		ec->iv_len = (uint8_t)EVP_CIPHER_iv_length(cipher);
+		ec->icv_len = (uint8_t)icv_len;
 	}
 	ec->evp = cipher;
 	if (key_len > sizeof(ec->key)) {
@@ -280,37 +267,86 @@ struct esp_crypto *esp_crypto_new(enum esp_cipher c, const uint8_t *ekey, size_t
 	return ec;
 }
 
-/* The context for one direction, made on first use; NULL when that fails. An AES-GCM
- * decryption context gets the salt as the fixed part of its nonces, for open_fixed;
- * where OpenSSL refuses that, packets are opened the ordinary way. */
-static EVP_CIPHER_CTX *ctx_get(struct esp_crypto *ec, int enc)
+/* Gives slot s the contexts of ec in direction enc. Another cipher or direction than
+ * the slot had means a fresh EVP initialisation (OpenSSL cleanses and frees the old
+ * key schedule); the same ones only a new key, which overwrites the whole schedule
+ * (and, for GCM, the hash key and state). An AES-GCM decryption context gets the salt
+ * as the fixed part of its nonces, for open_fixed; where OpenSSL refuses that,
+ * packets are opened the ordinary way. Padding is turned off for CBC only, which
+ * gets whole blocks: AEAD ciphers are stream modes, and OpenSSL 3.0 passes a
+ * context's padding setting to the provider again on every EVP_CipherInit_ex. */
+static bool slot_rekey(struct ctx_slot *s, const struct esp_crypto *ec, int enc)
 {
-	EVP_CIPHER_CTX **p = enc ? &ec->enc : &ec->dec;
-	if (!*p) {
-		*p = cipher_ctx_new(ec->evp, ec->key, enc, cipher_is_aead(ec->cipher));
-		if (*p && !enc && ec->cipher == ESP_ENCR_AES_GCM_16)
-			ec->open_fixed = EVP_CIPHER_CTX_ctrl(*p, EVP_CTRL_GCM_SET_IV_FIXED,
-							     AEAD_SALT_LEN, ec->salt) == 1;
+	bool aead = cipher_is_aead(ec->cipher);
+
+	if (!s->ctx && !(s->ctx = EVP_CIPHER_CTX_new()))
+		return false;
+	if (s->evp != ec->evp || s->enc != enc) {
+		s->evp = NULL;
+		if (EVP_CipherInit_ex(s->ctx, ec->evp, NULL, NULL, NULL, enc) != 1 ||
+		    (aead && EVP_CIPHER_CTX_ctrl(s->ctx, EVP_CTRL_AEAD_SET_IVLEN, AEAD_NONCE_LEN,
+						 NULL) != 1))
+			return false;
+		s->evp = ec->evp;
+		s->enc = enc;
 	}
-	return *p;
+	if (EVP_CipherInit_ex(s->ctx, NULL, NULL, ec->key, NULL, enc) != 1 ||
+	    (!aead && EVP_CIPHER_CTX_set_padding(s->ctx, 0) != 1))
+		return false;
+	s->open_fixed = !enc && ec->cipher == ESP_ENCR_AES_GCM_16 &&
+			EVP_CIPHER_CTX_ctrl(s->ctx, EVP_CTRL_GCM_SET_IV_FIXED, AEAD_SALT_LEN,
+					    (void *)ec->salt) == 1;
+	return true;
+}
+
+/* This thread's slot for one direction of ec: a hit is one compare; a miss re-keys
+ * the slot it takes over. NULL when that fails. */
+static struct ctx_slot *slot_get(const struct esp_crypto *ec, int enc)
+{
+	uint64_t key = ctx_cache_key(ec->id, enc);
+	struct ctx_slot *s = ctx_cache_find(key);
+
+	if (s)
+		return s;
+	s = ctx_cache_claim(key);
+	if (!s)
+		return NULL;
+	bool ok = slot_rekey(s, ec, enc);
+	ctx_cache_fill_done(s, key, ok);
+	return ok ? s : NULL;
+}
+
+/* libsodium's expanded key in slot s, made on the first short packet. */
+static crypto_aead_aes256gcm_state *slot_gcm(struct ctx_slot *s, const struct esp_crypto *ec)
+{
+	if (s->gcm_ready)
+		return s->gcm;
+	ctx_cache_lock();
+	if (!s->gcm)
+		s->gcm = aligned_alloc(16, sizeof(*s->gcm));
+	s->gcm_ready = s->gcm && crypto_aead_aes256gcm_beforenm(s->gcm, ec->key) == 0;
+	ctx_cache_unlock();
+	return s->gcm_ready ? s->gcm : NULL;
 }
 
 bool esp_crypto_has_ctx(const struct esp_crypto *ec, bool enc)
 {
-	return (enc ? ec->enc : ec->dec) != NULL;
+	return ctx_cache_find(ctx_cache_key(ec->id, enc)) != NULL;
+}
+
+uint64_t esp_crypto_id(const struct esp_crypto *ec)
+{
+	return ec->id;
 }
 
 void esp_crypto_free(struct esp_crypto *ec)
 {
 	if (!ec)
 		return;
+	ctx_cache_forget(ec->id);
 	/* OpenSSL cleanses key schedules when freeing its contexts. */
-	EVP_CIPHER_CTX_free(ec->enc);
-	EVP_CIPHER_CTX_free(ec->dec);
 	EVP_CIPHER_CTX_free(ec->ivgen);
 	EVP_MAC_CTX_free(ec->mac);
-	if (ec->gcm)
-		wipe_free(ec->gcm, sizeof(*ec->gcm));
 	wipe_free(ec, sizeof(*ec));
 }
 
@@ -321,7 +357,7 @@ size_t esp_crypto_block(const struct esp_crypto *ec) { return ec->block; }
 
 void esp_crypto_set_sodium_max(struct esp_crypto *ec, size_t max)
 {
-	ec->sodium_max = ec->gcm ? max : 0;
+	ec->sodium_max = ec->sodium_ok ? max : 0;
 }
 
 size_t esp_crypto_sodium_max(const struct esp_crypto *ec) { return ec->sodium_max; }
@@ -356,7 +392,7 @@ int esp_crypto_make_iv(struct esp_crypto *ec, uint64_t seq, uint8_t *iv)
 
 static bool use_sodium(const struct esp_crypto *ec, size_t len)
 {
-	return ec->gcm && len <= ec->sodium_max;
+	return ec->sodium_max && len <= ec->sodium_max;
 }
 
 static void make_nonce(const struct esp_crypto *ec, const uint8_t *iv,
@@ -386,7 +422,7 @@ static int aead_start(struct esp_crypto *ec, EVP_CIPHER_CTX *ctx, int enc, const
  * IV length every time, and setting the tag another, together about a third of a
  * 1400-byte packet's whole decryption. The same nonce, AAD and tag check (constant
  * time, in EVP_CipherFinal_ex) as aead_start's way. */
-static int open_fixed(struct esp_crypto *ec, const uint8_t *iv, const uint8_t *aad,
+static int open_fixed(EVP_CIPHER_CTX *ctx, const uint8_t *iv, const uint8_t *aad,
 		      size_t aad_len, uint8_t *buf, size_t len, const uint8_t *icv)
 {
 	OSSL_PARAM params[] = {
@@ -398,10 +434,10 @@ static int open_fixed(struct esp_crypto *ec, const uint8_t *iv, const uint8_t *a
 	};
 	int outl, finl;
 
-	if (EVP_CIPHER_CTX_set_params(ec->dec, params) != 1 ||
-	    EVP_CipherUpdate(ec->dec, NULL, &outl, aad, (int)aad_len) != 1 ||
-	    EVP_CipherUpdate(ec->dec, buf, &outl, buf, (int)len) != 1 ||
-	    EVP_CipherFinal_ex(ec->dec, buf + outl, &finl) != 1)
+	if (EVP_CIPHER_CTX_set_params(ctx, params) != 1 ||
+	    EVP_CipherUpdate(ctx, NULL, &outl, aad, (int)aad_len) != 1 ||
+	    EVP_CipherUpdate(ctx, buf, &outl, buf, (int)len) != 1 ||
+	    EVP_CipherFinal_ex(ctx, buf + outl, &finl) != 1)
 		return -1;
 	return 0;
 }
@@ -417,18 +453,24 @@ int esp_crypto_aead_seal(struct esp_crypto *ec, const uint8_t *iv, const uint8_t
 		OSSL_PARAM_construct_end(),
 	};
 
+	struct ctx_slot *s = slot_get(ec, 1);
+	if (!s)
+		return -1;
 	if (use_sodium(ec, len)) {
+		crypto_aead_aes256gcm_state *st = slot_gcm(s, ec);
+		if (!st)
+			return -1;
 		make_nonce(ec, iv, nonce);
 		return crypto_aead_aes256gcm_encrypt_detached_afternm(buf, icv, NULL, buf, len,
 								      aad, aad_len, NULL,
-								      nonce, ec->gcm);
+								      nonce, st);
 	}
-	EVP_CIPHER_CTX *ctx = ctx_get(ec, 1);
-	if (!ctx || !cipher_is_aead(ec->cipher) || len > INT_MAX || aad_len > INT_MAX ||
-	    aead_start(ec, ec->enc, 1, iv, aad, aad_len) != 0 ||
-	    EVP_CipherUpdate(ec->enc, buf, &outl, buf, (int)len) != 1 ||
-	    EVP_CipherFinal_ex(ec->enc, buf + outl, &finl) != 1 ||
-	    EVP_CIPHER_CTX_get_params(ec->enc, tag) != 1)
+	EVP_CIPHER_CTX *ctx = s->ctx;
+	if (!cipher_is_aead(ec->cipher) || len > INT_MAX || aad_len > INT_MAX ||
+	    aead_start(ec, ctx, 1, iv, aad, aad_len) != 0 ||
+	    EVP_CipherUpdate(ctx, buf, &outl, buf, (int)len) != 1 ||
+	    EVP_CipherFinal_ex(ctx, buf + outl, &finl) != 1 ||
+	    EVP_CIPHER_CTX_get_params(ctx, tag) != 1)
 		return -1;
 	return 0;
 }
@@ -439,24 +481,29 @@ int esp_crypto_aead_open(struct esp_crypto *ec, const uint8_t *iv, const uint8_t
 	uint8_t nonce[AEAD_NONCE_LEN];
 	int outl, finl;
 
+	struct ctx_slot *s = slot_get(ec, 0);
+	if (!s)
+		return -1;
 	/* libsodium checks the tag in constant time and wipes buf when it does not match. */
 	if (use_sodium(ec, len)) {
+		crypto_aead_aes256gcm_state *st = slot_gcm(s, ec);
+		if (!st)
+			return -1;
 		make_nonce(ec, iv, nonce);
 		return crypto_aead_aes256gcm_decrypt_detached_afternm(buf, NULL, buf, len, icv,
-								      aad, aad_len, nonce,
-								      ec->gcm);
+								      aad, aad_len, nonce, st);
 	}
 	/* OpenSSL compares the tag in constant time in EVP_CipherFinal_ex. */
-	EVP_CIPHER_CTX *ctx = ctx_get(ec, 0);
-	if (!ctx || !cipher_is_aead(ec->cipher) || len > INT_MAX || aad_len > INT_MAX)
+	EVP_CIPHER_CTX *ctx = s->ctx;
+	if (!cipher_is_aead(ec->cipher) || len > INT_MAX || aad_len > INT_MAX)
 		return -1;
-	if (ec->open_fixed && !ec->open_fixed_off)
-		return open_fixed(ec, iv, aad, aad_len, buf, len, icv);
-	if (aead_start(ec, ec->dec, 0, iv, aad, aad_len) != 0 ||
-	    EVP_CipherUpdate(ec->dec, buf, &outl, buf, (int)len) != 1 ||
-	    EVP_CIPHER_CTX_ctrl(ec->dec, EVP_CTRL_AEAD_SET_TAG, AEAD_TAG_LEN,
+	if (s->open_fixed && !ec->open_fixed_off)
+		return open_fixed(ctx, iv, aad, aad_len, buf, len, icv);
+	if (aead_start(ec, ctx, 0, iv, aad, aad_len) != 0 ||
+	    EVP_CipherUpdate(ctx, buf, &outl, buf, (int)len) != 1 ||
+	    EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_AEAD_SET_TAG, AEAD_TAG_LEN,
 				(void *)icv) != 1 ||
-	    EVP_CipherFinal_ex(ec->dec, buf + outl, &finl) != 1)
+	    EVP_CipherFinal_ex(ctx, buf + outl, &finl) != 1)
 		return -1;
 	return 0;
 }
@@ -464,7 +511,8 @@ int esp_crypto_aead_open(struct esp_crypto *ec, const uint8_t *iv, const uint8_t
 static int cbc_run(struct esp_crypto *ec, int enc, const uint8_t *iv, uint8_t *buf, size_t len)
 {
 	int outl, finl;
-	EVP_CIPHER_CTX *ctx = ctx_get(ec, enc);
+	struct ctx_slot *s = slot_get(ec, enc);
+	EVP_CIPHER_CTX *ctx = s ? s->ctx : NULL;
 
 	if (!ctx || cipher_is_aead(ec->cipher) || len > INT_MAX || len % ec->block != 0 ||
 	    EVP_CipherInit_ex(ctx, NULL, NULL, NULL, iv, enc) != 1 ||

@@ -1,7 +1,9 @@
-/* ESP cryptographic transforms for one SA in one direction: keys plus cipher and MAC
- * contexts allocated once, when the SA is installed, and reused for every packet (no
- * per-packet allocation). One esp_crypto is used by one thread at a time; different
- * SAs run in parallel because nothing here is shared between them.
+/* ESP cryptographic transforms for one SA in one direction: the raw keys, and the
+ * MAC context of CBC suites. The cipher contexts with the expanded keys are the
+ * calling thread's, from its cache (ctx_cache.h): re-keyed when another SA took the
+ * slot, reused for every packet otherwise (no per-packet allocation). One esp_crypto
+ * is used by one thread at a time; different SAs run in parallel on different
+ * threads, each with its own cache.
  *
  * Supported: AES-GCM with a 16-byte ICV (RFC 4106), ChaCha20-Poly1305 (RFC 7634),
  * AES-CBC (RFC 3602) and, only when configured explicitly, 3DES-CBC, each CBC cipher
@@ -50,10 +52,13 @@ struct esp_crypto;
 struct esp_crypto *esp_crypto_new(enum esp_cipher c, const uint8_t *ekey, size_t ekey_len,
 				  enum esp_integ i, const uint8_t *akey, size_t akey_len,
 				  char *err, size_t errlen);
-/* Wipes the keys and frees the contexts; NULL is fine. */
+/* Wipes the keys, in every thread's cache too (ctx_cache_forget), and frees the
+ * SA's own contexts; NULL is fine. Nobody may use ec any more. */
 void esp_crypto_free(struct esp_crypto *ec);
-/* Whether the context of one direction exists yet (made on first use; for tests). */
+/* Tests: whether the calling thread's cache holds ec's context of one direction (made
+ * by the first packet), and the id it is found by (ctx_cache.h). */
 bool esp_crypto_has_ctx(const struct esp_crypto *ec, bool enc);
+uint64_t esp_crypto_id(const struct esp_crypto *ec);
 
 bool esp_crypto_is_aead(const struct esp_crypto *ec);
 size_t esp_crypto_iv_len(const struct esp_crypto *ec);	/* explicit IV in the packet */

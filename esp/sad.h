@@ -45,10 +45,11 @@ struct sa_life {
 #define SA_SEL_INLINE 2
 
 /* What the engine keeps of IKE's struct pfkey_sa: the fields the data path and
- * sa_describe use. Keys are not kept: they live only in the transform's contexts and
- * are wiped with them. The selectors are in sel_inline when there are at most
- * SA_SEL_INLINE, else one allocation sized to their count (a struct pfkey_sa has
- * room for PFKEY_MAX_SEL per side, 1.2 KB, on every SA). */
+ * sa_describe use. Keys are not kept here: the transform (sa->crypto) holds them raw,
+ * its cipher contexts are the threads' (esp/ctx_cache.h), and all are wiped when the
+ * SA is freed. The selectors are in sel_inline when there are at most SA_SEL_INLINE,
+ * else one allocation sized to their count (a struct pfkey_sa has room for
+ * PFKEY_MAX_SEL per side, 1.2 KB, on every SA). */
 struct sa_cfg {
 	/* grouped by size: no holes (two of these a remote-access client) */
 	struct selector *sel_src, *sel_dst;	/* sel_dst points into sel_src's block */
