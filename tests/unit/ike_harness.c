@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "conf/parser.h"
+#include "lib/buf.h"
 #include "lib/log.h"
 
 #define H_NATT_PORT 4500	/* the cores' NAT-T port (peer_init's timing) */
@@ -411,4 +412,34 @@ void h_deliver_first(struct harness *h, void (*fix)(struct h_wire_msg *w))
 		fix(&w);
 	ike_input(w.to->core, &w.local, &w.remote, w.data, w.len, h->now);
 	h_check_tick_input(w.to->core, h->now);
+}
+
+void h_record_sent(void *arg, const struct addr *src, const struct addr *dst, bool udp,
+		   const uint8_t *pkt, size_t len)
+{
+	struct h_sent *s = arg;
+	(void)src;
+	(void)udp;
+	s->n++;
+	s->dst = *dst;
+	s->len = len < sizeof(s->pkt) ? len : sizeof(s->pkt);
+	memcpy(s->pkt, pkt, s->len);
+}
+
+size_t h_udp4(uint8_t *p, const char *src, const char *dst)
+{
+	struct addr s, d;
+	if (addr_parse(src, &s) < 0 || addr_parse(dst, &d) < 0)
+		abort();
+	memset(p, 0, 48);
+	p[0] = 0x45;
+	put_u16(p + 2, 48);
+	p[8] = 64;
+	p[9] = 17;
+	memcpy(p + 12, s.u.b, 4);
+	memcpy(p + 16, d.u.b, 4);
+	put_u16(p + 20, 1000);
+	put_u16(p + 22, 2000);
+	put_u16(p + 24, 28);
+	return 48;
 }

@@ -94,6 +94,17 @@ int h_use_engine(struct h_peer *p,
 		 void (*hook)(void *arg, const struct addr *src, const struct addr *dst,
 			      bool udp_encap, const uint8_t *pkt, size_t len),
 		 void *hook_arg);
+/* A hook for h_use_engine: counts what the engine sends and keeps the last packet. */
+struct h_sent {
+	unsigned n;
+	struct addr dst;
+	uint8_t pkt[2048];
+	size_t len;
+};
+void h_record_sent(void *arg, const struct addr *src, const struct addr *dst, bool udp,
+		   const uint8_t *pkt, size_t len);
+/* A 48-byte IPv4 UDP packet src:1000 -> dst:2000 (checksum 0) in p; its length. */
+size_t h_udp4(uint8_t *p, const char *src, const char *dst);
 
 /* IKEv1 site-to-site configurations (PSK, AES-128/SHA-256/MODP-2048, ESP AES-128/SHA-1)
  * for a and b; extra_a/extra_b: lines added to each one's connection; mode: "tunnel"

@@ -147,6 +147,19 @@ static void test_established_sa_is_trimmed(void **state)
 	h_free(&h);
 }
 
+/* b's answer to a's DPD is lost: a retransmits and b answers from its cache. */
+static void assert_lost_dpd_answer_resent(struct harness *h)
+{
+	h->b.drop_next = 1;
+	struct ike_sa *sa = (struct ike_sa *)h_first_sa(&h->a);
+	ike_sa_queue(sa, TASK_DPD, NULL, 0);
+	h_pump(h);
+	assert_int_equal(sa->req.kind, TASK_DPD);
+	h_advance(h, 5000);
+	assert_int_equal(sa->req.kind, TASK_NONE);
+	assert_int_equal(h_count_sas(&h->a, IKE_ESTABLISHED), 1);
+}
+
 /* An authenticated SA keeps neither nonce nor IKE_SA_INIT message (memory per IKE SA,
  * issue 8); a rekey of either kind, started by either end, brings its own nonces, and a
  * lost answer is still resent from the cache. */
@@ -189,14 +202,7 @@ static void test_established_sa_drops_negotiation(void **state)
 	h_pump(&h);
 	assert_child_pair(&h);
 	/* b's answer to a DPD is lost: a retransmits, b answers from its cache. */
-	h.b.drop_next = 1;
-	struct ike_sa *sa = (struct ike_sa *)h_first_sa(&h.a);
-	ike_sa_queue(sa, TASK_DPD, NULL, 0);
-	h_pump(&h);
-	assert_int_equal(sa->req.kind, TASK_DPD);
-	h_advance(&h, 5000);
-	assert_int_equal(sa->req.kind, TASK_NONE);
-	assert_int_equal(h_count_sas(&h.a, IKE_ESTABLISHED), 1);
+	assert_lost_dpd_answer_resent(&h);
 	h_free(&h);
 }
 
@@ -414,16 +420,7 @@ static void test_lost_response_answered_from_cache(void **state)
 	assert_child_pair(&h);
 	/* Lose b's answer to a's liveness check: a retransmits, b answers from its cache
 	 * without processing the request twice. */
-	h.b.drop_next = 1;
-	char err[64];
-	struct ike_sa *sa = (struct ike_sa *)h_first_sa(&h.a);
-	ike_sa_queue(sa, TASK_DPD, NULL, 0);
-	h_pump(&h);
-	assert_int_equal(sa->req.kind, TASK_DPD);
-	h_advance(&h, 5000);
-	assert_int_equal(sa->req.kind, TASK_NONE);
-	assert_int_equal(h_count_sas(&h.a, IKE_ESTABLISHED), 1);
-	(void)err;
+	assert_lost_dpd_answer_resent(&h);
 	h_free(&h);
 }
 
@@ -1100,53 +1097,18 @@ static void h_collect(void *arg, const uint8_t *msg, size_t len)
 }
 
 /* What b's engine sends. */
-struct sent {
-	unsigned n;
-	struct addr dst;
-	uint8_t pkt[2048];
-	size_t len;
-};
-
-static void hook_sent(void *arg, const struct addr *src, const struct addr *dst, bool udp,
-		      const uint8_t *pkt, size_t len)
-{
-	struct sent *s = arg;
-	s->n++;
-	s->dst = *dst;
-	s->len = len < sizeof(s->pkt) ? len : sizeof(s->pkt);
-	memcpy(s->pkt, pkt, s->len);
-}
-
-static size_t udp4(uint8_t *p, const char *src, const char *dst)
-{
-	struct addr s, d;
-	assert_int_equal(addr_parse(src, &s), 0);
-	assert_int_equal(addr_parse(dst, &d), 0);
-	memset(p, 0, 48);
-	p[0] = 0x45;
-	put_u16(p + 2, 48);
-	p[8] = 64;
-	p[9] = 17;
-	memcpy(p + 12, s.u.b, 4);
-	memcpy(p + 16, d.u.b, 4);
-	put_u16(p + 20, 1000);
-	put_u16(p + 22, 2000);
-	put_u16(p + 24, 28);
-	return 48;
-}
-
 /* The peer's NAT mapping moves to another address: the outbound SAs (keyed by SPI and
  * destination in the engine) and the policies' tunnel endpoints follow it, and the
  * sequence number goes on under the same key. */
 static void test_nat_rebind_address_moves_sas(void **state)
 {
 	struct harness h;
-	struct sent sent = { 0 };
+	struct h_sent sent = { 0 };
 	up_two_natt(&h);
-	assert_int_equal(h_use_engine(&h.b, hook_sent, &sent), 0);
+	assert_int_equal(h_use_engine(&h.b, h_record_sent, &sent), 0);
 	establish_two(&h);
 	uint8_t pkt[64];
-	size_t len = udp4(pkt, "10.2.0.5", "10.1.0.5");
+	size_t len = h_udp4(pkt, "10.2.0.5", "10.1.0.5");
 	assert_int_equal(esp_engine_output_packet(h.b.engine, pkt, len), ESP_V_SENT);
 	assert_int_equal(get_u32(sent.pkt + 4), 1);
 	struct sa_keys k[4];
@@ -1179,7 +1141,7 @@ static void test_nat_rebind_address_moves_sas(void **state)
 	assert_true(addr_equal_ip(&sent.dst, &from));
 	assert_int_equal(sent.dst.port, 4500);
 	assert_int_equal(get_u32(sent.pkt + 4), 2);
-	len = udp4(pkt, "10.2.1.5", "10.1.1.5");
+	len = h_udp4(pkt, "10.2.1.5", "10.1.1.5");
 	assert_int_equal(esp_engine_output_packet(h.b.engine, pkt, len), ESP_V_SENT);
 	assert_true(addr_equal_ip(&sent.dst, &from));
 	h_free(&h);
@@ -1219,7 +1181,7 @@ static void assert_four_sels(struct harness *h)
 static void test_child_several_ts(void **state)
 {
 	struct harness h;
-	struct sent sa_sent = { 0 }, sb_sent = { 0 };
+	struct h_sent sa_sent = { 0 }, sb_sent = { 0 };
 	char err[64];
 	make_conf(conf_a, sizeof(conf_a), "192.0.2.1", "198.51.100.2", "10.1.0.0/24,10.3.0.0/24",
 		  "10.2.0.0/24,10.4.0.0/24", "aes256gcm16-prfsha256-x25519", "aes256gcm16",
@@ -1228,14 +1190,14 @@ static void test_child_several_ts(void **state)
 		  "10.1.0.0/24,10.3.0.0/24", "aes256gcm16-prfsha256-x25519", "aes256gcm16",
 		  "s3cret-key", "", "");
 	assert_int_equal(h_init(&h, conf_a, conf_b), 0);
-	assert_int_equal(h_use_engine(&h.a, hook_sent, &sa_sent), 0);
-	assert_int_equal(h_use_engine(&h.b, hook_sent, &sb_sent), 0);
+	assert_int_equal(h_use_engine(&h.a, h_record_sent, &sa_sent), 0);
+	assert_int_equal(h_use_engine(&h.b, h_record_sent, &sb_sent), 0);
 	establish(&h);
 	assert_int_equal(h_count_children(&h.b), 1);
 	assert_int_equal(h.a.n_policies, 8);
 	assert_four_sels(&h);
 	uint8_t pkt[64];
-	size_t len = udp4(pkt, "10.3.0.5", "10.4.0.9");
+	size_t len = h_udp4(pkt, "10.3.0.5", "10.4.0.9");
 	assert_int_equal(esp_engine_output_packet(h.a.engine, pkt, len), ESP_V_SENT);
 	struct addr from = h.a.addr, to = h.b.addr;
 	assert_int_equal(esp_engine_input_packet(h.b.engine, &from, &to, false, sa_sent.pkt,
@@ -1273,10 +1235,10 @@ static int engine_sa_count(struct h_peer *p)
 	return n;
 }
 
-static void engines_both(struct harness *h, struct sent *sa, struct sent *sb)
+static void engines_both(struct harness *h, struct h_sent *sa, struct h_sent *sb)
 {
-	assert_int_equal(h_use_engine(&h->a, hook_sent, sa), 0);
-	assert_int_equal(h_use_engine(&h->b, hook_sent, sb), 0);
+	assert_int_equal(h_use_engine(&h->a, h_record_sent, sa), 0);
+	assert_int_equal(h_use_engine(&h->b, h_record_sent, sb), 0);
 }
 
 /* A negotiation that fails leaves no larval SA (reserved SPI) in the engine: neither
@@ -1285,7 +1247,7 @@ static void engines_both(struct harness *h, struct sent *sa, struct sent *sb)
 static void test_failed_child_releases_spi(void **state)
 {
 	struct harness h;
-	struct sent s1 = { 0 }, s2 = { 0 };
+	struct h_sent s1 = { 0 }, s2 = { 0 };
 	char err[128];
 	/* NO_PROPOSAL_CHOSEN in IKE_AUTH, then in CREATE_CHILD_SA. */
 	confs("aes256gcm16-prfsha256-x25519", "aes256gcm16-prfsha256-x25519", "aes256gcm16",

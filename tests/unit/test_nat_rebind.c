@@ -153,43 +153,6 @@ static void test_v1_no_natt_not_followed(void **state)
 
 /* --- NEW_MAPPING from the ESP engine ------------------------------------------------ */
 
-struct sent {
-	unsigned n;
-	struct addr dst;
-	uint8_t pkt[2048];
-	size_t len;
-};
-
-static void hook_sent(void *arg, const struct addr *src, const struct addr *dst, bool udp,
-		      const uint8_t *pkt, size_t len)
-{
-	struct sent *s = arg;
-	(void)src;
-	(void)udp;
-	s->n++;
-	s->dst = *dst;
-	s->len = len < sizeof(s->pkt) ? len : sizeof(s->pkt);
-	memcpy(s->pkt, pkt, s->len);
-}
-
-static size_t udp4(uint8_t *p, const char *src, const char *dst)
-{
-	struct addr s, d;
-	assert_int_equal(addr_parse(src, &s), 0);
-	assert_int_equal(addr_parse(dst, &d), 0);
-	memset(p, 0, 48);
-	p[0] = 0x45;
-	put_u16(p + 2, 48);
-	p[8] = 64;
-	p[9] = 17;
-	memcpy(p + 12, s.u.b, 4);
-	memcpy(p + 16, d.u.b, 4);
-	put_u16(p + 20, 1000);
-	put_u16(p + 22, 2000);
-	put_u16(p + 24, 28);
-	return 48;
-}
-
 /* a's NAT moves it; nothing but ESP comes from the new mapping. b's engine checks the
  * first packet's ICV, says NEW_MAPPING, and b's IKE SA (the peer behind a NAT, b not)
  * follows: IKE and ESP go to the new port, counted. */
@@ -197,20 +160,20 @@ static void test_new_mapping_moves_sa(void **state)
 {
 	(void)state;
 	struct harness h;
-	struct sent sa_out = { 0 }, sb_out = { 0 };
+	struct h_sent sa_out = { 0 }, sb_out = { 0 };
 	h_v1_confs(conf_a, conf_b, sizeof(conf_a), "", "", "tunnel");
 	subst(conf_b, sizeof(conf_b), "remote_addrs = 192.0.2.1", "remote_addrs = %any");
 	assert_int_equal(h_init(&h, conf_a, conf_b), 0);
 	assert_int_equal(addr_parse(A_NAT, &h.a.seen), 0);
-	assert_int_equal(h_use_engine(&h.a, hook_sent, &sa_out), 0);
-	assert_int_equal(h_use_engine(&h.b, hook_sent, &sb_out), 0);
+	assert_int_equal(h_use_engine(&h.a, h_record_sent, &sa_out), 0);
+	assert_int_equal(h_use_engine(&h.b, h_record_sent, &sb_out), 0);
 	char err[128];
 	assert_int_equal(ike_initiate(h.a.core, "site", "net", h.now, err, sizeof(err)), 0);
 	h_pump(&h);
 	assert_int_equal(h_count_children(&h.b), 1);
 
 	uint8_t pkt[64];
-	size_t len = udp4(pkt, "10.1.0.5", "10.2.0.5");
+	size_t len = h_udp4(pkt, "10.1.0.5", "10.2.0.5");
 	assert_int_equal(esp_engine_output_packet(h.a.engine, pkt, len), ESP_V_SENT);
 	struct addr from, to = h.b.addr;
 	assert_int_equal(addr_parse(A_NAT, &from), 0);
@@ -224,11 +187,11 @@ static void test_new_mapping_moves_sa(void **state)
 	assert_int_equal(stats(&h.b).nat_mappings, 1);
 	assert_int_equal(stats(&h.b).nat_mappings_ignored, 0);
 	/* b's ESP now goes there, its sequence number going on. */
-	len = udp4(pkt, "10.2.0.5", "10.1.0.5");
+	len = h_udp4(pkt, "10.2.0.5", "10.1.0.5");
 	assert_int_equal(esp_engine_output_packet(h.b.engine, pkt, len), ESP_V_SENT);
 	assert_true(addr_equal(&sb_out.dst, &from));
 	/* Later packets from there say nothing more. */
-	len = udp4(pkt, "10.1.0.5", "10.2.0.5");
+	len = h_udp4(pkt, "10.1.0.5", "10.2.0.5");
 	assert_int_equal(esp_engine_output_packet(h.a.engine, pkt, len), ESP_V_SENT);
 	h.now += 5000;
 	esp_engine_tick(h.b.engine, h.now);
