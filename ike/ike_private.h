@@ -228,6 +228,10 @@ int ikev2_cert_identity(struct ike_sa *sa, struct identity *id);
 /* Our AUTH by signature; out gets the data. 0 or -1 (logged). */
 int ikev2_pubkey_sign(struct ike_sa *sa, bool initiator, uint8_t *method, struct buf *out);
 void ikev2_add_certs(struct ike_sa *sa, struct ikev2_builder *k);
+/* Hands put the DER of each certificate we send (send_cert, and the peer's CERTREQ
+ * for send_cert = ifasked), for either version's CERT payloads. */
+void ike_put_certs(struct ike_sa *sa, void (*put)(void *k, const uint8_t *der, size_t len),
+		   void *k);
 void ikev2_add_certreq(struct ike_sa *sa, struct ikev2_builder *k);
 /* The peer's certificate chain, identity and AUTH signature. 0 or -1 (logged; the
  * message ends with `consequence`, e.g. "; sending AUTHENTICATION_FAILED"). */

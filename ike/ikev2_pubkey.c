@@ -95,21 +95,32 @@ int ikev2_cert_identity(struct ike_sa *sa, struct identity *id)
 	return 0;
 }
 
-void ikev2_add_certs(struct ike_sa *sa, struct ikev2_builder *k)
+void ike_put_certs(struct ike_sa *sa, void (*put)(void *k, const uint8_t *der, size_t len),
+		   void *k)
 {
 	const struct conn_cfg *cfg = sa->conn->cfg;
 	const struct conn_creds *cc = sa->conn->creds;
-	if (cfg->local.auth != AUTH_PUBKEY || !cc || !cc->certs ||
-	    cfg->send_cert == SEND_CERT_NEVER ||
+	if (!cc || !cc->certs || cfg->send_cert == SEND_CERT_NEVER ||
 	    (cfg->send_cert == SEND_CERT_IFASKED && !sa->peer_certreq))
 		return;
 	for (int i = 0; i < sk_X509_num(cc->certs); i++) {
 		unsigned char *der = NULL;
 		int n = i2d_X509(sk_X509_value(cc->certs, i), &der);
 		if (n > 0)
-			ikb_cert(k, PL_CERT, CERT_X509_SIGNATURE, der, (size_t)n);
+			put(k, der, (size_t)n);
 		OPENSSL_free(der);
 	}
+}
+
+static void put_v2(void *k, const uint8_t *der, size_t len)
+{
+	ikb_cert(k, PL_CERT, CERT_X509_SIGNATURE, der, len);
+}
+
+void ikev2_add_certs(struct ike_sa *sa, struct ikev2_builder *k)
+{
+	if (sa->conn->cfg->local.auth == AUTH_PUBKEY)
+		ike_put_certs(sa, put_v2, k);
 }
 
 /* InitiatorSignedOctets = RealMessage1 | NonceRData | prf(SK_pi, IDi'), and the

@@ -36,20 +36,9 @@ void ikev1_add_certreq(struct ike_sa *sa, struct isakmp_builder *k)
 	}
 }
 
-static void add_certs(struct ike_sa *sa, struct isakmp_builder *k)
+static void put_v1(void *k, const uint8_t *der, size_t len)
 {
-	const struct conn_cfg *cfg = sa->conn->cfg;
-	const struct conn_creds *cc = sa->conn->creds;
-	if (!cc || !cc->certs || cfg->send_cert == SEND_CERT_NEVER ||
-	    (cfg->send_cert == SEND_CERT_IFASKED && !sa->peer_certreq))
-		return;
-	for (int i = 0; i < sk_X509_num(cc->certs); i++) {
-		unsigned char *der = NULL;
-		int n = i2d_X509(sk_X509_value(cc->certs, i), &der);
-		if (n > 0)
-			isb_cert(k, ISAKMP_PL_CERT, CERT_X509_SIGNATURE, der, (size_t)n);
-		OPENSSL_free(der);
-	}
+	isb_cert(k, ISAKMP_PL_CERT, CERT_X509_SIGNATURE, der, len);
 }
 
 /* PKCS#1 v1.5 without DigestInfo: the padding over the raw hash. */
@@ -100,7 +89,7 @@ int ikev1_add_cert_sig(struct ike_sa *sa, struct isakmp_builder *k, const uint8_
 			sa->v1->params.auth_method);
 		return -1;
 	}
-	add_certs(sa, k);
+	ike_put_certs(sa, put_v1, k);
 	isb_sig(k, sig, slen);
 	log_info(LOG_IKE, "authentication of '%s' (myself) with %s",
 		 identity_fmt(sa->my_id, name, sizeof(name)),
