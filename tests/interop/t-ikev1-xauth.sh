@@ -56,6 +56,19 @@ rw_conn() {
 	SEOF
 }
 
+# xauth_secrets PSK_ID USER:PASSWORD...: the secrets section: the PSK for PSK_ID and
+# an XAuth secret for each user.
+xauth_secrets() {
+	local id=$1 up
+	shift
+	printf 'secrets {\n\tike-1 {\n\t\tid-1 = %s\n\t\tsecret = "%s"\n\t}\n' "$id" "$PSK_DEFAULT"
+	for up in "$@"; do
+		printf '\txauth-%s {\n\t\tid = %s\n\t\tsecret = %s\n\t}\n' \
+			"${up%%:*}" "${up%%:*}" "${up#*:}"
+	done
+	echo "}"
+}
+
 # s2s_v1 LOCAL_ID REMOTE_ID LOCAL_TS REMOTE_TS LOCAL_ADDR REMOTE_ADDR: the site-to-site
 # connection (IKEv1, plain PSK).
 s2s_v1() {
@@ -101,20 +114,7 @@ server_case() {
 		rw_conn bob bob
 		cat <<-SEOF
 		}
-		secrets {
-			ike-1 {
-				id-1 = site-a.example.net
-				secret = "$PSK_DEFAULT"
-			}
-			xauth-alice {
-				id = alice
-				secret = alice-password
-			}
-			xauth-bob {
-				id = bob
-				secret = not-bobs-password
-			}
-		}
+		$(xauth_secrets site-a.example.net alice:alice-password bob:not-bobs-password)
 		SEOF
 	} >"$(swan_dir "$NS_SB")/swanctl.conf"
 	swan_start "$NS_SB"; swan_load "$NS_SB"
@@ -160,20 +160,7 @@ server_case() {
 			28674 = example.org
 			}
 		}
-		secrets {
-			ike-1 {
-				id-1 = site-a.example.net
-				secret = "$PSK_DEFAULT"
-			}
-			xauth-alice {
-				id = alice
-				secret = alice-password
-			}
-			xauth-bob {
-				id = bob
-				secret = bobs-password
-			}
-		}
+		$(xauth_secrets site-a.example.net alice:alice-password bob:bobs-password)
 		SEOF
 		echo "$daemon"
 	} >"$tc"
@@ -287,16 +274,7 @@ client_case() {
 			dns = 10.2.0.53
 		}
 	}
-	secrets {
-		ike-1 {
-			id-1 = site-b.example.net
-			secret = "$PSK_DEFAULT"
-		}
-		xauth-carol {
-			id = carol
-			secret = carol-password
-		}
-	}
+	$(xauth_secrets site-b.example.net carol:carol-password)
 	SEOF
 	swan_start "$NS_SB"; swan_load "$NS_SB"
 	tsu_conf "$NS_SA" a
@@ -331,16 +309,7 @@ client_case() {
 			}
 		}
 	}
-	secrets {
-		ike-1 {
-			id-1 = site-b.example.net
-			secret = "$PSK_DEFAULT"
-		}
-		xauth-carol {
-			id = carol
-			secret = carol-password
-		}
-	}
+	$(xauth_secrets site-b.example.net carol:carol-password)
 	$daemon
 	SEOF
 	tsu_fast_conf "$NS_SA"
