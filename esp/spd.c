@@ -427,6 +427,7 @@ struct sp *spd_add(struct spd *s, struct pfkey_policy *p, int *err)
 	sp->seq = s->next_seq++;
 	list_link(s, sp);
 	index_link(s, sp);
+	s->nhost[p->dir] += dst_is_host(sp);
 	s->count++;
 	return sp;
 }
@@ -435,6 +436,7 @@ void spd_remove(struct spd *s, struct sp *sp)
 {
 	index_unlink(s, sp);
 	list_unlink(s, sp);
+	s->nhost[sp->p.dir] -= dst_is_host(sp);
 	s->count--;
 }
 
@@ -455,7 +457,7 @@ struct sp *spd_lookup(const struct spd *s, uint8_t dir, const struct pkt_tuple *
 	if (dir == 0 || dir >= IPSEC_DIR_MAX)
 		return NULL;
 	struct sp *best = NULL;
-	if (s->nbuckets)
+	if (s->nhost[dir])
 		for (struct sp *sp = s->by_host[host_slot(s, dir, t->family, t->dst)]; sp;
 		     sp = sp->next_host_or_net)
 			if (sp->p.dir == dir && pkt_match(t, &sp->p.src, &sp->p.dst) &&

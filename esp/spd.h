@@ -85,6 +85,7 @@ struct spd {
 	 * one address, in lookup order; the others are found by address (by_host),
 	 * so a concentrator's thousand clients cost one hash chain, not a walk. */
 	struct sp *net[IPSEC_DIR_MAX];
+	unsigned nhost[IPSEC_DIR_MAX];	/* host policies: none, no hashing per packet */
 	uint32_t next_seq;
 	struct sp_run *runs[IPSEC_DIR_MAX];
 	size_t nruns[IPSEC_DIR_MAX], runs_cap[IPSEC_DIR_MAX];
