@@ -185,7 +185,9 @@ static void call_remote(struct nat_insp *c, struct pptp_call *call, uint16_t rem
 	uint32_t old = flow_lookup(c->t, GRE_PROTO, &k0, NULL);
 	if (old != NAT_NONE)
 		flow_end(c->t, old, "replaced", c->now_ms);
-	(void)flow_rekey(c->t, (uint32_t)(f - c->t->flows), 0, &k0);	/* k0 is free now */
+	/* k0 is free now; final, it lets ICMP errors about the call's GRE find it. */
+	if (flow_rekey(c->t, (uint32_t)(f - c->t->flows), 0, &k0))
+		gre_quote_add(c->t, (uint32_t)(f - c->t->flows));
 }
 
 /* Writes a call ID field; the checksum is redone only when something changed. */

@@ -81,9 +81,13 @@ bool flow_rekey(struct nat_table *t, uint32_t i, int d, const struct nat_key *k)
 		return true;
 	if (!flow_key_free(t, f->proto, k))
 		return false;
+	bool quoted = f->flags & FF_GRE_QUOTE;
+	gre_quote_remove(t, i);		/* its quotes derive from its keys */
 	hash_remove(t, i, d);
 	f->k[d] = *k;
 	hash_insert(t, i, d);
+	if (quoted)
+		gre_quote_add(t, i);
 	return true;
 }
 
@@ -176,6 +180,7 @@ void flow_free(struct nat_table *t, uint32_t i)
 	fast_remove(t, f);
 	hash_remove(t, i, 0);
 	hash_remove(t, i, 1);
+	gre_quote_remove(t, i);
 	list_unlink(t, i);
 	if (f->flags & FF_DYNAMIC)
 		binding_put(t, f->k[0].src, f->last_ms);
@@ -523,7 +528,7 @@ int nat_table_check(struct nat_table *t)
 	for (uint32_t i = t->free_head; i != NAT_NONE; i = t->flows[i].next)
 		if (i >= t->high || (t->flows[i].flags & FF_USED) || ++free_n > t->high)
 			return -1;
-	if (insp_expect_check(t) < 0)
+	if (insp_expect_check(t) < 0 || gre_quote_check(t) < 0)
 		return -1;
 	return used == listed && used == t->n_used && used + free_n == t->high ? 0 : -1;
 }

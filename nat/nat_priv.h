@@ -11,6 +11,7 @@
 #define NAT_NONE UINT32_MAX
 #define NAT_FRAG_SLOTS 256	/* first fragments remembered for their followers */
 #define NAT_FRAG_MS 30000	/* how long: the usual reassembly timeout */
+#define NAT_GRE_BUCKETS 1024	/* the quote index of PPTP calls' GRE (gre_quote.c) */
 
 /* struct nat_key: see inspect.h. */
 
@@ -37,6 +38,7 @@ enum flow_flag {
 #define FF_PSEUDO (FF_IKE | FF_L2TP)	/* k[1] is no packet's key */
 #define FF_FAST 32		/* in the fast path (fastpath.c) */
 #define FF_NOFAST 64		/* the fast path refused it: not asked again */
+#define FF_GRE_QUOTE 128	/* PPTP GRE: in the ICMP quote index (gre_quote.c) */
 
 /* TCP flags per direction d (bit d of each). */
 #define TF_FIN(d) (1u << (d))
@@ -59,7 +61,10 @@ struct flow {
 			uint32_t td_maxwin[2];	/* largest window d advertised, scaled */
 		} tcp;
 		uint32_t refs;			/* binding: flows that use it */
-		uint16_t gre_cid;		/* PPTP GRE: the inside end's own call ID */
+		struct {
+			uint16_t gre_cid;	/* PPTP GRE: the inside end's own call ID */
+			uint32_t gre_qnext[2];	/* its chains in the quote index */
+		};
 		struct {
 			uint32_t pub;		/* 0 in an ESP anchor (refs aliases it) */
 			uint32_t spi[2];	/* IKE: the initiator SPI */
@@ -142,6 +147,7 @@ struct nat_table {
 	struct nat_rule_counters *rc;
 	size_t n_rc;
 	struct frag_slot frag[NAT_FRAG_SLOTS];
+	uint32_t gre_bucket[NAT_GRE_BUCKETS];	/* gre_quote.c's chains; 0 = empty */
 	void (*ev)(const struct nat_event_info *e, void *arg);
 	void *ev_arg;
 	const char *deny;		/* why the packet in hand is dropped */
@@ -255,6 +261,16 @@ struct nat_key l2tp_key(uint32_t lns, uint16_t tid);
 uint32_t l2tp_find(struct nat_table *t, uint32_t lns, uint32_t pub, uint16_t tid);
 /* flow.c: moves key d of flow i to k (false, nothing changed, when k is taken). */
 bool flow_rekey(struct nat_table *t, uint32_t i, int d, const struct nat_key *k);
+
+/* gre_quote.c: PPTP calls' GRE flows found by what an ICMP error quotes. */
+/* Indexes GRE flow i (its k[0] final: the remote call ID known). */
+void gre_quote_add(struct nat_table *t, uint32_t i);
+void gre_quote_remove(struct nat_table *t, uint32_t i);
+/* The flow of quoted GRE q ({src, dst, 0, call ID} as quoted) in an error from
+ * side d's end (1: outside), or NAT_NONE: none, or two calls match (*twice). */
+uint32_t gre_quote_find(struct nat_table *t, const struct nat_key *q, int d, bool *twice);
+/* 0 when the index agrees with the flags (nat_table_check). */
+int gre_quote_check(struct nat_table *t);
 
 /* fastpath.c (see nat_fast_ops in nat.h) */
 /* May the fast path hold f now? */

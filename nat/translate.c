@@ -432,6 +432,40 @@ static enum nat_verdict gre_apply(struct nat_table *t, struct pkt *p, struct flo
 	return NAT_FORWARD;
 }
 
+/* The flow of an ICMP error's quoted packet q, and the key d the error matched
+ * (1: from outside); *ko is the quoted packet as its sender sent it. GRE of a
+ * PPTP call has no mirrored keys: its quote is found in gre_quote.c's index
+ * (*twice: two calls match it). */
+static struct flow *quoted_flow(struct nat_table *t, struct pkt *q, enum nat_side side,
+    uint64_t now, int *d, struct nat_key *ko, bool *twice)
+{
+	uint16_t cid;
+	*twice = false;
+	if (gre_call_id(q, &cid)) {
+		struct nat_key gk = { q->key.src, q->key.dst, 0, cid };
+		*d = side == NAT_FROM_OUTSIDE;
+		struct flow *f = live(t, gre_quote_find(t, &gk, *d, twice), *d, side, now);
+		if (f) {
+			*ko = f->k[!*d];	/* {src, dst, 0, the call ID it sent} */
+			return f;
+		}
+		if (*twice)
+			return NULL;
+	}
+	struct nat_key qk = nat_key_mirror(&q->key);
+	struct flow *f = find(t, q->proto, &qk, side, now, d);
+	uint32_t spi[2];
+	if (!f && side == NAT_FROM_OUTSIDE && ike_ports(t, q) && ipsec_ike_spi(q->l4, q->l4len, spi)) {
+		*d = 1;	/* about IKE pass-through: the quote has its SPI */
+		f = live(t, ipsec_ike_find(t, q->key.dst, q->key.src, spi), 1, side, now);
+	}
+	if (f) {
+		struct nat_key to = flow_to(f, *d);
+		*ko = nat_key_mirror(&to);	/* = k[!d], for real */
+	}
+	return f;
+}
+
 /* An ICMP error: the quoted packet is one this flow sent the other way, so its
  * mirrored key finds the flow; it is rewritten to what that side sent (k[!d])
  * and the outer header to the mirror of the same, except that a router's own
@@ -445,14 +479,12 @@ static enum nat_verdict icmp_error(struct nat_table *t, struct pkt *p, enum nat_
 	    q.icmp != IK_REQUEST && q.icmp != IK_REPLY)) {
 		return deny(t, &t->c.drop_icmp, "icmp");
 	}
-	struct nat_key qk = nat_key_mirror(&q.key);
 	int d;
-	struct flow *f = find(t, q.proto, &qk, side, now, &d);
-	uint32_t spi[2];
-	if (!f && side == NAT_FROM_OUTSIDE && ike_ports(t, &q) && ipsec_ike_spi(q.l4, q.l4len, spi)) {
-		d = 1;	/* about IKE pass-through: the quote has its SPI */
-		f = live(t, ipsec_ike_find(t, q.key.dst, q.key.src, spi), 1, side, now);
-	}
+	bool twice;
+	struct nat_key kov, *ko = &kov;
+	struct flow *f = quoted_flow(t, &q, side, now, &d, ko, &twice);
+	if (twice)
+		return deny(t, &t->c.drop_icmp, "icmp");
 	if (!f) {
 		/* Quoted: a packet that went the other way (to the sender of the error). */
 		if (exempt_pair(t, side, q.key.dst, q.key.src)) {
@@ -465,12 +497,13 @@ static enum nat_verdict icmp_error(struct nat_table *t, struct pkt *p, enum nat_
 		}
 		return deny(t, &t->c.drop_icmp, "icmp");
 	}
-	struct nat_key to = flow_to(f, d);
-	const struct nat_key kov = nat_key_mirror(&to), *ko = &kov;	/* = k[!d], for real */
 	struct nat_key outer = { p->key.src, ko->src, 0, 0 };
 	if (p->key.src == f->k[d].src || d == 0)
 		outer.src = ko->dst;
 	rewrite(&q, ko, p->l4 + 2);
+	uint16_t cid;
+	if ((f->flags & FF_GRE_QUOTE) && gre_call_id(&q, &cid))
+		put16_fix(q.l4 + 6, ko->dport, p->l4 + 2);	/* the call ID, as sent */
 	rewrite(p, &outer, NULL);
 	p->changed |= q.changed;
 	flow_touch(t, f, now);

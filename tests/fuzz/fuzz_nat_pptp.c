@@ -5,7 +5,9 @@
  * what bit 0: from the server (else the client), bit 1: client B (else A),
  * bit 2: GRE (the payload is the GRE header and data) instead of a control
  * segment (the payload is its TCP data, seq and ack kept right here), bit 3:
- * expire flows after it, bits 4-7: time step in seconds. Whatever comes in: no
+ * expire flows after it, bits 2 and 3: an ICMP error (fragmentation needed)
+ * from that end quoting such GRE as that end got it, bits 4-7: time step in
+ * seconds. Whatever comes in: no
  * read or write outside the packet, lengths kept, checksums right after
  * forwarding, the table's invariants after every packet. */
 #include <stdint.h>
@@ -106,11 +108,13 @@ static enum nat_verdict run(struct nat_table *t, uint8_t *buf, size_t len, int d
 	uint8_t *p = malloc(len);
 	memcpy(p, buf, len);
 	bool tcp_ok = p[9] == 6 && tcp_sum(p, len) == 0;
+	bool icmp_ok = p[9] == 1 && sum(p + 20, len - 20, 0) == 0;
 	struct nat_packet np = { p, len, len, false };
 	enum nat_verdict v = nat_translate(t, &np, dir ? NAT_FROM_OUTSIDE : NAT_FROM_INSIDE, now);
 	if (np.len != len)
 		abort();
-	if (v == NAT_FORWARD && (sum(p, 20, 0) != 0 || (tcp_ok && tcp_sum(p, len) != 0)))
+	if (v == NAT_FORWARD && (sum(p, 20, 0) != 0 || (tcp_ok && tcp_sum(p, len) != 0) ||
+	    (icmp_ok && sum(p + 20, len - 20, 0) != 0)))
 		abort();
 	memcpy(buf, p, len);
 	free(p);
@@ -122,7 +126,7 @@ static enum nat_verdict run(struct nat_table *t, uint8_t *buf, size_t len, int d
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	static struct nat_rules *rules;
-	uint8_t buf[40 + 256];
+	uint8_t buf[48 + 20 + 256];
 	if (!rules)
 		rules = load();
 	struct nat_table *t = nat_table_new(rules, 64);
@@ -146,6 +150,19 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		struct conn *cn = &c[(what >> 1) & 1];
 		now += (uint64_t)(what >> 4) * 1000;
 		size_t len;
+		if ((what & 12) == 12) {
+			/* The quote: GRE as this end got it (from the other end, translated). */
+			len = 48 + n;
+			ip_hdr(buf, dir ? SRV : cn->host, dir ? GW : SRV, 1, len);
+			ip_hdr(buf + 28, dir ? GW : SRV, dir ? SRV : cn->host, 47, 20 + n);
+			memset(buf + 20, 0, 8);
+			buf[20] = 3;
+			buf[21] = 4;
+			memcpy(buf + 48, pay, n);
+			put_u16(buf + 22, sum(buf + 20, len - 20, 0));
+			run(t, buf, len, dir, now);
+			continue;
+		}
 		if (what & 4) {
 			len = 20 + n;
 			ip_hdr(buf, dir ? SRV : cn->host, dir ? GW : SRV, 47, len);

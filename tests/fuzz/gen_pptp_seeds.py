@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Writes the seed corpus of fuzz_nat_pptp: PPTP control conversations and their
 GRE in the target's record format
-  [what: bit 0 server, bit 1 client B, bit 2 GRE, bit 3 expire, bits 4-7 seconds]
+  [what: bit 0 server, bit 1 client B, bit 2 GRE, bit 3 expire, bits 2+3 an ICMP
+   error from that end quoting GRE as it got it, bits 4-7 seconds]
   [length: 1] [payload: TCP data of a control segment, or the GRE header and data]
 Run from the source tree: python3 tests/fuzz/gen_pptp_seeds.py"""
 import os
@@ -54,6 +55,11 @@ seeds = {
     "short-and-cut":
         rec(A, msg(7, 1, length=8)[:16]) + rec(A, msg(7, 1)[:100]) +
         rec(A, msg(7, 1)[100:] + msg(5)) + rec(A, msg(8, 1, length=13)[:32]),
+    "icmp-error-quoting-gre":
+        rec(A, msg(1, 0x0100)) + rec(A | SRV, msg(2, 0x0100)) + rec(A, msg(7, 1)) +
+        rec(A | SRV, msg(8, 100, 1)) + rec(A | 4, gre(100)) +
+        rec(A | SRV | 12, gre(100)) + rec(A | SRV | 12, gre(100)[:8]) +
+        rec(A | SRV | 4, gre(1)) + rec(A | 12, gre(1)) + rec(A | SRV | 12, gre(7)),
     "gre-v0": rec(A | 4, bytes([0x20, 0x00, 0x08, 0x00, 0, 0, 0, 1]) + bytes(8)),
 }
 os.makedirs(CORPUS, exist_ok=True)

@@ -458,6 +458,102 @@ static void test_server_inside(void **state)
 	assert_int_equal(get_u16(b + 26), 7);
 }
 
+/* An ICMP error about a GRE packet. Its quote is checked against the packet
+ * that was sent, with checksums computed from scratch: the outer IP and ICMP
+ * ones, the quoted IP header. */
+static void check_gre_quote(const uint8_t *e, const char *src, const char *dst, uint16_t cid)
+{
+	const uint8_t *q = e + 28;
+	assert_true(ip_csum_ok(e));
+	assert_true(l4_csum_ok(e, 0));
+	assert_true(ip_csum_ok(q));
+	assert_int_equal(pkt_src(q), A(src));
+	assert_int_equal(pkt_dst(q), A(dst));
+	assert_int_equal(get_u16(q + 26), cid);
+}
+
+/* An error from outside about the call's GRE that a client sent through PAT
+ * (the quote has the public address and the server's call ID, which is no
+ * flow's key) reaches that client, quoting what it sent; one from the client
+ * about GRE it received reaches the server, quoting what the server sent
+ * (its call ID back to the mapped one). Counted as ICMP errors. */
+static void test_icmp_error_quoting_gre(void **state)
+{
+	struct ctl a, b;
+	uint8_t sent[256], e[512];
+	open_ctl(&a, A_, 1025);
+	open_ctl(&b, B_, 1025);
+	uint16_t ma = call_out(&a, 1), mb = call_out(&b, 1);
+	assert_int_not_equal(mb, 1);
+	reply(&a, 100, ma);
+	reply(&b, 200, mb);
+
+	/* Fragmentation needed, from a router, about B's GRE. */
+	size_t n = gre(sent, B_, R, 200);
+	assert_int_equal(xl(t, sent, &n, IN, now), NAT_FORWARD);
+	size_t en = mk_icmp_error(e, "192.0.2.99", GW_OUT, 3, 4, sent, n);
+	assert_int_equal(xl(t, e, &en, OUT, now), NAT_FORWARD);
+	assert_int_equal(pkt_src(e), A("192.0.2.99"));	/* the router stays */
+	assert_int_equal(pkt_dst(e), A(B_));
+	check_gre_quote(e, B_, R, 200);
+
+	/* Host unreachable from the server about A's, quoting only 8 bytes of GRE. */
+	n = gre(sent, A_, R, 100);
+	assert_int_equal(xl(t, sent, &n, IN, now), NAT_FORWARD);
+	en = mk_icmp_error(e, R, GW_OUT, 3, 1, sent, 28);
+	assert_int_equal(xl(t, e, &en, OUT, now), NAT_FORWARD);
+	assert_int_equal(pkt_src(e), A(R));
+	assert_int_equal(pkt_dst(e), A(A_));
+	check_gre_quote(e, A_, R, 100);
+
+	/* Inbound: B gets the server's GRE with its own call ID 1, and answers
+	 * protocol unreachable. */
+	n = gre(sent, R, GW_OUT, mb);
+	assert_int_equal(xl(t, sent, &n, OUT, now), NAT_FORWARD);
+	assert_int_equal(get_u16(sent + 26), 1);
+	en = mk_icmp_error(e, B_, R, 3, 2, sent, n);
+	assert_int_equal(xl(t, e, &en, IN, now), NAT_FORWARD);
+	assert_int_equal(pkt_src(e), A(GW_OUT));
+	assert_int_equal(pkt_dst(e), A(R));
+	check_gre_quote(e, R, GW_OUT, mb);
+
+	struct nat_counters c;
+	nat_table_counters(t, &c);
+	assert_int_equal(c.icmp_errors, 3);
+	assert_int_equal(c.drop_icmp, 0);
+
+	/* B clears its call: an error about its GRE finds nobody any more. */
+	n = msg(sent, CCRQ, 1, 0);
+	assert_int_equal(send_seg(&b, 0, sent, n, e), NAT_FORWARD);
+	n = gre(sent, GW_OUT, R, 200);
+	fix_ip_csum(sent);
+	en = mk_icmp_error(e, "192.0.2.99", GW_OUT, 3, 4, sent, n);
+	assert_int_not_equal(xl(t, e, &en, OUT, now), NAT_FORWARD);
+	nat_table_counters(t, &c);
+	assert_int_equal(c.icmp_errors, 3);
+}
+
+/* A server that gave two clients' calls the same call ID: an error about
+ * either call's GRE cannot be told apart, and is dropped rather than sent to
+ * the wrong client. */
+static void test_icmp_error_quoting_gre_ambiguous(void **state)
+{
+	struct ctl a, b;
+	uint8_t sent[256], e[512];
+	open_ctl(&a, A_, 1025);
+	open_ctl(&b, B_, 1025);
+	reply(&a, 100, call_out(&a, 1));
+	reply(&b, 100, call_out(&b, 1));
+	size_t n = gre(sent, B_, R, 100);
+	assert_int_equal(xl(t, sent, &n, IN, now), NAT_FORWARD);
+	size_t en = mk_icmp_error(e, R, GW_OUT, 3, 4, sent, n);
+	assert_int_equal(xl(t, e, &en, OUT, now), NAT_DROP);
+	struct nat_counters c;
+	nat_table_counters(t, &c);
+	assert_int_equal(c.drop_icmp, 1);
+	assert_int_equal(c.icmp_errors, 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -469,6 +565,9 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_malformed_and_cut, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_gre_without_call, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_server_inside, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_icmp_error_quoting_gre, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_icmp_error_quoting_gre_ambiguous, setup,
+		    teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
