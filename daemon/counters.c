@@ -164,6 +164,10 @@ size_t daemon_counters(struct daemon *d, struct metric_counter out[DAEMON_COUNTE
 	  st.frag_reassembled);
 	C("ike-fragments-dropped", "IKEv2 fragments dropped (invalid, unexpected, over a limit).",
 	  st.frag_dropped);
+	C("ike-fragments-expired", "IKEv2 partial reassemblies given up after 30 s.",
+	  st.frag_expired);
+	C("ike-fragments-evicted", "IKEv2 partial reassemblies given up, the oldest first, "
+	  "to keep the bytes held in all under 8 MiB.", st.frag_evicted);
 	C("ike-nat-mappings", "NAT mappings of peers followed on the ESP engine's word "
 	  "(NEW_MAPPING: authenticated ESP from a new address or port).", st.nat_mappings);
 	C("ike-nat-mappings-ignored", "NEW_MAPPINGs not followed (unknown SPI, no NAT-T, or "

@@ -106,6 +106,8 @@ struct ike_stats {
 	uint64_t frag_tx, frag_rx;	/* IKEv2 fragments sent (retransmissions too), received */
 	uint64_t frag_reassembled;	/* messages reassembled from fragments */
 	uint64_t frag_dropped;		/* fragments not taken (RFC 7383 rules, limits) */
+	uint64_t frag_expired;		/* partial reassemblies given up: timed out */
+	uint64_t frag_evicted;		/* ... given up: the oldest, at the bound on bytes */
 	/* NEW_MAPPINGs from the ESP engine (a peer's NAT moved): followed (the IKE SA and
 	 * its CHILD_SAs moved), and ignored (unknown or outbound SPI, SA not established,
 	 * no NAT-T, or RFC 7296 2.23 says not to follow: we are behind a NAT, the peer is

@@ -43,6 +43,8 @@ struct ike {
 		uint64_t cur, prev;	/* in this window and the one before */
 	} init_refused;
 	size_t frag_held;		/* bytes of fragments held for reassembly, all SAs */
+	size_t frag_held_max;		/* 0: FRAG_MAX_HELD (tests lower it) */
+	struct frag_rx *frag_oldest, *frag_newest;	/* every reassembly, by start */
 	/* ike_tick_input(): after an input only the SAs it touched are ticked. `due` is
 	 * at or before every other SA's next deadline (an SA's deadline moves earlier
 	 * only when something touches it); a full ike_tick() recomputes it. */

@@ -108,6 +108,7 @@ static ms_t tick_sa(struct ike_sa *sa, ms_t now)
 		return MS_NEVER;
 	if (sa->req.kind != TASK_NONE)
 		next = min_ms(next, sa->req.retransmit_at);
+	next = min_ms(next, ikev2_frag_tick(sa, now));
 
 	if ((sa->state == IKE_CREATED || sa->state == IKE_CONNECTING) && !sa->initiator) {
 		ms_t limit = sa->created_at + (ms_t)core->t.half_open_timeout_s * 1000;

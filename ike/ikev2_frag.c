@@ -9,7 +9,10 @@
  * Receiving: a fragment is checked against the message IDs we expect and its ICV
  * before anything is kept, so only the peer (who holds the keys) can make us hold
  * memory; that memory is bounded per message, per SA (one request, one response)
- * and in all. The rules of 2.6: a fragment with a larger Total Fragments than those
+ * and in all: at the bound in all, the oldest reassemblies (of any SA) are given up
+ * to make room (frag_evicted); a partial one is given up FRAG_RX_TIMEOUT_MS after
+ * its first fragment (frag_expired), by the SA's timer or by its next fragment,
+ * whichever comes first. The rules of 2.6: a fragment with a larger Total Fragments than those
  * held restarts the reassembly, one with a smaller total is dropped; duplicates are
  * dropped; missing fragments are waited for (the peer retransmits them all). A
  * retransmitted first fragment of the request we last answered gets our answer
@@ -174,6 +177,8 @@ static void rx_free(struct ike *core, struct frag_rx **pp)
 		if (f->part[i].data)
 			wipe_free(f->part[i].data, f->part[i].len);
 	core->frag_held -= f->bytes;
+	*(f->older ? &f->older->newer : &core->frag_oldest) = f->newer;
+	*(f->newer ? &f->newer->older : &core->frag_newest) = f->older;
 	free(f);
 	*pp = NULL;
 }
@@ -182,6 +187,51 @@ void ikev2_frag_free(struct ike_sa *sa)
 {
 	rx_free(sa->core, &sa->frag_rx[0]);
 	rx_free(sa->core, &sa->frag_rx[1]);
+}
+
+/* Gives up a partial reassembly, why: "timed out" or "evicted" (counted in *n). */
+static void rx_give_up(struct frag_rx *f, const char *why, uint64_t *n)
+{
+	struct ike_sa *sa = f->sa;
+	(*n)++;
+	log_ctl(LOG_ENC, "%s: reassembly of %s %s %u %s with %u of %u fragments, discarded",
+		ike_sa_name(sa), ikev2_exchange_name(f->exchange),
+		f->response ? "response" : "request", f->msgid, why, f->have, f->total);
+	rx_free(sa->core, &sa->frag_rx[f->response]);
+}
+
+static ms_t rx_deadline(const struct frag_rx *f)
+{
+	return f->started + FRAG_RX_TIMEOUT_MS;
+}
+
+ms_t ikev2_frag_tick(struct ike_sa *sa, ms_t now)
+{
+	ms_t next = MS_NEVER;
+	for (int i = 0; i < 2; i++) {
+		struct frag_rx *f = sa->frag_rx[i];
+		if (f && now >= rx_deadline(f))
+			rx_give_up(f, "timed out", &sa->core->st.frag_expired);
+		else if (f && rx_deadline(f) < next)
+			next = rx_deadline(f);
+	}
+	return next;
+}
+
+/* Room for len more bytes in all: the oldest reassemblies other than keep go. */
+static bool rx_room(struct ike *core, const struct frag_rx *keep, size_t len)
+{
+	size_t max = core->frag_held_max ? core->frag_held_max : FRAG_MAX_HELD;
+	while (core->frag_held + len > max) {
+		struct frag_rx *old = core->frag_oldest;
+		if (old == keep)
+			old = old->newer;
+		if (!old)
+			return false;
+		rx_give_up(old, "evicted (fragments held in all at the bound)",
+			   &core->st.frag_evicted);
+	}
+	return true;
 }
 
 static void __attribute__((format(printf, 4, 5)))
@@ -253,6 +303,10 @@ static struct frag_rx *rx_slot(struct ike_sa *sa, const struct msg_in *m, const 
 	bool response = m->hdr.flags & IKEV2_FLAG_RESPONSE;
 	struct frag_rx **pp = &sa->frag_rx[response];
 	struct frag_rx *cur = *pp;
+	if (cur && sa->core->now >= rx_deadline(cur)) {
+		rx_give_up(cur, "timed out", &sa->core->st.frag_expired);	/* before the timer */
+		cur = NULL;
+	}
 	if (cur && (cur->msgid != m->hdr.msgid || cur->exchange != m->hdr.exchange))
 		rx_free(sa->core, pp);		/* an older message, given up */
 	else if (cur && f->total < cur->total) {
@@ -270,9 +324,17 @@ static struct frag_rx *rx_slot(struct ike_sa *sa, const struct msg_in *m, const 
 			frag_drop(sa, m, 0, "(out of memory)");
 			return NULL;
 		}
-		(*pp)->msgid = m->hdr.msgid;
-		(*pp)->exchange = m->hdr.exchange;
-		(*pp)->total = f->total;
+		struct frag_rx *rx = *pp, **tail = &sa->core->frag_newest;
+		rx->sa = sa;
+		rx->started = sa->core->now;
+		rx->response = response;
+		rx->msgid = m->hdr.msgid;
+		rx->exchange = m->hdr.exchange;
+		rx->total = f->total;
+		rx->older = *tail;
+		*(*tail ? &(*tail)->newer : &sa->core->frag_oldest) = rx;
+		*tail = rx;
+		ike_sa_touch(sa);	/* its timer: rx_deadline */
 	}
 	return *pp;
 }
@@ -296,7 +358,7 @@ static bool rx_keep(struct ike_sa *sa, const struct msg_in *m, const struct skf 
 		rx_free(sa->core, &sa->frag_rx[response]);
 		return false;
 	}
-	if (sa->core->frag_held + plain->len > FRAG_MAX_HELD) {
+	if (!rx_room(sa->core, rx, plain->len)) {
 		frag_drop(sa, m, 1, "%u of %u: %zu bytes of fragments held in all already",
 			  f->num, f->total, sa->core->frag_held);
 		return false;

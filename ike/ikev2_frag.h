@@ -12,11 +12,18 @@
 #include "ike/ike_private.h"
 
 /* Reassembly limits: fragments of one message, its reassembled size, and the bytes
- * held for all SAs together (a fragment over it is dropped). Each SA reassembles at
- * most one request and one response at a time. */
+ * held for all SAs together (a fragment over it evicts the oldest reassemblies;
+ * core->frag_held_max, when not 0, lowers it for tests). Each SA reassembles at
+ * most one request and one response at a time, each for at most
+ * FRAG_RX_TIMEOUT_MS from its first fragment: IP's reassembly timeout (Linux's
+ * ipfrag_time), which spans the peer's first four transmissions at the usual
+ * retransmission timing (0, 4, 11.2, 24.2 s), so that fragments lost in
+ * different rounds still combine. (strongSwan keeps a partial message until
+ * another message ID or the SA's end replaces it.) */
 #define FRAG_MAX_FRAGMENTS 128
 #define FRAG_MAX_MESSAGE IKEV2_MAX_MSG
 #define FRAG_MAX_HELD (8u << 20)
+#define FRAG_RX_TIMEOUT_MS 30000
 
 struct frag_part {
 	uint8_t *data;		/* decrypted content (wiped when freed) */
@@ -25,8 +32,12 @@ struct frag_part {
 
 /* A message being reassembled. */
 struct frag_rx {
+	struct frag_rx *older, *newer;	/* every SA's, by start (core->frag_oldest) */
+	struct ike_sa *sa;
+	ms_t started;
 	uint32_t msgid;
 	uint8_t exchange;
+	uint8_t response;	/* its index in sa->frag_rx */
 	uint8_t first;		/* type of the first inner payload (from fragment 1) */
 	uint16_t total, have;
 	size_t bytes;
@@ -51,4 +62,6 @@ void ike_transmit_msg(struct ike_sa *sa, const struct buf *whole, const struct b
 void ikev2_frag_input(struct ike_sa *sa, struct msg_in *m);
 /* Frees the SA's reassembly state. */
 void ikev2_frag_free(struct ike_sa *sa);
+/* Gives up the SA's reassemblies past FRAG_RX_TIMEOUT_MS; the next such deadline. */
+ms_t ikev2_frag_tick(struct ike_sa *sa, ms_t now);
 #endif

@@ -262,16 +262,17 @@ static void test_frag_retransmitted_request(void **state)
 
 /* ---- fragments built here, as the peer could send them ---- */
 
-/* A fragment from a's SA (a is the original initiator) to b. */
-static void send_frag(struct harness *h, uint8_t exchange, uint32_t msgid, uint8_t next,
-		      uint16_t num, uint16_t total, const uint8_t *piece, size_t len,
-		      bool corrupt)
+/* A fragment of a request (or a response) from a's SA (a is the original
+ * initiator) to b. */
+static void send_frag_of(struct harness *h, bool response, uint8_t exchange, uint32_t msgid,
+			 uint8_t next, uint16_t num, uint16_t total, const uint8_t *piece,
+			 size_t len, bool corrupt)
 {
 	struct ike_sa *sa = (struct ike_sa *)h_first_sa(&h->a);
 	struct ikev2_hdr hd;
 	struct buf out;
 	size_t skf_len = 8 + sk_overhead(&sa->keys, len) + len;
-	ike_fill_header(sa, exchange, msgid, false, &hd);
+	ike_fill_header(sa, exchange, msgid, response, &hd);
 	hd.next_payload = PL_SKF;
 	hd.length = (uint32_t)(IKEV2_HDR_LEN + skf_len);
 	buf_init(&out);
@@ -286,6 +287,13 @@ static void send_frag(struct harness *h, uint8_t exchange, uint32_t msgid, uint8
 		out.data[out.len - 1] ^= 1;
 	ike_input(h->b.core, &h->b.addr, &h->a.addr, out.data, out.len, h->now);
 	buf_free(&out);
+}
+
+static void send_frag(struct harness *h, uint8_t exchange, uint32_t msgid, uint8_t next,
+		      uint16_t num, uint16_t total, const uint8_t *piece, size_t len,
+		      bool corrupt)
+{
+	send_frag_of(h, false, exchange, msgid, next, num, total, piece, len, corrupt);
 }
 
 /* An INFORMATIONAL request's inner payloads: one status notify with 200 bytes. */
@@ -436,6 +444,84 @@ static void test_frag_flood(void **state)
 	h_free(&h);
 }
 
+/* A partial reassembly is given up FRAG_RX_TIMEOUT_MS after its first fragment:
+ * by the timer, or by the next fragment when the timer has not run; counted. A
+ * message whose fragments then all come is still taken. */
+static void test_frag_reassembly_times_out(void **state)
+{
+	(void)state;
+	struct harness h;
+	up_established(&h);
+	const struct ike_sa *sa = h_first_sa(&h.b);
+	uint8_t msg[512], first;
+	size_t len = info_payloads(msg, &first);
+	uint32_t id = sa->peer_msgid;
+	size_t q = len / 3 + 1;
+	send_frag(&h, INFORMATIONAL, id, first, 1, 3, msg, q, false);
+	h_advance(&h, FRAG_RX_TIMEOUT_MS - 1000);
+	assert_non_null(sa->frag_rx[0]);
+	assert_int_equal(stats(&h.b).frag_expired, 0);
+	h_advance(&h, 1000);				/* the timer */
+	assert_null(sa->frag_rx[0]);
+	assert_int_equal(h.b.core->frag_held, 0);
+	assert_int_equal(stats(&h.b).frag_expired, 1);
+
+	send_frag(&h, INFORMATIONAL, id, first, 1, 3, msg, q, false);
+	h.now += FRAG_RX_TIMEOUT_MS;			/* no tick: the next fragment sees it */
+	send_frag(&h, INFORMATIONAL, id, 0, 2, 3, msg + q, q, false);
+	assert_int_equal(stats(&h.b).frag_expired, 2);
+	assert_int_equal(sa->frag_rx[0]->have, 1);
+	assert_int_equal(h.b.core->frag_held, q);
+
+	send_frag(&h, INFORMATIONAL, id, first, 1, 3, msg, q, false);
+	send_frag(&h, INFORMATIONAL, id, 0, 3, 3, msg + 2 * q, len - 2 * q, false);
+	assert_int_equal(stats(&h.b).frag_reassembled, 2);	/* IKE_AUTH's and this */
+	assert_int_equal(sa->peer_msgid, id + 1);
+	assert_int_equal(h.b.core->frag_held, 0);
+	h_free(&h);
+}
+
+/* At the bound on bytes held in all, the oldest reassembly (of any SA) makes room
+ * for a new fragment instead of the new one being refused; counted. */
+static void test_frag_bound_evicts_oldest(void **state)
+{
+	(void)state;
+	struct harness h;
+	up_established(&h);
+	struct ike_sa *sa = (struct ike_sa *)h_first_sa(&h.b);
+	h.b.core->frag_held_max = 1000;
+	uint8_t piece[600];
+	memset(piece, 0x33, sizeof(piece));
+	uint32_t id = sa->peer_msgid;
+	send_frag(&h, INFORMATIONAL, id, PL_NOTIFY, 1, 3, piece, 400, false);
+	/* b's own request (a DPD) outstanding, its response from a in fragments */
+	ike_sa_queue(sa, TASK_DPD, NULL, 0);
+	assert_int_not_equal(sa->req.kind, TASK_NONE);
+	send_frag_of(&h, true, sa->req.exchange, sa->req.msgid, PL_NOTIFY, 1, 3, piece, 300,
+		     false);
+	assert_int_equal(h.b.core->frag_held, 700);
+	uint64_t dropped = stats(&h.b).frag_dropped;
+	send_frag_of(&h, true, sa->req.exchange, sa->req.msgid, PL_NOTIFY, 2, 3, piece, 400,
+		     false);
+	assert_null(sa->frag_rx[0]);			/* the oldest went */
+	assert_int_equal(sa->frag_rx[1]->have, 2);
+	assert_int_equal(h.b.core->frag_held, 700);
+	assert_int_equal(stats(&h.b).frag_evicted, 1);
+	assert_int_equal(stats(&h.b).frag_dropped, dropped);
+	/* a new request's fragment: now the response's reassembly is the oldest */
+	send_frag(&h, INFORMATIONAL, id, PL_NOTIFY, 1, 2, piece, 600, false);
+	assert_null(sa->frag_rx[1]);
+	assert_int_equal(sa->frag_rx[0]->have, 1);
+	assert_int_equal(h.b.core->frag_held, 600);
+	assert_int_equal(stats(&h.b).frag_evicted, 2);
+	/* one fragment over the bound on its own (its reassembly the only one): refused */
+	send_frag(&h, INFORMATIONAL, id, PL_NOTIFY, 2, 2, piece, 500, false);
+	assert_int_equal(stats(&h.b).frag_dropped, dropped + 1);
+	assert_int_equal(sa->frag_rx[0]->have, 1);
+	assert_int_equal(h.b.core->frag_held, 600);
+	h_free(&h);
+}
+
 /* Fragments are not taken before the IKE SA has keys (RFC 7383 2.5). */
 static void test_frag_before_keys(void **state)
 {
@@ -531,6 +617,8 @@ int main(void)
 		cmocka_unit_test(test_frag_total_changes),
 		cmocka_unit_test(test_frag_oversized),
 		cmocka_unit_test(test_frag_flood),
+		cmocka_unit_test(test_frag_reassembly_times_out),
+		cmocka_unit_test(test_frag_bound_evicts_oldest),
 		cmocka_unit_test(test_frag_before_keys),
 		cmocka_unit_test(test_frag_accept),
 		cmocka_unit_test(test_frag_no),
