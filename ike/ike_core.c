@@ -106,7 +106,7 @@ struct ike_sa *ike_sa_new(struct ike *core, struct conn *conn, bool initiator)
 	sa->my_id = sa->peer_id = &ike_no_id;
 	sa->prop = &proposal_none;
 	sa->state = IKE_CREATED;
-	sa->created_at = core->now;
+	sa->open_until = core->now + (ms_t)core->t.half_open_timeout_s * 1000;
 	sa->rekey_at = sa->expire_at = sa->dpd_at = sa->keepalive_at = MS_NEVER;
 	do
 		crypto_random(initiator ? sa->spi_i : sa->spi_r, 8);

@@ -93,6 +93,14 @@ void ike_fill_header(const struct ike_sa *sa, uint8_t exchange, uint32_t msgid, 
 		     struct ikev2_hdr *h);
 ms_t ike_retransmit_delay(const struct ike *core, unsigned tries);
 struct ike_sa *ike_sa_new(struct ike *core, struct conn *conn, bool initiator);
+/* A responder SA is half-open (half_open_timeout_s from IKE_SA_INIT) until the peer
+ * has shown it holds the keys and, for IKEv1, authenticated Phase 1; a login that
+ * then waits on a user (EAP, XAuth: a password typed) gets this long from its start.
+ * No setting: strongSwan has none either (its half-open timeout covers the login). */
+#define IKE_LOGIN_TIMEOUT_MS 120000
+/* The login of responder SA sa begins now (once per SA): the login timeout replaces
+ * the half-open one. */
+void ike_sa_login_begins(struct ike_sa *sa);
 /* May a new responder SA from remote be created (limits on half-open SAs)? */
 bool ike_half_open_ok(struct ike *core, const struct addr *remote, const char *what);
 void ike_sa_destroy(struct ike_sa *sa);

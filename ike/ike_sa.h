@@ -176,7 +176,9 @@ struct ike_sa {
 	struct child_sa *children;
 	struct child_cfg *initial_child;	/* what IKE_AUTH creates */
 	/* times */
-	ms_t created_at, established_at, rekey_at, expire_at, dpd_at, keepalive_at;
+	ms_t established_at, rekey_at, expire_at, dpd_at, keepalive_at;
+	ms_t open_until;		/* responder: deleted then unless established (the
+					 * half-open timeout, then a login's: ike_timers.c) */
 	ms_t last_rx;			/* last authenticated message from the peer */
 	ms_t gone_at;			/* a superseded SA is dropped by then at the latest */
 	/* IKE rekey collision (RFC 7296 2.8.2): the SA we created answering the peer's

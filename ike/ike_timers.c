@@ -111,10 +111,13 @@ static ms_t tick_sa(struct ike_sa *sa, ms_t now)
 	next = min_ms(next, ikev2_frag_tick(sa, now));
 
 	if ((sa->state == IKE_CREATED || sa->state == IKE_CONNECTING) && !sa->initiator) {
-		ms_t limit = sa->created_at + (ms_t)core->t.half_open_timeout_s * 1000;
+		ms_t limit = sa->open_until;
 		if (now >= limit) {
 			if (sa->v1)	/* names the state it stalled in and the likely cause */
 				ikev1_gave_up(sa);
+			else if (sa->eap)	/* ike_sa_login_begins() */
+				log_info(LOG_IKE, "%s: login not finished within %u s, deleting",
+					 ike_sa_name(sa), IKE_LOGIN_TIMEOUT_MS / 1000);
 			else
 				log_info(LOG_IKE, "half-open IKE SA from %s timed out", ike_sa_name(sa));
 			ike_sa_destroy(sa);
@@ -207,6 +210,14 @@ static ms_t tick_sa(struct ike_sa *sa, ms_t now)
 	if (sa->req.kind != TASK_NONE)
 		next = min_ms(next, sa->req.retransmit_at);
 	return next;
+}
+
+void ike_sa_login_begins(struct ike_sa *sa)
+{
+	if (!sa->initiator) {
+		sa->open_until = sa->core->now + IKE_LOGIN_TIMEOUT_MS;
+		ike_sa_touch(sa);	/* its deadline moved */
+	}
 }
 
 void ike_sa_touch(struct ike_sa *sa)

@@ -172,6 +172,7 @@ void ikev2_eap_server_begin(struct ike_sa *sa, struct msg_in *m)
 		server_fail(sa, m, NULL);
 		return;
 	}
+	ike_sa_login_begins(sa);	/* its first IKE_AUTH passed: no longer anonymous */
 	buf_init(&pkt);
 	eap_server_start(sa->eap->server, &pkt);
 	ikb_eap(&k, &pkt);

@@ -307,7 +307,10 @@ void ikev1_gave_up(const struct ike_sa *sa)
 	ike_sa_tag(sa, tag, sizeof(tag));
 	addr_ntop(&sa->remote, peer, sizeof(peer));
 	char after[64];
-	if (sa->req.tries || sa->initiator)
+	if (!sa->initiator && st == XAUTH_WAIT_REPLY && sa->core->now >= sa->open_until)
+		snprintf(after, sizeof(after), "login not finished within %u s",
+			 IKE_LOGIN_TIMEOUT_MS / 1000);
+	else if (sa->req.tries || sa->initiator)
 		snprintf(after, sizeof(after), "giving up after %u retransmits", sa->req.tries);
 	else
 		snprintf(after, sizeof(after), "half-open SA timed out");

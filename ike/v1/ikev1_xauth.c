@@ -97,6 +97,7 @@ static void server_request(struct ike_sa *sa)
 	isb_attr_var(&k.b, XAUTH_USER_PASSWORD, NULL, 0);
 	isb_end(&k, off);
 	v->state = XAUTH_WAIT_REPLY;
+	ike_sa_login_begins(sa);	/* Phase 1 authenticated: the user may take a while */
 	log_info(LOG_IKE, "%s: asking the XAuth client for its user name and password",
 		 ike_sa_name(sa));
 	ikev1_txn_send(sa, &k, h, NULL);

@@ -252,6 +252,58 @@ static void test_xauth_client_gives_up(void **state)
 	h_free(&h);
 }
 
+/* The server's ISAKMP SA is half-open until Phase 1 is authenticated; the XAuth
+ * login after it (a user typing the password) has the login timeout, not the 30 s
+ * half-open one: a REPLY that comes at 45 s is taken; without one the SA goes at
+ * the login timeout from the REQUEST. (The client here answers from its secrets:
+ * its REPLY is held back on the wire to stand for the user.) */
+static void test_xauth_login_timeout(void **state)
+{
+	for (int answer = 1; answer >= 0; answer--) {
+		struct harness h;
+		struct ike_stats st;
+		make_confs("alice-pw", "", false);
+		assert_int_equal(h_init(&h, conf_a, conf_b), 0);
+		/* The default retransmissions (5: 165 s) outlast the login, which the
+		 * harness's 3 (47.5 s) would not: b's REQUEST is resent unanswered. */
+		h.b.core->t.retransmit_tries = 5;
+		char err[256];
+		assert_int_equal(ike_initiate(h.a.core, "rw", "net", h.now, err, sizeof(err)), 0);
+		/* MM1 MM3 MM5, then the REPLY to b's REQUEST */
+		while (h.a.sent < 4 && h.n_wire)
+			h_deliver_first(&h, NULL);
+		assert_int_equal(h.a.sent, 4);
+		assert_int_equal(h.n_wire, 1);
+		struct h_wire_msg w = h.wire[0];
+		h.n_wire = 0;
+		ms_t start = h.now;
+		h.a.drop_out = true;
+		h_advance(&h, 45000);
+		assert_non_null(h_first_sa(&h.b));
+		assert_string_equal(ikev1_sa_state_name(h_first_sa(&h.b)), "XAUTH_WAIT_REPLY");
+		if (answer) {
+			ike_input(h.b.core, &w.local, &w.remote, w.data, w.len, h.now);
+			assert_non_null(h_first_sa(&h.b));
+			assert_string_equal(h_first_sa(&h.b)->v1->xauth_user, "alice");
+			assert_string_not_equal(ikev1_sa_state_name(h_first_sa(&h.b)),
+						"XAUTH_WAIT_REPLY");
+			ike_get_stats(h.b.core, &st);
+			assert_int_equal(st.xauth_failures, 0);
+		} else {
+			struct h_log_count lc;
+			h_advance(&h, start + IKE_LOGIN_TIMEOUT_MS - 500 - h.now);
+			assert_non_null(h_first_sa(&h.b));
+			h_log_capture_start(&lc, "no XAuth user name and password came in "
+					    "XAUTH_WAIT_REPLY: login not finished within 120 s");
+			h_advance(&h, 500);
+			h_log_capture_stop(&lc);
+			assert_int_equal(lc.matches, 1);
+			assert_null(h_first_sa(&h.b));
+		}
+		h_free(&h);
+	}
+}
+
 /* An answer to our exchange echoes its Identifier, or (strongSwan's XAuth client) says
  * 0; a REQUEST or SET in its message ID, or another Identifier, is none. */
 static void test_txn_answer_identifier(void **state)
@@ -678,6 +730,7 @@ int main(void)
 		cmocka_unit_test(test_xauth_secret_not_a_psk),
 		cmocka_unit_test(test_xauth_request_retransmitted),
 		cmocka_unit_test(test_xauth_client_gives_up),
+		cmocka_unit_test(test_xauth_login_timeout),
 		cmocka_unit_test(test_txn_answer_identifier),
 		cmocka_unit_test(test_xauth_server_does_not_initiate),
 		cmocka_unit_test(test_modecfg_pull_and_push),

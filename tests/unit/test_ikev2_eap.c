@@ -332,6 +332,88 @@ static void test_ikev1_client_not_admitted(void **state)
 	h_free(&h);
 }
 
+/* An EAP-MSCHAPv2 login up to the client's answer to the Challenge (the password a
+ * user types), held back: returned, the SA of each end still connecting. */
+static struct h_wire_msg login_until_password(struct harness *h)
+{
+	confs("eap-mschapv2", "secret-pw", "      eap_id = %any\n", "      eap_id = alice\n");
+	assert_int_equal(h_init(h, conf_a, conf_b), 0);
+	char err[256];
+	assert_int_equal(ike_initiate(h->a.core, "ra", "net", h->now, err, sizeof(err)), 0);
+	/* IKE_SA_INIT, IKE_AUTH (EAP), the EAP identity, then the Challenge's answer */
+	while (h->a.sent < 4 && h->n_wire)
+		h_deliver_first(h, NULL);
+	assert_int_equal(h->a.sent, 4);
+	assert_int_equal(h->n_wire, 1);
+	struct h_wire_msg w = h->wire[0];
+	h->n_wire = 0;
+	assert_int_equal(h_count_sas(&h->b, IKE_CONNECTING), 1);
+	h->a.drop_out = true;	/* the user is typing: no retransmission arrives */
+	return w;
+}
+
+/* The half-open timeout (30 s from IKE_SA_INIT) does not cut off a login: once
+ * the client's first IKE_AUTH passed, the login timeout applies. A user's
+ * password that comes at 45 s completes the login. */
+static void test_login_answer_at_45s(void **state)
+{
+	struct harness h;
+	(void)state;
+	struct h_wire_msg w = login_until_password(&h);
+	h_advance(&h, 45000);
+	assert_int_equal(h_count_sas(&h.b, IKE_CONNECTING), 1);
+	h.a.drop_out = false;
+	ike_input(h.b.core, &w.local, &w.remote, w.data, w.len, h.now);
+	h_pump(&h);
+	assert_up(&h);
+	h_free(&h);
+}
+
+/* A login that never gets its answer goes at the login timeout (from its start). */
+static void test_login_never_answered(void **state)
+{
+	struct harness h;
+	struct h_log_count lc;
+	struct ike_stats st;
+	(void)state;
+	ms_t start = 0;
+	struct h_wire_msg w = login_until_password(&h);
+	(void)w;
+	start = h.now;
+	h_log_capture_start(&lc, "login not finished within 120 s");
+	h_advance(&h, IKE_LOGIN_TIMEOUT_MS - 500);
+	assert_int_equal(h_count_sas(&h.b, IKE_CONNECTING), 1);
+	h_advance(&h, 500);
+	h_log_capture_stop(&lc);
+	assert_int_equal(h.now, start + IKE_LOGIN_TIMEOUT_MS);
+	assert_int_equal(h_count_sas(&h.b, IKE_CONNECTING), 0);
+	assert_null(h_first_sa(&h.b));
+	assert_int_equal(lc.matches, 1);
+	ike_get_stats(h.b.core, &st);
+	assert_int_equal(st.half_open, 0);
+	h_free(&h);
+}
+
+/* An SA whose peer never sends IKE_AUTH is half-open, and goes at 30 s. */
+static void test_half_open_still_30s(void **state)
+{
+	struct harness h;
+	(void)state;
+	confs("eap-mschapv2", "secret-pw", "      eap_id = %any\n", "      eap_id = alice\n");
+	assert_int_equal(h_init(&h, conf_a, conf_b), 0);
+	char err[256];
+	assert_int_equal(ike_initiate(h.a.core, "ra", "net", h.now, err, sizeof(err)), 0);
+	h.a.drop_at = 2;	/* its IKE_AUTH */
+	h_pump(&h);
+	h.a.drop_out = true;
+	assert_int_equal(h_count_sas(&h.b, IKE_CONNECTING), 1);
+	h_advance(&h, 29500);
+	assert_int_equal(h_count_sas(&h.b, IKE_CONNECTING), 1);
+	h_advance(&h, 500);
+	assert_null(h_first_sa(&h.b));
+	h_free(&h);
+}
+
 /* A client that sends AUTH to a connection that wants EAP is refused. */
 static void test_psk_client_to_eap_server(void **state)
 {
@@ -360,6 +442,9 @@ int main(void)
 		cmocka_unit_test(test_psk_client_to_eap_server),
 		cmocka_unit_test(test_vip_by_eap_identity),
 		cmocka_unit_test(test_ikev1_client_not_admitted),
+		cmocka_unit_test(test_login_answer_at_45s),
+		cmocka_unit_test(test_login_never_answered),
+		cmocka_unit_test(test_half_open_still_30s),
 	};
 	log_set_all_levels(getenv("TLOG") ? atoi(getenv("TLOG")) : -1);
 	return cmocka_run_group_tests(tests, NULL, NULL);
