@@ -8,7 +8,9 @@ enhanced GRE (version 1) carried by raw sockets, echoed by the server.
       Outgoing-Call-Request (its own call IDs from 100 up, the Peer's Call ID as it
       came), Call-Clear-Request (with a Call-Disconnect-Notify) and Echo-Request;
       echoes every GRE packet whose key is one of its calls back to the call's
-      peer, with the key set to the Peer's Call ID that the peer gave.
+      peer, with the key set to the Peer's Call ID that the peer gave; a packet
+      whose data begins "icmp-" is answered instead by an ICMP error
+      (fragmentation needed) quoting it as it arrived.
 
   pptp_peer.py client SERVER
       A PNS driven by commands on stdin, one answer line each ("ok ..." or
@@ -19,6 +21,10 @@ enhanced GRE (version 1) carried by raw sockets, echoed by the server.
                          N as the Peer's Call ID
         gre N            a GRE packet to the server with its call ID of call N; the
                          echo must come back with key N and the same data
+        icmp N           a GRE packet of call N that the server answers with an
+                         ICMP error: it must come back to this client quoting the
+                         packet as the client sent it (its own address, the
+                         server's call ID, the data), every checksum right
         clear N          Call-Clear-Request for call N, and its Disconnect-Notify
         close            closes the control connection
 """
@@ -75,6 +81,45 @@ def parse_gre(pkt):
     return socket.inet_ntoa(pkt[12:16]), key, g[off:]
 
 
+def csum(b):
+    if len(b) & 1:
+        b += b"\0"
+    s = sum(struct.unpack("!%dH" % (len(b) // 2), b))
+    while s >> 16:
+        s = (s & 0xFFFF) + (s >> 16)
+    return ~s & 0xFFFF
+
+
+def icmp_error(quoted):
+    """Fragmentation needed (next-hop MTU 1400) quoting a packet."""
+    m = struct.pack("!BBHHH", 3, 4, 0, 0, 1400) + quoted
+    return m[:2] + struct.pack("!H", csum(m)) + m[4:]
+
+
+def check_icmp_error(pkt, me, srv, key, data):
+    """None when pkt is the ICMP error about our GRE (key, data) sent from me to srv,
+    with right checksums; else why not (or "" when it is about something else)."""
+    hl = (pkt[0] & 15) * 4
+    icmp = pkt[hl:]
+    if len(icmp) < 8 + 20 or icmp[0] != 3:
+        return ""
+    q = icmp[8:]
+    qhl = (q[0] & 15) * 4
+    if q[9] != 47 or len(q) < qhl + 8 or not q[qhl + 8:].endswith(data):
+        return ""
+    why = []
+    if csum(icmp) != 0:
+        why.append("ICMP checksum")
+    if csum(q[:qhl]) != 0:
+        why.append("quoted IP checksum")
+    if socket.inet_ntoa(q[12:16]) != me or socket.inet_ntoa(q[16:20]) != srv:
+        why.append("quoted %s -> %s" % (socket.inet_ntoa(q[12:16]), socket.inet_ntoa(q[16:20])))
+    qkey = struct.unpack("!H", q[qhl + 6:qhl + 8])[0]
+    if qkey != key:
+        why.append("quoted key %d, sent %d" % (qkey, key))
+    return ", ".join(why) or None
+
+
 # --- server ------------------------------------------------------------------------
 
 calls = {}          # own call ID -> (peer address, Peer's Call ID)
@@ -127,6 +172,7 @@ def serve_conn(c, peer):
 def gre_echo(addr):
     r = socket.socket(socket.AF_INET, socket.SOCK_RAW, 47)
     r.bind((addr, 0))
+    icmp = socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_ICMP)
     while True:
         pkt, _ = r.recvfrom(65535)
         g = parse_gre(pkt)
@@ -137,6 +183,10 @@ def gre_echo(addr):
             call = calls.get(key)
         if not call or call[0] != src:
             log("gre with unknown key", key, "from", src)
+            continue
+        if data.startswith(b"icmp-"):
+            log("icmp error to", src, "about key", key)
+            icmp.sendto(icmp_error(pkt), (src, 0))
             continue
         r.sendto(gre(call[1], 1, data), (src, 0))
 
@@ -159,6 +209,7 @@ def client(srv):
     ctl = None
     pac = {}        # my call ID -> the server's
     raw = socket.socket(socket.AF_INET, socket.SOCK_RAW, 47)
+    icmp = socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_ICMP)
     seq = 0
     for line in sys.stdin:
         w = line.split()
@@ -199,6 +250,21 @@ def client(srv):
                     print("fail gre %d: echo with key %d" % (n, got[1]), flush=True)
                 else:
                     print("ok gre %d" % n, flush=True)
+            elif w[0] == "icmp":
+                n = int(w[1])
+                seq += 1
+                data = b"icmp-" + os.urandom(8).hex().encode()
+                raw.sendto(gre(pac[n], seq, data), (srv, 0))
+                me = ctl.getsockname()[0]
+                end, why = time.time() + 3, ""
+                while time.time() < end and why == "":
+                    rd, _, _ = select.select([icmp], [], [], max(0, end - time.time()))
+                    if rd:
+                        why = check_icmp_error(icmp.recv(65535), me, srv, pac[n], data)
+                if why is None:
+                    print("ok icmp %d" % n, flush=True)
+                else:
+                    print("fail icmp %d: %s" % (n, why or "no ICMP error"), flush=True)
             elif w[0] == "clear":
                 n = int(w[1])
                 ctl.sendall(msg(12, n))

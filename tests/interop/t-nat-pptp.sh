@@ -11,6 +11,10 @@
 #              sees its own call ID 1 as the Peer's Call ID in the reply
 #   gre-l1     GRE of l1's call both ways (the echo comes back with key 1)
 #   gre-l2     GRE of l2's call both ways, though its call ID is l1's too
+#   icmp       the server answers a GRE packet of l2's call, then of l1's, with an
+#              ICMP error (fragmentation needed): each reaches its own client quoting
+#              what that client sent (its address, the server's call ID), every
+#              checksum right; (tsunagid) counted in nat-icmp-errors
 #   two-calls  l1 opens a second call (call ID 2) in the same control connection;
 #              GRE of both of its calls both ways
 #   clear      l1 clears call 1 (Call-Clear-Request, Call-Disconnect-Notify): its call
@@ -33,7 +37,7 @@ for c in iptables:iptables nft:nftables python3:python3; do
 done
 
 PEER=$(cd "$(dirname "$0")" && pwd)/pptp_peer.py
-SCEN="control gre-l1 gre-l2 two-calls clear close log version"
+SCEN="control gre-l1 gre-l2 icmp two-calls clear close log version"
 declare -A RES=()
 
 server_start() {
@@ -78,6 +82,11 @@ gre_xlates() {
 t_control() { c l1 open && c l2 open && c l1 call 1 && c l2 call 1; }
 t_gre_l1() { c l1 gre 1 && c l1 gre 1; }
 t_gre_l2() { c l2 gre 1 && c l2 gre 1 && c l1 gre 1; }
+t_icmp() {
+	c l2 icmp 1 && c l1 icmp 1 && c l1 gre 1 || return 1
+	[ "$MODE" = tsunagi ] || return 0
+	[ "$(tsu_counter "$NS_GW" nat-icmp-errors)" -ge 2 ]
+}
 t_two_calls() { c l1 call 2 && c l1 gre 2 && c l1 gre 1 && c l2 gre 1 && gre_xlates 3; }
 t_clear() { c l1 clear 1 && c l1 gre 2 && c l2 gre 1 && iop_wait 3 gre_xlates 2; }
 t_close() {
