@@ -15,7 +15,7 @@
  *
  * Secrets: esp_crypto_free calls ctx_cache_forget, which wipes the slots of that id in
  * every thread's cache before it returns (the contexts reset, which cleanses OpenSSL's
- * key schedule, and the libsodium state zeroed): no expanded key of a freed SA stays
+ * key schedule, and the libgcrypt handle closed, which wipes it): no expanded key of a freed SA stays
  * in any slot, whatever the owning threads are doing (a worker blocked in poll for
  * hours included), so the bound is zero, not a timer.
  *
@@ -31,8 +31,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include <gcrypt.h>
 #include <openssl/evp.h>
-#include <sodium.h>
 
 /* 32 contexts a thread: with the default two data-plane threads that is about 75 KB
  * for the whole daemon once traffic has flowed (the ra bench's 1000 tunnels: about
@@ -49,10 +49,9 @@ struct ctx_slot {
 	const EVP_CIPHER *evp;
 	int enc;
 	bool open_fixed;		/* AES-GCM decryption: the salt fixed in ctx */
-	/* libsodium's expanded AES-256-GCM key, made on the first short packet
-	 * (esp_crypto.h, ESP_SODIUM_MAX_LEN); allocated on first need. */
-	crypto_aead_aes256gcm_state *gcm;
-	bool gcm_ready;
+	/* libgcrypt's AES-GCM handle with the key set (esp_crypto.h), opened on the
+	 * first packet that uses it; closed (and so wiped) when the slot changes SA. */
+	gcry_cipher_hd_t gcry;
 };
 
 struct ctx_set {
@@ -113,7 +112,7 @@ struct ctx_slot *ctx_cache_claim(uint64_t key);
 void ctx_cache_fill_done(struct ctx_slot *s, uint64_t key, bool ok);
 
 /* This thread's cache locked, for changes to one of its slots after the claim (the
- * libsodium state, made on first need). */
+ * libgcrypt handle, opened on first need). */
 void ctx_cache_lock(void);
 void ctx_cache_unlock(void);
 
