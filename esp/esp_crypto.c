@@ -183,6 +183,27 @@ static EVP_MAC_CTX *hmac_ctx_new(const char *digest, const uint8_t *key, size_t 
 static bool gcry_usable;
 static pthread_once_t gcry_once = PTHREAD_ONCE_INIT;
 
+/* One packet sealed with a throw-away key: libgcrypt may refuse what the data path
+ * does (in FIPS mode it refuses a caller's nonce for encryption), and then every
+ * packet would be dropped; OpenSSL does the work instead. */
+static bool gcry_probe(void)
+{
+	static const uint8_t key[32], nonce[AEAD_NONCE_LEN], aad[8];
+	uint8_t buf[16] = { 0 }, tag[AEAD_TAG_LEN];
+	gcry_cipher_hd_t h;
+
+	if (gcry_cipher_open(&h, GCRY_CIPHER_AES256, GCRY_CIPHER_MODE_GCM, 0) != 0)
+		return false;
+	bool ok = gcry_cipher_setkey(h, key, sizeof(key)) == 0 &&
+		  gcry_cipher_setiv(h, nonce, sizeof(nonce)) == 0 &&
+		  gcry_cipher_authenticate(h, aad, sizeof(aad)) == 0 &&
+		  gcry_cipher_final(h) == 0 &&
+		  gcry_cipher_encrypt(h, buf, sizeof(buf), NULL, 0) == 0 &&
+		  gcry_cipher_gettag(h, tag, sizeof(tag)) == 0;
+	gcry_cipher_close(h);
+	return ok;
+}
+
 static void gcry_setup(void)
 {
 	if (sodium_init() < 0 || !crypto_aead_aes256gcm_is_available() ||
@@ -190,7 +211,7 @@ static void gcry_setup(void)
 		return;
 	gcry_control(GCRYCTL_DISABLE_SECMEM, 0);
 	gcry_control(GCRYCTL_INITIALIZATION_FINISHED, 0);
-	gcry_usable = true;
+	gcry_usable = gcry_probe();
 }
 
 /* The libgcrypt cipher for AES-GCM with this key length, or 0 (OpenSSL then). */
