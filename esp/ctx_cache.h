@@ -4,9 +4,10 @@
  * carried a packet. Each thread that runs ESP crypto (data-plane workers, the control
  * thread, tests) has CTX_CACHE_SETS x CTX_CACHE_WAYS slots; a slot holds the contexts
  * of one SA direction and is re-keyed from the SA's raw key (esp_crypto.c) when
- * another SA needs it. Re-keying costs about 0.4-0.5 us against 1.6 us to seal a
- * 1400-byte packet, and a batch (a GSO super-packet's ~45 segments) is one SA, so a
- * miss is paid once a batch at most.
+ * another SA needs it. Re-keying costs about 0.4-0.5 us, and for AES-GCM (sealed and
+ * opened by libgcrypt, esp_crypto.h) about 0.6 us more for libgcrypt's handle on the
+ * first packet, against 0.5-0.7 us to seal a 1400-byte packet; a batch (a GSO
+ * super-packet's ~45 segments) is one SA, so a miss is paid once a batch at most.
  *
  * Slots are found by a key, (id << 1 | enc), where id is unique per esp_crypto for
  * the life of the process (a 64-bit counter, never reused): an SA freed and another
