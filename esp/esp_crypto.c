@@ -176,8 +176,9 @@ static EVP_MAC_CTX *hmac_ctx_new(const char *digest, const uint8_t *key, size_t 
 	return ctx;
 }
 
-/* libgcrypt, set up once for the process: no secure memory (the keys it holds are
- * wiped by gcry_cipher_close), used only where the CPU has AES-NI and PCLMUL (what
+/* libgcrypt, set up once for the process: no secure memory of its own (the keys it
+ * holds are wiped by gcry_cipher_close, and tsunagid's mlockall keeps them out of
+ * swap like everything else), used only where the CPU has AES-NI and PCLMUL (what
  * libsodium checks for its own AES-GCM): elsewhere libgcrypt's table-based AES is
  * not constant-time, and OpenSSL's is. */
 static bool gcry_usable;
