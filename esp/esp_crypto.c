@@ -534,17 +534,17 @@ int esp_crypto_aead_seal(struct esp_crypto *ec, const uint8_t *iv, const uint8_t
 			 size_t aad_len, uint8_t *buf, size_t len, uint8_t *icv)
 {
 	int outl, finl;
-	/* The tag as a parameter: EVP_CIPHER_CTX_ctrl would build this same request. */
-	OSSL_PARAM tag[] = {
-		OSSL_PARAM_construct_octet_string(OSSL_CIPHER_PARAM_AEAD_TAG, icv, AEAD_TAG_LEN),
-		OSSL_PARAM_construct_end(),
-	};
 
 	struct ctx_slot *s = slot_get(ec, 1);
 	if (!s)
 		return -1;
 	if (ec->gcry_on)
 		return gcry_seal(ec, s, iv, aad, aad_len, buf, len, icv);
+	/* The tag as a parameter: EVP_CIPHER_CTX_ctrl would build this same request. */
+	OSSL_PARAM tag[] = {
+		OSSL_PARAM_construct_octet_string(OSSL_CIPHER_PARAM_AEAD_TAG, icv, AEAD_TAG_LEN),
+		OSSL_PARAM_construct_end(),
+	};
 	EVP_CIPHER_CTX *ctx = s->ctx;
 	if (!cipher_is_aead(ec->cipher) || len > INT_MAX || aad_len > INT_MAX ||
 	    aead_start(ec, ctx, 1, iv, aad, aad_len) != 0 ||
