@@ -3,7 +3,6 @@
 
 #include <stdlib.h>
 
-#include "lib/wipe.h"
 
 _Thread_local struct ctx_cache *ctx_cache_mine;
 
@@ -24,7 +23,8 @@ uint64_t ctx_cache_new_id(void)
 
 /* Leaves the slot empty with nothing of its last key in memory: OpenSSL cleanses and
  * frees the context's key schedule on reset (the EVP_CIPHER_CTX shell stays for the
- * next fill), libsodium's expanded key is zeroed. The cache is locked. */
+ * next fill), libgcrypt's handle is closed (gcry_cipher_close wipes it). The cache is
+ * locked. */
 static void slot_wipe(struct ctx_slot *s)
 {
 	atomic_store_explicit(&s->key, 0, memory_order_relaxed);
@@ -32,9 +32,8 @@ static void slot_wipe(struct ctx_slot *s)
 		EVP_CIPHER_CTX_reset(s->ctx);
 	s->evp = NULL;
 	s->open_fixed = false;
-	if (s->gcm)
-		wipe(s->gcm, sizeof(*s->gcm));
-	s->gcm_ready = false;
+	gcry_cipher_close(s->gcry);
+	s->gcry = NULL;
 }
 
 static void cache_free(void *arg)
@@ -49,8 +48,7 @@ static void cache_free(void *arg)
 		for (unsigned w = 0; w < CTX_CACHE_WAYS; w++) {
 			struct ctx_slot *s = &c->set[i].way[w];
 			EVP_CIPHER_CTX_free(s->ctx);	/* cleanses the key schedule */
-			if (s->gcm)
-				wipe_free(s->gcm, sizeof(*s->gcm));
+			gcry_cipher_close(s->gcry);	/* wipes it */
 		}
 	}
 	pthread_mutex_destroy(&c->lock);
@@ -97,12 +95,10 @@ struct ctx_slot *ctx_cache_claim(uint64_t key)
 	pthread_mutex_lock(&c->lock);
 	struct ctx_slot *s = &set->way[w];
 	atomic_store_explicit(&s->key, 0, memory_order_relaxed);
-	/* The next key overwrites the EVP key schedule; libsodium's state is only
-	 * remade on need, so the old one goes now. */
-	if (s->gcm_ready) {
-		wipe(s->gcm, sizeof(*s->gcm));
-		s->gcm_ready = false;
-	}
+	/* The next key overwrites the EVP key schedule; libgcrypt's handle is only
+	 * opened again on need, so the old one goes now. */
+	gcry_cipher_close(s->gcry);
+	s->gcry = NULL;
 	return s;
 }
 

@@ -4,9 +4,10 @@
  * carried a packet. Each thread that runs ESP crypto (data-plane workers, the control
  * thread, tests) has CTX_CACHE_SETS x CTX_CACHE_WAYS slots; a slot holds the contexts
  * of one SA direction and is re-keyed from the SA's raw key (esp_crypto.c) when
- * another SA needs it. Re-keying costs about 0.4-0.5 us against 1.6 us to seal a
- * 1400-byte packet, and a batch (a GSO super-packet's ~45 segments) is one SA, so a
- * miss is paid once a batch at most.
+ * another SA needs it. Re-keying costs about 0.4-0.5 us, and for AES-GCM (sealed and
+ * opened by libgcrypt, esp_crypto.h) about 0.6 us more for libgcrypt's handle on the
+ * first packet, against 0.5-0.7 us to seal a 1400-byte packet; a batch (a GSO
+ * super-packet's ~45 segments) is one SA, so a miss is paid once a batch at most.
  *
  * Slots are found by a key, (id << 1 | enc), where id is unique per esp_crypto for
  * the life of the process (a 64-bit counter, never reused): an SA freed and another
@@ -15,7 +16,7 @@
  *
  * Secrets: esp_crypto_free calls ctx_cache_forget, which wipes the slots of that id in
  * every thread's cache before it returns (the contexts reset, which cleanses OpenSSL's
- * key schedule, and the libsodium state zeroed): no expanded key of a freed SA stays
+ * key schedule, and the libgcrypt handle closed, which wipes it): no expanded key of a freed SA stays
  * in any slot, whatever the owning threads are doing (a worker blocked in poll for
  * hours included), so the bound is zero, not a timer.
  *
@@ -31,8 +32,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include <gcrypt.h>
 #include <openssl/evp.h>
-#include <sodium.h>
 
 /* 32 contexts a thread: with the default two data-plane threads that is about 75 KB
  * for the whole daemon once traffic has flowed (the ra bench's 1000 tunnels: about
@@ -49,10 +50,9 @@ struct ctx_slot {
 	const EVP_CIPHER *evp;
 	int enc;
 	bool open_fixed;		/* AES-GCM decryption: the salt fixed in ctx */
-	/* libsodium's expanded AES-256-GCM key, made on the first short packet
-	 * (esp_crypto.h, ESP_SODIUM_MAX_LEN); allocated on first need. */
-	crypto_aead_aes256gcm_state *gcm;
-	bool gcm_ready;
+	/* libgcrypt's AES-GCM handle with the key set (esp_crypto.h), opened on the
+	 * first packet that uses it; closed (and so wiped) when the slot changes SA. */
+	gcry_cipher_hd_t gcry;
 };
 
 struct ctx_set {
@@ -113,7 +113,7 @@ struct ctx_slot *ctx_cache_claim(uint64_t key);
 void ctx_cache_fill_done(struct ctx_slot *s, uint64_t key, bool ok);
 
 /* This thread's cache locked, for changes to one of its slots after the claim (the
- * libsodium state, made on first need). */
+ * libgcrypt handle, opened on first need). */
 void ctx_cache_lock(void);
 void ctx_cache_unlock(void);
 

@@ -3,7 +3,8 @@
  * re-keyed from those raw keys when the SA is not in it. Per packet only the IV
  * changes (EVP_CipherInit_ex with NULL cipher and key keeps the key schedule), so the
  * data path never allocates once a thread's slots exist.
- * Short AES-256-GCM packets go through libsodium instead (see esp_crypto.h).
+ * AES-GCM packets go through libgcrypt instead where the CPU has AES-NI and PCLMUL
+ * (see esp_crypto.h).
  * Encryption and decryption get separate slots: AES-CBC has different key schedules
  * for the two directions. */
 #include "esp/esp_crypto.h"
@@ -17,6 +18,8 @@
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <openssl/rand.h>
+#include <gcrypt.h>
+#include <pthread.h>
 #include <sodium.h>
 
 #include "lib/buf.h"
@@ -44,10 +47,10 @@ struct esp_crypto {
 	EVP_CIPHER_CTX *ivgen;
 	uint8_t iv_prefix[8];
 	EVP_MAC_CTX *mac;
-	/* Ciphertexts of at most sodium_max bytes go through libsodium's AES-256-GCM
-	 * (0: not for this SA; sodium_ok: libsodium can, for esp_crypto_set_sodium_max). */
-	size_t sodium_max;
-	bool sodium_ok;
+	/* AES-GCM through libgcrypt (esp_crypto.h): gcry_algo, its cipher (0: OpenSSL
+	 * only), and whether it is on for this SA (tests turn it off). */
+	int gcry_algo;
+	bool gcry_on;
 	/* AES-GCM opening with one parameter call a packet (open_fixed) unless turned
 	 * off for tests. */
 	bool open_fixed_off;
@@ -173,11 +176,55 @@ static EVP_MAC_CTX *hmac_ctx_new(const char *digest, const uint8_t *key, size_t 
 	return ctx;
 }
 
-/* Whether libsodium's AES-256-GCM can be used: it needs AES-NI and PCLMUL (libsodium's
- * only AES-GCM); otherwise OpenSSL does everything. */
-static bool sodium_gcm_ok(void)
+/* libgcrypt, set up once for the process: no secure memory of its own (the keys it
+ * holds are wiped by gcry_cipher_close, and tsunagid's mlockall keeps them out of
+ * swap like everything else), used only where the CPU has AES-NI and PCLMUL (what
+ * libsodium checks for its own AES-GCM): elsewhere libgcrypt's table-based AES is
+ * not constant-time, and OpenSSL's is. */
+static bool gcry_usable;
+static pthread_once_t gcry_once = PTHREAD_ONCE_INIT;
+
+/* One packet sealed with a throw-away key: libgcrypt may refuse what the data path
+ * does (in FIPS mode it refuses a caller's nonce for encryption), and then every
+ * packet would be dropped; OpenSSL does the work instead. */
+static bool gcry_probe(void)
 {
-	return sodium_init() >= 0 && crypto_aead_aes256gcm_is_available();
+	static const uint8_t key[32], nonce[AEAD_NONCE_LEN], aad[8];
+	uint8_t buf[16] = { 0 }, tag[AEAD_TAG_LEN];
+	gcry_cipher_hd_t h;
+
+	if (gcry_cipher_open(&h, GCRY_CIPHER_AES256, GCRY_CIPHER_MODE_GCM, 0) != 0)
+		return false;
+	bool ok = gcry_cipher_setkey(h, key, sizeof(key)) == 0 &&
+		  gcry_cipher_setiv(h, nonce, sizeof(nonce)) == 0 &&
+		  gcry_cipher_authenticate(h, aad, sizeof(aad)) == 0 &&
+		  gcry_cipher_final(h) == 0 &&
+		  gcry_cipher_encrypt(h, buf, sizeof(buf), NULL, 0) == 0 &&
+		  gcry_cipher_gettag(h, tag, sizeof(tag)) == 0;
+	gcry_cipher_close(h);
+	return ok;
+}
+
+static void gcry_setup(void)
+{
+	if (sodium_init() < 0 || !crypto_aead_aes256gcm_is_available() ||
+	    !gcry_check_version(GCRYPT_VERSION))
+		return;
+	gcry_control(GCRYCTL_DISABLE_SECMEM, 0);
+	gcry_control(GCRYCTL_INITIALIZATION_FINISHED, 0);
+	gcry_usable = gcry_probe();
+}
+
+/* The libgcrypt cipher for AES-GCM with this key length, or 0 (OpenSSL then). */
+static int gcry_algo_for(enum esp_cipher c, size_t key_len)
+{
+	if (c != ESP_ENCR_AES_GCM_16)
+		return 0;
+	pthread_once(&gcry_once, gcry_setup);
+	if (!gcry_usable)
+		return 0;
+	return key_len == 16 ? GCRY_CIPHER_AES128 : key_len == 24 ? GCRY_CIPHER_AES192 :
+	       key_len == 32 ? GCRY_CIPHER_AES256 : 0;
 }
 
 static bool ivgen_init(struct esp_crypto *ec)
@@ -242,10 +289,8 @@ struct esp_crypto *esp_crypto_new(enum esp_cipher c, const uint8_t *ekey, size_t
 		ec->iv_len = 8;
 		ec->icv_len = AEAD_TAG_LEN;
 		memcpy(ec->salt, ekey + key_len, AEAD_SALT_LEN);
-		ec->sodium_ok = c == ESP_ENCR_AES_GCM_16 &&
-				key_len == crypto_aead_aes256gcm_KEYBYTES && sodium_gcm_ok();
-		if (ec->sodium_ok)
-			ec->sodium_max = ESP_SODIUM_MAX_LEN;
+		ec->gcry_algo = gcry_algo_for(c, key_len);
+		ec->gcry_on = ec->gcry_algo != 0;
 	} else {
 		ec->iv_len = (uint8_t)EVP_CIPHER_iv_length(cipher);
 		ec->icv_len = (uint8_t)icv_len;
@@ -316,17 +361,22 @@ static struct ctx_slot *slot_get(const struct esp_crypto *ec, int enc)
 	return ok ? s : NULL;
 }
 
-/* libsodium's expanded key in slot s, made on the first short packet. */
-static crypto_aead_aes256gcm_state *slot_gcm(struct ctx_slot *s, const struct esp_crypto *ec)
+/* libgcrypt's handle in slot s with ec's key, opened on the first packet. */
+static gcry_cipher_hd_t slot_gcry(struct ctx_slot *s, const struct esp_crypto *ec)
 {
-	if (s->gcm_ready)
-		return s->gcm;
+	if (s->gcry)
+		return s->gcry;
+	gcry_cipher_hd_t h;
+	if (gcry_cipher_open(&h, ec->gcry_algo, GCRY_CIPHER_MODE_GCM, 0) != 0)
+		return NULL;
+	if (gcry_cipher_setkey(h, ec->key, gcry_cipher_get_algo_keylen(ec->gcry_algo)) != 0) {
+		gcry_cipher_close(h);
+		return NULL;
+	}
 	ctx_cache_lock();
-	if (!s->gcm)
-		s->gcm = aligned_alloc(16, sizeof(*s->gcm));
-	s->gcm_ready = s->gcm && crypto_aead_aes256gcm_beforenm(s->gcm, ec->key) == 0;
+	s->gcry = h;
 	ctx_cache_unlock();
-	return s->gcm_ready ? s->gcm : NULL;
+	return h;
 }
 
 bool esp_crypto_has_ctx(const struct esp_crypto *ec, bool enc)
@@ -355,12 +405,12 @@ size_t esp_crypto_iv_len(const struct esp_crypto *ec) { return ec->iv_len; }
 size_t esp_crypto_icv_len(const struct esp_crypto *ec) { return ec->icv_len; }
 size_t esp_crypto_block(const struct esp_crypto *ec) { return ec->block; }
 
-void esp_crypto_set_sodium_max(struct esp_crypto *ec, size_t max)
+void esp_crypto_set_gcrypt(struct esp_crypto *ec, bool on)
 {
-	ec->sodium_max = ec->sodium_ok ? max : 0;
+	ec->gcry_on = on && ec->gcry_algo != 0;
 }
 
-size_t esp_crypto_sodium_max(const struct esp_crypto *ec) { return ec->sodium_max; }
+bool esp_crypto_uses_gcrypt(const struct esp_crypto *ec) { return ec->gcry_on; }
 
 void esp_crypto_set_open_fixed(struct esp_crypto *ec, bool on)
 {
@@ -390,16 +440,54 @@ int esp_crypto_make_iv(struct esp_crypto *ec, uint64_t seq, uint8_t *iv)
 	return 0;
 }
 
-static bool use_sodium(const struct esp_crypto *ec, size_t len)
-{
-	return ec->sodium_max && len <= ec->sodium_max;
-}
-
 static void make_nonce(const struct esp_crypto *ec, const uint8_t *iv,
 		       uint8_t nonce[AEAD_NONCE_LEN])
 {
 	memcpy(nonce, ec->salt, AEAD_SALT_LEN);
 	memcpy(nonce + AEAD_SALT_LEN, iv, 8);
+}
+
+/* Starts AES-GCM with libgcrypt: nonce salt|iv, then the AAD; the next encrypt or
+ * decrypt call is the last (gcry_cipher_final). NULL on failure. */
+static gcry_cipher_hd_t gcry_start(struct esp_crypto *ec, struct ctx_slot *s, const uint8_t *iv,
+				   const uint8_t *aad, size_t aad_len)
+{
+	uint8_t nonce[AEAD_NONCE_LEN];
+	gcry_cipher_hd_t h = slot_gcry(s, ec);
+
+	make_nonce(ec, iv, nonce);
+	if (!h || gcry_cipher_setiv(h, nonce, sizeof(nonce)) != 0 ||
+	    gcry_cipher_authenticate(h, aad, aad_len) != 0 || gcry_cipher_final(h) != 0)
+		return NULL;
+	return h;
+}
+
+static int gcry_seal(struct esp_crypto *ec, struct ctx_slot *s, const uint8_t *iv,
+		     const uint8_t *aad, size_t aad_len, uint8_t *buf, size_t len, uint8_t *icv)
+{
+	gcry_cipher_hd_t h = gcry_start(ec, s, iv, aad, aad_len);
+
+	if (!h || gcry_cipher_encrypt(h, buf, len, NULL, 0) != 0 ||
+	    gcry_cipher_gettag(h, icv, AEAD_TAG_LEN) != 0)
+		return -1;
+	return 0;
+}
+
+/* gcry_cipher_checktag compares in constant time. A refused packet's decrypted bytes
+ * are wiped: nothing may use them. */
+static int gcry_open(struct esp_crypto *ec, struct ctx_slot *s, const uint8_t *iv,
+		     const uint8_t *aad, size_t aad_len, uint8_t *buf, size_t len,
+		     const uint8_t *icv)
+{
+	gcry_cipher_hd_t h = gcry_start(ec, s, iv, aad, aad_len);
+
+	if (!h || gcry_cipher_decrypt(h, buf, len, NULL, 0) != 0)
+		return -1;
+	if (gcry_cipher_checktag(h, icv, AEAD_TAG_LEN) != 0) {
+		wipe(buf, len);
+		return -1;
+	}
+	return 0;
 }
 
 /* Starts an AEAD operation: nonce salt|iv, then the AAD. */
@@ -445,26 +533,18 @@ static int open_fixed(EVP_CIPHER_CTX *ctx, const uint8_t *iv, const uint8_t *aad
 int esp_crypto_aead_seal(struct esp_crypto *ec, const uint8_t *iv, const uint8_t *aad,
 			 size_t aad_len, uint8_t *buf, size_t len, uint8_t *icv)
 {
-	uint8_t nonce[AEAD_NONCE_LEN];
 	int outl, finl;
+
+	struct ctx_slot *s = slot_get(ec, 1);
+	if (!s)
+		return -1;
+	if (ec->gcry_on)
+		return gcry_seal(ec, s, iv, aad, aad_len, buf, len, icv);
 	/* The tag as a parameter: EVP_CIPHER_CTX_ctrl would build this same request. */
 	OSSL_PARAM tag[] = {
 		OSSL_PARAM_construct_octet_string(OSSL_CIPHER_PARAM_AEAD_TAG, icv, AEAD_TAG_LEN),
 		OSSL_PARAM_construct_end(),
 	};
-
-	struct ctx_slot *s = slot_get(ec, 1);
-	if (!s)
-		return -1;
-	if (use_sodium(ec, len)) {
-		crypto_aead_aes256gcm_state *st = slot_gcm(s, ec);
-		if (!st)
-			return -1;
-		make_nonce(ec, iv, nonce);
-		return crypto_aead_aes256gcm_encrypt_detached_afternm(buf, icv, NULL, buf, len,
-								      aad, aad_len, NULL,
-								      nonce, st);
-	}
 	EVP_CIPHER_CTX *ctx = s->ctx;
 	if (!cipher_is_aead(ec->cipher) || len > INT_MAX || aad_len > INT_MAX ||
 	    aead_start(ec, ctx, 1, iv, aad, aad_len) != 0 ||
@@ -478,21 +558,13 @@ int esp_crypto_aead_seal(struct esp_crypto *ec, const uint8_t *iv, const uint8_t
 int esp_crypto_aead_open(struct esp_crypto *ec, const uint8_t *iv, const uint8_t *aad,
 			 size_t aad_len, uint8_t *buf, size_t len, const uint8_t *icv)
 {
-	uint8_t nonce[AEAD_NONCE_LEN];
 	int outl, finl;
 
 	struct ctx_slot *s = slot_get(ec, 0);
 	if (!s)
 		return -1;
-	/* libsodium checks the tag in constant time and wipes buf when it does not match. */
-	if (use_sodium(ec, len)) {
-		crypto_aead_aes256gcm_state *st = slot_gcm(s, ec);
-		if (!st)
-			return -1;
-		make_nonce(ec, iv, nonce);
-		return crypto_aead_aes256gcm_decrypt_detached_afternm(buf, NULL, buf, len, icv,
-								      aad, aad_len, nonce, st);
-	}
+	if (ec->gcry_on)
+		return gcry_open(ec, s, iv, aad, aad_len, buf, len, icv);
 	/* OpenSSL compares the tag in constant time in EVP_CipherFinal_ex. */
 	EVP_CIPHER_CTX *ctx = s->ctx;
 	if (!cipher_is_aead(ec->cipher) || len > INT_MAX || aad_len > INT_MAX)

@@ -10,7 +10,7 @@
 set -e
 PACKAGES="
   build-essential autoconf automake libtool pkg-config
-  libssl-dev libevent-dev libsodium-dev libcmocka-dev
+  libssl-dev libevent-dev libsodium-dev libgcrypt20-dev libcmocka-dev
   clang libclang-rt-14-dev
   iproute2 nftables iputils-ping procps psmisc conntrack
   strongswan-charon strongswan-swanctl libstrongswan-standard-plugins
@@ -77,7 +77,7 @@ check() {
 		echo "missing: strongSwan plugin $p (package $(plugin_package "$p"))"
 		bad=1
 	done
-	for lp in libssl:libssl-dev libevent:libevent-dev libsodium:libsodium-dev cmocka:libcmocka-dev \
+	for lp in libssl:libssl-dev libevent:libevent-dev libsodium:libsodium-dev libgcrypt:libgcrypt20-dev cmocka:libcmocka-dev \
 	    libnetfilter_queue:libnetfilter-queue-dev libmnl:libmnl-dev libbpf:libbpf-dev; do
 		pkg-config --exists "${lp%%:*}" 2>/dev/null && continue
 		echo "missing: library ${lp%%:*} (package ${lp#*:})"

@@ -17,7 +17,7 @@ function stage(chain, top, dso,    s) {
 	else if (chain ~ / (__x64_sys_poll|do_sys_poll|__x64_sys_ppoll) /) s = "poll"
 	else if (dso ~ /kernel/) s = "kernel, other (irq, softirq, scheduler)"
 	else if (top ~ /strcmp|OSSL_PARAM|EVP_CIPHER_CTX_ctrl|get_iv_length|set_padding|OSSL_/) s = "crypto: OpenSSL per-call overhead"
-	else if (dso ~ /libcrypto|libsodium/) s = "crypto"
+	else if (dso ~ /libcrypto|libsodium|libgcrypt/) s = "crypto"
 	else if (top ~ /csum|sum_avx2/) s = "checksums (GSO split, GRO check)"
 	else if (top ~ /memmove|memcpy/) s = "copies in user space"
 	else if (top ~ /pthread|mutex|rwlock/) s = "locks"

@@ -13,6 +13,7 @@
 
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
+#include <sodium.h>
 
 #include "esp/esp_crypto.h"
 #include "esp/esp_transform.h"
@@ -160,8 +161,8 @@ static void test_aead_kat_decap(void **state)
 	}
 }
 
-/* The known answers with the given libsodium limit (see esp_crypto.h). */
-static void aead_kat_seal(size_t sodium_max)
+/* The known answers with libgcrypt on or off (see esp_crypto.h). */
+static void aead_kat_seal(bool gcrypt)
 {
 	for (size_t v = 0; v < sizeof(aead_kats) / sizeof(aead_kats[0]); v++) {
 		const struct aead_kat *k = &aead_kats[v];
@@ -169,7 +170,7 @@ static void aead_kat_seal(size_t sodium_max)
 		uint8_t iv[8], buf[256], want[256], aad[12];
 		size_t len = unhex(k->plain, buf, sizeof(buf)), aad_len = 8;
 
-		esp_crypto_set_sodium_max(c, sodium_max);
+		esp_crypto_set_gcrypt(c, gcrypt);
 		unhex(k->iv, iv, sizeof(iv));
 		assert_int_equal(unhex(k->ct_tag, want, sizeof(want)), len + 16);
 		put_u32(aad, k->spi);
@@ -189,78 +190,121 @@ static void aead_kat_seal(size_t sodium_max)
 
 static void test_aead_kat_seal(void **state)
 {
-	aead_kat_seal(ESP_SODIUM_MAX_LEN);	/* the default */
+	aead_kat_seal(true);	/* the default: libgcrypt for AES-GCM where the CPU has AES-NI */
 }
 
 static void test_aead_kat_seal_openssl_only(void **state)
 {
-	aead_kat_seal(0);
+	aead_kat_seal(false);
 }
 
-static void test_aead_kat_seal_sodium_only(void **state)
+/* AES-GCM through OpenSSL and through libgcrypt: the same ciphertext and tag for the
+ * same key, nonce, AAD and packet, for 128-, 192- and 256-bit keys, at lengths around
+ * the block size, packet sizes and odd tails, with random bytes; each opens the
+ * other's packets, and both refuse a flipped bit in the tag, the ciphertext or the
+ * AAD (libgcrypt wipes what it decrypted then). */
+/* One length and AAD length: o (OpenSSL) and g (libgcrypt) seal alike, open each
+ * other's packets, and refuse a tampered one. */
+static void backends_agree_once(struct esp_crypto *o, struct esp_crypto *g, const uint8_t *plain,
+				size_t len, const uint8_t *iv, uint8_t *aad, size_t aad_len,
+				size_t flip)
 {
-	aead_kat_seal(SIZE_MAX);
+	static uint8_t a[4000 + 16], b[4000 + 16];
+
+	memcpy(a, plain, len);
+	memcpy(b, plain, len);
+	assert_int_equal(esp_crypto_aead_seal(o, iv, aad, aad_len, a, len, a + len), 0);
+	assert_int_equal(esp_crypto_aead_seal(g, iv, aad, aad_len, b, len, b + len), 0);
+	assert_memory_equal(a, b, len + 16);
+	assert_int_equal(esp_crypto_aead_open(g, iv, aad, aad_len, a, len, a + len), 0);
+	assert_int_equal(esp_crypto_aead_open(o, iv, aad, aad_len, b, len, b + len), 0);
+	if (len) {
+		assert_memory_equal(a, plain, len);
+		assert_memory_equal(b, plain, len);
+	}
+	/* Sealed again, then one bit flipped in the tag or ciphertext (flip < len + 16),
+	 * or in the AAD: both refuse, and libgcrypt leaves no plaintext behind. */
+	assert_int_equal(esp_crypto_aead_seal(o, iv, aad, aad_len, a, len, a + len), 0);
+	memcpy(b, a, len + 16);
+	if (flip < len + 16) {
+		a[flip] ^= 0x10;
+		b[flip] ^= 0x10;
+	} else {
+		aad[flip % aad_len] ^= 0x10;
+	}
+	assert_int_equal(esp_crypto_aead_open(o, iv, aad, aad_len, a, len, a + len), -1);
+	assert_int_equal(esp_crypto_aead_open(g, iv, aad, aad_len, b, len, b + len), -1);
+	if (esp_crypto_uses_gcrypt(g))
+		for (size_t i = 0; i < len; i++)
+			assert_int_equal(b[i], 0);
+	if (flip >= len + 16)
+		aad[flip % aad_len] ^= 0x10;
 }
 
-/* AES-256-GCM through OpenSSL and through libsodium: the same ciphertext and tag for
- * the same key, nonce, AAD and packet, at lengths around the block size and the
- * limit; each opens the other's packets, and both refuse a flipped tag bit. */
 static void test_aead_backends_agree(void **state)
 {
-	static const size_t lens[] = { 0, 1, 15, 16, 17, 63, 64, 65, 511, 512, 513, 1400,
-				       1500, 4000 };
-	uint8_t key[36], a[4000 + 16], b[4000 + 16], plain[4000], iv[8], aad[12];
+	static const size_t lens[] = { 0, 1, 15, 16, 17, 52, 63, 64, 65, 511, 512, 513,
+				       1379, 1400, 1418, 1424, 1500, 4000 };
+	static const size_t key_lens[] = { 20, 28, 36 };
+	uint8_t key[36], plain[4000], iv[8], aad[12];
 	char err[128];
+	unsigned x = 2024;
 
-	for (size_t i = 0; i < sizeof(key); i++)
-		key[i] = (uint8_t)(i * 7 + 3);
-	for (size_t i = 0; i < sizeof(plain); i++)
-		plain[i] = (uint8_t)(i * 13 + 1);
-	memcpy(iv, "\x00\x00\x00\x01\x02\x03\x04\x05", 8);
-	memcpy(aad, "\xde\xad\xbe\xef\x00\x00\x00\x01\x02\x03\x04\x05", 12);
-	struct esp_crypto *o = esp_crypto_new(ESP_ENCR_AES_GCM_16, key, 36, ESP_INTEG_NONE,
-					      NULL, 0, err, sizeof(err));
-	struct esp_crypto *s = esp_crypto_new(ESP_ENCR_AES_GCM_16, key, 36, ESP_INTEG_NONE,
-					      NULL, 0, err, sizeof(err));
-	assert_non_null(o);
-	assert_non_null(s);
-	/* Without AES-NI libsodium is not used and both are OpenSSL: still true. */
-	assert_true(esp_crypto_sodium_max(s) == ESP_SODIUM_MAX_LEN ||
-		    esp_crypto_sodium_max(s) == 0);
-	esp_crypto_set_sodium_max(o, 0);
-	esp_crypto_set_sodium_max(s, SIZE_MAX);
-	for (size_t n = 0; n < sizeof(lens) / sizeof(lens[0]); n++) {
-		size_t len = lens[n];
-		for (size_t aad_len = 8; aad_len <= 12; aad_len += 4) {
-			memcpy(a, plain, len);
-			memcpy(b, plain, len);
-			assert_int_equal(esp_crypto_aead_seal(o, iv, aad, aad_len, a, len, a + len),
-					 0);
-			assert_int_equal(esp_crypto_aead_seal(s, iv, aad, aad_len, b, len, b + len),
-					 0);
-			assert_memory_equal(a, b, len + 16);
-			assert_int_equal(esp_crypto_aead_open(s, iv, aad, aad_len, a, len, a + len),
-					 0);
-			assert_int_equal(esp_crypto_aead_open(o, iv, aad, aad_len, b, len, b + len),
-					 0);
-			if (len) {
-				assert_memory_equal(a, plain, len);
-				assert_memory_equal(b, plain, len);
+	for (size_t k = 0; k < sizeof(key_lens) / sizeof(key_lens[0]); k++) {
+		for (int round = 0; round < 4; round++) {
+			for (size_t i = 0; i < sizeof(key); i++)
+				key[i] = (uint8_t)((x = x * 1103515245u + 12345u) >> 16);
+			for (size_t i = 0; i < sizeof(plain); i++)
+				plain[i] = (uint8_t)((x = x * 1103515245u + 12345u) >> 16);
+			for (size_t i = 0; i < sizeof(iv); i++)
+				iv[i] = (uint8_t)((x = x * 1103515245u + 12345u) >> 16);
+			for (size_t i = 0; i < sizeof(aad); i++)
+				aad[i] = (uint8_t)((x = x * 1103515245u + 12345u) >> 16);
+			struct esp_crypto *o = esp_crypto_new(ESP_ENCR_AES_GCM_16, key, key_lens[k],
+							      ESP_INTEG_NONE, NULL, 0, err,
+							      sizeof(err));
+			struct esp_crypto *g = esp_crypto_new(ESP_ENCR_AES_GCM_16, key, key_lens[k],
+							      ESP_INTEG_NONE, NULL, 0, err,
+							      sizeof(err));
+			assert_non_null(o);
+			assert_non_null(g);
+			esp_crypto_set_gcrypt(o, false);
+			assert_false(esp_crypto_uses_gcrypt(o));
+			for (size_t n = 0; n < sizeof(lens) / sizeof(lens[0]); n++) {
+				size_t len = lens[n];
+				for (size_t aad_len = 8; aad_len <= 12; aad_len += 4) {
+					x = x * 1103515245u + 12345u;
+					backends_agree_once(o, g, plain, len, iv, aad, aad_len,
+							    (x >> 8) % (len + 16 + aad_len));
+				}
 			}
-			/* Sealed again, then one tag bit flipped: both refuse. */
-			assert_int_equal(esp_crypto_aead_seal(o, iv, aad, aad_len, a, len, a + len),
-					 0);
-			memcpy(b, a, len + 16);
-			a[len + 5] ^= 0x10;
-			b[len + 5] ^= 0x10;
-			assert_int_equal(esp_crypto_aead_open(o, iv, aad, aad_len, a, len, a + len),
-					 -1);
-			assert_int_equal(esp_crypto_aead_open(s, iv, aad, aad_len, b, len, b + len),
-					 -1);
+			esp_crypto_free(o);
+			esp_crypto_free(g);
 		}
 	}
-	esp_crypto_free(o);
-	esp_crypto_free(s);
+}
+
+/* Where the CPU has AES-NI and PCLMUL (libsodium's check), AES-GCM goes through
+ * libgcrypt by default, every key length; ChaCha20-Poly1305 never does. */
+static void test_aead_gcrypt_default(void **state)
+{
+	uint8_t key[36] = { 1 };
+	char err[128];
+	bool want = sodium_init() >= 0 && crypto_aead_aes256gcm_is_available();
+	static const size_t key_lens[] = { 20, 28, 36 };
+
+	for (size_t k = 0; k < 3; k++) {
+		struct esp_crypto *c = esp_crypto_new(ESP_ENCR_AES_GCM_16, key, key_lens[k],
+						      ESP_INTEG_NONE, NULL, 0, err, sizeof(err));
+		assert_non_null(c);
+		assert_true(esp_crypto_uses_gcrypt(c) == want);
+		esp_crypto_free(c);
+	}
+	struct esp_crypto *c = esp_crypto_new(ESP_ENCR_CHACHA20_POLY1305, key, 36, ESP_INTEG_NONE,
+					      NULL, 0, err, sizeof(err));
+	assert_non_null(c);
+	assert_false(esp_crypto_uses_gcrypt(c));
+	esp_crypto_free(c);
 }
 
 /* AES-GCM opened by OpenSSL with the fixed salt and one parameter call a packet, and
@@ -287,7 +331,7 @@ static void test_aead_open_fixed_agrees(void **state)
 			c[j] = esp_crypto_new(ESP_ENCR_AES_GCM_16, key, key_lens[k],
 					      ESP_INTEG_NONE, NULL, 0, err, sizeof(err));
 			assert_non_null(c[j]);
-			esp_crypto_set_sodium_max(c[j], 0);
+			esp_crypto_set_gcrypt(c[j], false);
 		}
 		esp_crypto_set_open_fixed(c[2], false);	/* c[1] fixed, c[2] ordinary */
 		for (size_t n = 0; n < sizeof(lens) / sizeof(lens[0]); n++) {
@@ -892,7 +936,7 @@ int main(void)
 		cmocka_unit_test(test_aead_kat_decap),
 		cmocka_unit_test(test_aead_kat_seal),
 		cmocka_unit_test(test_aead_kat_seal_openssl_only),
-		cmocka_unit_test(test_aead_kat_seal_sodium_only),
+		cmocka_unit_test(test_aead_gcrypt_default),
 		cmocka_unit_test(test_aead_backends_agree),
 		cmocka_unit_test(test_aead_open_fixed_agrees),
 		cmocka_unit_test(test_cbc_kat_encrypt),
