@@ -181,6 +181,13 @@ void nat_fast_tcp(struct nat_table *t, enum nat_side side, const struct nat_key 
 	nat_fast_tcp_hdr(t, side, k, th, sizeof(th), len, now_ms);
 }
 
+bool nat_fast_known(struct nat_table *t, const struct nat_fast_entry *e)
+{
+	int dir;
+	uint32_t i = flow_lookup(t, e->proto, &e->key, &dir);
+	return i != NAT_NONE && (t->flows[i].flags & FF_FAST);
+}
+
 void nat_table_set_fast_ports(struct nat_table *t, uint16_t lo, uint16_t hi)
 {
 	bool ok = lo > 1024 && hi == 65535;

@@ -264,6 +264,10 @@ struct nat_fast_new {
  * no SYN, the table full; the shell then removes the entries. */
 int nat_flow_adopt(struct nat_table *t, const struct nat_fast_new *n, uint64_t now_ms);
 
+/* Does a flow in the fast path have entry e (the shell's check for entries
+ * that no flow owns)? */
+bool nat_fast_known(struct nat_table *t, const struct nat_fast_entry *e);
+
 /* ops NULL: no fast path (the default). Flows handed over earlier are not
  * taken back: call it before the first packet. */
 void nat_table_set_fast(struct nat_table *t, const struct nat_fast_ops *ops, void *arg);

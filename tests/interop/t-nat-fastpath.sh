@@ -66,7 +66,18 @@ stop_gw() {
 	iop_wait 10 eval '! kill -0 "${IOP_TSU_PID[$NS_GW]}"'
 }
 
-tc_has_prog() { ip netns exec "$NS_GW" tc filter show dev "$1" ingress 2>/dev/null | grep -q nat_fast; }
+# tc_has_prog DEV: tsunagi's program is at DEV's ingress: a tc filter, or a tcx
+# link that some process of gw holds (tc does not show those; fdinfo does).
+tc_has_prog() {
+	ip netns exec "$NS_GW" tc filter show dev "$1" ingress 2>/dev/null | grep -q nat_fast && return 0
+	local idx pid
+	idx=$(ip -n "$NS_GW" -o link show "$1" 2>/dev/null | cut -d: -f1)
+	[ -n "$idx" ] || return 1
+	pid=${IOP_TSU_PID[$NS_GW]:-}
+	[ -n "$pid" ] && kill -0 "$pid" 2>/dev/null || return 1
+	grep -ls "^link_type:.*tcx" /proc/"$pid"/fdinfo/* 2>/dev/null |
+		xargs -r grep -lxs "ifindex:[[:space:]]*$idx" | grep -q .
+}
 
 # download [RATE]: l1 fetches the blob; its SHA-256 must be srv's.
 download() {
