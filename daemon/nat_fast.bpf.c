@@ -207,9 +207,18 @@ static __always_inline int new_flow(struct __sk_buff *skb, struct nat_fast_key *
 				    .proto = IPPROTO_TCP, .side = 1 };
 	struct nat_fast_val vo = { .to_src = k->dst, .to_dst = k->src, .to_sport = k->dport,
 				   .to_dport = k->sport, .flags = NAT_FAST_NEW, .last_ns = now };
+	/* The inside port first, where free, as the core and the kernel's NAT keep
+	 * it: the server sees the client's own port (a reused one comes back with
+	 * the ISN and timestamps of its 4-tuple, which the server's TIME_WAIT of the
+	 * last connection on it expects); else ports hashed from the 5-tuple. */
 	__u16 port = 0;
-	for (int i = 0; i < 8; i++) {
+	for (int i = 0; i < 9; i++) {
 		__u16 p = (__u16)(cfg->lo + (h + (__u32)i * 0x9e3779b1u) % n);
+		if (i == 0) {
+			if (sport < cfg->lo || sport > cfg->hi)
+				continue;
+			p = sport;
+		}
 		if (bit(p, 1))
 			continue;
 		out.dport = bpf_htons(p);
