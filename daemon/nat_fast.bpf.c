@@ -86,6 +86,7 @@ struct {
 #define TH_RST 0x04
 #define TH_ACK 0x10
 #define AF_INET 2
+#define EEXIST 17
 #define CSUM_OFF(proto) (IP_OFF + 20 + ((proto) == IPPROTO_TCP ? 16 : 6))
 
 static __always_inline void set_addr(struct __sk_buff *skb, __u32 off, __u32 from, __u32 to,
@@ -199,10 +200,14 @@ static __always_inline int new_flow(struct __sk_buff *skb, struct nat_fast_key *
 		return stat(NAT_FAST_ST_RING);
 	__u32 pub = s->pub, n = (__u32)cfg->hi - cfg->lo + 1;
 	__u64 now = bpf_ktime_get_ns();
-	__u32 h = (k->src ^ cfg->seed) * 0x9e3779b1u;
-	h = (h ^ k->dst) * 0x85ebca6bu;
-	h = (h ^ ((__u32)k->sport << 16 | k->dport)) * 0xc2b2ae35u;
-	h ^= h >> 15;
+	/* murmur3's finalizer over the 5-tuple: every bit of the ports reaches the
+	 * low bits that pick the port. */
+	__u32 h = k->src ^ cfg->seed;
+	h = (h ^ (h >> 16)) * 0x85ebca6bu ^ k->dst;
+	h = (h ^ (h >> 13)) * 0xc2b2ae35u ^ ((__u32)k->sport << 16 | k->dport);
+	h = (h ^ (h >> 16)) * 0x85ebca6bu;
+	h = (h ^ (h >> 13)) * 0xc2b2ae35u;
+	h ^= h >> 16;
 	struct nat_fast_key out = { .src = k->dst, .dst = pub, .sport = k->sport,
 				    .proto = IPPROTO_TCP, .side = 1 };
 	struct nat_fast_val vo = { .to_src = k->dst, .to_dst = k->src, .to_sport = k->dport,
@@ -223,9 +228,15 @@ static __always_inline int new_flow(struct __sk_buff *skb, struct nat_fast_key *
 			continue;
 		out.dport = bpf_htons(p);
 		out.sport = k->dport;
-		if (bpf_map_update_elem(&nat_fast, &out, &vo, BPF_NOEXIST) == 0) {
+		long rc = bpf_map_update_elem(&nat_fast, &out, &vo, BPF_NOEXIST);
+		if (rc == 0) {
 			port = p;
 			break;
+		}
+		if (rc != -EEXIST) {
+			/* The map full, or no memory for an entry at this moment. */
+			bpf_ringbuf_discard(e, 0);
+			return stat(NAT_FAST_ST_NOMEM);
 		}
 	}
 	if (!port) {
@@ -235,10 +246,12 @@ static __always_inline int new_flow(struct __sk_buff *skb, struct nat_fast_key *
 	struct nat_fast_val vi = { .to_src = pub, .to_dst = k->dst, .to_sport = bpf_htons(port),
 				   .to_dport = k->dport, .flags = NAT_FAST_NEW, .last_ns = now,
 				   .pkts = 1, .bytes = skb->len - IP_OFF };
-	if (bpf_map_update_elem(&nat_fast, k, &vi, BPF_NOEXIST) != 0) {
-		bpf_map_delete_elem(&nat_fast, &out);	/* taken meanwhile: the core's */
+	long rc = bpf_map_update_elem(&nat_fast, k, &vi, BPF_NOEXIST);
+	if (rc != 0) {
+		bpf_map_delete_elem(&nat_fast, &out);
 		bpf_ringbuf_discard(e, 0);
-		return stat(NAT_FAST_ST_FULL);
+		/* Taken meanwhile (the same SYN on another CPU), or no memory. */
+		return stat(rc == -EEXIST ? NAT_FAST_ST_FULL : NAT_FAST_ST_NOMEM);
 	}
 	e->key = *k;
 	e->pub = pub;

@@ -90,8 +90,9 @@ enum {
 	NAT_FAST_ST_RULE,	/* source not plain PAT to one address */
 	NAT_FAST_ST_DST,	/* destination exempt or published */
 	NAT_FAST_ST_ROUTE,	/* not routed out of an outside interface */
-	NAT_FAST_ST_FULL,	/* no free public port in a few tries, or the map full */
+	NAT_FAST_ST_FULL,	/* no free public port in a few tries */
 	NAT_FAST_ST_RING,	/* the ring full */
+	NAT_FAST_ST_NOMEM,	/* the map refused an entry: full, or no memory at that moment */
 	NAT_FAST_ST_COUNT
 };
 #endif

@@ -25,6 +25,8 @@
 #   engine    a connection to port 21 (FTP's engine) is queued (nat-fast-punt-port,
 #             nat-queued grow) and works
 #   many      300 connections (bounded: 60 s), all complete, at most a few queued
+#   collide   l1 and l2 connect to one server from the same port 45000: both flows
+#             made by the program, on two public ports (the first keeps 45000)
 #   flush     20 connections held open, then --flush-nat: no TCP flow listed, the
 #             map entries gone with them (the held connections get no more echo)
 #   exempt    (new rule: exempt 10.9.0.0/24 <-> peer) l1's connection to peer is not
@@ -51,7 +53,7 @@ done
 	iop_fail "no $BUILD/daemon/nat_fast.bpf.o: configure found no clang or libbpf (packages clang, libbpf-dev)"
 
 MB=32
-SCEN=${SCEN:-"loaded download upload short active udp idle syn engine many flush exempt reload killed off noprog cleanup"}
+SCEN=${SCEN:-"loaded download upload short active udp idle syn engine many collide flush exempt reload killed off noprog cleanup"}
 declare -A RES=()
 
 nat_topo
@@ -342,6 +344,30 @@ t_many() {
 	c1=$(tsu_counter "$NS_GW" nat-fast-created)
 	echo "    many: $out; $q packets queued, nat-fast-created +$((c1 - c0))"
 	[ "$out" = "ok 300 $NT_PUB" ] && [ "$q" -lt 30 ] && [ $((c1 - c0)) -ge 290 ]
+}
+
+# from_port NS: connects to srv:9000 from port 45000; prints the greeting's address.
+from_port() {
+	ip netns exec "$1" timeout 10 python3 -c '
+import socket, sys
+c = socket.socket(); c.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+c.bind(("", 45000)); c.settimeout(5); c.connect((sys.argv[1], 9000))
+print(c.makefile().readline().split()[1]); c.close()' $NT_SRV
+}
+
+t_collide() {
+	local c0 c1 a b
+	ip netns exec "$NS_SRV" ss -ltn | grep -q "$NT_SRV:9000" || echo_server "$NS_SRV" $NT_SRV 9000 ||
+		return 1
+	c0=$(tsu_counter "$NS_GW" nat-fast-created)
+	a=$(from_port "$NS_L1") && b=$(from_port "$NS_L2") || return 1
+	c1=$(tsu_counter "$NS_GW" nat-fast-created)
+	tsu_ctl "$NS_GW" --list-nat >"$IOP_WORK/list-collide.out" 2>&1
+	echo "    collide: $a and $b; nat-fast-created +$((c1 - c0));" \
+		"public ports $(grep ':45000 ' "$IOP_WORK/list-collide.out" | awk '{print $3}' | tr '\n' ' ')"
+	[ "$a" = $NT_PUB ] && [ "$b" = $NT_PUB ] && [ $((c1 - c0)) = 2 ] &&
+		[ "$(grep ':45000 ' "$IOP_WORK/list-collide.out" | awk '{print $3}' | sort -u | wc -l)" = 2 ] &&
+		grep -q "^TCP .*10.9.0.10:45000 *$NT_PUB:45000 " "$IOP_WORK/list-collide.out"
 }
 
 t_flush() {
