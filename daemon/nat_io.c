@@ -96,14 +96,17 @@ char *nat_io_rules(const struct nat_rules *r, uint16_t qnum, uint16_t ike, uint1
 		return NULL;
 	fprintf(f, "*raw\n:TSUNAGI-NAT - [0:0]\n:TSUNAGI-NAT-ICMP - [0:0]\n"
 		"-I PREROUTING 1 -j TSUNAGI-NAT\n-I OUTPUT 1 -j TSUNAGI-NAT-ICMP\n");
+	/* Packets the fast path rewrote (only its program, at ingress of the NAT
+	 * interfaces, sets the bit) are untracked too and not queued: first, so
+	 * that each crosses two rules. */
+	if (r->fastpath)
+		fprintf(f, "-A TSUNAGI-NAT -m mark --mark 0x%x/0x%x -j CT --notrack\n"
+			"-A TSUNAGI-NAT -m mark --mark 0x%x/0x%x -j RETURN\n", NAT_FAST_MARK,
+			NAT_FAST_MARK, NAT_FAST_MARK, NAT_FAST_MARK);
 	for (size_t i = 0; i < r->n_outside; i++)
 		fprintf(f, "-A TSUNAGI-NAT -i %s -p udp --dport %u "
 			"-m addrtype --dst-type LOCAL -j RETURN\n", r->outside[i], natt);
 	for (int pass = 0; pass < 2; pass++) {
-		/* Packets the fast path rewrote are untracked too, and not queued. */
-		if (pass == 1 && r->fastpath)
-			fprintf(f, "-A TSUNAGI-NAT -m mark --mark 0x%x/0x%x -j RETURN\n",
-				NAT_FAST_MARK, NAT_FAST_MARK);
 		for (int side = 0; side < 2; side++) {
 			size_t n = side ? r->n_outside : r->n_inside;
 			for (size_t i = 0; i < n; i++) {
