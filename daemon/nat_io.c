@@ -342,20 +342,26 @@ static void fast_plan(struct nat_io *n)
 		log_err(LOG_NAT, "fast path: cannot write its plan: %s", strerror(errno));
 }
 
+/* The table's lock is taken per entry asked about: the walk of the map itself
+ * (a system call per entry) must not stall the queues' threads. */
 static bool fast_known(void *arg, const struct nat_fast_entry *e)
 {
-	return nat_fast_known(arg, e);
+	struct nat_io *n = arg;
+	nat_shared_lock(&n->sh);
+	bool known = nat_fast_known(n->table, e);
+	nat_shared_unlock(&n->sh);
+	return known;
 }
 
 /* Once a minute: entries the program made that the core does not know (there
- * should be none) go when idle for the longest TCP timeout. */
+ * should be none) go when idle for the longest TCP timeout. Without the lock. */
 static void fast_sweep(struct nat_io *n, uint64_t now)
 {
 	if (!n->fast || now < n->sweep_ms + 60000)
 		return;
 	n->sweep_ms = now;
 	uint64_t idle = (uint64_t)n->rules->timeouts.tcp * 1000;
-	size_t gone = nat_fast_sweep(n->fast, fast_known, n->table, now, idle);
+	size_t gone = nat_fast_sweep(n->fast, fast_known, n, now, idle);
 	if (gone)
 		log_err(LOG_NAT, "fast path: %zu entries of flows the core did not know removed", gone);
 }
@@ -434,12 +440,12 @@ static void on_timer(evutil_socket_t fd, short what, void *arg)
 	refresh_addrs(n->rules);
 	fast_plan(n);
 	nat_expire(n->table, clock_now_ms());
-	fast_sweep(n, clock_now_ms());
 	struct nat_queue_stats st;
 	struct nat_counters c;
 	queue_stats(n, &st);
 	nat_table_counters(n->table, &c);
 	nat_shared_unlock(&n->sh);
+	fast_sweep(n, clock_now_ms());
 	if (log_enabled(LOG_NAT, 3)) {
 		const struct nat_queue_stats *s = &st;
 		log_raw(LOG_NAT, "queue: %llu packets, %llu rewritten, %llu dropped, %llu bad; "
