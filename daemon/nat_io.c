@@ -353,14 +353,15 @@ static bool fast_known(void *arg, const struct nat_fast_entry *e)
 	return known;
 }
 
-/* Once a minute: entries the program made that the core does not know (there
- * should be none) go when idle for the longest TCP timeout. Without the lock. */
+/* Once a minute (or once a TCP timeout, when shorter): entries the program made
+ * that the core does not know (there should be none) go when idle for the TCP
+ * timeout. Without the lock. */
 static void fast_sweep(struct nat_io *n, uint64_t now)
 {
-	if (!n->fast || now < n->sweep_ms + 60000)
+	uint64_t idle = (uint64_t)n->rules->timeouts.tcp * 1000;
+	if (!n->fast || now < n->sweep_ms + (idle < 60000 ? idle : 60000))
 		return;
 	n->sweep_ms = now;
-	uint64_t idle = (uint64_t)n->rules->timeouts.tcp * 1000;
 	size_t gone = nat_fast_sweep(n->fast, fast_known, n, now, idle);
 	if (gone)
 		log_err(LOG_NAT, "fast path: %zu entries of flows the core did not know removed", gone);

@@ -29,6 +29,9 @@
 #             made by the program, on two public ports (the first keeps 45000)
 #   flush     20 connections held open, then --flush-nat: no TCP flow listed, the
 #             map entries gone with them (the held connections get no more echo)
+#   stale     an entry made as the program makes them, of a flow the core never
+#             heard of (written into the map with bpf(2) from python), goes at the
+#             next sweep (tcp = 4s): the map loses it and the log says so
 #   exempt    (new rule: exempt 10.9.0.0/24 <-> peer) l1's connection to peer is not
 #             translated (peer sees 10.9.0.10) and was queued (nat-fast-punt-dst)
 #   reload    lan's public address changed to 203.0.113.9 and SIGHUP: new flows are
@@ -53,7 +56,7 @@ done
 	iop_fail "no $BUILD/daemon/nat_fast.bpf.o: configure found no clang or libbpf (packages clang, libbpf-dev)"
 
 MB=32
-SCEN=${SCEN:-"loaded download upload short active udp idle syn engine many collide flush exempt reload killed off noprog cleanup"}
+SCEN=${SCEN:-"loaded download upload short active udp idle syn engine many collide flush stale exempt reload killed off noprog cleanup"}
 declare -A RES=()
 
 nat_topo
@@ -384,6 +387,56 @@ t_flush() {
 	echo "    flush: $(tr '\n' ' ' <"$IOP_WORK/flush.out"); nat-fast-removed +$((r1 - r0))"
 	[ $((r1 - r0)) -ge 20 ] && grep -qx "echoed 0" "$IOP_WORK/flush.out" &&
 		! tsu_ctl "$NS_GW" --list-nat 2>/dev/null | grep -q ":9000 "
+}
+
+# fast_map PID CMD: bpf(2) on tsunagid's nat_fast map (the one hash map it holds):
+# CMD put writes a stale entry of the program's (NAT_FAST_NEW, last used at boot)
+# for 10.9.0.99:40404 -> srv:80; CMD has prints whether it is there.
+fast_map() {
+	python3 - "$@" <<'PY'
+import ctypes, os, struct, sys, socket
+pid, cmd = sys.argv[1], sys.argv[2]
+libc = ctypes.CDLL(None, use_errno=True)
+def bpf(c, attr):
+    buf = ctypes.create_string_buffer(attr, 128)
+    r = libc.syscall(321, c, buf, 128)
+    return r, ctypes.get_errno()
+mid = None
+for fd in os.listdir("/proc/%s/fdinfo" % pid):
+    try:
+        info = dict(l.split(":", 1) for l in open("/proc/%s/fdinfo/%s" % (pid, fd)) if ":" in l)
+    except OSError:
+        continue
+    if info.get("map_type", "").strip() == "1" and info.get("key_size", "").strip() == "16":
+        mid = int(info["map_id"])
+if mid is None:
+    sys.exit("no map")
+mfd, err = bpf(14, struct.pack("=I", mid))
+if mfd < 0:
+    sys.exit("map fd: errno %d" % err)
+a = lambda s: socket.inet_aton(s)
+key = a("10.9.0.99") + a(sys.argv[3]) + struct.pack("!HH", 40404, 80) + bytes([6, 0, 0, 0])
+val = a(sys.argv[4]) + a(sys.argv[3]) + struct.pack("!HH", 40404, 80) + struct.pack("=IIQQQII", 2, 0, 1, 1, 60, 0, 0)
+kb, vb = ctypes.create_string_buffer(key), ctypes.create_string_buffer(len(val))
+if cmd == "put":
+    vb.raw = val
+    r, err = bpf(2, struct.pack("=IIQQQ", mfd, 0, ctypes.addressof(kb), ctypes.addressof(vb), 0))
+    print("put" if r == 0 else "errno %d" % err)
+else:
+    r, err = bpf(1, struct.pack("=IIQQQ", mfd, 0, ctypes.addressof(kb), ctypes.addressof(vb), 0))
+    print("there" if r == 0 else "gone")
+PY
+}
+
+t_stale() {
+	local pid=${IOP_TSU_PID[$NS_GW]} got
+	got=$(fast_map "$pid" put $NT_SRV $NT_PUB) || { echo "    stale: $got"; return 1; }
+	[ "$got" = put ] && [ "$(fast_map "$pid" has $NT_SRV $NT_PUB)" = there ] || return 1
+	# tcp = 4s: swept within 4 s of the timer's next look.
+	iop_wait 12 eval '[ "$(fast_map $pid has $NT_SRV $NT_PUB)" = gone ]' || return 1
+	echo "    stale: $(grep -o 'fast path: [0-9]* entries of flows the core did not know removed' \
+		"$(tsu_dir "$NS_GW")/tsunagid.log" | tail -1)"
+	tsu_log_has "$NS_GW" "fast path: 1 entries of flows the core did not know removed"
 }
 
 t_exempt() {
