@@ -108,7 +108,6 @@ static __always_inline void set_port(struct __sk_buff *skb, __u32 off, __u16 fro
 	bpf_skb_store_bytes(skb, off, &to, 2, 0);
 }
 
-
 static __always_inline int stat(__u32 what)
 {
 	__u64 *n = bpf_map_lookup_elem(&nat_fast_stats, &what);
@@ -198,6 +197,7 @@ static __always_inline int new_flow(struct __sk_buff *skb, struct nat_fast_key *
 	struct nat_fast_ev *e = bpf_ringbuf_reserve(&nat_fast_ev, sizeof(*e), 0);
 	if (!e)
 		return stat(NAT_FAST_ST_RING);
+	__builtin_memset(e, 0, sizeof(*e));
 	__u32 pub = s->pub, n = (__u32)cfg->hi - cfg->lo + 1;
 	__u64 now = bpf_ktime_get_ns();
 	/* murmur3's finalizer over the 5-tuple: every bit of the ports reaches the
@@ -258,7 +258,6 @@ static __always_inline int new_flow(struct __sk_buff *skb, struct nat_fast_key *
 	e->pport = bpf_htons(port);
 	e->rule = s->rule;
 	e->gen = cfg->gen;
-	e->len = 0;
 	e->type = NAT_FAST_EV_NEW;
 	put_header(skb, e, th->doff);
 	submit(e);
