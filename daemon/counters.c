@@ -73,6 +73,23 @@ static size_t nat_counters(struct daemon *d, struct metric_counter *out, size_t 
 	  c.fast_failed);
 	C("nat-fast-kept", "Idle timeouts postponed because the fast path used the flow.",
 	  c.fast_kept);
+	C("nat-fast-created", "TCP flows the fast path made from their SYN (no packet queued).",
+	  c.fast_created);
+	C("nat-fast-refused", "Flows the fast path made that the core refused (removed).",
+	  c.fast_refused);
+	uint64_t fs[9];
+	nat_io_fast_stats(d, fs);
+	C("nat-fast-punt-off", "SYNs from inside queued: the fast path has no plan.", fs[1]);
+	C("nat-fast-punt-port", "SYNs from inside queued: an engine's port or a source port below 1024.",
+	  fs[2]);
+	C("nat-fast-punt-rule", "SYNs from inside queued: the source's rule is not plain PAT.", fs[3]);
+	C("nat-fast-punt-dst", "SYNs from inside queued: exempt or published destination.", fs[4]);
+	C("nat-fast-punt-route", "SYNs from inside queued: not routed out of an outside interface.",
+	  fs[5]);
+	C("nat-fast-punt-full", "SYNs from inside queued: no free public port in its range.", fs[6]);
+	C("nat-fast-punt-ring", "SYNs from inside queued: tsunagid behind on its events.", fs[7]);
+	C("nat-fast-punt-map", "SYNs from inside queued: the map refused an entry (full, no memory).",
+	  fs[8]);
 #undef C
 	return n;
 }

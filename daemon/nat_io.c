@@ -33,6 +33,7 @@
 #include "daemon/nat_shared.h"
 #include "lib/clock.h"
 #include "lib/log.h"
+#include "nat/fast_plan.h"
 #include "nat/inspect.h"
 #include "nat/nat.h"
 #include "nat/nat_rules.h"
@@ -65,7 +66,10 @@ struct nat_io {
 	struct nat_log_limit lim[2];	/* [0] denies, [1] built/teardown */
 	struct nat_insp_counters ibase[NAT_MAX_ENGINES];
 	struct nat_fast *fast;		/* the tc fast path, NULL when off */
-	struct event *ev_fast;		/* its FINs and RSTs to read */
+	struct event *ev_fast;		/* its events to read: the ring fills up */
+	struct event *ev_fast_poll;	/* ... or NAT_FAST_POLL_MS passed */
+	uint64_t fbase[NAT_FAST_STATS];	/* its SYN counters at the last reset */
+	uint64_t sweep_ms;		/* when its map was last swept */
 };
 
 /* The rules that send packets to our queue. Locally made ICMP errors to one of our
@@ -92,14 +96,17 @@ char *nat_io_rules(const struct nat_rules *r, uint16_t qnum, uint16_t ike, uint1
 		return NULL;
 	fprintf(f, "*raw\n:TSUNAGI-NAT - [0:0]\n:TSUNAGI-NAT-ICMP - [0:0]\n"
 		"-I PREROUTING 1 -j TSUNAGI-NAT\n-I OUTPUT 1 -j TSUNAGI-NAT-ICMP\n");
+	/* Packets the fast path rewrote (only its program, at ingress of the NAT
+	 * interfaces, sets the bit) are untracked too and not queued: first, so
+	 * that each crosses two rules. */
+	if (r->fastpath)
+		fprintf(f, "-A TSUNAGI-NAT -m mark --mark 0x%x/0x%x -j CT --notrack\n"
+			"-A TSUNAGI-NAT -m mark --mark 0x%x/0x%x -j RETURN\n", NAT_FAST_MARK,
+			NAT_FAST_MARK, NAT_FAST_MARK, NAT_FAST_MARK);
 	for (size_t i = 0; i < r->n_outside; i++)
 		fprintf(f, "-A TSUNAGI-NAT -i %s -p udp --dport %u "
 			"-m addrtype --dst-type LOCAL -j RETURN\n", r->outside[i], natt);
 	for (int pass = 0; pass < 2; pass++) {
-		/* Packets the fast path rewrote are untracked too, and not queued. */
-		if (pass == 1 && r->fastpath)
-			fprintf(f, "-A TSUNAGI-NAT -m mark --mark 0x%x/0x%x -j RETURN\n",
-				NAT_FAST_MARK, NAT_FAST_MARK);
 		for (int side = 0; side < 2; side++) {
 			size_t n = side ? r->n_outside : r->n_inside;
 			for (size_t i = 0; i < n; i++) {
@@ -297,20 +304,67 @@ static enum nat_verdict translate(void *arg, struct nat_packet *p, enum nat_side
 	return nat_shared_translate(&n->sh, p, side, clock_now_ms());
 }
 
-/* A FIN or RST the fast path forwarded: tracked by the core as if queued. */
-static void fast_tcp(void *arg, enum nat_side side, const struct nat_key *k, uint32_t seq,
-    uint16_t len, uint8_t flags)
+/* A SYN, FIN or RST the fast path forwarded: tracked by the core as if queued. */
+static void fast_tcp(void *arg, enum nat_side side, const struct nat_key *k, const uint8_t *th,
+    size_t thlen, size_t seglen)
 {
 	struct nat_io *n = arg;
-	nat_fast_tcp(n->table, side, k, seq, len, flags, clock_now_ms());
+	nat_fast_tcp_hdr(n->table, side, k, th, thlen, seglen, clock_now_ms());
+}
+
+/* A flow the fast path made from its SYN: the core's from now on. */
+static int fast_adopt(void *arg, const struct nat_fast_new *nw)
+{
+	struct nat_io *n = arg;
+	return nat_flow_adopt(n->table, nw, clock_now_ms());
 }
 
 static void on_fast_events(evutil_socket_t fd, short what, void *arg)
 {
 	struct nat_io *n = arg;
+	struct nat_fast_handlers h = { fast_tcp, fast_adopt, n };
 	nat_shared_lock(&n->sh);
-	nat_fast_read_events(n->fast, fast_tcp, n);
+	nat_fast_read_events(n->fast, &h);
 	nat_shared_unlock(&n->sh);
+}
+
+/* The rules as the fast path may apply them alone (again when an interface
+ * address changed; written only when the plan did). Under the table lock. */
+static void fast_plan(struct nat_io *n)
+{
+	static struct nat_fast_plan p;	/* 16 KB: the event loop's thread only */
+	if (!n->fast)
+		return;
+	if (nat_fast_plan(n->rules, &p) < 0)
+		log_err(LOG_NAT, "fast path: more than %d source networks in the rules; "
+			"every new flow goes to the queue", NAT_PLAN_NETS);
+	if (nat_fast_set_plan(n->fast, &p, n->rules) < 0)
+		log_err(LOG_NAT, "fast path: cannot write its plan: %s", strerror(errno));
+}
+
+/* The table's lock is taken per entry asked about: the walk of the map itself
+ * (a system call per entry) must not stall the queues' threads. */
+static bool fast_known(void *arg, const struct nat_fast_entry *e)
+{
+	struct nat_io *n = arg;
+	nat_shared_lock(&n->sh);
+	bool known = nat_fast_known(n->table, e);
+	nat_shared_unlock(&n->sh);
+	return known;
+}
+
+/* Once a minute (or once a TCP timeout, when shorter): entries the program made
+ * that the core does not know (there should be none) go when idle for the TCP
+ * timeout. Without the lock. */
+static void fast_sweep(struct nat_io *n, uint64_t now)
+{
+	uint64_t idle = (uint64_t)n->rules->timeouts.tcp * 1000;
+	if (!n->fast || now < n->sweep_ms + (idle < 60000 ? idle : 60000))
+		return;
+	n->sweep_ms = now;
+	size_t gone = nat_fast_sweep(n->fast, fast_known, n, now, idle);
+	if (gone)
+		log_err(LOG_NAT, "fast path: %zu entries of flows the core did not know removed", gone);
 }
 
 static void on_queue(evutil_socket_t fd, short what, void *arg)
@@ -385,12 +439,14 @@ static void on_timer(evutil_socket_t fd, short what, void *arg)
 	struct nat_io *n = arg;
 	nat_shared_lock(&n->sh);
 	refresh_addrs(n->rules);
+	fast_plan(n);
 	nat_expire(n->table, clock_now_ms());
 	struct nat_queue_stats st;
 	struct nat_counters c;
 	queue_stats(n, &st);
 	nat_table_counters(n->table, &c);
 	nat_shared_unlock(&n->sh);
+	fast_sweep(n, clock_now_ms());
 	if (log_enabled(LOG_NAT, 3)) {
 		const struct nat_queue_stats *s = &st;
 		log_raw(LOG_NAT, "queue: %llu packets, %llu rewritten, %llu dropped, %llu bad; "
@@ -421,6 +477,8 @@ void nat_io_close(struct daemon *d)
 	threads_stop(n);
 	if (n->ev_fast)
 		event_free(n->ev_fast);
+	if (n->ev_fast_poll)
+		event_free(n->ev_fast_poll);
 	if (n->table)
 		nat_table_set_fast(n->table, NULL, NULL);
 	nat_fast_close(n->fast);
@@ -469,9 +527,14 @@ static int nat_io_open(struct daemon *d, struct nat_rules *rules)
 	}
 	if (rules->fastpath && (n->fast = nat_fast_open(rules)) != NULL) {
 		nat_table_set_fast(n->table, &nat_fast_ops, n->fast);
+		nat_table_set_fast_ports(n->table, NAT_FAST_PORT_LO, 65535);
+		fast_plan(n);
 		n->ev_fast = event_new(d->base, nat_fast_event_fd(n->fast), EV_READ | EV_PERSIST,
 				       on_fast_events, n);
-		if (!n->ev_fast || event_add(n->ev_fast, NULL) < 0) {
+		n->ev_fast_poll = event_new(d->base, -1, EV_PERSIST, on_fast_events, n);
+		struct timeval poll = { 0, NAT_FAST_POLL_MS * 1000 };
+		if (!n->ev_fast || event_add(n->ev_fast, NULL) < 0 || !n->ev_fast_poll ||
+		    event_add(n->ev_fast_poll, &poll) < 0) {
 			nat_io_close(d);
 			return -1;
 		}
@@ -529,6 +592,7 @@ static int nat_io_reload(struct daemon *d, struct nat_rules *rules)
 	nat_table_set_rules(n->table, rules);
 	nat_rules_free(n->rules);
 	n->rules = rules;
+	fast_plan(n);
 	nat_shared_unlock(&n->sh);
 	/* nat_table_set_rules restarts the per-rule counters, not the global ones. */
 	const char *names[NAT_QUEUE_MAX_IFS + 1];
@@ -611,10 +675,23 @@ int nat_io_insp_counters(const struct daemon *d, size_t id, struct nat_insp_coun
 	return 0;
 }
 
+/* What the fast path did with SYNs from inside, since the last reset. */
+void nat_io_fast_stats(const struct daemon *d, uint64_t out[NAT_FAST_STATS])
+{
+	memset(out, 0, NAT_FAST_STATS * sizeof(out[0]));
+	if (!d->nat || !d->nat->fast)
+		return;
+	nat_fast_stats(d->nat->fast, out);
+	for (int i = 0; i < NAT_FAST_STATS; i++)
+		out[i] -= d->nat->fbase[i];
+}
+
 void nat_io_reset_counters(struct daemon *d)
 {
 	if (!d->nat)
 		return;
+	if (d->nat->fast)
+		nat_fast_stats(d->nat->fast, d->nat->fbase);
 	nat_shared_lock(&d->nat->sh);
 	for (size_t i = 0; i < nat_engine_count(); i++)
 		nat_table_insp_counters(d->nat->table, i, &d->nat->ibase[i]);

@@ -174,6 +174,11 @@ static int engine_by_port(const struct nat_table *t, uint8_t proto, uint16_t a, 
 	return INSP_NONE;
 }
 
+int insp_engine_by_port(const struct nat_table *t, uint8_t proto, uint16_t port)
+{
+	return engine_by_port(t, proto, port, port);
+}
+
 void insp_flow_start(struct nat_table *t, struct flow *f, int dir, int engine)
 {
 	if (engine == INSP_BY_PORT) {

@@ -108,6 +108,8 @@ struct nat_counters {
 	uint64_t fast_removed;		/* flows taken back from it */
 	uint64_t fast_failed;		/* flows it refused (its map full): they stay queued */
 	uint64_t fast_kept;		/* idle timeouts postponed: the fast path had used the flow */
+	uint64_t fast_created;		/* TCP flows the fast path made from a SYN (nat_flow_adopt) */
+	uint64_t fast_refused;		/* ... that the core refused (the shell removes them) */
 };
 
 /* Per inspection engine (nat/inspect.h), by engine id. */
@@ -227,6 +229,44 @@ struct nat_fast_ops {
  * ignored. */
 void nat_fast_tcp(struct nat_table *t, enum nat_side side, const struct nat_key *k,
     uint32_t seq, uint16_t len, uint8_t flags, uint64_t now_ms);
+/* The same with the segment's TCP header (tcplen bytes, options included) and
+ * payload length: for flows the fast path made itself, also their SYN-ACK and
+ * a SYN that reuses a closed flow's tuple. */
+void nat_fast_tcp_hdr(struct nat_table *t, enum nat_side side, const struct nat_key *k,
+    const uint8_t *tcp, size_t tcplen, size_t seglen, uint64_t now_ms);
+
+/* The fast path may also make plain outbound TCP flows itself, from their SYN
+ * (daemon/nat_fast.bpf.c: a source address whose rule is plain PAT to one
+ * address, a destination port no engine owns, a destination routed out of an
+ * outside interface), with public ports from [lo, hi] only: from then on PAT
+ * never hands out TCP ports of that range (lo > 1024, hi = 65535; 0, 0: none,
+ * the default). */
+void nat_table_set_fast_ports(struct nat_table *t, uint16_t lo, uint16_t hi);
+
+/* Such a flow, as the fast path made it: the SYN as it arrived from inside (k0,
+ * and its TCP header for the window scale option), the public address and port
+ * it left with (both its entries are in the fast path already), the rule the
+ * fast path applied (an index in the current rules, or UINT16_MAX when it was
+ * made under other rules). */
+struct nat_fast_new {
+	struct nat_key k0;
+	uint32_t pub;
+	uint16_t pport;
+	uint16_t rule;
+	const uint8_t *tcp;
+	size_t tcplen;
+};
+
+/* Takes the flow into the table as if the core had translated its SYN (state
+ * SYN_SENT, no engine, a BUILT event, in the fast path from now on). -1 when it
+ * refuses (counted in fast_refused): a port outside the range or reserved (a
+ * forward's), a key the table already holds, an engine's port, a header that is
+ * no SYN, the table full; the shell then removes the entries. */
+int nat_flow_adopt(struct nat_table *t, const struct nat_fast_new *n, uint64_t now_ms);
+
+/* Does a flow in the fast path have entry e (the shell's check for entries
+ * that no flow owns)? */
+bool nat_fast_known(struct nat_table *t, const struct nat_fast_entry *e);
 
 /* ops NULL: no fast path (the default). Flows handed over earlier are not
  * taken back: call it before the first packet. */

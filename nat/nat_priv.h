@@ -44,6 +44,8 @@ enum flow_flag {
 #define TF_FIN(d) (1u << (d))
 #define TF_WS(d) (4u << (d))		/* window scale option in its SYN */
 #define TF_SEEN(d) (16u << (d))		/* td_end[d] is known */
+#define TF_ADOPTED 64u			/* made by the fast path from its SYN (nat_flow_adopt);
+					 * kept when the tuple is reused */
 
 /* One flow: k[0] is a packet as the inside sees it, k[1] its reply as the
  * outside sees it (k[1].dst is ours). A packet matching k[d] is rewritten to
@@ -161,6 +163,7 @@ struct nat_table {
 	struct nat_insp_counters ic[NAT_MAX_ENGINES];
 	const struct nat_fast_ops *fast;	/* NULL: no fast path */
 	void *fast_arg;
+	uint16_t fast_lo, fast_hi;	/* TCP public ports the fast path hands out itself */
 };
 
 /* flow.c */
@@ -189,6 +192,8 @@ uint32_t binding_get(struct nat_table *t, uint32_t priv, uint32_t lo, uint32_t h
 /* Gives back a flow's reference; last_ms: the flow's last use. */
 void binding_put(struct nat_table *t, uint32_t priv, uint64_t last_ms);
 
+/* translate.c: a public port PAT never hands out for proto (IKE's, a forward's). */
+bool nat_port_reserved(const struct nat_table *t, uint8_t proto, uint32_t pub, uint16_t port);
 /* translate.c: PAT's port choice for reply key k1 of inside key k0 (k1->dport
  * is the one wanted); false when none is free. */
 bool nat_pat_port(struct nat_table *t, uint8_t proto, const struct nat_key *k0,
@@ -199,6 +204,8 @@ bool nat_pat_port(struct nat_table *t, uint8_t proto, const struct nat_key *k0,
 #define INSP_NONE -2		/* no engine */
 /* Gives a new flow its engine (by port, or the one given) and its state. */
 void insp_flow_start(struct nat_table *t, struct flow *f, int dir, int engine);
+/* The engine that would own a new flow to server port port, or INSP_NONE. */
+int insp_engine_by_port(const struct nat_table *t, uint8_t proto, uint16_t port);
 /* Hands a packet of an inspected flow to its engine and shifts TCP seq/ack. */
 enum nat_insp_verdict insp_packet(struct nat_table *t, struct pkt *p, struct flow *f,
     int dir, uint64_t now_ms);

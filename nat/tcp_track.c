@@ -91,7 +91,7 @@ static void set_state(struct nat_table *t, struct flow *f, enum tcp_state s)
 void tcp_track_new(struct nat_table *t, struct flow *f, int dir, const uint8_t *tcp,
     size_t tcplen, size_t seglen)
 {
-	f->tflags = 0;
+	f->tflags &= TF_ADOPTED;
 	f->u.tcp.td_maxwin[0] = f->u.tcp.td_maxwin[1] = 0;
 	note_syn(f, dir, tcp, tcplen);
 	note_window(f, dir, tcp, seglen);

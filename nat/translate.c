@@ -519,8 +519,7 @@ static uint32_t public_addr(const struct nat_table *t, const struct nat_rule *r)
 	return r->pub_if >= 0 ? t->rules->outside_addr[r->pub_if] : r->pub_lo;
 }
 
-static bool port_reserved(const struct nat_table *t, uint8_t proto, uint32_t pub,
-    uint16_t port)
+bool nat_port_reserved(const struct nat_table *t, uint8_t proto, uint32_t pub, uint16_t port)
 {
 	if (proto == IPPROTO_UDP_ && (port == NAT_IKE_PORT || port == NAT_NATT_PORT))
 		return true;	/* tsunagid's IKE listens there */
@@ -536,7 +535,7 @@ static bool port_reserved(const struct nat_table *t, uint8_t proto, uint32_t pub
 static bool port_ok(struct nat_table *t, uint8_t proto, const struct nat_key *k1)
 {
 	t->c.pat_probes++;
-	return !port_reserved(t, proto, k1->dst, k1->dport) && flow_key_free(t, proto, k1) &&
+	return !nat_port_reserved(t, proto, k1->dst, k1->dport) && flow_key_free(t, proto, k1) &&
 	       !insp_expect_holds(t, proto, k1);
 }
 
@@ -554,6 +553,8 @@ static bool pat_port(struct nat_table *t, uint8_t proto, const struct nat_key *k
 		lo = 1;
 	else if (want < 1024)
 		lo = 1, hi = 1023;
+	else if (proto == IPPROTO_TCP_ && t->fast_lo > lo)
+		hi = t->fast_lo - 1u;	/* the fast path's own ports (fastpath.c) */
 	if (keep && want >= lo && want <= hi && port_ok(t, proto, k1))
 		return true;
 	/* Probes depend on the inside end: every flow to one server has the same k1. */

@@ -416,6 +416,158 @@ static void test_flush_and_evict(void **state)
 	nat_table_free(small);
 }
 
+/* Flows the fast path made from their SYN (nat_flow_adopt) ---------------- */
+
+#define FLO 32768
+
+/* A SYN of 10.1.0.10:sport -> R:dport, as the fast path tells it: public port pport. */
+static int adopt(struct fx *f, uint16_t sport, uint16_t dport, uint16_t pport, uint64_t now)
+{
+	uint8_t b[256];
+	static const uint8_t ws[] = { 3, 3, 7, 0 };	/* window scale 7 */
+	mk_tcp(b, "10.1.0.10", sport, R, dport, 0x02, 100, 0, 1000, ws, sizeof(ws), 0);
+	struct nat_fast_new n = { { A("10.1.0.10"), A(R), sport, dport }, A(GW_OUT), pport, 4,
+				  b + 20, 24 };
+	return nat_flow_adopt(f->t, &n, now);
+}
+
+/* Valid: the flow is the core's as if it had translated the SYN (SYN_SENT, in
+ * the fast path, Built, rule counted), its entries the ones the fast path
+ * made; a SYN-ACK the fast path told moves it on; the flow ends and its
+ * entries go as any fast flow's. */
+static void test_adopt_valid(void **state)
+{
+	struct fx *f = *state;
+	f->m.any = true;	/* entries made by the fast path, not by add */
+	f->m.busy = 1;
+	nat_table_set_fast_ports(f->t, FLO, 65535);
+	assert_int_equal(adopt(f, 40000, 80, 40001, 1 * S), 0);
+	struct nat_counters c = counters(f);
+	assert_int_equal(c.fast_created, 1);
+	assert_int_equal(c.flows_created, 1);
+	assert_int_equal(c.fast_added, 0);	/* not handed over: made there */
+	struct one o = view(f, 1 * S);
+	assert_true(o.is_fast);
+	assert_string_equal(o.state, "SYN_SENT");
+	struct nat_rule_counters rc[8];
+	assert_true(nat_table_rule_counters(f->t, rc, 8) == 5);
+	assert_int_equal(rc[4].flows, 1);
+	/* A queued packet of it (the core learns nothing new) keeps it fast. */
+	assert_int_equal(tcp(f, OUT, 0x10, 5000, 40001, 1 * S), NAT_FORWARD);
+	assert_int_equal(f->m.dels, 0);
+	/* Its SYN-ACK went fast and was told: SYN_RECV (with window scaling). */
+	uint8_t b[256];
+	static const uint8_t ws[] = { 3, 3, 5, 0 };
+	mk_tcp(b, R, 80, GW_OUT, 40001, 0x12, 5000, 101, 1000, ws, sizeof(ws), 0);
+	struct nat_key out = { A(R), A(GW_OUT), 80, 40001 };
+	nat_fast_tcp_hdr(f->t, OUT, &out, b + 20, 24, 0, 2 * S);
+	assert_string_equal(view(f, 2 * S).state, "SYN_RECV");
+	/* The entries the core removes are those of the flow as made. */
+	nat_table_flush(f->t);
+	assert_int_equal(f->m.dels, 1);
+	assert_int_equal(f->m.gone.sport, 40000);
+	assert_int_equal(counters(f).fast_removed, 1);
+}
+
+/* Refused, and counted: no range set, a port outside it, a duplicate (either
+ * key), a SYN-ACK header, an engine's port, a forward's public port, a
+ * privileged source port. */
+static void test_adopt_refused(void **state)
+{
+	struct fx *f = *state;
+	assert_int_equal(adopt(f, 40000, 80, 40001, 0), -1);	/* no range */
+	nat_table_set_fast_ports(f->t, FLO, 65535);
+	assert_int_equal(adopt(f, 40000, 80, 30000, 0), -1);	/* outside it */
+	assert_int_equal(adopt(f, 40000, 80, 40001, 0), 0);
+	assert_int_equal(adopt(f, 40000, 80, 40002, 0), -1);	/* the inside key again */
+	assert_int_equal(adopt(f, 40005, 80, 40001, 0), -1);	/* the outside key again */
+	assert_int_equal(adopt(f, 40006, 21, 40006, 0), -1);	/* FTP's port: its engine */
+	assert_int_equal(adopt(f, 1000, 80, 40007, 0), -1);	/* below 1024 */
+	uint8_t b[256];
+	mk_tcp(b, "10.1.0.10", 40008, R, 80, 0x12, 100, 0, 1000, NULL, 0, 0);
+	struct nat_fast_new n = { { A("10.1.0.10"), A(R), 40008, 80 }, A(GW_OUT), 40008, 4,
+				  b + 20, 20 };
+	assert_int_equal(nat_flow_adopt(f->t, &n, 0), -1);	/* no SYN */
+	n.tcp = NULL;
+	assert_int_equal(nat_flow_adopt(f->t, &n, 0), -1);
+	struct nat_counters c = counters(f);
+	assert_int_equal(c.fast_created, 1);
+	assert_int_equal(c.fast_refused, 8);
+	assert_int_equal(c.flows_active, 1);
+}
+
+/* A forward's public port inside the range is never the fast path's. */
+static void test_adopt_forward_port(void **state)
+{
+	struct fx *f = *state;
+	char err[256];
+	struct nat_rules *r = nat_test_rules(
+	    "tsunagi {\n nat {\n inside = lan0\n outside = wan0\n rules {\n"
+	    " web { type = forward\n proto = tcp\n public = wan0\n public_port = 40000\n"
+	    " private = 10.1.0.5\n private_port = 80 }\n"
+	    " lan { type = pat\n private = 10.1.0.0/16\n public = wan0 }\n }\n }\n}\n",
+	    err, sizeof(err));
+	assert_non_null(r);
+	nat_table_set_rules(f->t, r);
+	nat_rules_free(f->r);
+	f->r = r;
+	nat_table_set_fast_ports(f->t, FLO, 65535);
+	assert_int_equal(adopt(f, 40000, 80, 40000, 0), -1);
+	assert_int_equal(adopt(f, 40000, 80, 40001, 0), 0);
+	/* Made under rules now gone (index past them): no rule, still a flow. */
+	assert_int_equal(adopt(f, 40002, 80, 40002, 0), 0);
+}
+
+/* Table full: the flow idle longest is evicted for it (entries and all), as
+ * for a flow the core makes. */
+static void test_adopt_table_full(void **state)
+{
+	struct fx *f = *state;
+	struct nat_table *small = nat_table_new(f->r, 16);
+	struct mock m = { .any = true };
+	nat_table_set_fast(small, &ops, &m);
+	nat_table_set_fast_ports(small, FLO, 65535);
+	uint8_t b[256];
+	for (int i = 0; i < 16; i++) {
+		mk_tcp(b, "10.1.0.10", (uint16_t)(41000 + i), R, 80, 0x02, 1, 0, 1000, NULL, 0, 0);
+		struct nat_fast_new n = { { A("10.1.0.10"), A(R), (uint16_t)(41000 + i), 80 },
+					  A(GW_OUT), (uint16_t)(41000 + i), 4, b + 20, 20 };
+		assert_int_equal(nat_flow_adopt(small, &n, (uint64_t)i), 0);
+	}
+	struct nat_counters c;
+	nat_table_counters(small, &c);
+	assert_int_equal(c.flows_active, 16);
+	assert_int_equal(c.flows_evicted, 0);
+	mk_tcp(b, "10.1.0.10", 42000, R, 80, 0x02, 1, 0, 1000, NULL, 0, 0);
+	struct nat_fast_new n = { { A("10.1.0.10"), A(R), 42000, 80 }, A(GW_OUT), 42000, 4,
+				  b + 20, 20 };
+	assert_int_equal(nat_flow_adopt(small, &n, 100), 0);
+	nat_table_counters(small, &c);
+	assert_int_equal(c.flows_evicted, 1);
+	assert_int_equal(m.dels, 1);		/* the evicted one's entries */
+	assert_int_equal(m.gone.sport, 41000);
+	assert_int_equal(nat_table_check(small), 0);
+	nat_table_free(small);
+}
+
+/* With the range set, PAT never hands out a TCP port of it: not the inside
+ * port, even when free, nor a random one; UDP keeps the whole space. */
+static void test_pat_avoids_fast_ports(void **state)
+{
+	struct fx *f = *state;
+	nat_table_set_fast_ports(f->t, FLO, 65535);
+	uint8_t b[256];
+	for (int i = 0; i < 200; i++) {
+		size_t n = mk_tcp(b, "10.1.0.10", (uint16_t)(50000 + i), R, 80, 0x02, 1, 0, 1000,
+				  NULL, 0, 0);
+		assert_int_equal(xl(f->t, b, &n, IN, 0), NAT_FORWARD);
+		assert_true(pkt_sport(b) >= 1024 && pkt_sport(b) < FLO);
+	}
+	size_t n = mk_udp(b, "10.1.0.10", 50000, R, 53, 10);
+	assert_int_equal(xl(f->t, b, &n, IN, 0), NAT_FORWARD);
+	assert_int_equal(pkt_sport(b), 50000);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -431,6 +583,11 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_hairpin_sides, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_refused_once, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_flush_and_evict, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_adopt_valid, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_adopt_refused, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_adopt_forward_port, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_adopt_table_full, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_pat_avoids_fast_ports, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
