@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "daemon/nat_fast_map.h"
 #include "daemon/nat_queue.h"
 #include "daemon/views.h"
 #include "ike/cert.h"
@@ -77,19 +78,24 @@ static size_t nat_counters(struct daemon *d, struct metric_counter *out, size_t 
 	  c.fast_created);
 	C("nat-fast-refused", "Flows the fast path made that the core refused (removed).",
 	  c.fast_refused);
-	uint64_t fs[9];
+	uint64_t fs[NAT_FAST_ST_COUNT];
 	nat_io_fast_stats(d, fs);
-	C("nat-fast-punt-off", "SYNs from inside queued: the fast path has no plan.", fs[1]);
+	C("nat-fast-punt-off", "SYNs from inside queued: the fast path has no plan.",
+	  fs[NAT_FAST_ST_OFF]);
 	C("nat-fast-punt-port", "SYNs from inside queued: an engine's port or a source port below 1024.",
-	  fs[2]);
-	C("nat-fast-punt-rule", "SYNs from inside queued: the source's rule is not plain PAT.", fs[3]);
-	C("nat-fast-punt-dst", "SYNs from inside queued: exempt or published destination.", fs[4]);
+	  fs[NAT_FAST_ST_PORT]);
+	C("nat-fast-punt-rule", "SYNs from inside queued: the source's rule is not plain PAT.",
+	  fs[NAT_FAST_ST_RULE]);
+	C("nat-fast-punt-dst", "SYNs from inside queued: exempt or published destination.",
+	  fs[NAT_FAST_ST_DST]);
 	C("nat-fast-punt-route", "SYNs from inside queued: not routed out of an outside interface.",
-	  fs[5]);
-	C("nat-fast-punt-full", "SYNs from inside queued: no free public port in its range.", fs[6]);
-	C("nat-fast-punt-ring", "SYNs from inside queued: tsunagid behind on its events.", fs[7]);
+	  fs[NAT_FAST_ST_ROUTE]);
+	C("nat-fast-punt-full", "SYNs from inside queued: no free public port in its range.",
+	  fs[NAT_FAST_ST_FULL]);
+	C("nat-fast-punt-ring", "SYNs from inside queued: tsunagid behind on its events.",
+	  fs[NAT_FAST_ST_RING]);
 	C("nat-fast-punt-map", "SYNs from inside queued: the map refused an entry (full, no memory).",
-	  fs[8]);
+	  fs[NAT_FAST_ST_NOMEM]);
 #undef C
 	return n;
 }

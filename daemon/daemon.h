@@ -115,8 +115,9 @@ void nat_io_counters(const struct daemon *d, struct nat_counters *c, struct nat_
 struct nat_insp_counters;
 int nat_io_insp_counters(const struct daemon *d, size_t id, struct nat_insp_counters *c);
 void nat_io_reset_counters(struct daemon *d);
-/* What the fast path's program did with SYNs from inside (NAT_FAST_ST_*). */
-void nat_io_fast_stats(const struct daemon *d, uint64_t out[9]);
+/* What the fast path's program did with SYNs from inside (NAT_FAST_ST_*,
+ * NAT_FAST_ST_COUNT of them: daemon/nat_fast_map.h). */
+void nat_io_fast_stats(const struct daemon *d, uint64_t out[]);
 
 /* Reads and applies the configuration file (SIGHUP, startup). 0 or -1 (logged; the
  * running configuration stays). */

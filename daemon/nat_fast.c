@@ -218,7 +218,7 @@ void nat_fast_stats(const struct nat_fast *nf, uint64_t out[NAT_FAST_STATS])
 	if (ncpu <= 0 || ncpu > 4096)
 		return;
 	uint64_t *v = calloc((size_t)ncpu, sizeof(*v));
-	for (uint32_t i = 0; v && i < NAT_FAST_ST_COUNT && i < NAT_FAST_STATS; i++) {
+	for (uint32_t i = 0; v && i < NAT_FAST_STATS; i++) {
 		if (bpf_map_lookup_elem(nf->stats, &i, v) < 0)
 			continue;
 		for (int c = 0; c < ncpu; c++)

@@ -3,6 +3,7 @@
  * as the core says (nat_fast_ops in nat/nat.h). */
 #ifndef TSUNAGI_DAEMON_NAT_FAST_H
 #define TSUNAGI_DAEMON_NAT_FAST_H
+#include "daemon/nat_fast_map.h"
 #include "nat/nat.h"
 #include "nat/nat_rules.h"
 
@@ -37,7 +38,7 @@ void nat_fast_read_events(struct nat_fast *nf, const struct nat_fast_handlers *h
 struct nat_fast_plan;
 int nat_fast_set_plan(struct nat_fast *nf, const struct nat_fast_plan *p, const struct nat_rules *r);
 /* What the program did with SYNs from inside (NAT_FAST_ST_*, summed over CPUs). */
-#define NAT_FAST_STATS 9
+#define NAT_FAST_STATS NAT_FAST_ST_COUNT
 void nat_fast_stats(const struct nat_fast *nf, uint64_t out[NAT_FAST_STATS]);
 /* Removes entries the program made whose flow the core does not know
  * (known(arg, e) false) and that were idle for idle_ms: none should exist (events

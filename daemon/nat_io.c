@@ -676,7 +676,7 @@ int nat_io_insp_counters(const struct daemon *d, size_t id, struct nat_insp_coun
 }
 
 /* What the fast path did with SYNs from inside, since the last reset. */
-void nat_io_fast_stats(const struct daemon *d, uint64_t out[NAT_FAST_STATS])
+void nat_io_fast_stats(const struct daemon *d, uint64_t out[])
 {
 	memset(out, 0, NAT_FAST_STATS * sizeof(out[0]));
 	if (!d->nat || !d->nat->fast)
