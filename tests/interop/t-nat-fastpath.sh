@@ -525,7 +525,7 @@ t_noprog() {
 	local dir
 	dir=$(grep -ao '/[[:alnum:]_./-]*/lib[[:alnum:]_./-]*/tsunagi' "$real/tsunagid" | head -1)
 	[ -n "$dir" ] && [ -f "$dir/nat_fast.bpf.o" ] &&
-		{ echo "    noprog: $dir/nat_fast.bpf.o is installed; not tried"; return 0; }
+		{ CASE_SKIP="$dir/nat_fast.bpf.o is installed, so it cannot be missing"; return 0; }
 	mkdir -p "$bin"
 	cp "$real/tsunagid" "$bin/" && ln -sf "$real/tsunagictl" "$bin/tsunagictl" || return 1
 	stop_gw
@@ -549,7 +549,9 @@ t_cleanup() {
 
 start_gw $'timeouts {\n\t\t\ttcp_syn = 4s\n\t\t\ttcp = 4s\n\t\t\ttcp_closed = 2s\n\t\t\tudp = 3s\n\t\t}'
 for s in $SCEN; do
-	if "t_$s"; then RES[$s]=ok; else RES[$s]=FAIL; fi
+	CASE_SKIP=""	# a case that cannot be made here says why (never counted ok)
+	if ! "t_$s"; then RES[$s]=FAIL; elif [ -n "$CASE_SKIP" ]; then RES[$s]="skipped: $CASE_SKIP"
+	else RES[$s]=ok; fi
 	[ "$s" = udp ] && tsu_ctl "$NS_GW" --counters >"$IOP_WORK/counters.out" 2>&1
 done
 xt_check_sanitizers
@@ -557,7 +559,7 @@ xt_check_sanitizers
 bad=""
 for s in $SCEN; do
 	printf '    %-10s %s\n' "$s" "${RES[$s]}"
-	[ "${RES[$s]}" = ok ] || bad="$bad $s"
+	if [ "${RES[$s]}" = FAIL ]; then bad="$bad $s"; fi
 done
 if [ -n "$bad" ]; then
 	for f in list-dl list-short list-udp; do
