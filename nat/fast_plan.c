@@ -15,10 +15,7 @@
 
 static bool net_in(const struct nat_net *outer, const struct nat_net *inner)
 {
-	if (outer->plen > inner->plen)
-		return false;
-	uint32_t mask = outer->plen ? ~0u << (32 - outer->plen) : 0;
-	return (inner->addr & mask) == outer->addr;
+	return outer->plen <= inner->plen && nat_net_contains(outer, 1, inner->addr);
 }
 
 static void set_bit(uint64_t *bits, uint32_t port)
