@@ -24,50 +24,85 @@
 #define MAX_ATTR 16		/* above every attribute type read here */
 #define REQ_SIZE 512		/* one request */
 #define RECV_SIZE 32768		/* the kernel's largest dump batch */
+/* Rules are read in smaller batches: while we read one, the kernel makes the next,
+ * as large as our read, and a chain's first rule not ours ends the reading (2000
+ * rules in inet filter forward: 0.5 ms of CPU a check with 32 KB, 0.26 ms with 8 KB).
+ * Not less: the kernel's first batch may be up to 8 KB (NLMSG_GOODSIZE). */
+#define RULE_RECV_SIZE 8192
 #define N(a) (sizeof(a) / sizeof((a)[0]))
 
 /* --- attributes -------------------------------------------------------------------- */
 
-/* Which attributes of a set are read, and as what; the others are skipped. */
+/* How an attribute is read: as what (MNL_TYPE_UNSPEC: not read, skipped) and, for
+ * MNL_TYPE_BINARY, at least how long. */
+struct attr_spec {
+	enum mnl_attr_data_type type;
+	size_t min;
+};
+
 struct attr_set {
 	const struct nlattr **tb;	/* MAX_ATTR entries */
-	const enum mnl_attr_data_type *types;	/* MNL_TYPE_UNSPEC: not read */
-	size_t n_types;
-	size_t min_len[MAX_ATTR];	/* for MNL_TYPE_BINARY: at least this long */
+	const struct attr_spec *spec;
+	size_t n;
 };
 
 static int attr_cb(const struct nlattr *a, void *data)
 {
 	struct attr_set *s = data;
 	uint16_t t = mnl_attr_get_type(a);
-	if (t >= s->n_types || s->types[t] == MNL_TYPE_UNSPEC)
+	if (t >= s->n || s->spec[t].type == MNL_TYPE_UNSPEC)
 		return MNL_CB_OK;
-	if (s->types[t] == MNL_TYPE_BINARY) {
-		if (mnl_attr_get_payload_len(a) < s->min_len[t])
+	if (s->spec[t].type == MNL_TYPE_BINARY) {
+		if (mnl_attr_get_payload_len(a) < s->spec[t].min)
 			return MNL_CB_ERROR;
-	} else if (mnl_attr_validate(a, s->types[t]) < 0) {
+	} else if (mnl_attr_validate(a, s->spec[t].type) < 0) {
 		return MNL_CB_ERROR;
 	}
 	s->tb[t] = a;
 	return MNL_CB_OK;
 }
 
-/* Parses the attributes of a message (after hdrlen bytes) or of a nest into tb,
- * checking each one read. 0, or -1 when one is malformed. */
-static int parse_msg(const struct nlmsghdr *nlh, size_t hdrlen, const enum mnl_attr_data_type *types,
-		     size_t n, const struct nlattr **tb)
+/* Runs cb over the attributes in len bytes at p. Unlike mnl_attr_parse, one that
+ * does not fit (or bytes left over) makes the whole malformed: -1. */
+static int walk(const void *p, size_t len, mnl_attr_cb_t cb, void *data)
 {
-	struct attr_set s = { tb, types, n, { 0 } };
-	memset(tb, 0, MAX_ATTR * sizeof(*tb));
-	return mnl_attr_parse(nlh, (unsigned)hdrlen, attr_cb, &s) == MNL_CB_OK ? 0 : -1;
+	while (len > 0) {
+		const struct nlattr *a = p;
+		if (len < sizeof(*a) || a->nla_len < sizeof(*a) || a->nla_len > len)
+			return -1;
+		if (cb(a, data) != MNL_CB_OK)
+			return -1;
+		size_t step = MNL_ALIGN(a->nla_len);
+		if (step >= len)
+			break;
+		p = (const char *)p + step;
+		len -= step;
+	}
+	return 0;
 }
 
-static int parse_nest(const struct nlattr *nest, const enum mnl_attr_data_type *types, size_t n,
+static int parse(const void *p, size_t len, const struct attr_spec *spec, size_t n,
+		 const struct nlattr **tb)
+{
+	struct attr_set s = { tb, spec, n };
+	memset(tb, 0, MAX_ATTR * sizeof(*tb));
+	return walk(p, len, attr_cb, &s);
+}
+
+/* A message's attributes, after its hdrlen bytes of family header. 0, or -1. */
+static int parse_msg(const struct nlmsghdr *nlh, size_t hdrlen, const struct attr_spec *spec,
+		     size_t n, const struct nlattr **tb)
+{
+	size_t off = MNL_NLMSG_HDRLEN + MNL_ALIGN(hdrlen);
+	if (nlh->nlmsg_len < off)
+		return -1;
+	return parse((const char *)nlh + off, nlh->nlmsg_len - off, spec, n, tb);
+}
+
+static int parse_nest(const struct nlattr *nest, const struct attr_spec *spec, size_t n,
 		      const struct nlattr **tb)
 {
-	struct attr_set s = { tb, types, n, { 0 } };
-	memset(tb, 0, MAX_ATTR * sizeof(*tb));
-	return mnl_attr_parse_nested(nest, attr_cb, &s) == MNL_CB_OK ? 0 : -1;
+	return parse(mnl_attr_get_payload(nest), mnl_attr_get_payload_len(nest), spec, n, tb);
 }
 
 static void copy_name(char *dst, const struct nlattr *a)
@@ -77,9 +112,9 @@ static void copy_name(char *dst, const struct nlattr *a)
 
 /* --- one request and its answer ---------------------------------------------------- */
 
-/* Sends the request in buf and runs cb over the answer, on a socket of its own.
- * 0, or -errno. */
-static int ask(int bus, struct nlmsghdr *nlh, mnl_cb_t cb, void *arg)
+/* Sends the request in buf and runs cb over the answer, on a socket of its own,
+ * reading at most rcv (<= RECV_SIZE) bytes at a time. 0, or -errno. */
+static int ask(int bus, struct nlmsghdr *nlh, size_t rcv, mnl_cb_t cb, void *arg)
 {
 	struct mnl_socket *nl = mnl_socket_open2(bus, SOCK_CLOEXEC);
 	if (!nl)
@@ -97,7 +132,7 @@ static int ask(int bus, struct nlmsghdr *nlh, mnl_cb_t cb, void *arg)
 	}
 	char buf[RECV_SIZE];
 	for (;;) {
-		ssize_t len = mnl_socket_recvfrom(nl, buf, sizeof(buf));
+		ssize_t len = mnl_socket_recvfrom(nl, buf, rcv);
 		if (len < 0) {
 			rc = -errno;
 			break;
@@ -133,84 +168,94 @@ struct chains {
 	size_t n, cap;
 };
 
-static const enum mnl_attr_data_type chain_types[] = {
-	[NFTA_CHAIN_TABLE] = MNL_TYPE_NUL_STRING,
-	[NFTA_CHAIN_NAME] = MNL_TYPE_NUL_STRING,
-	[NFTA_CHAIN_HOOK] = MNL_TYPE_NESTED,
-	[NFTA_CHAIN_POLICY] = MNL_TYPE_U32,
+static const struct attr_spec chain_spec[] = {
+	[NFTA_CHAIN_TABLE] = { MNL_TYPE_NUL_STRING },
+	[NFTA_CHAIN_NAME] = { MNL_TYPE_NUL_STRING },
+	[NFTA_CHAIN_HOOK] = { MNL_TYPE_NESTED },
+	[NFTA_CHAIN_POLICY] = { MNL_TYPE_U32 },
 };
-static const enum mnl_attr_data_type hook_types[] = {
-	[NFTA_HOOK_HOOKNUM] = MNL_TYPE_U32,
+static const struct attr_spec hook_spec[] = {
+	[NFTA_HOOK_HOOKNUM] = { MNL_TYPE_U32 },
 };
 
-static int chain_cb(const struct nlmsghdr *nlh, void *arg)
+int fw_parse_chain(const struct nlmsghdr *nlh, struct fw_chain *c)
 {
-	struct chains *cs = arg;
 	const struct nlattr *tb[MAX_ATTR], *hk[MAX_ATTR];
-	if (mnl_nlmsg_get_payload_len(nlh) < sizeof(struct nfgenmsg) ||
-	    parse_msg(nlh, sizeof(struct nfgenmsg), chain_types, N(chain_types), tb) < 0)
-		return MNL_CB_ERROR;
+	if (parse_msg(nlh, sizeof(struct nfgenmsg), chain_spec, N(chain_spec), tb) < 0)
+		return -1;
 	if (!tb[NFTA_CHAIN_HOOK])
-		return MNL_CB_OK;	/* a regular chain: only reached by a jump */
-	if (parse_nest(tb[NFTA_CHAIN_HOOK], hook_types, N(hook_types), hk) < 0 || !hk[NFTA_HOOK_HOOKNUM] || !tb[NFTA_CHAIN_TABLE] ||
-	    !tb[NFTA_CHAIN_NAME])
-		return MNL_CB_ERROR;
-	if (cs->n == cs->cap) {
-		if (cs->cap >= MAX_CHAINS) {
-			errno = E2BIG;
-			return MNL_CB_ERROR;
-		}
-		size_t cap = cs->cap ? cs->cap * 2 : 16;
-		struct fw_chain *c = realloc(cs->c, cap * sizeof(*c));
-		if (!c)
-			return MNL_CB_ERROR;
-		cs->c = c;
-		cs->cap = cap;
-	}
-	struct fw_chain *c = &cs->c[cs->n++];
+		return 0;	/* a regular chain: only reached by a jump */
+	if (parse_nest(tb[NFTA_CHAIN_HOOK], hook_spec, N(hook_spec), hk) < 0 ||
+	    !hk[NFTA_HOOK_HOOKNUM] || !tb[NFTA_CHAIN_TABLE] || !tb[NFTA_CHAIN_NAME])
+		return -1;
 	memset(c, 0, sizeof(*c));
 	c->family = ((const struct nfgenmsg *)mnl_nlmsg_get_payload(nlh))->nfgen_family;
 	copy_name(c->table, tb[NFTA_CHAIN_TABLE]);
 	copy_name(c->name, tb[NFTA_CHAIN_NAME]);
 	c->hook = ntohl(mnl_attr_get_u32(hk[NFTA_HOOK_HOOKNUM]));
 	c->drop = tb[NFTA_CHAIN_POLICY] && ntohl(mnl_attr_get_u32(tb[NFTA_CHAIN_POLICY])) == NF_DROP;
+	return 1;
+}
+
+static int chain_cb(const struct nlmsghdr *nlh, void *arg)
+{
+	struct chains *cs = arg;
+	struct fw_chain c;
+	int r = fw_parse_chain(nlh, &c);
+	if (r <= 0) {
+		errno = r < 0 ? EBADMSG : 0;
+		return r < 0 ? MNL_CB_ERROR : MNL_CB_OK;
+	}
+	if (cs->n == cs->cap) {
+		if (cs->cap >= MAX_CHAINS) {
+			errno = E2BIG;
+			return MNL_CB_ERROR;
+		}
+		size_t cap = cs->cap ? cs->cap * 2 : 16;
+		struct fw_chain *more = realloc(cs->c, cap * sizeof(*more));
+		if (!more)
+			return MNL_CB_ERROR;
+		cs->c = more;
+		cs->cap = cap;
+	}
+	cs->c[cs->n++] = c;
 	return MNL_CB_OK;
 }
 
 /* --- rules ------------------------------------------------------------------------- */
 
-static const enum mnl_attr_data_type rule_types[] = {
-	[NFTA_RULE_EXPRESSIONS] = MNL_TYPE_NESTED,
+static const struct attr_spec rule_spec[] = {
+	[NFTA_RULE_EXPRESSIONS] = { MNL_TYPE_NESTED },
 };
-static const enum mnl_attr_data_type expr_types[] = {
-	[NFTA_EXPR_NAME] = MNL_TYPE_NUL_STRING,
-	[NFTA_EXPR_DATA] = MNL_TYPE_NESTED,
+static const struct attr_spec expr_spec[] = {
+	[NFTA_EXPR_NAME] = { MNL_TYPE_NUL_STRING },
+	[NFTA_EXPR_DATA] = { MNL_TYPE_NESTED },
 };
-static const enum mnl_attr_data_type imm_types[] = {
-	[NFTA_IMMEDIATE_DREG] = MNL_TYPE_U32,
-	[NFTA_IMMEDIATE_DATA] = MNL_TYPE_NESTED,
+static const struct attr_spec imm_spec[] = {
+	[NFTA_IMMEDIATE_DREG] = { MNL_TYPE_U32 },
+	[NFTA_IMMEDIATE_DATA] = { MNL_TYPE_NESTED },
 };
-static const enum mnl_attr_data_type data_types[] = {
-	[NFTA_DATA_VERDICT] = MNL_TYPE_NESTED,
+static const struct attr_spec data_spec[] = {
+	[NFTA_DATA_VERDICT] = { MNL_TYPE_NESTED },
 };
-static const enum mnl_attr_data_type verdict_types[] = {
-	[NFTA_VERDICT_CODE] = MNL_TYPE_U32,
-	[NFTA_VERDICT_CHAIN] = MNL_TYPE_NUL_STRING,
+static const struct attr_spec verdict_spec[] = {
+	[NFTA_VERDICT_CODE] = { MNL_TYPE_U32 },
+	[NFTA_VERDICT_CHAIN] = { MNL_TYPE_NUL_STRING },
 };
 /* An immediate expression's data: a verdict (into r), or anything else. */
 static int read_immediate(const struct nlattr *data, struct fw_rule *r)
 {
 	const struct nlattr *im[MAX_ATTR], *d[MAX_ATTR], *vd[MAX_ATTR];
-	if (parse_nest(data, imm_types, N(imm_types), im) < 0)
+	if (parse_nest(data, imm_spec, N(imm_spec), im) < 0)
 		return -1;
 	if (!im[NFTA_IMMEDIATE_DREG] || !im[NFTA_IMMEDIATE_DATA] ||
 	    ntohl(mnl_attr_get_u32(im[NFTA_IMMEDIATE_DREG])) != NFT_REG_VERDICT)
 		return 0;
-	if (parse_nest(im[NFTA_IMMEDIATE_DATA], data_types, N(data_types), d) < 0)
+	if (parse_nest(im[NFTA_IMMEDIATE_DATA], data_spec, N(data_spec), d) < 0)
 		return -1;
 	if (!d[NFTA_DATA_VERDICT])
 		return 0;
-	if (parse_nest(d[NFTA_DATA_VERDICT], verdict_types, N(verdict_types), vd) < 0 ||
+	if (parse_nest(d[NFTA_DATA_VERDICT], verdict_spec, N(verdict_spec), vd) < 0 ||
 	    !vd[NFTA_VERDICT_CODE])
 		return -1;
 	r->n_verdict++;
@@ -219,36 +264,44 @@ static int read_immediate(const struct nlattr *data, struct fw_rule *r)
 	return 0;
 }
 
-static int read_rule(const struct nlmsghdr *nlh, struct fw_rule *r)
+/* One NFTA_LIST_ELEM of a rule's expressions. */
+static int expr_cb(const struct nlattr *e, void *arg)
 {
-	const struct nlattr *tb[MAX_ATTR], *ex[MAX_ATTR], *e;
+	struct fw_rule *r = arg;
+	const struct nlattr *ex[MAX_ATTR];
+	if (mnl_attr_get_type(e) != NFTA_LIST_ELEM || mnl_attr_validate(e, MNL_TYPE_NESTED) < 0 ||
+	    parse_nest(e, expr_spec, N(expr_spec), ex) < 0 || !ex[NFTA_EXPR_NAME])
+		return MNL_CB_ERROR;
+	r->n_expr++;
+	const char *name = mnl_attr_get_str(ex[NFTA_EXPR_NAME]);
+	if (strcmp(name, "counter") == 0)
+		r->n_counter++;
+	else if (strcmp(name, "immediate") == 0 && ex[NFTA_EXPR_DATA] &&
+		 read_immediate(ex[NFTA_EXPR_DATA], r) < 0)
+		return MNL_CB_ERROR;
+	return MNL_CB_OK;
+}
+
+int fw_parse_rule(const struct nlmsghdr *nlh, struct fw_rule *r)
+{
+	const struct nlattr *tb[MAX_ATTR];
 	memset(r, 0, sizeof(*r));
-	if (mnl_nlmsg_get_payload_len(nlh) < sizeof(struct nfgenmsg) ||
-	    parse_msg(nlh, sizeof(struct nfgenmsg), rule_types, N(rule_types), tb) < 0)
+	if (parse_msg(nlh, sizeof(struct nfgenmsg), rule_spec, N(rule_spec), tb) < 0)
 		return -1;
 	if (!tb[NFTA_RULE_EXPRESSIONS])
 		return 0;
-	mnl_attr_for_each_nested(e, tb[NFTA_RULE_EXPRESSIONS]) {
-		if (mnl_attr_get_type(e) != NFTA_LIST_ELEM || mnl_attr_validate(e, MNL_TYPE_NESTED) < 0 ||
-		    parse_nest(e, expr_types, N(expr_types), ex) < 0 || !ex[NFTA_EXPR_NAME])
-			return -1;
-		r->n_expr++;
-		const char *name = mnl_attr_get_str(ex[NFTA_EXPR_NAME]);
-		if (strcmp(name, "counter") == 0)
-			r->n_counter++;
-		else if (strcmp(name, "immediate") == 0 && ex[NFTA_EXPR_DATA] &&
-			 read_immediate(ex[NFTA_EXPR_DATA], r) < 0)
-			return -1;
-	}
-	return 0;
+	const struct nlattr *list = tb[NFTA_RULE_EXPRESSIONS];
+	return walk(mnl_attr_get_payload(list), mnl_attr_get_payload_len(list), expr_cb, r);
 }
 
 static int rule_cb(const struct nlmsghdr *nlh, void *arg)
 {
 	struct fw_chain *c = arg;
 	struct fw_rule r;
-	if (read_rule(nlh, &r) < 0)
+	if (fw_parse_rule(nlh, &r) < 0) {
+		errno = EBADMSG;
 		return MNL_CB_ERROR;
+	}
 	c->n_rules++;
 	if (!fw_rule_is_ours(&r))
 		return MNL_CB_STOP;	/* one rule not ours settles the chain */
@@ -264,7 +317,7 @@ static int read_rules(struct fw_chain *c)
 	mnl_attr_put_strz(nlh, NFTA_RULE_TABLE, c->table);
 	mnl_attr_put_strz(nlh, NFTA_RULE_CHAIN, c->name);
 	c->n_rules = c->n_ours = 0;
-	return ask(NETLINK_NETFILTER, nlh, rule_cb, c);
+	return ask(NETLINK_NETFILTER, nlh, RULE_RECV_SIZE, rule_cb, c);
 }
 
 /* --- legacy iptables and xfrm ------------------------------------------------------- */
@@ -282,25 +335,31 @@ static void read_legacy(char *buf, size_t size)
 	buf[n > 0 ? n : 0] = '\0';
 }
 
-static const enum mnl_attr_data_type spd_types[] = {
-	[XFRMA_SPD_INFO] = MNL_TYPE_BINARY,
+static const struct attr_spec spd_spec[] = {
+	[XFRMA_SPD_INFO] = { MNL_TYPE_BINARY, sizeof(struct xfrmu_spdinfo) },
 };
 
-static int spd_cb(const struct nlmsghdr *nlh, void *arg)
+int fw_parse_spdinfo(const struct nlmsghdr *nlh, struct fw_view *w)
 {
-	struct fw_view *w = arg;
 	const struct nlattr *tb[MAX_ATTR];
-	struct attr_set s = { tb, spd_types, N(spd_types), { [XFRMA_SPD_INFO] = sizeof(struct xfrmu_spdinfo) } };
-	memset(tb, 0, sizeof(tb));
-	if (nlh->nlmsg_type != XFRM_MSG_NEWSPDINFO || mnl_nlmsg_get_payload_len(nlh) < sizeof(uint32_t) ||
-	    mnl_attr_parse(nlh, sizeof(uint32_t), attr_cb, &s) != MNL_CB_OK)
-		return MNL_CB_ERROR;
+	if (nlh->nlmsg_type != XFRM_MSG_NEWSPDINFO ||
+	    parse_msg(nlh, sizeof(uint32_t), spd_spec, N(spd_spec), tb) < 0)
+		return -1;
 	if (tb[XFRMA_SPD_INFO]) {
 		struct xfrmu_spdinfo si;
 		memcpy(&si, mnl_attr_get_payload(tb[XFRMA_SPD_INFO]), sizeof(si));
 		w->xfrm_in = si.incnt;
 		w->xfrm_out = si.outcnt;
 		w->xfrm_fwd = si.fwdcnt;
+	}
+	return 0;
+}
+
+static int spd_cb(const struct nlmsghdr *nlh, void *arg)
+{
+	if (fw_parse_spdinfo(nlh, arg) < 0) {
+		errno = EBADMSG;
+		return MNL_CB_ERROR;
 	}
 	return MNL_CB_STOP;
 }
@@ -315,7 +374,7 @@ static int read_xfrm(struct fw_view *w)
 	nlh->nlmsg_flags = NLM_F_REQUEST;
 	uint32_t *flags = mnl_nlmsg_put_extra_header(nlh, sizeof(uint32_t));
 	*flags = 0xffffffff;
-	int rc = ask(NETLINK_XFRM, nlh, spd_cb, w);
+	int rc = ask(NETLINK_XFRM, nlh, RECV_SIZE, spd_cb, w);
 	return rc == -EPROTONOSUPPORT ? 0 : rc;
 }
 
@@ -327,7 +386,7 @@ static int gather(struct fw_view *w, struct chains *cs, char *legacy, size_t lsi
 	w->legacy = legacy;
 	char buf[REQ_SIZE];
 	int rc = ask(NETLINK_NETFILTER, nft_request(buf, NFT_MSG_GETCHAIN, NFPROTO_UNSPEC),
-		     chain_cb, cs);
+		     RECV_SIZE, chain_cb, cs);
 	if (rc < 0)
 		return rc;
 	for (size_t i = 0; i < cs->n; i++) {

@@ -64,4 +64,15 @@ bool fw_rule_is_ours(const struct fw_rule *r);
 bool fw_chain_needs_rules(const struct fw_chain *c);
 void fw_verdict(const struct fw_view *w, struct nat_fw_verdict *v);
 
+/* --- the shell's readers of kernel messages (tested with crafted ones) -------------- */
+
+struct nlmsghdr;
+/* An NFT_MSG_NEWCHAIN: 1 with *c filled in (n_rules 0) for a base chain, 0 for a
+ * regular chain, -1 when malformed. */
+int fw_parse_chain(const struct nlmsghdr *nlh, struct fw_chain *c);
+/* An NFT_MSG_NEWRULE into *r: 0, or -1 when malformed. */
+int fw_parse_rule(const struct nlmsghdr *nlh, struct fw_rule *r);
+/* An XFRM_MSG_NEWSPDINFO into w's xfrm counts: 0, or -1 when malformed. */
+int fw_parse_spdinfo(const struct nlmsghdr *nlh, struct fw_view *w);
+
 #endif

@@ -38,7 +38,7 @@ COMMANDS="
   dpkg-buildpackage:dpkg-dev dh:debhelper dh_autoreconf:dh-autoreconf fakeroot:fakeroot
   debootstrap:debootstrap
   groupadd:passwd
-  iptables:iptables vsftpd:vsftpd lftp:lftp dnsmasq:dnsmasq dig:dnsutils
+  iptables:iptables iptables-legacy:iptables iptables-restore:iptables vsftpd:vsftpd lftp:lftp dnsmasq:dnsmasq dig:dnsutils
   tftp:tftp-hpa in.tftpd:tftpd-hpa sipp:sip-tester tracepath:iputils-tracepath
   traceroute:traceroute perf:linux-perf
   openssl:openssl
