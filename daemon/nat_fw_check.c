@@ -22,7 +22,7 @@
 
 #define MAX_CHAINS 4096		/* base chains; more and we give up (not quiet) */
 #define MAX_ATTR 16		/* above every attribute type read here */
-#define REQ_SIZE 512		/* one request */
+#define REQ_SIZE 1024		/* one request: two names of up to 256 bytes */
 #define RECV_SIZE 32768		/* the kernel's largest dump batch */
 /* Rules are read in smaller batches: while we read one, the kernel makes the next,
  * as large as our read, and a chain's first rule not ours ends the reading (2000
@@ -105,9 +105,15 @@ static int parse_nest(const struct nlattr *nest, const struct attr_spec *spec, s
 	return parse(mnl_attr_get_payload(nest), mnl_attr_get_payload_len(nest), spec, n, tb);
 }
 
-static void copy_name(char *dst, const struct nlattr *a)
+/* A name (NUL-terminated: checked) into dst; -1 when longer than the kernel allows:
+ * cut, it would ask for the rules of another chain. */
+static int copy_name(char *dst, const struct nlattr *a)
 {
-	snprintf(dst, FW_NAME_LEN, "%s", a ? mnl_attr_get_str(a) : "");
+	size_t len = a ? strlen(mnl_attr_get_str(a)) : 0;
+	if (len >= FW_NAME_LEN)
+		return -1;
+	memcpy(dst, a ? mnl_attr_get_str(a) : "", len + 1);
+	return 0;
 }
 
 /* --- one request and its answer ---------------------------------------------------- */
@@ -130,7 +136,7 @@ static int ask(int bus, struct nlmsghdr *nlh, size_t rcv, mnl_cb_t cb, void *arg
 		rc = -errno;
 		goto out;
 	}
-	char buf[RECV_SIZE];
+	_Alignas(struct nlmsghdr) char buf[RECV_SIZE];
 	for (;;) {
 		ssize_t len = mnl_socket_recvfrom(nl, buf, rcv);
 		if (len < 0) {
@@ -190,8 +196,8 @@ int fw_parse_chain(const struct nlmsghdr *nlh, struct fw_chain *c)
 		return -1;
 	memset(c, 0, sizeof(*c));
 	c->family = ((const struct nfgenmsg *)mnl_nlmsg_get_payload(nlh))->nfgen_family;
-	copy_name(c->table, tb[NFTA_CHAIN_TABLE]);
-	copy_name(c->name, tb[NFTA_CHAIN_NAME]);
+	if (copy_name(c->table, tb[NFTA_CHAIN_TABLE]) < 0 || copy_name(c->name, tb[NFTA_CHAIN_NAME]) < 0)
+		return -1;
 	c->hook = ntohl(mnl_attr_get_u32(hk[NFTA_HOOK_HOOKNUM]));
 	c->drop = tb[NFTA_CHAIN_POLICY] && ntohl(mnl_attr_get_u32(tb[NFTA_CHAIN_POLICY])) == NF_DROP;
 	return 1;
@@ -260,8 +266,7 @@ static int read_immediate(const struct nlattr *data, struct fw_rule *r)
 		return -1;
 	r->n_verdict++;
 	r->code = (int32_t)ntohl(mnl_attr_get_u32(vd[NFTA_VERDICT_CODE]));
-	copy_name(r->target, vd[NFTA_VERDICT_CHAIN]);
-	return 0;
+	return copy_name(r->target, vd[NFTA_VERDICT_CHAIN]);
 }
 
 /* One NFTA_LIST_ELEM of a rule's expressions. */
@@ -312,7 +317,7 @@ static int rule_cb(const struct nlmsghdr *nlh, void *arg)
 /* The rules of c, counted into it (a dump filtered by table and chain). */
 static int read_rules(struct fw_chain *c)
 {
-	char buf[REQ_SIZE];
+	_Alignas(struct nlmsghdr) char buf[REQ_SIZE];
 	struct nlmsghdr *nlh = nft_request(buf, NFT_MSG_GETRULE, c->family);
 	mnl_attr_put_strz(nlh, NFTA_RULE_TABLE, c->table);
 	mnl_attr_put_strz(nlh, NFTA_RULE_CHAIN, c->name);
@@ -368,7 +373,7 @@ static int spd_cb(const struct nlmsghdr *nlh, void *arg)
  * socket's packets). Without NETLINK_XFRM (no xfrm_user) there are none to ask. */
 static int read_xfrm(struct fw_view *w)
 {
-	char buf[REQ_SIZE];
+	_Alignas(struct nlmsghdr) char buf[REQ_SIZE];
 	struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
 	nlh->nlmsg_type = XFRM_MSG_GETSPDINFO;
 	nlh->nlmsg_flags = NLM_F_REQUEST;
@@ -384,7 +389,7 @@ static int gather(struct fw_view *w, struct chains *cs, char *legacy, size_t lsi
 {
 	read_legacy(legacy, lsize);
 	w->legacy = legacy;
-	char buf[REQ_SIZE];
+	_Alignas(struct nlmsghdr) char buf[REQ_SIZE];
 	int rc = ask(NETLINK_NETFILTER, nft_request(buf, NFT_MSG_GETCHAIN, NFPROTO_UNSPEC),
 		     RECV_SIZE, chain_cb, cs);
 	if (rc < 0)

@@ -26,7 +26,7 @@ int nat_fw_check(struct nat_fw_verdict *v);
 
 /* --- the pure decision ---------------------------------------------------------- */
 
-#define FW_NAME_LEN 64		/* longer names are cut: they never equal ours */
+#define FW_NAME_LEN 256		/* NFT_NAME_MAXLEN, with the NUL */
 
 /* One nftables rule, by its expressions. */
 struct fw_rule {

@@ -10,7 +10,8 @@
 #   forward     + iptables -A FORWARD -j DROP: not quiet (nft chain ip filter FORWARD); the
 #               chain flushed (empty, policy accept): quiet; policy drop: not quiet
 #   output      only an OUTPUT rule (iptables -A OUTPUT): quiet
-#   inet        nft table inet filter, forward chain with a rule: not quiet
+#   inet        nft table inet filter, forward chain with a rule: not quiet; the same
+#               with 101-character table and chain names
 #   masq        iptables -t nat -A POSTROUTING -j MASQUERADE: not quiet (ip nat POSTROUTING)
 #   netdev      an nft netdev ingress chain on a veth device: not quiet; egress only: quiet
 #   xfrm        ip xfrm policy ... dir fwd, then dir out: not quiet; flushed: quiet again
@@ -84,7 +85,16 @@ t_inet() {
 	want quiet || return 1		# empty, policy accept: changes nothing
 	X nft add rule inet filter forward ct state established accept || return 1
 	want "not quiet: nft chain inet filter forward" || return 1
-	X nft delete table inet filter && want quiet
+	X nft delete table inet filter && want quiet || return 1
+	# a chain name longer than the probe's why shows (the rules are asked for by
+	# the whole name: a cut one would find none, and say quiet)
+	local long
+	long=f$(printf '%0100d' 0)
+	X nft add table inet "$long" &&
+		X nft add chain inet "$long" "$long" '{ type filter hook forward priority 0; }' &&
+		X nft add rule inet "$long" "$long" counter || return 1
+	want "not quiet: nft chain inet ${long:0:40} ${long:0:40}" || return 1
+	X nft delete table inet "$long" && want quiet
 }
 t_masq() {
 	X iptables -t nat -A POSTROUTING -o d0 -j MASQUERADE || return 1

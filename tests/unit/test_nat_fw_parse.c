@@ -49,6 +49,8 @@ static struct nlmsghdr *chain_msg(uint8_t family, const char *table, const char 
 	return nlh;
 }
 
+static struct nlmsghdr *rule_msg(bool counter, uint32_t dreg, int32_t code, const char *to);
+
 static void test_chain(void **state)
 {
 	struct fw_chain c;
@@ -68,15 +70,23 @@ static void test_chain(void **state)
 	assert_int_equal(fw_parse_chain(nlh, &c), 0);
 }
 
-static void test_chain_long_name_cut(void **state)
+/* Names as long as the kernel allows are kept whole (the rules are asked for by
+ * name); longer ones refuse the message. */
+static void test_chain_long_names(void **state)
 {
-	char name[200];
-	memset(name, 'x', sizeof(name) - 1);
-	name[sizeof(name) - 1] = '\0';
+	char name[FW_NAME_LEN + 1];
+	memset(name, 'x', sizeof(name));
+	name[FW_NAME_LEN - 1] = '\0';
 	struct fw_chain c;
 	assert_int_equal(fw_parse_chain(chain_msg(NFPROTO_IPV4, name, name, 0, NF_ACCEPT), &c), 1);
-	assert_int_equal(strlen(c.table), FW_NAME_LEN - 1);
-	assert_int_equal(strlen(c.name), FW_NAME_LEN - 1);
+	assert_string_equal(c.table, name);
+	assert_string_equal(c.name, name);
+	name[FW_NAME_LEN - 1] = 'x';
+	name[FW_NAME_LEN] = '\0';
+	assert_int_equal(fw_parse_chain(chain_msg(NFPROTO_IPV4, "filter", name, 0, NF_ACCEPT), &c), -1);
+	assert_int_equal(fw_parse_chain(chain_msg(NFPROTO_IPV4, name, "FORWARD", 0, NF_ACCEPT), &c), -1);
+	struct fw_rule r;
+	assert_int_equal(fw_parse_rule(rule_msg(true, NFT_REG_VERDICT, NFT_JUMP, name), &r), -1);
 }
 
 static void test_chain_malformed(void **state)
@@ -280,7 +290,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_chain),
-		cmocka_unit_test(test_chain_long_name_cut),
+		cmocka_unit_test(test_chain_long_names),
 		cmocka_unit_test(test_chain_malformed),
 		cmocka_unit_test(test_rule),
 		cmocka_unit_test(test_rule_malformed),
