@@ -13,7 +13,8 @@
 #   inet        nft table inet filter, forward chain with a rule: not quiet; the same
 #               with 101-character table and chain names
 #   masq        iptables -t nat -A POSTROUTING -j MASQUERADE: not quiet (ip nat POSTROUTING)
-#   netdev      an nft netdev ingress chain on a veth device: not quiet; egress only: quiet
+#   netdev      an nft netdev ingress chain on a veth device: not quiet; egress only: quiet;
+#               an inet ingress chain: not quiet
 #   xfrm        ip xfrm policy ... dir fwd, then dir out: not quiet; flushed: quiet again
 #   cost        1000 calls with tsunagid's rules, and with 2000 forward rules: each under
 #               2 ms of CPU (the figures are in the work directory's cost.out)
@@ -109,7 +110,13 @@ t_netdev() {
 	X nft add chain netdev t in '{ type filter hook ingress device d0 priority 0; }' &&
 		X nft add rule netdev t in counter || return 1
 	want "not quiet: nft chain netdev t in" || return 1
-	X nft delete table netdev t && want quiet
+	X nft delete table netdev t && want quiet || return 1
+	# inet's own ingress hook (Linux 5.10)
+	X nft add table inet t &&
+		X nft add chain inet t in '{ type filter hook ingress device d0 priority 0; }' &&
+		X nft add rule inet t in counter || return 1
+	want "not quiet: nft chain inet t in" || return 1
+	X nft delete table inet t && want quiet
 }
 t_xfrm() {
 	X ip xfrm policy add src 10.1.0.0/24 dst 10.2.0.0/24 dir fwd || return 1
