@@ -9,7 +9,10 @@
  *           queue = 0               # NFQUEUE number (tsunagid --nat-queue overrides)
  *           queues = 2              # queues from 'queue' on, one thread each
  *           firewall = auto         # manual: the operator installs the queue rules
- *           fastpath = yes          # established flows rewritten by tsunagi's tc program
+ *           fastpath = yes          # established flows rewritten by tsunagi's tc program,
+ *                                   # and forwarded by it while no other netfilter rule
+ *                                   # would see them; redirect: forwarded by it always;
+ *                                   # rewrite: forwarded by the kernel; no: all queued
  *           inspect {               # application inspection engines (nat/inspect.h)
  *               ftp { ports = 21, 2121  strict = no  enabled = yes }
  *           }
@@ -40,6 +43,24 @@
 #include "conf/build.h"
 #include "nat/inspect.h"
 #include "nat/nat_rules.h"
+
+static int get_fastpath(struct bctx *b, const struct ctree *k, struct nat_rules *r)
+{
+	static const struct { const char *name; bool on; uint8_t fwd; } modes[] = {
+		{ "yes", true, NAT_FWD_AUTO }, { "redirect", true, NAT_FWD_ALWAYS },
+		{ "rewrite", true, NAT_FWD_NEVER }, { "no", false, NAT_FWD_AUTO },
+	};
+	const char *s = bscalar(b, k);
+	if (!s)
+		return -1;
+	for (size_t i = 0; i < sizeof(modes) / sizeof(modes[0]); i++)
+		if (strcmp(s, modes[i].name) == 0) {
+			r->fastpath = modes[i].on;
+			r->fastpath_forward = modes[i].fwd;
+			return 0;
+		}
+	return berr(b, k, "invalid fastpath '%s' (yes, redirect, rewrite or no)", s);
+}
 
 static int get_ifaces(struct bctx *b, const struct ctree *k, struct nat_rules *r, bool outside)
 {
@@ -314,7 +335,7 @@ static int nat_key(struct bctx *b, const struct ctree *k, struct nat_rules *r,
 	if (strcmp(k->name, "hairpin") == 0)
 		return bget_bool(b, k, &r->hairpin);
 	if (strcmp(k->name, "fastpath") == 0)
-		return bget_bool(b, k, &r->fastpath);
+		return get_fastpath(b, k, r);
 	if (strcmp(k->name, "queue") == 0) {
 		if (bget_u64(b, k, &v) < 0)
 			return -1;

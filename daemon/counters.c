@@ -96,6 +96,8 @@ static size_t nat_counters(struct daemon *d, struct metric_counter *out, size_t 
 	  fs[NAT_FAST_ST_RING]);
 	C("nat-fast-punt-map", "SYNs from inside queued: the map refused an entry (full, no memory).",
 	  fs[NAT_FAST_ST_NOMEM]);
+	C("nat-fast-redirected", "Packets the fast path forwarded itself (the kernel's forward path skipped).",
+	  fs[NAT_FAST_ST_REDIRECTED]);
 #undef C
 	return n;
 }

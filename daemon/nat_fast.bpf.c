@@ -174,6 +174,68 @@ static __always_inline bool routed_out(struct __sk_buff *skb, struct iphdr *ip, 
 	return false;
 }
 
+static __always_inline bool nat_if(const __u32 *ifs, __u32 ifindex)
+{
+	for (int i = 0; i < NAT_FAST_OUT_IFS; i++)
+		if (ifs[i] && ifs[i] == ifindex)
+			return true;
+	return false;
+}
+
+#ifndef BPF_FIB_LOOKUP_MARK
+#define BPF_FIB_LOOKUP_MARK (1U << 5)	/* Linux 6.10: the mark in (what becomes) smac */
+#endif
+
+/* Forwarding here (cfg->redirect, nat { fastpath }): a rewritten packet leaves
+ * by its route's interface at once, as the kernel's own flowtable forwards: TTL
+ * decremented, next hop and MTU from the FIB (with the packet's mark, as the
+ * stack's policy routing would see it), skipping the IP stack's forward path
+ * (netfilter, ip_forward, a second walk of the routing rules). tsunagid has it
+ * forward every packet it rewrites (NAT_FAST_FWD_ALL) only while no netfilter
+ * rule but its own would see a forwarded packet (daemon/nat_fw_check.c); with
+ * nat { fastpath = redirect } and a firewall there, only established flows'
+ * (NAT_FAST_FWD_EST, fast()). The stack still gets: TTL 1 (time exceeded), too
+ * big for the route (fragmentation, or fragmentation needed), no neighbour yet,
+ * and any route but out of a NAT interface (a tunnel's TUN, the gateway
+ * itself). Returns the verdict, or -1: the stack's. */
+static __always_inline int forward(struct __sk_buff *skb, const struct nat_fast_cfg *cfg,
+				   __u32 l4_len)
+{
+	void *data = (void *)(long)skb->data, *end = (void *)(long)skb->data_end;
+	struct iphdr *ip = data + IP_OFF;
+	if (data + IP_OFF + 20 > end || ip->ttl <= 1)
+		return -1;
+	struct bpf_fib_lookup fib = {};
+	fib.family = AF_INET;
+	fib.l4_protocol = ip->protocol;
+	fib.tos = ip->tos;
+	fib.ipv4_src = ip->saddr;
+	fib.ipv4_dst = ip->daddr;
+	fib.ifindex = skb->ingress_ifindex;
+	/* One segment's length, which the route's MTU must take (GSO: each one). */
+	fib.tot_len = skb->gso_size ? (__u16)(20 + l4_len + skb->gso_size) : bpf_ntohs(ip->tot_len);
+	__u32 flags = 0, mark = skb->mark & ~(__u32)NAT_FAST_MARK;
+	if (mark) {
+		__u32 m = skb->mark;
+		__builtin_memcpy(fib.smac, &m, sizeof(m));
+		flags = BPF_FIB_LOOKUP_MARK;	/* older kernels refuse it: the stack's */
+	}
+	__u8 ttl = ip->ttl;
+	if (bpf_fib_lookup(skb, &fib, sizeof(fib), flags) != BPF_FIB_LKUP_RET_SUCCESS)
+		return -1;
+	if (!nat_if(cfg->out_if, fib.ifindex) && !nat_if(cfg->in_if, fib.ifindex))
+		return -1;
+	__u16 old = bpf_htons((__u16)ttl << 8), new = bpf_htons((__u16)(ttl - 1) << 8);
+	__u8 nttl = ttl - 1;
+	if (bpf_l3_csum_replace(skb, IP_OFF + offsetof(struct iphdr, check), old, new, 2) < 0 ||
+	    bpf_skb_store_bytes(skb, IP_OFF + offsetof(struct iphdr, ttl), &nttl, 1, 0) < 0 ||
+	    bpf_skb_store_bytes(skb, offsetof(struct ethhdr, h_dest), fib.dmac, ETH_ALEN, 0) < 0 ||
+	    bpf_skb_store_bytes(skb, offsetof(struct ethhdr, h_source), fib.smac, ETH_ALEN, 0) < 0)
+		return TC_ACT_SHOT;	/* half rewritten: never sent on like that */
+	stat(NAT_FAST_ST_REDIRECTED);
+	return bpf_redirect(fib.ifindex, 0);
+}
+
 /* A SYN from inside that no entry knows: the flow made here if the plan allows. */
 static __always_inline int new_flow(struct __sk_buff *skb, struct nat_fast_key *k,
 				    struct iphdr *ip, struct tcphdr *th)
@@ -183,6 +245,7 @@ static __always_inline int new_flow(struct __sk_buff *skb, struct nat_fast_key *
 	if (!cfg || !cfg->on || cfg->lo < 1024 || cfg->hi < cfg->lo)
 		return stat(NAT_FAST_ST_OFF);
 	__u16 sport = bpf_ntohs(k->sport), dport = bpf_ntohs(k->dport);
+	__u32 th_len = th->doff * 4;	/* th is gone after the rewrite */
 	if (sport < 1024 || bit(dport, 0))
 		return stat(NAT_FAST_ST_PORT);
 	struct nat_fast_lpm a = { 32, k->src };
@@ -265,7 +328,28 @@ static __always_inline int new_flow(struct __sk_buff *skb, struct nat_fast_key *
 	set_addr(skb, IP_OFF + offsetof(struct iphdr, saddr), k->src, pub, IPPROTO_TCP, 1);
 	set_port(skb, IP_OFF + 20, k->sport, bpf_htons(port), IPPROTO_TCP, 1);
 	skb->mark |= NAT_FAST_MARK;
-	return stat(NAT_FAST_ST_CREATED);
+	stat(NAT_FAST_ST_CREATED);
+	if (cfg->redirect == NAT_FAST_FWD_ALL) {
+		int rc = forward(skb, cfg, th_len);
+		if (rc >= 0)
+			return rc;
+	}
+	return TC_ACT_OK;
+}
+
+/* The first packet of an entry: its mirror (the other direction's entry) may
+ * forward from now on. */
+static __always_inline void answer(const struct nat_fast_key *k, const struct nat_fast_val *v)
+{
+	struct nat_fast_key m = { .src = v->to_dst, .dst = v->to_src, .sport = v->to_dport,
+				  .dport = v->to_sport, .proto = k->proto, .side = !k->side };
+	struct nat_fast_val *mv = bpf_map_lookup_elem(&nat_fast, &m);
+	if (!mv && k->side == 0) {	/* hairpin: both directions arrive inside */
+		m.side = 0;
+		mv = bpf_map_lookup_elem(&nat_fast, &m);
+	}
+	if (mv && !mv->answered)
+		mv->answered = 1;	/* a word of its own: flags may be written meanwhile */
 }
 
 static __always_inline int fast(struct __sk_buff *skb, __u8 side)
@@ -333,7 +417,7 @@ static __always_inline int fast(struct __sk_buff *skb, __u8 side)
 		submit(e);
 	}
 	v->last_ns = bpf_ktime_get_ns();
-	__sync_fetch_and_add(&v->pkts, 1);
+	__u64 before = __sync_fetch_and_add(&v->pkts, 1);
 	__sync_fetch_and_add(&v->bytes, skb->len - IP_OFF);
 	/* Where this side's data got to (a RST's seq is what the core checks). */
 	__u32 seq_end = seq + len;
@@ -355,7 +439,16 @@ static __always_inline int fast(struct __sk_buff *skb, __u8 side)
 	if (to_dport != k.dport)
 		set_port(skb, IP_OFF + 22, k.dport, to_dport, proto, l4_csum);
 	skb->mark |= NAT_FAST_MARK;
-	return TC_ACT_OK;
+	if (!before)
+		answer(&k, v);
+	__u32 zero = 0;
+	struct nat_fast_cfg *cfg = bpf_map_lookup_elem(&nat_fast_cfg, &zero);
+	if (!cfg || !(cfg->redirect == NAT_FAST_FWD_ALL ||
+		      (cfg->redirect == NAT_FAST_FWD_EST && before && v->answered &&
+		       !(tflags & (TH_FIN | TH_RST | TH_SYN)))))
+		return TC_ACT_OK;
+	int rc = forward(skb, cfg, proto == IPPROTO_TCP ? doff * 4 : 8);
+	return rc >= 0 ? rc : TC_ACT_OK;
 }
 
 SEC("tc")

@@ -42,7 +42,8 @@ struct nat_fast {
 	int ifindex[MAX_IFS];
 	int link[MAX_IFS];	/* tcx link descriptor, or -1: a tc filter */
 	struct nat_fast_plan *plan;	/* as in the maps, NULL = none yet */
-	uint32_t outs[NAT_FAST_OUT_IFS];
+	uint32_t ifs[2][NAT_FAST_OUT_IFS];
+	uint32_t redirect;
 	uint32_t gen;
 };
 
@@ -243,19 +244,23 @@ static void lpm_put(int fd, const struct nat_net *net, const void *val)
 }
 
 /* The outside interfaces' indexes (a plan is rewritten when they change). */
-static void outside_ifs(const struct nat_rules *r, uint32_t out[NAT_FAST_OUT_IFS])
+/* The interfaces' indexes, [0] inside and [1] outside (0 = none or gone). */
+static void nat_ifs(const struct nat_rules *r, uint32_t ifs[2][NAT_FAST_OUT_IFS])
 {
-	memset(out, 0, NAT_FAST_OUT_IFS * sizeof(out[0]));
+	memset(ifs, 0, 2 * NAT_FAST_OUT_IFS * sizeof(ifs[0][0]));
+	for (size_t i = 0; i < r->n_inside && i < NAT_FAST_OUT_IFS; i++)
+		ifs[0][i] = if_nametoindex(r->inside[i]);
 	for (size_t i = 0; i < r->n_outside && i < NAT_FAST_OUT_IFS; i++)
-		out[i] = if_nametoindex(r->outside[i]);
+		ifs[1][i] = if_nametoindex(r->outside[i]);
 }
 
-int nat_fast_set_plan(struct nat_fast *nf, const struct nat_fast_plan *p, const struct nat_rules *r)
+int nat_fast_set_plan(struct nat_fast *nf, const struct nat_fast_plan *p, const struct nat_rules *r,
+		      uint32_t redirect)
 {
-	uint32_t outs[NAT_FAST_OUT_IFS], zero = 0;
-	outside_ifs(r, outs);
+	uint32_t ifs[2][NAT_FAST_OUT_IFS], zero = 0;
+	nat_ifs(r, ifs);
 	if (nf->plan && p && memcmp(nf->plan, p, sizeof(*p)) == 0 &&
-	    memcmp(nf->outs, outs, sizeof(outs)) == 0)
+	    memcmp(nf->ifs, ifs, sizeof(ifs)) == 0 && nf->redirect == redirect)
 		return 0;
 	/* Off while the maps change: a SYN meanwhile goes to the core. */
 	struct nat_fast_cfg cfg = { .on = 0 };
@@ -282,8 +287,11 @@ int nat_fast_set_plan(struct nat_fast *nf, const struct nat_fast_plan *p, const 
 	nf->gen++;
 	cfg = (struct nat_fast_cfg){ .on = p->n_src > 0, .gen = nf->gen, .lo = p->lo, .hi = p->hi,
 				     .seed = (uint32_t)random(), .wake_bytes = NAT_FAST_RING / 4 };
-	memcpy(cfg.out_if, outs, sizeof(outs));
-	memcpy(nf->outs, outs, sizeof(outs));
+	memcpy(cfg.in_if, ifs[0], sizeof(ifs[0]));
+	memcpy(cfg.out_if, ifs[1], sizeof(ifs[1]));
+	cfg.redirect = redirect;
+	memcpy(nf->ifs, ifs, sizeof(ifs));
+	nf->redirect = redirect;
 	if (bpf_map_update_elem(nf->cfg, &zero, &cfg, BPF_ANY) < 0)
 		return -1;
 	nf->plan = malloc(sizeof(*p));
@@ -474,7 +482,8 @@ struct nat_fast *nat_fast_open(const struct nat_rules *r)
 int nat_fast_attach(struct nat_fast *nf, const struct nat_rules *r) { return -1; }
 int nat_fast_event_fd(const struct nat_fast *nf) { return -1; }
 void nat_fast_read_events(struct nat_fast *nf, const struct nat_fast_handlers *h) { }
-int nat_fast_set_plan(struct nat_fast *nf, const struct nat_fast_plan *p, const struct nat_rules *r)
+int nat_fast_set_plan(struct nat_fast *nf, const struct nat_fast_plan *p, const struct nat_rules *r,
+		      uint32_t redirect)
 {
 	return -1;
 }

@@ -33,10 +33,12 @@ struct nat_fast_handlers {
 int nat_fast_event_fd(const struct nat_fast *nf);
 void nat_fast_read_events(struct nat_fast *nf, const struct nat_fast_handlers *h);
 /* The plan (nat/fast_plan.h) into the program's maps: from then on it makes the
- * flows the plan allows (none while plan is NULL). r names the outside
- * interfaces. Rewritten only when it changed. */
+ * flows the plan allows (none while plan is NULL). r names the interfaces;
+ * redirect: NAT_FAST_FWD_*, what the program forwards itself. Rewritten only when
+ * it changed. */
 struct nat_fast_plan;
-int nat_fast_set_plan(struct nat_fast *nf, const struct nat_fast_plan *p, const struct nat_rules *r);
+int nat_fast_set_plan(struct nat_fast *nf, const struct nat_fast_plan *p, const struct nat_rules *r,
+		      uint32_t redirect);
 /* What the program did with SYNs from inside (NAT_FAST_ST_*, summed over CPUs). */
 #define NAT_FAST_STATS NAT_FAST_ST_COUNT
 void nat_fast_stats(const struct nat_fast *nf, uint64_t out[NAT_FAST_STATS]);

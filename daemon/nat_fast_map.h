@@ -29,7 +29,7 @@ struct nat_fast_val {
 	__u64 last_ns;		/* CLOCK_MONOTONIC of the last packet (program) */
 	__u64 pkts, bytes;	/* since the entry was made (program) */
 	__u32 seq_end;		/* TCP: highest seq + payload length sent (host order) */
-	__u32 pad;
+	__u32 answered;		/* the other direction's entry had a packet (program) */
 };
 
 /* Ring buffer nat_fast_ev: a TCP segment with SYN, FIN or RST the program
@@ -55,7 +55,7 @@ struct nat_fast_ev {
 #define NAT_FAST_POLL_MS 20
 
 /* nat_fast_cfg[0]: the plan's scalars. */
-#define NAT_FAST_OUT_IFS 8
+#define NAT_FAST_OUT_IFS 8	/* of each side */
 struct nat_fast_cfg {
 	__u32 on;		/* 0: every SYN to the queue (also while tsunagid rewrites the maps) */
 	__u32 gen;
@@ -63,7 +63,15 @@ struct nat_fast_cfg {
 	__u32 seed;
 	__u32 wake_bytes;	/* ring data that wakes tsunagid */
 	__u32 out_if[NAT_FAST_OUT_IFS];	/* outside interfaces (ifindex), 0 = none */
+	__u32 in_if[NAT_FAST_OUT_IFS];	/* inside interfaces (ifindex), 0 = none */
+	__u32 redirect;		/* NAT_FAST_FWD_*: which packets the program forwards itself */
 };
+
+/* nat_fast_cfg.redirect (the program's forward()). */
+#define NAT_FAST_FWD_NONE 0	/* the kernel forwards every packet */
+#define NAT_FAST_FWD_ALL 1	/* every packet it rewrites: no other netfilter rule would see it */
+#define NAT_FAST_FWD_EST 2	/* established flows' packets, SYN, FIN and RST excepted, as the
+				 * kernel's flowtable does: the firewall saw the flow start */
 
 /* nat_fast_src and nat_fast_dst: LPM tries of addresses. */
 struct nat_fast_lpm {
@@ -82,7 +90,8 @@ struct nat_fast_ports {
 	__u64 resv;		/* a public port the program must not hand out */
 };
 
-/* nat_fast_stats (per CPU): what the program did with a SYN from inside. */
+/* nat_fast_stats (per CPU): what the program did with a SYN from inside; and
+ * the packets it forwarded itself. */
 enum {
 	NAT_FAST_ST_CREATED,	/* made the flow */
 	NAT_FAST_ST_OFF,	/* no plan (yet) */
@@ -93,6 +102,7 @@ enum {
 	NAT_FAST_ST_FULL,	/* no free public port in a few tries */
 	NAT_FAST_ST_RING,	/* the ring full */
 	NAT_FAST_ST_NOMEM,	/* the map refused an entry: full, or no memory at that moment */
+	NAT_FAST_ST_REDIRECTED,	/* a packet of any flow the program forwarded itself */
 	NAT_FAST_ST_COUNT
 };
 #endif

@@ -28,6 +28,7 @@
 #include "daemon/daemon.h"
 #include "daemon/nat_fast.h"
 #include "daemon/nat_fast_map.h"
+#include "daemon/nat_fw_check.h"
 #include "daemon/nat_log.h"
 #include "daemon/nat_queue.h"
 #include "daemon/nat_shared.h"
@@ -70,6 +71,8 @@ struct nat_io {
 	struct event *ev_fast_poll;	/* ... or NAT_FAST_POLL_MS passed */
 	uint64_t fbase[NAT_FAST_STATS];	/* its SYN counters at the last reset */
 	uint64_t sweep_ms;		/* when its map was last swept */
+	uint32_t fwd;			/* NAT_FAST_FWD_*: what its program forwards */
+	char fwd_why[128];		/* ... and the netfilter rule that says so */
 };
 
 /* The rules that send packets to our queue. Locally made ICMP errors to one of our
@@ -328,9 +331,40 @@ static void on_fast_events(evutil_socket_t fd, short what, void *arg)
 	nat_shared_unlock(&n->sh);
 }
 
+/* What the fast path's program forwards itself (NAT_FAST_FWD_*, see
+ * nat_fast.bpf.c forward()): every packet it rewrites while no netfilter rule
+ * but tsunagid's own would see a forwarded packet, which is asked of the kernel
+ * each time (a netlink dump: without the table lock); else none, or with
+ * fastpath = redirect established flows'. A change is logged. */
+static uint32_t fast_forwards(struct nat_io *n)
+{
+	uint8_t mode = n->rules->fastpath_forward;
+	if (!n->fast)
+		return NAT_FAST_FWD_NONE;
+	struct nat_fw_verdict v = { .why = "fastpath = rewrite" };
+	if (mode != NAT_FWD_NEVER)
+		nat_fw_check(&v);
+	uint32_t fwd = v.quiet ? NAT_FAST_FWD_ALL :
+		       mode == NAT_FWD_ALWAYS ? NAT_FAST_FWD_EST : NAT_FAST_FWD_NONE;
+	if (fwd != n->fwd || strcmp(v.why, n->fwd_why) != 0) {
+		static const char *what[] = {
+			[NAT_FAST_FWD_NONE] = "the kernel forwards every packet",
+			[NAT_FAST_FWD_ALL] = "the fast path forwards the flows it rewrites itself",
+			[NAT_FAST_FWD_EST] = "the fast path forwards established flows itself, "
+					     "their first packets and SYN/FIN/RST the kernel",
+		};
+		log_info(LOG_NAT, "NAT forwarding: %s (%s)", what[fwd],
+			 v.quiet ? "no other netfilter rule would see them" : v.why);
+		n->fwd = fwd;
+		snprintf(n->fwd_why, sizeof(n->fwd_why), "%s", v.why);
+	}
+	return fwd;
+}
+
 /* The rules as the fast path may apply them alone (again when an interface
- * address changed; written only when the plan did). Under the table lock. */
-static void fast_plan(struct nat_io *n)
+ * address changed; written only when the plan did); fwd: fast_forwards(). Under
+ * the table lock. */
+static void fast_plan(struct nat_io *n, uint32_t fwd)
 {
 	static struct nat_fast_plan p;	/* 16 KB: the event loop's thread only */
 	if (!n->fast)
@@ -338,7 +372,7 @@ static void fast_plan(struct nat_io *n)
 	if (nat_fast_plan(n->rules, &p) < 0)
 		log_err(LOG_NAT, "fast path: more than %d source networks in the rules; "
 			"every new flow goes to the queue", NAT_PLAN_NETS);
-	if (nat_fast_set_plan(n->fast, &p, n->rules) < 0)
+	if (nat_fast_set_plan(n->fast, &p, n->rules, fwd) < 0)
 		log_err(LOG_NAT, "fast path: cannot write its plan: %s", strerror(errno));
 }
 
@@ -437,9 +471,10 @@ static void queue_stats(struct nat_io *n, struct nat_queue_stats *s)
 static void on_timer(evutil_socket_t fd, short what, void *arg)
 {
 	struct nat_io *n = arg;
+	uint32_t fwd = fast_forwards(n);
 	nat_shared_lock(&n->sh);
 	refresh_addrs(n->rules);
-	fast_plan(n);
+	fast_plan(n, fwd);
 	nat_expire(n->table, clock_now_ms());
 	struct nat_queue_stats st;
 	struct nat_counters c;
@@ -528,7 +563,7 @@ static int nat_io_open(struct daemon *d, struct nat_rules *rules)
 	if (rules->fastpath && (n->fast = nat_fast_open(rules)) != NULL) {
 		nat_table_set_fast(n->table, &nat_fast_ops, n->fast);
 		nat_table_set_fast_ports(n->table, NAT_FAST_PORT_LO, 65535);
-		fast_plan(n);
+		fast_plan(n, fast_forwards(n));
 		n->ev_fast = event_new(d->base, nat_fast_event_fd(n->fast), EV_READ | EV_PERSIST,
 				       on_fast_events, n);
 		n->ev_fast_poll = event_new(d->base, -1, EV_PERSIST, on_fast_events, n);
@@ -592,7 +627,7 @@ static int nat_io_reload(struct daemon *d, struct nat_rules *rules)
 	nat_table_set_rules(n->table, rules);
 	nat_rules_free(n->rules);
 	n->rules = rules;
-	fast_plan(n);
+	fast_plan(n, fast_forwards(n));
 	nat_shared_unlock(&n->sh);
 	/* nat_table_set_rules restarts the per-rule counters, not the global ones. */
 	const char *names[NAT_QUEUE_MAX_IFS + 1];

@@ -81,6 +81,15 @@ struct nat_inspect_conf {
 
 #define NAT_MAX_QUEUES 8	/* nat { queues } */
 
+/* nat { fastpath = yes | redirect | rewrite | no }: with the fast path on, whether
+ * its program forwards established flows itself (skipping the kernel's forward
+ * path) or leaves them to the kernel after the rewrite. */
+enum {
+	NAT_FWD_AUTO,		/* yes: itself while no other netfilter rule would see them */
+	NAT_FWD_ALWAYS,		/* redirect: itself, whatever the firewall */
+	NAT_FWD_NEVER,		/* rewrite: the kernel, every packet */
+};
+
 struct nat_rules {
 	char inside[NAT_MAX_IFACES][NAT_IFNAMSIZ];
 	size_t n_inside;
@@ -90,6 +99,7 @@ struct nat_rules {
 	uint32_t outside_addr[NAT_MAX_IFACES];
 	bool hairpin;			/* default yes */
 	bool fastpath;			/* default yes: tsunagid's tc program (daemon/nat_fast.c) */
+	uint8_t fastpath_forward;	/* NAT_FWD_*: who forwards the flows it rewrites */
 	size_t max_flows;		/* default 65536 */
 	uint16_t queue;			/* NFQUEUE number (tsunagid --nat-queue overrides) */
 	uint16_t queues;		/* queues queue.. queue+queues-1, a thread each when > 1 */

@@ -486,12 +486,19 @@ pkts_from() {
 		'$0 ~ /dpt:9997/ && $8 == s { print $1 }'
 }
 
+# fwd_is TEXT: tsunagid's last "NAT forwarding:" line has TEXT.
+fwd_is() {
+	grep -F "NAT forwarding:" "$(tsu_dir "$NS_GW")/tsunagid.log" | tail -1 | grep -qF "$1"
+}
+
 t_killed() {
 	local pid=${IOP_TSU_PID[$NS_GW]} a b c src
 	for src in $NT_PUB 203.0.113.9 $NT_L1; do
 		ip netns exec "$NS_GW" iptables -t mangle -A POSTROUTING -o out0 -s $src \
 			-p udp --dport 9997 -j RETURN || return 1
 	done
+	# Rules the program's forwarding would skip: the kernel forwards again.
+	iop_wait 5 fwd_is "the kernel forwards every packet" || return 1
 	send_udp 6
 	a=$(( $(pkts_from $NT_PUB) + $(pkts_from 203.0.113.9) ))
 	# In the fast path by now (its first datagram was queued).

@@ -34,6 +34,8 @@ static void test_defaults_and_order(void **state)
 	assert_string_equal(r->rule[4].file, "nat.conf");
 	assert_int_equal(r->rule[4].line, 21);
 	assert_true(r->hairpin);
+	assert_true(r->fastpath);
+	assert_int_equal(r->fastpath_forward, NAT_FWD_AUTO);
 	assert_int_equal(r->max_flows, 65536);
 	assert_int_equal(r->queues, 2);
 	/* PIX timeouts. */
@@ -153,11 +155,38 @@ static void test_section_errors(void **state)
 	(void)state;
 }
 
+/* fastpath = yes | redirect | rewrite | no: the fast path on or off, and who
+ * forwards what it rewrites. */
+static void test_fastpath_modes(void **state)
+{
+	static const struct { const char *v; bool on; int fwd; } modes[] = {
+		{ "yes", true, NAT_FWD_AUTO }, { "redirect", true, NAT_FWD_ALWAYS },
+		{ "rewrite", true, NAT_FWD_NEVER }, { "no", false, NAT_FWD_AUTO },
+	};
+	for (size_t i = 0; i < sizeof(modes) / sizeof(modes[0]); i++) {
+		char text[256], err[256] = "";
+		snprintf(text, sizeof(text), "tsunagi {\n nat {\n  inside = lan0\n  outside = wan0\n  fastpath = %s\n }\n}\n", modes[i].v);
+		struct nat_rules *r = nat_test_rules(text, err, sizeof(err));
+		if (!r)
+			fail_msg("fastpath = %s: %s", modes[i].v, err);
+		assert_int_equal(r->fastpath, modes[i].on);
+		assert_int_equal(r->fastpath_forward, modes[i].fwd);
+		nat_rules_free(r);
+	}
+	char err[256] = "";
+	assert_null(nat_test_rules("tsunagi {\n nat {\n  inside = lan0\n  outside = wan0\n  fastpath = always\n }\n}\n", err,
+				   sizeof(err)));
+	assert_non_null(strstr(err, "nat.conf:5: tsunagi nat: invalid fastpath 'always' "
+				    "(yes, redirect, rewrite or no)"));
+	(void)state;
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_defaults_and_order),
 		cmocka_unit_test(test_settings),
+		cmocka_unit_test(test_fastpath_modes),
 		cmocka_unit_test(test_rule_errors),
 		cmocka_unit_test(test_section_errors),
 	};
