@@ -892,7 +892,7 @@ int esp_engine_natt_fd(const struct esp_engine *e)
 
 uint32_t esp_engine_fwmark(const struct esp_engine *e)
 {
-	return e->rule_installed ? e->cfg.fwmark : 0;
+	return io_fwmark(e);
 }
 
 int esp_engine_vip(struct esp_engine *e, const struct addr *a, bool add)
