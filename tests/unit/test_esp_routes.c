@@ -11,8 +11,10 @@
 #include <string.h>
 
 #include "esp/engine_priv.h"
+#include "lib/buf.h"
 #include "lib/log.h"
 #include "lib/selector.h"
+#include "pfkey/pfkey.h"
 
 /* --- the kernel, as far as the engine changes it ------------------------------------ */
 
@@ -271,6 +273,64 @@ static void test_port_rule_needs_no_table_rule(void **state)
 	assert_int_equal(k.rules, 0);
 }
 
+/* One PF_KEY request through the engine, as ike/ makes it: its errno. */
+static int spd_msg(struct esp_engine *e, uint8_t type, const struct pfkey_policy *p)
+{
+	struct buf req, reply;
+	buf_init(&req);
+	buf_init(&reply);
+	pfkey_build_policy(&req, type, 1, p);
+	assert_false(req.oom);
+	int err = esp_engine_pfkey_call(e, req.data, req.len, &reply);
+	buf_wipe_free(&req);
+	buf_wipe_free(&reply);
+	return err;
+}
+
+/* SPDUPDATE (ike/ moving a tunnel's policies to new addresses) replaces a policy by
+ * one with the same selectors: its route and the rule stay in place throughout, so no
+ * packet to the destination takes the main table, in the clear, in between. */
+static void test_spdupdate_keeps_route(void **state)
+{
+	struct esp_engine *e = *state;
+	e->cfg.no_io = false;	/* routes from policies, to the mocks; no packet is sent */
+	struct pfkey_policy p = { .dir = IPSEC_DIR_OUTBOUND, .type = IPSEC_POLICY_IPSEC,
+				  .has_sel = true, .mode = IPSEC_MODE_TUNNEL, .reqid = 1 };
+	p.src = S("10.1.0.0/16");
+	p.dst = S("10.2.0.0/16");
+	assert_int_equal(addr_parse("192.0.2.1", &p.tunnel_src), 0);
+	assert_int_equal(addr_parse("198.51.100.1", &p.tunnel_dst), 0);
+	assert_int_equal(spd_msg(e, SADB_X_SPDADD, &p), 0);
+	assert_string_equal(ops_since(0), "rule+ 220, route+ 10.2.0.0/16 220");
+
+	assert_int_equal(addr_parse("198.51.100.2", &p.tunnel_dst), 0);
+	assert_int_equal(spd_msg(e, SADB_X_SPDUPDATE, &p), 0);
+	assert_string_equal(ops_since(2), "");
+	assert_int_equal(k.rules, 1);
+	assert_int_equal(k.routes, 1);
+
+	assert_int_equal(spd_msg(e, SADB_X_SPDDELETE, &p), 0);
+	assert_string_equal(ops_since(2), "route- 10.2.0.0/16 220, rule- 220");
+}
+
+/* The same for a transport-mode port rule (an L2TP/IPsec client whose NAT moved it). */
+static void test_spdupdate_keeps_port_rule(void **state)
+{
+	struct esp_engine *e = *state;
+	e->cfg.no_io = false;
+	struct pfkey_policy p = { .dir = IPSEC_DIR_OUTBOUND, .type = IPSEC_POLICY_IPSEC,
+				  .has_sel = true, .mode = IPSEC_MODE_TRANSPORT, .reqid = 1 };
+	p.src = S("192.0.2.1/32[udp/1701]");
+	p.dst = S("198.51.100.7/32[udp/1701]");
+	assert_int_equal(spd_msg(e, SADB_X_SPDADD, &p), 0);
+	assert_string_equal(ops_since(0), "route+ 0.0.0.0/0 221, port+ 17 221");
+	assert_int_equal(spd_msg(e, SADB_X_SPDUPDATE, &p), 0);
+	assert_string_equal(ops_since(2), "");
+	assert_int_equal(spd_msg(e, SADB_X_SPDDELETE, &p), 0);
+	assert_string_equal(ops_since(2), "port- 17 221");
+	assert_int_equal(k.rules, 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -281,6 +341,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_main_table_no_rule, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_port_rule_needs_no_table_rule, setup,
 						teardown),
+		cmocka_unit_test_setup_teardown(test_spdupdate_keeps_route, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_spdupdate_keeps_port_rule, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
