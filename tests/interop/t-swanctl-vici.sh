@@ -6,7 +6,8 @@
 # host-a pings host-b, tsunagictl --sad/--spd print the SAs and policies, --stats and
 # --counters answer, and --terminate --ike takes the SA down on both ends (strongSwan
 # receives the DELETE). The engine's policy-routing rule (xt_tsu_rule) is in site-a's
-# namespace only while the tunnel is up: not after the start, not after the terminate;
+# namespace only while the tunnel is up: not after the start (one left by a killed
+# tsunagid is removed), not after the terminate;
 # a second initiate brings it back with the route, and host-a pings host-b again.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/lib-extra.sh"
@@ -24,6 +25,9 @@ dir=$(tsu_dir "$NS_SA")
 mkdir -p "$dir"
 printf 'tsunagi {\n\ttun = %s\n}\n' "tsa$$" >"$dir/tsunagi.conf"
 TSU_TUN_A=tsa$$
+# The rule a tsunagid killed outright would leave: the next one removes it at start.
+ip -n "$NS_SA" rule add not fwmark 0x2200/0x2200 lookup 220 pref 220
+xt_tsu_rule "$NS_SA" || iop_fail "xt_tsu_rule does not see the rule: $(ip -n "$NS_SA" rule show)"
 tsu_start "$NS_SA"
 xt_tsu_rule "$NS_SA" && iop_fail "the routing rule is in place with no tunnel: $(ip -n "$NS_SA" rule show)"
 
