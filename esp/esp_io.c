@@ -420,10 +420,12 @@ uint32_t io_fwmark(const struct esp_engine *e)
 	return io_rules_used(e) ? e->cfg.fwmark : 0;
 }
 
+/* The rule is IPv4's (tun_rule_add(AF_INET)): IPv6 routes in the table neither need
+ * nor keep it. */
 static bool has_table_route(const struct esp_engine *e)
 {
 	for (const struct route_ref *r = e->routes; r; r = r->next)
-		if (!r->port_rule)
+		if (!r->port_rule && r->rule.dst.family == AF_INET)
 			return true;
 	return false;
 }
@@ -535,7 +537,8 @@ void io_route_add(struct esp_engine *e, const struct selector *sel)
 	struct route_ref **pp = route_find(e, &dst, plen);
 	if (*pp) {
 		(*pp)->refs++;
-		rule_get(e);	/* when it failed before: again */
+		if (dst.family == AF_INET)
+			rule_get(e);	/* when it failed before: again */
 		return;
 	}
 	struct route_ref *r = calloc(1, sizeof(*r));
@@ -545,7 +548,8 @@ void io_route_add(struct esp_engine *e, const struct selector *sel)
 	r->rule.plen = plen;
 	r->refs = 1;
 	*pp = r;
-	rule_get(e);
+	if (dst.family == AF_INET)
+		rule_get(e);
 	char a[ADDR_STRLEN];
 	int err = tun_route_add(&e->tun, e->cfg.route_table, &dst, plen);
 	if (err < 0)

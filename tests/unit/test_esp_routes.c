@@ -242,6 +242,22 @@ static void test_mark_without_rule(void **state)
 	assert_int_equal(esp_engine_fwmark(e), ESP_ENGINE_FWMARK);
 }
 
+/* The rule is IPv4's: an IPv6 route neither brings it nor keeps it. */
+static void test_rule_ipv4_only(void **state)
+{
+	struct esp_engine *e = *state;
+	struct selector a = S("10.1.0.0/16"), v6 = S("2001:db8:1::/48");
+	io_route_add(e, &v6);
+	assert_string_equal(ops_since(0), "route+ 2001:db8:1::/48 220");
+	io_route_add(e, &a);
+	assert_int_equal(k.rules, 1);
+	io_route_del(e, &a);
+	assert_string_equal(ops_since(1), "rule+ 220, route+ 10.1.0.0/16 220, "
+			    "route- 10.1.0.0/16 220, rule- 220");
+	io_route_del(e, &v6);
+	assert_int_equal(k.rules, 0);
+}
+
 /* Routes in the main table (route_table 254) need no rule and no mark. */
 static void test_main_table_no_rule(void **state)
 {
@@ -338,6 +354,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_rule_shared_route, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_rule_retry, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_mark_without_rule, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_rule_ipv4_only, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_main_table_no_rule, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_port_rule_needs_no_table_rule, setup,
 						teardown),
