@@ -161,7 +161,8 @@ struct esp_engine {
 	unsigned nthreads;
 	pthread_t threads[TUN_MAX_QUEUES + 1];
 	struct esp_ctx *wctx[TUN_MAX_QUEUES + 1];
-	bool rule_installed;
+	bool rule_installed;	/* while the table holds a route (esp_io.c) */
+	bool rule_failed;	/* adding it failed, said once */
 	struct route_ref *routes;
 	bool port_table;	/* route_table + 1 routes everything to the TUN device,
 				 * for the port rules (io_port_rule_add) */
@@ -200,12 +201,19 @@ enum esp_verdict path_input(struct esp_ctx *c, const struct addr *src, const str
 void path_flush(struct esp_ctx *c);
 
 /* esp_io.c */
-/* Opens the TUN device and sockets, installs the rule, starts the threads. */
+/* Opens the TUN device and sockets, starts the threads. */
 int io_start(struct esp_engine *e);
 /* Stops and joins the threads. */
 void io_stop(struct esp_engine *e);
 /* Removes the remaining routes and the rule, closes sockets and the device. */
 void io_close(struct esp_engine *e);
+/* Whether the engine routes through its own table with the policy-routing rule (in
+ * place only while the table holds a route), and so marks its sockets: the
+ * configuration decides, never whether the rule is in place at the moment. */
+bool io_rules_used(const struct esp_engine *e);
+uint32_t io_fwmark(const struct esp_engine *e);
+/* Refcounted routes to a selector's destination; the first adds the rule, the last
+ * one's removal takes it away. */
 void io_route_add(struct esp_engine *e, const struct selector *dst);
 void io_route_del(struct esp_engine *e, const struct selector *dst);
 /* A transport-mode policy with a protocol: a rule for just its traffic (tun.h), so the

@@ -517,6 +517,48 @@ static void policy_unlink(struct esp_engine *e, struct sp *sp)
 	sp_free(sp);
 }
 
+/* A reference on a policy's route or port rule, held while SPDUPDATE replaces the
+ * policy by one with the same selectors: the route (and the rule to its table) stays
+ * in place throughout, where dropping the last reference would leave packets to its
+ * destination to the main table, in the clear, until the new policy's route is in. */
+struct route_hold {
+	struct pfkey_policy p;
+	bool route, port_rule;
+};
+
+static void route_hold(struct esp_engine *e, const struct sp *sp, struct route_hold *h)
+{
+	h->p = sp->p;
+	h->port_rule = sp->port_rule && io_port_rule_add(e, &sp->p) == 0;
+	h->route = sp->route;
+	if (h->route)
+		io_route_add(e, &sp->p.dst);
+}
+
+static void route_release(struct esp_engine *e, const struct route_hold *h)
+{
+	if (h->port_rule)
+		io_port_rule_del(e, &h->p);
+	else if (h->route)
+		io_route_del(e, &h->p.dst);
+}
+
+static struct sp *policy_link(struct esp_engine *e, struct pfkey_policy *p, int *ret)
+{
+	pthread_rwlock_wrlock(&e->db_lock);
+	struct sp *sp = spd_add(&e->spd, p, ret);
+	pthread_rwlock_unlock(&e->db_lock);
+	if (!sp || !wants_route(p) || e->cfg.no_io)
+		return sp;
+	if (io_port_rule_add(e, p) == 0) {
+		sp->port_rule = true;
+	} else {
+		io_route_add(e, &p->dst);
+		sp->route = true;
+	}
+	return sp;
+}
+
 static int h_spdadd(struct esp_engine *e, const struct pfkey_msg *m,
 		    const struct pfkey_endpoint *to)
 {
@@ -529,28 +571,21 @@ static int h_spdadd(struct esp_engine *e, const struct pfkey_msg *m,
 	}
 	if (!p.has_sel || p.dir == IPSEC_DIR_ANY)
 		return EINVAL;
+	struct route_hold hold = { 0 };
 	if (type == SADB_X_SPDUPDATE) {
 		struct sp *old = spd_find_exact(&e->spd, p.dir, &p.src, &p.dst);
 		if (old) {
 			if (!p.id)
 				p.id = old->p.id;
+			route_hold(e, old, &hold);
 			policy_unlink(e, old);
 		}
 	}
 	int ret = 0;
-	pthread_rwlock_wrlock(&e->db_lock);
-	struct sp *sp = spd_add(&e->spd, &p, &ret);
-	pthread_rwlock_unlock(&e->db_lock);
+	struct sp *sp = policy_link(e, &p, &ret);
+	route_release(e, &hold);
 	if (!sp)
 		return ret;
-	if (wants_route(&p) && !e->cfg.no_io) {
-		if (io_port_rule_add(e, &p) == 0) {
-			sp->port_rule = true;
-		} else {
-			io_route_add(e, &p.dst);
-			sp->route = true;
-		}
-	}
 	reply_policy(to, m->hdr, type, m->hdr->sadb_msg_seq, &sp->p);
 	return 0;
 }
@@ -892,7 +927,7 @@ int esp_engine_natt_fd(const struct esp_engine *e)
 
 uint32_t esp_engine_fwmark(const struct esp_engine *e)
 {
-	return e->rule_installed ? e->cfg.fwmark : 0;
+	return io_fwmark(e);
 }
 
 int esp_engine_vip(struct esp_engine *e, const struct addr *a, bool add)

@@ -108,7 +108,8 @@ ssize_t esp_engine_ike_recv(struct esp_engine *e, uint8_t *buf, size_t cap,
  * 4-byte non-ESP marker). -1 with no_io. */
 int esp_engine_natt_fd(const struct esp_engine *e);
 /* The mark the daemon's IKE socket must carry (SO_MARK) so that its packets skip the
- * tunnel routes; 0 when no rule is installed. */
+ * tunnel routes; 0 when the configuration uses no rule (no_routes, table 254). The
+ * same whether or not a tunnel, and so the rule, is up at the moment. */
 uint32_t esp_engine_fwmark(const struct esp_engine *e);
 /* Puts a virtual IP the peer assigned on the TUN device (add) or takes it off; 0 or
  * -errno (logged). Nothing with no_io. */

@@ -54,7 +54,7 @@ static void udp_offload(struct esp_engine *e)
 
 static int open_sockets(struct esp_engine *e)
 {
-	uint32_t mark = e->rule_installed ? e->cfg.fwmark : 0;
+	uint32_t mark = io_fwmark(e);
 	struct addr bind_addr = e->cfg.bind_addr;
 	if (!bind_addr.family)
 		bind_addr.family = AF_INET;
@@ -364,15 +364,10 @@ int io_start(struct esp_engine *e)
 	int queues = (int)e->cfg.threads - 1;
 	if (tun_open(&e->tun, e->cfg.tun_name, ESP_ENGINE_TUN_MTU, queues, !e->cfg.no_offload) < 0)
 		return -1;
-	if (!e->cfg.no_routes && e->cfg.route_table != 254) {
-		int err = tun_rule_add(AF_INET, e->cfg.route_table, e->cfg.fwmark,
-				       ESP_ENGINE_RULE_PRIO);
-		if (err < 0)
-			log_err(LOG_ESP, "cannot add the routing rule for table %u: %s",
-				e->cfg.route_table, strerror(-err));
-		else
-			e->rule_installed = true;
-	}
+	/* One a crashed predecessor left behind would cost every lookup until the
+	 * first tunnel; it comes back with the first route (rule_get). */
+	if (io_rules_used(e))
+		tun_rule_del(AF_INET, e->cfg.route_table, e->cfg.fwmark, ESP_ENGINE_RULE_PRIO);
 	if (open_sockets(e) < 0)
 		return -1;
 	e->stop_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
@@ -407,6 +402,71 @@ void io_stop(struct esp_engine *e)
 	e->nthreads = 0;
 }
 
+/* --- the policy-routing rule ------------------------------------------------------ */
+
+/* "not fwmark MARK lookup TABLE" sends everything but our own packets through the
+ * engine's table. Its mere presence makes the kernel walk the rule list for every
+ * forwarded packet and route lookup (about 1.5% of a NAT-only gateway's CPU), so it
+ * is in place only while the table holds a route. Whether the engine uses it at all
+ * is fixed by the configuration, and so are the marks on the engine's and tsunagid's
+ * sockets: a socket opened while no tunnel is up must bypass the table once one is. */
+bool io_rules_used(const struct esp_engine *e)
+{
+	return !e->cfg.no_routes && e->cfg.route_table != 254;
+}
+
+uint32_t io_fwmark(const struct esp_engine *e)
+{
+	return io_rules_used(e) ? e->cfg.fwmark : 0;
+}
+
+/* The rule is IPv4's (tun_rule_add(AF_INET)): IPv6 routes in the table neither need
+ * nor keep it. */
+static bool has_table_route(const struct esp_engine *e)
+{
+	for (const struct route_ref *r = e->routes; r; r = r->next)
+		if (!r->port_rule && r->rule.dst.family == AF_INET)
+			return true;
+	return false;
+}
+
+/* Before a route goes into the table, so that the route takes effect the moment it
+ * exists: a route without the rule would leave its traffic to the main table, in the
+ * clear, while its policy is up. A failure is logged once; the route is added all
+ * the same (as the rule may be there already) and the next route add tries again. */
+static void rule_get(struct esp_engine *e)
+{
+	if (e->rule_installed || !io_rules_used(e))
+		return;
+	int err = tun_rule_add(AF_INET, e->cfg.route_table, e->cfg.fwmark, ESP_ENGINE_RULE_PRIO);
+	if (err < 0) {
+		if (!e->rule_failed)
+			log_err(LOG_ESP, "cannot add the routing rule for table %u: %s",
+				e->cfg.route_table, strerror(-err));
+		e->rule_failed = true;
+		return;
+	}
+	e->rule_installed = true;
+	e->rule_failed = false;
+}
+
+/* After the last route has left the table. Route first, then rule: with either one
+ * gone, packets to the route's destination already take the main table, so the
+ * order leaks nothing the other would not; this one keeps "a route in the table
+ * implies the rule" true throughout. Traffic to that destination then leaves by the
+ * main table in the clear, as before the tunnel came up: its policy is gone (the
+ * route is removed only after the policy, policy_unlink), so nothing demands ESP. */
+static void rule_put(struct esp_engine *e)
+{
+	if (!e->rule_installed)
+		return;
+	int err = tun_rule_del(AF_INET, e->cfg.route_table, e->cfg.fwmark, ESP_ENGINE_RULE_PRIO);
+	if (err < 0)
+		log_err(LOG_ESP, "cannot remove the routing rule for table %u: %s",
+			e->cfg.route_table, strerror(-err));
+	e->rule_installed = false;
+}
+
 /* The table of the port rules (io_port_rule_add): everything to the TUN device. */
 static uint32_t port_table(const struct esp_engine *e)
 {
@@ -430,9 +490,7 @@ void io_close(struct esp_engine *e)
 		tun_route_del(&e->tun, port_table(e), &any, 0);
 		e->port_table = false;
 	}
-	if (e->rule_installed)
-		tun_rule_del(AF_INET, e->cfg.route_table, e->cfg.fwmark, ESP_ENGINE_RULE_PRIO);
-	e->rule_installed = false;
+	rule_put(e);
 	int *fds[] = { &e->raw_fd, &e->udp_fd, &e->stop_fd };
 	for (size_t i = 0; i < sizeof(fds) / sizeof(fds[0]); i++) {
 		if (*fds[i] >= 0)
@@ -479,6 +537,8 @@ void io_route_add(struct esp_engine *e, const struct selector *sel)
 	struct route_ref **pp = route_find(e, &dst, plen);
 	if (*pp) {
 		(*pp)->refs++;
+		if (dst.family == AF_INET)
+			rule_get(e);	/* when it failed before: again */
 		return;
 	}
 	struct route_ref *r = calloc(1, sizeof(*r));
@@ -488,6 +548,8 @@ void io_route_add(struct esp_engine *e, const struct selector *sel)
 	r->rule.plen = plen;
 	r->refs = 1;
 	*pp = r;
+	if (dst.family == AF_INET)
+		rule_get(e);
 	char a[ADDR_STRLEN];
 	int err = tun_route_add(&e->tun, e->cfg.route_table, &dst, plen);
 	if (err < 0)
@@ -520,7 +582,7 @@ static struct route_ref **port_rule_find(struct esp_engine *e, const struct tun_
 
 int io_port_rule_add(struct esp_engine *e, const struct pfkey_policy *p)
 {
-	if (e->cfg.no_routes || !e->rule_installed || p->mode != IPSEC_MODE_TRANSPORT ||
+	if (!io_rules_used(e) || p->mode != IPSEC_MODE_TRANSPORT ||
 	    !p->dst.proto || p->dst.family != AF_INET)
 		return -1;
 	struct tun_port_rule pr;
@@ -589,4 +651,6 @@ void io_route_del(struct esp_engine *e, const struct selector *sel)
 	*pp = r->next;
 	free(r);
 	tun_route_del(&e->tun, e->cfg.route_table, &dst, plen);
+	if (!has_table_route(e))
+		rule_put(e);
 }

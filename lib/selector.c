@@ -115,7 +115,10 @@ static int parse_addr_part(char *s, struct selector *sel)
 	}
 	if (addr_parse(s, &a) < 0)
 		return -1;
-	selector_from_addr(sel, &a);
+	/* Not selector_from_addr: it would wipe the protocol and ports parsed before. */
+	sel->family = a.family;
+	memcpy(sel->lo, a.u.b, 16);
+	memcpy(sel->hi, a.u.b, 16);
 	return 0;
 }
 

@@ -48,6 +48,10 @@ xt_swan_no_ike_sa() {
 	! grep -Eq 'ESTABLISHED|CONNECTING|INSTALLED|REKEYING|DELETING' <<<"$out"
 }
 
+# xt_tsu_rule NS: the ESP engine's policy-routing rule (table 220, priority 220: "not
+# fwmark 0x2200/0x2200 lookup 220") is in NS; it is there only while a tunnel routes.
+xt_tsu_rule() { ip -n "$1" rule show | grep -Eq '^220:[[:space:]]+not from all fwmark 0x2200/0x2200 lookup 220$'; }
+
 # xt_tsu_no_sa NS: tsunagictl --list-sas shows no SA.
 xt_tsu_no_sa() {
 	local out

@@ -5,7 +5,10 @@
 # CHILD_SA to strongSwan at site-b, lists the SAs (ESTABLISHED/INSTALLED, the algorithms),
 # host-a pings host-b, tsunagictl --sad/--spd print the SAs and policies, --stats and
 # --counters answer, and --terminate --ike takes the SA down on both ends (strongSwan
-# receives the DELETE).
+# receives the DELETE). The engine's policy-routing rule (xt_tsu_rule) is in site-a's
+# namespace only while the tunnel is up: not after the start (one left by a killed
+# tsunagid is removed), not after the terminate;
+# a second initiate brings it back with the route, and host-a pings host-b again.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/lib-extra.sh"
 iop_begin swanctl-vici
@@ -22,7 +25,11 @@ dir=$(tsu_dir "$NS_SA")
 mkdir -p "$dir"
 printf 'tsunagi {\n\ttun = %s\n}\n' "tsa$$" >"$dir/tsunagi.conf"
 TSU_TUN_A=tsa$$
+# The rule a tsunagid killed outright would leave: the next one removes it at start.
+ip -n "$NS_SA" rule add not fwmark 0x2200/0x2200 lookup 220 pref 220
+xt_tsu_rule "$NS_SA" || iop_fail "xt_tsu_rule does not see the rule: $(ip -n "$NS_SA" rule show)"
 tsu_start "$NS_SA"
+xt_tsu_rule "$NS_SA" && iop_fail "the routing rule is in place with no tunnel: $(ip -n "$NS_SA" rule show)"
 
 # swanctl's own directory (credential subdirectories empty) and configuration.
 sdir=$IOP_WORK/swanctl-a
@@ -63,6 +70,10 @@ swan_wait_sa "$NS_SB" 5 || iop_fail "strongSwan at site-b has no SA after swanct
 
 tsu_ensure_route "$NS_SA" "$TSU_TUN_A" $NET_B || iop_fail "tsunagid created no TUN device $TSU_TUN_A"
 iop_ping "$NS_HA" $HOST_B 3 || iop_fail "host-a cannot ping host-b through the tunnel"
+# tsunagid routed the network itself: its route in table 220 and the rule to that table.
+xt_tsu_rule "$NS_SA" || iop_fail "no routing rule with the tunnel up: $(ip -n "$NS_SA" rule show)"
+ip -n "$NS_SA" route show table 220 | grep -q "^$NET_B dev $TSU_TUN_A" ||
+	iop_fail "no route to $NET_B in table 220: $(ip -n "$NS_SA" route show table 220)"
 
 # The SPIs strongSwan uses must be in tsunagid's SAD, and the policies in its SPD.
 spi_in=$(xt_first_child_json "$NS_SA" spi-in) spi_out=$(xt_first_child_json "$NS_SA" spi-out)
@@ -100,6 +111,15 @@ sad=$(tsu_ctl "$NS_SA" --sad 2>&1)
 grep -q "spi=" <<<"$sad" && iop_fail "tsunagictl --sad still lists SAs after terminate: $sad"
 ip netns exec "$NS_HA" ping -c1 -W1 $HOST_B >/dev/null 2>&1 &&
 	iop_fail "host-a still reaches host-b after terminate"
+xt_tsu_rule "$NS_SA" && iop_fail "the routing rule is still there after terminate: $(ip -n "$NS_SA" rule show)"
+[ -z "$(ip -n "$NS_SA" route show table 220)" ] ||
+	iop_fail "table 220 still has routes after terminate: $(ip -n "$NS_SA" route show table 220)"
+
+# The tunnel again: the rule comes back with its route, and traffic takes it.
+out=$(sctl --initiate --child net --ike s2s --timeout 15 2>&1) || iop_fail "the second swanctl --initiate failed: $out"
+swan_wait_sa "$NS_SB" 5 || iop_fail "strongSwan at site-b has no SA after the second initiate"
+xt_tsu_rule "$NS_SA" || iop_fail "no routing rule after the second initiate: $(ip -n "$NS_SA" rule show)"
+iop_ping "$NS_HA" $HOST_B 3 || iop_fail "host-a cannot ping host-b through the tunnel brought up again"
 tsu_alive "$NS_SA" || iop_fail "tsunagid died"
 xt_check_sanitizers
 iop_pass

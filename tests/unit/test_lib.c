@@ -88,6 +88,17 @@ static void test_selector_parse_fmt(void **state)
 	assert_int_equal(selector_parse("::/0[udp/500-510]", &s), 0);
 	assert_int_equal(s.port_lo, 500);
 	assert_int_equal(s.port_hi, 510);
+	/* One address with a protocol and ports keeps them (a host selector was built
+	 * over them, wiping both: "10.1.0.5[tcp/80]" became all of 10.1.0.5). */
+	assert_int_equal(selector_parse("10.1.0.5[tcp/80]", &s), 0);
+	assert_string_equal(selector_fmt(&s, out, sizeof(out)), "10.1.0.5/32[tcp/80]");
+	assert_int_equal(s.proto, IPPROTO_TCP);
+	assert_int_equal(s.port_lo, 80);
+	assert_int_equal(s.port_hi, 80);
+	assert_int_equal(selector_parse("2001:db8::1[udp]", &s), 0);
+	assert_int_equal(s.proto, IPPROTO_UDP);
+	assert_int_equal(s.port_lo, 0);
+	assert_int_equal(s.port_hi, 65535);
 	assert_int_equal(selector_parse("10.0.0.0/33", &s), -1);
 	assert_int_equal(selector_parse("10.0.0.0/8[tcp/80", &s), -1);
 	assert_int_equal(selector_parse("10.0.0.9-10.0.0.1", &s), -1);
