@@ -173,3 +173,15 @@ xt_rw_client_conf() {
 	}
 	EOF
 }
+
+# xt_cases_report: prints each case of $SCEN with its result from RES (an
+# associative array: ok, FAIL or "skipped: why"); BAD gets the failed ones.
+xt_cases_report() {
+	local s
+	BAD=""
+	for s in $SCEN; do
+		printf '    %-10s %s\n' "$s" "${RES[$s]}"
+		[ "${RES[$s]}" = FAIL ] && BAD="$BAD $s"
+	done
+	return 0
+}

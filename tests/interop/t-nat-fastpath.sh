@@ -563,16 +563,12 @@ for s in $SCEN; do
 done
 xt_check_sanitizers
 
-bad=""
-for s in $SCEN; do
-	printf '    %-10s %s\n' "$s" "${RES[$s]}"
-	if [ "${RES[$s]}" = FAIL ]; then bad="$bad $s"; fi
-done
-if [ -n "$bad" ]; then
+xt_cases_report
+if [ -n "$BAD" ]; then
 	for f in list-dl list-short list-udp; do
 		[ -f "$IOP_WORK/$f.out" ] && sed "s/^/    $f| /" "$IOP_WORK/$f.out"
 	done
 	[ -f "$IOP_WORK/counters.out" ] && grep -E 'nat-(fast|queued|flows)' "$IOP_WORK/counters.out" | sed 's/^/    /'
-	iop_fail "fast path:$bad"
+	iop_fail "fast path:$BAD"
 fi
 iop_pass

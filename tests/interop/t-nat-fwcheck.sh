@@ -20,6 +20,7 @@
 #               2 ms of CPU (the figures are in the work directory's cost.out)
 #   legacy      a table of iptables-legacy (last: it stays in the namespace): not quiet
 . "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/lib-extra.sh"
 . "$(dirname "$0")/lib-nat.sh"
 iop_begin nat-fwcheck
 iop_require_tsunagid
@@ -152,11 +153,7 @@ t_cost() {
 for s in $SCEN; do
 	if "t_$s"; then RES[$s]=ok; else RES[$s]=FAIL; fi
 done
-bad=""
-for s in $SCEN; do
-	printf '    %-8s %s\n' "$s" "${RES[$s]}"
-	[ "${RES[$s]}" = FAIL ] && bad="$bad $s"
-done
+xt_cases_report
 [ -f "$IOP_WORK/cost.out" ] && sed 's/^/    cost| /' "$IOP_WORK/cost.out"
-[ -n "$bad" ] && iop_fail "nat_fw_check:$bad"
+[ -n "$BAD" ] && iop_fail "nat_fw_check:$BAD"
 iop_pass

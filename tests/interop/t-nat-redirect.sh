@@ -247,10 +247,6 @@ done
 stop_gw
 xt_check_sanitizers
 
-bad=""
-for s in $SCEN; do
-	printf '    %-10s %s\n' "$s" "${RES[$s]}"
-	if [ "${RES[$s]}" = FAIL ]; then bad="$bad $s"; fi
-done
-[ -z "$bad" ] || iop_fail "fast path forwarding:$bad"
+xt_cases_report
+[ -z "$BAD" ] || iop_fail "fast path forwarding:$BAD"
 iop_pass
