@@ -243,8 +243,8 @@ static void lpm_put(int fd, const struct nat_net *net, const void *val)
 		log_err(LOG_NAT, "fast path: plan entry refused: %s", strerror(errno));
 }
 
-/* The outside interfaces' indexes (a plan is rewritten when they change). */
-/* The interfaces' indexes, [0] inside and [1] outside (0 = none or gone). */
+/* The interfaces' indexes, [0] inside and [1] outside (0 = none or gone): the
+ * maps are rewritten when they change. */
 static void nat_ifs(const struct nat_rules *r, uint32_t ifs[2][NAT_FAST_OUT_IFS])
 {
 	memset(ifs, 0, 2 * NAT_FAST_OUT_IFS * sizeof(ifs[0][0]));
