@@ -6,7 +6,8 @@
  *
  * The decision (fw_verdict) is a pure function over what the kernel was asked
  * (struct fw_view), tested without netlink; nat_fw_check is the thin shell that
- * asks it (daemon/nat_fw_check.c). */
+ * asks it (daemon/nat_fw_check.c), whose readers of kernel messages are fuzzed
+ * (tests/fuzz/fuzz_nat_fw.c). */
 #ifndef TSUNAGI_DAEMON_NAT_FW_CHECK_H
 #define TSUNAGI_DAEMON_NAT_FW_CHECK_H
 #include <stdbool.h>
