@@ -260,8 +260,20 @@ int nat_fast_set_plan(struct nat_fast *nf, const struct nat_fast_plan *p, const 
 	uint32_t ifs[2][NAT_FAST_OUT_IFS], zero = 0;
 	nat_ifs(r, ifs);
 	if (nf->plan && p && memcmp(nf->plan, p, sizeof(*p)) == 0 &&
-	    memcmp(nf->ifs, ifs, sizeof(ifs)) == 0 && nf->redirect == redirect)
+	    memcmp(nf->ifs, ifs, sizeof(ifs)) == 0) {
+		if (nf->redirect == redirect)
+			return 0;
+		/* Only what it forwards changed (a firewall rule came or went): that
+		 * one word, the maps and the running flows' ports left as they are. */
+		struct nat_fast_cfg cfg;
+		if (bpf_map_lookup_elem(nf->cfg, &zero, &cfg) < 0)
+			return -1;
+		cfg.redirect = redirect;
+		if (bpf_map_update_elem(nf->cfg, &zero, &cfg, BPF_ANY) < 0)
+			return -1;
+		nf->redirect = redirect;
 		return 0;
+	}
 	/* Off while the maps change: a SYN meanwhile goes to the core. */
 	struct nat_fast_cfg cfg = { .on = 0 };
 	if (bpf_map_update_elem(nf->cfg, &zero, &cfg, BPF_ANY) < 0)
